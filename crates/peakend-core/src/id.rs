@@ -1,0 +1,176 @@
+//! Typed identifiers. Each parses from a string once, at the edge, and is then
+//! carried as its own type so a hall id can never be passed where a moment key is meant.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} `{value}` is invalid: {reason}")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+const MAX_LEN: usize = 64;
+
+/// Keys are stable, machine-friendly names used in files, URLs and CSV headers
+/// (`imp.<moment>`), so they are lowercase ASCII with `_` or `-` and start with a letter.
+fn check_key(kind: &'static str, s: &str) -> Result<(), IdError> {
+    let err = |reason| IdError {
+        kind,
+        value: s.to_owned(),
+        reason,
+    };
+    let first = s.chars().next().ok_or_else(|| err("must not be empty"))?;
+    if s.len() > MAX_LEN {
+        return Err(err("must be at most 64 characters"));
+    }
+    if !first.is_ascii_lowercase() {
+        return Err(err("must start with a lowercase letter a-z"));
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(err("may only contain a-z, 0-9, `_` and `-`"));
+    }
+    Ok(())
+}
+
+/// Organisation node ids come from operators' own systems (e.g. `GD-DG-0012`), so
+/// they are allowed upper case and dots, but no spaces or separators used in URLs.
+fn check_node_id(kind: &'static str, s: &str) -> Result<(), IdError> {
+    let err = |reason| IdError {
+        kind,
+        value: s.to_owned(),
+        reason,
+    };
+    let first = s.chars().next().ok_or_else(|| err("must not be empty"))?;
+    if s.len() > MAX_LEN {
+        return Err(err("must be at most 64 characters"));
+    }
+    if !first.is_ascii_alphanumeric() {
+        return Err(err("must start with a letter or digit"));
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(err("may only contain A-Z, a-z, 0-9, `_`, `-` and `.`"));
+    }
+    Ok(())
+}
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $check:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
+                let s = s.into();
+                $check($kind, &s)?;
+                Ok(Self(s))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// Key of a journey, e.g. `service-hall`.
+    JourneyKey, "journey key", check_key
+);
+typed_id!(
+    /// Key of a moment within a journey, e.g. `queue`.
+    MomentKey, "moment key", check_key
+);
+typed_id!(
+    /// Key of a standard, unique within its journey, e.g. `care_after`.
+    StandardKey, "standard key", check_key
+);
+typed_id!(
+    /// Key of a core need within its moment.
+    NeedKey, "need key", check_key
+);
+typed_id!(
+    /// Id of any node of the organisation tree (province, city, district or hall).
+    OrgNodeId, "org node id", check_node_id
+);
+typed_id!(
+    /// Id of a node known to be a hall: visits, responses, events and alerts hang off it.
+    HallId, "hall id", check_node_id
+);
+typed_id!(
+    /// Id of a counter (window) within a hall.
+    CounterId, "counter id", check_node_id
+);
+typed_id!(
+    /// Id of a self-service kiosk within a hall.
+    KioskId, "kiosk id", check_node_id
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_lowercase_ascii() {
+        assert!(MomentKey::parse("data_trial").is_ok());
+        assert!(JourneyKey::parse("service-hall").is_ok());
+        let err = MomentKey::parse("Queue").unwrap_err();
+        assert_eq!(err.reason, "must start with a lowercase letter a-z");
+        assert!(MomentKey::parse("").is_err());
+        assert!(MomentKey::parse("a b").is_err());
+        assert!(MomentKey::parse("x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn node_ids_allow_operator_codes() {
+        assert!(OrgNodeId::parse("GD-DG.0012").is_ok());
+        assert!(OrgNodeId::parse("gd/dg").is_err());
+        assert!(OrgNodeId::parse("-x").is_err());
+    }
+
+    #[test]
+    fn ids_deserialize_through_parse() {
+        let bad: Result<MomentKey, _> = serde_json::from_str("\"Bad Key\"");
+        assert!(bad.is_err());
+        let good: MomentKey = serde_json::from_str("\"leave\"").unwrap();
+        assert_eq!(good.as_str(), "leave");
+    }
+}

@@ -1,0 +1,21 @@
+//! The pure core of peakend: the domain model of the peak-end / moments-of-truth method.
+//!
+//! Nothing in this crate does I/O, spawns tasks or talks to a database; adapters
+//! (storage, HTTP, CLI, import/export) call into it. Values are parsed into domain
+//! types at the edge ("parse, don't validate"), so a `Journey` or an `OrgTree` that
+//! exists is known to be well formed.
+
+pub mod builtin;
+pub mod id;
+pub mod journey;
+pub mod org;
+pub mod peak;
+pub mod text;
+
+pub use id::{CounterId, HallId, JourneyKey, KioskId, MomentKey, NeedKey, OrgNodeId, StandardKey};
+pub use journey::{
+    Blueprint, Bound, Channel, CoreNeed, GovernanceError, Journey, JourneyError, Lane, Moment,
+    OwnerRole, Stage, Standard, Threshold, Unit,
+};
+pub use org::{OrgError, OrgLevel, OrgNode, OrgTree};
+pub use text::Text;

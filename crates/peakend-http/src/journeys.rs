@@ -1,0 +1,36 @@
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use peakend_core::JourneyKey;
+use peakend_store::JourneySummary;
+
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/journeys", get(list))
+        .route("/api/v1/journeys/{key}", get(export))
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<JourneySummary>>, ApiError> {
+    Ok(Json(state.store.list_journeys().await?))
+}
+
+/// The journey exactly as `peakend journey export --format json` prints it.
+async fn export(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = JourneyKey::parse(key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let journey = state
+        .store
+        .journey(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("journey `{key}` not found")))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        journey.to_json_pretty(),
+    ))
+}

@@ -1,0 +1,149 @@
+//! The API and pages, served on port 0 against a fresh database on each backend.
+
+use std::sync::Arc;
+
+use peakend_core::{OrgLevel, OrgNode, OrgNodeId, builtin};
+use peakend_http::{AppState, app};
+use peakend_store::Store;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Starts the app on an ephemeral port and returns its base URL.
+async fn spawn(url: &str) -> String {
+    let store = peakend_store::connect(url).await.unwrap();
+    store.load_builtin_journeys().await.unwrap();
+    let node = |id: &str, parent: Option<&str>, level, name: &str| OrgNode {
+        id: OrgNodeId::parse(id).unwrap(),
+        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
+        level,
+        name: name.into(),
+        counters: if level == OrgLevel::Hall { 6 } else { 0 },
+        kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
+    };
+    store
+        .import_org(vec![
+            node("p", None, OrgLevel::Province, "示范省"),
+            node("c", Some("p"), OrgLevel::City, "东江市"),
+            node("d", Some("c"), OrgLevel::District, "城区"),
+            node("h1", Some("d"), OrgLevel::Hall, "人民路营业厅"),
+        ])
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(AppState {
+        store: Arc::new(store),
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn get(url: String) -> (StatusCode, String) {
+    let resp = reqwest::get(url).await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+async fn get_json(url: String) -> (StatusCode, Value) {
+    let (status, body) = get(url).await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")),
+    )
+}
+
+peakend_testkit::on_both_backends!(health_reports_the_backend, |url| {
+    let base = spawn(url).await;
+    let (status, body) = get_json(format!("{base}/healthz")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    let expected = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(body["backend"], expected);
+});
+
+peakend_testkit::on_both_backends!(journeys_are_listed_and_exported, |url| {
+    let base = spawn(url).await;
+    let (status, list) = get_json(format!("{base}/api/v1/journeys")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["key"], "service-hall");
+    assert_eq!(list[0]["moments"], 16);
+    assert_eq!(list[0]["name"]["zh"], "营业厅服务之旅");
+
+    let (status, body) = get(format!("{base}/api/v1/journeys/service-hall")).await;
+    assert_eq!(status, StatusCode::OK);
+    let shipped = builtin::journeys().unwrap().remove(0);
+    assert_eq!(
+        body,
+        shipped.to_json_pretty(),
+        "the API serves exactly the export format"
+    );
+});
+
+peakend_testkit::on_both_backends!(errors_are_json_with_status_and_message, |url| {
+    let base = spawn(url).await;
+    let (status, body) = get_json(format!("{base}/api/v1/journeys/no-such")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["status"], 404);
+    assert_eq!(body["error"]["message"], "journey `no-such` not found");
+
+    let (status, body) = get_json(format!("{base}/api/v1/journeys/Bad%20Key")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("journey key `Bad Key` is invalid")
+    );
+
+    let (status, body) = get_json(format!("{base}/api/v1/nothing-here")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body["error"]["message"],
+        "no route for /api/v1/nothing-here"
+    );
+});
+
+peakend_testkit::on_both_backends!(org_is_served_as_a_tree, |url| {
+    let base = spawn(url).await;
+    let (status, tree) = get_json(format!("{base}/api/v1/org")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tree[0]["id"], "p");
+    let hall = &tree[0]["children"][0]["children"][0]["children"][0];
+    assert_eq!(hall["id"], "h1");
+    assert_eq!(hall["level"], "hall");
+    assert_eq!(hall["counters"], 6);
+    assert!(
+        tree[0].get("counters").is_none(),
+        "only halls carry counters"
+    );
+});
+
+peakend_testkit::on_both_backends!(pages_render_in_both_languages, |url| {
+    let base = spawn(url).await;
+    let (status, html) = get(format!("{base}/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("人民路营业厅") && html.contains("组织架构"),
+        "{html}"
+    );
+    let (_, html) = get(format!("{base}/?lang=en")).await;
+    assert!(html.contains("Organisation") && html.contains("lang=\"en\""));
+
+    let (status, html) = get(format!("{base}/journeys/service-hall")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("互动分界线") && html.contains("可视分界线"));
+    // The three study peaks and the end are marked on their columns.
+    for peak in ["result", "phone_purchase", "data_trial"] {
+        assert!(
+            html.contains(&format!("<th class=\"peak\" data-moment=\"{peak}\">")),
+            "{peak} not marked"
+        );
+    }
+    assert!(html.contains("<th class=\" end\" data-moment=\"leave\">"));
+    assert_eq!(html.matches("<th class=\"peak\"").count(), 3);
+    let (_, html) = get(format!("{base}/journeys/service-hall?lang=en")).await;
+    assert!(html.contains("Line of visibility") && html.contains("Physical evidence"));
+});

@@ -1,0 +1,88 @@
+//! Text decoding. Spreadsheets saved by Excel in China are GB18030/GBK, elsewhere
+//! UTF-8 (often with a BOM); both are detected without being told.
+
+use encoding_rs::{Encoding, GB18030, UTF_8};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown encoding `{0}` (try utf-8 or gb18030)")]
+    UnknownEncoding(String),
+    #[error("the file is not valid {0} text")]
+    Malformed(&'static str),
+    #[error(
+        "the file is neither UTF-8 nor GB18030/GBK text (byte {offset} cannot be decoded); re-save it as UTF-8 or pass --encoding"
+    )]
+    Undetected { offset: usize },
+}
+
+/// Resolves an `--encoding` label such as `utf-8`, `gbk` or `gb18030`.
+pub fn encoding_for(label: &str) -> Result<&'static Encoding, DecodeError> {
+    Encoding::for_label(label.trim().as_bytes())
+        .ok_or_else(|| DecodeError::UnknownEncoding(label.to_owned()))
+}
+
+/// Decodes `bytes` with the forced encoding, or detects one: a byte-order mark
+/// wins; otherwise valid UTF-8 is UTF-8 and anything else is tried as GB18030
+/// (a superset of GBK and GB2312). Returns the text and the encoding's name.
+pub fn decode(
+    bytes: &[u8],
+    forced: Option<&'static Encoding>,
+) -> Result<(String, &'static str), DecodeError> {
+    if let Some(enc) = forced {
+        let (text, had_errors) = enc.decode_with_bom_removal(bytes);
+        if had_errors {
+            return Err(DecodeError::Malformed(enc.name()));
+        }
+        return Ok((text.into_owned(), enc.name()));
+    }
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        return enc
+            .decode_without_bom_handling_and_without_replacement(&bytes[bom_len..])
+            .map(|t| (t.into_owned(), enc.name()))
+            .ok_or(DecodeError::Malformed(enc.name()));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok((text.to_owned(), UTF_8.name())),
+        Err(utf8_error) => GB18030
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|t| (t.into_owned(), GB18030.name()))
+            .ok_or(DecodeError::Undetected {
+                offset: utf8_error.valid_up_to(),
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_utf8_bom_and_gbk() {
+        let text = "id,name\ngd,示范省\n";
+        assert_eq!(
+            decode(text.as_bytes(), None).unwrap(),
+            (text.to_owned(), "UTF-8")
+        );
+        let bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        assert_eq!(decode(&bom, None).unwrap().0, text);
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        assert_eq!(decode(&gbk, None).unwrap(), (text.to_owned(), "gb18030"));
+    }
+
+    #[test]
+    fn forced_encoding_is_obeyed_and_checked() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("营业厅");
+        assert_eq!(
+            decode(&gbk, Some(encoding_for("gbk").unwrap())).unwrap().0,
+            "营业厅"
+        );
+        assert_eq!(
+            decode(&gbk, Some(encoding_for("utf-8").unwrap())),
+            Err(DecodeError::Malformed("UTF-8"))
+        );
+        assert!(matches!(
+            encoding_for("klingon"),
+            Err(DecodeError::UnknownEncoding(_))
+        ));
+    }
+}

@@ -1,0 +1,50 @@
+//! Import and export adapters: turning files people actually have (Excel CSVs in
+//! GBK, UTF-8 with a BOM, YAML written by hand) into core types, with errors that
+//! name the file, row and column.
+
+pub mod decode;
+pub mod org_csv;
+
+use std::fmt;
+
+/// A problem at a place in an input file. `row` is the spreadsheet row (the header is row 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    pub row: usize,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for CellError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "row {}, column {c}: {}", self.row, self.message),
+            None => write!(f, "row {}: {}", self.row, self.message),
+        }
+    }
+}
+
+/// Every problem of one file, reported together: the first 100, then a count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct FileErrors {
+    pub file: String,
+    pub errors: Vec<CellError>,
+}
+
+const SHOWN: usize = 100;
+
+impl fmt::Display for FileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: Vec<String> = self
+            .errors
+            .iter()
+            .take(SHOWN)
+            .map(ToString::to_string)
+            .collect();
+        write!(f, "{}: {}", self.file, shown.join("; "))?;
+        if self.errors.len() > SHOWN {
+            write!(f, "; and {} more", self.errors.len() - SHOWN)?;
+        }
+        Ok(())
+    }
+}

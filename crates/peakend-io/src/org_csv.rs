@@ -1,0 +1,208 @@
+//! The organisation CSV: `id,parent,level,name`, optionally `counters,kiosks`
+//! (for halls). Columns may come in any order; the level may be written in English
+//! (`hall`) or Chinese (`营业厅`).
+
+use std::collections::HashMap;
+
+use peakend_core::{OrgError, OrgLevel, OrgNode, OrgNodeId};
+
+use crate::CellError;
+
+const REQUIRED: [&str; 4] = ["id", "parent", "level", "name"];
+const OPTIONAL: [&str; 2] = ["counters", "kiosks"];
+
+/// A parsed row with the spreadsheet row it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRow {
+    pub row: usize,
+    pub node: OrgNode,
+}
+
+/// Parses the whole file, collecting every bad cell rather than stopping at the first.
+pub fn parse(text: &str) -> Result<Vec<OrgRow>, Vec<CellError>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header_error = |message: String| {
+        vec![CellError {
+            row: 1,
+            column: None,
+            message,
+        }]
+    };
+    let headers = reader
+        .headers()
+        .map_err(|e| header_error(e.to_string()))?
+        .clone();
+    let mut col: HashMap<&str, usize> = HashMap::new();
+    let mut errors = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim_start_matches('\u{feff}');
+        match REQUIRED.iter().chain(OPTIONAL.iter()).find(|c| **c == h) {
+            Some(c) if col.insert(c, i).is_some() => errors.push(CellError {
+                row: 1,
+                column: Some(h.to_owned()),
+                message: "column appears twice".into(),
+            }),
+            Some(_) => {}
+            None => errors.push(CellError {
+                row: 1,
+                column: Some(h.to_owned()),
+                message: format!(
+                    "unknown column (expected {}, optionally {})",
+                    REQUIRED.join(","),
+                    OPTIONAL.join(",")
+                ),
+            }),
+        }
+    }
+    for c in REQUIRED {
+        if !col.contains_key(c) {
+            errors.push(CellError {
+                row: 1,
+                column: Some(c.into()),
+                message: "required column is missing".into(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(CellError {
+                    row,
+                    column: None,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue; // blank lines that spreadsheets leave at the end
+        }
+        let mut cell_err = |column: &str, message: String| {
+            errors.push(CellError {
+                row,
+                column: Some(column.into()),
+                message,
+            })
+        };
+        let cell = |c: &str| col.get(c).and_then(|&i| record.get(i)).unwrap_or("");
+        let id = OrgNodeId::parse(cell("id")).map_err(|e| cell_err("id", e.reason.into()));
+        let parent = match cell("parent") {
+            "" => Ok(None),
+            p => OrgNodeId::parse(p)
+                .map(Some)
+                .map_err(|e| cell_err("parent", e.reason.into())),
+        };
+        let level = cell("level")
+            .parse::<OrgLevel>()
+            .map_err(|e| cell_err("level", e));
+        let name = cell("name").to_owned();
+        if name.is_empty() {
+            cell_err("name", "name is empty".into());
+        }
+        let mut count = |c: &str| match cell(c) {
+            "" => Ok(0),
+            v => v
+                .parse::<u32>()
+                .map_err(|_| cell_err(c, format!("`{v}` is not a whole number ≥ 0"))),
+        };
+        let (counters, kiosks) = (count("counters"), count("kiosks"));
+        if let (Ok(id), Ok(parent), Ok(level), Ok(counters), Ok(kiosks)) =
+            (id, parent, level, counters, kiosks)
+        {
+            rows.push(OrgRow {
+                row,
+                node: OrgNode {
+                    id,
+                    parent,
+                    level,
+                    name,
+                    counters,
+                    kiosks,
+                },
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Points tree errors (unknown parent, wrong level…) back at the rows that caused them.
+pub fn locate(errors: &[OrgError], rows: &[OrgRow]) -> Vec<CellError> {
+    let row_of: HashMap<&OrgNodeId, usize> = rows.iter().map(|r| (&r.node.id, r.row)).collect();
+    errors
+        .iter()
+        .map(|e| {
+            let column = match e {
+                OrgError::UnknownParent { .. } => Some("parent"),
+                OrgError::LevelNotBelowParent { .. } | OrgError::RootNotProvince { .. } => {
+                    Some("level")
+                }
+                OrgError::EquipmentOnNonHall { .. } => Some("counters"),
+                OrgError::EmptyName { .. } => Some("name"),
+                OrgError::DuplicateId { .. } => Some("id"),
+            };
+            CellError {
+                // An error about an already stored node (not in this file) is row 0 → no row.
+                row: row_of.get(e.node()).copied().unwrap_or(0),
+                column: column.map(str::to_owned),
+                message: e.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_any_column_order_and_chinese_levels() {
+        let rows = parse("name,level,parent,id,counters\n示范省,省,,p,\n一号厅,营业厅,p,h1,6\n\n")
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].row, 3);
+        assert_eq!(rows[1].node.level, OrgLevel::Hall);
+        assert_eq!(rows[1].node.counters, 6);
+        assert_eq!(rows[0].node.parent, None);
+    }
+
+    #[test]
+    fn reports_every_bad_cell_with_row_and_column() {
+        let errors =
+            parse("id,parent,level,name,counters\nok,,province,P,\nbad id,,town,,x\n").unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "row 3, column id: may only contain A-Z, a-z, 0-9, `_`, `-` and `.`",
+                "row 3, column level: unknown level `town` (expected province, city, district or hall)",
+                "row 3, column name: name is empty",
+                "row 3, column counters: `x` is not a whole number ≥ 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn header_problems_are_row_one() {
+        let errors = parse("id,parent,name,colour\n").unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            shown[0].starts_with("row 1, column colour: unknown column"),
+            "{shown:?}"
+        );
+        assert_eq!(shown[1], "row 1, column level: required column is missing");
+    }
+}

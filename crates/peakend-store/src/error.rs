@@ -1,0 +1,55 @@
+use peakend_core::{GovernanceError, JourneyError, OrgError};
+
+/// The class of a storage error; the HTTP layer maps it to a status and the CLI to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    Invalid,
+    Conflict,
+    Unavailable,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Journey(#[from] JourneyError),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Org(Vec<OrgError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid database URL `{url}`: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot open database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<Box<GovernanceError>> for StoreError {
+    fn from(e: Box<GovernanceError>) -> Self {
+        StoreError::Journey(JourneyError::Governance(e))
+    }
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::NotFound(_) => ErrorKind::NotFound,
+            StoreError::Journey(_) | StoreError::Org(_) | StoreError::Url { .. } => {
+                ErrorKind::Invalid
+            }
+            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::Connect { .. } => ErrorKind::Unavailable,
+            StoreError::Migrate(_) | StoreError::Database(_) | StoreError::Corrupt(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Storage adapter. Everything that persists goes through the [`Store`] trait; the
+//! one implementation, [`SqlStore`], runs the same SQL on SQLite (the embedded
+//! default) and PostgreSQL, chosen by the database URL. Rules that span stored
+//! data (a journey's parent must exist and be respected; an org import must leave a
+//! sound tree) are checked with the pure core inside the writing transaction, so
+//! a rejected write leaves nothing behind.
+
+mod error;
+mod sql;
+
+use async_trait::async_trait;
+use peakend_core::{Channel, Journey, JourneyKey, OrgNode, OrgTree, Text};
+use serde::Serialize;
+
+pub use error::{ErrorKind, StoreError};
+pub use sql::SqlStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A journey as listed, without its moments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JourneySummary {
+    pub key: JourneyKey,
+    pub name: Text,
+    pub channel: Channel,
+    pub extends: Option<JourneyKey>,
+    pub moments: usize,
+    pub builtin: bool,
+}
+
+/// What a journey write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PutOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// What an org import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct OrgImportSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub total: usize,
+}
+
+/// Who is writing a journey: built-in journeys may only be written by `init`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Builtin,
+    User,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// A round trip to the database, for health checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Journeys ordered by key.
+    async fn list_journeys(&self) -> Result<Vec<JourneySummary>>;
+
+    async fn journey(&self, key: &JourneyKey) -> Result<Option<Journey>>;
+
+    /// Creates or replaces a journey, enforcing the governance rule against its parent
+    /// and against every journey that extends it. All or nothing.
+    async fn put_journey(&self, journey: &Journey, origin: Origin) -> Result<PutOutcome>;
+
+    /// The organisation in stored order (parents need not precede children).
+    async fn org_nodes(&self) -> Result<Vec<OrgNode>>;
+
+    async fn org_tree(&self) -> Result<OrgTree> {
+        OrgTree::build(self.org_nodes().await?).map_err(StoreError::Org)
+    }
+
+    /// Upserts nodes by id. The merged tree is validated first; on any error
+    /// nothing is written.
+    async fn import_org(&self, nodes: Vec<OrgNode>) -> Result<OrgImportSummary>;
+}
+
+/// Opens (creating a SQLite file if needed) and migrates the database at `url`:
+/// `postgres://…` or `postgresql://…` for PostgreSQL, `sqlite://PATH`, `sqlite:PATH`
+/// or a bare file path for SQLite.
+pub async fn connect(url: &str) -> Result<SqlStore> {
+    let store = SqlStore::connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}

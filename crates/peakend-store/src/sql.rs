@@ -1,0 +1,444 @@
+//! The SQL store. Each query is written once with `$n` placeholders, which both
+//! SQLite and PostgreSQL accept, and the [`on_pool!`] macro compiles the body for
+//! each backend's concrete pool: full type checking and backend-specific tuning
+//! (WAL, pool sizes, later COPY) without a second copy of the SQL.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use peakend_core::{Journey, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::{
+    Backend, JourneySummary, OrgImportSummary, Origin, PutOutcome, Result, Store, StoreError,
+};
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is open.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The URL with any password masked, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+type NodeRow = (String, Option<String>, String, String, i32, i32);
+
+fn node_from_row((id, parent, level, name, counters, kiosks): NodeRow) -> Result<OrgNode> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("org node `{id}`: {e}"));
+    Ok(OrgNode {
+        id: OrgNodeId::parse(id.as_str()).map_err(|e| corrupt(e.to_string()))?,
+        parent: parent
+            .map(OrgNodeId::parse)
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?,
+        level: OrgLevel::from_str(&level).map_err(corrupt)?,
+        name: name.clone(),
+        counters: u32::try_from(counters).map_err(|e| corrupt(e.to_string()))?,
+        kiosks: u32::try_from(kiosks).map_err(|e| corrupt(e.to_string()))?,
+    })
+}
+
+fn journey_from_doc(key: &str, doc: &str) -> Result<Journey> {
+    Journey::from_json(doc).map_err(|e| StoreError::Corrupt(format!("journey `{key}`: {e}")))
+}
+
+const SELECT_NODES: &str =
+    "SELECT id, parent_id, level, name, counters, kiosks FROM org_node ORDER BY position";
+
+impl SqlStore {
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        let connect_err = |source| StoreError::Connect {
+            url: redact(url),
+            source,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(connect_err)?;
+            return Ok(SqlStore {
+                pool: Pool::Postgres(pool),
+            });
+        }
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Url {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?
+        } else if url.contains("://") {
+            return Err(StoreError::Url {
+                url: url.to_owned(),
+                reason: "expected postgres://…, sqlite://… or a file path".into(),
+            });
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        // WAL lets the dashboard read while an import writes; NORMAL sync is safe with WAL.
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        Ok(SqlStore {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Loads the journeys shipped with the binary; re-running it changes nothing
+    /// unless the binary ships newer versions.
+    pub async fn load_builtin_journeys(&self) -> Result<Vec<(JourneyKey, PutOutcome)>> {
+        let journeys = builtin::journeys().map_err(StoreError::Corrupt)?;
+        let mut outcomes = Vec::new();
+        for j in &journeys {
+            outcomes.push((j.key().clone(), self.put_journey(j, Origin::Builtin).await?));
+        }
+        Ok(outcomes)
+    }
+
+    /// Names of the tables in the schema, for the schema test and `peakend init`.
+    pub async fn tables(&self) -> Result<Vec<String>> {
+        let sql = match self.pool {
+            Pool::Sqlite(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name"
+            }
+            Pool::Postgres(_) => {
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' ORDER BY table_name"
+            }
+        };
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// Column names of a table, in order.
+    pub async fn columns(&self, table: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                .bind(table)
+                .fetch_all(p)
+                .await?,
+            Pool::Postgres(p) => sqlx::query_as(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+            )
+            .bind(table)
+            .fetch_all(p)
+            .await?,
+        };
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn list_journeys(&self) -> Result<Vec<JourneySummary>> {
+        let rows: Vec<(String, String)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT journey_key, document FROM journey ORDER BY journey_key")
+                .fetch_all(pool)
+                .await?
+        });
+        rows.iter()
+            .map(|(key, doc)| Ok(JourneySummary::from(&journey_from_doc(key, doc)?)))
+            .collect()
+    }
+
+    async fn journey(&self, key: &JourneyKey) -> Result<Option<Journey>> {
+        let row: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT document FROM journey WHERE journey_key = $1")
+                .bind(key.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|(doc,)| journey_from_doc(key.as_str(), &doc))
+            .transpose()
+    }
+
+    async fn put_journey(&self, journey: &Journey, origin: Origin) -> Result<PutOutcome> {
+        let key = journey.key().as_str();
+        if origin == Origin::User && builtin::is_builtin(key) {
+            return Err(StoreError::Conflict(format!(
+                "journey `{key}` is built in and cannot be replaced; import your version under a new key with \"extends\": \"{key}\""
+            )));
+        }
+        let document = journey.to_json_pretty();
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if backend == Backend::Postgres {
+                // Serialise journey writers so parent/child checks see a stable set.
+                sqlx::query("LOCK TABLE journey IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            }
+            let existing: Option<(String,)> =
+                sqlx::query_as("SELECT document FROM journey WHERE journey_key = $1")
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+
+            if let Some(parent_key) = journey.extends() {
+                let parent: Option<(String,)> =
+                    sqlx::query_as("SELECT document FROM journey WHERE journey_key = $1")
+                        .bind(parent_key.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((parent_doc,)) = parent else {
+                    return Err(StoreError::Journey(peakend_core::JourneyError::Invalid(vec![
+                        peakend_core::journey::FieldError {
+                            path: "extends".into(),
+                            message: format!("parent journey `{parent_key}` does not exist; import it first"),
+                        },
+                    ])));
+                };
+                journey.check_extends(&journey_from_doc(parent_key.as_str(), &parent_doc)?)?;
+                // Walk up the chain so that no journey ever ends up extending itself.
+                let mut cursor = Some(parent_key.to_string());
+                while let Some(k) = cursor {
+                    if k == key {
+                        return Err(StoreError::Conflict(format!(
+                            "journey `{key}` would extend itself through `{parent_key}`"
+                        )));
+                    }
+                    let up: Option<(Option<String>,)> =
+                        sqlx::query_as("SELECT extends FROM journey WHERE journey_key = $1")
+                            .bind(&k)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    cursor = up.and_then(|(e,)| e);
+                }
+            }
+
+            let children: Vec<(String, String)> =
+                sqlx::query_as("SELECT journey_key, document FROM journey WHERE extends = $1 ORDER BY journey_key")
+                    .bind(key)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (child_key, child_doc) in &children {
+                journey_from_doc(child_key, child_doc)?.check_extends(journey).map_err(|e| {
+                    StoreError::Conflict(format!("cannot change `{key}`: journey `{child_key}` extends it and would break: {e}"))
+                })?;
+            }
+
+            let outcome = match &existing {
+                Some((doc,)) if *doc == document => return Ok(PutOutcome::Unchanged),
+                Some(_) => PutOutcome::Updated,
+                None => PutOutcome::Created,
+            };
+
+            sqlx::query(
+                "INSERT INTO journey (journey_key, name_zh, name_en, channel, extends, builtin, document, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (journey_key) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en,
+                   channel = excluded.channel, extends = excluded.extends, builtin = excluded.builtin,
+                   document = excluded.document, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(&journey.name().zh)
+            .bind(&journey.name().en)
+            .bind(enum_str(&journey.channel()))
+            .bind(journey.extends().map(|k| k.as_str()))
+            .bind(origin == Origin::Builtin)
+            .bind(&document)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+
+            // Standards are rebuilt; moments are upserted so that responses which
+            // reference a kept moment stay valid, and removed ones are deleted.
+            sqlx::query("DELETE FROM journey_standard WHERE journey_key = $1").bind(key).execute(&mut *tx).await?;
+            let old_moments: Vec<(String,)> =
+                sqlx::query_as("SELECT moment_key FROM journey_moment WHERE journey_key = $1")
+                    .bind(key)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (old,) in &old_moments {
+                if !journey.moments().iter().any(|m| m.key.as_str() == old) {
+                    sqlx::query("DELETE FROM journey_moment WHERE journey_key = $1 AND moment_key = $2")
+                        .bind(key)
+                        .bind(old)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            for (position, m) in journey.moments().iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO journey_moment (journey_key, moment_key, position, stage, importance)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (journey_key, moment_key) DO UPDATE SET position = excluded.position,
+                       stage = excluded.stage, importance = excluded.importance",
+                )
+                .bind(key)
+                .bind(m.key.as_str())
+                .bind(position as i32)
+                .bind(enum_str(&m.stage))
+                .bind(m.importance)
+                .execute(&mut *tx)
+                .await?;
+                for s in &m.standards {
+                    sqlx::query(
+                        "INSERT INTO journey_standard (journey_key, moment_key, standard_key, owner,
+                           threshold_value, threshold_unit, threshold_bound)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(key)
+                    .bind(m.key.as_str())
+                    .bind(s.key.as_str())
+                    .bind(enum_str(&s.owner))
+                    .bind(s.threshold.as_ref().map(|t| t.value))
+                    .bind(s.threshold.as_ref().map(|t| t.unit.symbol()))
+                    .bind(s.threshold.as_ref().map(|t| enum_str(&t.bound)))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(outcome)
+        })
+    }
+
+    async fn org_nodes(&self) -> Result<Vec<OrgNode>> {
+        let rows: Vec<NodeRow> =
+            on_pool!(self, pool => sqlx::query_as(SELECT_NODES).fetch_all(pool).await?);
+        rows.into_iter().map(node_from_row).collect()
+    }
+
+    async fn import_org(&self, nodes: Vec<OrgNode>) -> Result<OrgImportSummary> {
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if backend == Backend::Postgres {
+                sqlx::query("LOCK TABLE org_node IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            }
+            let rows: Vec<NodeRow> = sqlx::query_as(SELECT_NODES).fetch_all(&mut *tx).await?;
+            let existing = rows.into_iter().map(node_from_row).collect::<Result<Vec<_>>>()?;
+            let known: HashSet<OrgNodeId> = existing.iter().map(|n| n.id.clone()).collect();
+            let first_position = existing.len() as i32;
+            OrgTree::merge(existing, nodes.clone()).map_err(StoreError::Org)?;
+
+            let mut summary = OrgImportSummary { total: nodes.len(), ..Default::default() };
+            // New nodes go after the stored ones; an update keeps its place.
+            for (position, n) in (first_position..).zip(&nodes) {
+                if known.contains(&n.id) {
+                    summary.updated += 1;
+                } else {
+                    summary.created += 1;
+                }
+                sqlx::query(
+                    "INSERT INTO org_node (id, parent_id, level, name, counters, kiosks, position)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, level = excluded.level,
+                       name = excluded.name, counters = excluded.counters, kiosks = excluded.kiosks",
+                )
+                .bind(n.id.as_str())
+                .bind(n.parent.as_ref().map(|p| p.as_str()))
+                .bind(n.level.as_str())
+                .bind(&n.name)
+                .bind(n.counters as i32)
+                .bind(n.kiosks as i32)
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(summary)
+        })
+    }
+}
+
+impl From<&Journey> for JourneySummary {
+    fn from(j: &Journey) -> Self {
+        JourneySummary {
+            key: j.key().clone(),
+            name: j.name().clone(),
+            channel: j.channel(),
+            extends: j.extends().cloned(),
+            moments: j.moments().len(),
+            builtin: builtin::is_builtin(j.key().as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("peakend.db"), "peakend.db");
+    }
+}

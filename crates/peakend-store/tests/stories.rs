@@ -1,0 +1,328 @@
+//! The storage story suite: every story runs against a fresh SQLite file and a
+//! fresh PostgreSQL database, so the two backends cannot drift apart.
+
+use peakend_core::{Journey, JourneyKey, OrgLevel, OrgNode, OrgNodeId, builtin};
+use peakend_store::{Origin, PutOutcome, SqlStore, Store, StoreError, connect};
+use serde_json::{Value, json};
+
+/// A story against a migrated store with the built-in journeys loaded.
+macro_rules! story {
+    ($name:ident, |$store:ident| $body:block) => {
+        peakend_testkit::on_both_backends!($name, |url| {
+            let $store = ready(url).await;
+            $body
+        });
+    };
+}
+
+async fn ready(url: &str) -> SqlStore {
+    let store = connect(url).await.unwrap();
+    store.load_builtin_journeys().await.unwrap();
+    store
+}
+
+fn service_hall() -> Journey {
+    builtin::journeys()
+        .unwrap()
+        .into_iter()
+        .find(|j| j.key().as_str() == builtin::SERVICE_HALL)
+        .unwrap()
+}
+
+fn key(s: &str) -> JourneyKey {
+    JourneyKey::parse(s).unwrap()
+}
+
+/// A journey derived from `base` under a new key that extends it, edited by `edit`.
+fn derived(base: &Journey, new_key: &str, edit: impl FnOnce(&mut Vec<Value>)) -> Journey {
+    let mut doc: Value = serde_json::from_str(&base.to_json_pretty()).unwrap();
+    doc["key"] = json!(new_key);
+    doc["extends"] = json!(base.key().as_str());
+    edit(doc["moments"].as_array_mut().unwrap());
+    Journey::from_json(&doc.to_string()).unwrap()
+}
+
+fn new_moment(k: &str) -> Value {
+    json!({"key": k, "name": {"zh": "线上预约取号", "en": "Book a ticket online"}, "stage": "people_flow"})
+}
+
+fn position(moments: &[Value], k: &str) -> usize {
+    moments.iter().position(|m| m["key"] == k).unwrap()
+}
+
+fn node(id: &str, parent: Option<&str>, level: OrgLevel) -> OrgNode {
+    OrgNode {
+        id: OrgNodeId::parse(id).unwrap(),
+        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
+        level,
+        name: format!("{id}厅"),
+        counters: if level == OrgLevel::Hall { 5 } else { 0 },
+        kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
+    }
+}
+
+story!(schema_is_ready_for_what_comes_next, |store| {
+    let tables = store.tables().await.unwrap();
+    for t in [
+        "org_node",
+        "journey",
+        "journey_moment",
+        "journey_standard",
+        "survey_response",
+        "response_rating",
+        "response_need",
+        "visit_event",
+        "event_quarantine",
+        "alert",
+        "service_case",
+    ] {
+        assert!(
+            tables.iter().any(|x| x == t),
+            "missing table {t} in {tables:?}"
+        );
+    }
+    // The large tables carry the hall id, the future shard key.
+    for t in [
+        "survey_response",
+        "response_rating",
+        "response_need",
+        "visit_event",
+        "alert",
+        "service_case",
+    ] {
+        let cols = store.columns(t).await.unwrap();
+        assert!(
+            cols.iter().any(|c| c == "hall_id"),
+            "{t} has no hall_id: {cols:?}"
+        );
+    }
+});
+
+story!(init_is_idempotent, |store| {
+    let again = store.load_builtin_journeys().await.unwrap();
+    assert_eq!(again, [(key("service-hall"), PutOutcome::Unchanged)]);
+    store.migrate().await.unwrap();
+    assert_eq!(store.list_journeys().await.unwrap().len(), 1);
+});
+
+story!(builtin_journey_is_stored_whole, |store| {
+    let stored = store.journey(&key("service-hall")).await.unwrap().unwrap();
+    assert_eq!(stored, service_hall());
+    assert_eq!(stored.moments().len(), 16);
+    let list = store.list_journeys().await.unwrap();
+    assert!(list[0].builtin);
+    assert_eq!(list[0].moments, 16);
+});
+
+story!(extending_journey_may_add_a_moment_and_tighten, |store| {
+    let child = derived(&service_hall(), "dongjiang-hall", |ms| {
+        let at = position(ms, "find") + 1;
+        ms.insert(at, new_moment("book_online"));
+        let queue = position(ms, "queue");
+        for s in ms[queue]["standards"].as_array_mut().unwrap() {
+            if s["key"] == "care_after" {
+                s["threshold"]["value"] = json!(10);
+            }
+        }
+    });
+    assert_eq!(
+        store.put_journey(&child, Origin::User).await.unwrap(),
+        PutOutcome::Created
+    );
+    let back = store.journey(child.key()).await.unwrap().unwrap();
+    assert_eq!(back.to_json_pretty(), child.to_json_pretty());
+    assert_eq!(back.moments().len(), 17);
+    assert_eq!(back.threshold("care_after").unwrap().value, 10.0);
+    assert_eq!(
+        store.put_journey(&child, Origin::User).await.unwrap(),
+        PutOutcome::Unchanged
+    );
+});
+
+story!(
+    dropping_a_moment_is_rejected_and_nothing_is_stored,
+    |store| {
+        let child = derived(&service_hall(), "no-dispute", |ms| {
+            let at = position(ms, "dispute");
+            ms.remove(at);
+        });
+        let err = store.put_journey(&child, Origin::User).await.unwrap_err();
+        assert!(err.to_string().contains("drops moments dispute"), "{err}");
+        assert!(matches!(err, StoreError::Journey(_)));
+        assert_eq!(store.journey(child.key()).await.unwrap(), None);
+        assert_eq!(store.list_journeys().await.unwrap().len(), 1);
+    }
+);
+
+story!(loosening_a_standard_is_rejected, |store| {
+    let child = derived(&service_hall(), "lax", |ms| {
+        let queue = position(ms, "queue");
+        for s in ms[queue]["standards"].as_array_mut().unwrap() {
+            if s["key"] == "care_after" {
+                s["threshold"]["value"] = json!(20);
+            }
+        }
+    });
+    let err = store.put_journey(&child, Origin::User).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("loosens standards queue.care_after"),
+        "{err}"
+    );
+    assert_eq!(store.journey(child.key()).await.unwrap(), None);
+});
+
+story!(builtin_cannot_be_replaced_by_an_import, |store| {
+    let err = store
+        .put_journey(&service_hall(), Origin::User)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+});
+
+story!(unknown_parent_is_rejected, |store| {
+    let mut doc: Value = serde_json::from_str(&service_hall().to_json_pretty()).unwrap();
+    doc["key"] = json!("orphan");
+    doc["extends"] = json!("no-such-journey");
+    let orphan = Journey::from_json(&doc.to_string()).unwrap();
+    let err = store.put_journey(&orphan, Origin::User).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "extends: parent journey `no-such-journey` does not exist; import it first"
+    );
+});
+
+story!(changing_a_parent_may_not_break_its_children, |store| {
+    let region = derived(&service_hall(), "region", |ms| {
+        ms.insert(1, new_moment("book_online"))
+    });
+    store.put_journey(&region, Origin::User).await.unwrap();
+    let city = derived(&region, "city", |_| {});
+    store.put_journey(&city, Origin::User).await.unwrap();
+    // The region adds a standard that its child lacks: the child would then drop it.
+    let stricter = derived(&service_hall(), "region", |ms| {
+        ms.insert(1, new_moment("book_online"));
+        ms[1]["standards"] = json!([{"key": "book_confirm", "text": {"zh": "预约确认短信", "en": "Confirm bookings by SMS"}, "owner": "back_office", "threshold": null}]);
+    });
+    let err = store
+        .put_journey(&stricter, Origin::User)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(
+        err.to_string().contains("journey `city` extends it"),
+        "{err}"
+    );
+    assert_eq!(
+        store.journey(&key("region")).await.unwrap().unwrap(),
+        region
+    );
+});
+
+story!(a_journey_cannot_extend_itself_through_a_chain, |store| {
+    let a = derived(&service_hall(), "chain-a", |_| {});
+    store.put_journey(&a, Origin::User).await.unwrap();
+    let b = derived(&a, "chain-b", |_| {});
+    store.put_journey(&b, Origin::User).await.unwrap();
+    let cycle = derived(&b, "chain-a", |_| {});
+    let err = store.put_journey(&cycle, Origin::User).await.unwrap_err();
+    assert!(err.to_string().contains("would extend itself"), "{err}");
+});
+
+story!(updating_a_journey_rewrites_its_moments, |store| {
+    let v1 = derived(&service_hall(), "evolving", |ms| {
+        ms.insert(1, new_moment("book_online"))
+    });
+    store.put_journey(&v1, Origin::User).await.unwrap();
+    let v2 = derived(&service_hall(), "evolving", |ms| {
+        ms.push(new_moment("follow_up"))
+    });
+    assert_eq!(
+        store.put_journey(&v2, Origin::User).await.unwrap(),
+        PutOutcome::Updated
+    );
+    let back = store.journey(&key("evolving")).await.unwrap().unwrap();
+    assert_eq!(back.end().key.as_str(), "follow_up");
+    assert!(back.moment(&"book_online".parse().unwrap()).is_none());
+});
+
+story!(org_import_is_all_or_nothing, |store| {
+    let good = vec![
+        node("h1", Some("d1"), OrgLevel::Hall),
+        node("p", None, OrgLevel::Province),
+        node("c1", Some("p"), OrgLevel::City),
+        node("d1", Some("c1"), OrgLevel::District),
+    ];
+    let s = store.import_org(good).await.unwrap();
+    assert_eq!((s.created, s.updated), (4, 0));
+
+    let bad = vec![
+        node("h2", Some("d1"), OrgLevel::Hall),
+        node("h3", Some("nowhere"), OrgLevel::Hall),
+    ];
+    let err = store.import_org(bad).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "node `h3`: parent `nowhere` does not exist"
+    );
+    assert_eq!(
+        store.org_nodes().await.unwrap().len(),
+        4,
+        "h2 must not have been stored"
+    );
+
+    let mut renamed = node("h1", Some("d1"), OrgLevel::Hall);
+    renamed.name = "中心厅".into();
+    let s = store
+        .import_org(vec![renamed, node("h2", Some("c1"), OrgLevel::Hall)])
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated), (1, 1));
+    let tree = store.org_tree().await.unwrap();
+    assert_eq!(
+        tree.get(&OrgNodeId::parse("h1").unwrap()).unwrap().name,
+        "中心厅"
+    );
+    assert_eq!(tree.halls_under(&OrgNodeId::parse("p").unwrap()).len(), 2);
+});
+
+story!(moving_a_node_under_its_own_hall_is_rejected, |store| {
+    store
+        .import_org(vec![
+            node("p", None, OrgLevel::Province),
+            node("c", Some("p"), OrgLevel::City),
+            node("h", Some("c"), OrgLevel::Hall),
+        ])
+        .await
+        .unwrap();
+    let err = store
+        .import_org(vec![node("c", Some("h"), OrgLevel::City)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Org(_)), "{err}");
+    let tree = store.org_tree().await.unwrap();
+    assert_eq!(
+        tree.get(&OrgNodeId::parse("c").unwrap()).unwrap().parent,
+        Some(OrgNodeId::parse("p").unwrap())
+    );
+});
+
+/// The same import gives byte-identical exports on both backends.
+#[tokio::test]
+async fn round_trip_is_identical_on_both_backends() {
+    let child = derived(&service_hall(), "dongjiang-hall", |ms| {
+        ms.insert(3, new_moment("book_online"))
+    });
+    let mut exports = Vec::new();
+    for (_, db) in peakend_testkit::each_backend().await {
+        let store = ready(&db.url).await;
+        store.put_journey(&child, Origin::User).await.unwrap();
+        let back = store.journey(child.key()).await.unwrap().unwrap();
+        exports.push(back.to_json_pretty());
+        store.close().await;
+    }
+    assert!(exports.iter().all(|e| *e == child.to_json_pretty()));
+    if !peakend_testkit::postgres_skipped() {
+        assert_eq!(exports.len(), 2);
+    }
+}

@@ -1,0 +1,146 @@
+//! Fresh databases for tests. Every test gets its own: a SQLite file in a temp
+//! directory, or a new PostgreSQL database created on the server named by
+//! `PEAKEND_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+//!
+//! PostgreSQL tests fail, rather than skip, when the server is unreachable, so a
+//! green run always means both backends were exercised. Set `PEAKEND_TEST_SKIP_POSTGRES=1`
+//! to skip them deliberately on a machine without PostgreSQL.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::Connection;
+
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A database that lives as long as this value: the SQLite temp dir is removed and
+/// the PostgreSQL database dropped when it goes out of scope.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on; use a
+        // private one on its own thread. FORCE closes pool connections still open.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin_url()).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("peakend.db").display());
+    TestDb {
+        url,
+        _dir: Some(dir),
+        pg_name: None,
+    }
+}
+
+pub fn postgres_skipped() -> bool {
+    std::env::var("PEAKEND_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+fn admin_url() -> String {
+    std::env::var("PEAKEND_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+/// Creates a new, empty PostgreSQL database and returns its URL.
+pub async fn postgres() -> TestDb {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let admin = admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL tests need a server at {admin} ({e}); set PEAKEND_TEST_SKIP_POSTGRES=1 to skip them")
+    });
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!(
+        "peakend_test_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    TestDb {
+        url: format!("{base}/{name}"),
+        _dir: None,
+        pg_name: Some(name),
+    }
+}
+
+/// Both backends, for suites that run the same story against each.
+pub async fn each_backend() -> Vec<(&'static str, TestDb)> {
+    let mut dbs = vec![("sqlite", sqlite())];
+    if !postgres_skipped() {
+        dbs.push(("postgres", postgres().await));
+    }
+    dbs
+}
+
+/// Drops test databases left by earlier runs (called by .ci/run before the suite).
+pub async fn drop_stale_databases() -> Result<usize, sqlx::Error> {
+    let mut conn = sqlx::PgConnection::connect(&admin_url()).await?;
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'peakend_test_%'")
+            .fetch_all(&mut conn)
+            .await?;
+    for (name,) in &names {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(names.len())
+}
+
+/// Declares `mod $name { fn sqlite(); fn postgres(); }`: the same story, run as two
+/// tests, each against a fresh database whose URL is bound to `$url`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, |$url:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($url: &str) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                let db = $crate::sqlite();
+                run(&db.url).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::postgres_skipped() {
+                    return;
+                }
+                let db = $crate::postgres().await;
+                run(&db.url).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,155 @@
+//! The demo province: a fictional 示范省 with 3 cities, 8 districts and 38 halls,
+//! the same every time so that demos, screenshots and benchmarks are reproducible.
+//! Later issues add survey responses and hall events to it.
+
+use anyhow::Context;
+use peakend_core::{OrgLevel, OrgNode, OrgNodeId};
+use peakend_store::{SqlStore, Store};
+
+const PROVINCE: (&str, &str) = ("demo", "示范省");
+
+/// (district id, district name, number of halls)
+type District = (&'static str, &'static str, usize);
+
+/// (city id, city name, its districts)
+const CITIES: &[(&str, &str, &[District])] = &[
+    (
+        "dj",
+        "东江市",
+        &[("cq", "城区", 6), ("lg", "临港区", 5), ("dh", "东湖县", 4)],
+    ),
+    ("xl", "西岭市", &[("zx", "中心区", 6), ("bs", "北山区", 4)]),
+    (
+        "nh",
+        "南湖市",
+        &[
+            ("bh", "滨湖区", 5),
+            ("gx", "高新区", 5),
+            ("nx", "南湖县", 3),
+        ],
+    ),
+];
+
+const STREETS: &[&str] = &[
+    "人民路",
+    "解放路",
+    "中山路",
+    "建设路",
+    "新华路",
+    "文化路",
+    "和平路",
+    "长安街",
+    "滨江路",
+    "东风路",
+    "青年路",
+    "朝阳路",
+];
+
+fn id(s: &str) -> OrgNodeId {
+    OrgNodeId::parse(s).expect("demo ids are valid")
+}
+
+fn node(id_: &str, parent: Option<&str>, level: OrgLevel, name: String) -> OrgNode {
+    OrgNode {
+        id: id(id_),
+        parent: parent.map(id),
+        level,
+        name,
+        counters: 0,
+        kiosks: 0,
+    }
+}
+
+/// The demo organisation, parents before children.
+pub fn org() -> Vec<OrgNode> {
+    let (pid, pname) = PROVINCE;
+    let mut nodes = vec![node(pid, None, OrgLevel::Province, pname.to_owned())];
+    let mut hall_no = 0usize;
+    let mut district_no = 0usize;
+    for (cid, cname, districts) in CITIES {
+        let city_id = format!("{pid}-{cid}");
+        nodes.push(node(
+            &city_id,
+            Some(pid),
+            OrgLevel::City,
+            (*cname).to_owned(),
+        ));
+        for (did, dname, halls) in *districts {
+            let district_id = format!("{city_id}-{did}");
+            nodes.push(node(
+                &district_id,
+                Some(&city_id),
+                OrgLevel::District,
+                format!("{cname}{dname}"),
+            ));
+            district_no += 1;
+            for h in 0..*halls {
+                // Districts have at most 6 halls and there are 12 streets: names never repeat within one.
+                let street = STREETS[(district_no * 5 + h) % STREETS.len()];
+                let mut hall = node(
+                    &format!("{district_id}-{:02}", h + 1),
+                    Some(&district_id),
+                    OrgLevel::Hall,
+                    format!("{}{dname}{street}营业厅", cname.trim_end_matches('市')),
+                );
+                // Flagship halls (the first of each district) are larger.
+                hall.counters = if h == 0 {
+                    10
+                } else {
+                    4 + ((hall_no * 7 + 3) % 5) as u32
+                };
+                hall.kiosks = if h == 0 {
+                    4
+                } else {
+                    1 + ((hall_no * 3) % 3) as u32
+                };
+                nodes.push(hall);
+                hall_no += 1;
+            }
+        }
+    }
+    nodes
+}
+
+/// Loads the demo data (idempotent: nodes are upserted) and prints what is there.
+pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
+    store
+        .import_org(org())
+        .await
+        .context("loading the demo province")?;
+    let tree = store.org_tree().await?;
+    outln!(
+        "demo province {}: {} cities, {} districts, {} halls",
+        PROVINCE.1,
+        tree.count(OrgLevel::City),
+        tree.count(OrgLevel::District),
+        tree.count(OrgLevel::Hall)
+    );
+    for j in store.list_journeys().await? {
+        outln!("journey {} {} ({} moments)", j.key, j.name.zh, j.moments);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peakend_core::OrgTree;
+
+    #[test]
+    fn demo_province_is_a_valid_tree_of_the_promised_size() {
+        let tree = OrgTree::build(org()).unwrap();
+        assert_eq!(tree.count(OrgLevel::Province), 1);
+        assert!(tree.count(OrgLevel::City) >= 2);
+        assert!(tree.count(OrgLevel::District) >= 5);
+        assert!(tree.count(OrgLevel::Hall) >= 30);
+        let halls: Vec<_> = tree
+            .nodes()
+            .iter()
+            .filter(|n| n.level == OrgLevel::Hall)
+            .collect();
+        assert!(halls.iter().all(|h| h.counters >= 4 && h.kiosks >= 1));
+        let names: std::collections::HashSet<_> = halls.iter().map(|h| &h.name).collect();
+        assert_eq!(names.len(), halls.len(), "hall names are unique");
+    }
+}

@@ -1,0 +1,170 @@
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use peakend_core::{Journey, JourneyKey, builtin};
+use peakend_io::decode;
+use peakend_store::{Origin, Store};
+
+use crate::{Format, table};
+
+#[derive(Subcommand)]
+pub enum JourneyCmd {
+    /// List the stored journeys
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Print a journey in the file format that `journey import` reads
+    Export {
+        key: JourneyKey,
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+    },
+    /// Store a journey from a JSON or YAML file (all or nothing)
+    Import {
+        file: PathBuf,
+        /// Force the file's text encoding (default: detect UTF-8 or GB18030)
+        #[arg(long)]
+        encoding: Option<String>,
+    },
+    /// Check a journey file, and the governance rule against its parent, without storing it
+    Validate {
+        file: PathBuf,
+        #[arg(long)]
+        encoding: Option<String>,
+    },
+}
+
+/// Reads and parses a journey file; errors start with the file name.
+pub fn read_journey(file: &Path, encoding: Option<&str>) -> anyhow::Result<Journey> {
+    let name = file.display();
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
+    let forced = encoding.map(decode::encoding_for).transpose()?;
+    let (text, _) = decode::decode(&bytes, forced).with_context(|| name.to_string())?;
+    let parsed = match file.extension().and_then(|e| e.to_str()) {
+        Some("json") => Journey::from_json(&text),
+        Some("yaml" | "yml") => Journey::from_yaml(&text),
+        _ => Journey::from_str_any(&text),
+    };
+    parsed.with_context(|| name.to_string())
+}
+
+pub async fn run(db: &str, cmd: JourneyCmd) -> anyhow::Result<()> {
+    match cmd {
+        JourneyCmd::List { format } => {
+            let store = crate::init(db).await?;
+            let journeys = store.list_journeys().await?;
+            match format {
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&journeys)?),
+                Format::Table => table::print(
+                    &[
+                        "KEY", "名称", "NAME", "CHANNEL", "EXTENDS", "MOMENTS", "BUILTIN",
+                    ],
+                    &journeys
+                        .iter()
+                        .map(|j| {
+                            vec![
+                                j.key.to_string(),
+                                j.name.zh.clone(),
+                                j.name.en.clone(),
+                                serde_json::to_value(j.channel)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(str::to_owned))
+                                    .unwrap_or_default(),
+                                j.extends
+                                    .as_ref()
+                                    .map(ToString::to_string)
+                                    .unwrap_or_default(),
+                                j.moments.to_string(),
+                                if j.builtin {
+                                    "yes".into()
+                                } else {
+                                    String::new()
+                                },
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                other => bail!(
+                    "journey list supports --format table or json, not {}",
+                    format_name(other)
+                ),
+            }
+        }
+        JourneyCmd::Export { key, format } => {
+            let store = crate::init(db).await?;
+            let journey = store
+                .journey(&key)
+                .await?
+                .with_context(|| format!("journey `{key}` not found"))?;
+            match format {
+                Format::Json => outln!("{}", journey.to_json_pretty()),
+                Format::Yaml => out!("{}", journey.to_yaml()),
+                other => bail!(
+                    "journey export supports --format json or yaml, not {}",
+                    format_name(other)
+                ),
+            }
+        }
+        JourneyCmd::Import { file, encoding } => {
+            let journey = read_journey(&file, encoding.as_deref())?;
+            let store = crate::init(db).await?;
+            let outcome = store
+                .put_journey(&journey, Origin::User)
+                .await
+                .with_context(|| format!("{} not imported", file.display()))?;
+            outln!(
+                "journey {}: {} ({} moments)",
+                journey.key(),
+                serde_json::to_value(outcome)?.as_str().unwrap_or(""),
+                journey.moments().len()
+            );
+        }
+        JourneyCmd::Validate { file, encoding } => {
+            let journey = read_journey(&file, encoding.as_deref())?;
+            if let Some(parent_key) = journey.extends() {
+                let parent = match builtin::journeys()
+                    .map_err(anyhow::Error::msg)?
+                    .into_iter()
+                    .find(|j| j.key() == parent_key)
+                {
+                    Some(p) => p,
+                    None => crate::init(db)
+                        .await?
+                        .journey(parent_key)
+                        .await?
+                        .with_context(|| {
+                            format!(
+                                "{}: extends: parent journey `{parent_key}` not found",
+                                file.display()
+                            )
+                        })?,
+                };
+                journey
+                    .check_extends(&parent)
+                    .with_context(|| file.display().to_string())?;
+            }
+            outln!(
+                "{}: valid journey {} ({} moments{})",
+                file.display(),
+                journey.key(),
+                journey.moments().len(),
+                journey
+                    .extends()
+                    .map(|p| format!(", extends {p}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Table => "table",
+        Format::Json => "json",
+        Format::Csv => "csv",
+        Format::Yaml => "yaml",
+    }
+}

@@ -1,0 +1,181 @@
+//! `peakend`: the command line and server of peakend. This crate only wires
+//! adapters together: parsing arguments, reading files, printing results.
+
+/// `println!` that ends the program quietly when stdout is closed (`peakend … | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same broken-pipe handling.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_out(format_args!($($arg)*)) };
+}
+
+mod demo;
+mod journey_cmd;
+mod org_cmd;
+mod table;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use peakend_store::{SqlStore, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "peakend",
+    version,
+    about = "Peak-end customer experience for networks of service outlets"
+)]
+struct Cli {
+    /// Database: a SQLite file path or sqlite://PATH (default ./peakend.db), or postgres://…
+    #[arg(
+        long,
+        global = true,
+        env = "PEAKEND_DATABASE_URL",
+        default_value = "peakend.db"
+    )]
+    db: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or migrate the database and load the built-in journeys (idempotent)
+    Init,
+    /// Journeys of key moments: list, export, import, validate
+    #[command(subcommand)]
+    Journey(journey_cmd::JourneyCmd),
+    /// The organisation tree (province → city → district → hall)
+    #[command(subcommand)]
+    Org(org_cmd::OrgCmd),
+    /// Serve the API and dashboard
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Set up a demo province with its data, then serve it
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Set up the data only; do not start the server
+        #[arg(long)]
+        no_serve: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Yaml,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("peakend: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the context chain joined, newlines folded.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("peakend: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn write_out(args: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("peakend: error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+pub async fn open(db: &str) -> anyhow::Result<SqlStore> {
+    Ok(peakend_store::connect(db).await?)
+}
+
+/// Opens the database and makes sure the built-in journeys are loaded.
+pub async fn init(db: &str) -> anyhow::Result<SqlStore> {
+    let store = open(db).await?;
+    store
+        .load_builtin_journeys()
+        .await
+        .context("loading the built-in journeys")?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init => {
+            let store = open(&cli.db).await?;
+            for (key, outcome) in store.load_builtin_journeys().await? {
+                outln!(
+                    "journey {key}: {}",
+                    serde_json::to_value(outcome)?.as_str().unwrap_or("")
+                );
+            }
+            let backend = serde_json::to_value(store.backend())?;
+            outln!(
+                "database {} ready ({})",
+                cli.db,
+                backend.as_str().unwrap_or("")
+            );
+            Ok(())
+        }
+        Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
+        Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
+        Command::Serve { addr } => {
+            let store = init(&cli.db).await?;
+            serve(store, addr).await
+        }
+        Command::Demo { addr, no_serve } => {
+            let store = init(&cli.db).await?;
+            demo::load(&store).await?;
+            if no_serve {
+                return Ok(());
+            }
+            serve(store, addr).await
+        }
+    }
+}
+
+async fn serve(store: SqlStore, addr: SocketAddr) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    eprintln!("peakend: serving http://{local} (Ctrl-C to stop)");
+    peakend_http::serve(
+        listener,
+        peakend_http::AppState {
+            store: Arc::new(store),
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! The `peakend` binary as a user runs it, against a fresh database on each backend.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+const MOMENTS: [&str; 16] = [
+    "find",
+    "arrive",
+    "storefront",
+    "enter",
+    "environment",
+    "wandering",
+    "enquiry",
+    "data_trial",
+    "self_service",
+    "phone_purchase",
+    "queue",
+    "counter_talk",
+    "counter_wait",
+    "result",
+    "dispute",
+    "leave",
+];
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn peakend(db: &str, args: &[&str]) -> Run {
+    let out = Command::cargo_bin("peakend")
+        .unwrap()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn ok(db: &str, args: &[&str]) -> String {
+    let run = peakend(db, args);
+    assert!(run.ok, "peakend {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// Fails with exactly one line on stderr, which is returned.
+fn fails(db: &str, args: &[&str]) -> String {
+    let run = peakend(db, args);
+    assert!(
+        !run.ok,
+        "peakend {args:?} should have failed: {}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stderr.lines().count(),
+        1,
+        "one-line reason expected: {}",
+        run.stderr
+    );
+    assert!(run.stderr.starts_with("peakend: error: "), "{}", run.stderr);
+    run.stderr
+}
+
+fn export(db: &str, key: &str) -> Value {
+    serde_json::from_str(&ok(db, &["journey", "export", key, "--format", "json"])).unwrap()
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// The built-in journey re-keyed as one that extends it.
+fn extension(db: &str, key: &str) -> Value {
+    let mut doc = export(db, "service-hall");
+    doc["key"] = json!(key);
+    doc["extends"] = json!("service-hall");
+    doc["name"] = json!({"zh": "东江营业厅之旅", "en": "Dongjiang hall visit"});
+    doc
+}
+
+#[test]
+fn export_gives_the_16_moments_complete() {
+    let db = peakend_testkit::sqlite();
+    ok(&db.url, &["init"]);
+    let doc = export(&db.url, "service-hall");
+    let moments = doc["moments"].as_array().unwrap();
+    let keys: Vec<&str> = moments.iter().map(|m| m["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, MOMENTS);
+    for m in moments {
+        let k = &m["key"];
+        assert!(
+            !m["name"]["zh"].as_str().unwrap().is_empty()
+                && !m["name"]["en"].as_str().unwrap().is_empty(),
+            "{k}"
+        );
+        assert!(
+            ["people_flow", "customer_flow", "business_flow"]
+                .contains(&m["stage"].as_str().unwrap()),
+            "{k}"
+        );
+        assert!(
+            !m["core_needs"].as_array().unwrap().is_empty(),
+            "{k} core needs"
+        );
+        assert!(
+            !m["standards"].as_array().unwrap().is_empty(),
+            "{k} standards"
+        );
+        for lane in ["evidence", "customer", "frontstage", "backstage", "support"] {
+            assert!(
+                !m["blueprint"][lane].as_array().unwrap().is_empty(),
+                "{k} {lane}"
+            );
+        }
+    }
+    let mean = moments
+        .iter()
+        .map(|m| m["importance"].as_f64().unwrap())
+        .sum::<f64>()
+        / 16.0;
+    assert_eq!(format!("{mean:.2}"), "8.55");
+    // YAML export carries the same journey.
+    let yaml = ok(
+        &db.url,
+        &["journey", "export", "service-hall", "--format", "yaml"],
+    );
+    assert!(yaml.starts_with("key: service-hall\n"), "{yaml}");
+}
+
+peakend_testkit::on_both_backends!(an_extension_imports_and_a_drop_is_refused, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    ok(url, &["init"]);
+    let mut added = extension(url, "dongjiang-hall");
+    let moments = added["moments"].as_array_mut().unwrap();
+    moments.insert(1, json!({"key": "book_online", "name": {"zh": "线上预约取号", "en": "Book a ticket online"}, "stage": "people_flow"}));
+    let file = write(dir.path(), "dongjiang.json", added.to_string().as_bytes());
+    assert_eq!(
+        ok(url, &["journey", "validate", &file]).trim(),
+        format!("{file}: valid journey dongjiang-hall (17 moments, extends service-hall)")
+    );
+    assert_eq!(
+        ok(url, &["journey", "import", &file]).trim(),
+        "journey dongjiang-hall: created (17 moments)"
+    );
+    assert_eq!(
+        export(url, "dongjiang-hall")["moments"][1]["key"],
+        "book_online"
+    );
+
+    let mut dropped = extension(url, "no-dispute");
+    dropped["moments"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["key"] != "dispute");
+    let file = write(
+        dir.path(),
+        "no-dispute.json",
+        dropped.to_string().as_bytes(),
+    );
+    let err = fails(url, &["journey", "import", &file]);
+    assert!(err.contains("drops moments dispute"), "{err}");
+    assert!(fails(url, &["journey", "validate", &file]).contains("dispute"));
+    let list: Value =
+        serde_json::from_str(&ok(url, &["journey", "list", "--format", "json"])).unwrap();
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["dongjiang-hall", "service-hall"],
+        "nothing stored for the refused journey"
+    );
+});
+
+/// Import then export gives back the same bytes, and the same on both backends.
+#[tokio::test]
+async fn import_export_round_trips_identically_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exports = Vec::new();
+    for (_, db) in peakend_testkit::each_backend().await {
+        ok(&db.url, &["init"]);
+        let mut doc = extension(&db.url, "round-trip");
+        doc["moments"][10]["standards"][0]["text"]["zh"] =
+            json!("「引号」\"quotes\" & <tags> 和 emoji 🙂");
+        let yaml_src = write(dir.path(), "rt.json", doc.to_string().as_bytes());
+        ok(&db.url, &["journey", "import", &yaml_src]);
+        let first = ok(
+            &db.url,
+            &["journey", "export", "round-trip", "--format", "json"],
+        );
+        let yaml = ok(
+            &db.url,
+            &["journey", "export", "round-trip", "--format", "yaml"],
+        );
+        // Re-importing the YAML export changes nothing and exports the same JSON.
+        let yaml_file = write(dir.path(), "rt.yaml", yaml.as_bytes());
+        assert_eq!(
+            ok(&db.url, &["journey", "import", &yaml_file]).trim(),
+            "journey round-trip: unchanged (16 moments)"
+        );
+        let second = ok(
+            &db.url,
+            &["journey", "export", "round-trip", "--format", "json"],
+        );
+        assert_eq!(first, second);
+        assert_eq!(serde_json::from_str::<Value>(&first).unwrap(), doc);
+        exports.push(first);
+    }
+    assert!(
+        exports.windows(2).all(|w| w[0] == w[1]),
+        "SQLite and PostgreSQL exports differ"
+    );
+}
+
+#[test]
+fn bad_journey_files_name_the_field() {
+    let db = peakend_testkit::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    ok(&db.url, &["init"]);
+    let mut doc = extension(&db.url, "bad");
+    doc["moments"][3]["stage"] = json!("lobby");
+    let file = write(dir.path(), "bad.json", doc.to_string().as_bytes());
+    let err = fails(&db.url, &["journey", "validate", &file]);
+    assert!(
+        err.contains("bad.json: moments[3].stage: unknown variant `lobby`"),
+        "{err}"
+    );
+
+    doc["moments"][3]["stage"] = json!("customer_flow");
+    doc["moments"][5]["standards"][0]["owner"] = json!("manager");
+    let file = write(
+        dir.path(),
+        "bad.yaml",
+        serde_json::to_string(&doc).unwrap().as_bytes(),
+    );
+    assert!(
+        fails(&db.url, &["journey", "import", &file])
+            .contains("moments[5].standards[0].owner: unknown variant `manager`")
+    );
+
+    doc["moments"][5]["standards"][0]["owner"] = json!("hall_manager");
+    doc["moments"][6]["key"] = json!("find");
+    let file = write(dir.path(), "dup.json", doc.to_string().as_bytes());
+    assert!(
+        fails(&db.url, &["journey", "import", &file])
+            .contains("moments[6].key: duplicate moment key `find` (also moments[0])")
+    );
+    assert!(
+        fails(&db.url, &["journey", "import", "/no/such/file.json"])
+            .contains("cannot read /no/such/file.json")
+    );
+    assert!(fails(&db.url, &["journey", "export", "nope"]).ends_with("journey `nope` not found\n"));
+}
+
+peakend_testkit::on_both_backends!(org_import_reports_rows_and_keeps_nothing_on_error, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "id,parent,level,name,counters,kiosks\nsz,,省,示范省,,\nsz-a,sz,市,东江市,,\nsz-a-1,sz-a,区县,城区,,\nsz-a-1-01,sz-a-1,营业厅,人民路营业厅,8,2\n";
+    // Excel in China saves GBK: detected without being told.
+    let (gbk, _, _) = encoding_rs::GBK.encode(csv);
+    let file = write(dir.path(), "org.csv", &gbk);
+    let out = ok(url, &["org", "import", &file]);
+    assert_eq!(
+        out.trim(),
+        format!("{file}: 4 nodes imported (4 created, 0 updated)")
+    );
+
+    let bad = "id,parent,level,name\nsz-a-1-02,sz-a-1,hall,新厅\nsz-a-1-03,sz-x,hall,孤厅\nsz-b,sz,district,ok\n";
+    let file = write(dir.path(), "bad.csv", bad.as_bytes());
+    let err = fails(url, &["org", "import", &file]);
+    assert!(
+        err.contains(
+            "bad.csv: row 3, column parent: node `sz-a-1-03`: parent `sz-x` does not exist"
+        ),
+        "{err}"
+    );
+    let tree: Value = serde_json::from_str(&ok(url, &["org", "list", "--format", "json"])).unwrap();
+    let district = &tree[0]["children"][0]["children"][0];
+    assert_eq!(
+        district["children"].as_array().unwrap().len(),
+        1,
+        "row 2 was not stored either"
+    );
+    assert_eq!(district["children"][0]["counters"], 8);
+
+    let cells = "id,parent,level,name\n,sz,hall,x\nok,sz,town,y\n";
+    let err = fails(
+        url,
+        &[
+            "org",
+            "import",
+            &write(dir.path(), "cells.csv", cells.as_bytes()),
+        ],
+    );
+    assert!(
+        err.contains(
+            "row 2, column id: must not be empty; row 3, column level: unknown level `town`"
+        ),
+        "{err}"
+    );
+    // The CSV listing re-imports as it is.
+    let listing = ok(url, &["org", "list", "--format", "csv"]);
+    let again = ok(
+        url,
+        &[
+            "org",
+            "import",
+            &write(dir.path(), "again.csv", listing.as_bytes()),
+        ],
+    );
+    assert!(
+        again.contains("4 nodes imported (0 created, 4 updated)"),
+        "{again}"
+    );
+});
+
+#[test]
+fn demo_sets_up_a_province_and_is_idempotent() {
+    let db = peakend_testkit::sqlite();
+    let first = ok(&db.url, &["demo", "--no-serve"]);
+    assert!(
+        first.contains("demo province 示范省: 3 cities, 8 districts, 38 halls"),
+        "{first}"
+    );
+    assert_eq!(ok(&db.url, &["demo", "--no-serve"]), first);
+    let list = ok(&db.url, &["org", "list"]);
+    assert!(
+        list.contains("demo-dj-cq-01") && list.contains("东江城区文化路营业厅"),
+        "{list}"
+    );
+}
+
+#[test]
+fn bad_database_urls_fail_in_one_line() {
+    assert!(
+        fails("mysql://localhost/x", &["init"])
+            .contains("invalid database URL `mysql://localhost/x`")
+    );
+    let err = fails("postgres://nobody:secret@127.0.0.1:1/x", &["init"]);
+    assert!(
+        err.contains("cannot open database postgres://nobody:***@127.0.0.1:1/x"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_answers_on_the_given_address() {
+    let db = peakend_testkit::sqlite();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("peakend"))
+        .args(["--db", &db.url, "serve", "--addr", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let health = fetch_json(&format!("{url}/healthz"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(health["status"], "ok");
+}
+
+/// A GET on a private runtime; the server under test runs in another process.
+fn fetch_json(url: &str) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+}
