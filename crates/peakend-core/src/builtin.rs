@@ -8,7 +8,7 @@ pub const SERVICE_HALL: &str = "service-hall";
 
 const SOURCES: &[(&str, &str)] = &[(
     "journeys/service-hall.yaml",
-    include_str!("/tmp/sh-placeholder.yaml"),
+    include_str!("../../../journeys/service-hall.yaml"),
 )];
 
 /// Every built-in journey, parsed. An error names the embedded file, though the
@@ -115,6 +115,28 @@ mod tests {
                     m.key
                 );
             }
+        }
+    }
+
+    /// The seed text is a traditional-character rendering; the product is zh-CN.
+    #[test]
+    fn chinese_is_simplified() {
+        const TRADITIONAL: &str = "務廳時關鍵業體驗們與應說為這個會對開發門問間題點見過還進區號電話網標準處導質據經辦類歸聽計劃語陳樣員單櫃確認";
+        let j = service_hall();
+        let mut texts: Vec<&str> = vec![&j.name().zh];
+        for m in j.moments() {
+            texts.push(&m.name.zh);
+            texts.extend(m.core_needs.iter().map(|n| n.text.zh.as_str()));
+            texts.extend(m.standards.iter().map(|s| s.text.zh.as_str()));
+            for lane in Lane::ALL {
+                texts.extend(m.blueprint.lane(lane).iter().map(|t| t.zh.as_str()));
+            }
+        }
+        for t in texts {
+            assert!(
+                !t.chars().any(|c| TRADITIONAL.contains(c)),
+                "traditional character in: {t}"
+            );
         }
     }
 

@@ -389,3 +389,28 @@ fn fetch_json(url: &str) -> Value {
         .unwrap();
     rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
 }
+
+/// The files under examples/ do what the README says they do.
+#[test]
+fn examples_behave_as_documented() {
+    let db = peakend_testkit::sqlite();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let path = |p: &str| examples.join(p).to_str().unwrap().to_owned();
+    let out = ok(&db.url, &["org", "import", &path("org.csv")]);
+    assert!(
+        out.contains("7 nodes imported (7 created, 0 updated)"),
+        "{out}"
+    );
+    let out = ok(
+        &db.url,
+        &["journey", "import", &path("journeys/dongjiang-hall.json")],
+    );
+    assert_eq!(out.trim(), "journey dongjiang-hall: created (17 moments)");
+    let regional = export(&db.url, "dongjiang-hall");
+    assert_eq!(regional["moments"][1]["key"], "book_online");
+    let err = fails(
+        &db.url,
+        &["journey", "import", &path("journeys/drops-dispute.json")],
+    );
+    assert!(err.contains("drops moments dispute"), "{err}");
+}
