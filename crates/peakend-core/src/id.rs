@@ -16,9 +16,13 @@ pub struct IdError {
 
 const MAX_LEN: usize = 64;
 
-/// Keys are stable, machine-friendly names used in files, URLs and CSV headers
-/// (`imp.<moment>`), so they are lowercase ASCII with `_` or `-` and start with a letter.
-fn check_key(kind: &'static str, s: &str) -> Result<(), IdError> {
+/// Checks length, first character and the rest against the rules of one kind of id.
+fn check(
+    kind: &'static str,
+    s: &str,
+    (first_ok, first_rule): (fn(char) -> bool, &'static str),
+    (rest_ok, rest_rule): (fn(char) -> bool, &'static str),
+) -> Result<(), IdError> {
     let err = |reason| IdError {
         kind,
         value: s.to_owned(),
@@ -28,40 +32,47 @@ fn check_key(kind: &'static str, s: &str) -> Result<(), IdError> {
     if s.len() > MAX_LEN {
         return Err(err("must be at most 64 characters"));
     }
-    if !first.is_ascii_lowercase() {
-        return Err(err("must start with a lowercase letter a-z"));
+    if !first_ok(first) {
+        return Err(err(first_rule));
     }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-    {
-        return Err(err("may only contain a-z, 0-9, `_` and `-`"));
+    if !s.chars().all(rest_ok) {
+        return Err(err(rest_rule));
     }
     Ok(())
+}
+
+/// Keys are stable, machine-friendly names used in files, URLs and CSV headers
+/// (`imp.<moment>`), so they are lowercase ASCII with `_` or `-` and start with a letter.
+fn check_key(kind: &'static str, s: &str) -> Result<(), IdError> {
+    check(
+        kind,
+        s,
+        (
+            |c| c.is_ascii_lowercase(),
+            "must start with a lowercase letter a-z",
+        ),
+        (
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-',
+            "may only contain a-z, 0-9, `_` and `-`",
+        ),
+    )
 }
 
 /// Organisation node ids come from operators' own systems (e.g. `GD-DG-0012`), so
 /// they are allowed upper case and dots, but no spaces or separators used in URLs.
 fn check_node_id(kind: &'static str, s: &str) -> Result<(), IdError> {
-    let err = |reason| IdError {
+    check(
         kind,
-        value: s.to_owned(),
-        reason,
-    };
-    let first = s.chars().next().ok_or_else(|| err("must not be empty"))?;
-    if s.len() > MAX_LEN {
-        return Err(err("must be at most 64 characters"));
-    }
-    if !first.is_ascii_alphanumeric() {
-        return Err(err("must start with a letter or digit"));
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
-        return Err(err("may only contain A-Z, a-z, 0-9, `_`, `-` and `.`"));
-    }
-    Ok(())
+        s,
+        (
+            |c| c.is_ascii_alphanumeric(),
+            "must start with a letter or digit",
+        ),
+        (
+            |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'),
+            "may only contain A-Z, a-z, 0-9, `_`, `-` and `.`",
+        ),
+    )
 }
 
 macro_rules! typed_id {

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use axum::routing::get;
-use peakend_core::{Journey, JourneyKey, Lane, OrgLevel, OrgTree, Stage, Text};
+use peakend_core::{Journey, Lane, OrgLevel, OrgTree, Stage, Text};
 use serde::Deserialize;
 
 use crate::{ApiError, AppState};
@@ -287,11 +287,6 @@ async fn journey(
     Path(key): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let key = JourneyKey::parse(key).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let j = state
-        .store
-        .journey(&key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("journey `{key}` not found")))?;
+    let j = crate::journeys::load(&state, key).await?;
     render(&journey_page(&j, Lang::from(&q)))
 }
