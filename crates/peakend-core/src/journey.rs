@@ -310,7 +310,8 @@ fn join(errors: &[FieldError]) -> String {
 }
 
 impl JourneyError {
-    fn one(path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A single problem at `path`, for checks made outside this module (e.g. a missing parent).
+    pub fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
         JourneyError::Invalid(vec![FieldError {
             path: path.into(),
             message: message.into(),
@@ -622,7 +623,7 @@ fn path_error(path: &serde_path_to_error::Path, inner: &impl fmt::Display) -> Jo
         .strip_prefix(&format!("{path}: "))
         .map(str::to_owned)
         .unwrap_or(message);
-    JourneyError::one(path, message)
+    JourneyError::field(path, message)
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ pub mod org_csv;
 
 use std::fmt;
 
-/// A problem at a place in an input file. `row` is the spreadsheet row (the header is row 1).
+/// A problem at a place in an input file. `row` is the spreadsheet row (the header is
+/// row 1); row 0 means the problem is in stored data that the file would break.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellError {
     pub row: usize,
@@ -17,9 +18,10 @@ pub struct CellError {
 
 impl fmt::Display for CellError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.column {
-            Some(c) => write!(f, "row {}, column {c}: {}", self.row, self.message),
-            None => write!(f, "row {}: {}", self.row, self.message),
+        match (self.row, &self.column) {
+            (0, _) => write!(f, "{} (a stored node this file would break)", self.message),
+            (row, Some(c)) => write!(f, "row {row}, column {c}: {}", self.message),
+            (row, None) => write!(f, "row {row}: {}", self.message),
         }
     }
 }

@@ -196,6 +196,37 @@ mod tests {
     }
 
     #[test]
+    fn tree_errors_point_at_rows_or_at_stored_nodes() {
+        let rows = parse("id,parent,level,name\nd,c,hall,turned into a hall\n").unwrap();
+        let id = |s| OrgNodeId::parse(s).unwrap();
+        let errors = [
+            OrgError::UnknownParent {
+                id: id("d"),
+                parent: id("c"),
+            },
+            OrgError::LevelNotBelowParent {
+                id: id("h"),
+                level: OrgLevel::Hall,
+                parent: id("d"),
+                parent_level: OrgLevel::Hall,
+            },
+        ];
+        let shown: Vec<String> = locate(&errors, &rows)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown[0],
+            "row 2, column parent: node `d`: parent `c` does not exist"
+        );
+        assert!(
+            shown[1].ends_with("(a stored node this file would break)"),
+            "{}",
+            shown[1]
+        );
+    }
+
+    #[test]
     fn header_problems_are_row_one() {
         let errors = parse("id,parent,name,colour\n").unwrap_err();
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();

@@ -8,7 +8,9 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use peakend_core::{Journey, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin};
+use peakend_core::{
+    Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin,
+};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -84,6 +86,8 @@ fn node_from_row((id, parent, level, name, counters, kiosks): NodeRow) -> Result
 fn journey_from_doc(key: &str, doc: &str) -> Result<Journey> {
     Journey::from_json(doc).map_err(|e| StoreError::Corrupt(format!("journey `{key}`: {e}")))
 }
+
+const SELECT_DOCUMENT: &str = "SELECT document FROM journey WHERE journey_key = $1";
 
 const SELECT_NODES: &str =
     "SELECT id, parent_id, level, name, counters, kiosks FROM org_node ORDER BY position";
@@ -218,7 +222,7 @@ impl Store for SqlStore {
 
     async fn journey(&self, key: &JourneyKey) -> Result<Option<Journey>> {
         let row: Option<(String,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT document FROM journey WHERE journey_key = $1")
+            sqlx::query_as(SELECT_DOCUMENT)
                 .bind(key.as_str())
                 .fetch_optional(pool)
                 .await?
@@ -243,24 +247,22 @@ impl Store for SqlStore {
                 sqlx::query("LOCK TABLE journey IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
             }
             let existing: Option<(String,)> =
-                sqlx::query_as("SELECT document FROM journey WHERE journey_key = $1")
+                sqlx::query_as(SELECT_DOCUMENT)
                     .bind(key)
                     .fetch_optional(&mut *tx)
                     .await?;
 
             if let Some(parent_key) = journey.extends() {
                 let parent: Option<(String,)> =
-                    sqlx::query_as("SELECT document FROM journey WHERE journey_key = $1")
+                    sqlx::query_as(SELECT_DOCUMENT)
                         .bind(parent_key.as_str())
                         .fetch_optional(&mut *tx)
                         .await?;
                 let Some((parent_doc,)) = parent else {
-                    return Err(StoreError::Journey(peakend_core::JourneyError::Invalid(vec![
-                        peakend_core::journey::FieldError {
-                            path: "extends".into(),
-                            message: format!("parent journey `{parent_key}` does not exist; import it first"),
-                        },
-                    ])));
+                    return Err(StoreError::Journey(JourneyError::field(
+                        "extends",
+                        format!("parent journey `{parent_key}` does not exist; import it first"),
+                    )));
                 };
                 journey.check_extends(&journey_from_doc(parent_key.as_str(), &parent_doc)?)?;
                 // Walk up the chain so that no journey ever ends up extending itself.
