@@ -5,6 +5,7 @@
 //! types at the edge ("parse, don't validate"), so a `Journey` or an `OrgTree` that
 //! exists is known to be well formed.
 
+pub mod analysis;
 pub mod builtin;
 pub mod id;
 pub mod journey;

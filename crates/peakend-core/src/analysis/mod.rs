@@ -1,0 +1,13 @@
+//! The analysis kernel of the voice-of-the-customer engine: mergeable statistics,
+//! segment-weighted means with stratified confidence intervals, Johnson's relative
+//! weights, importance–performance quadrants, and the published indices (NPS, the
+//! 0–100 index). Pure functions over numbers; the survey engine folds responses into
+//! these and the adapters read files and databases. Definitions: docs/methods.md.
+
+pub mod drivers;
+pub mod indices;
+pub mod stats;
+
+pub use drivers::{DriverError, RelativeWeights, relative_weights};
+pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
+pub use stats::{PairStats, RunningStats, Stratified, stratified_mean};

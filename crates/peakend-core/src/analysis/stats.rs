@@ -1,0 +1,194 @@
+//! Mergeable statistics. Counts, sums and sums of squares (and cross-products for
+//! correlations) add up exactly across halls, districts, cities and the province,
+//! so a roll-up never rescans responses. Ratings live on a 0–10 scale, where the
+//! sum-of-squares form loses nothing that matters in f64.
+
+use serde::{Deserialize, Serialize};
+
+/// Count, sum and sum of squares of one variable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunningStats {
+    pub n: u64,
+    pub sum: f64,
+    pub sumsq: f64,
+}
+
+impl RunningStats {
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        self.sum += x;
+        self.sumsq += x * x;
+    }
+
+    pub fn merge(&mut self, other: &RunningStats) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.sumsq += other.sumsq;
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+
+    /// Sample variance (n − 1); `None` below two observations.
+    pub fn variance(&self) -> Option<f64> {
+        if self.n < 2 {
+            return None;
+        }
+        let n = self.n as f64;
+        Some(((self.sumsq - self.sum * self.sum / n) / (n - 1.0)).max(0.0))
+    }
+}
+
+/// A segment-weighted mean with its stratified standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stratified {
+    pub mean: f64,
+    /// sqrt(Σ w_s² · var_s / n_s); segments with one observation contribute no variance.
+    pub se: f64,
+    pub n: u64,
+}
+
+impl Stratified {
+    /// The 95 % confidence interval, mean ± 1.96 · se.
+    pub fn ci95(&self) -> (f64, f64) {
+        (self.mean - 1.96 * self.se, self.mean + 1.96 * self.se)
+    }
+}
+
+/// Σ_s w_s · mean_s over the segments that have observations, with the weights of
+/// those segments renormalised to sum to 1. `None` when no segment has data.
+pub fn stratified_mean(segments: &[(f64, RunningStats)]) -> Option<Stratified> {
+    let present: Vec<&(f64, RunningStats)> = segments
+        .iter()
+        .filter(|(w, s)| s.n > 0 && *w > 0.0)
+        .collect();
+    let total: f64 = present.iter().map(|(w, _)| w).sum();
+    if present.is_empty() || total <= 0.0 {
+        return None;
+    }
+    let mut mean = 0.0;
+    let mut var = 0.0;
+    let mut n = 0;
+    for (w, s) in present {
+        let w = w / total;
+        mean += w * s.mean()?;
+        var += w * w * s.variance().unwrap_or(0.0) / s.n as f64;
+        n += s.n;
+    }
+    Some(Stratified {
+        mean,
+        se: var.sqrt(),
+        n,
+    })
+}
+
+/// Weighted co-moments of two variables over the observations that have both
+/// (pairwise deletion), mergeable like [`RunningStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PairStats {
+    pub w: f64,
+    pub wx: f64,
+    pub wy: f64,
+    pub wxx: f64,
+    pub wyy: f64,
+    pub wxy: f64,
+}
+
+impl PairStats {
+    pub fn push(&mut self, x: f64, y: f64, weight: f64) {
+        self.w += weight;
+        self.wx += weight * x;
+        self.wy += weight * y;
+        self.wxx += weight * x * x;
+        self.wyy += weight * y * y;
+        self.wxy += weight * x * y;
+    }
+
+    pub fn merge(&mut self, o: &PairStats) {
+        self.w += o.w;
+        self.wx += o.wx;
+        self.wy += o.wy;
+        self.wxx += o.wxx;
+        self.wyy += o.wyy;
+        self.wxy += o.wxy;
+    }
+
+    /// Weighted Pearson correlation; `None` when either side has no variance.
+    pub fn correlation(&self) -> Option<f64> {
+        if self.w <= 0.0 {
+            return None;
+        }
+        let cxx = self.wxx - self.wx * self.wx / self.w;
+        let cyy = self.wyy - self.wy * self.wy / self.w;
+        let cxy = self.wxy - self.wx * self.wy / self.w;
+        (cxx > 0.0 && cyy > 0.0).then(|| (cxy / (cxx * cyy).sqrt()).clamp(-1.0, 1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(xs: &[f64]) -> RunningStats {
+        let mut s = RunningStats::default();
+        xs.iter().for_each(|&x| s.push(x));
+        s
+    }
+
+    #[test]
+    fn merging_parts_equals_the_union() {
+        let (a, b) = ([7.0, 8.5, 9.0, 6.0], [10.0, 3.0, 8.0]);
+        let mut merged = stats(&a);
+        merged.merge(&stats(&b));
+        let union = stats(&[a.as_slice(), b.as_slice()].concat());
+        assert_eq!(merged, union);
+        assert_eq!(union.mean(), Some(51.5 / 7.0));
+        // Sample variance of 2, 4, 4, 4, 5, 5, 7, 9 is 32/7.
+        assert!(
+            (stats(&[2., 4., 4., 4., 5., 5., 7., 9.]).variance().unwrap() - 32.0 / 7.0).abs()
+                < 1e-12
+        );
+    }
+
+    #[test]
+    fn stratified_mean_weights_segments_and_renormalises() {
+        // Two segments, weights 0.25 / 0.75 (and an absent third with weight 0.5).
+        let s1 = stats(&[8.0, 10.0]); // mean 9, var 2
+        let s2 = stats(&[6.0, 7.0, 8.0]); // mean 7, var 1
+        let r = stratified_mean(&[(0.25, s1), (0.75, s2), (0.5, RunningStats::default())]).unwrap();
+        assert!((r.mean - (0.25 * 9.0 + 0.75 * 7.0)).abs() < 1e-12);
+        let se = (0.25f64.powi(2) * 2.0 / 2.0 + 0.75f64.powi(2) * 1.0 / 3.0).sqrt();
+        assert!((r.se - se).abs() < 1e-12);
+        assert_eq!(r.n, 5);
+        let (lo, hi) = r.ci95();
+        assert!((hi - lo - 2.0 * 1.96 * se).abs() < 1e-12);
+        assert_eq!(stratified_mean(&[(1.0, RunningStats::default())]), None);
+    }
+
+    #[test]
+    fn weighted_correlation_matches_pearson_and_merges() {
+        let xs = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let ys = [2.0, 4.0, 5.0, 4.0, 5.0];
+        let mut all = PairStats::default();
+        let (mut left, mut right) = (PairStats::default(), PairStats::default());
+        for (i, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
+            all.push(x, y, 1.0);
+            if i < 2 {
+                left.push(x, y, 1.0)
+            } else {
+                right.push(x, y, 1.0)
+            }
+        }
+        left.merge(&right);
+        // Pearson r of these two series is 6 / sqrt(10 · 6) = 0.7746.
+        assert!((all.correlation().unwrap() - 6.0 / 60f64.sqrt()).abs() < 1e-12);
+        assert!((left.correlation().unwrap() - all.correlation().unwrap()).abs() < 1e-12);
+        // Doubling every weight changes nothing.
+        let mut doubled = PairStats::default();
+        xs.iter()
+            .zip(&ys)
+            .for_each(|(&x, &y)| doubled.push(x, y, 2.0));
+        assert!((doubled.correlation().unwrap() - all.correlation().unwrap()).abs() < 1e-12);
+    }
+}
