@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod org_csv;
+pub mod summary_csv;
 
 use std::fmt;
 

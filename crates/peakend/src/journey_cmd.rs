@@ -3,7 +3,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use peakend_core::{Journey, JourneyKey, builtin};
-use peakend_io::decode;
 use peakend_store::{Origin, Store};
 
 use crate::{Format, table};
@@ -38,16 +37,13 @@ pub enum JourneyCmd {
 
 /// Reads and parses a journey file; errors start with the file name.
 pub fn read_journey(file: &Path, encoding: Option<&str>) -> anyhow::Result<Journey> {
-    let name = file.display();
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
-    let forced = encoding.map(decode::encoding_for).transpose()?;
-    let (text, _) = decode::decode(&bytes, forced).with_context(|| name.to_string())?;
+    let text = crate::read_text(file, encoding)?;
     let parsed = match file.extension().and_then(|e| e.to_str()) {
         Some("json") => Journey::from_json(&text),
         Some("yaml" | "yml") => Journey::from_yaml(&text),
         _ => Journey::from_str_any(&text),
     };
-    parsed.with_context(|| name.to_string())
+    parsed.with_context(|| file.display().to_string())
 }
 
 pub async fn run(db: &str, cmd: JourneyCmd) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ macro_rules! out {
     ($($arg:tt)*) => { $crate::write_out(format_args!($($arg)*)) };
 }
 
+mod analyze_cmd;
 mod demo;
 mod journey_cmd;
 mod org_cmd;
@@ -59,6 +60,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
+    /// Peak-end analysis (so far of aggregate figures: --summary FILE)
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Set up a demo province with its data, then serve it
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -108,6 +111,16 @@ pub fn write_out(args: std::fmt::Arguments) {
     }
 }
 
+/// Reads a text file people made: UTF-8 (with or without BOM) or GB18030/GBK,
+/// detected unless `encoding` forces one. Errors name the file.
+pub fn read_text(file: &std::path::Path, encoding: Option<&str>) -> anyhow::Result<String> {
+    let name = file.display();
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
+    let forced = encoding.map(peakend_io::decode::encoding_for).transpose()?;
+    let (text, _) = peakend_io::decode::decode(&bytes, forced).with_context(|| name.to_string())?;
+    Ok(text)
+}
+
 pub async fn open(db: &str) -> anyhow::Result<SqlStore> {
     Ok(peakend_store::connect(db).await?)
 }
@@ -141,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
+        Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
         Command::Serve { addr } => {
             let store = init(&cli.db).await?;

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use peakend_core::OrgLevel;
-use peakend_io::{FileErrors, decode, org_csv};
+use peakend_io::{FileErrors, org_csv};
 use peakend_store::{Store, StoreError};
 
 use crate::journey_cmd::format_name;
@@ -29,9 +29,7 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
     match cmd {
         OrgCmd::Import { file, encoding } => {
             let name = file.display().to_string();
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {name}"))?;
-            let forced = encoding.as_deref().map(decode::encoding_for).transpose()?;
-            let (text, _) = decode::decode(&bytes, forced).with_context(|| name.clone())?;
+            let text = crate::read_text(&file, encoding.as_deref())?;
             let rows = org_csv::parse(&text).map_err(|errors| FileErrors {
                 file: name.clone(),
                 errors,

@@ -414,3 +414,91 @@ fn examples_behave_as_documented() {
     );
     assert!(err.contains("drops moments dispute"), "{err}");
 }
+
+/// Issue 3, done-when 1: the study's 16 published importances give its peaks and end.
+#[test]
+fn summary_analysis_of_the_study_figures() {
+    let db = peakend_testkit::sqlite();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/study-importance.csv");
+    let file = file.to_str().unwrap();
+    let json: Value = serde_json::from_str(&ok(
+        &db.url,
+        &[
+            "analyze",
+            "--summary",
+            file,
+            "--journey",
+            "service-hall",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        format!("{:.2}", json["mean_importance"].as_f64().unwrap()),
+        "8.55"
+    );
+    assert_eq!(
+        json["peaks"],
+        json!(["result", "phone_purchase", "data_trial"])
+    );
+    assert_eq!(json["end"], "leave");
+    assert_eq!(
+        format!("{:.2}", json["peak_threshold"].as_f64().unwrap()),
+        "9.08"
+    );
+    let table = ok(
+        &db.url,
+        &["analyze", "--summary", file, "--journey", "service-hall"],
+    );
+    assert!(
+        table.contains("办理结果 Transaction result")
+            && table.contains("peaks 峰: result, phone_purchase, data_trial"),
+        "{table}"
+    );
+    let top = ok(
+        &db.url,
+        &[
+            "analyze",
+            "--summary",
+            file,
+            "--peak-rule",
+            "top:4",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        top.lines().filter(|l| l.ends_with(",true,false")).count(),
+        4,
+        "{top}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.csv",
+        b"moment,importance\nfind,8\nlobby,9\nleave,12\n",
+    );
+    let err = fails(
+        &db.url,
+        &["analyze", "--summary", &bad, "--journey", "service-hall"],
+    );
+    assert!(
+        err.contains("bad.csv: row 4, column importance: `12` is not a rating from 1 to 10"),
+        "{err}"
+    );
+    let bad = write(
+        dir.path(),
+        "bad2.csv",
+        b"moment,importance\nfind,8\nlobby,9\n",
+    );
+    let err = fails(
+        &db.url,
+        &["analyze", "--summary", &bad, "--journey", "service-hall"],
+    );
+    assert!(
+        err.contains("row 3, column moment: `lobby` is not a moment of journey `service-hall`"),
+        "{err}"
+    );
+}

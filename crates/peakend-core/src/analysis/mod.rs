@@ -7,7 +7,9 @@
 pub mod drivers;
 pub mod indices;
 pub mod stats;
+pub mod summary;
 
 pub use drivers::{DriverError, RelativeWeights, relative_weights};
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
 pub use stats::{PairStats, RunningStats, Stratified, stratified_mean};
+pub use summary::{SummaryAnalysis, SummaryRow, analyze_summary};

@@ -1,0 +1,147 @@
+//! Aggregate figures: `moment,importance[,satisfaction]`, one row per moment in
+//! journey order, ratings on the 1–10 scale.
+
+use std::collections::HashMap;
+
+use peakend_core::analysis::SummaryRow;
+
+use crate::CellError;
+
+pub fn parse(text: &str) -> Result<Vec<SummaryRow>, Vec<CellError>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| {
+            vec![CellError {
+                row: 1,
+                column: None,
+                message: e.to_string(),
+            }]
+        })?
+        .clone();
+    let mut errors = Vec::new();
+    let col: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
+    for h in headers.iter() {
+        if !["moment", "importance", "satisfaction"].contains(&h) {
+            errors.push(CellError {
+                row: 1,
+                column: Some(h.to_owned()),
+                message: "unknown column (expected moment, importance and optionally satisfaction)"
+                    .into(),
+            });
+        }
+    }
+    for required in ["moment", "importance"] {
+        if !col.contains_key(required) {
+            errors.push(CellError {
+                row: 1,
+                column: Some(required.into()),
+                message: "required column is missing".into(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut rows = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2;
+        let record = match record {
+            Ok(r) if r.iter().all(str::is_empty) => continue,
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(CellError {
+                    row,
+                    column: None,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let cell = |c: &str| col.get(c).and_then(|&i| record.get(i)).unwrap_or("");
+        let mut rating = |c: &str, required: bool| -> Option<Option<f64>> {
+            match cell(c) {
+                "" if !required => Some(None),
+                "" => {
+                    errors.push(CellError {
+                        row,
+                        column: Some(c.into()),
+                        message: "empty".into(),
+                    });
+                    None
+                }
+                v => match v.parse::<f64>() {
+                    Ok(x) if (1.0..=10.0).contains(&x) => Some(Some(x)),
+                    _ => {
+                        errors.push(CellError {
+                            row,
+                            column: Some(c.into()),
+                            message: format!("`{v}` is not a rating from 1 to 10"),
+                        });
+                        None
+                    }
+                },
+            }
+        };
+        let importance = rating("importance", true);
+        let satisfaction = rating("satisfaction", false);
+        let moment = cell("moment").to_owned();
+        if moment.is_empty() {
+            errors.push(CellError {
+                row,
+                column: Some("moment".into()),
+                message: "empty".into(),
+            });
+        } else if let Some(first) = seen.insert(moment.clone(), row) {
+            errors.push(CellError {
+                row,
+                column: Some("moment".into()),
+                message: format!("`{moment}` already appears in row {first}"),
+            });
+        }
+        if let (Some(Some(importance)), Some(satisfaction)) = (importance, satisfaction) {
+            rows.push(SummaryRow {
+                moment,
+                importance,
+                satisfaction,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_importance_and_optional_satisfaction() {
+        let rows = parse("moment,importance,satisfaction\nfind,8.27,7.5\nleave,8.50,\n").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].satisfaction, Some(7.5));
+        assert_eq!(rows[1].satisfaction, None);
+    }
+
+    #[test]
+    fn reports_every_bad_cell() {
+        let errors = parse("moment,importance\nfind,11\n,8\nfind,x\n").unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "row 2, column importance: `11` is not a rating from 1 to 10",
+                "row 3, column moment: empty",
+                "row 4, column importance: `x` is not a rating from 1 to 10",
+                "row 4, column moment: `find` already appears in row 2",
+            ]
+        );
+    }
+}
