@@ -11,6 +11,7 @@ pub mod id;
 pub mod journey;
 pub mod org;
 pub mod peak;
+pub mod survey;
 pub mod text;
 
 pub use id::{CounterId, HallId, JourneyKey, KioskId, MomentKey, NeedKey, OrgNodeId, StandardKey};

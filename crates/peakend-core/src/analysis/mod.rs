@@ -5,11 +5,13 @@
 //! these and the adapters read files and databases. Definitions: docs/methods.md.
 
 pub mod drivers;
+pub mod engine;
 pub mod indices;
 pub mod stats;
 pub mod summary;
 
 pub use drivers::{DriverError, RelativeWeights, relative_weights};
+pub use engine::{Analysis, AnalysisError, SurveyStats, analyze};
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
 pub use stats::{PairStats, RunningStats, Stratified, stratified_mean};
 pub use summary::{SummaryAnalysis, SummaryRow, analyze_summary};

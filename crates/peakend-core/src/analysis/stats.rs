@@ -114,6 +114,18 @@ impl PairStats {
         self.wxy += o.wxy;
     }
 
+    /// The same co-moments with every observation's weight multiplied by `f`.
+    pub fn scaled(&self, f: f64) -> PairStats {
+        PairStats {
+            w: self.w * f,
+            wx: self.wx * f,
+            wy: self.wy * f,
+            wxx: self.wxx * f,
+            wyy: self.wyy * f,
+            wxy: self.wxy * f,
+        }
+    }
+
     /// Weighted Pearson correlation; `None` when either side has no variance.
     pub fn correlation(&self) -> Option<f64> {
         if self.w <= 0.0 {

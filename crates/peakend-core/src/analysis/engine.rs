@@ -1,0 +1,765 @@
+//! The survey analysis engine. Responses fold into [`SurveyStats`]: per customer
+//! segment, counts, sums and co-moments that merge exactly, so statistics of halls
+//! roll up into districts, cities and the province without rescanning responses.
+//! [`analyze`] turns merged statistics into the peak-end analysis of docs/methods.md.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::drivers::relative_weights;
+use super::indices::{Quadrant, index_0_100, quadrant, sample_size_for};
+use super::stats::{PairStats, RunningStats, stratified_mean};
+use crate::journey::Journey;
+use crate::peak::PeakRule;
+use crate::survey::{Response, peak_end_score};
+
+/// Promoter and detractor counts of the 0–10 recommend question.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NpsCounts {
+    pub n: u64,
+    pub promoters: u64,
+    pub detractors: u64,
+}
+
+/// Everything the analysis needs about one segment's respondents, mergeable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentStats {
+    pub respondents: u64,
+    pub importance: Vec<RunningStats>,
+    pub satisfaction: Vec<RunningStats>,
+    /// Per moment, per need element of that moment.
+    pub needs: Vec<Vec<RunningStats>>,
+    pub overall: RunningStats,
+    /// Respondents with overall ≥ 8.
+    pub satisfied: u64,
+    pub nps: NpsCounts,
+    /// Tolerable wait in tenths of a minute → respondents, for medians.
+    pub waits: BTreeMap<i64, u64>,
+    pub wait: RunningStats,
+    /// Co-moments of every pair (i < j) of the variables satisfaction_0..k−1, overall.
+    pub pairs: Vec<PairStats>,
+    /// (peak-end score, overall) and (mean satisfaction, overall) per respondent.
+    pub peak_end: PairStats,
+    pub average: PairStats,
+}
+
+impl SegmentStats {
+    pub fn new(need_counts: &[usize]) -> SegmentStats {
+        let k = need_counts.len();
+        let vars = k + 1;
+        SegmentStats {
+            respondents: 0,
+            importance: vec![RunningStats::default(); k],
+            satisfaction: vec![RunningStats::default(); k],
+            needs: need_counts
+                .iter()
+                .map(|&n| vec![RunningStats::default(); n])
+                .collect(),
+            overall: RunningStats::default(),
+            satisfied: 0,
+            nps: NpsCounts::default(),
+            waits: BTreeMap::new(),
+            wait: RunningStats::default(),
+            pairs: vec![PairStats::default(); vars * (vars - 1) / 2],
+            peak_end: PairStats::default(),
+            average: PairStats::default(),
+        }
+    }
+
+    fn vars(&self) -> usize {
+        self.satisfaction.len() + 1
+    }
+
+    pub fn push(&mut self, r: &Response) {
+        self.respondents += 1;
+        for (j, rating) in r.ratings.iter().enumerate() {
+            if let Some(x) = rating.importance {
+                self.importance[j].push(x);
+            }
+            if let Some(x) = rating.satisfaction {
+                self.satisfaction[j].push(x);
+            }
+        }
+        for n in &r.needs {
+            self.needs[n.moment][n.need].push(n.importance);
+        }
+        if let Some(o) = r.overall {
+            self.overall.push(o);
+            if o >= 8.0 {
+                self.satisfied += 1;
+            }
+        }
+        if let Some(s) = r.nps {
+            self.nps.n += 1;
+            self.nps.promoters += u64::from(s >= 9.0);
+            self.nps.detractors += u64::from(s <= 6.0);
+        }
+        if let Some(w) = r.tolerable_wait_min {
+            *self.waits.entry((w * 10.0).round() as i64).or_default() += 1;
+            self.wait.push(w);
+        }
+        let value = |v: usize| {
+            if v < r.ratings.len() {
+                r.ratings[v].satisfaction
+            } else {
+                r.overall
+            }
+        };
+        let vars = self.vars();
+        for i in 0..vars {
+            let Some(x) = value(i) else { continue };
+            for j in i + 1..vars {
+                if let Some(y) = value(j) {
+                    self.pairs[pair_index(vars, i, j)].push(x, y, 1.0);
+                }
+            }
+        }
+        if let Some(o) = r.overall {
+            let rated: Vec<f64> = r.ratings.iter().filter_map(|x| x.satisfaction).collect();
+            if let Some(score) = peak_end_score(&r.ratings) {
+                self.peak_end.push(score, o, 1.0);
+                self.average
+                    .push(rated.iter().sum::<f64>() / rated.len() as f64, o, 1.0);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: &SegmentStats) {
+        self.respondents += o.respondents;
+        zip_merge(&mut self.importance, &o.importance);
+        zip_merge(&mut self.satisfaction, &o.satisfaction);
+        for (a, b) in self.needs.iter_mut().zip(&o.needs) {
+            zip_merge(a, b);
+        }
+        self.overall.merge(&o.overall);
+        self.satisfied += o.satisfied;
+        self.nps.n += o.nps.n;
+        self.nps.promoters += o.nps.promoters;
+        self.nps.detractors += o.nps.detractors;
+        for (k, v) in &o.waits {
+            *self.waits.entry(*k).or_default() += v;
+        }
+        self.wait.merge(&o.wait);
+        for (a, b) in self.pairs.iter_mut().zip(&o.pairs) {
+            a.merge(b);
+        }
+        self.peak_end.merge(&o.peak_end);
+        self.average.merge(&o.average);
+    }
+}
+
+fn zip_merge(a: &mut [RunningStats], b: &[RunningStats]) {
+    a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
+}
+
+/// Position of the pair (i, j), i < j, in the upper triangle of `vars` variables.
+fn pair_index(vars: usize, i: usize, j: usize) -> usize {
+    i * vars - i * (i + 1) / 2 + (j - i - 1)
+}
+
+/// Statistics per segment for one journey; fold responses in, merge parts together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyStats {
+    need_counts: Vec<usize>,
+    pub segments: BTreeMap<String, SegmentStats>,
+}
+
+impl SurveyStats {
+    pub fn new(journey: &Journey) -> SurveyStats {
+        SurveyStats {
+            need_counts: journey
+                .moments()
+                .iter()
+                .map(|m| m.core_needs.len())
+                .collect(),
+            segments: BTreeMap::new(),
+        }
+    }
+
+    pub fn push(&mut self, r: &Response) {
+        let needs = &self.need_counts;
+        self.segments
+            .entry(r.segment.clone())
+            .or_insert_with(|| SegmentStats::new(needs))
+            .push(r);
+    }
+
+    pub fn merge(&mut self, o: &SurveyStats) {
+        for (seg, s) in &o.segments {
+            match self.segments.get_mut(seg) {
+                Some(mine) => mine.merge(s),
+                None => {
+                    self.segments.insert(seg.clone(), s.clone());
+                }
+            }
+        }
+    }
+
+    pub fn respondents(&self) -> u64 {
+        self.segments.values().map(|s| s.respondents).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("no responses to analyse")]
+    Empty,
+    #[error("segment `{0}` has responses but no weight in --weights")]
+    UnweightedSegment(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MomentResult {
+    pub key: String,
+    pub importance: Option<f64>,
+    pub importance_ci95: Option<(f64, f64)>,
+    pub satisfaction: Option<f64>,
+    pub satisfaction_ci95: Option<(f64, f64)>,
+    /// Respondents who rated the moment's satisfaction.
+    pub n: u64,
+    pub quadrant: Option<Quadrant>,
+    pub driver_weight: Option<f64>,
+    pub driver_share: Option<f64>,
+    /// Need keys ranked by weighted importance; the first is the core need.
+    pub needs: Vec<(String, f64)>,
+    pub core_need: Option<String>,
+    /// Half-width of the satisfaction 95 % interval.
+    pub margin_of_error: Option<f64>,
+    /// Respondents needed for ±0.1 at 95 %.
+    pub sample_needed: Option<u64>,
+    pub peak: bool,
+    pub end: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drivers {
+    pub method: &'static str,
+    pub r2: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryModel {
+    pub peak_end_r: Option<f64>,
+    pub average_r: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TolerableWait {
+    pub median: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indices {
+    pub nps: Option<f64>,
+    pub satisfied_share: Option<f64>,
+    pub index: Option<f64>,
+    pub overall: Option<f64>,
+    pub tolerable_wait: TolerableWait,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    pub journey: String,
+    pub respondents: u64,
+    pub weights: BTreeMap<String, f64>,
+    pub mean_importance: Option<f64>,
+    pub mean_satisfaction: Option<f64>,
+    pub peak_threshold: Option<f64>,
+    pub moments: Vec<MomentResult>,
+    pub peaks: Vec<String>,
+    pub end: String,
+    pub drivers: Drivers,
+    pub memory_model: MemoryModel,
+    pub indices: Indices,
+}
+
+/// Normalised segment weights: the given ones (each segment with data must have one),
+/// or each segment's share of respondents.
+fn segment_weights(
+    stats: &SurveyStats,
+    given: Option<&BTreeMap<String, f64>>,
+) -> Result<BTreeMap<String, f64>, AnalysisError> {
+    let raw: BTreeMap<String, f64> = match given {
+        None => stats
+            .segments
+            .iter()
+            .map(|(k, s)| (k.clone(), s.respondents as f64))
+            .collect(),
+        Some(w) => stats
+            .segments
+            .keys()
+            .map(|k| {
+                w.get(k)
+                    .map(|&x| (k.clone(), x))
+                    .ok_or_else(|| AnalysisError::UnweightedSegment(k.clone()))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let total: f64 = raw.values().sum();
+    if total <= 0.0 {
+        return Err(AnalysisError::Empty);
+    }
+    Ok(raw.into_iter().map(|(k, v)| (k, v / total)).collect())
+}
+
+/// Co-moments summed over segments, each respondent weighted by w_s / n_s so that
+/// every segment counts in proportion to its weight whatever its sample size.
+fn weighted_pairs(
+    stats: &SurveyStats,
+    w: &BTreeMap<String, f64>,
+    pick: impl Fn(&SegmentStats) -> &PairStats,
+) -> PairStats {
+    let mut total = PairStats::default();
+    for (k, s) in &stats.segments {
+        if s.respondents > 0 {
+            total.merge(&pick(s).scaled(w[k] / s.respondents as f64));
+        }
+    }
+    total
+}
+
+pub fn analyze(
+    journey: &Journey,
+    stats: &SurveyStats,
+    weights: Option<&BTreeMap<String, f64>>,
+    rule: PeakRule,
+) -> Result<Analysis, AnalysisError> {
+    if stats.respondents() == 0 {
+        return Err(AnalysisError::Empty);
+    }
+    let w = segment_weights(stats, weights)?;
+    let segs: Vec<(f64, &SegmentStats)> = stats.segments.iter().map(|(k, s)| (w[k], s)).collect();
+    let by = |f: &dyn Fn(&SegmentStats) -> RunningStats| {
+        stratified_mean(&segs.iter().map(|(wt, s)| (*wt, f(s))).collect::<Vec<_>>())
+    };
+    let k = journey.moments().len();
+    let imp: Vec<_> = (0..k).map(|j| by(&|s| s.importance[j])).collect();
+    let sat: Vec<_> = (0..k).map(|j| by(&|s| s.satisfaction[j])).collect();
+
+    let rated: Vec<usize> = (0..k).filter(|&j| imp[j].is_some()).collect();
+    let imp_values: Vec<f64> = rated.iter().map(|&j| imp[j].unwrap().mean).collect();
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let mean_importance = mean(&imp_values);
+    let sat_values: Vec<f64> = sat.iter().flatten().map(|s| s.mean).collect();
+    let mean_satisfaction = mean(&sat_values);
+    let (peak_pos, peak_threshold) = rule.apply(&imp_values);
+    let peaks: Vec<usize> = peak_pos.iter().map(|&p| rated[p]).collect();
+
+    // Key drivers over the moments whose satisfaction varies and correlates with overall.
+    let vars = k + 1;
+    let mut pairs = vec![PairStats::default(); vars * (vars - 1) / 2];
+    for (idx, p) in pairs.iter_mut().enumerate() {
+        *p = weighted_pairs(stats, &w, |s| &s.pairs[idx]);
+    }
+    let corr = |i: usize, j: usize| pairs[pair_index(vars, i.min(j), i.max(j))].correlation();
+    let predictors: Vec<usize> = (0..k).filter(|&j| corr(j, k).is_some()).collect();
+    let rxx: Vec<Vec<f64>> = predictors
+        .iter()
+        .map(|&a| {
+            predictors
+                .iter()
+                .map(|&b| {
+                    if a == b {
+                        1.0
+                    } else {
+                        corr(a, b).unwrap_or(0.0)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let rxy: Vec<f64> = predictors
+        .iter()
+        .map(|&j| corr(j, k).unwrap_or(0.0))
+        .collect();
+    let rw = (!predictors.is_empty())
+        .then(|| relative_weights(&rxx, &rxy).ok())
+        .flatten();
+
+    let moments = journey
+        .moments()
+        .iter()
+        .enumerate()
+        .map(|(j, m)| {
+            let mut needs: Vec<(String, f64)> = m
+                .core_needs
+                .iter()
+                .enumerate()
+                .filter_map(|(n, need)| {
+                    by(&|s| s.needs[j][n]).map(|r| (need.key.to_string(), r.mean))
+                })
+                .collect();
+            needs.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let driver = rw.as_ref().and_then(|rw| {
+                predictors
+                    .iter()
+                    .position(|&p| p == j)
+                    .map(|i| (rw.raw[i], rw.shares[i]))
+            });
+            let mut pooled = RunningStats::default();
+            segs.iter()
+                .for_each(|(_, s)| pooled.merge(&s.satisfaction[j]));
+            MomentResult {
+                key: m.key.to_string(),
+                importance: imp[j].map(|r| r.mean),
+                importance_ci95: imp[j].map(|r| r.ci95()),
+                satisfaction: sat[j].map(|r| r.mean),
+                satisfaction_ci95: sat[j].map(|r| r.ci95()),
+                n: pooled.n,
+                quadrant: match (imp[j], sat[j], mean_importance, mean_satisfaction) {
+                    (Some(i), Some(s), Some(mi), Some(ms)) => {
+                        Some(quadrant(i.mean, s.mean, mi, ms))
+                    }
+                    _ => None,
+                },
+                driver_weight: driver.map(|d| d.0),
+                driver_share: driver.map(|d| d.1),
+                core_need: needs.first().map(|n| n.0.clone()),
+                needs,
+                margin_of_error: sat[j].map(|r| 1.96 * r.se),
+                sample_needed: pooled.variance().map(|v| sample_size_for(v.sqrt(), 0.1)),
+                peak: peaks.contains(&j),
+                end: j == k - 1,
+            }
+        })
+        .collect();
+
+    // Indices use the same segment weights as the means.
+    let weighted = |f: &dyn Fn(&SegmentStats) -> Option<f64>| {
+        let parts: Vec<(f64, f64)> = segs
+            .iter()
+            .filter_map(|(wt, s)| f(s).map(|v| (*wt, v)))
+            .collect();
+        let total: f64 = parts.iter().map(|p| p.0).sum();
+        (total > 0.0).then(|| parts.iter().map(|(wt, v)| wt * v).sum::<f64>() / total)
+    };
+    let overall = by(&|s| s.overall).map(|r| r.mean);
+    let indices = Indices {
+        nps: weighted(&|s| {
+            (s.nps.n > 0).then(|| {
+                100.0 * (s.nps.promoters as f64 - s.nps.detractors as f64) / s.nps.n as f64
+            })
+        }),
+        satisfied_share: weighted(&|s| {
+            (s.overall.n > 0).then(|| s.satisfied as f64 / s.overall.n as f64)
+        }),
+        index: overall.map(index_0_100),
+        overall,
+        tolerable_wait: TolerableWait {
+            median: weighted_median(&segs),
+            mean: by(&|s| s.wait).map(|r| r.mean),
+        },
+    };
+
+    Ok(Analysis {
+        journey: journey.key().to_string(),
+        respondents: stats.respondents(),
+        weights: w.clone(),
+        mean_importance,
+        mean_satisfaction,
+        peak_threshold,
+        moments,
+        peaks: peaks
+            .iter()
+            .map(|&j| journey.moments()[j].key.to_string())
+            .collect(),
+        end: journey.end().key.to_string(),
+        drivers: Drivers {
+            method: "relative_weights",
+            r2: rw.map(|r| r.r2),
+        },
+        memory_model: MemoryModel {
+            peak_end_r: weighted_pairs(stats, &w, |s| &s.peak_end).correlation(),
+            average_r: weighted_pairs(stats, &w, |s| &s.average).correlation(),
+        },
+        indices,
+    })
+}
+
+/// The tolerable-wait median with each respondent weighted by w_s / n_s (segment size
+/// counted among those who answered the question).
+fn weighted_median(segs: &[(f64, &SegmentStats)]) -> Option<f64> {
+    let mut mass: BTreeMap<i64, f64> = BTreeMap::new();
+    for (w, s) in segs {
+        if s.wait.n > 0 {
+            for (k, c) in &s.waits {
+                *mass.entry(*k).or_default() += w / s.wait.n as f64 * *c as f64;
+            }
+        }
+    }
+    let total: f64 = mass.values().sum();
+    let mut acc = 0.0;
+    for (k, m) in &mass {
+        acc += m;
+        if acc >= total / 2.0 - 1e-12 {
+            return Some(*k as f64 / 10.0);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::HallId;
+    use crate::survey::{NeedRating, Rating};
+
+    fn journey() -> Journey {
+        Journey::from_json(
+            r#"{"key":"mini","name":{"zh":"小旅程","en":"Mini"},"channel":"face_to_face","moments":[
+              {"key":"a","name":{"zh":"甲","en":"A"},"stage":"customer_flow","core_needs":[
+                {"key":"n1","text":{"zh":"需求一","en":"Need 1"}},{"key":"n2","text":{"zh":"需求二","en":"Need 2"}}]},
+              {"key":"b","name":{"zh":"乙","en":"B"},"stage":"business_flow"},
+              {"key":"c","name":{"zh":"丙","en":"C"},"stage":"business_flow"}]}"#,
+        )
+        .unwrap()
+    }
+
+    /// (segment, importances, satisfactions, overall, nps, wait, need ratings of moment a)
+    type Row = (
+        &'static str,
+        [f64; 3],
+        [f64; 3],
+        f64,
+        f64,
+        f64,
+        &'static [(usize, f64)],
+    );
+
+    const ROWS: [Row; 5] = [
+        (
+            "gold",
+            [9., 7., 8.],
+            [8., 6., 9.],
+            9.,
+            10.,
+            10.,
+            &[(0, 9.), (1, 7.)],
+        ),
+        (
+            "gold",
+            [10., 6., 9.],
+            [6., 4., 9.],
+            6.,
+            6.,
+            20.,
+            &[(0, 8.), (1, 9.)],
+        ),
+        ("basic", [8., 5., 7.], [7., 5., 8.], 7., 9., 15., &[(0, 6.)]),
+        ("basic", [6., 4., 6.], [5., 5., 6.], 5., 3., 5., &[]),
+        ("basic", [7., 6., 5.], [9., 7., 10.], 9., 9., 15., &[]),
+    ];
+
+    fn response((segment, imp, sat, overall, nps, wait, needs): &Row, i: usize) -> Response {
+        Response {
+            respondent: format!("r{i}"),
+            hall: HallId::parse("h1").unwrap(),
+            date: chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
+            segment: (*segment).into(),
+            purpose: None,
+            overall: Some(*overall),
+            nps: Some(*nps),
+            tolerable_wait_min: Some(*wait),
+            ratings: (0..3)
+                .map(|j| Rating {
+                    importance: Some(imp[j]),
+                    satisfaction: Some(sat[j]),
+                })
+                .collect(),
+            needs: needs
+                .iter()
+                .map(|&(need, x)| NeedRating {
+                    moment: 0,
+                    need,
+                    importance: x,
+                })
+                .collect(),
+        }
+    }
+
+    fn fold(rows: &[usize]) -> SurveyStats {
+        let mut s = SurveyStats::new(&journey());
+        rows.iter().for_each(|&i| s.push(&response(&ROWS[i], i)));
+        s
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn default_weights_give_the_plain_means_and_quadrants() {
+        let a = analyze(&journey(), &fold(&[0, 1, 2, 3, 4]), None, PeakRule::Top(1)).unwrap();
+        assert_eq!(a.respondents, 5);
+        assert!(close(a.weights["gold"], 0.4) && close(a.weights["basic"], 0.6));
+        let imp: Vec<f64> = a.moments.iter().map(|m| m.importance.unwrap()).collect();
+        let sat: Vec<f64> = a.moments.iter().map(|m| m.satisfaction.unwrap()).collect();
+        assert!(
+            close(imp[0], 8.0) && close(imp[1], 5.6) && close(imp[2], 7.0),
+            "{imp:?}"
+        );
+        assert!(
+            close(sat[0], 7.0) && close(sat[1], 5.4) && close(sat[2], 8.4),
+            "{sat:?}"
+        );
+        let quadrants: Vec<_> = a.moments.iter().map(|m| m.quadrant.unwrap()).collect();
+        assert_eq!(
+            quadrants,
+            [Quadrant::KeepUp, Quadrant::LowPriority, Quadrant::KeepUp]
+        );
+        assert_eq!(a.peaks, ["a"]);
+        assert_eq!(a.end, "c");
+        assert!(a.moments[2].end && !a.moments[0].end && a.moments[0].peak);
+        assert_eq!(a.moments[0].n, 5);
+    }
+
+    #[test]
+    fn given_weights_reweight_segments_and_must_cover_them() {
+        let stats = fold(&[0, 1, 2, 3, 4]);
+        let w = BTreeMap::from([("gold".to_string(), 1.0), ("basic".to_string(), 1.0)]);
+        let a = analyze(&journey(), &stats, Some(&w), PeakRule::default()).unwrap();
+        assert!(close(
+            a.moments[0].importance.unwrap(),
+            0.5 * 9.5 + 0.5 * 7.0
+        ));
+        let partial = BTreeMap::from([("gold".to_string(), 1.0)]);
+        assert_eq!(
+            analyze(&journey(), &stats, Some(&partial), PeakRule::default()),
+            Err(AnalysisError::UnweightedSegment("basic".into()))
+        );
+    }
+
+    #[test]
+    fn needs_are_ranked_with_absent_segments_renormalised() {
+        let a = analyze(
+            &journey(),
+            &fold(&[0, 1, 2, 3, 4]),
+            None,
+            PeakRule::default(),
+        )
+        .unwrap();
+        // n1: gold 8.5, basic 6 → 0.4·8.5 + 0.6·6 = 7.0 (not the plain 7.67 of its three
+        // answers); n2: only gold answered → renormalised to gold alone → 8.0.
+        assert_eq!(a.moments[0].core_need.as_deref(), Some("n2"));
+        assert!(close(a.moments[0].needs[0].1, 8.0) && close(a.moments[0].needs[1].1, 7.0));
+        assert!(a.moments[1].needs.is_empty() && a.moments[1].core_need.is_none());
+    }
+
+    #[test]
+    fn indices_match_hand_arithmetic() {
+        let a = analyze(
+            &journey(),
+            &fold(&[0, 1, 2, 3, 4]),
+            None,
+            PeakRule::default(),
+        )
+        .unwrap();
+        // 3 promoters (10, 9, 9), 2 detractors (6, 3) of 5 → 20.
+        assert!(close(a.indices.nps.unwrap(), 20.0));
+        assert!(close(a.indices.satisfied_share.unwrap(), 0.4));
+        assert!(close(a.indices.index.unwrap(), (7.2 - 1.0) / 9.0 * 100.0));
+        assert_eq!(a.indices.tolerable_wait.median, Some(15.0));
+        assert!(close(a.indices.tolerable_wait.mean.unwrap(), 13.0));
+    }
+
+    /// Expected values computed independently with numpy (np.corrcoef, eigh, lstsq).
+    #[test]
+    fn drivers_and_memory_model_match_an_independent_computation() {
+        let a = analyze(
+            &journey(),
+            &fold(&[0, 1, 2, 3, 4]),
+            None,
+            PeakRule::default(),
+        )
+        .unwrap();
+        // Relative weights' R² equals the OLS R² of overall on the three satisfactions.
+        assert_eq!(format!("{:.6}", a.drivers.r2.unwrap()), "0.947917");
+        let shares: Vec<String> = a
+            .moments
+            .iter()
+            .map(|m| format!("{:.4}", m.driver_share.unwrap()))
+            .collect();
+        assert_eq!(shares, ["41.1578", "30.1987", "28.6435"]);
+        assert_eq!(
+            format!("{:.6}", a.memory_model.peak_end_r.unwrap()),
+            "0.789270"
+        );
+        assert_eq!(
+            format!("{:.6}", a.memory_model.average_r.unwrap()),
+            "0.955009"
+        );
+    }
+
+    /// Equal up to floating-point summation order.
+    fn assert_near(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
+        use serde_json::Value::*;
+        match (a, b) {
+            (Number(x), Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    "{path}: {x} vs {y}"
+                );
+            }
+            (Array(x), Array(y)) => {
+                assert_eq!(x.len(), y.len(), "{path}");
+                x.iter()
+                    .zip(y)
+                    .enumerate()
+                    .for_each(|(i, (x, y))| assert_near(x, y, &format!("{path}[{i}]")));
+            }
+            (Object(x), Object(y)) => {
+                assert_eq!(
+                    x.keys().collect::<Vec<_>>(),
+                    y.keys().collect::<Vec<_>>(),
+                    "{path}"
+                );
+                x.iter()
+                    .for_each(|(k, v)| assert_near(v, &y[k], &format!("{path}.{k}")));
+            }
+            _ => assert_eq!(a, b, "{path}"),
+        }
+    }
+
+    #[test]
+    fn merging_parts_equals_analysing_the_union() {
+        let whole = fold(&[0, 1, 2, 3, 4]);
+        let mut parts = fold(&[0, 2]);
+        parts.merge(&fold(&[1, 3, 4]));
+        for (seg, s) in &whole.segments {
+            let p = &parts.segments[seg];
+            // Counts and integer-valued sums are exact; the rest agree to rounding.
+            assert_eq!(
+                (p.respondents, p.satisfied, p.nps, &p.waits),
+                (s.respondents, s.satisfied, s.nps, &s.waits)
+            );
+            assert_eq!(
+                (&p.importance, &p.satisfaction, &p.pairs),
+                (&s.importance, &s.satisfaction, &s.pairs)
+            );
+        }
+        let j = journey();
+        let json = |s: &SurveyStats| {
+            serde_json::to_value(analyze(&j, s, None, PeakRule::default()).unwrap()).unwrap()
+        };
+        assert_near(&json(&parts), &json(&whole), "analysis");
+        assert_eq!(
+            analyze(&j, &SurveyStats::new(&j), None, PeakRule::default()),
+            Err(AnalysisError::Empty)
+        );
+    }
+
+    #[test]
+    fn pair_index_covers_the_upper_triangle_once() {
+        let vars = 5;
+        let mut seen = vec![false; vars * (vars - 1) / 2];
+        for i in 0..vars {
+            for j in i + 1..vars {
+                assert!(!std::mem::replace(&mut seen[pair_index(vars, i, j)], true));
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+}

@@ -1,0 +1,127 @@
+//! Survey responses: one respondent's ratings of one visit, parsed against a journey
+//! so that ratings sit in journey order and every moment and need is known to exist.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::id::HallId;
+
+/// Importance and satisfaction of one moment, each on 1–10; `None` = not rated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Rating {
+    pub importance: Option<f64>,
+    pub satisfaction: Option<f64>,
+}
+
+/// Importance of one need element of one moment (indices into the journey).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NeedRating {
+    pub moment: usize,
+    pub need: usize,
+    pub importance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Response {
+    pub respondent: String,
+    pub hall: HallId,
+    pub date: NaiveDate,
+    pub segment: String,
+    pub purpose: Option<String>,
+    /// Overall satisfaction, 1–10.
+    pub overall: Option<f64>,
+    /// Likelihood to recommend, 0–10.
+    pub nps: Option<f64>,
+    pub tolerable_wait_min: Option<f64>,
+    /// One per journey moment, in journey order.
+    pub ratings: Vec<Rating>,
+    pub needs: Vec<NeedRating>,
+}
+
+/// Parses a rating cell on the 1–10 scale (decimals allowed).
+pub fn parse_rating(s: &str) -> Result<f64, String> {
+    parse_in(s, 1.0, 10.0)
+}
+
+/// Parses a recommend cell on the 0–10 scale.
+pub fn parse_recommend(s: &str) -> Result<f64, String> {
+    parse_in(s, 0.0, 10.0)
+}
+
+fn parse_in(s: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (lo..=hi).contains(&x) => Ok(x),
+        Ok(x) => Err(format!("{x} is outside {lo}–{hi}")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
+/// Parses a visit date: `2024-03-15`, `2024/3/15` (Excel in China) or `2024.3.15`.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim();
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(t, f).ok())
+        .ok_or_else(|| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+}
+
+/// The peak-end memory score of one respondent (see docs/methods.md): the mean of the
+/// satisfaction farthest from the scale midpoint 5.5 (ties to the lower) and the
+/// satisfaction at the last journey moment they rated. `None` without any rating.
+pub fn peak_end_score(ratings: &[Rating]) -> Option<f64> {
+    let rated: Vec<f64> = ratings.iter().filter_map(|r| r.satisfaction).collect();
+    let last = *rated.last()?;
+    let peak = rated
+        .iter()
+        .copied()
+        .fold(None, |best: Option<f64>, x| match best {
+            None => Some(x),
+            Some(b) => {
+                let (db, dx) = ((b - 5.5).abs(), (x - 5.5).abs());
+                Some(if dx > db || (dx == db && x < b) { x } else { b })
+            }
+        })?;
+    Some((peak + last) / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sat(xs: &[Option<f64>]) -> Vec<Rating> {
+        xs.iter()
+            .map(|&s| Rating {
+                importance: None,
+                satisfaction: s,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn peak_end_takes_the_most_extreme_and_the_last_rated() {
+        // Most extreme: 2 (3.5 from the midpoint); last rated: 8.
+        assert_eq!(
+            peak_end_score(&sat(&[Some(7.0), Some(2.0), Some(9.0), Some(8.0), None])),
+            Some(5.0)
+        );
+        // 1 and 10 are equally extreme (4.5): ties go to the lower.
+        assert_eq!(
+            peak_end_score(&sat(&[Some(10.0), Some(1.0), Some(6.0)])),
+            Some(3.5)
+        );
+        assert_eq!(peak_end_score(&sat(&[None, None])), None);
+    }
+
+    #[test]
+    fn cells_parse_with_reasons() {
+        assert_eq!(parse_rating("7.5"), Ok(7.5));
+        assert_eq!(parse_rating("0"), Err("0 is outside 1–10".into()));
+        assert_eq!(parse_recommend("0"), Ok(0.0));
+        assert_eq!(parse_rating("good"), Err("`good` is not a number".into()));
+        assert_eq!(
+            parse_date("2024/3/15"),
+            Ok(NaiveDate::from_ymd_opt(2024, 3, 15).unwrap())
+        );
+        assert!(parse_date("2024-02-30").is_err());
+    }
+}
