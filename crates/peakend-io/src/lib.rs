@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod org_csv;
 pub mod summary_csv;
+pub mod survey_csv;
 
 use std::fmt;
 

@@ -1,24 +1,31 @@
-//! `peakend analyze`: the peak-end analysis. This first part reads aggregate figures
-//! (`--summary`), as published studies report them.
+//! `peakend analyze`: the peak-end analysis of a survey file (`FILE --journey KEY`), or
+//! of aggregate figures (`--summary FILE`) as published studies report them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use peakend_core::analysis::{Quadrant, SummaryAnalysis, SummaryRow, analyze_summary};
+use peakend_core::analysis::{
+    Analysis, Quadrant, SummaryAnalysis, SummaryRow, SurveyStats, analyze, analyze_summary,
+};
 use peakend_core::peak::PeakRule;
 use peakend_core::{Journey, JourneyKey};
-use peakend_io::{CellError, FileErrors, summary_csv};
+use peakend_io::{CellError, FileErrors, summary_csv, survey_csv};
 use peakend_store::Store;
 
 use crate::journey_cmd::format_name;
 use crate::{Format, table};
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["file", "summary"])))]
 pub struct AnalyzeArgs {
+    /// A survey file in the wide format (see `peakend survey template`); needs --journey
+    #[arg(requires = "journey")]
+    file: Option<PathBuf>,
     /// Aggregate input: a CSV with moment,importance[,satisfaction], one row per moment
     #[arg(long, value_name = "FILE")]
-    summary: PathBuf,
+    summary: Option<PathBuf>,
     /// Journey whose moment keys the file uses: rows are put in journey order, the end is
     /// the journey's last moment, and names are shown in Chinese and English
     #[arg(long)]
@@ -31,6 +38,26 @@ pub struct AnalyzeArgs {
     /// Force the file's text encoding (default: detect UTF-8 or GB18030)
     #[arg(long)]
     encoding: Option<String>,
+    /// Segment weights as seg=share,… (default: each segment's share of respondents)
+    #[arg(long, value_parser = parse_weights)]
+    weights: Option<BTreeMap<String, f64>>,
+    /// Skip columns that are not part of the survey format
+    #[arg(long)]
+    ignore_unknown: bool,
+}
+
+fn parse_weights(s: &str) -> Result<BTreeMap<String, f64>, String> {
+    s.split(',')
+        .map(|part| {
+            let (seg, w) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}` is not seg=share"))?;
+            match w.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => Ok((seg.trim().to_owned(), x)),
+                _ => Err(format!("weight `{w}` of `{seg}` is not a number ≥ 0")),
+            }
+        })
+        .collect()
 }
 
 /// Orders rows by the journey, rejecting moments it does not have.
@@ -66,8 +93,11 @@ fn in_journey_order(
 }
 
 pub async fn run(db: &str, args: AnalyzeArgs) -> anyhow::Result<()> {
-    let file = args.summary.display().to_string();
-    let text = crate::read_text(&args.summary, args.encoding.as_deref())?;
+    let Some(summary) = &args.summary else {
+        return run_survey(db, &args).await;
+    };
+    let file = summary.display().to_string();
+    let text = crate::read_text(summary, args.encoding.as_deref())?;
     let rows = summary_csv::parse(&text).map_err(|errors| FileErrors {
         file: file.clone(),
         errors,
@@ -179,4 +209,120 @@ fn print_table(a: &SummaryAnalysis, journey: Option<&Journey>) {
     }
     outln!("peaks 峰: {}", a.peaks.join(", "));
     outln!("end 终: {}", a.end);
+}
+
+/// Analyses a survey file: rows are folded into statistics as they are read, and
+/// nothing is reported unless every row is good.
+async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let path = args.file.as_ref().expect("clap requires FILE or --summary");
+    let key = args
+        .journey
+        .as_ref()
+        .expect("clap requires --journey with FILE");
+    let file = path.display().to_string();
+    let journey = crate::init(db)
+        .await?
+        .journey(key)
+        .await?
+        .with_context(|| format!("journey `{key}` not found"))?;
+    let text = crate::read_text(path, args.encoding.as_deref())?;
+    let mut stats = SurveyStats::new(&journey);
+    let opts = survey_csv::Options {
+        ignore_unknown: args.ignore_unknown,
+        halls: None,
+    };
+    let errors = survey_csv::for_each_row(&text, &journey, &opts, |r| stats.push(&r));
+    if !errors.is_empty() {
+        bail!(FileErrors { file, errors });
+    }
+    let analysis = analyze(&journey, &stats, args.weights.as_ref(), args.peak_rule)
+        .with_context(|| file.clone())?;
+    match args.format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&analysis)?),
+        Format::Table => print_analysis(&analysis, &journey),
+        other => bail!(
+            "analyze FILE supports --format table or json, not {}",
+            format_name(other)
+        ),
+    }
+    Ok(())
+}
+
+fn print_analysis(a: &Analysis, journey: &Journey) {
+    let f2 = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_default();
+    let rows: Vec<Vec<String>> = a
+        .moments
+        .iter()
+        .zip(journey.moments())
+        .enumerate()
+        .map(|(i, (m, jm))| {
+            let mark = [(m.peak, "峰 peak"), (m.end, "终 end")]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, t)| *t)
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                (i + 1).to_string(),
+                format!("{} {}", jm.name.zh, jm.name.en),
+                f2(m.importance),
+                f2(m.satisfaction),
+                m.n.to_string(),
+                m.quadrant.map(quadrant_key).unwrap_or_default().to_owned(),
+                m.driver_share
+                    .map(|s| format!("{s:.1}%"))
+                    .unwrap_or_default(),
+                m.core_need.clone().unwrap_or_default(),
+                mark,
+            ]
+        })
+        .collect();
+    table::print(
+        &[
+            "#",
+            "关键时刻 MOMENT",
+            "IMP",
+            "SAT",
+            "N",
+            "QUADRANT",
+            "DRIVER",
+            "CORE NEED",
+            "",
+        ],
+        &rows,
+    );
+    outln!("");
+    let weights: Vec<String> = a
+        .weights
+        .iter()
+        .map(|(k, v)| format!("{k}={v:.3}"))
+        .collect();
+    outln!(
+        "respondents 样本量: {}; weights 权重: {}",
+        a.respondents,
+        weights.join(", ")
+    );
+    outln!(
+        "mean importance 平均重要性: {}; peak line: {}",
+        f2(a.mean_importance),
+        f2(a.peak_threshold)
+    );
+    outln!("peaks 峰: {}; end 终: {}", a.peaks.join(", "), a.end);
+    outln!("drivers: relative weights, R² = {}", f2(a.drivers.r2));
+    outln!(
+        "memory model: r(peak-end, overall) = {}, r(average, overall) = {}",
+        f2(a.memory_model.peak_end_r),
+        f2(a.memory_model.average_r)
+    );
+    let i = &a.indices;
+    outln!(
+        "NPS {}; satisfied (≥8) {}; index {}; tolerable wait median {} / mean {} min",
+        f2(i.nps),
+        i.satisfied_share
+            .map(|s| format!("{:.1}%", 100.0 * s))
+            .unwrap_or_default(),
+        f2(i.index),
+        f2(i.tolerable_wait.median),
+        f2(i.tolerable_wait.mean)
+    );
 }

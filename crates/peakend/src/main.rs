@@ -15,6 +15,7 @@ mod analyze_cmd;
 mod demo;
 mod journey_cmd;
 mod org_cmd;
+mod survey_cmd;
 mod table;
 
 use std::net::SocketAddr;
@@ -60,7 +61,10 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
-    /// Peak-end analysis (so far of aggregate figures: --summary FILE)
+    /// Survey instruments: the CSV template of a journey
+    #[command(subcommand)]
+    Survey(survey_cmd::SurveyCmd),
+    /// Peak-end analysis of a survey file (FILE --journey KEY) or of aggregate figures (--summary FILE)
     Analyze(analyze_cmd::AnalyzeArgs),
     /// Set up a demo province with its data, then serve it
     Demo {
@@ -155,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
+        Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,
         Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
         Command::Serve { addr } => {
             let store = init(&cli.db).await?;

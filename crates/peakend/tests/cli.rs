@@ -502,3 +502,94 @@ fn summary_analysis_of_the_study_figures() {
         "{err}"
     );
 }
+
+/// Issue 3: a GB18030 survey file with Chinese segments and purposes analyses; a file
+/// with bad cells reports them all.
+#[test]
+fn survey_file_analysis_in_gb18030() {
+    let db = peakend_testkit::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let header = ok(&db.url, &["survey", "template", "service-hall"]);
+    assert!(
+        header.starts_with("respondent,hall,date,segment,purpose,overall,nps,imp.find,sat.find,"),
+        "{header}"
+    );
+    let csv = "respondent,hall,date,segment,purpose,overall,nps,imp.result,sat.result,imp.leave,sat.leave,imp.queue,sat.queue,tolerable_wait_min\n\
+               r1,h1,2024/3/1,全球通,缴费,9,10,10,9,8,8,6,7,15\n\
+               r2,h1,2024/3/2,全球通,购机,7,8,9,7,7,6,5,5,20\n\
+               r3,h2,2024/3/3,动感地带,缴费,6,5,8,6,6,5,7,6,10\n\
+               r4,h2,2024/3/4,动感地带,咨询,8,9,9,8,7,7,6,8,16\n";
+    let (gb, _, _) = encoding_rs::GB18030.encode(csv);
+    let file = write(dir.path(), "survey.csv", &gb);
+    let json: Value = serde_json::from_str(&ok(
+        &db.url,
+        &[
+            "analyze",
+            &file,
+            "--journey",
+            "service-hall",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(json["respondents"], 4);
+    assert_eq!(json["weights"]["全球通"], 0.5);
+    // result: importance 10, 9 (全球通) and 8, 9 (动感地带), equal shares → 9.
+    let result = json["moments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "result")
+        .unwrap();
+    assert_eq!(result["importance"], 9.0);
+    assert_eq!(result["n"], 4);
+    assert_eq!(json["end"], "leave");
+    // 全球通 {10, 8}: NPS 50; 动感地带 {5, 9}: NPS 0; equal weights → 25.
+    assert_eq!(json["indices"]["nps"], 25.0);
+    let table = ok(
+        &db.url,
+        &[
+            "analyze",
+            &file,
+            "--journey",
+            "service-hall",
+            "--weights",
+            "全球通=3,动感地带=1",
+        ],
+    );
+    assert!(
+        table.contains("全球通=0.750") && table.contains("办理结果 Transaction result"),
+        "{table}"
+    );
+
+    let bad = "respondent,hall,date,segment,sat.queue,imp.lobby\nr1,h1,2024-01-01,g,11,\n";
+    let err = fails(
+        &db.url,
+        &[
+            "analyze",
+            &write(dir.path(), "bad.csv", bad.as_bytes()),
+            "--journey",
+            "service-hall",
+        ],
+    );
+    assert!(
+        err.contains("bad.csv: row 1, column imp.lobby: unknown moment `lobby`"),
+        "{err}"
+    );
+    let bad =
+        "respondent,hall,date,segment,sat.queue\nr1,h1,2024-01-01,g,11\nr1,h1,yesterday,g,5\n";
+    let err = fails(
+        &db.url,
+        &[
+            "analyze",
+            &write(dir.path(), "bad2.csv", bad.as_bytes()),
+            "--journey",
+            "service-hall",
+        ],
+    );
+    assert!(
+        err.contains("row 2, column sat.queue: 11 is outside 1–10; row 3, column respondent: duplicate respondent `r1` (also row 2); row 3, column date: `yesterday` is not a date"),
+        "{err}"
+    );
+}

@@ -1,0 +1,432 @@
+//! The wide survey format: `respondent,hall,date,segment,purpose,overall,nps`, then per
+//! moment `imp.<moment>` and `sat.<moment>`, optionally `need.<moment>.<need>` and
+//! `tolerable_wait_min`. Columns may come in any order; an empty cell is "not rated".
+
+use std::collections::{HashMap, HashSet};
+
+use peakend_core::survey::{
+    NeedRating, Rating, Response, parse_date, parse_rating, parse_recommend,
+};
+use peakend_core::{HallId, Journey};
+
+use crate::CellError;
+
+const FIXED: [&str; 8] = [
+    "respondent",
+    "hall",
+    "date",
+    "segment",
+    "purpose",
+    "overall",
+    "nps",
+    "tolerable_wait_min",
+];
+const REQUIRED: [&str; 4] = ["respondent", "hall", "date", "segment"];
+
+/// The header of a survey file for `journey`, in the canonical order.
+pub fn header(journey: &Journey) -> Vec<String> {
+    let mut cols: Vec<String> = FIXED[..7].iter().map(|s| (*s).to_owned()).collect();
+    for m in journey.moments() {
+        cols.push(format!("imp.{}", m.key));
+        cols.push(format!("sat.{}", m.key));
+    }
+    for m in journey.moments() {
+        cols.extend(
+            m.core_needs
+                .iter()
+                .map(|n| format!("need.{}.{}", m.key, n.key)),
+        );
+    }
+    cols.push(FIXED[7].to_owned());
+    cols
+}
+
+/// What a column holds.
+#[derive(Clone, Copy)]
+enum Col {
+    Fixed(usize),
+    Imp(usize),
+    Sat(usize),
+    Need(usize, usize),
+    Ignored,
+}
+
+pub struct Options<'a> {
+    /// Skip unknown columns instead of rejecting the file (moment columns must still exist).
+    pub ignore_unknown: bool,
+    /// Halls that exist; `None` accepts any well-formed hall id.
+    pub halls: Option<&'a HashSet<String>>,
+}
+
+fn classify(journey: &Journey, name: &str, ignore_unknown: bool) -> Result<Col, String> {
+    if let Some(i) = FIXED.iter().position(|f| *f == name) {
+        return Ok(Col::Fixed(i));
+    }
+    let moment = |key: &str| {
+        journey
+            .moments()
+            .iter()
+            .position(|m| m.key.as_str() == key)
+            .ok_or_else(|| format!("unknown moment `{key}` (journey `{}`)", journey.key()))
+    };
+    if let Some(key) = name.strip_prefix("imp.") {
+        return moment(key).map(Col::Imp);
+    }
+    if let Some(key) = name.strip_prefix("sat.") {
+        return moment(key).map(Col::Sat);
+    }
+    if let Some(rest) = name.strip_prefix("need.") {
+        let (m, n) = rest
+            .split_once('.')
+            .ok_or_else(|| "expected need.<moment>.<need>".to_owned())?;
+        let mi = moment(m)?;
+        let ni = journey.moments()[mi]
+            .core_needs
+            .iter()
+            .position(|x| x.key.as_str() == n)
+            .ok_or_else(|| format!("unknown need `{n}` of moment `{m}`"))?;
+        return Ok(Col::Need(mi, ni));
+    }
+    if ignore_unknown {
+        Ok(Col::Ignored)
+    } else {
+        Err("unknown column (use --ignore-unknown to skip it)".into())
+    }
+}
+
+/// Parses the whole file. Every bad cell is reported; no response is returned unless
+/// all rows are good, so an import can store all or nothing.
+pub fn parse(
+    text: &str,
+    journey: &Journey,
+    opts: &Options,
+) -> Result<Vec<Response>, Vec<CellError>> {
+    let mut responses = Vec::new();
+    let errors = for_each_row(text, journey, opts, |r| responses.push(r));
+    if errors.is_empty() {
+        Ok(responses)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Streams the parsed rows to `each` (for folding large files without holding them)
+/// and returns every problem found; callers must discard what they folded if any.
+pub fn for_each_row(
+    text: &str,
+    journey: &Journey,
+    opts: &Options,
+    mut each: impl FnMut(Response),
+) -> Vec<CellError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut errors = Vec::new();
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            return vec![CellError {
+                row: 1,
+                column: None,
+                message: e.to_string(),
+            }];
+        }
+    };
+    let mut cols = Vec::with_capacity(headers.len());
+    let mut seen = HashSet::new();
+    for h in headers.iter() {
+        let h = h.trim_start_matches('\u{feff}');
+        if !seen.insert(h.to_owned()) {
+            errors.push(CellError {
+                row: 1,
+                column: Some(h.into()),
+                message: "column appears twice".into(),
+            });
+        }
+        match classify(journey, h, opts.ignore_unknown) {
+            Ok(c) => cols.push(c),
+            Err(message) => {
+                errors.push(CellError {
+                    row: 1,
+                    column: Some(h.into()),
+                    message,
+                });
+                cols.push(Col::Ignored);
+            }
+        }
+    }
+    for r in REQUIRED {
+        if !seen.contains(r) {
+            errors.push(CellError {
+                row: 1,
+                column: Some(r.into()),
+                message: "required column is missing".into(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return errors;
+    }
+
+    let k = journey.moments().len();
+    let mut respondents: HashMap<String, usize> = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2;
+        let record = match record {
+            Ok(r) if r.iter().all(str::is_empty) => continue,
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(CellError {
+                    row,
+                    column: None,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let before = errors.len();
+        let mut bad = |col: usize, message: String| {
+            errors.push(CellError {
+                row,
+                column: Some(headers[col].to_owned()),
+                message,
+            })
+        };
+        let mut fixed: [&str; 8] = [""; 8];
+        let mut ratings = vec![Rating::default(); k];
+        let mut needs = Vec::new();
+        for (c, value) in record.iter().enumerate() {
+            let Some(&col) = cols.get(c) else {
+                bad(
+                    c.min(headers.len().saturating_sub(1)),
+                    "more cells than columns".into(),
+                );
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            match col {
+                Col::Fixed(f) => fixed[f] = value,
+                Col::Imp(j) => match parse_rating(value) {
+                    Ok(x) => ratings[j].importance = Some(x),
+                    Err(e) => bad(c, e),
+                },
+                Col::Sat(j) => match parse_rating(value) {
+                    Ok(x) => ratings[j].satisfaction = Some(x),
+                    Err(e) => bad(c, e),
+                },
+                Col::Need(m, n) => match parse_rating(value) {
+                    Ok(x) => needs.push(NeedRating {
+                        moment: m,
+                        need: n,
+                        importance: x,
+                    }),
+                    Err(e) => bad(c, e),
+                },
+                Col::Ignored => {}
+            }
+        }
+        let col_of = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim_start_matches('\u{feff}') == name)
+                .unwrap_or(0)
+        };
+        let respondent = fixed[0].to_owned();
+        if respondent.is_empty() {
+            bad(col_of("respondent"), "empty".into());
+        } else if let Some(first) = respondents.insert(respondent.clone(), row) {
+            bad(
+                col_of("respondent"),
+                format!("duplicate respondent `{respondent}` (also row {first})"),
+            );
+        }
+        let hall = match HallId::parse(fixed[1]) {
+            Ok(h) if opts.halls.is_none_or(|known| known.contains(h.as_str())) => Some(h),
+            Ok(h) => {
+                bad(col_of("hall"), format!("unknown hall `{h}`"));
+                None
+            }
+            Err(e) => {
+                bad(
+                    col_of("hall"),
+                    if fixed[1].is_empty() {
+                        "empty".into()
+                    } else {
+                        e.reason.into()
+                    },
+                );
+                None
+            }
+        };
+        let date = parse_date(fixed[2])
+            .map_err(|e| bad(col_of("date"), e))
+            .ok();
+        if fixed[3].is_empty() {
+            bad(col_of("segment"), "empty".into());
+        }
+        let number =
+            |f: usize, parse: fn(&str) -> Result<f64, String>| -> Result<Option<f64>, String> {
+                if fixed[f].is_empty() {
+                    Ok(None)
+                } else {
+                    parse(fixed[f]).map(Some)
+                }
+            };
+        let overall = number(5, parse_rating)
+            .map_err(|e| bad(col_of("overall"), e))
+            .ok()
+            .flatten();
+        let nps = number(6, parse_recommend)
+            .map_err(|e| bad(col_of("nps"), e))
+            .ok()
+            .flatten();
+        let wait = number(7, |s| match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+            _ => Err(format!("`{s}` is not a number of minutes ≥ 0")),
+        })
+        .map_err(|e| bad(col_of("tolerable_wait_min"), e))
+        .ok()
+        .flatten();
+        if errors.len() == before {
+            if let (Some(hall), Some(date)) = (hall, date) {
+                each(Response {
+                    respondent,
+                    hall,
+                    date,
+                    segment: fixed[3].to_owned(),
+                    purpose: (!fixed[4].is_empty()).then(|| fixed[4].to_owned()),
+                    overall,
+                    nps,
+                    tolerable_wait_min: wait,
+                    ratings,
+                    needs,
+                });
+            }
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journey() -> Journey {
+        peakend_core::builtin::journeys().unwrap().remove(0)
+    }
+
+    fn opts() -> Options<'static> {
+        Options {
+            ignore_unknown: false,
+            halls: None,
+        }
+    }
+
+    #[test]
+    fn header_lists_every_moment_need_and_the_fixed_columns() {
+        let h = header(&journey());
+        assert_eq!(
+            &h[..7],
+            [
+                "respondent",
+                "hall",
+                "date",
+                "segment",
+                "purpose",
+                "overall",
+                "nps"
+            ]
+        );
+        assert_eq!(h[7], "imp.find");
+        assert!(
+            h.contains(&"sat.leave".to_owned())
+                && h.contains(&"need.queue.wait_foresight".to_owned())
+        );
+        assert_eq!(h.last().unwrap(), "tolerable_wait_min");
+    }
+
+    #[test]
+    fn parses_columns_in_any_order_with_blanks_as_not_rated() {
+        let text = "sat.queue,segment,hall,respondent,date,imp.queue,nps,purpose,need.queue.wait_foresight,tolerable_wait_min\n\
+                    7.5,全球通,h1,r1,2024/3/5,9,10,缴费,8,16\n\
+                    ,动感地带,h1,r2,2024-03-06,,,,,\n";
+        let rs = parse(text, &journey(), &opts()).unwrap();
+        assert_eq!(rs.len(), 2);
+        let q = journey()
+            .moments()
+            .iter()
+            .position(|m| m.key.as_str() == "queue")
+            .unwrap();
+        assert_eq!(
+            rs[0].ratings[q],
+            Rating {
+                importance: Some(9.0),
+                satisfaction: Some(7.5)
+            }
+        );
+        assert_eq!(
+            (rs[0].segment.as_str(), rs[0].purpose.as_deref()),
+            ("全球通", Some("缴费"))
+        );
+        assert_eq!(
+            (rs[0].nps, rs[0].tolerable_wait_min),
+            (Some(10.0), Some(16.0))
+        );
+        assert_eq!(rs[0].needs.len(), 1);
+        assert_eq!(rs[1].ratings[q], Rating::default());
+        assert_eq!(rs[1].purpose, None);
+    }
+
+    #[test]
+    fn every_bad_cell_is_reported() {
+        let text = "respondent,hall,date,segment,overall,nps,sat.queue\n\
+                    r1,h1,2024-13-01,gold,11,10,5\n\
+                    r1,nowhere,2024-01-01,,8,11,x\n";
+        let halls = HashSet::from(["h1".to_owned()]);
+        let errors = parse(
+            text,
+            &journey(),
+            &Options {
+                ignore_unknown: false,
+                halls: Some(&halls),
+            },
+        )
+        .unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "row 2, column date: `2024-13-01` is not a date (expected YYYY-MM-DD)",
+                "row 2, column overall: 11 is outside 1–10",
+                "row 3, column sat.queue: `x` is not a number",
+                "row 3, column respondent: duplicate respondent `r1` (also row 2)",
+                "row 3, column hall: unknown hall `nowhere`",
+                "row 3, column segment: empty",
+                "row 3, column nps: 11 is outside 0–10",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_columns_are_errors_unless_ignored_but_moments_must_exist() {
+        let text = "respondent,hall,date,segment,colour,imp.lobby\nr1,h1,2024-01-01,g,red,5\n";
+        let errors = parse(text, &journey(), &opts()).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown[0],
+            "row 1, column colour: unknown column (use --ignore-unknown to skip it)"
+        );
+        assert_eq!(
+            shown[1],
+            "row 1, column imp.lobby: unknown moment `lobby` (journey `service-hall`)"
+        );
+        let lenient = Options {
+            ignore_unknown: true,
+            halls: None,
+        };
+        let errors = parse(text, &journey(), &lenient).unwrap_err();
+        assert_eq!(errors.len(), 1, "the moment column is still an error");
+    }
+}
