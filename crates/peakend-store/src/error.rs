@@ -20,6 +20,8 @@ pub enum StoreError {
     Org(Vec<OrgError>),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("invalid database URL `{url}`: {reason}")]
     Url { url: String, reason: String },
     #[error("cannot open database {url}: {source}")]
@@ -42,9 +44,10 @@ impl StoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             StoreError::NotFound(_) => ErrorKind::NotFound,
-            StoreError::Journey(_) | StoreError::Org(_) | StoreError::Url { .. } => {
-                ErrorKind::Invalid
-            }
+            StoreError::Journey(_)
+            | StoreError::Org(_)
+            | StoreError::Url { .. }
+            | StoreError::Invalid(_) => ErrorKind::Invalid,
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::Connect { .. } => ErrorKind::Unavailable,
             StoreError::Migrate(_) | StoreError::Database(_) | StoreError::Corrupt(_) => {

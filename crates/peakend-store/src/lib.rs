@@ -9,7 +9,9 @@ mod error;
 mod sql;
 
 use async_trait::async_trait;
-use peakend_core::{Channel, Journey, JourneyKey, OrgNode, OrgTree, Text};
+use chrono::NaiveDate;
+use peakend_core::survey::Response;
+use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgTree, Text};
 use serde::Serialize;
 
 pub use error::{ErrorKind, StoreError};
@@ -86,6 +88,20 @@ pub trait Store: Send + Sync {
     /// Upserts nodes by id. The merged tree is validated first; on any error
     /// nothing is written.
     async fn import_org(&self, nodes: Vec<OrgNode>) -> Result<OrgImportSummary>;
+
+    /// Stores survey responses to `journey` in one transaction. Every hall must exist
+    /// and no respondent may already be stored for the journey; otherwise nothing is.
+    async fn import_responses(&self, journey: &Journey, responses: &[Response]) -> Result<usize>;
+
+    /// The stored responses to `journey` with a visit date in [from, to] (inclusive),
+    /// of the given halls (all when `None`), ratings in journey order.
+    async fn responses(
+        &self,
+        journey: &Journey,
+        halls: Option<&[HallId]>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<Response>>;
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`:

@@ -3,13 +3,15 @@
 //! each backend's concrete pool: full type checking and backend-specific tuning
 //! (WAL, pool sizes, later COPY) without a second copy of the SQL.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
+use peakend_core::survey::{NeedRating, Rating, Response};
 use peakend_core::{
-    Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin,
+    HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -416,6 +418,200 @@ impl Store for SqlStore {
             tx.commit().await?;
             Ok(summary)
         })
+    }
+
+    async fn import_responses(&self, journey: &Journey, responses: &[Response]) -> Result<usize> {
+        let key = journey.key().as_str();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let halls: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM org_node WHERE level = 'hall'").fetch_all(&mut *tx).await?;
+            let halls: HashSet<String> = halls.into_iter().map(|(h,)| h).collect();
+            let unknown: BTreeSet<&str> =
+                responses.iter().map(|r| r.hall.as_str()).filter(|h| !halls.contains(*h)).collect();
+            if !unknown.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "unknown halls: {} (import the organisation first)",
+                    unknown.into_iter().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let stored: Vec<(String,)> = sqlx::query_as("SELECT respondent FROM survey_response WHERE journey_key = $1")
+                .bind(key)
+                .fetch_all(&mut *tx)
+                .await?;
+            let stored: HashSet<String> = stored.into_iter().map(|(r,)| r).collect();
+            let again: Vec<&str> =
+                responses.iter().map(|r| r.respondent.as_str()).filter(|r| stored.contains(*r)).collect();
+            if !again.is_empty() {
+                return Err(StoreError::Conflict(format!(
+                    "{} respondents are already stored for journey `{key}` (re-imports are refused, not duplicated): {}{}",
+                    again.len(),
+                    again.iter().take(10).copied().collect::<Vec<_>>().join(", "),
+                    if again.len() > 10 { ", …" } else { "" }
+                )));
+            }
+            let now = now_ms();
+            for r in responses {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
+                       overall, nps, tolerable_wait_min, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                )
+                .bind(r.hall.as_str())
+                .bind(key)
+                .bind(&r.respondent)
+                .bind(r.date.format("%Y-%m-%d").to_string())
+                .bind(&r.segment)
+                .bind(r.purpose.as_deref())
+                .bind(r.overall)
+                .bind(r.nps)
+                .bind(r.tolerable_wait_min)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                for (m, rating) in journey.moments().iter().zip(&r.ratings) {
+                    if rating.importance.is_none() && rating.satisfaction.is_none() {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(r.hall.as_str())
+                    .bind(id)
+                    .bind(key)
+                    .bind(m.key.as_str())
+                    .bind(rating.importance)
+                    .bind(rating.satisfaction)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for n in &r.needs {
+                    let m = &journey.moments()[n.moment];
+                    sqlx::query(
+                        "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(r.hall.as_str())
+                    .bind(id)
+                    .bind(m.key.as_str())
+                    .bind(m.core_needs[n.need].key.as_str())
+                    .bind(n.importance)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(responses.len())
+        })
+    }
+
+    async fn responses(
+        &self,
+        journey: &Journey,
+        halls: Option<&[HallId]>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<Response>> {
+        let key = journey.key().as_str();
+        let from = from.map_or("0000-01-01".to_owned(), |d| {
+            d.format("%Y-%m-%d").to_string()
+        });
+        let to = to.map_or("9999-12-31".to_owned(), |d| {
+            d.format("%Y-%m-%d").to_string()
+        });
+        const WHERE: &str = "s.journey_key = $1 AND s.visit_date >= $2 AND s.visit_date <= $3";
+        type Head = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+        );
+        let (heads, ratings, needs): (
+            Vec<Head>,
+            Vec<(i64, String, Option<f64>, Option<f64>)>,
+            Vec<(i64, String, String, f64)>,
+        ) = on_pool!(self, pool => {
+            let heads = sqlx::query_as(&format!(
+                "SELECT s.id, s.hall_id, s.respondent, s.visit_date, s.segment, s.purpose, s.overall, s.nps,
+                   s.tolerable_wait_min FROM survey_response s WHERE {WHERE} ORDER BY s.id"
+            ))
+            .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
+            let ratings = sqlx::query_as(&format!(
+                "SELECT r.response_id, r.moment_key, r.importance, r.satisfaction FROM response_rating r
+                 JOIN survey_response s ON s.hall_id = r.hall_id AND s.id = r.response_id WHERE {WHERE}"
+            ))
+            .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
+            let needs = sqlx::query_as(&format!(
+                "SELECT n.response_id, n.moment_key, n.need_key, n.importance FROM response_need n
+                 JOIN survey_response s ON s.hall_id = n.hall_id AND s.id = n.response_id WHERE {WHERE}"
+            ))
+            .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
+            (heads, ratings, needs)
+        });
+        let wanted: Option<HashSet<&str>> = halls.map(|h| h.iter().map(HallId::as_str).collect());
+        let moment_at: HashMap<&str, usize> = journey
+            .moments()
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.key.as_str(), i))
+            .collect();
+        let mut out = Vec::new();
+        let mut index: HashMap<i64, usize> = HashMap::new();
+        for (id, hall, respondent, date, segment, purpose, overall, nps, wait) in heads {
+            if wanted.as_ref().is_some_and(|w| !w.contains(hall.as_str())) {
+                continue;
+            }
+            let corrupt = |e: String| StoreError::Corrupt(format!("response {id}: {e}"));
+            index.insert(id, out.len());
+            out.push(Response {
+                respondent,
+                hall: HallId::parse(hall).map_err(|e| corrupt(e.to_string()))?,
+                date: NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                    .map_err(|e| corrupt(e.to_string()))?,
+                segment,
+                purpose,
+                overall,
+                nps,
+                tolerable_wait_min: wait,
+                ratings: vec![Rating::default(); journey.moments().len()],
+                needs: Vec::new(),
+            });
+        }
+        for (id, moment, importance, satisfaction) in ratings {
+            if let (Some(&i), Some(&j)) = (index.get(&id), moment_at.get(moment.as_str())) {
+                out[i].ratings[j] = Rating {
+                    importance,
+                    satisfaction,
+                };
+            }
+        }
+        // Needs come back in database order; keep them in journey order.
+        for (id, moment, need, importance) in needs {
+            let (Some(&i), Some(&j)) = (index.get(&id), moment_at.get(moment.as_str())) else {
+                continue;
+            };
+            if let Some(n) = journey.moments()[j]
+                .core_needs
+                .iter()
+                .position(|x| x.key.as_str() == need)
+            {
+                out[i].needs.push(NeedRating {
+                    moment: j,
+                    need: n,
+                    importance,
+                });
+            }
+        }
+        for r in &mut out {
+            r.needs.sort_by_key(|n| (n.moment, n.need));
+        }
+        Ok(out)
     }
 }
 

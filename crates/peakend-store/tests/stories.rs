@@ -326,3 +326,120 @@ async fn round_trip_is_identical_on_both_backends() {
         assert_eq!(exports.len(), 2);
     }
 }
+
+fn survey_response(
+    respondent: &str,
+    hall: &str,
+    date: (i32, u32, u32),
+    sat: f64,
+) -> peakend_core::survey::Response {
+    use peakend_core::survey::{NeedRating, Rating};
+    let j = service_hall();
+    let mut ratings = vec![Rating::default(); j.moments().len()];
+    ratings[0] = Rating {
+        importance: Some(8.5),
+        satisfaction: Some(sat),
+    };
+    ratings[15] = Rating {
+        importance: None,
+        satisfaction: Some(9.0),
+    };
+    peakend_core::survey::Response {
+        respondent: respondent.into(),
+        hall: peakend_core::HallId::parse(hall).unwrap(),
+        date: chrono::NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap(),
+        segment: "全球通".into(),
+        purpose: Some("缴费".into()),
+        overall: Some(8.0),
+        nps: Some(9.5),
+        tolerable_wait_min: Some(16.0),
+        ratings,
+        needs: vec![
+            NeedRating {
+                moment: 10,
+                need: 0,
+                importance: 7.0,
+            },
+            NeedRating {
+                moment: 10,
+                need: 1,
+                importance: 9.0,
+            },
+        ],
+    }
+}
+
+async fn with_halls(store: &SqlStore) {
+    store
+        .import_org(vec![
+            node("p", None, OrgLevel::Province),
+            node("c", Some("p"), OrgLevel::City),
+            node("h1", Some("c"), OrgLevel::Hall),
+            node("h2", Some("c"), OrgLevel::Hall),
+        ])
+        .await
+        .unwrap();
+}
+
+story!(responses_round_trip_and_are_never_duplicated, |store| {
+    with_halls(&store).await;
+    let j = service_hall();
+    let batch = vec![
+        survey_response("r1", "h1", (2024, 3, 1), 7.0),
+        survey_response("r2", "h2", (2024, 3, 15), 6.5),
+        survey_response("r3", "h1", (2024, 4, 2), 9.0),
+    ];
+    assert_eq!(store.import_responses(&j, &batch).await.unwrap(), 3);
+    assert_eq!(store.responses(&j, None, None, None).await.unwrap(), batch);
+
+    // Filters: inclusive date range and a set of halls.
+    let march = store
+        .responses(
+            &j,
+            None,
+            chrono::NaiveDate::from_ymd_opt(2024, 3, 1),
+            chrono::NaiveDate::from_ymd_opt(2024, 3, 31),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        march
+            .iter()
+            .map(|r| r.respondent.as_str())
+            .collect::<Vec<_>>(),
+        ["r1", "r2"]
+    );
+    let h1 = [peakend_core::HallId::parse("h1").unwrap()];
+    let only_h1 = store.responses(&j, Some(&h1), None, None).await.unwrap();
+    assert_eq!(
+        only_h1
+            .iter()
+            .map(|r| r.respondent.as_str())
+            .collect::<Vec<_>>(),
+        ["r1", "r3"]
+    );
+
+    // Re-importing a respondent is refused and nothing of the batch is stored.
+    let again = vec![
+        survey_response("r4", "h1", (2024, 5, 1), 8.0),
+        survey_response("r2", "h2", (2024, 5, 1), 8.0),
+    ];
+    let err = store.import_responses(&j, &again).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("1 respondents are already stored for journey `service-hall`"),
+        "{err}"
+    );
+    let err = store
+        .import_responses(&j, &[survey_response("r5", "h9", (2024, 5, 1), 8.0)])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown halls: h9 (import the organisation first)"
+    );
+    assert_eq!(
+        store.responses(&j, None, None, None).await.unwrap().len(),
+        3
+    );
+});

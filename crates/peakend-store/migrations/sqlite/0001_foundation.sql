@@ -58,7 +58,7 @@ CREATE TABLE survey_response (
     segment            TEXT,
     purpose            TEXT,
     overall            DOUBLE PRECISION,
-    nps                INTEGER,
+    nps                DOUBLE PRECISION,
     tolerable_wait_min DOUBLE PRECISION,
     received_at        BIGINT NOT NULL,
     UNIQUE (hall_id, id),
