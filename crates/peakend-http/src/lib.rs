@@ -2,6 +2,7 @@
 //! here. Handlers parse their inputs into core types, call the store, and turn
 //! errors into [`ApiError`], which knows its status.
 
+mod analysis;
 mod error;
 mod health;
 mod journeys;
@@ -25,6 +26,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(analysis::router())
         .merge(journeys::router())
         .merge(org::router())
         .merge(pages::router())

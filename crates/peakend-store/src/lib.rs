@@ -10,8 +10,10 @@ mod sql;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use peakend_core::analysis::{Analysis, SurveyStats, analyze};
+use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
-use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgTree, Text};
+use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgNodeId, OrgTree, Text};
 use serde::Serialize;
 
 pub use error::{ErrorKind, StoreError};
@@ -102,6 +104,39 @@ pub trait Store: Send + Sync {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<Response>>;
+}
+
+/// The peak-end analysis of the stored responses to `journey` from the halls at or
+/// below `org` (all when `None`) visited in [from, to]. The CLI and the API both call
+/// this, so the same question gets the same answer everywhere.
+pub async fn stored_analysis(
+    store: &dyn Store,
+    journey: &Journey,
+    org: Option<&OrgNodeId>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    weights: Option<&std::collections::BTreeMap<String, f64>>,
+    rule: PeakRule,
+) -> Result<Analysis> {
+    let halls: Option<Vec<HallId>> = match org {
+        None => None,
+        Some(node) => {
+            let tree = store.org_tree().await?;
+            if tree.get(node).is_none() {
+                return Err(StoreError::NotFound(format!("org node `{node}` not found")));
+            }
+            Some(
+                tree.halls_under(node)
+                    .iter()
+                    .filter_map(|n| n.hall_id())
+                    .collect(),
+            )
+        }
+    };
+    let responses = store.responses(journey, halls.as_deref(), from, to).await?;
+    let mut stats = SurveyStats::new(journey);
+    responses.iter().for_each(|r| stats.push(r));
+    analyze(journey, &stats, weights, rule).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`:

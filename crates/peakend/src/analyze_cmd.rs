@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use chrono::NaiveDate;
 use clap::Args;
 use peakend_core::analysis::{
     Analysis, Quadrant, SummaryAnalysis, SummaryRow, SurveyStats, analyze, analyze_summary,
 };
 use peakend_core::peak::PeakRule;
-use peakend_core::{Journey, JourneyKey};
+use peakend_core::{Journey, JourneyKey, OrgNodeId};
 use peakend_io::{CellError, FileErrors, summary_csv, survey_csv};
 use peakend_store::Store;
 
@@ -18,7 +19,7 @@ use crate::journey_cmd::format_name;
 use crate::{Format, table};
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["file", "summary"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["file", "summary", "from_db"])))]
 pub struct AnalyzeArgs {
     /// A survey file in the wide format (see `peakend survey template`); needs --journey
     #[arg(requires = "journey")]
@@ -26,6 +27,18 @@ pub struct AnalyzeArgs {
     /// Aggregate input: a CSV with moment,importance[,satisfaction], one row per moment
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
+    /// Analyse the stored responses (with --journey, and optionally --org, --from, --to)
+    #[arg(long, requires = "journey")]
+    from_db: bool,
+    /// With --from-db: the halls at or below this org node
+    #[arg(long, requires = "from_db")]
+    org: Option<OrgNodeId>,
+    /// With --from-db: first visit date, YYYY-MM-DD
+    #[arg(long, requires = "from_db", value_parser = peakend_core::survey::parse_date)]
+    from: Option<NaiveDate>,
+    /// With --from-db: last visit date, YYYY-MM-DD
+    #[arg(long, requires = "from_db", value_parser = peakend_core::survey::parse_date)]
+    to: Option<NaiveDate>,
     /// Journey whose moment keys the file uses: rows are put in journey order, the end is
     /// the journey's last moment, and names are shown in Chinese and English
     #[arg(long)]
@@ -211,37 +224,52 @@ fn print_table(a: &SummaryAnalysis, journey: Option<&Journey>) {
     outln!("end 终: {}", a.end);
 }
 
-/// Analyses a survey file: rows are folded into statistics as they are read, and
-/// nothing is reported unless every row is good.
+/// Analyses a survey file (rows folded into statistics as they are read; nothing is
+/// reported unless every row is good) or, with --from-db, the stored responses.
 async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let path = args.file.as_ref().expect("clap requires FILE or --summary");
     let key = args
         .journey
         .as_ref()
-        .expect("clap requires --journey with FILE");
-    let file = path.display().to_string();
-    let journey = crate::init(db)
-        .await?
+        .context("--journey is required to analyse responses")?;
+    let store = crate::init(db).await?;
+    let journey = store
         .journey(key)
         .await?
         .with_context(|| format!("journey `{key}` not found"))?;
-    let text = crate::read_text(path, args.encoding.as_deref())?;
-    let mut stats = SurveyStats::new(&journey);
-    let opts = survey_csv::Options {
-        ignore_unknown: args.ignore_unknown,
-        halls: None,
+    let analysis = match &args.file {
+        None => {
+            peakend_store::stored_analysis(
+                &store,
+                &journey,
+                args.org.as_ref(),
+                args.from,
+                args.to,
+                args.weights.as_ref(),
+                args.peak_rule,
+            )
+            .await?
+        }
+        Some(path) => {
+            let file = path.display().to_string();
+            let text = crate::read_text(path, args.encoding.as_deref())?;
+            let mut stats = SurveyStats::new(&journey);
+            let opts = survey_csv::Options {
+                ignore_unknown: args.ignore_unknown,
+                halls: None,
+            };
+            let errors = survey_csv::for_each_row(&text, &journey, &opts, |r| stats.push(&r));
+            if !errors.is_empty() {
+                bail!(FileErrors { file, errors });
+            }
+            analyze(&journey, &stats, args.weights.as_ref(), args.peak_rule)
+                .with_context(|| file.clone())?
+        }
     };
-    let errors = survey_csv::for_each_row(&text, &journey, &opts, |r| stats.push(&r));
-    if !errors.is_empty() {
-        bail!(FileErrors { file, errors });
-    }
-    let analysis = analyze(&journey, &stats, args.weights.as_ref(), args.peak_rule)
-        .with_context(|| file.clone())?;
     match args.format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&analysis)?),
         Format::Table => print_analysis(&analysis, &journey),
         other => bail!(
-            "analyze FILE supports --format table or json, not {}",
+            "survey analysis supports --format table or json, not {}",
             format_name(other)
         ),
     }

@@ -1,13 +1,27 @@
 use anyhow::Context;
 use clap::Subcommand;
 use peakend_core::JourneyKey;
-use peakend_io::survey_csv;
+use std::collections::HashSet;
+
+use peakend_io::{FileErrors, survey_csv};
 use peakend_store::Store;
 
 #[derive(Subcommand)]
 pub enum SurveyCmd {
     /// Print the CSV header of the survey file for a journey
     Template { journey: JourneyKey },
+    /// Store the responses of a survey file in one transaction (all or nothing)
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        journey: JourneyKey,
+        /// Skip columns that are not part of the survey format
+        #[arg(long)]
+        ignore_unknown: bool,
+        /// Force the file's text encoding (default: detect UTF-8 or GB18030)
+        #[arg(long)]
+        encoding: Option<String>,
+    },
 }
 
 pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
@@ -19,6 +33,40 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("journey `{journey}` not found"))?;
             outln!("{}", survey_csv::header(&j).join(","));
+        }
+        SurveyCmd::Import {
+            file,
+            journey,
+            ignore_unknown,
+            encoding,
+        } => {
+            let name = file.display().to_string();
+            let store = crate::init(db).await?;
+            let j = store
+                .journey(&journey)
+                .await?
+                .with_context(|| format!("journey `{journey}` not found"))?;
+            let halls: HashSet<String> = store
+                .org_nodes()
+                .await?
+                .into_iter()
+                .filter_map(|n| n.hall_id())
+                .map(String::from)
+                .collect();
+            let text = crate::read_text(&file, encoding.as_deref())?;
+            let opts = survey_csv::Options {
+                ignore_unknown,
+                halls: Some(&halls),
+            };
+            let responses = survey_csv::parse(&text, &j, &opts).map_err(|errors| FileErrors {
+                file: name.clone(),
+                errors,
+            })?;
+            let n = store
+                .import_responses(&j, &responses)
+                .await
+                .with_context(|| format!("{name} not imported"))?;
+            outln!("{name}: {n} responses imported for journey {journey}");
         }
     }
     Ok(())

@@ -357,11 +357,10 @@ fn bad_database_urls_fail_in_one_line() {
     );
 }
 
-#[test]
-fn serve_answers_on_the_given_address() {
-    let db = peakend_testkit::sqlite();
+/// Starts `peakend serve` on an ephemeral port; returns the process and its base URL.
+fn spawn_server(db: &str) -> (std::process::Child, String) {
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("peakend"))
-        .args(["--db", &db.url, "serve", "--addr", "127.0.0.1:0"])
+        .args(["--db", db, "serve", "--addr", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -373,21 +372,33 @@ fn serve_answers_on_the_given_address() {
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
+        .unwrap_or_else(|| panic!("{line}"));
+    (child, url.to_owned())
+}
+
+#[test]
+fn serve_answers_on_the_given_address() {
+    let db = peakend_testkit::sqlite();
+    let (mut child, url) = spawn_server(&db.url);
     let health = fetch_json(&format!("{url}/healthz"));
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(health["status"], "ok");
 }
 
-/// A GET on a private runtime; the server under test runs in another process.
+/// A GET on a private runtime in its own thread (callers may already be inside one);
+/// the server under test runs in another process.
 fn fetch_json(url: &str) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    })
+    .join()
+    .unwrap()
 }
 
 /// The files under examples/ do what the README says they do.
@@ -590,6 +601,110 @@ fn survey_file_analysis_in_gb18030() {
     );
     assert!(
         err.contains("row 2, column sat.queue: 11 is outside 1–10; row 3, column respondent: duplicate respondent `r1` (also row 2); row 3, column date: `yesterday` is not a date"),
+        "{err}"
+    );
+}
+
+const SURVEY: &str = "respondent,hall,date,segment,purpose,overall,nps,imp.result,sat.result,imp.leave,sat.leave,imp.queue,sat.queue,need.queue.wait_foresight,tolerable_wait_min\n\
+    r1,h1,2024/3/1,全球通,缴费,9,10,10,9,8,8,6,7,9,15\n\
+    r2,h1,2024/3/2,全球通,购机,7,8,9,7,7,6,5,5,,20\n\
+    r3,h2,2024/3/3,动感地带,缴费,6,5,8,6,6,5,7,6,7,10\n\
+    r4,h2,2024/4/4,动感地带,咨询,8,9,9,8,7,7,6,8,8,16\n";
+
+// Issue 3: the analysis is the same from a file, from the database and through the API.
+peakend_testkit::on_both_backends!(analysis_is_the_same_from_file_database_and_api, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    let org = "id,parent,level,name\np,,province,省\nc,p,city,市\nh1,c,hall,一厅\nh2,c,hall,二厅\n";
+    ok(
+        url,
+        &[
+            "org",
+            "import",
+            &write(dir.path(), "org.csv", org.as_bytes()),
+        ],
+    );
+    let (gb, _, _) = encoding_rs::GB18030.encode(SURVEY);
+    let file = write(dir.path(), "survey.csv", &gb);
+    let out = ok(
+        url,
+        &["survey", "import", &file, "--journey", "service-hall"],
+    );
+    assert!(
+        out.contains("4 responses imported for journey service-hall"),
+        "{out}"
+    );
+    let err = fails(
+        url,
+        &["survey", "import", &file, "--journey", "service-hall"],
+    );
+    assert!(err.contains("4 respondents are already stored"), "{err}");
+
+    let json = |args: &[&str]| serde_json::from_str::<Value>(&ok(url, args)).unwrap();
+    let from_file = json(&[
+        "analyze",
+        &file,
+        "--journey",
+        "service-hall",
+        "--format",
+        "json",
+    ]);
+    let from_db = json(&[
+        "analyze",
+        "--from-db",
+        "--journey",
+        "service-hall",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(from_file["respondents"], 4);
+    assert_eq!(from_file, from_db);
+
+    let (mut server, base) = spawn_server(url);
+    let from_api = fetch_json(&format!("{base}/api/v1/analysis?journey=service-hall"));
+    let march = fetch_json(&format!(
+        "{base}/api/v1/analysis?journey=service-hall&org=h1&from=2024-03-01&to=2024-03-31"
+    ));
+    let missing = fetch_json(&format!(
+        "{base}/api/v1/analysis?journey=service-hall&org=nowhere"
+    ));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(from_api, from_file);
+    assert_eq!(march["respondents"], 2);
+    assert_eq!(missing["error"]["message"], "org node `nowhere` not found");
+
+    let h2 = json(&[
+        "analyze",
+        "--from-db",
+        "--journey",
+        "service-hall",
+        "--org",
+        "h2",
+        "--from",
+        "2024-03-01",
+        "--to",
+        "2024-03-31",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(h2["respondents"], 1);
+});
+
+#[test]
+fn survey_import_rejects_unknown_halls_with_the_row() {
+    let db = peakend_testkit::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.csv", SURVEY.as_bytes());
+    let err = fails(
+        &db.url,
+        &["survey", "import", &file, "--journey", "service-hall"],
+    );
+    assert!(
+        err.contains("s.csv: row 2, column hall: unknown hall `h1`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("row 5, column hall: unknown hall `h2`"),
         "{err}"
     );
 }

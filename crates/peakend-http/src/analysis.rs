@@ -1,0 +1,66 @@
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use peakend_core::analysis::Analysis;
+use peakend_core::peak::PeakRule;
+use peakend_core::survey::parse_date;
+use peakend_core::{JourneyKey, OrgNodeId};
+use serde::Deserialize;
+
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/analysis", get(analysis))
+}
+
+#[derive(Deserialize)]
+struct AnalysisQuery {
+    journey: String,
+    org: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    peak_rule: Option<String>,
+}
+
+/// The same analysis as `peakend analyze --from-db`, for the stored responses.
+async fn analysis(
+    State(state): State<AppState>,
+    Query(q): Query<AnalysisQuery>,
+) -> Result<Json<Analysis>, ApiError> {
+    let bad = |field: &str, e: String| ApiError::bad_request(format!("{field}: {e}"));
+    let key = JourneyKey::parse(q.journey).map_err(|e| bad("journey", e.to_string()))?;
+    let org = q
+        .org
+        .map(OrgNodeId::parse)
+        .transpose()
+        .map_err(|e| bad("org", e.to_string()))?;
+    let from = q
+        .from
+        .as_deref()
+        .map(parse_date)
+        .transpose()
+        .map_err(|e| bad("from", e))?;
+    let to =
+        q.to.as_deref()
+            .map(parse_date)
+            .transpose()
+            .map_err(|e| bad("to", e))?;
+    let rule = q
+        .peak_rule
+        .as_deref()
+        .map(str::parse::<PeakRule>)
+        .transpose()
+        .map_err(|e| bad("peak_rule", e))?;
+    let journey = crate::journeys::load(&state, key.to_string()).await?;
+    let analysis = peakend_store::stored_analysis(
+        state.store.as_ref(),
+        &journey,
+        org.as_ref(),
+        from,
+        to,
+        None,
+        rule.unwrap_or_default(),
+    )
+    .await?;
+    Ok(Json(analysis))
+}
