@@ -12,6 +12,7 @@ pub mod journey;
 pub mod org;
 pub mod peak;
 pub mod survey;
+pub mod synth;
 pub mod text;
 
 pub use id::{CounterId, HallId, JourneyKey, KioskId, MomentKey, NeedKey, OrgNodeId, StandardKey};

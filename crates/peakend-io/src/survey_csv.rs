@@ -41,6 +41,50 @@ pub fn header(journey: &Journey) -> Vec<String> {
     cols
 }
 
+/// Writes responses in the wide format with [`header`]'s columns; what it writes,
+/// [`parse`] reads back.
+pub fn write<W: std::io::Write>(
+    journey: &Journey,
+    responses: impl IntoIterator<Item = Response>,
+    out: W,
+) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(header(journey))?;
+    let fmt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let need_cols: Vec<(usize, usize)> = journey
+        .moments()
+        .iter()
+        .enumerate()
+        .flat_map(|(j, m)| (0..m.core_needs.len()).map(move |n| (j, n)))
+        .collect();
+    for r in responses {
+        let mut rec = vec![
+            r.respondent.clone(),
+            r.hall.to_string(),
+            r.date.format("%Y-%m-%d").to_string(),
+            r.segment.clone(),
+            r.purpose.clone().unwrap_or_default(),
+            fmt(r.overall),
+            fmt(r.nps),
+        ];
+        for rating in &r.ratings {
+            rec.push(fmt(rating.importance));
+            rec.push(fmt(rating.satisfaction));
+        }
+        for (j, n) in &need_cols {
+            rec.push(fmt(r
+                .needs
+                .iter()
+                .find(|x| x.moment == *j && x.need == *n)
+                .map(|x| x.importance)));
+        }
+        rec.push(fmt(r.tolerable_wait_min));
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 /// What a column holds.
 #[derive(Clone, Copy)]
 enum Col {
@@ -377,6 +421,17 @@ mod tests {
         assert_eq!(rs[0].needs.len(), 1);
         assert_eq!(rs[1].ratings[q], Rating::default());
         assert_eq!(rs[1].purpose, None);
+    }
+
+    #[test]
+    fn written_files_read_back_identically() {
+        let j = journey();
+        let halls = [HallId::parse("h1").unwrap()];
+        let rows: Vec<Response> = peakend_core::synth::responses(&j, &halls, 40, 3).collect();
+        let mut buf = Vec::new();
+        write(&j, rows.clone(), &mut buf).unwrap();
+        let back = parse(std::str::from_utf8(&buf).unwrap(), &j, &opts()).unwrap();
+        assert_eq!(back, rows);
     }
 
     #[test]

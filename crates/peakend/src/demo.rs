@@ -3,10 +3,14 @@
 //! Later issues add survey responses and hall events to it.
 
 use anyhow::Context;
-use peakend_core::{OrgLevel, OrgNode, OrgNodeId};
+use peakend_core::{JourneyKey, OrgLevel, OrgNode, OrgNodeId, builtin, synth};
 use peakend_store::{SqlStore, Store};
 
 const PROVINCE: (&str, &str) = ("demo", "示范省");
+
+/// Survey responses per hall in the demo, and the seed that makes them reproducible.
+const SURVEY_PER_HALL: usize = 60;
+const SURVEY_SEED: u64 = 2019;
 
 /// (district id, district name, number of halls)
 type District = (&'static str, &'static str, usize);
@@ -128,6 +132,30 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
     for j in store.list_journeys().await? {
         outln!("journey {} {} ({} moments)", j.key, j.name.zh, j.moments);
     }
+    // Survey responses, once: a visit survey of each hall's customers.
+    let journey = store
+        .journey(&JourneyKey::parse(builtin::SERVICE_HALL)?)
+        .await?
+        .context("the built-in journey is missing")?;
+    if store
+        .responses(&journey, None, None, None)
+        .await?
+        .is_empty()
+    {
+        let halls: Vec<_> = tree.nodes().iter().filter_map(|n| n.hall_id()).collect();
+        let rows: Vec<_> =
+            synth::responses(&journey, &halls, SURVEY_PER_HALL * halls.len(), SURVEY_SEED)
+                .collect();
+        store
+            .import_responses(&journey, &rows)
+            .await
+            .context("loading the demo survey")?;
+    }
+    let stored = store.responses(&journey, None, None, None).await?.len();
+    outln!(
+        "survey: {stored} responses to {key} (peakend analyze --from-db --journey {key}; GET /api/v1/analysis?journey={key})",
+        key = journey.key()
+    );
     Ok(())
 }
 

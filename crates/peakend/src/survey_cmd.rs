@@ -1,4 +1,4 @@
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use peakend_core::JourneyKey;
 use std::collections::HashSet;
@@ -10,6 +10,18 @@ use peakend_store::Store;
 pub enum SurveyCmd {
     /// Print the CSV header of the survey file for a journey
     Template { journey: JourneyKey },
+    /// Write a realistic synthetic survey file for the halls in the database
+    Synth {
+        #[arg(long)]
+        journey: JourneyKey,
+        #[arg(long, default_value_t = 1000)]
+        rows: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write to this file instead of stdout
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
     /// Store the responses of a survey file in one transaction (all or nothing)
     Import {
         file: std::path::PathBuf,
@@ -33,6 +45,43 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("journey `{journey}` not found"))?;
             outln!("{}", survey_csv::header(&j).join(","));
+        }
+        SurveyCmd::Synth {
+            journey,
+            rows,
+            seed,
+            output,
+        } => {
+            let store = crate::init(db).await?;
+            let j = store
+                .journey(&journey)
+                .await?
+                .with_context(|| format!("journey `{journey}` not found"))?;
+            let halls: Vec<_> = store
+                .org_nodes()
+                .await?
+                .iter()
+                .filter_map(|n| n.hall_id())
+                .collect();
+            if halls.is_empty() {
+                bail!(
+                    "no halls in {db}: import an organisation (peakend org import) or run peakend demo first"
+                );
+            }
+            let responses = peakend_core::synth::responses(&j, &halls, rows, seed);
+            match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    survey_csv::write(&j, responses, std::io::BufWriter::new(file))?;
+                }
+                None => match survey_csv::write(&j, responses, std::io::stdout().lock()) {
+                    // `peakend survey synth … | head` closes the pipe early: not an error.
+                    Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe) =>
+                        {}
+                    other => other?,
+                },
+            }
         }
         SurveyCmd::Import {
             file,

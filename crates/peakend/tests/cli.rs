@@ -336,7 +336,61 @@ fn demo_sets_up_a_province_and_is_idempotent() {
         first.contains("demo province 示范省: 3 cities, 8 districts, 38 halls"),
         "{first}"
     );
-    assert_eq!(ok(&db.url, &["demo", "--no-serve"]), first);
+    assert!(
+        first.contains("survey: 2280 responses to service-hall"),
+        "{first}"
+    );
+    assert_eq!(
+        ok(&db.url, &["demo", "--no-serve"]),
+        first,
+        "a second run adds nothing"
+    );
+    let a: Value = serde_json::from_str(&ok(
+        &db.url,
+        &[
+            "analyze",
+            "--from-db",
+            "--journey",
+            "service-hall",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(a["respondents"], 2280);
+    assert_eq!(a["end"], "leave");
+    // synth writes a file that analyses, with the halls of the database.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synth.csv");
+    let file = file.to_str().unwrap();
+    ok(
+        &db.url,
+        &[
+            "survey",
+            "synth",
+            "--journey",
+            "service-hall",
+            "--rows",
+            "300",
+            "--seed",
+            "9",
+            "-o",
+            file,
+        ],
+    );
+    let s: Value = serde_json::from_str(&ok(
+        &db.url,
+        &[
+            "analyze",
+            file,
+            "--journey",
+            "service-hall",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(s["respondents"], 300);
     let list = ok(&db.url, &["org", "list"]);
     assert!(
         list.contains("demo-dj-cq-01") && list.contains("东江城区文化路营业厅"),
