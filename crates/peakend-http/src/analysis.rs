@@ -1,7 +1,7 @@
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use peakend_core::analysis::Analysis;
+use peakend_core::analysis::{Analysis, GroupBy};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::parse_date;
 use peakend_core::{JourneyKey, OrgNodeId};
@@ -20,6 +20,7 @@ struct AnalysisQuery {
     from: Option<String>,
     to: Option<String>,
     peak_rule: Option<String>,
+    by: Option<String>,
 }
 
 /// The same analysis as `peakend analyze --from-db`, for the stored responses.
@@ -51,16 +52,20 @@ async fn analysis(
         .map(str::parse::<PeakRule>)
         .transpose()
         .map_err(|e| bad("peak_rule", e))?;
+    let by =
+        q.by.as_deref()
+            .map(str::parse::<GroupBy>)
+            .transpose()
+            .map_err(|e| bad("by", e))?;
     let journey = crate::journeys::load(&state, key.to_string()).await?;
-    let analysis = peakend_store::stored_analysis(
-        state.store.as_ref(),
-        &journey,
-        org.as_ref(),
+    let query = peakend_store::AnalysisQuery {
+        org: org.as_ref(),
         from,
         to,
-        None,
-        rule.unwrap_or_default(),
-    )
-    .await?;
+        weights: None,
+        rule: rule.unwrap_or_default(),
+        by,
+    };
+    let analysis = peakend_store::stored_analysis(state.store.as_ref(), &journey, &query).await?;
     Ok(Json(analysis))
 }

@@ -10,7 +10,7 @@ mod sql;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use peakend_core::analysis::{Analysis, SurveyStats, analyze};
+use peakend_core::analysis::{Analysis, GroupBy, GroupedStats};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
 use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgNodeId, OrgTree, Text};
@@ -106,37 +106,48 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Response>>;
 }
 
-/// The peak-end analysis of the stored responses to `journey` from the halls at or
-/// below `org` (all when `None`) visited in [from, to]. The CLI and the API both call
-/// this, so the same question gets the same answer everywhere.
+/// Which stored responses to analyse, and how.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisQuery<'a> {
+    /// The halls at or below this node; all halls when `None`.
+    pub org: Option<&'a OrgNodeId>,
+    /// Visit dates, inclusive.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Segment weights; each segment's share of respondents when `None`.
+    pub weights: Option<&'a std::collections::BTreeMap<String, f64>>,
+    pub rule: PeakRule,
+    pub by: Option<GroupBy>,
+}
+
+/// The peak-end analysis of the stored responses to `journey`. The CLI and the API
+/// both call this, so the same question gets the same answer everywhere.
 pub async fn stored_analysis(
     store: &dyn Store,
     journey: &Journey,
-    org: Option<&OrgNodeId>,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    weights: Option<&std::collections::BTreeMap<String, f64>>,
-    rule: PeakRule,
+    q: &AnalysisQuery<'_>,
 ) -> Result<Analysis> {
-    let halls: Option<Vec<HallId>> = match org {
+    let tree = store.org_tree().await?;
+    let halls: Option<Vec<HallId>> = match q.org {
         None => None,
-        Some(node) => {
-            let tree = store.org_tree().await?;
-            if tree.get(node).is_none() {
-                return Err(StoreError::NotFound(format!("org node `{node}` not found")));
-            }
-            Some(
-                tree.halls_under(node)
-                    .iter()
-                    .filter_map(|n| n.hall_id())
-                    .collect(),
-            )
+        Some(node) if tree.get(node).is_none() => {
+            return Err(StoreError::NotFound(format!("org node `{node}` not found")));
         }
+        Some(node) => Some(
+            tree.halls_under(node)
+                .iter()
+                .filter_map(|n| n.hall_id())
+                .collect(),
+        ),
     };
-    let responses = store.responses(journey, halls.as_deref(), from, to).await?;
-    let mut stats = SurveyStats::new(journey);
+    let responses = store
+        .responses(journey, halls.as_deref(), q.from, q.to)
+        .await?;
+    let mut stats = GroupedStats::new(journey, q.by, Some(&tree));
     responses.iter().for_each(|r| stats.push(r));
-    analyze(journey, &stats, weights, rule).map_err(|e| StoreError::Invalid(e.to_string()))
+    stats
+        .analyze(journey, q.weights, q.rule)
+        .map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`:

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
 use peakend_core::analysis::{
-    Analysis, Quadrant, SummaryAnalysis, SummaryRow, SurveyStats, analyze, analyze_summary,
+    Analysis, GroupBy, GroupedStats, Quadrant, SummaryAnalysis, SummaryRow, analyze_summary,
 };
 use peakend_core::peak::PeakRule;
 use peakend_core::{Journey, JourneyKey, OrgNodeId};
@@ -57,6 +57,9 @@ pub struct AnalyzeArgs {
     /// Skip columns that are not part of the survey format
     #[arg(long)]
     ignore_unknown: bool,
+    /// The whole analysis per group as well: purpose, segment, hall, district or city
+    #[arg(long)]
+    by: Option<GroupBy>,
 }
 
 fn parse_weights(s: &str) -> Result<BTreeMap<String, f64>, String> {
@@ -238,21 +241,25 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("journey `{key}` not found"))?;
     let analysis = match &args.file {
         None => {
-            peakend_store::stored_analysis(
-                &store,
-                &journey,
-                args.org.as_ref(),
-                args.from,
-                args.to,
-                args.weights.as_ref(),
-                args.peak_rule,
-            )
-            .await?
+            let query = peakend_store::AnalysisQuery {
+                org: args.org.as_ref(),
+                from: args.from,
+                to: args.to,
+                weights: args.weights.as_ref(),
+                rule: args.peak_rule,
+                by: args.by,
+            };
+            peakend_store::stored_analysis(&store, &journey, &query).await?
         }
         Some(path) => {
             let file = path.display().to_string();
             let text = crate::read_text(path, args.encoding.as_deref())?;
-            let mut stats = SurveyStats::new(&journey);
+            // District and city groups need the organisation to place each hall.
+            let tree = match args.by {
+                Some(GroupBy::District | GroupBy::City) => Some(store.org_tree().await?),
+                _ => None,
+            };
+            let mut stats = GroupedStats::new(&journey, args.by, tree.as_ref());
             let opts = survey_csv::Options {
                 ignore_unknown: args.ignore_unknown,
                 halls: None,
@@ -261,7 +268,8 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
             if !errors.is_empty() {
                 bail!(FileErrors { file, errors });
             }
-            analyze(&journey, &stats, args.weights.as_ref(), args.peak_rule)
+            stats
+                .analyze(&journey, args.weights.as_ref(), args.peak_rule)
                 .with_context(|| file.clone())?
         }
     };
@@ -353,4 +361,21 @@ fn print_analysis(a: &Analysis, journey: &Journey) {
         f2(i.tolerable_wait.median),
         f2(i.tolerable_wait.mean)
     );
+    if !a.groups.is_empty() {
+        outln!("");
+        let rows: Vec<Vec<String>> = a
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.group.clone(),
+                    g.analysis.respondents.to_string(),
+                    g.analysis.peaks.join(", "),
+                    f2(g.analysis.indices.nps),
+                    f2(g.analysis.indices.index),
+                ]
+            })
+            .collect();
+        table::print(&["GROUP 分组", "N", "PEAKS 峰", "NPS", "INDEX"], &rows);
+    }
 }

@@ -359,6 +359,50 @@ fn demo_sets_up_a_province_and_is_idempotent() {
     .unwrap();
     assert_eq!(a["respondents"], 2280);
     assert_eq!(a["end"], "leave");
+    assert!(a.get("groups").is_none(), "no groups without --by");
+    let by: Value = serde_json::from_str(&ok(
+        &db.url,
+        &[
+            "analyze",
+            "--from-db",
+            "--journey",
+            "service-hall",
+            "--by",
+            "city",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let cities: Vec<&str> = by["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(cities, ["demo-dj", "demo-nh", "demo-xl"]);
+    let n: u64 = by["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["analysis"]["respondents"].as_u64().unwrap())
+        .sum();
+    assert_eq!(n, 2280);
+    let table = ok(
+        &db.url,
+        &[
+            "analyze",
+            "--from-db",
+            "--journey",
+            "service-hall",
+            "--by",
+            "purpose",
+        ],
+    );
+    assert!(
+        table.contains("购机") && table.contains("GROUP 分组"),
+        "{table}"
+    );
     // synth writes a file that analyses, with the halls of the database.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("synth.csv");
@@ -721,11 +765,25 @@ peakend_testkit::on_both_backends!(analysis_is_the_same_from_file_database_and_a
     let missing = fetch_json(&format!(
         "{base}/api/v1/analysis?journey=service-hall&org=nowhere"
     ));
+    let by_segment = fetch_json(&format!(
+        "{base}/api/v1/analysis?journey=service-hall&by=segment"
+    ));
+    let bad_by = fetch_json(&format!(
+        "{base}/api/v1/analysis?journey=service-hall&by=colour"
+    ));
     server.kill().unwrap();
     server.wait().unwrap();
     assert_eq!(from_api, from_file);
     assert_eq!(march["respondents"], 2);
     assert_eq!(missing["error"]["message"], "org node `nowhere` not found");
+    assert_eq!(by_segment["groups"].as_array().unwrap().len(), 2);
+    assert_eq!(by_segment["groups"][0]["group"], "全球通");
+    assert!(
+        bad_by["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("by: cannot group by `colour`")
+    );
 
     let h2 = json(&[
         "analyze",

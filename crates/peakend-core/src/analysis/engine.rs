@@ -273,6 +273,9 @@ pub struct Analysis {
     pub drivers: Drivers,
     pub memory_model: MemoryModel,
     pub indices: Indices,
+    /// The same analysis per group, with `--by`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupAnalysis>,
 }
 
 /// Normalised segment weights: the given ones (each segment with data must have one),
@@ -475,6 +478,7 @@ pub fn analyze(
             average_r: weighted_pairs(stats, &w, |s| &s.average).correlation(),
         },
         indices,
+        groups: Vec::new(),
     })
 }
 
@@ -761,5 +765,142 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&s| s));
+    }
+}
+
+/// What `--by` splits the analysis by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Purpose,
+    Segment,
+    Hall,
+    District,
+    City,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "purpose" => Ok(GroupBy::Purpose),
+            "segment" => Ok(GroupBy::Segment),
+            "hall" => Ok(GroupBy::Hall),
+            "district" => Ok(GroupBy::District),
+            "city" => Ok(GroupBy::City),
+            _ => Err(format!(
+                "cannot group by `{s}` (expected purpose, segment, hall, district or city)"
+            )),
+        }
+    }
+}
+
+/// One group's analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupAnalysis {
+    pub group: String,
+    pub analysis: Analysis,
+}
+
+/// Statistics of all responses and, when grouping, of each group.
+#[derive(Debug, Clone)]
+pub struct GroupedStats<'t> {
+    pub all: SurveyStats,
+    by: Option<(GroupBy, Option<&'t crate::org::OrgTree>)>,
+    groups: BTreeMap<String, SurveyStats>,
+}
+
+impl<'t> GroupedStats<'t> {
+    /// `tree` is needed to group by district or city (a hall's ancestor at that level).
+    pub fn new(
+        journey: &Journey,
+        by: Option<GroupBy>,
+        tree: Option<&'t crate::org::OrgTree>,
+    ) -> Self {
+        GroupedStats {
+            all: SurveyStats::new(journey),
+            by: by.map(|b| (b, tree)),
+            groups: BTreeMap::new(),
+        }
+    }
+
+    pub fn push(&mut self, r: &Response) {
+        self.all.push(r);
+        let Some((by, tree)) = self.by else { return };
+        let key = match by {
+            GroupBy::Purpose => r.purpose.clone().unwrap_or_else(|| "(none)".into()),
+            GroupBy::Segment => r.segment.clone(),
+            GroupBy::Hall => r.hall.to_string(),
+            GroupBy::District | GroupBy::City => {
+                let level = if by == GroupBy::City {
+                    crate::org::OrgLevel::City
+                } else {
+                    crate::org::OrgLevel::District
+                };
+                let node = crate::id::OrgNodeId::parse(r.hall.as_str()).ok();
+                node.and_then(|n| tree.map(|t| t.ancestry(&n)))
+                    .and_then(|up| {
+                        up.into_iter()
+                            .find(|a| a.level == level)
+                            .map(|a| a.id.to_string())
+                    })
+                    .unwrap_or_else(|| "(none)".into())
+            }
+        };
+        let template = &self.all;
+        self.groups
+            .entry(key)
+            .or_insert_with(|| SurveyStats {
+                need_counts: template.need_counts.clone(),
+                segments: BTreeMap::new(),
+            })
+            .push(r);
+    }
+
+    /// The analysis of everything, with one analysis per group when grouping.
+    pub fn analyze(
+        &self,
+        journey: &Journey,
+        weights: Option<&BTreeMap<String, f64>>,
+        rule: PeakRule,
+    ) -> Result<Analysis, AnalysisError> {
+        let mut all = analyze(journey, &self.all, weights, rule)?;
+        all.groups = self
+            .groups
+            .iter()
+            .map(|(g, s)| {
+                analyze(journey, s, weights, rule).map(|a| GroupAnalysis {
+                    group: g.clone(),
+                    analysis: a,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod grouping_tests {
+    use super::*;
+    use crate::id::HallId;
+
+    #[test]
+    fn peaks_differ_by_visit_purpose() {
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        let halls = [HallId::parse("h1").unwrap()];
+        let mut g = GroupedStats::new(&j, Some(GroupBy::Purpose), None);
+        crate::synth::responses(&j, &halls, 6000, 4).for_each(|r| g.push(&r));
+        let all = g.analyze(&j, None, PeakRule::Top(1)).unwrap();
+        let groups = &all.groups;
+        assert_eq!(all.respondents, 6000);
+        assert_eq!(
+            groups.iter().map(|x| x.analysis.respondents).sum::<u64>(),
+            6000
+        );
+        let peak =
+            |p: &str| groups.iter().find(|x| x.group == p).unwrap().analysis.peaks[0].clone();
+        // Buying a phone peaks at the purchase; paying a bill at the counter result.
+        assert_eq!(peak("购机"), "phone_purchase");
+        assert_eq!(peak("缴费"), "result");
     }
 }

@@ -11,7 +11,9 @@ pub mod stats;
 pub mod summary;
 
 pub use drivers::{DriverError, RelativeWeights, relative_weights};
-pub use engine::{Analysis, AnalysisError, SurveyStats, analyze};
+pub use engine::{
+    Analysis, AnalysisError, GroupAnalysis, GroupBy, GroupedStats, SurveyStats, analyze,
+};
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
 pub use stats::{PairStats, RunningStats, Stratified, stratified_mean};
 pub use summary::{SummaryAnalysis, SummaryRow, analyze_summary};
