@@ -4,11 +4,13 @@ use axum::response::{IntoResponse, Response};
 use peakend_store::{ErrorKind, StoreError};
 use serde_json::json;
 
-/// An error as the API reports it: `{"error": {"status": 404, "message": "…"}}`.
+/// An error as the API reports it: `{"error": {"status": 404, "message": "…"}}`, with
+/// `"problems": [...]` when an input has several bad fields or cells.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    pub problems: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -16,6 +18,20 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// 422 listing every problem: the message joins them, `problems` has them one by one.
+    pub fn unprocessable<T: serde::Serialize + std::fmt::Display>(problems: &[T]) -> Self {
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: shown.join("; "),
+            problems: problems
+                .iter()
+                .filter_map(|p| serde_json::to_value(p).ok())
+                .collect(),
         }
     }
 
@@ -46,7 +62,11 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "status": self.status.as_u16(), "message": self.message } });
+        let mut error = json!({ "status": self.status.as_u16(), "message": self.message });
+        if !self.problems.is_empty() {
+            error["problems"] = self.problems.into();
+        }
+        let body = json!({ "error": error });
         (self.status, Json(body)).into_response()
     }
 }

@@ -8,6 +8,7 @@ mod health;
 mod journeys;
 mod org;
 mod pages;
+mod responses;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .merge(journeys::router())
         .merge(org::router())
         .merge(pages::router())
+        .merge(responses::router())
         .fallback(error::not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

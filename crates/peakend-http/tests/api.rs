@@ -147,3 +147,118 @@ peakend_testkit::on_both_backends!(pages_render_in_both_languages, |url| {
     let (_, html) = get(format!("{base}/journeys/service-hall?lang=en")).await;
     assert!(html.contains("Line of visibility") && html.contains("Physical evidence"));
 });
+
+async fn post(url: String, body: reqwest::Body, content_type: &str) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+async fn respondents(base: &str) -> u64 {
+    let (status, a) = get_json(format!("{base}/api/v1/analysis?journey=service-hall")).await;
+    if status == StatusCode::OK {
+        a["respondents"].as_u64().unwrap()
+    } else {
+        assert_eq!(a["error"]["message"], "no responses to analyse", "{a}");
+        0
+    }
+}
+
+// Issue 3: one response as JSON, with the checks of a CSV row, named by field.
+peakend_testkit::on_both_backends!(responses_are_posted_one_at_a_time, |url| {
+    let base = spawn(url).await;
+    let at = format!("{base}/api/v1/journeys/service-hall/responses");
+    let good = r#"{"respondent": "k-1", "hall": "h1", "date": "2024-05-01", "segment": "全球通",
+        "overall": 9, "nps": 10, "ratings": {"result": {"importance": 10, "satisfaction": 9}}}"#;
+    let (status, body) = post(at.clone(), good.into(), "application/json").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["imported"], 1);
+    assert_eq!(respondents(&base).await, 1);
+
+    let (status, body) = post(at.clone(), good.into(), "application/json").await;
+    assert_eq!(status, StatusCode::CONFLICT, "a respondent is stored once");
+    assert!(body["error"]["message"].as_str().unwrap().contains("k-1"));
+
+    let bad = r#"{"respondent": "k-2", "hall": "h9", "date": "2024-05-01", "segment": "全球通",
+        "ratings": {"result": {"satisfaction": 11}, "lobby": {"importance": 3}}}"#;
+    let (status, body) = post(at.clone(), bad.into(), "application/json").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["hall", "ratings.lobby", "ratings.result.satisfaction"]
+    );
+    let (status, body) = post(at.clone(), "{".into(), "application/json").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = post(
+        format!("{base}/api/v1/journeys/nowhere/responses"),
+        good.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(respondents(&base).await, 1, "nothing bad was stored");
+});
+
+// Issue 3: whole CSV or XLSX files through the API, all or nothing.
+peakend_testkit::on_both_backends!(survey_files_are_uploaded, |url| {
+    let base = spawn(url).await;
+    let at = format!("{base}/api/v1/journeys/service-hall/responses/import");
+    let bad =
+        "respondent,hall,date,segment,sat.queue\nu1,h1,2024-01-01,g,7\nu2,h2,2024-01-01,g,12\n";
+    let (status, body) = post(at.clone(), bad.into(), "text/csv").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["error"]["message"],
+        "upload: row 3, column sat.queue: 12 is outside 1–10; row 3, column hall: unknown hall `h2`"
+    );
+    assert_eq!(body["error"]["problems"][0]["row"], 3);
+    assert_eq!(respondents(&base).await, 0, "a bad file stores nothing");
+
+    let (gb, _, _) = encoding_rs::GB18030
+        .encode("respondent,hall,date,segment,purpose,sat.queue\nu1,h1,2024/1/1,动感地带,缴费,7\n");
+    let (status, body) = post(at.clone(), gb.into_owned().into(), "text/csv").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["imported"], 1);
+
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["respondent", "hall", "date", "segment", "overall"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=3u32 {
+        sheet.write_string(r, 0, format!("x{r}")).unwrap();
+        sheet.write_string(r, 1, "h1").unwrap();
+        sheet.write_string(r, 2, "2024-02-01").unwrap();
+        sheet.write_string(r, 3, "全球通").unwrap();
+        sheet.write_number(r, 4, 7 + r as u16).unwrap();
+    }
+    let part =
+        reqwest::multipart::Part::bytes(book.save_to_buffer().unwrap()).file_name("survey.xlsx");
+    let resp = reqwest::Client::new()
+        .post(at.clone())
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(respondents(&base).await, 4);
+});

@@ -6,12 +6,16 @@ pub mod decode;
 pub mod org_csv;
 pub mod summary_csv;
 pub mod survey_csv;
+pub mod survey_json;
+mod table;
+
+pub use table::{Input, Source};
 
 use std::fmt;
 
 /// A problem at a place in an input file. `row` is the spreadsheet row (the header is
 /// row 1); row 0 means the problem is in stored data that the file would break.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CellError {
     pub row: usize,
     pub column: Option<String>,

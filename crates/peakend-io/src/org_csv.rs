@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use peakend_core::{OrgError, OrgLevel, OrgNode, OrgNodeId};
 
 use crate::CellError;
+use crate::table::{self, Input};
 
 const REQUIRED: [&str; 4] = ["id", "parent", "level", "name"];
 const OPTIONAL: [&str; 2] = ["counters", "kiosks"];
@@ -19,26 +20,11 @@ pub struct OrgRow {
 }
 
 /// Parses the whole file, collecting every bad cell rather than stopping at the first.
-pub fn parse(text: &str) -> Result<Vec<OrgRow>, Vec<CellError>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header_error = |message: String| {
-        vec![CellError {
-            row: 1,
-            column: None,
-            message,
-        }]
-    };
-    let headers = reader
-        .headers()
-        .map_err(|e| header_error(e.to_string()))?
-        .clone();
+pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<OrgRow>, Vec<CellError>> {
+    let (headers, records) = table::open(input).map_err(|e| vec![e])?;
     let mut col: HashMap<&str, usize> = HashMap::new();
     let mut errors = Vec::new();
     for (i, h) in headers.iter().enumerate() {
-        let h = h.trim_start_matches('\u{feff}');
         match REQUIRED.iter().chain(OPTIONAL.iter()).find(|c| **c == h) {
             Some(c) if col.insert(c, i).is_some() => errors.push(CellError {
                 row: 1,
@@ -71,22 +57,14 @@ pub fn parse(text: &str) -> Result<Vec<OrgRow>, Vec<CellError>> {
     }
 
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 2;
-        let record = match record {
+    for record in records {
+        let (row, record) = match record {
             Ok(r) => r,
             Err(e) => {
-                errors.push(CellError {
-                    row,
-                    column: None,
-                    message: e.to_string(),
-                });
+                errors.push(e);
                 continue;
             }
         };
-        if record.iter().all(str::is_empty) {
-            continue; // blank lines that spreadsheets leave at the end
-        }
         let mut cell_err = |column: &str, message: String| {
             errors.push(CellError {
                 row,

@@ -6,22 +6,10 @@ use std::collections::HashMap;
 use peakend_core::analysis::SummaryRow;
 
 use crate::CellError;
+use crate::table::{self, Input};
 
-pub fn parse(text: &str) -> Result<Vec<SummaryRow>, Vec<CellError>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            vec![CellError {
-                row: 1,
-                column: None,
-                message: e.to_string(),
-            }]
-        })?
-        .clone();
+pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<SummaryRow>, Vec<CellError>> {
+    let (headers, records) = table::open(input).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     let col: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
     for h in headers.iter() {
@@ -48,17 +36,11 @@ pub fn parse(text: &str) -> Result<Vec<SummaryRow>, Vec<CellError>> {
     }
     let mut rows = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 2;
-        let record = match record {
-            Ok(r) if r.iter().all(str::is_empty) => continue,
+    for record in records {
+        let (row, record) = match record {
             Ok(r) => r,
             Err(e) => {
-                errors.push(CellError {
-                    row,
-                    column: None,
-                    message: e.to_string(),
-                });
+                errors.push(e);
                 continue;
             }
         };

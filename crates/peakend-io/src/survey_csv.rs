@@ -10,6 +10,7 @@ use peakend_core::survey::{
 use peakend_core::{HallId, Journey};
 
 use crate::CellError;
+use crate::table::{self, Input};
 
 const FIXED: [&str; 8] = [
     "respondent",
@@ -140,13 +141,13 @@ fn classify(journey: &Journey, name: &str, ignore_unknown: bool) -> Result<Col, 
 
 /// Parses the whole file. Every bad cell is reported; no response is returned unless
 /// all rows are good, so an import can store all or nothing.
-pub fn parse(
-    text: &str,
+pub fn parse<'a>(
+    input: impl Into<Input<'a>>,
     journey: &Journey,
     opts: &Options,
 ) -> Result<Vec<Response>, Vec<CellError>> {
     let mut responses = Vec::new();
-    let errors = for_each_row(text, journey, opts, |r| responses.push(r));
+    let errors = for_each_row(input, journey, opts, |r| responses.push(r));
     if errors.is_empty() {
         Ok(responses)
     } else {
@@ -156,30 +157,20 @@ pub fn parse(
 
 /// Streams the parsed rows to `each` (for folding large files without holding them)
 /// and returns every problem found; callers must discard what they folded if any.
-pub fn for_each_row(
-    text: &str,
+pub fn for_each_row<'a>(
+    input: impl Into<Input<'a>>,
     journey: &Journey,
     opts: &Options,
     mut each: impl FnMut(Response),
 ) -> Vec<CellError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut errors = Vec::new();
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            return vec![CellError {
-                row: 1,
-                column: None,
-                message: e.to_string(),
-            }];
-        }
+    let (headers, records) = match table::open(input) {
+        Ok(x) => x,
+        Err(e) => return vec![e],
     };
+    let mut errors = Vec::new();
     let mut cols = Vec::with_capacity(headers.len());
     let mut seen = HashSet::new();
     for h in headers.iter() {
-        let h = h.trim_start_matches('\u{feff}');
         if !seen.insert(h.to_owned()) {
             errors.push(CellError {
                 row: 1,
@@ -214,17 +205,11 @@ pub fn for_each_row(
 
     let k = journey.moments().len();
     let mut respondents: HashMap<String, usize> = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 2;
-        let record = match record {
-            Ok(r) if r.iter().all(str::is_empty) => continue,
+    for record in records {
+        let (row, record) = match record {
             Ok(r) => r,
             Err(e) => {
-                errors.push(CellError {
-                    row,
-                    column: None,
-                    message: e.to_string(),
-                });
+                errors.push(e);
                 continue;
             }
         };
@@ -271,12 +256,7 @@ pub fn for_each_row(
                 Col::Ignored => {}
             }
         }
-        let col_of = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h.trim_start_matches('\u{feff}') == name)
-                .unwrap_or(0)
-        };
+        let col_of = |name: &str| headers.iter().position(|h| h == name).unwrap_or(0);
         let respondent = fixed[0].to_owned();
         if respondent.is_empty() {
             bad(col_of("respondent"), "empty".into());

@@ -113,8 +113,8 @@ pub async fn run(db: &str, args: AnalyzeArgs) -> anyhow::Result<()> {
         return run_survey(db, &args).await;
     };
     let file = summary.display().to_string();
-    let text = crate::read_text(summary, args.encoding.as_deref())?;
-    let rows = summary_csv::parse(&text).map_err(|errors| FileErrors {
+    let source = crate::read_table(summary, args.encoding.as_deref())?;
+    let rows = summary_csv::parse(&source).map_err(|errors| FileErrors {
         file: file.clone(),
         errors,
     })?;
@@ -253,7 +253,7 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
         }
         Some(path) => {
             let file = path.display().to_string();
-            let text = crate::read_text(path, args.encoding.as_deref())?;
+            let source = crate::read_table(path, args.encoding.as_deref())?;
             // District and city groups need the organisation to place each hall.
             let tree = match args.by {
                 Some(GroupBy::District | GroupBy::City) => Some(store.org_tree().await?),
@@ -264,7 +264,7 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
                 ignore_unknown: args.ignore_unknown,
                 halls: None,
             };
-            let errors = survey_csv::for_each_row(&text, &journey, &opts, |r| stats.push(&r));
+            let errors = survey_csv::for_each_row(&source, &journey, &opts, |r| stats.push(&r));
             if !errors.is_empty() {
                 bail!(FileErrors { file, errors });
             }

@@ -125,6 +125,18 @@ pub fn read_text(file: &std::path::Path, encoding: Option<&str>) -> anyhow::Resu
     Ok(text)
 }
 
+/// Reads a table file: an XLSX workbook (its first sheet), or CSV text in UTF-8 or
+/// GB18030, detected unless `encoding` forces one.
+pub fn read_table(
+    file: &std::path::Path,
+    encoding: Option<&str>,
+) -> anyhow::Result<peakend_io::Source> {
+    let name = file.display();
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
+    let forced = encoding.map(peakend_io::decode::encoding_for).transpose()?;
+    peakend_io::Source::from_bytes(bytes, forced).with_context(|| name.to_string())
+}
+
 pub async fn open(db: &str) -> anyhow::Result<SqlStore> {
     Ok(peakend_store::connect(db).await?)
 }

@@ -29,8 +29,8 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
     match cmd {
         OrgCmd::Import { file, encoding } => {
             let name = file.display().to_string();
-            let text = crate::read_text(&file, encoding.as_deref())?;
-            let rows = org_csv::parse(&text).map_err(|errors| FileErrors {
+            let source = crate::read_table(&file, encoding.as_deref())?;
+            let rows = org_csv::parse(&source).map_err(|errors| FileErrors {
                 file: name.clone(),
                 errors,
             })?;

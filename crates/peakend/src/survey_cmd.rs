@@ -102,12 +102,12 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                 .filter_map(|n| n.hall_id())
                 .map(String::from)
                 .collect();
-            let text = crate::read_text(&file, encoding.as_deref())?;
+            let source = crate::read_table(&file, encoding.as_deref())?;
             let opts = survey_csv::Options {
                 ignore_unknown,
                 halls: Some(&halls),
             };
-            let responses = survey_csv::parse(&text, &j, &opts).map_err(|errors| FileErrors {
+            let responses = survey_csv::parse(&source, &j, &opts).map_err(|errors| FileErrors {
                 file: name.clone(),
                 errors,
             })?;

@@ -820,3 +820,79 @@ fn survey_import_rejects_unknown_halls_with_the_row() {
         "{err}"
     );
 }
+
+/// SURVEY as a workbook, the way Excel users keep it: numbers as numbers, and the first
+/// visit date as a real Excel date rather than text.
+fn survey_xlsx() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    for (r, line) in SURVEY.lines().enumerate() {
+        for (c, v) in line.split(',').enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            if (r, c) == (1, 2) {
+                let d = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 3, 1).unwrap();
+                sheet.write_datetime_with_format(r, c, &d, &date).unwrap();
+            } else if let Ok(x) = v.parse::<f64>() {
+                sheet.write_number(r, c, x).unwrap();
+            } else if !v.is_empty() {
+                sheet.write_string(r, c, v).unwrap();
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+// Issue 3: XLSX with the same header imports and analyses like the CSV.
+peakend_testkit::on_both_backends!(xlsx_surveys_import_and_analyse_like_csv, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    let org = "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\nh2,p,hall,二厅\n";
+    ok(
+        url,
+        &[
+            "org",
+            "import",
+            &write(dir.path(), "org.csv", org.as_bytes()),
+        ],
+    );
+    let csv = write(dir.path(), "survey.csv", SURVEY.as_bytes());
+    let xlsx = write(dir.path(), "survey.xlsx", &survey_xlsx());
+    let analyse = |file: &str| {
+        serde_json::from_str::<Value>(&ok(
+            url,
+            &[
+                "analyze",
+                file,
+                "--journey",
+                "service-hall",
+                "--format",
+                "json",
+            ],
+        ))
+        .unwrap()
+    };
+    assert_eq!(analyse(&xlsx), analyse(&csv));
+    let out = ok(
+        url,
+        &["survey", "import", &xlsx, "--journey", "service-hall"],
+    );
+    assert!(out.contains("4 responses imported"), "{out}");
+    let march = serde_json::from_str::<Value>(&ok(
+        url,
+        &[
+            "analyze",
+            "--from-db",
+            "--journey",
+            "service-hall",
+            "--to",
+            "2024-03-01",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        march["respondents"], 1,
+        "the Excel date was read as 2024-03-01"
+    );
+});
