@@ -1,7 +1,9 @@
 use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use peakend_core::analysis::{Analysis, GroupBy};
+use peakend_core::analysis::GroupBy;
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::parse_date;
 use peakend_core::{JourneyKey, OrgNodeId};
@@ -21,13 +23,15 @@ struct AnalysisQuery {
     to: Option<String>,
     peak_rule: Option<String>,
     by: Option<String>,
+    /// json (default) or csv (one row per moment and group, for spreadsheets)
+    format: Option<String>,
 }
 
 /// The same analysis as `peakend analyze --from-db`, for the stored responses.
 async fn analysis(
     State(state): State<AppState>,
     Query(q): Query<AnalysisQuery>,
-) -> Result<Json<Analysis>, ApiError> {
+) -> Result<Response, ApiError> {
     let bad = |field: &str, e: String| ApiError::bad_request(format!("{field}: {e}"));
     let key = JourneyKey::parse(q.journey).map_err(|e| bad("journey", e.to_string()))?;
     let org = q
@@ -57,6 +61,11 @@ async fn analysis(
             .map(str::parse::<GroupBy>)
             .transpose()
             .map_err(|e| bad("by", e))?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(bad("format", format!("`{other}` is not json or csv"))),
+    };
     let journey = crate::journeys::load(&state, key.to_string()).await?;
     let query = peakend_store::AnalysisQuery {
         org: org.as_ref(),
@@ -67,5 +76,11 @@ async fn analysis(
         by,
     };
     let analysis = peakend_store::stored_analysis(state.store.as_ref(), &journey, &query).await?;
-    Ok(Json(analysis))
+    if !csv {
+        return Ok(Json(analysis).into_response());
+    }
+    let mut body = Vec::new();
+    peakend_io::analysis_csv::write(&analysis, &journey, &mut body)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
 }

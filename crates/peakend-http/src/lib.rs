@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use pages::questionnaire_html;
 
 #[derive(Clone)]
 pub struct AppState {

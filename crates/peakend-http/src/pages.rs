@@ -15,6 +15,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(overview))
         .route("/journeys/{key}", get(journey))
+        .route("/journeys/{key}/questionnaire", get(questionnaire))
 }
 
 #[derive(Deserialize)]
@@ -53,7 +54,11 @@ impl Lang {
 }
 
 fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
-    t.render()
+    html(t.render())
+}
+
+fn html(rendered: Result<String, askama::Error>) -> Result<Html<String>, ApiError> {
+    rendered
         .map(Html)
         .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
@@ -289,4 +294,79 @@ async fn journey(
 ) -> Result<Html<String>, ApiError> {
     let j = crate::journeys::load(&state, key).await?;
     render(&journey_page(&j, Lang::from(&q)))
+}
+
+struct NeedQuestion {
+    key: String,
+    text: String,
+}
+
+struct MomentQuestions {
+    key: String,
+    name: String,
+    stage: String,
+    needs: Vec<NeedQuestion>,
+}
+
+#[derive(Template)]
+#[template(path = "questionnaire.html")]
+struct QuestionnairePage {
+    lang: Lang,
+    key: String,
+    title: String,
+    purposes: Vec<&'static str>,
+    moments: Vec<MomentQuestions>,
+}
+
+/// The printable questionnaire of a journey: per moment an importance and a satisfaction
+/// question and its need elements, then overall, recommend and tolerable wait. Each
+/// question shows its column in the survey file, so answers are keyed in directly.
+pub fn questionnaire_html(j: &Journey, english: bool) -> Result<String, askama::Error> {
+    let lang = Lang { en: english };
+    let purposes = [
+        ("缴费", "Paying a bill"),
+        ("购机", "Buying a phone"),
+        ("办理业务", "A transaction"),
+        ("咨询", "An enquiry"),
+    ];
+    QuestionnairePage {
+        key: j.key().to_string(),
+        title: format!(
+            "{} · {}",
+            lang.text(j.name()),
+            lang.t("顾客体验调查问卷", "Customer experience survey")
+        ),
+        purposes: purposes.iter().map(|(zh, en)| lang.t(zh, en)).collect(),
+        moments: j
+            .moments()
+            .iter()
+            .map(|m| {
+                let (zh, en) = m.stage.name();
+                MomentQuestions {
+                    key: m.key.to_string(),
+                    name: lang.text(&m.name).to_owned(),
+                    stage: lang.t(zh, en).to_owned(),
+                    needs: m
+                        .core_needs
+                        .iter()
+                        .map(|n| NeedQuestion {
+                            key: n.key.to_string(),
+                            text: lang.text(&n.text).to_owned(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        lang,
+    }
+    .render()
+}
+
+async fn questionnaire(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Result<Html<String>, ApiError> {
+    let j = crate::journeys::load(&state, key).await?;
+    html(questionnaire_html(&j, Lang::from(&q).en))
 }

@@ -2,6 +2,7 @@
 //! GBK, UTF-8 with a BOM, YAML written by hand) into core types, with errors that
 //! name the file, row and column.
 
+pub mod analysis_csv;
 pub mod decode;
 pub mod org_csv;
 pub mod summary_csv;

@@ -276,8 +276,13 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
     match args.format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&analysis)?),
         Format::Table => print_analysis(&analysis, &journey),
+        Format::Csv => {
+            let mut buf = Vec::new();
+            peakend_io::analysis_csv::write(&analysis, &journey, &mut buf)?;
+            out!("{}", String::from_utf8_lossy(&buf));
+        }
         other => bail!(
-            "survey analysis supports --format table or json, not {}",
+            "survey analysis supports --format table, json or csv, not {}",
             format_name(other)
         ),
     }

@@ -90,10 +90,7 @@ pub async fn run(db: &str, cmd: JourneyCmd) -> anyhow::Result<()> {
         }
         JourneyCmd::Export { key, format } => {
             let store = crate::init(db).await?;
-            let journey = store
-                .journey(&key)
-                .await?
-                .with_context(|| format!("journey `{key}` not found"))?;
+            let journey = crate::journey(&store, &key).await?;
             match format {
                 Format::Json => outln!("{}", journey.to_json_pretty()),
                 Format::Yaml => out!("{}", journey.to_yaml()),

@@ -61,7 +61,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
-    /// Survey instruments: the CSV template of a journey
+    /// Survey instruments and data: template, questionnaire, synth, import
     #[command(subcommand)]
     Survey(survey_cmd::SurveyCmd),
     /// Peak-end analysis of a survey file (FILE --journey KEY) or of aggregate figures (--summary FILE)
@@ -149,6 +149,17 @@ pub async fn init(db: &str) -> anyhow::Result<SqlStore> {
         .await
         .context("loading the built-in journeys")?;
     Ok(store)
+}
+
+/// A stored journey, or an error naming the key.
+pub async fn journey(
+    store: &impl Store,
+    key: &peakend_core::JourneyKey,
+) -> anyhow::Result<peakend_core::Journey> {
+    store
+        .journey(key)
+        .await?
+        .with_context(|| format!("journey `{key}` not found"))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -10,6 +10,13 @@ use peakend_store::Store;
 pub enum SurveyCmd {
     /// Print the CSV header of the survey file for a journey
     Template { journey: JourneyKey },
+    /// Print a questionnaire (HTML, ready to print) for a journey
+    Questionnaire {
+        journey: JourneyKey,
+        /// zh (default) or en
+        #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
+        lang: String,
+    },
     /// Write a realistic synthetic survey file for the halls in the database
     Synth {
         #[arg(long)]
@@ -40,11 +47,13 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
     match cmd {
         SurveyCmd::Template { journey } => {
             let store = crate::init(db).await?;
-            let j = store
-                .journey(&journey)
-                .await?
-                .with_context(|| format!("journey `{journey}` not found"))?;
+            let j = crate::journey(&store, &journey).await?;
             outln!("{}", survey_csv::header(&j).join(","));
+        }
+        SurveyCmd::Questionnaire { journey, lang } => {
+            let store = crate::init(db).await?;
+            let j = crate::journey(&store, &journey).await?;
+            out!("{}", peakend_http::questionnaire_html(&j, lang == "en")?);
         }
         SurveyCmd::Synth {
             journey,
@@ -53,10 +62,7 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
             output,
         } => {
             let store = crate::init(db).await?;
-            let j = store
-                .journey(&journey)
-                .await?
-                .with_context(|| format!("journey `{journey}` not found"))?;
+            let j = crate::journey(&store, &journey).await?;
             let halls: Vec<_> = store
                 .org_nodes()
                 .await?
@@ -91,10 +97,7 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
         } => {
             let name = file.display().to_string();
             let store = crate::init(db).await?;
-            let j = store
-                .journey(&journey)
-                .await?
-                .with_context(|| format!("journey `{journey}` not found"))?;
+            let j = crate::journey(&store, &journey).await?;
             let halls: HashSet<String> = store
                 .org_nodes()
                 .await?

@@ -486,17 +486,22 @@ fn serve_answers_on_the_given_address() {
 
 /// A GET on a private runtime in its own thread (callers may already be inside one);
 /// the server under test runs in another process.
-fn fetch_json(url: &str) -> Value {
+fn fetch_text(url: &str) -> String {
     let url = url.to_owned();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+        rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
     })
     .join()
     .unwrap()
+}
+
+fn fetch_json(url: &str) -> Value {
+    let text = fetch_text(url);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The files under examples/ do what the README says they do.
@@ -768,12 +773,35 @@ peakend_testkit::on_both_backends!(analysis_is_the_same_from_file_database_and_a
     let by_segment = fetch_json(&format!(
         "{base}/api/v1/analysis?journey=service-hall&by=segment"
     ));
+    let csv_api = fetch_text(&format!(
+        "{base}/api/v1/analysis?journey=service-hall&by=segment&format=csv"
+    ));
     let bad_by = fetch_json(&format!(
         "{base}/api/v1/analysis?journey=service-hall&by=colour"
     ));
     server.kill().unwrap();
     server.wait().unwrap();
     assert_eq!(from_api, from_file);
+    let csv_file = ok(
+        url,
+        &[
+            "analyze",
+            &file,
+            "--journey",
+            "service-hall",
+            "--by",
+            "segment",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(csv_api, csv_file);
+    assert_eq!(
+        csv_file.lines().count(),
+        1 + 16 * 3,
+        "header, all, two segments"
+    );
+    assert!(csv_file.starts_with("group,moment,name_zh,name_en,importance,"));
     assert_eq!(march["respondents"], 2);
     assert_eq!(missing["error"]["message"], "org node `nowhere` not found");
     assert_eq!(by_segment["groups"].as_array().unwrap().len(), 2);
@@ -896,3 +924,37 @@ peakend_testkit::on_both_backends!(xlsx_surveys_import_and_analyse_like_csv, |ur
         "the Excel date was read as 2024-03-01"
     );
 });
+
+/// Issue 3: a printable questionnaire with, per moment, an importance and a satisfaction
+/// question, the need elements, and the overall, recommend and purpose questions; each
+/// question carries its survey-file column.
+#[test]
+fn questionnaire_asks_every_question_of_the_survey_file() {
+    let db = peakend_testkit::sqlite();
+    let zh = ok(&db.url, &["survey", "questionnaire", "service-hall"]);
+    let en = ok(
+        &db.url,
+        &["survey", "questionnaire", "service-hall", "--lang", "en"],
+    );
+    let header = ok(&db.url, &["survey", "template", "service-hall"]);
+    for column in header.trim().split(',') {
+        let code = format!("<span class=\"code\">{column}</span>");
+        assert!(zh.contains(&code), "zh lacks {column}");
+        assert!(en.contains(&code), "en lacks {column}");
+    }
+    assert!(zh.starts_with("<!doctype html>") && zh.contains("<html lang=\"zh-CN\">"));
+    assert!(zh.contains("顾客体验调查问卷") && zh.contains("办理结果"));
+    assert!(zh.contains("您有多大可能向亲友推荐") && zh.contains("本次来厅的主要目的"));
+    assert!(en.contains("Customer experience survey") && en.contains("Transaction result"));
+    assert!(
+        !en.contains("办理结果"),
+        "the English questionnaire is English"
+    );
+    let moments = zh.matches("class=\"moment\"").count();
+    assert_eq!(moments, MOMENTS.len());
+    let run = peakend(
+        &db.url,
+        &["survey", "questionnaire", "service-hall", "--lang", "fr"],
+    );
+    assert!(!run.ok && run.stderr.contains("invalid value 'fr'"));
+}

@@ -12,7 +12,8 @@ pub mod summary;
 
 pub use drivers::{DriverError, RelativeWeights, relative_weights};
 pub use engine::{
-    Analysis, AnalysisError, GroupAnalysis, GroupBy, GroupedStats, SurveyStats, analyze,
+    Analysis, AnalysisError, GroupAnalysis, GroupBy, GroupedStats, MomentResult, SurveyStats,
+    analyze,
 };
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
 pub use stats::{PairStats, RunningStats, Stratified, stratified_mean};
