@@ -15,5 +15,5 @@ pub use engine::{
     Analysis, AnalysisError, GroupAnalysis, GroupBy, GroupedStats, SurveyStats, analyze,
 };
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
-pub use stats::{PairStats, RunningStats, Stratified, stratified_mean};
+pub use stats::{PairStats, PairTable, RunningStats, Stratified, stratified_mean};
 pub use summary::{SummaryAnalysis, SummaryRow, analyze_summary};
