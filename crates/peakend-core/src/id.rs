@@ -92,6 +92,12 @@ macro_rules! typed_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// Whether `s` would parse, without allocating an id (for readers that
+            /// check millions of cells).
+            pub fn is_valid(s: &str) -> bool {
+                $check($kind, s).is_ok()
+            }
         }
 
         impl TryFrom<String> for $name {

@@ -38,6 +38,46 @@ pub struct Response {
     pub needs: Vec<NeedRating>,
 }
 
+/// What the statistics read of a response, borrowed: a reader that folds millions of
+/// rows fills one of these from the cells in place instead of allocating a [`Response`]
+/// per row. The visit date and respondent are checked by the reader and not needed here.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResponseView<'a> {
+    pub hall: &'a str,
+    pub segment: &'a str,
+    pub purpose: Option<&'a str>,
+    pub overall: Option<f64>,
+    pub nps: Option<f64>,
+    pub tolerable_wait_min: Option<f64>,
+    pub ratings: &'a [Rating],
+    pub needs: NeedsView<'a>,
+}
+
+/// The need ratings of a [`ResponseView`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NeedsView<'a> {
+    /// The rated needs only, as in [`Response::needs`].
+    Listed(&'a [NeedRating]),
+    /// Every need of the journey, moment by moment in journey order, `None` if not rated
+    /// (what a reader filling fixed slots per column produces without a branch per cell).
+    Dense(&'a [Option<f64>]),
+}
+
+impl Response {
+    pub fn view(&self) -> ResponseView<'_> {
+        ResponseView {
+            hall: self.hall.as_str(),
+            segment: &self.segment,
+            purpose: self.purpose.as_deref(),
+            overall: self.overall,
+            nps: self.nps,
+            tolerable_wait_min: self.tolerable_wait_min,
+            ratings: &self.ratings,
+            needs: NeedsView::Listed(&self.needs),
+        }
+    }
+}
+
 /// Parses a rating cell on the 1–10 scale (decimals allowed).
 pub fn parse_rating(s: &str) -> Result<f64, String> {
     parse_in(s, 1.0, 10.0)
@@ -69,18 +109,13 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
 /// satisfaction farthest from the scale midpoint 5.5 (ties to the lower) and the
 /// satisfaction at the last journey moment they rated. `None` without any rating.
 pub fn peak_end_score(ratings: &[Rating]) -> Option<f64> {
-    let rated: Vec<f64> = ratings.iter().filter_map(|r| r.satisfaction).collect();
-    let last = *rated.last()?;
-    let peak = rated
-        .iter()
-        .copied()
-        .fold(None, |best: Option<f64>, x| match best {
-            None => Some(x),
-            Some(b) => {
-                let (db, dx) = ((b - 5.5).abs(), (x - 5.5).abs());
-                Some(if dx > db || (dx == db && x < b) { x } else { b })
-            }
-        })?;
+    // Runs once per respondent over millions of rows, hence no collected Vec.
+    let mut rated = ratings.iter().filter_map(|r| r.satisfaction);
+    let first = rated.next()?;
+    let (peak, last) = rated.fold((first, first), |(b, _), x| {
+        let (db, dx) = ((b - 5.5).abs(), (x - 5.5).abs());
+        (if dx > db || (dx == db && x < b) { x } else { b }, x)
+    });
     Some((peak + last) / 2.0)
 }
 

@@ -52,6 +52,22 @@ pub fn decode(
     }
 }
 
+/// [`decode`] for bytes the caller owns: plain UTF-8 (no BOM) becomes the `String`
+/// without a copy, which matters for survey files of gigabytes.
+pub fn decode_vec(
+    bytes: Vec<u8>,
+    forced: Option<&'static Encoding>,
+) -> Result<(String, &'static str), DecodeError> {
+    let utf8_wanted = forced.is_none_or(|enc| enc == UTF_8);
+    if utf8_wanted && Encoding::for_bom(&bytes).is_none() {
+        match String::from_utf8(bytes) {
+            Ok(text) => return Ok((text, UTF_8.name())),
+            Err(e) => return decode(e.as_bytes(), forced),
+        }
+    }
+    decode(&bytes, forced)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +83,13 @@ mod tests {
         assert_eq!(decode(&bom, None).unwrap().0, text);
         let (gbk, _, _) = encoding_rs::GBK.encode(text);
         assert_eq!(decode(&gbk, None).unwrap(), (text.to_owned(), "gb18030"));
+        for bytes in [text.as_bytes().to_vec(), bom.clone(), gbk.to_vec()] {
+            assert_eq!(decode_vec(bytes.clone(), None), decode(&bytes, None));
+        }
+        assert_eq!(
+            decode_vec(gbk.to_vec(), Some(UTF_8)),
+            Err(DecodeError::Malformed("UTF-8"))
+        );
     }
 
     #[test]

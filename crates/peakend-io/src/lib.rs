@@ -7,6 +7,7 @@ pub mod decode;
 pub mod org_csv;
 pub mod summary_csv;
 pub mod survey_csv;
+pub mod survey_fast;
 pub mod survey_json;
 mod table;
 

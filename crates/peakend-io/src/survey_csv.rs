@@ -12,7 +12,7 @@ use peakend_core::{HallId, Journey};
 use crate::CellError;
 use crate::table::{self, Input};
 
-const FIXED: [&str; 8] = [
+pub(crate) const FIXED: [&str; 8] = [
     "respondent",
     "hall",
     "date",
@@ -22,7 +22,7 @@ const FIXED: [&str; 8] = [
     "nps",
     "tolerable_wait_min",
 ];
-const REQUIRED: [&str; 4] = ["respondent", "hall", "date", "segment"];
+pub(crate) const REQUIRED: [&str; 4] = ["respondent", "hall", "date", "segment"];
 
 /// The header of a survey file for `journey`, in the canonical order.
 pub fn header(journey: &Journey) -> Vec<String> {
@@ -88,7 +88,7 @@ pub fn write<W: std::io::Write>(
 
 /// What a column holds.
 #[derive(Clone, Copy)]
-enum Col {
+pub(crate) enum Col {
     Fixed(usize),
     Imp(usize),
     Sat(usize),
@@ -103,7 +103,7 @@ pub struct Options<'a> {
     pub halls: Option<&'a HashSet<String>>,
 }
 
-fn classify(journey: &Journey, name: &str, ignore_unknown: bool) -> Result<Col, String> {
+pub(crate) fn classify(journey: &Journey, name: &str, ignore_unknown: bool) -> Result<Col, String> {
     if let Some(i) = FIXED.iter().position(|f| *f == name) {
         return Ok(Col::Fixed(i));
     }

@@ -8,7 +8,7 @@ use calamine::{Data, DataType, Reader, Xlsx};
 use csv::StringRecord;
 
 use crate::CellError;
-use crate::decode::{DecodeError, decode};
+use crate::decode::{DecodeError, decode_vec};
 
 /// A file's content, once its kind is known.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ impl Source {
         if bytes.starts_with(ZIP_MAGIC) {
             return Ok(Source::Xlsx(bytes));
         }
-        Ok(Source::Text(decode(&bytes, forced)?.0))
+        Ok(Source::Text(decode_vec(bytes, forced)?.0))
     }
 
     pub fn input(&self) -> Input<'_> {

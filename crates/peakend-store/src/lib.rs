@@ -10,7 +10,10 @@ mod sql;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use peakend_core::analysis::{Analysis, GroupBy, GroupedStats};
+use std::collections::BTreeMap;
+
+use peakend_core::analysis::rollup::{CellKey, whole_months};
+use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
 use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgNodeId, OrgTree, Text};
@@ -104,6 +107,23 @@ pub trait Store: Send + Sync {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<Response>>;
+
+    /// How many responses to `journey` fall in [from, to], per hall.
+    async fn response_counts(
+        &self,
+        journey: &Journey,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<BTreeMap<HallId, u64>>;
+
+    /// The roll-up cells of `journey` for months in [from, to] (`YYYY-MM`, inclusive).
+    /// A cell whose statistics no longer fit the journey comes back with `None`.
+    async fn rollup_cells(
+        &self,
+        journey: &Journey,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<(CellKey, u64, Option<SegmentStats>)>>;
 }
 
 /// Which stored responses to analyse, and how.
@@ -121,33 +141,117 @@ pub struct AnalysisQuery<'a> {
 }
 
 /// The peak-end analysis of the stored responses to `journey`. The CLI and the API
-/// both call this, so the same question gets the same answer everywhere.
+/// both call this, so the same question gets the same answer everywhere. Whole months
+/// are answered from the roll-up cells when they account for every response in range;
+/// anything else (a date inside a month, grouping by visit purpose, responses stored
+/// before roll-ups existed) rescans the responses.
 pub async fn stored_analysis(
     store: &dyn Store,
     journey: &Journey,
     q: &AnalysisQuery<'_>,
 ) -> Result<Analysis> {
     let tree = store.org_tree().await?;
-    let halls: Option<Vec<HallId>> = match q.org {
-        None => None,
+    let halls = query_halls(&tree, q.org)?;
+    let stats = match rolled_up(store, journey, q, &tree, halls.as_deref()).await? {
+        Some(stats) => stats,
+        None => scanned(store, journey, q, &tree, halls.as_deref()).await?,
+    };
+    stats
+        .analyze(journey, q.weights, q.rule)
+        .map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// How a stored analysis was answered, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalysisPath {
+    RollUp,
+    Scan,
+}
+
+/// [`stored_analysis`] forced down one path; `None` when the roll-up cannot answer.
+pub async fn stored_analysis_by(
+    store: &dyn Store,
+    journey: &Journey,
+    q: &AnalysisQuery<'_>,
+    path: AnalysisPath,
+) -> Result<Option<Analysis>> {
+    let tree = store.org_tree().await?;
+    let halls = query_halls(&tree, q.org)?;
+    let stats = match path {
+        AnalysisPath::RollUp => rolled_up(store, journey, q, &tree, halls.as_deref()).await?,
+        AnalysisPath::Scan => Some(scanned(store, journey, q, &tree, halls.as_deref()).await?),
+    };
+    stats
+        .map(|s| s.analyze(journey, q.weights, q.rule))
+        .transpose()
+        .map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn query_halls(tree: &OrgTree, org: Option<&OrgNodeId>) -> Result<Option<Vec<HallId>>> {
+    match org {
+        None => Ok(None),
         Some(node) if tree.get(node).is_none() => {
-            return Err(StoreError::NotFound(format!("org node `{node}` not found")));
+            Err(StoreError::NotFound(format!("org node `{node}` not found")))
         }
-        Some(node) => Some(
+        Some(node) => Ok(Some(
             tree.halls_under(node)
                 .iter()
                 .filter_map(|n| n.hall_id())
                 .collect(),
-        ),
-    };
-    let responses = store
-        .responses(journey, halls.as_deref(), q.from, q.to)
-        .await?;
-    let mut stats = GroupedStats::new(journey, q.by, Some(&tree));
+        )),
+    }
+}
+
+async fn scanned<'t>(
+    store: &dyn Store,
+    journey: &Journey,
+    q: &AnalysisQuery<'_>,
+    tree: &'t OrgTree,
+    halls: Option<&[HallId]>,
+) -> Result<GroupedStats<'t>> {
+    let responses = store.responses(journey, halls, q.from, q.to).await?;
+    let mut stats = GroupedStats::new(journey, q.by, Some(tree));
     responses.iter().for_each(|r| stats.push(r));
-    stats
-        .analyze(journey, q.weights, q.rule)
-        .map_err(|e| StoreError::Invalid(e.to_string()))
+    Ok(stats)
+}
+
+async fn rolled_up<'t>(
+    store: &dyn Store,
+    journey: &Journey,
+    q: &AnalysisQuery<'_>,
+    tree: &'t OrgTree,
+    halls: Option<&[HallId]>,
+) -> Result<Option<GroupedStats<'t>>> {
+    let Some((from, to)) = whole_months(q.from, q.to) else {
+        return Ok(None);
+    };
+    if q.by == Some(GroupBy::Purpose) {
+        return Ok(None);
+    }
+    let wanted = |h: &HallId| halls.is_none_or(|hs| hs.contains(h));
+    let expected: u64 = store
+        .response_counts(journey, q.from, q.to)
+        .await?
+        .iter()
+        .filter(|(h, _)| wanted(h))
+        .map(|(_, n)| n)
+        .sum();
+    let mut stats = GroupedStats::new(journey, q.by, Some(tree));
+    let mut covered = 0;
+    for (key, respondents, cell) in store
+        .rollup_cells(journey, from.as_deref(), to.as_deref())
+        .await?
+    {
+        if !wanted(&key.hall) {
+            continue;
+        }
+        let Some(cell) = cell else { return Ok(None) };
+        if cell.respondents != respondents || !stats.merge_cell(&key.hall, &key.segment, &cell) {
+            return Ok(None);
+        }
+        covered += respondents;
+    }
+    Ok((covered == expected).then_some(stats))
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`:

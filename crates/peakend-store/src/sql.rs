@@ -3,12 +3,14 @@
 //! each backend's concrete pool: full type checking and backend-specific tuning
 //! (WAL, pool sizes, later COPY) without a second copy of the SQL.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use peakend_core::analysis::SegmentStats;
+use peakend_core::analysis::rollup::{self, CellKey, Rollup};
 use peakend_core::survey::{NeedRating, Rating, Response};
 use peakend_core::{
     HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin,
@@ -66,6 +68,15 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// Inclusive visit-date bounds as stored (ISO dates compare as text).
+fn date_bounds(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (String, String) {
+    let iso = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    (
+        from.map_or("0000-01-01".to_owned(), iso),
+        to.map_or("9999-12-31".to_owned(), iso),
+    )
 }
 
 type NodeRow = (String, Option<String>, String, String, i32, i32);
@@ -501,9 +512,102 @@ impl Store for SqlStore {
                     .await?;
                 }
             }
+            // The batch's roll-up cells merge into the stored ones in the same
+            // transaction. A stored cell that no longer fits the journey is replaced;
+            // its count then disagrees with the responses and analyses rescan.
+            let layout = rollup::layout(journey);
+            let mut batch = Rollup::new(journey);
+            responses.iter().for_each(|r| batch.push(r));
+            for (k, mut cell) in batch.cells {
+                let stored: Option<(String,)> = sqlx::query_as(
+                    "SELECT stats FROM survey_rollup
+                     WHERE hall_id = $1 AND journey_key = $2 AND period = $3 AND segment = $4",
+                )
+                .bind(k.hall.as_str()).bind(key).bind(&k.period).bind(&k.segment)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(old) = stored.and_then(|(json,)| serde_json::from_str::<SegmentStats>(&json).ok()) {
+                    if rollup::fits(&old, &layout) {
+                        cell.merge(&old);
+                    }
+                }
+                let json = serde_json::to_string(&cell)
+                    .map_err(|e| StoreError::Invalid(format!("roll-up cell cannot be encoded: {e}")))?;
+                sqlx::query(
+                    "INSERT INTO survey_rollup (hall_id, journey_key, period, segment, respondents, stats)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (hall_id, journey_key, period, segment)
+                     DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats",
+                )
+                .bind(k.hall.as_str()).bind(key).bind(&k.period).bind(&k.segment)
+                .bind(cell.respondents as i64).bind(json)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             Ok(responses.len())
         })
+    }
+
+    async fn response_counts(
+        &self,
+        journey: &Journey,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<BTreeMap<HallId, u64>> {
+        let (from, to) = date_bounds(from, to);
+        let rows: Vec<(String, i64)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT hall_id, COUNT(*) FROM survey_response
+                 WHERE journey_key = $1 AND visit_date >= $2 AND visit_date <= $3 GROUP BY hall_id",
+            )
+            .bind(journey.key().as_str()).bind(&from).bind(&to)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(h, n)| {
+                let hall = HallId::parse(h.as_str())
+                    .map_err(|e| StoreError::Corrupt(format!("response hall `{h}`: {e}")))?;
+                Ok((hall, n as u64))
+            })
+            .collect()
+    }
+
+    async fn rollup_cells(
+        &self,
+        journey: &Journey,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<(CellKey, u64, Option<SegmentStats>)>> {
+        let rows: Vec<(String, String, String, i64, String)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT hall_id, period, segment, respondents, stats FROM survey_rollup
+                 WHERE journey_key = $1 AND period >= $2 AND period <= $3
+                 ORDER BY hall_id, period, segment",
+            )
+            .bind(journey.key().as_str())
+            .bind(from.unwrap_or("0000-00"))
+            .bind(to.unwrap_or("9999-99"))
+            .fetch_all(pool)
+            .await?
+        });
+        let layout = rollup::layout(journey);
+        rows.into_iter()
+            .map(|(hall, period, segment, respondents, json)| {
+                let hall = HallId::parse(hall.as_str())
+                    .map_err(|e| StoreError::Corrupt(format!("roll-up hall `{hall}`: {e}")))?;
+                let stats = serde_json::from_str::<SegmentStats>(&json)
+                    .ok()
+                    .filter(|s| rollup::fits(s, &layout));
+                let key = CellKey {
+                    hall,
+                    period,
+                    segment,
+                };
+                Ok((key, respondents as u64, stats))
+            })
+            .collect()
     }
 
     async fn responses(
@@ -514,12 +618,7 @@ impl Store for SqlStore {
         to: Option<NaiveDate>,
     ) -> Result<Vec<Response>> {
         let key = journey.key().as_str();
-        let from = from.map_or("0000-01-01".to_owned(), |d| {
-            d.format("%Y-%m-%d").to_string()
-        });
-        let to = to.map_or("9999-12-31".to_owned(), |d| {
-            d.format("%Y-%m-%d").to_string()
-        });
+        let (from, to) = date_bounds(from, to);
         const WHERE: &str = "s.journey_key = $1 AND s.visit_date >= $2 AND s.visit_date <= $3";
         type Head = (
             i64,

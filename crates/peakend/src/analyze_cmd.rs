@@ -2,7 +2,8 @@
 //! of aggregate figures (`--summary FILE`) as published studies report them.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
@@ -12,7 +13,7 @@ use peakend_core::analysis::{
 };
 use peakend_core::peak::PeakRule;
 use peakend_core::{Journey, JourneyKey, OrgNodeId};
-use peakend_io::{CellError, FileErrors, summary_csv, survey_csv};
+use peakend_io::{CellError, FileErrors, Source, summary_csv, survey_csv, survey_fast};
 use peakend_store::Store;
 
 use crate::journey_cmd::format_name;
@@ -253,21 +254,18 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
         }
         Some(path) => {
             let file = path.display().to_string();
-            let source = crate::read_table(path, args.encoding.as_deref())?;
             // District and city groups need the organisation to place each hall.
             let tree = match args.by {
                 Some(GroupBy::District | GroupBy::City) => Some(store.org_tree().await?),
                 _ => None,
             };
-            let mut stats = GroupedStats::new(&journey, args.by, tree.as_ref());
             let opts = survey_csv::Options {
                 ignore_unknown: args.ignore_unknown,
                 halls: None,
             };
-            let errors = survey_csv::for_each_row(&source, &journey, &opts, |r| stats.push(&r));
-            if !errors.is_empty() {
-                bail!(FileErrors { file, errors });
-            }
+            let stats = fold_survey_file(path, args.encoding.as_deref(), &journey, &opts, || {
+                GroupedStats::new(&journey, args.by, tree.as_ref())
+            })?;
             stats
                 .analyze(&journey, args.weights.as_ref(), args.peak_rule)
                 .with_context(|| file.clone())?
@@ -287,6 +285,60 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Folds a survey file into statistics: chunks in parallel on the fast path when the
+/// file is clean, otherwise the careful reader, whose errors name every bad cell.
+fn fold_survey_file<'t>(
+    path: &Path,
+    encoding: Option<&str>,
+    journey: &Journey,
+    opts: &survey_csv::Options,
+    new: impl Fn() -> GroupedStats<'t> + Sync,
+) -> anyhow::Result<GroupedStats<'t>> {
+    let file = path.display().to_string();
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let fast = |bytes: &[u8]| {
+        survey_fast::fold(bytes, journey, opts, threads, &new, |s, r| s.push_view(r)).map(|parts| {
+            let mut parts = parts.into_iter();
+            let mut all = parts.next().unwrap_or_else(&new);
+            parts.for_each(|p| all.merge(&p));
+            all
+        })
+    };
+    // Mapped rather than read: no copy of a multi-gigabyte file, and each thread pages
+    // in its own chunk. Only plain UTF-8 can take the fast path as it is on disk.
+    let mapped = match encoding {
+        None => {
+            let f = std::fs::File::open(path).with_context(|| format!("cannot read {file}"))?;
+            // SAFETY: the map is only read, and only during this call. Rust cannot rule out
+            // another process rewriting or truncating the file meanwhile; as with grep-like
+            // tools, that is accepted for an input the user named: the figures could then be
+            // wrong or the process stop with SIGBUS, but nothing is written anywhere.
+            let map =
+                unsafe { memmap2::Mmap::map(&f) }.with_context(|| format!("cannot read {file}"))?;
+            if let Some(stats) = fast(&map) {
+                return Ok(stats);
+            }
+            Some(map)
+        }
+        Some(_) => None,
+    };
+    let source = crate::read_table(path, encoding)?;
+    // A BOM, GBK or a forced encoding: the decoded text may still be clean.
+    if let Source::Text(text) = &source {
+        if mapped.is_none_or(|m| m[..] != *text.as_bytes()) {
+            if let Some(stats) = fast(text.as_bytes()) {
+                return Ok(stats);
+            }
+        }
+    }
+    let mut stats = new();
+    let errors = survey_csv::for_each_row(&source, journey, opts, |r| stats.push(&r));
+    if !errors.is_empty() {
+        bail!(FileErrors { file, errors });
+    }
+    Ok(stats)
 }
 
 fn print_analysis(a: &Analysis, journey: &Journey) {

@@ -121,7 +121,8 @@ pub fn read_text(file: &std::path::Path, encoding: Option<&str>) -> anyhow::Resu
     let name = file.display();
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
     let forced = encoding.map(peakend_io::decode::encoding_for).transpose()?;
-    let (text, _) = peakend_io::decode::decode(&bytes, forced).with_context(|| name.to_string())?;
+    let (text, _) =
+        peakend_io::decode::decode_vec(bytes, forced).with_context(|| name.to_string())?;
     Ok(text)
 }
 

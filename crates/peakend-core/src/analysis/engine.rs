@@ -5,25 +5,26 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::drivers::relative_weights;
 use super::indices::{Quadrant, index_0_100, quadrant, sample_size_for};
-use super::stats::{PairStats, RunningStats, stratified_mean};
+use super::stats::{PairStats, PairTable, RunningStats, stratified_mean};
 use crate::journey::Journey;
 use crate::peak::PeakRule;
-use crate::survey::{Response, peak_end_score};
+use crate::survey::{NeedsView, Response, ResponseView, peak_end_score};
 
 /// Promoter and detractor counts of the 0–10 recommend question.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct NpsCounts {
     pub n: u64,
     pub promoters: u64,
     pub detractors: u64,
 }
 
-/// Everything the analysis needs about one segment's respondents, mergeable.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything the analysis needs about one segment's respondents, mergeable; stored as
+/// JSON in the roll-up cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentStats {
     pub respondents: u64,
     pub importance: Vec<RunningStats>,
@@ -38,7 +39,7 @@ pub struct SegmentStats {
     pub waits: BTreeMap<i64, u64>,
     pub wait: RunningStats,
     /// Co-moments of every pair (i < j) of the variables satisfaction_0..k−1, overall.
-    pub pairs: Vec<PairStats>,
+    pub pairs: PairTable,
     /// (peak-end score, overall) and (mean satisfaction, overall) per respondent.
     pub peak_end: PairStats,
     pub average: PairStats,
@@ -61,28 +62,34 @@ impl SegmentStats {
             nps: NpsCounts::default(),
             waits: BTreeMap::new(),
             wait: RunningStats::default(),
-            pairs: vec![PairStats::default(); vars * (vars - 1) / 2],
+            pairs: PairTable::new(vars),
             peak_end: PairStats::default(),
             average: PairStats::default(),
         }
     }
 
-    fn vars(&self) -> usize {
-        self.satisfaction.len() + 1
+    pub fn push(&mut self, r: &Response) {
+        self.push_view(&r.view());
     }
 
-    pub fn push(&mut self, r: &Response) {
+    pub fn push_view(&mut self, r: &ResponseView) {
         self.respondents += 1;
-        for (j, rating) in r.ratings.iter().enumerate() {
-            if let Some(x) = rating.importance {
-                self.importance[j].push(x);
-            }
-            if let Some(x) = rating.satisfaction {
-                self.satisfaction[j].push(x);
-            }
+        let ratings = r.ratings.iter().zip(&mut self.importance);
+        for ((rating, imp), sat) in ratings.zip(&mut self.satisfaction) {
+            imp.push_present(rating.importance);
+            sat.push_present(rating.satisfaction);
         }
-        for n in &r.needs {
-            self.needs[n.moment][n.need].push(n.importance);
+        match r.needs {
+            NeedsView::Listed(needs) => {
+                for n in needs {
+                    self.needs[n.moment][n.need].push(n.importance);
+                }
+            }
+            NeedsView::Dense(values) => {
+                for (s, x) in self.needs.iter_mut().flatten().zip(values) {
+                    s.push_present(*x);
+                }
+            }
         }
         if let Some(o) = r.overall {
             self.overall.push(o);
@@ -99,28 +106,18 @@ impl SegmentStats {
             *self.waits.entry((w * 10.0).round() as i64).or_default() += 1;
             self.wait.push(w);
         }
-        let value = |v: usize| {
-            if v < r.ratings.len() {
-                r.ratings[v].satisfaction
-            } else {
-                r.overall
-            }
-        };
-        let vars = self.vars();
-        for i in 0..vars {
-            let Some(x) = value(i) else { continue };
-            for j in i + 1..vars {
-                if let Some(y) = value(j) {
-                    self.pairs[pair_index(vars, i, j)].push(x, y, 1.0);
-                }
-            }
-        }
+        let sats = r.ratings.iter().map(|x| x.satisfaction);
+        self.pairs.push(sats.chain(std::iter::once(r.overall)));
         if let Some(o) = r.overall {
-            let rated: Vec<f64> = r.ratings.iter().filter_map(|x| x.satisfaction).collect();
-            if let Some(score) = peak_end_score(&r.ratings) {
+            if let Some(score) = peak_end_score(r.ratings) {
+                // The same left-to-right sum a collected Vec would give, without one.
+                let (sum, n) = r
+                    .ratings
+                    .iter()
+                    .filter_map(|x| x.satisfaction)
+                    .fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
                 self.peak_end.push(score, o, 1.0);
-                self.average
-                    .push(rated.iter().sum::<f64>() / rated.len() as f64, o, 1.0);
+                self.average.push(sum / n as f64, o, 1.0);
             }
         }
     }
@@ -141,9 +138,7 @@ impl SegmentStats {
             *self.waits.entry(*k).or_default() += v;
         }
         self.wait.merge(&o.wait);
-        for (a, b) in self.pairs.iter_mut().zip(&o.pairs) {
-            a.merge(b);
-        }
+        self.pairs.merge(&o.pairs);
         self.peak_end.merge(&o.peak_end);
         self.average.merge(&o.average);
     }
@@ -178,20 +173,31 @@ impl SurveyStats {
     }
 
     pub fn push(&mut self, r: &Response) {
-        let needs = &self.need_counts;
-        self.segments
-            .entry(r.segment.clone())
-            .or_insert_with(|| SegmentStats::new(needs))
-            .push(r);
+        self.push_view(&r.view());
+    }
+
+    pub fn push_view(&mut self, r: &ResponseView) {
+        // Looked up by &str first: the segment's String is allocated once, not per row.
+        if let Some(s) = self.segments.get_mut(r.segment) {
+            s.push_view(r);
+        } else {
+            let mut s = SegmentStats::new(&self.need_counts);
+            s.push_view(r);
+            self.segments.insert(r.segment.to_owned(), s);
+        }
     }
 
     pub fn merge(&mut self, o: &SurveyStats) {
         for (seg, s) in &o.segments {
-            match self.segments.get_mut(seg) {
-                Some(mine) => mine.merge(s),
-                None => {
-                    self.segments.insert(seg.clone(), s.clone());
-                }
+            self.merge_segment(seg, s);
+        }
+    }
+
+    pub fn merge_segment(&mut self, segment: &str, s: &SegmentStats) {
+        match self.segments.get_mut(segment) {
+            Some(mine) => mine.merge(s),
+            None => {
+                self.segments.insert(segment.to_owned(), s.clone());
             }
         }
     }
@@ -312,7 +318,7 @@ fn segment_weights(
 fn weighted_pairs(
     stats: &SurveyStats,
     w: &BTreeMap<String, f64>,
-    pick: impl Fn(&SegmentStats) -> &PairStats,
+    pick: impl Fn(&SegmentStats) -> PairStats,
 ) -> PairStats {
     let mut total = PairStats::default();
     for (k, s) in &stats.segments {
@@ -354,7 +360,7 @@ pub fn analyze(
     let vars = k + 1;
     let mut pairs = vec![PairStats::default(); vars * (vars - 1) / 2];
     for (idx, p) in pairs.iter_mut().enumerate() {
-        *p = weighted_pairs(stats, &w, |s| &s.pairs[idx]);
+        *p = weighted_pairs(stats, &w, |s| s.pairs.get(idx));
     }
     let corr = |i: usize, j: usize| pairs[pair_index(vars, i.min(j), i.max(j))].correlation();
     let predictors: Vec<usize> = (0..k).filter(|&j| corr(j, k).is_some()).collect();
@@ -474,8 +480,8 @@ pub fn analyze(
             r2: rw.map(|r| r.r2),
         },
         memory_model: MemoryModel {
-            peak_end_r: weighted_pairs(stats, &w, |s| &s.peak_end).correlation(),
-            average_r: weighted_pairs(stats, &w, |s| &s.average).correlation(),
+            peak_end_r: weighted_pairs(stats, &w, |s| s.peak_end).correlation(),
+            average_r: weighted_pairs(stats, &w, |s| s.average).correlation(),
         },
         indices,
         groups: Vec::new(),
@@ -697,36 +703,6 @@ mod tests {
     }
 
     /// Equal up to floating-point summation order.
-    fn assert_near(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
-        use serde_json::Value::*;
-        match (a, b) {
-            (Number(x), Number(y)) => {
-                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-                assert!(
-                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
-                    "{path}: {x} vs {y}"
-                );
-            }
-            (Array(x), Array(y)) => {
-                assert_eq!(x.len(), y.len(), "{path}");
-                x.iter()
-                    .zip(y)
-                    .enumerate()
-                    .for_each(|(i, (x, y))| assert_near(x, y, &format!("{path}[{i}]")));
-            }
-            (Object(x), Object(y)) => {
-                assert_eq!(
-                    x.keys().collect::<Vec<_>>(),
-                    y.keys().collect::<Vec<_>>(),
-                    "{path}"
-                );
-                x.iter()
-                    .for_each(|(k, v)| assert_near(v, &y[k], &format!("{path}.{k}")));
-            }
-            _ => assert_eq!(a, b, "{path}"),
-        }
-    }
-
     #[test]
     fn merging_parts_equals_analysing_the_union() {
         let whole = fold(&[0, 1, 2, 3, 4]);
@@ -748,7 +724,7 @@ mod tests {
         let json = |s: &SurveyStats| {
             serde_json::to_value(analyze(&j, s, None, PeakRule::default()).unwrap()).unwrap()
         };
-        assert_near(&json(&parts), &json(&whole), "analysis");
+        peakend_testkit::assert_json_near(&json(&parts), &json(&whole), "analysis");
         assert_eq!(
             analyze(&j, &SurveyStats::new(&j), None, PeakRule::default()),
             Err(AnalysisError::Empty)
@@ -802,6 +778,36 @@ pub struct GroupAnalysis {
     pub analysis: Analysis,
 }
 
+/// The group a response (or a roll-up cell, which has no purpose) belongs to.
+fn group_key<'a>(
+    by: GroupBy,
+    tree: Option<&'a crate::org::OrgTree>,
+    hall: &'a str,
+    segment: &'a str,
+    purpose: Option<&'a str>,
+) -> &'a str {
+    match by {
+        GroupBy::Purpose => purpose.unwrap_or("(none)"),
+        GroupBy::Segment => segment,
+        GroupBy::Hall => hall,
+        GroupBy::District | GroupBy::City => {
+            let level = if by == GroupBy::City {
+                crate::org::OrgLevel::City
+            } else {
+                crate::org::OrgLevel::District
+            };
+            let node = crate::id::OrgNodeId::parse(hall).ok();
+            node.and_then(|n| tree.map(|t| t.ancestry(&n)))
+                .and_then(|up| {
+                    up.into_iter()
+                        .find(|a| a.level == level)
+                        .map(|a| a.id.as_str())
+                })
+                .unwrap_or("(none)")
+        }
+    }
+}
+
 /// Statistics of all responses and, when grouping, of each group.
 #[derive(Debug, Clone)]
 pub struct GroupedStats<'t> {
@@ -825,36 +831,63 @@ impl<'t> GroupedStats<'t> {
     }
 
     pub fn push(&mut self, r: &Response) {
-        self.all.push(r);
+        self.push_view(&r.view());
+    }
+
+    pub fn push_view(&mut self, r: &ResponseView) {
+        self.all.push_view(r);
         let Some((by, tree)) = self.by else { return };
-        let key = match by {
-            GroupBy::Purpose => r.purpose.clone().unwrap_or_else(|| "(none)".into()),
-            GroupBy::Segment => r.segment.clone(),
-            GroupBy::Hall => r.hall.to_string(),
-            GroupBy::District | GroupBy::City => {
-                let level = if by == GroupBy::City {
-                    crate::org::OrgLevel::City
-                } else {
-                    crate::org::OrgLevel::District
-                };
-                let node = crate::id::OrgNodeId::parse(r.hall.as_str()).ok();
-                node.and_then(|n| tree.map(|t| t.ancestry(&n)))
-                    .and_then(|up| {
-                        up.into_iter()
-                            .find(|a| a.level == level)
-                            .map(|a| a.id.to_string())
-                    })
-                    .unwrap_or_else(|| "(none)".into())
-            }
-        };
-        let template = &self.all;
-        self.groups
-            .entry(key)
-            .or_insert_with(|| SurveyStats {
-                need_counts: template.need_counts.clone(),
+        let key = group_key(by, tree, r.hall, r.segment, r.purpose);
+        if let Some(g) = self.groups.get_mut(key) {
+            g.push_view(r);
+        } else {
+            let mut g = SurveyStats {
+                need_counts: self.all.need_counts.clone(),
                 segments: BTreeMap::new(),
-            })
-            .push(r);
+            };
+            g.push_view(r);
+            self.groups.insert(key.to_owned(), g);
+        }
+    }
+
+    /// Adds a roll-up cell: one hall's statistics of one segment. `false` (and nothing
+    /// added) when grouping by visit purpose, which cells do not record.
+    pub fn merge_cell(
+        &mut self,
+        hall: &crate::id::HallId,
+        segment: &str,
+        cell: &SegmentStats,
+    ) -> bool {
+        let group = match self.by {
+            Some((GroupBy::Purpose, _)) => return false,
+            Some((by, tree)) => Some(group_key(by, tree, hall.as_str(), segment, None)),
+            None => None,
+        };
+        self.all.merge_segment(segment, cell);
+        if let Some(key) = group {
+            let need_counts = &self.all.need_counts;
+            self.groups
+                .entry(key.to_owned())
+                .or_insert_with(|| SurveyStats {
+                    need_counts: need_counts.clone(),
+                    segments: BTreeMap::new(),
+                })
+                .merge_segment(segment, cell);
+        }
+        true
+    }
+
+    /// Adds another part's statistics, e.g. of another chunk of the same file.
+    pub fn merge(&mut self, o: &GroupedStats) {
+        self.all.merge(&o.all);
+        for (key, s) in &o.groups {
+            match self.groups.get_mut(key) {
+                Some(mine) => mine.merge(s),
+                None => {
+                    self.groups.insert(key.clone(), s.clone());
+                }
+            }
+        }
     }
 
     /// The analysis of everything, with one analysis per group when grouping.

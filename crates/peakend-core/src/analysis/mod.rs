@@ -7,14 +7,15 @@
 pub mod drivers;
 pub mod engine;
 pub mod indices;
+pub mod rollup;
 pub mod stats;
 pub mod summary;
 
 pub use drivers::{DriverError, RelativeWeights, relative_weights};
 pub use engine::{
-    Analysis, AnalysisError, GroupAnalysis, GroupBy, GroupedStats, MomentResult, SurveyStats,
-    analyze,
+    Analysis, AnalysisError, GroupAnalysis, GroupBy, GroupedStats, MomentResult, SegmentStats,
+    SurveyStats, analyze,
 };
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
-pub use stats::{PairStats, RunningStats, Stratified, stratified_mean};
+pub use stats::{PairStats, PairTable, RunningStats, Stratified, stratified_mean};
 pub use summary::{SummaryAnalysis, SummaryRow, analyze_summary};

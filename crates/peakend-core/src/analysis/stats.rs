@@ -4,6 +4,7 @@
 //! sum-of-squares form loses nothing that matters in f64.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// Count, sum and sum of squares of one variable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -16,6 +17,20 @@ pub struct RunningStats {
 impl RunningStats {
     pub fn push(&mut self, x: f64) {
         self.n += 1;
+        self.sum += x;
+        self.sumsq += x * x;
+    }
+
+    /// [`push`](Self::push) when `x` is present, nothing otherwise, without a branch:
+    /// adding zeros leaves the sums bit for bit what skipping would, and folding millions
+    /// of ratings with ~5 % missing at random mispredicts a branch too often.
+    #[inline]
+    pub fn push_present(&mut self, x: Option<f64>) {
+        let (n, x) = match x {
+            Some(x) => (1, x),
+            None => (0, 0.0),
+        };
+        self.n += n;
         self.sum += x;
         self.sumsq += x * x;
     }
@@ -138,6 +153,123 @@ impl PairStats {
     }
 }
 
+/// The co-moments of every pair (i < j) of `vars` variables, stored column-wise (one
+/// array per sum, the pairs of the upper triangle in row order) so that adding one
+/// respondent runs down contiguous arrays the compiler vectorises. Pair `idx` holds
+/// exactly the [`PairStats`] that pushing the same observations one by one would.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairTable {
+    vars: usize,
+    w: Vec<f64>,
+    wx: Vec<f64>,
+    wy: Vec<f64>,
+    wxx: Vec<f64>,
+    wyy: Vec<f64>,
+    wxy: Vec<f64>,
+}
+
+impl PairTable {
+    pub fn new(vars: usize) -> PairTable {
+        let n = vars * vars.saturating_sub(1) / 2;
+        PairTable {
+            vars,
+            w: vec![0.0; n],
+            wx: vec![0.0; n],
+            wy: vec![0.0; n],
+            wxx: vec![0.0; n],
+            wyy: vec![0.0; n],
+            wxy: vec![0.0; n],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.w.len()
+    }
+
+    /// Whether the table is whole for `vars` variables (a stored one may not be).
+    pub fn has_vars(&self, vars: usize) -> bool {
+        let n = vars * vars.saturating_sub(1) / 2;
+        self.vars == vars
+            && [&self.w, &self.wx, &self.wy, &self.wxx, &self.wyy, &self.wxy]
+                .iter()
+                .all(|v| v.len() == n)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.w.is_empty()
+    }
+
+    /// Pair `idx` (see `pair_index` in the engine).
+    pub fn get(&self, idx: usize) -> PairStats {
+        PairStats {
+            w: self.w[idx],
+            wx: self.wx[idx],
+            wy: self.wy[idx],
+            wxx: self.wxx[idx],
+            wyy: self.wyy[idx],
+            wxy: self.wxy[idx],
+        }
+    }
+
+    /// One observation of all variables, `None` where missing: for every pair with both
+    /// present, `PairStats::push(x_i, x_j, 1.0)`. Missing partners add zeros instead of
+    /// being skipped, which leaves every sum bit for bit the same and keeps the inner
+    /// loop free of branches.
+    pub fn push(&mut self, values: impl Iterator<Item = Option<f64>>) {
+        let mut y: SmallVec<[f64; 32]> = SmallVec::with_capacity(self.vars);
+        let mut yy: SmallVec<[f64; 32]> = SmallVec::with_capacity(self.vars);
+        let mut m: SmallVec<[f64; 32]> = SmallVec::with_capacity(self.vars);
+        for v in values.take(self.vars) {
+            let (mi, yi) = v.map_or((0.0, 0.0), |v| (1.0, v));
+            m.push(mi);
+            y.push(yi);
+            yy.push(yi * yi);
+        }
+        assert_eq!(y.len(), self.vars, "one value per variable");
+        let mut start = 0;
+        for i in 0..self.vars {
+            let len = self.vars - i - 1;
+            let range = start..start + len;
+            start += len;
+            if m[i] == 0.0 {
+                continue;
+            }
+            let (x, xx) = (y[i], yy[i]);
+            // All nine slices cut to `len` up front, so the loop has no bounds checks
+            // left and vectorises.
+            let (mj, yj, yyj) = (&m[i + 1..][..len], &y[i + 1..][..len], &yy[i + 1..][..len]);
+            let w = &mut self.w[range.clone()][..len];
+            let wx = &mut self.wx[range.clone()][..len];
+            let wy = &mut self.wy[range.clone()][..len];
+            let wxx = &mut self.wxx[range.clone()][..len];
+            let wyy = &mut self.wyy[range.clone()][..len];
+            let wxy = &mut self.wxy[range][..len];
+            for t in 0..len {
+                w[t] += mj[t];
+                wx[t] += mj[t] * x;
+                wy[t] += yj[t];
+                wxx[t] += mj[t] * xx;
+                wyy[t] += yyj[t];
+                wxy[t] += x * yj[t];
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: &PairTable) {
+        let sums = [
+            (&mut self.w, &o.w),
+            (&mut self.wx, &o.wx),
+            (&mut self.wy, &o.wy),
+            (&mut self.wxx, &o.wxx),
+            (&mut self.wyy, &o.wyy),
+            (&mut self.wxy, &o.wxy),
+        ];
+        for (a, b) in sums {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +308,47 @@ mod tests {
         let (lo, hi) = r.ci95();
         assert!((hi - lo - 2.0 * 1.96 * se).abs() < 1e-12);
         assert_eq!(stratified_mean(&[(1.0, RunningStats::default())]), None);
+    }
+
+    #[test]
+    fn pushing_when_present_equals_pushing_or_skipping() {
+        let xs = [Some(7.0), None, Some(8.5), Some(1.0), None, Some(10.0)];
+        let (mut a, mut b) = (RunningStats::default(), RunningStats::default());
+        for x in xs {
+            a.push_present(x);
+            if let Some(x) = x {
+                b.push(x);
+            }
+        }
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_pair_table_equals_pushing_each_pair() {
+        let rows = [
+            [Some(7.0), None, Some(8.5), Some(1.0 / 3.0)],
+            [None, Some(2.0), Some(9.0), Some(10.0)],
+            [Some(4.25), Some(6.0), None, None],
+            [Some(0.1), Some(0.2), Some(0.3), Some(0.7)],
+        ];
+        let mut table = PairTable::new(4);
+        let mut pairs = vec![PairStats::default(); 6];
+        for row in rows {
+            table.push(row.into_iter());
+            let mut idx = 0;
+            for i in 0..4 {
+                for j in i + 1..4 {
+                    if let (Some(x), Some(y)) = (row[i], row[j]) {
+                        pairs[idx].push(x, y, 1.0);
+                    }
+                    idx += 1;
+                }
+            }
+        }
+        assert_eq!((0..6).map(|i| table.get(i)).collect::<Vec<_>>(), pairs);
+        let mut twice = table.clone();
+        twice.merge(&table);
+        assert_eq!(twice.get(5).w, 2.0 * pairs[5].w);
     }
 
     #[test]

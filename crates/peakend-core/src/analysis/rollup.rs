@@ -1,0 +1,178 @@
+//! Roll-ups. Responses are folded once into cells of mergeable statistics per
+//! (hall, month, segment); an analysis of any org node, any run of whole months and
+//! any grouping but visit purpose is then a merge of cells, never a rescan of
+//! responses. The database keeps these cells up to date as responses are imported.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::engine::SegmentStats;
+use crate::id::HallId;
+use crate::journey::Journey;
+use crate::survey::Response;
+
+/// A cell of the roll-up: one hall, one calendar month (`YYYY-MM`), one segment.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CellKey {
+    pub hall: HallId,
+    pub period: String,
+    pub segment: String,
+}
+
+/// The roll-up period of a visit date: its calendar month, `YYYY-MM`.
+pub fn period_of(date: NaiveDate) -> String {
+    date.format("%Y-%m").to_string()
+}
+
+/// The months that [from, to] covers when it starts on a first and ends on a last day
+/// of a month (either side may be open); `None` when month cells cannot answer it.
+pub fn whole_months(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Option<(Option<String>, Option<String>)> {
+    let starts_month = from.is_none_or(|d| d.day() == 1);
+    let ends_month = to.is_none_or(|d| d.succ_opt().is_none_or(|next| next.day() == 1));
+    (starts_month && ends_month).then(|| (from.map(period_of), to.map(period_of)))
+}
+
+/// Per-moment need counts of a journey: the shape every cell of it has.
+pub fn layout(journey: &Journey) -> Vec<usize> {
+    journey
+        .moments()
+        .iter()
+        .map(|m| m.core_needs.len())
+        .collect()
+}
+
+/// Whether stored statistics still have the journey's shape (a journey can be
+/// re-imported with other moments; its old cells then no longer apply).
+pub fn fits(stats: &SegmentStats, layout: &[usize]) -> bool {
+    let k = layout.len();
+    stats.importance.len() == k
+        && stats.satisfaction.len() == k
+        && stats.needs.iter().map(Vec::len).eq(layout.iter().copied())
+        && stats.pairs.has_vars(k + 1)
+}
+
+/// Responses folded into cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollup {
+    layout: Vec<usize>,
+    pub cells: BTreeMap<CellKey, SegmentStats>,
+}
+
+impl Rollup {
+    pub fn new(journey: &Journey) -> Rollup {
+        Rollup {
+            layout: layout(journey),
+            cells: BTreeMap::new(),
+        }
+    }
+
+    pub fn push(&mut self, r: &Response) {
+        let key = CellKey {
+            hall: r.hall.clone(),
+            period: period_of(r.date),
+            segment: r.segment.clone(),
+        };
+        let layout = &self.layout;
+        self.cells
+            .entry(key)
+            .or_insert_with(|| SegmentStats::new(layout))
+            .push(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{GroupBy, GroupedStats};
+    use crate::org::{OrgLevel, OrgNode, OrgTree};
+    use crate::peak::PeakRule;
+
+    fn id(s: &str) -> crate::id::OrgNodeId {
+        crate::id::OrgNodeId::parse(s).unwrap()
+    }
+
+    fn tree() -> OrgTree {
+        let node = |i: &str, parent: Option<&str>, level| OrgNode {
+            id: id(i),
+            parent: parent.map(id),
+            level,
+            name: i.into(),
+            counters: 0,
+            kiosks: 0,
+        };
+        OrgTree::build(vec![
+            node("p", None, OrgLevel::Province),
+            node("c1", Some("p"), OrgLevel::City),
+            node("c2", Some("p"), OrgLevel::City),
+            node("h1", Some("c1"), OrgLevel::Hall),
+            node("h2", Some("c1"), OrgLevel::Hall),
+            node("h3", Some("c2"), OrgLevel::Hall),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn periods_and_whole_months() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(period_of(d("2024-03-15")), "2024-03");
+        assert_eq!(
+            whole_months(Some(d("2024-02-01")), Some(d("2024-02-29"))),
+            Some((Some("2024-02".into()), Some("2024-02".into())))
+        );
+        assert_eq!(whole_months(None, None), Some((None, None)));
+        assert_eq!(whole_months(Some(d("2024-02-02")), None), None);
+        assert_eq!(whole_months(None, Some(d("2024-02-28"))), None);
+    }
+
+    /// Cells of halls merged into cities and the province give the analysis of
+    /// folding every response directly.
+    #[test]
+    fn merged_cells_give_the_analysis_of_the_responses() {
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        let tree = tree();
+        let halls: Vec<HallId> = ["h1", "h2", "h3"]
+            .iter()
+            .map(|h| HallId::parse(*h).unwrap())
+            .collect();
+        let responses: Vec<Response> = crate::synth::responses(&j, &halls, 3000, 9).collect();
+        let mut rollup = Rollup::new(&j);
+        // Two imports of one month each half: cells merge across imports too.
+        let (a, b) = responses.split_at(1700);
+        let mut second = Rollup::new(&j);
+        a.iter().for_each(|r| rollup.push(r));
+        b.iter().for_each(|r| second.push(r));
+        for (k, cell) in second.cells {
+            match rollup.cells.get_mut(&k) {
+                Some(mine) => mine.merge(&cell),
+                None => {
+                    rollup.cells.insert(k, cell);
+                }
+            }
+        }
+        for by in [None, Some(GroupBy::City), Some(GroupBy::Segment)] {
+            let mut direct = GroupedStats::new(&j, by, Some(&tree));
+            responses.iter().for_each(|r| direct.push(r));
+            let mut merged = GroupedStats::new(&j, by, Some(&tree));
+            for (k, cell) in &rollup.cells {
+                assert!(fits(cell, &layout(&j)));
+                assert!(merged.merge_cell(&k.hall, &k.segment, cell));
+            }
+            let json = |g: &GroupedStats| {
+                serde_json::to_value(g.analyze(&j, None, PeakRule::default()).unwrap()).unwrap()
+            };
+            let (d, m) = (json(&direct), json(&merged));
+            assert_eq!(d["respondents"], 3000);
+            peakend_testkit::assert_json_near(&m, &d, "analysis");
+        }
+        let mut by_purpose = GroupedStats::new(&j, Some(GroupBy::Purpose), None);
+        let (k, cell) = rollup.cells.iter().next().unwrap();
+        assert!(
+            !by_purpose.merge_cell(&k.hall, &k.segment, cell),
+            "cells do not know visit purposes"
+        );
+    }
+}
