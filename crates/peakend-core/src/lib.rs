@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod builtin;
 pub mod id;
 pub mod journey;
+pub mod ops;
 pub mod org;
 pub mod peak;
 pub mod survey;

@@ -15,6 +15,7 @@ mod analyze_cmd;
 mod demo;
 mod journey_cmd;
 mod org_cmd;
+mod staffing_cmd;
 mod survey_cmd;
 mod table;
 
@@ -66,6 +67,8 @@ enum Command {
     Survey(survey_cmd::SurveyCmd),
     /// Peak-end analysis of a survey file (FILE --journey KEY) or of aggregate figures (--summary FILE)
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Counters needed for a demand (Erlang C), or what N counters achieve
+    Staffing(staffing_cmd::StaffingArgs),
     /// Set up a demo province with its data, then serve it
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -183,6 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
+        Command::Staffing(args) => staffing_cmd::run(args),
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,
         Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
         Command::Serve { addr } => {

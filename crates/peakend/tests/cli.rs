@@ -958,3 +958,42 @@ fn questionnaire_asks_every_question_of_the_survey_file() {
     );
     assert!(!run.ok && run.stderr.contains("invalid value 'fr'"));
 }
+
+/// Issue 4: Erlang C staffing matches the published worked example (100 calls per
+/// 30 min, 180 s handling, 14 agents, 20 s target).
+#[test]
+fn staffing_matches_published_erlang_c() {
+    let db = peakend_testkit::sqlite();
+    let json = |args: &[&str]| serde_json::from_str::<Value>(&ok(&db.url, args)).unwrap();
+    let base = [
+        "staffing",
+        "--arrivals-per-hour",
+        "200",
+        "--aht-min",
+        "3",
+        "--within-min",
+        "0.33333333333333",
+        "--format",
+        "json",
+    ];
+    let given = json(&[&base[..], &["--counters", "14"]].concat());
+    let near = |v: &Value, x: f64, tol: f64| assert!((v.as_f64().unwrap() - x).abs() < tol, "{v}");
+    near(&given["p_wait"], 0.1741, 5e-5);
+    near(&given["service_level"], 0.8884, 5e-5);
+    near(&given["asa_s"], 7.84, 5e-3);
+    let needed = json(&base);
+    assert_eq!(needed["counters"], 14, "13 counters reach only 79.6 %");
+    let table = ok(
+        &db.url,
+        &["staffing", "--arrivals-per-hour", "40", "--aht-min", "6"],
+    );
+    assert!(
+        table.contains("窗口数 counters") && table.contains("5"),
+        "{table}"
+    );
+    let err = fails(
+        &db.url,
+        &["staffing", "--arrivals-per-hour", "40", "--aht-min", "0"],
+    );
+    assert!(err.contains("--aht-min must be"), "{err}");
+}

@@ -1,0 +1,6 @@
+//! Hall operations math: how many counters a demand needs (Erlang C) and how long a
+//! waiting customer will wait. Pure functions of rates and counts; the live engine
+//! (event ingest, queue state, alerts) feeds them from a hall's own history.
+
+pub mod erlang;
+pub mod predict;
