@@ -115,15 +115,20 @@ impl ResponseForm {
         let nps = number("nps", self.nps, 0.0, 10.0);
         let wait = number("tolerable_wait_min", self.tolerable_wait_min, 0.0, f64::MAX);
         let moments = journey.moments();
-        let position = |key: &str| moments.iter().position(|m| m.key.as_str() == key);
+        let position = |key: &str| {
+            moments
+                .iter()
+                .position(|m| m.key.as_str() == key)
+                .ok_or_else(|| format!("unknown moment `{key}` (journey `{}`)", journey.key()))
+        };
         let mut ratings = vec![Rating::default(); moments.len()];
         for (key, form) in &self.ratings {
-            let Some(j) = position(key) else {
-                bad(
-                    format!("ratings.{key}"),
-                    format!("unknown moment `{key}` (journey `{}`)", journey.key()),
-                );
-                continue;
+            let j = match position(key) {
+                Ok(j) => j,
+                Err(e) => {
+                    bad(format!("ratings.{key}"), e);
+                    continue;
+                }
             };
             let mut rate = |what: &str, x: Option<f64>| {
                 x.and_then(|x| {
@@ -139,12 +144,12 @@ impl ResponseForm {
         }
         let mut needs = Vec::new();
         for (key, elements) in &self.needs {
-            let Some(m) = position(key) else {
-                bad(
-                    format!("needs.{key}"),
-                    format!("unknown moment `{key}` (journey `{}`)", journey.key()),
-                );
-                continue;
+            let m = match position(key) {
+                Ok(m) => m,
+                Err(e) => {
+                    bad(format!("needs.{key}"), e);
+                    continue;
+                }
             };
             for (need, &x) in elements {
                 let field = format!("needs.{key}.{need}");

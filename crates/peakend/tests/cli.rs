@@ -486,6 +486,14 @@ fn serve_answers_on_the_given_address() {
 
 /// A GET on a private runtime in its own thread (callers may already be inside one);
 /// the server under test runs in another process.
+/// Imports an org CSV given as text.
+fn import_org(db: &str, dir: &Path, csv: &str) {
+    ok(
+        db,
+        &["org", "import", &write(dir, "org.csv", csv.as_bytes())],
+    );
+}
+
 fn fetch_text(url: &str) -> String {
     let url = url.to_owned();
     std::thread::spawn(move || {
@@ -717,14 +725,10 @@ const SURVEY: &str = "respondent,hall,date,segment,purpose,overall,nps,imp.resul
 // Issue 3: the analysis is the same from a file, from the database and through the API.
 peakend_testkit::on_both_backends!(analysis_is_the_same_from_file_database_and_api, |url| {
     let dir = tempfile::tempdir().unwrap();
-    let org = "id,parent,level,name\np,,province,省\nc,p,city,市\nh1,c,hall,一厅\nh2,c,hall,二厅\n";
-    ok(
+    import_org(
         url,
-        &[
-            "org",
-            "import",
-            &write(dir.path(), "org.csv", org.as_bytes()),
-        ],
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nc,p,city,市\nh1,c,hall,一厅\nh2,c,hall,二厅\n",
     );
     let (gb, _, _) = encoding_rs::GB18030.encode(SURVEY);
     let file = write(dir.path(), "survey.csv", &gb);
@@ -874,14 +878,10 @@ fn survey_xlsx() -> Vec<u8> {
 // Issue 3: XLSX with the same header imports and analyses like the CSV.
 peakend_testkit::on_both_backends!(xlsx_surveys_import_and_analyse_like_csv, |url| {
     let dir = tempfile::tempdir().unwrap();
-    let org = "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\nh2,p,hall,二厅\n";
-    ok(
+    import_org(
         url,
-        &[
-            "org",
-            "import",
-            &write(dir.path(), "org.csv", org.as_bytes()),
-        ],
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\nh2,p,hall,二厅\n",
     );
     let csv = write(dir.path(), "survey.csv", SURVEY.as_bytes());
     let xlsx = write(dir.path(), "survey.xlsx", &survey_xlsx());
