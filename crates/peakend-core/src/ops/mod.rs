@@ -2,5 +2,7 @@
 //! waiting customer will wait. Pure functions of rates and counts; the live engine
 //! (event ingest, queue state, alerts) feeds them from a hall's own history.
 
+pub mod day;
 pub mod erlang;
+pub mod event;
 pub mod predict;

@@ -1,0 +1,847 @@
+//! A hall's day replayed from its events in event-time order: tickets and their
+//! timelines, the queue, the standards' rules (care after a long wait, pre-processing
+//! when the queue per counter is too long, a faulty kiosk not repaired in time) and the
+//! KPIs. The same fold serves live operation and replay; the caller orders events by
+//! time and moves the hall clock with [`HallDay::advance_to`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
+use serde::Serialize;
+
+use super::event::{Event, EventKind, Outcome};
+use super::predict::queue_length_wait_s;
+use crate::journey::{Journey, Unit};
+
+/// Thresholds of the rules, from the journey's standards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    pub care_after_ms: i64,
+    pub max_per_counter: f64,
+    pub repair_within_working_days: u32,
+    /// Days that are not working days besides weekends (the province's holidays).
+    pub holidays: BTreeSet<NaiveDate>,
+}
+
+impl Default for Rules {
+    /// The service-hall standards: care after 15 min, more than 3 per counter,
+    /// repair within 2 working days.
+    fn default() -> Self {
+        Rules {
+            care_after_ms: 15 * 60_000,
+            max_per_counter: 3.0,
+            repair_within_working_days: 2,
+            holidays: BTreeSet::new(),
+        }
+    }
+}
+
+impl Rules {
+    /// The journey's `care_after`, `max_per_counter` and `repair_within` standards, so a
+    /// region that tightens a standard tightens the rule; defaults where it has none.
+    pub fn from_journey(journey: &Journey) -> Rules {
+        let mut rules = Rules::default();
+        if let Some(t) = journey.threshold("care_after") {
+            let ms = match t.unit {
+                Unit::Seconds => Some(t.value * 1000.0),
+                Unit::Minutes => Some(t.value * 60_000.0),
+                _ => None,
+            };
+            if let Some(ms) = ms {
+                rules.care_after_ms = ms.round() as i64;
+            }
+        }
+        if let Some(t) = journey.threshold("max_per_counter") {
+            rules.max_per_counter = t.value;
+        }
+        if let Some(t) = journey.threshold("repair_within") {
+            rules.repair_within_working_days = t.value.round().max(0.0) as u32;
+        }
+        rules
+    }
+
+    /// `at` plus the repair allowance in working days (Monday–Friday, not holidays),
+    /// at the same local time of day.
+    pub fn repair_due(&self, at: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+        let mut due = at;
+        let mut left = self.repair_within_working_days;
+        while left > 0 {
+            due += Duration::days(1);
+            let d = due.date_naive();
+            if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&d) {
+                left -= 1;
+            }
+        }
+        due
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    CareDue,
+    PreProcessing,
+    KioskOverdue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub ticket: Option<String>,
+    pub kiosk: Option<String>,
+    /// VIP tickets are flagged: water in every case.
+    pub vip: bool,
+    pub raised_at: i64,
+    /// When the condition ended (the ticket was called or left, the queue fell back,
+    /// the kiosk was restored).
+    pub cleared_at: Option<i64>,
+}
+
+/// One ticket's timeline, times in ms since the epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ticket {
+    pub ticket: String,
+    pub service: String,
+    pub segment: Option<String>,
+    pub vip: bool,
+    pub issued_at: i64,
+    pub called_at: Option<i64>,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub left_at: Option<i64>,
+    pub counter: Option<String>,
+    pub staff: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// (score, scale)
+    pub rating: Option<(f64, f64)>,
+}
+
+impl Ticket {
+    fn waiting(&self) -> bool {
+        self.called_at.is_none() && self.left_at.is_none()
+    }
+
+    /// Seconds from issue to call (served) or to leaving (abandoned).
+    pub fn wait_ms(&self) -> Option<i64> {
+        self.called_at
+            .or(self.left_at)
+            .map(|end| end - self.issued_at)
+    }
+
+    pub fn abandoned(&self) -> bool {
+        self.left_at.is_some() && self.called_at.is_none()
+    }
+
+    pub fn service_ms(&self) -> Option<i64> {
+        Some(self.ended_at? - self.started_at?)
+    }
+}
+
+/// A waiting ticket as the hall display and the ticket printer show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Waiting {
+    pub ticket: String,
+    pub service: String,
+    pub since: i64,
+    pub waited_s: f64,
+    /// People ahead of it for the same service.
+    pub ahead: usize,
+    pub predicted_wait_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueSnapshot {
+    pub at: i64,
+    pub open_counters: Vec<String>,
+    pub waiting: Vec<Waiting>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Care,
+    Kiosk,
+}
+
+/// Recent service durations a prediction is based on, per service.
+const RECENT: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct HallDay {
+    rules: Rules,
+    clock: i64,
+    tickets: BTreeMap<String, Ticket>,
+    /// Issue order of tickets still waiting.
+    queue: Vec<String>,
+    open: BTreeSet<String>,
+    /// Kiosk → time of the fault still open.
+    faults: BTreeMap<String, i64>,
+    timers: BTreeSet<(i64, Timer, String)>,
+    alerts: Vec<Alert>,
+    pre_processing: Option<usize>,
+    recent: BTreeMap<String, Vec<i64>>,
+}
+
+impl HallDay {
+    pub fn new(rules: Rules) -> HallDay {
+        HallDay {
+            rules,
+            clock: i64::MIN,
+            tickets: BTreeMap::new(),
+            queue: Vec::new(),
+            open: BTreeSet::new(),
+            faults: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            alerts: Vec::new(),
+            pre_processing: None,
+            recent: BTreeMap::new(),
+        }
+    }
+
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values()
+    }
+
+    pub fn alerts(&self) -> &[Alert] {
+        &self.alerts
+    }
+
+    /// Moves the hall clock to `t`, raising every rule that came due by then at the
+    /// moment it came due (in live mode: when the time passes, even with no event).
+    pub fn advance_to(&mut self, t: i64) {
+        while let Some((due, kind, key)) = self.timers.first().cloned() {
+            if due > t {
+                break;
+            }
+            self.timers.pop_first();
+            match kind {
+                Timer::Care => {
+                    if let Some(tk) = self.tickets.get(&key).filter(|tk| tk.waiting()) {
+                        self.alerts.push(Alert {
+                            kind: AlertKind::CareDue,
+                            ticket: Some(key.clone()),
+                            kiosk: None,
+                            vip: tk.vip,
+                            raised_at: due,
+                            cleared_at: None,
+                        });
+                    }
+                }
+                Timer::Kiosk => {
+                    if self.faults.contains_key(&key) {
+                        self.alerts.push(Alert {
+                            kind: AlertKind::KioskOverdue,
+                            ticket: None,
+                            kiosk: Some(key.clone()),
+                            vip: false,
+                            raised_at: due,
+                            cleared_at: None,
+                        });
+                    }
+                }
+            }
+        }
+        self.clock = self.clock.max(t);
+    }
+
+    /// Applies one event. Events must come in time order (the caller sorts a batch,
+    /// and replays a day when a late event arrives). An impossible transition is an
+    /// error and changes nothing.
+    pub fn apply(&mut self, e: &Event) -> Result<(), String> {
+        let t = e.at_ms();
+        self.check(e)?;
+        self.advance_to(t);
+        let clear = |alerts: &mut Vec<Alert>, pred: &dyn Fn(&Alert) -> bool| {
+            for a in alerts
+                .iter_mut()
+                .filter(|a| a.cleared_at.is_none() && pred(a))
+            {
+                a.cleared_at = Some(t);
+            }
+        };
+        match &e.kind {
+            EventKind::TicketIssued {
+                ticket,
+                service,
+                segment,
+                vip,
+            } => {
+                self.tickets.insert(
+                    ticket.clone(),
+                    Ticket {
+                        ticket: ticket.clone(),
+                        service: service.clone(),
+                        segment: segment.clone(),
+                        vip: *vip,
+                        issued_at: t,
+                        called_at: None,
+                        started_at: None,
+                        ended_at: None,
+                        left_at: None,
+                        counter: None,
+                        staff: None,
+                        outcome: None,
+                        rating: None,
+                    },
+                );
+                self.queue.push(ticket.clone());
+                self.timers
+                    .insert((t + self.rules.care_after_ms, Timer::Care, ticket.clone()));
+            }
+            EventKind::Called {
+                ticket,
+                counter,
+                staff,
+            } => {
+                let tk = self.tickets.get_mut(ticket).expect("checked");
+                tk.called_at = Some(t);
+                tk.counter = Some(counter.clone());
+                tk.staff = staff.clone().or(tk.staff.take());
+                self.queue.retain(|q| q != ticket);
+                clear(&mut self.alerts, &|a| a.ticket.as_ref() == Some(ticket));
+            }
+            EventKind::ServiceStarted {
+                ticket,
+                counter,
+                staff,
+            } => {
+                let tk = self.tickets.get_mut(ticket).expect("checked");
+                tk.started_at = Some(t);
+                tk.counter = Some(counter.clone());
+                tk.staff = staff.clone().or(tk.staff.take());
+            }
+            EventKind::ServiceEnded {
+                ticket,
+                counter,
+                staff,
+                outcome,
+            } => {
+                let tk = self.tickets.get_mut(ticket).expect("checked");
+                tk.ended_at = Some(t);
+                tk.counter = Some(counter.clone());
+                tk.staff = staff.clone().or(tk.staff.take());
+                tk.outcome = Some(*outcome);
+                if let Some(ms) = tk.service_ms() {
+                    let recent = self.recent.entry(tk.service.clone()).or_default();
+                    recent.push(ms);
+                    if recent.len() > RECENT {
+                        recent.remove(0);
+                    }
+                }
+            }
+            EventKind::Rated {
+                ticket,
+                score,
+                scale,
+                staff,
+            } => {
+                let tk = self.tickets.get_mut(ticket).expect("checked");
+                tk.rating = Some((*score, *scale));
+                if tk.staff.is_none() {
+                    tk.staff = staff.clone();
+                }
+            }
+            EventKind::Left { ticket } => {
+                let tk = self.tickets.get_mut(ticket).expect("checked");
+                tk.left_at = Some(t);
+                self.queue.retain(|q| q != ticket);
+                clear(&mut self.alerts, &|a| a.ticket.as_ref() == Some(ticket));
+            }
+            EventKind::CounterOpened { counter } => {
+                self.open.insert(counter.clone());
+            }
+            EventKind::CounterClosed { counter } => {
+                self.open.remove(counter);
+            }
+            EventKind::KioskFault { kiosk, .. } => {
+                self.faults.insert(kiosk.clone(), t);
+                let due = self.rules.repair_due(e.at).timestamp_millis();
+                self.timers.insert((due, Timer::Kiosk, kiosk.clone()));
+            }
+            EventKind::KioskRestored { kiosk } => {
+                self.faults.remove(kiosk);
+                self.timers
+                    .retain(|(_, kind, key)| !(*kind == Timer::Kiosk && key == kiosk));
+                clear(&mut self.alerts, &|a| a.kiosk.as_ref() == Some(kiosk));
+            }
+        }
+        self.check_pre_processing(t);
+        Ok(())
+    }
+
+    fn check(&self, e: &Event) -> Result<(), String> {
+        let ticket = |name: &str, ticket: &String| {
+            self.tickets
+                .get(ticket)
+                .ok_or_else(|| format!("{name}: unknown ticket `{ticket}`"))
+        };
+        match &e.kind {
+            EventKind::TicketIssued { ticket, .. } if self.tickets.contains_key(ticket) => Err(
+                format!("ticket_issued: ticket `{ticket}` was already issued"),
+            ),
+            EventKind::Called { ticket: id, .. } => {
+                let tk = ticket("called", id)?;
+                if tk.left_at.is_some() {
+                    Err(format!("called: ticket `{id}` had left"))
+                } else if tk.called_at.is_some() {
+                    Err(format!("called: ticket `{id}` was already called"))
+                } else {
+                    Ok(())
+                }
+            }
+            EventKind::ServiceStarted { ticket: id, .. } => {
+                let tk = ticket("service_started", id)?;
+                if tk.called_at.is_none() {
+                    Err(format!("service_started: ticket `{id}` was not called"))
+                } else {
+                    Ok(())
+                }
+            }
+            EventKind::ServiceEnded { ticket: id, .. } => {
+                let tk = ticket("service_ended", id)?;
+                if tk.started_at.is_none() {
+                    Err(format!("service_ended: ticket `{id}` was not started"))
+                } else if tk.ended_at.is_some() {
+                    Err(format!("service_ended: ticket `{id}` had already ended"))
+                } else {
+                    Ok(())
+                }
+            }
+            EventKind::Rated { ticket: id, .. } => ticket("rated", id).map(|_| ()),
+            EventKind::Left { ticket: id } => {
+                let tk = ticket("left", id)?;
+                if tk.left_at.is_some() || tk.ended_at.is_some() {
+                    Err(format!("left: ticket `{id}` was already gone"))
+                } else {
+                    Ok(())
+                }
+            }
+            EventKind::KioskRestored { kiosk } if !self.faults.contains_key(kiosk) => {
+                Err(format!("kiosk_restored: kiosk `{kiosk}` has no open fault"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Raised once when waiting tickets per open counter exceed the standard, cleared
+    /// when the queue falls back. With no counter open the ratio is undefined (the hall
+    /// may issue tickets before opening) and the alert is left as it is.
+    fn check_pre_processing(&mut self, t: i64) {
+        if self.open.is_empty() {
+            return;
+        }
+        let per_counter = self.queue.len() as f64 / self.open.len() as f64;
+        match (
+            per_counter > self.rules.max_per_counter,
+            self.pre_processing,
+        ) {
+            (true, None) => {
+                self.pre_processing = Some(self.alerts.len());
+                self.alerts.push(Alert {
+                    kind: AlertKind::PreProcessing,
+                    ticket: None,
+                    kiosk: None,
+                    vip: false,
+                    raised_at: t,
+                    cleared_at: None,
+                });
+            }
+            (false, Some(i)) => {
+                self.alerts[i].cleared_at = Some(t);
+                self.pre_processing = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// The queue at `now`: open counters, and each waiting ticket with the people ahead
+    /// of it for its service and the announced wait, (n + 1)·(mean of the last
+    /// services of that service) / (open counters).
+    pub fn queue(&self, now: i64) -> QueueSnapshot {
+        let mut ahead: BTreeMap<&str, usize> = BTreeMap::new();
+        let waiting = self
+            .queue
+            .iter()
+            .filter_map(|id| self.tickets.get(id))
+            .map(|tk| {
+                let n = ahead.entry(tk.service.as_str()).or_default();
+                let mean = self.recent.get(&tk.service).and_then(|d| {
+                    (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
+                });
+                let w = Waiting {
+                    ticket: tk.ticket.clone(),
+                    service: tk.service.clone(),
+                    since: tk.issued_at,
+                    waited_s: (now - tk.issued_at) as f64 / 1000.0,
+                    ahead: *n,
+                    predicted_wait_s: mean
+                        .and_then(|m| queue_length_wait_s(*n, self.open.len(), m)),
+                };
+                *n += 1;
+                w
+            })
+            .collect();
+        QueueSnapshot {
+            at: now,
+            open_counters: self.open.iter().cloned().collect(),
+            waiting,
+        }
+    }
+}
+
+/// The hall KPIs of a set of tickets (one hall, counter or staff member, one bucket).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kpis {
+    pub arrivals: u64,
+    pub served: u64,
+    pub abandoned: u64,
+    /// Left before being called ÷ issued.
+    pub abandonment_rate: Option<f64>,
+    /// Called within `care_after` ÷ issued: abandons and tickets never called count
+    /// against.
+    pub service_level: Option<f64>,
+    /// Mean wait from issue to call of the served.
+    pub asa_s: Option<f64>,
+    /// Mean service time of the served.
+    pub aht_s: Option<f64>,
+    /// Longest wait to call or to leaving.
+    pub longest_wait_s: Option<f64>,
+    /// Services shorter than 2.5 minutes ÷ served services with a duration.
+    pub short_service_share: Option<f64>,
+    /// Mean rating on a 5-point scale (each score ÷ its scale × 5).
+    pub avg_rating: Option<f64>,
+    /// Ratings at the top of their scale ÷ ratings.
+    pub top_rating_share: Option<f64>,
+    pub care_alerts: u64,
+}
+
+const SHORT_SERVICE_MS: i64 = 150_000;
+
+impl Kpis {
+    pub fn of<'a>(
+        tickets: impl IntoIterator<Item = &'a Ticket>,
+        care_after_ms: i64,
+        alerts: &[Alert],
+    ) -> Kpis {
+        let tickets: Vec<&Ticket> = tickets.into_iter().collect();
+        let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
+        let mean_s = |xs: &[i64]| {
+            (!xs.is_empty()).then(|| xs.iter().sum::<i64>() as f64 / xs.len() as f64 / 1000.0)
+        };
+        let served: Vec<&&Ticket> = tickets.iter().filter(|t| t.ended_at.is_some()).collect();
+        let waits: Vec<i64> = served.iter().filter_map(|t| t.wait_ms()).collect();
+        let services: Vec<i64> = served.iter().filter_map(|t| t.service_ms()).collect();
+        let ratings: Vec<(f64, f64)> = tickets.iter().filter_map(|t| t.rating).collect();
+        let ids: BTreeSet<&str> = tickets.iter().map(|t| t.ticket.as_str()).collect();
+        Kpis {
+            arrivals: tickets.len() as u64,
+            served: served.len() as u64,
+            abandoned: tickets.iter().filter(|t| t.abandoned()).count() as u64,
+            abandonment_rate: ratio(
+                tickets.iter().filter(|t| t.abandoned()).count(),
+                tickets.len(),
+            ),
+            service_level: ratio(
+                tickets
+                    .iter()
+                    .filter(|t| {
+                        t.called_at
+                            .is_some_and(|c| c - t.issued_at <= care_after_ms)
+                    })
+                    .count(),
+                tickets.len(),
+            ),
+            asa_s: mean_s(&waits),
+            aht_s: mean_s(&services),
+            longest_wait_s: tickets
+                .iter()
+                .filter_map(|t| t.wait_ms())
+                .max()
+                .map(|ms| ms as f64 / 1000.0),
+            short_service_share: ratio(
+                services.iter().filter(|&&ms| ms < SHORT_SERVICE_MS).count(),
+                services.len(),
+            ),
+            avg_rating: (!ratings.is_empty()).then(|| {
+                ratings
+                    .iter()
+                    .map(|(s, scale)| s / scale * 5.0)
+                    .sum::<f64>()
+                    / ratings.len() as f64
+            }),
+            top_rating_share: ratio(
+                ratings.iter().filter(|(s, scale)| s >= scale).count(),
+                ratings.len(),
+            ),
+            care_alerts: alerts
+                .iter()
+                .filter(|a| {
+                    a.kind == AlertKind::CareDue
+                        && a.ticket.as_deref().is_some_and(|t| ids.contains(t))
+                })
+                .count() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event at local time `hm` on Friday 2026-08-07 (+08:00).
+    fn ev(id: usize, hm: &str, kind: &str, fields: &str) -> Event {
+        let at = if hm.len() == 5 {
+            format!("2026-08-07T{hm}:00+08:00")
+        } else {
+            hm.to_owned()
+        };
+        let sep = if fields.is_empty() { "" } else { "," };
+        Event::from_json(&format!(
+            r#"{{"id":"e{id}","hall":"h1","type":"{kind}","at":"{at}"{sep}{fields}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn ms(hm: &str) -> i64 {
+        DateTime::parse_from_rfc3339(&format!("2026-08-07T{hm}:00+08:00"))
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn issued(t: &str, vip: bool) -> String {
+        format!(r#""ticket":"{t}","service":"payment","vip":{vip}"#)
+    }
+
+    fn at_counter(t: &str) -> String {
+        format!(r#""ticket":"{t}","counter":"c1","staff":"s1""#)
+    }
+
+    /// A scripted morning with one counter: five payments, one who leaves, one who
+    /// waits past 15 minutes. Every figure below is computed by hand.
+    fn scripted() -> Vec<Event> {
+        let mut n = 0;
+        let mut e = |hm: &str, kind: &str, fields: String| {
+            n += 1;
+            ev(n, hm, kind, &fields)
+        };
+        vec![
+            e("09:00", "counter_opened", r#""counter":"c1""#.into()),
+            e("09:00", "ticket_issued", issued("A1", false)),
+            e("09:01", "ticket_issued", issued("A2", false)),
+            e("09:02", "ticket_issued", issued("A3", true)),
+            e("09:03", "ticket_issued", issued("A4", false)),
+            e("09:04", "ticket_issued", issued("A5", false)),
+            e("09:05", "called", at_counter("A1")),
+            e("09:05", "service_started", at_counter("A1")),
+            e(
+                "09:09",
+                "service_ended",
+                at_counter("A1") + r#","outcome":"done""#,
+            ),
+            e(
+                "09:09",
+                "rated",
+                r#""ticket":"A1","score":5,"scale":5"#.into(),
+            ),
+            e("09:10", "called", at_counter("A2")),
+            e("09:10", "service_started", at_counter("A2")),
+            e(
+                "09:12",
+                "service_ended",
+                at_counter("A2") + r#","outcome":"done""#,
+            ),
+            e(
+                "09:12",
+                "rated",
+                r#""ticket":"A2","score":4,"scale":5"#.into(),
+            ),
+            e("09:12", "left", r#""ticket":"A4""#.into()),
+            e("09:13", "called", at_counter("A3")),
+            e("09:13", "service_started", at_counter("A3")),
+            e(
+                "09:20",
+                "service_ended",
+                at_counter("A3") + r#","outcome":"unresolved""#,
+            ),
+            e("09:21", "called", at_counter("A5")),
+            e("09:21", "service_started", at_counter("A5")),
+            e(
+                "09:23",
+                "service_ended",
+                at_counter("A5") + r#","outcome":"done""#,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_scripted_day_gives_the_hand_computed_waits_alerts_and_kpis() {
+        let mut day = HallDay::new(Rules::default());
+        for e in scripted() {
+            day.apply(&e).unwrap();
+        }
+        let alerts = day.alerts();
+        // 4 waiting for 1 counter at 09:03 (> 3): pre-processing; still 4 after A1's
+        // call at 09:05 (A5 came at 09:04), cleared when A2 is called at 09:10. A5 (issued 09:04) is still waiting at 09:19: care, cleared
+        // at its call, 09:21. A3 (VIP) was called at 09:13, before its 09:17.
+        assert_eq!(alerts.len(), 2, "{alerts:?}");
+        assert_eq!(
+            (alerts[0].kind, alerts[0].raised_at, alerts[0].cleared_at),
+            (AlertKind::PreProcessing, ms("09:03"), Some(ms("09:10")))
+        );
+        assert_eq!(
+            (
+                alerts[1].kind,
+                alerts[1].ticket.as_deref(),
+                alerts[1].raised_at,
+                alerts[1].cleared_at
+            ),
+            (
+                AlertKind::CareDue,
+                Some("A5"),
+                ms("09:19"),
+                Some(ms("09:21"))
+            )
+        );
+
+        let k = Kpis::of(day.tickets(), Rules::default().care_after_ms, alerts);
+        assert_eq!((k.arrivals, k.served, k.abandoned), (5, 4, 1));
+        assert_eq!(k.abandonment_rate, Some(0.2));
+        // Called within 15 min: A1 (5), A2 (9), A3 (11); not A5 (17) nor A4 (left).
+        assert_eq!(k.service_level, Some(0.6));
+        // Waits of the served: 5, 9, 11, 17 min → 10.5 min.
+        assert_eq!(k.asa_s, Some(630.0));
+        // Services: 4, 2, 7, 2 min → 225 s; two under 2.5 min.
+        assert_eq!(k.aht_s, Some(225.0));
+        assert_eq!(k.short_service_share, Some(0.5));
+        assert_eq!(k.longest_wait_s, Some(1020.0));
+        assert_eq!(k.avg_rating, Some(4.5));
+        assert_eq!(k.top_rating_share, Some(0.5));
+        assert_eq!(k.care_alerts, 1);
+    }
+
+    #[test]
+    fn the_queue_tells_each_customer_how_many_are_ahead_and_how_long() {
+        let mut day = HallDay::new(Rules::default());
+        let events = scripted();
+        for e in &events[..6] {
+            day.apply(e).unwrap();
+        }
+        let q = day.queue(ms("09:04") + 30_000);
+        assert_eq!(q.open_counters, ["c1"]);
+        let ahead: Vec<usize> = q.waiting.iter().map(|w| w.ahead).collect();
+        assert_eq!(ahead, [0, 1, 2, 3, 4]);
+        assert_eq!(q.waiting[0].waited_s, 270.0);
+        assert!(
+            q.waiting.iter().all(|w| w.predicted_wait_s.is_none()),
+            "no service has ended yet to predict from"
+        );
+        for e in &events[6..15] {
+            day.apply(e).unwrap();
+        }
+        // After A2 ended at 09:12 (services of 240 s and 120 s, mean 180 s) and A4
+        // left: A3 has 0 ahead → 180 s, A5 has 1 ahead → 360 s.
+        let q = day.queue(ms("09:12"));
+        let shown: Vec<(&str, usize, Option<f64>)> = q
+            .waiting
+            .iter()
+            .map(|w| (w.ticket.as_str(), w.ahead, w.predicted_wait_s))
+            .collect();
+        assert_eq!(shown, [("A3", 0, Some(180.0)), ("A5", 1, Some(360.0))]);
+    }
+
+    #[test]
+    fn impossible_transitions_are_refused_and_change_nothing() {
+        let mut day = HallDay::new(Rules::default());
+        let events = scripted();
+        day.apply(&events[1]).unwrap();
+        let before = day.queue(ms("09:00"));
+        let called = ev(90, "09:01", "called", r#""ticket":"Z9","counter":"c1""#);
+        assert_eq!(
+            day.apply(&called).unwrap_err(),
+            "called: unknown ticket `Z9`"
+        );
+        assert_eq!(
+            day.apply(&events[1]).unwrap_err(),
+            "ticket_issued: ticket `A1` was already issued"
+        );
+        let ended = ev(
+            91,
+            "09:02",
+            "service_ended",
+            &(at_counter("A1") + r#","outcome":"done""#),
+        );
+        assert_eq!(
+            day.apply(&ended).unwrap_err(),
+            "service_ended: ticket `A1` was not started"
+        );
+        let restored = ev(92, "09:02", "kiosk_restored", r#""kiosk":"k1""#);
+        assert!(day.apply(&restored).is_err());
+        assert_eq!(day.queue(ms("09:00")), before);
+    }
+
+    #[test]
+    fn a_kiosk_fault_is_overdue_after_two_working_days_skipping_weekends_and_holidays() {
+        let fault = ev(
+            1,
+            "10:00",
+            "kiosk_fault",
+            r#""kiosk":"k1","fault":"printer""#,
+        );
+        let tuesday = ms("10:00") + 4 * 86_400_000;
+        // Friday 10:00 + 2 working days = Tuesday 10:00.
+        let mut day = HallDay::new(Rules::default());
+        day.apply(&fault).unwrap();
+        day.advance_to(tuesday - 1);
+        assert!(day.alerts().is_empty());
+        day.advance_to(tuesday);
+        assert_eq!(day.alerts()[0].kind, AlertKind::KioskOverdue);
+        assert_eq!(day.alerts()[0].raised_at, tuesday);
+        // With Monday a holiday, the deadline moves to Wednesday.
+        let mut rules = Rules::default();
+        rules
+            .holidays
+            .insert(NaiveDate::from_ymd_opt(2026, 8, 10).unwrap());
+        let mut day = HallDay::new(rules);
+        day.apply(&fault).unwrap();
+        day.advance_to(tuesday + 3_600_000);
+        assert!(day.alerts().is_empty());
+        // Restored in time: never overdue.
+        let restored = ev(
+            2,
+            "2026-08-11T09:00:00+08:00",
+            "kiosk_restored",
+            r#""kiosk":"k1""#,
+        );
+        day.apply(&restored).unwrap();
+        day.advance_to(tuesday + 10 * 86_400_000);
+        assert!(day.alerts().is_empty());
+    }
+
+    #[test]
+    fn the_rules_follow_the_journey_standards() {
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        assert_eq!(Rules::from_journey(&j), Rules::default());
+        // A region that tightens care to 10 minutes gets care alerts at 10 minutes.
+        let rules = Rules {
+            care_after_ms: 10 * 60_000,
+            ..Rules::default()
+        };
+        let mut day = HallDay::new(rules);
+        for e in &scripted()[..6] {
+            day.apply(e).unwrap();
+        }
+        day.advance_to(ms("09:10"));
+        let care: Vec<&str> = day
+            .alerts()
+            .iter()
+            .filter(|a| a.kind == AlertKind::CareDue)
+            .filter_map(|a| a.ticket.as_deref())
+            .collect();
+        assert_eq!(care, ["A1"]);
+        assert!(
+            day.alerts()
+                .iter()
+                .any(|a| a.kind == AlertKind::CareDue && !a.vip)
+                && !day.alerts().iter().any(|a| a.vip)
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! Device events from a hall (ticket machine, counter terminals, rating pads, kiosks),
+//! parsed from JSON into domain types. Every event names its hall and carries the
+//! device's own time with its UTC offset; state follows that time, not arrival.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::id::HallId;
+
+/// How a service ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    Unresolved,
+    Referred,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    TicketIssued {
+        ticket: String,
+        service: String,
+        #[serde(default)]
+        segment: Option<String>,
+        #[serde(default)]
+        vip: bool,
+    },
+    Called {
+        ticket: String,
+        counter: String,
+        #[serde(default)]
+        staff: Option<String>,
+    },
+    ServiceStarted {
+        ticket: String,
+        counter: String,
+        #[serde(default)]
+        staff: Option<String>,
+    },
+    ServiceEnded {
+        ticket: String,
+        counter: String,
+        #[serde(default)]
+        staff: Option<String>,
+        outcome: Outcome,
+    },
+    Rated {
+        ticket: String,
+        score: f64,
+        scale: f64,
+        #[serde(default)]
+        staff: Option<String>,
+    },
+    Left {
+        ticket: String,
+    },
+    CounterOpened {
+        counter: String,
+    },
+    CounterClosed {
+        counter: String,
+    },
+    KioskFault {
+        kiosk: String,
+        fault: String,
+    },
+    KioskRestored {
+        kiosk: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique per hall: a repeated id is a duplicate delivery, applied once.
+    pub id: String,
+    pub hall: HallId,
+    /// The device's time, RFC 3339 with its offset.
+    pub at: DateTime<FixedOffset>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Deserialize)]
+struct RawEvent {
+    id: String,
+    hall: String,
+    at: String,
+    #[serde(flatten)]
+    kind: EventKind,
+}
+
+impl Event {
+    /// Parses one event from JSON; the error says which field is wrong and why.
+    pub fn from_json(text: &str) -> Result<Event, String> {
+        let raw: RawEvent = serde_json::from_str(text).map_err(|e| {
+            // serde's own wording for a missing or unknown tag is cryptic to a device maker.
+            let msg = e.to_string();
+            if msg.contains("missing field `type`") {
+                "missing field `type`".to_owned()
+            } else {
+                msg
+            }
+        })?;
+        Event::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawEvent) -> Result<Event, String> {
+        if raw.id.trim().is_empty() {
+            return Err("field `id`: empty".into());
+        }
+        let hall =
+            HallId::parse(raw.hall.trim()).map_err(|e| format!("field `hall`: {}", e.reason))?;
+        let at = DateTime::parse_from_rfc3339(raw.at.trim()).map_err(|_| {
+            format!(
+                "field `at`: `{}` is not an RFC 3339 time with an offset",
+                raw.at
+            )
+        })?;
+        let empty = |name: &str, v: &str| {
+            if v.trim().is_empty() {
+                Err(format!("field `{name}`: empty"))
+            } else {
+                Ok(())
+            }
+        };
+        match &raw.kind {
+            EventKind::TicketIssued {
+                ticket, service, ..
+            } => {
+                empty("ticket", ticket)?;
+                empty("service", service)?;
+            }
+            EventKind::Called {
+                ticket, counter, ..
+            }
+            | EventKind::ServiceStarted {
+                ticket, counter, ..
+            }
+            | EventKind::ServiceEnded {
+                ticket, counter, ..
+            } => {
+                empty("ticket", ticket)?;
+                empty("counter", counter)?;
+            }
+            EventKind::Rated {
+                ticket,
+                score,
+                scale,
+                ..
+            } => {
+                empty("ticket", ticket)?;
+                if !(scale.is_finite() && *scale > 0.0) {
+                    return Err(format!("field `scale`: {scale} is not a positive number"));
+                }
+                if !(score.is_finite() && (0.0..=*scale).contains(score)) {
+                    return Err(format!("field `score`: {score} is outside 0–{scale}"));
+                }
+            }
+            EventKind::Left { ticket } => empty("ticket", ticket)?,
+            EventKind::CounterOpened { counter } | EventKind::CounterClosed { counter } => {
+                empty("counter", counter)?
+            }
+            EventKind::KioskFault { kiosk, .. } | EventKind::KioskRestored { kiosk } => {
+                empty("kiosk", kiosk)?
+            }
+        }
+        Ok(Event {
+            id: raw.id,
+            hall,
+            at,
+            kind: raw.kind,
+        })
+    }
+
+    /// Milliseconds since the epoch (UTC), the order events are applied in.
+    pub fn at_ms(&self) -> i64 {
+        self.at.timestamp_millis()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_kind_and_names_the_bad_field() {
+        let e = Event::from_json(
+            r#"{"id":"e1","hall":"h1","type":"ticket_issued","at":"2026-08-03T09:00:00+08:00","ticket":"A001","service":"payment","vip":true}"#,
+        )
+        .unwrap();
+        assert_eq!(e.at_ms(), 1_785_718_800_000);
+        assert!(matches!(e.kind, EventKind::TicketIssued { vip: true, .. }));
+        let e = Event::from_json(
+            r#"{"id":"e2","hall":"h1","type":"service_ended","at":"2026-08-03T09:10:00+08:00","ticket":"A001","counter":"c1","outcome":"done"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            e.kind,
+            EventKind::ServiceEnded {
+                outcome: Outcome::Done,
+                ..
+            }
+        ));
+        let bad = |json: &str| Event::from_json(json).unwrap_err();
+        assert!(
+            bad(r#"{"id":"e3","hall":"h1","type":"teleported","at":"2026-08-03T09:00:00+08:00"}"#)
+                .contains("unknown variant `teleported`")
+        );
+        assert!(bad(r#"{"id":"e3","hall":"h1","type":"called","at":"2026-08-03T09:00:00+08:00","ticket":"A1"}"#)
+            .contains("missing field `counter`"));
+        assert_eq!(
+            bad(r#"{"id":"e3","hall":"h1","type":"left","at":"09:00","ticket":"A1"}"#),
+            "field `at`: `09:00` is not an RFC 3339 time with an offset"
+        );
+        assert_eq!(
+            bad(
+                r#"{"id":"e3","hall":"h1","type":"rated","at":"2026-08-03T09:00:00Z","ticket":"A1","score":6,"scale":5}"#
+            ),
+            "field `score`: 6 is outside 0–5"
+        );
+        assert_eq!(
+            bad(
+                r#"{"id":" ","hall":"h1","type":"left","at":"2026-08-03T09:00:00Z","ticket":"A1"}"#
+            ),
+            "field `id`: empty"
+        );
+        assert_eq!(
+            bad(r#"{"id":"e4","hall":"h1","at":"2026-08-03T09:00:00Z"}"#),
+            "missing field `type`"
+        );
+    }
+}
