@@ -4,6 +4,7 @@
 
 mod analysis;
 mod error;
+mod events;
 mod health;
 mod journeys;
 mod org;
@@ -28,6 +29,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(events::router())
         .merge(analysis::router())
         .merge(journeys::router())
         .merge(org::router())

@@ -262,3 +262,117 @@ peakend_testkit::on_both_backends!(survey_files_are_uploaded, |url| {
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(respondents(&base).await, 4);
 });
+
+fn event(id: &str, hm: &str, kind: &str, fields: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"2026-08-07T{hm}:00+08:00",{fields}}}"#
+    )
+}
+
+async fn post_events(base: &str, token: Option<&str>, body: String) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/api/v1/events"))
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+// Issue 4: device events in with a hall's token; a bad event is quarantined while the
+// rest apply; a repeated batch changes nothing; another hall's events are refused.
+peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, |url| {
+    let base = spawn(url).await;
+    let store = peakend_store::connect(url).await.unwrap();
+    let token = store
+        .create_device_token(&peakend_core::HallId::parse("h1").unwrap())
+        .await
+        .unwrap();
+    let batch = [
+        event("e1", "09:00", "counter_opened", r#""counter":"c1""#),
+        event(
+            "e2",
+            "09:00",
+            "ticket_issued",
+            r#""ticket":"A1","service":"payment""#,
+        ),
+        event(
+            "e3",
+            "09:01",
+            "ticket_issued",
+            r#""ticket":"A2","service":"payment""#,
+        ),
+        event("e4", "09:02", "called", r#""ticket":"Z9","counter":"c1""#),
+        r#"{"id":"e5","hall":"h1","type":"teleported","at":"2026-08-07T09:03:00+08:00"}"#
+            .to_owned(),
+        event("e6", "09:05", "called", r#""ticket":"A1","counter":"c1""#),
+    ]
+    .join("\n");
+    let (status, out) = post_events(&base, Some(&token), batch.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(
+        (out["accepted"].as_u64(), out["duplicates"].as_u64()),
+        (Some(4), Some(0))
+    );
+    let rejected: Vec<(u64, &str)> = out["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rejected[0], (4, "called: unknown ticket `Z9`"));
+    assert_eq!(rejected[1].0, 5);
+    assert!(rejected[1].1.contains("unknown variant `teleported`"));
+
+    let (_, again) = post_events(&base, Some(&token), batch).await;
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(4))
+    );
+    assert_eq!(
+        store.quarantined(None).await.unwrap().len(),
+        2,
+        "quarantined once"
+    );
+
+    let other = event(
+        "x1",
+        "09:06",
+        "ticket_issued",
+        r#""ticket":"B1","service":"phone""#,
+    )
+    .replace(r#""hall":"h1""#, r#""hall":"h2""#);
+    let (status, _) = post_events(&base, Some(&token), other).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post_events(&base, None, "{}".into()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = post_events(&base, Some("nope"), "{}".into()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // A2 has waited since 09:01; at 09:20 it is past care_after (15 min, due 09:16).
+    let at = "2026-08-07T09:20:00%2B08:00";
+    let (status, q) = get_json(format!("{base}/api/v1/halls/h1/queue?at={at}")).await;
+    assert_eq!(status, StatusCode::OK, "{q}");
+    assert_eq!(q["open_counters"], serde_json::json!(["c1"]));
+    assert_eq!(q["waiting"][0]["ticket"], "A2");
+    assert_eq!(q["waiting"][0]["ahead"], 0);
+    assert_eq!(q["waiting"][0]["waited_s"], 1140.0);
+    let (_, t) = get_json(format!("{base}/api/v1/halls/h1/tickets/A2?at={at}")).await;
+    assert_eq!(t["ticket"], "A2");
+    let (status, _) = get_json(format!("{base}/api/v1/halls/h1/tickets/A1?at={at}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "A1 was called");
+    let (_, alerts) = get_json(format!("{base}/api/v1/halls/h1/alerts?at={at}")).await;
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0]["kind"].as_str(), alerts[0]["ticket"].as_str()),
+        (Some("care_due"), Some("A2"))
+    );
+    assert_eq!(
+        alerts[0]["raised_at"].as_i64(),
+        Some(1_786_065_360_000),
+        "09:16 +08:00, when the rule came due"
+    );
+});

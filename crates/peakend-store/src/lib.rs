@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use peakend_core::analysis::rollup::{CellKey, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
+use peakend_core::ops::event::Event;
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
 use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgNodeId, OrgTree, Text};
@@ -116,6 +117,29 @@ pub trait Store: Send + Sync {
         to: Option<NaiveDate>,
     ) -> Result<BTreeMap<HallId, u64>>;
 
+    /// A new device token for a hall's devices; only its hash is stored.
+    async fn create_device_token(&self, hall: &HallId) -> Result<String>;
+
+    /// The hall a device token belongs to.
+    async fn device_token_hall(&self, token: &str) -> Result<Option<HallId>>;
+
+    /// Applies a batch of one hall's events in one transaction, durably: repeated ids
+    /// are counted as duplicates, events that cannot be applied (an impossible
+    /// transition in event-time order) and the `refused` ones (unparsable, given as
+    /// (position, reason, payload)) go to the quarantine with their reason.
+    async fn ingest_events(
+        &self,
+        hall: &HallId,
+        events: Vec<(usize, Event, String)>,
+        refused: Vec<(usize, String, String)>,
+    ) -> Result<IngestOutcome>;
+
+    /// A hall's stored events with `at` in [from_ms, to_ms), in replay order.
+    async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>>;
+
+    /// Quarantined events, newest first (of one hall, or all).
+    async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>>;
+
     /// The roll-up cells of `journey` for months in [from, to] (`YYYY-MM`, inclusive).
     /// A cell whose statistics no longer fit the journey comes back with `None`.
     async fn rollup_cells(
@@ -124,6 +148,29 @@ pub trait Store: Send + Sync {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Vec<(CellKey, u64, Option<SegmentStats>)>>;
+}
+
+/// What an ingest did: counts, and each refused event's position in the batch (0-based)
+/// with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IngestOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    pub line: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quarantined {
+    pub hall: String,
+    pub received_at: i64,
+    pub reason: String,
+    pub payload: String,
 }
 
 /// Which stored responses to analyse, and how.

@@ -11,6 +11,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, Rollup};
+use peakend_core::ops::day::{HallDay, Rules};
+use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::survey::{NeedRating, Rating, Response};
 use peakend_core::{
     HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin,
@@ -21,7 +23,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Backend, JourneySummary, OrgImportSummary, Origin, PutOutcome, Result, Store, StoreError,
+    Backend, IngestOutcome, JourneySummary, OrgImportSummary, Origin, PutOutcome, Quarantined,
+    Rejected, Result, Store, StoreError,
 };
 
 #[derive(Debug, Clone)]
@@ -68,6 +71,14 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Inclusive visit-date bounds as stored (ISO dates compare as text).
@@ -572,6 +583,232 @@ impl Store for SqlStore {
                 Ok((hall, n as u64))
             })
             .collect()
+    }
+
+    async fn create_device_token(&self, hall: &HallId) -> Result<String> {
+        use rand::Rng;
+        let token: String = rand::rng()
+            .random::<[u8; 32]>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let hash = sha256_hex(&token);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let is_hall: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM org_node WHERE id = $1 AND level = 'hall'")
+                    .bind(hall.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if is_hall.is_none() {
+                return Err(StoreError::NotFound(format!("hall `{hall}` not found")));
+            }
+            sqlx::query("INSERT INTO device_token (token_sha256, hall_id, created_at) VALUES ($1, $2, $3)")
+                .bind(&hash).bind(hall.as_str()).bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(token)
+    }
+
+    async fn device_token_hall(&self, token: &str) -> Result<Option<HallId>> {
+        let hash = sha256_hex(token.trim());
+        let row: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT hall_id FROM device_token WHERE token_sha256 = $1")
+                .bind(&hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|(h,)| {
+            HallId::parse(h.as_str())
+                .map_err(|e| StoreError::Corrupt(format!("device token hall `{h}`: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn ingest_events(
+        &self,
+        hall: &HallId,
+        events: Vec<(usize, Event, String)>,
+        refused: Vec<(usize, String, String)>,
+    ) -> Result<IngestOutcome> {
+        let now = now_ms();
+        let mut outcome = IngestOutcome::default();
+        let mut quarantine: Vec<(usize, String, String)> = refused;
+        // A batch may repeat an id: the first one counts.
+        let mut seen = HashSet::new();
+        let mut fresh = Vec::new();
+        for (pos, e, payload) in events {
+            if e.hall != *hall {
+                quarantine.push((
+                    pos,
+                    format!("event for hall `{}` in a batch of hall `{hall}`", e.hall),
+                    payload,
+                ));
+            } else if seen.insert(e.id.clone()) {
+                fresh.push((pos, e, payload));
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        // Tickets live within a local day: validate against the stored events of every
+        // day the batch touches.
+        let day_bounds = |e: &Event| {
+            let midnight =
+                e.at.date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight exists");
+            let start = midnight
+                .and_local_timezone(*e.at.offset())
+                .single()
+                .map_or(e.at_ms(), |d| d.timestamp_millis());
+            (start, start + 86_400_000)
+        };
+        let lo = fresh
+            .iter()
+            .map(|(_, e, _)| day_bounds(e).0)
+            .min()
+            .unwrap_or(0);
+        let hi = fresh
+            .iter()
+            .map(|(_, e, _)| day_bounds(e).1)
+            .max()
+            .unwrap_or(0);
+        let postgres = matches!(self.pool, Pool::Postgres(_));
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                // One ingest per hall at a time, so two batches cannot both pass the
+                // transition checks against the same stored state.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(hall.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut stored_ids: HashSet<String> = HashSet::new();
+            for chunk in fresh.chunks(500) {
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT event_id FROM visit_event WHERE hall_id = $1 AND event_id IN ({})",
+                    marks.join(", ")
+                );
+                let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(hall.as_str());
+                for (_, e, _) in chunk {
+                    q = q.bind(e.id.as_str());
+                }
+                stored_ids.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id));
+            }
+            let stored: Vec<(String,)> = sqlx::query_as(
+                "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
+            )
+            .bind(hall.as_str()).bind(lo).bind(hi)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut replay: Vec<(Event, Option<usize>)> = stored
+                .into_iter()
+                .map(|(payload,)| {
+                    Event::from_json(&payload)
+                        .map(|e| (e, None))
+                        .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
+                })
+                .collect::<Result<_>>()?;
+            let mut payloads = Vec::new();
+            for (pos, e, payload) in fresh {
+                if stored_ids.contains(&e.id) {
+                    outcome.duplicates += 1;
+                } else {
+                    replay.push((e, Some(payloads.len())));
+                    payloads.push((pos, payload));
+                }
+            }
+            replay.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
+            let mut day = HallDay::new(Rules::default());
+            for (e, new) in &replay {
+                match (day.apply(e), new) {
+                    (Ok(()), Some(i)) => {
+                        sqlx::query(
+                            "INSERT INTO visit_event (hall_id, event_id, kind, at, received_at, payload)
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(hall.as_str()).bind(e.id.as_str()).bind(e.kind_name())
+                        .bind(e.at_ms()).bind(now).bind(&payloads[*i].1)
+                        .execute(&mut *tx)
+                        .await?;
+                        outcome.accepted += 1;
+                    }
+                    (Err(reason), Some(i)) => {
+                        let (pos, payload) = &payloads[*i];
+                        quarantine.push((*pos, reason, payload.clone()));
+                    }
+                    // A stored event that a late arrival now contradicts stays stored.
+                    (_, None) => {}
+                }
+            }
+            quarantine.sort_by_key(|(pos, _, _)| *pos);
+            for (_, reason, payload) in &quarantine {
+                // A batch sent again is reported again but quarantined once.
+                let (known,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM event_quarantine WHERE hall_id = $1 AND payload = $2 AND reason = $3",
+                )
+                .bind(hall.as_str()).bind(payload).bind(reason)
+                .fetch_one(&mut *tx)
+                .await?;
+                if known == 0 {
+                    sqlx::query(
+                        "INSERT INTO event_quarantine (hall_id, received_at, reason, payload) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(hall.as_str()).bind(now).bind(reason).bind(payload)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        outcome.rejected = quarantine
+            .into_iter()
+            .map(|(line, reason, _)| Rejected { line, reason })
+            .collect();
+        Ok(outcome)
+    }
+
+    async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3")
+                .bind(hall.as_str()).bind(from_ms).bind(to_ms)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut events = rows
+            .into_iter()
+            .map(|(p,)| {
+                Event::from_json(&p)
+                    .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sort_for_replay(&mut events);
+        Ok(events)
+    }
+
+    async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>> {
+        let rows: Vec<(String, i64, String, String)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT hall_id, received_at, reason, payload FROM event_quarantine
+                 WHERE $1 = '' OR hall_id = $1 ORDER BY received_at DESC, id DESC",
+            )
+            .bind(hall.map_or("", HallId::as_str))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(hall, received_at, reason, payload)| Quarantined {
+                hall,
+                received_at,
+                reason,
+                payload,
+            })
+            .collect())
     }
 
     async fn rollup_cells(

@@ -13,6 +13,7 @@ macro_rules! out {
 
 mod analyze_cmd;
 mod demo;
+mod events_cmd;
 mod journey_cmd;
 mod org_cmd;
 mod staffing_cmd;
@@ -67,6 +68,12 @@ enum Command {
     Survey(survey_cmd::SurveyCmd),
     /// Peak-end analysis of a survey file (FILE --journey KEY) or of aggregate figures (--summary FILE)
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Device tokens for a hall's devices
+    #[command(subcommand)]
+    Token(events_cmd::TokenCmd),
+    /// Hall device events: ingest a file, list the quarantine
+    #[command(subcommand)]
+    Events(events_cmd::EventsCmd),
     /// Counters needed for a demand (Erlang C), or what N counters achieve
     Staffing(staffing_cmd::StaffingArgs),
     /// Set up a demo province with its data, then serve it
@@ -187,6 +194,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Staffing(args) => staffing_cmd::run(args),
+        Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
+        Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,
         Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
         Command::Serve { addr } => {

@@ -997,3 +997,41 @@ fn staffing_matches_published_erlang_c() {
     );
     assert!(err.contains("--aht-min must be"), "{err}");
 }
+
+// Issue 4: device tokens, and an event file replayed with the API's semantics.
+peakend_testkit::on_both_backends!(events_ingest_replays_a_file_and_quarantines, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        url,
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\n",
+    );
+    let token = ok(url, &["token", "create", "--hall", "h1"]);
+    assert_eq!(token.trim().len(), 64, "only the token: {token}");
+    assert!(token.trim().chars().all(|c| c.is_ascii_hexdigit()));
+    let err = fails(url, &["token", "create", "--hall", "h9"]);
+    assert!(err.contains("hall `h9` not found"), "{err}");
+
+    let day = [
+        r#"{"id":"e1","hall":"h1","type":"ticket_issued","at":"2026-08-07T09:00:00+08:00","ticket":"A1","service":"payment"}"#,
+        r#"{"id":"e2","hall":"h1","type":"left","at":"2026-08-07T09:04:00+08:00","ticket":"A7"}"#,
+        r#"{"id":"e3","hall":"h1","type":"called","at":"2026-08-07T09:05:00+08:00","ticket":"A1","counter":"c1"}"#,
+    ]
+    .join("\n");
+    let file = write(dir.path(), "day.ndjson", day.as_bytes());
+    let out = ok(url, &["events", "ingest", &file]);
+    assert!(
+        out.contains("2 accepted, 0 duplicates, 1 rejected")
+            && out.contains("line 2: left: unknown ticket `A7`"),
+        "{out}"
+    );
+    let out = ok(url, &["events", "ingest", &file]);
+    assert!(
+        out.contains("0 accepted, 2 duplicates, 1 rejected"),
+        "{out}"
+    );
+    let q: Value =
+        serde_json::from_str(&ok(url, &["events", "quarantine", "--format", "json"])).unwrap();
+    assert_eq!(q.as_array().unwrap().len(), 1);
+    assert_eq!(q[0]["reason"], "left: unknown ticket `A7`");
+});

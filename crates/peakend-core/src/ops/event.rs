@@ -178,6 +178,50 @@ impl Event {
     pub fn at_ms(&self) -> i64 {
         self.at.timestamp_millis()
     }
+
+    /// Where an event goes among events of the same millisecond: devices stamp a call
+    /// and the start of service, or an end and its rating, with one time, and a replay
+    /// must not depend on the order they arrived in.
+    fn rank(&self) -> u8 {
+        match self.kind {
+            EventKind::CounterOpened { .. } => 0,
+            EventKind::TicketIssued { .. } => 1,
+            EventKind::Called { .. } => 2,
+            EventKind::ServiceStarted { .. } => 3,
+            EventKind::ServiceEnded { .. } => 4,
+            EventKind::Rated { .. } => 5,
+            EventKind::Left { .. } => 6,
+            EventKind::CounterClosed { .. } => 7,
+            EventKind::KioskFault { .. } => 8,
+            EventKind::KioskRestored { .. } => 9,
+        }
+    }
+
+    /// The replay order: event time, then the natural order of a visit, then id.
+    pub fn replay_key(&self) -> (i64, u8, &str) {
+        (self.at_ms(), self.rank(), self.id.as_str())
+    }
+
+    /// The type name as devices send it.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            EventKind::TicketIssued { .. } => "ticket_issued",
+            EventKind::Called { .. } => "called",
+            EventKind::ServiceStarted { .. } => "service_started",
+            EventKind::ServiceEnded { .. } => "service_ended",
+            EventKind::Rated { .. } => "rated",
+            EventKind::Left { .. } => "left",
+            EventKind::CounterOpened { .. } => "counter_opened",
+            EventKind::CounterClosed { .. } => "counter_closed",
+            EventKind::KioskFault { .. } => "kiosk_fault",
+            EventKind::KioskRestored { .. } => "kiosk_restored",
+        }
+    }
+}
+
+/// Sorts events into replay order.
+pub fn sort_for_replay(events: &mut [Event]) {
+    events.sort_by(|a, b| a.replay_key().cmp(&b.replay_key()));
 }
 
 #[cfg(test)]
