@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
-use peakend_core::ops::day::{Alert, HallDay, QueueSnapshot, Rules, Waiting};
+use peakend_core::HallId;
+use peakend_core::ops::day::{Alert, HallDay, QueueSnapshot, Waiting};
 use peakend_core::ops::event::Event;
-use peakend_core::{HallId, JourneyKey};
 use peakend_store::IngestOutcome;
 use serde::Deserialize;
 
@@ -115,20 +115,8 @@ async fn replay(
         None => chrono::Local::now().fixed_offset(),
     };
     let now = at.timestamp_millis();
-    let midnight = at
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .and_then(|m| m.and_local_timezone(*at.offset()).single())
-        .map_or(now - 86_400_000, |m| m.timestamp_millis());
-    let rules = match JourneyKey::parse(peakend_core::builtin::SERVICE_HALL) {
-        Ok(key) => state
-            .store
-            .journey(&key)
-            .await?
-            .map(|j| Rules::from_journey(&j))
-            .unwrap_or_default(),
-        Err(_) => Rules::default(),
-    };
+    let rules = peakend_store::hall_rules(state.store.as_ref()).await?;
+    let midnight = peakend_store::local_midnight(at.date_naive(), *at.offset());
     let mut day = HallDay::new(rules);
     for e in state.store.hall_events(&hall, midnight, now + 1).await? {
         // Stored events were valid when they arrived; one a late arrival contradicts

@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod health;
 mod journeys;
+mod kpi;
 mod org;
 mod pages;
 mod responses;
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use kpi::{china, parse_offset};
 pub use pages::questionnaire_html;
 
 #[derive(Clone)]
@@ -32,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(analysis::router())
         .merge(journeys::router())
+        .merge(kpi::router())
         .merge(org::router())
         .merge(pages::router())
         .merge(responses::router())

@@ -12,9 +12,12 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
+use chrono::FixedOffset;
 use peakend_core::analysis::rollup::{CellKey, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
+use peakend_core::ops::day::{HallDay, Rules};
 use peakend_core::ops::event::Event;
+use peakend_core::ops::kpi::{self, Bucket, HallTickets, KpiReport};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
 use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgNodeId, OrgTree, Text};
@@ -299,6 +302,101 @@ async fn rolled_up<'t>(
         covered += respondents;
     }
     Ok((covered == expected).then_some(stats))
+}
+
+/// The rules of hall operations: the thresholds of the built-in service-hall journey's
+/// standards as stored (a region's own journey per hall comes later).
+pub async fn hall_rules(store: &dyn Store) -> Result<Rules> {
+    let key = JourneyKey::parse(peakend_core::builtin::SERVICE_HALL)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(store
+        .journey(&key)
+        .await?
+        .map(|j| Rules::from_journey(&j))
+        .unwrap_or_default())
+}
+
+/// A hall's days in [from, to) replayed, each local day (in `offset`) on its own, with
+/// the rules brought up to the end of the day or to `now`, whichever is first.
+pub async fn replay_hall(
+    store: &dyn Store,
+    hall: &HallId,
+    rules: &Rules,
+    from_ms: i64,
+    to_ms: i64,
+    offset: FixedOffset,
+    now_ms: i64,
+) -> Result<HallTickets> {
+    let mut days: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+    for e in store.hall_events(hall, from_ms, to_ms).await? {
+        days.entry(e.at.with_timezone(&offset).date_naive())
+            .or_default()
+            .push(e);
+    }
+    let mut out = HallTickets {
+        hall: hall.to_string(),
+        tickets: Vec::new(),
+        alerts: Vec::new(),
+    };
+    for (date, events) in days {
+        let mut day = HallDay::new(rules.clone());
+        for e in &events {
+            // Stored events were valid when they arrived; one a late arrival
+            // contradicts is skipped, as in every replay.
+            let _ = day.apply(e);
+        }
+        let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
+        day.advance_to(end.min(now_ms) - 1);
+        out.tickets.extend(day.tickets().cloned());
+        out.alerts.extend(day.alerts().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// Milliseconds at 00:00 of `date` in `offset`.
+pub fn local_midnight(date: NaiveDate, offset: FixedOffset) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|m| m.and_local_timezone(offset).single())
+        .map_or(0, |m| m.timestamp_millis())
+}
+
+/// Which tickets a KPI report covers.
+#[derive(Debug, Clone)]
+pub struct KpiQuery<'a> {
+    pub org: Option<&'a OrgNodeId>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub bucket: Bucket,
+    /// The halls' UTC offset, for days and hour buckets (China: +08:00).
+    pub offset: FixedOffset,
+    pub now_ms: i64,
+}
+
+/// The KPIs of the halls at or below a node over whole local days [from, to].
+pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiReport> {
+    let tree = store.org_tree().await?;
+    let halls: Vec<HallId> = match query_halls(&tree, q.org)? {
+        Some(h) => h,
+        None => store
+            .org_nodes()
+            .await?
+            .iter()
+            .filter_map(|n| n.hall_id())
+            .collect(),
+    };
+    let rules = hall_rules(store).await?;
+    let from = local_midnight(q.from, q.offset);
+    let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
+    let mut replayed = Vec::new();
+    for hall in &halls {
+        replayed.push(replay_hall(store, hall, &rules, from, to, q.offset, q.now_ms).await?);
+    }
+    Ok(kpi::report(
+        &replayed,
+        rules.care_after_ms,
+        q.bucket,
+        q.offset,
+    ))
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`:

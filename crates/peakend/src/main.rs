@@ -15,6 +15,7 @@ mod analyze_cmd;
 mod demo;
 mod events_cmd;
 mod journey_cmd;
+mod kpi_cmd;
 mod org_cmd;
 mod staffing_cmd;
 mod survey_cmd;
@@ -74,6 +75,8 @@ enum Command {
     /// Hall device events: ingest a file, list the quarantine
     #[command(subcommand)]
     Events(events_cmd::EventsCmd),
+    /// Hall KPIs (arrivals, abandonment, service level, ASA, AHT, ratings, care) for a node
+    Kpi(kpi_cmd::KpiArgs),
     /// Counters needed for a demand (Erlang C), or what N counters achieve
     Staffing(staffing_cmd::StaffingArgs),
     /// Set up a demo province with its data, then serve it
@@ -194,6 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Staffing(args) => staffing_cmd::run(args),
+        Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,

@@ -1035,3 +1035,78 @@ peakend_testkit::on_both_backends!(events_ingest_replays_a_file_and_quarantines,
     assert_eq!(q.as_array().unwrap().len(), 1);
     assert_eq!(q[0]["reason"], "left: unknown ticket `A7`");
 });
+
+// Issue 4: the scripted morning replays to the hand-computed KPIs, for the hall and for
+// the province above it, from the CLI and the API alike.
+peakend_testkit::on_both_backends!(
+    a_scripted_morning_replays_to_the_hand_computed_kpis,
+    |url| {
+        let dir = tempfile::tempdir().unwrap();
+        import_org(
+            url,
+            dir.path(),
+            "id,parent,level,name\np,,province,省\nc,p,city,市\nh1,c,hall,一厅\n",
+        );
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/events/scripted-morning.ndjson"
+        );
+        let out = ok(url, &["events", "ingest", file]);
+        assert!(
+            out.contains("21 accepted, 0 duplicates, 0 rejected"),
+            "{out}"
+        );
+        let kpi = |org: &str| {
+            serde_json::from_str::<Value>(&ok(
+                url,
+                &[
+                    "kpi",
+                    "--org",
+                    org,
+                    "--from",
+                    "2026-08-07",
+                    "--to",
+                    "2026-08-07",
+                    "--bucket",
+                    "hour",
+                    "--format",
+                    "json",
+                ],
+            ))
+            .unwrap()
+        };
+        let hall = kpi("h1");
+        let t = &hall["total"];
+        assert_eq!(
+            (
+                t["arrivals"].as_u64(),
+                t["served"].as_u64(),
+                t["abandoned"].as_u64()
+            ),
+            (Some(5), Some(4), Some(1))
+        );
+        assert_eq!(t["abandonment_rate"], 0.2);
+        assert_eq!(t["service_level"], 0.6);
+        assert_eq!(t["asa_s"], 630.0);
+        assert_eq!(t["aht_s"], 225.0);
+        assert_eq!(t["longest_wait_s"], 1020.0);
+        assert_eq!(t["avg_rating"], 4.5);
+        assert_eq!(t["care_alerts"], 1);
+        assert_eq!(hall["buckets"][0]["key"], "2026-08-07T09:00:00+08:00");
+        assert_eq!(hall["staff"][0]["key"], "h1/s1");
+        assert_eq!(hall["staff"][0]["kpis"]["served"], 4);
+        assert_eq!(
+            kpi("p")["total"],
+            hall["total"],
+            "the province is the sum of its halls"
+        );
+
+        let (mut server, base) = spawn_server(url);
+        let api = fetch_json(&format!(
+            "{base}/api/v1/kpi?org=h1&from=2026-08-07&to=2026-08-07&bucket=hour"
+        ));
+        server.kill().unwrap();
+        server.wait().unwrap();
+        assert_eq!(api, hall);
+    }
+);

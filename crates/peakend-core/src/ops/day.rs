@@ -607,69 +607,14 @@ mod tests {
             .timestamp_millis()
     }
 
-    fn issued(t: &str, vip: bool) -> String {
-        format!(r#""ticket":"{t}","service":"payment","vip":{vip}"#)
-    }
-
-    fn at_counter(t: &str) -> String {
-        format!(r#""ticket":"{t}","counter":"c1","staff":"s1""#)
-    }
-
-    /// A scripted morning with one counter: five payments, one who leaves, one who
-    /// waits past 15 minutes. Every figure below is computed by hand.
+    /// A scripted morning with one counter (examples/events/scripted-morning.ndjson):
+    /// five payments, one who leaves, one who waits past 15 minutes. Every figure the
+    /// tests expect of it is computed by hand.
     fn scripted() -> Vec<Event> {
-        let mut n = 0;
-        let mut e = |hm: &str, kind: &str, fields: String| {
-            n += 1;
-            ev(n, hm, kind, &fields)
-        };
-        vec![
-            e("09:00", "counter_opened", r#""counter":"c1""#.into()),
-            e("09:00", "ticket_issued", issued("A1", false)),
-            e("09:01", "ticket_issued", issued("A2", false)),
-            e("09:02", "ticket_issued", issued("A3", true)),
-            e("09:03", "ticket_issued", issued("A4", false)),
-            e("09:04", "ticket_issued", issued("A5", false)),
-            e("09:05", "called", at_counter("A1")),
-            e("09:05", "service_started", at_counter("A1")),
-            e(
-                "09:09",
-                "service_ended",
-                at_counter("A1") + r#","outcome":"done""#,
-            ),
-            e(
-                "09:09",
-                "rated",
-                r#""ticket":"A1","score":5,"scale":5"#.into(),
-            ),
-            e("09:10", "called", at_counter("A2")),
-            e("09:10", "service_started", at_counter("A2")),
-            e(
-                "09:12",
-                "service_ended",
-                at_counter("A2") + r#","outcome":"done""#,
-            ),
-            e(
-                "09:12",
-                "rated",
-                r#""ticket":"A2","score":4,"scale":5"#.into(),
-            ),
-            e("09:12", "left", r#""ticket":"A4""#.into()),
-            e("09:13", "called", at_counter("A3")),
-            e("09:13", "service_started", at_counter("A3")),
-            e(
-                "09:20",
-                "service_ended",
-                at_counter("A3") + r#","outcome":"unresolved""#,
-            ),
-            e("09:21", "called", at_counter("A5")),
-            e("09:21", "service_started", at_counter("A5")),
-            e(
-                "09:23",
-                "service_ended",
-                at_counter("A5") + r#","outcome":"done""#,
-            ),
-        ]
+        include_str!("../../../../examples/events/scripted-morning.ndjson")
+            .lines()
+            .map(|l| Event::from_json(l).unwrap())
+            .collect()
     }
 
     #[test]
@@ -767,7 +712,7 @@ mod tests {
             91,
             "09:02",
             "service_ended",
-            &(at_counter("A1") + r#","outcome":"done""#),
+            r#""ticket":"A1","counter":"c1","outcome":"done""#,
         );
         assert_eq!(
             day.apply(&ended).unwrap_err(),

@@ -5,4 +5,5 @@
 pub mod day;
 pub mod erlang;
 pub mod event;
+pub mod kpi;
 pub mod predict;

@@ -1,0 +1,100 @@
+//! KPI reports for an org node: the tickets of its halls' days, in total, per time
+//! bucket, per hall, per counter and per staff member.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, Timelike};
+use serde::Serialize;
+
+use super::day::{Alert, Kpis, Ticket};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    Hour,
+    Day,
+}
+
+impl std::str::FromStr for Bucket {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "hour" => Ok(Bucket::Hour),
+            "day" => Ok(Bucket::Day),
+            other => Err(format!("`{other}` is not hour or day")),
+        }
+    }
+}
+
+/// One hall's replayed tickets and alerts.
+pub struct HallTickets {
+    pub hall: String,
+    pub tickets: Vec<Ticket>,
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Keyed {
+    pub key: String,
+    pub kpis: Kpis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiReport {
+    pub bucket: Bucket,
+    pub total: Kpis,
+    /// Buckets by the local time (in `offset`) the tickets were issued.
+    pub buckets: Vec<Keyed>,
+    pub halls: Vec<Keyed>,
+    /// `hall/counter` of the call.
+    pub counters: Vec<Keyed>,
+    /// `hall/staff` who served.
+    pub staff: Vec<Keyed>,
+}
+
+pub fn report(
+    halls: &[HallTickets],
+    care_after_ms: i64,
+    bucket: Bucket,
+    offset: FixedOffset,
+) -> KpiReport {
+    let alerts: Vec<Alert> = halls.iter().flat_map(|h| h.alerts.clone()).collect();
+    let all: Vec<&Ticket> = halls.iter().flat_map(|h| &h.tickets).collect();
+    let group = |key: &dyn Fn(&str, &Ticket) -> Option<String>| {
+        let mut groups: BTreeMap<String, Vec<&Ticket>> = BTreeMap::new();
+        for h in halls {
+            for t in &h.tickets {
+                if let Some(k) = key(&h.hall, t) {
+                    groups.entry(k).or_default().push(t);
+                }
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(key, ts)| Keyed {
+                key,
+                kpis: Kpis::of(ts, care_after_ms, &alerts),
+            })
+            .collect::<Vec<_>>()
+    };
+    let bucket_of = |t: &Ticket| {
+        let local = DateTime::from_timestamp_millis(t.issued_at)?.with_timezone(&offset);
+        let start = match bucket {
+            Bucket::Hour => local.with_minute(0)?.with_second(0)?.with_nanosecond(0)?,
+            Bucket::Day => local
+                .with_hour(0)?
+                .with_minute(0)?
+                .with_second(0)?
+                .with_nanosecond(0)?,
+        };
+        Some(start.to_rfc3339())
+    };
+    KpiReport {
+        bucket,
+        total: Kpis::of(all, care_after_ms, &alerts),
+        buckets: group(&|_, t| bucket_of(t)),
+        halls: group(&|h, _| Some(h.to_owned())),
+        counters: group(&|h, t| t.counter.as_ref().map(|c| format!("{h}/{c}"))),
+        staff: group(&|h, t| t.staff.as_ref().map(|s| format!("{h}/{s}"))),
+    }
+}

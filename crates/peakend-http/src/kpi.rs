@@ -1,0 +1,76 @@
+//! `GET /api/v1/kpi`: hall KPIs for any org node, by hour or day.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::FixedOffset;
+use peakend_core::OrgNodeId;
+use peakend_core::ops::kpi::{Bucket, KpiReport};
+use peakend_core::survey::parse_date;
+use serde::Deserialize;
+
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/kpi", get(kpi))
+}
+
+#[derive(Deserialize)]
+struct KpiParams {
+    org: Option<String>,
+    from: String,
+    to: String,
+    bucket: Option<String>,
+    /// The halls' UTC offset, default +08:00.
+    tz: Option<String>,
+}
+
+async fn kpi(
+    State(state): State<AppState>,
+    Query(q): Query<KpiParams>,
+) -> Result<Json<KpiReport>, ApiError> {
+    let bad = |field: &str, e: String| ApiError::bad_request(format!("{field}: {e}"));
+    let org = q
+        .org
+        .map(OrgNodeId::parse)
+        .transpose()
+        .map_err(|e| bad("org", e.to_string()))?;
+    let from = parse_date(&q.from).map_err(|e| bad("from", e))?;
+    let to = parse_date(&q.to).map_err(|e| bad("to", e))?;
+    let bucket = q
+        .bucket
+        .as_deref()
+        .map_or(Ok(Bucket::Day), str::parse)
+        .map_err(|e| bad("bucket", e))?;
+    let offset =
+        q.tz.as_deref()
+            .map_or(Ok(china()), parse_offset)
+            .map_err(|e| bad("tz", e))?;
+    let report = peakend_store::stored_kpis(
+        state.store.as_ref(),
+        &peakend_store::KpiQuery {
+            org: org.as_ref(),
+            from,
+            to,
+            bucket,
+            offset,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        },
+    )
+    .await?;
+    Ok(Json(report))
+}
+
+/// China Standard Time, the default offset of the halls.
+pub fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// `+08:00`, `-05:30`, `Z`.
+pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
+    if s == "Z" {
+        return FixedOffset::east_opt(0).ok_or_else(|| "invalid".into());
+    }
+    s.parse::<FixedOffset>()
+        .map_err(|_| format!("`{s}` is not a UTC offset such as +08:00"))
+}

@@ -1,0 +1,103 @@
+//! `peakend kpi`: hall KPIs for any org node, by hour or day.
+
+use anyhow::bail;
+use chrono::{FixedOffset, NaiveDate};
+use clap::Args;
+use peakend_core::OrgNodeId;
+use peakend_core::ops::day::Kpis;
+use peakend_core::ops::kpi::{Bucket, Keyed};
+
+use crate::journey_cmd::format_name;
+use crate::{Format, table};
+
+#[derive(Args)]
+pub struct KpiArgs {
+    /// A hall or any node above it (default: every hall)
+    #[arg(long)]
+    org: Option<OrgNodeId>,
+    /// First day, YYYY-MM-DD
+    #[arg(long, value_parser = peakend_core::survey::parse_date)]
+    from: NaiveDate,
+    /// Last day, YYYY-MM-DD
+    #[arg(long, value_parser = peakend_core::survey::parse_date)]
+    to: NaiveDate,
+    /// hour or day
+    #[arg(long, default_value = "day")]
+    bucket: Bucket,
+    /// The halls' UTC offset
+    #[arg(long, default_value = "+08:00", value_parser = peakend_http::parse_offset)]
+    tz: FixedOffset,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub async fn run(db: &str, args: KpiArgs) -> anyhow::Result<()> {
+    let store = crate::init(db).await?;
+    let report = peakend_store::stored_kpis(
+        &store,
+        &peakend_store::KpiQuery {
+            org: args.org.as_ref(),
+            from: args.from,
+            to: args.to,
+            bucket: args.bucket,
+            offset: args.tz,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        },
+    )
+    .await?;
+    match args.format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => {
+            let mut rows = vec![row("total 合计", &report.total)];
+            for (label, groups) in [
+                ("", &report.buckets),
+                ("hall ", &report.halls),
+                ("counter ", &report.counters),
+                ("staff ", &report.staff),
+            ] {
+                rows.extend(
+                    groups
+                        .iter()
+                        .map(|Keyed { key, kpis }| row(&format!("{label}{key}"), kpis)),
+                );
+            }
+            table::print(
+                &[
+                    "",
+                    "ARRIVALS",
+                    "SERVED",
+                    "ABANDON%",
+                    "SL%",
+                    "ASA s",
+                    "AHT s",
+                    "MAX WAIT s",
+                    "RATING",
+                    "CARE",
+                ],
+                &rows,
+            );
+        }
+        other => bail!(
+            "kpi supports --format table or json, not {}",
+            format_name(other)
+        ),
+    }
+    Ok(())
+}
+
+fn row(label: &str, k: &Kpis) -> Vec<String> {
+    let pct = |x: Option<f64>| x.map(|v| format!("{:.1}", 100.0 * v)).unwrap_or_default();
+    let num = |x: Option<f64>| x.map(|v| format!("{v:.0}")).unwrap_or_default();
+    vec![
+        label.to_owned(),
+        k.arrivals.to_string(),
+        k.served.to_string(),
+        pct(k.abandonment_rate),
+        pct(k.service_level),
+        num(k.asa_s),
+        num(k.aht_s),
+        num(k.longest_wait_s),
+        k.avg_rating.map(|v| format!("{v:.2}")).unwrap_or_default(),
+        k.care_alerts.to_string(),
+    ]
+}
