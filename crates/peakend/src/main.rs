@@ -17,6 +17,7 @@ mod events_cmd;
 mod journey_cmd;
 mod kpi_cmd;
 mod org_cmd;
+mod simulate_cmd;
 mod staffing_cmd;
 mod survey_cmd;
 mod table;
@@ -77,6 +78,8 @@ enum Command {
     Events(events_cmd::EventsCmd),
     /// Hall KPIs (arrivals, abandonment, service level, ASA, AHT, ratings, care) for a node
     Kpi(kpi_cmd::KpiArgs),
+    /// A realistic simulated day of device events (NDJSON) for the first N halls
+    Simulate(simulate_cmd::SimulateArgs),
     /// Counters needed for a demand (Erlang C), or what N counters achieve
     Staffing(staffing_cmd::StaffingArgs),
     /// Set up a demo province with its data, then serve it
@@ -197,6 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Staffing(args) => staffing_cmd::run(args),
+        Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,

@@ -1110,3 +1110,34 @@ peakend_testkit::on_both_backends!(
         assert_eq!(api, hall);
     }
 );
+
+/// Issue 4: a simulated day is reproducible and ingests without a rejected event.
+#[test]
+fn a_simulated_day_ingests_cleanly() {
+    let db = peakend_testkit::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        &db.url,
+        dir.path(),
+        "id,parent,level,name,counters,kiosks\np,,province,省\nh1,p,hall,一厅,4,2\nh2,p,hall,二厅,2,1\n",
+    );
+    let args = [
+        "simulate",
+        "--halls",
+        "2",
+        "--date",
+        "2026-08-07",
+        "--seed",
+        "5",
+    ];
+    let day = ok(&db.url, &args);
+    assert_eq!(day, ok(&db.url, &args), "the same seed gives the same day");
+    assert!(day.contains(r#""hall":"h2""#) && day.contains(r#""type":"rated""#));
+    let file = write(dir.path(), "day.ndjson", day.as_bytes());
+    let out = ok(&db.url, &["events", "ingest", &file]);
+    let n = day.lines().count();
+    assert!(
+        out.contains(&format!("{n} accepted, 0 duplicates, 0 rejected")),
+        "{out}"
+    );
+}

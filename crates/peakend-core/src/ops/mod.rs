@@ -7,3 +7,4 @@ pub mod erlang;
 pub mod event;
 pub mod kpi;
 pub mod predict;
+pub mod simulate;
