@@ -114,6 +114,9 @@ pub struct Ticket {
     pub outcome: Option<Outcome>,
     /// (score, scale)
     pub rating: Option<(f64, f64)>,
+    /// The wait announced when the ticket was issued ("about M minutes"), if the hall
+    /// had a counter open and a service history to predict from.
+    pub announced_wait_s: Option<f64>,
 }
 
 impl Ticket {
@@ -146,6 +149,8 @@ pub struct Waiting {
     pub waited_s: f64,
     /// People ahead of it for the same service.
     pub ahead: usize,
+    /// People ahead of it in the whole queue.
+    pub ahead_all: usize,
     pub predicted_wait_s: Option<f64>,
 }
 
@@ -281,9 +286,18 @@ impl HallDay {
                         staff: None,
                         outcome: None,
                         rating: None,
+                        announced_wait_s: None,
                     },
                 );
                 self.queue.push(ticket.clone());
+                let announced = self
+                    .queue(t)
+                    .waiting
+                    .last()
+                    .and_then(|w| w.predicted_wait_s);
+                if let Some(tk) = self.tickets.get_mut(ticket) {
+                    tk.announced_wait_s = announced;
+                }
                 self.timers
                     .insert((t + self.rules.care_after_ms, Timer::Care, ticket.clone()));
             }
@@ -320,9 +334,10 @@ impl HallDay {
                 tk.counter = Some(counter.clone());
                 tk.staff = staff.clone().or(tk.staff.take());
                 tk.outcome = Some(*outcome);
-                if let Some(ms) = tk.service_ms() {
-                    let recent = self.recent.entry(tk.service.clone()).or_default();
-                    recent.push(ms);
+                // A counter is taken from the call (the customer walks up) to the end.
+                if let Some(called) = tk.called_at {
+                    let recent = self.recent.entry(String::new()).or_default();
+                    recent.push(t - called);
                     if recent.len() > RECENT {
                         recent.remove(0);
                     }
@@ -454,27 +469,31 @@ impl HallDay {
     }
 
     /// The queue at `now`: open counters, and each waiting ticket with the people ahead
-    /// of it for its service and the announced wait, (n + 1)·(mean of the last
-    /// services of that service) / (open counters).
+    /// of it for its service (what the ticket says) and in the whole queue. Counters
+    /// call the oldest ticket of any service, so the announced wait counts everyone
+    /// ahead: (n_all + 1)·(mean counter time of the last services, call to end) /
+    /// (open counters).
     pub fn queue(&self, now: i64) -> QueueSnapshot {
         let mut ahead: BTreeMap<&str, usize> = BTreeMap::new();
+        let mean = self.recent.get("").and_then(|d| {
+            (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
+        });
         let waiting = self
             .queue
             .iter()
             .filter_map(|id| self.tickets.get(id))
-            .map(|tk| {
+            .enumerate()
+            .map(|(all, tk)| {
                 let n = ahead.entry(tk.service.as_str()).or_default();
-                let mean = self.recent.get(&tk.service).and_then(|d| {
-                    (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
-                });
                 let w = Waiting {
                     ticket: tk.ticket.clone(),
                     service: tk.service.clone(),
                     since: tk.issued_at,
                     waited_s: (now - tk.issued_at) as f64 / 1000.0,
                     ahead: *n,
+                    ahead_all: all,
                     predicted_wait_s: mean
-                        .and_then(|m| queue_length_wait_s(*n, self.open.len(), m)),
+                        .and_then(|m| queue_length_wait_s(all, self.open.len(), m)),
                 };
                 *n += 1;
                 w
@@ -484,6 +503,40 @@ impl HallDay {
             at: now,
             open_counters: self.open.iter().cloned().collect(),
             waiting,
+        }
+    }
+}
+
+/// How well the announced waits matched: over called tickets that had an announcement,
+/// the root-mean-square and mean absolute errors and the share who waited longer than
+/// announced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictorAccuracy {
+    pub n: u64,
+    pub rmse_s: Option<f64>,
+    pub mae_s: Option<f64>,
+    pub longer_than_announced: Option<f64>,
+}
+
+impl PredictorAccuracy {
+    pub fn of<'a>(tickets: impl IntoIterator<Item = &'a Ticket>) -> PredictorAccuracy {
+        let errors: Vec<f64> = tickets
+            .into_iter()
+            .filter_map(|t| {
+                Some(
+                    t.called_at? as f64 / 1000.0
+                        - t.issued_at as f64 / 1000.0
+                        - t.announced_wait_s?,
+                )
+            })
+            .collect();
+        let n = errors.len() as f64;
+        let some = |x: f64| (!errors.is_empty()).then_some(x);
+        PredictorAccuracy {
+            n: errors.len() as u64,
+            rmse_s: some((errors.iter().map(|e| e * e).sum::<f64>() / n).sqrt()),
+            mae_s: some(errors.iter().map(|e| e.abs()).sum::<f64>() / n),
+            longer_than_announced: some(errors.iter().filter(|e| **e > 0.0).count() as f64 / n),
         }
     }
 }
@@ -691,6 +744,57 @@ mod tests {
             .map(|w| (w.ticket.as_str(), w.ahead, w.predicted_wait_s))
             .collect();
         assert_eq!(shown, [("A3", 0, Some(180.0)), ("A5", 1, Some(360.0))]);
+    }
+
+    #[test]
+    fn announced_waits_are_scored_against_the_actual_waits() {
+        let mut n = 0;
+        let mut e = |hm: &str, kind: &str, fields: &str| {
+            n += 1;
+            ev(n, hm, kind, fields)
+        };
+        let events = [
+            e("09:00", "counter_opened", r#""counter":"c1""#),
+            e(
+                "09:00",
+                "ticket_issued",
+                r#""ticket":"T1","service":"payment""#,
+            ),
+            e("09:00", "called", r#""ticket":"T1","counter":"c1""#),
+            e(
+                "09:00",
+                "service_started",
+                r#""ticket":"T1","counter":"c1""#,
+            ),
+            e(
+                "09:04",
+                "service_ended",
+                r#""ticket":"T1","counter":"c1","outcome":"done""#,
+            ),
+            // One 240 s service in the history: T2 is told 240 s, T3 (one ahead) 480 s.
+            e(
+                "09:05",
+                "ticket_issued",
+                r#""ticket":"T2","service":"payment""#,
+            ),
+            e(
+                "09:06",
+                "ticket_issued",
+                r#""ticket":"T3","service":"payment""#,
+            ),
+            e("09:08", "called", r#""ticket":"T2","counter":"c1""#),
+            e("09:14", "called", r#""ticket":"T3","counter":"c1""#),
+        ];
+        let mut day = HallDay::new(Rules::default());
+        events.iter().for_each(|e| day.apply(e).unwrap());
+        let told: Vec<Option<f64>> = day.tickets().map(|t| t.announced_wait_s).collect();
+        assert_eq!(told, [None, Some(240.0), Some(480.0)]);
+        // T2 waited 180 s (told 240: −60), T3 480 s (told 480: 0).
+        let a = PredictorAccuracy::of(day.tickets());
+        assert_eq!(a.n, 2);
+        assert_eq!(a.mae_s, Some(30.0));
+        assert_eq!(a.rmse_s, Some(1800f64.sqrt()));
+        assert_eq!(a.longer_than_announced, Some(0.0));
     }
 
     #[test]

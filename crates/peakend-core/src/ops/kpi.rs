@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
 
-use super::day::{Alert, Kpis, Ticket};
+use super::day::{Alert, Kpis, PredictorAccuracy, Ticket};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,6 +50,8 @@ pub struct KpiReport {
     pub counters: Vec<Keyed>,
     /// `hall/staff` who served.
     pub staff: Vec<Keyed>,
+    /// How the waits announced at issue compared with the waits that followed.
+    pub announced_wait: PredictorAccuracy,
 }
 
 pub fn report(
@@ -96,5 +98,6 @@ pub fn report(
         halls: group(&|h, _| Some(h.to_owned())),
         counters: group(&|h, t| t.counter.as_ref().map(|c| format!("{h}/{c}"))),
         staff: group(&|h, t| t.staff.as_ref().map(|s| format!("{h}/{s}"))),
+        announced_wait: PredictorAccuracy::of(halls.iter().flat_map(|h| &h.tickets)),
     }
 }
