@@ -199,7 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
-        Command::Staffing(args) => staffing_cmd::run(args),
+        Command::Staffing(args) => staffing_cmd::run(&cli.db, args).await,
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,

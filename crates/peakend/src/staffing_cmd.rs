@@ -2,20 +2,33 @@
 //! number of counters achieves.
 
 use anyhow::bail;
+use chrono::NaiveDate;
 use clap::Args;
+use peakend_core::HallId;
 use peakend_core::ops::erlang::{self, Staffing};
+use peakend_core::ops::roster;
 
 use crate::journey_cmd::format_name;
 use crate::{Format, table};
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("demand").required(true).args(["arrivals_per_hour", "hall"])))]
 pub struct StaffingArgs {
     /// Customers arriving per hour
-    #[arg(long)]
-    arrivals_per_hour: f64,
+    #[arg(long, requires = "aht_min")]
+    arrivals_per_hour: Option<f64>,
     /// Average handling (service) time in minutes
     #[arg(long)]
-    aht_min: f64,
+    aht_min: Option<f64>,
+    /// Plan counters per half-hour from this hall's own history (with --from, --to)
+    #[arg(long, requires_all = ["from", "to"], conflicts_with_all = ["arrivals_per_hour", "counters"])]
+    hall: Option<HallId>,
+    /// First day of the history, YYYY-MM-DD
+    #[arg(long, value_parser = peakend_core::survey::parse_date)]
+    from: Option<NaiveDate>,
+    /// Last day of the history, YYYY-MM-DD
+    #[arg(long, value_parser = peakend_core::survey::parse_date)]
+    to: Option<NaiveDate>,
     /// Share of customers to serve within --within-min, e.g. 0.8
     #[arg(long, default_value_t = 0.8)]
     target_level: f64,
@@ -29,29 +42,97 @@ pub struct StaffingArgs {
     format: Format,
 }
 
-pub fn run(args: StaffingArgs) -> anyhow::Result<()> {
+pub async fn run(db: &str, args: StaffingArgs) -> anyhow::Result<()> {
     let positive = |x: f64| x.is_finite() && x >= 0.0;
-    if !positive(args.arrivals_per_hour) {
-        bail!("--arrivals-per-hour must be a number ≥ 0");
-    }
-    if !positive(args.aht_min) || args.aht_min == 0.0 {
-        bail!("--aht-min must be a number of minutes > 0");
-    }
     if !positive(args.within_min) {
         bail!("--within-min must be a number of minutes ≥ 0");
     }
     if !(0.0..1.0).contains(&args.target_level) {
         bail!("--target-level must be a share from 0 to below 1, e.g. 0.8");
     }
-    let (aht_s, within_s) = (args.aht_min * 60.0, args.within_min * 60.0);
+    let within_s = args.within_min * 60.0;
+    if let (Some(hall), Some(from), Some(to)) = (&args.hall, args.from, args.to) {
+        return history(db, hall, from, to, args.target_level, within_s, args.format).await;
+    }
+    let arrivals = args.arrivals_per_hour.unwrap_or_default();
+    let aht_min = args.aht_min.unwrap_or_default();
+    if !positive(arrivals) {
+        bail!("--arrivals-per-hour must be a number ≥ 0");
+    }
+    if !positive(aht_min) || aht_min == 0.0 {
+        bail!("--aht-min must be a number of minutes > 0");
+    }
+    let aht_s = aht_min * 60.0;
     let s = match args.counters {
-        Some(n) => erlang::evaluate(args.arrivals_per_hour, aht_s, n, within_s),
-        None => erlang::counters_needed(args.arrivals_per_hour, aht_s, args.target_level, within_s)
+        Some(n) => erlang::evaluate(arrivals, aht_s, n, within_s),
+        None => erlang::counters_needed(arrivals, aht_s, args.target_level, within_s)
             .expect("inputs checked above"),
     };
     match args.format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&s)?),
         Format::Table => print(&s),
+        other => bail!(
+            "staffing supports --format table or json, not {}",
+            format_name(other)
+        ),
+    }
+    Ok(())
+}
+
+/// Counters per half-hour from the hall's tickets over whole days [from, to] (+08:00).
+async fn history(
+    db: &str,
+    hall: &HallId,
+    from: NaiveDate,
+    to: NaiveDate,
+    target_level: f64,
+    within_s: f64,
+    format: Format,
+) -> anyhow::Result<()> {
+    let store = crate::init(db).await?;
+    let offset = peakend_http::china();
+    let rules = peakend_store::hall_rules(&store).await?;
+    let replayed = peakend_store::replay_hall(
+        &store,
+        hall,
+        &rules,
+        peakend_store::local_midnight(from, offset),
+        peakend_store::local_midnight(to.succ_opt().unwrap_or(to), offset),
+        offset,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await?;
+    let days = (to - from).num_days().max(0) as usize + 1;
+    let tickets: Vec<_> = replayed.tickets.iter().collect();
+    let plan = roster::plan(&tickets, days, offset, target_level, within_s);
+    if plan.is_empty() {
+        bail!("hall {hall} has no served tickets from {from} to {to} to plan from");
+    }
+    match format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&plan)?),
+        Format::Table => table::print(
+            &[
+                "时段 SLOT",
+                "ARRIVALS/h",
+                "AHT s",
+                "窗口 COUNTERS",
+                "SL",
+                "ASA s",
+            ],
+            &plan
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.start.clone(),
+                        format!("{:.1}", p.arrivals_per_hour),
+                        format!("{:.0}", p.staffing.aht_s),
+                        p.staffing.counters.to_string(),
+                        format!("{:.1}%", 100.0 * p.staffing.service_level),
+                        format!("{:.0}", p.staffing.asa_s),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
         other => bail!(
             "staffing supports --format table or json, not {}",
             format_name(other)

@@ -7,4 +7,5 @@ pub mod erlang;
 pub mod event;
 pub mod kpi;
 pub mod predict;
+pub mod roster;
 pub mod simulate;
