@@ -11,7 +11,7 @@ use peakend_core::HallId;
 use peakend_core::ops::day::{Alert, HallDay, QueueSnapshot, Waiting};
 use peakend_core::ops::event::Event;
 use peakend_store::IngestOutcome;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState};
 
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/queue", get(queue))
         .route("/api/v1/halls/{hall}/tickets/{ticket}", get(ticket))
         .route("/api/v1/halls/{hall}/alerts", get(alerts))
+        .route("/api/v1/alerts/{id}/ack", post(ack))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -153,12 +154,23 @@ async fn ticket(
         .ok_or_else(|| ApiError::not_found(format!("ticket `{ticket}` is not waiting")))
 }
 
+/// An alert as the API shows it: its id (`{hall}~{kind}~{ticket or kiosk}~{raised_at}`,
+/// stable across replays) and who acknowledged it.
+#[derive(Serialize)]
+struct AlertView {
+    id: String,
+    #[serde(flatten)]
+    alert: Alert,
+    acked_at: Option<i64>,
+    acked_by: Option<String>,
+}
+
 async fn alerts(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(hall): Path<String>,
     Query(q): Query<AtQuery>,
-) -> Result<Json<Vec<Alert>>, ApiError> {
+) -> Result<Json<Vec<AlertView>>, ApiError> {
     let open_only = match q.state.as_deref() {
         None | Some("open") => true,
         Some("all") => false,
@@ -168,12 +180,70 @@ async fn alerts(
             )));
         }
     };
-    let (day, _) = replay(&state, &headers, hall, q.at.as_deref()).await?;
+    let (day, _) = replay(&state, &headers, hall.clone(), q.at.as_deref()).await?;
+    let hall_id = HallId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let acks = state.store.alert_acks(&hall_id).await?;
     Ok(Json(
         day.alerts()
             .iter()
-            .filter(|a| !open_only || a.cleared_at.is_none())
-            .cloned()
+            .map(|a| {
+                let ack = acks.get(&a.key());
+                AlertView {
+                    id: format!("{hall}~{}", a.key()),
+                    alert: a.clone(),
+                    acked_at: ack.map(|x| x.0),
+                    acked_by: ack.map(|x| x.1.clone()),
+                }
+            })
+            // Open: neither acknowledged nor over (called, fallen back, restored).
+            .filter(|v| !open_only || (v.acked_at.is_none() && v.alert.cleared_at.is_none()))
             .collect(),
     ))
+}
+
+#[derive(Deserialize)]
+struct AckBody {
+    by: String,
+}
+
+/// Someone took care of an alert: who and when are kept; a second ack keeps the first.
+async fn ack(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<AckBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let not_found = || ApiError::not_found(format!("alert `{id}` not found"));
+    let (hall, key) = id.split_once('~').ok_or_else(not_found)?;
+    let raised_at: i64 = key
+        .rsplit('~')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(not_found)?;
+    if body.by.trim().is_empty() {
+        return Err(ApiError::bad_request("by: who acknowledges the alert"));
+    }
+    // Replay the alert's day up to now (or its end), and find the alert there.
+    let offset = crate::kpi::china();
+    let raised = DateTime::from_timestamp_millis(raised_at)
+        .ok_or_else(not_found)?
+        .with_timezone(&offset);
+    let day_end = peakend_store::local_midnight(raised.date_naive(), offset) + 86_400_000 - 1;
+    let now = chrono::Utc::now().timestamp_millis();
+    let at = DateTime::from_timestamp_millis(day_end.min(now).max(raised_at))
+        .ok_or_else(not_found)?
+        .with_timezone(&offset)
+        .to_rfc3339();
+    let (day, _) = replay(&state, &headers, hall.to_owned(), Some(&at)).await?;
+    let alert = day
+        .alerts()
+        .iter()
+        .find(|a| a.key() == key)
+        .ok_or_else(not_found)?;
+    let hall = HallId::parse(hall).map_err(|_| not_found())?;
+    let acked = state
+        .store
+        .ack_alert(&hall, alert, body.by.trim(), now)
+        .await?;
+    Ok(Json(serde_json::json!({ "id": id, "acknowledged": acked })))
 }

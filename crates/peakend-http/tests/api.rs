@@ -375,4 +375,43 @@ peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, 
         Some(1_786_065_360_000),
         "09:16 +08:00, when the rule came due"
     );
+
+    // Someone brings A2 water: the alert is acknowledged once and leaves the open list.
+    let id = alerts[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(id, "h1~care_due~A2~1786065360000");
+    let ack = |by: &'static str| {
+        let url = format!("{base}/api/v1/alerts/{id}/ack");
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!({ "by": by }))
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, first) = ack("s1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["acknowledged"], true);
+    assert_eq!(
+        ack("s2").await.1["acknowledged"],
+        false,
+        "the first ack stands"
+    );
+    let (_, open) = get_json(format!("{base}/api/v1/halls/h1/alerts?at={at}")).await;
+    assert_eq!(open, serde_json::json!([]));
+    let (_, all) = get_json(format!("{base}/api/v1/halls/h1/alerts?state=all&at={at}")).await;
+    assert_eq!(all[0]["acked_by"], "s1");
+    let (status, _) = get_json(format!("{base}/api/v1/halls/h1/alerts?state=maybe")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let missing = reqwest::Client::new()
+        .post(format!(
+            "{base}/api/v1/alerts/h1~care_due~A9~1786065360000/ack"
+        ))
+        .json(&serde_json::json!({ "by": "s1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 });

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::FixedOffset;
 use peakend_core::analysis::rollup::{CellKey, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
-use peakend_core::ops::day::{HallDay, Rules};
+use peakend_core::ops::day::{Alert, HallDay, Rules};
 use peakend_core::ops::event::Event;
 use peakend_core::ops::kpi::{self, Bucket, HallTickets, KpiReport};
 use peakend_core::peak::PeakRule;
@@ -139,6 +139,13 @@ pub trait Store: Send + Sync {
 
     /// A hall's stored events with `at` in [from_ms, to_ms), in replay order.
     async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>>;
+
+    /// Records that someone took care of an alert (one the replay of the hall's day
+    /// raised); `false` when it was already acknowledged, which keeps the first.
+    async fn ack_alert(&self, hall: &HallId, alert: &Alert, by: &str, at_ms: i64) -> Result<bool>;
+
+    /// The acknowledgements of a hall's alerts: [`Alert::key`] → (when, who).
+    async fn alert_acks(&self, hall: &HallId) -> Result<BTreeMap<String, (i64, String)>>;
 
     /// Quarantined events, newest first (of one hall, or all).
     async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>>;

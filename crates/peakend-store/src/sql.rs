@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, Rollup};
-use peakend_core::ops::day::{HallDay, Rules};
+use peakend_core::ops::day::{Alert, HallDay, Rules};
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::survey::{NeedRating, Rating, Response};
 use peakend_core::{
@@ -788,6 +788,73 @@ impl Store for SqlStore {
             .collect::<Result<Vec<_>>>()?;
         sort_for_replay(&mut events);
         Ok(events)
+    }
+
+    async fn ack_alert(&self, hall: &HallId, alert: &Alert, by: &str, at_ms: i64) -> Result<bool> {
+        let kind = enum_str(&alert.kind);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (known,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM alert WHERE hall_id = $1 AND kind = $2
+                   AND COALESCE(ticket, '') = $3 AND COALESCE(kiosk, '') = $4 AND raised_at = $5",
+            )
+            .bind(hall.as_str()).bind(&kind)
+            .bind(alert.ticket.as_deref().unwrap_or("")).bind(alert.kiosk.as_deref().unwrap_or(""))
+            .bind(alert.raised_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            if known > 0 {
+                return Ok(false);
+            }
+            // The alert itself is derived by replaying the day; its row keeps who took
+            // care of it.
+            sqlx::query(
+                "INSERT INTO alert (hall_id, kind, ticket, kiosk, raised_at, cleared_at, acked_at, acked_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(hall.as_str()).bind(&kind).bind(alert.ticket.as_deref()).bind(alert.kiosk.as_deref())
+            .bind(alert.raised_at).bind(alert.cleared_at).bind(at_ms).bind(by)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    async fn alert_acks(&self, hall: &HallId) -> Result<BTreeMap<String, (i64, String)>> {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT kind, ticket, kiosk, raised_at, acked_at, acked_by FROM alert WHERE hall_id = $1",
+            )
+            .bind(hall.as_str())
+            .fetch_all(pool)
+            .await?
+        });
+        let mut acks = BTreeMap::new();
+        for (kind, ticket, kiosk, raised_at, acked_at, by) in rows {
+            let kind = serde_json::from_value(serde_json::Value::String(kind.clone()))
+                .map_err(|_| StoreError::Corrupt(format!("alert kind `{kind}`")))?;
+            let alert = Alert {
+                kind,
+                ticket,
+                kiosk,
+                vip: false,
+                raised_at,
+                cleared_at: None,
+            };
+            if let Some(at) = acked_at {
+                acks.insert(alert.key(), (at, by.unwrap_or_default()));
+            }
+        }
+        Ok(acks)
     }
 
     async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>> {

@@ -76,7 +76,7 @@ impl Rules {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     CareDue,
@@ -95,6 +95,24 @@ pub struct Alert {
     /// When the condition ended (the ticket was called or left, the queue fell back,
     /// the kiosk was restored).
     pub cleared_at: Option<i64>,
+}
+
+impl Alert {
+    /// Names the alert within its hall, the same in every replay of the day:
+    /// `care_due~A5~1786065540000`.
+    pub fn key(&self) -> String {
+        let kind = match self.kind {
+            AlertKind::CareDue => "care_due",
+            AlertKind::PreProcessing => "pre_processing",
+            AlertKind::KioskOverdue => "kiosk_overdue",
+        };
+        let subject = self
+            .ticket
+            .as_deref()
+            .or(self.kiosk.as_deref())
+            .unwrap_or("-");
+        format!("{kind}~{subject}~{}", self.raised_at)
+    }
 }
 
 /// One ticket's timeline, times in ms since the epoch.
