@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/queue", get(queue))
         .route("/api/v1/halls/{hall}/tickets/{ticket}", get(ticket))
         .route("/api/v1/halls/{hall}/alerts", get(alerts))
+        .route("/api/v1/halls/{hall}/live", get(live))
         .route("/api/v1/alerts/{id}/ack", post(ack))
 }
 
@@ -246,4 +247,59 @@ async fn ack(
         .ack_alert(&hall, alert, body.by.trim(), now)
         .await?;
     Ok(Json(serde_json::json!({ "id": id, "acknowledged": acked })))
+}
+
+/// How often the live stream looks at the hall: changes, including rules that come due
+/// with no event, reach the display within this much.
+const LIVE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Server-sent events: `queue` (a snapshot) and `alerts` (the open ones) each time they
+/// change, first on connecting.
+async fn live(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hall): Path<String>,
+) -> Result<
+    axum::response::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    // Checks the hall and the token once, before streaming.
+    replay(&state, &headers, hall.clone(), None).await?;
+    let stream = futures_util::stream::unfold(
+        (state, headers, hall, String::new(), String::new(), true),
+        |(state, headers, hall, last_queue, last_alerts, mut now_please)| async move {
+            loop {
+                if !now_please {
+                    tokio::time::sleep(LIVE_POLL).await;
+                }
+                now_please = false;
+                let (day, now) = replay(&state, &headers, hall.clone(), None).await.ok()?;
+                let mut q = day.queue(now);
+                // The snapshot's own time moves every poll; compare what a display shows.
+                q.at = 0;
+                let queue = serde_json::to_string(&q).unwrap_or_default();
+                let open: Vec<&Alert> = day
+                    .alerts()
+                    .iter()
+                    .filter(|a| a.cleared_at.is_none())
+                    .collect();
+                let alerts = serde_json::to_string(&open).unwrap_or_default();
+                let sse = axum::response::sse::Event::default();
+                // One change per event; `now_please` looks again at once for the other.
+                if queue != last_queue {
+                    q.at = now;
+                    let data = serde_json::to_string(&q).unwrap_or_default();
+                    let next = (state, headers, hall, queue, last_alerts, true);
+                    return Some((Ok(sse.event("queue").data(data)), next));
+                }
+                if alerts != last_alerts {
+                    let next = (state, headers, hall, last_queue, alerts.clone(), true);
+                    return Some((Ok(sse.event("alerts").data(alerts)), next));
+                }
+            }
+        },
+    );
+    Ok(axum::response::Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default()))
 }

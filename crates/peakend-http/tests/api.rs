@@ -415,3 +415,44 @@ peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, 
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 });
+
+// Issue 4: the live stream sends the queue on connecting and again within a second of a
+// change.
+peakend_testkit::on_both_backends!(the_live_stream_follows_the_queue, |url| {
+    let base = spawn(url).await;
+    let store = peakend_store::connect(url).await.unwrap();
+    let token = store
+        .create_device_token(&peakend_core::HallId::parse("h1").unwrap())
+        .await
+        .unwrap();
+    let mut resp = reqwest::get(format!("{base}/api/v1/halls/h1/live"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut seen = String::new();
+    let mut read_until = async |needle: &str, seen: &mut String| {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        while !seen.contains(needle) {
+            let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no `{needle}` within 3 s: {seen}"))
+                .unwrap()
+                .unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    read_until("event: queue", &mut seen).await;
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339();
+    let batch = format!(
+        "{{\"id\":\"l1\",\"hall\":\"h1\",\"type\":\"counter_opened\",\"at\":\"{now}\",\"counter\":\"c1\"}}\n\
+         {{\"id\":\"l2\",\"hall\":\"h1\",\"type\":\"ticket_issued\",\"at\":\"{now}\",\"ticket\":\"L1\",\"service\":\"payment\"}}"
+    );
+    let (status, out) = post_events(&base, Some(&token), batch).await;
+    assert_eq!(
+        (status, out["accepted"].as_u64()),
+        (StatusCode::OK, Some(2))
+    );
+    read_until("\"ticket\":\"L1\"", &mut seen).await;
+});
