@@ -146,11 +146,13 @@ impl SqlStore {
         } else {
             SqliteConnectOptions::new().filename(url)
         };
-        // WAL lets the dashboard read while an import writes; NORMAL sync is safe with WAL.
+        // WAL lets the dashboard read while an import writes. FULL sync: a commit that
+        // was acknowledged (an event batch, a survey import) survives a power cut too,
+        // not just a crash of the process; batches keep the fsyncs few.
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()

@@ -484,8 +484,6 @@ fn serve_answers_on_the_given_address() {
     assert_eq!(health["status"], "ok");
 }
 
-/// A GET on a private runtime in its own thread (callers may already be inside one);
-/// the server under test runs in another process.
 /// Imports an org CSV given as text.
 fn import_org(db: &str, dir: &Path, csv: &str) {
     ok(
@@ -494,6 +492,8 @@ fn import_org(db: &str, dir: &Path, csv: &str) {
     );
 }
 
+/// A GET on a private runtime in its own thread (callers may already be inside one);
+/// the server under test runs in another process.
 fn fetch_text(url: &str) -> String {
     let url = url.to_owned();
     std::thread::spawn(move || {
@@ -1141,3 +1141,76 @@ fn a_simulated_day_ingests_cleanly() {
         "{out}"
     );
 }
+
+// Issue 4: killing the server during ingest loses no acknowledged event.
+peakend_testkit::on_both_backends!(a_killed_server_loses_no_acknowledged_event, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        url,
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\n",
+    );
+    let token = ok(url, &["token", "create", "--hall", "h1"])
+        .trim()
+        .to_owned();
+    let (mut server, base) = spawn_server(url);
+    // Post batches of 200 tickets until the server is killed under the client.
+    let poster = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let client = reqwest::Client::new();
+            let mut acknowledged = 0u64;
+            for b in 0..1000 {
+                let batch: String = (0..200)
+                    .map(|i| {
+                        let n = b * 200 + i;
+                        format!(
+                            "{{\"id\":\"k{n}\",\"hall\":\"h1\",\"type\":\"ticket_issued\",\"at\":\"2026-08-07T09:{:02}:{:02}+08:00\",\"ticket\":\"T{n}\",\"service\":\"payment\"}}\n",
+                            n / 60 % 60,
+                            n % 60
+                        )
+                    })
+                    .collect();
+                let sent = client
+                    .post(format!("{base}/api/v1/events"))
+                    .bearer_auth(&token)
+                    .body(batch)
+                    .send()
+                    .await;
+                let Ok(resp) = sent else { break };
+                let Ok(out) = resp.json::<Value>().await else { break };
+                acknowledged += out["accepted"].as_u64().unwrap_or(0);
+            }
+            acknowledged
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let acknowledged = poster.join().unwrap();
+    assert!(
+        acknowledged > 0,
+        "some batches were acknowledged before the kill"
+    );
+    let kpi: Value = serde_json::from_str(&ok(
+        url,
+        &[
+            "kpi",
+            "--from",
+            "2026-08-07",
+            "--to",
+            "2026-08-07",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let stored = kpi["total"]["arrivals"].as_u64().unwrap();
+    assert!(
+        stored >= acknowledged,
+        "{stored} stored < {acknowledged} acknowledged"
+    );
+});
