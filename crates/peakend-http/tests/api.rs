@@ -281,15 +281,21 @@ async fn post_events(base: &str, token: Option<&str>, body: String) -> (StatusCo
     (status, resp.json().await.unwrap())
 }
 
-// Issue 4: device events in with a hall's token; a bad event is quarantined while the
-// rest apply; a repeated batch changes nothing; another hall's events are refused.
-peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, |url| {
+/// The app, a store on its database, and a device token for hall h1.
+async fn spawn_with_token(url: &str) -> (String, peakend_store::SqlStore, String) {
     let base = spawn(url).await;
     let store = peakend_store::connect(url).await.unwrap();
     let token = store
         .create_device_token(&peakend_core::HallId::parse("h1").unwrap())
         .await
         .unwrap();
+    (base, store, token)
+}
+
+// Issue 4: device events in with a hall's token; a bad event is quarantined while the
+// rest apply; a repeated batch changes nothing; another hall's events are refused.
+peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, |url| {
+    let (base, store, token) = spawn_with_token(url).await;
     let batch = [
         event("e1", "09:00", "counter_opened", r#""counter":"c1""#),
         event(
@@ -419,12 +425,7 @@ peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, 
 // Issue 4: the live stream sends the queue on connecting and again within a second of a
 // change.
 peakend_testkit::on_both_backends!(the_live_stream_follows_the_queue, |url| {
-    let base = spawn(url).await;
-    let store = peakend_store::connect(url).await.unwrap();
-    let token = store
-        .create_device_token(&peakend_core::HallId::parse("h1").unwrap())
-        .await
-        .unwrap();
+    let (base, _store, token) = spawn_with_token(url).await;
     let mut resp = reqwest::get(format!("{base}/api/v1/halls/h1/live"))
         .await
         .unwrap();

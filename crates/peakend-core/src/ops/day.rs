@@ -138,6 +138,32 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// A ticket just issued, with nothing else yet on its timeline.
+    pub fn issued(
+        ticket: &str,
+        service: &str,
+        segment: Option<String>,
+        vip: bool,
+        at: i64,
+    ) -> Ticket {
+        Ticket {
+            ticket: ticket.to_owned(),
+            service: service.to_owned(),
+            segment,
+            vip,
+            issued_at: at,
+            called_at: None,
+            started_at: None,
+            ended_at: None,
+            left_at: None,
+            counter: None,
+            staff: None,
+            outcome: None,
+            rating: None,
+            announced_wait_s: None,
+        }
+    }
+
     fn waiting(&self) -> bool {
         self.called_at.is_none() && self.left_at.is_none()
     }
@@ -290,22 +316,7 @@ impl HallDay {
             } => {
                 self.tickets.insert(
                     ticket.clone(),
-                    Ticket {
-                        ticket: ticket.clone(),
-                        service: service.clone(),
-                        segment: segment.clone(),
-                        vip: *vip,
-                        issued_at: t,
-                        called_at: None,
-                        started_at: None,
-                        ended_at: None,
-                        left_at: None,
-                        counter: None,
-                        staff: None,
-                        outcome: None,
-                        rating: None,
-                        announced_wait_s: None,
-                    },
+                    Ticket::issued(ticket, service, segment.clone(), *vip, t),
                 );
                 self.queue.push(ticket.clone());
                 let announced = self

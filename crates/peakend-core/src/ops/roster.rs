@@ -71,20 +71,10 @@ mod tests {
             .timestamp_millis();
         let called = issued_at + called_after_s * 1000;
         Ticket {
-            ticket: issued.into(),
-            service: "payment".into(),
-            segment: None,
-            vip: false,
-            issued_at,
             called_at: Some(called),
             started_at: Some(called),
             ended_at: Some(called + counter_s * 1000),
-            left_at: None,
-            counter: None,
-            staff: None,
-            outcome: None,
-            rating: None,
-            announced_wait_s: None,
+            ..Ticket::issued(issued, "payment", None, false, issued_at)
         }
     }
 
