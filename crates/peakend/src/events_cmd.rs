@@ -79,13 +79,23 @@ pub async fn run(db: &str, cmd: EventsCmd) -> anyhow::Result<()> {
                 }
             }
             let (mut accepted, mut duplicates, mut rejected) = (0, 0, Vec::new());
+            // Drawn on stderr only when it is a terminal; scripts see just the summary.
+            let lines: usize = by_hall.values().map(|(e, r)| e.len() + r.len()).sum();
+            let progress = indicatif::ProgressBar::new(lines as u64).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
             for (hall, (events, refused)) in by_hall {
                 let mut events = events.into_iter().peekable();
                 let mut refused = Some(refused);
                 while events.peek().is_some() || refused.is_some() {
                     let batch: Vec<_> = events.by_ref().take(BATCH).collect();
+                    let refused = refused.take().unwrap_or_default();
+                    progress.inc((batch.len() + refused.len()) as u64);
                     let out = store
-                        .ingest_events(&hall, batch, refused.take().unwrap_or_default())
+                        .ingest_events(&hall, batch, refused)
                         .await
                         .with_context(|| format!("{name}: hall {hall}"))?;
                     accepted += out.accepted;
@@ -97,6 +107,7 @@ pub async fn run(db: &str, cmd: EventsCmd) -> anyhow::Result<()> {
                     );
                 }
             }
+            progress.finish_and_clear();
             rejected.extend(unplaced);
             outln!(
                 "{name}: {accepted} accepted, {duplicates} duplicates, {} rejected",
