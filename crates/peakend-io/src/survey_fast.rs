@@ -756,37 +756,6 @@ mod tests {
         serde_json::to_value(g.analyze(&journey(), None, PeakRule::default()).unwrap()).unwrap()
     }
 
-    /// Equal up to the order in which floating-point sums were added.
-    fn assert_near(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
-        use serde_json::Value::*;
-        match (a, b) {
-            (Number(x), Number(y)) => {
-                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-                assert!(
-                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
-                    "{path}: {x} vs {y}"
-                );
-            }
-            (Array(x), Array(y)) => {
-                assert_eq!(x.len(), y.len(), "{path}");
-                for (i, (x, y)) in x.iter().zip(y).enumerate() {
-                    assert_near(x, y, &format!("{path}[{i}]"));
-                }
-            }
-            (Object(x), Object(y)) => {
-                assert_eq!(
-                    x.keys().collect::<Vec<_>>(),
-                    y.keys().collect::<Vec<_>>(),
-                    "{path}"
-                );
-                for (k, v) in x {
-                    assert_near(v, &y[k], &format!("{path}.{k}"));
-                }
-            }
-            _ => assert_eq!(a, b, "{path}"),
-        }
-    }
-
     #[test]
     fn the_fast_path_gives_the_careful_paths_statistics() {
         let bytes = synthetic(3000, 11);
@@ -809,7 +778,11 @@ mod tests {
                 };
                 assert_eq!(strip(&got), strip(&expected), "{chunks} chunks");
                 assert_eq!(got.all.respondents(), 3000);
-                assert_near(&analysis(&got), &analysis(&expected), "analysis");
+                peakend_testkit::assert_json_near(
+                    &analysis(&got),
+                    &analysis(&expected),
+                    "analysis",
+                );
             }
         }
     }
