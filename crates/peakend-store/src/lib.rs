@@ -343,7 +343,6 @@ pub async fn replay_hall(
     let mut out = HallTickets {
         hall: hall.to_string(),
         tickets: Vec::new(),
-        alerts: Vec::new(),
     };
     for (date, events) in days {
         let mut day = HallDay::new(rules.clone());
@@ -355,7 +354,6 @@ pub async fn replay_hall(
         let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
         day.advance_to(end.min(now_ms) - 1);
         out.tickets.extend(day.tickets().cloned());
-        out.alerts.extend(day.alerts().iter().cloned());
     }
     Ok(out)
 }

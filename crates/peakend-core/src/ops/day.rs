@@ -135,6 +135,8 @@ pub struct Ticket {
     /// The wait announced when the ticket was issued ("about M minutes"), if the hall
     /// had a counter open and a service history to predict from.
     pub announced_wait_s: Option<f64>,
+    /// When a care alert was raised for this ticket's wait, if one was.
+    pub care_due_at: Option<i64>,
 }
 
 impl Ticket {
@@ -161,6 +163,7 @@ impl Ticket {
             outcome: None,
             rating: None,
             announced_wait_s: None,
+            care_due_at: None,
         }
     }
 
@@ -264,7 +267,8 @@ impl HallDay {
             self.timers.pop_first();
             match kind {
                 Timer::Care => {
-                    if let Some(tk) = self.tickets.get(&key).filter(|tk| tk.waiting()) {
+                    if let Some(tk) = self.tickets.get_mut(&key).filter(|tk| tk.waiting()) {
+                        tk.care_due_at = Some(due);
                         self.alerts.push(Alert {
                             kind: AlertKind::CareDue,
                             ticket: Some(key.clone()),
@@ -599,11 +603,7 @@ pub struct Kpis {
 const SHORT_SERVICE_MS: i64 = 150_000;
 
 impl Kpis {
-    pub fn of<'a>(
-        tickets: impl IntoIterator<Item = &'a Ticket>,
-        care_after_ms: i64,
-        alerts: &[Alert],
-    ) -> Kpis {
+    pub fn of<'a>(tickets: impl IntoIterator<Item = &'a Ticket>, care_after_ms: i64) -> Kpis {
         let tickets: Vec<&Ticket> = tickets.into_iter().collect();
         let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
         let mean_s = |xs: &[i64]| {
@@ -613,7 +613,6 @@ impl Kpis {
         let waits: Vec<i64> = served.iter().filter_map(|t| t.wait_ms()).collect();
         let services: Vec<i64> = served.iter().filter_map(|t| t.service_ms()).collect();
         let ratings: Vec<(f64, f64)> = tickets.iter().filter_map(|t| t.rating).collect();
-        let ids: BTreeSet<&str> = tickets.iter().map(|t| t.ticket.as_str()).collect();
         Kpis {
             arrivals: tickets.len() as u64,
             served: served.len() as u64,
@@ -654,13 +653,7 @@ impl Kpis {
                 ratings.iter().filter(|(s, scale)| s >= scale).count(),
                 ratings.len(),
             ),
-            care_alerts: alerts
-                .iter()
-                .filter(|a| {
-                    a.kind == AlertKind::CareDue
-                        && a.ticket.as_deref().is_some_and(|t| ids.contains(t))
-                })
-                .count() as u64,
+            care_alerts: tickets.iter().filter(|t| t.care_due_at.is_some()).count() as u64,
         }
     }
 }
@@ -729,7 +722,7 @@ mod tests {
             )
         );
 
-        let k = Kpis::of(day.tickets(), Rules::default().care_after_ms, alerts);
+        let k = Kpis::of(day.tickets(), Rules::default().care_after_ms);
         assert_eq!((k.arrivals, k.served, k.abandoned), (5, 4, 1));
         assert_eq!(k.abandonment_rate, Some(0.2));
         // Called within 15 min: A1 (5), A2 (9), A3 (11); not A5 (17) nor A4 (left).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
 
-use super::day::{Alert, Kpis, PredictorAccuracy, Ticket};
+use super::day::{Kpis, PredictorAccuracy, Ticket};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,11 +26,10 @@ impl std::str::FromStr for Bucket {
     }
 }
 
-/// One hall's replayed tickets and alerts.
+/// One hall's replayed tickets.
 pub struct HallTickets {
     pub hall: String,
     pub tickets: Vec<Ticket>,
-    pub alerts: Vec<Alert>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,7 +59,6 @@ pub fn report(
     bucket: Bucket,
     offset: FixedOffset,
 ) -> KpiReport {
-    let alerts: Vec<Alert> = halls.iter().flat_map(|h| h.alerts.clone()).collect();
     let all: Vec<&Ticket> = halls.iter().flat_map(|h| &h.tickets).collect();
     let group = |key: &dyn Fn(&str, &Ticket) -> Option<String>| {
         let mut groups: BTreeMap<String, Vec<&Ticket>> = BTreeMap::new();
@@ -75,7 +73,7 @@ pub fn report(
             .into_iter()
             .map(|(key, ts)| Keyed {
                 key,
-                kpis: Kpis::of(ts, care_after_ms, &alerts),
+                kpis: Kpis::of(ts, care_after_ms),
             })
             .collect::<Vec<_>>()
     };
@@ -93,11 +91,60 @@ pub fn report(
     };
     KpiReport {
         bucket,
-        total: Kpis::of(all, care_after_ms, &alerts),
+        total: Kpis::of(all, care_after_ms),
         buckets: group(&|_, t| bucket_of(t)),
         halls: group(&|h, _| Some(h.to_owned())),
         counters: group(&|h, t| t.counter.as_ref().map(|c| format!("{h}/{c}"))),
         staff: group(&|h, t| t.staff.as_ref().map(|s| format!("{h}/{s}"))),
         announced_wait: PredictorAccuracy::of(halls.iter().flat_map(|h| &h.tickets)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::day::{HallDay, Rules};
+    use crate::ops::event::Event;
+
+    /// Ticket names repeat from hall to hall (and day to day): a care alert counts for
+    /// the ticket that waited, not for every ticket of that name.
+    #[test]
+    fn care_alerts_count_where_the_customer_waited() {
+        let replay = |hall: &str, called: &str| {
+            let ev = |id: &str, hm: &str, kind: &str, fields: &str| {
+                Event::from_json(&format!(
+                    r#"{{"id":"{id}","hall":"{hall}","type":"{kind}","at":"2026-08-07T{hm}:00+08:00",{fields}}}"#
+                ))
+                .unwrap()
+            };
+            let mut day = HallDay::new(Rules::default());
+            for e in [
+                ev("e1", "09:00", "counter_opened", r#""counter":"c1""#),
+                ev(
+                    "e2",
+                    "09:00",
+                    "ticket_issued",
+                    r#""ticket":"A1","service":"payment""#,
+                ),
+                ev("e3", called, "called", r#""ticket":"A1","counter":"c1""#),
+            ] {
+                day.apply(&e).unwrap();
+            }
+            HallTickets {
+                hall: hall.to_owned(),
+                tickets: day.tickets().cloned().collect(),
+            }
+        };
+        // h1's A1 waits 20 minutes (care due at 09:15); h2's A1 is called at once.
+        let halls = [replay("h1", "09:20"), replay("h2", "09:01")];
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+        let r = report(&halls, Rules::default().care_after_ms, Bucket::Day, cst);
+        assert_eq!(r.total.care_alerts, 1);
+        let per_hall: Vec<(&str, u64)> = r
+            .halls
+            .iter()
+            .map(|k| (k.key.as_str(), k.kpis.care_alerts))
+            .collect();
+        assert_eq!(per_hall, [("h1", 1), ("h2", 0)]);
     }
 }
