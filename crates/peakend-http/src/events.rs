@@ -119,14 +119,8 @@ async fn replay(
     let now = at.timestamp_millis();
     let rules = peakend_store::hall_rules(state.store.as_ref()).await?;
     let midnight = peakend_store::local_midnight(at.date_naive(), *at.offset());
-    let mut day = HallDay::new(rules);
-    for e in state.store.hall_events(&hall, midnight, now + 1).await? {
-        // Stored events were valid when they arrived; one a late arrival contradicts
-        // is skipped here as it would be in any replay.
-        let _ = day.apply(&e);
-    }
-    day.advance_to(now);
-    Ok((day, now))
+    let events = state.store.hall_events(&hall, midnight, now + 1).await?;
+    Ok((HallDay::replay(rules, &events, now), now))
 }
 
 async fn queue(

@@ -345,14 +345,8 @@ pub async fn replay_hall(
         tickets: Vec::new(),
     };
     for (date, events) in days {
-        let mut day = HallDay::new(rules.clone());
-        for e in &events {
-            // Stored events were valid when they arrived; one a late arrival
-            // contradicts is skipped, as in every replay.
-            let _ = day.apply(e);
-        }
         let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
-        day.advance_to(end.min(now_ms) - 1);
+        let day = HallDay::replay(rules.clone(), &events, end.min(now_ms) - 1);
         out.tickets.extend(day.tickets().cloned());
     }
     Ok(out)

@@ -249,6 +249,22 @@ impl HallDay {
         }
     }
 
+    /// A day rebuilt from stored events (in replay order), with the clock brought to
+    /// `until`. Stored events were valid when they arrived; one that a late arrival now
+    /// contradicts is skipped, the same in every replay.
+    pub fn replay<'a>(
+        rules: Rules,
+        events: impl IntoIterator<Item = &'a Event>,
+        until: i64,
+    ) -> HallDay {
+        let mut day = HallDay::new(rules);
+        for e in events {
+            let _ = day.apply(e);
+        }
+        day.advance_to(until);
+        day
+    }
+
     pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
         self.tickets.values()
     }
