@@ -547,33 +547,13 @@ fn number(line: &[u8], pos: usize, ok: impl Fn(f64) -> bool) -> Option<(Option<f
         }
         _ => {}
     }
-    let mut i = pos;
     let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    while let Some(&b) = line.get(i) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        // Wrapping: past 15 digits the value is thrown away for `str::parse`'s.
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-        digits += 1;
-        i += 1;
-    }
-    let int_digits = digits;
+    let (mut i, int_digits) = digit_run(line, pos, &mut mantissa);
+    let mut digits = int_digits;
     let mut scale = 0;
     if line.get(i) == Some(&b'.') && int_digits > 0 {
-        i += 1;
-        while let Some(&b) = line.get(i) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-            digits += 1;
-            scale += 1;
-            i += 1;
-        }
+        let (end, fraction) = digit_run(line, i + 1, &mut mantissa);
+        (i, digits, scale) = (end, digits + fraction, fraction);
     }
     let at_end = matches!(line.get(i), None | Some(b','));
     if at_end && i == pos {
@@ -586,6 +566,23 @@ fn number(line: &[u8], pos: usize, ok: impl Fn(f64) -> bool) -> Option<(Option<f
     let end = memchr(b',', &line[pos..]).map_or(line.len(), |e| pos + e);
     let x: f64 = std::str::from_utf8(&line[pos..end]).ok()?.parse().ok()?;
     ok(x).then_some((Some(x), end))
+}
+
+/// Appends the decimal digits from `i` on to `mantissa`; returns where they stop and
+/// how many there were. Wrapping: past 15 digits the value is thrown away for
+/// `str::parse`'s.
+#[inline(always)]
+fn digit_run(line: &[u8], mut i: usize, mantissa: &mut u64) -> (usize, usize) {
+    let start = i;
+    while let Some(&b) = line.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    (i, i - start)
 }
 
 #[cfg(test)]
