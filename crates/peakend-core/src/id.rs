@@ -129,6 +129,10 @@ macro_rules! typed_id {
 }
 
 typed_id!(
+    /// A user's login name, e.g. `zhang.wei`: ASCII so it can be typed on any keyboard.
+    UserName, "user name", check_node_id
+);
+typed_id!(
     /// Key of a journey, e.g. `service-hall`.
     JourneyKey, "journey key", check_key
 );

@@ -5,6 +5,7 @@
 //! types at the edge ("parse, don't validate"), so a `Journey` or an `OrgTree` that
 //! exists is known to be well formed.
 
+pub mod access;
 pub mod analysis;
 pub mod builtin;
 pub mod id;
@@ -16,7 +17,10 @@ pub mod survey;
 pub mod synth;
 pub mod text;
 
-pub use id::{CounterId, HallId, JourneyKey, KioskId, MomentKey, NeedKey, OrgNodeId, StandardKey};
+pub use access::{Action, Role, Scope};
+pub use id::{
+    CounterId, HallId, JourneyKey, KioskId, MomentKey, NeedKey, OrgNodeId, StandardKey, UserName,
+};
 pub use journey::{
     Blueprint, Bound, Channel, CoreNeed, GovernanceError, Journey, JourneyError, Lane, Moment,
     OwnerRole, Stage, Standard, Threshold, Unit,

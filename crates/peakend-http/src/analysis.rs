@@ -9,6 +9,7 @@ use peakend_core::survey::parse_date;
 use peakend_core::{JourneyKey, OrgNodeId};
 use serde::Deserialize;
 
+use crate::auth::Viewer;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -30,15 +31,18 @@ struct AnalysisQuery {
 /// The same analysis as `peakend analyze --from-db`, for the stored responses.
 async fn analysis(
     State(state): State<AppState>,
+    viewer: Viewer,
     Query(q): Query<AnalysisQuery>,
 ) -> Result<Response, ApiError> {
     let bad = |field: &str, e: String| ApiError::bad_request(format!("{field}: {e}"));
     let key = JourneyKey::parse(q.journey).map_err(|e| bad("journey", e.to_string()))?;
-    let org = q
-        .org
-        .map(OrgNodeId::parse)
-        .transpose()
-        .map_err(|e| bad("org", e.to_string()))?;
+    // The user's own node unless they ask for one below it.
+    let org = match q.org {
+        Some(o) => OrgNodeId::parse(o).map_err(|e| bad("org", e.to_string()))?,
+        None => viewer.user.org.clone(),
+    };
+    viewer.ensure_covers(&state.store.org_tree().await?, &org)?;
+    let org = Some(org);
     let from = q
         .from
         .as_deref()
@@ -61,10 +65,12 @@ async fn analysis(
             .map(str::parse::<GroupBy>)
             .transpose()
             .map_err(|e| bad("by", e))?;
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => return Err(bad("format", format!("`{other}` is not json or csv"))),
+    let format = match q.format.as_deref() {
+        None => "json",
+        Some(f @ ("json" | "csv" | "xlsx")) => f,
+        Some(other) => {
+            return Err(bad("format", format!("`{other}` is not json, csv or xlsx")));
+        }
     };
     let journey = crate::journeys::load(&state, key.to_string()).await?;
     let query = peakend_store::AnalysisQuery {
@@ -76,11 +82,30 @@ async fn analysis(
         by,
     };
     let analysis = peakend_store::stored_analysis(state.store.as_ref(), &journey, &query).await?;
-    if !csv {
-        return Ok(Json(analysis).into_response());
+    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
+    match format {
+        "json" => return Ok(Json(analysis).into_response()),
+        "xlsx" => {
+            let body = peakend_io::analysis_xlsx::write(&analysis, &journey)
+                .map_err(|e| internal(e.to_string()))?;
+            let name = format!("attachment; filename=\"analysis-{}.xlsx\"", journey.key());
+            return Ok((
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                            .to_owned(),
+                    ),
+                    (header::CONTENT_DISPOSITION, name),
+                ],
+                body,
+            )
+                .into_response());
+        }
+        _ => {}
     }
     let mut body = Vec::new();
     peakend_io::analysis_csv::write(&analysis, &journey, &mut body)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
 }

@@ -3,16 +3,17 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
-use peakend_core::HallId;
 use peakend_core::ops::day::{Alert, HallDay, QueueSnapshot, Waiting};
 use peakend_core::ops::event::Event;
+use peakend_core::{Action, HallId};
 use peakend_store::IngestOutcome;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -25,24 +26,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/alerts/{id}/ack", post(ack))
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
 /// The hall of the request's device token: 401 without a valid one.
 async fn token_hall(state: &AppState, headers: &HeaderMap) -> Result<HallId, ApiError> {
-    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
-    let token = bearer(headers).ok_or_else(|| unauthorized("a device token is required"))?;
-    state
-        .store
-        .device_token_hall(token)
-        .await?
-        .ok_or_else(|| unauthorized("unknown device token"))
+    match crate::auth::caller(state, headers).await? {
+        Some(Caller::Device(hall)) => Ok(hall),
+        Some(Caller::User(_)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "events come from a hall's devices: use its device token",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a device token is required",
+        )),
+    }
 }
 
 /// A batch as NDJSON (one event a line) or as a JSON array. Events for another hall than
@@ -95,21 +91,17 @@ struct AtQuery {
     state: Option<String>,
 }
 
-/// The hall's day up to `at`, replayed; GETs are open to the hall's own devices and (until
-/// accounts arrive with the dashboard) to anyone without a token.
+/// The hall's day up to `at`, replayed, for a caller who may see the hall: its own
+/// devices, or a user whose node covers it.
 async fn replay(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     hall: String,
     at: Option<&str>,
 ) -> Result<(HallDay, i64), ApiError> {
     let hall = HallId::parse(hall).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if bearer(headers).is_some() && token_hall(state, headers).await? != hall {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("this token is not for hall `{hall}`"),
-        ));
-    }
+    let tree = state.store.org_tree().await?;
+    caller.ensure_hall(&tree, &hall)?;
     let at: DateTime<FixedOffset> = match at {
         Some(t) => DateTime::parse_from_rfc3339(t).map_err(|_| {
             ApiError::bad_request(format!("at: `{t}` is not an RFC 3339 time with an offset"))
@@ -125,22 +117,22 @@ async fn replay(
 
 async fn queue(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(hall): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> Result<Json<QueueSnapshot>, ApiError> {
-    let (day, now) = replay(&state, &headers, hall, q.at.as_deref()).await?;
+    let (day, now) = replay(&state, &caller, hall, q.at.as_deref()).await?;
     Ok(Json(day.queue(now)))
 }
 
 /// One waiting ticket: what the printer prints, "N ahead, about M minutes".
 async fn ticket(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path((hall, ticket)): Path<(String, String)>,
     Query(q): Query<AtQuery>,
 ) -> Result<Json<Waiting>, ApiError> {
-    let (day, now) = replay(&state, &headers, hall, q.at.as_deref()).await?;
+    let (day, now) = replay(&state, &caller, hall, q.at.as_deref()).await?;
     day.queue(now)
         .waiting
         .into_iter()
@@ -162,7 +154,7 @@ struct AlertView {
 
 async fn alerts(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(hall): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
@@ -175,7 +167,7 @@ async fn alerts(
             )));
         }
     };
-    let (day, _) = replay(&state, &headers, hall.clone(), q.at.as_deref()).await?;
+    let (day, _) = replay(&state, &caller, hall.clone(), q.at.as_deref()).await?;
     let hall_id = HallId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let acks = state.store.alert_acks(&hall_id).await?;
     Ok(Json(
@@ -198,16 +190,26 @@ async fn alerts(
 
 #[derive(Deserialize)]
 struct AckBody {
-    by: String,
+    /// Who took care of it: a user is themselves; a hall's display names the person.
+    by: Option<String>,
 }
 
 /// Someone took care of an alert: who and when are kept; a second ack keeps the first.
 async fn ack(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<AckBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let by = match &caller {
+        Caller::User(v) => {
+            v.check_csrf_header(&headers)?;
+            v.require(Action::AckAlert)?;
+            v.user.name.to_string()
+        }
+        Caller::Device(_) => body.by.unwrap_or_default().trim().to_owned(),
+    };
     let not_found = || ApiError::not_found(format!("alert `{id}` not found"));
     let (hall, key) = id.split_once('~').ok_or_else(not_found)?;
     let raised_at: i64 = key
@@ -215,7 +217,7 @@ async fn ack(
         .next()
         .and_then(|t| t.parse().ok())
         .ok_or_else(not_found)?;
-    if body.by.trim().is_empty() {
+    if by.is_empty() {
         return Err(ApiError::bad_request("by: who acknowledges the alert"));
     }
     // Replay the alert's day up to now (or its end), and find the alert there.
@@ -229,17 +231,14 @@ async fn ack(
         .ok_or_else(not_found)?
         .with_timezone(&offset)
         .to_rfc3339();
-    let (day, _) = replay(&state, &headers, hall.to_owned(), Some(&at)).await?;
+    let (day, _) = replay(&state, &caller, hall.to_owned(), Some(&at)).await?;
     let alert = day
         .alerts()
         .iter()
         .find(|a| a.key() == key)
         .ok_or_else(not_found)?;
     let hall = HallId::parse(hall).map_err(|_| not_found())?;
-    let acked = state
-        .store
-        .ack_alert(&hall, alert, body.by.trim(), now)
-        .await?;
+    let acked = state.store.ack_alert(&hall, alert, &by, now).await?;
     Ok(Json(serde_json::json!({ "id": id, "acknowledged": acked })))
 }
 
@@ -251,7 +250,7 @@ const LIVE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// change, first on connecting.
 async fn live(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(hall): Path<String>,
 ) -> Result<
     axum::response::Sse<
@@ -260,20 +259,23 @@ async fn live(
     ApiError,
 > {
     // Checks the hall and the token once, before streaming.
-    replay(&state, &headers, hall.clone(), None).await?;
+    replay(&state, &caller, hall.clone(), None).await?;
     let stream = futures_util::stream::unfold(
-        (state, headers, hall, String::new(), String::new(), true),
-        |(state, headers, hall, last_queue, last_alerts, mut now_please)| async move {
+        (state, caller, hall, String::new(), String::new(), true),
+        |(state, caller, hall, last_queue, last_alerts, mut now_please)| async move {
             loop {
                 if !now_please {
                     tokio::time::sleep(LIVE_POLL).await;
                 }
                 now_please = false;
-                let (day, now) = replay(&state, &headers, hall.clone(), None).await.ok()?;
+                let (day, now) = replay(&state, &caller, hall.clone(), None).await.ok()?;
                 let mut q = day.queue(now);
-                // The snapshot's own time moves every poll; compare what a display shows.
-                q.at = 0;
-                let queue = serde_json::to_string(&q).unwrap_or_default();
+                // The snapshot's time and the waits move every poll: compare the rest, or
+                // every poll would be a change and the alerts never get their turn.
+                let mut still = q.clone();
+                still.at = 0;
+                still.waiting.iter_mut().for_each(|w| w.waited_s = 0.0);
+                let queue = serde_json::to_string(&still).unwrap_or_default();
                 let open: Vec<&Alert> = day
                     .alerts()
                     .iter()
@@ -285,11 +287,11 @@ async fn live(
                 if queue != last_queue {
                     q.at = now;
                     let data = serde_json::to_string(&q).unwrap_or_default();
-                    let next = (state, headers, hall, queue, last_alerts, true);
+                    let next = (state, caller, hall, queue, last_alerts, true);
                     return Some((Ok(sse.event("queue").data(data)), next));
                 }
                 if alerts != last_alerts {
-                    let next = (state, headers, hall, last_queue, alerts.clone(), true);
+                    let next = (state, caller, hall, last_queue, alerts.clone(), true);
                     return Some((Ok(sse.event("alerts").data(alerts)), next));
                 }
             }

@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use peakend_core::{Journey, JourneyKey};
 use peakend_store::JourneySummary;
 
+use crate::auth::Viewer;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -14,7 +15,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/journeys/{key}", get(export))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<JourneySummary>>, ApiError> {
+/// Journeys are the province's shared method: every signed-in user may read them.
+async fn list(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+) -> Result<Json<Vec<JourneySummary>>, ApiError> {
     Ok(Json(state.store.list_journeys().await?))
 }
 
@@ -31,6 +36,7 @@ pub(crate) async fn load(state: &AppState, key: String) -> Result<Journey, ApiEr
 /// The journey exactly as `peakend journey export --format json` prints it.
 async fn export(
     State(state): State<AppState>,
+    _viewer: Viewer,
     Path(key): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let journey = load(&state, key).await?;

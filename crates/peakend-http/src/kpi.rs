@@ -9,6 +9,7 @@ use peakend_core::ops::kpi::{Bucket, KpiReport};
 use peakend_core::survey::parse_date;
 use serde::Deserialize;
 
+use crate::auth::Viewer;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -27,14 +28,17 @@ struct KpiParams {
 
 async fn kpi(
     State(state): State<AppState>,
+    viewer: Viewer,
     Query(q): Query<KpiParams>,
 ) -> Result<Json<KpiReport>, ApiError> {
     let bad = |field: &str, e: String| ApiError::bad_request(format!("{field}: {e}"));
-    let org = q
-        .org
-        .map(OrgNodeId::parse)
-        .transpose()
-        .map_err(|e| bad("org", e.to_string()))?;
+    // The user's own node unless they ask for one below it.
+    let org = match q.org {
+        Some(o) => OrgNodeId::parse(o).map_err(|e| bad("org", e.to_string()))?,
+        None => viewer.user.org.clone(),
+    };
+    viewer.ensure_covers(&state.store.org_tree().await?, &org)?;
+    let org = Some(org);
     let from = parse_date(&q.from).map_err(|e| bad("from", e))?;
     let to = parse_date(&q.to).map_err(|e| bad("to", e))?;
     let bucket = q

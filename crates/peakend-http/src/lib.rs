@@ -2,7 +2,12 @@
 //! here. Handlers parse their inputs into core types, call the store, and turn
 //! errors into [`ApiError`], which knows its status.
 
+mod admin;
 mod analysis;
+mod assets;
+pub mod auth;
+mod board;
+mod dashboard;
 mod error;
 mod events;
 mod health;
@@ -26,11 +31,28 @@ pub use pages::questionnaire_html;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Mark the session cookie `Secure` on every response, not only on requests a TLS
+    /// proxy forwarded (`X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> AppState {
+        AppState {
+            store,
+            secure_cookies: false,
+        }
+    }
 }
 
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(admin::router())
+        .merge(board::router())
+        .merge(dashboard::router())
         .merge(events::router())
         .merge(analysis::router())
         .merge(journeys::router())

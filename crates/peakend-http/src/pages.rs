@@ -1,160 +1,210 @@
-//! Server-rendered pages (askama). Chinese first; `?lang=en` switches to English.
-//! The full role-based dashboard builds on these (see the dashboard issue).
+//! What every page shares (the language, the header, errors as pages), and the
+//! journey pages: the service blueprint, its wall poster and the paper questionnaire.
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use peakend_core::{Journey, Lane, OrgLevel, OrgTree, Stage, Text};
+use peakend_core::{Action, Journey, Lane, OrgTree, Stage, Text};
 use serde::Deserialize;
 
+use crate::auth::Viewer;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(overview))
         .route("/journeys/{key}", get(journey))
+        .route("/journeys/{key}/poster", get(poster))
         .route("/journeys/{key}/questionnaire", get(questionnaire))
+        .route("/lang/{code}", get(switch_lang))
 }
 
-#[derive(Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
-/// The page language and the link that switches to the other one.
-struct Lang {
-    en: bool,
+/// The page language: `?lang=en|zh` on the URL, else the `lang` cookie the switch sets,
+/// else Chinese.
+#[derive(Debug, Clone, Copy)]
+pub struct Lang {
+    pub en: bool,
 }
 
 impl Lang {
-    fn from(q: &LangQuery) -> Lang {
-        Lang {
-            en: q.lang.as_deref().is_some_and(|l| l.starts_with("en")),
-        }
-    }
-
-    fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
         if self.en { en } else { zh }
     }
 
-    fn text<'a>(&self, text: &'a Text) -> &'a str {
+    pub fn text<'a>(&self, text: &'a Text) -> &'a str {
         self.t(&text.zh, &text.en)
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         if self.en { "en" } else { "zh-CN" }
     }
 
-    /// Query string that keeps the current language on links.
-    fn suffix(&self) -> &'static str {
-        if self.en { "?lang=en" } else { "" }
+    fn of(parts: &Parts) -> Lang {
+        let query = parts.uri.query().unwrap_or("");
+        let asked = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("lang="))
+            .or_else(|| crate::auth::cookie(&parts.headers, "lang"));
+        Lang {
+            en: asked.is_some_and(|l| l.starts_with("en")),
+        }
     }
 }
 
-fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Lang::of(parts))
+    }
+}
+
+/// The header of every page: who is signed in, where they are, the switch and logout.
+pub struct Nav {
+    pub user: String,
+    pub role: String,
+    pub org: String,
+    pub csrf: String,
+    pub admin: bool,
+    /// A hall user's own hall, for the live board link.
+    pub hall: String,
+    /// The path and query of this page, to come back to after switching language.
+    pub here: String,
+}
+
+impl Nav {
+    pub fn anonymous() -> Nav {
+        Nav {
+            user: String::new(),
+            role: String::new(),
+            org: String::new(),
+            csrf: String::new(),
+            admin: false,
+            hall: String::new(),
+            here: "/".into(),
+        }
+    }
+
+    pub fn of(viewer: &Viewer, tree: &OrgTree, lang: &Lang, here: &Uri) -> Nav {
+        let node = tree.get(&viewer.user.org);
+        let (zh, en) = viewer.user.role.name();
+        Nav {
+            user: viewer.user.name.to_string(),
+            role: lang.t(zh, en).to_owned(),
+            org: node.map_or_else(|| viewer.user.org.to_string(), |n| n.name.clone()),
+            csrf: viewer.csrf.clone(),
+            admin: viewer.user.role.may(Action::ManageUsers),
+            hall: node
+                .and_then(|n| n.hall_id())
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+            here: here
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        }
+    }
+
+    pub fn signed_in(&self) -> bool {
+        !self.user.is_empty()
+    }
+
+    /// This page without a `lang=` parameter, so the switch (a cookie) takes effect.
+    pub fn here_without_lang(&self) -> String {
+        let (path, query) = self.here.split_once('?').unwrap_or((&self.here, ""));
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
+            .collect();
+        if kept.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        }
+    }
+}
+
+/// An error on a page: the same statuses as the API, shown as a page, not JSON.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<peakend_store::StoreError> for PageError {
+    fn from(e: peakend_store::StoreError) -> Self {
+        PageError(e.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status;
+        let title = match status {
+            StatusCode::FORBIDDEN => "无权访问 · Forbidden",
+            StatusCode::NOT_FOUND => "未找到 · Not found",
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "请求有误 · Bad request",
+            s if s.is_server_error() => "服务器出错 · Server error",
+            _ => "出错了 · Error",
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message: self.0.message,
+        };
+        match page.render() {
+            Ok(body) => (status, Html(body)).into_response(),
+            Err(_) => (status, self_message(status)).into_response(),
+        }
+    }
+}
+
+fn self_message(status: StatusCode) -> String {
+    status.to_string()
+}
+
+pub fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
     html(t.render())
 }
 
 fn html(rendered: Result<String, askama::Error>) -> Result<Html<String>, ApiError> {
     rendered
         .map(Html)
-        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-struct LevelCount {
-    label: String,
-    count: usize,
+#[derive(Deserialize)]
+struct SwitchQuery {
+    back: Option<String>,
 }
 
-struct TreeRow {
-    indent: usize,
-    level: String,
-    name: String,
-    id: String,
-    detail: String,
-}
-
-struct JourneyLink {
-    key: String,
-    name: String,
-    moments: usize,
-    extends: String,
-}
-
-#[derive(Template)]
-#[template(path = "overview.html")]
-struct OverviewPage {
-    lang: Lang,
-    counts: Vec<LevelCount>,
-    tree: Vec<TreeRow>,
-    journeys: Vec<JourneyLink>,
-}
-
-fn tree_rows(tree: &OrgTree, lang: &Lang) -> Vec<TreeRow> {
-    let mut rows = Vec::new();
-    for root in tree.roots() {
-        for node in tree.subtree(&root.id) {
-            let depth = tree.ancestry(&node.id).len() - 1;
-            let detail = if node.level == OrgLevel::Hall {
-                format!(
-                    "{} {} · {} {}",
-                    node.counters,
-                    lang.t("个窗口", "counters"),
-                    node.kiosks,
-                    lang.t("台自助终端", "kiosks")
-                )
-            } else {
-                format!(
-                    "{} {}",
-                    tree.halls_under(&node.id).len(),
-                    lang.t("个营业厅", "halls")
-                )
-            };
-            rows.push(TreeRow {
-                indent: depth,
-                level: lang.t(node.level.name_zh(), node.level.as_str()).to_owned(),
-                name: node.name.clone(),
-                id: node.id.to_string(),
-                detail,
-            });
-        }
+/// The language switch: remembers the choice in a cookie and goes back to the page.
+async fn switch_lang(Path(code): Path<String>, Query(q): Query<SwitchQuery>) -> Response {
+    let code = if code.starts_with("en") { "en" } else { "zh" };
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or_else(|| "/".into());
+    let mut resp = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "lang={code}; Path=/; Max-Age=31536000; SameSite=Lax"
+    )) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
     }
-    rows
-}
-
-async fn overview(
-    State(state): State<AppState>,
-    Query(q): Query<LangQuery>,
-) -> Result<Html<String>, ApiError> {
-    let lang = Lang::from(&q);
-    let tree = state.store.org_tree().await?;
-    let counts = OrgLevel::ALL
-        .iter()
-        .map(|&l| LevelCount {
-            label: lang.t(l.name_zh(), l.as_str()).to_owned(),
-            count: tree.count(l),
-        })
-        .collect();
-    let journeys = state
-        .store
-        .list_journeys()
-        .await?
-        .into_iter()
-        .map(|j| JourneyLink {
-            key: j.key.to_string(),
-            name: lang.text(&j.name).to_owned(),
-            moments: j.moments,
-            extends: j.extends.map(|e| e.to_string()).unwrap_or_default(),
-        })
-        .collect();
-    render(&OverviewPage {
-        tree: tree_rows(&tree, &lang),
-        lang,
-        counts,
-        journeys,
-    })
+    resp
 }
 
 struct StageGroup {
@@ -189,6 +239,7 @@ struct LaneRow {
 #[template(path = "journey.html")]
 struct JourneyPage {
     lang: Lang,
+    nav: Nav,
     key: String,
     name: String,
     stages: Vec<StageGroup>,
@@ -198,7 +249,7 @@ struct JourneyPage {
     end: String,
 }
 
-fn journey_page(j: &Journey, lang: Lang) -> JourneyPage {
+fn journey_page(j: &Journey, lang: Lang, nav: Nav) -> JourneyPage {
     let peaks = j.prior_peaks();
     let mut stages: Vec<StageGroup> = Vec::new();
     let mut last: Option<Stage> = None;
@@ -284,16 +335,48 @@ fn journey_page(j: &Journey, lang: Lang) -> JourneyPage {
             .join(" · "),
         end: lang.text(&j.end().name).to_owned(),
         lang,
+        nav,
     }
 }
 
 async fn journey(
     State(state): State<AppState>,
+    viewer: Viewer,
+    lang: Lang,
+    uri: Uri,
     Path(key): Path<String>,
-    Query(q): Query<LangQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let j = crate::journeys::load(&state, key).await?;
-    render(&journey_page(&j, Lang::from(&q)))
+    let tree = state.store.org_tree().await?;
+    let nav = Nav::of(&viewer, &tree, &lang, &uri);
+    render(&journey_page(&j, lang, nav)).map_err(Into::into)
+}
+
+#[derive(Template)]
+#[template(path = "poster.html")]
+struct PosterPage {
+    page: JourneyPage,
+    org: String,
+}
+
+/// The blueprint for the wall of each hall's back office (上墙固化): one A3 landscape
+/// sheet with the moments, their standards and owners, peaks and the end marked.
+async fn poster(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    lang: Lang,
+    uri: Uri,
+    Path(key): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let j = crate::journeys::load(&state, key).await?;
+    let tree = state.store.org_tree().await?;
+    let nav = Nav::of(&viewer, &tree, &lang, &uri);
+    let org = nav.org.clone();
+    render(&PosterPage {
+        page: journey_page(&j, lang, nav),
+        org,
+    })
+    .map_err(Into::into)
 }
 
 struct NeedQuestion {
@@ -364,9 +447,10 @@ pub fn questionnaire_html(j: &Journey, english: bool) -> Result<String, askama::
 
 async fn questionnaire(
     State(state): State<AppState>,
+    _viewer: Viewer,
+    lang: Lang,
     Path(key): Path<String>,
-    Query(q): Query<LangQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, PageError> {
     let j = crate::journeys::load(&state, key).await?;
-    html(questionnaire_html(&j, Lang::from(&q).en))
+    html(questionnaire_html(&j, lang.en)).map_err(Into::into)
 }

@@ -6,14 +6,15 @@ use std::collections::HashSet;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
-use peakend_core::Journey;
+use peakend_core::{Action, Journey, OrgNodeId};
 use peakend_io::{Source, survey_csv, survey_json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::auth::Viewer;
 use crate::{ApiError, AppState};
 
 /// Survey files of a few hundred thousand rows fit; larger ones belong to the CLI.
@@ -39,6 +40,30 @@ async fn known_halls(state: &AppState) -> Result<HashSet<String>, ApiError> {
         .collect())
 }
 
+/// 403 unless the caller may load responses, and every response is for a hall the
+/// caller's node covers (`row` numbers a file's rows from its header at 1).
+async fn check_scope(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    responses: &[peakend_core::survey::Response],
+) -> Result<(), ApiError> {
+    viewer.check_csrf_header(headers)?;
+    viewer.require(Action::ImportResponses)?;
+    let tree = state.store.org_tree().await?;
+    for (i, r) in responses.iter().enumerate() {
+        let node =
+            OrgNodeId::parse(r.hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        viewer.ensure_covers(&tree, &node).map_err(|mut e| {
+            if responses.len() > 1 {
+                e.message = format!("row {}: {}; nothing was imported", i + 2, e.message);
+            }
+            e
+        })?;
+    }
+    Ok(())
+}
+
 async fn store(
     state: &AppState,
     journey: &Journey,
@@ -54,6 +79,8 @@ async fn store(
 /// One response as JSON (see peakend_io::survey_json for the shape).
 async fn submit(
     State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -64,6 +91,7 @@ async fn submit(
     let response = form
         .parse(&journey, Some(&halls))
         .map_err(|problems| ApiError::unprocessable(&problems))?;
+    check_scope(&state, &viewer, &headers, std::slice::from_ref(&response)).await?;
     store(&state, &journey, &[response]).await
 }
 
@@ -78,11 +106,13 @@ struct ImportQuery {
 /// first file of a multipart form (a browser upload).
 async fn import(
     State(state): State<AppState>,
+    viewer: Viewer,
     Path(key): Path<String>,
     Query(q): Query<ImportQuery>,
     request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let journey = crate::journeys::load(&state, key).await?;
+    let headers = request.headers().clone();
     let multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -126,6 +156,7 @@ async fn import(
         .to_string();
         e
     })?;
+    check_scope(&state, &viewer, &headers, &responses).await?;
     store(&state, &journey, &responses).await
 }
 

@@ -31,15 +31,63 @@ async fn spawn(url: &str) -> String {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = app(AppState {
-        store: Arc::new(store),
-    });
+    // The stories below act as an administrator of the province, signed in for real.
+    let password = "admin-password-1";
+    store
+        .create_user(
+            &peakend_store::User {
+                name: peakend_core::UserName::parse("admin").unwrap(),
+                role: peakend_core::Role::Admin,
+                org: OrgNodeId::parse("p").unwrap(),
+                created_at: 0,
+            },
+            &peakend_http::auth::hash_password(password).unwrap(),
+        )
+        .await
+        .unwrap();
+    let router = app(AppState::new(Arc::new(store)));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
+    let base = format!("http://{addr}");
+    let login: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"name": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    CLIENTS.lock().unwrap().push((base.clone(), client));
+    base
+}
+
+/// Each spawned app's administrator client, by base URL.
+static CLIENTS: std::sync::Mutex<Vec<(String, reqwest::Client)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The signed-in administrator's client for the app that serves `url`.
+fn admin(url: &str) -> reqwest::Client {
+    CLIENTS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(base, _)| url.starts_with(&format!("{base}/")) || url == base)
+        .map(|(_, c)| c.clone())
+        .expect("a spawned app")
 }
 
 async fn get(url: String) -> (StatusCode, String) {
-    let resp = reqwest::get(url).await.unwrap();
+    let resp = admin(&url).get(url).send().await.unwrap();
     (resp.status(), resp.text().await.unwrap())
 }
 
@@ -126,11 +174,11 @@ peakend_testkit::on_both_backends!(pages_render_in_both_languages, |url| {
     let (status, html) = get(format!("{base}/")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains("人民路营业厅") && html.contains("组织架构"),
+        html.contains("人民路营业厅") && html.contains("营业厅排名"),
         "{html}"
     );
     let (_, html) = get(format!("{base}/?lang=en")).await;
-    assert!(html.contains("Organisation") && html.contains("lang=\"en\""));
+    assert!(html.contains("Halls ranked") && html.contains("lang=\"en\""));
 
     let (status, html) = get(format!("{base}/journeys/service-hall")).await;
     assert_eq!(status, StatusCode::OK);
@@ -149,7 +197,7 @@ peakend_testkit::on_both_backends!(pages_render_in_both_languages, |url| {
 });
 
 async fn post(url: String, body: reqwest::Body, content_type: &str) -> (StatusCode, Value) {
-    let resp = reqwest::Client::new()
+    let resp = admin(&url)
         .post(url)
         .header("content-type", content_type)
         .body(body)
@@ -253,7 +301,7 @@ peakend_testkit::on_both_backends!(survey_files_are_uploaded, |url| {
     }
     let part =
         reqwest::multipart::Part::bytes(book.save_to_buffer().unwrap()).file_name("survey.xlsx");
-    let resp = reqwest::Client::new()
+    let resp = admin(&at)
         .post(at.clone())
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
@@ -385,11 +433,14 @@ peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, 
     // Someone brings A2 water: the alert is acknowledged once and leaves the open list.
     let id = alerts[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(id, "h1~care_due~A2~1786065360000");
+    // The hall's display acknowledges with its device token, naming who helped.
     let ack = |by: &'static str| {
         let url = format!("{base}/api/v1/alerts/{id}/ack");
+        let token = token.clone();
         async move {
             let resp = reqwest::Client::new()
                 .post(url)
+                .bearer_auth(token)
                 .json(&serde_json::json!({ "by": by }))
                 .send()
                 .await
@@ -415,6 +466,7 @@ peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, 
         .post(format!(
             "{base}/api/v1/alerts/h1~care_due~A9~1786065360000/ack"
         ))
+        .bearer_auth(&token)
         .json(&serde_json::json!({ "by": "s1" }))
         .send()
         .await
@@ -426,7 +478,10 @@ peakend_testkit::on_both_backends!(hall_devices_post_events_and_read_the_queue, 
 // change.
 peakend_testkit::on_both_backends!(the_live_stream_follows_the_queue, |url| {
     let (base, _store, token) = spawn_with_token(url).await;
-    let mut resp = reqwest::get(format!("{base}/api/v1/halls/h1/live"))
+    let mut resp = reqwest::Client::new()
+        .get(format!("{base}/api/v1/halls/h1/live"))
+        .bearer_auth(&token)
+        .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);

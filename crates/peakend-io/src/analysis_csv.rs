@@ -65,16 +65,21 @@ fn row(group: &str, m: &MomentResult, journey: &Journey) -> Vec<String> {
     ]
 }
 
+/// The rows under [`HEADER`]: the whole survey's moments, then each group's.
+pub fn rows(a: &Analysis, journey: &Journey) -> Vec<Vec<String>> {
+    let whole = a.moments.iter().map(|m| row("", m, journey));
+    let groups = a
+        .groups
+        .iter()
+        .flat_map(|g| g.analysis.moments.iter().map(|m| row(&g.group, m, journey)));
+    whole.chain(groups).collect()
+}
+
 pub fn write<W: std::io::Write>(a: &Analysis, journey: &Journey, out: W) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
-    for m in &a.moments {
-        w.write_record(row("", m, journey))?;
-    }
-    for g in &a.groups {
-        for m in &g.analysis.moments {
-            w.write_record(row(&g.group, m, journey))?;
-        }
+    for r in rows(a, journey) {
+        w.write_record(r)?;
     }
     w.flush()?;
     Ok(())

@@ -3,6 +3,7 @@
 //! name the file, row and column.
 
 pub mod analysis_csv;
+pub mod analysis_xlsx;
 pub mod decode;
 pub mod org_csv;
 pub mod summary_csv;

@@ -20,7 +20,9 @@ use peakend_core::ops::event::Event;
 use peakend_core::ops::kpi::{self, Bucket, HallTickets, KpiReport};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
-use peakend_core::{Channel, HallId, Journey, JourneyKey, OrgNode, OrgNodeId, OrgTree, Text};
+use peakend_core::{
+    Channel, HallId, Journey, JourneyKey, OrgNode, OrgNodeId, OrgTree, Role, Text, UserName,
+};
 use serde::Serialize;
 
 pub use error::{ErrorKind, StoreError};
@@ -147,6 +149,31 @@ pub trait Store: Send + Sync {
     /// The acknowledgements of a hall's alerts: [`Alert::key`] → (when, who).
     async fn alert_acks(&self, hall: &HallId) -> Result<BTreeMap<String, (i64, String)>>;
 
+    /// Device tokens issued for these halls (all halls if `None`): hall and issue time,
+    /// never the token itself.
+    async fn device_tokens(&self, halls: Option<&[HallId]>) -> Result<Vec<(HallId, i64)>>;
+
+    /// A new user with an argon2 hash of their password; `Conflict` if the name is taken,
+    /// `NotFound` if the org node is unknown.
+    async fn create_user(&self, user: &User, password_hash: &str) -> Result<()>;
+
+    /// Replaces a user's password hash and ends their sessions.
+    async fn set_password(&self, name: &UserName, password_hash: &str) -> Result<()>;
+
+    /// A user and their password hash, to check a login.
+    async fn user_credentials(&self, name: &UserName) -> Result<Option<(User, String)>>;
+
+    async fn users(&self) -> Result<Vec<User>>;
+
+    /// Opens a session for `user` until `expires_at` (ms): returns the cookie token and
+    /// the session's CSRF token. Only a SHA-256 of the cookie token is stored.
+    async fn create_session(&self, user: &UserName, expires_at: i64) -> Result<(String, String)>;
+
+    /// The live session of a cookie token at `now` (ms), if any.
+    async fn session(&self, token: &str, now: i64) -> Result<Option<Session>>;
+
+    async fn end_session(&self, token: &str) -> Result<()>;
+
     /// Quarantined events, newest first (of one hall, or all).
     async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>>;
 
@@ -173,6 +200,23 @@ pub struct IngestOutcome {
 pub struct Rejected {
     pub line: usize,
     pub reason: String,
+}
+
+/// A dashboard user: one role at one org node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub name: UserName,
+    pub role: Role,
+    pub org: OrgNodeId,
+    pub created_at: i64,
+}
+
+/// A signed-in user's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

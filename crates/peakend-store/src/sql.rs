@@ -15,7 +15,8 @@ use peakend_core::ops::day::{Alert, HallDay, Rules};
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::survey::{NeedRating, Rating, Response};
 use peakend_core::{
-    HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, builtin,
+    HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, UserName,
+    builtin,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -24,7 +25,7 @@ use sqlx::sqlite::{
 
 use crate::{
     Backend, IngestOutcome, JourneySummary, OrgImportSummary, Origin, PutOutcome, Quarantined,
-    Rejected, Result, Store, StoreError,
+    Rejected, Result, Session, Store, StoreError, User,
 };
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,10 @@ macro_rules! on_pool {
         }
     };
 }
+
+// After the macro, so the module sees it.
+#[path = "accounts.rs"]
+mod accounts;
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -71,6 +76,16 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// 256 random bits as hex: device tokens, session tokens, CSRF tokens.
+fn random_hex() -> String {
+    use rand::Rng;
+    rand::rng()
+        .random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -588,12 +603,7 @@ impl Store for SqlStore {
     }
 
     async fn create_device_token(&self, hall: &HallId) -> Result<String> {
-        use rand::Rng;
-        let token: String = rand::rng()
-            .random::<[u8; 32]>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let token = random_hex();
         let hash = sha256_hex(&token);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -1017,6 +1027,38 @@ impl Store for SqlStore {
             r.needs.sort_by_key(|n| (n.moment, n.need));
         }
         Ok(out)
+    }
+
+    async fn device_tokens(&self, halls: Option<&[HallId]>) -> Result<Vec<(HallId, i64)>> {
+        self.accounts_device_tokens(halls).await
+    }
+
+    async fn create_user(&self, user: &User, password_hash: &str) -> Result<()> {
+        self.accounts_create_user(user, password_hash).await
+    }
+
+    async fn set_password(&self, name: &UserName, password_hash: &str) -> Result<()> {
+        self.accounts_set_password(name, password_hash).await
+    }
+
+    async fn user_credentials(&self, name: &UserName) -> Result<Option<(User, String)>> {
+        self.accounts_credentials(name).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        self.accounts_users().await
+    }
+
+    async fn create_session(&self, user: &UserName, expires_at: i64) -> Result<(String, String)> {
+        self.accounts_create_session(user, expires_at).await
+    }
+
+    async fn session(&self, token: &str, now: i64) -> Result<Option<Session>> {
+        self.accounts_session(token, now).await
+    }
+
+    async fn end_session(&self, token: &str) -> Result<()> {
+        self.accounts_end_session(token).await
     }
 }
 

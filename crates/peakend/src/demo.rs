@@ -3,8 +3,8 @@
 //! Later issues add survey responses and hall events to it.
 
 use anyhow::Context;
-use peakend_core::{JourneyKey, OrgLevel, OrgNode, OrgNodeId, builtin, synth};
-use peakend_store::{SqlStore, Store};
+use peakend_core::{JourneyKey, OrgLevel, OrgNode, OrgNodeId, Role, UserName, builtin, synth};
+use peakend_store::{SqlStore, Store, User};
 
 const PROVINCE: (&str, &str) = ("demo", "示范省");
 
@@ -115,6 +115,39 @@ pub fn org() -> Vec<OrgNode> {
     nodes
 }
 
+/// One user per role, at the node that role works at: (name, role, org node).
+const USERS: &[(&str, Role, &str)] = &[
+    ("admin", Role::Admin, "demo"),
+    ("director", Role::Director, "demo"),
+    ("regional", Role::RegionalManager, "demo-dj"),
+    ("manager", Role::HallManager, "demo-dj-cq-01"),
+    ("staff", Role::Frontline, "demo-dj-cq-01"),
+];
+
+/// Creates the demo users, or gives them new passwords when they exist, and prints
+/// their logins: a demo's passwords are printed, so they must not outlive it.
+async fn users(store: &SqlStore) -> anyhow::Result<()> {
+    outln!("logins (a new password each run):");
+    for (name, role, org) in USERS {
+        let name = UserName::parse(*name)?;
+        let (password, hash) = crate::user_cmd::new_password()?;
+        if store.user_credentials(&name).await?.is_some() {
+            store.set_password(&name, &hash).await?;
+        } else {
+            let user = User {
+                name: name.clone(),
+                role: *role,
+                org: id(org),
+                created_at: chrono::Utc::now().timestamp_millis(),
+            };
+            store.create_user(&user, &hash).await?;
+        }
+        let (zh, _) = role.name();
+        outln!("  {:<9} {password}  {role} ({zh}) at {org}", name.as_str());
+    }
+    Ok(())
+}
+
 /// Loads the demo data (idempotent: nodes are upserted) and prints what is there.
 pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
     store
@@ -156,6 +189,7 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
         "survey: {stored} responses to {key} (peakend analyze --from-db --journey {key}; GET /api/v1/analysis?journey={key})",
         key = journey.key()
     );
+    users(store).await?;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod simulate_cmd;
 mod staffing_cmd;
 mod survey_cmd;
 mod table;
+mod user_cmd;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -64,7 +65,14 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Always mark the session cookie Secure (behind a TLS proxy that does not send
+        /// X-Forwarded-Proto)
+        #[arg(long)]
+        secure_cookies: bool,
     },
+    /// Dashboard users: add, reset a password, list
+    #[command(subcommand)]
+    User(user_cmd::UserCmd),
     /// Survey instruments and data: template, questionnaire, synth, import
     #[command(subcommand)]
     Survey(survey_cmd::SurveyCmd),
@@ -206,22 +214,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,
         Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
-        Command::Serve { addr } => {
+        Command::Serve {
+            addr,
+            secure_cookies,
+        } => {
             let store = init(&cli.db).await?;
-            serve(store, addr).await
+            serve(store, addr, secure_cookies).await
         }
+        Command::User(cmd) => user_cmd::run(&cli.db, cmd).await,
         Command::Demo { addr, no_serve } => {
             let store = init(&cli.db).await?;
             demo::load(&store).await?;
             if no_serve {
                 return Ok(());
             }
-            serve(store, addr).await
+            serve(store, addr, false).await
         }
     }
 }
 
-async fn serve(store: SqlStore, addr: SocketAddr) -> anyhow::Result<()> {
+async fn serve(store: SqlStore, addr: SocketAddr, secure_cookies: bool) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -237,7 +249,8 @@ async fn serve(store: SqlStore, addr: SocketAddr) -> anyhow::Result<()> {
     peakend_http::serve(
         listener,
         peakend_http::AppState {
-            store: Arc::new(store),
+            secure_cookies,
+            ..peakend_http::AppState::new(Arc::new(store))
         },
     )
     .await?;

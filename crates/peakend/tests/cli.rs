@@ -340,10 +340,25 @@ fn demo_sets_up_a_province_and_is_idempotent() {
         first.contains("survey: 2280 responses to service-hall"),
         "{first}"
     );
-    assert_eq!(
-        ok(&db.url, &["demo", "--no-serve"]),
-        first,
-        "a second run adds nothing"
+    // Everything but the passwords, which are new on each run.
+    let data = |out: &str| out.split("logins").next().unwrap().to_owned();
+    let second = ok(&db.url, &["demo", "--no-serve"]);
+    assert_eq!(data(&second), data(&first), "a second run adds nothing");
+    for role in [
+        "admin",
+        "director",
+        "regional_manager",
+        "hall_manager",
+        "frontline",
+    ] {
+        assert!(
+            second.contains(&format!("  {role} (")),
+            "a login per role: {second}"
+        );
+    }
+    assert_ne!(
+        second, first,
+        "the demo's printed passwords do not outlive a run"
     );
     let a: Value = serde_json::from_str(&ok(
         &db.url,
@@ -471,8 +486,52 @@ fn spawn_server(db: &str) -> (std::process::Child, String) {
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("{line}"));
-    (child, url.to_owned())
+    let url = url.to_owned();
+    // The API is for signed-in users: sign in an administrator of the first province,
+    // when there is one (health needs nobody).
+    let orgs = ok(db, &["org", "list", "--format", "csv"]);
+    if let Some(root) = orgs
+        .lines()
+        .skip(1)
+        .find(|l| l.split(',').nth(1) == Some(""))
+        .and_then(|l| l.split(',').next())
+    {
+        let name = format!("cli-admin-{}", child.id());
+        let password = ok(
+            db,
+            &[
+                "user", "add", "--name", &name, "--role", "admin", "--org", root,
+            ],
+        );
+        let login_url = format!("{url}/api/v1/session");
+        let body = serde_json::json!({"name": name, "password": password.trim()});
+        let token = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let v: Value = reqwest::Client::new()
+                    .post(login_url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                v["token"].as_str().unwrap().to_owned()
+            })
+        })
+        .join()
+        .unwrap();
+        SESSIONS.lock().unwrap().push((url.clone(), token));
+    }
+    (child, url)
 }
+
+/// The signed-in administrator's token of each server spawned, by base URL.
+static SESSIONS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
 #[test]
 fn serve_answers_on_the_given_address() {
@@ -501,7 +560,17 @@ fn fetch_text(url: &str) -> String {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+        let token = SESSIONS
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(base, _)| url.starts_with(&format!("{base}/")))
+            .map(|(_, t)| t.clone());
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        rt.block_on(async { req.send().await.unwrap().text().await.unwrap() })
     })
     .join()
     .unwrap()
@@ -1214,3 +1283,79 @@ peakend_testkit::on_both_backends!(a_killed_server_loses_no_acknowledged_event, 
         "{stored} stored < {acknowledged} acknowledged"
     );
 });
+
+/// Issue 5: `user add` prints only a one-time password; names, roles and nodes are checked.
+#[test]
+fn users_are_added_with_a_one_time_password() {
+    let db = peakend_testkit::sqlite();
+    ok(&db.url, &["demo", "--no-serve"]);
+    let password = ok(
+        &db.url,
+        &[
+            "user",
+            "add",
+            "--name",
+            "li.na",
+            "--role",
+            "hall_manager",
+            "--org",
+            "demo-dj-cq-02",
+        ],
+    );
+    let password = password.trim_end();
+    assert_eq!(password.len(), 16, "only the password: {password:?}");
+    assert!(password.chars().all(|c| c.is_ascii_alphanumeric()));
+    let again = fails(
+        &db.url,
+        &[
+            "user",
+            "add",
+            "--name",
+            "li.na",
+            "--role",
+            "frontline",
+            "--org",
+            "demo",
+        ],
+    );
+    assert!(again.contains("user `li.na` already exists"), "{again}");
+    // clap refuses it with its usage hint, before anything runs.
+    let role = peakend(
+        &db.url,
+        &[
+            "user", "add", "--name", "x", "--role", "boss", "--org", "demo",
+        ],
+    );
+    assert!(
+        !role.ok && role.stderr.contains("`boss` is not a role"),
+        "{}",
+        role.stderr
+    );
+    let org = fails(
+        &db.url,
+        &[
+            "user",
+            "add",
+            "--name",
+            "y",
+            "--role",
+            "frontline",
+            "--org",
+            "nowhere",
+        ],
+    );
+    assert!(org.contains("org node `nowhere` not found"), "{org}");
+    let list = ok(&db.url, &["user", "list", "--format", "json"]);
+    let users: Value = serde_json::from_str(&list).unwrap();
+    let li = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "li.na")
+        .unwrap();
+    assert_eq!(
+        (li["role"].as_str(), li["org"].as_str()),
+        (Some("hall_manager"), Some("demo-dj-cq-02"))
+    );
+    assert!(!list.contains(password), "passwords are never listed");
+}

@@ -1,0 +1,523 @@
+//! Accounts on the web: login and logout (a page and JSON), the session cookie, CSRF,
+//! and the extractors every other route uses to learn who is calling and what they
+//! may see. The rules themselves (roles, scopes) are the core's `access` module.
+//!
+//! A caller is a user with a session, presented as the `peakend_session` cookie (the
+//! browser) or as `Authorization: Bearer` (scripts: the token `POST /api/v1/session`
+//! returns), or a hall device with its device token. Cookie callers must also send the
+//! session's CSRF token on every POST (a form field `csrf` or the `X-CSRF-Token` header);
+//! bearer callers need not, since a browser never attaches a bearer token by itself.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, password_hash::rand_core::OsRng};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use peakend_core::{Action, HallId, OrgNodeId, OrgTree, Scope, UserName};
+use peakend_store::{Session, User};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::pages::{Lang, Nav, PageError, render};
+use crate::{ApiError, AppState};
+
+pub const SESSION_COOKIE: &str = "peakend_session";
+/// A working day and then some: a hall manager signs in once a shift.
+const SESSION_HOURS: i64 = 12;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login_form))
+        .route("/logout", post(logout_form))
+        .route("/api/v1/session", post(login_json).delete(logout_json))
+        .route("/api/v1/me", get(me))
+}
+
+/// An argon2id hash (PHC string) of `password` with a fresh salt.
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .and_then(|h| Argon2::default().verify_password(password.as_bytes(), &h))
+        .is_ok()
+}
+
+/// A one-time password to hand over: 16 characters without look-alikes (0/O, 1/l/I),
+/// about 90 bits.
+pub fn one_time_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// The value of one cookie of the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Equal-time comparison, so a CSRF token cannot be guessed byte by byte from timings.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// `Secure` when the request reached us over HTTPS (a TLS proxy says so with
+/// `X-Forwarded-Proto`), or when the server is told it always is. peakend itself speaks
+/// plain HTTP, and a `Secure` cookie would not come back over it.
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn session_cookie(state: &AppState, headers: &HeaderMap, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if secure(state, headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .expect("hex tokens make valid header values")
+}
+
+/// A signed-in user, as a route sees them.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: User,
+    pub csrf: String,
+    pub scope: Scope,
+    /// Came with the session cookie (so POSTs need the CSRF token).
+    by_cookie: bool,
+}
+
+impl Viewer {
+    fn of(session: Session, by_cookie: bool) -> Viewer {
+        Viewer {
+            scope: Scope::new(session.user.org.clone()),
+            user: session.user,
+            csrf: session.csrf,
+            by_cookie,
+        }
+    }
+
+    /// 403 unless the user's role allows `action`.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if self.user.role.may(action) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "user `{}` ({}) may not do this",
+                    self.user.name, self.user.role
+                ),
+            ))
+        }
+    }
+
+    /// 404 for an unknown node, 403 unless `node` is the user's node or below it.
+    pub fn ensure_covers(&self, tree: &OrgTree, node: &OrgNodeId) -> Result<(), ApiError> {
+        if tree.get(node).is_none() {
+            Err(ApiError::not_found(format!("org node `{node}` not found")))
+        } else if self.scope.covers(tree, node) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "user `{}` sees `{}` and below, not `{node}`",
+                    self.user.name, self.user.org
+                ),
+            ))
+        }
+    }
+
+    /// 403 for a cookie caller whose POST lacks the session's CSRF token.
+    pub fn check_csrf(&self, given: Option<&str>) -> Result<(), ApiError> {
+        if !self.by_cookie || given.is_some_and(|g| same(g, &self.csrf)) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the form is stale or forged: reload the page and try again (CSRF token missing or wrong)",
+            ))
+        }
+    }
+
+    /// The CSRF token a cookie caller sent in the `X-CSRF-Token` header.
+    pub fn check_csrf_header(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        self.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))
+    }
+}
+
+/// Who is calling: a signed-in user, or a hall's device.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    User(Viewer),
+    Device(HallId),
+}
+
+impl Caller {
+    /// 403 unless the caller may see `hall`: a user whose scope covers it, or that
+    /// hall's own device.
+    pub fn ensure_hall(&self, tree: &OrgTree, hall: &HallId) -> Result<(), ApiError> {
+        match self {
+            Caller::User(v) => v.ensure_covers(
+                tree,
+                &OrgNodeId::parse(hall.as_str())
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            ),
+            Caller::Device(h) if h == hall => Ok(()),
+            Caller::Device(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("this token is not for hall `{hall}`"),
+            )),
+        }
+    }
+}
+
+/// The caller of a request, or `None` for an anonymous one; an unknown token is 401.
+pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    if let Some(token) = bearer(headers) {
+        if let Some(hall) = state.store.device_token_hall(token).await? {
+            return Ok(Some(Caller::Device(hall)));
+        }
+        return match state.store.session(token, now).await? {
+            Some(s) => Ok(Some(Caller::User(Viewer::of(s, false)))),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown or expired token",
+            )),
+        };
+    }
+    if let Some(token) = cookie(headers, SESSION_COOKIE)
+        && let Some(s) = state.store.session(token, now).await?
+    {
+        return Ok(Some(Caller::User(Viewer::of(s, true))));
+    }
+    Ok(None)
+}
+
+/// What an unauthenticated request gets: 401 from the API, the login page from pages.
+pub enum AuthRejection {
+    Api(ApiError),
+    Page(String),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AuthRejection::Api(e) => e.into_response(),
+            AuthRejection::Page(next) => {
+                Redirect::to(&format!("/login?next={}", encode(&next))).into_response()
+            }
+        }
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn reject(parts: &Parts, e: ApiError) -> AuthRejection {
+    let path = parts.uri.path();
+    if path.starts_with("/api/") || e.status != StatusCode::UNAUTHORIZED {
+        AuthRejection::Api(e)
+    } else {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or(path.to_owned(), |p| p.as_str().to_owned());
+        AuthRejection::Page(next)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match caller(state, &parts.headers).await {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(reject(
+                parts,
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "sign in first (POST /api/v1/session)",
+                ),
+            )),
+            Err(e) => Err(reject(parts, e)),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::User(v) => Ok(v),
+            Caller::Device(_) => Err(AuthRejection::Api(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "a device token cannot do this; sign in as a user",
+            ))),
+        }
+    }
+}
+
+async fn check_login(state: &AppState, name: &str, password: &str) -> Result<User, ApiError> {
+    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password");
+    let name = UserName::parse(name.trim()).map_err(|_| wrong())?;
+    let Some((user, hash)) = state.store.user_credentials(&name).await? else {
+        // Hash anyway, so a missing user takes as long as a wrong password.
+        let _ = verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$YWJj");
+        return Err(wrong());
+    };
+    if verify_password(password, &hash) {
+        Ok(user)
+    } else {
+        Err(wrong())
+    }
+}
+
+async fn open_session(state: &AppState, user: &User) -> Result<(String, String), ApiError> {
+    let expires = chrono::Utc::now().timestamp_millis() + SESSION_HOURS * 3_600_000;
+    Ok(state.store.create_session(&user.name, expires).await?)
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    name: String,
+    password: String,
+}
+
+/// For scripts and tests: `{"name","password"}` → the session as a bearer token (also
+/// set as the cookie) and its CSRF token.
+async fn login_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(c): Json<Credentials>,
+) -> Result<Response, ApiError> {
+    let user = check_login(&state, &c.name, &c.password).await?;
+    let (token, csrf) = open_session(&state, &user).await?;
+    let mut resp = Json(json!({
+        "token": token,
+        "csrf": csrf,
+        "user": user,
+    }))
+    .into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state, &headers, &token, SESSION_HOURS * 3600),
+    );
+    Ok(resp)
+}
+
+async fn logout_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers).or_else(|| cookie(&headers, SESSION_COOKIE));
+    if let Some(Caller::User(v)) = caller(&state, &headers).await? {
+        v.check_csrf_header(&headers)?;
+    }
+    if let Some(token) = token {
+        state.store.end_session(token).await?;
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, &headers, "", 0));
+    Ok(resp)
+}
+
+async fn me(viewer: Viewer) -> Json<serde_json::Value> {
+    Json(json!({ "user": viewer.user, "csrf": viewer.csrf }))
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    lang: Lang,
+    nav: Nav,
+    next: String,
+    name: String,
+    error: String,
+}
+
+/// Only our own paths are followed after login, never another site.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+async fn login_page(lang: Lang, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+    Ok(render(&LoginPage {
+        nav: Nav::anonymous(),
+        next: safe_next(q.next.as_deref()),
+        name: String::new(),
+        error: String::new(),
+        lang,
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let next = safe_next(f.next.as_deref());
+    match check_login(&state, &f.name, &f.password).await {
+        Ok(user) => {
+            let (token, _) = open_session(&state, &user).await?;
+            let mut resp = Redirect::to(&next).into_response();
+            resp.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(&state, &headers, &token, SESSION_HOURS * 3600),
+            );
+            Ok(resp)
+        }
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let page = LoginPage {
+                nav: Nav::anonymous(),
+                error: lang
+                    .t("用户名或密码错误", "Wrong user name or password")
+                    .to_owned(),
+                next,
+                name: f.name,
+                lang,
+            };
+            Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn logout_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    viewer.check_csrf(f.csrf.as_deref())?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        state.store.end_session(token).await?;
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, &headers, "", 0));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let h = hash_password("s3cret-Pass").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret-Pass", &h));
+        assert!(!verify_password("s3cret-pass", &h));
+        assert!(!verify_password("s3cret-Pass", "not a hash"));
+        assert_ne!(h, hash_password("s3cret-Pass").unwrap(), "salted");
+    }
+
+    #[test]
+    fn one_time_passwords_are_long_and_unambiguous() {
+        let p = one_time_password();
+        assert_eq!(p.len(), 16);
+        assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
+        assert_ne!(p, one_time_password());
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(
+            safe_next(Some("/analysis?node=demo")),
+            "/analysis?node=demo"
+        );
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_read_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("lang=en; peakend_session=abc"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "lang"), Some("en"));
+        assert_eq!(cookie(&h, "none"), None);
+    }
+}

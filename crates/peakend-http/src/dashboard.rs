@@ -1,0 +1,643 @@
+//! The dashboard's two main pages for a node of the org tree: the overview (key figures,
+//! drill-down, halls ranked) and the analysis (the study's charts, with filters and
+//! export). Both read what the API reads, through the same store functions, so a figure
+//! on a page is the figure the API gives.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::response::Html;
+use axum::routing::get;
+use chrono::NaiveDate;
+use peakend_core::analysis::{Analysis, GroupBy};
+use peakend_core::ops::day::{AlertKind, HallDay};
+use peakend_core::ops::kpi::{Bucket, KpiReport};
+use peakend_core::survey::parse_date;
+use peakend_core::{Journey, OrgLevel, OrgNodeId, OrgTree, builtin};
+use peakend_store::{AnalysisQuery, ErrorKind, KpiQuery};
+use serde::Deserialize;
+
+use crate::auth::Viewer;
+use crate::pages::{Lang, Nav, PageError, render};
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(overview))
+        .route("/analysis", get(analysis_page))
+}
+
+/// Filters shared by both pages; dates are `YYYY-MM-DD`, inclusive.
+#[derive(Deserialize, Default)]
+pub struct Filters {
+    node: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    rank: Option<String>,
+    segment: Option<String>,
+    purpose: Option<String>,
+    journey: Option<String>,
+}
+
+struct Period {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+fn period(f: &Filters) -> Result<Period, ApiError> {
+    let date = |field: &str, v: &Option<String>| {
+        v.as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| parse_date(s.trim()))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
+    };
+    Ok(Period {
+        from: date("from", &f.from)?,
+        to: date("to", &f.to)?,
+    })
+}
+
+/// The node asked for (the user's own by default), if the user may see it.
+fn chosen_node(viewer: &Viewer, tree: &OrgTree, f: &Filters) -> Result<OrgNodeId, ApiError> {
+    let node = match f.node.as_deref().filter(|s| !s.is_empty()) {
+        Some(n) => OrgNodeId::parse(n).map_err(|e| ApiError::bad_request(format!("node: {e}")))?,
+        None => viewer.user.org.clone(),
+    };
+    if tree.get(&node).is_none() {
+        return Err(ApiError::not_found(format!("org node `{node}` not found")));
+    }
+    viewer.ensure_covers(tree, &node)?;
+    Ok(node)
+}
+
+async fn journey(state: &AppState, f: &Filters) -> Result<Journey, ApiError> {
+    let key = f
+        .journey
+        .clone()
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| builtin::SERVICE_HALL.to_owned());
+    crate::journeys::load(state, key).await
+}
+
+/// The analysis, or `None` when nothing was answered in range.
+async fn analysis(
+    state: &AppState,
+    journey: &Journey,
+    q: &AnalysisQuery<'_>,
+) -> Result<Option<Analysis>, ApiError> {
+    match peakend_store::stored_analysis(state.store.as_ref(), journey, q).await {
+        Ok(a) if a.respondents > 0 => Ok(Some(a)),
+        Ok(_) => Ok(None),
+        // No responses in range (or none of a filtered segment): an empty page.
+        Err(e) if e.kind() == ErrorKind::Invalid => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "–".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn num(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"))
+}
+
+struct Figure {
+    key: &'static str,
+    label: String,
+    value: String,
+}
+
+struct Crumb {
+    id: String,
+    name: String,
+}
+
+struct RankRow {
+    id: String,
+    name: String,
+    parent: String,
+    respondents: String,
+    nps: String,
+    index: String,
+    service_level: String,
+    abandonment: String,
+    care_alerts: String,
+}
+
+struct RankChoice {
+    key: &'static str,
+    label: String,
+    chosen: bool,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    lang: Lang,
+    nav: Nav,
+    node: String,
+    node_name: String,
+    level: String,
+    crumbs: Vec<Crumb>,
+    children: Vec<Crumb>,
+    from: String,
+    to: String,
+    ops_period: String,
+    figures: Vec<Figure>,
+    ranks: Vec<RankChoice>,
+    rows: Vec<RankRow>,
+    journeys: Vec<(String, String)>,
+    hall_board: String,
+}
+
+/// Open care alerts of each hall now: its day so far replayed, less the acknowledged.
+async fn open_care_alerts(
+    state: &AppState,
+    halls: &[peakend_core::HallId],
+) -> Result<BTreeMap<String, usize>, ApiError> {
+    let offset = crate::kpi::china();
+    let now = chrono::Utc::now().with_timezone(&offset);
+    let midnight = peakend_store::local_midnight(now.date_naive(), offset);
+    let rules = peakend_store::hall_rules(state.store.as_ref()).await?;
+    let mut out = BTreeMap::new();
+    for hall in halls {
+        let events = state
+            .store
+            .hall_events(hall, midnight, now.timestamp_millis() + 1)
+            .await?;
+        if events.is_empty() {
+            continue;
+        }
+        let day = HallDay::replay(rules.clone(), &events, now.timestamp_millis());
+        let acks = state.store.alert_acks(hall).await?;
+        let open = day
+            .alerts()
+            .iter()
+            .filter(|a| a.kind == AlertKind::CareDue && a.cleared_at.is_none())
+            .filter(|a| !acks.contains_key(&a.key()))
+            .count();
+        out.insert(hall.to_string(), open);
+    }
+    Ok(out)
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    lang: Lang,
+    uri: Uri,
+    Query(f): Query<Filters>,
+) -> Result<Html<String>, PageError> {
+    let tree = state.store.org_tree().await?;
+    let node = chosen_node(&viewer, &tree, &f)?;
+    let p = period(&f)?;
+    let journey = journey(&state, &f).await?;
+    let by_hall = analysis(
+        &state,
+        &journey,
+        &AnalysisQuery {
+            org: Some(&node),
+            from: p.from,
+            to: p.to,
+            by: Some(GroupBy::Hall),
+            ..Default::default()
+        },
+    )
+    .await?;
+    // Operations figures for the same dates, or today when no period is chosen.
+    let offset = crate::kpi::china();
+    let today = chrono::Utc::now().with_timezone(&offset).date_naive();
+    let (ops_from, ops_to) = (p.from.unwrap_or(today), p.to.unwrap_or(today));
+    let kpis: KpiReport = peakend_store::stored_kpis(
+        state.store.as_ref(),
+        &KpiQuery {
+            org: Some(&node),
+            from: ops_from,
+            to: ops_to,
+            bucket: Bucket::Day,
+            offset,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        },
+    )
+    .await?;
+    let halls: Vec<_> = tree
+        .halls_under(&node)
+        .iter()
+        .filter_map(|n| n.hall_id())
+        .collect();
+    let care = open_care_alerts(&state, &halls).await?;
+    let ix = by_hall.as_ref().map(|a| &a.indices);
+    let figures = vec![
+        Figure {
+            key: "respondents",
+            label: lang.t("受访顾客", "Respondents").into(),
+            value: by_hall
+                .as_ref()
+                .map_or_else(|| "0".into(), |a| a.respondents.to_string()),
+        },
+        Figure {
+            key: "nps",
+            label: "NPS".into(),
+            value: num(ix.and_then(|i| i.nps), 1),
+        },
+        Figure {
+            key: "index",
+            label: lang.t("满意度指数", "Satisfaction index").into(),
+            value: num(ix.and_then(|i| i.index), 1),
+        },
+        Figure {
+            key: "service_level",
+            label: lang.t("服务水平", "Service level").into(),
+            value: pct(kpis.total.service_level),
+        },
+        Figure {
+            key: "abandonment",
+            label: lang.t("放弃率", "Abandonment").into(),
+            value: pct(kpis.total.abandonment_rate),
+        },
+        Figure {
+            key: "care_alerts",
+            label: lang.t("未处理关怀提醒", "Open care alerts").into(),
+            value: care.values().sum::<usize>().to_string(),
+        },
+    ];
+    let rank = f.rank.as_deref().unwrap_or("nps");
+    let groups: BTreeMap<&str, &Analysis> = by_hall
+        .as_ref()
+        .map(|a| {
+            a.groups
+                .iter()
+                .map(|g| (g.group.as_str(), &g.analysis))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hall_kpis: BTreeMap<&str, _> = kpis
+        .halls
+        .iter()
+        .map(|k| (k.key.as_str(), &k.kpis))
+        .collect();
+    let mut ranked: Vec<(f64, RankRow)> = halls
+        .iter()
+        .map(|h| {
+            let a = groups.get(h.as_str());
+            let k = hall_kpis.get(h.as_str());
+            let sort = match rank {
+                "respondents" => a.map(|a| a.respondents as f64),
+                "index" => a.and_then(|a| a.indices.index),
+                "service_level" => k.and_then(|k| k.service_level),
+                // Lower is better: rank by the negative.
+                "abandonment" => k.and_then(|k| k.abandonment_rate).map(|x| -x),
+                "care_alerts" => care.get(h.as_str()).map(|&n| n as f64),
+                _ => a.and_then(|a| a.indices.nps),
+            };
+            let node = tree.get(&OrgNodeId::parse(h.as_str()).expect("hall ids are node ids"));
+            let parent = node
+                .and_then(|n| n.parent.as_ref())
+                .and_then(|p| tree.get(p))
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            (
+                sort.unwrap_or(f64::NEG_INFINITY),
+                RankRow {
+                    id: h.to_string(),
+                    name: node.map(|n| n.name.clone()).unwrap_or_default(),
+                    parent,
+                    respondents: a.map_or_else(|| "0".into(), |a| a.respondents.to_string()),
+                    nps: num(a.and_then(|a| a.indices.nps), 1),
+                    index: num(a.and_then(|a| a.indices.index), 1),
+                    service_level: pct(k.and_then(|k| k.service_level)),
+                    abandonment: pct(k.and_then(|k| k.abandonment_rate)),
+                    care_alerts: care.get(h.as_str()).copied().unwrap_or(0).to_string(),
+                },
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let ranks = [
+        ("nps", "NPS", "NPS"),
+        ("index", "满意度指数", "Satisfaction index"),
+        ("respondents", "受访顾客", "Respondents"),
+        ("service_level", "服务水平", "Service level"),
+        (
+            "abandonment",
+            "放弃率（低者优先）",
+            "Abandonment (lowest first)",
+        ),
+        ("care_alerts", "未处理关怀提醒", "Open care alerts"),
+    ]
+    .into_iter()
+    .map(|(key, zh, en)| RankChoice {
+        key,
+        label: lang.t(zh, en).into(),
+        chosen: key == rank,
+    })
+    .collect();
+    let this = tree.get(&node).expect("checked above");
+    let crumbs = tree
+        .ancestry(&node)
+        .into_iter()
+        .rev()
+        .filter(|n| viewer.scope.covers(&tree, &n.id))
+        .map(|n| Crumb {
+            id: n.id.to_string(),
+            name: n.name.clone(),
+        })
+        .collect();
+    let children = tree
+        .children(&node)
+        .map(|n| Crumb {
+            id: n.id.to_string(),
+            name: n.name.clone(),
+        })
+        .collect();
+    let journeys = state
+        .store
+        .list_journeys()
+        .await?
+        .into_iter()
+        .map(|j| (j.key.to_string(), lang.text(&j.name).to_owned()))
+        .collect();
+    let fmt = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    render(&OverviewPage {
+        nav: Nav::of(&viewer, &tree, &lang, &uri),
+        node: node.to_string(),
+        node_name: this.name.clone(),
+        level: lang.t(this.level.name_zh(), this.level.as_str()).into(),
+        hall_board: if this.level == OrgLevel::Hall {
+            node.to_string()
+        } else {
+            String::new()
+        },
+        crumbs,
+        children,
+        from: fmt(p.from),
+        to: fmt(p.to),
+        ops_period: if ops_from == ops_to {
+            ops_from.to_string()
+        } else {
+            format!("{ops_from} – {ops_to}")
+        },
+        figures,
+        ranks,
+        rows: ranked.into_iter().map(|(_, r)| r).collect(),
+        journeys,
+        lang,
+    })
+    .map_err(Into::into)
+}
+
+struct Choice {
+    value: String,
+    label: String,
+    chosen: bool,
+}
+
+struct NeedRow {
+    moment: String,
+    core: String,
+    others: String,
+}
+
+#[derive(Template)]
+#[template(path = "analysis.html")]
+struct AnalysisPage {
+    lang: Lang,
+    nav: Nav,
+    node_name: String,
+    journey: String,
+    from: String,
+    to: String,
+    nodes: Vec<Choice>,
+    segments: Vec<Choice>,
+    purposes: Vec<Choice>,
+    empty: bool,
+    respondents: u64,
+    peaks: String,
+    end: String,
+    memory_peak_end: String,
+    memory_average: String,
+    needs: Vec<NeedRow>,
+    /// The chart data as JSON, for the page's script.
+    data: String,
+    export_query: String,
+}
+
+/// Visit purposes as the questionnaire asks them (and as responses store them).
+const PURPOSES: [(&str, &str); 4] = [
+    ("缴费", "Paying a bill"),
+    ("购机", "Buying a phone"),
+    ("办理业务", "A transaction"),
+    ("咨询", "An enquiry"),
+];
+
+/// JSON that is safe inside a `<script>` element.
+fn script_json(v: &serde_json::Value) -> String {
+    v.to_string().replace("</", "<\\/")
+}
+
+async fn analysis_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    lang: Lang,
+    uri: Uri,
+    Query(f): Query<Filters>,
+) -> Result<Html<String>, PageError> {
+    let tree = state.store.org_tree().await?;
+    let node = chosen_node(&viewer, &tree, &f)?;
+    let p = period(&f)?;
+    let journey = journey(&state, &f).await?;
+    let segment = f.segment.clone().filter(|s| !s.is_empty());
+    let purpose = f.purpose.clone().filter(|s| !s.is_empty());
+    let base = AnalysisQuery {
+        org: Some(&node),
+        from: p.from,
+        to: p.to,
+        ..Default::default()
+    };
+    // All segments first: their list for the filter, and the weights to zero the others.
+    let whole = analysis(&state, &journey, &base).await?;
+    let segments_seen: Vec<String> = whole
+        .as_ref()
+        .map(|a| a.weights.keys().cloned().collect())
+        .unwrap_or_default();
+    let weights: Option<BTreeMap<String, f64>> = segment.as_ref().map(|s| {
+        segments_seen
+            .iter()
+            .map(|k| (k.clone(), if k == s { 1.0 } else { 0.0 }))
+            .collect()
+    });
+    let chosen = if segment.is_none() && purpose.is_none() {
+        whole
+    } else {
+        let q = AnalysisQuery {
+            weights: weights.as_ref(),
+            by: purpose.as_ref().map(|_| GroupBy::Purpose),
+            ..base.clone()
+        };
+        match (analysis(&state, &journey, &q).await, &purpose) {
+            (Ok(Some(a)), Some(purpose)) => a
+                .groups
+                .into_iter()
+                .find(|g| &g.group == purpose)
+                .map(|g| g.analysis),
+            (Ok(a), None) => a,
+            (Ok(None), Some(_)) => None,
+            // A segment with no answers in range: nothing to show, not an error.
+            (Err(e), _) if e.status.is_client_error() => None,
+            (Err(e), _) => return Err(e.into()),
+        }
+    };
+    let name_of = |key: &str| {
+        journey
+            .moments()
+            .iter()
+            .find(|m| m.key.as_str() == key)
+            .map_or_else(|| key.to_owned(), |m| lang.text(&m.name).to_owned())
+    };
+    let need_name = |key: &str| {
+        journey
+            .moments()
+            .iter()
+            .flat_map(|m| &m.core_needs)
+            .find(|n| n.key.as_str() == key)
+            .map_or_else(|| key.to_owned(), |n| lang.text(&n.text).to_owned())
+    };
+    let data = chosen.as_ref().map(|a| {
+        serde_json::json!({
+            "moments": a.moments.iter().map(|m| serde_json::json!({
+                "key": m.key,
+                "name": name_of(&m.key),
+                "importance": m.importance,
+                "satisfaction": m.satisfaction,
+                "driver_share": m.driver_share,
+                "peak": a.peaks.contains(&m.key),
+                "end": a.end == m.key,
+            })).collect::<Vec<_>>(),
+            "mean_importance": a.mean_importance,
+            "mean_satisfaction": a.mean_satisfaction,
+            "peak_threshold": a.peak_threshold,
+            "memory": { "peak_end": a.memory_model.peak_end_r, "average": a.memory_model.average_r },
+            "labels": {
+                "importance": lang.t("重要性", "Importance"),
+                "satisfaction": lang.t("满意度", "Satisfaction"),
+                "mean": lang.t("平均重要性", "Mean importance"),
+                "threshold": lang.t("峰值阈值", "Peak threshold"),
+                "peak": lang.t("峰", "Peak"),
+                "end": lang.t("终", "End"),
+                "driver": lang.t("关键驱动（相对权重 %）", "Key drivers (relative weight %)"),
+                "peak_end": lang.t("峰终模型", "Peak-end"),
+                "average": lang.t("平均模型", "Average"),
+                "memory": lang.t("与总体满意度的相关系数 r", "Correlation r with overall satisfaction"),
+                "quadrant": [
+                    lang.t("优势区（保持）", "Strengths (keep up)"),
+                    lang.t("改进区（优先）", "Improve first"),
+                    lang.t("次要改进区", "Lower priority"),
+                    lang.t("过度区", "Possible overkill"),
+                ],
+            },
+        })
+    });
+    let mut export = vec![format!("journey={}", journey.key()), format!("org={node}")];
+    if let Some(d) = p.from {
+        export.push(format!("from={d}"));
+    }
+    if let Some(d) = p.to {
+        export.push(format!("to={d}"));
+    }
+    let choice = |value: &str, label: String, chosen: bool| Choice {
+        value: value.to_owned(),
+        label,
+        chosen,
+    };
+    let nodes = tree
+        .subtree(&viewer.user.org)
+        .into_iter()
+        .map(|n| {
+            let depth = tree
+                .ancestry(&n.id)
+                .len()
+                .saturating_sub(tree.ancestry(&viewer.user.org).len());
+            choice(
+                n.id.as_str(),
+                format!("{}{}", "　".repeat(depth), n.name),
+                n.id == node,
+            )
+        })
+        .collect();
+    let mut segments = vec![choice(
+        "",
+        lang.t("全部（按人数加权）", "All (weighted by respondents)")
+            .into(),
+        segment.is_none(),
+    )];
+    segments.extend(
+        segments_seen
+            .iter()
+            .map(|s| choice(s, s.clone(), segment.as_deref() == Some(s.as_str()))),
+    );
+    let mut purposes = vec![choice("", lang.t("全部", "All").into(), purpose.is_none())];
+    purposes.extend(
+        PURPOSES
+            .iter()
+            .map(|(zh, en)| choice(zh, lang.t(zh, en).into(), purpose.as_deref() == Some(*zh))),
+    );
+    let needs = chosen
+        .as_ref()
+        .map(|a| {
+            a.moments
+                .iter()
+                .map(|m| NeedRow {
+                    moment: name_of(&m.key),
+                    core: m.core_need.as_deref().map(need_name).unwrap_or_default(),
+                    others: m
+                        .needs
+                        .iter()
+                        .skip(1)
+                        .map(|(k, v)| format!("{} {v:.2}", need_name(k)))
+                        .collect::<Vec<_>>()
+                        .join(" · "),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let fmt = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    let node_name = tree.get(&node).map(|n| n.name.clone()).unwrap_or_default();
+    render(&AnalysisPage {
+        nav: Nav::of(&viewer, &tree, &lang, &uri),
+        node_name,
+        journey: journey.key().to_string(),
+        from: fmt(p.from),
+        to: fmt(p.to),
+        nodes,
+        segments,
+        purposes,
+        empty: chosen.is_none(),
+        respondents: chosen.as_ref().map_or(0, |a| a.respondents),
+        peaks: chosen
+            .as_ref()
+            .map(|a| {
+                a.peaks
+                    .iter()
+                    .map(|k| name_of(k))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+            .unwrap_or_default(),
+        end: chosen.as_ref().map(|a| name_of(&a.end)).unwrap_or_default(),
+        memory_peak_end: num(chosen.as_ref().and_then(|a| a.memory_model.peak_end_r), 3),
+        memory_average: num(chosen.as_ref().and_then(|a| a.memory_model.average_r), 3),
+        needs,
+        data: data
+            .as_ref()
+            .map(script_json)
+            .unwrap_or_else(|| "null".into()),
+        export_query: export.join("&"),
+        lang,
+    })
+    .map_err(Into::into)
+}

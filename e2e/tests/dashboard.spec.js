@@ -1,0 +1,125 @@
+// The dashboard in a real browser against `peakend demo` data: sign in, the analysis
+// chart, the live board moving with posted events, acknowledging an alert, English,
+// and a hall manager refused another hall. Each page's screenshot is saved.
+const { test, expect } = require('@playwright/test');
+const fs = require('fs');
+const path = require('path');
+
+const state = () => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'artifacts', 'state.json'), 'utf8'));
+const shot = (page, name) => page.screenshot({ path: path.join(__dirname, '..', 'artifacts', name + '.png'), fullPage: true });
+
+async function signIn(page, who) {
+  const s = state();
+  await page.goto('/login');
+  await page.fill('input[name=name]', who);
+  await page.fill('input[name=password]', s.logins[who].password);
+  await page.click('button[type=submit]');
+  await expect(page.locator('#who')).toContainText(who);
+}
+
+// Events as a hall device posts them, at the current time.
+async function postEvents(request, events) {
+  const s = state();
+  const body = events.map((e) => JSON.stringify({ hall: s.hall, at: new Date().toISOString(), ...e })).join('\n');
+  const r = await request.post('/api/v1/events', { headers: { Authorization: 'Bearer ' + s.token }, data: body });
+  expect(r.status()).toBe(200);
+  return r.json();
+}
+
+test('sign in and see the overview', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login/);
+  await shot(page, '01-login');
+  await signIn(page, 'director');
+  await expect(page.locator('#node-name')).toContainText('示范省');
+  await expect(page.locator('#ranking tr[data-hall]')).toHaveCount(38);
+  await shot(page, '02-overview');
+});
+
+test('the analysis page draws the journey curve with the study peaks', async ({ page }) => {
+  await signIn(page, 'director');
+  await page.goto('/analysis');
+  await expect(page.locator('body[data-charts-ready=true]')).toHaveCount(1);
+  const chart = await page.evaluate(() => {
+    const c = echarts.getInstanceByDom(document.getElementById('journey-curve'));
+    const o = c.getOption();
+    const bars = o.series.find((s) => s.id === 'importance').data;
+    return { moments: o.xAxis[0].data.length, peaks: bars.filter((b) => b.peak).map((b) => b.key), end: bars.filter((b) => b.end).map((b) => b.key) };
+  });
+  expect(chart.moments).toBe(16);
+  expect(chart.peaks.sort()).toEqual(['data_trial', 'phone_purchase', 'result']);
+  expect(chart.end).toEqual(['leave']);
+  // The chart is drawn, not only configured: its canvas has pixels.
+  const box = await page.locator('#journey-curve canvas').first().boundingBox();
+  expect(box.width).toBeGreaterThan(400);
+  await shot(page, '03-analysis');
+  const csv = await page.request.get(await page.locator('#export-csv').getAttribute('href'));
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toContain('result');
+});
+
+test('the journey blueprint and its poster', async ({ page }) => {
+  await signIn(page, 'manager');
+  await page.goto('/journeys/service-hall');
+  await expect(page.locator('th.peak')).toHaveCount(3);
+  await shot(page, '04-journey');
+  await page.goto('/journeys/service-hall/poster');
+  await expect(page.locator('#print')).toBeVisible();
+  await shot(page, '05-poster');
+});
+
+test('the live board shows a posted ticket within 2 s and an alert is acknowledged', async ({ page, request }) => {
+  const s = state();
+  await signIn(page, 'staff');
+  await page.goto('/halls/' + s.hall + '/board');
+  await expect(page.locator('body[data-live=true]')).toHaveCount(1);
+  const stamp = String(Date.now()).slice(-6);
+  const ticket = 'E' + stamp;
+  await page.waitForTimeout(300);
+  await postEvents(request, [
+    { id: 'open-' + stamp, type: 'counter_opened', counter: 'e2e-' + stamp },
+    { id: 'issue-' + stamp, type: 'ticket_issued', ticket, service: 'payment' },
+  ]);
+  await expect(page.locator(`#waiting tr[data-ticket="${ticket}"]`)).toBeVisible({ timeout: 2000 });
+  // Four more waiting at the one counter: more than 3 per counter raises pre-processing.
+  await postEvents(request, [1, 2, 3, 4].map((i) => ({ id: `more-${stamp}-${i}`, type: 'ticket_issued', ticket: `${ticket}-${i}`, service: 'payment' })));
+  const alert = page.locator('#alerts li', { hasText: '预处理' }).first();
+  await expect(alert).toBeVisible({ timeout: 3000 });
+  await shot(page, '06-board');
+  await alert.locator('button.ack').click();
+  await expect(page.locator('#alerts li', { hasText: '预处理' })).toHaveCount(0, { timeout: 3000 });
+  const open = await page.request.get('/api/v1/halls/' + s.hall + '/alerts?state=all');
+  const acked = (await open.json()).filter((a) => a.kind === 'pre_processing' && a.acked_by === 'staff');
+  expect(acked.length).toBeGreaterThan(0);
+});
+
+test('switching to English translates the pages', async ({ page }) => {
+  await signIn(page, 'admin');
+  await page.click('#lang-switch');
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.locator('header nav')).toContainText('Overview');
+  await expect(page.locator('h2').first()).toContainText(/Below|Halls ranked/);
+  await shot(page, '07-overview-en');
+  await page.goto('/analysis');
+  await expect(page.locator('h1')).toContainText('Peak-end analysis');
+  await page.goto('/admin');
+  await expect(page.locator('h2').first()).toContainText('Users');
+  await shot(page, '08-admin-en');
+  await page.goto('/lang/zh?back=/');
+  await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN');
+});
+
+test('a hall manager gets 403 on another hall, in pages and in the API', async ({ page }) => {
+  const s = state();
+  await signIn(page, 'manager');
+  const own = await page.goto('/halls/' + s.hall + '/board');
+  expect(own.status()).toBe(200);
+  const other = s.hall.replace(/-01$/, '-02');
+  const page403 = await page.goto('/halls/' + other + '/board');
+  expect(page403.status()).toBe(403);
+  await shot(page, '09-forbidden');
+  const api = await page.request.get('/api/v1/halls/' + other + '/queue');
+  expect(api.status()).toBe(403);
+  const kpi = await page.request.get('/api/v1/kpi?org=demo&from=2026-01-01&to=2026-01-01');
+  expect(kpi.status()).toBe(403);
+});
