@@ -35,6 +35,21 @@ pub fn alert_label(lang: &Lang, kind: AlertKind) -> &'static str {
     }
 }
 
+/// The services devices name (`service` of `ticket_issued`), as the hall says them; an
+/// unknown code is shown as sent.
+fn service_label(lang: &Lang, code: &str) -> String {
+    let (zh, en) = match code {
+        "payment" => ("缴费", "Payment"),
+        "data" => ("流量业务", "Data plans"),
+        "new_line" => ("新入网", "New line"),
+        "phone" => ("购机", "Phone purchase"),
+        "vip" => ("VIP业务", "VIP"),
+        "enquiry" => ("咨询", "Enquiry"),
+        other => return other.to_owned(),
+    };
+    lang.t(zh, en).to_owned()
+}
+
 struct WaitingRow {
     ticket: String,
     service: String,
@@ -160,6 +175,11 @@ async fn board(
             value: k.care_alerts.to_string(),
         },
     ];
+    let services: serde_json::Map<String, serde_json::Value> =
+        ["payment", "data", "new_line", "phone", "vip", "enquiry"]
+            .iter()
+            .map(|c| (c.to_string(), service_label(&lang, c).into()))
+            .collect();
     let labels = serde_json::json!({
         "hall": hall.as_str(),
         "user": viewer.user.name.as_str(),
@@ -169,6 +189,7 @@ async fn board(
             "pre_processing": alert_label(&lang, AlertKind::PreProcessing),
             "kiosk_overdue": alert_label(&lang, AlertKind::KioskOverdue),
         },
+        "services": services,
         "ack": lang.t("已处理", "Acknowledge"),
         "acked": lang.t("已确认", "Acknowledged"),
         "vip": lang.t("VIP：送水", "VIP: bring water"),
@@ -190,7 +211,7 @@ async fn board(
             .iter()
             .map(|w| WaitingRow {
                 ticket: w.ticket.clone(),
-                service: w.service.clone(),
+                service: service_label(&lang, &w.service),
                 waited_min: minutes(w.waited_s),
                 ahead: w.ahead,
                 predicted_min: w

@@ -17,7 +17,7 @@
     q.waiting.forEach(function (w) {
       var tr = document.createElement('tr');
       tr.dataset.ticket = w.ticket;
-      [w.ticket, w.service, minutes(Math.max(0, (Date.now() - w.since) / 1000)), String(w.ahead), minutes(w.predicted_wait_s)].forEach(function (v) { tr.appendChild(text('td', v)); });
+      [w.ticket, cfg.services[w.service] || w.service, minutes(Math.max(0, (Date.now() - w.since) / 1000)), String(w.ahead), minutes(w.predicted_wait_s)].forEach(function (v) { tr.appendChild(text('td', v)); });
       body.appendChild(tr);
     });
   }
