@@ -314,6 +314,21 @@ struct Question {
     problem: String,
     /// Scales get square tap buttons; word choices wrap as chips.
     scale: bool,
+    /// What the list of problems at the top calls this question.
+    short: String,
+}
+
+impl Question {
+    fn short(mut self, short: impl Into<String>) -> Question {
+        self.short = short.into();
+        self
+    }
+}
+
+/// A link from the list of problems at the top of the form to the question below.
+struct Marked {
+    anchor: String,
+    label: String,
 }
 
 struct MomentQuestions {
@@ -341,6 +356,8 @@ struct FormPage {
     nonce: String,
     /// Problems that belong to no single question (an expired form, nothing answered).
     general: Vec<String>,
+    /// The questions with a problem, in the order the problems were found.
+    marked: Vec<Marked>,
     has_problems: bool,
     purpose: Question,
     stages: Vec<StageQuestions>,
@@ -375,6 +392,7 @@ fn scale(name: String, label: String, lo: u32, hi: u32, answers: &Answers, lang:
         choices,
         problem: String::new(),
         scale: true,
+        short: String::new(),
     }
 }
 
@@ -399,6 +417,7 @@ fn options(
             .collect(),
         problem: String::new(),
         scale: false,
+        short: String::new(),
     }
 }
 
@@ -421,7 +440,8 @@ fn form_page(
             10,
             answers,
             lang,
-        );
+        )
+        .short(name.clone());
         let importance = scale(
             format!("imp.{key}"),
             lang.t("对您有多重要", "How important to you").to_owned(),
@@ -429,7 +449,8 @@ fn form_page(
             10,
             answers,
             lang,
-        );
+        )
+        .short(format!("{name} · {}", lang.t("重要性", "importance")));
         let importance_open = importance.choices.iter().any(|c| c.checked);
         let questions = MomentQuestions {
             number: i + 1,
@@ -476,6 +497,7 @@ fn form_page(
         ),
         nonce,
         general: Vec::new(),
+        marked: Vec::new(),
         has_problems: !problems.is_empty(),
         purpose: options(
             "purpose",
@@ -483,7 +505,8 @@ fn form_page(
             &PURPOSES,
             answers,
             lang,
-        ),
+        )
+        .short(lang.t("来厅目的", "Purpose of visit")),
         stages,
         overall: scale(
             "overall".into(),
@@ -496,7 +519,8 @@ fn form_page(
             10,
             answers,
             lang,
-        ),
+        )
+        .short(lang.t("总体满意度", "Overall satisfaction")),
         nps: scale(
             "nps".into(),
             lang.t(
@@ -508,7 +532,8 @@ fn form_page(
             10,
             answers,
             lang,
-        ),
+        )
+        .short(lang.t("推荐意愿", "Recommendation")),
         wait: Question {
             name: "tolerable_wait_min".into(),
             label: lang
@@ -527,6 +552,7 @@ fn form_page(
                 .collect(),
             problem: String::new(),
             scale: false,
+            short: lang.t("可接受的等候", "Acceptable wait").into(),
         },
         segment: options(
             "segment",
@@ -534,7 +560,8 @@ fn form_page(
             &SEGMENTS,
             answers,
             lang,
-        ),
+        )
+        .short(lang.t("品牌", "Brand")),
     };
     for p in problems {
         attach(&mut page, p, lang);
@@ -587,7 +614,13 @@ fn attach(page: &mut FormPage, p: &FieldProblem, lang: Lang) {
         }),
     };
     match question {
-        Some((q, message)) => q.problem = message.to_owned(),
+        Some((q, message)) => {
+            q.problem = message.to_owned();
+            page.marked.push(Marked {
+                anchor: format!("q-{}", q.name),
+                label: q.short.clone(),
+            });
+        }
         None if field == "respondent" => page.general.push(
             lang.t(
                 "这份问卷页面已过期，请检查您的回答后再提交一次。",
@@ -824,23 +857,41 @@ async fn submit(
         }
     };
 
-    // The nonce is random hex: its last two digits spread forms evenly over the stripes.
-    let stripe =
-        usize::from_str_radix(&nonce[nonce.len() - 2..], 16).unwrap_or(0) % WRITE_LOCK_STRIPES;
+    // The nonce is random hex: its last two digits spread forms evenly over the
+    // stripes. SQLite takes one writer at a time anyway, and a transaction that read
+    // before another's commit cannot write after it (SQLITE_BUSY), so there all survey
+    // posts of the process take turns.
+    let stripe = match state.store.backend() {
+        peakend_store::Backend::Sqlite => 0,
+        peakend_store::Backend::Postgres => {
+            usize::from_str_radix(&nonce[nonce.len() - 2..], 16).unwrap_or(0) % WRITE_LOCK_STRIPES
+        }
+    };
     let _one_at_a_time = context.write_locks[stripe].lock().await;
-    match state.store.import_responses(&t.journey, &[response]).await {
-        Ok(_) => Ok(done(false)),
-        // The one conflict a single response can meet: its respondent (this form's
-        // nonce) is already stored, i.e. the same form was sent before.
-        Err(e) if e.kind() == peakend_store::ErrorKind::Conflict => Ok(done(true)),
-        Err(e) => {
-            // Two posts of one form racing past the store's check (in two processes)
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match state
+            .store
+            .import_responses(&t.journey, std::slice::from_ref(&response))
+            .await
+        {
+            Ok(_) => return Ok(done(false)),
+            // The one conflict a single response can meet: its respondent (this form's
+            // nonce) is already stored, i.e. the same form was sent before.
+            Err(e) if e.kind() == peakend_store::ErrorKind::Conflict => return Ok(done(true)),
+            // Two posts of one form racing past the store's check (from two processes)
             // meet the unique index instead, as a database error; the first one's row
-            // tells them apart from a real failure.
-            if stored(&state, &t, &nonce).await {
-                Ok(done(true))
-            } else {
-                Err(e).in_lang(lang)
+            // tells them apart from a real failure. A writer of another kind (a file
+            // import, say) can also make one attempt fail on SQLite: one more try.
+            Err(e) => {
+                if stored(&state, &t, &nonce).await {
+                    return Ok(done(true));
+                }
+                if tries >= 2 {
+                    return Err(e).in_lang(lang);
+                }
+                tracing::warn!(error = %e, "survey answer not stored, trying once more");
             }
         }
     }

@@ -287,6 +287,14 @@ peakend_testkit::on_both_backends!(a_bad_answer_is_named_and_nothing_is_stored, 
     let (status, _, body) = post(&c, format!("{}/halls/h1/survey?lang=en", app.base), &form).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("Please choose your brand"), "{body}");
+    // The summary at the top links to each question with a problem.
+    assert!(
+        body.contains(r##"<a href="#q-sat.queue">Queue and wait</a>"##),
+        "{body}"
+    );
+    assert!(body.contains(r##"<a href="#q-segment">Brand</a>"##));
+    assert!(body.contains(r##"<a href="#q-overall">Overall satisfaction</a>"##));
+    assert!(!body.contains(r##"<a href="#q-sat.find">"##));
     // The problem sits in the question it is about.
     let queue = body.split(r#"name="sat.queue""#).next().unwrap();
     let queue_block = &queue[queue.rfind("<fieldset").unwrap()..];
