@@ -213,8 +213,8 @@ impl IntoResponse for PageError {
             _ => (
                 lang.t("抱歉，出了点问题", "Sorry, something went wrong"),
                 lang.t(
-                    "我们暂时无法保存您的回答，请稍后再试。",
-                    "We cannot save your answers just now. Please try again a little later.",
+                    "我们的系统暂时出了点问题，请稍后再试。",
+                    "Our system has a problem just now. Please try again a little later.",
                 ),
             ),
         };
@@ -356,7 +356,7 @@ struct FormPage {
     nonce: String,
     /// Problems that belong to no single question (an expired form, nothing answered).
     general: Vec<String>,
-    /// The questions with a problem, in the order the problems were found.
+    /// The questions with a problem, in page order.
     marked: Vec<Marked>,
     has_problems: bool,
     purpose: Question,
@@ -566,6 +566,17 @@ fn form_page(
     for p in problems {
         attach(&mut page, p, lang);
     }
+    // In page order, whatever order the checks found them in.
+    let moments = page.stages.iter().flat_map(|s| &s.moments);
+    page.marked = std::iter::once(&page.purpose)
+        .chain(moments.flat_map(|m| [&m.satisfaction, &m.importance]))
+        .chain([&page.overall, &page.nps, &page.wait, &page.segment])
+        .filter(|q| !q.problem.is_empty())
+        .map(|q| Marked {
+            anchor: format!("q-{}", q.name),
+            label: q.short.clone(),
+        })
+        .collect();
     page
 }
 
@@ -614,13 +625,7 @@ fn attach(page: &mut FormPage, p: &FieldProblem, lang: Lang) {
         }),
     };
     match question {
-        Some((q, message)) => {
-            q.problem = message.to_owned();
-            page.marked.push(Marked {
-                anchor: format!("q-{}", q.name),
-                label: q.short.clone(),
-            });
-        }
+        Some((q, message)) => q.problem = message.to_owned(),
         None if field == "respondent" => page.general.push(
             lang.t(
                 "这份问卷页面已过期，请检查您的回答后再提交一次。",
@@ -768,7 +773,6 @@ fn response_form(
     (form, problems)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn submit(
     State(state): State<AppState>,
     Extension(context): Extension<Arc<SurveyContext>>,
@@ -958,21 +962,29 @@ struct ThanksPage {
 }
 
 fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, PageError> {
+    let hours = ANSWERED_WINDOW_SECS / 3600;
     let (title, note) = match kind {
-        Thanks::Received => (lang.t("谢谢您！", "Thank you!"), ""),
+        Thanks::Received => (lang.t("谢谢您！", "Thank you!"), String::new()),
         Thanks::ReceivedBefore => (
             lang.t("谢谢您！", "Thank you!"),
             lang.t(
                 "您的回答我们已经收到，无需再次提交。",
                 "We had already received your answers; there is no need to send them again.",
-            ),
+            )
+            .to_owned(),
         ),
         Thanks::AlreadyAnswered => (
-            lang.t("您已经评价过了，谢谢！", "You have already answered, thank you!"),
             lang.t(
-                "每部手机每 12 小时可评价一次。下次来厅时，欢迎再告诉我们您的感受。",
-                "Each phone can answer once every 12 hours. Next time you visit, we would love to hear from you again.",
+                "您已经评价过了，谢谢！",
+                "You have already answered, thank you!",
             ),
+            if lang.en {
+                format!(
+                    "Each phone can answer once every {hours} hours. Next time you visit, we would love to hear from you again."
+                )
+            } else {
+                format!("每部手机每 {hours} 小时可评价一次。下次来厅时，欢迎再告诉我们您的感受。")
+            },
         ),
     };
     let message = if lang.en {
@@ -992,7 +1004,7 @@ fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, Pag
             hall_name: t.hall_name.clone(),
             title: title.to_owned(),
             message,
-            note: note.to_owned(),
+            note,
         },
         lang,
     )

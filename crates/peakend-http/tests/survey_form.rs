@@ -295,6 +295,9 @@ peakend_testkit::on_both_backends!(a_bad_answer_is_named_and_nothing_is_stored, 
     assert!(body.contains(r##"<a href="#q-segment">Brand</a>"##));
     assert!(body.contains(r##"<a href="#q-overall">Overall satisfaction</a>"##));
     assert!(!body.contains(r##"<a href="#q-sat.find">"##));
+    let at = |link: &str| body.find(link).unwrap();
+    assert!(at(r##"href="#q-sat.queue""##) < at(r##"href="#q-overall""##));
+    assert!(at(r##"href="#q-overall""##) < at(r##"href="#q-segment""##));
     // The problem sits in the question it is about.
     let queue = body.split(r#"name="sat.queue""#).next().unwrap();
     let queue_block = &queue[queue.rfind("<fieldset").unwrap()..];
