@@ -1275,6 +1275,41 @@ mod tests {
     }
 
     #[test]
+    fn the_qr_address_is_the_public_url_or_the_request_host() {
+        let t = Target {
+            hall: HallId::parse("h1").unwrap(),
+            hall_name: "人民路营业厅".into(),
+            journey: peakend_core::builtin::journeys().unwrap().remove(0),
+            named: Some("service-hall".into()),
+        };
+        let context = |public_url: Option<&str>| SurveyContext {
+            limiter: RateLimiter::new(1, Duration::from_secs(60)),
+            write_locks: Vec::new(),
+            trust_forwarded_for: false,
+            public_url: public_url.map(String::from),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("10.1.2.3:8080"));
+        assert_eq!(
+            form_url(&context(None), &headers, &t),
+            "http://10.1.2.3:8080/halls/h1/survey?journey=service-hall"
+        );
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        headers.insert(header::HOST, HeaderValue::from_static("survey.example.cn"));
+        assert_eq!(
+            form_url(&context(None), &headers, &t),
+            "https://survey.example.cn/halls/h1/survey?journey=service-hall"
+        );
+        // A Host that is no host name is not put into a printed code.
+        headers.insert(header::HOST, HeaderValue::from_static("evil\"/x"));
+        assert!(form_url(&context(None), &headers, &t).starts_with("https://localhost/"));
+        assert_eq!(
+            form_url(&context(Some("https://cx.example.cn")), &headers, &t),
+            "https://cx.example.cn/halls/h1/survey?journey=service-hall"
+        );
+    }
+
+    #[test]
     fn only_well_formed_nonces_are_taken() {
         let n = new_nonce();
         assert!(is_nonce(&n), "{n}");
