@@ -16,6 +16,7 @@ mod kpi;
 mod org;
 mod pages;
 mod responses;
+mod survey_form;
 
 use std::sync::Arc;
 
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .merge(org::router())
         .merge(pages::router())
         .merge(responses::router())
+        .merge(survey_form::router())
         .fallback(error::not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -67,9 +69,13 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves until Ctrl-C (or SIGTERM), finishing requests in flight.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    // The peer address feeds the survey form's per-client rate limit.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,1320 @@
+//! The customer survey form: what a customer reaches by scanning the QR code printed
+//! for a hall. No login; Chinese first, `?lang=en` for English; plain HTML forms, so
+//! it works without JavaScript on any phone.
+//!
+//! - `GET /halls/{hall}/survey?journey=KEY` (default `service-hall`): the form, every
+//!   moment of the journey grouped by stage, each a row of tap buttons.
+//! - `POST /halls/{hall}/survey?journey=KEY`: checked by the same rules as the JSON
+//!   endpoint (`peakend_io::survey_json`); problems re-render the form with the answers
+//!   kept; success redirects (303) to `/halls/{hall}/survey/thanks`.
+//! - `GET /halls/{hall}/qr.png` and `GET /halls/{hall}/qr`: the QR code of the form's
+//!   address and a printable A5 card around it.
+//!
+//! Repeat submissions: each rendered form carries a random one-time nonce that becomes
+//! the response's respondent id, and the store refuses a second response of the same
+//! respondent to a journey, so a double tap or a re-post stores nothing twice. After a
+//! response the phone keeps a cookie for [`ANSWERED_WINDOW_SECS`] (12 hours) scoped to
+//! the hall's survey, and opening the form again in that window shows "already
+//! answered". Both are courtesy against accidents, not proof of a unique person: the
+//! nonce is not secret and cookies can be cleared. Abuse is what the rate limit is for:
+//! [`SUBMISSIONS_PER_MINUTE`] posts per client address and minute (see [`RateLimiter`]).
+//! See docs/survey-form.md for the deployment knobs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use peakend_core::{HallId, Journey, JourneyKey, OrgNode, Stage, Text};
+use peakend_io::survey_json::{FieldProblem, RatingForm, ResponseForm};
+use serde::Deserialize;
+
+use crate::{ApiError, AppState};
+
+/// The journey of a form whose URL names none: the built-in service-hall visit.
+const DEFAULT_JOURNEY: &str = "service-hall";
+
+/// How long a phone that answered sees "already answered" instead of the form: long
+/// enough to cover the visit and the rest of the day, short enough that a regular
+/// customer can rate tomorrow's visit.
+pub const ANSWERED_WINDOW_SECS: u64 = 12 * 60 * 60;
+
+/// Submissions per client address and minute. A person needs one; a hall's guest Wi-Fi
+/// puts many phones behind one address, and even at a busy hour fewer than ten finish
+/// the form within the same minute. A script posting hundreds is refused.
+pub const SUBMISSIONS_PER_MINUTE: u32 = 10;
+
+/// Set to `1` when peakend runs behind a reverse proxy that appends the client's address
+/// to `X-Forwarded-For`: the limit then keys on the last address of that header (the one
+/// the proxy saw). Off by default, because without a proxy any client could write the
+/// header and pick a fresh address for every post.
+const TRUST_FORWARDED_FOR_ENV: &str = "PEAKEND_TRUST_FORWARDED_FOR";
+
+/// The address customers' phones reach peakend at (e.g. `https://survey.example.cn`),
+/// for the QR code; the request's own `Host` when unset.
+const PUBLIC_URL_ENV: &str = "PEAKEND_PUBLIC_URL";
+
+/// Customer segments (the operator's brands) and visit purposes as the telecom
+/// questionnaire asks them (`peakend survey questionnaire`); the stored value is the
+/// Chinese one, as in survey files. Journeys do not carry their own lists yet.
+const SEGMENTS: [(&str, &str); 4] = [
+    ("全球通", "GoTone (全球通)"),
+    ("神州行", "Easyown (神州行)"),
+    ("动感地带", "M-Zone (动感地带)"),
+    ("其他", "Other / not sure"),
+];
+const PURPOSES: [(&str, &str); 5] = [
+    ("缴费", "Paying a bill"),
+    ("购机", "Buying a phone"),
+    ("办理业务", "A transaction"),
+    ("咨询", "An enquiry"),
+    ("其他", "Something else"),
+];
+/// Tolerable wait in minutes, offered as choices so that nobody has to type.
+const WAITS: [u32; 6] = [5, 10, 15, 20, 30, 45];
+
+const WRITE_LOCK_STRIPES: usize = 64;
+
+/// What the survey routes share besides [`AppState`] (which belongs to the whole app
+/// and is not widened for one module): the limiter and the deployment knobs.
+struct SurveyContext {
+    limiter: RateLimiter,
+    /// Posts of one form (one nonce) store one after the other: the second then meets
+    /// the first's respondent and is told "already received". Striped by the nonce's
+    /// hash so that memory stays fixed and different forms rarely wait for each other.
+    write_locks: Vec<tokio::sync::Mutex<()>>,
+    trust_forwarded_for: bool,
+    public_url: Option<String>,
+}
+
+pub fn router() -> Router<AppState> {
+    let context = Arc::new(SurveyContext {
+        limiter: RateLimiter::new(SUBMISSIONS_PER_MINUTE, Duration::from_secs(60)),
+        write_locks: (0..WRITE_LOCK_STRIPES)
+            .map(|_| tokio::sync::Mutex::new(()))
+            .collect(),
+        trust_forwarded_for: std::env::var(TRUST_FORWARDED_FOR_ENV).is_ok_and(|v| v == "1"),
+        public_url: std::env::var(PUBLIC_URL_ENV)
+            .ok()
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty()),
+    });
+    Router::new()
+        .route("/halls/{hall}/survey", get(form).post(submit))
+        .route("/halls/{hall}/survey/thanks", get(thanks))
+        .route("/halls/{hall}/qr.png", get(qr_png))
+        .route("/halls/{hall}/qr", get(qr_page))
+        .layer(Extension(context))
+}
+
+// ---------------------------------------------------------------- language
+
+#[derive(Deserialize)]
+struct PageQuery {
+    journey: Option<String>,
+    lang: Option<String>,
+    /// On the thank-you page: the answers had already been received.
+    again: Option<String>,
+}
+
+/// The page language (the same switch as the other pages: `?lang=en`).
+#[derive(Clone, Copy)]
+struct Lang {
+    en: bool,
+}
+
+impl Lang {
+    fn from(q: &PageQuery) -> Lang {
+        Lang {
+            en: q.lang.as_deref().is_some_and(|l| l.starts_with("en")),
+        }
+    }
+
+    fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        if self.en { en } else { zh }
+    }
+
+    fn text<'a>(&self, text: &'a Text) -> &'a str {
+        self.t(&text.zh, &text.en)
+    }
+
+    fn code(&self) -> &'static str {
+        if self.en { "en" } else { "zh-CN" }
+    }
+}
+
+/// `?journey=…&lang=en` for links between the survey pages: the journey only when the
+/// URL named one (keeps the QR code's address short), the language only when English.
+fn query_suffix(journey: Option<&str>, lang: Lang) -> String {
+    let mut parts = Vec::new();
+    if let Some(j) = journey {
+        parts.push(format!("journey={j}"));
+    }
+    if lang.en {
+        parts.push("lang=en".to_owned());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+// ---------------------------------------------------------------- errors as pages
+
+/// An [`ApiError`] shown to a customer: a friendly page in their language instead of
+/// the API's JSON, with the same status.
+struct PageError {
+    error: ApiError,
+    lang: Lang,
+    retry_after: Option<u64>,
+}
+
+#[derive(Template)]
+#[template(path = "survey_error.html")]
+struct ErrorPage {
+    lang: Lang,
+    title: String,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let lang = self.lang;
+        let (title, message) = match self.error.status {
+            StatusCode::NOT_FOUND => (
+                lang.t("找不到这份问卷", "We cannot find this survey"),
+                lang.t(
+                    "这个营业厅或问卷不存在，可能二维码已更换。请向工作人员索取新的二维码，谢谢！",
+                    "This hall or survey does not exist; the QR code may have been replaced. Please ask a member of staff for the current one. Thank you!",
+                ),
+            ),
+            StatusCode::TOO_MANY_REQUESTS => (
+                lang.t("请稍候再试", "Please wait a moment"),
+                lang.t(
+                    "这个网络在短时间内提交了太多问卷。请一分钟后再提交，您的回答对我们很重要。",
+                    "Too many answers were sent from this network in a short time. Please try again in a minute: your answers matter to us.",
+                ),
+            ),
+            s if s.is_client_error() => (
+                lang.t("无法处理这次提交", "We could not read this submission"),
+                lang.t(
+                    "请返回问卷重新提交。",
+                    "Please go back to the survey and send it again.",
+                ),
+            ),
+            _ => (
+                lang.t("抱歉，出了点问题", "Sorry, something went wrong"),
+                lang.t(
+                    "我们的系统暂时出了点问题，请稍后再试。",
+                    "Our system has a problem just now. Please try again a little later.",
+                ),
+            ),
+        };
+        if self.error.status.is_server_error() {
+            tracing::error!(status = %self.error.status, message = %self.error.message, "survey page failed");
+        }
+        let page = ErrorPage {
+            lang,
+            title: title.to_owned(),
+            message: message.to_owned(),
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("<!doctype html><p>{}</p>", self.error.status));
+        let mut response = (self.error.status, Html(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+trait InLang<T> {
+    fn in_lang(self, lang: Lang) -> Result<T, PageError>;
+}
+
+impl<T, E: Into<ApiError>> InLang<T> for Result<T, E> {
+    fn in_lang(self, lang: Lang) -> Result<T, PageError> {
+        self.map_err(|e| PageError {
+            error: e.into(),
+            lang,
+            retry_after: None,
+        })
+    }
+}
+
+fn render(t: &impl Template, lang: Lang) -> Result<Html<String>, PageError> {
+    t.render()
+        .map(Html)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .in_lang(lang)
+}
+
+// ---------------------------------------------------------------- hall and journey
+
+/// The hall and journey a survey URL names: 404 unless the hall is an org node of level
+/// hall and the journey is stored (a malformed key is just as unknown to a customer).
+struct Target {
+    hall: HallId,
+    hall_name: String,
+    journey: Journey,
+    /// The journey as the URL named it, to pass on to links; `None` for the default.
+    named: Option<String>,
+}
+
+async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, ApiError> {
+    let node: OrgNode = state
+        .store
+        .org_nodes()
+        .await?
+        .into_iter()
+        .find(|n| n.id.as_str() == hall)
+        .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
+    let hall_id = node
+        .hall_id()
+        .ok_or_else(|| ApiError::not_found(format!("`{hall}` is not a hall")))?;
+    let key = q.journey.as_deref().unwrap_or(DEFAULT_JOURNEY);
+    let journey = match JourneyKey::parse(key) {
+        Ok(k) => state.store.journey(&k).await?,
+        Err(_) => None,
+    }
+    .ok_or_else(|| ApiError::not_found(format!("journey `{key}` not found")))?;
+    Ok(Target {
+        hall: hall_id,
+        hall_name: node.name,
+        journey,
+        named: q.journey.clone(),
+    })
+}
+
+// ---------------------------------------------------------------- the form
+
+struct Choice {
+    value: String,
+    label: String,
+    checked: bool,
+}
+
+/// One question: a row of radio buttons named `name`, with the problem found in the
+/// last submission (empty if none).
+struct Question {
+    name: String,
+    label: String,
+    choices: Vec<Choice>,
+    problem: String,
+    /// Scales get square tap buttons; word choices wrap as chips.
+    scale: bool,
+    /// What the list of problems at the top calls this question.
+    short: String,
+}
+
+impl Question {
+    fn short(mut self, short: impl Into<String>) -> Question {
+        self.short = short.into();
+        self
+    }
+}
+
+/// A link from the list of problems at the top of the form to the question below.
+struct Marked {
+    anchor: String,
+    label: String,
+}
+
+struct MomentQuestions {
+    number: usize,
+    name: String,
+    satisfaction: Question,
+    importance: Question,
+    /// Open the importance part when it was answered or has a problem.
+    importance_open: bool,
+}
+
+struct StageQuestions {
+    name: String,
+    moments: Vec<MomentQuestions>,
+}
+
+#[derive(Template)]
+#[template(path = "survey_form.html")]
+struct FormPage {
+    lang: Lang,
+    hall_name: String,
+    journey_name: String,
+    action: String,
+    switch_lang: String,
+    nonce: String,
+    /// Problems that belong to no single question (an expired form, nothing answered).
+    general: Vec<String>,
+    /// The questions with a problem, in page order.
+    marked: Vec<Marked>,
+    has_problems: bool,
+    purpose: Question,
+    stages: Vec<StageQuestions>,
+    overall: Question,
+    nps: Question,
+    wait: Question,
+    segment: Question,
+}
+
+/// The submitted answers by field name (`sat.queue`, `overall`, …); the last value
+/// wins, as with a radio group.
+type Answers = HashMap<String, String>;
+
+fn scale(name: String, label: String, lo: u32, hi: u32, answers: &Answers, lang: Lang) -> Question {
+    let given = answers.get(&name).map(|v| v.trim()).unwrap_or("");
+    let mut choices: Vec<Choice> = (lo..=hi)
+        .map(|i| Choice {
+            value: i.to_string(),
+            label: i.to_string(),
+            checked: given == i.to_string(),
+        })
+        .collect();
+    // A way back out of a tapped answer without JavaScript: "skip" is a choice too.
+    choices.push(Choice {
+        value: String::new(),
+        label: lang.t("跳过", "Skip").to_owned(),
+        checked: false,
+    });
+    Question {
+        name,
+        label,
+        choices,
+        problem: String::new(),
+        scale: true,
+        short: String::new(),
+    }
+}
+
+fn options(
+    name: &str,
+    label: &str,
+    list: &[(&str, &str)],
+    answers: &Answers,
+    lang: Lang,
+) -> Question {
+    let given = answers.get(name).map(|v| v.trim()).unwrap_or("");
+    Question {
+        name: name.to_owned(),
+        label: label.to_owned(),
+        choices: list
+            .iter()
+            .map(|&(zh, en)| Choice {
+                value: zh.to_owned(),
+                label: lang.t(zh, en).to_owned(),
+                checked: given == zh,
+            })
+            .collect(),
+        problem: String::new(),
+        scale: false,
+        short: String::new(),
+    }
+}
+
+fn form_page(
+    t: &Target,
+    lang: Lang,
+    nonce: String,
+    answers: &Answers,
+    problems: &[FieldProblem],
+) -> FormPage {
+    let mut stages: Vec<StageQuestions> = Vec::new();
+    let mut last: Option<Stage> = None;
+    for (i, m) in t.journey.moments().iter().enumerate() {
+        let name = lang.text(&m.name).to_owned();
+        let key = m.key.as_str();
+        let satisfaction = scale(
+            format!("sat.{key}"),
+            lang.t("满意度", "Satisfaction").to_owned(),
+            1,
+            10,
+            answers,
+            lang,
+        )
+        .short(name.clone());
+        let importance = scale(
+            format!("imp.{key}"),
+            lang.t("对您有多重要", "How important to you").to_owned(),
+            1,
+            10,
+            answers,
+            lang,
+        )
+        .short(format!("{name} · {}", lang.t("重要性", "importance")));
+        let importance_open = importance.choices.iter().any(|c| c.checked);
+        let questions = MomentQuestions {
+            number: i + 1,
+            name,
+            satisfaction,
+            importance,
+            importance_open,
+        };
+        if last != Some(m.stage) {
+            let (zh, en) = m.stage.name();
+            stages.push(StageQuestions {
+                name: lang.t(zh, en).to_owned(),
+                moments: Vec::new(),
+            });
+            last = Some(m.stage);
+        }
+        stages
+            .last_mut()
+            .expect("pushed above")
+            .moments
+            .push(questions);
+    }
+    let waits: Vec<(String, String)> = WAITS
+        .iter()
+        .map(|w| (w.to_string(), format!("{w} {}", lang.t("分钟", "min"))))
+        .collect();
+    let given_wait = answers
+        .get("tolerable_wait_min")
+        .map(|v| v.trim())
+        .unwrap_or("");
+    let mut page = FormPage {
+        lang,
+        hall_name: t.hall_name.clone(),
+        journey_name: lang.text(t.journey.name()).to_owned(),
+        action: format!(
+            "/halls/{}/survey{}",
+            t.hall,
+            query_suffix(t.named.as_deref(), lang)
+        ),
+        switch_lang: format!(
+            "/halls/{}/survey{}",
+            t.hall,
+            query_suffix(t.named.as_deref(), Lang { en: !lang.en })
+        ),
+        nonce,
+        general: Vec::new(),
+        marked: Vec::new(),
+        has_problems: !problems.is_empty(),
+        purpose: options(
+            "purpose",
+            lang.t("您今天来厅主要办什么？", "What brought you here today?"),
+            &PURPOSES,
+            answers,
+            lang,
+        )
+        .short(lang.t("来厅目的", "Purpose of visit")),
+        stages,
+        overall: scale(
+            "overall".into(),
+            lang.t(
+                "总的来说，您对这次到厅满意吗？（1 = 很不满意，10 = 非常满意）",
+                "Overall, how satisfied are you with this visit? (1 = very dissatisfied, 10 = very satisfied)",
+            )
+            .into(),
+            1,
+            10,
+            answers,
+            lang,
+        )
+        .short(lang.t("总体满意度", "Overall satisfaction")),
+        nps: scale(
+            "nps".into(),
+            lang.t(
+                "您有多大可能向亲友推荐这个营业厅？（0 = 完全不可能，10 = 非常可能）",
+                "How likely are you to recommend this hall to friends or family? (0 = not at all, 10 = extremely likely)",
+            )
+            .into(),
+            0,
+            10,
+            answers,
+            lang,
+        )
+        .short(lang.t("推荐意愿", "Recommendation")),
+        wait: Question {
+            name: "tolerable_wait_min".into(),
+            label: lang
+                .t(
+                    "排队时，您最多能接受等多久？",
+                    "When queuing, what is the longest wait you would accept?",
+                )
+                .into(),
+            choices: waits
+                .into_iter()
+                .map(|(value, label)| Choice {
+                    checked: given_wait == value,
+                    value,
+                    label,
+                })
+                .collect(),
+            problem: String::new(),
+            scale: false,
+            short: lang.t("可接受的等候", "Acceptable wait").into(),
+        },
+        segment: options(
+            "segment",
+            lang.t("您使用的是哪个品牌？", "Which of our brands are you with?"),
+            &SEGMENTS,
+            answers,
+            lang,
+        )
+        .short(lang.t("品牌", "Brand")),
+    };
+    for p in problems {
+        attach(&mut page, p, lang);
+    }
+    // In page order, whatever order the checks found them in.
+    let moments = page.stages.iter().flat_map(|s| &s.moments);
+    page.marked = std::iter::once(&page.purpose)
+        .chain(moments.flat_map(|m| [&m.satisfaction, &m.importance]))
+        .chain([&page.overall, &page.nps, &page.wait, &page.segment])
+        .filter(|q| !q.problem.is_empty())
+        .map(|q| Marked {
+            anchor: format!("q-{}", q.name),
+            label: q.short.clone(),
+        })
+        .collect();
+    page
+}
+
+/// Puts a problem under the question it names, in the page's language. The checks are
+/// the core's; only their wording is the form's, since a customer picks from buttons and
+/// only a stale or hand-made post can carry a bad value.
+fn attach(page: &mut FormPage, p: &FieldProblem, lang: Lang) {
+    let one_to_ten = lang.t(
+        "请在 1–10 中选择一个分数",
+        "Please choose a score from 1 to 10",
+    );
+    let field = p.field.as_str();
+    let question = match field {
+        "segment" => Some((
+            &mut page.segment,
+            lang.t("请选择您的品牌", "Please choose your brand"),
+        )),
+        "purpose" => Some((&mut page.purpose, lang.t("请选择一项", "Please choose one"))),
+        "overall" => Some((&mut page.overall, one_to_ten)),
+        "nps" => Some((
+            &mut page.nps,
+            lang.t(
+                "请在 0–10 中选择一个分数",
+                "Please choose a score from 0 to 10",
+            ),
+        )),
+        "tolerable_wait_min" => Some((
+            &mut page.wait,
+            lang.t("请选择一个时长", "Please choose a duration"),
+        )),
+        _ => field.strip_prefix("ratings.").and_then(|rest| {
+            let (key, what) = rest.split_once('.')?;
+            let moment = page
+                .stages
+                .iter_mut()
+                .flat_map(|s| s.moments.iter_mut())
+                .find(|m| m.satisfaction.name == format!("sat.{key}"))?;
+            match what {
+                "satisfaction" => Some((&mut moment.satisfaction, one_to_ten)),
+                "importance" => {
+                    moment.importance_open = true;
+                    Some((&mut moment.importance, one_to_ten))
+                }
+                _ => None,
+            }
+        }),
+    };
+    match question {
+        Some((q, message)) => q.problem = message.to_owned(),
+        None if field == "respondent" => page.general.push(
+            lang.t(
+                "这份问卷页面已过期，请检查您的回答后再提交一次。",
+                "This copy of the form has expired: please check your answers and send it again.",
+            )
+            .to_owned(),
+        ),
+        None if field == "(form)" => page.general.push(p.message.clone()),
+        // A field of no question on this page (a moment of another journey, say).
+        None => page.general.push(format!(
+            "{}: {}",
+            lang.t("无法识别的回答", "An answer we could not use"),
+            p.field
+        )),
+    }
+}
+
+/// A fresh one-time id for a rendered form: 128 random bits from the thread's CSPRNG,
+/// so two forms never share one, prefixed so web answers stand apart from the
+/// questionnaire numbers of paper surveys in the same journey.
+fn new_nonce() -> String {
+    use rand::Rng;
+    format!("web-{:032x}", rand::rng().random::<u128>())
+}
+
+fn is_nonce(s: &str) -> bool {
+    s.strip_prefix("web-")
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+// ---------------------------------------------------------------- the cookie
+
+fn answered_cookie_name(journey: &JourneyKey) -> String {
+    // Journey keys are a-z, 0-9, `_` and `-`: all valid in a cookie name.
+    format!("peakend_answered_{journey}")
+}
+
+fn has_answered(headers: &HeaderMap, journey: &JourneyKey) -> bool {
+    let name = answered_cookie_name(journey);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim().split_once('=').is_some_and(|(n, _)| n == name))
+}
+
+/// The "already answered" marker, scoped to this hall's survey pages. HttpOnly (no
+/// script needs it) and SameSite=Lax; not `Secure`, because halls often serve the form
+/// over plain HTTP on their own network and the cookie carries nothing secret.
+fn answered_cookie(hall: &HallId, journey: &JourneyKey) -> HeaderValue {
+    let cookie = format!(
+        "{}=1; Max-Age={ANSWERED_WINDOW_SECS}; Path=/halls/{hall}/survey; HttpOnly; SameSite=Lax",
+        answered_cookie_name(journey)
+    );
+    HeaderValue::from_str(&cookie).expect("ids are header-safe")
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn form(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let lang = Lang::from(&q);
+    let t = target(&state, &hall, &q).await.in_lang(lang)?;
+    if has_answered(&headers, t.journey.key()) {
+        return Ok(thanks_page(&t, lang, Thanks::AlreadyAnswered)?.into_response());
+    }
+    let page = form_page(&t, lang, new_nonce(), &Answers::new(), &[]);
+    // A form holds a one-time nonce: a cached copy would hand the same one to the next
+    // person on a shared device.
+    Ok(([(header::CACHE_CONTROL, "no-store")], render(&page, lang)?).into_response())
+}
+
+fn number(
+    answers: &Answers,
+    field: &str,
+    problems: &mut Vec<FieldProblem>,
+    lang: Lang,
+) -> Option<f64> {
+    let v = answers.get(field).map(|v| v.trim()).unwrap_or("");
+    if v.is_empty() {
+        return None;
+    }
+    match v.parse::<f64>() {
+        Ok(x) => Some(x),
+        Err(_) => {
+            problems.push(FieldProblem {
+                field: field.to_owned(),
+                message: lang.t("不是数字", "not a number").to_owned(),
+            });
+            None
+        }
+    }
+}
+
+/// The form's fields as the JSON endpoint's [`ResponseForm`], so the same rules check
+/// both; values that are not numbers at all are named here (as serde names them there).
+fn response_form(
+    answers: &Answers,
+    t: &Target,
+    nonce: &str,
+    lang: Lang,
+) -> (ResponseForm, Vec<FieldProblem>) {
+    let mut problems = Vec::new();
+    let mut ratings: BTreeMap<String, RatingForm> = BTreeMap::new();
+    for name in answers.keys() {
+        let (what, key) = match name.split_once('.') {
+            Some(("sat", key)) => ("satisfaction", key),
+            Some(("imp", key)) => ("importance", key),
+            _ => continue,
+        };
+        let x = number(answers, name, &mut problems, lang);
+        if let Some(p) = problems.last_mut().filter(|p| &p.field == name) {
+            p.field = format!("ratings.{key}.{what}");
+        }
+        let entry = ratings.entry(key.to_owned()).or_default();
+        match what {
+            "satisfaction" => entry.satisfaction = x,
+            _ => entry.importance = x,
+        }
+    }
+    // Skipped moments stay out, as an empty cell does in a survey file.
+    ratings.retain(|_, r| r.satisfaction.is_some() || r.importance.is_some());
+    let form = ResponseForm {
+        respondent: nonce.to_owned(),
+        hall: t.hall.to_string(),
+        // The visit is today, in the halls' time zone (China, +08:00).
+        date: chrono::Utc::now()
+            .with_timezone(&crate::china())
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string(),
+        segment: answers.get("segment").cloned().unwrap_or_default(),
+        purpose: answers.get("purpose").cloned(),
+        overall: number(answers, "overall", &mut problems, lang),
+        nps: number(answers, "nps", &mut problems, lang),
+        tolerable_wait_min: number(answers, "tolerable_wait_min", &mut problems, lang),
+        ratings,
+        needs: BTreeMap::new(),
+    };
+    (form, problems)
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    Extension(context): Extension<Arc<SurveyContext>>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Path(hall): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = Lang::from(&q);
+    let peer = connect_info.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let client = client_key(&headers, peer, context.trust_forwarded_for);
+    if let Err(wait) = context.limiter.check(client, Instant::now()) {
+        return Err(PageError {
+            error: ApiError::new(StatusCode::TOO_MANY_REQUESTS, "survey rate limit"),
+            lang,
+            retry_after: Some(wait.as_secs().max(1)),
+        });
+    }
+    let t = target(&state, &hall, &q).await.in_lang(lang)?;
+    let Form(fields) = body
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+        .in_lang(lang)?;
+    let answers: Answers = fields.into_iter().collect();
+    let thanks_url = |again: bool| {
+        let mut url = format!(
+            "/halls/{}/survey/thanks{}",
+            t.hall,
+            query_suffix(t.named.as_deref(), lang)
+        );
+        if again {
+            url.push_str(if url.contains('?') { "&" } else { "?" });
+            url.push_str("again=1");
+        }
+        url
+    };
+    let cookie = answered_cookie(&t.hall, t.journey.key());
+    let done = |again: bool| {
+        (
+            [(header::SET_COOKIE, cookie.clone())],
+            Redirect::to(&thanks_url(again)),
+        )
+            .into_response()
+    };
+    // A second tab opened before the first answer was sent: refused like a re-post.
+    if has_answered(&headers, t.journey.key()) {
+        return Ok(done(true));
+    }
+
+    let nonce = answers.get("nonce").map(|n| n.trim()).unwrap_or("");
+    let (nonce, mut problems) = if is_nonce(nonce) {
+        (nonce.to_owned(), Vec::new())
+    } else {
+        let p = FieldProblem {
+            field: "respondent".into(),
+            message: "the form carries no valid nonce".into(),
+        };
+        (new_nonce(), vec![p])
+    };
+    let (response_form, conversion) = response_form(&answers, &t, &nonce, lang);
+    problems.extend(conversion);
+    let answered_any = response_form.overall.is_some()
+        || response_form.nps.is_some()
+        || !response_form.ratings.is_empty();
+    let halls = HashSet::from([t.hall.to_string()]);
+    let parsed = response_form.parse(&t.journey, Some(&halls));
+    let response = match parsed {
+        Ok(r) if problems.is_empty() && answered_any => r,
+        Ok(_) => {
+            if problems.is_empty() {
+                problems.push(FieldProblem {
+                    field: "(form)".into(),
+                    message: lang
+                        .t(
+                            "请至少回答一个问题再提交。",
+                            "Please answer at least one question before sending.",
+                        )
+                        .into(),
+                });
+            }
+            return Ok(again(&t, lang, nonce, &answers, &problems));
+        }
+        Err(core) => {
+            problems.extend(core);
+            return Ok(again(&t, lang, nonce, &answers, &problems));
+        }
+    };
+
+    // The nonce is random hex: its last two digits spread forms evenly over the
+    // stripes. SQLite takes one writer at a time anyway, and a transaction that read
+    // before another's commit cannot write after it (SQLITE_BUSY), so there all survey
+    // posts of the process take turns.
+    let stripe = match state.store.backend() {
+        peakend_store::Backend::Sqlite => 0,
+        peakend_store::Backend::Postgres => {
+            usize::from_str_radix(&nonce[nonce.len() - 2..], 16).unwrap_or(0) % WRITE_LOCK_STRIPES
+        }
+    };
+    let _one_at_a_time = context.write_locks[stripe].lock().await;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match state
+            .store
+            .import_responses(&t.journey, std::slice::from_ref(&response))
+            .await
+        {
+            Ok(_) => return Ok(done(false)),
+            // The one conflict a single response can meet: its respondent (this form's
+            // nonce) is already stored, i.e. the same form was sent before.
+            Err(e) if e.kind() == peakend_store::ErrorKind::Conflict => return Ok(done(true)),
+            // Two posts of one form racing past the store's check (from two processes)
+            // meet the unique index instead, as a database error; the first one's row
+            // tells them apart from a real failure. A writer of another kind (a file
+            // import, say) can also make one attempt fail on SQLite: one more try.
+            Err(e) => {
+                if stored(&state, &t, &nonce).await {
+                    return Ok(done(true));
+                }
+                if tries >= 2 {
+                    return Err(e).in_lang(lang);
+                }
+                tracing::warn!(error = %e, "survey answer not stored, trying once more");
+            }
+        }
+    }
+}
+
+/// The form again, 422, with every problem under its question and the answers kept
+/// (and the same nonce: nothing was stored under it).
+fn again(
+    t: &Target,
+    lang: Lang,
+    nonce: String,
+    answers: &Answers,
+    problems: &[FieldProblem],
+) -> Response {
+    match render(&form_page(t, lang, nonce, answers, problems), lang) {
+        Ok(html) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(header::CACHE_CONTROL, "no-store")],
+            html,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Whether a response of `respondent` to the target's journey is stored for its hall
+/// (looked up among today's and yesterday's, which a just-sent form falls within).
+async fn stored(state: &AppState, t: &Target, respondent: &str) -> bool {
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::china())
+        .date_naive();
+    let from = today.pred_opt().unwrap_or(today);
+    state
+        .store
+        .responses(
+            &t.journey,
+            Some(std::slice::from_ref(&t.hall)),
+            Some(from),
+            Some(today),
+        )
+        .await
+        .is_ok_and(|rs| rs.iter().any(|r| r.respondent == respondent))
+}
+
+// ---------------------------------------------------------------- thank-you page
+
+enum Thanks {
+    /// The answers were just stored.
+    Received,
+    /// The same form was sent again: nothing stored twice, and the customer is thanked all the same.
+    ReceivedBefore,
+    /// The phone answered within the window and opened the form again.
+    AlreadyAnswered,
+}
+
+#[derive(Template)]
+#[template(path = "survey_thanks.html")]
+struct ThanksPage {
+    lang: Lang,
+    hall_name: String,
+    title: String,
+    message: String,
+    note: String,
+}
+
+fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, PageError> {
+    let hours = ANSWERED_WINDOW_SECS / 3600;
+    let (title, note) = match kind {
+        Thanks::Received => (lang.t("谢谢您！", "Thank you!"), String::new()),
+        Thanks::ReceivedBefore => (
+            lang.t("谢谢您！", "Thank you!"),
+            lang.t(
+                "您的回答我们已经收到，无需再次提交。",
+                "We had already received your answers; there is no need to send them again.",
+            )
+            .to_owned(),
+        ),
+        Thanks::AlreadyAnswered => (
+            lang.t(
+                "您已经评价过了，谢谢！",
+                "You have already answered, thank you!",
+            ),
+            if lang.en {
+                format!(
+                    "Each phone can answer once every {hours} hours. Next time you visit, we would love to hear from you again."
+                )
+            } else {
+                format!("每部手机每 {hours} 小时可评价一次。下次来厅时，欢迎再告诉我们您的感受。")
+            },
+        ),
+    };
+    let message = if lang.en {
+        format!(
+            "Your answers help {} make every visit better. We wish you a wonderful day!",
+            t.hall_name
+        )
+    } else {
+        format!(
+            "您的评价会帮助{}把每一次服务做得更好。祝您生活愉快！",
+            t.hall_name
+        )
+    };
+    render(
+        &ThanksPage {
+            lang,
+            hall_name: t.hall_name.clone(),
+            title: title.to_owned(),
+            message,
+            note,
+        },
+        lang,
+    )
+}
+
+async fn thanks(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, PageError> {
+    let lang = Lang::from(&q);
+    let t = target(&state, &hall, &q).await.in_lang(lang)?;
+    let kind = if q.again.is_some() {
+        Thanks::ReceivedBefore
+    } else {
+        Thanks::Received
+    };
+    thanks_page(&t, lang, kind)
+}
+
+// ---------------------------------------------------------------- QR code
+
+/// Pixels per QR module: 10 px prints about 2.5 mm per module at 100 dpi and stays
+/// crisp when a browser scales the image down for an A5 card.
+const QR_MODULE_PX: usize = 10;
+/// The quiet zone the QR standard asks for around the symbol, in modules.
+const QR_QUIET_MODULES: usize = 4;
+
+/// The absolute address of a hall's form: the configured public URL, else the scheme
+/// and `Host` this request came with (so print the card from the address customers use).
+fn form_url(context: &SurveyContext, headers: &HeaderMap, t: &Target) -> String {
+    let base = context.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .unwrap_or("localhost");
+        let https = headers
+            .get("x-forwarded-proto")
+            .and_then(|p| p.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        format!("{}://{host}", if https { "https" } else { "http" })
+    });
+    format!(
+        "{base}/halls/{}/survey{}",
+        t.hall,
+        query_suffix(t.named.as_deref(), Lang { en: false })
+    )
+}
+
+/// A black-on-white greyscale PNG of the QR code of `text` (error correction M: still
+/// reads with a smudge or a fold in a printed card).
+pub fn qr_png_bytes(text: &str) -> Result<Vec<u8>, String> {
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
+        .map_err(|e| e.to_string())?;
+    let modules = code.width();
+    let colors = code.to_colors();
+    let side = (modules + 2 * QR_QUIET_MODULES) * QR_MODULE_PX;
+    let mut pixels = vec![255u8; side * side];
+    for (i, c) in colors.iter().enumerate() {
+        if *c != qrcode::Color::Dark {
+            continue;
+        }
+        let (mx, my) = (i % modules, i / modules);
+        let (x0, y0) = (
+            (mx + QR_QUIET_MODULES) * QR_MODULE_PX,
+            (my + QR_QUIET_MODULES) * QR_MODULE_PX,
+        );
+        for y in y0..y0 + QR_MODULE_PX {
+            pixels[y * side + x0..y * side + x0 + QR_MODULE_PX].fill(0);
+        }
+    }
+    let mut out = Vec::new();
+    let side32 = u32::try_from(side).map_err(|e| e.to_string())?;
+    let mut encoder = png::Encoder::new(&mut out, side32, side32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+async fn qr_png(
+    State(state): State<AppState>,
+    Extension(context): Extension<Arc<SurveyContext>>,
+    Path(hall): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let lang = Lang::from(&q);
+    let t = target(&state, &hall, &q).await.in_lang(lang)?;
+    let png = qr_png_bytes(&form_url(&context, &headers, &t))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))
+        .in_lang(lang)?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "survey_qr.html")]
+struct QrPage {
+    lang: Lang,
+    hall_name: String,
+    journey_name: String,
+    png: String,
+    url: String,
+}
+
+async fn qr_page(
+    State(state): State<AppState>,
+    Extension(context): Extension<Arc<SurveyContext>>,
+    Path(hall): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Html<String>, PageError> {
+    let lang = Lang::from(&q);
+    let t = target(&state, &hall, &q).await.in_lang(lang)?;
+    let page = QrPage {
+        lang,
+        hall_name: t.hall_name.clone(),
+        journey_name: lang.text(t.journey.name()).to_owned(),
+        png: format!(
+            "/halls/{}/qr.png{}",
+            t.hall,
+            query_suffix(t.named.as_deref(), Lang { en: false })
+        ),
+        url: form_url(&context, &headers, &t),
+    };
+    render(&page, lang)
+}
+
+// ---------------------------------------------------------------- rate limit
+
+/// The address a submission is counted against: the connection's peer, or (when
+/// trusted, behind a proxy) the last `X-Forwarded-For` entry, which is the one the proxy
+/// itself appended. IPv6 addresses count per /64, the block one subscriber gets.
+/// `None` when neither is known (a server started without connection info): all such
+/// posts then share one allowance, so the limit still holds.
+fn client_key(headers: &HeaderMap, peer: Option<IpAddr>, trust_forwarded: bool) -> Option<IpAddr> {
+    let forwarded = trust_forwarded
+        .then(|| {
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                .next_back()
+        })
+        .flatten();
+    forwarded.or(peer).map(|ip| match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::V6(s.into())
+            }
+        },
+        v4 => v4,
+    })
+}
+
+/// A token bucket per client address: `capacity` posts at once, refilled evenly over
+/// `period`. In memory, per process: a hall network's survey traffic is small, one
+/// process serves it, and a restart forgetting the counts is harmless. It is twenty
+/// lines, where a crate (`governor`) would bring its own clock, hasher and
+/// keyed-store types for the same arithmetic.
+pub struct RateLimiter {
+    capacity: f64,
+    per_sec: f64,
+    buckets: Mutex<HashMap<Option<IpAddr>, (f64, Instant)>>,
+}
+
+/// Above this many tracked addresses, buckets that have refilled are dropped, so the
+/// map stays bounded by the addresses active within one period.
+const LIMITER_PRUNE_AT: usize = 10_000;
+
+impl RateLimiter {
+    pub fn new(capacity: u32, period: Duration) -> Self {
+        RateLimiter {
+            capacity: f64::from(capacity),
+            per_sec: f64::from(capacity) / period.as_secs_f64(),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `client`, or says how long until one is free.
+    pub fn check(&self, client: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= LIMITER_PRUNE_AT {
+            let full = Duration::from_secs_f64(self.capacity / self.per_sec);
+            buckets.retain(|_, (_, at)| now.saturating_duration_since(*at) < full);
+        }
+        let (tokens, at) = buckets.entry(client).or_insert((self.capacity, now));
+        let refilled = now.saturating_duration_since(*at).as_secs_f64() * self.per_sec;
+        *tokens = (*tokens + refilled).min(self.capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_sec))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_refuses_the_eleventh_post_and_refills_over_the_minute() {
+        let limiter = RateLimiter::new(10, Duration::from_secs(60));
+        let ip = Some("10.0.0.1".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert!(limiter.check(ip, t0).is_ok());
+        }
+        let wait = limiter.check(ip, t0).unwrap_err();
+        assert!((5.9..=6.1).contains(&wait.as_secs_f64()), "{wait:?}");
+        // Another address has its own allowance.
+        assert!(limiter.check(Some("10.0.0.2".parse().unwrap()), t0).is_ok());
+        // One token back after 6 s, and only one.
+        let t1 = t0 + Duration::from_secs(6);
+        assert!(limiter.check(ip, t1).is_ok());
+        assert!(limiter.check(ip, t1).is_err());
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_when_trusted_and_ipv6_per_64() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 203.0.113.7"),
+        );
+        let peer: Option<IpAddr> = Some("127.0.0.1".parse().unwrap());
+        assert_eq!(client_key(&headers, peer, false), peer);
+        assert_eq!(
+            client_key(&headers, peer, true),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        let a = client_key(
+            &HeaderMap::new(),
+            Some("2001:db8::1".parse().unwrap()),
+            false,
+        );
+        let b = client_key(
+            &HeaderMap::new(),
+            Some("2001:db8::ffff:2".parse().unwrap()),
+            false,
+        );
+        assert_eq!(a, b);
+        assert_eq!(
+            client_key(
+                &HeaderMap::new(),
+                Some("::ffff:10.1.2.3".parse().unwrap()),
+                false
+            ),
+            Some("10.1.2.3".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn the_qr_address_is_the_public_url_or_the_request_host() {
+        let t = Target {
+            hall: HallId::parse("h1").unwrap(),
+            hall_name: "人民路营业厅".into(),
+            journey: peakend_core::builtin::journeys().unwrap().remove(0),
+            named: Some("service-hall".into()),
+        };
+        let context = |public_url: Option<&str>| SurveyContext {
+            limiter: RateLimiter::new(1, Duration::from_secs(60)),
+            write_locks: Vec::new(),
+            trust_forwarded_for: false,
+            public_url: public_url.map(String::from),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("10.1.2.3:8080"));
+        assert_eq!(
+            form_url(&context(None), &headers, &t),
+            "http://10.1.2.3:8080/halls/h1/survey?journey=service-hall"
+        );
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        headers.insert(header::HOST, HeaderValue::from_static("survey.example.cn"));
+        assert_eq!(
+            form_url(&context(None), &headers, &t),
+            "https://survey.example.cn/halls/h1/survey?journey=service-hall"
+        );
+        // A Host that is no host name is not put into a printed code.
+        headers.insert(header::HOST, HeaderValue::from_static("evil\"/x"));
+        assert!(form_url(&context(None), &headers, &t).starts_with("https://localhost/"));
+        assert_eq!(
+            form_url(&context(Some("https://cx.example.cn")), &headers, &t),
+            "https://cx.example.cn/halls/h1/survey?journey=service-hall"
+        );
+    }
+
+    #[test]
+    fn only_well_formed_nonces_are_taken() {
+        let n = new_nonce();
+        assert!(is_nonce(&n), "{n}");
+        assert_ne!(n, new_nonce());
+        assert!(!is_nonce("r1"));
+        assert!(!is_nonce("web-xyz"));
+    }
+}
