@@ -10,7 +10,8 @@ mod sql;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use chrono::FixedOffset;
 use peakend_core::analysis::rollup::{CellKey, whole_months};
@@ -174,6 +175,15 @@ pub trait Store: Send + Sync {
 
     async fn end_session(&self, token: &str) -> Result<()>;
 
+    /// A counter bumped by every write of responses, org nodes or journeys: what a
+    /// cached analysis is valid for.
+    async fn data_generation(&self) -> Result<i64>;
+
+    /// Where computed analyses are kept, if this store keeps them.
+    fn analysis_cache(&self) -> Option<&AnalysisCache> {
+        None
+    }
+
     /// Quarantined events, newest first (of one hall, or all).
     async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>>;
 
@@ -247,6 +257,84 @@ pub struct AnalysisQuery<'a> {
 /// anything else (a date inside a month, grouping by visit purpose, responses stored
 /// before roll-ups existed) rescans the responses.
 pub async fn stored_analysis(
+    store: &dyn Store,
+    journey: &Journey,
+    q: &AnalysisQuery<'_>,
+) -> Result<Analysis> {
+    let Some(cache) = store.analysis_cache() else {
+        return compute_analysis(store, journey, q).await;
+    };
+    // Read the generation first: an import that lands while we compute makes the answer
+    // stale under the old generation, never current under the new one.
+    let generation = store.data_generation().await?;
+    let key = AnalysisCache::key(journey, q);
+    if let Some(a) = cache.get(&key, generation) {
+        return Ok((*a).clone());
+    }
+    let a = compute_analysis(store, journey, q).await?;
+    cache.put(key, generation, Arc::new(a.clone()));
+    Ok(a)
+}
+
+/// Analyses already computed, by query and data generation: a dashboard asks the same
+/// questions again and again, and merging thousands of roll-up cells each time would be
+/// most of a page's time.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisCache {
+    entries: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+/// An analysis and the data generation it was computed at.
+type Cached = (i64, Arc<Analysis>);
+
+impl AnalysisCache {
+    /// Enough for every node and filter a province's users look at in a while.
+    const CAPACITY: usize = 512;
+
+    fn key(journey: &Journey, q: &AnalysisQuery<'_>) -> String {
+        // The journey's moments and needs are part of the question: a journey changed
+        // in another process must not be answered from the old shape.
+        let shape: Vec<String> = journey
+            .moments()
+            .iter()
+            .map(|m| {
+                let needs: Vec<&str> = m.core_needs.iter().map(|n| n.key.as_str()).collect();
+                format!("{}:{}", m.key, needs.join(","))
+            })
+            .collect();
+        format!(
+            "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            journey.key(),
+            shape.join(";"),
+            q.org,
+            q.from,
+            q.to,
+            q.weights,
+            q.rule,
+            q.by
+        )
+    }
+
+    fn get(&self, key: &str, generation: i64) -> Option<Arc<Analysis>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, a)| a.clone())
+    }
+
+    fn put(&self, key: String, generation: i64, a: Arc<Analysis>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (g, _)| *g == generation);
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+            entries.insert(key, (generation, a));
+        }
+    }
+}
+
+async fn compute_analysis(
     store: &dyn Store,
     journey: &Journey,
     q: &AnalysisQuery<'_>,

@@ -24,8 +24,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Backend, IngestOutcome, JourneySummary, OrgImportSummary, Origin, PutOutcome, Quarantined,
-    Rejected, Result, Session, Store, StoreError, User,
+    AnalysisCache, Backend, IngestOutcome, JourneySummary, OrgImportSummary, Origin, PutOutcome,
+    Quarantined, Rejected, Result, Session, Store, StoreError, User,
 };
 
 #[derive(Debug, Clone)]
@@ -51,6 +51,7 @@ mod accounts;
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: Pool,
+    analyses: AnalysisCache,
 }
 
 fn now_ms() -> i64 {
@@ -146,6 +147,7 @@ impl SqlStore {
                 .map_err(connect_err)?;
             return Ok(SqlStore {
                 pool: Pool::Postgres(pool),
+                analyses: AnalysisCache::default(),
             });
         }
         let options = if url.starts_with("sqlite:") {
@@ -177,6 +179,7 @@ impl SqlStore {
             .map_err(connect_err)?;
         Ok(SqlStore {
             pool: Pool::Sqlite(pool),
+            analyses: AnalysisCache::default(),
         })
     }
 
@@ -406,6 +409,9 @@ impl Store for SqlStore {
                     .await?;
                 }
             }
+            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(outcome)
         })
@@ -454,6 +460,9 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(summary)
         })
@@ -572,6 +581,9 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(responses.len())
         })
@@ -1059,6 +1071,19 @@ impl Store for SqlStore {
 
     async fn end_session(&self, token: &str) -> Result<()> {
         self.accounts_end_session(token).await
+    }
+
+    async fn data_generation(&self) -> Result<i64> {
+        let row: Option<(i64,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT generation FROM data_generation WHERE id = 1")
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map_or(0, |(g,)| g))
+    }
+
+    fn analysis_cache(&self) -> Option<&AnalysisCache> {
+        Some(&self.analyses)
     }
 }
 

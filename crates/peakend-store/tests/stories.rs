@@ -530,3 +530,34 @@ peakend_testkit::on_both_backends!(rollups_answer_whole_months_like_a_rescan, |u
         1200
     );
 });
+
+// Analyses are cached by data generation: a write through another connection (another
+// process: a CLI import while the server runs) is seen at once.
+peakend_testkit::on_both_backends!(cached_analyses_follow_writes_from_elsewhere, |url| {
+    use peakend_store::{AnalysisQuery, stored_analysis};
+    let server = ready(url).await;
+    with_halls(&server).await;
+    let cli = peakend_store::connect(url).await.unwrap();
+    let j = service_hall();
+    let halls = [peakend_core::HallId::parse("h1").unwrap()];
+    let all: Vec<_> = peakend_core::synth::responses(&j, &halls, 300, 9).collect();
+    let (a, b) = all.split_at(100);
+    server.import_responses(&j, a).await.unwrap();
+    let q = AnalysisQuery::default();
+    let before = server.data_generation().await.unwrap();
+    assert_eq!(
+        stored_analysis(&server, &j, &q).await.unwrap().respondents,
+        100
+    );
+    assert_eq!(
+        stored_analysis(&server, &j, &q).await.unwrap().respondents,
+        100
+    );
+    cli.import_responses(&j, b).await.unwrap();
+    assert!(server.data_generation().await.unwrap() > before);
+    assert_eq!(
+        stored_analysis(&server, &j, &q).await.unwrap().respondents,
+        300,
+        "not the cached answer"
+    );
+});
