@@ -483,11 +483,30 @@ impl Store for SqlStore {
                     unknown.into_iter().collect::<Vec<_>>().join(", ")
                 )));
             }
-            let stored: Vec<(String,)> = sqlx::query_as("SELECT respondent FROM survey_response WHERE journey_key = $1")
-                .bind(key)
-                .fetch_all(&mut *tx)
-                .await?;
-            let stored: HashSet<String> = stored.into_iter().map(|(r,)| r).collect();
+            // A form's one answer looks up its own respondent (the unique index); only a
+            // large file reads the journey's respondents whole, which is then cheaper.
+            let stored: HashSet<String> = if responses.len() > 50_000 {
+                let all: Vec<(String,)> = sqlx::query_as("SELECT respondent FROM survey_response WHERE journey_key = $1")
+                    .bind(key)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                all.into_iter().map(|(r,)| r).collect()
+            } else {
+                let mut found = HashSet::new();
+                for chunk in responses.chunks(500) {
+                    let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                    let sql = format!(
+                        "SELECT respondent FROM survey_response WHERE journey_key = $1 AND respondent IN ({})",
+                        marks.join(", ")
+                    );
+                    let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(key);
+                    for r in chunk {
+                        q = q.bind(r.respondent.as_str());
+                    }
+                    found.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(r,)| r));
+                }
+                found
+            };
             let again: Vec<&str> =
                 responses.iter().map(|r| r.respondent.as_str()).filter(|r| stored.contains(*r)).collect();
             if !again.is_empty() {
