@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod journeys;
 mod kpi;
+pub mod live;
 mod org;
 mod pages;
 mod responses;
@@ -26,6 +27,21 @@ pub use pages::questionnaire_html;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Wakes a hall's live streams when an ingest for it commits.
+    pub live: live::LiveHub,
+    /// The halls' time when a request gives no `?at=`.
+    pub clock: live::Clock,
+}
+
+impl AppState {
+    /// The state of a server on the system clock.
+    pub fn new(store: Arc<dyn Store>) -> AppState {
+        AppState {
+            store,
+            live: live::LiveHub::default(),
+            clock: live::Clock::System,
+        }
+    }
 }
 
 pub fn app(state: AppState) -> Router {

@@ -14,6 +14,7 @@ macro_rules! out {
 mod analyze_cmd;
 mod demo;
 mod events_cmd;
+mod holidays_cmd;
 mod journey_cmd;
 mod kpi_cmd;
 mod org_cmd;
@@ -80,6 +81,9 @@ enum Command {
     Kpi(kpi_cmd::KpiArgs),
     /// A realistic simulated day of device events (NDJSON) for the first N halls
     Simulate(simulate_cmd::SimulateArgs),
+    /// Public holidays per province (not working days for the kiosk repair rule)
+    #[command(subcommand)]
+    Holidays(holidays_cmd::HolidaysCmd),
     /// Counters needed for a demand (Erlang C), or what N counters achieve
     Staffing(staffing_cmd::StaffingArgs),
     /// Set up a demo province with its data, then serve it
@@ -200,6 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Staffing(args) => staffing_cmd::run(&cli.db, args).await,
+        Command::Holidays(cmd) => holidays_cmd::run(&cli.db, cmd).await,
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
@@ -234,12 +239,6 @@ async fn serve(store: SqlStore, addr: SocketAddr) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("peakend: serving http://{local} (Ctrl-C to stop)");
-    peakend_http::serve(
-        listener,
-        peakend_http::AppState {
-            store: Arc::new(store),
-        },
-    )
-    .await?;
+    peakend_http::serve(listener, peakend_http::AppState::new(Arc::new(store))).await?;
     Ok(())
 }
