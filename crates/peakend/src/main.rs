@@ -13,6 +13,7 @@ macro_rules! out {
 
 mod analyze_cmd;
 mod demo;
+mod demo_live;
 mod events_cmd;
 mod holidays_cmd;
 mod journey_cmd;
@@ -93,6 +94,12 @@ enum Command {
         /// Set up the data only; do not start the server
         #[arg(long)]
         no_serve: bool,
+        /// How many times faster than real time the demo day runs (from 08:30 today)
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// Serve on the system clock without replaying a simulated day
+        #[arg(long)]
+        no_live: bool,
     },
 }
 
@@ -215,18 +222,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = init(&cli.db).await?;
             serve(store, addr).await
         }
-        Command::Demo { addr, no_serve } => {
+        Command::Demo {
+            addr,
+            no_serve,
+            speed,
+            no_live,
+        } => {
             let store = init(&cli.db).await?;
             demo::load(&store).await?;
             if no_serve {
                 return Ok(());
             }
-            serve(store, addr).await
+            let mut state = peakend_http::AppState::new(Arc::new(store));
+            if !no_live {
+                // The halls live on the demo clock, and its day is ingested as it comes.
+                state.clock = demo_live::clock(speed);
+                tokio::spawn(demo_live::replay(state.clone()));
+            }
+            serve_state(state, addr).await
         }
     }
 }
 
 async fn serve(store: SqlStore, addr: SocketAddr) -> anyhow::Result<()> {
+    serve_state(peakend_http::AppState::new(Arc::new(store)), addr).await
+}
+
+async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -239,6 +261,6 @@ async fn serve(store: SqlStore, addr: SocketAddr) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("peakend: serving http://{local} (Ctrl-C to stop)");
-    peakend_http::serve(listener, peakend_http::AppState::new(Arc::new(store))).await?;
+    peakend_http::serve(listener, state).await?;
     Ok(())
 }
