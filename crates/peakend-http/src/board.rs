@@ -117,10 +117,11 @@ async fn board(
         .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
     viewer.ensure_covers(&tree, &node_id)?;
     let offset = crate::kpi::china();
-    let now = chrono::Utc::now().with_timezone(&offset);
+    // The halls' clock: the system's, or the demo's accelerated day.
+    let now = state.clock.now().with_timezone(&offset);
     let now_ms = now.timestamp_millis();
     let midnight = peakend_store::local_midnight(now.date_naive(), offset);
-    let rules = peakend_store::hall_rules(state.store.as_ref()).await?;
+    let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
     let events = state.store.hall_events(&hall, midnight, now_ms + 1).await?;
     let day = HallDay::replay(rules, &events, now_ms);
     let queue = day.queue(now_ms);
@@ -182,6 +183,9 @@ async fn board(
             .collect();
     let labels = serde_json::json!({
         "hall": hall.as_str(),
+        // The hall's clock, so waits tick on in the page (the demo's runs faster).
+        "now": now_ms,
+        "speed": state.clock.speed(),
         "user": viewer.user.name.as_str(),
         "csrf": viewer.csrf,
         "kinds": {

@@ -161,11 +161,11 @@ async fn open_care_alerts(
     halls: &[peakend_core::HallId],
 ) -> Result<BTreeMap<String, usize>, ApiError> {
     let offset = crate::kpi::china();
-    let now = chrono::Utc::now().with_timezone(&offset);
+    let now = state.clock.now().with_timezone(&offset);
     let midnight = peakend_store::local_midnight(now.date_naive(), offset);
-    let rules = peakend_store::hall_rules(state.store.as_ref()).await?;
     let mut out = BTreeMap::new();
     for hall in halls {
+        let rules = peakend_store::hall_rules(state.store.as_ref(), hall).await?;
         let events = state
             .store
             .hall_events(hall, midnight, now.timestamp_millis() + 1)
@@ -211,7 +211,8 @@ async fn overview(
     .await?;
     // Operations figures for the same dates, or today when no period is chosen.
     let offset = crate::kpi::china();
-    let today = chrono::Utc::now().with_timezone(&offset).date_naive();
+    let clock = state.clock.now();
+    let today = clock.with_timezone(&offset).date_naive();
     let (ops_from, ops_to) = (p.from.unwrap_or(today), p.to.unwrap_or(today));
     let kpis: KpiReport = peakend_store::stored_kpis(
         state.store.as_ref(),
@@ -221,7 +222,7 @@ async fn overview(
             to: ops_to,
             bucket: Bucket::Day,
             offset,
-            now_ms: chrono::Utc::now().timestamp_millis(),
+            now_ms: clock.timestamp_millis(),
         },
     )
     .await?;

@@ -80,7 +80,7 @@ async fn ingest(
         }
     }
     Ok(Json(
-        state.store.ingest_events(&hall, events, refused).await?,
+        crate::live::ingest(&state, &hall, events, refused).await?,
     ))
 }
 
@@ -106,10 +106,10 @@ async fn replay(
         Some(t) => DateTime::parse_from_rfc3339(t).map_err(|_| {
             ApiError::bad_request(format!("at: `{t}` is not an RFC 3339 time with an offset"))
         })?,
-        None => chrono::Local::now().fixed_offset(),
+        None => state.clock.now(),
     };
     let now = at.timestamp_millis();
-    let rules = peakend_store::hall_rules(state.store.as_ref()).await?;
+    let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
     let midnight = peakend_store::local_midnight(at.date_naive(), *at.offset());
     let events = state.store.hall_events(&hall, midnight, now + 1).await?;
     Ok((HallDay::replay(rules, &events, now), now))
@@ -242,12 +242,83 @@ async fn ack(
     Ok(Json(serde_json::json!({ "id": id, "acknowledged": acked })))
 }
 
-/// How often the live stream looks at the hall: changes, including rules that come due
-/// with no event, reach the display within this much.
-const LIVE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest the live stream goes without looking at the hall: a fallback for what
+/// sends no notification (an ingest by another process on the same database). Ingests
+/// through this server wake it at once, and rules that come due on the hall's clock
+/// wake it when they do.
+const LIVE_FALLBACK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A live stream's state between looks at the hall.
+struct LiveView {
+    state: AppState,
+    caller: Caller,
+    hall: String,
+    /// Changes after every committed ingest of the hall.
+    ingests: tokio::sync::watch::Receiver<u64>,
+    last_queue: String,
+    last_alerts: String,
+    /// When the next clock-driven rule may come due (hall time, ms).
+    next_due: Option<i64>,
+    /// Server-sent events found by the last look, not yet sent.
+    pending: std::collections::VecDeque<axum::response::sse::Event>,
+    first: bool,
+}
+
+impl LiveView {
+    /// Waits for an ingest of the hall, the next rule due, or the fallback, whichever
+    /// is first.
+    async fn wait(&mut self) {
+        let wait = self.next_due.map_or(LIVE_FALLBACK, |due| {
+            self.state.clock.real_until(due).min(LIVE_FALLBACK)
+        });
+        tokio::select! {
+            changed = self.ingests.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+
+    /// Replays the hall's day now and queues what changed: the queue snapshot, then the
+    /// open alerts.
+    async fn look(&mut self) -> Result<(), ApiError> {
+        // Seen before reading, so an ingest that commits during the replay wakes us again.
+        self.ingests.borrow_and_update();
+        let (day, now) = replay(&self.state, &self.caller, self.hall.clone(), None).await?;
+        self.next_due = day.next_due();
+        let mut q = day.queue(now);
+        // The snapshot's time and the waits move every look: compare the rest, or every
+        // look would be a change (and, polled, the alerts would never get their turn).
+        let mut still = q.clone();
+        still.at = 0;
+        still.waiting.iter_mut().for_each(|w| w.waited_s = 0.0);
+        let queue = serde_json::to_string(&still).unwrap_or_default();
+        let open: Vec<&Alert> = day
+            .alerts()
+            .iter()
+            .filter(|a| a.cleared_at.is_none())
+            .collect();
+        let alerts = serde_json::to_string(&open).unwrap_or_default();
+        let sse = axum::response::sse::Event::default;
+        if queue != self.last_queue {
+            q.at = now;
+            let data = serde_json::to_string(&q).unwrap_or_default();
+            self.pending.push_back(sse().event("queue").data(data));
+            self.last_queue = queue;
+        }
+        if alerts != self.last_alerts {
+            self.pending.push_back(sse().event("alerts").data(&alerts));
+            self.last_alerts = alerts;
+        }
+        Ok(())
+    }
+}
 
 /// Server-sent events: `queue` (a snapshot) and `alerts` (the open ones) each time they
-/// change, first on connecting.
+/// change, first on connecting. The stream looks again when an ingest of the hall
+/// commits (pushed, not polled) and when a rule comes due on the hall's clock.
 async fn live(
     State(state): State<AppState>,
     caller: Caller,
@@ -260,42 +331,30 @@ async fn live(
 > {
     // Checks the hall and the token once, before streaming.
     replay(&state, &caller, hall.clone(), None).await?;
-    let stream = futures_util::stream::unfold(
-        (state, caller, hall, String::new(), String::new(), true),
-        |(state, caller, hall, last_queue, last_alerts, mut now_please)| async move {
-            loop {
-                if !now_please {
-                    tokio::time::sleep(LIVE_POLL).await;
-                }
-                now_please = false;
-                let (day, now) = replay(&state, &caller, hall.clone(), None).await.ok()?;
-                let mut q = day.queue(now);
-                // The snapshot's time and the waits move every poll: compare the rest, or
-                // every poll would be a change and the alerts never get their turn.
-                let mut still = q.clone();
-                still.at = 0;
-                still.waiting.iter_mut().for_each(|w| w.waited_s = 0.0);
-                let queue = serde_json::to_string(&still).unwrap_or_default();
-                let open: Vec<&Alert> = day
-                    .alerts()
-                    .iter()
-                    .filter(|a| a.cleared_at.is_none())
-                    .collect();
-                let alerts = serde_json::to_string(&open).unwrap_or_default();
-                let sse = axum::response::sse::Event::default();
-                // One change per event; `now_please` looks again at once for the other.
-                if queue != last_queue {
-                    q.at = now;
-                    let data = serde_json::to_string(&q).unwrap_or_default();
-                    let next = (state, caller, hall, queue, last_alerts, true);
-                    return Some((Ok(sse.event("queue").data(data)), next));
-                }
-                if alerts != last_alerts {
-                    let next = (state, caller, hall, last_queue, alerts.clone(), true);
-                    return Some((Ok(sse.event("alerts").data(alerts)), next));
-                }
+    let hall_id = HallId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let view = LiveView {
+        ingests: state.live.subscribe(&hall_id),
+        state,
+        caller,
+        hall,
+        last_queue: String::new(),
+        last_alerts: String::new(),
+        next_due: None,
+        pending: std::collections::VecDeque::new(),
+        first: true,
+    };
+    let stream = futures_util::stream::unfold(view, |mut view| async move {
+        loop {
+            if let Some(event) = view.pending.pop_front() {
+                return Some((Ok(event), view));
             }
-        },
-    );
+            if !view.first {
+                view.wait().await;
+            }
+            view.first = false;
+            // A hall that cannot be read any more (the database went away) ends the stream.
+            view.look().await.ok()?;
+        }
+    });
     Ok(axum::response::Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default()))
 }

@@ -13,6 +13,7 @@ mod events;
 mod health;
 mod journeys;
 mod kpi;
+pub mod live;
 mod org;
 mod pages;
 mod responses;
@@ -35,13 +36,20 @@ pub struct AppState {
     /// Mark the session cookie `Secure` on every response, not only on requests a TLS
     /// proxy forwarded (`X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
+    /// Wakes a hall's live streams when an ingest for it commits.
+    pub live: live::LiveHub,
+    /// The halls' time when a request gives no `?at=`.
+    pub clock: live::Clock,
 }
 
 impl AppState {
+    /// The state of a server on the system clock.
     pub fn new(store: Arc<dyn Store>) -> AppState {
         AppState {
             store,
             secure_cookies: false,
+            live: live::LiveHub::default(),
+            clock: live::Clock::System,
         }
     }
 }

@@ -7,7 +7,9 @@
 
   // Waits are counted here from each ticket's issue time: the stream only sends changes.
   var last = null;
-  setInterval(function () { if (last) renderQueue(last); }, 15000);
+  var loaded = Date.now();
+  var hallNow = function () { return cfg.now + (Date.now() - loaded) * cfg.speed; };
+  setInterval(function () { if (last) renderQueue(last); }, 15000 / Math.max(1, cfg.speed));
 
   function renderQueue(q) {
     last = q;
@@ -17,7 +19,7 @@
     q.waiting.forEach(function (w) {
       var tr = document.createElement('tr');
       tr.dataset.ticket = w.ticket;
-      [w.ticket, cfg.services[w.service] || w.service, minutes(Math.max(0, (Date.now() - w.since) / 1000)), String(w.ahead), minutes(w.predicted_wait_s)].forEach(function (v) { tr.appendChild(text('td', v)); });
+      [w.ticket, cfg.services[w.service] || w.service, minutes(Math.max(0, (hallNow() - w.since) / 1000)), String(w.ahead), minutes(w.predicted_wait_s)].forEach(function (v) { tr.appendChild(text('td', v)); });
       body.appendChild(tr);
     });
   }

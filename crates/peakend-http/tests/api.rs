@@ -10,6 +10,11 @@ use serde_json::Value;
 
 /// Starts the app on an ephemeral port and returns its base URL.
 async fn spawn(url: &str) -> String {
+    spawn_on(url, peakend_http::live::Clock::System).await
+}
+
+/// The app with the halls on `clock`.
+async fn spawn_on(url: &str, clock: peakend_http::live::Clock) -> String {
     let store = peakend_store::connect(url).await.unwrap();
     store.load_builtin_journeys().await.unwrap();
     let node = |id: &str, parent: Option<&str>, level, name: &str| OrgNode {
@@ -45,7 +50,9 @@ async fn spawn(url: &str) -> String {
         )
         .await
         .unwrap();
-    let router = app(AppState::new(Arc::new(store)));
+    let mut state = AppState::new(Arc::new(store));
+    state.clock = clock;
+    let router = app(state);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let base = format!("http://{addr}");
     let login: Value = reqwest::Client::new()
@@ -511,4 +518,87 @@ peakend_testkit::on_both_backends!(the_live_stream_follows_the_queue, |url| {
         (StatusCode::OK, Some(2))
     );
     read_until("\"ticket\":\"L1\"", &mut seen).await;
+});
+
+/// Reads a server-sent event stream up to the first chunk that contains `needle`.
+async fn read_until(resp: &mut reqwest::Response, seen: &mut String, needle: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no `{needle}` within 5 s: {seen}"))
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+// Issue 4: an ingest wakes the hall's live stream (a push, not the 1 s fallback look):
+// the batch that makes the queue too long per counter shows as a pre-processing alert,
+// after the queue that caused it.
+peakend_testkit::on_both_backends!(an_ingest_pushes_the_alert_to_the_live_stream, |url| {
+    let (base, _store, token) = spawn_with_token(url).await;
+    let mut resp = reqwest::Client::new()
+        .get(format!("{base}/api/v1/halls/h1/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    read_until(&mut resp, &mut seen, "event: alerts").await;
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339();
+    let mut batch = vec![format!(
+        r#"{{"id":"p0","hall":"h1","type":"counter_opened","at":"{now}","counter":"c1"}}"#
+    )];
+    for i in 1..=4 {
+        batch.push(format!(
+            r#"{{"id":"p{i}","hall":"h1","type":"ticket_issued","at":"{now}","ticket":"P{i}","service":"payment"}}"#
+        ));
+    }
+    seen.clear();
+    let posted = std::time::Instant::now();
+    let (status, _) = post_events(&base, Some(&token), batch.join("\n")).await;
+    assert_eq!(status, StatusCode::OK);
+    read_until(&mut resp, &mut seen, "pre_processing").await;
+    // Generous, but below the fallback look's second: only a push gets here in time.
+    assert!(
+        posted.elapsed() < std::time::Duration::from_millis(900),
+        "the alert took {:?}: polled, not pushed",
+        posted.elapsed()
+    );
+    let queue = seen.find("\"ticket\":\"P4\"").expect("the queue with P4");
+    let alert = seen.find("pre_processing").unwrap();
+    assert!(queue < alert, "the queue comes before its alert: {seen}");
+});
+
+// Issue 4: rules fire on the hall's clock with no event: on a clock running 900 times
+// faster, a ticket issued now is due for care 15 hall-minutes (one real second) later.
+peakend_testkit::on_both_backends!(care_comes_due_on_the_hall_s_clock_without_an_event, |url| {
+    let start = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    let base = spawn_on(url, peakend_http::live::Clock::accelerated(start, 900.0)).await;
+    let store = peakend_store::connect(url).await.unwrap();
+    let token = store
+        .create_device_token(&peakend_core::HallId::parse("h1").unwrap())
+        .await
+        .unwrap();
+    let at = start.to_rfc3339();
+    let batch = format!(
+        "{{\"id\":\"k1\",\"hall\":\"h1\",\"type\":\"counter_opened\",\"at\":\"{at}\",\"counter\":\"c1\"}}\n\
+         {{\"id\":\"k2\",\"hall\":\"h1\",\"type\":\"ticket_issued\",\"at\":\"{at}\",\"ticket\":\"K1\",\"service\":\"payment\"}}"
+    );
+    let (status, _) = post_events(&base, Some(&token), batch).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut resp = reqwest::Client::new()
+        .get(format!("{base}/api/v1/halls/h1/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    read_until(&mut resp, &mut seen, "\"ticket\":\"K1\"").await;
+    read_until(&mut resp, &mut seen, "care_due").await;
+    let raised = start.timestamp_millis() + 15 * 60_000;
+    assert!(seen.contains(&format!("\"raised_at\":{raised}")), "{seen}");
 });

@@ -5,6 +5,7 @@
 pub mod analysis_csv;
 pub mod analysis_xlsx;
 pub mod decode;
+pub mod holiday_csv;
 pub mod org_csv;
 pub mod summary_csv;
 pub mod survey_csv;

@@ -18,6 +18,7 @@ use peakend_core::analysis::rollup::{CellKey, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
 use peakend_core::ops::day::{Alert, HallDay, Rules};
 use peakend_core::ops::event::Event;
+use peakend_core::ops::holiday::{self, Holiday};
 use peakend_core::ops::kpi::{self, Bucket, HallTickets, KpiReport};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
@@ -186,6 +187,13 @@ pub trait Store: Send + Sync {
 
     /// Quarantined events, newest first (of one hall, or all).
     async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>>;
+
+    /// Stores provinces' holidays (a date already listed for the province takes the new
+    /// name), all in one transaction; the caller has checked the provinces.
+    async fn import_holidays(&self, holidays: &[Holiday]) -> Result<usize>;
+
+    /// Every province's holidays, by province and date.
+    async fn holidays(&self) -> Result<Vec<Holiday>>;
 
     /// The roll-up cells of `journey` for months in [from, to] (`YYYY-MM`, inclusive).
     /// A cell whose statistics no longer fit the journey comes back with `None`.
@@ -443,9 +451,21 @@ async fn rolled_up<'t>(
     Ok((covered == expected).then_some(stats))
 }
 
-/// The rules of hall operations: the thresholds of the built-in service-hall journey's
-/// standards as stored (a region's own journey per hall comes later).
-pub async fn hall_rules(store: &dyn Store) -> Result<Rules> {
+/// The rules of hall operations for a hall: the thresholds of the built-in service-hall
+/// journey's standards as stored (a region's own journey per hall comes later), and the
+/// holidays of the hall's province.
+pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
+    let mut rules = journey_rules(store).await?;
+    let holidays = store.holidays().await?;
+    // The tree only when there is a holiday to place: the live stream asks on every look.
+    if !holidays.is_empty() {
+        rules.holidays = province_holidays(&store.org_tree().await?, &holidays, hall);
+    }
+    Ok(rules)
+}
+
+/// The journey's thresholds, without any province's holidays.
+async fn journey_rules(store: &dyn Store) -> Result<Rules> {
     let key = JourneyKey::parse(peakend_core::builtin::SERVICE_HALL)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(store
@@ -453,6 +473,16 @@ pub async fn hall_rules(store: &dyn Store) -> Result<Rules> {
         .await?
         .map(|j| Rules::from_journey(&j))
         .unwrap_or_default())
+}
+
+fn province_holidays(
+    tree: &OrgTree,
+    holidays: &[Holiday],
+    hall: &HallId,
+) -> std::collections::BTreeSet<NaiveDate> {
+    holiday::province_of(tree, hall)
+        .map(|p| holiday::dates_of(holidays, p))
+        .unwrap_or_default()
 }
 
 /// A hall's days in [from, to) replayed, each local day (in `offset`) on its own, with
@@ -515,11 +545,13 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
             .filter_map(|n| n.hall_id())
             .collect(),
     };
-    let rules = hall_rules(store).await?;
+    let mut rules = journey_rules(store).await?;
+    let holidays = store.holidays().await?;
     let from = local_midnight(q.from, q.offset);
     let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
     let mut replayed = Vec::new();
     for hall in &halls {
+        rules.holidays = province_holidays(&tree, &holidays, hall);
         replayed.push(replay_hall(store, hall, &rules, from, to, q.offset, q.now_ms).await?);
     }
     Ok(kpi::report(

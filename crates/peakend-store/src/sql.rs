@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, Rollup};
 use peakend_core::ops::day::{Alert, HallDay, Rules};
 use peakend_core::ops::event::{Event, sort_for_replay};
+use peakend_core::ops::holiday::Holiday;
 use peakend_core::survey::{NeedRating, Rating, Response};
 use peakend_core::{
     HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, UserName,
@@ -47,11 +49,86 @@ macro_rules! on_pool {
 // After the macro, so the module sees it.
 #[path = "accounts.rs"]
 mod accounts;
+/// Inserts accepted events (`Vec<(Event, payload)>`) into `visit_event` on `$tx`, many
+/// rows a statement: one statement per row cost more than the rest of an ingest.
+macro_rules! insert_events {
+    ($tx:ident, $hall:expr, $now:expr, $rows:expr) => {
+        // 4 values a row plus 2 shared: well under SQLite's 32,766 and PostgreSQL's
+        // 65,535 bind parameters.
+        for chunk in $rows.chunks(1000) {
+            let mut sql = String::from(
+                "INSERT INTO visit_event (hall_id, received_at, event_id, kind, at, payload) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = 3 + 4 * i;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("($1, $2, ${b}, ${}, ${}, ${})", b + 1, b + 2, b + 3));
+            }
+            let mut q = sqlx::query(&sql).bind($hall.as_str()).bind($now);
+            for (e, payload) in chunk {
+                q = q
+                    .bind(e.id.as_str())
+                    .bind(e.kind_name())
+                    .bind(e.at_ms())
+                    .bind(payload.as_str());
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    };
+}
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: Pool,
     analyses: AnalysisCache,
+    /// Per hall, the day the last ingest left, so the next batch of the same day need
+    /// not re-read and replay the stored events (checked against the stored count in
+    /// the ingest's transaction before use).
+    days: Arc<std::sync::Mutex<HashMap<HallId, CachedDay>>>,
+    /// Ingests on SQLite, one at a time (SQLite has one writer anyway).
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// How many halls' days the ingest keeps (a province of 2,000 halls fits); beyond
+/// that the cache starts over.
+const DAY_CACHE_HALLS: usize = 4096;
+
+/// A hall's day replayed over its stored events in [lo, hi) after a commit.
+#[derive(Debug)]
+struct CachedDay {
+    lo: i64,
+    hi: i64,
+    /// Rows of the hall in `visit_event` with `at` in [lo, hi).
+    stored: i64,
+    /// The replay key of the last stored event (in replay order).
+    last: Option<(i64, u8, String)>,
+    day: HallDay,
+}
+
+impl CachedDay {
+    fn note(&mut self, e: &Event) {
+        let (at, rank, id) = e.replay_key();
+        if self
+            .last
+            .as_ref()
+            .is_none_or(|l| (at, rank, id) > (l.0, l.1, l.2.as_str()))
+        {
+            self.last = Some((at, rank, id.to_owned()));
+        }
+    }
+}
+
+impl SqlStore {
+    fn with_pool(pool: Pool) -> SqlStore {
+        SqlStore {
+            pool,
+            analyses: AnalysisCache::default(),
+            days: Arc::default(),
+            sqlite_writer: Arc::default(),
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -145,10 +222,7 @@ impl SqlStore {
                 .connect(url)
                 .await
                 .map_err(connect_err)?;
-            return Ok(SqlStore {
-                pool: Pool::Postgres(pool),
-                analyses: AnalysisCache::default(),
-            });
+            return Ok(SqlStore::with_pool(Pool::Postgres(pool)));
         }
         let options = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Url {
@@ -177,10 +251,7 @@ impl SqlStore {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        Ok(SqlStore {
-            pool: Pool::Sqlite(pool),
-            analyses: AnalysisCache::default(),
-        })
+        Ok(SqlStore::with_pool(Pool::Sqlite(pool)))
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -719,6 +790,19 @@ impl Store for SqlStore {
             .max()
             .unwrap_or(0);
         let postgres = matches!(self.pool, Pool::Postgres(_));
+        // SQLite has one writer: queueing here instead of in SQLite's busy handler keeps
+        // a deferred transaction from reading a snapshot it then cannot write on.
+        let _writer = match &self.pool {
+            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            Pool::Postgres(_) => None,
+        };
+        // The hall's day as the last ingest left it, if it covers this batch's day(s).
+        let cached = self
+            .days
+            .lock()
+            .expect("day cache lock")
+            .remove(hall)
+            .filter(|c| c.lo == lo && c.hi == hi);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if postgres {
@@ -742,52 +826,78 @@ impl Store for SqlStore {
                 }
                 stored_ids.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id));
             }
-            let stored: Vec<(String,)> = sqlx::query_as(
-                "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
-            )
-            .bind(hall.as_str()).bind(lo).bind(hi)
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut replay: Vec<(Event, Option<usize>)> = stored
-                .into_iter()
-                .map(|(payload,)| {
-                    Event::from_json(&payload)
-                        .map(|e| (e, None))
-                        .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
-                })
-                .collect::<Result<_>>()?;
-            let mut payloads = Vec::new();
+            let mut new: Vec<(Event, usize, String)> = Vec::new();
             for (pos, e, payload) in fresh {
                 if stored_ids.contains(&e.id) {
                     outcome.duplicates += 1;
                 } else {
-                    replay.push((e, Some(payloads.len())));
-                    payloads.push((pos, payload));
+                    new.push((e, pos, payload));
                 }
             }
-            replay.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
-            let mut day = HallDay::new(Rules::default());
-            for (e, new) in &replay {
-                match (day.apply(e), new) {
-                    (Ok(()), Some(i)) => {
-                        sqlx::query(
-                            "INSERT INTO visit_event (hall_id, event_id, kind, at, received_at, payload)
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(hall.as_str()).bind(e.id.as_str()).bind(e.kind_name())
-                        .bind(e.at_ms()).bind(now).bind(&payloads[*i].1)
-                        .execute(&mut *tx)
-                        .await?;
-                        outcome.accepted += 1;
+            new.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
+            // The cached day stands for the stored one only if nobody else wrote to the
+            // hall's day since (rows are only ever added, so the count tells; another
+            // process may share the database) and every new event comes after all the
+            // stored ones: then replaying everything equals applying the new events to
+            // it. Otherwise re-read and replay the stored day.
+            let mut cached = match cached {
+                Some(c) if new.first().is_none_or(|(e, _, _)| c.last.as_ref().is_none_or(|l| e.replay_key() > (l.0, l.1, l.2.as_str()))) => {
+                    let (n,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
+                    )
+                    .bind(hall.as_str()).bind(lo).bind(hi)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (n == c.stored).then_some(c)
+                }
+                _ => None,
+            };
+            // What to apply, in replay order: stored events (None) only when the day is
+            // re-read; a stored event that a late arrival now contradicts stays stored.
+            type Item = (Event, Option<(usize, String)>);
+            let (mut day, replay): (CachedDay, Vec<Item>) = match cached.take() {
+                Some(c) => (c, new.into_iter().map(|(e, pos, p)| (e, Some((pos, p)))).collect()),
+                None => {
+                    let stored: Vec<(String,)> = sqlx::query_as(
+                        "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
+                    )
+                    .bind(hall.as_str()).bind(lo).bind(hi)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let c = CachedDay {
+                        lo,
+                        hi,
+                        stored: stored.len() as i64,
+                        last: None,
+                        day: HallDay::new(Rules::default()),
+                    };
+                    let mut all = stored
+                        .into_iter()
+                        .map(|(payload,)| {
+                            Event::from_json(&payload)
+                                .map(|e| (e, None))
+                                .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
+                        })
+                        .collect::<Result<Vec<Item>>>()?;
+                    all.extend(new.into_iter().map(|(e, pos, p)| (e, Some((pos, p)))));
+                    all.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
+                    (c, all)
+                }
+            };
+            let mut rows = Vec::with_capacity(replay.len());
+            for (e, new_one) in replay {
+                match (day.day.apply(&e), new_one) {
+                    (Ok(()), Some((_, payload))) => {
+                        day.note(&e);
+                        rows.push((e, payload));
                     }
-                    (Err(reason), Some(i)) => {
-                        let (pos, payload) = &payloads[*i];
-                        quarantine.push((*pos, reason, payload.clone()));
-                    }
-                    // A stored event that a late arrival now contradicts stays stored.
-                    (_, None) => {}
+                    (Err(reason), Some((pos, payload))) => quarantine.push((pos, reason, payload)),
+                    (_, None) => day.note(&e),
                 }
             }
+            insert_events!(tx, hall, now, rows);
+            outcome.accepted += rows.len();
+            day.stored += rows.len() as i64;
             quarantine.sort_by_key(|(pos, _, _)| *pos);
             for (_, reason, payload) in &quarantine {
                 // A batch sent again is reported again but quarantined once.
@@ -807,12 +917,60 @@ impl Store for SqlStore {
                 }
             }
             tx.commit().await?;
+            // Only a committed day is cached: an error above returned early and left the
+            // hall out of the cache, so the next batch re-reads it.
+            if hi > lo {
+                let mut days = self.days.lock().expect("day cache lock");
+                if days.len() >= DAY_CACHE_HALLS {
+                    days.clear();
+                }
+                days.insert(hall.clone(), day);
+            }
         });
         outcome.rejected = quarantine
             .into_iter()
             .map(|(line, reason, _)| Rejected { line, reason })
             .collect();
         Ok(outcome)
+    }
+
+    async fn import_holidays(&self, holidays: &[Holiday]) -> Result<usize> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for h in holidays {
+                sqlx::query(
+                    "INSERT INTO holiday (province_id, day, name) VALUES ($1, $2, $3)
+                     ON CONFLICT (province_id, day) DO UPDATE SET name = excluded.name",
+                )
+                .bind(h.province.as_str())
+                .bind(h.date.to_string())
+                .bind(&h.name)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(holidays.len())
+    }
+
+    async fn holidays(&self) -> Result<Vec<Holiday>> {
+        let rows: Vec<(String, String, String)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT province_id, day, name FROM holiday ORDER BY province_id, day")
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(province, day, name)| {
+                let corrupt =
+                    |what: &str| StoreError::Corrupt(format!("holiday {province} {day}: {what}"));
+                Ok(Holiday {
+                    province: OrgNodeId::parse(province.as_str())
+                        .map_err(|_| corrupt("province"))?,
+                    date: day.parse().map_err(|_| corrupt("date"))?,
+                    name,
+                })
+            })
+            .collect()
     }
 
     async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>> {

@@ -561,3 +561,175 @@ peakend_testkit::on_both_backends!(cached_analyses_follow_writes_from_elsewhere,
         "not the cached answer"
     );
 });
+/// One event of hall h1 on Friday 2026-08-07 at `hm` (+08:00), parsed as the API does.
+fn hall_event(
+    id: &str,
+    hm: &str,
+    kind: &str,
+    fields: &str,
+) -> (usize, peakend_core::ops::event::Event, String) {
+    let line = format!(
+        r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"2026-08-07T{hm}:00+08:00",{fields}}}"#
+    );
+    (
+        0,
+        peakend_core::ops::event::Event::from_json(&line).unwrap(),
+        line,
+    )
+}
+
+async fn one_hall(store: &SqlStore) -> peakend_core::HallId {
+    store
+        .import_org(vec![
+            node("p", None, OrgLevel::Province),
+            node("c1", Some("p"), OrgLevel::City),
+            node("d1", Some("c1"), OrgLevel::District),
+            node("h1", Some("d1"), OrgLevel::Hall),
+        ])
+        .await
+        .unwrap();
+    peakend_core::HallId::parse("h1").unwrap()
+}
+
+// Issue 4: the ingest keeps each hall's replayed day between batches; what another
+// process (a second store on the same database) wrote meanwhile, and late events that
+// sort before stored ones, must still be seen.
+peakend_testkit::on_both_backends!(
+    an_ingest_sees_events_another_writer_stored_and_late_ones,
+    |url| {
+        let store = ready(url).await;
+        let hall = one_hall(&store).await;
+        let other = connect(url).await.unwrap();
+        let t = |id, hm, ticket: &str| {
+            hall_event(
+                id,
+                hm,
+                "ticket_issued",
+                &format!(r#""ticket":"{ticket}","service":"payment""#),
+            )
+        };
+        let call = |id, hm, ticket: &str| {
+            hall_event(
+                id,
+                hm,
+                "called",
+                &format!(r#""ticket":"{ticket}","counter":"c1""#),
+            )
+        };
+        let a = store
+            .ingest_events(
+                &hall,
+                vec![
+                    hall_event("e1", "09:00", "counter_opened", r#""counter":"c1""#),
+                    t("e2", "09:00", "T1"),
+                ],
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.accepted, 2);
+        // Another writer issues T2; this store's cached day does not know it.
+        assert_eq!(
+            other
+                .ingest_events(&hall, vec![t("e3", "09:01", "T2")], vec![])
+                .await
+                .unwrap()
+                .accepted,
+            1
+        );
+        let b = store
+            .ingest_events(&hall, vec![call("e4", "09:02", "T2")], vec![])
+            .await
+            .unwrap();
+        assert_eq!((b.accepted, b.rejected.len()), (1, 0), "{b:?}");
+        // A late ticket from before everything stored, then its call: both apply.
+        let c = store
+            .ingest_events(&hall, vec![t("e5", "08:59", "T0")], vec![])
+            .await
+            .unwrap();
+        assert_eq!(c.accepted, 1);
+        let d = store
+            .ingest_events(
+                &hall,
+                vec![call("e6", "09:03", "T0"), call("e7", "09:03", "T9")],
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!((d.accepted, d.rejected.len()), (1, 1), "{d:?}");
+        // T2 was called once; calling it again is impossible, whoever cached what.
+        let e = store
+            .ingest_events(&hall, vec![call("e8", "09:04", "T2")], vec![])
+            .await
+            .unwrap();
+        assert_eq!((e.accepted, e.rejected.len()), (0, 1), "{e:?}");
+        // The same batch again: duplicates, nothing applied.
+        let f = store
+            .ingest_events(
+                &hall,
+                vec![call("e6", "09:03", "T0"), t("e5", "08:59", "T0")],
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!((f.accepted, f.duplicates), (0, 2));
+        assert_eq!(
+            store.hall_events(&hall, 0, i64::MAX).await.unwrap().len(),
+            6
+        );
+    }
+);
+
+// Issue 4: a kiosk that fails on the Friday before a Monday holiday of its province is
+// overdue one working day later than without the holiday.
+story!(
+    a_province_holiday_is_not_a_working_day_for_repairs,
+    |store| {
+        use peakend_core::ops::day::{AlertKind, HallDay};
+        use peakend_core::ops::holiday::Holiday;
+        let hall = one_hall(&store).await;
+        store
+            .ingest_events(
+                &hall,
+                vec![hall_event(
+                    "k1",
+                    "10:00",
+                    "kiosk_fault",
+                    r#""kiosk":"k1","fault":"paper""#,
+                )],
+                vec![],
+            )
+            .await
+            .unwrap();
+        let at = |d: &str| {
+            chrono::DateTime::parse_from_rfc3339(&format!("2026-08-{d}T10:00:00+08:00"))
+                .unwrap()
+                .timestamp_millis()
+        };
+        let events = store.hall_events(&hall, 0, i64::MAX).await.unwrap();
+        let overdue_at = |rules| {
+            let day = HallDay::replay(rules, &events, at("14"));
+            day.alerts()
+                .iter()
+                .find(|a| a.kind == AlertKind::KioskOverdue)
+                .map(|a| a.raised_at)
+        };
+        let rules = peakend_store::hall_rules(&store, &hall).await.unwrap();
+        assert!(rules.holidays.is_empty());
+        // Friday 10:00 + 2 working days: Monday, Tuesday.
+        assert_eq!(overdue_at(rules), Some(at("11")));
+        store
+            .import_holidays(&[Holiday {
+                province: OrgNodeId::parse("p").unwrap(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 8, 10).unwrap(),
+                name: "示范节".into(),
+            }])
+            .await
+            .unwrap();
+        let rules = peakend_store::hall_rules(&store, &hall).await.unwrap();
+        assert_eq!(rules.holidays.len(), 1);
+        // Monday is a holiday: Tuesday, Wednesday.
+        assert_eq!(overdue_at(rules), Some(at("12")));
+        assert_eq!(store.holidays().await.unwrap()[0].name, "示范节");
+    }
+);

@@ -13,7 +13,9 @@ macro_rules! out {
 
 mod analyze_cmd;
 mod demo;
+mod demo_live;
 mod events_cmd;
+mod holidays_cmd;
 mod journey_cmd;
 mod kpi_cmd;
 mod org_cmd;
@@ -88,6 +90,9 @@ enum Command {
     Kpi(kpi_cmd::KpiArgs),
     /// A realistic simulated day of device events (NDJSON) for the first N halls
     Simulate(simulate_cmd::SimulateArgs),
+    /// Public holidays per province (not working days for the kiosk repair rule)
+    #[command(subcommand)]
+    Holidays(holidays_cmd::HolidaysCmd),
     /// Counters needed for a demand (Erlang C), or what N counters achieve
     Staffing(staffing_cmd::StaffingArgs),
     /// Set up a demo province with its data, then serve it
@@ -97,6 +102,12 @@ enum Command {
         /// Set up the data only; do not start the server
         #[arg(long)]
         no_serve: bool,
+        /// How many times faster than real time the demo day runs (from 08:30 today)
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// Serve on the system clock without replaying a simulated day
+        #[arg(long)]
+        no_live: bool,
     },
 }
 
@@ -208,6 +219,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Staffing(args) => staffing_cmd::run(&cli.db, args).await,
+        Command::Holidays(cmd) => holidays_cmd::run(&cli.db, cmd).await,
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
@@ -222,18 +234,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(store, addr, secure_cookies).await
         }
         Command::User(cmd) => user_cmd::run(&cli.db, cmd).await,
-        Command::Demo { addr, no_serve } => {
+        Command::Demo {
+            addr,
+            no_serve,
+            speed,
+            no_live,
+        } => {
             let store = init(&cli.db).await?;
             demo::load(&store).await?;
             if no_serve {
                 return Ok(());
             }
-            serve(store, addr, false).await
+            let mut state = peakend_http::AppState::new(Arc::new(store));
+            if !no_live {
+                // The halls live on the demo clock, and its day is ingested as it comes.
+                state.clock = demo_live::clock(speed);
+                tokio::spawn(demo_live::replay(state.clone()));
+            }
+            serve_state(state, addr).await
         }
     }
 }
 
 async fn serve(store: SqlStore, addr: SocketAddr, secure_cookies: bool) -> anyhow::Result<()> {
+    let state = peakend_http::AppState {
+        secure_cookies,
+        ..peakend_http::AppState::new(Arc::new(store))
+    };
+    serve_state(state, addr).await
+}
+
+async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -246,13 +277,6 @@ async fn serve(store: SqlStore, addr: SocketAddr, secure_cookies: bool) -> anyho
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("peakend: serving http://{local} (Ctrl-C to stop)");
-    peakend_http::serve(
-        listener,
-        peakend_http::AppState {
-            secure_cookies,
-            ..peakend_http::AppState::new(Arc::new(store))
-        },
-    )
-    .await?;
+    peakend_http::serve(listener, state).await?;
     Ok(())
 }

@@ -91,7 +91,7 @@ async fn history(
 ) -> anyhow::Result<()> {
     let store = crate::init(db).await?;
     let offset = peakend_http::china();
-    let rules = peakend_store::hall_rules(&store).await?;
+    let rules = peakend_store::hall_rules(&store, hall).await?;
     let replayed = peakend_store::replay_hall(
         &store,
         hall,

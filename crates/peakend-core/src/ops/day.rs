@@ -273,6 +273,13 @@ impl HallDay {
         &self.alerts
     }
 
+    /// The earliest time a clock-driven rule (care due, kiosk overdue) may come due with
+    /// no further event, so a live view knows when to look again. It may be a rule whose
+    /// condition has since ended: waking for nothing is harmless, sleeping past one is not.
+    pub fn next_due(&self) -> Option<i64> {
+        self.timers.first().map(|(due, _, _)| *due)
+    }
+
     /// Moves the hall clock to `t`, raising every rule that came due by then at the
     /// moment it came due (in live mode: when the time passes, even with no event).
     pub fn advance_to(&mut self, t: i64) {
@@ -752,6 +759,24 @@ mod tests {
         assert_eq!(k.avg_rating, Some(4.5));
         assert_eq!(k.top_rating_share, Some(0.5));
         assert_eq!(k.care_alerts, 1);
+    }
+
+    #[test]
+    fn the_next_due_rule_is_the_first_waiting_ticket_s_care_time() {
+        let mut day = HallDay::new(Rules::default());
+        assert_eq!(day.next_due(), None);
+        let events = scripted();
+        // Up to A2's issue: A1 (09:00) is the first to come due, 15 min later.
+        let a1 = events.iter().position(|e| e.id.as_str() == "e3").unwrap();
+        for e in &events[..=a1] {
+            day.apply(e).unwrap();
+        }
+        let first = day.next_due().unwrap();
+        assert_eq!(first, ms("09:15"));
+        day.advance_to(first - 1);
+        assert_eq!(day.next_due(), Some(first), "not due a millisecond early");
+        day.advance_to(first);
+        assert_eq!(day.next_due(), Some(ms("09:16")), "then A2's");
     }
 
     #[test]

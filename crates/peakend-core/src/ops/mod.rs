@@ -5,6 +5,7 @@
 pub mod day;
 pub mod erlang;
 pub mod event;
+pub mod holiday;
 pub mod kpi;
 pub mod predict;
 pub mod roster;
