@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use peakend_core::{HallId, OrgLevel, OrgNode, OrgNodeId, Role, UserName};
+use peakend_core::{HallId, OrgNodeId, Role, UserName};
 use peakend_http::{AppState, app};
 use peakend_store::{Store, User};
 use reqwest::StatusCode;
@@ -16,22 +16,11 @@ const PASSWORD: &str = "correct-horse-1";
 async fn spawn(url: &str) -> (String, peakend_store::SqlStore) {
     let store = peakend_store::connect(url).await.unwrap();
     store.load_builtin_journeys().await.unwrap();
-    let node = |id: &str, parent: Option<&str>, level, name: &str| OrgNode {
-        id: OrgNodeId::parse(id).unwrap(),
-        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
-        level,
-        name: name.into(),
-        counters: if level == OrgLevel::Hall { 4 } else { 0 },
-        kiosks: if level == OrgLevel::Hall { 1 } else { 0 },
-    };
     store
-        .import_org(vec![
-            node("p", None, OrgLevel::Province, "示范省"),
-            node("c", Some("p"), OrgLevel::City, "东江市"),
-            node("d", Some("c"), OrgLevel::District, "城区"),
-            node("h1", Some("d"), OrgLevel::Hall, "人民路营业厅"),
-            node("h2", Some("d"), OrgLevel::Hall, "解放路营业厅"),
-        ])
+        .import_org(peakend_testkit::small_org(&[
+            ("h1", "人民路营业厅"),
+            ("h2", "解放路营业厅"),
+        ]))
         .await
         .unwrap();
     let hash = peakend_http::auth::hash_password(PASSWORD).unwrap();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use peakend_core::{OrgLevel, OrgNode, OrgNodeId, builtin};
+use peakend_core::{OrgNodeId, builtin};
 use peakend_http::{AppState, app};
 use peakend_store::Store;
 use reqwest::StatusCode;
@@ -17,21 +17,8 @@ async fn spawn(url: &str) -> String {
 async fn spawn_on(url: &str, clock: peakend_http::live::Clock) -> String {
     let store = peakend_store::connect(url).await.unwrap();
     store.load_builtin_journeys().await.unwrap();
-    let node = |id: &str, parent: Option<&str>, level, name: &str| OrgNode {
-        id: OrgNodeId::parse(id).unwrap(),
-        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
-        level,
-        name: name.into(),
-        counters: if level == OrgLevel::Hall { 6 } else { 0 },
-        kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
-    };
     store
-        .import_org(vec![
-            node("p", None, OrgLevel::Province, "示范省"),
-            node("c", Some("p"), OrgLevel::City, "东江市"),
-            node("d", Some("c"), OrgLevel::District, "城区"),
-            node("h1", Some("d"), OrgLevel::Hall, "人民路营业厅"),
-        ])
+        .import_org(peakend_testkit::small_org(&[("h1", "人民路营业厅")]))
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -188,3 +188,29 @@ pub fn assert_json_near(a: &serde_json::Value, b: &serde_json::Value, path: &str
         _ => assert_eq!(a, b, "{path}"),
     }
 }
+
+/// The small organisation the HTTP stories share: province `p` (示范省), city `c`,
+/// district `d`, and the given halls under `d` as (id, name), each with 6 counters and
+/// 2 kiosks.
+pub fn small_org(halls: &[(&str, &str)]) -> Vec<peakend_core::OrgNode> {
+    use peakend_core::{OrgLevel, OrgNode, OrgNodeId};
+    let node = |id: &str, parent: Option<&str>, level, name: &str| OrgNode {
+        id: OrgNodeId::parse(id).unwrap(),
+        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
+        level,
+        name: name.into(),
+        counters: if level == OrgLevel::Hall { 6 } else { 0 },
+        kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
+    };
+    let mut nodes = vec![
+        node("p", None, OrgLevel::Province, "示范省"),
+        node("c", Some("p"), OrgLevel::City, "东江市"),
+        node("d", Some("c"), OrgLevel::District, "城区"),
+    ];
+    nodes.extend(
+        halls
+            .iter()
+            .map(|(id, name)| node(id, Some("d"), OrgLevel::Hall, name)),
+    );
+    nodes
+}
