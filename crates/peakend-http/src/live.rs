@@ -66,7 +66,9 @@ impl Clock {
 
     pub fn now(&self) -> DateTime<FixedOffset> {
         match self {
-            Clock::System => chrono::Local::now().fixed_offset(),
+            // The halls' offset, not the server's: their day starts at their midnight
+            // (a server on UTC would otherwise cut a Chinese hall's day at 08:00).
+            Clock::System => chrono::Utc::now().with_timezone(&crate::kpi::china()),
             Clock::Accelerated {
                 real_start,
                 sim_start,
