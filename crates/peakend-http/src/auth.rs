@@ -316,8 +316,11 @@ async fn check_login(state: &AppState, name: &str, password: &str) -> Result<Use
     let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password");
     let name = UserName::parse(name.trim()).map_err(|_| wrong())?;
     let Some((user, hash)) = state.store.user_credentials(&name).await? else {
-        // Hash anyway, so a missing user takes as long as a wrong password.
-        let _ = verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$YWJj");
+        // Verify against a real hash anyway, so a missing user takes as long as a wrong
+        // password (a malformed hash would fail before hashing and give it away).
+        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let dummy = DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default());
+        let _ = verify_password(password, dummy);
         return Err(wrong());
     };
     if verify_password(password, &hash) {

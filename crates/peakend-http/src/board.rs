@@ -8,10 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Html;
 use axum::routing::get;
-use peakend_core::ops::day::{Alert, AlertKind, HallDay};
-use peakend_core::ops::kpi::Bucket;
+use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis};
 use peakend_core::{HallId, OrgNodeId};
-use peakend_store::KpiQuery;
 
 use crate::auth::Viewer;
 use crate::pages::{Lang, Nav, PageError, render};
@@ -123,6 +121,7 @@ async fn board(
     let midnight = peakend_store::local_midnight(now.date_naive(), offset);
     let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
     let events = state.store.hall_events(&hall, midnight, now_ms + 1).await?;
+    let care_after_ms = rules.care_after_ms;
     let day = HallDay::replay(rules, &events, now_ms);
     let queue = day.queue(now_ms);
     let acks = state.store.alert_acks(&hall).await?;
@@ -131,19 +130,8 @@ async fn board(
         .iter()
         .filter(|a| a.cleared_at.is_none() && !acks.contains_key(&a.key()))
         .collect();
-    let report = peakend_store::stored_kpis(
-        state.store.as_ref(),
-        &KpiQuery {
-            org: Some(&node_id),
-            from: now.date_naive(),
-            to: now.date_naive(),
-            bucket: Bucket::Day,
-            offset,
-            now_ms,
-        },
-    )
-    .await?;
-    let k = &report.total;
+    // Today's KPIs from the day just replayed, not a second replay through the store.
+    let k = &Kpis::of(day.tickets(), care_after_ms);
     let pct = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.0}%", v * 100.0));
     let secs = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.1}", v / 60.0));
     let kpis = vec![

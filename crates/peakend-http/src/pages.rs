@@ -167,13 +167,9 @@ impl IntoResponse for PageError {
         };
         match page.render() {
             Ok(body) => (status, Html(body)).into_response(),
-            Err(_) => (status, self_message(status)).into_response(),
+            Err(_) => (status, status.to_string()).into_response(),
         }
     }
-}
-
-fn self_message(status: StatusCode) -> String {
-    status.to_string()
 }
 
 pub fn render(t: &impl Template) -> Result<Html<String>, ApiError> {

@@ -74,16 +74,13 @@ async fn sign_in(base: &str, name: &str) -> (reqwest::Client, String) {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    let me: Value = b
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json(&b, format!("{base}/api/v1/me")).await;
     assert_eq!(me["user"]["name"], name);
     (b, me["csrf"].as_str().unwrap().to_owned())
+}
+
+async fn get_json(b: &reqwest::Client, url: String) -> Value {
+    b.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 async fn status(b: &reqwest::Client, url: String) -> StatusCode {
@@ -182,25 +179,15 @@ peakend_testkit::on_both_backends!(a_hall_manager_sees_their_hall_only, |url| {
         }
     }
     // Their org tree starts at their hall.
-    let tree: Value = b
-        .get(format!("{base}/api/v1/org"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tree: Value = get_json(&b, format!("{base}/api/v1/org")).await;
     assert_eq!(tree.as_array().unwrap().len(), 1);
     assert_eq!(tree[0]["id"], "h1");
     // Defaults are their own node, not the province.
-    let kpi: Value = b
-        .get(format!("{base}/api/v1/kpi?from=2026-08-01&to=2026-08-01"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let kpi: Value = get_json(
+        &b,
+        format!("{base}/api/v1/kpi?from=2026-08-01&to=2026-08-01"),
+    )
+    .await;
     assert_eq!(kpi["total"]["arrivals"], 0, "{kpi}");
     // No admin page for a hall manager's users; devices of their own hall only.
     let admin = b.get(format!("{base}/admin")).send().await.unwrap();
@@ -351,14 +338,7 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
         assert_eq!(ack.status(), StatusCode::OK);
-        let all: Value = b
-            .get(format!("{base}/api/v1/halls/h1/alerts?state=all"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let all: Value = get_json(&b, format!("{base}/api/v1/halls/h1/alerts?state=all")).await;
         assert_eq!(
             all[0]["acked_by"], "staff1",
             "the user, not what the body claims"
