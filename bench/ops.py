@@ -179,7 +179,9 @@ def latency_trials(port, hall, token, trials, load_done):
     tickets (4 waiting > 3 per counter) and times until `pre_processing` shows on the
     stream, then lets the tickets leave and waits for the alert to clear."""
     stream = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    stream.request("GET", f"/api/v1/halls/{hall}/live")
+    # The hall's device token: its GET endpoints need one since accounts (issue 5).
+    stream.request("GET", f"/api/v1/halls/{hall}/live",
+                   headers={"Authorization": f"Bearer {token}"})
     resp = stream.getresponse()
     assert resp.status == 200, resp.status
 
