@@ -13,11 +13,9 @@ use axum::response::Html;
 use axum::routing::get;
 use chrono::NaiveDate;
 use peakend_core::analysis::{Analysis, GroupBy};
-use peakend_core::ops::day::{AlertKind, HallDay};
-use peakend_core::ops::kpi::{Bucket, KpiReport};
 use peakend_core::survey::parse_date;
 use peakend_core::{Journey, OrgLevel, OrgNodeId, OrgTree, builtin};
-use peakend_store::{AnalysisQuery, ErrorKind, KpiQuery};
+use peakend_store::{AnalysisQuery, ErrorKind};
 use serde::Deserialize;
 
 use crate::auth::Viewer;
@@ -155,37 +153,6 @@ struct OverviewPage {
     hall_board: String,
 }
 
-/// Open care alerts of each hall now: its day so far replayed, less the acknowledged.
-async fn open_care_alerts(
-    state: &AppState,
-    halls: &[peakend_core::HallId],
-) -> Result<BTreeMap<String, usize>, ApiError> {
-    let offset = crate::kpi::china();
-    let now = state.clock.now().with_timezone(&offset);
-    let midnight = peakend_store::local_midnight(now.date_naive(), offset);
-    let mut out = BTreeMap::new();
-    for hall in halls {
-        let rules = peakend_store::hall_rules(state.store.as_ref(), hall).await?;
-        let events = state
-            .store
-            .hall_events(hall, midnight, now.timestamp_millis() + 1)
-            .await?;
-        if events.is_empty() {
-            continue;
-        }
-        let day = HallDay::replay(rules.clone(), &events, now.timestamp_millis());
-        let acks = state.store.alert_acks(hall).await?;
-        let open = day
-            .alerts()
-            .iter()
-            .filter(|a| a.kind == AlertKind::CareDue && a.cleared_at.is_none())
-            .filter(|a| !acks.contains_key(&a.key()))
-            .count();
-        out.insert(hall.to_string(), open);
-    }
-    Ok(out)
-}
-
 async fn overview(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -214,24 +181,24 @@ async fn overview(
     let clock = state.clock.now();
     let today = clock.with_timezone(&offset).date_naive();
     let (ops_from, ops_to) = (p.from.unwrap_or(today), p.to.unwrap_or(today));
-    let kpis: KpiReport = peakend_store::stored_kpis(
-        state.store.as_ref(),
-        &KpiQuery {
-            org: Some(&node),
-            from: ops_from,
-            to: ops_to,
-            bucket: Bucket::Day,
-            offset,
-            now_ms: clock.timestamp_millis(),
-        },
-    )
-    .await?;
     let halls: Vec<_> = tree
         .halls_under(&node)
         .iter()
         .filter_map(|n| n.hall_id())
         .collect();
-    let care = open_care_alerts(&state, &halls).await?;
+    let ops = peakend_store::stored_day_ops(
+        state.store.as_ref(),
+        &halls,
+        ops_from,
+        ops_to,
+        clock.timestamp_millis(),
+    )
+    .await?;
+    let care: BTreeMap<&str, usize> = ops
+        .open_care
+        .iter()
+        .map(|(h, n)| (h.as_str(), *n))
+        .collect();
     let ix = by_hall.as_ref().map(|a| &a.indices);
     let figures = vec![
         Figure {
@@ -254,12 +221,12 @@ async fn overview(
         Figure {
             key: "service_level",
             label: lang.t("服务水平", "Service level").into(),
-            value: pct(kpis.total.service_level),
+            value: pct(ops.total.service_level),
         },
         Figure {
             key: "abandonment",
             label: lang.t("放弃率", "Abandonment").into(),
-            value: pct(kpis.total.abandonment_rate),
+            value: pct(ops.total.abandonment_rate),
         },
         Figure {
             key: "care_alerts",
@@ -277,11 +244,7 @@ async fn overview(
                 .collect()
         })
         .unwrap_or_default();
-    let hall_kpis: BTreeMap<&str, _> = kpis
-        .halls
-        .iter()
-        .map(|k| (k.key.as_str(), &k.kpis))
-        .collect();
+    let hall_kpis: BTreeMap<&str, _> = ops.halls.iter().map(|(h, k)| (h.as_str(), k)).collect();
     let mut ranked: Vec<(f64, RankRow)> = halls
         .iter()
         .map(|h| {

@@ -10,16 +10,17 @@ mod sql;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset};
 use peakend_core::analysis::rollup::{CellKey, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
-use peakend_core::ops::day::{Alert, HallDay, Rules};
+use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis, Rules};
 use peakend_core::ops::event::Event;
 use peakend_core::ops::holiday::{self, Holiday};
 use peakend_core::ops::kpi::{self, Bucket, HallTickets, KpiReport};
+use peakend_core::ops::rollup::{DayRollup, KpiSums, ROLLUP_OFFSET_S};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
 use peakend_core::{
@@ -143,6 +144,17 @@ pub trait Store: Send + Sync {
 
     /// A hall's stored events with `at` in [from_ms, to_ms), in replay order.
     async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>>;
+
+    /// Every hall's operations roll-up of each local day (at +08:00) in [from, to]
+    /// that has events; `None` for a day that must be replayed instead.
+    async fn ops_rollups(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>>;
+
+    /// The acknowledged care alerts raised at or after `from_ms`, as (hall, alert key).
+    async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String)>>;
 
     /// Records that someone took care of an alert (one the replay of the hall's day
     /// raised); `false` when it was already acknowledged, which keeps the first.
@@ -560,6 +572,139 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
         q.bucket,
         q.offset,
     ))
+}
+
+/// Day-level operations of a set of halls: what an overview shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayOps {
+    pub total: Kpis,
+    pub halls: BTreeMap<HallId, Kpis>,
+    /// Care alerts open now and not acknowledged, per hall with events today.
+    pub open_care: BTreeMap<HallId, usize>,
+}
+
+/// The KPIs of `halls` over whole local days [from, to] at +08:00, and their care
+/// alerts open at `now_ms`: from the ingest's roll-ups, replaying only the hall-days a
+/// roll-up cannot answer for (marked for replay, another `care_after`, or events
+/// stored after `now_ms` for the open alerts). Equals [`stored_kpis`] with
+/// [`Bucket::Day`] and a replay of each hall's day up to now.
+pub async fn stored_day_ops(
+    store: &dyn Store,
+    halls: &[HallId],
+    from: NaiveDate,
+    to: NaiveDate,
+    now_ms: i64,
+) -> Result<DayOps> {
+    let offset = FixedOffset::east_opt(ROLLUP_OFFSET_S).expect("valid offset");
+    let wanted: HashSet<&HallId> = halls.iter().collect();
+    let mut rules = journey_rules(store).await?;
+    let care_after = rules.care_after_ms;
+    let today = DateTime::from_timestamp_millis(now_ms)
+        .map(|t| t.with_timezone(&offset).date_naive())
+        .unwrap_or(from);
+    let mut sums: BTreeMap<HallId, KpiSums> = BTreeMap::new();
+    let mut open_care: BTreeMap<HallId, usize> = BTreeMap::new();
+    // Hall-days to replay, and halls whose open care alerts need a replay.
+    let mut replay_days: Vec<(HallId, NaiveDate)> = Vec::new();
+    let mut replay_care: Vec<HallId> = Vec::new();
+    let mut care_now: Vec<(HallId, Vec<(String, i64)>)> = Vec::new();
+    let rows = store.ops_rollups(from.min(today), to.max(today)).await?;
+    for (hall, date, rollup) in rows {
+        if !wanted.contains(&hall) {
+            continue;
+        }
+        let rollup = rollup.filter(|r| r.care_after_ms == care_after);
+        if date == today {
+            match rollup.as_ref().and_then(|r| r.open_care_at(now_ms)) {
+                Some(open) => care_now.push((
+                    hall.clone(),
+                    open.into_iter().map(|(t, at)| (t.to_owned(), at)).collect(),
+                )),
+                None => replay_care.push(hall.clone()),
+            }
+        }
+        if date < from || date > to {
+            continue;
+        }
+        match rollup {
+            Some(r) => {
+                let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
+                sums.entry(hall)
+                    .or_default()
+                    .merge(&r.sums_at(end.min(now_ms) - 1));
+            }
+            None => replay_days.push((hall, date)),
+        }
+    }
+    let tree = if replay_days.is_empty() && replay_care.is_empty() {
+        None
+    } else {
+        Some(store.org_tree().await?)
+    };
+    let holidays = if tree.is_some() {
+        store.holidays().await?
+    } else {
+        Vec::new()
+    };
+    for (hall, date) in replay_days {
+        if let Some(tree) = &tree {
+            rules.holidays = province_holidays(tree, &holidays, &hall);
+        }
+        let lo = local_midnight(date, offset);
+        let hi = local_midnight(date.succ_opt().unwrap_or(date), offset);
+        let day = replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await?;
+        let s = sums.entry(hall).or_default();
+        day.tickets.iter().for_each(|t| s.add(t, care_after));
+    }
+    let acks = if care_now.is_empty() {
+        HashSet::new()
+    } else {
+        store.care_acks_since(local_midnight(today, offset)).await?
+    };
+    for (hall, open) in care_now {
+        let n = open
+            .into_iter()
+            .filter(|(ticket, at)| {
+                let key = Alert {
+                    kind: AlertKind::CareDue,
+                    ticket: Some(ticket.clone()),
+                    kiosk: None,
+                    vip: false,
+                    raised_at: *at,
+                    cleared_at: None,
+                }
+                .key();
+                !acks.contains(&(hall.clone(), key))
+            })
+            .count();
+        open_care.insert(hall, n);
+    }
+    let midnight = local_midnight(today, offset);
+    for hall in replay_care {
+        if let Some(tree) = &tree {
+            rules.holidays = province_holidays(tree, &holidays, &hall);
+        }
+        let events = store.hall_events(&hall, midnight, now_ms + 1).await?;
+        if events.is_empty() {
+            continue;
+        }
+        let day = HallDay::replay(rules.clone(), &events, now_ms);
+        let acked = store.alert_acks(&hall).await?;
+        let n = day
+            .alerts()
+            .iter()
+            .filter(|a| a.kind == AlertKind::CareDue && a.cleared_at.is_none())
+            .filter(|a| !acked.contains_key(&a.key()))
+            .count();
+        open_care.insert(hall, n);
+    }
+    let mut total = KpiSums::default();
+    sums.values().for_each(|s| total.merge(s));
+    Ok(DayOps {
+        total: total.kpis(),
+        halls: sums.into_iter().map(|(h, s)| (h, s.kpis())).collect(),
+        open_care,
+    })
 }
 
 /// Opens (creating a SQLite file if needed) and migrates the database at `url`:

@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, Rollup};
-use peakend_core::ops::day::{Alert, HallDay, Rules};
+use peakend_core::ops::day::{Alert, AlertKind, HallDay, Rules};
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::ops::holiday::Holiday;
+use peakend_core::ops::rollup::{DayRollup, rollup_day};
 use peakend_core::survey::{NeedRating, Rating, Response};
 use peakend_core::{
     HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, UserName,
@@ -897,7 +898,28 @@ impl Store for SqlStore {
                     (_, None) => day.note(&e),
                 }
             }
+            // The day's roll-up, when the replayed day is exactly one roll-up day;
+            // otherwise the touched days are marked for replay.
+            let touched: BTreeSet<(NaiveDate, i64, i64)> =
+                rows.iter().map(|(e, _)| rollup_day(e.at_ms())).collect();
+            let rollups: Vec<(NaiveDate, Option<String>)> = match touched.first() {
+                Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
+                    let r = DayRollup::of(&day.day, day.day.rules().care_after_ms, day.last.as_ref().map(|l| l.0));
+                    let json = serde_json::to_string(&r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    vec![(date, Some(json))]
+                }
+                _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),
+            };
             insert_events!(tx, hall, now, rows);
+            for (date, json) in rollups {
+                sqlx::query(
+                    "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES ($1, $2, $3)
+                     ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup",
+                )
+                .bind(hall.as_str()).bind(date.to_string()).bind(json)
+                .execute(&mut *tx)
+                .await?;
+            }
             outcome.accepted += rows.len();
             day.stored += rows.len() as i64;
             quarantine.sort_by_key(|(pos, _, _)| *pos);
@@ -1058,6 +1080,64 @@ impl Store for SqlStore {
             }
         }
         Ok(acks)
+    }
+
+    async fn ops_rollups(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>> {
+        let rows: Vec<(String, String, Option<String>)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT hall_id, day, rollup FROM ops_rollup WHERE day >= $1 AND day <= $2")
+                .bind(from.to_string()).bind(to.to_string())
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(hall, day, json)| {
+                let corrupt = |what: &str| {
+                    StoreError::Corrupt(format!("ops roll-up of hall `{hall}` on {day}: {what}"))
+                };
+                let rollup = json
+                    .map(|j| {
+                        serde_json::from_str::<DayRollup>(&j).map_err(|e| corrupt(&e.to_string()))
+                    })
+                    .transpose()?;
+                Ok((
+                    HallId::parse(hall.as_str()).map_err(|e| corrupt(&e.to_string()))?,
+                    day.parse().map_err(|_| corrupt("day"))?,
+                    rollup,
+                ))
+            })
+            .collect()
+    }
+
+    async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String)>> {
+        let rows: Vec<(String, Option<String>, i64)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT hall_id, ticket, raised_at FROM alert
+                 WHERE kind = 'care_due' AND raised_at >= $1 AND acked_at IS NOT NULL",
+            )
+            .bind(from_ms)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(hall, ticket, raised_at)| {
+                let key = Alert {
+                    kind: AlertKind::CareDue,
+                    ticket,
+                    kiosk: None,
+                    vip: false,
+                    raised_at,
+                    cleared_at: None,
+                }
+                .key();
+                let hall = HallId::parse(hall.as_str())
+                    .map_err(|e| StoreError::Corrupt(format!("alert of hall `{hall}`: {e}")))?;
+                Ok((hall, key))
+            })
+            .collect()
     }
 
     async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>> {

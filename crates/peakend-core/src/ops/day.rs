@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::event::{Event, EventKind, Outcome};
 use super::predict::queue_length_wait_s;
+use super::rollup::KpiSums;
 use crate::journey::{Journey, Unit};
 
 /// Thresholds of the rules, from the journey's standards.
@@ -263,6 +264,10 @@ impl HallDay {
         }
         day.advance_to(until);
         day
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 
     pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
@@ -623,61 +628,13 @@ pub struct Kpis {
     pub care_alerts: u64,
 }
 
-const SHORT_SERVICE_MS: i64 = 150_000;
-
 impl Kpis {
     pub fn of<'a>(tickets: impl IntoIterator<Item = &'a Ticket>, care_after_ms: i64) -> Kpis {
-        let tickets: Vec<&Ticket> = tickets.into_iter().collect();
-        let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
-        let mean_s = |xs: &[i64]| {
-            (!xs.is_empty()).then(|| xs.iter().sum::<i64>() as f64 / xs.len() as f64 / 1000.0)
-        };
-        let served: Vec<&&Ticket> = tickets.iter().filter(|t| t.ended_at.is_some()).collect();
-        let waits: Vec<i64> = served.iter().filter_map(|t| t.wait_ms()).collect();
-        let services: Vec<i64> = served.iter().filter_map(|t| t.service_ms()).collect();
-        let ratings: Vec<(f64, f64)> = tickets.iter().filter_map(|t| t.rating).collect();
-        Kpis {
-            arrivals: tickets.len() as u64,
-            served: served.len() as u64,
-            abandoned: tickets.iter().filter(|t| t.abandoned()).count() as u64,
-            abandonment_rate: ratio(
-                tickets.iter().filter(|t| t.abandoned()).count(),
-                tickets.len(),
-            ),
-            service_level: ratio(
-                tickets
-                    .iter()
-                    .filter(|t| {
-                        t.called_at
-                            .is_some_and(|c| c - t.issued_at <= care_after_ms)
-                    })
-                    .count(),
-                tickets.len(),
-            ),
-            asa_s: mean_s(&waits),
-            aht_s: mean_s(&services),
-            longest_wait_s: tickets
-                .iter()
-                .filter_map(|t| t.wait_ms())
-                .max()
-                .map(|ms| ms as f64 / 1000.0),
-            short_service_share: ratio(
-                services.iter().filter(|&&ms| ms < SHORT_SERVICE_MS).count(),
-                services.len(),
-            ),
-            avg_rating: (!ratings.is_empty()).then(|| {
-                ratings
-                    .iter()
-                    .map(|(s, scale)| s / scale * 5.0)
-                    .sum::<f64>()
-                    / ratings.len() as f64
-            }),
-            top_rating_share: ratio(
-                ratings.iter().filter(|(s, scale)| s >= scale).count(),
-                ratings.len(),
-            ),
-            care_alerts: tickets.iter().filter(|t| t.care_due_at.is_some()).count() as u64,
+        let mut sums = KpiSums::default();
+        for t in tickets {
+            sums.add(t, care_after_ms);
         }
+        sums.kpis()
     }
 }
 

@@ -8,5 +8,6 @@ pub mod event;
 pub mod holiday;
 pub mod kpi;
 pub mod predict;
+pub mod rollup;
 pub mod roster;
 pub mod simulate;

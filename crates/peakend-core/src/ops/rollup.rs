@@ -1,0 +1,357 @@
+//! A hall's day reduced to what day-level KPIs and open care alerts need, so a province
+//! overview sums a few numbers per hall instead of replaying every hall's events.
+//!
+//! The ingest keeps one [`DayRollup`] per hall and day, computed from the day it has
+//! just replayed. Only one thing in a replayed day depends on the time it is read at:
+//! a ticket still waiting raises its care alert when `care_after` has passed. So the
+//! roll-up keeps the finished tickets as sums and the waiting ones as a list, and
+//! [`DayRollup::sums_at`] gives exactly what a replay up to that time would.
+
+use serde::{Deserialize, Serialize};
+
+use super::day::{HallDay, Kpis, Ticket};
+
+/// The halls' time: roll-ups are kept per local day at +08:00 (China).
+pub const ROLLUP_OFFSET_S: i32 = 8 * 3600;
+
+/// The roll-up day of an instant, and the bounds in ms of that day.
+pub fn rollup_day(at_ms: i64) -> (chrono::NaiveDate, i64, i64) {
+    const DAY: i64 = 86_400_000;
+    let local = at_ms + i64::from(ROLLUP_OFFSET_S) * 1000;
+    let start = local.div_euclid(DAY) * DAY - i64::from(ROLLUP_OFFSET_S) * 1000;
+    let date = chrono::DateTime::from_timestamp_millis(local)
+        .map_or(chrono::NaiveDate::MIN, |d| d.date_naive());
+    (date, start, start + DAY)
+}
+
+/// Services shorter than this count as suspiciously short.
+pub const SHORT_SERVICE_MS: i64 = 150_000;
+
+/// Mergeable sums behind [`Kpis`]: the KPIs of any union of ticket sets are the KPIs
+/// of the merged sums.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KpiSums {
+    pub arrivals: u64,
+    pub served: u64,
+    pub abandoned: u64,
+    /// Called within `care_after` of issue.
+    pub called_in_time: u64,
+    /// Waits of the served (issue to call), for ASA.
+    pub served_wait_ms: i64,
+    pub served_waits: u64,
+    pub service_ms: i64,
+    pub services: u64,
+    pub short_services: u64,
+    pub longest_wait_ms: Option<i64>,
+    /// Ratings on a 5-point scale, summed.
+    pub rating_sum: f64,
+    pub ratings: u64,
+    pub top_ratings: u64,
+    pub care_alerts: u64,
+}
+
+impl KpiSums {
+    pub fn add(&mut self, t: &Ticket, care_after_ms: i64) {
+        self.arrivals += 1;
+        if t.abandoned() {
+            self.abandoned += 1;
+        }
+        if t.called_at
+            .is_some_and(|c| c - t.issued_at <= care_after_ms)
+        {
+            self.called_in_time += 1;
+        }
+        if t.ended_at.is_some() {
+            self.served += 1;
+            if let Some(w) = t.wait_ms() {
+                self.served_wait_ms += w;
+                self.served_waits += 1;
+            }
+            if let Some(s) = t.service_ms() {
+                self.service_ms += s;
+                self.services += 1;
+                if s < SHORT_SERVICE_MS {
+                    self.short_services += 1;
+                }
+            }
+        }
+        if let Some(w) = t.wait_ms() {
+            self.longest_wait_ms = Some(self.longest_wait_ms.map_or(w, |l| l.max(w)));
+        }
+        if let Some((score, scale)) = t.rating {
+            self.rating_sum += score / scale * 5.0;
+            self.ratings += 1;
+            if score >= scale {
+                self.top_ratings += 1;
+            }
+        }
+        if t.care_due_at.is_some() {
+            self.care_alerts += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &KpiSums) {
+        self.arrivals += o.arrivals;
+        self.served += o.served;
+        self.abandoned += o.abandoned;
+        self.called_in_time += o.called_in_time;
+        self.served_wait_ms += o.served_wait_ms;
+        self.served_waits += o.served_waits;
+        self.service_ms += o.service_ms;
+        self.services += o.services;
+        self.short_services += o.short_services;
+        self.longest_wait_ms = match (self.longest_wait_ms, o.longest_wait_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.rating_sum += o.rating_sum;
+        self.ratings += o.ratings;
+        self.top_ratings += o.top_ratings;
+        self.care_alerts += o.care_alerts;
+    }
+
+    pub fn kpis(&self) -> Kpis {
+        let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+        let mean_s = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1000.0);
+        Kpis {
+            arrivals: self.arrivals,
+            served: self.served,
+            abandoned: self.abandoned,
+            abandonment_rate: ratio(self.abandoned, self.arrivals),
+            service_level: ratio(self.called_in_time, self.arrivals),
+            asa_s: mean_s(self.served_wait_ms, self.served_waits),
+            aht_s: mean_s(self.service_ms, self.services),
+            longest_wait_s: self.longest_wait_ms.map(|ms| ms as f64 / 1000.0),
+            short_service_share: ratio(self.short_services, self.services),
+            avg_rating: (self.ratings > 0).then(|| self.rating_sum / self.ratings as f64),
+            top_rating_share: ratio(self.top_ratings, self.ratings),
+            care_alerts: self.care_alerts,
+        }
+    }
+}
+
+/// A ticket not yet called nor gone when the roll-up was taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitingTicket {
+    pub ticket: String,
+    pub issued_at: i64,
+    /// Set when its care alert was already raised.
+    pub care_due_at: Option<i64>,
+}
+
+/// One hall's day as of its last stored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayRollup {
+    /// The `care_after` rule the day was replayed with: a roll-up answers only for the
+    /// same rule.
+    pub care_after_ms: i64,
+    /// Time of the latest stored event of the day.
+    pub last_event_ms: Option<i64>,
+    /// Tickets no longer waiting.
+    pub done: KpiSums,
+    pub waiting: Vec<WaitingTicket>,
+}
+
+impl DayRollup {
+    /// The roll-up of a day replayed over all its stored events (and no further).
+    pub fn of(day: &HallDay, care_after_ms: i64, last_event_ms: Option<i64>) -> DayRollup {
+        let mut done = KpiSums::default();
+        let mut waiting = Vec::new();
+        for t in day.tickets() {
+            if t.called_at.is_none() && t.left_at.is_none() {
+                waiting.push(WaitingTicket {
+                    ticket: t.ticket.clone(),
+                    issued_at: t.issued_at,
+                    care_due_at: t.care_due_at,
+                });
+            } else {
+                done.add(t, care_after_ms);
+            }
+        }
+        DayRollup {
+            care_after_ms,
+            last_event_ms,
+            done,
+            waiting,
+        }
+    }
+
+    /// When a waiting ticket's care alert is (or was) raised, if by `until`.
+    fn care_due(&self, w: &WaitingTicket, until: i64) -> Option<i64> {
+        w.care_due_at
+            .or(Some(w.issued_at + self.care_after_ms).filter(|due| *due <= until))
+    }
+
+    /// The sums of the day replayed with the clock brought to `until` (a clock already
+    /// past `until` stays where it is, as in [`HallDay::advance_to`]).
+    pub fn sums_at(&self, until: i64) -> KpiSums {
+        let mut sums = self.done.clone();
+        for w in &self.waiting {
+            sums.arrivals += 1;
+            if self.care_due(w, until).is_some() {
+                sums.care_alerts += 1;
+            }
+        }
+        sums
+    }
+
+    /// Care alerts open at `now` as `(ticket, raised_at)` (the alert's key parts), when
+    /// every stored event of the day is at or before `now`; `None` when the day holds
+    /// later events, for which only a replay up to `now` can tell.
+    pub fn open_care_at(&self, now: i64) -> Option<Vec<(&str, i64)>> {
+        if self.last_event_ms.is_some_and(|l| l > now) {
+            return None;
+        }
+        Some(
+            self.waiting
+                .iter()
+                .filter_map(|w| Some((w.ticket.as_str(), self.care_due(w, now)?)))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::day::{AlertKind, Rules};
+    use crate::ops::event::Event;
+    use crate::ops::simulate;
+
+    fn ms(hm: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-08-07T{hm}:00+08:00"))
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn scripted() -> Vec<Event> {
+        include_str!("../../../../examples/events/scripted-morning.ndjson")
+            .lines()
+            .map(|l| Event::from_json(l).unwrap())
+            .collect()
+    }
+
+    fn close(a: &Kpis, b: &Kpis) {
+        let f = |x: Option<f64>, y: Option<f64>| match (x, y) {
+            (Some(x), Some(y)) => assert!((x - y).abs() < 1e-9, "{a:?}\n{b:?}"),
+            (x, y) => assert_eq!(x, y, "{a:?}\n{b:?}"),
+        };
+        assert_eq!(
+            (a.arrivals, a.served, a.abandoned, a.care_alerts),
+            (b.arrivals, b.served, b.abandoned, b.care_alerts)
+        );
+        f(a.abandonment_rate, b.abandonment_rate);
+        f(a.service_level, b.service_level);
+        f(a.asa_s, b.asa_s);
+        f(a.aht_s, b.aht_s);
+        f(a.longest_wait_s, b.longest_wait_s);
+        f(a.short_service_share, b.short_service_share);
+        f(a.avg_rating, b.avg_rating);
+        f(a.top_rating_share, b.top_rating_share);
+    }
+
+    /// Every prefix of the scripted morning, read at every minute after it: the roll-up
+    /// of the prefix gives the KPIs and open care alerts of a replay up to that minute.
+    #[test]
+    fn a_rollup_read_later_equals_a_replay_up_to_then() {
+        let events = scripted();
+        let rules = Rules::default();
+        for cut in 1..=events.len() {
+            let prefix = &events[..cut];
+            let last = prefix.iter().map(|e| e.at_ms()).max();
+            let day = HallDay::replay(rules.clone(), prefix, i64::MIN);
+            let rollup = DayRollup::of(&day, rules.care_after_ms, last);
+            for minute in 0..=40 {
+                let until = last.unwrap() + minute * 60_000;
+                let replayed = HallDay::replay(rules.clone(), prefix, until);
+                close(
+                    &rollup.sums_at(until).kpis(),
+                    &Kpis::of(replayed.tickets(), rules.care_after_ms),
+                );
+                let mut open: Vec<(String, i64)> = replayed
+                    .alerts()
+                    .iter()
+                    .filter(|a| a.kind == AlertKind::CareDue && a.cleared_at.is_none())
+                    .map(|a| (a.ticket.clone().unwrap(), a.raised_at))
+                    .collect();
+                open.sort();
+                let mut got: Vec<(String, i64)> = rollup
+                    .open_care_at(until)
+                    .expect("no event after the roll-up")
+                    .into_iter()
+                    .map(|(t, at)| (t.to_owned(), at))
+                    .collect();
+                got.sort();
+                assert_eq!(got, open, "cut {cut}, {minute} min later");
+            }
+        }
+    }
+
+    /// The scripted morning has one care alert, raised at 09:17 for the ticket issued at
+    /// 09:02: read before and after it, from a roll-up taken at 09:05.
+    #[test]
+    fn a_waiting_ticket_raises_its_care_alert_when_read_after_care_after() {
+        let events: Vec<Event> = scripted()
+            .into_iter()
+            .filter(|e| e.at_ms() <= ms("09:05"))
+            .collect();
+        let day = HallDay::replay(Rules::default(), &events, i64::MIN);
+        let rollup = DayRollup::of(&day, Rules::default().care_after_ms, Some(ms("09:05")));
+        assert!(!rollup.waiting.is_empty());
+        let before = rollup.sums_at(ms("09:05")).care_alerts;
+        let after = rollup.sums_at(ms("12:00")).care_alerts;
+        assert!(after > before, "{before} → {after}");
+        // A read before the last stored event cannot say what was open then.
+        assert_eq!(rollup.open_care_at(ms("09:04")), None);
+    }
+
+    /// A simulated busy day of several halls, cut at noon and at the end: the merged
+    /// roll-ups give the report's total, and each hall's the report's line of the hall.
+    #[test]
+    fn merged_rollups_equal_the_report_of_the_replayed_halls() {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        let halls: Vec<simulate::SimHall> = (0..3)
+            .map(|h| simulate::SimHall {
+                hall: crate::id::HallId::parse(format!("h{h}")).unwrap(),
+                counters: 2 + h,
+                kiosks: 1,
+            })
+            .collect();
+        let events = simulate::day(&halls, date, 7);
+        let rules = Rules::default();
+        for (cut, read) in [("12:00", "12:00"), ("23:59", "23:59"), ("10:00", "16:00")] {
+            let mut total = KpiSums::default();
+            let mut replayed = Vec::new();
+            let mut each = Vec::new();
+            for h in &halls {
+                let mine: Vec<&Event> = events
+                    .iter()
+                    .filter(|e| e.hall == h.hall && e.at_ms() <= ms(cut))
+                    .collect();
+                let last = mine.iter().map(|e| e.at_ms()).max();
+                let day = HallDay::replay(rules.clone(), mine.iter().copied(), i64::MIN);
+                let sums = DayRollup::of(&day, rules.care_after_ms, last).sums_at(ms(read));
+                total.merge(&sums);
+                each.push(sums.kpis());
+                let day = HallDay::replay(rules.clone(), mine.iter().copied(), ms(read));
+                replayed.push(crate::ops::kpi::HallTickets {
+                    hall: h.hall.to_string(),
+                    tickets: day.tickets().cloned().collect(),
+                });
+            }
+            let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+            let report = crate::ops::kpi::report(
+                &replayed,
+                rules.care_after_ms,
+                crate::ops::kpi::Bucket::Day,
+                cst,
+            );
+            assert!(report.total.arrivals > 100, "{cut}");
+            assert!(report.total.care_alerts > 0, "a busy day has long waits");
+            close(&total.kpis(), &report.total);
+            for (k, line) in each.iter().zip(&report.halls) {
+                close(k, &line.kpis);
+            }
+        }
+    }
+}
