@@ -91,6 +91,9 @@ pub struct SqlStore {
     days: Arc<std::sync::Mutex<HashMap<HallId, CachedDay>>>,
     /// Ingests on SQLite, one at a time (SQLite has one writer anyway).
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// The org tree as of a data generation: nearly every request needs it, and only an
+    /// org import (which bumps the generation) changes it.
+    org: Arc<std::sync::Mutex<Option<(i64, OrgTree)>>>,
 }
 
 /// How many halls' days the ingest keeps (a province of 2,000 halls fits); beyond
@@ -129,6 +132,7 @@ impl SqlStore {
             analyses: AnalysisCache::default(),
             days: Arc::default(),
             sqlite_writer: Arc::default(),
+            org: Arc::default(),
         }
     }
 }
@@ -494,6 +498,20 @@ impl Store for SqlStore {
         let rows: Vec<NodeRow> =
             on_pool!(self, pool => sqlx::query_as(SELECT_NODES).fetch_all(pool).await?);
         rows.into_iter().map(node_from_row).collect()
+    }
+
+    async fn org_tree(&self) -> Result<OrgTree> {
+        // The generation is read first: an import committing in between leaves a newer
+        // tree under an older generation, which the next call replaces.
+        let generation = self.data_generation().await?;
+        if let Some((g, tree)) = &*self.org.lock().expect("org cache lock")
+            && *g == generation
+        {
+            return Ok(tree.clone());
+        }
+        let tree = OrgTree::build(self.org_nodes().await?).map_err(StoreError::Org)?;
+        *self.org.lock().expect("org cache lock") = Some((generation, tree.clone()));
+        Ok(tree)
     }
 
     async fn import_org(&self, nodes: Vec<OrgNode>) -> Result<OrgImportSummary> {

@@ -912,3 +912,28 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
         check(at(hm)).await;
     }
 });
+
+// The org tree is cached by data generation: an import through another store (another
+// process on the same database) must show in the next tree.
+peakend_testkit::on_both_backends!(an_org_import_elsewhere_shows_in_the_cached_tree, |url| {
+    let store = ready(url).await;
+    store
+        .import_org(vec![
+            node("p", None, OrgLevel::Province),
+            node("c1", Some("p"), OrgLevel::City),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.org_tree().await.unwrap().nodes().len(), 2);
+    let other = connect(url).await.unwrap();
+    other
+        .import_org(vec![
+            node("c2", Some("p"), OrgLevel::City),
+            node("d1", Some("c2"), OrgLevel::District),
+        ])
+        .await
+        .unwrap();
+    let tree = store.org_tree().await.unwrap();
+    assert_eq!(tree.nodes().len(), 4);
+    assert!(tree.get(&OrgNodeId::parse("d1").unwrap()).is_some());
+});
