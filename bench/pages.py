@@ -20,7 +20,9 @@ server sending the same bytes".
 Data (cached in --work, not committed): an org of one province, cities of 5 districts
 of 20 halls; `peakend survey synth` of --rows responses imported (roll-up cells merged
 on import); a simulated day of device events for every hall on today's date in China
-(+08:00), ingested; a director and an admin of the province.
+(+08:00), of which the events up to the time the data is built are ingested (the day
+so far, as a live system holds it; --whole-day for all of them); a director and an
+admin of the province.
 
     python3 bench/pages.py            # 2,000 halls, 2M responses (the issue's size)
     python3 bench/pages.py --quick    # 200 halls, 200k responses, fewer repetitions
@@ -110,13 +112,14 @@ def org_csv(path, halls):
     return cities, hall_ids
 
 
-def build_data(bin_, work, halls, rows, seed):
+def build_data(bin_, work, halls, rows, seed, whole_day=False):
     """The database (reused when complete), and the ids the pages need."""
     db = work / "pages.db"
     meta_path = work / "meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("halls") == halls and meta.get("rows") == rows and meta.get("date") == today_china():
+        if (meta.get("halls") == halls and meta.get("rows") == rows and meta.get("date") == today_china()
+                and meta.get("whole_day", False) == whole_day):
             log(f"reusing {db}")
             return db, meta
     for p in work.glob("pages.db*"):
@@ -145,6 +148,18 @@ def build_data(bin_, work, halls, rows, seed):
     with open(events, "w") as f:
         run("simulate", "--halls", str(halls), "--date", day, "--seed", str(seed), stdout=f)
     setup["simulate"] = time.perf_counter() - t
+    # A live system holds the day so far: keep the events up to now (China time), unless
+    # --whole-day. Simulated times all read YYYY-MM-DDTHH:MM:SS…+08:00, so the first 19
+    # characters compare as times.
+    until = dt.datetime.now(CHINA).strftime("%Y-%m-%dT%H:%M:%S")
+    if not whole_day:
+        kept = work / "day-so-far.ndjson"
+        with open(events) as src, open(kept, "w") as dst:
+            for line in src:
+                i = line.index('"at":"') + 6
+                if line[i:i + 19] <= until:
+                    dst.write(line)
+        kept.replace(events)
     n_events = sum(1 for _ in open(events))
     t = time.perf_counter()
     run("events", "ingest", str(events), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -157,6 +172,8 @@ def build_data(bin_, work, halls, rows, seed):
         "rows": rows,
         "date": day,
         "events": n_events,
+        "whole_day": whole_day,
+        "events_until": None if whole_day else until,
         "city": cities[0],
         "hall": hall_ids[0],
         "logins": {"director": ["bench-director", director], "admin": ["bench-admin", admin]},
@@ -236,6 +253,8 @@ def main():
     p.add_argument("--max-load-server-ms", type=float, default=5000.0,
                    help="pages whose server p50 is over this are not loaded in the browser (they cannot load in 1 s)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--whole-day", action="store_true",
+                   help="ingest the whole simulated day, also the events after now (default: the day so far)")
     p.add_argument("--work", default=None, help="data directory (default bench/work/pages-HALLS-ROWS)")
     p.add_argument("--skip-browser", action="store_true")
     p.add_argument("--data-only", action="store_true", help="build the data set and stop")
@@ -253,7 +272,7 @@ def main():
     bin_ = target / "release" / "peakend"
 
     t0 = time.perf_counter()
-    db, meta = build_data(bin_, work, halls, rows, args.seed)
+    db, meta = build_data(bin_, work, halls, rows, args.seed, args.whole_day)
     log(f"data ready in {time.perf_counter() - t0:.0f} s: {json.dumps(meta['setup_s'])}")
     if args.data_only:
         return
@@ -367,7 +386,7 @@ def main():
         f"Machine: {machine()}; load average {' '.join(load_before)} before the timings, "
         f"{' '.join(load_after)} after.",
         f"Data: {halls:,} halls, {rows:,} responses, {meta['events']:,} device events of {meta['date']} "
-        f"(+08:00), database {meta['db_bytes'] / 2**20:.0f} MiB; "
+        f"(+08:00{', up to ' + meta['events_until'][11:] if meta.get('events_until') else ', the whole day'}), database {meta['db_bytes'] / 2**20:.0f} MiB; "
         f"server time over {reps} GETs after 3 warm-ups (fewer where noted: at most {args.budget:.0f} s a page), "
         f"first load median and worst of {loads} fresh contexts.",
         "",
