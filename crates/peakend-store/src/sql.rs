@@ -53,23 +53,35 @@ mod accounts;
 /// Inserts accepted events (`Vec<(Event, payload)>`) into `visit_event` on `$tx`, many
 /// rows a statement: one statement per row cost more than the rest of an ingest.
 macro_rules! insert_events {
-    ($tx:ident, $hall:expr, $now:expr, $rows:expr) => {
-        // 100 rows (402 parameters) a statement: sqlx binds `$n` on SQLite by looking each
-        // name up among all of the statement's parameters, so a bind costs as much as
-        // the statement has parameters; a profile put 65 % of an ingest there at 1,000.
-        for chunk in $rows.chunks(100) {
+    ($tx:ident, $postgres:expr, $hall:expr, $now:expr, $rows:expr) => {
+        // Anonymous `?` marks on SQLite: sqlx looks every `$n` up by name, and SQLite
+        // finds a parameter's name by walking the list of all of them, so named marks
+        // cost the square of a statement's parameters (a profile put a fifth of an
+        // ingest there at 100 rows a statement).
+        let per = if $postgres { 100 } else { 500 };
+        for chunk in $rows.chunks(per) {
             let mut sql = String::from(
                 "INSERT INTO visit_event (hall_id, received_at, event_id, kind, at, payload) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = 3 + 4 * i;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("($1, $2, ${b}, ${}, ${}, ${})", b + 1, b + 2, b + 3));
+                if $postgres {
+                    let b = 3 + 4 * i;
+                    sql.push_str(&format!("($1, $2, ${b}, ${}, ${}, ${})", b + 1, b + 2, b + 3));
+                } else {
+                    sql.push_str("(?, ?, ?, ?, ?, ?)");
+                }
             }
-            let mut q = sqlx::query(&sql).bind($hall.as_str()).bind($now);
+            let mut q = sqlx::query(&sql);
+            if $postgres {
+                q = q.bind($hall.as_str()).bind($now);
+            }
             for (e, payload) in chunk {
+                if !$postgres {
+                    q = q.bind($hall.as_str()).bind($now);
+                }
                 q = q
                     .bind(e.id.as_str())
                     .bind(e.kind_name())
@@ -162,6 +174,28 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// `rows` groups of `cols` parameter marks for a multi-row VALUES: `?` on SQLite, whose
+/// named marks sqlx binds in time quadratic in their number; `$n` on PostgreSQL, which
+/// has no `?`.
+fn value_marks(postgres: bool, rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            if postgres {
+                out.push_str(&format!("${}", r * cols + c + 1));
+            } else {
+                out.push('?');
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// 256 random bits as hex: device tokens, session tokens, CSRF tokens.
 fn random_hex() -> String {
     use rand::Rng;
@@ -251,6 +285,10 @@ impl SqlStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // 64 MB of page cache a connection instead of 2 MB: a large import or
+            // ingest transaction otherwise spills dirty pages to the WAL and writes
+            // them again and again as it goes on.
+            .pragma("cache_size", "-65536")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -609,54 +647,75 @@ impl Store for SqlStore {
                 )));
             }
             let now = now_ms();
-            for r in responses {
-                let (id,): (i64,) = sqlx::query_as(
+            let postgres = matches!(self.pool, Pool::Postgres(_));
+            // Many rows a statement (one a row was most of an import's time), with
+            // anonymous marks on SQLite (see `insert_events!`).
+            for chunk in responses.chunks(500) {
+                let sql = format!(
                     "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
                        overall, nps, tolerable_wait_min, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-                )
-                .bind(r.hall.as_str())
-                .bind(key)
-                .bind(&r.respondent)
-                .bind(r.date.format("%Y-%m-%d").to_string())
-                .bind(&r.segment)
-                .bind(r.purpose.as_deref())
-                .bind(r.overall)
-                .bind(r.nps)
-                .bind(r.tolerable_wait_min)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                for (m, rating) in journey.moments().iter().zip(&r.ratings) {
-                    if rating.importance.is_none() && rating.satisfaction.is_none() {
-                        continue;
-                    }
-                    sqlx::query(
-                        "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(r.hall.as_str())
-                    .bind(id)
-                    .bind(key)
-                    .bind(m.key.as_str())
-                    .bind(rating.importance)
-                    .bind(rating.satisfaction)
-                    .execute(&mut *tx)
-                    .await?;
+                     VALUES {} RETURNING id, respondent",
+                    value_marks(postgres, chunk.len(), 10)
+                );
+                let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+                for r in chunk {
+                    q = q
+                        .bind(r.hall.as_str())
+                        .bind(key)
+                        .bind(&r.respondent)
+                        .bind(r.date.format("%Y-%m-%d").to_string())
+                        .bind(&r.segment)
+                        .bind(r.purpose.as_deref())
+                        .bind(r.overall)
+                        .bind(r.nps)
+                        .bind(r.tolerable_wait_min)
+                        .bind(now);
                 }
-                for n in &r.needs {
-                    let m = &journey.moments()[n.moment];
-                    sqlx::query(
+                // RETURNING's order is not promised: match ids by respondent.
+                let ids: HashMap<String, i64> =
+                    q.fetch_all(&mut *tx).await?.into_iter().map(|(id, r)| (r, id)).collect();
+                let id_of = |r: &Response| {
+                    ids.get(&r.respondent).copied().ok_or_else(|| {
+                        StoreError::Corrupt(format!("respondent `{}` was not stored", r.respondent))
+                    })
+                };
+                let mut ratings = Vec::new();
+                let mut needs = Vec::new();
+                for r in chunk {
+                    let id = id_of(r)?;
+                    for (m, rating) in journey.moments().iter().zip(&r.ratings) {
+                        if rating.importance.is_some() || rating.satisfaction.is_some() {
+                            ratings.push((r.hall.as_str(), id, m.key.as_str(), rating.importance, rating.satisfaction));
+                        }
+                    }
+                    for n in &r.needs {
+                        let m = &journey.moments()[n.moment];
+                        needs.push((r.hall.as_str(), id, m.key.as_str(), m.core_needs[n.need].key.as_str(), n.importance));
+                    }
+                }
+                for rows in ratings.chunks(1000) {
+                    let sql = format!(
+                        "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
+                         VALUES {}",
+                        value_marks(postgres, rows.len(), 6)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (hall, id, moment, importance, satisfaction) in rows {
+                        q = q.bind(*hall).bind(*id).bind(key).bind(*moment).bind(*importance).bind(*satisfaction);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                for rows in needs.chunks(1000) {
+                    let sql = format!(
                         "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(r.hall.as_str())
-                    .bind(id)
-                    .bind(m.key.as_str())
-                    .bind(m.core_needs[n.need].key.as_str())
-                    .bind(n.importance)
-                    .execute(&mut *tx)
-                    .await?;
+                         VALUES {}",
+                        value_marks(postgres, rows.len(), 5)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (hall, id, moment, need, importance) in rows {
+                        q = q.bind(*hall).bind(*id).bind(*moment).bind(*need).bind(*importance);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
             }
             // The batch's roll-up cells merge into the stored ones in the same
@@ -834,11 +893,14 @@ impl Store for SqlStore {
                     .await?;
             }
             let mut stored_ids: HashSet<String> = HashSet::new();
-            // Small chunks for the same reason as the INSERT's.
-            for chunk in fresh.chunks(100) {
-                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            // Chunked, with the same marks as the INSERT's and for the same reason.
+            for chunk in fresh.chunks(if postgres { 100 } else { 500 }) {
+                let marks: Vec<String> = (0..chunk.len())
+                    .map(|i| if postgres { format!("${}", i + 2) } else { "?".to_owned() })
+                    .collect();
                 let sql = format!(
-                    "SELECT event_id FROM visit_event WHERE hall_id = $1 AND event_id IN ({})",
+                    "SELECT event_id FROM visit_event WHERE hall_id = {} AND event_id IN ({})",
+                    if postgres { "$1" } else { "?" },
                     marks.join(", ")
                 );
                 let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(hall.as_str());
@@ -928,7 +990,7 @@ impl Store for SqlStore {
                 }
                 _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),
             };
-            insert_events!(tx, hall, now, rows);
+            insert_events!(tx, postgres, hall, now, rows);
             for (date, json) in rollups {
                 sqlx::query(
                     "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES ($1, $2, $3)

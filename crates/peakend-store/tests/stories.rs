@@ -937,3 +937,38 @@ peakend_testkit::on_both_backends!(an_org_import_elsewhere_shows_in_the_cached_t
     assert_eq!(tree.nodes().len(), 4);
     assert!(tree.get(&OrgNodeId::parse("d1").unwrap()).is_some());
 });
+
+// Issue 5: responses are stored many rows a statement; across statement boundaries
+// every response, rating and need answer must read back as imported, and a second
+// import of the same respondents is refused without storing anything.
+story!(a_large_import_reads_back_exactly, |store| {
+    with_halls(&store).await;
+    let j = service_hall();
+    let halls = [
+        peakend_core::HallId::parse("h1").unwrap(),
+        peakend_core::HallId::parse("h2").unwrap(),
+    ];
+    let mut imported: Vec<_> = peakend_core::synth::responses(&j, &halls, 1_234, 5).collect();
+    assert_eq!(store.import_responses(&j, &imported).await.unwrap(), 1_234);
+    let mut stored = store.responses(&j, None, None, None).await.unwrap();
+    let by_respondent = |a: &peakend_core::survey::Response, b: &peakend_core::survey::Response| {
+        a.respondent.cmp(&b.respondent)
+    };
+    imported.sort_by(by_respondent);
+    stored.sort_by(by_respondent);
+    assert!(imported.iter().any(|r| !r.needs.is_empty()));
+    assert_eq!(stored.len(), imported.len());
+    for (s, i) in stored.iter().zip(&imported) {
+        let mut s = s.clone();
+        let mut i = i.clone();
+        s.needs.sort_by_key(|n| (n.moment, n.need));
+        i.needs.sort_by_key(|n| (n.moment, n.need));
+        assert_eq!(s, i);
+    }
+    let again = store.import_responses(&j, &imported[600..700]).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(
+        store.responses(&j, None, None, None).await.unwrap().len(),
+        1_234
+    );
+});
