@@ -10,6 +10,7 @@ mod sql;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -508,22 +509,30 @@ pub async fn replay_hall(
     offset: FixedOffset,
     now_ms: i64,
 ) -> Result<HallTickets> {
-    let mut days: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
-    for e in store.hall_events(hall, from_ms, to_ms).await? {
-        days.entry(e.at.with_timezone(&offset).date_naive())
-            .or_default()
-            .push(e);
-    }
-    let mut out = HallTickets {
-        hall: hall.to_string(),
-        tickets: Vec::new(),
+    let events = store.hall_events(hall, from_ms, to_ms).await?;
+    let (hall, rules) = (hall.to_string(), rules.clone());
+    let replay = move || {
+        let mut days: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+        for e in events {
+            days.entry(e.at.with_timezone(&offset).date_naive())
+                .or_default()
+                .push(e);
+        }
+        let mut out = HallTickets {
+            hall,
+            tickets: Vec::new(),
+        };
+        for (date, events) in days {
+            let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
+            let day = HallDay::replay(rules.clone(), &events, end.min(now_ms) - 1);
+            out.tickets.extend(day.tickets().cloned());
+        }
+        out
     };
-    for (date, events) in days {
-        let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
-        let day = HallDay::replay(rules.clone(), &events, end.min(now_ms) - 1);
-        out.tickets.extend(day.tickets().cloned());
-    }
-    Ok(out)
+    // Off the async threads, so that the halls of a report replay on every core.
+    tokio::task::spawn_blocking(replay)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("replay failed: {e}")))
 }
 
 /// Milliseconds at 00:00 of `date` in `offset`.
@@ -557,15 +566,27 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
             .filter_map(|n| n.hall_id())
             .collect(),
     };
-    let mut rules = journey_rules(store).await?;
+    let rules = journey_rules(store).await?;
     let holidays = store.holidays().await?;
     let from = local_midnight(q.from, q.offset);
     let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
-    let mut replayed = Vec::new();
-    for hall in &halls {
-        rules.holidays = province_holidays(&tree, &holidays, hall);
-        replayed.push(replay_hall(store, hall, &rules, from, to, q.offset, q.now_ms).await?);
-    }
+    // A few halls at a time: one reads while others parse and replay.
+    let jobs: Vec<(HallId, Rules)> = halls
+        .iter()
+        .map(|hall| {
+            let mut rules = rules.clone();
+            rules.holidays = province_holidays(&tree, &holidays, hall);
+            (hall.clone(), rules)
+        })
+        .collect();
+    let (offset, now_ms) = (q.offset, q.now_ms);
+    let replayed: Vec<HallTickets> =
+        stream::iter(jobs.into_iter().map(|(hall, rules)| async move {
+            replay_hall(store, &hall, &rules, from, to, offset, now_ms).await
+        }))
+        .buffered(4)
+        .try_collect()
+        .await?;
     Ok(kpi::report(
         &replayed,
         rules.care_after_ms,

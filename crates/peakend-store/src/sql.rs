@@ -1084,15 +1084,29 @@ impl Store for SqlStore {
                 .fetch_all(pool)
                 .await?
         });
-        let mut events = rows
-            .into_iter()
-            .map(|(p,)| {
-                Event::from_json(&p)
-                    .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        sort_for_replay(&mut events);
-        Ok(events)
+        let rows_len = rows.len();
+        let hall = hall.clone();
+        let parse = move || {
+            let mut events = rows
+                .into_iter()
+                .map(|(p,)| {
+                    Event::from_json(&p).map_err(|e| {
+                        StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            sort_for_replay(&mut events);
+            Ok(events)
+        };
+        // A whole day of a busy hall is parsed off the async threads (reports read many
+        // halls at once); a live view's few events are not worth the hop.
+        if rows_len > 2_000 {
+            tokio::task::spawn_blocking(parse)
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("parsing stored events failed: {e}")))?
+        } else {
+            parse()
+        }
     }
 
     async fn ack_alert(&self, hall: &HallId, alert: &Alert, by: &str, at_ms: i64) -> Result<bool> {

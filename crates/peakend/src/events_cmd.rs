@@ -56,26 +56,17 @@ pub async fn run(db: &str, cmd: EventsCmd) -> anyhow::Result<()> {
             // hall cannot be read is quarantined under the hall it names, if any.
             let mut by_hall: BTreeMap<HallId, (Vec<_>, Vec<_>)> = BTreeMap::new();
             let mut unplaced = Vec::new();
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match Event::from_json(line) {
-                    Ok(e) => by_hall.entry(e.hall.clone()).or_default().0.push((
-                        i + 1,
-                        e,
-                        line.to_owned(),
-                    )),
-                    Err(reason) => {
-                        match hall_of(line) {
-                            Some(h) => by_hall.entry(h).or_default().1.push((
-                                i + 1,
-                                reason,
-                                line.to_owned(),
-                            )),
-                            None => unplaced.push(format!("line {}: {reason}", i + 1)),
-                        }
-                    }
+            for (n, parsed, line) in parse_lines(&text) {
+                match parsed {
+                    Ok(e) => by_hall
+                        .entry(e.hall.clone())
+                        .or_default()
+                        .0
+                        .push((n, e, line)),
+                    Err(reason) => match hall_of(&line) {
+                        Some(h) => by_hall.entry(h).or_default().1.push((n, reason, line)),
+                        None => unplaced.push(format!("line {n}: {reason}")),
+                    },
                 }
             }
             let (mut accepted, mut duplicates, mut rejected) = (0, 0, Vec::new());
@@ -150,6 +141,35 @@ pub async fn run(db: &str, cmd: EventsCmd) -> anyhow::Result<()> {
 }
 
 /// The hall a line names, even when the rest of it does not parse.
+/// Each non-blank line's number, its parse and its text, in file order, parsed on every
+/// core: a province's day is millions of lines.
+fn parse_lines(text: &str) -> Vec<(usize, Result<Event, String>, String)> {
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let size = lines.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = lines
+            .chunks(size)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|&(n, l)| (n, Event::from_json(l), l.to_owned()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("a parser thread does not panic"))
+            .collect()
+    })
+}
+
 fn hall_of(line: &str) -> Option<HallId> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     HallId::parse(v.get("hall")?.as_str()?).ok()

@@ -351,11 +351,17 @@ impl HallDay {
                     Ticket::issued(ticket, service, segment.clone(), *vip, t),
                 );
                 self.queue.push(ticket.clone());
+                // What the queue snapshot would predict for its last ticket, without
+                // building the snapshot on every issue.
+                let ahead = self
+                    .queue
+                    .iter()
+                    .filter(|id| self.tickets.contains_key(*id))
+                    .count()
+                    - 1;
                 let announced = self
-                    .queue(t)
-                    .waiting
-                    .last()
-                    .and_then(|w| w.predicted_wait_s);
+                    .mean_service_s()
+                    .and_then(|m| queue_length_wait_s(ahead, self.open.len(), m));
                 if let Some(tk) = self.tickets.get_mut(ticket) {
                     tk.announced_wait_s = announced;
                 }
@@ -534,11 +540,16 @@ impl HallDay {
     /// call the oldest ticket of any service, so the announced wait counts everyone
     /// ahead: (n_all + 1)·(mean counter time of the last services, call to end) /
     /// (open counters).
+    /// Mean of the recent service times of the hall, in seconds.
+    fn mean_service_s(&self) -> Option<f64> {
+        self.recent.get("").and_then(|d| {
+            (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
+        })
+    }
+
     pub fn queue(&self, now: i64) -> QueueSnapshot {
         let mut ahead: BTreeMap<&str, usize> = BTreeMap::new();
-        let mean = self.recent.get("").and_then(|d| {
-            (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
-        });
+        let mean = self.mean_service_s();
         let waiting = self
             .queue
             .iter()
