@@ -667,21 +667,7 @@ mod tests {
         .unwrap()
     }
 
-    fn ms(hm: &str) -> i64 {
-        DateTime::parse_from_rfc3339(&format!("2026-08-07T{hm}:00+08:00"))
-            .unwrap()
-            .timestamp_millis()
-    }
-
-    /// A scripted morning with one counter (examples/events/scripted-morning.ndjson):
-    /// five payments, one who leaves, one who waits past 15 minutes. Every figure the
-    /// tests expect of it is computed by hand.
-    fn scripted() -> Vec<Event> {
-        include_str!("../../../../examples/events/scripted-morning.ndjson")
-            .lines()
-            .map(|l| Event::from_json(l).unwrap())
-            .collect()
-    }
+    use crate::ops::fixtures::{ms, scripted};
 
     #[test]
     fn a_scripted_day_gives_the_hand_computed_waits_alerts_and_kpis() {

@@ -218,18 +218,7 @@ mod tests {
     use crate::ops::event::Event;
     use crate::ops::simulate;
 
-    fn ms(hm: &str) -> i64 {
-        chrono::DateTime::parse_from_rfc3339(&format!("2026-08-07T{hm}:00+08:00"))
-            .unwrap()
-            .timestamp_millis()
-    }
-
-    fn scripted() -> Vec<Event> {
-        include_str!("../../../../examples/events/scripted-morning.ndjson")
-            .lines()
-            .map(|l| Event::from_json(l).unwrap())
-            .collect()
-    }
+    use crate::ops::fixtures::{ms, scripted};
 
     fn close(a: &Kpis, b: &Kpis) {
         let f = |x: Option<f64>, y: Option<f64>| match (x, y) {
