@@ -102,10 +102,51 @@ pub struct SqlStore {
     /// the ingest's transaction before use).
     days: Arc<std::sync::Mutex<HashMap<HallId, CachedDay>>>,
     /// Ingests on SQLite, one at a time (SQLite has one writer anyway).
-    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    sqlite_writer: Arc<Writer>,
     /// The org tree as of a data generation: nearly every request needs it, and only an
     /// org import (which bumps the generation) changes it.
     org: Arc<std::sync::Mutex<Option<(i64, OrgTree)>>>,
+}
+
+/// Batches of at most this many events pass larger ones waiting for SQLite's writer.
+const SMALL_BATCH: usize = 100;
+
+/// SQLite's one writer, small batches first: a hall's few live events (those that raise
+/// an alert) should not wait behind other halls' bulk batches, only behind the one being
+/// written. A large batch that gets the lock while a small one waits lets it go first.
+#[derive(Debug, Default)]
+struct Writer {
+    lock: tokio::sync::Mutex<()>,
+    small_waiting: std::sync::atomic::AtomicUsize,
+    small_passed: tokio::sync::Notify,
+}
+
+impl Writer {
+    async fn acquire(&self, small: bool) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if small {
+            self.small_waiting.fetch_add(1, SeqCst);
+            let guard = self.lock.lock().await;
+            if self.small_waiting.fetch_sub(1, SeqCst) == 1 {
+                self.small_passed.notify_waiters();
+            }
+            return guard;
+        }
+        loop {
+            // Registered before the check, so a small batch passing in between still
+            // wakes this one.
+            let passed = self.small_passed.notified();
+            tokio::pin!(passed);
+            passed.as_mut().enable();
+            if self.small_waiting.load(SeqCst) == 0 {
+                let guard = self.lock.lock().await;
+                if self.small_waiting.load(SeqCst) == 0 {
+                    return guard;
+                }
+            }
+            passed.await;
+        }
+    }
 }
 
 /// How many halls' days the ingest keeps (a province of 2,000 halls fits); beyond
@@ -872,7 +913,7 @@ impl Store for SqlStore {
         // SQLite has one writer: queueing here instead of in SQLite's busy handler keeps
         // a deferred transaction from reading a snapshot it then cannot write on.
         let _writer = match &self.pool {
-            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            Pool::Sqlite(_) => Some(self.sqlite_writer.acquire(fresh.len() <= SMALL_BATCH).await),
             Pool::Postgres(_) => None,
         };
         // The hall's day as the last ingest left it, if it covers this batch's day(s).
@@ -1463,5 +1504,34 @@ mod tests {
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("peakend.db"), "peakend.db");
+    }
+
+    /// While a large batch writes, a small one that arrives after two other large ones
+    /// are queued still writes next.
+    #[tokio::test]
+    async fn a_small_batch_passes_large_ones_waiting_for_the_writer() {
+        use std::sync::{Arc, Mutex};
+        let writer = Arc::new(super::Writer::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let first = writer.acquire(false).await;
+        let mut tasks = Vec::new();
+        for (name, small) in [("large-1", false), ("large-2", false), ("small", true)] {
+            let (writer, order) = (writer.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let _g = writer.acquire(small).await;
+                order.lock().unwrap().push(name);
+            }));
+            // Let each queue up before the next arrives.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(first);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = order.lock().unwrap();
+        assert_eq!(order[0], "small", "{order:?}");
+        assert_eq!(order.len(), 3);
     }
 }
