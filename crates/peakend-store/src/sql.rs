@@ -899,30 +899,23 @@ impl Store for SqlStore {
                 .map_or(e.at_ms(), |d| d.timestamp_millis());
             (start, start + 86_400_000)
         };
-        let lo = fresh
-            .iter()
-            .map(|(_, e, _)| day_bounds(e).0)
-            .min()
-            .unwrap_or(0);
-        let hi = fresh
-            .iter()
-            .map(|(_, e, _)| day_bounds(e).1)
-            .max()
-            .unwrap_or(0);
+        // Ticket names start over each day, so each local day the batch touches is
+        // validated against its own stored events (one replayed day each), all in the
+        // batch's one transaction.
+        let mut by_day: BTreeMap<(i64, i64), Vec<(usize, Event, String)>> = BTreeMap::new();
+        for f in fresh {
+            by_day.entry(day_bounds(&f.1)).or_default().push(f);
+        }
         let postgres = matches!(self.pool, Pool::Postgres(_));
+        let small = by_day.values().map(Vec::len).sum::<usize>() <= SMALL_BATCH;
         // SQLite has one writer: queueing here instead of in SQLite's busy handler keeps
         // a deferred transaction from reading a snapshot it then cannot write on.
         let _writer = match &self.pool {
-            Pool::Sqlite(_) => Some(self.sqlite_writer.acquire(fresh.len() <= SMALL_BATCH).await),
+            Pool::Sqlite(_) => Some(self.sqlite_writer.acquire(small).await),
             Pool::Postgres(_) => None,
         };
-        // The hall's day as the last ingest left it, if it covers this batch's day(s).
-        let cached = self
-            .days
-            .lock()
-            .expect("day cache lock")
-            .remove(hall)
-            .filter(|c| c.lo == lo && c.hi == hi);
+        // The hall's day as the last ingest left it.
+        let mut cached_day = self.days.lock().expect("day cache lock").remove(hall);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if postgres {
@@ -933,116 +926,121 @@ impl Store for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            let mut stored_ids: HashSet<String> = HashSet::new();
-            // Chunked, with the same marks as the INSERT's and for the same reason.
-            for chunk in fresh.chunks(if postgres { 100 } else { 500 }) {
-                let marks: Vec<String> = (0..chunk.len())
-                    .map(|i| if postgres { format!("${}", i + 2) } else { "?".to_owned() })
-                    .collect();
-                let sql = format!(
-                    "SELECT event_id FROM visit_event WHERE hall_id = {} AND event_id IN ({})",
-                    if postgres { "$1" } else { "?" },
-                    marks.join(", ")
-                );
-                let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(hall.as_str());
-                for (_, e, _) in chunk {
-                    q = q.bind(e.id.as_str());
-                }
-                stored_ids.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id));
-            }
-            let mut new: Vec<(Event, usize, String)> = Vec::new();
-            for (pos, e, payload) in fresh {
-                if stored_ids.contains(&e.id) {
-                    outcome.duplicates += 1;
-                } else {
-                    new.push((e, pos, payload));
-                }
-            }
-            new.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
-            // The cached day stands for the stored one only if nobody else wrote to the
-            // hall's day since (rows are only ever added, so the count tells; another
-            // process may share the database) and every new event comes after all the
-            // stored ones: then replaying everything equals applying the new events to
-            // it. Otherwise re-read and replay the stored day.
-            let mut cached = match cached {
-                Some(c) if new.first().is_none_or(|(e, _, _)| c.last.as_ref().is_none_or(|l| e.replay_key() > (l.0, l.1, l.2.as_str()))) => {
-                    let (n,): (i64,) = sqlx::query_as(
-                        "SELECT COUNT(*) FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
-                    )
-                    .bind(hall.as_str()).bind(lo).bind(hi)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    (n == c.stored).then_some(c)
-                }
-                _ => None,
-            };
-            // What to apply, in replay order: stored events (None) only when the day is
-            // re-read; a stored event that a late arrival now contradicts stays stored.
-            type Item = (Event, Option<(usize, String)>);
-            let (mut day, replay): (CachedDay, Vec<Item>) = match cached.take() {
-                Some(c) => (c, new.into_iter().map(|(e, pos, p)| (e, Some((pos, p)))).collect()),
-                None => {
-                    let stored: Vec<(String,)> = sqlx::query_as(
-                        "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
-                    )
-                    .bind(hall.as_str()).bind(lo).bind(hi)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    let c = CachedDay {
-                        lo,
-                        hi,
-                        stored: stored.len() as i64,
-                        last: None,
-                        day: HallDay::new(Rules::default()),
-                    };
-                    let mut all = stored
-                        .into_iter()
-                        .map(|(payload,)| {
-                            Event::from_json(&payload)
-                                .map(|e| (e, None))
-                                .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
-                        })
-                        .collect::<Result<Vec<Item>>>()?;
-                    all.extend(new.into_iter().map(|(e, pos, p)| (e, Some((pos, p)))));
-                    all.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
-                    (c, all)
-                }
-            };
-            let mut rows = Vec::with_capacity(replay.len());
-            for (e, new_one) in replay {
-                match (day.day.apply(&e), new_one) {
-                    (Ok(()), Some((_, payload))) => {
-                        day.note(&e);
-                        rows.push((e, payload));
+            let mut last_day = None;
+            for ((lo, hi), fresh) in by_day {
+                let cached = cached_day.take().filter(|c| c.lo == lo && c.hi == hi);
+                let mut stored_ids: HashSet<String> = HashSet::new();
+                // Chunked, with the same marks as the INSERT's and for the same reason.
+                for chunk in fresh.chunks(if postgres { 100 } else { 500 }) {
+                    let marks: Vec<String> = (0..chunk.len())
+                        .map(|i| if postgres { format!("${}", i + 2) } else { "?".to_owned() })
+                        .collect();
+                    let sql = format!(
+                        "SELECT event_id FROM visit_event WHERE hall_id = {} AND event_id IN ({})",
+                        if postgres { "$1" } else { "?" },
+                        marks.join(", ")
+                    );
+                    let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(hall.as_str());
+                    for (_, e, _) in chunk {
+                        q = q.bind(e.id.as_str());
                     }
-                    (Err(reason), Some((pos, payload))) => quarantine.push((pos, reason, payload)),
-                    (_, None) => day.note(&e),
+                    stored_ids.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id));
                 }
-            }
-            // The day's roll-up, when the replayed day is exactly one roll-up day;
-            // otherwise the touched days are marked for replay.
-            let touched: BTreeSet<(NaiveDate, i64, i64)> =
-                rows.iter().map(|(e, _)| rollup_day(e.at_ms())).collect();
-            let rollups: Vec<(NaiveDate, Option<String>)> = match touched.first() {
-                Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
-                    let r = DayRollup::of(&day.day, day.day.rules().care_after_ms, day.last.as_ref().map(|l| l.0));
-                    let json = serde_json::to_string(&r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    vec![(date, Some(json))]
+                let mut new: Vec<(Event, usize, String)> = Vec::new();
+                for (pos, e, payload) in fresh {
+                    if stored_ids.contains(&e.id) {
+                        outcome.duplicates += 1;
+                    } else {
+                        new.push((e, pos, payload));
+                    }
                 }
-                _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),
-            };
-            insert_events!(tx, postgres, hall, now, rows);
-            for (date, json) in rollups {
-                sqlx::query(
-                    "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES ($1, $2, $3)
-                     ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup",
-                )
-                .bind(hall.as_str()).bind(date.to_string()).bind(json)
-                .execute(&mut *tx)
-                .await?;
+                new.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
+                // The cached day stands for the stored one only if nobody else wrote to the
+                // hall's day since (rows are only ever added, so the count tells; another
+                // process may share the database) and every new event comes after all the
+                // stored ones: then replaying everything equals applying the new events to
+                // it. Otherwise re-read and replay the stored day.
+                let mut cached = match cached {
+                    Some(c) if new.first().is_none_or(|(e, _, _)| c.last.as_ref().is_none_or(|l| e.replay_key() > (l.0, l.1, l.2.as_str()))) => {
+                        let (n,): (i64,) = sqlx::query_as(
+                            "SELECT COUNT(*) FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
+                        )
+                        .bind(hall.as_str()).bind(lo).bind(hi)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        (n == c.stored).then_some(c)
+                    }
+                    _ => None,
+                };
+                // What to apply, in replay order: stored events (None) only when the day is
+                // re-read; a stored event that a late arrival now contradicts stays stored.
+                type Item = (Event, Option<(usize, String)>);
+                let (mut day, replay): (CachedDay, Vec<Item>) = match cached.take() {
+                    Some(c) => (c, new.into_iter().map(|(e, pos, p)| (e, Some((pos, p)))).collect()),
+                    None => {
+                        let stored: Vec<(String,)> = sqlx::query_as(
+                            "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
+                        )
+                        .bind(hall.as_str()).bind(lo).bind(hi)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        let c = CachedDay {
+                            lo,
+                            hi,
+                            stored: stored.len() as i64,
+                            last: None,
+                            day: HallDay::new(Rules::default()),
+                        };
+                        let mut all = stored
+                            .into_iter()
+                            .map(|(payload,)| {
+                                Event::from_json(&payload)
+                                    .map(|e| (e, None))
+                                    .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
+                            })
+                            .collect::<Result<Vec<Item>>>()?;
+                        all.extend(new.into_iter().map(|(e, pos, p)| (e, Some((pos, p)))));
+                        all.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
+                        (c, all)
+                    }
+                };
+                let mut rows = Vec::with_capacity(replay.len());
+                for (e, new_one) in replay {
+                    match (day.day.apply(&e), new_one) {
+                        (Ok(()), Some((_, payload))) => {
+                            day.note(&e);
+                            rows.push((e, payload));
+                        }
+                        (Err(reason), Some((pos, payload))) => quarantine.push((pos, reason, payload)),
+                        (_, None) => day.note(&e),
+                    }
+                }
+                // The day's roll-up, when the replayed day is exactly one roll-up day;
+                // otherwise the touched days are marked for replay.
+                let touched: BTreeSet<(NaiveDate, i64, i64)> =
+                    rows.iter().map(|(e, _)| rollup_day(e.at_ms())).collect();
+                let rollups: Vec<(NaiveDate, Option<String>)> = match touched.first() {
+                    Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
+                        let r = DayRollup::of(&day.day, day.day.rules().care_after_ms, day.last.as_ref().map(|l| l.0));
+                        let json = serde_json::to_string(&r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        vec![(date, Some(json))]
+                    }
+                    _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),
+                };
+                insert_events!(tx, postgres, hall, now, rows);
+                for (date, json) in rollups {
+                    sqlx::query(
+                        "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES ($1, $2, $3)
+                         ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup",
+                    )
+                    .bind(hall.as_str()).bind(date.to_string()).bind(json)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                outcome.accepted += rows.len();
+                day.stored += rows.len() as i64;
+                last_day = Some(day);
             }
-            outcome.accepted += rows.len();
-            day.stored += rows.len() as i64;
             quarantine.sort_by_key(|(pos, _, _)| *pos);
             for (_, reason, payload) in &quarantine {
                 // A batch sent again is reported again but quarantined once.
@@ -1064,7 +1062,7 @@ impl Store for SqlStore {
             tx.commit().await?;
             // Only a committed day is cached: an error above returned early and left the
             // hall out of the cache, so the next batch re-reads it.
-            if hi > lo {
+            if let Some(day) = last_day {
                 let mut days = self.days.lock().expect("day cache lock");
                 if days.len() >= DAY_CACHE_HALLS {
                     days.clear();

@@ -888,8 +888,8 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
         );
     }
     check(at("13:00")).await;
-    // The rest of the day; h3's last batch also carries an event of the next day, so
-    // its day is replayed rather than summed.
+    // The rest of the day; h3's last batch carries an event stamped in another offset
+    // (its local day is not the halls' day), so h3's day is replayed rather than summed.
     for hall in &halls {
         let rest: Vec<_> = events
             .iter()
@@ -903,7 +903,7 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
     )
     .unwrap();
     let last_h3 = peakend_core::ops::event::Event::from_json(
-        r#"{"id":"n0","hall":"h3","type":"counter_opened","at":"2026-08-07T23:00:00+08:00","counter":"c9"}"#,
+        r#"{"id":"n0","hall":"h3","type":"counter_opened","at":"2026-08-07T15:00:00+00:00","counter":"c9"}"#,
     )
     .unwrap();
     ingest(halls[2].clone(), vec![last_h3, next_day]).await;
@@ -971,4 +971,68 @@ story!(a_large_import_reads_back_exactly, |store| {
         store.responses(&j, None, None, None).await.unwrap().len(),
         1_234
     );
+});
+
+// Issue 4: ticket names start over each day, so a batch that runs past midnight (a
+// replayed file, a device that was offline) holds the same ticket on two days; each day
+// is checked against its own events, and both days' roll-ups are kept.
+peakend_testkit::on_both_backends!(a_batch_across_midnight_checks_each_day_on_its_own, |url| {
+    let store = ready(url).await;
+    let hall = one_hall(&store).await;
+    let ev = |id: &str, at: &str, kind: &str, fields: &str| {
+        let line = format!(r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"{at}",{fields}}}"#);
+        (
+            0,
+            peakend_core::ops::event::Event::from_json(&line).unwrap(),
+            line,
+        )
+    };
+    let day = |d: &str, n: &str| {
+        vec![
+            ev(
+                &format!("o{n}"),
+                &format!("{d}T09:00:00+08:00"),
+                "counter_opened",
+                r#""counter":"c1""#,
+            ),
+            ev(
+                &format!("t{n}"),
+                &format!("{d}T09:01:00+08:00"),
+                "ticket_issued",
+                r#""ticket":"A1","service":"payment""#,
+            ),
+            ev(
+                &format!("c{n}"),
+                &format!("{d}T09:02:00+08:00"),
+                "called",
+                r#""ticket":"A1","counter":"c1""#,
+            ),
+        ]
+    };
+    let mut batch = day("2026-08-07", "1");
+    batch.extend(day("2026-08-08", "2"));
+    let o = store.ingest_events(&hall, batch, vec![]).await.unwrap();
+    assert_eq!((o.accepted, o.rejected.len()), (6, 0), "{o:?}");
+    let d7 = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+    let d8 = chrono::NaiveDate::from_ymd_opt(2026, 8, 8).unwrap();
+    let rollups = store.ops_rollups(d7, d8).await.unwrap();
+    assert_eq!(rollups.len(), 2);
+    for (_, _, r) in &rollups {
+        assert_eq!(r.as_ref().map(|r| r.done.arrivals), Some(1), "{r:?}");
+    }
+    // A third day's call of that day's A1 before it is issued is still refused.
+    let late = store
+        .ingest_events(
+            &hall,
+            vec![ev(
+                "c3",
+                "2026-08-09T09:02:00+08:00",
+                "called",
+                r#""ticket":"A1","counter":"c1""#,
+            )],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(late.rejected.len(), 1, "{late:?}");
 });
