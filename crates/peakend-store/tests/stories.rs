@@ -578,17 +578,23 @@ fn hall_event(
     )
 }
 
+/// Province p, city c1, district d1 and these halls under it.
+async fn district_of(store: &SqlStore, halls: &[&str]) -> Vec<peakend_core::HallId> {
+    let mut nodes = vec![
+        node("p", None, OrgLevel::Province),
+        node("c1", Some("p"), OrgLevel::City),
+        node("d1", Some("c1"), OrgLevel::District),
+    ];
+    nodes.extend(halls.iter().map(|h| node(h, Some("d1"), OrgLevel::Hall)));
+    store.import_org(nodes).await.unwrap();
+    halls
+        .iter()
+        .map(|h| peakend_core::HallId::parse(*h).unwrap())
+        .collect()
+}
+
 async fn one_hall(store: &SqlStore) -> peakend_core::HallId {
-    store
-        .import_org(vec![
-            node("p", None, OrgLevel::Province),
-            node("c1", Some("p"), OrgLevel::City),
-            node("d1", Some("c1"), OrgLevel::District),
-            node("h1", Some("d1"), OrgLevel::Hall),
-        ])
-        .await
-        .unwrap();
-    peakend_core::HallId::parse("h1").unwrap()
+    district_of(store, &["h1"]).await.remove(0)
 }
 
 // Issue 4: the ingest keeps each hall's replayed day between batches; what another
@@ -744,21 +750,7 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
     use peakend_core::ops::kpi::Bucket;
     use peakend_core::ops::simulate::{SimHall, day};
     use peakend_store::{KpiQuery, stored_day_ops, stored_kpis};
-    store
-        .import_org(vec![
-            node("p", None, OrgLevel::Province),
-            node("c1", Some("p"), OrgLevel::City),
-            node("d1", Some("c1"), OrgLevel::District),
-            node("h1", Some("d1"), OrgLevel::Hall),
-            node("h2", Some("d1"), OrgLevel::Hall),
-            node("h3", Some("d1"), OrgLevel::Hall),
-        ])
-        .await
-        .unwrap();
-    let halls: Vec<HallId> = ["h1", "h2", "h3"]
-        .iter()
-        .map(|h| HallId::parse(*h).unwrap())
-        .collect();
+    let halls: Vec<HallId> = district_of(&store, &["h1", "h2", "h3"]).await;
     let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
     let sim: Vec<SimHall> = halls
         .iter()
