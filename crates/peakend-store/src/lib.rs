@@ -154,8 +154,9 @@ pub trait Store: Send + Sync {
         to: NaiveDate,
     ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>>;
 
-    /// The acknowledged care alerts raised at or after `from_ms`, as (hall, alert key).
-    async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String)>>;
+    /// The acknowledged care alerts raised at or after `from_ms`, as (hall, ticket,
+    /// raised at).
+    async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String, i64)>>;
 
     /// Records that someone took care of an alert (one the replay of the hall's day
     /// raised); `false` when it was already acknowledged, which keeps the first.
@@ -629,7 +630,11 @@ pub async fn stored_day_ops(
     let mut replay_days: Vec<(HallId, NaiveDate)> = Vec::new();
     let mut replay_care: Vec<HallId> = Vec::new();
     let mut care_now: Vec<(HallId, Vec<(String, i64)>)> = Vec::new();
-    let rows = store.ops_rollups(from.min(today), to.max(today)).await?;
+    // The period's days, and today for the open alerts (when outside the period).
+    let mut rows = store.ops_rollups(from, to).await?;
+    if today < from || today > to {
+        rows.extend(store.ops_rollups(today, today).await?);
+    }
     for (hall, date, rollup) in rows {
         if !wanted.contains(&hall) {
             continue;
@@ -685,18 +690,7 @@ pub async fn stored_day_ops(
     for (hall, open) in care_now {
         let n = open
             .into_iter()
-            .filter(|(ticket, at)| {
-                let key = Alert {
-                    kind: AlertKind::CareDue,
-                    ticket: Some(ticket.clone()),
-                    kiosk: None,
-                    vip: false,
-                    raised_at: *at,
-                    cleared_at: None,
-                }
-                .key();
-                !acks.contains(&(hall.clone(), key))
-            })
+            .filter(|(ticket, at)| !acks.contains(&(hall.clone(), ticket.clone(), *at)))
             .count();
         open_care.insert(hall, n);
     }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, Rollup};
-use peakend_core::ops::day::{Alert, AlertKind, HallDay, Rules};
+use peakend_core::ops::day::{Alert, HallDay, Rules};
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::ops::holiday::Holiday;
 use peakend_core::ops::rollup::{DayRollup, rollup_day};
@@ -60,29 +60,15 @@ macro_rules! insert_events {
         // ingest there at 100 rows a statement).
         let per = if $postgres { 100 } else { 500 };
         for chunk in $rows.chunks(per) {
-            let mut sql = String::from(
-                "INSERT INTO visit_event (hall_id, received_at, event_id, kind, at, payload) VALUES ",
+            let sql = format!(
+                "INSERT INTO visit_event (hall_id, received_at, event_id, kind, at, payload) VALUES {}",
+                value_marks($postgres, chunk.len(), 6)
             );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                if $postgres {
-                    let b = 3 + 4 * i;
-                    sql.push_str(&format!("($1, $2, ${b}, ${}, ${}, ${})", b + 1, b + 2, b + 3));
-                } else {
-                    sql.push_str("(?, ?, ?, ?, ?, ?)");
-                }
-            }
             let mut q = sqlx::query(&sql);
-            if $postgres {
-                q = q.bind($hall.as_str()).bind($now);
-            }
             for (e, payload) in chunk {
-                if !$postgres {
-                    q = q.bind($hall.as_str()).bind($now);
-                }
                 q = q
+                    .bind($hall.as_str())
+                    .bind($now)
                     .bind(e.id.as_str())
                     .bind(e.kind_name())
                     .bind(e.at_ms())
@@ -1253,7 +1239,7 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String)>> {
+    async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String, i64)>> {
         let rows: Vec<(String, Option<String>, i64)> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT hall_id, ticket, raised_at FROM alert
@@ -1265,18 +1251,12 @@ impl Store for SqlStore {
         });
         rows.into_iter()
             .map(|(hall, ticket, raised_at)| {
-                let key = Alert {
-                    kind: AlertKind::CareDue,
-                    ticket,
-                    kiosk: None,
-                    vip: false,
-                    raised_at,
-                    cleared_at: None,
-                }
-                .key();
-                let hall = HallId::parse(hall.as_str())
-                    .map_err(|e| StoreError::Corrupt(format!("alert of hall `{hall}`: {e}")))?;
-                Ok((hall, key))
+                let corrupt =
+                    |what: String| StoreError::Corrupt(format!("alert of hall `{hall}`: {what}"));
+                let ticket =
+                    ticket.ok_or_else(|| corrupt("a care alert without a ticket".into()))?;
+                let hall = HallId::parse(hall.as_str()).map_err(|e| corrupt(e.to_string()))?;
+                Ok((hall, ticket, raised_at))
             })
             .collect()
     }

@@ -880,6 +880,16 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
         );
     }
     check(at("13:00")).await;
+    // A period before today has no operations, but today's open alerts still show.
+    let day_before = date.pred_opt().unwrap();
+    let past = stored_day_ops(&store, &halls, day_before, day_before, at("13:00"))
+        .await
+        .unwrap();
+    let today = stored_day_ops(&store, &halls, date, date, at("13:00"))
+        .await
+        .unwrap();
+    assert!(past.halls.is_empty(), "{past:?}");
+    assert_eq!(past.open_care, today.open_care);
     // The rest of the day; h3's last batch carries an event stamped in another offset
     // (its local day is not the halls' day), so h3's day is replayed rather than summed.
     for hall in &halls {
