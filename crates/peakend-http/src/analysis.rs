@@ -24,6 +24,8 @@ struct AnalysisQuery {
     to: Option<String>,
     peak_rule: Option<String>,
     by: Option<String>,
+    /// Only responses of this visit purpose (empty: those that name none).
+    purpose: Option<String>,
     /// json (default) or csv (one row per moment and group, for spreadsheets)
     format: Option<String>,
 }
@@ -80,6 +82,7 @@ async fn analysis(
         weights: None,
         rule: rule.unwrap_or_default(),
         by,
+        purpose: q.purpose.as_deref(),
     };
     let analysis = peakend_store::stored_analysis(state.store.as_ref(), &journey, &query).await?;
     let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);

@@ -440,20 +440,14 @@ async fn analysis_page(
     } else {
         let q = AnalysisQuery {
             weights: weights.as_ref(),
-            by: purpose.as_ref().map(|_| GroupBy::Purpose),
+            purpose: purpose.as_deref(),
             ..base.clone()
         };
-        match (analysis(&state, &journey, &q).await, &purpose) {
-            (Ok(Some(a)), Some(purpose)) => a
-                .groups
-                .into_iter()
-                .find(|g| &g.group == purpose)
-                .map(|g| g.analysis),
-            (Ok(a), None) => a,
-            (Ok(None), Some(_)) => None,
-            // A segment with no answers in range: nothing to show, not an error.
-            (Err(e), _) if e.status.is_client_error() => None,
-            (Err(e), _) => return Err(e.into()),
+        match analysis(&state, &journey, &q).await {
+            Ok(a) => a,
+            // A segment or purpose with no answers in range: nothing to show, not an error.
+            Err(e) if e.status.is_client_error() => None,
+            Err(e) => return Err(e.into()),
         }
     };
     let name_of = |key: &str| {

@@ -720,7 +720,7 @@ mod tests {
         buf
     }
 
-    fn careful<'t>(text: &[u8], by: Option<GroupBy>) -> Result<GroupedStats<'t>, Vec<String>> {
+    fn careful(text: &[u8], by: Option<GroupBy>) -> Result<GroupedStats, Vec<String>> {
         let j = journey();
         let mut g = GroupedStats::new(&j, by, None);
         let text = std::str::from_utf8(text).unwrap();
@@ -732,7 +732,7 @@ mod tests {
         }
     }
 
-    fn fast<'t>(bytes: &[u8], chunks: usize, by: Option<GroupBy>) -> Option<GroupedStats<'t>> {
+    fn fast(bytes: &[u8], chunks: usize, by: Option<GroupBy>) -> Option<GroupedStats> {
         let j = journey();
         let parts = fold(
             bytes,

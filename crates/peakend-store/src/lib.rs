@@ -11,11 +11,11 @@ mod sql;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset};
-use peakend_core::analysis::rollup::{CellKey, whole_months};
+use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
 use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis, Rules};
 use peakend_core::ops::event::Event;
@@ -118,14 +118,6 @@ pub trait Store: Send + Sync {
         to: Option<NaiveDate>,
     ) -> Result<Vec<Response>>;
 
-    /// How many responses to `journey` fall in [from, to], per hall.
-    async fn response_counts(
-        &self,
-        journey: &Journey,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<BTreeMap<HallId, u64>>;
-
     /// A new device token for a hall's devices; only its hash is stored.
     async fn create_device_token(&self, hall: &HallId) -> Result<String>;
 
@@ -209,14 +201,31 @@ pub trait Store: Send + Sync {
     /// Every province's holidays, by province and date.
     async fn holidays(&self) -> Result<Vec<Holiday>>;
 
-    /// The roll-up cells of `journey` for months in [from, to] (`YYYY-MM`, inclusive).
-    /// A cell whose statistics no longer fit the journey comes back with `None`.
-    async fn rollup_cells(
-        &self,
-        journey: &Journey,
-        from: Option<&str>,
-        to: Option<&str>,
-    ) -> Result<Vec<(CellKey, u64, Option<SegmentStats>)>>;
+    /// The roll-up cells of `journey` that `q` asks for, with how many responses they
+    /// should account for and the data generation, all read at one moment. A cell whose
+    /// statistics no longer fit the journey comes back with `None`.
+    async fn rollup_snapshot(&self, journey: &Journey, q: &CellQuery<'_>)
+    -> Result<RollupSnapshot>;
+}
+
+/// Which roll-up cells to read: months of whole-month dates [from, to], of some halls
+/// (all when `None`), all-purpose or purpose cells.
+#[derive(Debug, Clone, Copy)]
+pub struct CellQuery<'a> {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub halls: Option<&'a [HallId]>,
+    pub which: PurposeCells<'a>,
+}
+
+/// Roll-up cells as of one data generation: each cell's key, purpose (`None` for the
+/// all-purpose cells), count and statistics, and the responses they should account for
+/// (of those halls and dates, and of that purpose when it is one).
+#[derive(Debug, Clone)]
+pub struct RollupSnapshot {
+    pub generation: i64,
+    pub responses: u64,
+    pub cells: Vec<(CellKey, Option<String>, u64, Option<SegmentStats>)>,
 }
 
 /// What an ingest did: counts, and each refused event's position in the batch (0-based)
@@ -271,13 +280,15 @@ pub struct AnalysisQuery<'a> {
     pub weights: Option<&'a std::collections::BTreeMap<String, f64>>,
     pub rule: PeakRule,
     pub by: Option<GroupBy>,
+    /// Only responses of this visit purpose (`""`: those that name none).
+    pub purpose: Option<&'a str>,
 }
 
 /// The peak-end analysis of the stored responses to `journey`. The CLI and the API
 /// both call this, so the same question gets the same answer everywhere. Whole months
 /// are answered from the roll-up cells when they account for every response in range;
-/// anything else (a date inside a month, grouping by visit purpose, responses stored
-/// before roll-ups existed) rescans the responses.
+/// anything else (a date inside a month, responses stored before roll-ups existed)
+/// rescans the responses.
 pub async fn stored_analysis(
     store: &dyn Store,
     journey: &Journey,
@@ -290,28 +301,139 @@ pub async fn stored_analysis(
     // stale under the old generation, never current under the new one.
     let generation = store.data_generation().await?;
     let key = AnalysisCache::key(journey, q);
-    if let Some(a) = cache.get(&key, generation) {
-        return Ok((*a).clone());
-    }
-    let a = compute_analysis(store, journey, q).await?;
-    cache.put(key, generation, Arc::new(a.clone()));
+    let variant = format!("{:?}|{:?}", q.weights, q.rule);
+    let stats = match cache.lookup(&key, &variant, generation) {
+        Lookup::Analysis(a) => return Ok((*a).clone()),
+        Lookup::Stats(stats, at) => (stats, at),
+        Lookup::Miss => {
+            let tree = store.org_tree().await?;
+            let halls = query_halls(&tree, q.org)?;
+            let (stats, exact_at) =
+                match rolled_up(store, journey, q, &tree, halls.as_deref()).await? {
+                    Some((stats, at)) => (stats, Some(at)),
+                    None => (
+                        scanned(store, journey, q, &tree, halls.as_deref()).await?,
+                        None,
+                    ),
+                };
+            let scope = Scope {
+                journey: journey.key().clone(),
+                halls: halls.map(|h| h.into_iter().collect()),
+                months: whole_months(q.from, q.to),
+                which: OwnedPurposes::of(q),
+            };
+            let stats = Arc::new(stats);
+            let at = exact_at.unwrap_or(generation);
+            cache.put_stats(key.clone(), scope, stats.clone(), at, exact_at.is_some());
+            (stats, at)
+        }
+    };
+    let (stats, at) = stats;
+    let a = stats
+        .analyze(journey, q.weights, q.rule)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    cache.put_analysis(&key, variant, at, Arc::new(a.clone()));
     Ok(a)
 }
 
-/// Analyses already computed, by query and data generation: a dashboard asks the same
-/// questions again and again, and merging thousands of roll-up cells each time would be
-/// most of a page's time.
-#[derive(Debug, Clone, Default)]
-pub struct AnalysisCache {
-    entries: Arc<Mutex<HashMap<String, Cached>>>,
+/// The cells a query reads, owned, for the cache to tell which later writes touch it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OwnedPurposes {
+    All,
+    One(String),
+    Each,
 }
 
-/// An analysis and the data generation it was computed at.
-type Cached = (i64, Arc<Analysis>);
+impl OwnedPurposes {
+    fn of(q: &AnalysisQuery<'_>) -> OwnedPurposes {
+        match (q.purpose, q.by) {
+            (Some(p), _) => OwnedPurposes::One(p.to_owned()),
+            (None, Some(GroupBy::Purpose)) => OwnedPurposes::Each,
+            (None, _) => OwnedPurposes::All,
+        }
+    }
+
+    fn cells(&self) -> PurposeCells<'_> {
+        match self {
+            OwnedPurposes::All => PurposeCells::All,
+            OwnedPurposes::One(p) => PurposeCells::One(p),
+            OwnedPurposes::Each => PurposeCells::Each,
+        }
+    }
+}
+
+/// What a cached entry covers: a journey's responses of some halls, months and purposes.
+#[derive(Debug, Clone)]
+struct Scope {
+    journey: JourneyKey,
+    halls: Option<HashSet<HallId>>,
+    /// `None`: not whole months (such an entry is a rescan and never catches up).
+    months: Option<(Option<String>, Option<String>)>,
+    which: OwnedPurposes,
+}
+
+impl Scope {
+    fn covers(&self, key: &CellKey) -> bool {
+        let Some((from, to)) = &self.months else {
+            return false;
+        };
+        self.halls.as_ref().is_none_or(|h| h.contains(&key.hall))
+            && from.as_ref().is_none_or(|f| key.period >= *f)
+            && to.as_ref().is_none_or(|t| key.period <= *t)
+    }
+}
+
+/// Statistics and analyses already computed, by query and data generation: a dashboard
+/// asks the same questions again and again, and merging thousands of roll-up cells each
+/// time would be most of a page's time. A survey form's answer must not start that
+/// over: every import this process commits is logged with its cells, and a cached
+/// entry adds the cells of the imports after it instead of reading every cell again.
+/// Any other write (an org or journey import, or an import by another process) leaves a
+/// gap in the log, and the entries behind the gap are computed anew.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisCache {
+    inner: Arc<Mutex<CacheInner>>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<String, Entry>,
+    /// Imports committed here: (the generation each made, its journey, its cells).
+    log: VecDeque<(i64, JourneyKey, Arc<Rollup>)>,
+    log_cells: usize,
+    tick: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// The data generation the statistics are of.
+    generation: i64,
+    /// Read in one snapshot at `generation`, so later imports can be added to them; a
+    /// rescan is only known to be at least as new and is never added to.
+    exact: bool,
+    scope: Scope,
+    stats: Arc<GroupedStats>,
+    /// By weights and peak rule, at `generation`.
+    analyses: HashMap<String, Arc<Analysis>>,
+    used: u64,
+}
+
+enum Lookup {
+    Analysis(Arc<Analysis>),
+    /// Statistics current at this generation, not yet analysed with these weights.
+    Stats(Arc<GroupedStats>, i64),
+    Miss,
+}
 
 impl AnalysisCache {
-    /// Enough for every node and filter a province's users look at in a while.
-    const CAPACITY: usize = 512;
+    /// Segment statistics (about 8 KB each) the cache may hold: a province's by-hall
+    /// statistics of one period are some 6,000.
+    const MAX_STATS: usize = 40_000;
+    /// Imports logged, and their cells at most: a large file import is not logged (the
+    /// entries start over, which is cheaper than adding every cell of it).
+    const MAX_LOG: usize = 4096;
+    const MAX_LOG_CELLS: usize = 20_000;
+    const MAX_IMPORT_CELLS: usize = 2_000;
 
     fn key(journey: &Journey, q: &AnalysisQuery<'_>) -> String {
         // The journey's moments and needs are part of the question: a journey changed
@@ -325,34 +447,152 @@ impl AnalysisCache {
             })
             .collect();
         format!(
-            "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
             journey.key(),
             shape.join(";"),
             q.org,
             q.from,
             q.to,
-            q.weights,
-            q.rule,
-            q.by
+            q.by,
+            q.purpose
         )
     }
 
-    fn get(&self, key: &str, generation: i64) -> Option<Arc<Analysis>> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, a)| a.clone())
+    /// Logs an import this process committed, which made data generation `generation`.
+    pub(crate) fn record(&self, generation: i64, journey: &JourneyKey, cells: Rollup) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let size = cells.cells.len() + cells.purposes.len();
+        if size > Self::MAX_IMPORT_CELLS {
+            return;
+        }
+        inner.log_cells += size;
+        inner
+            .log
+            .push_back((generation, journey.clone(), Arc::new(cells)));
+        while inner.log.len() > Self::MAX_LOG || inner.log_cells > Self::MAX_LOG_CELLS {
+            let Some((_, _, old)) = inner.log.pop_front() else {
+                break;
+            };
+            inner.log_cells -= old.cells.len() + old.purposes.len();
+        }
     }
 
-    fn put(&self, key: String, generation: i64, a: Arc<Analysis>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, (g, _)| *g == generation);
-            if entries.len() >= Self::CAPACITY {
-                entries.clear();
+    /// Whether every generation after `from` up to `to` was made by an import logged
+    /// here: then nothing but survey responses changed in between (the org tree, the
+    /// journeys and the users are as they were at `from`).
+    pub(crate) fn only_imports_between(&self, from: i64, to: i64) -> bool {
+        let Ok(inner) = self.inner.lock() else {
+            return false;
+        };
+        from == to || CacheInner::logged(&inner.log, from, to).is_some()
+    }
+
+    fn lookup(&self, key: &str, variant: &str, generation: i64) -> Lookup {
+        let Ok(mut guard) = self.inner.lock() else {
+            return Lookup::Miss;
+        };
+        let inner = &mut *guard;
+        inner.tick += 1;
+        let tick = inner.tick;
+        let Some(entry) = inner.entries.get_mut(key) else {
+            return Lookup::Miss;
+        };
+        entry.used = tick;
+        if entry.generation != generation {
+            let imports = (entry.exact && entry.generation < generation)
+                .then(|| CacheInner::logged(&inner.log, entry.generation, generation))
+                .flatten();
+            let Some(imports) = imports else {
+                inner.entries.remove(key);
+                return Lookup::Miss;
+            };
+            let stats = Arc::make_mut(&mut entry.stats);
+            for (_, journey, cells) in imports {
+                if *journey != entry.scope.journey {
+                    continue;
+                }
+                for (k, purpose, cell) in cells.select(entry.scope.which.cells()) {
+                    if entry.scope.covers(k) {
+                        stats.merge_cell(&k.hall, &k.segment, purpose, cell);
+                    }
+                }
             }
-            entries.insert(key, (generation, a));
+            entry.generation = generation;
+            entry.analyses.clear();
         }
+        match entry.analyses.get(variant) {
+            Some(a) => Lookup::Analysis(a.clone()),
+            None => Lookup::Stats(entry.stats.clone(), entry.generation),
+        }
+    }
+
+    fn put_stats(
+        &self,
+        key: String,
+        scope: Scope,
+        stats: Arc<GroupedStats>,
+        generation: i64,
+        exact: bool,
+    ) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        inner.tick += 1;
+        let used = inner.tick;
+        // Least recently used out first, until the new one fits.
+        let size = |e: &Entry| e.stats.size();
+        let mut total: usize = inner.entries.values().map(size).sum::<usize>() + stats.size();
+        while total > Self::MAX_STATS && !inner.entries.is_empty() {
+            let Some(oldest) = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(e) = inner.entries.remove(&oldest) {
+                total -= size(&e);
+            }
+        }
+        inner.entries.insert(
+            key,
+            Entry {
+                generation,
+                exact,
+                scope,
+                stats,
+                analyses: HashMap::new(),
+                used,
+            },
+        );
+    }
+
+    fn put_analysis(&self, key: &str, variant: String, generation: i64, a: Arc<Analysis>) {
+        if let Ok(mut inner) = self.inner.lock()
+            && let Some(entry) = inner.entries.get_mut(key)
+            && entry.generation == generation
+        {
+            entry.analyses.insert(variant, a);
+        }
+    }
+}
+
+impl CacheInner {
+    /// The logged imports that made every generation in (from, to], or `None` when one
+    /// of them was some other write.
+    fn logged(
+        log: &VecDeque<(i64, JourneyKey, Arc<Rollup>)>,
+        from: i64,
+        to: i64,
+    ) -> Option<Vec<&(i64, JourneyKey, Arc<Rollup>)>> {
+        let found: Vec<_> = log
+            .iter()
+            .filter(|(g, _, _)| *g > from && *g <= to)
+            .collect();
+        (found.len() as i64 == to - from).then_some(found)
     }
 }
 
@@ -364,7 +604,7 @@ async fn compute_analysis(
     let tree = store.org_tree().await?;
     let halls = query_halls(&tree, q.org)?;
     let stats = match rolled_up(store, journey, q, &tree, halls.as_deref()).await? {
-        Some(stats) => stats,
+        Some((stats, _)) => stats,
         None => scanned(store, journey, q, &tree, halls.as_deref()).await?,
     };
     stats
@@ -389,7 +629,9 @@ pub async fn stored_analysis_by(
     let tree = store.org_tree().await?;
     let halls = query_halls(&tree, q.org)?;
     let stats = match path {
-        AnalysisPath::RollUp => rolled_up(store, journey, q, &tree, halls.as_deref()).await?,
+        AnalysisPath::RollUp => rolled_up(store, journey, q, &tree, halls.as_deref())
+            .await?
+            .map(|(s, _)| s),
         AnalysisPath::Scan => Some(scanned(store, journey, q, &tree, halls.as_deref()).await?),
     };
     stats
@@ -413,56 +655,62 @@ fn query_halls(tree: &OrgTree, org: Option<&OrgNodeId>) -> Result<Option<Vec<Hal
     }
 }
 
-async fn scanned<'t>(
+async fn scanned(
     store: &dyn Store,
     journey: &Journey,
     q: &AnalysisQuery<'_>,
-    tree: &'t OrgTree,
+    tree: &OrgTree,
     halls: Option<&[HallId]>,
-) -> Result<GroupedStats<'t>> {
+) -> Result<GroupedStats> {
     let responses = store.responses(journey, halls, q.from, q.to).await?;
     let mut stats = GroupedStats::new(journey, q.by, Some(tree));
-    responses.iter().for_each(|r| stats.push(r));
+    responses
+        .iter()
+        .filter(|r| {
+            q.purpose
+                .is_none_or(|p| r.purpose.as_deref().unwrap_or(rollup::NO_PURPOSE) == p)
+        })
+        .for_each(|r| stats.push(r));
     Ok(stats)
 }
 
-async fn rolled_up<'t>(
+/// The statistics from roll-up cells and the generation they are of, or `None` when
+/// the cells cannot answer (dates inside a month, cells that do not account for every
+/// response).
+async fn rolled_up(
     store: &dyn Store,
     journey: &Journey,
     q: &AnalysisQuery<'_>,
-    tree: &'t OrgTree,
+    tree: &OrgTree,
     halls: Option<&[HallId]>,
-) -> Result<Option<GroupedStats<'t>>> {
-    let Some((from, to)) = whole_months(q.from, q.to) else {
-        return Ok(None);
-    };
-    if q.by == Some(GroupBy::Purpose) {
+) -> Result<Option<(GroupedStats, i64)>> {
+    if whole_months(q.from, q.to).is_none() {
         return Ok(None);
     }
-    let wanted = |h: &HallId| halls.is_none_or(|hs| hs.contains(h));
-    let expected: u64 = store
-        .response_counts(journey, q.from, q.to)
-        .await?
-        .iter()
-        .filter(|(h, _)| wanted(h))
-        .map(|(_, n)| n)
-        .sum();
+    let which = OwnedPurposes::of(q);
+    let snapshot = store
+        .rollup_snapshot(
+            journey,
+            &CellQuery {
+                from: q.from,
+                to: q.to,
+                halls,
+                which: which.cells(),
+            },
+        )
+        .await?;
     let mut stats = GroupedStats::new(journey, q.by, Some(tree));
     let mut covered = 0;
-    for (key, respondents, cell) in store
-        .rollup_cells(journey, from.as_deref(), to.as_deref())
-        .await?
-    {
-        if !wanted(&key.hall) {
-            continue;
-        }
+    for (key, purpose, respondents, cell) in &snapshot.cells {
         let Some(cell) = cell else { return Ok(None) };
-        if cell.respondents != respondents || !stats.merge_cell(&key.hall, &key.segment, &cell) {
+        if cell.respondents != *respondents
+            || !stats.merge_cell(&key.hall, &key.segment, purpose.as_deref(), cell)
+        {
             return Ok(None);
         }
         covered += respondents;
     }
-    Ok((covered == expected).then_some(stats))
+    Ok((covered == snapshot.responses).then_some((stats, snapshot.generation)))
 }
 
 /// The rules of hall operations for a hall: the thresholds of the built-in service-hall

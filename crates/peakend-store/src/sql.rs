@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
-use peakend_core::analysis::rollup::{self, CellKey, Rollup};
+use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup};
 use peakend_core::ops::day::{Alert, HallDay, Rules};
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::ops::holiday::Holiday;
@@ -27,8 +27,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    AnalysisCache, Backend, IngestOutcome, JourneySummary, OrgImportSummary, Origin, PutOutcome,
-    Quarantined, Rejected, Result, Session, Store, StoreError, User,
+    AnalysisCache, Backend, CellQuery, IngestOutcome, JourneySummary, OrgImportSummary, Origin,
+    PutOutcome, Quarantined, Rejected, Result, RollupSnapshot, Session, Store, StoreError, User,
 };
 
 #[derive(Debug, Clone)]
@@ -73,6 +73,54 @@ macro_rules! insert_events {
                     .bind(e.kind_name())
                     .bind(e.at_ms())
                     .bind(payload.as_str());
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    };
+}
+
+/// Merges roll-up cells (`(&CellKey, Option<purpose>, &SegmentStats)`) of journey `$key`
+/// into table `$table` on `$tx`: the purpose column only for purpose cells.
+macro_rules! merge_cells {
+    ($tx:ident, $key:expr, $layout:expr, $table:literal, $cells:expr) => {
+        for (k, purpose, cell) in $cells {
+            let purpose: Option<&str> = purpose;
+            let filter = if purpose.is_some() { " AND purpose = $5" } else { "" };
+            let select = format!(
+                "SELECT stats FROM {} WHERE hall_id = $1 AND journey_key = $2 AND period = $3 AND segment = $4{filter}",
+                $table
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(&select)
+            .bind(k.hall.as_str()).bind($key).bind(&k.period).bind(&k.segment);
+            if let Some(p) = purpose {
+                q = q.bind(p);
+            }
+            let stored = q.fetch_optional(&mut *$tx).await?;
+            let mut cell = cell.clone();
+            if let Some(old) = stored.and_then(|(json,)| serde_json::from_str::<SegmentStats>(&json).ok()) {
+                if rollup::fits(&old, &$layout) {
+                    cell.merge(&old);
+                }
+            }
+            let json = serde_json::to_string(&cell)
+                .map_err(|e| StoreError::Invalid(format!("roll-up cell cannot be encoded: {e}")))?;
+            let sql = match purpose {
+                None => concat!(
+                    "INSERT INTO ", $table, " (hall_id, journey_key, period, segment, respondents, stats)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (hall_id, journey_key, period, segment)
+                     DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats"),
+                Some(_) => concat!(
+                    "INSERT INTO ", $table, " (hall_id, journey_key, period, segment, respondents, stats, purpose)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (hall_id, journey_key, period, segment, purpose)
+                     DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats"),
+            };
+            let mut q = sqlx::query(sql)
+                .bind(k.hall.as_str()).bind($key).bind(&k.period).bind(&k.segment)
+                .bind(cell.respondents as i64).bind(json);
+            if let Some(p) = purpose {
+                q = q.bind(p);
             }
             q.execute(&mut *$tx).await?;
         }
@@ -338,11 +386,62 @@ impl SqlStore {
             Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
+        self.run_store_tasks().await?;
         Ok(())
     }
 
     /// Loads the journeys shipped with the binary; re-running it changes nothing
     /// unless the binary ships newer versions.
+    /// The one-off work a migration left for Rust: folding the responses stored before
+    /// purpose cells existed into them (migration 0008), each journey in one transaction.
+    async fn run_store_tasks(&self) -> Result<()> {
+        const TASK: &str = "rebuild_purpose_cells";
+        let pending: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT task FROM store_task WHERE task = $1")
+                .bind(TASK)
+                .fetch_optional(pool)
+                .await?
+        });
+        if pending.is_none() {
+            return Ok(());
+        }
+        let keys: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT DISTINCT journey_key FROM survey_response")
+                .fetch_all(pool)
+                .await?
+        });
+        for (key,) in keys {
+            let key = JourneyKey::parse(key.as_str())
+                .map_err(|e| StoreError::Corrupt(format!("response journey `{key}`: {e}")))?;
+            let Some(journey) = self.journey(&key).await? else {
+                continue;
+            };
+            let mut cells = Rollup::new(&journey);
+            for r in self.responses(&journey, None, None, None).await? {
+                cells.push(&r);
+            }
+            let k = key.as_str();
+            on_pool!(self, pool => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM survey_rollup_purpose WHERE journey_key = $1")
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await?;
+                let layout = rollup::layout(&journey);
+                merge_cells!(tx, k, layout, "survey_rollup_purpose",
+                    cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)));
+                sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            });
+        }
+        on_pool!(self, pool => {
+            sqlx::query("DELETE FROM store_task WHERE task = $1").bind(TASK).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     pub async fn load_builtin_journeys(&self) -> Result<Vec<(JourneyKey, PutOutcome)>> {
         let journeys = builtin::journeys().map_err(StoreError::Corrupt)?;
         let mut outcomes = Vec::new();
@@ -577,9 +676,11 @@ impl Store for SqlStore {
         // The generation is read first: an import committing in between leaves a newer
         // tree under an older generation, which the next call replaces.
         let generation = self.data_generation().await?;
-        if let Some((g, tree)) = &*self.org.lock().expect("org cache lock")
-            && *g == generation
+        if let Some((g, tree)) = &mut *self.org.lock().expect("org cache lock")
+            && self.analyses.only_imports_between(*g, generation)
         {
+            // Survey imports alone (a form's answer) leave the tree as it was.
+            *g = generation;
             return Ok(tree.clone());
         }
         let tree = OrgTree::build(self.org_nodes().await?).map_err(StoreError::Org)?;
@@ -636,6 +737,14 @@ impl Store for SqlStore {
         let key = journey.key().as_str();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            if matches!(self.pool, Pool::Postgres(_)) {
+                // One import of a journey at a time: two would both read a roll-up cell
+                // and the second write would lose the first's responses from it.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('survey:' || $1))")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let halls: Vec<(String,)> =
                 sqlx::query_as("SELECT id FROM org_node WHERE level = 'hall'").fetch_all(&mut *tx).await?;
             let halls: HashSet<String> = halls.into_iter().map(|(h,)| h).collect();
@@ -759,63 +868,20 @@ impl Store for SqlStore {
             let layout = rollup::layout(journey);
             let mut batch = Rollup::new(journey);
             responses.iter().for_each(|r| batch.push(r));
-            for (k, mut cell) in batch.cells {
-                let stored: Option<(String,)> = sqlx::query_as(
-                    "SELECT stats FROM survey_rollup
-                     WHERE hall_id = $1 AND journey_key = $2 AND period = $3 AND segment = $4",
-                )
-                .bind(k.hall.as_str()).bind(key).bind(&k.period).bind(&k.segment)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(old) = stored.and_then(|(json,)| serde_json::from_str::<SegmentStats>(&json).ok()) {
-                    if rollup::fits(&old, &layout) {
-                        cell.merge(&old);
-                    }
-                }
-                let json = serde_json::to_string(&cell)
-                    .map_err(|e| StoreError::Invalid(format!("roll-up cell cannot be encoded: {e}")))?;
-                sqlx::query(
-                    "INSERT INTO survey_rollup (hall_id, journey_key, period, segment, respondents, stats)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (hall_id, journey_key, period, segment)
-                     DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats",
-                )
-                .bind(k.hall.as_str()).bind(key).bind(&k.period).bind(&k.segment)
-                .bind(cell.respondents as i64).bind(json)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            merge_cells!(tx, key, layout, "survey_rollup", batch.cells.iter().map(|(k, c)| (k, None, c)));
+            merge_cells!(tx, key, layout, "survey_rollup_purpose",
+                batch.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)));
+            let (generation,): (i64,) = sqlx::query_as(
+                "UPDATE data_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
             tx.commit().await?;
+            // Analyses cached in this process catch up with these cells instead of
+            // starting over (see `AnalysisCache`).
+            self.analyses.record(generation, journey.key(), batch);
             Ok(responses.len())
         })
-    }
-
-    async fn response_counts(
-        &self,
-        journey: &Journey,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<BTreeMap<HallId, u64>> {
-        let (from, to) = date_bounds(from, to);
-        let rows: Vec<(String, i64)> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT hall_id, COUNT(*) FROM survey_response
-                 WHERE journey_key = $1 AND visit_date >= $2 AND visit_date <= $3 GROUP BY hall_id",
-            )
-            .bind(journey.key().as_str()).bind(&from).bind(&to)
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter()
-            .map(|(h, n)| {
-                let hall = HallId::parse(h.as_str())
-                    .map_err(|e| StoreError::Corrupt(format!("response hall `{h}`: {e}")))?;
-                Ok((hall, n as u64))
-            })
-            .collect()
     }
 
     async fn create_device_token(&self, hall: &HallId) -> Result<String> {
@@ -1282,27 +1348,110 @@ impl Store for SqlStore {
             .collect())
     }
 
-    async fn rollup_cells(
+    async fn rollup_snapshot(
         &self,
         journey: &Journey,
-        from: Option<&str>,
-        to: Option<&str>,
-    ) -> Result<Vec<(CellKey, u64, Option<SegmentStats>)>> {
-        let rows: Vec<(String, String, String, i64, String)> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT hall_id, period, segment, respondents, stats FROM survey_rollup
-                 WHERE journey_key = $1 AND period >= $2 AND period <= $3
-                 ORDER BY hall_id, period, segment",
-            )
-            .bind(journey.key().as_str())
-            .bind(from.unwrap_or("0000-00"))
-            .bind(to.unwrap_or("9999-99"))
-            .fetch_all(pool)
-            .await?
+        q: &CellQuery<'_>,
+    ) -> Result<RollupSnapshot> {
+        let key = journey.key().as_str();
+        let (from, to) = date_bounds(q.from, q.to);
+        let (from_month, to_month) = (from[..7].to_owned(), to[..7].to_owned());
+        let postgres = matches!(self.pool, Pool::Postgres(_));
+        let purpose = match q.which {
+            PurposeCells::One(p) => Some(p),
+            _ => None,
+        };
+        // A few halls are picked in SQL; a province's are filtered here (before any
+        // cell is decoded), which is cheaper than a long IN list.
+        let few = q.halls.filter(|h| h.len() <= 64);
+        let mut next = if purpose.is_some() { 5 } else { 4 };
+        let hall_in = few.map_or_else(String::new, |hs| {
+            let marks: Vec<String> = hs
+                .iter()
+                .map(|_| {
+                    next += 1;
+                    if postgres {
+                        format!("${}", next - 1)
+                    } else {
+                        "?".to_owned()
+                    }
+                })
+                .collect();
+            format!(" AND hall_id IN ({})", marks.join(", "))
         });
+        // SQLite numbers anonymous marks in order; `$n` above keep PostgreSQL's in step.
+        let mark = |n: usize| {
+            if postgres {
+                format!("${n}")
+            } else {
+                "?".to_owned()
+            }
+        };
+        let counts_sql = format!(
+            "SELECT hall_id, COUNT(*) FROM survey_response
+             WHERE journey_key = {} AND visit_date >= {} AND visit_date <= {}{}{hall_in} GROUP BY hall_id",
+            mark(1), mark(2), mark(3),
+            if purpose.is_some() { format!(" AND COALESCE(purpose, '') = {}", mark(4)) } else { String::new() },
+        );
+        let (table, purpose_col) = match q.which {
+            PurposeCells::All => ("survey_rollup", "NULL"),
+            _ => ("survey_rollup_purpose", "purpose"),
+        };
+        let cells_sql = format!(
+            "SELECT hall_id, period, segment, {purpose_col}, respondents, stats FROM {table}
+             WHERE journey_key = {} AND period >= {} AND period <= {}{}{hall_in}",
+            mark(1),
+            mark(2),
+            mark(3),
+            if purpose.is_some() {
+                format!(" AND purpose = {}", mark(4))
+            } else {
+                String::new()
+            },
+        );
+        type CellRow = (String, String, String, Option<String>, i64, String);
+        // One read transaction: the generation, the counts and the cells are of one
+        // moment, so an analysis cached under that generation can later take exactly
+        // the writes after it.
+        let (generation, counts, rows): (i64, Vec<(String, i64)>, Vec<CellRow>) = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+            }
+            let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM data_generation WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut c = sqlx::query_as(&counts_sql).bind(key).bind(&from).bind(&to);
+            if let Some(p) = purpose {
+                c = c.bind(p);
+            }
+            for h in few.unwrap_or_default() {
+                c = c.bind(h.as_str());
+            }
+            let counts = c.fetch_all(&mut *tx).await?;
+            let mut r = sqlx::query_as(&cells_sql).bind(key).bind(&from_month).bind(&to_month);
+            if let Some(p) = purpose {
+                r = r.bind(p);
+            }
+            for h in few.unwrap_or_default() {
+                r = r.bind(h.as_str());
+            }
+            let rows = r.fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            (generation, counts, rows)
+        });
+        let wanted: Option<HashSet<&str>> = q.halls.map(|h| h.iter().map(HallId::as_str).collect());
+        let wanted = |h: &str| wanted.as_ref().is_none_or(|w| w.contains(h));
+        let responses = counts
+            .iter()
+            .filter(|(h, _)| wanted(h))
+            .map(|(_, n)| *n as u64)
+            .sum();
         let layout = rollup::layout(journey);
-        rows.into_iter()
-            .map(|(hall, period, segment, respondents, json)| {
+        let cells = rows
+            .into_iter()
+            .filter(|row| wanted(&row.0))
+            .map(|(hall, period, segment, purpose, respondents, json)| {
                 let hall = HallId::parse(hall.as_str())
                     .map_err(|e| StoreError::Corrupt(format!("roll-up hall `{hall}`: {e}")))?;
                 let stats = serde_json::from_str::<SegmentStats>(&json)
@@ -1313,9 +1462,14 @@ impl Store for SqlStore {
                     period,
                     segment,
                 };
-                Ok((key, respondents as u64, stats))
+                Ok((key, purpose, respondents as u64, stats))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RollupSnapshot {
+            generation,
+            responses,
+            cells,
+        })
     }
 
     async fn responses(

@@ -249,6 +249,7 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
                 weights: args.weights.as_ref(),
                 rule: args.peak_rule,
                 by: args.by,
+                purpose: None,
             };
             peakend_store::stored_analysis(&store, &journey, &query).await?
         }
@@ -289,13 +290,13 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
 
 /// Folds a survey file into statistics: chunks in parallel on the fast path when the
 /// file is clean, otherwise the careful reader, whose errors name every bad cell.
-fn fold_survey_file<'t>(
+fn fold_survey_file(
     path: &Path,
     encoding: Option<&str>,
     journey: &Journey,
     opts: &survey_csv::Options,
-    new: impl Fn() -> GroupedStats<'t> + Sync,
-) -> anyhow::Result<GroupedStats<'t>> {
+    new: impl Fn() -> GroupedStats + Sync,
+) -> anyhow::Result<GroupedStats> {
     let file = path.display().to_string();
     let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let fast = |bytes: &[u8]| {

@@ -787,7 +787,7 @@ fn group_key<'a>(
     purpose: Option<&'a str>,
 ) -> &'a str {
     match by {
-        GroupBy::Purpose => purpose.unwrap_or("(none)"),
+        GroupBy::Purpose => purpose.filter(|p| !p.is_empty()).unwrap_or("(none)"),
         GroupBy::Segment => segment,
         GroupBy::Hall => hall,
         GroupBy::District | GroupBy::City => {
@@ -810,19 +810,21 @@ fn group_key<'a>(
 
 /// Statistics of all responses and, when grouping, of each group.
 #[derive(Debug, Clone)]
-pub struct GroupedStats<'t> {
+pub struct GroupedStats {
     pub all: SurveyStats,
-    by: Option<(GroupBy, Option<&'t crate::org::OrgTree>)>,
+    /// The tree is kept (shared) only to group by district or city, so that statistics
+    /// can outlive the request that built them (the store's cache adds to them later).
+    by: Option<(GroupBy, Option<std::sync::Arc<crate::org::OrgTree>>)>,
     groups: BTreeMap<String, SurveyStats>,
 }
 
-impl<'t> GroupedStats<'t> {
+impl GroupedStats {
     /// `tree` is needed to group by district or city (a hall's ancestor at that level).
-    pub fn new(
-        journey: &Journey,
-        by: Option<GroupBy>,
-        tree: Option<&'t crate::org::OrgTree>,
-    ) -> Self {
+    pub fn new(journey: &Journey, by: Option<GroupBy>, tree: Option<&crate::org::OrgTree>) -> Self {
+        let tree = match by {
+            Some(GroupBy::District | GroupBy::City) => tree.map(|t| std::sync::Arc::new(t.clone())),
+            _ => None,
+        };
         GroupedStats {
             all: SurveyStats::new(journey),
             by: by.map(|b| (b, tree)),
@@ -836,8 +838,8 @@ impl<'t> GroupedStats<'t> {
 
     pub fn push_view(&mut self, r: &ResponseView) {
         self.all.push_view(r);
-        let Some((by, tree)) = self.by else { return };
-        let key = group_key(by, tree, r.hall, r.segment, r.purpose);
+        let Some((by, tree)) = &self.by else { return };
+        let key = group_key(*by, tree.as_deref(), r.hall, r.segment, r.purpose);
         if let Some(g) = self.groups.get_mut(key) {
             g.push_view(r);
         } else {
@@ -850,17 +852,26 @@ impl<'t> GroupedStats<'t> {
         }
     }
 
-    /// Adds a roll-up cell: one hall's statistics of one segment. `false` (and nothing
-    /// added) when grouping by visit purpose, which cells do not record.
+    /// Adds a roll-up cell: one hall's statistics of one segment, of one visit purpose
+    /// (`Some`, [`rollup::NO_PURPOSE`](super::rollup::NO_PURPOSE) for none) or of all
+    /// (`None`). `false` (and nothing added) when grouping by visit purpose a cell of
+    /// all purposes.
     pub fn merge_cell(
         &mut self,
         hall: &crate::id::HallId,
         segment: &str,
+        purpose: Option<&str>,
         cell: &SegmentStats,
     ) -> bool {
-        let group = match self.by {
-            Some((GroupBy::Purpose, _)) => return false,
-            Some((by, tree)) => Some(group_key(by, tree, hall.as_str(), segment, None)),
+        let group = match &self.by {
+            Some((GroupBy::Purpose, _)) if purpose.is_none() => return false,
+            Some((by, tree)) => Some(group_key(
+                *by,
+                tree.as_deref(),
+                hall.as_str(),
+                segment,
+                purpose,
+            )),
             None => None,
         };
         self.all.merge_segment(segment, cell);
@@ -875,6 +886,16 @@ impl<'t> GroupedStats<'t> {
                 .merge_segment(segment, cell);
         }
         true
+    }
+
+    /// How many segment statistics this holds (what it weighs in memory).
+    pub fn size(&self) -> usize {
+        self.all.segments.len()
+            + self
+                .groups
+                .values()
+                .map(|g| g.segments.len())
+                .sum::<usize>()
     }
 
     /// Adds another part's statistics, e.g. of another chunk of the same file.

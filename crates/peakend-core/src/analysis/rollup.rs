@@ -1,7 +1,8 @@
 //! Roll-ups. Responses are folded once into cells of mergeable statistics per
-//! (hall, month, segment); an analysis of any org node, any run of whole months and
-//! any grouping but visit purpose is then a merge of cells, never a rescan of
-//! responses. The database keeps these cells up to date as responses are imported.
+//! (hall, month, segment), and again per (hall, month, segment, visit purpose); an
+//! analysis of any org node, any run of whole months, any grouping and any one visit
+//! purpose is then a merge of cells, never a rescan of responses. The database keeps
+//! these cells up to date as responses are imported.
 
 use std::collections::BTreeMap;
 
@@ -55,11 +56,38 @@ pub fn fits(stats: &SegmentStats, layout: &[usize]) -> bool {
         && stats.pairs.has_vars(k + 1)
 }
 
-/// Responses folded into cells.
+/// The purpose of a purpose cell whose responses name none.
+pub const NO_PURPOSE: &str = "";
+
+/// Which cells answer a question: the all-purpose cells, the cells of one visit
+/// purpose ([`NO_PURPOSE`] for responses that name none), or every purpose's cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PurposeCells<'a> {
+    All,
+    One(&'a str),
+    Each,
+}
+
+impl PurposeCells<'_> {
+    /// Whether a purpose cell (`Some(purpose)`) or an all-purpose cell (`None`) is one
+    /// of these.
+    pub fn wants(&self, purpose: Option<&str>) -> bool {
+        match (self, purpose) {
+            (PurposeCells::All, None) => true,
+            (PurposeCells::One(p), Some(q)) => *p == q,
+            (PurposeCells::Each, Some(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Responses folded into cells: all purposes together, and each purpose apart (the
+/// second set is as large as the first, and only purpose questions read it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rollup {
     layout: Vec<usize>,
     pub cells: BTreeMap<CellKey, SegmentStats>,
+    pub purposes: BTreeMap<(CellKey, String), SegmentStats>,
 }
 
 impl Rollup {
@@ -67,7 +95,12 @@ impl Rollup {
         Rollup {
             layout: layout(journey),
             cells: BTreeMap::new(),
+            purposes: BTreeMap::new(),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
     }
 
     pub fn push(&mut self, r: &Response) {
@@ -77,10 +110,31 @@ impl Rollup {
             segment: r.segment.clone(),
         };
         let layout = &self.layout;
+        let purpose = r.purpose.as_deref().unwrap_or(NO_PURPOSE).to_owned();
+        self.purposes
+            .entry((key.clone(), purpose))
+            .or_insert_with(|| SegmentStats::new(layout))
+            .push(r);
         self.cells
             .entry(key)
             .or_insert_with(|| SegmentStats::new(layout))
             .push(r);
+    }
+
+    /// Every cell of `which`, with its purpose (`None` for all-purpose cells).
+    pub fn select<'s>(
+        &'s self,
+        which: PurposeCells<'s>,
+    ) -> Box<dyn Iterator<Item = (&'s CellKey, Option<&'s str>, &'s SegmentStats)> + 's> {
+        match which {
+            PurposeCells::All => Box::new(self.cells.iter().map(|(k, c)| (k, None, c))),
+            _ => Box::new(
+                self.purposes
+                    .iter()
+                    .filter(move |((_, p), _)| which.wants(Some(p)))
+                    .map(|((k, p), c)| (k, Some(p.as_str()), c)),
+            ),
+        }
     }
 }
 
@@ -153,13 +207,21 @@ mod tests {
                 }
             }
         }
+        for (k, cell) in second.purposes {
+            match rollup.purposes.get_mut(&k) {
+                Some(mine) => mine.merge(&cell),
+                None => {
+                    rollup.purposes.insert(k, cell);
+                }
+            }
+        }
         for by in [None, Some(GroupBy::City), Some(GroupBy::Segment)] {
             let mut direct = GroupedStats::new(&j, by, Some(&tree));
             responses.iter().for_each(|r| direct.push(r));
             let mut merged = GroupedStats::new(&j, by, Some(&tree));
             for (k, cell) in &rollup.cells {
                 assert!(fits(cell, &layout(&j)));
-                assert!(merged.merge_cell(&k.hall, &k.segment, cell));
+                assert!(merged.merge_cell(&k.hall, &k.segment, None, cell));
             }
             let json = |g: &GroupedStats| {
                 serde_json::to_value(g.analyze(&j, None, PeakRule::default()).unwrap()).unwrap()
@@ -171,8 +233,32 @@ mod tests {
         let mut by_purpose = GroupedStats::new(&j, Some(GroupBy::Purpose), None);
         let (k, cell) = rollup.cells.iter().next().unwrap();
         assert!(
-            !by_purpose.merge_cell(&k.hall, &k.segment, cell),
-            "cells do not know visit purposes"
+            !by_purpose.merge_cell(&k.hall, &k.segment, None, cell),
+            "all-purpose cells do not know visit purposes"
         );
+        // Purpose cells answer grouping by purpose, and one purpose alone.
+        let mut direct = GroupedStats::new(&j, Some(GroupBy::Purpose), None);
+        responses.iter().for_each(|r| direct.push(r));
+        for (k, p, cell) in rollup.select(PurposeCells::Each) {
+            assert!(by_purpose.merge_cell(&k.hall, &k.segment, p, cell));
+        }
+        let json = |g: &GroupedStats| {
+            serde_json::to_value(g.analyze(&j, None, PeakRule::default()).unwrap()).unwrap()
+        };
+        let grouped = json(&by_purpose);
+        assert_eq!(grouped["groups"].as_array().unwrap().len(), 4);
+        peakend_testkit::assert_json_near(&grouped, &json(&direct), "by purpose");
+        let mut one = GroupedStats::new(&j, None, None);
+        for (k, p, cell) in rollup.select(PurposeCells::One("购机")) {
+            assert!(one.merge_cell(&k.hall, &k.segment, p, cell));
+        }
+        let mut direct_one = GroupedStats::new(&j, None, None);
+        responses
+            .iter()
+            .filter(|r| r.purpose.as_deref() == Some("购机"))
+            .for_each(|r| direct_one.push(r));
+        let one = json(&one);
+        assert!(one["respondents"].as_u64().unwrap() > 300);
+        peakend_testkit::assert_json_near(&one, &json(&direct_one), "one purpose");
     }
 }
