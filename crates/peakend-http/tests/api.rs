@@ -257,6 +257,45 @@ peakend_testkit::on_both_backends!(responses_are_posted_one_at_a_time, |url| {
     assert_eq!(respondents(&base).await, 1, "nothing bad was stored");
 });
 
+// Issue 5: one visit purpose's analysis (API and page) comes from the purpose cells and
+// takes in each answer as it is posted, cached figures included.
+peakend_testkit::on_both_backends!(a_purpose_s_analysis_follows_each_answer, |url| {
+    let base = spawn(url).await;
+    let at = format!("{base}/api/v1/journeys/service-hall/responses");
+    let purpose_of = |n: u32| if n % 3 == 0 { "购机" } else { "缴费" };
+    let count = |purpose: &'static str| {
+        let base = base.clone();
+        async move {
+            let (status, a) = get_json(format!(
+                "{base}/api/v1/analysis?journey=service-hall&purpose={purpose}"
+            ))
+            .await;
+            assert_eq!(status, StatusCode::OK, "{a}");
+            a["respondents"].as_u64().unwrap()
+        }
+    };
+    for n in 1..=9u32 {
+        let body = serde_json::json!({
+            "respondent": format!("p-{n}"), "hall": "h1", "date": "2024-05-01",
+            "segment": "全球通", "purpose": purpose_of(n), "overall": 8,
+            "ratings": {"result": {"importance": 9, "satisfaction": 7}}
+        });
+        let (status, b) = post(at.clone(), body.to_string().into(), "application/json").await;
+        assert_eq!(status, StatusCode::CREATED, "{b}");
+        let buying = (1..=n).filter(|i| purpose_of(*i) == "购机").count() as u64;
+        if buying > 0 {
+            assert_eq!(count("购机").await, buying, "after answer {n}");
+        }
+        assert_eq!(count("缴费").await, n as u64 - buying, "after answer {n}");
+    }
+    let (status, page) = get(format!("{base}/analysis?purpose=购机&lang=en")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"<b id="respondents">3</b>"#),
+        "the page analyses the 3 buyers"
+    );
+});
+
 // Issue 3: whole CSV or XLSX files through the API, all or nothing.
 peakend_testkit::on_both_backends!(survey_files_are_uploaded, |url| {
     let base = spawn(url).await;
