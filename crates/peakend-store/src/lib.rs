@@ -302,9 +302,9 @@ pub async fn stored_analysis(
     let generation = store.data_generation().await?;
     let key = AnalysisCache::key(journey, q);
     let variant = format!("{:?}|{:?}", q.weights, q.rule);
-    let stats = match cache.lookup(&key, &variant, generation) {
+    let (stats, at, previous) = match cache.lookup(&key, &variant, generation) {
         Lookup::Analysis(a) => return Ok((*a).clone()),
-        Lookup::Stats(stats, at) => (stats, at),
+        Lookup::Stats(stats, at, previous) => (stats, at, previous),
         Lookup::Miss => {
             let tree = store.org_tree().await?;
             let halls = query_halls(&tree, q.org)?;
@@ -325,13 +325,14 @@ pub async fn stored_analysis(
             let stats = Arc::new(stats);
             let at = exact_at.unwrap_or(generation);
             cache.put_stats(key.clone(), scope, stats.clone(), at, exact_at.is_some());
-            (stats, at)
+            (stats, at, None)
         }
     };
-    let (stats, at) = stats;
-    let a = stats
-        .analyze(journey, q.weights, q.rule)
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let a = match &previous {
+        Some((before, changed)) => stats.analyze_again(journey, q.weights, q.rule, before, changed),
+        None => stats.analyze(journey, q.weights, q.rule),
+    }
+    .map_err(|e| StoreError::Invalid(e.to_string()))?;
     cache.put_analysis(&key, variant, at, Arc::new(a.clone()));
     Ok(a)
 }
@@ -415,13 +416,19 @@ struct Entry {
     stats: Arc<GroupedStats>,
     /// By weights and peak rule, at `generation`.
     analyses: HashMap<String, Arc<Analysis>>,
+    /// Analyses of an earlier generation, by weights and peak rule, with the groups
+    /// that imports have changed since: the rest of their groups still stand.
+    stale: HashMap<String, (Arc<Analysis>, HashSet<String>)>,
     used: u64,
 }
 
+type Stale = (Arc<Analysis>, HashSet<String>);
+
 enum Lookup {
     Analysis(Arc<Analysis>),
-    /// Statistics current at this generation, not yet analysed with these weights.
-    Stats(Arc<GroupedStats>, i64),
+    /// Statistics current at this generation, not yet analysed with these weights, and
+    /// an earlier analysis with the groups changed since, when there is one.
+    Stats(Arc<GroupedStats>, i64, Option<Stale>),
     Miss,
 }
 
@@ -509,6 +516,7 @@ impl AnalysisCache {
                 return Lookup::Miss;
             };
             let stats = Arc::make_mut(&mut entry.stats);
+            let mut changed = HashSet::new();
             for (_, journey, cells) in imports {
                 if *journey != entry.scope.journey {
                     continue;
@@ -516,15 +524,25 @@ impl AnalysisCache {
                 for (k, purpose, cell) in cells.select(entry.scope.which.cells()) {
                     if entry.scope.covers(k) {
                         stats.merge_cell(&k.hall, &k.segment, purpose, cell);
+                        changed.extend(stats.group_of(&k.hall, &k.segment, purpose));
                     }
                 }
             }
             entry.generation = generation;
-            entry.analyses.clear();
+            for (v, a) in entry.analyses.drain() {
+                entry.stale.insert(v, (a, HashSet::new()));
+            }
+            for (_, groups) in entry.stale.values_mut() {
+                groups.extend(changed.iter().cloned());
+            }
         }
         match entry.analyses.get(variant) {
             Some(a) => Lookup::Analysis(a.clone()),
-            None => Lookup::Stats(entry.stats.clone(), entry.generation),
+            None => Lookup::Stats(
+                entry.stats.clone(),
+                entry.generation,
+                entry.stale.get(variant).cloned(),
+            ),
         }
     }
 
@@ -565,6 +583,7 @@ impl AnalysisCache {
                 scope,
                 stats,
                 analyses: HashMap::new(),
+                stale: HashMap::new(),
                 used,
             },
         );
@@ -575,6 +594,7 @@ impl AnalysisCache {
             && let Some(entry) = inner.entries.get_mut(key)
             && entry.generation == generation
         {
+            entry.stale.remove(&variant);
             entry.analyses.insert(variant, a);
         }
     }

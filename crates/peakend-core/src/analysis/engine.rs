@@ -888,6 +888,54 @@ impl GroupedStats {
         true
     }
 
+    /// The group a roll-up cell falls in, when grouping (`None` otherwise, and for an
+    /// all-purpose cell when grouping by purpose).
+    pub fn group_of(
+        &self,
+        hall: &crate::id::HallId,
+        segment: &str,
+        purpose: Option<&str>,
+    ) -> Option<String> {
+        match &self.by {
+            Some((GroupBy::Purpose, _)) if purpose.is_none() => None,
+            Some((by, tree)) => {
+                Some(group_key(*by, tree.as_deref(), hall.as_str(), segment, purpose).to_owned())
+            }
+            None => None,
+        }
+    }
+
+    /// [`analyze`](Self::analyze) again after some groups changed: the groups of
+    /// `previous` not in `changed` are taken as they were (a province's 2,000 halls
+    /// need not all be analysed again because one hall had an answer).
+    pub fn analyze_again(
+        &self,
+        journey: &Journey,
+        weights: Option<&BTreeMap<String, f64>>,
+        rule: PeakRule,
+        previous: &Analysis,
+        changed: &std::collections::HashSet<String>,
+    ) -> Result<Analysis, AnalysisError> {
+        let before: std::collections::HashMap<&str, &GroupAnalysis> = previous
+            .groups
+            .iter()
+            .map(|g| (g.group.as_str(), g))
+            .collect();
+        let mut all = analyze(journey, &self.all, weights, rule)?;
+        all.groups = self
+            .groups
+            .iter()
+            .map(|(g, s)| match before.get(g.as_str()) {
+                Some(prev) if !changed.contains(g) => Ok((*prev).clone()),
+                _ => analyze(journey, s, weights, rule).map(|a| GroupAnalysis {
+                    group: g.clone(),
+                    analysis: a,
+                }),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(all)
+    }
+
     /// How many segment statistics this holds (what it weighs in memory).
     pub fn size(&self) -> usize {
         self.all.segments.len()
