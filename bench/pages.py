@@ -446,6 +446,8 @@ def main():
                   f"{'yes' if r['load_peakend_max'] < GOAL_LOAD_MS else '**no**'}")
         elif r["path"].startswith("/api/"):
             lb = "— | — | — | —"
+        elif args.skip_browser:
+            lb = "not measured (--skip-browser) | — | — | —"
         else:
             lb = f"not loaded (server p50 alone > {args.max_load_server_ms / 1000:.0f} s) | — | — | **no**"
         lines.append(
