@@ -9,6 +9,8 @@ In one run on one machine:
                includes loopback and HTTP overhead, which the peer pays too); also
                each page's very first GET on the fresh server (survey figures not yet
                cached: what the first visitor after an import waits)
+  after write  each survey page GET'ed --after-write times, each right after one survey
+               answer is POSTed through the API: what a user meets while forms come in
   first load   each page opened in headless Chromium (Playwright, Debian's
                /usr/bin/chromium) in a fresh browser context (cold cache), timed from
                navigation start to the `load` event, and for the analysis pages to
