@@ -96,27 +96,27 @@ macro_rules! merge_cells {
                 q = q.bind(p);
             }
             let stored = q.fetch_optional(&mut *$tx).await?;
-            let mut cell = cell.clone();
-            if let Some(old) = stored.and_then(|(json,)| serde_json::from_str::<SegmentStats>(&json).ok()) {
-                if rollup::fits(&old, &$layout) {
-                    cell.merge(&old);
-                }
-            }
-            let json = serde_json::to_string(&cell)
+            // The stored cell takes the batch's (the sums are the same either way round),
+            // so the batch's cells stay as they are for the analysis cache.
+            let merged = stored
+                .and_then(|(json,)| serde_json::from_str::<SegmentStats>(&json).ok())
+                .filter(|old| rollup::fits(old, &$layout))
+                .map(|mut old| {
+                    old.merge(cell);
+                    old
+                });
+            let cell: &SegmentStats = merged.as_ref().unwrap_or(cell);
+            let json = serde_json::to_string(cell)
                 .map_err(|e| StoreError::Invalid(format!("roll-up cell cannot be encoded: {e}")))?;
-            let sql = match purpose {
-                None => concat!(
-                    "INSERT INTO ", $table, " (hall_id, journey_key, period, segment, respondents, stats)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (hall_id, journey_key, period, segment)
-                     DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats"),
-                Some(_) => concat!(
-                    "INSERT INTO ", $table, " (hall_id, journey_key, period, segment, respondents, stats, purpose)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (hall_id, journey_key, period, segment, purpose)
-                     DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats"),
-            };
-            let mut q = sqlx::query(sql)
+            let (column, mark) = if purpose.is_some() { (", purpose", ", $7") } else { ("", "") };
+            let sql = format!(
+                "INSERT INTO {} (hall_id, journey_key, period, segment, respondents, stats{column})
+                 VALUES ($1, $2, $3, $4, $5, $6{mark})
+                 ON CONFLICT (hall_id, journey_key, period, segment{column})
+                 DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats",
+                $table
+            );
+            let mut q = sqlx::query(&sql)
                 .bind(k.hall.as_str()).bind($key).bind(&k.period).bind(&k.segment)
                 .bind(cell.respondents as i64).bind(json);
             if let Some(p) = purpose {
@@ -390,8 +390,6 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Loads the journeys shipped with the binary; re-running it changes nothing
-    /// unless the binary ships newer versions.
     /// The one-off work a migration left for Rust: folding the responses stored before
     /// purpose cells existed into them (migration 0008), each journey in one transaction.
     async fn run_store_tasks(&self) -> Result<()> {
@@ -442,6 +440,8 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Loads the journeys shipped with the binary; re-running it changes nothing
+    /// unless the binary ships newer versions.
     pub async fn load_builtin_journeys(&self) -> Result<Vec<(JourneyKey, PutOutcome)>> {
         let journeys = builtin::journeys().map_err(StoreError::Corrupt)?;
         let mut outcomes = Vec::new();
@@ -1361,25 +1361,7 @@ impl Store for SqlStore {
             PurposeCells::One(p) => Some(p),
             _ => None,
         };
-        // A few halls are picked in SQL; a province's are filtered here (before any
-        // cell is decoded), which is cheaper than a long IN list.
-        let few = q.halls.filter(|h| h.len() <= 64);
-        let mut next = if purpose.is_some() { 5 } else { 4 };
-        let hall_in = few.map_or_else(String::new, |hs| {
-            let marks: Vec<String> = hs
-                .iter()
-                .map(|_| {
-                    next += 1;
-                    if postgres {
-                        format!("${}", next - 1)
-                    } else {
-                        "?".to_owned()
-                    }
-                })
-                .collect();
-            format!(" AND hall_id IN ({})", marks.join(", "))
-        });
-        // SQLite numbers anonymous marks in order; `$n` above keep PostgreSQL's in step.
+        // SQLite numbers anonymous marks in order; PostgreSQL's `$n` follow the same order.
         let mark = |n: usize| {
             if postgres {
                 format!("${n}")
@@ -1387,6 +1369,14 @@ impl Store for SqlStore {
                 "?".to_owned()
             }
         };
+        // A few halls are picked in SQL; a province's are filtered here (before any
+        // cell is decoded), which is cheaper than a long IN list.
+        let few = q.halls.filter(|h| h.len() <= 64);
+        let first_hall = if purpose.is_some() { 5 } else { 4 };
+        let hall_in = few.map_or_else(String::new, |hs| {
+            let marks: Vec<String> = (0..hs.len()).map(|i| mark(first_hall + i)).collect();
+            format!(" AND hall_id IN ({})", marks.join(", "))
+        });
         let counts_sql = format!(
             "SELECT hall_id, COUNT(*) FROM survey_response
              WHERE journey_key = {} AND visit_date >= {} AND visit_date <= {}{}{hall_in} GROUP BY hall_id",
@@ -1421,22 +1411,21 @@ impl Store for SqlStore {
             let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM data_generation WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
-            let mut c = sqlx::query_as(&counts_sql).bind(key).bind(&from).bind(&to);
-            if let Some(p) = purpose {
-                c = c.bind(p);
+            // Both queries take the journey, a range, then the purpose and halls if any.
+            macro_rules! filtered {
+                ($sql:expr, $from:expr, $to:expr) => {{
+                    let mut q = sqlx::query_as($sql).bind(key).bind($from).bind($to);
+                    if let Some(p) = purpose {
+                        q = q.bind(p);
+                    }
+                    for h in few.unwrap_or_default() {
+                        q = q.bind(h.as_str());
+                    }
+                    q.fetch_all(&mut *tx).await?
+                }};
             }
-            for h in few.unwrap_or_default() {
-                c = c.bind(h.as_str());
-            }
-            let counts = c.fetch_all(&mut *tx).await?;
-            let mut r = sqlx::query_as(&cells_sql).bind(key).bind(&from_month).bind(&to_month);
-            if let Some(p) = purpose {
-                r = r.bind(p);
-            }
-            for h in few.unwrap_or_default() {
-                r = r.bind(h.as_str());
-            }
-            let rows = r.fetch_all(&mut *tx).await?;
+            let counts = filtered!(&counts_sql, &from, &to);
+            let rows = filtered!(&cells_sql, &from_month, &to_month);
             tx.commit().await?;
             (generation, counts, rows)
         });

@@ -863,22 +863,15 @@ impl GroupedStats {
         purpose: Option<&str>,
         cell: &SegmentStats,
     ) -> bool {
-        let group = match &self.by {
-            Some((GroupBy::Purpose, _)) if purpose.is_none() => return false,
-            Some((by, tree)) => Some(group_key(
-                *by,
-                tree.as_deref(),
-                hall.as_str(),
-                segment,
-                purpose,
-            )),
-            None => None,
-        };
+        if matches!(self.by, Some((GroupBy::Purpose, _))) && purpose.is_none() {
+            return false;
+        }
+        let group = self.group_of(hall, segment, purpose);
         self.all.merge_segment(segment, cell);
         if let Some(key) = group {
             let need_counts = &self.all.need_counts;
             self.groups
-                .entry(key.to_owned())
+                .entry(key)
                 .or_insert_with(|| SurveyStats {
                     need_counts: need_counts.clone(),
                     segments: BTreeMap::new(),

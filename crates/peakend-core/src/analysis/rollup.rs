@@ -99,10 +99,6 @@ impl Rollup {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-    }
-
     pub fn push(&mut self, r: &Response) {
         let key = CellKey {
             hall: r.hall.clone(),
