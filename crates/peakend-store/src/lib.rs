@@ -20,7 +20,7 @@ use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
 use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis, Rules};
 use peakend_core::ops::event::Event;
 use peakend_core::ops::holiday::{self, Holiday};
-use peakend_core::ops::kpi::{self, Bucket, HallTickets, KpiReport};
+use peakend_core::ops::kpi::{Bucket, HallTickets, KpiReport, ReportSums};
 use peakend_core::ops::rollup::{DayRollup, KpiSums, ROLLUP_OFFSET_S};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
@@ -836,32 +836,55 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
             .collect(),
     };
     let rules = journey_rules(store).await?;
+    let mut sums = ReportSums::new(rules.care_after_ms, q.bucket, q.offset);
+    // Whole days at the roll-ups' own offset come from the ingest's roll-ups; only the
+    // hall-days a roll-up cannot answer for are replayed. Every hall-day with stored
+    // events has a roll-up row, so a missing row is a day without tickets.
+    let mut replay: Vec<(HallId, i64, i64)> = Vec::new();
+    if q.offset.local_minus_utc() == ROLLUP_OFFSET_S {
+        let wanted: HashSet<&HallId> = halls.iter().collect();
+        for (hall, date, rollup) in store.ops_rollups(q.from, q.to).await? {
+            if !wanted.contains(&hall) {
+                continue;
+            }
+            let lo = local_midnight(date, q.offset);
+            let hi = local_midnight(date.succ_opt().unwrap_or(date), q.offset);
+            let answered =
+                rollup.is_some_and(|r| sums.add_rollup(hall.as_str(), &r, hi.min(q.now_ms) - 1));
+            if !answered {
+                replay.push((hall, lo, hi));
+            }
+        }
+    } else {
+        let from = local_midnight(q.from, q.offset);
+        let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
+        replay.extend(halls.into_iter().map(|h| (h, from, to)));
+    }
+    if replay.is_empty() {
+        return Ok(sums.report());
+    }
     let holidays = store.holidays().await?;
-    let from = local_midnight(q.from, q.offset);
-    let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
     // A few halls at a time: one reads while others parse and replay.
-    let jobs: Vec<(HallId, Rules)> = halls
-        .iter()
-        .map(|hall| {
+    let jobs: Vec<(HallId, Rules, i64, i64)> = replay
+        .into_iter()
+        .map(|(hall, lo, hi)| {
             let mut rules = rules.clone();
-            rules.holidays = province_holidays(&tree, &holidays, hall);
-            (hall.clone(), rules)
+            rules.holidays = province_holidays(&tree, &holidays, &hall);
+            (hall, rules, lo, hi)
         })
         .collect();
     let (offset, now_ms) = (q.offset, q.now_ms);
     let replayed: Vec<HallTickets> =
-        stream::iter(jobs.into_iter().map(|(hall, rules)| async move {
-            replay_hall(store, &hall, &rules, from, to, offset, now_ms).await
+        stream::iter(jobs.into_iter().map(|(hall, rules, lo, hi)| async move {
+            replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await
         }))
         .buffered(4)
         .try_collect()
         .await?;
-    Ok(kpi::report(
-        &replayed,
-        rules.care_after_ms,
-        q.bucket,
-        q.offset,
-    ))
+    for h in &replayed {
+        sums.add_tickets(&h.hall, &h.tickets);
+    }
+    Ok(sums.report())
 }
 
 /// Day-level operations of a set of halls: what an overview shows.

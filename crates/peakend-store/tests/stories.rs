@@ -973,19 +973,22 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
         let halls = &halls;
         async move {
             let got = stored_day_ops(store, halls, date, date, now).await.unwrap();
-            let want = stored_kpis(
-                store,
-                &KpiQuery {
-                    org: Some(&OrgNodeId::parse("p").unwrap()),
-                    from: date,
-                    to: date,
-                    bucket: Bucket::Day,
-                    offset: cst,
-                    now_ms: now,
-                },
-            )
-            .await
-            .unwrap();
+            // The KPI report replayed from the stored events, by day and by hour.
+            let replayed = |bucket| async move {
+                let mut days = Vec::new();
+                for hall in halls {
+                    let rules = peakend_store::hall_rules(store, hall).await.unwrap();
+                    let (lo, hi) = (at("00:00"), at("00:00") + 86_400_000);
+                    days.push(
+                        peakend_store::replay_hall(store, hall, &rules, lo, hi, cst, now)
+                            .await
+                            .unwrap(),
+                    );
+                }
+                let care_after = peakend_core::ops::day::Rules::default().care_after_ms;
+                peakend_core::ops::kpi::report(&days, care_after, bucket, cst)
+            };
+            let want = replayed(Bucket::Day).await;
             assert!(want.total.arrivals > 0);
             let same = |a: &peakend_core::ops::day::Kpis, b: &peakend_core::ops::day::Kpis| {
                 let r = |x: Option<f64>| x.map(|x| (x * 1e9).round());
@@ -1008,6 +1011,47 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
                 }
             };
             same(&got.total, &want.total);
+            // The KPI report (from the roll-ups where they answer) equals the replay's,
+            // line by line, by day and by hour.
+            for bucket in [Bucket::Day, Bucket::Hour] {
+                let report = stored_kpis(
+                    store,
+                    &KpiQuery {
+                        org: Some(&OrgNodeId::parse("p").unwrap()),
+                        from: date,
+                        to: date,
+                        bucket,
+                        offset: cst,
+                        now_ms: now,
+                    },
+                )
+                .await
+                .unwrap();
+                let replay = replayed(bucket).await;
+                same(&report.total, &replay.total);
+                for (a, b) in [
+                    (&report.buckets, &replay.buckets),
+                    (&report.halls, &replay.halls),
+                    (&report.counters, &replay.counters),
+                    (&report.staff, &replay.staff),
+                ] {
+                    let keys = |v: &Vec<peakend_core::ops::kpi::Keyed>| {
+                        v.iter().map(|k| k.key.clone()).collect::<Vec<_>>()
+                    };
+                    assert_eq!(keys(a), keys(b), "at {now}");
+                    a.iter().zip(b).for_each(|(x, y)| same(&x.kpis, &y.kpis));
+                }
+                assert_eq!(report.announced_wait.n, replay.announced_wait.n);
+                let r = |x: Option<f64>| x.map(|x| (x * 1e6).round());
+                assert_eq!(
+                    r(report.announced_wait.rmse_s),
+                    r(replay.announced_wait.rmse_s)
+                );
+                assert_eq!(
+                    r(report.announced_wait.mae_s),
+                    r(replay.announced_wait.mae_s)
+                );
+            }
             assert_eq!(got.halls.len(), want.halls.len());
             for line in &want.halls {
                 same(

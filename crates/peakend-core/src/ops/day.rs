@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventKind, Outcome};
 use super::predict::queue_length_wait_s;
@@ -592,23 +592,52 @@ pub struct PredictorAccuracy {
 
 impl PredictorAccuracy {
     pub fn of<'a>(tickets: impl IntoIterator<Item = &'a Ticket>) -> PredictorAccuracy {
-        let errors: Vec<f64> = tickets
-            .into_iter()
-            .filter_map(|t| {
-                Some(
-                    t.called_at? as f64 / 1000.0
-                        - t.issued_at as f64 / 1000.0
-                        - t.announced_wait_s?,
-                )
-            })
-            .collect();
-        let n = errors.len() as f64;
-        let some = |x: f64| (!errors.is_empty()).then_some(x);
+        let mut sums = AnnouncedSums::default();
+        tickets.into_iter().for_each(|t| sums.add(t));
+        sums.accuracy()
+    }
+}
+
+/// Mergeable sums behind [`PredictorAccuracy`], so that a day's roll-up can carry them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnnouncedSums {
+    pub n: u64,
+    /// Sums of the errors (waited − announced, seconds), squared and absolute.
+    pub squared_s2: f64,
+    pub absolute_s: f64,
+    /// Called after the announced wait.
+    pub longer: u64,
+}
+
+impl AnnouncedSums {
+    pub fn add(&mut self, t: &Ticket) {
+        let (Some(called), Some(told)) = (t.called_at, t.announced_wait_s) else {
+            return;
+        };
+        let error = called as f64 / 1000.0 - t.issued_at as f64 / 1000.0 - told;
+        self.n += 1;
+        self.squared_s2 += error * error;
+        self.absolute_s += error.abs();
+        if error > 0.0 {
+            self.longer += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &AnnouncedSums) {
+        self.n += o.n;
+        self.squared_s2 += o.squared_s2;
+        self.absolute_s += o.absolute_s;
+        self.longer += o.longer;
+    }
+
+    pub fn accuracy(&self) -> PredictorAccuracy {
+        let n = self.n as f64;
+        let some = |x: f64| (self.n > 0).then_some(x);
         PredictorAccuracy {
-            n: errors.len() as u64,
-            rmse_s: some((errors.iter().map(|e| e * e).sum::<f64>() / n).sqrt()),
-            mae_s: some(errors.iter().map(|e| e.abs()).sum::<f64>() / n),
-            longer_than_announced: some(errors.iter().filter(|e| **e > 0.0).count() as f64 / n),
+            n: self.n,
+            rmse_s: some((self.squared_s2 / n).sqrt()),
+            mae_s: some(self.absolute_s / n),
+            longer_than_announced: some(self.longer as f64 / n),
         }
     }
 }

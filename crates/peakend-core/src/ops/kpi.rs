@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
 
-use super::day::{Kpis, PredictorAccuracy, Ticket};
+use super::day::{AnnouncedSums, Kpis, PredictorAccuracy, Ticket};
+use super::rollup::{DayRollup, KpiSums};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,27 +60,46 @@ pub fn report(
     bucket: Bucket,
     offset: FixedOffset,
 ) -> KpiReport {
-    let all: Vec<&Ticket> = halls.iter().flat_map(|h| &h.tickets).collect();
-    let group = |key: &dyn Fn(&str, &Ticket) -> Option<String>| {
-        let mut groups: BTreeMap<String, Vec<&Ticket>> = BTreeMap::new();
-        for h in halls {
-            for t in &h.tickets {
-                if let Some(k) = key(&h.hall, t) {
-                    groups.entry(k).or_default().push(t);
-                }
-            }
+    let mut sums = ReportSums::new(care_after_ms, bucket, offset);
+    for h in halls {
+        sums.add_tickets(&h.hall, &h.tickets);
+    }
+    sums.report()
+}
+
+/// A KPI report being summed up, from replayed tickets and from days' roll-ups alike:
+/// every figure of it is a ratio of mergeable sums.
+pub struct ReportSums {
+    care_after_ms: i64,
+    bucket: Bucket,
+    offset: FixedOffset,
+    total: KpiSums,
+    buckets: BTreeMap<String, KpiSums>,
+    halls: BTreeMap<String, KpiSums>,
+    counters: BTreeMap<String, KpiSums>,
+    staff: BTreeMap<String, KpiSums>,
+    announced: AnnouncedSums,
+}
+
+impl ReportSums {
+    pub fn new(care_after_ms: i64, bucket: Bucket, offset: FixedOffset) -> ReportSums {
+        ReportSums {
+            care_after_ms,
+            bucket,
+            offset,
+            total: KpiSums::default(),
+            buckets: BTreeMap::new(),
+            halls: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            staff: BTreeMap::new(),
+            announced: AnnouncedSums::default(),
         }
-        groups
-            .into_iter()
-            .map(|(key, ts)| Keyed {
-                key,
-                kpis: Kpis::of(ts, care_after_ms),
-            })
-            .collect::<Vec<_>>()
-    };
-    let bucket_of = |t: &Ticket| {
-        let local = DateTime::from_timestamp_millis(t.issued_at)?.with_timezone(&offset);
-        let start = match bucket {
+    }
+
+    /// The bucket (its local start, RFC 3339) a ticket issued at `at_ms` falls in.
+    fn bucket_of(&self, at_ms: i64) -> Option<String> {
+        let local = DateTime::from_timestamp_millis(at_ms)?.with_timezone(&self.offset);
+        let start = match self.bucket {
             Bucket::Hour => local.with_minute(0)?.with_second(0)?.with_nanosecond(0)?,
             Bucket::Day => local
                 .with_hour(0)?
@@ -88,15 +108,86 @@ pub fn report(
                 .with_nanosecond(0)?,
         };
         Some(start.to_rfc3339())
-    };
-    KpiReport {
-        bucket,
-        total: Kpis::of(all, care_after_ms),
-        buckets: group(&|_, t| bucket_of(t)),
-        halls: group(&|h, _| Some(h.to_owned())),
-        counters: group(&|h, t| t.counter.as_ref().map(|c| format!("{h}/{c}"))),
-        staff: group(&|h, t| t.staff.as_ref().map(|s| format!("{h}/{s}"))),
-        announced_wait: PredictorAccuracy::of(halls.iter().flat_map(|h| &h.tickets)),
+    }
+
+    fn merge(map: &mut BTreeMap<String, KpiSums>, key: String, sums: &KpiSums) {
+        map.entry(key).or_default().merge(sums);
+    }
+
+    pub fn add_tickets(&mut self, hall: &str, tickets: &[Ticket]) {
+        for t in tickets {
+            let mut one = KpiSums::default();
+            one.add(t, self.care_after_ms);
+            self.total.merge(&one);
+            if let Some(b) = self.bucket_of(t.issued_at) {
+                Self::merge(&mut self.buckets, b, &one);
+            }
+            Self::merge(&mut self.halls, hall.to_owned(), &one);
+            if let Some(c) = &t.counter {
+                Self::merge(&mut self.counters, format!("{hall}/{c}"), &one);
+            }
+            if let Some(s) = &t.staff {
+                Self::merge(&mut self.staff, format!("{hall}/{s}"), &one);
+            }
+            self.announced.add(t);
+        }
+    }
+
+    /// Adds a day of `hall` from its roll-up, read at `until` (what a replay of the day
+    /// with its clock brought to `until` would add). Hour buckets come from UTC hours,
+    /// so the offset must be whole hours; `false` (and nothing added) when it is not,
+    /// or when the roll-up keeps no breakdown: that day needs a replay.
+    pub fn add_rollup(&mut self, hall: &str, day: &DayRollup, until: i64) -> bool {
+        let Some(detail) = &day.detail else {
+            return false;
+        };
+        if self.offset.local_minus_utc() % 3600 != 0 || day.care_after_ms != self.care_after_ms {
+            return false;
+        }
+        let sums = day.sums_at(until);
+        if sums.arrivals == 0 {
+            return true;
+        }
+        self.total.merge(&sums);
+        Self::merge(&mut self.halls, hall.to_owned(), &sums);
+        for (hour, s) in &detail.hours {
+            if let Some(b) = self.bucket_of(*hour) {
+                Self::merge(&mut self.buckets, b, s);
+            }
+        }
+        for w in &day.waiting {
+            if let Some(b) = self.bucket_of(w.issued_at) {
+                Self::merge(&mut self.buckets, b, &day.waiting_sums(w, until));
+            }
+        }
+        for (c, s) in &detail.counters {
+            Self::merge(&mut self.counters, format!("{hall}/{c}"), s);
+        }
+        for (st, s) in &detail.staff {
+            Self::merge(&mut self.staff, format!("{hall}/{st}"), s);
+        }
+        self.announced.merge(&detail.announced);
+        true
+    }
+
+    pub fn report(self) -> KpiReport {
+        let keyed = |m: BTreeMap<String, KpiSums>| {
+            m.into_iter()
+                .map(|(key, s)| Keyed {
+                    key,
+                    kpis: s.kpis(),
+                })
+                .collect::<Vec<_>>()
+        };
+        KpiReport {
+            bucket: self.bucket,
+            total: self.total.kpis(),
+            buckets: keyed(self.buckets),
+            halls: keyed(self.halls),
+            counters: keyed(self.counters),
+            staff: keyed(self.staff),
+            announced_wait: self.announced.accuracy(),
+        }
     }
 }
 

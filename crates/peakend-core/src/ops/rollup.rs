@@ -9,7 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::day::{HallDay, Kpis, Ticket};
+use std::collections::BTreeMap;
+
+use super::day::{AnnouncedSums, HallDay, Kpis, Ticket};
 
 /// The halls' time: roll-ups are kept per local day at +08:00 (China).
 pub const ROLLUP_OFFSET_S: i32 = 8 * 3600;
@@ -150,12 +152,36 @@ pub struct DayRollup {
     /// Tickets no longer waiting.
     pub done: KpiSums,
     pub waiting: Vec<WaitingTicket>,
+    /// The finished tickets broken down as a KPI report shows them; absent in roll-ups
+    /// stored before it was kept, whose days a report replays.
+    #[serde(default)]
+    pub detail: Option<RollupDetail>,
+}
+
+/// A day's finished tickets per hour, counter and staff member, and how their announced
+/// waits held: with the waiting tickets, all a KPI report needs from the day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RollupDetail {
+    /// By the UTC hour (its first ms) the ticket was issued in: any offset of whole
+    /// hours buckets these by its local hour or day.
+    pub hours: BTreeMap<i64, KpiSums>,
+    /// By the counter that called the ticket.
+    pub counters: BTreeMap<String, KpiSums>,
+    /// By the staff member who served.
+    pub staff: BTreeMap<String, KpiSums>,
+    pub announced: AnnouncedSums,
+}
+
+/// The first ms of the UTC hour of an instant.
+pub fn utc_hour(at_ms: i64) -> i64 {
+    at_ms.div_euclid(3_600_000) * 3_600_000
 }
 
 impl DayRollup {
     /// The roll-up of a day replayed over all its stored events (and no further).
     pub fn of(day: &HallDay, care_after_ms: i64, last_event_ms: Option<i64>) -> DayRollup {
         let mut done = KpiSums::default();
+        let mut detail = RollupDetail::default();
         let mut waiting = Vec::new();
         for t in day.tickets() {
             if t.called_at.is_none() && t.left_at.is_none() {
@@ -164,15 +190,35 @@ impl DayRollup {
                     issued_at: t.issued_at,
                     care_due_at: t.care_due_at,
                 });
-            } else {
-                done.add(t, care_after_ms);
+                continue;
             }
+            done.add(t, care_after_ms);
+            let add = |sums: &mut KpiSums| sums.add(t, care_after_ms);
+            add(detail.hours.entry(utc_hour(t.issued_at)).or_default());
+            if let Some(c) = &t.counter {
+                add(detail.counters.entry(c.clone()).or_default());
+            }
+            if let Some(s) = &t.staff {
+                add(detail.staff.entry(s.clone()).or_default());
+            }
+            detail.announced.add(t);
         }
         DayRollup {
             care_after_ms,
             last_event_ms,
             done,
             waiting,
+            detail: Some(detail),
+        }
+    }
+
+    /// A waiting ticket's part in the sums of the day read at `until`: it arrived, and
+    /// its care alert counts once raised.
+    pub fn waiting_sums(&self, w: &WaitingTicket, until: i64) -> KpiSums {
+        KpiSums {
+            arrivals: 1,
+            care_alerts: u64::from(self.care_due(w, until).is_some()),
+            ..KpiSums::default()
         }
     }
 
@@ -187,10 +233,7 @@ impl DayRollup {
     pub fn sums_at(&self, until: i64) -> KpiSums {
         let mut sums = self.done.clone();
         for w in &self.waiting {
-            sums.arrivals += 1;
-            if self.care_due(w, until).is_some() {
-                sums.care_alerts += 1;
-            }
+            sums.merge(&self.waiting_sums(w, until));
         }
         sums
     }
@@ -342,5 +385,90 @@ mod tests {
                 close(k, &line.kpis);
             }
         }
+    }
+
+    /// The same simulated halls, cut and read at several times: a KPI report summed
+    /// from the days' roll-ups equals, line by line and bucket by bucket, the report of
+    /// the replayed days.
+    #[test]
+    fn a_report_from_rollups_equals_the_report_of_the_replayed_days() {
+        use crate::ops::kpi::{Bucket, KpiReport, ReportSums, report};
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        let halls: Vec<simulate::SimHall> = (0..3)
+            .map(|h| simulate::SimHall {
+                hall: crate::id::HallId::parse(format!("h{h}")).unwrap(),
+                counters: 2 + h,
+                kiosks: 1,
+            })
+            .collect();
+        let events = simulate::day(&halls, date, 11);
+        let rules = Rules::default();
+        let same = |a: &KpiReport, b: &KpiReport| {
+            close(&a.total, &b.total);
+            for (x, y) in [
+                (&a.buckets, &b.buckets),
+                (&a.halls, &b.halls),
+                (&a.counters, &b.counters),
+                (&a.staff, &b.staff),
+            ] {
+                let keys = |v: &Vec<crate::ops::kpi::Keyed>| {
+                    v.iter().map(|k| k.key.clone()).collect::<Vec<_>>()
+                };
+                assert_eq!(keys(x), keys(y));
+                x.iter().zip(y).for_each(|(p, q)| close(&p.kpis, &q.kpis));
+            }
+            assert_eq!(a.announced_wait.n, b.announced_wait.n);
+            for (p, q) in [
+                (a.announced_wait.rmse_s, b.announced_wait.rmse_s),
+                (a.announced_wait.mae_s, b.announced_wait.mae_s),
+                (
+                    a.announced_wait.longer_than_announced,
+                    b.announced_wait.longer_than_announced,
+                ),
+            ] {
+                assert!((p.unwrap() - q.unwrap()).abs() < 1e-6, "{p:?} {q:?}");
+            }
+        };
+        for (cut, read) in [("12:00", "12:00"), ("23:59", "23:59"), ("10:00", "16:00")] {
+            for (bucket, tz) in [(Bucket::Hour, 8), (Bucket::Day, 8), (Bucket::Hour, 0)] {
+                let offset = chrono::FixedOffset::east_opt(tz * 3600).unwrap();
+                let mut from_rollups = ReportSums::new(rules.care_after_ms, bucket, offset);
+                let mut replayed = Vec::new();
+                for h in &halls {
+                    let mine: Vec<&Event> = events
+                        .iter()
+                        .filter(|e| e.hall == h.hall && e.at_ms() <= ms(cut))
+                        .collect();
+                    let last = mine.iter().map(|e| e.at_ms()).max();
+                    let day = HallDay::replay(rules.clone(), mine.iter().copied(), i64::MIN);
+                    let rollup = DayRollup::of(&day, rules.care_after_ms, last);
+                    assert!(from_rollups.add_rollup(h.hall.as_str(), &rollup, ms(read)));
+                    let day = HallDay::replay(rules.clone(), mine.iter().copied(), ms(read));
+                    replayed.push(crate::ops::kpi::HallTickets {
+                        hall: h.hall.to_string(),
+                        tickets: day.tickets().cloned().collect(),
+                    });
+                }
+                let want = report(&replayed, rules.care_after_ms, bucket, offset);
+                assert!(
+                    want.counters.len() >= 9 && (bucket == Bucket::Day || want.buckets.len() >= 2),
+                    "{cut}: {} counters, {} buckets",
+                    want.counters.len(),
+                    want.buckets.len()
+                );
+                same(&from_rollups.report(), &want);
+            }
+        }
+        // A roll-up without the breakdown (stored before it was kept), or one replayed
+        // with another care rule, cannot answer: the report replays that day.
+        let day = HallDay::replay(rules.clone(), &events, i64::MIN);
+        let mut old = DayRollup::of(&day, rules.care_after_ms, None);
+        old.detail = None;
+        let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+        let mut sums = ReportSums::new(rules.care_after_ms, Bucket::Day, cst);
+        assert!(!sums.add_rollup("h0", &old, ms("23:59")));
+        let other = DayRollup::of(&day, rules.care_after_ms + 60_000, None);
+        assert!(!sums.add_rollup("h0", &other, ms("23:59")));
+        assert_eq!(sums.report().total.arrivals, 0);
     }
 }
