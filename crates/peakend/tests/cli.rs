@@ -1067,6 +1067,22 @@ fn staffing_matches_published_erlang_c() {
     assert!(err.contains("--aht-min must be"), "{err}");
 }
 
+/// `peakend kpi --format json` of 2026-08-07, the day the event tests replay, with
+/// `args` added.
+fn kpi_of_the_day(db: &str, args: &[&str]) -> Value {
+    let mut all = vec![
+        "kpi",
+        "--from",
+        "2026-08-07",
+        "--to",
+        "2026-08-07",
+        "--format",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(db, &all)).unwrap()
+}
+
 // Issue 4: device tokens, and an event file replayed with the API's semantics.
 peakend_testkit::on_both_backends!(events_ingest_replays_a_file_and_quarantines, |url| {
     let dir = tempfile::tempdir().unwrap();
@@ -1125,25 +1141,7 @@ peakend_testkit::on_both_backends!(
             out.contains("21 accepted, 0 duplicates, 0 rejected"),
             "{out}"
         );
-        let kpi = |org: &str| {
-            serde_json::from_str::<Value>(&ok(
-                url,
-                &[
-                    "kpi",
-                    "--org",
-                    org,
-                    "--from",
-                    "2026-08-07",
-                    "--to",
-                    "2026-08-07",
-                    "--bucket",
-                    "hour",
-                    "--format",
-                    "json",
-                ],
-            ))
-            .unwrap()
-        };
+        let kpi = |org: &str| kpi_of_the_day(url, &["--org", org, "--bucket", "hour"]);
         let hall = kpi("h1");
         let t = &hall["total"];
         assert_eq!(
@@ -1244,21 +1242,7 @@ fn an_event_file_is_applied_as_it_is_read() {
     assert_eq!(q.as_array().unwrap().len(), 1);
     assert_eq!(q[0]["hall"], "h1");
     // A1, issued in the first batch, was called and served in the second.
-    let kpi: Value = serde_json::from_str(&ok(
-        &db.url,
-        &[
-            "kpi",
-            "--org",
-            "h1",
-            "--from",
-            "2026-08-07",
-            "--to",
-            "2026-08-07",
-            "--format",
-            "json",
-        ],
-    ))
-    .unwrap();
+    let kpi = kpi_of_the_day(&db.url, &["--org", "h1"]);
     assert_eq!(kpi["total"]["arrivals"], 1);
     assert_eq!(kpi["total"]["asa_s"], 300.0);
     assert_eq!(kpi["total"]["aht_s"], 180.0);
@@ -1348,19 +1332,7 @@ peakend_testkit::on_both_backends!(a_killed_server_loses_no_acknowledged_event, 
         acknowledged > 0,
         "some batches were acknowledged before the kill"
     );
-    let kpi: Value = serde_json::from_str(&ok(
-        url,
-        &[
-            "kpi",
-            "--from",
-            "2026-08-07",
-            "--to",
-            "2026-08-07",
-            "--format",
-            "json",
-        ],
-    ))
-    .unwrap();
+    let kpi = kpi_of_the_day(url, &[]);
     let stored = kpi["total"]["arrivals"].as_u64().unwrap();
     assert!(
         stored >= acknowledged,
