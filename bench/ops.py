@@ -244,7 +244,7 @@ def main():
     p.add_argument("--batch", type=int, default=2000)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--trials", type=int, default=200)
-    p.add_argument("--load-days", type=int, default=5,
+    p.add_argument("--load-days", type=int, default=10,
                    help="simulated days of the demo halls in the ingest load (quick: 1)")
     p.add_argument("--province-halls", type=int, default=2000)
     p.add_argument("--date", default="2026-08-07", help="the simulated day (a Friday)")

@@ -30,6 +30,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From SQLite's event writer, which has a connection of its own.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -50,9 +53,10 @@ impl StoreError {
             | StoreError::Invalid(_) => ErrorKind::Invalid,
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::Connect { .. } => ErrorKind::Unavailable,
-            StoreError::Migrate(_) | StoreError::Database(_) | StoreError::Corrupt(_) => {
-                ErrorKind::Internal
-            }
+            StoreError::Migrate(_)
+            | StoreError::Database(_)
+            | StoreError::Sqlite(_)
+            | StoreError::Corrupt(_) => ErrorKind::Internal,
         }
     }
 }

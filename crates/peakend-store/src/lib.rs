@@ -6,7 +6,9 @@
 //! a rejected write leaves nothing behind.
 
 mod error;
+mod ingest;
 mod sql;
+mod sqlite_writer;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;

@@ -1,11 +1,12 @@
 //! `peakend token` and `peakend events`: device tokens, replaying event files with the
 //! same semantics as the API, and the quarantine.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 
 use anyhow::Context;
 use clap::Subcommand;
+use futures_util::StreamExt;
 use peakend_core::HallId;
 use peakend_core::ops::event::Event;
 use peakend_store::Store;
@@ -54,6 +55,8 @@ const QUIET: usize = 50_000;
 /// Lines held back at most; past it every hall held is applied (a file ordered by time
 /// across many halls would otherwise be held whole).
 const HELD: usize = 500_000;
+/// Halls being applied at once (each hall's batches in turn).
+const IN_FLIGHT: usize = 4;
 
 pub async fn run(db: &str, cmd: EventsCmd) -> anyhow::Result<()> {
     let store = crate::init(db).await?;
@@ -99,6 +102,14 @@ struct Tally {
     accepted: usize,
     duplicates: usize,
     rejected: Vec<(usize, String)>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.rejected.extend(other.rejected);
+    }
 }
 
 /// Applies an event file as it is read: a reader thread cuts it into chunks, a parser
@@ -202,8 +213,26 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
     let write = async {
         let mut batches = batches;
         let mut tally = Tally::default();
+        // A few halls in flight, so the store can commit them together; a hall's own
+        // batches one after another, in the file's order.
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
+        let mut flying: HashSet<HallId> = HashSet::new();
         while let Some((hall, h)) = batches.recv().await {
-            apply(store, name, &hall, h, &mut tally).await?;
+            while in_flight.len() >= IN_FLIGHT || flying.contains(&hall) {
+                let Some((done, part)) = in_flight.next().await else {
+                    break;
+                };
+                flying.remove(&done);
+                tally.add(part?);
+            }
+            flying.insert(hall.clone());
+            in_flight.push(async move {
+                let part = apply(store, name, &hall, h).await;
+                (hall, part)
+            });
+        }
+        while let Some((_, part)) = in_flight.next().await {
+            tally.add(part?);
         }
         anyhow::Ok(tally)
     };
@@ -238,13 +267,8 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
 }
 
 /// Applies one hall's held lines, in batches of at most [`BATCH`].
-async fn apply(
-    store: &impl Store,
-    name: &str,
-    hall: &HallId,
-    held: Held,
-    tally: &mut Tally,
-) -> anyhow::Result<()> {
+async fn apply(store: &impl Store, name: &str, hall: &HallId, held: Held) -> anyhow::Result<Tally> {
+    let mut tally = Tally::default();
     let mut events = held.events.into_iter().peekable();
     let mut refused = Some(held.refused);
     while events.peek().is_some() || refused.as_ref().is_some_and(|r| !r.is_empty()) {
@@ -259,7 +283,7 @@ async fn apply(
             .rejected
             .extend(out.rejected.into_iter().map(|r| (r.line, r.reason)));
     }
-    Ok(())
+    Ok(tally)
 }
 
 /// A chunk of parsed lines (number, parse, text) and the bytes it took, or why the

@@ -1,6 +1,8 @@
 //! `peakend simulate`: a realistic day of device events for the halls in the database.
 
-use anyhow::bail;
+use std::io::Write;
+
+use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
 use peakend_core::ops::simulate::{self, SimHall};
@@ -38,8 +40,16 @@ pub async fn run(db: &str, args: SimulateArgs) -> anyhow::Result<()> {
             "no halls in {db}: import an organisation (peakend org import) or run peakend demo first"
         );
     }
-    for e in simulate::day(&halls, args.date, args.seed) {
-        outln!("{}", serde_json::to_string(&e)?);
+    // Buffered: a province day is millions of lines, and stdout flushes every line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = simulate::day(&halls, args.date, args.seed)
+        .iter()
+        .try_for_each(|e| {
+            serde_json::to_writer(&mut out, e).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
+        });
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("cannot write to stdout")?),
     }
-    Ok(())
 }

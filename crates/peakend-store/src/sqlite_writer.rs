@@ -1,0 +1,609 @@
+//! SQLite's event ingest: one writer thread with its own connection (rusqlite), fed by a
+//! queue. SQLite has one writer per database anyway; doing the writes on a thread of
+//! their own, with prepared statements bound row by row, costs a fraction of going
+//! through sqlx's async worker (which copies every bound value twice and needs a
+//! many-row VALUES text per 500 rows: the ingest spent more time there than in SQLite).
+//!
+//! Batches waiting together are committed together (group commit): each in a savepoint
+//! of its own, so one that fails leaves the others applied, and every caller hears back
+//! only after the commit. Small batches (a hall's few live events, those that raise an
+//! alert) go before large ones, in groups of their own, and a group of large ones stops
+//! growing once a small one waits: a live event waits for the batch being written only.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use peakend_core::HallId;
+use peakend_core::ops::event::Event;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use crate::ingest::{self, CachedDay, DAY_CACHE_HALLS, IngestTx, Item, Refusal};
+use crate::{IngestOutcome, Result, StoreError};
+
+/// Batches of at most this many events go first and are committed on their own.
+pub(crate) const SMALL_BATCH: usize = 100;
+/// A group of large batches grows while more wait, up to this many events, and no
+/// further once a small batch waits: that one waits for the batch being written only.
+const GROUP_EVENTS: usize = 20_000;
+/// Events written between two checkpoints (about 1,000 pages of WAL, SQLite's own
+/// checkpoint interval).
+const CHECKPOINT_EVENTS: usize = 10_000;
+
+struct Job {
+    hall: HallId,
+    events: Vec<Item>,
+    refused: Vec<Refusal>,
+    reply: oneshot::Sender<Result<IngestOutcome>>,
+}
+
+impl Job {
+    fn size(&self) -> usize {
+        self.events.len() + self.refused.len()
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    small: VecDeque<Job>,
+    large: VecDeque<Job>,
+    /// The store is gone: write what is queued, then stop.
+    closed: bool,
+    /// The thread has stopped (it panicked): take no more jobs.
+    stopped: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+/// The handle the store keeps; the thread ends when the last handle is dropped.
+pub(crate) struct SqliteWriter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriter")
+    }
+}
+
+impl SqliteWriter {
+    /// Starts the writer thread for the database file `path` (already migrated).
+    pub(crate) fn start(path: &Path) -> Result<SqliteWriter> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let path = path.to_owned();
+        std::thread::Builder::new()
+            .name("peakend-sqlite-writer".into())
+            .spawn(move || run(&path, &thread_shared))
+            .map_err(|e| StoreError::Invalid(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(SqliteWriter { shared })
+    }
+
+    /// Applies one hall's batch; the answer comes after the commit.
+    pub(crate) async fn ingest(
+        &self,
+        hall: &HallId,
+        events: Vec<Item>,
+        refused: Vec<Refusal>,
+    ) -> Result<IngestOutcome> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            hall: hall.clone(),
+            events,
+            refused,
+            reply,
+        };
+        {
+            let mut q = self.shared.queue.lock().expect("writer queue lock");
+            if q.stopped {
+                return Err(StoreError::Invalid(
+                    "events not applied: the SQLite writer has stopped".into(),
+                ));
+            }
+            if job.size() <= SMALL_BATCH {
+                q.small.push_back(job);
+            } else {
+                q.large.push_back(job);
+            }
+        }
+        self.shared.ready.notify_one();
+        answer
+            .await
+            .map_err(|_| StoreError::Invalid("the SQLite writer stopped before answering".into()))?
+    }
+
+    /// The thread has stopped; the store starts another.
+    pub(crate) fn stopped(&self) -> bool {
+        self.shared.queue.lock().map_or(true, |q| q.stopped)
+    }
+}
+
+/// Dropped when the writer thread ends, even by a panic: nobody waits for it then.
+struct Stopped<'a>(&'a Shared);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        let mut q = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.stopped = true;
+        let q = &mut *q;
+        for job in q.small.drain(..).chain(q.large.drain(..)) {
+            fail(job, "the SQLite writer has stopped");
+        }
+    }
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.shared.queue.lock() {
+            q.closed = true;
+        }
+        self.shared.ready.notify_one();
+    }
+}
+
+/// The next job to write, small ones first; `None` once the store is gone and the
+/// queue is empty.
+fn next_job(shared: &Shared) -> Option<Job> {
+    let mut q = shared.queue.lock().expect("writer queue lock");
+    loop {
+        if let Some(job) = q.small.pop_front().or_else(|| q.large.pop_front()) {
+            return Some(job);
+        }
+        if q.closed {
+            return None;
+        }
+        q = shared.ready.wait(q).expect("writer queue lock");
+    }
+}
+
+/// Another job for the group being written, if one waits of the group's kind: none
+/// for a large group while a small job waits, so that it is committed now and the
+/// small one written next.
+fn more_for_group(shared: &Shared, small_group: bool) -> Option<Job> {
+    let mut q = shared.queue.lock().expect("writer queue lock");
+    if small_group {
+        q.small.pop_front()
+    } else if q.small.is_empty() {
+        q.large.pop_front()
+    } else {
+        None
+    }
+}
+
+fn run(path: &Path, shared: &Shared) {
+    let _stopped = Stopped(shared);
+    let mut conn = None;
+    let mut days: HashMap<HallId, CachedDay> = HashMap::new();
+    let checkpoints = Checkpointer::start(path);
+    let mut since_checkpoint = 0;
+    // The ingest steps are async (PostgreSQL's are); on this connection they never wait.
+    let runtime = tokio::runtime::Builder::new_current_thread().build();
+    while let Some(first) = next_job(shared) {
+        let runtime = match &runtime {
+            Ok(rt) => rt,
+            Err(e) => {
+                fail(first, &format!("cannot start the SQLite writer: {e}"));
+                continue;
+            }
+        };
+        if conn.is_none() {
+            match open(path) {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    fail(first, &e.to_string());
+                    continue;
+                }
+            }
+        }
+        let c = conn.as_mut().expect("opened above");
+        match write_group(c, runtime, &mut days, shared, first) {
+            Ok(written) => since_checkpoint += written,
+            Err(e) => {
+                // The connection may be in a bad state: open a fresh one next time, and
+                // forget the days this group had applied (they were not committed).
+                tracing::warn!("SQLite writer: {e}");
+                conn = None;
+                days.clear();
+            }
+        }
+        if since_checkpoint >= CHECKPOINT_EVENTS {
+            since_checkpoint = 0;
+            checkpoints.poke();
+        }
+    }
+}
+
+fn fail(job: Job, reason: &str) {
+    let _ = job.reply.send(Err(StoreError::Invalid(format!(
+        "events not applied: {reason}"
+    ))));
+}
+
+/// The writer's connection: the same settings as the store's pool (WAL, FULL sync: an
+/// acknowledged batch survives a power cut).
+fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -65536)?;
+    // The checkpointer thread copies the WAL into the database; this connection does
+    // so itself only if that falls far behind (a checkpoint in the commit was a sixth
+    // of the writer's time).
+    conn.pragma_update(None, "wal_autocheckpoint", 50_000)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Copies the WAL back into the database file on a thread of its own, beside the
+/// writer: a passive checkpoint never blocks the writer. Under a steady load it seldom
+/// catches up whole, so the WAL grows to the writer's own checkpoint limit; that
+/// checkpoint then finds nearly every page copied already, and the WAL starts over.
+struct Checkpointer {
+    poke: Option<std::sync::mpsc::SyncSender<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Checkpointer {
+        let (poke, pokes) = std::sync::mpsc::sync_channel::<()>(1);
+        let path = path.to_owned();
+        let started = std::thread::Builder::new()
+            .name("peakend-sqlite-checkpoint".into())
+            .spawn(move || {
+                let mut conn = None;
+                while pokes.recv().is_ok() {
+                    if conn.is_none() {
+                        conn =
+                            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+                                .and_then(|c| c.busy_timeout(Duration::from_secs(1)).map(|()| c))
+                                .map_err(|e| tracing::warn!("SQLite checkpointer: {e}"))
+                                .ok();
+                    }
+                    if let Some(c) = &conn {
+                        let done = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                        if let Err(e) = done {
+                            tracing::warn!("SQLite checkpoint: {e}");
+                        }
+                    }
+                }
+            });
+        // Without the thread, the writer's own automatic checkpoints still run.
+        Checkpointer {
+            poke: started.ok().map(|_| poke),
+        }
+    }
+
+    /// Asks for a checkpoint; one already asked for and not begun covers this one.
+    fn poke(&self) {
+        if let Some(p) = &self.poke {
+            let _ = p.try_send(());
+        }
+    }
+}
+
+/// Applies `first` and the jobs that join it (up to [`GROUP_EVENTS`]) in one
+/// transaction, each job in a savepoint; answers every job after the commit. Returns
+/// the events written; an error is the connection's (begin or commit failed).
+fn write_group(
+    conn: &mut Connection,
+    runtime: &tokio::runtime::Runtime,
+    days: &mut HashMap<HallId, CachedDay>,
+    shared: &Shared,
+    first: Job,
+) -> Result<usize> {
+    let now = crate::sql::now_ms();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        fail(first, &e.to_string());
+        return Err(e.into());
+    }
+    let small_group = first.size() <= SMALL_BATCH;
+    let mut answers = Vec::new();
+    let mut halls = Vec::new();
+    let mut written = 0;
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        written += job.size();
+        let Job {
+            hall,
+            events,
+            refused,
+            reply,
+        } = job;
+        let cached = days.remove(&hall);
+        let result = conn
+            .execute_batch("SAVEPOINT batch")
+            .map_err(StoreError::from)
+            .and_then(|()| {
+                let mut tx = Tx { conn };
+                runtime.block_on(ingest::apply_batch(
+                    &mut tx, &hall, events, refused, cached, now,
+                ))
+            });
+        let result = match result {
+            Ok((outcome, day)) => {
+                conn.execute_batch("RELEASE batch")?;
+                if let Some(day) = day {
+                    if days.len() >= DAY_CACHE_HALLS {
+                        days.clear();
+                    }
+                    days.insert(hall.clone(), day);
+                }
+                Ok(outcome)
+            }
+            Err(e) => {
+                // This batch is undone; the others of the group stand.
+                conn.execute_batch("ROLLBACK TO batch; RELEASE batch")?;
+                Err(e)
+            }
+        };
+        halls.push(hall);
+        answers.push((reply, result));
+        if written < GROUP_EVENTS {
+            next = more_for_group(shared, small_group);
+        }
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        for hall in &halls {
+            days.remove(hall);
+        }
+        let reason = e.to_string();
+        for (reply, _) in answers {
+            let _ = reply.send(Err(StoreError::Invalid(format!(
+                "events not applied: the commit failed: {reason}"
+            ))));
+        }
+        return Err(e.into());
+    }
+    for (reply, result) in answers {
+        let _ = reply.send(result);
+    }
+    Ok(written)
+}
+
+/// The writer's connection inside its transaction.
+struct Tx<'c> {
+    conn: &'c Connection,
+}
+
+impl IngestTx for Tx<'_> {
+    async fn stored_ids(&mut self, hall: &HallId, ids: &[&str]) -> Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM visit_event WHERE hall_id = ?1 AND event_id = ?2")?;
+        let mut stored = HashSet::new();
+        for id in ids {
+            if stmt
+                .query_row(params![hall.as_str(), id], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
+                stored.insert((*id).to_owned());
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn count(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<i64> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM visit_event WHERE hall_id = ?1 AND at >= ?2 AND at < ?3",
+        )?;
+        Ok(stmt.query_row(params![hall.as_str(), lo, hi], |r| r.get(0))?)
+    }
+
+    async fn payloads(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT payload FROM visit_event WHERE hall_id = ?1 AND at >= ?2 AND at < ?3",
+        )?;
+        let rows = stmt.query_map(params![hall.as_str(), lo, hi], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    async fn insert_events(
+        &mut self,
+        hall: &HallId,
+        now: i64,
+        rows: &[(Event, String)],
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO visit_event (hall_id, received_at, event_id, kind, at, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (e, payload) in rows {
+            stmt.execute(params![
+                hall.as_str(),
+                now,
+                e.id,
+                e.kind_name(),
+                e.at_ms(),
+                payload
+            ])?;
+        }
+        Ok(())
+    }
+
+    async fn put_rollup(
+        &mut self,
+        hall: &HallId,
+        day: NaiveDate,
+        json: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup",
+            )?
+            .execute(params![hall.as_str(), day.to_string(), json])?;
+        Ok(())
+    }
+
+    async fn quarantine(
+        &mut self,
+        hall: &HallId,
+        now: i64,
+        reason: &str,
+        payload: &str,
+    ) -> Result<()> {
+        let known: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM event_quarantine WHERE hall_id = ?1 AND payload = ?2 AND reason = ?3",
+            )?
+            .query_row(params![hall.as_str(), payload, reason], |r| r.get(0))?;
+        if known == 0 {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO event_quarantine (hall_id, received_at, reason, payload) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![hall.as_str(), now, reason, payload])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(hall: &str, events: usize) -> Job {
+        let e = Event::from_json(&format!(
+            r#"{{"id":"x","hall":"{hall}","type":"left","at":"2026-08-07T09:00:00+08:00","ticket":"A1"}}"#
+        ))
+        .unwrap();
+        Job {
+            hall: HallId::parse(hall).unwrap(),
+            events: (0..events)
+                .map(|i| (i + 1, e.clone(), String::new()))
+                .collect(),
+            refused: Vec::new(),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    /// A small batch queued behind large ones is written next; a group of small ones
+    /// takes only small ones, a group of large ones stops growing while a small one
+    /// waits; the queue ends when the store is gone.
+    #[test]
+    fn small_batches_go_first_and_large_ones_are_grouped() {
+        let shared = Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+        };
+        let push = |hall: &str, n: usize| {
+            let j = job(hall, n);
+            let mut q = shared.queue.lock().unwrap();
+            if j.size() <= SMALL_BATCH {
+                q.small.push_back(j);
+            } else {
+                q.large.push_back(j);
+            }
+        };
+        let hall = |j: Option<Job>| j.map(|j| j.hall.to_string());
+        for (h, n) in [
+            ("l1", 3_000),
+            ("l2", 500),
+            ("s1", 10),
+            ("s2", 1),
+            ("l3", 1_000),
+        ] {
+            push(h, n);
+        }
+        assert_eq!(hall(next_job(&shared)).as_deref(), Some("s1"));
+        assert_eq!(hall(more_for_group(&shared, true)).as_deref(), Some("s2"));
+        assert_eq!(hall(more_for_group(&shared, true)), None);
+        assert_eq!(hall(next_job(&shared)).as_deref(), Some("l1"));
+        assert_eq!(hall(more_for_group(&shared, false)).as_deref(), Some("l2"));
+        push("s3", 5);
+        assert_eq!(hall(more_for_group(&shared, false)), None);
+        assert_eq!(hall(next_job(&shared)).as_deref(), Some("s3"));
+        assert_eq!(hall(next_job(&shared)).as_deref(), Some("l3"));
+        shared.queue.lock().unwrap().closed = true;
+        assert!(next_job(&shared).is_none());
+    }
+
+    /// A group's batches are applied each in its own savepoint: one that fails after
+    /// writing its events (here its roll-up is refused by a trigger) is undone and
+    /// reported, and the batches before and after it in the group are committed.
+    #[test]
+    fn a_failed_batch_in_a_group_leaves_the_others_applied() {
+        use crate::Store;
+        let db = peakend_testkit::sqlite();
+        let setup = tokio::runtime::Runtime::new().unwrap();
+        let store = setup.block_on(async {
+            let store = crate::connect(&db.url).await.unwrap();
+            let org = peakend_testkit::small_org(&[("h1", "一厅"), ("h2", "二厅")]);
+            store.import_org(org).await.unwrap();
+            store
+        });
+        let event = |id: &str, hall: &str, ticket: &str| {
+            let line = format!(
+                r#"{{"id":"{id}","hall":"{hall}","type":"ticket_issued","at":"2026-08-07T09:00:00+08:00","ticket":"{ticket}","service":"payment"}}"#
+            );
+            (1, Event::from_json(&line).unwrap(), line)
+        };
+        let shared = Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+        };
+        let mut answers = Vec::new();
+        let mut job = |hall: &str, events| {
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
+            Job {
+                hall: HallId::parse(hall).unwrap(),
+                events,
+                refused: Vec::new(),
+                reply,
+            }
+        };
+        let first = job("h1", vec![event("e1", "h1", "A001")]);
+        let failing = job("h2", vec![event("f1", "h2", "A001")]);
+        let last = job("h1", vec![event("e2", "h1", "A002")]);
+        shared.queue.lock().unwrap().small.extend([failing, last]);
+        let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+        let mut conn = open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER refuse_h2 BEFORE INSERT ON ops_rollup WHEN NEW.hall_id = 'h2'
+             BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut days = HashMap::new();
+        let written = write_group(&mut conn, &rt, &mut days, &shared, first).unwrap();
+        assert_eq!(written, 3);
+        let mut got: Vec<_> = answers
+            .into_iter()
+            .map(|mut a| a.try_recv().unwrap())
+            .collect();
+        assert_eq!(got.remove(0).unwrap().accepted, 1);
+        let err = got.remove(0).unwrap_err();
+        assert!(err.to_string().contains("refused for the test"), "{err}");
+        assert_eq!(got.remove(0).unwrap().accepted, 1);
+        let stored = setup.block_on(async {
+            let h1 = HallId::parse("h1").unwrap();
+            let h2 = HallId::parse("h2").unwrap();
+            let h1 = store.hall_events(&h1, 0, i64::MAX).await.unwrap();
+            let h2 = store.hall_events(&h2, 0, i64::MAX).await.unwrap();
+            (h1.len(), h2.len())
+        });
+        assert_eq!(stored, (2, 0));
+        // The hall's day is kept for its next batch; the failed hall's is not.
+        assert!(days.contains_key(&HallId::parse("h1").unwrap()));
+        assert!(!days.contains_key(&HallId::parse("h2").unwrap()));
+    }
+}
