@@ -1456,25 +1456,17 @@ impl IngestTx for PgIngest<'_, '_> {
         reason: &str,
         payload: &str,
     ) -> Result<()> {
-        let (known,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM event_quarantine WHERE hall_id = $1 AND payload = $2 AND reason = $3",
+        sqlx::query(
+            "INSERT INTO event_quarantine (hall_id, received_at, reason, payload)
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM event_quarantine
+                 WHERE hall_id = $1 AND reason = $3 AND payload = $4)",
         )
         .bind(hall.as_str())
-        .bind(payload)
+        .bind(now)
         .bind(reason)
-        .fetch_one(&mut **self.tx)
+        .bind(payload)
+        .execute(&mut **self.tx)
         .await?;
-        if known == 0 {
-            sqlx::query(
-                "INSERT INTO event_quarantine (hall_id, received_at, reason, payload) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(hall.as_str())
-            .bind(now)
-            .bind(reason)
-            .bind(payload)
-            .execute(&mut **self.tx)
-            .await?;
-        }
         Ok(())
     }
 }

@@ -457,19 +457,13 @@ impl IngestTx for Tx<'_> {
         reason: &str,
         payload: &str,
     ) -> Result<()> {
-        let known: i64 = self
-            .conn
+        self.conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM event_quarantine WHERE hall_id = ?1 AND payload = ?2 AND reason = ?3",
+                "INSERT INTO event_quarantine (hall_id, received_at, reason, payload)
+                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM event_quarantine
+                     WHERE hall_id = ?1 AND reason = ?3 AND payload = ?4)",
             )?
-            .query_row(params![hall.as_str(), payload, reason], |r| r.get(0))?;
-        if known == 0 {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO event_quarantine (hall_id, received_at, reason, payload) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![hall.as_str(), now, reason, payload])?;
-        }
+            .execute(params![hall.as_str(), now, reason, payload])?;
         Ok(())
     }
 }
