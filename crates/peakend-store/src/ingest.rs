@@ -4,7 +4,7 @@
 //! writer thread's own connection, see `sqlite_writer.rs`), so both backends apply a
 //! batch by the same steps.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use peakend_core::HallId;
@@ -51,7 +51,15 @@ pub(crate) trait IngestTx {
 
 /// How many halls' days an ingest keeps (a province of 2,000 halls fits); beyond that
 /// the cache starts over.
-pub(crate) const DAY_CACHE_HALLS: usize = 4096;
+const DAY_CACHE_HALLS: usize = 4096;
+
+/// Keeps a hall's committed day for its next batch, within [`DAY_CACHE_HALLS`].
+pub(crate) fn keep_day(days: &mut HashMap<HallId, CachedDay>, hall: HallId, day: CachedDay) {
+    if days.len() >= DAY_CACHE_HALLS {
+        days.clear();
+    }
+    days.insert(hall, day);
+}
 
 /// A hall's day replayed over its stored events in [lo, hi) after a commit, so the next
 /// batch of the same day need not re-read and replay them.
@@ -211,7 +219,9 @@ pub(crate) async fn apply_batch(
             }
             _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),
         };
-        db.insert_events(hall, now, &rows).await?;
+        if !rows.is_empty() {
+            db.insert_events(hall, now, &rows).await?;
+        }
         for (date, json) in rollups {
             db.put_rollup(hall, date, json.as_deref()).await?;
         }

@@ -27,7 +27,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::ingest::{self, CachedDay, DAY_CACHE_HALLS, IngestTx};
+use crate::ingest::{self, CachedDay, IngestTx};
 use crate::sqlite_writer::SqliteWriter;
 use crate::{
     AnalysisCache, Backend, CellQuery, IngestOutcome, JourneySummary, OrgImportSummary, Origin,
@@ -880,11 +880,11 @@ impl Store for SqlStore {
         // Only a committed day is cached: an error above returned early and left the
         // hall out of the cache, so the next batch re-reads it.
         if let Some(day) = day {
-            let mut days = self.days.lock().expect("day cache lock");
-            if days.len() >= DAY_CACHE_HALLS {
-                days.clear();
-            }
-            days.insert(hall.clone(), day);
+            ingest::keep_day(
+                &mut self.days.lock().expect("day cache lock"),
+                hall.clone(),
+                day,
+            );
         }
         Ok(outcome)
     }

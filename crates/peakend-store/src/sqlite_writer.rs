@@ -21,11 +21,11 @@ use peakend_core::ops::event::Event;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use crate::ingest::{self, CachedDay, DAY_CACHE_HALLS, IngestTx, Item, Refusal};
+use crate::ingest::{self, CachedDay, IngestTx, Item, Refusal};
 use crate::{IngestOutcome, Result, StoreError};
 
 /// Batches of at most this many events go first and are committed on their own.
-pub(crate) const SMALL_BATCH: usize = 100;
+const SMALL_BATCH: usize = 100;
 /// A group of large batches grows while more wait, up to this many events, and no
 /// further once a small batch waits: that one waits for the batch being written only.
 const GROUP_EVENTS: usize = 20_000;
@@ -44,6 +44,10 @@ impl Job {
     fn size(&self) -> usize {
         self.events.len() + self.refused.len()
     }
+
+    fn is_small(&self) -> bool {
+        self.size() <= SMALL_BATCH
+    }
 }
 
 #[derive(Default)]
@@ -54,6 +58,16 @@ struct Queue {
     closed: bool,
     /// The thread has stopped (it panicked): take no more jobs.
     stopped: bool,
+}
+
+impl Queue {
+    fn push(&mut self, job: Job) {
+        if job.is_small() {
+            self.small.push_back(job);
+        } else {
+            self.large.push_back(job);
+        }
+    }
 }
 
 struct Shared {
@@ -109,11 +123,7 @@ impl SqliteWriter {
                     "events not applied: the SQLite writer has stopped".into(),
                 ));
             }
-            if job.size() <= SMALL_BATCH {
-                q.small.push_back(job);
-            } else {
-                q.large.push_back(job);
-            }
+            q.push(job);
         }
         self.shared.ready.notify_one();
         answer
@@ -309,9 +319,8 @@ fn write_group(
         fail(first, &e.to_string());
         return Err(e.into());
     }
-    let small_group = first.size() <= SMALL_BATCH;
+    let small_group = first.is_small();
     let mut answers = Vec::new();
-    let mut halls = Vec::new();
     let mut written = 0;
     let mut next = Some(first);
     while let Some(job) = next.take() {
@@ -336,10 +345,7 @@ fn write_group(
             Ok((outcome, day)) => {
                 conn.execute_batch("RELEASE batch")?;
                 if let Some(day) = day {
-                    if days.len() >= DAY_CACHE_HALLS {
-                        days.clear();
-                    }
-                    days.insert(hall.clone(), day);
+                    ingest::keep_day(days, hall, day);
                 }
                 Ok(outcome)
             }
@@ -349,17 +355,14 @@ fn write_group(
                 Err(e)
             }
         };
-        halls.push(hall);
         answers.push((reply, result));
         if written < GROUP_EVENTS {
             next = more_for_group(shared, small_group);
         }
     }
     if let Err(e) = conn.execute_batch("COMMIT") {
+        // The caller forgets every cached day: this group's were not committed.
         let _ = conn.execute_batch("ROLLBACK");
-        for hall in &halls {
-            days.remove(hall);
-        }
         let reason = e.to_string();
         for (reply, _) in answers {
             let _ = reply.send(Err(StoreError::Invalid(format!(
@@ -496,15 +499,7 @@ mod tests {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
         };
-        let push = |hall: &str, n: usize| {
-            let j = job(hall, n);
-            let mut q = shared.queue.lock().unwrap();
-            if j.size() <= SMALL_BATCH {
-                q.small.push_back(j);
-            } else {
-                q.large.push_back(j);
-            }
-        };
+        let push = |hall: &str, n: usize| shared.queue.lock().unwrap().push(job(hall, n));
         let hall = |j: Option<Job>| j.map(|j| j.hall.to_string());
         for (h, n) in [
             ("l1", 3_000),
