@@ -16,6 +16,7 @@ pub mod peak;
 pub mod survey;
 pub mod synth;
 pub mod text;
+pub mod time;
 
 pub use access::{Action, Role, Scope};
 pub use id::{

@@ -96,14 +96,8 @@ fn parse_in(s: &str, lo: f64, hi: f64) -> Result<f64, String> {
     }
 }
 
-/// Parses a visit date: `2024-03-15`, `2024/3/15` (Excel in China) or `2024.3.15`.
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    let t = s.trim();
-    ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d"]
-        .iter()
-        .find_map(|f| NaiveDate::parse_from_str(t, f).ok())
-        .ok_or_else(|| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
-}
+/// Visit dates are parsed like every other date: checked against peakend's window.
+pub use crate::time::parse_date;
 
 /// The peak-end memory score of one respondent (see docs/methods.md): the mean of the
 /// satisfaction farthest from the scale midpoint 5.5 (ties to the lower) and the

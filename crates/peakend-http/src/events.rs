@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
-use peakend_core::ops::day::{Alert, HallDay, QueueSnapshot, Waiting};
+use peakend_core::ops::day::{Alert, AlertId, HallDay, QueueSnapshot, Waiting};
 use peakend_core::ops::event::Event;
 use peakend_core::{Action, HallId};
 use peakend_store::IngestOutcome;
@@ -16,9 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
+pub fn router(limits: &crate::BodyLimits) -> Router<AppState> {
     Router::new()
-        .route("/api/v1/events", post(ingest))
+        .route(
+            "/api/v1/events",
+            post(ingest).layer(axum::extract::DefaultBodyLimit::max(limits.events)),
+        )
         .route("/api/v1/halls/{hall}/queue", get(queue))
         .route("/api/v1/halls/{hall}/tickets/{ticket}", get(ticket))
         .route("/api/v1/halls/{hall}/alerts", get(alerts))
@@ -103,9 +106,8 @@ async fn replay(
     let tree = state.store.org_tree().await?;
     caller.ensure_hall(&tree, &hall)?;
     let at: DateTime<FixedOffset> = match at {
-        Some(t) => DateTime::parse_from_rfc3339(t).map_err(|_| {
-            ApiError::bad_request(format!("at: `{t}` is not an RFC 3339 time with an offset"))
-        })?,
+        Some(t) => peakend_core::time::parse_instant(t)
+            .map_err(|e| ApiError::bad_request(format!("at: {e}")))?,
         None => state.clock.now(),
     };
     let now = at.timestamp_millis();
@@ -210,34 +212,36 @@ async fn ack(
         }
         Caller::Device(_) => body.by.unwrap_or_default().trim().to_owned(),
     };
-    let not_found = || ApiError::not_found(format!("alert `{id}` not found"));
-    let (hall, key) = id.split_once('~').ok_or_else(not_found)?;
-    let raised_at: i64 = key
-        .rsplit('~')
-        .next()
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(not_found)?;
+    let alert_id = AlertId::parse(&id).map_err(|e| ApiError::bad_request(format!("id: {e}")))?;
     if by.is_empty() {
         return Err(ApiError::bad_request("by: who acknowledges the alert"));
     }
-    // Replay the alert's day up to now (or its end), and find the alert there.
+    let not_found = || ApiError::not_found(format!("alert `{id}` not found"));
+    // Replay the alert's day up to now (or its end), and find the alert there. The id
+    // was parsed into the time window, so none of this arithmetic can overflow.
     let offset = crate::kpi::china();
-    let raised = DateTime::from_timestamp_millis(raised_at)
+    let raised = peakend_core::time::instant_from_millis(alert_id.raised_at)
         .ok_or_else(not_found)?
         .with_timezone(&offset);
     let day_end = peakend_store::local_midnight(raised.date_naive(), offset) + 86_400_000 - 1;
     let now = chrono::Utc::now().timestamp_millis();
-    let at = DateTime::from_timestamp_millis(day_end.min(now).max(raised_at))
+    let at = DateTime::from_timestamp_millis(day_end.min(now).max(alert_id.raised_at))
         .ok_or_else(not_found)?
         .with_timezone(&offset)
         .to_rfc3339();
-    let (day, _) = replay(&state, &caller, hall.to_owned(), Some(&at)).await?;
+    let (day, _) = replay(
+        &state,
+        &caller,
+        alert_id.hall.as_str().to_owned(),
+        Some(&at),
+    )
+    .await?;
     let alert = day
         .alerts()
         .iter()
-        .find(|a| a.key() == key)
+        .find(|a| a.key() == alert_id.key)
         .ok_or_else(not_found)?;
-    let hall = HallId::parse(hall).map_err(|_| not_found())?;
+    let hall = alert_id.hall;
     let acked = state.store.ack_alert(&hall, alert, &by, now).await?;
     Ok(Json(serde_json::json!({ "id": id, "acknowledged": acked })))
 }
@@ -345,11 +349,19 @@ async fn live(
     };
     let stream = futures_util::stream::unfold(view, |mut view| async move {
         loop {
+            // A server shutting down ends its streams, so it need not wait for them.
+            if view.state.shutdown.is_triggered() {
+                return None;
+            }
             if let Some(event) = view.pending.pop_front() {
                 return Some((Ok(event), view));
             }
             if !view.first {
-                view.wait().await;
+                let shutdown = view.state.shutdown.clone();
+                tokio::select! {
+                    () = view.wait() => {}
+                    () = shutdown.wait() => return None,
+                }
             }
             view.first = false;
             // A hall that cannot be read any more (the database went away) ends the stream.

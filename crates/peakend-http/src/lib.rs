@@ -16,6 +16,7 @@ mod kpi;
 pub mod live;
 mod org;
 mod pages;
+mod redirect;
 mod responses;
 mod survey_form;
 
@@ -40,6 +41,59 @@ pub struct AppState {
     pub live: live::LiveHub,
     /// The halls' time when a request gives no `?at=`.
     pub clock: live::Clock,
+    /// The largest request body each kind of route reads.
+    pub limits: BodyLimits,
+    /// Fires when the server begins to shut down: long-lived responses (live streams)
+    /// end then, so the graceful shutdown is not held open by them.
+    pub shutdown: Shutdown,
+}
+
+/// Request body limits: forms and small JSON everywhere, a device's event batch, and a
+/// whole survey file. A larger body is answered 413 in the route's error shape.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    pub small: usize,
+    pub events: usize,
+    pub upload: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            small: 256 * 1024,
+            // A day's backlog of one busy hall's devices in one batch.
+            events: 32 * 1024 * 1024,
+            // Survey files of a few hundred thousand rows; larger ones belong to the CLI.
+            upload: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// A one-way latch: `trigger` once, and every `wait` (before or after) returns.
+#[derive(Clone, Debug)]
+pub struct Shutdown(tokio::sync::watch::Sender<bool>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown(tokio::sync::watch::channel(false).0)
+    }
+}
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Returns once the shutdown has been triggered.
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        // An error means the sender is gone, which cannot happen while `self` lives.
+        let _ = rx.wait_for(|&down| down).await;
+    }
 }
 
 impl AppState {
@@ -50,11 +104,14 @@ impl AppState {
             secure_cookies: false,
             live: live::LiveHub::default(),
             clock: live::Clock::System,
+            limits: BodyLimits::default(),
+            shutdown: Shutdown::default(),
         }
     }
 }
 
 pub fn app(state: AppState) -> Router {
+    let limits = state.limits;
     Router::new()
         .merge(health::router())
         .merge(assets::router())
@@ -62,28 +119,64 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(board::router())
         .merge(dashboard::router())
-        .merge(events::router())
+        .merge(events::router(&limits))
         .merge(analysis::router())
         .merge(journeys::router())
         .merge(kpi::router())
         .merge(org::router())
         .merge(pages::router())
-        .merge(responses::router())
+        .merge(responses::router(&limits))
         .merge(survey_form::router())
         .fallback(error::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(limits.small))
+        .layer(axum::middleware::from_fn(error::shape_plain_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Serves until Ctrl-C (or SIGTERM), finishing requests in flight.
+/// How long a shutdown waits for requests in flight (an ingest's commit, a page) once
+/// the live streams have ended; connections still open after it are dropped.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves until Ctrl-C (or SIGTERM): then live streams end, requests in flight finish
+/// (for at most [`DRAIN_TIMEOUT`]) and it returns.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_until(listener, state, shutdown_signal()).await
+}
+
+/// [`serve`] until `signal` completes.
+pub async fn serve_until(
+    listener: TcpListener,
+    state: AppState,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let on_signal = {
+        let shutdown = shutdown.clone();
+        async move {
+            signal.await;
+            shutdown.trigger();
+            tracing::info!("shutting down: ending live streams, draining requests");
+        }
+    };
     // The peer address feeds the survey form's per-client rate limit.
-    axum::serve(
+    let server = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    .with_graceful_shutdown(on_signal);
+    let server = std::pin::pin!(server.into_future());
+    let deadline = async {
+        shutdown.wait().await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    tokio::select! {
+        done = server => done,
+        () = deadline => {
+            tracing::warn!("shutdown: connections still open after {DRAIN_TIMEOUT:?}, dropped");
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {

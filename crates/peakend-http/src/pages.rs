@@ -190,10 +190,7 @@ struct SwitchQuery {
 /// The language switch: remembers the choice in a cookie and goes back to the page.
 async fn switch_lang(Path(code): Path<String>, Query(q): Query<SwitchQuery>) -> Response {
     let code = if code.starts_with("en") { "en" } else { "zh" };
-    let back = q
-        .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .unwrap_or_else(|| "/".into());
+    let back = crate::redirect::local_target_or_home(q.back.as_deref());
     let mut resp = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "lang={code}; Path=/; Max-Age=31536000; SameSite=Lax"

@@ -17,15 +17,12 @@ use serde_json::{Value, json};
 use crate::auth::Viewer;
 use crate::{ApiError, AppState};
 
-/// Survey files of a few hundred thousand rows fit; larger ones belong to the CLI.
-const UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
-
-pub fn router() -> Router<AppState> {
+pub fn router(limits: &crate::BodyLimits) -> Router<AppState> {
     Router::new()
         .route("/api/v1/journeys/{key}/responses", post(submit))
         .route(
             "/api/v1/journeys/{key}/responses/import",
-            post(import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(import).layer(DefaultBodyLimit::max(limits.upload)),
         )
 }
 
@@ -40,16 +37,13 @@ async fn known_halls(state: &AppState) -> Result<HashSet<String>, ApiError> {
         .collect())
 }
 
-/// 403 unless the caller may load responses, and every response is for a hall the
-/// caller's node covers (`row` numbers a file's rows from its header at 1).
+/// 403 unless every response is for a hall the caller's node covers (the role and the
+/// CSRF token were checked before the body was read) (`row` numbers a file's rows from its header at 1).
 async fn check_scope(
     state: &AppState,
     viewer: &Viewer,
-    headers: &HeaderMap,
     responses: &[peakend_core::survey::Response],
 ) -> Result<(), ApiError> {
-    viewer.check_csrf_header(headers)?;
-    viewer.require(Action::ImportResponses)?;
     let tree = state.store.org_tree().await?;
     for (i, r) in responses.iter().enumerate() {
         let node =
@@ -84,6 +78,8 @@ async fn submit(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    viewer.check_csrf_header(&headers)?;
+    viewer.require(Action::ImportResponses)?;
     let journey = crate::journeys::load(&state, key).await?;
     let form = survey_json::from_json(&body)
         .map_err(|p| ApiError::unprocessable(std::slice::from_ref(&p)))?;
@@ -91,7 +87,7 @@ async fn submit(
     let response = form
         .parse(&journey, Some(&halls))
         .map_err(|problems| ApiError::unprocessable(&problems))?;
-    check_scope(&state, &viewer, &headers, std::slice::from_ref(&response)).await?;
+    check_scope(&state, &viewer, std::slice::from_ref(&response)).await?;
     store(&state, &journey, &[response]).await
 }
 
@@ -111,8 +107,12 @@ async fn import(
     Query(q): Query<ImportQuery>,
     request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let journey = crate::journeys::load(&state, key).await?;
+    // The session, its CSRF token and the role are checked before the upload is read:
+    // a forged or unauthorised request costs no parsing.
     let headers = request.headers().clone();
+    viewer.check_csrf_header(&headers)?;
+    viewer.require(Action::ImportResponses)?;
+    let journey = crate::journeys::load(&state, key).await?;
     let multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -122,13 +122,13 @@ async fn import(
         first_file(
             Multipart::from_request(request, &state)
                 .await
-                .map_err(|e| ApiError::bad_request(e.body_text()))?,
+                .map_err(|e| ApiError::new(e.status(), e.body_text()))?,
         )
         .await?
     } else {
-        axum::body::to_bytes(request.into_body(), UPLOAD_LIMIT)
+        axum::body::to_bytes(request.into_body(), state.limits.upload)
             .await
-            .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?
+            .map_err(|_| too_large(state.limits.upload))?
     };
     if bytes.is_empty() {
         return Err(ApiError::bad_request("the upload is empty"));
@@ -156,12 +156,24 @@ async fn import(
         .to_string();
         e
     })?;
-    check_scope(&state, &viewer, &headers, &responses).await?;
+    check_scope(&state, &viewer, &responses).await?;
     store(&state, &journey, &responses).await
 }
 
+/// 413 naming the limit.
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the upload is larger than {} MiB; import larger files with `peakend survey import`",
+            limit / (1024 * 1024)
+        ),
+    )
+}
+
 async fn first_file(mut form: Multipart) -> Result<Bytes, ApiError> {
-    let bad = |e: axum::extract::multipart::MultipartError| ApiError::bad_request(e.body_text());
+    let bad =
+        |e: axum::extract::multipart::MultipartError| ApiError::new(e.status(), e.body_text());
     while let Some(field) = form.next_field().await.map_err(bad)? {
         if field.file_name().is_some() || field.name() == Some("file") {
             return field.bytes().await.map_err(bad);

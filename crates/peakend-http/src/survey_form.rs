@@ -203,6 +203,13 @@ impl IntoResponse for PageError {
                     "Too many answers were sent from this network in a short time. Please try again in a minute: your answers matter to us.",
                 ),
             ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                lang.t("回答内容过长", "This answer is too long"),
+                lang.t(
+                    "请缩短文字后重新提交，谢谢！",
+                    "Please shorten what you wrote and send it again. Thank you!",
+                ),
+            ),
             s if s.is_client_error() => (
                 lang.t("无法处理这次提交", "We could not read this submission"),
                 lang.t(
@@ -794,7 +801,7 @@ async fn submit(
     }
     let t = target(&state, &hall, &q).await.in_lang(lang)?;
     let Form(fields) = body
-        .map_err(|e| ApiError::bad_request(e.body_text()))
+        .map_err(|e| ApiError::new(e.status(), e.body_text()))
         .in_lang(lang)?;
     let answers: Answers = fields.into_iter().collect();
     let thanks_url = |again: bool| {

@@ -469,7 +469,7 @@ fn date_ok(cell: &[u8]) -> bool {
                 n(&digits[4..6]),
                 n(&digits[6..]),
             )
-            .is_some();
+            .is_some_and(|d| peakend_core::time::check_date(d).is_ok());
         }
     }
     clean_text(cell).is_some_and(|s| !s.is_empty() && parse_date(s).is_ok())
@@ -665,6 +665,9 @@ mod tests {
         for bad in [
             "2023-02-29",
             "2024-13-01",
+            "9999-12-31",
+            "0000-01-01",
+            "1999-12-31",
             "",
             " 2024-03-05",
             "2024-03-05\r",

@@ -276,6 +276,10 @@ async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow:
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // A closed stderr must not break the server: tracing would report the failed
+        // write with `eprintln!`, which panics the task that logged (the shutdown
+        // signal's, a request's).
+        .log_internal_errors(false)
         .init();
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -1415,3 +1415,60 @@ fn users_are_added_with_a_one_time_password() {
     );
     assert!(!list.contains(password), "passwords are never listed");
 }
+
+// Issue 26: SIGTERM ends a server whose live board is open, within seconds.
+#[test]
+fn sigterm_stops_a_server_with_a_live_stream_open() {
+    let db = peakend_testkit::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        &db.url,
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\n",
+    );
+    let token = ok(&db.url, &["token", "create", "--hall", "h1"])
+        .trim()
+        .to_owned();
+    let (mut server, base) = spawn_server(&db.url);
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    // A live board: reads its stream until the server ends it.
+    let board = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut live = reqwest::Client::new()
+                .get(format!("{base}/api/v1/halls/h1/live"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert!(live.status().is_success());
+            live.chunk().await.unwrap();
+            opened_tx.send(()).unwrap();
+            while let Ok(Some(_)) = live.chunk().await {}
+        })
+    });
+    opened_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the live stream opened");
+    let asked = std::time::Instant::now();
+    let killed = StdCommand::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if asked.elapsed() > std::time::Duration::from_secs(8) {
+            server.kill().unwrap();
+            panic!("the server was still running 8 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    board.join().unwrap();
+}

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{Event, EventKind, Outcome};
 use super::predict::queue_length_wait_s;
 use super::rollup::KpiSums;
+use crate::id::HallId;
 use crate::journey::{Journey, Unit};
 
 /// Thresholds of the rules, from the journey's standards.
@@ -113,6 +114,53 @@ impl Alert {
             .or(self.kiosk.as_deref())
             .unwrap_or("-");
         format!("{kind}~{subject}~{}", self.raised_at)
+    }
+}
+
+/// An alert as named in URLs: `{hall}~{kind}~{subject}~{raised_at}` (the hall, then
+/// [`Alert::key`]). Parsed before anything is looked up, so a forged id is a client
+/// error, never a time out of range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertId {
+    pub hall: HallId,
+    pub kind: AlertKind,
+    /// The alert's key within its hall (`care_due~A5~1786065540000`).
+    pub key: String,
+    pub raised_at: i64,
+}
+
+impl AlertId {
+    pub fn parse(id: &str) -> Result<AlertId, String> {
+        let shape = || format!("`{id}` is not `hall~kind~subject~time`");
+        let (hall, key) = id.split_once('~').ok_or_else(shape)?;
+        let hall = HallId::parse(hall).map_err(|e| e.to_string())?;
+        let (kind_subject, raised) = key.rsplit_once('~').ok_or_else(shape)?;
+        let (kind, subject) = kind_subject.split_once('~').ok_or_else(shape)?;
+        let kind = match kind {
+            "care_due" => AlertKind::CareDue,
+            "pre_processing" => AlertKind::PreProcessing,
+            "kiosk_overdue" => AlertKind::KioskOverdue,
+            other => return Err(format!("`{other}` is not an alert kind")),
+        };
+        if subject.is_empty() {
+            return Err(shape());
+        }
+        let raised_at: i64 = raised
+            .parse()
+            .map_err(|_| format!("raised time `{raised}` is not a number of ms"))?;
+        if crate::time::instant_from_millis(raised_at).is_none() {
+            return Err(format!(
+                "raised time `{raised}` is outside the years {}–{}",
+                crate::time::FIRST_YEAR,
+                crate::time::LAST_YEAR
+            ));
+        }
+        Ok(AlertId {
+            hall,
+            kind,
+            key: key.to_owned(),
+            raised_at,
+        })
     }
 }
 

@@ -112,12 +112,7 @@ impl Event {
         }
         let hall =
             HallId::parse(raw.hall.trim()).map_err(|e| format!("field `hall`: {}", e.reason))?;
-        let at = DateTime::parse_from_rfc3339(raw.at.trim()).map_err(|_| {
-            format!(
-                "field `at`: `{}` is not an RFC 3339 time with an offset",
-                raw.at
-            )
-        })?;
+        let at = crate::time::parse_instant(&raw.at).map_err(|e| format!("field `at`: {e}"))?;
         let empty = |name: &str, v: &str| {
             if v.trim().is_empty() {
                 Err(format!("field `{name}`: empty"))
