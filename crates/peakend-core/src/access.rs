@@ -31,6 +31,8 @@ pub enum Action {
     AckAlert,
     /// Import or extend journeys, i.e. change standards.
     EditStandards,
+    /// Choose the journey a node and everything below it live by.
+    AssignJourney,
     /// Load survey responses (files or one by one) for halls in scope.
     ImportResponses,
     /// Issue tokens for a hall's devices.
@@ -96,6 +98,8 @@ impl Role {
             Action::View | Action::AckAlert => true,
             // Standards are the province's and regions' to tighten, not one hall's.
             Action::EditStandards => self >= Role::RegionalManager,
+            // Which standards a region lives by is its director's (or an admin's) call.
+            Action::AssignJourney => matches!(self, Role::Director | Role::Admin),
             // Front-line staff are rated by the survey; they do not load it.
             Action::ImportResponses => self >= Role::HallManager,
             Action::ManageDevices => matches!(self, Role::HallManager | Role::Admin),

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod analysis;
+pub mod assignment;
 pub mod builtin;
 pub mod id;
 pub mod journey;

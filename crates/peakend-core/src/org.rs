@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{HallId, OrgNodeId};
+use crate::id::{HallId, JourneyKey, OrgNodeId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +144,13 @@ pub struct OrgTreeNode {
     pub counters: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kiosks: Option<u32>,
+    /// The journey assigned to this node itself, if any (see `assignment`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journey: Option<JourneyKey>,
+    /// The journey the node lives by: its own, or its nearest ancestor's, or the
+    /// built-in one; filled by `Assignments::annotate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_journey: Option<JourneyKey>,
     pub children: Vec<OrgTreeNode>,
 }
 
@@ -308,6 +315,8 @@ impl OrgTree {
             name: n.name.clone(),
             counters: hall.then_some(n.counters),
             kiosks: hall.then_some(n.kiosks),
+            journey: None,
+            effective_journey: None,
             children: self.children(&n.id).map(|c| self.nest(c)).collect(),
         }
     }

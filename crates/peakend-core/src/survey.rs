@@ -38,6 +38,70 @@ pub struct Response {
     pub needs: Vec<NeedRating>,
 }
 
+/// Puts responses to one journey onto the moments of another that it extends (or any
+/// other): each rating and need goes to the moment and need of the same key, moments
+/// the target lacks are dropped and those the source lacks are unrated. So halls on a
+/// region's journey and halls on the one it extends can be analysed together.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    /// For each target moment, the source moment of the same key.
+    moments: Vec<Option<usize>>,
+    /// (source moment, source need) → (target moment, target need).
+    needs: std::collections::HashMap<(usize, usize), (usize, usize)>,
+}
+
+impl Projection {
+    pub fn new(from: &crate::Journey, to: &crate::Journey) -> Projection {
+        let source = |key: &crate::MomentKey| from.moments().iter().position(|m| m.key == *key);
+        let mut needs = std::collections::HashMap::new();
+        let moments = to
+            .moments()
+            .iter()
+            .enumerate()
+            .map(|(ti, tm)| {
+                let si = source(&tm.key)?;
+                for (tn, need) in tm.core_needs.iter().enumerate() {
+                    if let Some(sn) = from.moments()[si]
+                        .core_needs
+                        .iter()
+                        .position(|n| n.key == need.key)
+                    {
+                        needs.insert((si, sn), (ti, tn));
+                    }
+                }
+                Some(si)
+            })
+            .collect();
+        Projection { moments, needs }
+    }
+
+    pub fn apply(&self, r: &Response) -> Response {
+        Response {
+            ratings: self
+                .moments
+                .iter()
+                .map(|si| {
+                    si.and_then(|i| r.ratings.get(i).copied())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            needs: r
+                .needs
+                .iter()
+                .filter_map(|n| {
+                    let &(moment, need) = self.needs.get(&(n.moment, n.need))?;
+                    Some(NeedRating {
+                        moment,
+                        need,
+                        importance: n.importance,
+                    })
+                })
+                .collect(),
+            ..r.clone()
+        }
+    }
+}
+
 /// What the statistics read of a response, borrowed: a reader that folds millions of
 /// rows fills one of these from the cells in place instead of allocating a [`Response`]
 /// per row. The visit date and respondent are checked by the reader and not needed here.
@@ -115,6 +179,79 @@ pub fn peak_end_score(ratings: &[Rating]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_projection_puts_ratings_on_the_moments_of_the_same_key() {
+        let base = crate::builtin::journeys().unwrap().remove(0);
+        let mut doc: serde_json::Value = serde_json::from_str(&base.to_json_pretty()).unwrap();
+        let mut extra = doc["moments"][0].clone();
+        extra["key"] = "book_online".into();
+        extra["standards"] = serde_json::json!([]);
+        doc["moments"].as_array_mut().unwrap().insert(1, extra);
+        doc["key"] = "region".into();
+        doc["extends"] = "service-hall".into();
+        let region = crate::Journey::from_json(&doc.to_string()).unwrap();
+        let rating = |x: f64| Rating {
+            importance: Some(x),
+            satisfaction: Some(x - 1.0),
+        };
+        let r = Response {
+            respondent: "r1".into(),
+            hall: HallId::parse("h1").unwrap(),
+            date: NaiveDate::from_ymd_opt(2026, 8, 7).unwrap(),
+            segment: "全球通".into(),
+            purpose: None,
+            overall: Some(8.0),
+            nps: Some(9.0),
+            tolerable_wait_min: None,
+            ratings: (0..17).map(|i| rating(f64::from(i) + 2.0)).collect(),
+            // A need of `find` (moment 0 in both) and one of the added moment.
+            needs: vec![
+                NeedRating {
+                    moment: 0,
+                    need: 0,
+                    importance: 7.0,
+                },
+                NeedRating {
+                    moment: 1,
+                    need: 0,
+                    importance: 5.0,
+                },
+                NeedRating {
+                    moment: 2,
+                    need: 0,
+                    importance: 6.0,
+                },
+            ],
+        };
+        let down = Projection::new(&region, &base).apply(&r);
+        assert_eq!(down.ratings.len(), 16);
+        assert_eq!(down.ratings[0], rating(2.0));
+        // `arrive` was moment 2 of the region's journey, moment 1 of the built-in one.
+        assert_eq!(down.ratings[1], rating(4.0));
+        assert_eq!(down.ratings[15], rating(18.0));
+        assert_eq!(
+            down.needs,
+            vec![
+                NeedRating {
+                    moment: 0,
+                    need: 0,
+                    importance: 7.0
+                },
+                NeedRating {
+                    moment: 1,
+                    need: 0,
+                    importance: 6.0
+                },
+            ]
+        );
+        assert_eq!(down.overall, Some(8.0));
+        // Upwards, the added moment is unrated.
+        let up = Projection::new(&base, &region).apply(&down);
+        assert_eq!(up.ratings.len(), 17);
+        assert_eq!(up.ratings[1], Rating::default());
+        assert_eq!(up.ratings[2], rating(4.0));
+    }
     use super::*;
 
     fn sat(xs: &[Option<f64>]) -> Vec<Rating> {

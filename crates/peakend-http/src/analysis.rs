@@ -18,7 +18,8 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct AnalysisQuery {
-    journey: String,
+    /// Default: the journey the node's halls live by (or the one they share).
+    journey: Option<String>,
     org: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -37,7 +38,11 @@ async fn analysis(
     Query(q): Query<AnalysisQuery>,
 ) -> Result<Response, ApiError> {
     let bad = |field: &str, e: String| ApiError::bad_request(format!("{field}: {e}"));
-    let key = JourneyKey::parse(q.journey).map_err(|e| bad("journey", e.to_string()))?;
+    let key = q
+        .journey
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| JourneyKey::parse(k.trim()).map_err(|e| bad("journey", e.to_string())))
+        .transpose()?;
     // The user's own node unless they ask for one below it.
     let org = match q.org {
         Some(o) => OrgNodeId::parse(o).map_err(|e| bad("org", e.to_string()))?,
@@ -74,7 +79,19 @@ async fn analysis(
             return Err(bad("format", format!("`{other}` is not json, csv or xlsx")));
         }
     };
-    let journey = crate::journeys::load(&state, key.to_string()).await?;
+    let (journey, also) = match key {
+        Some(key) => (
+            crate::journeys::load(&state, key.to_string()).await?,
+            Vec::new(),
+        ),
+        None => {
+            peakend_store::analysis_journey(
+                state.store.as_ref(),
+                org.as_ref().unwrap_or(&viewer.user.org),
+            )
+            .await?
+        }
+    };
     let query = peakend_store::AnalysisQuery {
         org: org.as_ref(),
         from,
@@ -83,11 +100,21 @@ async fn analysis(
         rule: rule.unwrap_or_default(),
         by,
         purpose: q.purpose.as_deref(),
+        also: &also,
     };
     let analysis = peakend_store::stored_analysis(state.store.as_ref(), &journey, &query).await?;
     let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
     match format {
-        "json" => return Ok(Json(analysis).into_response()),
+        "json" if also.is_empty() => return Ok(Json(analysis).into_response()),
+        "json" => {
+            // Halls on different journeys: say which, and that the shared one was used.
+            let mut value = serde_json::to_value(&analysis).map_err(|e| internal(e.to_string()))?;
+            let mut lived_by: Vec<&str> = also.iter().map(|j| j.key().as_str()).collect();
+            lived_by.push(journey.key().as_str());
+            lived_by.sort_unstable();
+            value["journeys_lived_by"] = serde_json::json!(lived_by);
+            return Ok(Json(value).into_response());
+        }
         "xlsx" => {
             let body = peakend_io::analysis_xlsx::write(&analysis, &journey)
                 .map_err(|e| internal(e.to_string()))?;

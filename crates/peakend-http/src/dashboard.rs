@@ -14,7 +14,7 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use peakend_core::analysis::{Analysis, GroupBy};
 use peakend_core::survey::parse_date;
-use peakend_core::{Journey, OrgLevel, OrgNodeId, OrgTree, builtin};
+use peakend_core::{Journey, OrgLevel, OrgNodeId, OrgTree};
 use peakend_store::{AnalysisQuery, ErrorKind};
 use serde::Deserialize;
 
@@ -72,13 +72,17 @@ fn chosen_node(viewer: &Viewer, tree: &OrgTree, f: &Filters) -> Result<OrgNodeId
     Ok(node)
 }
 
-async fn journey(state: &AppState, f: &Filters) -> Result<Journey, ApiError> {
-    let key = f
-        .journey
-        .clone()
-        .filter(|k| !k.is_empty())
-        .unwrap_or_else(|| builtin::SERVICE_HALL.to_owned());
-    crate::journeys::load(state, key).await
+/// The journey named by the filters, else the one the node's halls live by (their
+/// shared one when they live by different journeys, with those others to include).
+async fn journey(
+    state: &AppState,
+    f: &Filters,
+    node: &OrgNodeId,
+) -> Result<(Journey, Vec<Journey>), ApiError> {
+    match f.journey.clone().filter(|k| !k.is_empty()) {
+        Some(key) => Ok((crate::journeys::load(state, key).await?, Vec::new())),
+        None => Ok(peakend_store::analysis_journey(state.store.as_ref(), node).await?),
+    }
 }
 
 /// The analysis, or `None` when nothing was answered in range.
@@ -163,7 +167,7 @@ async fn overview(
     let tree = state.store.org_tree().await?;
     let node = chosen_node(&viewer, &tree, &f)?;
     let p = period(&f)?;
-    let journey = journey(&state, &f).await?;
+    let (journey, also) = journey(&state, &f, &node).await?;
     let by_hall = analysis(
         &state,
         &journey,
@@ -172,6 +176,7 @@ async fn overview(
             from: p.from,
             to: p.to,
             by: Some(GroupBy::Hall),
+            also: &also,
             ..Default::default()
         },
     )
@@ -414,13 +419,14 @@ async fn analysis_page(
     let tree = state.store.org_tree().await?;
     let node = chosen_node(&viewer, &tree, &f)?;
     let p = period(&f)?;
-    let journey = journey(&state, &f).await?;
+    let (journey, also) = journey(&state, &f, &node).await?;
     let segment = f.segment.clone().filter(|s| !s.is_empty());
     let purpose = f.purpose.clone().filter(|s| !s.is_empty());
     let base = AnalysisQuery {
         org: Some(&node),
         from: p.from,
         to: p.to,
+        also: &also,
         ..Default::default()
     };
     // All segments first: their list for the filter, and the weights to zero the others.

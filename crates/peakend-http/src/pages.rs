@@ -19,7 +19,46 @@ pub fn router() -> Router<AppState> {
         .route("/journeys/{key}", get(journey))
         .route("/journeys/{key}/poster", get(poster))
         .route("/journeys/{key}/questionnaire", get(questionnaire))
+        .route("/blueprint", get(my_blueprint))
+        .route("/halls/{hall}/blueprint", get(hall_page))
+        .route("/halls/{hall}/poster", get(hall_page))
+        .route("/halls/{hall}/questionnaire", get(hall_page))
         .route("/lang/{code}", get(switch_lang))
+}
+
+/// The blueprint of the journey the user's node lives by (the header's link).
+async fn my_blueprint(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
+    let (journey, _) =
+        peakend_store::effective_journey(state.store.as_ref(), &viewer.user.org).await?;
+    Ok(Redirect::to(&format!("/journeys/{}", journey.key())).into_response())
+}
+
+/// A hall's blueprint, poster or questionnaire: those of the journey the hall lives by
+/// (its region's, when one was assigned), so the wall shows what the hall is held to.
+async fn hall_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    uri: Uri,
+    Path(hall): Path<String>,
+) -> Result<Response, PageError> {
+    let node = peakend_core::OrgNodeId::parse(hall.as_str())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let tree = state.store.org_tree().await?;
+    viewer.ensure_covers(&tree, &node)?;
+    let (journey, _) = peakend_store::effective_journey(state.store.as_ref(), &node).await?;
+    let page = uri.path().rsplit('/').next().unwrap_or("blueprint");
+    let target = match page {
+        "poster" | "questionnaire" => format!("/journeys/{}/{page}", journey.key()),
+        _ => format!("/journeys/{}", journey.key()),
+    };
+    let target = match uri.query() {
+        Some(q) => format!("{target}?{q}"),
+        None => target,
+    };
+    Ok(Redirect::to(&crate::redirect::local_target_or_home(Some(&target))).into_response())
 }
 
 /// The page language: `?lang=en|zh` on the URL, else the `lang` cookie the switch sets,

@@ -38,9 +38,6 @@ use serde::Deserialize;
 
 use crate::{ApiError, AppState};
 
-/// The journey of a form whose URL names none: the built-in service-hall visit.
-const DEFAULT_JOURNEY: &str = "service-hall";
-
 /// How long a phone that answered sees "already answered" instead of the form: long
 /// enough to cover the visit and the rest of the day, short enough that a regular
 /// customer can rate tomorrow's visit.
@@ -290,12 +287,20 @@ async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, A
     let hall_id = node
         .hall_id()
         .ok_or_else(|| ApiError::not_found(format!("`{hall}` is not a hall")))?;
-    let key = q.journey.as_deref().unwrap_or(DEFAULT_JOURNEY);
-    let journey = match JourneyKey::parse(key) {
-        Ok(k) => state.store.journey(&k).await?,
-        Err(_) => None,
-    }
-    .ok_or_else(|| ApiError::not_found(format!("journey `{key}` not found")))?;
+    // The hall's own journey (its region's, when one is assigned) unless the QR code
+    // names another.
+    let journey = match q.journey.as_deref() {
+        Some(key) => match JourneyKey::parse(key) {
+            Ok(k) => state.store.journey(&k).await?,
+            Err(_) => None,
+        }
+        .ok_or_else(|| ApiError::not_found(format!("journey `{key}` not found")))?,
+        None => {
+            peakend_store::effective_journey(state.store.as_ref(), &node.id)
+                .await?
+                .0
+        }
+    };
     Ok(Target {
         hall: hall_id,
         hall_name: node.name,

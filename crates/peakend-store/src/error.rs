@@ -35,6 +35,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Assignment(#[from] peakend_core::assignment::AssignmentError),
 }
 
 impl From<Box<GovernanceError>> for StoreError {
@@ -50,6 +52,7 @@ impl StoreError {
             StoreError::Journey(_)
             | StoreError::Org(_)
             | StoreError::Url { .. }
+            | StoreError::Assignment(_)
             | StoreError::Invalid(_) => ErrorKind::Invalid,
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::Connect { .. } => ErrorKind::Unavailable,

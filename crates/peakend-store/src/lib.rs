@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, FixedOffset};
 use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
+use peakend_core::assignment::{AssignmentChange, Assignments, Effective};
 use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis, Rules};
 use peakend_core::ops::event::Event;
 use peakend_core::ops::holiday::{self, Holiday};
@@ -203,6 +204,23 @@ pub trait Store: Send + Sync {
     /// Every province's holidays, by province and date.
     async fn holidays(&self) -> Result<Vec<Holiday>>;
 
+    /// Each org node's own journey assignment (not inherited).
+    async fn journey_assignments(&self) -> Result<Assignments>;
+
+    /// Assigns `journey` to `node` once the governance rule holds against the journey
+    /// above the node and the assignments below it, recording who changed it, when,
+    /// and from what; all or nothing. Returns the node's previous own assignment.
+    async fn assign_journey(
+        &self,
+        node: &OrgNodeId,
+        journey: &JourneyKey,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<Option<JourneyKey>>;
+
+    /// The recorded changes of journey assignments, oldest first (of one node, or all).
+    async fn journey_changes(&self, node: Option<&OrgNodeId>) -> Result<Vec<AssignmentChange>>;
+
     /// The roll-up cells of `journey` that `q` asks for, with how many responses they
     /// should account for and the data generation, all read at one moment. A cell whose
     /// statistics no longer fit the journey comes back with `None`.
@@ -284,6 +302,9 @@ pub struct AnalysisQuery<'a> {
     pub by: Option<GroupBy>,
     /// Only responses of this visit purpose (`""`: those that name none).
     pub purpose: Option<&'a str>,
+    /// Responses to these journeys too, put onto the analysed journey's moments: the
+    /// halls of a node that live by journeys extending the one analysed.
+    pub also: &'a [Journey],
 }
 
 /// The peak-end analysis of the stored responses to `journey`. The CLI and the API
@@ -296,7 +317,9 @@ pub async fn stored_analysis(
     journey: &Journey,
     q: &AnalysisQuery<'_>,
 ) -> Result<Analysis> {
-    let Some(cache) = store.analysis_cache() else {
+    // Several journeys' responses are scanned together; neither the roll-up cells (one
+    // journey's) nor the cache (keyed by one journey) speak for them.
+    let Some(cache) = store.analysis_cache().filter(|_| q.also.is_empty()) else {
         return compute_analysis(store, journey, q).await;
     };
     // Read the generation first: an import that lands while we compute makes the answer
@@ -686,13 +709,22 @@ async fn scanned(
 ) -> Result<GroupedStats> {
     let responses = store.responses(journey, halls, q.from, q.to).await?;
     let mut stats = GroupedStats::new(journey, q.by, Some(tree));
-    responses
-        .iter()
-        .filter(|r| {
-            q.purpose
-                .is_none_or(|p| r.purpose.as_deref().unwrap_or(rollup::NO_PURPOSE) == p)
-        })
-        .for_each(|r| stats.push(r));
+    let wanted = |r: &&Response| {
+        q.purpose
+            .is_none_or(|p| r.purpose.as_deref().unwrap_or(rollup::NO_PURPOSE) == p)
+    };
+    responses.iter().filter(wanted).for_each(|r| stats.push(r));
+    for other in q.also {
+        let onto = peakend_core::survey::Projection::new(other, journey);
+        for r in store
+            .responses(other, halls, q.from, q.to)
+            .await?
+            .iter()
+            .filter(wanted)
+        {
+            stats.push(&onto.apply(r));
+        }
+    }
     Ok(stats)
 }
 
@@ -706,7 +738,7 @@ async fn rolled_up(
     tree: &OrgTree,
     halls: Option<&[HallId]>,
 ) -> Result<Option<(GroupedStats, i64)>> {
-    if whole_months(q.from, q.to).is_none() {
+    if whole_months(q.from, q.to).is_none() || !q.also.is_empty() {
         return Ok(None);
     }
     let which = OwnedPurposes::of(q);
@@ -739,24 +771,153 @@ async fn rolled_up(
 /// journey's standards as stored (a region's own journey per hall comes later), and the
 /// holidays of the hall's province.
 pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
-    let mut rules = journey_rules(store).await?;
+    let tree = store.org_tree().await?;
+    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let effective = store.journey_assignments().await?.effective(&tree, &node);
+    // A database without the built-in journeys (never `init`ed) runs on the defaults.
+    let mut rules = store
+        .journey(&effective.journey)
+        .await?
+        .map(|j| Rules::from_journey(&j))
+        .unwrap_or_default();
     let holidays = store.holidays().await?;
-    // The tree only when there is a holiday to place: the live stream asks on every look.
     if !holidays.is_empty() {
-        rules.holidays = province_holidays(&store.org_tree().await?, &holidays, hall);
+        rules.holidays = province_holidays(&tree, &holidays, hall);
     }
     Ok(rules)
 }
 
-/// The journey's thresholds, without any province's holidays.
-async fn journey_rules(store: &dyn Store) -> Result<Rules> {
-    let key = JourneyKey::parse(peakend_core::builtin::SERVICE_HALL)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(store
+/// Each hall's rules from the journey it lives by, read once for a report over many
+/// halls: the tree, the assignments, the holidays and the rules of each journey in use.
+pub struct RulesBook {
+    tree: OrgTree,
+    assignments: Assignments,
+    holidays: Vec<Holiday>,
+    journeys: HashMap<JourneyKey, Rules>,
+}
+
+impl RulesBook {
+    pub async fn load(store: &dyn Store) -> Result<RulesBook> {
+        let tree = store.org_tree().await?;
+        let assignments = store.journey_assignments().await?;
+        let mut journeys = HashMap::new();
+        let builtin = JourneyKey::parse(peakend_core::builtin::SERVICE_HALL)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for key in assignments.iter().map(|(_, k)| k).chain([&builtin]) {
+            if !journeys.contains_key(key) {
+                let rules = store
+                    .journey(key)
+                    .await?
+                    .map(|j| Rules::from_journey(&j))
+                    .unwrap_or_default();
+                journeys.insert(key.clone(), rules);
+            }
+        }
+        Ok(RulesBook {
+            tree,
+            assignments,
+            holidays: store.holidays().await?,
+            journeys,
+        })
+    }
+
+    /// The rules of the journey `node` lives by (the built-in journey's for `None`),
+    /// without any province's holidays.
+    pub fn node(&self, node: Option<&OrgNodeId>) -> Rules {
+        let key = match node {
+            Some(n) => self.assignments.effective(&self.tree, n).journey,
+            None => match JourneyKey::parse(peakend_core::builtin::SERVICE_HALL) {
+                Ok(k) => k,
+                Err(_) => return Rules::default(),
+            },
+        };
+        self.journeys.get(&key).cloned().unwrap_or_default()
+    }
+
+    /// The hall's rules, with its province's holidays.
+    pub fn hall(&self, hall: &HallId) -> Rules {
+        let node = OrgNodeId::parse(hall.as_str()).ok();
+        let mut rules = self.node(node.as_ref());
+        rules.holidays = province_holidays(&self.tree, &self.holidays, hall);
+        rules
+    }
+
+    pub fn tree(&self) -> &OrgTree {
+        &self.tree
+    }
+}
+
+/// The journey `node` lives by (its nearest ancestor's assignment, else the built-in
+/// one) and where that comes from.
+pub async fn effective_journey(
+    store: &dyn Store,
+    node: &OrgNodeId,
+) -> Result<(Journey, Effective)> {
+    let tree = store.org_tree().await?;
+    if tree.get(node).is_none() {
+        return Err(StoreError::NotFound(format!("org node `{node}` not found")));
+    }
+    let effective = store.journey_assignments().await?.effective(&tree, node);
+    let journey = store.journey(&effective.journey).await?.ok_or_else(|| {
+        StoreError::NotFound(format!(
+            "journey `{}` not found (run `peakend init`)",
+            effective.journey
+        ))
+    })?;
+    Ok((journey, effective))
+}
+
+/// The journey to analyse `node` on: the one its halls live by, or when they live by
+/// different journeys, the nearest one they all are or extend. The second value holds
+/// the other journeys its halls live by (empty when all share one): their responses
+/// belong in the analysis too, put onto its moments (`AnalysisQuery::also`).
+pub async fn analysis_journey(
+    store: &dyn Store,
+    node: &OrgNodeId,
+) -> Result<(Journey, Vec<Journey>)> {
+    let tree = store.org_tree().await?;
+    if tree.get(node).is_none() {
+        return Err(StoreError::NotFound(format!("org node `{node}` not found")));
+    }
+    let assignments = store.journey_assignments().await?;
+    let mut lived: Vec<JourneyKey> = tree
+        .halls_under(node)
+        .iter()
+        .map(|h| assignments.effective(&tree, &h.id).journey)
+        .collect();
+    if lived.is_empty() {
+        lived.push(assignments.effective(&tree, node).journey);
+    }
+    lived.sort();
+    lived.dedup();
+    let mut journeys = BTreeMap::new();
+    if lived.len() > 1 {
+        for s in store.list_journeys().await? {
+            if let Some(j) = store.journey(&s.key).await? {
+                journeys.insert(s.key, j);
+            }
+        }
+    }
+    let key = if lived.len() == 1 {
+        lived[0].clone()
+    } else {
+        peakend_core::assignment::shared_journey(&journeys, lived.iter()).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "the halls under `{node}` live by journeys with none in common ({}); name one with --journey",
+                lived.iter().map(JourneyKey::as_str).collect::<Vec<_>>().join(", ")
+            ))
+        })?
+    };
+    let journey = store
         .journey(&key)
         .await?
-        .map(|j| Rules::from_journey(&j))
-        .unwrap_or_default())
+        .ok_or_else(|| StoreError::NotFound(format!("journey `{key}` not found")))?;
+    let others = lived
+        .iter()
+        .filter(|k| **k != key)
+        .filter_map(|k| journeys.remove(k))
+        .collect();
+    Ok((journey, others))
 }
 
 fn province_holidays(
@@ -837,7 +998,10 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
             .filter_map(|n| n.hall_id())
             .collect(),
     };
-    let rules = journey_rules(store).await?;
+    // The report measures its service level against the standard of the node it is
+    // about; each hall's replay follows the journey that hall lives by.
+    let book = RulesBook::load(store).await?;
+    let rules = book.node(q.org);
     let mut sums = ReportSums::new(rules.care_after_ms, q.bucket, q.offset);
     // Whole days at the roll-ups' own offset come from the ingest's roll-ups; only the
     // hall-days a roll-up cannot answer for are replayed. Every hall-day with stored
@@ -865,13 +1029,11 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
     if replay.is_empty() {
         return Ok(sums.report());
     }
-    let holidays = store.holidays().await?;
     // A few halls at a time: one reads while others parse and replay.
     let jobs: Vec<(HallId, Rules, i64, i64)> = replay
         .into_iter()
         .map(|(hall, lo, hi)| {
-            let mut rules = rules.clone();
-            rules.holidays = province_holidays(&tree, &holidays, &hall);
+            let rules = book.hall(&hall);
             (hall, rules, lo, hi)
         })
         .collect();
@@ -912,8 +1074,8 @@ pub async fn stored_day_ops(
 ) -> Result<DayOps> {
     let offset = FixedOffset::east_opt(ROLLUP_OFFSET_S).expect("valid offset");
     let wanted: HashSet<&HallId> = halls.iter().collect();
-    let mut rules = journey_rules(store).await?;
-    let care_after = rules.care_after_ms;
+    // Each hall on the rules of the journey it lives by (its own `care_after`).
+    let book = RulesBook::load(store).await?;
     let today = DateTime::from_timestamp_millis(now_ms)
         .map(|t| t.with_timezone(&offset).date_naive())
         .unwrap_or(from);
@@ -932,6 +1094,9 @@ pub async fn stored_day_ops(
         if !wanted.contains(&hall) {
             continue;
         }
+        let care_after = book
+            .node(OrgNodeId::parse(hall.as_str()).ok().as_ref())
+            .care_after_ms;
         let rollup = rollup.filter(|r| r.care_after_ms == care_after);
         if date == today {
             match rollup.as_ref().and_then(|r| r.open_care_at(now_ms)) {
@@ -955,20 +1120,9 @@ pub async fn stored_day_ops(
             None => replay_days.push((hall, date)),
         }
     }
-    let tree = if replay_days.is_empty() && replay_care.is_empty() {
-        None
-    } else {
-        Some(store.org_tree().await?)
-    };
-    let holidays = if tree.is_some() {
-        store.holidays().await?
-    } else {
-        Vec::new()
-    };
     for (hall, date) in replay_days {
-        if let Some(tree) = &tree {
-            rules.holidays = province_holidays(tree, &holidays, &hall);
-        }
+        let rules = book.hall(&hall);
+        let care_after = rules.care_after_ms;
         let lo = local_midnight(date, offset);
         let hi = local_midnight(date.succ_opt().unwrap_or(date), offset);
         let day = replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await?;
@@ -989,9 +1143,7 @@ pub async fn stored_day_ops(
     }
     let midnight = local_midnight(today, offset);
     for hall in replay_care {
-        if let Some(tree) = &tree {
-            rules.holidays = province_holidays(tree, &holidays, &hall);
-        }
+        let rules = book.hall(&hall);
         let events = store.hall_events(&hall, midnight, now_ms + 1).await?;
         if events.is_empty() {
             continue;

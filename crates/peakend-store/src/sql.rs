@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup};
+use peakend_core::assignment::{AssignmentChange, Assignments};
 use peakend_core::ops::day::Alert;
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::ops::holiday::Holiday;
@@ -245,6 +246,19 @@ fn journey_from_doc(key: &str, doc: &str) -> Result<Journey> {
 
 const SELECT_DOCUMENT: &str = "SELECT document FROM journey WHERE journey_key = $1";
 
+fn assignments_from_rows(rows: Vec<(String, String)>) -> Result<Assignments> {
+    rows.into_iter()
+        .map(|(org, key)| {
+            let corrupt = || StoreError::Corrupt(format!("journey assignment of `{org}`"));
+            Ok((
+                OrgNodeId::parse(org.as_str()).map_err(|_| corrupt())?,
+                JourneyKey::parse(key.as_str()).map_err(|_| corrupt())?,
+            ))
+        })
+        .collect::<Result<BTreeMap<_, _>>>()
+        .map(Assignments::new)
+}
+
 const SELECT_NODES: &str =
     "SELECT id, parent_id, level, name, counters, kiosks FROM org_node ORDER BY position";
 
@@ -337,31 +351,43 @@ impl SqlStore {
         for (key,) in keys {
             let key = JourneyKey::parse(key.as_str())
                 .map_err(|e| StoreError::Corrupt(format!("response journey `{key}`: {e}")))?;
-            let Some(journey) = self.journey(&key).await? else {
-                continue;
-            };
-            let mut cells = Rollup::new(&journey);
-            for r in self.responses(&journey, None, None, None).await? {
-                cells.push(&r);
+            if let Some(journey) = self.journey(&key).await? {
+                self.rebuild_cells(&journey).await?;
             }
-            let k = key.as_str();
-            on_pool!(self, pool => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("DELETE FROM survey_rollup_purpose WHERE journey_key = $1")
-                    .bind(k)
-                    .execute(&mut *tx)
-                    .await?;
-                let layout = rollup::layout(&journey);
-                merge_cells!(tx, k, layout, "survey_rollup_purpose",
-                    cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)));
-                sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-            });
         }
         on_pool!(self, pool => {
             sqlx::query("DELETE FROM store_task WHERE task = $1").bind(TASK).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Recomputes a journey's survey roll-up cells (all-purpose and per purpose) from its
+    /// stored responses, in one transaction: after a change of its moment list, or to
+    /// fold in responses stored before a kind of cell existed. An import that commits
+    /// meanwhile leaves the cells short of a response, which the snapshot's count
+    /// notices (the analysis then rescans until the next import).
+    async fn rebuild_cells(&self, journey: &Journey) -> Result<()> {
+        let mut cells = Rollup::new(journey);
+        for r in self.responses(journey, None, None, None).await? {
+            cells.push(&r);
+        }
+        let k = journey.key().as_str();
+        let layout = rollup::layout(journey);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for table in ["survey_rollup", "survey_rollup_purpose"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE journey_key = $1"))
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            merge_cells!(tx, k, layout, "survey_rollup", cells.cells.iter().map(|(c, s)| (c, None, s)));
+            merge_cells!(tx, k, layout, "survey_rollup_purpose",
+                cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)));
+            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -461,7 +487,10 @@ impl Store for SqlStore {
         }
         let document = journey.to_json_pretty();
         let backend = self.backend();
-        on_pool!(self, pool => {
+        // Whether the stored journey had another moment list: then what is kept per
+        // moment (the survey roll-up cells) is rebuilt once the journey is written.
+        let mut moments_changed = false;
+        let outcome = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if backend == Backend::Postgres {
                 // Serialise journey writers so parent/child checks see a stable set.
@@ -514,6 +543,10 @@ impl Store for SqlStore {
                 })?;
             }
 
+            if let Some((doc,)) = &existing {
+                let keys = |j: &Journey| j.moments().iter().map(|m| m.key.clone()).collect::<Vec<_>>();
+                moments_changed = journey_from_doc(key, doc).map_or(true, |old| keys(&old) != keys(journey));
+            }
             let outcome = match &existing {
                 Some((doc,)) if *doc == document => return Ok(PutOutcome::Unchanged),
                 Some(_) => PutOutcome::Updated,
@@ -590,8 +623,12 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(outcome)
-        })
+            outcome
+        });
+        if moments_changed {
+            self.rebuild_cells(journey).await?;
+        }
+        Ok(outcome)
     }
 
     async fn org_nodes(&self) -> Result<Vec<OrgNode>> {
@@ -906,6 +943,124 @@ impl Store for SqlStore {
             tx.commit().await?;
         });
         Ok(holidays.len())
+    }
+
+    async fn journey_assignments(&self) -> Result<Assignments> {
+        let rows: Vec<(String, String)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT org_id, journey_key FROM org_journey")
+                .fetch_all(pool)
+                .await?
+        });
+        assignments_from_rows(rows)
+    }
+
+    async fn assign_journey(
+        &self,
+        node: &OrgNodeId,
+        journey: &JourneyKey,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<Option<JourneyKey>> {
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if backend == Backend::Postgres {
+                // One assigner at a time, and no journey rewritten meanwhile, so the
+                // governance check sees the tree of assignments it writes into.
+                sqlx::query("LOCK TABLE org_journey IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("LOCK TABLE journey IN SHARE MODE").execute(&mut *tx).await?;
+            }
+            let nodes: Vec<NodeRow> = sqlx::query_as(SELECT_NODES).fetch_all(&mut *tx).await?;
+            let tree = OrgTree::build(
+                nodes.into_iter().map(node_from_row).collect::<Result<Vec<_>>>()?,
+            )
+            .map_err(StoreError::Org)?;
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT org_id, journey_key FROM org_journey")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let assignments = assignments_from_rows(rows)?;
+            let docs: Vec<(String, String)> =
+                sqlx::query_as("SELECT journey_key, document FROM journey")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let journeys = docs
+                .iter()
+                .map(|(k, d)| journey_from_doc(k, d).map(|j| (j.key().clone(), j)))
+                .collect::<Result<BTreeMap<_, _>>>()?;
+            peakend_core::assignment::check_assignment(
+                &tree,
+                &assignments,
+                &journeys,
+                node,
+                journey,
+            )?;
+            let old = assignments.own(node).cloned();
+            if old.as_ref() == Some(journey) {
+                return Ok(old);
+            }
+            sqlx::query(
+                "INSERT INTO org_journey (org_id, journey_key, assigned_by, assigned_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (org_id) DO UPDATE SET journey_key = excluded.journey_key,
+                   assigned_by = excluded.assigned_by, assigned_at = excluded.assigned_at",
+            )
+            .bind(node.as_str())
+            .bind(journey.as_str())
+            .bind(by)
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO org_journey_change (org_id, old_journey, new_journey, changed_by, changed_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(node.as_str())
+            .bind(old.as_ref().map(JourneyKey::as_str))
+            .bind(journey.as_str())
+            .bind(by)
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await?;
+            // Analyses of the node now follow another journey.
+            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(old)
+        })
+    }
+
+    async fn journey_changes(&self, node: Option<&OrgNodeId>) -> Result<Vec<AssignmentChange>> {
+        type Row = (String, Option<String>, String, String, i64);
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT org_id, old_journey, new_journey, changed_by, changed_at
+                 FROM org_journey_change WHERE $1 IS NULL OR org_id = $1 ORDER BY id",
+            )
+            .bind(node.map(OrgNodeId::as_str))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(org, old, new, by, at)| {
+                let corrupt = |what: &str| {
+                    StoreError::Corrupt(format!("journey assignment of `{org}`: {what}"))
+                };
+                Ok(AssignmentChange {
+                    node: OrgNodeId::parse(org.as_str()).map_err(|_| corrupt("node"))?,
+                    old: old
+                        .map(|k| JourneyKey::parse(k.as_str()))
+                        .transpose()
+                        .map_err(|_| corrupt("old journey"))?,
+                    new: JourneyKey::parse(new.as_str()).map_err(|_| corrupt("new journey"))?,
+                    by,
+                    at,
+                })
+            })
+            .collect()
     }
 
     async fn holidays(&self) -> Result<Vec<Holiday>> {

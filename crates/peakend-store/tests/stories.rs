@@ -1268,3 +1268,46 @@ peakend_testkit::on_both_backends!(a_batch_across_midnight_checks_each_day_on_it
         .unwrap();
     assert_eq!(late.rejected.len(), 1, "{late:?}");
 });
+
+// Issue 18: a journey re-imported with another moment list has its roll-up cells rebuilt
+// from the stored responses, so the roll-up answers again (and equals the rescan) instead
+// of every analysis falling back to a rescan of the journey's responses.
+peakend_testkit::on_both_backends!(changing_a_journey_s_moments_rebuilds_its_cells, |url| {
+    use peakend_store::{AnalysisPath, AnalysisQuery, stored_analysis_by};
+    let store = ready(url).await;
+    with_halls(&store).await;
+    let regional = derived(&service_hall(), "regional", |_| {});
+    store.put_journey(&regional, Origin::User).await.unwrap();
+    let halls: Vec<_> = ["h1", "h2"]
+        .iter()
+        .map(|h| peakend_core::HallId::parse(*h).unwrap())
+        .collect();
+    let all: Vec<_> = peakend_core::synth::responses(&regional, &halls, 400, 7).collect();
+    store.import_responses(&regional, &all).await.unwrap();
+
+    // The region adds a moment: the responses keep their ratings of the others.
+    let wider = derived(&service_hall(), "regional", |ms| {
+        let at = position(ms, "queue");
+        ms.insert(at, new_moment("book_online"));
+    });
+    assert_eq!(
+        store.put_journey(&wider, Origin::User).await.unwrap(),
+        PutOutcome::Updated
+    );
+    let q = AnalysisQuery::default();
+    let rolled = stored_analysis_by(&store, &wider, &q, AnalysisPath::RollUp)
+        .await
+        .unwrap()
+        .expect("the cells were rebuilt for the new moment list");
+    let scanned = stored_analysis_by(&store, &wider, &q, AnalysisPath::Scan)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rolled.respondents, 400);
+    assert_eq!(rolled.moments.len(), 17);
+    peakend_testkit::assert_json_near(
+        &serde_json::to_value(&rolled).unwrap(),
+        &serde_json::to_value(&scanned).unwrap(),
+        "analysis",
+    );
+});

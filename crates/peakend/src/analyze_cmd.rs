@@ -28,8 +28,9 @@ pub struct AnalyzeArgs {
     /// Aggregate input: a CSV with moment,importance[,satisfaction], one row per moment
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
-    /// Analyse the stored responses (with --journey, and optionally --org, --from, --to)
-    #[arg(long, requires = "journey")]
+    /// Analyse the stored responses (optionally --org, --from, --to; without --journey,
+    /// on the journey the node's halls live by)
+    #[arg(long)]
     from_db: bool,
     /// With --from-db: the halls at or below this org node
     #[arg(long, requires = "from_db")]
@@ -231,15 +232,42 @@ fn print_table(a: &SummaryAnalysis, journey: Option<&Journey>) {
 /// Analyses a survey file (rows folded into statistics as they are read; nothing is
 /// reported unless every row is good) or, with --from-db, the stored responses.
 async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let key = args
-        .journey
-        .as_ref()
-        .context("--journey is required to analyse responses")?;
     let store = crate::init(db).await?;
-    let journey = store
-        .journey(key)
-        .await?
-        .with_context(|| format!("journey `{key}` not found"))?;
+    let (journey, also) = match &args.journey {
+        Some(key) => (
+            store
+                .journey(key)
+                .await?
+                .with_context(|| format!("journey `{key}` not found"))?,
+            Vec::new(),
+        ),
+        None => {
+            // The node's own journey; without --org, the one province's (or say so).
+            let node = match &args.org {
+                Some(n) => n.clone(),
+                None => {
+                    let tree = store.org_tree().await?;
+                    let roots: Vec<_> = tree.roots().collect();
+                    match roots.as_slice() {
+                        [root] => root.id.clone(),
+                        _ => bail!("--journey or --org is required to analyse responses"),
+                    }
+                }
+            };
+            let (journey, also) = peakend_store::analysis_journey(&store, &node).await?;
+            if !also.is_empty() {
+                let mut lived: Vec<&str> = also.iter().map(|j| j.key().as_str()).collect();
+                lived.push(journey.key().as_str());
+                lived.sort_unstable();
+                eprintln!(
+                    "note: the halls under {node} live by journeys {}; analysed on the journey they share, {}, with every hall's answers to its moments",
+                    lived.join(", "),
+                    journey.key()
+                );
+            }
+            (journey, also)
+        }
+    };
     let analysis = match &args.file {
         None => {
             let query = peakend_store::AnalysisQuery {
@@ -250,6 +278,7 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
                 rule: args.peak_rule,
                 by: args.by,
                 purpose: None,
+                also: &also,
             };
             peakend_store::stored_analysis(&store, &journey, &query).await?
         }

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use peakend_core::{Journey, JourneyKey, builtin};
+use peakend_core::{Journey, JourneyKey, OrgNodeId, builtin};
 use peakend_store::{Origin, Store};
 
 use crate::{Format, table};
@@ -33,6 +33,20 @@ pub enum JourneyCmd {
         #[arg(long)]
         encoding: Option<String>,
     },
+    /// Make an org node and everything below it live by a journey (the journey above
+    /// the node must be kept: the same journey or one that extends it)
+    Assign {
+        key: JourneyKey,
+        #[arg(long)]
+        org: OrgNodeId,
+    },
+    /// The recorded changes of journey assignments (who, when, old, new)
+    History {
+        #[arg(long)]
+        org: Option<OrgNodeId>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
 }
 
 /// Reads and parses a journey file; errors start with the file name.
@@ -48,6 +62,44 @@ pub fn read_journey(file: &Path, encoding: Option<&str>) -> anyhow::Result<Journ
 
 pub async fn run(db: &str, cmd: JourneyCmd) -> anyhow::Result<()> {
     match cmd {
+        JourneyCmd::Assign { key, org } => {
+            let store = crate::init(db).await?;
+            let by = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let now = chrono::Utc::now().timestamp_millis();
+            let old = store.assign_journey(&org, &key, &by, now).await?;
+            match old {
+                Some(old) if old == key => outln!("{org} already lives by journey {key}"),
+                Some(old) => outln!("{org}: journey {old} -> {key}"),
+                None => outln!("{org}: journey {key} assigned"),
+            }
+        }
+        JourneyCmd::History { org, format } => {
+            let store = crate::init(db).await?;
+            let changes = store.journey_changes(org.as_ref()).await?;
+            match format {
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&changes)?),
+                _ => table::print(
+                    &["NODE", "OLD", "NEW", "BY", "AT"],
+                    &changes
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                c.node.to_string(),
+                                c.old.as_ref().map(ToString::to_string).unwrap_or_default(),
+                                c.new.to_string(),
+                                c.by.clone(),
+                                chrono::DateTime::from_timestamp_millis(c.at)
+                                    .map(|t| t.to_rfc3339())
+                                    .unwrap_or_default(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            }
+        }
         JourneyCmd::List { format } => {
             let store = crate::init(db).await?;
             let journeys = store.list_journeys().await?;

@@ -55,8 +55,13 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
         OrgCmd::List { format } => {
             let store = crate::init(db).await?;
             let tree = store.org_tree().await?;
+            let assignments = store.journey_assignments().await?;
             match format {
-                Format::Json => outln!("{}", serde_json::to_string_pretty(&tree.to_nested())?),
+                Format::Json => {
+                    let mut nested = tree.to_nested();
+                    assignments.annotate(&tree, &mut nested);
+                    outln!("{}", serde_json::to_string_pretty(&nested)?)
+                }
                 Format::Csv => {
                     outln!("id,parent,level,name,counters,kiosks");
                     for root in tree.roots() {
@@ -97,10 +102,20 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
                                 } else {
                                     String::new()
                                 },
+                                assignments
+                                    .own(&n.id)
+                                    .map(ToString::to_string)
+                                    .unwrap_or_default(),
+                                assignments.effective(&tree, &n.id).journey.to_string(),
                             ]);
                         }
                     }
-                    table::print(&["ID", "LEVEL", "NAME", "COUNTERS", "KIOSKS"], &rows);
+                    table::print(
+                        &[
+                            "ID", "LEVEL", "NAME", "COUNTERS", "KIOSKS", "JOURNEY", "LIVES BY",
+                        ],
+                        &rows,
+                    );
                 }
                 other => bail!(
                     "org list supports --format table, json or csv, not {}",

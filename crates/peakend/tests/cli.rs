@@ -1472,3 +1472,115 @@ fn sigterm_stops_a_server_with_a_live_stream_open() {
     assert!(status.success(), "{status:?}");
     board.join().unwrap();
 }
+
+// Issue 18: `journey assign` binds a region's journey to its halls; governance holds down
+// the tree; `org list` shows each node's own and effective journey; analyses of a node
+// default to it.
+peakend_testkit::on_both_backends!(a_region_s_journey_is_assigned_and_followed, |url| {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let path = |p: &str| examples.join(p).to_str().unwrap().to_owned();
+    ok(url, &["org", "import", &path("org.csv")]);
+    ok(
+        url,
+        &["journey", "import", &path("journeys/dongjiang-hall.json")],
+    );
+    // Unknown journey, unknown node: one line each, exit 1.
+    let err = fails(url, &["journey", "assign", "nope", "--org", "gd"]);
+    assert!(err.contains("journey `nope` not found"), "{err}");
+    let err = fails(url, &["journey", "assign", "dongjiang-hall", "--org", "zz"]);
+    assert!(err.contains("node `zz` not found"), "{err}");
+
+    let out = ok(
+        url,
+        &["journey", "assign", "dongjiang-hall", "--org", "gd-dj"],
+    );
+    assert_eq!(out.trim(), "gd-dj: journey dongjiang-hall assigned");
+    // The district below cannot undo the city's added moment; nothing changes.
+    let err = fails(
+        url,
+        &["journey", "assign", "service-hall", "--org", "gd-dj-cq"],
+    );
+    assert!(
+        err.contains(
+            "node `gd-dj-cq`: journey `service-hall` does not keep moment `book_online` of journey `dongjiang-hall` assigned to `gd-dj`"
+        ),
+        "{err}"
+    );
+    let tree: Value = serde_json::from_str(&ok(url, &["org", "list", "--format", "json"])).unwrap();
+    let city = &tree[0]["children"][0];
+    assert_eq!(city["journey"], "dongjiang-hall");
+    assert_eq!(tree[0]["effective_journey"], "service-hall");
+    let district = &city["children"][0];
+    assert!(district.get("journey").is_none(), "{district}");
+    assert_eq!(
+        district["children"][0]["effective_journey"],
+        "dongjiang-hall"
+    );
+    let table = ok(url, &["org", "list"]);
+    let hall_line = table.lines().find(|l| l.contains("gd-dj-cq-01")).unwrap();
+    assert!(hall_line.contains("dongjiang-hall"), "{table}");
+    assert!(table.contains("LIVES BY"), "{table}");
+
+    let history: Value =
+        serde_json::from_str(&ok(url, &["journey", "history", "--format", "json"])).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["node"], "gd-dj");
+    assert_eq!(history[0]["new"], "dongjiang-hall");
+    assert!(history[0]["by"].as_str().unwrap().starts_with("cli:"));
+
+    // Responses to the city's journey; `analyze --from-db --org` needs no --journey.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synth.csv");
+    let file = file.to_str().unwrap();
+    ok(
+        url,
+        &[
+            "survey",
+            "synth",
+            "--journey",
+            "dongjiang-hall",
+            "--rows",
+            "200",
+            "--seed",
+            "3",
+            "-o",
+            file,
+        ],
+    );
+    ok(
+        url,
+        &["survey", "import", file, "--journey", "dongjiang-hall"],
+    );
+    let a: Value = serde_json::from_str(&ok(
+        url,
+        &["analyze", "--from-db", "--org", "gd-dj", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(a["journey"], "dongjiang-hall");
+    let city_respondents = a["respondents"].as_u64().unwrap();
+    assert!(city_respondents > 0);
+    // A second city on the built-in journey: the province's halls now live by two
+    // journeys, so it is analysed on the one they share, and the CLI says so.
+    import_org(
+        url,
+        dir.path(),
+        "id,parent,level,name\ngd-xx,gd,city,新市\ngd-xx-01,gd-xx,hall,新市营业厅\n",
+    );
+    let run = peakend(
+        url,
+        &["analyze", "--from-db", "--org", "gd", "--format", "json"],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    let a: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(a["journey"], "service-hall");
+    assert!(
+        run.stderr
+            .contains("live by journeys dongjiang-hall, service-hall")
+            && run.stderr.contains("the journey they share, service-hall"),
+        "{}",
+        run.stderr
+    );
+    // Every hall's answers count, on the 16 moments they share.
+    assert_eq!(a["respondents"].as_u64().unwrap(), city_respondents);
+    assert_eq!(a["moments"].as_array().unwrap().len(), 16);
+});
