@@ -5,6 +5,8 @@
 //! types at the edge ("parse, don't validate"), so a `Journey` or an `OrgTree` that
 //! exists is known to be well formed.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod analysis;
 pub mod assignment;

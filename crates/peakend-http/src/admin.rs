@@ -12,7 +12,7 @@ use peakend_core::{Action, HallId, OrgNodeId, Role, UserName};
 use peakend_store::User;
 use serde::Deserialize;
 
-use crate::auth::{Viewer, hash_password, one_time_password};
+use crate::auth::{Viewer, one_time_password};
 use crate::pages::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
@@ -21,6 +21,46 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(admin_page))
         .route("/admin/users", post(add_user))
         .route("/admin/tokens", post(add_token))
+        .route("/api/v1/admin/sign-ins", get(sign_ins))
+}
+
+/// The latest sign-ins and failed attempts (`?limit=`, default 200, at most 1,000) an
+/// administrator may see: those of users in their scope, and, for an administrator of a
+/// whole province (a root), also attempts with names that are no user's.
+async fn sign_ins(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<axum::Json<Vec<peakend_store::SignIn>>, ApiError> {
+    viewer.require(Action::ManageUsers)?;
+    let limit = match q.get("limit") {
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::bad_request("limit: a number from 1 to 1000"))?,
+        None => 200,
+    };
+    let tree = state.store.org_tree().await?;
+    let users = state.store.users().await?;
+    let root = tree
+        .get(&viewer.user.org)
+        .is_some_and(|n| n.parent.is_none());
+    let in_scope: std::collections::HashMap<String, bool> = users
+        .iter()
+        .map(|u| {
+            (
+                u.name.as_str().to_lowercase(),
+                viewer.scope.covers(&tree, &u.org),
+            )
+        })
+        .collect();
+    let rows = state.store.sign_ins(limit).await?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .filter(|r| in_scope.get(&r.name).copied().unwrap_or(root))
+            .collect(),
+    ))
 }
 
 struct UserRow {
@@ -202,8 +242,7 @@ async fn add_user(
     };
     viewer.ensure_covers(&tree, &org)?;
     let password = one_time_password();
-    let hash = hash_password(&password)
-        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let hash = crate::auth::hash_password_blocking(password.clone()).await?;
     let user = User {
         name: name.clone(),
         role,

@@ -312,22 +312,110 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-async fn check_login(state: &AppState, name: &str, password: &str) -> Result<User, ApiError> {
-    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password");
-    let name = UserName::parse(name.trim()).map_err(|_| wrong())?;
-    let Some((user, hash)) = state.store.user_credentials(&name).await? else {
-        // Verify against a real hash anyway, so a missing user takes as long as a wrong
-        // password (a malformed hash would fail before hashing and give it away).
-        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let dummy = DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default());
-        let _ = verify_password(password, dummy);
-        return Err(wrong());
+/// Password hashes are computed on tokio's blocking pool, at most this many at once: a
+/// burst of sign-ins queues here instead of holding the async workers that serve live
+/// streams and ingest.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs an argon2 computation off the async workers, within [`HASHING`].
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let busy = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "password hashing unavailable",
+        )
     };
-    if verify_password(password, &hash) {
-        Ok(user)
-    } else {
-        Err(wrong())
+    let _permit = HASHING.acquire().await.map_err(|_| busy())?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| busy())
+}
+
+/// [`hash_password`] off the async workers.
+pub async fn hash_password_blocking(password: String) -> Result<String, ApiError> {
+    hashing(move || hash_password(&password))
+        .await?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Checks a sign-in: throttled per account and per address (429 with `Retry-After`
+/// while backing off), the password verified off the async workers, and every attempt
+/// recorded for the administrators.
+async fn check_login(
+    state: &AppState,
+    name: &str,
+    password: &str,
+    address: Option<std::net::IpAddr>,
+) -> Result<User, ApiError> {
+    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password");
+    let now = std::time::Instant::now();
+    let given = name.trim().to_lowercase();
+    let keys = [
+        format!("user:{given}"),
+        format!(
+            "addr:{}",
+            address.map_or_else(|| "unknown".into(), |a| a.to_string())
+        ),
+    ];
+    let record = |outcome: &str| peakend_store::SignIn {
+        at: chrono::Utc::now().timestamp_millis(),
+        name: given.chars().take(64).collect(),
+        address: address.map(|a| a.to_string()),
+        outcome: outcome.to_owned(),
+    };
+    if let Some(wait) = state.logins.wait(&keys, now) {
+        state.store.record_sign_in(&record("throttled")).await?;
+        let secs = wait.as_secs().max(1);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed sign-ins; try again in {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        return Err(e);
     }
+    let found = match UserName::parse(name.trim()) {
+        Ok(n) => state.store.user_credentials(&n).await?,
+        Err(_) => None,
+    };
+    let password = password.to_owned();
+    let (user, ok) = match found {
+        Some((user, hash)) => (
+            Some(user),
+            hashing(move || verify_password(&password, &hash)).await?,
+        ),
+        None => {
+            // Verify against a real hash anyway, so a missing user takes as long as a
+            // wrong password (a malformed hash would fail before hashing and give it away).
+            static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let dummy = DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default());
+            hashing(move || verify_password(&password, dummy)).await?;
+            (None, false)
+        }
+    };
+    match user {
+        Some(user) if ok => {
+            state.logins.succeeded(&keys);
+            state.store.record_sign_in(&record("ok")).await?;
+            Ok(user)
+        }
+        found => {
+            state.logins.failed(&keys, now);
+            let outcome = if found.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_user"
+            };
+            state.store.record_sign_in(&record(outcome)).await?;
+            Err(wrong())
+        }
+    }
+}
+
+/// The peer's address, when the server was started with connection info.
+fn peer(
+    connect_info: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+) -> Option<std::net::IpAddr> {
+    connect_info.map(|axum::Extension(axum::extract::ConnectInfo(addr))| addr.ip())
 }
 
 async fn open_session(state: &AppState, user: &User) -> Result<(String, String), ApiError> {
@@ -345,10 +433,11 @@ struct Credentials {
 /// set as the cookie) and its CSRF token.
 async fn login_json(
     State(state): State<AppState>,
+    connect_info: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     Json(c): Json<Credentials>,
 ) -> Result<Response, ApiError> {
-    let user = check_login(&state, &c.name, &c.password).await?;
+    let user = check_login(&state, &c.name, &c.password, peer(connect_info)).await?;
     let (token, csrf) = open_session(&state, &user).await?;
     let mut resp = Json(json!({
         "token": token,
@@ -424,12 +513,13 @@ struct LoginForm {
 
 async fn login_form(
     State(state): State<AppState>,
+    connect_info: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     lang: Lang,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(f.next.as_deref());
-    match check_login(&state, &f.name, &f.password).await {
+    match check_login(&state, &f.name, &f.password, peer(connect_info)).await {
         Ok(user) => {
             let (token, _) = open_session(&state, &user).await?;
             let mut resp = Redirect::to(&next).into_response();
@@ -439,17 +529,32 @@ async fn login_form(
             );
             Ok(resp)
         }
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            let page = LoginPage {
-                nav: Nav::anonymous(),
-                error: lang
+        Err(e)
+            if e.status == StatusCode::UNAUTHORIZED
+                || e.status == StatusCode::TOO_MANY_REQUESTS =>
+        {
+            let error = match e.retry_after {
+                Some(s) => format!(
+                    "{} {s} {}",
+                    lang.t("登录失败次数过多，请等待", "Too many failed sign-ins; wait"),
+                    lang.t("秒后再试", "s and try again")
+                ),
+                None => lang
                     .t("用户名或密码错误", "Wrong user name or password")
                     .to_owned(),
+            };
+            let page = LoginPage {
+                nav: Nav::anonymous(),
+                error,
                 next,
                 name: f.name,
                 lang,
             };
-            Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response())
+            let mut resp = (e.status, render(&page)?).into_response();
+            if let Some(s) = e.retry_after {
+                resp.headers_mut().insert(header::RETRY_AFTER, s.into());
+            }
+            Ok(resp)
         }
         Err(e) => Err(e.into()),
     }

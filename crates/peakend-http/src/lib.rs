@@ -2,17 +2,21 @@
 //! here. Handlers parse their inputs into core types, call the store, and turn
 //! errors into [`ApiError`], which knows its status.
 
+#![forbid(unsafe_code)]
+
 mod admin;
 mod analysis;
 mod assets;
 pub mod auth;
 mod board;
 mod dashboard;
+mod deadline;
 mod error;
 mod events;
 mod health;
 mod journeys;
 mod kpi;
+pub mod limiter;
 pub mod live;
 mod org;
 mod pages;
@@ -41,11 +45,13 @@ pub struct AppState {
     pub live: live::LiveHub,
     /// The halls' time when a request gives no `?at=`.
     pub clock: live::Clock,
-    /// The largest request body each kind of route reads.
+    /// The largest request body each kind of route reads, and how long a request may take.
     pub limits: BodyLimits,
     /// Fires when the server begins to shut down: long-lived responses (live streams)
     /// end then, so the graceful shutdown is not held open by them.
     pub shutdown: Shutdown,
+    /// Failed sign-ins per account and per address.
+    pub logins: Arc<limiter::LoginThrottle>,
 }
 
 /// Request body limits: forms and small JSON everywhere, a device's event batch, and a
@@ -55,6 +61,10 @@ pub struct BodyLimits {
     pub small: usize,
     pub events: usize,
     pub upload: usize,
+    /// The longest a request may take to send its body (408 after).
+    pub body_timeout: std::time::Duration,
+    /// The longest a handler may take before its answer starts (408 after).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for BodyLimits {
@@ -65,6 +75,9 @@ impl Default for BodyLimits {
             events: 32 * 1024 * 1024,
             // Survey files of a few hundred thousand rows; larger ones belong to the CLI.
             upload: 256 * 1024 * 1024,
+            // A 256 MiB survey file over a slow link fits.
+            body_timeout: std::time::Duration::from_secs(120),
+            request_timeout: std::time::Duration::from_secs(180),
         }
     }
 }
@@ -106,6 +119,7 @@ impl AppState {
             clock: live::Clock::System,
             limits: BodyLimits::default(),
             shutdown: Shutdown::default(),
+            logins: Arc::default(),
         }
     }
 }
@@ -129,7 +143,17 @@ pub fn app(state: AppState) -> Router {
         .merge(survey_form::router())
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limits.small))
-        .layer(axum::middleware::from_fn(error::shape_plain_errors))
+        // A slow client cannot hold a handler: its body must arrive within the body
+        // timeout and the answer start within the request timeout (live streams start
+        // at once and then stream), else 408.
+        .layer(axum::middleware::from_fn(move |req, next| {
+            deadline::body_deadline(limits.body_timeout, req, next)
+        }))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(error::shape_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askama::Template;
@@ -36,6 +36,7 @@ use peakend_core::{HallId, Journey, JourneyKey, OrgNode, Stage, Text};
 use peakend_io::survey_json::{FieldProblem, RatingForm, ResponseForm};
 use serde::Deserialize;
 
+use crate::limiter::RateLimiter;
 use crate::{ApiError, AppState};
 
 /// How long a phone that answered sees "already answered" instead of the form: long
@@ -1186,71 +1187,9 @@ fn client_key(headers: &HeaderMap, peer: Option<IpAddr>, trust_forwarded: bool) 
     })
 }
 
-/// A token bucket per client address: `capacity` posts at once, refilled evenly over
-/// `period`. In memory, per process: a hall network's survey traffic is small, one
-/// process serves it, and a restart forgetting the counts is harmless. It is twenty
-/// lines, where a crate (`governor`) would bring its own clock, hasher and
-/// keyed-store types for the same arithmetic.
-pub struct RateLimiter {
-    capacity: f64,
-    per_sec: f64,
-    buckets: Mutex<HashMap<Option<IpAddr>, (f64, Instant)>>,
-}
-
-/// Above this many tracked addresses, buckets that have refilled are dropped, so the
-/// map stays bounded by the addresses active within one period.
-const LIMITER_PRUNE_AT: usize = 10_000;
-
-impl RateLimiter {
-    pub fn new(capacity: u32, period: Duration) -> Self {
-        RateLimiter {
-            capacity: f64::from(capacity),
-            per_sec: f64::from(capacity) / period.as_secs_f64(),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one token for `client`, or says how long until one is free.
-    pub fn check(&self, client: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= LIMITER_PRUNE_AT {
-            let full = Duration::from_secs_f64(self.capacity / self.per_sec);
-            buckets.retain(|_, (_, at)| now.saturating_duration_since(*at) < full);
-        }
-        let (tokens, at) = buckets.entry(client).or_insert((self.capacity, now));
-        let refilled = now.saturating_duration_since(*at).as_secs_f64() * self.per_sec;
-        *tokens = (*tokens + refilled).min(self.capacity);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_sec))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_bucket_refuses_the_eleventh_post_and_refills_over_the_minute() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(60));
-        let ip = Some("10.0.0.1".parse().unwrap());
-        let t0 = Instant::now();
-        for _ in 0..10 {
-            assert!(limiter.check(ip, t0).is_ok());
-        }
-        let wait = limiter.check(ip, t0).unwrap_err();
-        assert!((5.9..=6.1).contains(&wait.as_secs_f64()), "{wait:?}");
-        // Another address has its own allowance.
-        assert!(limiter.check(Some("10.0.0.2".parse().unwrap()), t0).is_ok());
-        // One token back after 6 s, and only one.
-        let t1 = t0 + Duration::from_secs(6);
-        assert!(limiter.check(ip, t1).is_ok());
-        assert!(limiter.check(ip, t1).is_err());
-    }
 
     #[test]
     fn forwarded_for_counts_only_when_trusted_and_ipv6_per_64() {

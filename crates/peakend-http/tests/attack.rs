@@ -18,6 +18,8 @@ const LIMITS: BodyLimits = BodyLimits {
     small: 2048,
     events: 8192,
     upload: 16384,
+    body_timeout: Duration::from_millis(500),
+    request_timeout: Duration::from_secs(30),
 };
 
 struct App {
@@ -452,4 +454,102 @@ peakend_testkit::on_both_backends!(shutdown_ends_live_streams_and_returns, |url|
     })
     .await;
     assert!(rest.is_ok(), "the live stream did not end");
+});
+
+// Issue 19: after 5 failed sign-ins an account (and the address they came from) backs
+// off exponentially with 429 and Retry-After, even with the right password; every
+// attempt is in the sign-in log an administrator reads.
+peakend_testkit::on_both_backends!(failed_sign_ins_back_off_and_are_logged, |url| {
+    let app = spawn(url).await;
+    let login = |password: &'static str| {
+        let base = app.base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/api/v1/session"))
+                .json(&json!({"name": "admin", "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // A session opened before the attack, to read the log with.
+    let first: Value = login(PASSWORD).await.json().await.unwrap();
+    let token = first["token"].as_str().unwrap().to_owned();
+    for _ in 0..5 {
+        assert_eq!(login("guess").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let resp = login(PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["status"], 429);
+    // The login form says so too.
+    let resp = browser()
+        .post(format!("{}/login", app.base))
+        .form(&[("name", "admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+
+    let log: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/admin/sign-ins", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "throttled",
+            "throttled",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "ok"
+        ],
+        "{log}"
+    );
+    assert!(log[0]["name"] == "admin" && log[0]["at"].as_i64().unwrap() > 0);
+});
+
+// Issue 19: a client that sends its headers and then its body too slowly (or not at
+// all) is answered 408 and cannot hold the handler.
+peakend_testkit::on_both_backends!(a_slow_body_is_a_408, |url| {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn(url).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{",
+        app.device_token
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut answer))
+        .await
+        .expect("an answer, not a hang")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""status":408"#), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 });

@@ -2,6 +2,8 @@
 //! GBK, UTF-8 with a BOM, YAML written by hand) into core types, with errors that
 //! name the file, row and column.
 
+#![forbid(unsafe_code)]
+
 pub mod analysis_csv;
 pub mod analysis_xlsx;
 pub mod decode;

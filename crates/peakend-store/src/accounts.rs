@@ -4,7 +4,10 @@
 use peakend_core::{HallId, OrgNodeId, Role, UserName};
 
 use super::{Pool, SqlStore, now_ms, random_hex, sha256_hex};
-use crate::{Result, Session, StoreError, User};
+use crate::{Result, Session, SignIn, StoreError, User};
+
+/// How long sign-in records (with the caller's address) are kept.
+const SIGN_IN_RETENTION_MS: i64 = 90 * 86_400_000;
 
 type UserRow = (String, String, String, i64);
 
@@ -22,6 +25,45 @@ fn user_of(row: UserRow) -> Result<User> {
 }
 
 impl SqlStore {
+    pub(super) async fn accounts_record_sign_in(&self, s: &SignIn) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM sign_in WHERE at < $1")
+                .bind(s.at - SIGN_IN_RETENTION_MS)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO sign_in (at, user_name, address, outcome) VALUES ($1, $2, $3, $4)")
+                .bind(s.at)
+                .bind(&s.name)
+                .bind(s.address.as_deref())
+                .bind(&s.outcome)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub(super) async fn accounts_sign_ins(&self, limit: i64) -> Result<Vec<SignIn>> {
+        let rows: Vec<(i64, String, Option<String>, String)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT at, user_name, address, outcome FROM sign_in ORDER BY id DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(at, name, address, outcome)| SignIn {
+                at,
+                name,
+                address,
+                outcome,
+            })
+            .collect())
+    }
+
     pub(super) async fn accounts_device_tokens(
         &self,
         halls: Option<&[HallId]>,

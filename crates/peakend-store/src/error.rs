@@ -35,6 +35,10 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database cannot do the work now (the writer stopped, a commit failed): the
+    /// request was not applied and may be sent again.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Assignment(#[from] peakend_core::assignment::AssignmentError),
 }
@@ -55,11 +59,13 @@ impl StoreError {
             | StoreError::Assignment(_)
             | StoreError::Invalid(_) => ErrorKind::Invalid,
             StoreError::Conflict(_) => ErrorKind::Conflict,
-            StoreError::Connect { .. } => ErrorKind::Unavailable,
-            StoreError::Migrate(_)
+            // A database error in a request is the storage's, never the client's: the
+            // work was rolled back and a retry is safe (ingest is idempotent by id).
+            StoreError::Connect { .. }
+            | StoreError::Unavailable(_)
             | StoreError::Database(_)
-            | StoreError::Sqlite(_)
-            | StoreError::Corrupt(_) => ErrorKind::Internal,
+            | StoreError::Sqlite(_) => ErrorKind::Unavailable,
+            StoreError::Migrate(_) | StoreError::Corrupt(_) => ErrorKind::Internal,
         }
     }
 }

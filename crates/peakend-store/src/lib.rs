@@ -5,6 +5,8 @@
 //! sound tree) are checked with the pure core inside the writing transaction, so
 //! a rejected write leaves nothing behind.
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod ingest;
 mod sql;
@@ -204,6 +206,12 @@ pub trait Store: Send + Sync {
     /// Every province's holidays, by province and date.
     async fn holidays(&self) -> Result<Vec<Holiday>>;
 
+    /// Records a sign-in or a failed attempt (older records past their retention go).
+    async fn record_sign_in(&self, sign_in: &SignIn) -> Result<()>;
+
+    /// The latest sign-ins and attempts, newest first.
+    async fn sign_ins(&self, limit: i64) -> Result<Vec<SignIn>>;
+
     /// Each org node's own journey assignment (not inherited).
     async fn journey_assignments(&self) -> Result<Assignments>;
 
@@ -270,6 +278,16 @@ pub struct User {
     pub role: Role,
     pub org: OrgNodeId,
     pub created_at: i64,
+}
+
+/// A sign-in or an attempt: who (the name given), from where, and how it ended
+/// (`ok`, `wrong_password`, `unknown_user`, `throttled`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignIn {
+    pub at: i64,
+    pub name: String,
+    pub address: Option<String>,
+    pub outcome: String,
 }
 
 /// A signed-in user's session.

@@ -945,6 +945,14 @@ impl Store for SqlStore {
         Ok(holidays.len())
     }
 
+    async fn record_sign_in(&self, sign_in: &crate::SignIn) -> Result<()> {
+        self.accounts_record_sign_in(sign_in).await
+    }
+
+    async fn sign_ins(&self, limit: i64) -> Result<Vec<crate::SignIn>> {
+        self.accounts_sign_ins(limit).await
+    }
+
     async fn journey_assignments(&self) -> Result<Assignments> {
         let rows: Vec<(String, String)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT org_id, journey_key FROM org_journey")

@@ -98,7 +98,7 @@ impl SqliteWriter {
         std::thread::Builder::new()
             .name("peakend-sqlite-writer".into())
             .spawn(move || run(&path, &thread_shared))
-            .map_err(|e| StoreError::Invalid(format!("cannot start the SQLite writer: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqliteWriter { shared })
     }
 
@@ -119,16 +119,16 @@ impl SqliteWriter {
         {
             let mut q = self.shared.queue.lock().expect("writer queue lock");
             if q.stopped {
-                return Err(StoreError::Invalid(
+                return Err(StoreError::Unavailable(
                     "events not applied: the SQLite writer has stopped".into(),
                 ));
             }
             q.push(job);
         }
         self.shared.ready.notify_one();
-        answer
-            .await
-            .map_err(|_| StoreError::Invalid("the SQLite writer stopped before answering".into()))?
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the SQLite writer stopped before answering".into())
+        })?
     }
 
     /// The thread has stopped; the store starts another.
@@ -233,7 +233,7 @@ fn run(path: &Path, shared: &Shared) {
 }
 
 fn fail(job: Job, reason: &str) {
-    let _ = job.reply.send(Err(StoreError::Invalid(format!(
+    let _ = job.reply.send(Err(StoreError::Unavailable(format!(
         "events not applied: {reason}"
     ))));
 }
@@ -365,7 +365,7 @@ fn write_group(
         let _ = conn.execute_batch("ROLLBACK");
         let reason = e.to_string();
         for (reply, _) in answers {
-            let _ = reply.send(Err(StoreError::Invalid(format!(
+            let _ = reply.send(Err(StoreError::Unavailable(format!(
                 "events not applied: the commit failed: {reason}"
             ))));
         }

@@ -6,6 +6,8 @@
 //! green run always means both backends were exercised. Set `PEAKEND_TEST_SKIP_POSTGRES=1`
 //! to skip them deliberately on a machine without PostgreSQL.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

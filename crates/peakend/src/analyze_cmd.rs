@@ -345,6 +345,7 @@ fn fold_survey_file(
             // another process rewriting or truncating the file meanwhile; as with grep-like
             // tools, that is accepted for an input the user named: the figures could then be
             // wrong or the process stop with SIGBUS, but nothing is written anywhere.
+            #[allow(unsafe_code)]
             let map =
                 unsafe { memmap2::Mmap::map(&f) }.with_context(|| format!("cannot read {file}"))?;
             if let Some(stats) = fast(&map) {
