@@ -1,0 +1,119 @@
+//! Issue 19: the merge laws the stored statistics rely on. Survey statistics and the
+//! operations' KPI sums are kept in parts (roll-up cells per hall and month, chunks of
+//! a file, hall-days) and merged; merging any split of the data in any order must give
+//! the statistics of all of it at once.
+
+use peakend_core::analysis::{GroupBy, GroupedStats};
+use peakend_core::ops::day::{HallDay, Rules};
+use peakend_core::ops::event::Event;
+use peakend_core::ops::rollup::KpiSums;
+use peakend_core::peak::PeakRule;
+use peakend_core::{HallId, builtin};
+use proptest::prelude::*;
+
+fn journey() -> peakend_core::Journey {
+    builtin::journeys().unwrap().remove(0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any split of the responses into parts, merged in any order, analyses like the
+    /// whole (up to floating-point rounding).
+    #[test]
+    fn survey_statistics_merge_like_the_whole(
+        seed in 0u64..1000,
+        rows in 40usize..400,
+        cuts in proptest::collection::vec(0.0f64..1.0, 1..5),
+        reversed in any::<bool>(),
+        by_purpose in any::<bool>(),
+    ) {
+        let j = journey();
+        let halls = [HallId::parse("h1").unwrap(), HallId::parse("h2").unwrap()];
+        let all: Vec<_> = peakend_core::synth::responses(&j, &halls, rows, seed).collect();
+        let by = by_purpose.then_some(GroupBy::Purpose);
+        let mut whole = GroupedStats::new(&j, by, None);
+        all.iter().for_each(|r| whole.push(r));
+
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| (c * rows as f64) as usize).collect();
+        bounds.push(0);
+        bounds.push(rows);
+        bounds.sort_unstable();
+        let mut parts: Vec<GroupedStats> = bounds
+            .windows(2)
+            .map(|w| {
+                let mut g = GroupedStats::new(&j, by, None);
+                all[w[0]..w[1]].iter().for_each(|r| g.push(r));
+                g
+            })
+            .collect();
+        if reversed {
+            parts.reverse();
+        }
+        let mut merged = GroupedStats::new(&j, by, None);
+        parts.iter().for_each(|p| merged.merge(p));
+
+        let a = whole.analyze(&j, None, PeakRule::default()).unwrap();
+        let b = merged.analyze(&j, None, PeakRule::default()).unwrap();
+        peakend_testkit::assert_json_near(
+            &serde_json::to_value(&a).unwrap(),
+            &serde_json::to_value(&b).unwrap(),
+            "analysis",
+        );
+    }
+
+    /// KPI sums of any split of a day's tickets, merged, equal the sums of all of them.
+    #[test]
+    fn kpi_sums_merge_like_the_whole(
+        seed in 0u64..500,
+        cut in 0.0f64..1.0,
+    ) {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        let halls = [peakend_core::ops::simulate::SimHall {
+            hall: HallId::parse("h1").unwrap(),
+            counters: 6,
+            kiosks: 3,
+        }];
+        let events: Vec<Event> = peakend_core::ops::simulate::day(&halls, date, seed);
+        let rules = Rules::default();
+        let end = events.iter().map(Event::at_ms).max().unwrap_or(0) + 3_600_000;
+        let day = HallDay::replay(rules.clone(), &events, end);
+        let tickets: Vec<_> = day.tickets().cloned().collect();
+        let mut whole = KpiSums::default();
+        tickets.iter().for_each(|t| whole.add(t, rules.care_after_ms));
+        let k = (cut * tickets.len() as f64) as usize;
+        let (mut a, mut b) = (KpiSums::default(), KpiSums::default());
+        tickets[..k].iter().for_each(|t| a.add(t, rules.care_after_ms));
+        tickets[k..].iter().for_each(|t| b.add(t, rules.care_after_ms));
+        b.merge(&a);
+        prop_assert_eq!(b.kpis(), whole.kpis());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The same events in any arrival order, put in replay order, replay to the same
+    /// tickets, KPIs and alerts: replay order is a total order of the events themselves.
+    #[test]
+    fn any_arrival_order_replays_to_the_same_day(seed in 0u64..500, shuffle in any::<u64>()) {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        let halls = [peakend_core::ops::simulate::SimHall {
+            hall: HallId::parse("h1").unwrap(),
+            counters: 4,
+            kiosks: 2,
+        }];
+        let mut events = peakend_core::ops::simulate::day(&halls, date, seed);
+        let end = events.iter().map(Event::at_ms).max().unwrap_or(0) + 3_600_000;
+        let mut arrived = events.clone();
+        arrived.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(shuffle));
+        peakend_core::ops::event::sort_for_replay(&mut events);
+        peakend_core::ops::event::sort_for_replay(&mut arrived);
+        let a = HallDay::replay(Rules::default(), &events, end);
+        let b = HallDay::replay(Rules::default(), &arrived, end);
+        prop_assert_eq!(a.tickets().collect::<Vec<_>>(), b.tickets().collect::<Vec<_>>());
+        prop_assert_eq!(a.alerts(), b.alerts());
+    }
+}
