@@ -1,0 +1,165 @@
+//! Issue 19: the parsers fed what an attacker or a broken spreadsheet would send.
+//! Generated inputs (cargo-fuzz needs a nightly toolchain, which this project's machines
+//! cannot install; these run in the ordinary test command instead): no input panics,
+//! and the fast survey reader accepts a file only when the careful parser does, with the
+//! same figures.
+
+use peakend_core::analysis::SurveyStats;
+use peakend_core::ops::event::Event;
+use peakend_core::{Journey, builtin};
+use peakend_io::survey_csv::{self, Options};
+use peakend_io::survey_fast;
+use proptest::prelude::*;
+
+fn journey() -> Journey {
+    builtin::journeys().unwrap().remove(0)
+}
+
+/// Cells that are good, bad, or good but spelled oddly.
+fn cell() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (1u8..=10).prop_map(|n| n.to_string()),
+        1 => Just(String::new()),
+        1 => Just(" 7".to_owned()),
+        1 => Just("7.5".to_owned()),
+        1 => Just("11".to_owned()),
+        1 => Just("x".to_owned()),
+        1 => Just("\"8\"".to_owned()),
+        1 => Just("\"a,b\"".to_owned()),
+        1 => Just("-0".to_owned()),
+        1 => Just("1e1".to_owned()),
+        1 => Just("NaN".to_owned()),
+    ]
+}
+
+fn date() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => Just("2024-03-05".to_owned()),
+        1 => Just("2024/3/5".to_owned()),
+        1 => Just("2024-02-30".to_owned()),
+        1 => Just("9999-01-01".to_owned()),
+        1 => Just(" 2024-03-05".to_owned()),
+        1 => Just(String::new()),
+    ]
+}
+
+fn row() -> impl Strategy<Value = (String, String, String, String, String)> {
+    (
+        prop_oneof![4 => Just("h1".to_owned()), 1 => Just("h 1".to_owned()), 1 => Just(String::new())],
+        date(),
+        prop_oneof![4 => Just("全球通".to_owned()), 1 => Just(String::new())],
+        cell(),
+        cell(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn the_fast_reader_agrees_with_the_careful_parser(
+        rows in proptest::collection::vec(row(), 0..12),
+        crlf in any::<bool>(),
+        chunks in 1usize..4,
+    ) {
+        let j = journey();
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut text = format!("respondent,hall,date,segment,overall,sat.queue{nl}");
+        for (i, (hall, date, segment, overall, sat)) in rows.iter().enumerate() {
+            text.push_str(&format!("r{i},{hall},{date},{segment},{overall},{sat}{nl}"));
+        }
+        let opts = Options { ignore_unknown: false, halls: None };
+        let careful = survey_csv::parse(&text, &j, &opts);
+        let fast = survey_fast::fold(
+            text.as_bytes(), &j, &opts, chunks,
+            || SurveyStats::new(&j),
+            |s, r| s.push_view(r),
+        );
+        if let Some(parts) = fast {
+            let responses = careful.unwrap_or_else(|e| {
+                panic!("fast accepted what the careful parser refused: {e:?}\n{text}")
+            });
+            let mut merged = SurveyStats::new(&j);
+            parts.iter().for_each(|p| merged.merge(p));
+            let mut direct = SurveyStats::new(&j);
+            responses.iter().for_each(|r| direct.push(r));
+            prop_assert_eq!(
+                serde_json::to_value(&merged.segments).unwrap(),
+                serde_json::to_value(&direct.segments).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn no_survey_file_panics(text in "(?s).{0,300}") {
+        let j = journey();
+        let opts = Options { ignore_unknown: true, halls: None };
+        let _ = survey_csv::parse(&text, &j, &opts);
+        let _ = survey_fast::fold(text.as_bytes(), &j, &opts, 2, || 0u64, |n, _| *n += 1);
+    }
+
+    #[test]
+    fn no_event_line_panics(text in "(?s).{0,200}") {
+        let _ = Event::from_json(&text);
+    }
+
+    /// Events that are nearly right: every field shape, numbers out of range, times
+    /// at the edges of the calendar.
+    #[test]
+    fn no_nearly_valid_event_panics(
+        kind in "(ticket_issued|called|service_started|service_ended|rated|left|counter_opened|counter_closed|kiosk_fault|kiosk_restored|x)",
+        at in prop_oneof![
+            Just("2026-08-07T09:00:00+08:00".to_owned()),
+            Just("9999-12-31T23:59:59+14:00".to_owned()),
+            Just("0000-01-01T00:00:00-12:00".to_owned()),
+            Just("+275760-09-13T00:00:00Z".to_owned()),
+            "[0-9:T+-]{0,30}",
+        ],
+        score in any::<f64>(),
+        scale in any::<f64>(),
+        ticket in "[A-Z0-9~]{0,6}",
+    ) {
+        let line = serde_json::json!({
+            "id": "e1", "hall": "h1", "type": kind, "at": at, "ticket": ticket,
+            "counter": "c1", "kiosk": "k1", "service": "payment", "outcome": "done",
+            "score": score, "scale": scale,
+        })
+        .to_string();
+        if let Ok(e) = Event::from_json(&line) {
+            let year = chrono::Datelike::year(&e.at);
+            prop_assert!((2000..=2100).contains(&year));
+        }
+    }
+
+    /// A journey file cut anywhere, or with a byte changed, is refused or read; never a
+    /// panic.
+    #[test]
+    fn no_damaged_journey_panics(cut in 0.0f64..1.0, at in 0.0f64..1.0, byte in any::<u8>(), yaml in any::<bool>()) {
+        let j = journey();
+        let text = if yaml { j.to_yaml() } else { j.to_json_pretty() };
+        let mut bytes = text.into_bytes();
+        let end = (cut * bytes.len() as f64) as usize;
+        bytes.truncate(end.max(1));
+        let i = ((at * bytes.len() as f64) as usize).min(bytes.len() - 1);
+        bytes[i] = byte;
+        let damaged = String::from_utf8_lossy(&bytes);
+        let _ = Journey::from_str_any(&damaged);
+        let _ = Journey::from_json(&damaged);
+        let _ = Journey::from_yaml(&damaged);
+    }
+}
+
+/// The agreement property above means something only if the fast reader takes clean
+/// files: it does.
+#[test]
+fn a_clean_file_takes_the_fast_path() {
+    let j = journey();
+    let text = "respondent,hall,date,segment,overall,sat.queue\nr1,h1,2024-03-05,全球通,8,7\nr2,h1,2024-03-05,全球通,9,6\n";
+    let opts = Options {
+        ignore_unknown: false,
+        halls: None,
+    };
+    let parts = survey_fast::fold(text.as_bytes(), &j, &opts, 2, || 0u64, |n, _| *n += 1)
+        .expect("the fast path reads a clean file");
+    assert_eq!(parts.iter().sum::<u64>(), 2);
+}
