@@ -65,6 +65,9 @@ pub struct BodyLimits {
     pub body_timeout: std::time::Duration,
     /// The longest a handler may take before its answer starts (408 after).
     pub request_timeout: std::time::Duration,
+    /// The longest a client may take to send a request's headers (the connection is
+    /// closed after).
+    pub header_timeout: std::time::Duration,
 }
 
 impl Default for BodyLimits {
@@ -78,6 +81,7 @@ impl Default for BodyLimits {
             // A 256 MiB survey file over a slow link fits.
             body_timeout: std::time::Duration::from_secs(120),
             request_timeout: std::time::Duration::from_secs(180),
+            header_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -169,38 +173,73 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
 }
 
 /// [`serve`] until `signal` completes.
+///
+/// The accept loop is hyper's with a timer, so that a client must finish its request
+/// headers within the header timeout (axum's `serve` sets none, and a client sending a
+/// header line now and then would hold its connection forever).
 pub async fn serve_until(
     listener: TcpListener,
     state: AppState,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
     let shutdown = state.shutdown.clone();
-    let on_signal = {
-        let shutdown = shutdown.clone();
-        async move {
-            signal.await;
-            shutdown.trigger();
-            tracing::info!("shutting down: ending live streams, draining requests");
-        }
-    };
-    // The peer address feeds the survey form's per-client rate limit.
-    let server = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(on_signal);
-    let server = std::pin::pin!(server.into_future());
-    let deadline = async {
-        shutdown.wait().await;
-        tokio::time::sleep(DRAIN_TIMEOUT).await;
-    };
+    let header_timeout = state.limits.header_timeout;
+    let router = app(state);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        // The peer address feeds the survey form's and the sign-ins' per-client limits.
+        let service = hyper::service::service_fn(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    shutdown.trigger();
+    tracing::info!("shutting down: ending live streams, draining requests");
     tokio::select! {
-        done = server => done,
-        () = deadline => {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
             tracing::warn!("shutdown: connections still open after {DRAIN_TIMEOUT:?}, dropped");
-            Ok(())
         }
     }
+    Ok(())
 }
 
 async fn shutdown_signal() {

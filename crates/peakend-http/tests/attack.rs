@@ -20,6 +20,7 @@ const LIMITS: BodyLimits = BodyLimits {
     upload: 16384,
     body_timeout: Duration::from_millis(500),
     request_timeout: Duration::from_secs(30),
+    header_timeout: Duration::from_millis(500),
 };
 
 struct App {
@@ -552,4 +553,56 @@ peakend_testkit::on_both_backends!(a_slow_body_is_a_408, |url| {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains(r#""status":408"#), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(5));
+});
+
+// Issue 19: a client that never finishes its request headers (a header line now and
+// then) has its connection closed after the header timeout; others are served.
+peakend_testkit::on_both_backends!(slow_headers_lose_their_connection, |url| {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn(url).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut state = AppState::new(Arc::new(app.store.clone()));
+    state.limits = LIMITS;
+    tokio::spawn(peakend_http::serve_until(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        // Trickle a header line now and then; the server closes the connection.
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if slow.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match tokio::time::timeout(Duration::from_millis(10), slow.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => sink.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the slow connection was still open after 10 s"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // A normal client is served meanwhile and after.
+    let health = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
 });
