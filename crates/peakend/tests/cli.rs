@@ -1291,7 +1291,9 @@ peakend_testkit::on_both_backends!(a_killed_server_loses_no_acknowledged_event, 
         .trim()
         .to_owned();
     let (mut server, base) = spawn_server(url);
-    // Post batches of 200 tickets until the server is killed under the client.
+    // Post batches of 200 tickets until the server is killed under the client; the kill
+    // comes once a few batches were acknowledged, wherever the next one is then.
+    let (acked_tx, acked_rx) = std::sync::mpsc::channel();
     let poster = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1320,11 +1322,16 @@ peakend_testkit::on_both_backends!(a_killed_server_loses_no_acknowledged_event, 
                 let Ok(resp) = sent else { break };
                 let Ok(out) = resp.json::<Value>().await else { break };
                 acknowledged += out["accepted"].as_u64().unwrap_or(0);
+                if b == 3 {
+                    let _ = acked_tx.send(());
+                }
             }
             acknowledged
         })
     });
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    acked_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("batches acknowledged before the kill");
     server.kill().unwrap();
     server.wait().unwrap();
     let acknowledged = poster.join().unwrap();
