@@ -170,7 +170,7 @@ async fn server_error(response: Response, api: bool, id: &str, path: &str) -> Re
         }});
         (status, Json(body)).into_response()
     } else {
-        crate::pages::PageError(ApiError::new(status, message)).into_response()
+        crate::pages::PageError::from(ApiError::new(status, message)).into_response()
     };
     copy_headers(&parts.headers, &mut shaped);
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -188,7 +188,7 @@ fn reshaped(error: ApiError, api: bool, headers: &axum::http::HeaderMap) -> Resp
     let mut shaped = if api {
         error.into_response()
     } else {
-        crate::pages::PageError(error).into_response()
+        crate::pages::PageError::from(error).into_response()
     };
     copy_headers(headers, &mut shaped);
     shaped

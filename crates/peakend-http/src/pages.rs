@@ -165,19 +165,38 @@ impl Nav {
     }
 }
 
-/// An error on a page: the same statuses as the API, shown as a page, not JSON.
+/// An error on a page: the same statuses as the API, shown as a page, not JSON. Staff
+/// see the status and the reason; a customer (the survey form) sees a friendly page in
+/// their language that says what to do. One type for every page, so every page answers
+/// errors the same way (and a 429's or 503's `Retry-After` is always sent).
 #[derive(Debug)]
-pub struct PageError(pub ApiError);
+pub struct PageError {
+    pub error: ApiError,
+    /// A customer's page, in this language.
+    pub customer: Option<Lang>,
+}
+
+impl PageError {
+    pub fn for_customer(error: ApiError, lang: Lang) -> PageError {
+        PageError {
+            error,
+            customer: Some(lang),
+        }
+    }
+}
 
 impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
-        PageError(e)
+    fn from(error: ApiError) -> Self {
+        PageError {
+            error,
+            customer: None,
+        }
     }
 }
 
 impl From<peakend_store::StoreError> for PageError {
     fn from(e: peakend_store::StoreError) -> Self {
-        PageError(e.into())
+        ApiError::from(e).into()
     }
 }
 
@@ -189,26 +208,95 @@ struct ErrorPage {
     message: String,
 }
 
+#[derive(Template)]
+#[template(path = "survey_error.html")]
+struct CustomerErrorPage {
+    lang: Lang,
+    title: String,
+    message: String,
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = self.0.status;
-        let title = match status {
-            StatusCode::FORBIDDEN => "无权访问 · Forbidden",
-            StatusCode::NOT_FOUND => "未找到 · Not found",
-            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "请求有误 · Bad request",
-            s if s.is_server_error() => "服务器出错 · Server error",
-            _ => "出错了 · Error",
+        let status = self.error.status;
+        let body = match self.customer {
+            Some(lang) => customer_page(status, lang),
+            None => {
+                let title = match status {
+                    StatusCode::FORBIDDEN => "无权访问 · Forbidden",
+                    StatusCode::NOT_FOUND => "未找到 · Not found",
+                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                        "请求有误 · Bad request"
+                    }
+                    s if s.is_server_error() => "服务器出错 · Server error",
+                    _ => "出错了 · Error",
+                };
+                ErrorPage {
+                    status: status.as_u16(),
+                    title,
+                    message: self.error.message,
+                }
+                .render()
+            }
         };
-        let page = ErrorPage {
-            status: status.as_u16(),
-            title,
-            message: self.0.message,
-        };
-        match page.render() {
+        let mut response = match body {
             Ok(body) => (status, Html(body)).into_response(),
             Err(_) => (status, status.to_string()).into_response(),
+        };
+        if let Some(secs) = self.error.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        response
     }
+}
+
+/// What a customer is told: what happened and what to do, never the reason's text.
+fn customer_page(status: StatusCode, lang: Lang) -> askama::Result<String> {
+    let (title, message) = match status {
+        StatusCode::NOT_FOUND => (
+            lang.t("找不到这份问卷", "We cannot find this survey"),
+            lang.t(
+                "这个营业厅或问卷不存在，可能二维码已更换。请向工作人员索取新的二维码，谢谢！",
+                "This hall or survey does not exist; the QR code may have been replaced. Please ask a member of staff for the current one. Thank you!",
+            ),
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            lang.t("请稍候再试", "Please wait a moment"),
+            lang.t(
+                "这个网络在短时间内提交了太多问卷。请一分钟后再提交，您的回答对我们很重要。",
+                "Too many answers were sent from this network in a short time. Please try again in a minute: your answers matter to us.",
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            lang.t("回答内容过长", "This answer is too long"),
+            lang.t(
+                "请缩短文字后重新提交，谢谢！",
+                "Please shorten what you wrote and send it again. Thank you!",
+            ),
+        ),
+        s if s.is_client_error() => (
+            lang.t("无法处理这次提交", "We could not read this submission"),
+            lang.t(
+                "请返回问卷重新提交。",
+                "Please go back to the survey and send it again.",
+            ),
+        ),
+        _ => (
+            lang.t("抱歉，出了点问题", "Sorry, something went wrong"),
+            lang.t(
+                "我们的系统暂时出了点问题，请稍后再试。",
+                "Our system has a problem just now. Please try again a little later.",
+            ),
+        ),
+    };
+    CustomerErrorPage {
+        lang,
+        title: title.to_owned(),
+        message: message.to_owned(),
+    }
+    .render()
 }
 
 pub fn render(t: &impl Template) -> Result<Html<String>, ApiError> {

@@ -32,11 +32,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use peakend_core::{HallId, Journey, JourneyKey, OrgNode, Stage, Text};
+use peakend_core::{HallId, Journey, JourneyKey, OrgNode, Stage};
 use peakend_io::survey_json::{FieldProblem, RatingForm, ResponseForm};
 use serde::Deserialize;
 
 use crate::limiter::RateLimiter;
+use crate::pages::{Lang, PageError};
 use crate::{ApiError, AppState};
 
 /// How long a phone that answered sees "already answered" instead of the form: long
@@ -122,29 +123,10 @@ struct PageQuery {
     again: Option<String>,
 }
 
-/// The page language (the same switch as the other pages: `?lang=en`).
-#[derive(Clone, Copy)]
-struct Lang {
-    en: bool,
-}
-
-impl Lang {
-    fn from(q: &PageQuery) -> Lang {
-        Lang {
-            en: q.lang.as_deref().is_some_and(|l| l.starts_with("en")),
-        }
-    }
-
-    fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
-        if self.en { en } else { zh }
-    }
-
-    fn text<'a>(&self, text: &'a Text) -> &'a str {
-        self.t(&text.zh, &text.en)
-    }
-
-    fn code(&self) -> &'static str {
-        if self.en { "en" } else { "zh-CN" }
+/// The page language of a customer page: `?lang=en` (the same switch as the other pages).
+fn lang_of(q: &PageQuery) -> Lang {
+    Lang {
+        en: q.lang.as_deref().is_some_and(|l| l.starts_with("en")),
     }
 }
 
@@ -167,94 +149,13 @@ fn query_suffix(journey: Option<&str>, lang: Lang) -> String {
 
 // ---------------------------------------------------------------- errors as pages
 
-/// An [`ApiError`] shown to a customer: a friendly page in their language instead of
-/// the API's JSON, with the same status.
-struct PageError {
-    error: ApiError,
-    lang: Lang,
-    retry_after: Option<u64>,
-}
-
-#[derive(Template)]
-#[template(path = "survey_error.html")]
-struct ErrorPage {
-    lang: Lang,
-    title: String,
-    message: String,
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let lang = self.lang;
-        let (title, message) = match self.error.status {
-            StatusCode::NOT_FOUND => (
-                lang.t("找不到这份问卷", "We cannot find this survey"),
-                lang.t(
-                    "这个营业厅或问卷不存在，可能二维码已更换。请向工作人员索取新的二维码，谢谢！",
-                    "This hall or survey does not exist; the QR code may have been replaced. Please ask a member of staff for the current one. Thank you!",
-                ),
-            ),
-            StatusCode::TOO_MANY_REQUESTS => (
-                lang.t("请稍候再试", "Please wait a moment"),
-                lang.t(
-                    "这个网络在短时间内提交了太多问卷。请一分钟后再提交，您的回答对我们很重要。",
-                    "Too many answers were sent from this network in a short time. Please try again in a minute: your answers matter to us.",
-                ),
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE => (
-                lang.t("回答内容过长", "This answer is too long"),
-                lang.t(
-                    "请缩短文字后重新提交，谢谢！",
-                    "Please shorten what you wrote and send it again. Thank you!",
-                ),
-            ),
-            s if s.is_client_error() => (
-                lang.t("无法处理这次提交", "We could not read this submission"),
-                lang.t(
-                    "请返回问卷重新提交。",
-                    "Please go back to the survey and send it again.",
-                ),
-            ),
-            _ => (
-                lang.t("抱歉，出了点问题", "Sorry, something went wrong"),
-                lang.t(
-                    "我们的系统暂时出了点问题，请稍后再试。",
-                    "Our system has a problem just now. Please try again a little later.",
-                ),
-            ),
-        };
-        if self.error.status.is_server_error() {
-            tracing::error!(status = %self.error.status, message = %self.error.message, "survey page failed");
-        }
-        let page = ErrorPage {
-            lang,
-            title: title.to_owned(),
-            message: message.to_owned(),
-        };
-        let body = page
-            .render()
-            .unwrap_or_else(|_| format!("<!doctype html><p>{}</p>", self.error.status));
-        let mut response = (self.error.status, Html(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
-    }
-}
-
 trait InLang<T> {
     fn in_lang(self, lang: Lang) -> Result<T, PageError>;
 }
 
 impl<T, E: Into<ApiError>> InLang<T> for Result<T, E> {
     fn in_lang(self, lang: Lang) -> Result<T, PageError> {
-        self.map_err(|e| PageError {
-            error: e.into(),
-            lang,
-            retry_after: None,
-        })
+        self.map_err(|e| PageError::for_customer(e.into(), lang))
     }
 }
 
@@ -705,7 +606,7 @@ async fn form(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let lang = Lang::from(&q);
+    let lang = lang_of(&q);
     let t = target(&state, &hall, &q).await.in_lang(lang)?;
     if has_answered(&headers, t.journey.key()) {
         return Ok(thanks_page(&t, lang, Thanks::AlreadyAnswered)?.into_response());
@@ -795,15 +696,13 @@ async fn submit(
     headers: HeaderMap,
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::from(&q);
+    let lang = lang_of(&q);
     let peer = connect_info.map(|Extension(ConnectInfo(addr))| addr.ip());
     let client = client_key(&headers, peer, context.trust_forwarded_for);
     if let Err(wait) = context.limiter.check(client, Instant::now()) {
-        return Err(PageError {
-            error: ApiError::new(StatusCode::TOO_MANY_REQUESTS, "survey rate limit"),
-            lang,
-            retry_after: Some(wait.as_secs().max(1)),
-        });
+        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "survey rate limit");
+        error.retry_after = Some(wait.as_secs().max(1));
+        return Err(PageError::for_customer(error, lang));
     }
     let t = target(&state, &hall, &q).await.in_lang(lang)?;
     let Form(fields) = body
@@ -1028,7 +927,7 @@ async fn thanks(
     Path(hall): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, PageError> {
-    let lang = Lang::from(&q);
+    let lang = lang_of(&q);
     let t = target(&state, &hall, &q).await.in_lang(lang)?;
     let kind = if q.again.is_some() {
         Thanks::ReceivedBefore
@@ -1114,7 +1013,7 @@ async fn qr_png(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let lang = Lang::from(&q);
+    let lang = lang_of(&q);
     let t = target(&state, &hall, &q).await.in_lang(lang)?;
     let png = qr_png_bytes(&form_url(&context, &headers, &t))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))
@@ -1139,7 +1038,7 @@ async fn qr_page(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Html<String>, PageError> {
-    let lang = Lang::from(&q);
+    let lang = lang_of(&q);
     let t = target(&state, &hall, &q).await.in_lang(lang)?;
     let page = QrPage {
         lang,
