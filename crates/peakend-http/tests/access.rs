@@ -1,57 +1,31 @@
 //! Accounts and access, on both backends: sign-in, sessions, CSRF, and a user seeing and
 //! acting on their own node and below only — in pages and in the JSON API alike.
 
-use std::sync::Arc;
+mod helpers;
 
-use peakend_core::{HallId, OrgNodeId, Role, UserName};
-use peakend_http::{AppState, app};
-use peakend_store::{Store, User};
+use helpers::{PASSWORD, Setup, TestApp, browser};
+use peakend_core::{HallId, Role, UserName};
+use peakend_store::Store;
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct-horse-1";
 
 /// p → c → d → h1, h2; one user per role, all with the same password.
 async fn spawn(url: &str) -> (String, peakend_store::SqlStore) {
-    let store = peakend_store::connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[
-            ("h1", "人民路营业厅"),
-            ("h2", "解放路营业厅"),
-        ]))
-        .await
-        .unwrap();
-    let hash = peakend_http::auth::hash_password(PASSWORD).unwrap();
-    for (name, role, org) in [
-        ("admin", Role::Admin, "p"),
-        ("boss", Role::Director, "p"),
-        ("mgr1", Role::HallManager, "h1"),
-        ("staff1", Role::Frontline, "h1"),
-    ] {
-        let user = User {
-            name: UserName::parse(name).unwrap(),
-            role,
-            org: OrgNodeId::parse(org).unwrap(),
-            created_at: 0,
-        };
-        store.create_user(&user, &hash).await.unwrap();
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app(AppState::new(Arc::new(store.clone())));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (format!("http://{addr}"), store)
-}
-
-/// A browser: keeps cookies, does not follow redirects (so they can be checked).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            org: peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]),
+            users: vec![
+                ("admin", Role::Admin, "p"),
+                ("boss", Role::Director, "p"),
+                ("mgr1", Role::HallManager, "h1"),
+                ("staff1", Role::Frontline, "h1"),
+            ],
+            ..Setup::default()
+        },
+    )
+    .await;
+    (app.base, app.store)
 }
 
 /// Signs `name` in through the login form; returns the browser and the session's CSRF token.

@@ -1,17 +1,16 @@
 //! The server tried as an attacker would: redirect targets, forged ids and times,
 //! oversized bodies, CSRF before parsing, and a shutdown with a live stream open.
 
+mod helpers;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use peakend_core::{OrgNodeId, Role, UserName};
-use peakend_http::{AppState, BodyLimits, app};
-use peakend_store::{Store, User};
+use helpers::{PASSWORD, Setup, TestApp, browser};
+use peakend_http::{AppState, BodyLimits};
+use peakend_store::Store;
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct-horse-1";
 
 /// Small limits, so every limit can be crossed without sending megabytes.
 const LIMITS: BodyLimits = BodyLimits {
@@ -29,45 +28,22 @@ struct App {
     store: peakend_store::SqlStore,
 }
 
-/// p → c → d → h1 with an admin, a device token for h1, and small body limits.
+/// p → c → d → h1 with an admin, a device token for h1, and small limits.
 async fn spawn(url: &str) -> App {
-    let store = peakend_store::connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[("h1", "人民路营业厅")]))
-        .await
-        .unwrap();
-    let user = User {
-        name: UserName::parse("admin").unwrap(),
-        role: Role::Admin,
-        org: OrgNodeId::parse("p").unwrap(),
-        created_at: 0,
-    };
-    let hash = peakend_http::auth::hash_password(PASSWORD).unwrap();
-    store.create_user(&user, &hash).await.unwrap();
-    let device_token = store
-        .create_device_token(&peakend_core::HallId::parse("h1").unwrap())
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut state = AppState::new(Arc::new(store.clone()));
-    state.limits = LIMITS;
-    let router = app(state);
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            limits: Some(LIMITS),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let (_, device_token) = app.device("h1").await;
     App {
-        base: format!("http://{addr}"),
+        base: app.base,
         device_token,
-        store,
+        store: app.store,
     }
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// Signs the admin in through the login form; the browser and the session's CSRF token.

@@ -2,9 +2,9 @@
 //! batch is answered 503 with `Retry-After`, nothing of it is applied, the body names a
 //! request id and no internal text, and the same batch sent again is applied once.
 
-use std::sync::Arc;
+mod helpers;
 
-use peakend_http::{AppState, app};
+use helpers::TestApp;
 use peakend_store::Store;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -46,19 +46,10 @@ async fn repair(url: &str) {
 }
 
 peakend_testkit::on_both_backends!(a_storage_fault_is_a_retryable_503, |url| {
-    let store = peakend_store::connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[("h1", "人民路营业厅")]))
-        .await
-        .unwrap();
+    let app = TestApp::spawn(url).await;
+    let (device, _) = app.device("h1").await;
     let hall = peakend_core::HallId::parse("h1").unwrap();
-    let token = store.create_device_token(&hall).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(AppState::new(Arc::new(store.clone())));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-
+    let store = &app.store;
     let batch = (1..=3)
         .map(|i| {
             format!(
@@ -68,9 +59,8 @@ peakend_testkit::on_both_backends!(a_storage_fault_is_a_retryable_503, |url| {
         .collect::<Vec<_>>()
         .join("\n");
     let post = || {
-        reqwest::Client::new()
-            .post(format!("{base}/api/v1/events"))
-            .bearer_auth(&token)
+        device
+            .post(app.url("/api/v1/events"))
             .body(batch.clone())
             .send()
     };

@@ -2,89 +2,32 @@
 //! tightens care to 10 minutes and adds a moment; its halls' live rules, survey form,
 //! poster and analysis follow it at once, and a city below cannot undo it.
 
-use std::sync::Arc;
+mod helpers;
 
-use peakend_core::{Journey, OrgNodeId, Role, UserName};
-use peakend_http::{AppState, app};
-use peakend_store::{Origin, Store, User};
+use helpers::{Setup, TestApp};
+use peakend_core::{Journey, Role};
+use peakend_store::Store;
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct-horse-1";
 /// Extends `service-hall`: care after 10 min (not 15) and `book_online` (线上预约取号) added.
 const DONGJIANG: &str = include_str!("../../../examples/journeys/dongjiang-hall.json");
 
-struct App {
-    base: String,
-    store: peakend_store::SqlStore,
-    device: String,
-}
-
-async fn spawn(url: &str) -> App {
-    let store = peakend_store::connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .put_journey(&Journey::from_json(DONGJIANG).unwrap(), Origin::User)
-        .await
-        .unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[("h1", "人民路营业厅")]))
-        .await
-        .unwrap();
-    let hash = peakend_http::auth::hash_password(PASSWORD).unwrap();
-    for (name, role, org) in [
-        ("admin", Role::Admin, "p"),
-        ("boss", Role::Director, "p"),
-        ("citymgr", Role::RegionalManager, "c"),
-        ("citydir", Role::Director, "c"),
-    ] {
-        let user = User {
-            name: UserName::parse(name).unwrap(),
-            role,
-            org: OrgNodeId::parse(org).unwrap(),
-            created_at: 0,
-        };
-        store.create_user(&user, &hash).await.unwrap();
-    }
-    let device = store
-        .create_device_token(&peakend_core::HallId::parse("h1").unwrap())
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app(AppState::new(Arc::new(store.clone())));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    App {
-        base: format!("http://{addr}"),
-        store,
-        device,
-    }
-}
-
-/// A script's client for `name`: bearer token, no redirects followed.
-async fn client(base: &str, name: &str) -> reqwest::Client {
-    let login: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"name": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {}", login["token"].as_str().unwrap())
-            .parse()
-            .unwrap(),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
+async fn spawn(url: &str) -> TestApp {
+    TestApp::spawn_with(
+        url,
+        Setup {
+            journeys: vec![Journey::from_json(DONGJIANG).unwrap()],
+            users: vec![
+                ("admin", Role::Admin, "p"),
+                ("boss", Role::Director, "p"),
+                ("citymgr", Role::RegionalManager, "c"),
+                ("citydir", Role::Director, "c"),
+            ],
+            ..Setup::default()
+        },
+    )
+    .await
 }
 
 async fn assign(c: &reqwest::Client, base: &str, node: &str, journey: &str) -> (StatusCode, Value) {
@@ -104,13 +47,11 @@ async fn get_json(c: &reqwest::Client, url: String) -> Value {
 }
 
 /// Open care alerts of h1 at `hm` on 2026-08-07 (+08:00).
-async fn care_alerts(app: &App, hm: &str) -> usize {
-    let resp: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v1/halls/h1/alerts?at=2026-08-07T{hm}:00%2B08:00",
-            app.base
-        ))
-        .bearer_auth(&app.device)
+async fn care_alerts(device: &reqwest::Client, app: &TestApp, hm: &str) -> usize {
+    let resp: Value = device
+        .get(app.url(&format!(
+            "/api/v1/halls/h1/alerts?at=2026-08-07T{hm}:00%2B08:00"
+        )))
         .send()
         .await
         .unwrap()
@@ -127,14 +68,14 @@ async fn care_alerts(app: &App, hm: &str) -> usize {
 peakend_testkit::on_both_backends!(a_hall_lives_by_its_province_s_journey, |url| {
     let app = spawn(url).await;
     let base = &app.base;
-    let admin = client(base, "admin").await;
+    let admin = app.user("admin").await;
+    let (device, _) = app.device("h1").await;
 
     // One customer waits from 09:00, nobody is called.
     let batch = r#"{"id":"e1","hall":"h1","type":"counter_opened","at":"2026-08-07T08:30:00+08:00","counter":"c1"}
 {"id":"e2","hall":"h1","type":"ticket_issued","at":"2026-08-07T09:00:00+08:00","ticket":"A1","service":"payment"}"#;
-    let out: Value = reqwest::Client::new()
+    let out: Value = device
         .post(format!("{base}/api/v1/events"))
-        .bearer_auth(&app.device)
         .body(batch)
         .send()
         .await
@@ -148,16 +89,16 @@ peakend_testkit::on_both_backends!(a_hall_lives_by_its_province_s_journey, |url|
     let before = get_json(&admin, format!("{base}/api/v1/org/h1/journey")).await;
     assert_eq!(before["effective_journey"], "service-hall");
     assert_eq!(before["journey"], Value::Null);
-    assert_eq!(care_alerts(&app, "09:11").await, 0);
-    assert_eq!(care_alerts(&app, "09:16").await, 1);
+    assert_eq!(care_alerts(&device, &app, "09:11").await, 0);
+    assert_eq!(care_alerts(&device, &app, "09:16").await, 1);
 
     // Only a director or an admin assigns, and only within their scope.
-    let citymgr = client(base, "citymgr").await;
+    let citymgr = app.user("citymgr").await;
     assert_eq!(
         assign(&citymgr, base, "c", "dongjiang-hall").await.0,
         StatusCode::FORBIDDEN
     );
-    let citydir = client(base, "citydir").await;
+    let citydir = app.user("citydir").await;
     assert_eq!(
         assign(&citydir, base, "p", "dongjiang-hall").await.0,
         StatusCode::FORBIDDEN
@@ -167,8 +108,8 @@ peakend_testkit::on_both_backends!(a_hall_lives_by_its_province_s_journey, |url|
     let (status, body) = assign(&admin, base, "p", "dongjiang-hall").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["previous"], Value::Null);
-    assert_eq!(care_alerts(&app, "09:09").await, 0);
-    assert_eq!(care_alerts(&app, "09:11").await, 1);
+    assert_eq!(care_alerts(&device, &app, "09:09").await, 0);
+    assert_eq!(care_alerts(&device, &app, "09:11").await, 1);
     let rules = peakend_store::hall_rules(&app.store, &peakend_core::HallId::parse("h1").unwrap())
         .await
         .unwrap();

@@ -3,15 +3,13 @@
 //! route the table names must exist (the same request inside the scope is not refused
 //! and is not "no route"), so a renamed route cannot pass by being missing.
 
-use std::sync::Arc;
+mod helpers;
 
-use peakend_core::{HallId, OrgLevel, OrgNode, OrgNodeId, Role, UserName};
-use peakend_http::{AppState, app};
-use peakend_store::{Store, User};
+use helpers::{Setup, TestApp};
+use peakend_core::{HallId, OrgLevel, OrgNode, OrgNodeId, Role};
+use peakend_store::Store;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct-horse-1";
+use serde_json::json;
 /// What must never appear in an answer about the other province.
 const SECRETS: [&str; 3] = ["另一省", "秘密营业厅", "secret-purpose"];
 
@@ -26,13 +24,20 @@ fn node(id: &str, parent: Option<&str>, level: OrgLevel, name: &str) -> OrgNode 
     }
 }
 
+const USERS: [(&str, Role, &str); 5] = [
+    ("admin", Role::Admin, "p"),
+    ("boss", Role::Director, "p"),
+    ("reg", Role::RegionalManager, "d"),
+    ("mgr", Role::HallManager, "h1"),
+    ("staff", Role::Frontline, "h1"),
+];
+
 /// Two provinces: ours (p → c → d → h1, h2; and c → d3 → h3) and another (p2 → … → h9),
-/// whose hall has events and a survey answer that must not leak.
-async fn spawn(url: &str) -> (String, Vec<(&'static str, String)>) {
-    let store = peakend_store::connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    let mut nodes = peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]);
-    nodes.extend([
+/// whose hall has events and a survey answer that must not leak; a signed-in client per
+/// user.
+async fn spawn(url: &str) -> (TestApp, Vec<(&'static str, reqwest::Client)>) {
+    let mut org = peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]);
+    org.extend([
         node("d3", Some("c"), OrgLevel::District, "新区"),
         node("h3", Some("d3"), OrgLevel::Hall, "新区营业厅"),
         node("p2", None, OrgLevel::Province, "另一省"),
@@ -40,7 +45,16 @@ async fn spawn(url: &str) -> (String, Vec<(&'static str, String)>) {
         node("d2", Some("c2"), OrgLevel::District, "另一区"),
         node("h9", Some("d2"), OrgLevel::Hall, "秘密营业厅"),
     ]);
-    store.import_org(nodes).await.unwrap();
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            org,
+            users: USERS.to_vec(),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let store = &app.store;
     let h9 = HallId::parse("h9").unwrap();
     let events = [
         r#"{"id":"e1","hall":"h9","type":"counter_opened","at":"2026-08-07T08:30:00+08:00","counter":"c1"}"#,
@@ -70,42 +84,11 @@ async fn spawn(url: &str) -> (String, Vec<(&'static str, String)>) {
     .unwrap();
     let response = form.parse(&journey, None).unwrap();
     store.import_responses(&journey, &[response]).await.unwrap();
-
-    let hash = peakend_http::auth::hash_password(PASSWORD).unwrap();
-    let users = [
-        ("admin", Role::Admin, "p"),
-        ("boss", Role::Director, "p"),
-        ("reg", Role::RegionalManager, "d"),
-        ("mgr", Role::HallManager, "h1"),
-        ("staff", Role::Frontline, "h1"),
-    ];
-    for (name, role, org) in users {
-        let user = User {
-            name: UserName::parse(name).unwrap(),
-            role,
-            org: OrgNodeId::parse(org).unwrap(),
-            created_at: 0,
-        };
-        store.create_user(&user, &hash).await.unwrap();
+    let mut clients = Vec::new();
+    for (name, _, _) in USERS {
+        clients.push((name, app.user(name).await));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(AppState::new(Arc::new(store)));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let mut tokens = Vec::new();
-    for (name, _, _) in users {
-        let login: Value = reqwest::Client::new()
-            .post(format!("{base}/api/v1/session"))
-            .json(&json!({"name": name, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push((name, login["token"].as_str().unwrap().to_owned()));
-    }
-    (base, tokens)
+    (app, clients)
 }
 
 /// A request of the table: method, path with `{h}` (a hall) and `{n}` (a node), body.
@@ -179,20 +162,14 @@ fn routes() -> Vec<Route> {
 }
 
 async fn call(
-    base: &str,
-    token: &str,
+    app: &TestApp,
+    client: &reqwest::Client,
     route: &Route,
     hall: &str,
     node: &str,
 ) -> (StatusCode, String) {
     let fill = |s: &str| s.replace("{h}", hall).replace("{n}", node);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let req = client
-        .request(route.method.clone(), format!("{base}{}", fill(route.path)))
-        .bearer_auth(token);
+    let req = client.request(route.method.clone(), app.url(&fill(route.path)));
     let req = match &route.body {
         Body::None => req,
         Body::Json(b) => req.header("content-type", "application/json").body(fill(b)),
@@ -237,12 +214,12 @@ fn targets(
 }
 
 peakend_testkit::on_both_backends!(no_role_reaches_outside_its_scope, |url| {
-    let (base, tokens) = spawn(url).await;
-    for (user, token) in &tokens {
+    let (app, clients) = spawn(url).await;
+    for (user, client) in &clients {
         let (outside, (own_hall, own_node)) = targets(user);
         for route in routes() {
             // The route exists: inside the scope it is not refused for scope or missing.
-            let (status, text) = call(&base, token, &route, own_hall, own_node).await;
+            let (status, text) = call(&app, client, &route, own_hall, own_node).await;
             assert!(
                 !text.contains("no route for"),
                 "{user} {} {}: {status} {text}",
@@ -250,7 +227,7 @@ peakend_testkit::on_both_backends!(no_role_reaches_outside_its_scope, |url| {
                 route.path
             );
             for (hall, node) in &outside {
-                let (status, text) = call(&base, token, &route, hall, node).await;
+                let (status, text) = call(&app, client, &route, hall, node).await;
                 assert!(
                     status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
                     "{user} {} {} at {hall}/{node}: {status} {text}",
