@@ -2,11 +2,12 @@
 //! on port 0 (with connection info, as `peakend serve` does) against a fresh database
 //! on each backend.
 
-use std::net::SocketAddr;
+mod helpers;
+
 use std::sync::Arc;
 
+use helpers::TestApp;
 use peakend_core::{Journey, JourneyKey};
-use peakend_http::{AppState, app};
 use peakend_store::Store;
 use reqwest::{StatusCode, header};
 
@@ -18,31 +19,15 @@ struct App {
 
 /// Starts the app on an ephemeral port with one hall, `h1`, under a district `d`.
 async fn spawn(url: &str) -> App {
-    let store = peakend_store::connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[("h1", "人民路营业厅")]))
-        .await
-        .unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
+    let app = TestApp::spawn(url).await;
+    let store: Arc<dyn Store> = Arc::new(app.store);
     let journey = store
         .journey(&JourneyKey::parse("service-hall").unwrap())
         .await
         .unwrap()
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app(AppState::new(store.clone()));
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
     App {
-        base: format!("http://{addr}"),
+        base: app.base,
         store,
         journey,
     }
