@@ -13,7 +13,7 @@ use peakend_store::User;
 use serde::Deserialize;
 
 use crate::auth::{Viewer, one_time_password};
-use crate::pages::{Lang, Nav, PageError, render};
+use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {

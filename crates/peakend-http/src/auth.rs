@@ -21,7 +21,7 @@ use peakend_store::{Session, User};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::pages::{Lang, Nav, PageError, render};
+use crate::view::{Lang, Nav, PageError, Signed, render};
 use crate::{ApiError, AppState};
 
 pub const SESSION_COOKIE: &str = "peakend_session";
@@ -62,16 +62,7 @@ pub fn one_time_password() -> String {
 }
 
 /// The value of one cookie of the request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
+pub use crate::view::cookie;
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -181,6 +172,16 @@ impl Viewer {
     /// The CSRF token a cookie caller sent in the `X-CSRF-Token` header.
     pub fn check_csrf_header(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         self.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))
+    }
+}
+
+impl Signed for Viewer {
+    fn user(&self) -> &User {
+        &self.user
+    }
+
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
 }
 

@@ -12,7 +12,7 @@ use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis};
 use peakend_core::{HallId, OrgNodeId};
 
 use crate::auth::Viewer;
-use crate::pages::{Lang, Nav, PageError, render};
+use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {

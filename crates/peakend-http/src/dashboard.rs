@@ -19,7 +19,7 @@ use peakend_store::{AnalysisQuery, ErrorKind};
 use serde::Deserialize;
 
 use crate::auth::Viewer;
-use crate::pages::{Lang, Nav, PageError, render};
+use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {

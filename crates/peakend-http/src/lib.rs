@@ -22,7 +22,9 @@ mod org;
 mod pages;
 mod redirect;
 mod responses;
+mod shape;
 mod survey_form;
+mod view;
 
 use std::sync::Arc;
 
@@ -157,7 +159,7 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(axum::middleware::from_fn(error::shape_errors))
+        .layer(axum::middleware::from_fn(shape::shape_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -37,7 +37,7 @@ use peakend_io::survey_json::{FieldProblem, RatingForm, ResponseForm};
 use serde::Deserialize;
 
 use crate::limiter::RateLimiter;
-use crate::pages::{Lang, PageError};
+use crate::view::{Lang, PageError};
 use crate::{ApiError, AppState};
 
 /// How long a phone that answered sees "already answered" instead of the form: long

@@ -1,0 +1,280 @@
+//! What every page shares: the language, the header, errors as pages and rendering.
+//! Below both the sign-in module and the page modules, so neither imports the other
+//! for these.
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use peakend_core::{Action, OrgTree, Text};
+use peakend_store::User;
+
+use crate::ApiError;
+
+/// A cookie of the request by name.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A signed-in user as the header shows them (the sign-in module's `Viewer`).
+pub trait Signed {
+    fn user(&self) -> &User;
+    fn csrf(&self) -> &str;
+}
+
+/// The page language: `?lang=en|zh` on the URL, else the `lang` cookie the switch sets,
+/// else Chinese.
+#[derive(Debug, Clone, Copy)]
+pub struct Lang {
+    pub en: bool,
+}
+
+impl Lang {
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        if self.en { en } else { zh }
+    }
+
+    pub fn text<'a>(&self, text: &'a Text) -> &'a str {
+        self.t(&text.zh, &text.en)
+    }
+
+    pub fn code(&self) -> &'static str {
+        if self.en { "en" } else { "zh-CN" }
+    }
+
+    fn of(parts: &Parts) -> Lang {
+        let query = parts.uri.query().unwrap_or("");
+        let asked = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("lang="))
+            .or_else(|| cookie(&parts.headers, "lang"));
+        Lang {
+            en: asked.is_some_and(|l| l.starts_with("en")),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Lang::of(parts))
+    }
+}
+
+/// The header of every page: who is signed in, where they are, the switch and logout.
+pub struct Nav {
+    pub user: String,
+    pub role: String,
+    pub org: String,
+    pub csrf: String,
+    pub admin: bool,
+    /// A hall user's own hall, for the live board link.
+    pub hall: String,
+    /// The path and query of this page, to come back to after switching language.
+    pub here: String,
+}
+
+impl Nav {
+    pub fn anonymous() -> Nav {
+        Nav {
+            user: String::new(),
+            role: String::new(),
+            org: String::new(),
+            csrf: String::new(),
+            admin: false,
+            hall: String::new(),
+            here: "/".into(),
+        }
+    }
+
+    pub fn of(viewer: &impl Signed, tree: &OrgTree, lang: &Lang, here: &Uri) -> Nav {
+        let user = viewer.user();
+        let node = tree.get(&user.org);
+        let (zh, en) = user.role.name();
+        Nav {
+            user: user.name.to_string(),
+            role: lang.t(zh, en).to_owned(),
+            org: node.map_or_else(|| user.org.to_string(), |n| n.name.clone()),
+            csrf: viewer.csrf().to_owned(),
+            admin: user.role.may(Action::ManageUsers),
+            hall: node
+                .and_then(|n| n.hall_id())
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+            here: here
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        }
+    }
+
+    pub fn signed_in(&self) -> bool {
+        !self.user.is_empty()
+    }
+
+    /// This page without a `lang=` parameter, so the switch (a cookie) takes effect.
+    pub fn here_without_lang(&self) -> String {
+        let (path, query) = self.here.split_once('?').unwrap_or((&self.here, ""));
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
+            .collect();
+        if kept.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        }
+    }
+}
+
+/// An error on a page: the same statuses as the API, shown as a page, not JSON. Staff
+/// see the status and the reason; a customer (the survey form) sees a friendly page in
+/// their language that says what to do. One type for every page, so every page answers
+/// errors the same way (and a 429's or 503's `Retry-After` is always sent).
+#[derive(Debug)]
+pub struct PageError {
+    pub error: ApiError,
+    /// A customer's page, in this language.
+    pub customer: Option<Lang>,
+}
+
+impl PageError {
+    pub fn for_customer(error: ApiError, lang: Lang) -> PageError {
+        PageError {
+            error,
+            customer: Some(lang),
+        }
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        PageError {
+            error,
+            customer: None,
+        }
+    }
+}
+
+impl From<peakend_store::StoreError> for PageError {
+    fn from(e: peakend_store::StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "survey_error.html")]
+struct CustomerErrorPage {
+    lang: Lang,
+    title: String,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.error.status;
+        let body = match self.customer {
+            Some(lang) => customer_page(status, lang),
+            None => {
+                let title = match status {
+                    StatusCode::FORBIDDEN => "无权访问 · Forbidden",
+                    StatusCode::NOT_FOUND => "未找到 · Not found",
+                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                        "请求有误 · Bad request"
+                    }
+                    s if s.is_server_error() => "服务器出错 · Server error",
+                    _ => "出错了 · Error",
+                };
+                ErrorPage {
+                    status: status.as_u16(),
+                    title,
+                    message: self.error.message,
+                }
+                .render()
+            }
+        };
+        let mut response = match body {
+            Ok(body) => (status, Html(body)).into_response(),
+            Err(_) => (status, status.to_string()).into_response(),
+        };
+        if let Some(secs) = self.error.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// What a customer is told: what happened and what to do, never the reason's text.
+fn customer_page(status: StatusCode, lang: Lang) -> askama::Result<String> {
+    let (title, message) = match status {
+        StatusCode::NOT_FOUND => (
+            lang.t("找不到这份问卷", "We cannot find this survey"),
+            lang.t(
+                "这个营业厅或问卷不存在，可能二维码已更换。请向工作人员索取新的二维码，谢谢！",
+                "This hall or survey does not exist; the QR code may have been replaced. Please ask a member of staff for the current one. Thank you!",
+            ),
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            lang.t("请稍候再试", "Please wait a moment"),
+            lang.t(
+                "这个网络在短时间内提交了太多问卷。请一分钟后再提交，您的回答对我们很重要。",
+                "Too many answers were sent from this network in a short time. Please try again in a minute: your answers matter to us.",
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            lang.t("回答内容过长", "This answer is too long"),
+            lang.t(
+                "请缩短文字后重新提交，谢谢！",
+                "Please shorten what you wrote and send it again. Thank you!",
+            ),
+        ),
+        s if s.is_client_error() => (
+            lang.t("无法处理这次提交", "We could not read this submission"),
+            lang.t(
+                "请返回问卷重新提交。",
+                "Please go back to the survey and send it again.",
+            ),
+        ),
+        _ => (
+            lang.t("抱歉，出了点问题", "Sorry, something went wrong"),
+            lang.t(
+                "我们的系统暂时出了点问题，请稍后再试。",
+                "Our system has a problem just now. Please try again a little later.",
+            ),
+        ),
+    };
+    CustomerErrorPage {
+        lang,
+        title: title.to_owned(),
+        message: message.to_owned(),
+    }
+    .render()
+}
+
+pub fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
+    html(t.render())
+}
+
+pub(crate) fn html(rendered: Result<String, askama::Error>) -> Result<Html<String>, ApiError> {
+    rendered
+        .map(Html)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
