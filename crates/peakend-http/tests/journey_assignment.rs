@@ -114,6 +114,23 @@ peakend_testkit::on_both_backends!(a_hall_lives_by_its_province_s_journey, |url|
         .await
         .unwrap();
     assert_eq!(rules.care_after_ms, 10 * 60_000);
+    // The next batch of the day is judged and rolled up on the hall's new rules, so the
+    // overview and KPIs read the roll-up instead of replaying the day.
+    let more = r#"{"id":"e3","hall":"h1","type":"ticket_issued","at":"2026-08-07T09:20:00+08:00","ticket":"A2","service":"payment"}"#;
+    let out: Value = device
+        .post(format!("{base}/api/v1/events"))
+        .body(more)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["accepted"], 1, "{out}");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+    let rollups = app.store.ops_rollups(day, day).await.unwrap();
+    let rollup = rollups[0].2.as_ref().expect("a roll-up of the day");
+    assert_eq!(rollup.care_after_ms, 10 * 60_000);
 
     // The tree shows each node's own journey and the one it lives by.
     let org = get_json(&admin, format!("{base}/api/v1/org")).await;

@@ -110,11 +110,13 @@ fn day_bounds(e: &Event) -> (i64, i64) {
     (start, start + 86_400_000)
 }
 
-/// Applies one hall's batch on `db`, given the hall's day as the last committed ingest
-/// left it (if any). Returns what happened and the day to keep once `db` commits.
+/// Applies one hall's batch on `db` on the hall's `rules` (its journey's standards, its
+/// province's holidays), given the hall's day as the last committed ingest left it (if
+/// any). Returns what happened and the day to keep once `db` commits.
 pub(crate) async fn apply_batch(
     db: &mut impl IngestTx,
     hall: &HallId,
+    rules: &Rules,
     events: Vec<Item>,
     refused: Vec<Refusal>,
     mut cached: Option<CachedDay>,
@@ -158,7 +160,12 @@ pub(crate) async fn apply_batch(
         // process may share the database) and every new event sorts after the stored
         // ones: then applying the new events to it equals replaying everything.
         let base = match cached.take() {
-            Some(c) if (c.lo, c.hi) == (lo, hi) && c.precedes(new.first().map(|i| &i.1)) => {
+            // A day replayed on other rules (a journey assigned since) is replayed again.
+            Some(c)
+                if (c.lo, c.hi) == (lo, hi)
+                    && c.day.rules() == rules
+                    && c.precedes(new.first().map(|i| &i.1)) =>
+            {
                 (db.count(hall, lo, hi).await? == c.stored).then_some(c)
             }
             _ => None,
@@ -179,7 +186,7 @@ pub(crate) async fn apply_batch(
                     hi,
                     stored: stored.len() as i64,
                     last: None,
-                    day: HallDay::new(Rules::default()),
+                    day: HallDay::new(rules.clone()),
                 };
                 let mut all = stored
                     .iter()

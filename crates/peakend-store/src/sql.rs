@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup};
 use peakend_core::assignment::{AssignmentChange, Assignments};
-use peakend_core::ops::day::Alert;
+use peakend_core::ops::day::{Alert, Rules};
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::ops::holiday::Holiday;
 use peakend_core::ops::rollup::DayRollup;
@@ -118,7 +118,14 @@ pub struct SqlStore {
     /// The org tree as of a data generation: nearly every request needs it, and only an
     /// org import (which bumps the generation) changes it.
     org: Arc<std::sync::Mutex<Option<(i64, OrgTree)>>>,
+    /// Each hall's rules for the ingest as of a data generation (a journey assigned or
+    /// changed, an org or holiday import bumps it), so a batch does not read its hall's
+    /// journey, tree and holidays every time.
+    rules: Arc<std::sync::Mutex<Option<RulesAsOf>>>,
 }
+
+/// Halls' rules and the data generation they were read at.
+type RulesAsOf = (i64, HashMap<HallId, Rules>);
 
 impl SqlStore {
     fn with_pool(pool: Pool, sqlite_file: Option<PathBuf>) -> SqlStore {
@@ -129,6 +136,7 @@ impl SqlStore {
             sqlite_file,
             sqlite_writer: Arc::default(),
             org: Arc::default(),
+            rules: Arc::default(),
         }
     }
 
@@ -359,6 +367,37 @@ impl SqlStore {
             sqlx::query("DELETE FROM store_task WHERE task = $1").bind(TASK).execute(pool).await?;
         });
         Ok(())
+    }
+
+    /// The rules a hall's events are applied on, from the cache while no write other
+    /// than survey imports has happened since.
+    async fn ingest_rules(&self, hall: &HallId) -> Result<Rules> {
+        const MAX_HALLS: usize = 4096;
+        let generation = self.data_generation().await?;
+        {
+            let mut cache = self.rules.lock().expect("rules cache lock");
+            match &mut *cache {
+                Some((g, halls))
+                    if *g == generation || self.analyses.only_imports_between(*g, generation) =>
+                {
+                    *g = generation;
+                    if let Some(r) = halls.get(hall) {
+                        return Ok(r.clone());
+                    }
+                }
+                _ => *cache = Some((generation, HashMap::new())),
+            }
+        }
+        let rules = crate::hall_rules(self, hall).await?;
+        if let Some((g, halls)) = &mut *self.rules.lock().expect("rules cache lock")
+            && *g == generation
+        {
+            if halls.len() >= MAX_HALLS {
+                halls.clear();
+            }
+            halls.insert(hall.clone(), rules.clone());
+        }
+        Ok(rules)
     }
 
     /// Recomputes a journey's survey roll-up cells (all-purpose and per purpose) from its
@@ -892,8 +931,14 @@ impl Store for SqlStore {
         events: Vec<(usize, Event, String)>,
         refused: Vec<(usize, String, String)>,
     ) -> Result<IngestOutcome> {
+        let rules = self.ingest_rules(hall).await?;
         let pool = match &self.pool {
-            Pool::Sqlite(_) => return self.sqlite_writer()?.ingest(hall, events, refused).await,
+            Pool::Sqlite(_) => {
+                return self
+                    .sqlite_writer()?
+                    .ingest(hall, rules, events, refused)
+                    .await;
+            }
             Pool::Postgres(pool) => pool,
         };
         let cached = self.days.lock().expect("day cache lock").remove(hall);
@@ -907,6 +952,7 @@ impl Store for SqlStore {
         let (outcome, day) = ingest::apply_batch(
             &mut PgIngest { tx: &mut tx },
             hall,
+            &rules,
             events,
             refused,
             cached,
@@ -940,6 +986,10 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Working days changed: rules cached for the ingest must be read again.
+            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(holidays.len())

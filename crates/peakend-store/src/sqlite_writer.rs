@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use peakend_core::HallId;
+use peakend_core::ops::day::Rules;
 use peakend_core::ops::event::Event;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
@@ -35,6 +36,7 @@ const CHECKPOINT_EVENTS: usize = 10_000;
 
 struct Job {
     hall: HallId,
+    rules: Rules,
     events: Vec<Item>,
     refused: Vec<Refusal>,
     reply: oneshot::Sender<Result<IngestOutcome>>,
@@ -106,12 +108,14 @@ impl SqliteWriter {
     pub(crate) async fn ingest(
         &self,
         hall: &HallId,
+        rules: Rules,
         events: Vec<Item>,
         refused: Vec<Refusal>,
     ) -> Result<IngestOutcome> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             hall: hall.clone(),
+            rules,
             events,
             refused,
             reply,
@@ -327,6 +331,7 @@ fn write_group(
         written += job.size();
         let Job {
             hall,
+            rules,
             events,
             refused,
             reply,
@@ -338,7 +343,7 @@ fn write_group(
             .and_then(|()| {
                 let mut tx = Tx { conn };
                 runtime.block_on(ingest::apply_batch(
-                    &mut tx, &hall, events, refused, cached, now,
+                    &mut tx, &hall, &rules, events, refused, cached, now,
                 ))
             });
         let result = match result {
@@ -482,6 +487,7 @@ mod tests {
         .unwrap();
         Job {
             hall: HallId::parse(hall).unwrap(),
+            rules: Rules::default(),
             events: (0..events)
                 .map(|i| (i + 1, e.clone(), String::new()))
                 .collect(),
@@ -553,6 +559,7 @@ mod tests {
             answers.push(answer);
             Job {
                 hall: HallId::parse(hall).unwrap(),
+                rules: Rules::default(),
                 events,
                 refused: Vec::new(),
                 reply,
