@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Html;
 use axum::routing::get;
-use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis};
+use peakend_core::ops::day::{Alert, AlertKind, Kpis};
 use peakend_core::{HallId, OrgNodeId};
 
 use crate::auth::Viewer;
@@ -120,9 +120,9 @@ async fn board(
     let now_ms = now.timestamp_millis();
     let midnight = peakend_store::local_midnight(now.date_naive(), offset);
     let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
-    let events = state.store.hall_events(&hall, midnight, now_ms + 1).await?;
     let care_after_ms = rules.care_after_ms;
-    let day = HallDay::replay(rules, &events, now_ms);
+    let day =
+        peakend_store::replay_day(state.store.as_ref(), &hall, rules, midnight, now_ms).await?;
     let queue = day.queue(now_ms);
     let acks = state.store.alert_acks(&hall).await?;
     let open: Vec<&Alert> = day

@@ -25,6 +25,7 @@ pub fn router(limits: &crate::BodyLimits) -> Router<AppState> {
         .route("/api/v1/halls/{hall}/queue", get(queue))
         .route("/api/v1/halls/{hall}/tickets/{ticket}", get(ticket))
         .route("/api/v1/halls/{hall}/alerts", get(alerts))
+        .route("/api/v1/halls/{hall}/kiosks", get(kiosks))
         .route("/api/v1/halls/{hall}/live", get(live))
         .route("/api/v1/alerts/{id}/ack", post(ack))
 }
@@ -113,8 +114,8 @@ async fn replay(
     let now = at.timestamp_millis();
     let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
     let midnight = peakend_store::local_midnight(at.date_naive(), *at.offset());
-    let events = state.store.hall_events(&hall, midnight, now + 1).await?;
-    Ok((HallDay::replay(rules, &events, now), now))
+    let day = peakend_store::replay_day(state.store.as_ref(), &hall, rules, midnight, now).await?;
+    Ok((day, now))
 }
 
 async fn queue(
@@ -194,6 +195,30 @@ async fn alerts(
 struct AckBody {
     /// Who took care of it: a user is themselves; a hall's display names the person.
     by: Option<String>,
+}
+
+/// The hall's kiosks at a moment (`?at=`, default now): how many it has, and each open
+/// fault with since when, its repair deadline (working days by the province's calendar)
+/// and whether that has passed. Faults outlive their day: one reported on Friday is
+/// listed on Monday until it is restored.
+async fn kiosks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(hall): Path<String>,
+    Query(q): Query<AtQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (day, now) = replay(&state, &caller, hall.clone(), q.at.as_deref()).await?;
+    let tree = state.store.org_tree().await?;
+    let count = peakend_core::OrgNodeId::parse(hall.as_str())
+        .ok()
+        .and_then(|id| tree.get(&id).map(|n| n.kiosks))
+        .unwrap_or(0);
+    Ok(Json(serde_json::json!({
+        "hall": hall,
+        "at": now,
+        "kiosks": count,
+        "open_faults": day.open_faults(),
+    })))
 }
 
 /// Someone took care of an alert: who and when are kept; a second ack keeps the first.

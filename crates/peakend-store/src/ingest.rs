@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use peakend_core::HallId;
-use peakend_core::ops::day::{HallDay, Rules};
-use peakend_core::ops::event::Event;
+use peakend_core::ops::day::{HallDay, KioskFault, Rules};
+use peakend_core::ops::event::{Event, EventKind};
 use peakend_core::ops::rollup::{DayRollup, rollup_day};
 
 use crate::{IngestOutcome, Rejected, Result, StoreError};
@@ -36,6 +36,12 @@ pub(crate) trait IngestTx {
         now: i64,
         rows: &[(Event, String)],
     ) -> Result<()>;
+    /// The hall's kiosk faults reported in [`before` − 90 days, `before`): what a day
+    /// starting at `before` carries in (open ones: not restored before it).
+    async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>>;
+    /// Records applied `kiosk_fault` (a new fault) and `kiosk_restored` (the open fault
+    /// of that kiosk restored) events, in order.
+    async fn record_kiosks(&mut self, hall: &HallId, events: &[&Event]) -> Result<()>;
     /// Sets a hall-day's roll-up (`None`: replay that day).
     async fn put_rollup(&mut self, hall: &HallId, day: NaiveDate, json: Option<&str>)
     -> Result<()>;
@@ -181,12 +187,13 @@ pub(crate) async fn apply_batch(
             ),
             None => {
                 let stored = db.payloads(hall, lo, hi).await?;
+                let carried = carried_in(db.kiosk_faults(hall, lo).await?, lo);
                 let day = CachedDay {
                     lo,
                     hi,
                     stored: stored.len() as i64,
                     last: None,
-                    day: HallDay::new(rules.clone()),
+                    day: HallDay::with_carry(rules.clone(), &carried),
                 };
                 let mut all = stored
                     .iter()
@@ -228,6 +235,19 @@ pub(crate) async fn apply_batch(
         };
         if !rows.is_empty() {
             db.insert_events(hall, now, &rows).await?;
+            let kiosks: Vec<&Event> = rows
+                .iter()
+                .map(|(e, _)| e)
+                .filter(|e| {
+                    matches!(
+                        e.kind,
+                        EventKind::KioskFault { .. } | EventKind::KioskRestored { .. }
+                    )
+                })
+                .collect();
+            if !kiosks.is_empty() {
+                db.record_kiosks(hall, &kiosks).await?;
+            }
         }
         for (date, json) in rollups {
             db.put_rollup(hall, date, json.as_deref()).await?;
@@ -246,4 +266,15 @@ pub(crate) async fn apply_batch(
         .map(|(line, reason, _)| Rejected { line, reason })
         .collect();
     Ok((outcome, last_day))
+}
+
+/// The faults a day starting at `start` carries in: a fault restored at or after the
+/// start is still open then (its restore is replayed with the day).
+pub(crate) fn carried_in(mut faults: Vec<KioskFault>, start: i64) -> Vec<KioskFault> {
+    for f in &mut faults {
+        if f.restored_at.is_some_and(|at| at >= start) {
+            f.restored_at = None;
+        }
+    }
+    faults
 }

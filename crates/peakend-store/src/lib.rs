@@ -22,7 +22,7 @@ use chrono::{DateTime, FixedOffset};
 use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
 use peakend_core::assignment::{AssignmentChange, Assignments, Effective};
-use peakend_core::ops::day::{Alert, AlertKind, HallDay, Kpis, Rules};
+use peakend_core::ops::day::{Alert, AlertKind, HallDay, KioskFault, Kpis, Rules};
 use peakend_core::ops::event::Event;
 use peakend_core::ops::holiday::{self, Holiday};
 use peakend_core::ops::kpi::{Bucket, HallTickets, KpiReport, ReportSums};
@@ -211,6 +211,10 @@ pub trait Store: Send + Sync {
 
     /// The latest sign-ins and attempts, newest first.
     async fn sign_ins(&self, limit: i64) -> Result<Vec<SignIn>>;
+
+    /// The hall's kiosk faults reported in the 90 days before `before` (ms), with when
+    /// each was restored, if it was.
+    async fn kiosk_faults(&self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>>;
 
     /// Each org node's own journey assignment (not inherited).
     async fn journey_assignments(&self) -> Result<Assignments>;
@@ -863,6 +867,21 @@ impl RulesBook {
     pub fn tree(&self) -> &OrgTree {
         &self.tree
     }
+}
+
+/// A hall's day from `start` (its local midnight) to `until`, replayed from its stored
+/// events and the kiosk faults it carries in from earlier days: what the queue,
+/// alerts, kiosks and the live stream show.
+pub async fn replay_day(
+    store: &dyn Store,
+    hall: &HallId,
+    rules: Rules,
+    start: i64,
+    until: i64,
+) -> Result<HallDay> {
+    let carried = ingest::carried_in(store.kiosk_faults(hall, start).await?, start);
+    let events = store.hall_events(hall, start, until + 1).await?;
+    Ok(HallDay::replay_with(rules, &carried, &events, until))
 }
 
 /// The journey `node` lives by (its nearest ancestor's assignment, else the built-in

@@ -14,8 +14,8 @@ use chrono::NaiveDate;
 use peakend_core::analysis::SegmentStats;
 use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup};
 use peakend_core::assignment::{AssignmentChange, Assignments};
-use peakend_core::ops::day::{Alert, Rules};
-use peakend_core::ops::event::{Event, sort_for_replay};
+use peakend_core::ops::day::{Alert, KIOSK_FAULT_MEMORY_MS, KioskFault, Rules};
+use peakend_core::ops::event::{Event, EventKind, sort_for_replay};
 use peakend_core::ops::holiday::Holiday;
 use peakend_core::ops::rollup::DayRollup;
 use peakend_core::survey::{NeedRating, Rating, Response};
@@ -253,6 +253,31 @@ fn journey_from_doc(key: &str, doc: &str) -> Result<Journey> {
 }
 
 const SELECT_DOCUMENT: &str = "SELECT document FROM journey WHERE journey_key = $1";
+
+/// A hall's kiosk faults reported in [$3, $2) ($2: the start of the day replayed).
+pub(crate) const SELECT_KIOSK_FAULTS: &str =
+    "SELECT kiosk, fault_at, offset_s, fault, restored_at FROM kiosk_fault
+     WHERE hall_id = $1 AND fault_at < $2 AND fault_at >= $3 ORDER BY fault_at";
+pub(crate) const INSERT_KIOSK_FAULT: &str =
+    "INSERT INTO kiosk_fault (hall_id, kiosk, fault_at, offset_s, fault)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hall_id, kiosk, fault_at) DO NOTHING";
+/// The kiosk's open fault (there is one: the replay checked) restored at $3.
+pub(crate) const RESTORE_KIOSK_FAULT: &str = "UPDATE kiosk_fault SET restored_at = $3
+     WHERE hall_id = $1 AND kiosk = $2 AND restored_at IS NULL AND fault_at <= $3";
+
+pub(crate) type KioskRow = (String, i64, i32, String, Option<i64>);
+
+pub(crate) fn kiosk_fault_of(
+    (kiosk, fault_at, offset_s, fault, restored_at): KioskRow,
+) -> KioskFault {
+    KioskFault {
+        kiosk,
+        fault_at,
+        offset_s,
+        fault,
+        restored_at,
+    }
+}
 
 fn assignments_from_rows(rows: Vec<(String, String)>) -> Result<Assignments> {
     rows.into_iter()
@@ -1003,6 +1028,18 @@ impl Store for SqlStore {
         self.accounts_sign_ins(limit).await
     }
 
+    async fn kiosk_faults(&self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
+        let rows: Vec<KioskRow> = on_pool!(self, pool => {
+            sqlx::query_as(SELECT_KIOSK_FAULTS)
+                .bind(hall.as_str())
+                .bind(before)
+                .bind(before - KIOSK_FAULT_MEMORY_MS)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(kiosk_fault_of).collect())
+    }
+
     async fn journey_assignments(&self) -> Result<Assignments> {
         let rows: Vec<(String, String)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT org_id, journey_key FROM org_journey")
@@ -1603,6 +1640,43 @@ impl IngestTx for PgIngest<'_, '_> {
         .fetch_one(&mut **self.tx)
         .await?;
         Ok(n)
+    }
+
+    async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
+        let rows: Vec<KioskRow> = sqlx::query_as(SELECT_KIOSK_FAULTS)
+            .bind(hall.as_str())
+            .bind(before)
+            .bind(before - KIOSK_FAULT_MEMORY_MS)
+            .fetch_all(&mut **self.tx)
+            .await?;
+        Ok(rows.into_iter().map(kiosk_fault_of).collect())
+    }
+
+    async fn record_kiosks(&mut self, hall: &HallId, events: &[&Event]) -> Result<()> {
+        for e in events {
+            match &e.kind {
+                EventKind::KioskFault { kiosk, fault } => {
+                    sqlx::query(INSERT_KIOSK_FAULT)
+                        .bind(hall.as_str())
+                        .bind(kiosk)
+                        .bind(e.at_ms())
+                        .bind(e.at.offset().local_minus_utc())
+                        .bind(fault)
+                        .execute(&mut **self.tx)
+                        .await?;
+                }
+                EventKind::KioskRestored { kiosk } => {
+                    sqlx::query(RESTORE_KIOSK_FAULT)
+                        .bind(hall.as_str())
+                        .bind(kiosk)
+                        .bind(e.at_ms())
+                        .execute(&mut **self.tx)
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     async fn payloads(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<Vec<String>> {

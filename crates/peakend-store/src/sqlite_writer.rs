@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use peakend_core::HallId;
-use peakend_core::ops::day::Rules;
-use peakend_core::ops::event::Event;
+use peakend_core::ops::day::{KIOSK_FAULT_MEMORY_MS, KioskFault, Rules};
+use peakend_core::ops::event::{Event, EventKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
@@ -242,6 +242,13 @@ fn fail(job: Job, reason: &str) {
     ))));
 }
 
+/// PostgreSQL's `$n` markers as SQLite's `?n`: SQLite reads `$1` as a name and numbers
+/// names in order of appearance, so `SET x = $3 WHERE y = $1` would bind out of order;
+/// `?n` is bound by its number.
+fn numbered(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
 /// The writer's connection: the same settings as the store's pool (WAL, FULL sync: an
 /// acknowledged batch survives a power cut).
 fn open(path: &Path) -> Result<Connection> {
@@ -410,6 +417,46 @@ impl IngestTx for Tx<'_> {
             "SELECT COUNT(*) FROM visit_event WHERE hall_id = ?1 AND at >= ?2 AND at < ?3",
         )?;
         Ok(stmt.query_row(params![hall.as_str(), lo, hi], |r| r.get(0))?)
+    }
+
+    async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&numbered(crate::sql::SELECT_KIOSK_FAULTS))?;
+        let rows = stmt.query_map(
+            params![hall.as_str(), before, before - KIOSK_FAULT_MEMORY_MS],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<crate::sql::KioskRow>>>()?
+            .into_iter()
+            .map(crate::sql::kiosk_fault_of)
+            .collect())
+    }
+
+    async fn record_kiosks(&mut self, hall: &HallId, events: &[&Event]) -> Result<()> {
+        for e in events {
+            match &e.kind {
+                EventKind::KioskFault { kiosk, fault } => {
+                    self.conn
+                        .prepare_cached(&numbered(crate::sql::INSERT_KIOSK_FAULT))?
+                        .execute(params![
+                            hall.as_str(),
+                            kiosk,
+                            e.at_ms(),
+                            e.at.offset().local_minus_utc(),
+                            fault
+                        ])?;
+                }
+                EventKind::KioskRestored { kiosk } => {
+                    self.conn
+                        .prepare_cached(&numbered(crate::sql::RESTORE_KIOSK_FAULT))?
+                        .execute(params![hall.as_str(), kiosk, e.at_ms()])?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     async fn payloads(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<Vec<String>> {

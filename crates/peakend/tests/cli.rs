@@ -1591,3 +1591,58 @@ peakend_testkit::on_both_backends!(a_region_s_journey_is_assigned_and_followed, 
     assert_eq!(a["respondents"].as_u64().unwrap(), city_respondents);
     assert_eq!(a["moments"].as_array().unwrap().len(), 16);
 });
+
+// Issue 18: kiosk faults outlive their day across separate ingest files and a restart of
+// the server: a Friday fault restored by Monday's file is nothing to report; one never
+// restored is overdue on Tuesday at the fault's hour, read by a freshly started server.
+peakend_testkit::on_both_backends!(kiosk_faults_carry_across_files_and_restarts, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        url,
+        dir.path(),
+        "id,parent,level,name,counters,kiosks\np,,province,省,,\nh1,p,hall,一厅,4,2\nh2,p,hall,二厅,4,2\n",
+    );
+    let friday = write(
+        dir.path(),
+        "friday.ndjson",
+        concat!(
+            r#"{"id":"f1","hall":"h1","type":"kiosk_fault","at":"2026-08-07T10:00:00+08:00","kiosk":"k1","fault":"卡纸"}"#,
+            "\n",
+            r#"{"id":"f2","hall":"h2","type":"kiosk_fault","at":"2026-08-07T10:00:00+08:00","kiosk":"k1","fault":"卡纸"}"#,
+            "\n"
+        )
+        .as_bytes(),
+    );
+    let monday = write(
+        dir.path(),
+        "monday.ndjson",
+        concat!(
+            r#"{"id":"r1","hall":"h1","type":"kiosk_restored","at":"2026-08-10T09:00:00+08:00","kiosk":"k1"}"#,
+            "\n"
+        )
+        .as_bytes(),
+    );
+    ok(url, &["events", "ingest", &friday]);
+    ok(url, &["events", "ingest", &monday]);
+    let quarantined: Value =
+        serde_json::from_str(&ok(url, &["events", "quarantine", "--format", "json"])).unwrap();
+    assert_eq!(quarantined, json!([]), "nothing quarantined");
+
+    // A new server process reads the faults from the database.
+    let (mut server, base) = spawn_server(url);
+    let overdue = |hall: &str| {
+        let alerts = fetch_json(&format!(
+            "{base}/api/v1/halls/{hall}/alerts?state=open&at=2026-08-11T10:05:00%2B08:00"
+        ));
+        alerts
+            .as_array()
+            .unwrap_or_else(|| panic!("{alerts}"))
+            .iter()
+            .filter(|a| a["kind"] == "kiosk_overdue")
+            .count()
+    };
+    let (h1, h2) = (overdue("h1"), overdue("h2"));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!((h1, h2), (0, 1));
+});

@@ -117,6 +117,31 @@ impl Alert {
     }
 }
 
+/// A kiosk fault as it outlives a day: when it was reported (and at which UTC offset,
+/// for counting working days), what the device said, and when it was restored, if it
+/// was. A hall's day starts from the faults of earlier days ([`HallDay::with_carry`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KioskFault {
+    pub kiosk: String,
+    pub fault_at: i64,
+    pub offset_s: i32,
+    pub fault: String,
+    pub restored_at: Option<i64>,
+}
+
+/// How far back a restore looks for its fault: older faults are not carried.
+pub const KIOSK_FAULT_MEMORY_MS: i64 = 90 * 86_400_000;
+
+/// A kiosk's open fault as a hall lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpenFault {
+    pub kiosk: String,
+    pub since: i64,
+    pub deadline: i64,
+    pub overdue: bool,
+    pub fault: String,
+}
+
 /// An alert as named in URLs: `{hall}~{kind}~{subject}~{raised_at}` (the hall, then
 /// [`Alert::key`]). Parsed before anything is looked up, so a forged id is a client
 /// error, never a time out of range.
@@ -274,8 +299,11 @@ pub struct HallDay {
     /// Issue order of tickets still waiting.
     queue: Vec<String>,
     open: BTreeSet<String>,
-    /// Kiosk → time of the fault still open.
-    faults: BTreeMap<String, i64>,
+    /// Kiosk → its fault still open (from this day or carried in).
+    faults: BTreeMap<String, KioskFault>,
+    /// Kiosk → when it was last restored (within the fault memory), to tell a second
+    /// restore from one with no fault at all.
+    restored: BTreeMap<String, i64>,
     timers: BTreeSet<(i64, Timer, String)>,
     alerts: Vec<Alert>,
     pre_processing: Option<usize>,
@@ -291,11 +319,78 @@ impl HallDay {
             queue: Vec::new(),
             open: BTreeSet::new(),
             faults: BTreeMap::new(),
+            restored: BTreeMap::new(),
             timers: BTreeSet::new(),
             alerts: Vec::new(),
             pre_processing: None,
             recent: BTreeMap::new(),
         }
+    }
+
+    /// A day that starts with the kiosk faults of earlier days: open ones (with their
+    /// repair deadline, so `kiosk_overdue` comes due even on a day the hall sends
+    /// nothing) and recently restored ones (so a second restore is told apart).
+    pub fn with_carry(rules: Rules, carried: &[KioskFault]) -> HallDay {
+        let mut day = HallDay::new(rules);
+        for f in carried {
+            match f.restored_at {
+                Some(at) => {
+                    day.restored.insert(f.kiosk.clone(), at);
+                }
+                None => {
+                    let due = day.repair_due_ms(f.fault_at, f.offset_s);
+                    day.timers.insert((due, Timer::Kiosk, f.kiosk.clone()));
+                    day.faults.insert(f.kiosk.clone(), f.clone());
+                }
+            }
+        }
+        day
+    }
+
+    /// [`HallDay::replay`] from the faults carried in from earlier days.
+    pub fn replay_with<'a>(
+        rules: Rules,
+        carried: &[KioskFault],
+        events: impl IntoIterator<Item = &'a Event>,
+        until: i64,
+    ) -> HallDay {
+        let mut day = HallDay::with_carry(rules, carried);
+        for e in events {
+            let _ = day.apply(e);
+        }
+        day.advance_to(until);
+        day
+    }
+
+    /// When a fault reported at `at_ms` (at UTC offset `offset_s`) must be repaired by.
+    fn repair_due_ms(&self, at_ms: i64, offset_s: i32) -> i64 {
+        let offset = FixedOffset::east_opt(offset_s)
+            .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
+        chrono::DateTime::from_timestamp_millis(at_ms)
+            .map(|t| {
+                self.rules
+                    .repair_due(t.with_timezone(&offset))
+                    .timestamp_millis()
+            })
+            .unwrap_or(at_ms)
+    }
+
+    /// The kiosks with an open fault at the day's clock: since when, the repair deadline
+    /// and whether it has passed.
+    pub fn open_faults(&self) -> Vec<OpenFault> {
+        self.faults
+            .values()
+            .map(|f| {
+                let deadline = self.repair_due_ms(f.fault_at, f.offset_s);
+                OpenFault {
+                    kiosk: f.kiosk.clone(),
+                    since: f.fault_at,
+                    deadline,
+                    overdue: self.clock >= deadline,
+                    fault: f.fault.clone(),
+                }
+            })
+            .collect()
     }
 
     /// A day rebuilt from stored events (in replay order), with the clock brought to
@@ -482,13 +577,23 @@ impl HallDay {
             EventKind::CounterClosed { counter } => {
                 self.open.remove(counter);
             }
-            EventKind::KioskFault { kiosk, .. } => {
-                self.faults.insert(kiosk.clone(), t);
+            EventKind::KioskFault { kiosk, fault } => {
+                self.faults.insert(
+                    kiosk.clone(),
+                    KioskFault {
+                        kiosk: kiosk.clone(),
+                        fault_at: t,
+                        offset_s: e.at.offset().local_minus_utc(),
+                        fault: fault.clone(),
+                        restored_at: None,
+                    },
+                );
                 let due = self.rules.repair_due(e.at).timestamp_millis();
                 self.timers.insert((due, Timer::Kiosk, kiosk.clone()));
             }
             EventKind::KioskRestored { kiosk } => {
                 self.faults.remove(kiosk);
+                self.restored.insert(kiosk.clone(), t);
                 self.timers
                     .retain(|(_, kind, key)| !(*kind == Timer::Kiosk && key == kiosk));
                 clear(&mut self.alerts, &|a| a.kiosk.as_ref() == Some(kiosk));
@@ -546,7 +651,17 @@ impl HallDay {
                 }
             }
             EventKind::KioskRestored { kiosk } if !self.faults.contains_key(kiosk) => {
-                Err(format!("kiosk_restored: kiosk `{kiosk}` has no open fault"))
+                match self.restored.get(kiosk) {
+                    Some(at) => Err(format!(
+                        "kiosk_restored: kiosk `{kiosk}` was already restored at {}",
+                        chrono::DateTime::from_timestamp_millis(*at)
+                            .map(|t| t.with_timezone(e.at.offset()).to_rfc3339())
+                            .unwrap_or_default()
+                    )),
+                    None => Err(format!(
+                        "kiosk_restored: kiosk `{kiosk}` has no fault in the last 90 days"
+                    )),
+                }
             }
             _ => Ok(()),
         }
