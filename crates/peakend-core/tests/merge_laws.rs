@@ -80,11 +80,11 @@ proptest! {
         let day = HallDay::replay(rules.clone(), &events, end);
         let tickets: Vec<_> = day.tickets().cloned().collect();
         let mut whole = KpiSums::default();
-        tickets.iter().for_each(|t| whole.add(t, rules.care_after_ms));
+        tickets.iter().for_each(|t| whole.add(t, rules.measure()));
         let k = (cut * tickets.len() as f64) as usize;
         let (mut a, mut b) = (KpiSums::default(), KpiSums::default());
-        tickets[..k].iter().for_each(|t| a.add(t, rules.care_after_ms));
-        tickets[k..].iter().for_each(|t| b.add(t, rules.care_after_ms));
+        tickets[..k].iter().for_each(|t| a.add(t, rules.measure()));
+        tickets[k..].iter().for_each(|t| b.add(t, rules.measure()));
         b.merge(&a);
         prop_assert_eq!(b.kpis(), whole.kpis());
     }

@@ -120,7 +120,7 @@ async fn board(
     let now_ms = now.timestamp_millis();
     let midnight = peakend_store::local_midnight(now.date_naive(), offset);
     let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
-    let care_after_ms = rules.care_after_ms;
+    let measure = rules.measure();
     let day =
         peakend_store::replay_day(state.store.as_ref(), &hall, rules, midnight, now_ms).await?;
     let queue = day.queue(now_ms);
@@ -131,7 +131,7 @@ async fn board(
         .filter(|a| a.cleared_at.is_none() && !acks.contains_key(&a.key()))
         .collect();
     // Today's KPIs from the day just replayed, not a second replay through the store.
-    let k = &Kpis::of(day.tickets(), care_after_ms);
+    let k = &Kpis::of(day.tickets(), measure);
     let pct = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.0}%", v * 100.0));
     let secs = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.1}", v / 60.0));
     let kpis = vec![

@@ -225,8 +225,8 @@ pub(crate) async fn apply_batch(
             rows.iter().map(|(e, _)| rollup_day(e.at_ms())).collect();
         let rollups: Vec<(NaiveDate, Option<String>)> = match touched.first() {
             Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
-                let care_after = day.day.rules().care_after_ms;
-                let r = DayRollup::of(&day.day, care_after, day.last.as_ref().map(|l| l.0));
+                let measure = day.day.rules().measure();
+                let r = DayRollup::of(&day.day, measure, day.last.as_ref().map(|l| l.0));
                 let json =
                     serde_json::to_string(&r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 vec![(date, Some(json))]

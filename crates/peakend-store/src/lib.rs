@@ -1039,7 +1039,7 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
     // about; each hall's replay follows the journey that hall lives by.
     let book = RulesBook::load(store).await?;
     let rules = book.node(q.org);
-    let mut sums = ReportSums::new(rules.care_after_ms, q.bucket, q.offset);
+    let mut sums = ReportSums::new(rules.measure(), q.bucket, q.offset);
     // Whole days at the roll-ups' own offset come from the ingest's roll-ups; only the
     // hall-days a roll-up cannot answer for are replayed. Every hall-day with stored
     // events has a roll-up row, so a missing row is a day without tickets.
@@ -1131,10 +1131,10 @@ pub async fn stored_day_ops(
         if !wanted.contains(&hall) {
             continue;
         }
-        let care_after = book
+        let measure = book
             .node(OrgNodeId::parse(hall.as_str()).ok().as_ref())
-            .care_after_ms;
-        let rollup = rollup.filter(|r| r.care_after_ms == care_after);
+            .measure();
+        let rollup = rollup.filter(|r| r.measure() == measure);
         if date == today {
             match rollup.as_ref().and_then(|r| r.open_care_at(now_ms)) {
                 Some(open) => care_now.push((
@@ -1159,12 +1159,12 @@ pub async fn stored_day_ops(
     }
     for (hall, date) in replay_days {
         let rules = book.hall(&hall);
-        let care_after = rules.care_after_ms;
+        let measure = rules.measure();
         let lo = local_midnight(date, offset);
         let hi = local_midnight(date.succ_opt().unwrap_or(date), offset);
         let day = replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await?;
         let s = sums.entry(hall).or_default();
-        day.tickets.iter().for_each(|t| s.add(t, care_after));
+        day.tickets.iter().for_each(|t| s.add(t, measure));
     }
     let acks = if care_now.is_empty() {
         HashSet::new()

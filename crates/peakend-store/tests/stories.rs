@@ -985,8 +985,8 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
                             .unwrap(),
                     );
                 }
-                let care_after = peakend_core::ops::day::Rules::default().care_after_ms;
-                peakend_core::ops::kpi::report(&days, care_after, bucket, cst)
+                let measure = peakend_core::ops::day::Rules::default().measure();
+                peakend_core::ops::kpi::report(&days, measure, bucket, cst)
             };
             let want = replayed(Bucket::Day).await;
             assert!(want.total.arrivals > 0);
@@ -1005,7 +1005,7 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
                     (a.longest_wait_s, b.longest_wait_s),
                     (a.avg_rating, b.avg_rating),
                     (a.top_rating_share, b.top_rating_share),
-                    (a.short_service_share, b.short_service_share),
+                    (a.over_system_time_rate, b.over_system_time_rate),
                 ] {
                     assert_eq!(r(x), r(y), "at {now}");
                 }
@@ -1311,3 +1311,84 @@ peakend_testkit::on_both_backends!(changing_a_journey_s_moments_rebuilds_its_cel
         "analysis",
     );
 });
+
+// Issue 18: the system time per transaction is the journey's `counter_wait.system_time`
+// standard, not a constant: the KPI reports the share of transactions over it in total,
+// per counter and per staff member, for the journey each hall lives by.
+peakend_testkit::on_both_backends!(
+    transactions_are_measured_against_the_journey_s_system_time,
+    |url| {
+        use peakend_core::ops::kpi::Bucket;
+        use peakend_store::{KpiQuery, stored_kpis};
+        let store = ready(url).await;
+        with_halls(&store).await;
+        let strict = derived(&service_hall(), "strict", |ms| {
+            let at = position(ms, "counter_wait");
+            for s in ms[at]["standards"].as_array_mut().unwrap() {
+                if s["key"] == "system_time" {
+                    s["threshold"]["value"] = json!(1.0);
+                }
+            }
+        });
+        store.put_journey(&strict, Origin::User).await.unwrap();
+        // Two transactions: 90 s at c1 by s1, 40 s at c2 by s2.
+        let lines = [
+            r#"{"id":"e1","hall":"h1","type":"ticket_issued","at":"2026-08-07T09:00:00+08:00","ticket":"A1","service":"payment"}"#,
+            r#"{"id":"e2","hall":"h1","type":"ticket_issued","at":"2026-08-07T09:00:10+08:00","ticket":"A2","service":"payment"}"#,
+            r#"{"id":"e3","hall":"h1","type":"called","at":"2026-08-07T09:01:00+08:00","ticket":"A1","counter":"c1","staff":"s1"}"#,
+            r#"{"id":"e4","hall":"h1","type":"service_started","at":"2026-08-07T09:01:00+08:00","ticket":"A1","counter":"c1","staff":"s1"}"#,
+            r#"{"id":"e5","hall":"h1","type":"service_ended","at":"2026-08-07T09:02:30+08:00","ticket":"A1","counter":"c1","outcome":"done"}"#,
+            r#"{"id":"e6","hall":"h1","type":"called","at":"2026-08-07T09:01:00+08:00","ticket":"A2","counter":"c2","staff":"s2"}"#,
+            r#"{"id":"e7","hall":"h1","type":"service_started","at":"2026-08-07T09:01:00+08:00","ticket":"A2","counter":"c2","staff":"s2"}"#,
+            r#"{"id":"e8","hall":"h1","type":"service_ended","at":"2026-08-07T09:01:40+08:00","ticket":"A2","counter":"c2","outcome":"done"}"#,
+        ];
+        let batch = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (
+                    i + 1,
+                    peakend_core::ops::event::Event::from_json(l).unwrap(),
+                    l.to_string(),
+                )
+            })
+            .collect();
+        let h1 = peakend_core::HallId::parse("h1").unwrap();
+        store.ingest_events(&h1, batch, Vec::new()).await.unwrap();
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        let report = |store: SqlStore| async move {
+            stored_kpis(
+                &store,
+                &KpiQuery {
+                    org: Some(&OrgNodeId::parse("p").unwrap()),
+                    from: date,
+                    to: date,
+                    bucket: Bucket::Day,
+                    offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+                    now_ms: 1_900_000_000_000,
+                },
+            )
+            .await
+            .unwrap()
+        };
+        // The built-in 2.5 minutes: nothing over.
+        let built_in = report(store.clone()).await;
+        assert_eq!(built_in.total.over_system_time_rate, Some(0.0));
+        // The province lives by the 1-minute journey: the 90 s transaction is over it.
+        store
+            .assign_journey(&OrgNodeId::parse("p").unwrap(), &key("strict"), "test", 0)
+            .await
+            .unwrap();
+        let strict = report(store.clone()).await;
+        assert_eq!(strict.total.over_system_time_rate, Some(0.5));
+        let rate = |rows: &[peakend_core::ops::kpi::Keyed], k: &str| {
+            rows.iter()
+                .find(|r| r.key == k)
+                .and_then(|r| r.kpis.over_system_time_rate)
+        };
+        assert_eq!(rate(&strict.counters, "h1/c1"), Some(1.0));
+        assert_eq!(rate(&strict.counters, "h1/c2"), Some(0.0));
+        assert_eq!(rate(&strict.staff, "h1/s1"), Some(1.0));
+        assert_eq!(rate(&strict.staff, "h1/s2"), Some(0.0));
+    }
+);

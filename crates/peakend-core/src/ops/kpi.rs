@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
 
-use super::day::{AnnouncedSums, Kpis, PredictorAccuracy, Ticket};
+use super::day::{AnnouncedSums, Kpis, Measure, PredictorAccuracy, Ticket};
 use super::rollup::{DayRollup, KpiSums};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,11 +56,11 @@ pub struct KpiReport {
 
 pub fn report(
     halls: &[HallTickets],
-    care_after_ms: i64,
+    measure: Measure,
     bucket: Bucket,
     offset: FixedOffset,
 ) -> KpiReport {
-    let mut sums = ReportSums::new(care_after_ms, bucket, offset);
+    let mut sums = ReportSums::new(measure, bucket, offset);
     for h in halls {
         sums.add_tickets(&h.hall, &h.tickets);
     }
@@ -70,7 +70,7 @@ pub fn report(
 /// A KPI report being summed up, from replayed tickets and from days' roll-ups alike:
 /// every figure of it is a ratio of mergeable sums.
 pub struct ReportSums {
-    care_after_ms: i64,
+    measure: Measure,
     bucket: Bucket,
     offset: FixedOffset,
     total: KpiSums,
@@ -82,9 +82,9 @@ pub struct ReportSums {
 }
 
 impl ReportSums {
-    pub fn new(care_after_ms: i64, bucket: Bucket, offset: FixedOffset) -> ReportSums {
+    pub fn new(measure: Measure, bucket: Bucket, offset: FixedOffset) -> ReportSums {
         ReportSums {
-            care_after_ms,
+            measure,
             bucket,
             offset,
             total: KpiSums::default(),
@@ -117,7 +117,7 @@ impl ReportSums {
     pub fn add_tickets(&mut self, hall: &str, tickets: &[Ticket]) {
         for t in tickets {
             let mut one = KpiSums::default();
-            one.add(t, self.care_after_ms);
+            one.add(t, self.measure);
             self.total.merge(&one);
             if let Some(b) = self.bucket_of(t.issued_at) {
                 Self::merge(&mut self.buckets, b, &one);
@@ -141,7 +141,7 @@ impl ReportSums {
         let Some(detail) = &day.detail else {
             return false;
         };
-        if self.offset.local_minus_utc() % 3600 != 0 || day.care_after_ms != self.care_after_ms {
+        if self.offset.local_minus_utc() % 3600 != 0 || day.measure() != self.measure {
             return false;
         }
         let sums = day.sums_at(until);
@@ -229,7 +229,7 @@ mod tests {
         // h1's A1 waits 20 minutes (care due at 09:15); h2's A1 is called at once.
         let halls = [replay("h1", "09:20"), replay("h2", "09:01")];
         let cst = FixedOffset::east_opt(8 * 3600).unwrap();
-        let r = report(&halls, Rules::default().care_after_ms, Bucket::Day, cst);
+        let r = report(&halls, Rules::default().measure(), Bucket::Day, cst);
         assert_eq!(r.total.care_alerts, 1);
         let per_hall: Vec<(&str, u64)> = r
             .halls

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use super::day::{AnnouncedSums, HallDay, Kpis, Ticket};
+use super::day::{AnnouncedSums, HallDay, Kpis, Measure, Ticket};
 
 /// The halls' time: roll-ups are kept per local day at +08:00 (China).
 pub const ROLLUP_OFFSET_S: i32 = 8 * 3600;
@@ -25,9 +25,6 @@ pub fn rollup_day(at_ms: i64) -> (chrono::NaiveDate, i64, i64) {
         .map_or(chrono::NaiveDate::MIN, |d| d.date_naive());
     (date, start, start + DAY)
 }
-
-/// Services shorter than this count as suspiciously short.
-pub const SHORT_SERVICE_MS: i64 = 150_000;
 
 /// Mergeable sums behind [`Kpis`]: the KPIs of any union of ticket sets are the KPIs
 /// of the merged sums.
@@ -43,7 +40,9 @@ pub struct KpiSums {
     pub served_waits: u64,
     pub service_ms: i64,
     pub services: u64,
-    pub short_services: u64,
+    /// Transactions longer than the system-time standard.
+    #[serde(default)]
+    pub over_system_time: u64,
     pub longest_wait_ms: Option<i64>,
     /// Ratings on a 5-point scale, summed.
     pub rating_sum: f64,
@@ -53,7 +52,8 @@ pub struct KpiSums {
 }
 
 impl KpiSums {
-    pub fn add(&mut self, t: &Ticket, care_after_ms: i64) {
+    pub fn add(&mut self, t: &Ticket, measure: Measure) {
+        let care_after_ms = measure.care_after_ms;
         self.arrivals += 1;
         if t.abandoned() {
             self.abandoned += 1;
@@ -72,8 +72,8 @@ impl KpiSums {
             if let Some(s) = t.service_ms() {
                 self.service_ms += s;
                 self.services += 1;
-                if s < SHORT_SERVICE_MS {
-                    self.short_services += 1;
+                if s > measure.system_time_ms {
+                    self.over_system_time += 1;
                 }
             }
         }
@@ -101,7 +101,7 @@ impl KpiSums {
         self.served_waits += o.served_waits;
         self.service_ms += o.service_ms;
         self.services += o.services;
-        self.short_services += o.short_services;
+        self.over_system_time += o.over_system_time;
         self.longest_wait_ms = match (self.longest_wait_ms, o.longest_wait_ms) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -124,7 +124,7 @@ impl KpiSums {
             asa_s: mean_s(self.served_wait_ms, self.served_waits),
             aht_s: mean_s(self.service_ms, self.services),
             longest_wait_s: self.longest_wait_ms.map(|ms| ms as f64 / 1000.0),
-            short_service_share: ratio(self.short_services, self.services),
+            over_system_time_rate: ratio(self.over_system_time, self.services),
             avg_rating: (self.ratings > 0).then(|| self.rating_sum / self.ratings as f64),
             top_rating_share: ratio(self.top_ratings, self.ratings),
             care_alerts: self.care_alerts,
@@ -145,8 +145,12 @@ pub struct WaitingTicket {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayRollup {
     /// The `care_after` rule the day was replayed with: a roll-up answers only for the
-    /// same rule.
+    /// same rule (and the same system-time standard).
     pub care_after_ms: i64,
+    /// The system-time standard its transactions were counted against (0 in roll-ups
+    /// stored before it was kept, whose days a report replays).
+    #[serde(default)]
+    pub system_time_ms: i64,
     /// Time of the latest stored event of the day.
     pub last_event_ms: Option<i64>,
     /// Tickets no longer waiting.
@@ -179,7 +183,7 @@ pub fn utc_hour(at_ms: i64) -> i64 {
 
 impl DayRollup {
     /// The roll-up of a day replayed over all its stored events (and no further).
-    pub fn of(day: &HallDay, care_after_ms: i64, last_event_ms: Option<i64>) -> DayRollup {
+    pub fn of(day: &HallDay, measure: Measure, last_event_ms: Option<i64>) -> DayRollup {
         let mut done = KpiSums::default();
         let mut detail = RollupDetail::default();
         let mut waiting = Vec::new();
@@ -192,8 +196,8 @@ impl DayRollup {
                 });
                 continue;
             }
-            done.add(t, care_after_ms);
-            let add = |sums: &mut KpiSums| sums.add(t, care_after_ms);
+            done.add(t, measure);
+            let add = |sums: &mut KpiSums| sums.add(t, measure);
             add(detail.hours.entry(utc_hour(t.issued_at)).or_default());
             if let Some(c) = &t.counter {
                 add(detail.counters.entry(c.clone()).or_default());
@@ -204,11 +208,20 @@ impl DayRollup {
             detail.announced.add(t);
         }
         DayRollup {
-            care_after_ms,
+            care_after_ms: measure.care_after_ms,
+            system_time_ms: measure.system_time_ms,
             last_event_ms,
             done,
             waiting,
             detail: Some(detail),
+        }
+    }
+
+    /// The standards it was counted with.
+    pub fn measure(&self) -> Measure {
+        Measure {
+            care_after_ms: self.care_after_ms,
+            system_time_ms: self.system_time_ms,
         }
     }
 
@@ -277,7 +290,7 @@ mod tests {
         f(a.asa_s, b.asa_s);
         f(a.aht_s, b.aht_s);
         f(a.longest_wait_s, b.longest_wait_s);
-        f(a.short_service_share, b.short_service_share);
+        f(a.over_system_time_rate, b.over_system_time_rate);
         f(a.avg_rating, b.avg_rating);
         f(a.top_rating_share, b.top_rating_share);
     }
@@ -292,13 +305,13 @@ mod tests {
             let prefix = &events[..cut];
             let last = prefix.iter().map(|e| e.at_ms()).max();
             let day = HallDay::replay(rules.clone(), prefix, i64::MIN);
-            let rollup = DayRollup::of(&day, rules.care_after_ms, last);
+            let rollup = DayRollup::of(&day, rules.measure(), last);
             for minute in 0..=40 {
                 let until = last.unwrap() + minute * 60_000;
                 let replayed = HallDay::replay(rules.clone(), prefix, until);
                 close(
                     &rollup.sums_at(until).kpis(),
-                    &Kpis::of(replayed.tickets(), rules.care_after_ms),
+                    &Kpis::of(replayed.tickets(), rules.measure()),
                 );
                 let mut open: Vec<(String, i64)> = replayed
                     .alerts()
@@ -328,7 +341,7 @@ mod tests {
             .filter(|e| e.at_ms() <= ms("09:05"))
             .collect();
         let day = HallDay::replay(Rules::default(), &events, i64::MIN);
-        let rollup = DayRollup::of(&day, Rules::default().care_after_ms, Some(ms("09:05")));
+        let rollup = DayRollup::of(&day, Rules::default().measure(), Some(ms("09:05")));
         assert!(!rollup.waiting.is_empty());
         let before = rollup.sums_at(ms("09:05")).care_alerts;
         let after = rollup.sums_at(ms("12:00")).care_alerts;
@@ -362,7 +375,7 @@ mod tests {
                     .collect();
                 let last = mine.iter().map(|e| e.at_ms()).max();
                 let day = HallDay::replay(rules.clone(), mine.iter().copied(), i64::MIN);
-                let sums = DayRollup::of(&day, rules.care_after_ms, last).sums_at(ms(read));
+                let sums = DayRollup::of(&day, rules.measure(), last).sums_at(ms(read));
                 total.merge(&sums);
                 each.push(sums.kpis());
                 let day = HallDay::replay(rules.clone(), mine.iter().copied(), ms(read));
@@ -374,7 +387,7 @@ mod tests {
             let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
             let report = crate::ops::kpi::report(
                 &replayed,
-                rules.care_after_ms,
+                rules.measure(),
                 crate::ops::kpi::Bucket::Day,
                 cst,
             );
@@ -432,7 +445,7 @@ mod tests {
         for (cut, read) in [("12:00", "12:00"), ("23:59", "23:59"), ("10:00", "16:00")] {
             for (bucket, tz) in [(Bucket::Hour, 8), (Bucket::Day, 8), (Bucket::Hour, 0)] {
                 let offset = chrono::FixedOffset::east_opt(tz * 3600).unwrap();
-                let mut from_rollups = ReportSums::new(rules.care_after_ms, bucket, offset);
+                let mut from_rollups = ReportSums::new(rules.measure(), bucket, offset);
                 let mut replayed = Vec::new();
                 for h in &halls {
                     let mine: Vec<&Event> = events
@@ -441,7 +454,7 @@ mod tests {
                         .collect();
                     let last = mine.iter().map(|e| e.at_ms()).max();
                     let day = HallDay::replay(rules.clone(), mine.iter().copied(), i64::MIN);
-                    let rollup = DayRollup::of(&day, rules.care_after_ms, last);
+                    let rollup = DayRollup::of(&day, rules.measure(), last);
                     assert!(from_rollups.add_rollup(h.hall.as_str(), &rollup, ms(read)));
                     let day = HallDay::replay(rules.clone(), mine.iter().copied(), ms(read));
                     replayed.push(crate::ops::kpi::HallTickets {
@@ -449,7 +462,7 @@ mod tests {
                         tickets: day.tickets().cloned().collect(),
                     });
                 }
-                let want = report(&replayed, rules.care_after_ms, bucket, offset);
+                let want = report(&replayed, rules.measure(), bucket, offset);
                 assert!(
                     want.counters.len() >= 9 && (bucket == Bucket::Day || want.buckets.len() >= 2),
                     "{cut}: {} counters, {} buckets",
@@ -462,12 +475,18 @@ mod tests {
         // A roll-up without the breakdown (stored before it was kept), or one replayed
         // with another care rule, cannot answer: the report replays that day.
         let day = HallDay::replay(rules.clone(), &events, i64::MIN);
-        let mut old = DayRollup::of(&day, rules.care_after_ms, None);
+        let mut old = DayRollup::of(&day, rules.measure(), None);
         old.detail = None;
         let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
-        let mut sums = ReportSums::new(rules.care_after_ms, Bucket::Day, cst);
+        let mut sums = ReportSums::new(rules.measure(), Bucket::Day, cst);
         assert!(!sums.add_rollup("h0", &old, ms("23:59")));
-        let other = DayRollup::of(&day, rules.care_after_ms + 60_000, None);
+        let mut later = rules.measure();
+        later.care_after_ms += 60_000;
+        let other = DayRollup::of(&day, later, None);
+        assert!(!sums.add_rollup("h0", &other, ms("23:59")));
+        let mut longer = rules.measure();
+        longer.system_time_ms += 60_000;
+        let other = DayRollup::of(&day, longer, None);
         assert!(!sums.add_rollup("h0", &other, ms("23:59")));
         assert_eq!(sums.report().total.arrivals, 0);
     }

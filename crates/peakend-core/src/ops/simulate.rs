@@ -318,7 +318,7 @@ mod tests {
             d.apply(e).unwrap_or_else(|err| panic!("{err}: {e:?}"));
         }
         d.advance_to(h1.last().unwrap().at_ms() + 3_600_000);
-        let k = Kpis::of(d.tickets(), Rules::default().care_after_ms);
+        let k = Kpis::of(d.tickets(), Rules::default().measure());
         assert!(k.arrivals > 150 && k.arrivals < 600, "{k:?}");
         assert!(
             k.abandoned > 0 && k.abandonment_rate.unwrap() < 0.3,
