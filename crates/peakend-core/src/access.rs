@@ -144,6 +144,7 @@ mod tests {
             name: id.into(),
             counters: 0,
             kiosks: 0,
+            tz: None,
         };
         OrgTree::build(vec![
             n("p", None, OrgLevel::Province),

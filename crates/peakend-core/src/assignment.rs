@@ -263,6 +263,7 @@ mod tests {
             name: i.into(),
             counters: 0,
             kiosks: 0,
+            tz: None,
         };
         OrgTree::build(vec![
             node("p", None, OrgLevel::Province),

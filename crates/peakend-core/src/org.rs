@@ -79,6 +79,9 @@ pub struct OrgNode {
     pub counters: u32,
     /// Self-service kiosks; halls only.
     pub kiosks: u32,
+    /// The node's own time zone, if it names one; otherwise its parent's
+    /// ([`OrgTree::zone_of`]).
+    pub tz: Option<crate::time::Zone>,
 }
 
 impl OrgNode {
@@ -144,6 +147,11 @@ pub struct OrgTreeNode {
     pub counters: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kiosks: Option<u32>,
+    /// The node's own time zone, if it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tz: Option<crate::time::Zone>,
+    /// The zone it lives in (its own or inherited).
+    pub zone: crate::time::Zone,
     /// The journey assigned to this node itself, if any (see `assignment`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journey: Option<JourneyKey>,
@@ -288,6 +296,15 @@ impl OrgTree {
             .collect()
     }
 
+    /// The time zone `id` lives in: its own, or its nearest ancestor's, or the default
+    /// (Asia/Shanghai).
+    pub fn zone_of(&self, id: &OrgNodeId) -> crate::time::Zone {
+        self.ancestry(id)
+            .into_iter()
+            .find_map(|n| n.tz)
+            .unwrap_or_default()
+    }
+
     /// From the node up to its root, the node first.
     pub fn ancestry(&self, id: &OrgNodeId) -> Vec<&OrgNode> {
         let mut out = Vec::new();
@@ -315,6 +332,8 @@ impl OrgTree {
             name: n.name.clone(),
             counters: hall.then_some(n.counters),
             kiosks: hall.then_some(n.kiosks),
+            tz: n.tz,
+            zone: self.zone_of(&n.id),
             journey: None,
             effective_journey: None,
             children: self.children(&n.id).map(|c| self.nest(c)).collect(),
@@ -334,6 +353,7 @@ mod tests {
             name: format!("{id} name"),
             counters: if level == OrgLevel::Hall { 4 } else { 0 },
             kiosks: 0,
+            tz: None,
         }
     }
 

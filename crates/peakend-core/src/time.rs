@@ -56,6 +56,79 @@ pub fn instant_from_millis(ms: i64) -> Option<DateTime<Utc>> {
     }
 }
 
+/// A place's time zone: an IANA name (`Asia/Shanghai`, `Asia/Urumqi`) whose offsets
+/// come from the zone database compiled into the binary. Day boundaries, working days
+/// and KPI buckets of a hall are its zone's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(chrono_tz::Tz);
+
+impl Zone {
+    /// The zone of an org node that names none, and of none of its ancestors.
+    pub const DEFAULT: Zone = Zone(chrono_tz::Tz::Asia__Shanghai);
+
+    pub fn parse(name: &str) -> Result<Zone, String> {
+        name.trim()
+            .parse::<chrono_tz::Tz>()
+            .map(Zone)
+            .map_err(|_| format!("`{name}` is not an IANA time zone (such as Asia/Shanghai)"))
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The UTC offset in force at an instant (ms).
+    pub fn offset_at(&self, at_ms: i64) -> FixedOffset {
+        use chrono::{Offset, TimeZone};
+        match DateTime::from_timestamp_millis(at_ms) {
+            Some(t) => self.0.offset_from_utc_datetime(&t.naive_utc()).fix(),
+            None => FixedOffset::east_opt(0).expect("UTC"),
+        }
+    }
+
+    /// The UTC offset of a local date (at its noon: a day that changes offset at night
+    /// is taken at its daytime offset, which is when halls are open).
+    pub fn offset_on(&self, date: NaiveDate) -> FixedOffset {
+        use chrono::{Offset, TimeZone};
+        let noon = date.and_hms_opt(12, 0, 0).expect("noon exists");
+        self.0
+            .offset_from_local_datetime(&noon)
+            .earliest()
+            .map(|o| o.fix())
+            .unwrap_or_else(|| self.offset_at(noon.and_utc().timestamp_millis()))
+    }
+
+    /// An instant in this zone's local time.
+    pub fn local(&self, at_ms: i64) -> Option<DateTime<FixedOffset>> {
+        DateTime::from_timestamp_millis(at_ms).map(|t| t.with_timezone(&self.offset_at(at_ms)))
+    }
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone::DEFAULT
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Zone::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +212,31 @@ mod properties {
             let _ = parse_date(&format!("{y}{sep}{m}{sep}{d}"));
             let _ = parse_instant(&format!("{y:04}-{m:02}-{d:02}T00:00:00+08:00"));
         }
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn zones_give_their_own_midnights() {
+        let shanghai = Zone::parse("Asia/Shanghai").unwrap();
+        let urumqi = Zone::parse("Asia/Urumqi").unwrap();
+        let london = Zone::parse("Europe/London").unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        assert_eq!(shanghai.offset_on(d).local_minus_utc(), 8 * 3600);
+        assert_eq!(urumqi.offset_on(d).local_minus_utc(), 6 * 3600);
+        // Summer time in London in August, not in January.
+        assert_eq!(london.offset_on(d).local_minus_utc(), 3600);
+        let jan = NaiveDate::from_ymd_opt(2026, 1, 7).unwrap();
+        assert_eq!(london.offset_on(jan).local_minus_utc(), 0);
+        assert_eq!(Zone::default(), shanghai);
+        assert!(
+            Zone::parse("Mars/Olympus")
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
+        assert_eq!(Zone::parse(" Asia/Urumqi ").unwrap().name(), "Asia/Urumqi");
     }
 }

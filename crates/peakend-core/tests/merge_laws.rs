@@ -73,6 +73,7 @@ proptest! {
             hall: HallId::parse("h1").unwrap(),
             counters: 6,
             kiosks: 3,
+            zone: peakend_core::time::Zone::DEFAULT,
         }];
         let events: Vec<Event> = peakend_core::ops::simulate::day(&halls, date, seed);
         let rules = Rules::default();
@@ -104,6 +105,7 @@ proptest! {
             hall: HallId::parse("h1").unwrap(),
             counters: 4,
             kiosks: 2,
+            zone: peakend_core::time::Zone::DEFAULT,
         }];
         let mut events = peakend_core::ops::simulate::day(&halls, date, seed);
         let end = events.iter().map(Event::at_ms).max().unwrap_or(0) + 3_600_000;

@@ -142,12 +142,9 @@ async fn page(
         .await?
         .into_iter()
         .map(|(h, at)| {
-            let when = chrono::DateTime::from_timestamp_millis(at)
-                .map(|t| {
-                    t.with_timezone(&crate::kpi::china())
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
+            let when = crate::events::hall_zone(&tree, &h)
+                .local(at)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_default();
             (
                 name_of(&OrgNodeId::parse(h.as_str()).expect("hall ids are node ids")),

@@ -88,13 +88,10 @@ fn minutes(s: f64) -> String {
     format!("{:.0}", (s / 60.0).round())
 }
 
-fn clock(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&crate::kpi::china())
-                .format("%H:%M")
-                .to_string()
-        })
+/// The hall's local time of day of an instant.
+fn clock(ms: i64, zone: peakend_core::time::Zone) -> String {
+    zone.local(ms)
+        .map(|t| t.format("%H:%M").to_string())
         .unwrap_or_default()
 }
 
@@ -114,7 +111,8 @@ async fn board(
         .filter(|n| n.hall_id().is_some())
         .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
     viewer.ensure_covers(&tree, &node_id)?;
-    let offset = crate::kpi::china();
+    let zone = tree.zone_of(&node_id);
+    let offset = zone.offset_at(state.clock.now().timestamp_millis());
     // The halls' clock: the system's, or the demo's accelerated day.
     let now = state.clock.now().with_timezone(&offset);
     let now_ms = now.timestamp_millis();
@@ -222,7 +220,7 @@ async fn board(
                     .clone()
                     .or_else(|| a.kiosk.clone())
                     .unwrap_or_default(),
-                raised: clock(a.raised_at),
+                raised: clock(a.raised_at, zone),
                 vip: a.vip,
             })
             .collect(),

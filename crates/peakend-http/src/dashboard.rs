@@ -182,8 +182,8 @@ async fn overview(
     )
     .await?;
     // Operations figures for the same dates, or today when no period is chosen.
-    let offset = crate::kpi::china();
     let clock = state.clock.now();
+    let offset = tree.zone_of(&node).offset_at(clock.timestamp_millis());
     let today = clock.with_timezone(&offset).date_naive();
     let (ops_from, ops_to) = (p.from.unwrap_or(today), p.to.unwrap_or(today));
     let halls: Vec<_> = tree

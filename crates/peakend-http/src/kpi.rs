@@ -22,7 +22,7 @@ struct KpiParams {
     from: String,
     to: String,
     bucket: Option<String>,
-    /// The halls' UTC offset, default +08:00.
+    /// The report's UTC offset; default: the node's time zone.
     tz: Option<String>,
 }
 
@@ -37,7 +37,9 @@ async fn kpi(
         Some(o) => OrgNodeId::parse(o).map_err(|e| bad("org", e.to_string()))?,
         None => viewer.user.org.clone(),
     };
-    viewer.ensure_covers(&state.store.org_tree().await?, &org)?;
+    let tree = state.store.org_tree().await?;
+    viewer.ensure_covers(&tree, &org)?;
+    let zone = tree.zone_of(&org);
     let org = Some(org);
     let from = parse_date(&q.from).map_err(|e| bad("from", e))?;
     let to = parse_date(&q.to).map_err(|e| bad("to", e))?;
@@ -46,9 +48,10 @@ async fn kpi(
         .as_deref()
         .map_or(Ok(Bucket::Day), str::parse)
         .map_err(|e| bad("bucket", e))?;
+    // Days and buckets of the node's own zone unless `tz` asks for another offset.
     let offset =
         q.tz.as_deref()
-            .map_or(Ok(china()), parse_offset)
+            .map_or(Ok(zone.offset_on(from)), parse_offset)
             .map_err(|e| bad("tz", e))?;
     let report = peakend_store::stored_kpis(
         state.store.as_ref(),
@@ -63,11 +66,6 @@ async fn kpi(
     )
     .await?;
     Ok(Json(report))
-}
-
-/// China Standard Time, the default offset of the halls.
-pub fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
 /// `+08:00`, `-05:30`, `Z`.

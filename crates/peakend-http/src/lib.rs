@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use kpi::{china, parse_offset};
+pub use kpi::parse_offset;
 pub use pages::questionnaire_html;
 
 #[derive(Clone)]

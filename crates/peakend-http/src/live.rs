@@ -66,9 +66,8 @@ impl Clock {
 
     pub fn now(&self) -> DateTime<FixedOffset> {
         match self {
-            // The halls' offset, not the server's: their day starts at their midnight
-            // (a server on UTC would otherwise cut a Chinese hall's day at 08:00).
-            Clock::System => chrono::Utc::now().with_timezone(&crate::kpi::china()),
+            // An instant; each hall's day is then read in the hall's own zone.
+            Clock::System => chrono::Utc::now().fixed_offset(),
             Clock::Accelerated {
                 real_start,
                 sim_start,

@@ -173,19 +173,22 @@ fn render(t: &impl Template, lang: Lang) -> Result<Html<String>, PageError> {
 struct Target {
     hall: HallId,
     hall_name: String,
+    /// The hall's time zone: the visit's date is the hall's today.
+    zone: peakend_core::time::Zone,
     journey: Journey,
     /// The journey as the URL named it, to pass on to links; `None` for the default.
     named: Option<String>,
 }
 
 async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, ApiError> {
-    let node: OrgNode = state
-        .store
-        .org_nodes()
-        .await?
-        .into_iter()
+    let tree = state.store.org_tree().await?;
+    let node: OrgNode = tree
+        .nodes()
+        .iter()
         .find(|n| n.id.as_str() == hall)
+        .cloned()
         .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
+    let zone = tree.zone_of(&node.id);
     let hall_id = node
         .hall_id()
         .ok_or_else(|| ApiError::not_found(format!("`{hall}` is not a hall")))?;
@@ -206,6 +209,7 @@ async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, A
     Ok(Target {
         hall: hall_id,
         hall_name: node.name,
+        zone,
         journey,
         named: q.journey.clone(),
     })
@@ -670,12 +674,12 @@ fn response_form(
     let form = ResponseForm {
         respondent: nonce.to_owned(),
         hall: t.hall.to_string(),
-        // The visit is today, in the halls' time zone (China, +08:00).
-        date: chrono::Utc::now()
-            .with_timezone(&crate::china())
-            .date_naive()
-            .format("%Y-%m-%d")
-            .to_string(),
+        // The visit is today, in the hall's time zone.
+        date: t
+            .zone
+            .local(chrono::Utc::now().timestamp_millis())
+            .map(|d| d.date_naive().format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
         segment: answers.get("segment").cloned().unwrap_or_default(),
         purpose: answers.get("purpose").cloned(),
         overall: number(answers, "overall", &mut problems, lang),
@@ -836,9 +840,11 @@ fn again(
 /// Whether a response of `respondent` to the target's journey is stored for its hall
 /// (looked up among today's and yesterday's, which a just-sent form falls within).
 async fn stored(state: &AppState, t: &Target, respondent: &str) -> bool {
-    let today = chrono::Utc::now()
-        .with_timezone(&crate::china())
-        .date_naive();
+    let now = chrono::Utc::now();
+    let today = t
+        .zone
+        .local(now.timestamp_millis())
+        .map_or(now.date_naive(), |d| d.date_naive());
     let from = today.pred_opt().unwrap_or(today);
     state
         .store
@@ -1129,6 +1135,7 @@ mod tests {
         let t = Target {
             hall: HallId::parse("h1").unwrap(),
             hall_name: "人民路营业厅".into(),
+            zone: peakend_core::time::Zone::DEFAULT,
             journey: peakend_core::builtin::journeys().unwrap().remove(0),
             named: Some("service-hall".into()),
         };

@@ -20,6 +20,7 @@ fn node(id: &str, parent: Option<&str>, level: OrgLevel) -> OrgNode {
         name: format!("{id}厅"),
         counters: if level == OrgLevel::Hall { 4 } else { 0 },
         kiosks: if level == OrgLevel::Hall { 3 } else { 0 },
+        tz: None,
     }
 }
 

@@ -21,6 +21,7 @@ fn node(id: &str, parent: Option<&str>, level: OrgLevel, name: &str) -> OrgNode 
         name: name.into(),
         counters: if level == OrgLevel::Hall { 4 } else { 0 },
         kiosks: if level == OrgLevel::Hall { 1 } else { 0 },
+        tz: None,
     }
 }
 

@@ -199,9 +199,10 @@ peakend_testkit::on_both_backends!(a_good_answer_is_stored_once_and_thanked, |ur
         .filter(|x| x.satisfaction.is_some())
         .count();
     assert_eq!(rated, 3);
-    // The visit is today in the halls' time zone.
-    let today = chrono::Utc::now()
-        .with_timezone(&peakend_http::china())
+    // The visit is today in the hall's time zone (the default, Asia/Shanghai).
+    let today = peakend_core::time::Zone::DEFAULT
+        .local(chrono::Utc::now().timestamp_millis())
+        .unwrap()
         .date_naive();
     assert!(r.date == today || r.date == today.pred_opt().unwrap());
 

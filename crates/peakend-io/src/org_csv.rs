@@ -1,5 +1,5 @@
 //! The organisation CSV: `id,parent,level,name`, optionally `counters,kiosks`
-//! (for halls). Columns may come in any order; the level may be written in English
+//! (for halls) and `tz` (an IANA time zone, inherited by the nodes below). Columns may come in any order; the level may be written in English
 //! (`hall`) or Chinese (`营业厅`).
 
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use crate::CellError;
 use crate::table::{self, Input};
 
 const REQUIRED: [&str; 4] = ["id", "parent", "level", "name"];
-const OPTIONAL: [&str; 2] = ["counters", "kiosks"];
+const OPTIONAL: [&str; 3] = ["counters", "kiosks", "tz"];
 
 /// A parsed row with the spreadsheet row it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +94,14 @@ pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<OrgRow>, Vec<CellErr
                 .map_err(|_| cell_err(c, format!("`{v}` is not a whole number ≥ 0"))),
         };
         let (counters, kiosks) = (count("counters"), count("kiosks"));
-        if let (Ok(id), Ok(parent), Ok(level), Ok(counters), Ok(kiosks)) =
-            (id, parent, level, counters, kiosks)
+        let tz = match cell("tz").trim() {
+            "" => Ok(None),
+            z => peakend_core::time::Zone::parse(z)
+                .map(Some)
+                .map_err(|e| cell_err("tz", e)),
+        };
+        if let (Ok(id), Ok(parent), Ok(level), Ok(counters), Ok(kiosks), Ok(tz)) =
+            (id, parent, level, counters, kiosks, tz)
         {
             rows.push(OrgRow {
                 row,
@@ -106,6 +112,7 @@ pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<OrgRow>, Vec<CellErr
                     name,
                     counters,
                     kiosks,
+                    tz,
                 },
             });
         }

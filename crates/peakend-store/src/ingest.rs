@@ -221,8 +221,10 @@ pub(crate) async fn apply_batch(
         }
         // The day's roll-up, when the replayed day is exactly one roll-up day;
         // otherwise the touched days are marked for replay.
-        let touched: BTreeSet<(NaiveDate, i64, i64)> =
-            rows.iter().map(|(e, _)| rollup_day(e.at_ms())).collect();
+        let touched: BTreeSet<(NaiveDate, i64, i64)> = rows
+            .iter()
+            .map(|(e, _)| rollup_day(e.at_ms(), rules.zone))
+            .collect();
         let rollups: Vec<(NaiveDate, Option<String>)> = match touched.first() {
             Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
                 let measure = day.day.rules().measure();

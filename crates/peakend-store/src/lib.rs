@@ -26,7 +26,7 @@ use peakend_core::ops::day::{Alert, AlertKind, HallDay, KioskFault, Kpis, Rules}
 use peakend_core::ops::event::Event;
 use peakend_core::ops::holiday::{self, Holiday};
 use peakend_core::ops::kpi::{Bucket, HallTickets, KpiReport, ReportSums};
-use peakend_core::ops::rollup::{DayRollup, KpiSums, ROLLUP_OFFSET_S};
+use peakend_core::ops::rollup::{DayRollup, KpiSums};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
 use peakend_core::{
@@ -802,6 +802,7 @@ pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
         .await?
         .map(|j| Rules::from_journey(&j))
         .unwrap_or_default();
+    rules.zone = tree.zone_of(&node);
     let holidays = store.holidays().await?;
     if !holidays.is_empty() {
         rules.holidays = province_holidays(&tree, &holidays, hall);
@@ -856,11 +857,14 @@ impl RulesBook {
         self.journeys.get(&key).cloned().unwrap_or_default()
     }
 
-    /// The hall's rules, with its province's holidays.
+    /// The hall's rules, with its province's holidays and its zone.
     pub fn hall(&self, hall: &HallId) -> Rules {
         let node = OrgNodeId::parse(hall.as_str()).ok();
         let mut rules = self.node(node.as_ref());
         rules.holidays = province_holidays(&self.tree, &self.holidays, hall);
+        if let Some(n) = &node {
+            rules.zone = self.tree.zone_of(n);
+        }
         rules
     }
 
@@ -1043,9 +1047,17 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
     // Whole days at the roll-ups' own offset come from the ingest's roll-ups; only the
     // hall-days a roll-up cannot answer for are replayed. Every hall-day with stored
     // events has a roll-up row, so a missing row is a day without tickets.
+    // A hall's roll-ups are kept per day of its own zone: they answer a report at the
+    // same offset; a hall in another zone is replayed at the report's.
     let mut replay: Vec<(HallId, i64, i64)> = Vec::new();
-    if q.offset.local_minus_utc() == ROLLUP_OFFSET_S {
-        let wanted: HashSet<&HallId> = halls.iter().collect();
+    let (at_offset, other): (Vec<HallId>, Vec<HallId>) = halls.into_iter().partition(|h| {
+        OrgNodeId::parse(h.as_str()).is_ok_and(|n| {
+            let zone = book.tree().zone_of(&n);
+            zone.offset_on(q.from) == q.offset && zone.offset_on(q.to) == q.offset
+        })
+    });
+    if !at_offset.is_empty() {
+        let wanted: HashSet<&HallId> = at_offset.iter().collect();
         for (hall, date, rollup) in store.ops_rollups(q.from, q.to).await? {
             if !wanted.contains(&hall) {
                 continue;
@@ -1058,11 +1070,10 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
                 replay.push((hall, lo, hi));
             }
         }
-    } else {
-        let from = local_midnight(q.from, q.offset);
-        let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
-        replay.extend(halls.into_iter().map(|h| (h, from, to)));
     }
+    let from = local_midnight(q.from, q.offset);
+    let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
+    replay.extend(other.into_iter().map(|h| (h, from, to)));
     if replay.is_empty() {
         return Ok(sums.report());
     }
@@ -1109,25 +1120,43 @@ pub async fn stored_day_ops(
     to: NaiveDate,
     now_ms: i64,
 ) -> Result<DayOps> {
-    let offset = FixedOffset::east_opt(ROLLUP_OFFSET_S).expect("valid offset");
     let wanted: HashSet<&HallId> = halls.iter().collect();
-    // Each hall on the rules of the journey it lives by (its own `care_after`).
+    // Each hall on the rules of the journey it lives by (its own `care_after`), and on
+    // the days of its own zone.
     let book = RulesBook::load(store).await?;
-    let today = DateTime::from_timestamp_millis(now_ms)
-        .map(|t| t.with_timezone(&offset).date_naive())
-        .unwrap_or(from);
+    let zone_of = |h: &HallId| {
+        OrgNodeId::parse(h.as_str())
+            .map(|n| book.tree().zone_of(&n))
+            .unwrap_or_default()
+    };
+    let today_of = |h: &HallId| zone_of(h).local(now_ms).map_or(from, |t| t.date_naive());
+    let midnight_of =
+        |h: &HallId, date: NaiveDate| local_midnight(date, zone_of(h).offset_on(date));
     let mut sums: BTreeMap<HallId, KpiSums> = BTreeMap::new();
     let mut open_care: BTreeMap<HallId, usize> = BTreeMap::new();
     // Hall-days to replay, and halls whose open care alerts need a replay.
     let mut replay_days: Vec<(HallId, NaiveDate)> = Vec::new();
     let mut replay_care: Vec<HallId> = Vec::new();
     let mut care_now: Vec<(HallId, Vec<(String, i64)>)> = Vec::new();
-    // The period's days, and today for the open alerts (when outside the period).
-    let mut rows = store.ops_rollups(from, to).await?;
-    if today < from || today > to {
-        rows.extend(store.ops_rollups(today, today).await?);
+    // The period's days, and today for the open alerts (when outside the period): the
+    // day around now in UTC covers today in every zone.
+    let utc_today = DateTime::from_timestamp_millis(now_ms).map_or(from, |t| t.date_naive());
+    let (t0, t1) = (
+        utc_today.pred_opt().unwrap_or(utc_today),
+        utc_today.succ_opt().unwrap_or(utc_today),
+    );
+    let mut rows: BTreeMap<(HallId, NaiveDate), Option<DayRollup>> = store
+        .ops_rollups(from, to)
+        .await?
+        .into_iter()
+        .map(|(h, d, r)| ((h, d), r))
+        .collect();
+    if t0 < from || t1 > to {
+        for (h, d, r) in store.ops_rollups(t0, t1).await? {
+            rows.entry((h, d)).or_insert(r);
+        }
     }
-    for (hall, date, rollup) in rows {
+    for ((hall, date), rollup) in rows {
         if !wanted.contains(&hall) {
             continue;
         }
@@ -1135,7 +1164,7 @@ pub async fn stored_day_ops(
             .node(OrgNodeId::parse(hall.as_str()).ok().as_ref())
             .measure();
         let rollup = rollup.filter(|r| r.measure() == measure);
-        if date == today {
+        if date == today_of(&hall) {
             match rollup.as_ref().and_then(|r| r.open_care_at(now_ms)) {
                 Some(open) => care_now.push((
                     hall.clone(),
@@ -1149,7 +1178,7 @@ pub async fn stored_day_ops(
         }
         match rollup {
             Some(r) => {
-                let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
+                let end = midnight_of(&hall, date.succ_opt().unwrap_or(date));
                 sums.entry(hall)
                     .or_default()
                     .merge(&r.sums_at(end.min(now_ms) - 1));
@@ -1160,6 +1189,7 @@ pub async fn stored_day_ops(
     for (hall, date) in replay_days {
         let rules = book.hall(&hall);
         let measure = rules.measure();
+        let offset = zone_of(&hall).offset_on(date);
         let lo = local_midnight(date, offset);
         let hi = local_midnight(date.succ_opt().unwrap_or(date), offset);
         let day = replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await?;
@@ -1169,7 +1199,9 @@ pub async fn stored_day_ops(
     let acks = if care_now.is_empty() {
         HashSet::new()
     } else {
-        store.care_acks_since(local_midnight(today, offset)).await?
+        store
+            .care_acks_since(local_midnight(t0, FixedOffset::east_opt(0).expect("UTC")))
+            .await?
     };
     for (hall, open) in care_now {
         let n = open
@@ -1178,9 +1210,9 @@ pub async fn stored_day_ops(
             .count();
         open_care.insert(hall, n);
     }
-    let midnight = local_midnight(today, offset);
     for hall in replay_care {
         let rules = book.hall(&hall);
+        let midnight = midnight_of(&hall, today_of(&hall));
         let events = store.hall_events(&hall, midnight, now_ms + 1).await?;
         if events.is_empty() {
             continue;

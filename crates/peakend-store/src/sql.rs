@@ -231,9 +231,17 @@ fn date_bounds(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (String, Strin
     )
 }
 
-type NodeRow = (String, Option<String>, String, String, i32, i32);
+type NodeRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    i32,
+    i32,
+    Option<String>,
+);
 
-fn node_from_row((id, parent, level, name, counters, kiosks): NodeRow) -> Result<OrgNode> {
+fn node_from_row((id, parent, level, name, counters, kiosks, tz): NodeRow) -> Result<OrgNode> {
     let corrupt = |e: String| StoreError::Corrupt(format!("org node `{id}`: {e}"));
     Ok(OrgNode {
         id: OrgNodeId::parse(id.as_str()).map_err(|e| corrupt(e.to_string()))?,
@@ -245,6 +253,11 @@ fn node_from_row((id, parent, level, name, counters, kiosks): NodeRow) -> Result
         name: name.clone(),
         counters: u32::try_from(counters).map_err(|e| corrupt(e.to_string()))?,
         kiosks: u32::try_from(kiosks).map_err(|e| corrupt(e.to_string()))?,
+        tz: tz
+            .as_deref()
+            .map(peakend_core::time::Zone::parse)
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 
@@ -293,7 +306,7 @@ fn assignments_from_rows(rows: Vec<(String, String)>) -> Result<Assignments> {
 }
 
 const SELECT_NODES: &str =
-    "SELECT id, parent_id, level, name, counters, kiosks FROM org_node ORDER BY position";
+    "SELECT id, parent_id, level, name, counters, kiosks, tz FROM org_node ORDER BY position";
 
 impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore> {
@@ -739,10 +752,11 @@ impl Store for SqlStore {
                     summary.created += 1;
                 }
                 sqlx::query(
-                    "INSERT INTO org_node (id, parent_id, level, name, counters, kiosks, position)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    "INSERT INTO org_node (id, parent_id, level, name, counters, kiosks, position, tz)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, level = excluded.level,
-                       name = excluded.name, counters = excluded.counters, kiosks = excluded.kiosks",
+                       name = excluded.name, counters = excluded.counters, kiosks = excluded.kiosks,
+                       tz = excluded.tz",
                 )
                 .bind(n.id.as_str())
                 .bind(n.parent.as_ref().map(|p| p.as_str()))
@@ -751,6 +765,7 @@ impl Store for SqlStore {
                 .bind(n.counters as i32)
                 .bind(n.kiosks as i32)
                 .bind(position)
+                .bind(n.tz.map(|z| z.name()))
                 .execute(&mut *tx)
                 .await?;
             }

@@ -59,6 +59,7 @@ fn node(id: &str, parent: Option<&str>, level: OrgLevel) -> OrgNode {
         name: format!("{id}厅"),
         counters: if level == OrgLevel::Hall { 5 } else { 0 },
         kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
+        tz: None,
     }
 }
 
@@ -944,6 +945,7 @@ story!(a_province_day_from_rollups_equals_its_replay, |store| {
             hall: h.clone(),
             counters: 2,
             kiosks: 1,
+            zone: peakend_core::time::Zone::DEFAULT,
         })
         .collect();
     let events = day(&sim, date, 11);

@@ -203,6 +203,7 @@ pub fn small_org(halls: &[(&str, &str)]) -> Vec<peakend_core::OrgNode> {
         name: name.into(),
         counters: if level == OrgLevel::Hall { 6 } else { 0 },
         kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
+        tz: None,
     };
     let mut nodes = vec![
         node("p", None, OrgLevel::Province, "示范省"),

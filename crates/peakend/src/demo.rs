@@ -61,6 +61,7 @@ fn node(id_: &str, parent: Option<&str>, level: OrgLevel, name: String) -> OrgNo
         name,
         counters: 0,
         kiosks: 0,
+        tz: None,
     }
 }
 

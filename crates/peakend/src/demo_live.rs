@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{FixedOffset, NaiveTime};
+use chrono::NaiveTime;
 use peakend_core::HallId;
 use peakend_core::ops::event::{Event, sort_for_replay};
 use peakend_core::ops::simulate::{self, SimHall};
@@ -20,13 +20,16 @@ const SEED: u64 = 4;
 /// The longest the replay sleeps between looks at the clock.
 const TICK: Duration = Duration::from_millis(200);
 
-/// The demo clock: 08:30 today in China, running `speed` times faster.
-pub fn clock(speed: f64) -> Clock {
-    let china = FixedOffset::east_opt(8 * 3600).expect("+08:00");
-    let today = chrono::Utc::now().with_timezone(&china).date_naive();
-    let start = today
+/// The demo clock: 08:30 today in the demo province's zone, running `speed` times
+/// faster.
+pub fn clock(zone: peakend_core::time::Zone, speed: f64) -> Clock {
+    let now = chrono::Utc::now().timestamp_millis();
+    let local = zone.local(now).expect("now is a valid time");
+    let offset = *local.offset();
+    let start = local
+        .date_naive()
         .and_time(NaiveTime::from_hms_opt(8, 30, 0).expect("08:30"))
-        .and_local_timezone(china)
+        .and_local_timezone(offset)
         .single()
         .expect("a fixed offset has one 08:30");
     Clock::accelerated(start, speed)
@@ -36,14 +39,16 @@ pub fn clock(speed: f64) -> Clock {
 /// event, until the day's events run out. Errors are logged, not fatal: the server
 /// keeps serving.
 pub async fn replay(state: AppState) {
-    let halls: Vec<SimHall> = match state.store.org_nodes().await {
-        Ok(nodes) => nodes
-            .into_iter()
+    let halls: Vec<SimHall> = match state.store.org_tree().await {
+        Ok(tree) => tree
+            .nodes()
+            .iter()
             .filter_map(|n| {
                 n.hall_id().map(|hall| SimHall {
                     hall,
                     counters: n.counters,
                     kiosks: n.kiosks,
+                    zone: tree.zone_of(&n.id),
                 })
             })
             .collect(),

@@ -7,6 +7,8 @@ use peakend_core::OrgNodeId;
 use peakend_core::ops::day::Kpis;
 use peakend_core::ops::kpi::{Bucket, Keyed};
 
+use peakend_store::Store;
+
 use crate::journey_cmd::format_name;
 use crate::{Format, table};
 
@@ -24,15 +26,25 @@ pub struct KpiArgs {
     /// hour or day
     #[arg(long, default_value = "day")]
     bucket: Bucket,
-    /// The halls' UTC offset
-    #[arg(long, default_value = "+08:00", value_parser = peakend_http::parse_offset)]
-    tz: FixedOffset,
+    /// The report's UTC offset (default: the node's time zone, from the organisation)
+    #[arg(long, value_parser = peakend_http::parse_offset)]
+    tz: Option<FixedOffset>,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
 
 pub async fn run(db: &str, args: KpiArgs) -> anyhow::Result<()> {
     let store = crate::init(db).await?;
+    let tree = store.org_tree().await?;
+    let zone = match &args.org {
+        Some(n) => tree.zone_of(n),
+        None => tree
+            .roots()
+            .next()
+            .map(|r| tree.zone_of(&r.id))
+            .unwrap_or_default(),
+    };
+    let offset = args.tz.unwrap_or_else(|| zone.offset_on(args.from));
     let report = peakend_store::stored_kpis(
         &store,
         &peakend_store::KpiQuery {
@@ -40,7 +52,7 @@ pub async fn run(db: &str, args: KpiArgs) -> anyhow::Result<()> {
             from: args.from,
             to: args.to,
             bucket: args.bucket,
-            offset: args.tz,
+            offset,
             now_ms: chrono::Utc::now().timestamp_millis(),
         },
     )

@@ -257,7 +257,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut state = peakend_http::AppState::new(Arc::new(store));
             if !no_live {
                 // The halls live on the demo clock, and its day is ingested as it comes.
-                state.clock = demo_live::clock(speed);
+                let tree = state.store.org_tree().await?;
+                let zone = tree
+                    .roots()
+                    .next()
+                    .map(|r| tree.zone_of(&r.id))
+                    .unwrap_or_default();
+                state.clock = demo_live::clock(zone, speed);
                 tokio::spawn(demo_live::replay(state.clone()));
             }
             serve_state(state, addr).await

@@ -63,7 +63,7 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
                     outln!("{}", serde_json::to_string_pretty(&nested)?)
                 }
                 Format::Csv => {
-                    outln!("id,parent,level,name,counters,kiosks");
+                    outln!("id,parent,level,name,counters,kiosks,tz");
                     for root in tree.roots() {
                         for n in tree.subtree(&root.id) {
                             let quoted = format!("\"{}\"", n.name.replace('"', "\"\""));
@@ -73,11 +73,12 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
                                 .map(ToString::to_string)
                                 .unwrap_or_default();
                             outln!(
-                                "{},{parent},{},{quoted},{},{}",
+                                "{},{parent},{},{quoted},{},{},{}",
                                 n.id,
                                 n.level,
                                 n.counters,
-                                n.kiosks
+                                n.kiosks,
+                                n.tz.map(|z| z.name()).unwrap_or_default()
                             );
                         }
                     }
@@ -107,12 +108,14 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
                                     .map(ToString::to_string)
                                     .unwrap_or_default(),
                                 assignments.effective(&tree, &n.id).journey.to_string(),
+                                tree.zone_of(&n.id).to_string(),
                             ]);
                         }
                     }
                     table::print(
                         &[
                             "ID", "LEVEL", "NAME", "COUNTERS", "KIOSKS", "JOURNEY", "LIVES BY",
+                            "TZ",
                         ],
                         &rows,
                     );

@@ -13,7 +13,7 @@ pub struct SimulateArgs {
     /// How many halls (the first N of the organisation)
     #[arg(long, default_value_t = 1)]
     halls: usize,
-    /// The day, YYYY-MM-DD (times are +08:00)
+    /// The day, YYYY-MM-DD (each hall's local day, in its org node's time zone)
     #[arg(long, value_parser = peakend_core::survey::parse_date)]
     date: NaiveDate,
     #[arg(long, default_value_t = 1)]
@@ -22,15 +22,16 @@ pub struct SimulateArgs {
 
 pub async fn run(db: &str, args: SimulateArgs) -> anyhow::Result<()> {
     let store = crate::init(db).await?;
-    let halls: Vec<SimHall> = store
-        .org_nodes()
-        .await?
-        .into_iter()
+    let tree = store.org_tree().await?;
+    let halls: Vec<SimHall> = tree
+        .nodes()
+        .iter()
         .filter_map(|n| {
             n.hall_id().map(|hall| SimHall {
                 hall,
                 counters: n.counters,
                 kiosks: n.kiosks,
+                zone: tree.zone_of(&n.id),
             })
         })
         .take(args.halls)

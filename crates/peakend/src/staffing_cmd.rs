@@ -90,8 +90,9 @@ async fn history(
     format: Format,
 ) -> anyhow::Result<()> {
     let store = crate::init(db).await?;
-    let offset = peakend_http::china();
     let rules = peakend_store::hall_rules(&store, hall).await?;
+    // The hall's own days (its zone, from the organisation).
+    let offset = rules.zone.offset_on(from);
     let replayed = peakend_store::replay_hall(
         &store,
         hall,

@@ -1646,3 +1646,54 @@ peakend_testkit::on_both_backends!(kiosk_faults_carry_across_files_and_restarts,
     server.wait().unwrap();
     assert_eq!((h1, h2), (0, 1));
 });
+
+// Issue 18: the organisation names time zones: an optional `tz` column (IANA names),
+// inherited down the tree, shown by `org list`, whose CSV re-imports as is; a zone that
+// does not exist is one error naming the row and column, and nothing is imported.
+peakend_testkit::on_both_backends!(org_nodes_carry_time_zones, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.csv",
+        "id,parent,level,name,tz\np,,province,省,Asia/Urumqi\nh1,p,hall,一厅,Mars/Olympus\n"
+            .as_bytes(),
+    );
+    let err = fails(url, &["org", "import", &bad]);
+    assert!(
+        err.contains("row 3") && err.contains("tz") && err.contains("Mars/Olympus"),
+        "{err}"
+    );
+    let listed = ok(url, &["org", "list", "--format", "csv"]);
+    assert_eq!(listed.lines().count(), 1, "nothing imported: {listed}");
+
+    import_org(
+        url,
+        dir.path(),
+        "id,parent,level,name,tz\np,,province,省,Asia/Urumqi\nh1,p,hall,一厅,\nq,,province,另一省,\nh2,q,hall,二厅,\n",
+    );
+    let csv = ok(url, &["org", "list", "--format", "csv"]);
+    assert!(
+        csv.starts_with("id,parent,level,name,counters,kiosks,tz\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("p,,province,\"省\",0,0,Asia/Urumqi"), "{csv}");
+    assert!(csv.contains("h1,p,hall,\"一厅\",0,0,\n"), "{csv}");
+    // The listing re-imports as is.
+    let again = write(dir.path(), "again.csv", csv.as_bytes());
+    ok(url, &["org", "import", &again]);
+    assert_eq!(ok(url, &["org", "list", "--format", "csv"]), csv);
+    // Inherited: the hall lives in its province's zone; the other province in the default.
+    let table = ok(url, &["org", "list"]);
+    let zone = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("{table}"))
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(zone("h1"), "Asia/Urumqi");
+    assert_eq!(zone("h2"), "Asia/Shanghai");
+});

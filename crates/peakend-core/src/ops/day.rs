@@ -41,6 +41,8 @@ pub struct Rules {
     pub repair_within_working_days: u32,
     /// Days that are not working days besides weekends (the province's holidays).
     pub holidays: BTreeSet<NaiveDate>,
+    /// The hall's time zone: its days, working days and roll-up days.
+    pub zone: crate::time::Zone,
 }
 
 impl Default for Rules {
@@ -53,6 +55,7 @@ impl Default for Rules {
             max_per_counter: 3.0,
             repair_within_working_days: 2,
             holidays: BTreeSet::new(),
+            zone: crate::time::Zone::DEFAULT,
         }
     }
 }

@@ -13,14 +13,13 @@ use std::collections::BTreeMap;
 
 use super::day::{AnnouncedSums, HallDay, Kpis, Measure, Ticket};
 
-/// The halls' time: roll-ups are kept per local day at +08:00 (China).
-pub const ROLLUP_OFFSET_S: i32 = 8 * 3600;
-
-/// The roll-up day of an instant, and the bounds in ms of that day.
-pub fn rollup_day(at_ms: i64) -> (chrono::NaiveDate, i64, i64) {
+/// The roll-up day of an instant in a hall's zone, and the bounds in ms of that day
+/// (roll-ups are kept per local day of the hall).
+pub fn rollup_day(at_ms: i64, zone: crate::time::Zone) -> (chrono::NaiveDate, i64, i64) {
     const DAY: i64 = 86_400_000;
-    let local = at_ms + i64::from(ROLLUP_OFFSET_S) * 1000;
-    let start = local.div_euclid(DAY) * DAY - i64::from(ROLLUP_OFFSET_S) * 1000;
+    let offset_ms = i64::from(zone.offset_at(at_ms).local_minus_utc()) * 1000;
+    let local = at_ms + offset_ms;
+    let start = local.div_euclid(DAY) * DAY - offset_ms;
     let date = chrono::DateTime::from_timestamp_millis(local)
         .map_or(chrono::NaiveDate::MIN, |d| d.date_naive());
     (date, start, start + DAY)
@@ -360,6 +359,7 @@ mod tests {
                 hall: crate::id::HallId::parse(format!("h{h}")).unwrap(),
                 counters: 2 + h,
                 kiosks: 1,
+                zone: crate::time::Zone::DEFAULT,
             })
             .collect();
         let events = simulate::day(&halls, date, 7);
@@ -412,6 +412,7 @@ mod tests {
                 hall: crate::id::HallId::parse(format!("h{h}")).unwrap(),
                 counters: 2 + h,
                 kiosks: 1,
+                zone: crate::time::Zone::DEFAULT,
             })
             .collect();
         let events = simulate::day(&halls, date, 11);

@@ -18,6 +18,8 @@ pub struct SimHall {
     pub hall: HallId,
     pub counters: u32,
     pub kiosks: u32,
+    /// The hall's time zone: its day runs from its own midnight.
+    pub zone: crate::time::Zone,
 }
 
 /// (service, share of arrivals, median minutes at the counter)
@@ -56,16 +58,18 @@ struct Customer {
     gone: bool,
 }
 
-/// The events of one day (local date, offset +08:00) for each hall, each hall's in time
-/// order, with ids unique per hall.
+/// The events of one day (the local date in each hall's zone) for each hall, each
+/// hall's in time order, with ids unique per hall.
 pub fn day(halls: &[SimHall], date: NaiveDate, seed: u64) -> Vec<Event> {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    let midnight = date
-        .and_hms_opt(0, 0, 0)
-        .and_then(|m| m.and_local_timezone(offset).single())
-        .expect("a fixed offset has every local time");
     let mut out = Vec::new();
     for (i, h) in halls.iter().enumerate() {
+        let offset = h.zone.offset_on(date);
+        let Some(midnight) = date
+            .and_hms_opt(0, 0, 0)
+            .and_then(|m| m.and_local_timezone(offset).single())
+        else {
+            continue;
+        };
         let mut rng =
             ChaCha8Rng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         out.extend(hall_day(h, midnight, &mut rng));
@@ -303,6 +307,7 @@ mod tests {
                 hall: HallId::parse(*h).unwrap(),
                 counters: 6,
                 kiosks: 3,
+                zone: crate::time::Zone::DEFAULT,
             })
             .collect()
     }
