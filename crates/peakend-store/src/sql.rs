@@ -51,7 +51,17 @@ macro_rules! on_pool {
     };
 }
 
-// After the macro, so the module sees it.
+/// Bumps the data generation inside transaction `$tx`: every write that changes what a
+/// cached analysis, org tree or hall's rules were computed from.
+macro_rules! bump_generation {
+    ($tx:ident) => {
+        sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
+// After the macros, so the module sees them.
 #[path = "accounts.rs"]
 mod accounts;
 /// Merges roll-up cells (`(&CellKey, Option<purpose>, &SegmentStats)`) of journey `$key`
@@ -461,9 +471,7 @@ impl SqlStore {
             merge_cells!(tx, k, layout, "survey_rollup", cells.cells.iter().map(|(c, s)| (c, None, s)));
             merge_cells!(tx, k, layout, "survey_rollup_purpose",
                 cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)));
-            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx);
             tx.commit().await?;
         });
         Ok(())
@@ -696,9 +704,7 @@ impl Store for SqlStore {
                     .await?;
                 }
             }
-            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx);
             tx.commit().await?;
             outcome
         });
@@ -769,9 +775,7 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx);
             tx.commit().await?;
             Ok(summary)
         })
@@ -1027,9 +1031,7 @@ impl Store for SqlStore {
                 .await?;
             }
             // Working days changed: rules cached for the ingest must be read again.
-            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx);
             tx.commit().await?;
         });
         Ok(holidays.len())
@@ -1135,9 +1137,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
             // Analyses of the node now follow another journey.
-            sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx);
             tx.commit().await?;
             Ok(old)
         })
