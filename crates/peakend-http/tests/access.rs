@@ -3,7 +3,7 @@
 
 mod helpers;
 
-use helpers::{PASSWORD, Setup, TestApp, browser};
+use helpers::{FetchJson, PASSWORD, Setup, TestApp, browser};
 use peakend_core::{HallId, Role, UserName};
 use peakend_store::Store;
 use reqwest::StatusCode;
@@ -54,7 +54,7 @@ async fn sign_in(base: &str, name: &str) -> (reqwest::Client, String) {
 }
 
 async fn get_json(b: &reqwest::Client, url: String) -> Value {
-    b.get(url).send().await.unwrap().json().await.unwrap()
+    b.get(url).fetch_json().await
 }
 
 async fn status(b: &reqwest::Client, url: String) -> StatusCode {

@@ -6,7 +6,7 @@ mod helpers;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use helpers::{PASSWORD, Setup, TestApp, browser};
+use helpers::{FetchJson, PASSWORD, Setup, TestApp, browser};
 use peakend_http::{AppState, BodyLimits};
 use peakend_store::Store;
 use reqwest::StatusCode;
@@ -56,14 +56,7 @@ async fn sign_in(base: &str) -> (reqwest::Client, String) {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let me: Value = b
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = b.get(format!("{base}/api/v1/me")).fetch_json().await;
     (b, me["csrf"].as_str().unwrap().to_owned())
 }
 
@@ -215,12 +208,8 @@ peakend_testkit::on_both_backends!(forged_alert_ids_and_times_are_client_errors,
         .post(format!("{}/api/v1/events", app.base))
         .header("authorization", &bearer)
         .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(out["accepted"], 1, "{out}");
     let rejected = out["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 2, "{out}");
@@ -478,12 +467,8 @@ peakend_testkit::on_both_backends!(failed_sign_ins_back_off_and_are_logged, |url
     let log: Value = reqwest::Client::new()
         .get(format!("{}/api/v1/admin/sign-ins", app.base))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let outcomes: Vec<&str> = log
         .as_array()
         .unwrap()

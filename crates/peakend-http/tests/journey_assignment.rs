@@ -4,7 +4,7 @@
 
 mod helpers;
 
-use helpers::{Setup, TestApp};
+use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::{Journey, Role};
 use peakend_store::Store;
 use reqwest::StatusCode;
@@ -52,12 +52,8 @@ async fn care_alerts(device: &reqwest::Client, app: &TestApp, hm: &str) -> usize
         .get(app.url(&format!(
             "/api/v1/halls/h1/alerts?at=2026-08-07T{hm}:00%2B08:00"
         )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     resp.as_array()
         .unwrap()
         .iter()
@@ -77,12 +73,8 @@ peakend_testkit::on_both_backends!(a_hall_lives_by_its_province_s_journey, |url|
     let out: Value = device
         .post(format!("{base}/api/v1/events"))
         .body(batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(out["accepted"], 2, "{out}");
 
     // On the built-in journey: care after 15 minutes.
@@ -120,12 +112,8 @@ peakend_testkit::on_both_backends!(a_hall_lives_by_its_province_s_journey, |url|
     let out: Value = device
         .post(format!("{base}/api/v1/events"))
         .body(more)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(out["accepted"], 1, "{out}");
     let day = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
     let rollups = app.store.ops_rollups(day, day).await.unwrap();

@@ -6,7 +6,7 @@
 mod helpers;
 
 use chrono::NaiveDate;
-use helpers::{Setup, TestApp};
+use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::ops::holiday::Holiday;
 use peakend_core::{OrgLevel, OrgNode, OrgNodeId};
 use peakend_store::Store;
@@ -66,12 +66,8 @@ async fn post(app: &TestApp, device: &reqwest::Client, lines: &[String]) -> Valu
     device
         .post(app.url("/api/v1/events"))
         .body(lines.join("\n"))
-        .send()
+        .fetch_json()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// The hall's kiosk alerts at `at` (+08:00): (kiosk, raised at, cleared?).
@@ -87,12 +83,8 @@ async fn kiosk_alerts(
             "/api/v1/halls/{hall}/alerts?state={state}&at={}",
             at.replace('+', "%2B")
         )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     alerts
         .as_array()
         .unwrap_or_else(|| panic!("{alerts}"))
@@ -127,12 +119,8 @@ peakend_testkit::on_both_backends!(a_kiosk_fault_outlives_its_day, |url| {
     assert_eq!(out["accepted"], 1, "{out}");
     let kiosks: Value = d1
         .get(app.url("/api/v1/halls/h1/kiosks?at=2026-08-10T08:00:00%2B08:00"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(kiosks["kiosks"], 2);
     let open = &kiosks["open_faults"][0];
     assert_eq!(open["kiosk"], "k1", "{kiosks}");
@@ -210,12 +198,8 @@ peakend_testkit::on_both_backends!(a_kiosk_fault_outlives_its_day, |url| {
     );
     let kiosks: Value = d2
         .get(app.url("/api/v1/halls/h2/kiosks?at=2026-08-11T10:05:00%2B08:00"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(kiosks["open_faults"][0]["overdue"], true, "{kiosks}");
     // Still open (and overdue) on Wednesday; restoring it clears the alert.
     assert_eq!(

@@ -4,7 +4,7 @@
 
 mod helpers;
 
-use helpers::{Setup, TestApp};
+use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::time::Zone;
 use peakend_core::{OrgLevel, OrgNode, OrgNodeId, Role};
 use serde_json::Value;
@@ -45,23 +45,15 @@ peakend_testkit::on_both_backends!(a_hall_s_day_is_its_zone_s, |url| {
             "\n",
             r#"{"id":"e2","hall":"x-h","type":"ticket_issued","at":"2026-08-07T23:00:00+06:00","ticket":"A2","service":"payment"}"#,
         ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(out["accepted"], 2, "{out}");
 
     // At 00:30 Beijing time it is still the 7th in Urumqi: the ticket is waiting.
     let queue: Value = device
         .get(app.url("/api/v1/halls/x-h/queue?at=2026-08-08T00:30:00%2B08:00"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(queue["waiting"].as_array().unwrap().len(), 1, "{queue}");
 
     // The KPI day of the province is Urumqi's 7th (both tickets); at +08:00 the second
@@ -70,16 +62,7 @@ peakend_testkit::on_both_backends!(a_hall_s_day_is_its_zone_s, |url| {
     let kpi = |query: &'static str| {
         let admin = admin.clone();
         let url = app.url(&format!("/api/v1/kpi?org=x&{query}"));
-        async move {
-            admin
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        async move { admin.get(url).fetch_json().await }
     };
     let own = kpi("from=2026-08-07&to=2026-08-07").await;
     assert_eq!(own["total"]["arrivals"], 2, "{own}");
@@ -93,14 +76,7 @@ peakend_testkit::on_both_backends!(a_hall_s_day_is_its_zone_s, |url| {
     assert_eq!(next["total"]["arrivals"], 1, "{next}");
 
     // The tree shows each node's own zone and the one it lives in.
-    let tree: Value = admin
-        .get(app.url("/api/v1/org"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tree: Value = admin.get(app.url("/api/v1/org")).fetch_json().await;
     assert_eq!(tree[0]["tz"], "Asia/Urumqi", "{tree}");
     let hall = &tree[0]["children"][0];
     assert_eq!(hall["zone"], "Asia/Urumqi", "{hall}");
@@ -109,11 +85,7 @@ peakend_testkit::on_both_backends!(a_hall_s_day_is_its_zone_s, |url| {
         .user("admin")
         .await
         .get(app.url("/api/v1/org"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(other[0]["zone"], "Asia/Shanghai", "the default: {other}");
 });

@@ -164,3 +164,17 @@ pub fn browser() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// Sends a request and reads its answer as JSON (a failure names the status and body).
+pub trait FetchJson {
+    async fn fetch_json(self) -> Value;
+}
+
+impl FetchJson for reqwest::RequestBuilder {
+    async fn fetch_json(self) -> Value {
+        let resp = self.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}"))
+    }
+}
