@@ -1,9 +1,9 @@
 //! The API and pages, served on port 0 against a fresh database on each backend.
 
-use std::sync::Arc;
+mod helpers;
 
-use peakend_core::{OrgNodeId, builtin};
-use peakend_http::{AppState, app};
+use helpers::{Setup, TestApp};
+use peakend_core::builtin;
 use peakend_store::Store;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -13,45 +13,18 @@ async fn spawn(url: &str) -> String {
     spawn_on(url, peakend_http::live::Clock::System).await
 }
 
-/// The app with the halls on `clock`.
+/// The app with the halls on `clock`, and its administrator's client (which follows
+/// redirects, as the pages' stories expect).
 async fn spawn_on(url: &str, clock: peakend_http::live::Clock) -> String {
-    let store = peakend_store::connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[("h1", "人民路营业厅")]))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    // The stories below act as an administrator of the province, signed in for real.
-    let password = "admin-password-1";
-    store
-        .create_user(
-            &peakend_store::User {
-                name: peakend_core::UserName::parse("admin").unwrap(),
-                role: peakend_core::Role::Admin,
-                org: OrgNodeId::parse("p").unwrap(),
-                created_at: 0,
-            },
-            &peakend_http::auth::hash_password(password).unwrap(),
-        )
-        .await
-        .unwrap();
-    let mut state = AppState::new(Arc::new(store));
-    state.clock = clock;
-    let router = app(state);
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let base = format!("http://{addr}");
-    let login: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/session"))
-        .json(&serde_json::json!({"name": "admin", "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            clock: Some(clock),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let token = app.token("admin").await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -61,8 +34,8 @@ async fn spawn_on(url: &str, clock: peakend_http::live::Clock) -> String {
         .default_headers(headers)
         .build()
         .unwrap();
-    CLIENTS.lock().unwrap().push((base.clone(), client));
-    base
+    CLIENTS.lock().unwrap().push((app.base.clone(), client));
+    app.base
 }
 
 /// Each spawned app's administrator client, by base URL.

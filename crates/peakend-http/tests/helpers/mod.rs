@@ -95,9 +95,8 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// A script of user `name`: signed in through `POST /api/v1/session`, sending the
-    /// bearer token, following no redirects.
-    pub async fn user(&self, name: &str) -> reqwest::Client {
+    /// The session token of user `name`, signed in through `POST /api/v1/session`.
+    pub async fn token(&self, name: &str) -> String {
         let login: Value = reqwest::Client::new()
             .post(self.url("/api/v1/session"))
             .json(&json!({"name": name, "password": PASSWORD}))
@@ -107,7 +106,13 @@ impl TestApp {
             .json()
             .await
             .unwrap();
-        bearer_client(login["token"].as_str().unwrap())
+        login["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A script of user `name`: signed in, sending the bearer token, following no
+    /// redirects.
+    pub async fn user(&self, name: &str) -> reqwest::Client {
+        bearer_client(&self.token(name).await)
     }
 
     /// A browser signed in as `name` through the login form (cookies kept), and the
