@@ -5,6 +5,7 @@
 //! batch by the same steps.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::NaiveDate;
 use peakend_core::HallId;
@@ -279,4 +280,41 @@ pub(crate) fn carried_in(mut faults: Vec<KioskFault>, start: i64) -> Vec<KioskFa
         }
     }
     faults
+}
+
+// ---------------------------------------------------------------- shared SQL
+// The ingest's SQL in one place for both backends: PostgreSQL binds `$n` through sqlx,
+// the SQLite writer the same text with `?n` markers (see `sqlite_writer::numbered`).
+
+/// A hall's kiosk faults reported in [$3, $2) ($2: the start of the day replayed).
+pub(crate) const SELECT_KIOSK_FAULTS: &str =
+    "SELECT kiosk, fault_at, offset_s, fault, restored_at FROM kiosk_fault
+     WHERE hall_id = $1 AND fault_at < $2 AND fault_at >= $3 ORDER BY fault_at";
+pub(crate) const INSERT_KIOSK_FAULT: &str =
+    "INSERT INTO kiosk_fault (hall_id, kiosk, fault_at, offset_s, fault)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hall_id, kiosk, fault_at) DO NOTHING";
+/// The kiosk's open fault (there is one: the replay checked) restored at $3.
+pub(crate) const RESTORE_KIOSK_FAULT: &str = "UPDATE kiosk_fault SET restored_at = $3
+     WHERE hall_id = $1 AND kiosk = $2 AND restored_at IS NULL AND fault_at <= $3";
+
+pub(crate) type KioskRow = (String, i64, i32, String, Option<i64>);
+
+pub(crate) fn kiosk_fault_of(
+    (kiosk, fault_at, offset_s, fault, restored_at): KioskRow,
+) -> KioskFault {
+    KioskFault {
+        kiosk,
+        fault_at,
+        offset_s,
+        fault,
+        restored_at,
+    }
+}
+
+/// Now, in ms since the epoch (the time events are received at).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -28,7 +28,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::ingest::{self, CachedDay, IngestTx};
+use crate::ingest::{
+    self, CachedDay, INSERT_KIOSK_FAULT, IngestTx, KioskRow, RESTORE_KIOSK_FAULT,
+    SELECT_KIOSK_FAULTS, kiosk_fault_of, now_ms,
+};
 use crate::sqlite_writer::SqliteWriter;
 use crate::{
     AnalysisCache, Backend, CellQuery, IngestOutcome, JourneySummary, OrgImportSummary, Origin,
@@ -167,13 +170,6 @@ impl SqlStore {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// The URL with any password masked, for error messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -276,31 +272,6 @@ fn journey_from_doc(key: &str, doc: &str) -> Result<Journey> {
 }
 
 const SELECT_DOCUMENT: &str = "SELECT document FROM journey WHERE journey_key = $1";
-
-/// A hall's kiosk faults reported in [$3, $2) ($2: the start of the day replayed).
-pub(crate) const SELECT_KIOSK_FAULTS: &str =
-    "SELECT kiosk, fault_at, offset_s, fault, restored_at FROM kiosk_fault
-     WHERE hall_id = $1 AND fault_at < $2 AND fault_at >= $3 ORDER BY fault_at";
-pub(crate) const INSERT_KIOSK_FAULT: &str =
-    "INSERT INTO kiosk_fault (hall_id, kiosk, fault_at, offset_s, fault)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hall_id, kiosk, fault_at) DO NOTHING";
-/// The kiosk's open fault (there is one: the replay checked) restored at $3.
-pub(crate) const RESTORE_KIOSK_FAULT: &str = "UPDATE kiosk_fault SET restored_at = $3
-     WHERE hall_id = $1 AND kiosk = $2 AND restored_at IS NULL AND fault_at <= $3";
-
-pub(crate) type KioskRow = (String, i64, i32, String, Option<i64>);
-
-pub(crate) fn kiosk_fault_of(
-    (kiosk, fault_at, offset_s, fault, restored_at): KioskRow,
-) -> KioskFault {
-    KioskFault {
-        kiosk,
-        fault_at,
-        offset_s,
-        fault,
-        restored_at,
-    }
-}
 
 fn assignments_from_rows(rows: Vec<(String, String)>) -> Result<Assignments> {
     rows.into_iter()

@@ -325,7 +325,7 @@ fn write_group(
     shared: &Shared,
     first: Job,
 ) -> Result<usize> {
-    let now = crate::sql::now_ms();
+    let now = ingest::now_ms();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         fail(first, &e.to_string());
         return Err(e.into());
@@ -422,15 +422,15 @@ impl IngestTx for Tx<'_> {
     async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
         let mut stmt = self
             .conn
-            .prepare_cached(&numbered(crate::sql::SELECT_KIOSK_FAULTS))?;
+            .prepare_cached(&numbered(ingest::SELECT_KIOSK_FAULTS))?;
         let rows = stmt.query_map(
             params![hall.as_str(), before, before - KIOSK_FAULT_MEMORY_MS],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
         Ok(rows
-            .collect::<rusqlite::Result<Vec<crate::sql::KioskRow>>>()?
+            .collect::<rusqlite::Result<Vec<ingest::KioskRow>>>()?
             .into_iter()
-            .map(crate::sql::kiosk_fault_of)
+            .map(ingest::kiosk_fault_of)
             .collect())
     }
 
@@ -439,7 +439,7 @@ impl IngestTx for Tx<'_> {
             match &e.kind {
                 EventKind::KioskFault { kiosk, fault } => {
                     self.conn
-                        .prepare_cached(&numbered(crate::sql::INSERT_KIOSK_FAULT))?
+                        .prepare_cached(&numbered(ingest::INSERT_KIOSK_FAULT))?
                         .execute(params![
                             hall.as_str(),
                             kiosk,
@@ -450,7 +450,7 @@ impl IngestTx for Tx<'_> {
                 }
                 EventKind::KioskRestored { kiosk } => {
                     self.conn
-                        .prepare_cached(&numbered(crate::sql::RESTORE_KIOSK_FAULT))?
+                        .prepare_cached(&numbered(ingest::RESTORE_KIOSK_FAULT))?
                         .execute(params![hall.as_str(), kiosk, e.at_ms()])?;
                 }
                 _ => {}
