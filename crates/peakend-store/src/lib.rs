@@ -143,7 +143,7 @@ pub trait Store: Send + Sync {
     /// A hall's stored events with `at` in [from_ms, to_ms), in replay order.
     async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>>;
 
-    /// Every hall's operations roll-up of each local day (at +08:00) in [from, to]
+    /// Every hall's operations roll-up of each local day (in the hall's zone) in [from, to]
     /// that has events; `None` for a day that must be replayed instead.
     async fn ops_rollups(
         &self,
@@ -1022,7 +1022,7 @@ pub struct KpiQuery<'a> {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub bucket: Bucket,
-    /// The halls' UTC offset, for days and hour buckets (China: +08:00).
+    /// The halls' UTC offset, for days and hour buckets (default: the node's zone).
     pub offset: FixedOffset,
     pub now_ms: i64,
 }
@@ -1108,7 +1108,7 @@ pub struct DayOps {
     pub open_care: BTreeMap<HallId, usize>,
 }
 
-/// The KPIs of `halls` over whole local days [from, to] at +08:00, and their care
+/// The KPIs of `halls` over whole local days [from, to] of each hall's zone, and their care
 /// alerts open at `now_ms`: from the ingest's roll-ups, replaying only the hall-days a
 /// roll-up cannot answer for (marked for replay, another `care_after`, or events
 /// stored after `now_ms` for the open alerts). Equals [`stored_kpis`] with
