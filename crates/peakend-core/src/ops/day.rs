@@ -65,25 +65,20 @@ impl Rules {
     /// region that tightens a standard tightens the rule; defaults where it has none.
     pub fn from_journey(journey: &Journey) -> Rules {
         let mut rules = Rules::default();
-        if let Some(t) = journey.threshold("care_after") {
-            let ms = match t.unit {
-                Unit::Seconds => Some(t.value * 1000.0),
-                Unit::Minutes => Some(t.value * 60_000.0),
+        // A duration standard in ms, when it is given in seconds or minutes.
+        let duration_ms = |key: &str| {
+            let t = journey.threshold(key)?;
+            match t.unit {
+                Unit::Seconds => Some((t.value * 1000.0).round() as i64),
+                Unit::Minutes => Some((t.value * 60_000.0).round() as i64),
                 _ => None,
-            };
-            if let Some(ms) = ms {
-                rules.care_after_ms = ms.round() as i64;
             }
+        };
+        if let Some(ms) = duration_ms("care_after") {
+            rules.care_after_ms = ms;
         }
-        if let Some(t) = journey.threshold("system_time") {
-            let ms = match t.unit {
-                Unit::Seconds => Some(t.value * 1000.0),
-                Unit::Minutes => Some(t.value * 60_000.0),
-                _ => None,
-            };
-            if let Some(ms) = ms {
-                rules.system_time_ms = ms.round() as i64;
-            }
+        if let Some(ms) = duration_ms("system_time") {
+            rules.system_time_ms = ms;
         }
         if let Some(t) = journey.threshold("max_per_counter") {
             rules.max_per_counter = t.value;
