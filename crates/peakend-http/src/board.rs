@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Html;
 use axum::routing::get;
-use peakend_core::ops::day::{Alert, AlertKind, Kpis};
+use peakend_core::ops::day::{Alert, AlertKind};
+use peakend_core::ops::ticket::Kpis;
 use peakend_core::{HallId, OrgNodeId};
 
 use crate::auth::Viewer;

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use peakend_core::HallId;
 use peakend_core::ops::day::{HallDay, KioskFault, Rules};
 use peakend_core::ops::event::{Event, EventKind};
-use peakend_core::ops::rollup::{DayRollup, rollup_day};
+use peakend_core::ops::rollup::{LiveRollup, rollup_day};
 
 use crate::{IngestOutcome, Rejected, Result, StoreError};
 
@@ -19,16 +19,47 @@ use crate::{IngestOutcome, Rejected, Result, StoreError};
 pub(crate) type Item = (usize, Event, String);
 /// A refused event: position, reason, text.
 pub(crate) type Refusal = (usize, String, String);
-/// An event to replay: new ones carry their position and text, stored ones nothing.
-type ToReplay = (Event, Option<(usize, String)>);
+/// Where an event to replay comes from.
+enum Origin {
+    Stored,
+    /// This batch: its position and text.
+    New(usize, String),
+    /// Quarantine, judged again: its rows there and its text.
+    Held(Vec<i64>, String),
+}
+
+/// An event refused by this batch: its position, reason and text, and when a later
+/// event may make it valid (a transition its ticket or kiosk was not ready for), its
+/// time and subject, to be judged again when that subject's events come.
+struct Refused {
+    pos: usize,
+    reason: String,
+    payload: String,
+    held: Option<(i64, String)>,
+}
+
+/// What a later event must be about to make a refused event valid: its ticket or its
+/// kiosk (a ticket and a kiosk may share a name).
+fn subject(e: &Event) -> Option<String> {
+    match &e.kind {
+        EventKind::KioskFault { kiosk, .. } | EventKind::KioskRestored { kiosk } => {
+            Some(format!("kiosk:{kiosk}"))
+        }
+        kind => kind.ticket().map(|t| format!("ticket:{t}")),
+    }
+}
 
 /// The database side of an ingest, inside the transaction that applies the batch.
 /// On SQLite these do their work synchronously and never wait.
 pub(crate) trait IngestTx {
     /// The ids among `ids` already stored for the hall.
     async fn stored_ids(&mut self, hall: &HallId, ids: &[&str]) -> Result<HashSet<String>>;
-    /// Rows of the hall with `at` in [lo, hi).
-    async fn count(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<i64>;
+    /// How many events the hall's day starting at `lo` holds, as `event_day` keeps it
+    /// (none for a day that no ingest has counted since the table was made).
+    async fn day_events(&mut self, hall: &HallId, lo: i64) -> Result<Option<i64>>;
+    /// Sets that count (the caller has read or applied every event of the day in this
+    /// transaction, under the hall's write lock).
+    async fn set_day_events(&mut self, hall: &HallId, lo: i64, events: i64) -> Result<()>;
     /// Payloads of the hall's stored events with `at` in [lo, hi), in any order.
     async fn payloads(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<Vec<String>>;
     async fn insert_events(
@@ -46,14 +77,28 @@ pub(crate) trait IngestTx {
     /// Sets a hall-day's roll-up (`None`: replay that day).
     async fn put_rollup(&mut self, hall: &HallId, day: NaiveDate, json: Option<&str>)
     -> Result<()>;
-    /// Quarantines an event unless the same event was quarantined for the same reason.
+    /// Quarantines an event unless the same event was quarantined for the same reason;
+    /// `held` (its time and subject) when a later event may make it valid.
     async fn quarantine(
         &mut self,
         hall: &HallId,
         now: i64,
         reason: &str,
         payload: &str,
+        held: Option<(i64, &str)>,
     ) -> Result<()>;
+    /// Whether any quarantined event of the hall in [lo, hi) waits to be judged again.
+    async fn any_held(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<bool>;
+    /// Those about one of `subjects`: (quarantine row, text).
+    async fn held(
+        &mut self,
+        hall: &HallId,
+        lo: i64,
+        hi: i64,
+        subjects: &[&str],
+    ) -> Result<Vec<(i64, String)>>;
+    /// Takes quarantined events out (they are applied now).
+    async fn release(&mut self, rows: &[i64]) -> Result<()>;
 }
 
 /// How many halls' days an ingest keeps (a province of 2,000 halls fits); beyond that
@@ -68,8 +113,9 @@ pub(crate) fn keep_day(days: &mut HashMap<HallId, CachedDay>, hall: HallId, day:
     days.insert(hall, day);
 }
 
-/// A hall's day replayed over its stored events in [lo, hi) after a commit, so the next
-/// batch of the same day need not re-read and replay them.
+/// A hall's day replayed over its stored events in [lo, hi) after a commit, and its
+/// roll-up, so the next batch of the same day need not re-read and replay them: it
+/// costs what it changes, whatever the size of the day.
 #[derive(Debug)]
 pub(crate) struct CachedDay {
     lo: i64,
@@ -79,6 +125,7 @@ pub(crate) struct CachedDay {
     /// The replay key of the last stored event (in replay order).
     last: Option<(i64, u8, String)>,
     day: HallDay,
+    rollup: LiveRollup,
 }
 
 impl CachedDay {
@@ -130,7 +177,15 @@ pub(crate) async fn apply_batch(
     now: i64,
 ) -> Result<(IngestOutcome, Option<CachedDay>)> {
     let mut outcome = IngestOutcome::default();
-    let mut quarantine = refused;
+    let mut quarantine: Vec<Refused> = refused
+        .into_iter()
+        .map(|(pos, reason, payload)| Refused {
+            pos,
+            reason,
+            payload,
+            held: None,
+        })
+        .collect();
     // A batch may repeat an id: the first one counts.
     let mut seen = HashSet::new();
     // Ticket names start over each day, so each local day the batch touches is judged
@@ -139,7 +194,12 @@ pub(crate) async fn apply_batch(
     for (pos, e, payload) in events {
         if e.hall != *hall {
             let reason = format!("event for hall `{}` in a batch of hall `{hall}`", e.hall);
-            quarantine.push((pos, reason, payload));
+            quarantine.push(Refused {
+                pos,
+                reason,
+                payload,
+                held: None,
+            });
         } else if seen.insert(e.id.clone()) {
             by_day
                 .entry(day_bounds(&e))
@@ -162,6 +222,10 @@ pub(crate) async fn apply_batch(
             }
         }
         new.sort_by(|a, b| a.1.replay_key().cmp(&b.1.replay_key()));
+        // Quarantined events about the tickets and kiosks of the new ones, judged again
+        // with them: an event that came before the one it follows is applied once that
+        // one comes, so any arrival order gives the same day.
+        let held = held_for(db, hall, (lo, hi), &new, &seen).await?;
         // The cached day stands for the stored one only if nobody else wrote to the
         // hall's day since (rows are only ever added, so the count tells; another
         // process may share the database) and every new event sorts after the stored
@@ -169,57 +233,84 @@ pub(crate) async fn apply_batch(
         let base = match cached.take() {
             // A day replayed on other rules (a journey assigned since) is replayed again.
             Some(c)
-                if (c.lo, c.hi) == (lo, hi)
+                if held.is_empty()
+                    && (c.lo, c.hi) == (lo, hi)
                     && c.day.rules() == rules
                     && c.precedes(new.first().map(|i| &i.1)) =>
             {
-                (db.count(hall, lo, hi).await? == c.stored).then_some(c)
+                (db.day_events(hall, lo).await? == Some(c.stored)).then_some(c)
             }
             _ => None,
         };
         // What to apply, in replay order: stored events (None) only when the day is
         // re-read; a stored event that a late arrival now contradicts stays stored.
-        let (mut day, replay): (CachedDay, Vec<ToReplay>) = match base {
+        // A day read afresh sets its count even with no new event (the count is missing
+        // for days stored before `event_day` was kept).
+        let reread = base.is_none();
+        let (mut day, replay): (CachedDay, Vec<(Event, Origin)>) = match base {
             Some(c) => (
                 c,
                 new.into_iter()
-                    .map(|(pos, e, p)| (e, Some((pos, p))))
+                    .map(|(pos, e, p)| (e, Origin::New(pos, p)))
                     .collect(),
             ),
             None => {
                 let stored = db.payloads(hall, lo, hi).await?;
                 let carried = carried_in(db.kiosk_faults(hall, lo).await?, lo);
+                let mut day = HallDay::with_carry(rules.clone(), &carried);
+                day.track_changes();
                 let day = CachedDay {
                     lo,
                     hi,
                     stored: stored.len() as i64,
                     last: None,
-                    day: HallDay::with_carry(rules.clone(), &carried),
+                    day,
+                    rollup: LiveRollup::new(rules.measure()),
                 };
                 let mut all = stored
                     .iter()
                     .map(|payload| {
-                        Event::from_json(payload).map(|e| (e, None)).map_err(|e| {
-                            StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}"))
-                        })
+                        Event::from_json(payload)
+                            .map(|e| (e, Origin::Stored))
+                            .map_err(|e| {
+                                StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}"))
+                            })
                     })
                     .collect::<Result<Vec<_>>>()?;
-                all.extend(new.into_iter().map(|(pos, e, p)| (e, Some((pos, p)))));
+                all.extend(new.into_iter().map(|(pos, e, p)| (e, Origin::New(pos, p))));
+                all.extend(
+                    held.into_iter()
+                        .map(|(rows, e, p)| (e, Origin::Held(rows, p))),
+                );
                 all.sort_by(|a, b| a.0.replay_key().cmp(&b.0.replay_key()));
                 (day, all)
             }
         };
         let mut rows = Vec::with_capacity(replay.len());
-        for (e, new_one) in replay {
-            match (day.day.apply(&e), new_one) {
-                (Ok(()), Some((_, payload))) => {
+        let mut released = Vec::new();
+        for (e, origin) in replay {
+            match (day.day.apply(&e), origin) {
+                (Ok(()), Origin::New(_, payload)) => {
                     day.note(&e);
                     rows.push((e, payload));
                 }
-                (Err(reason), Some((pos, payload))) => quarantine.push((pos, reason, payload)),
-                (_, None) => day.note(&e),
+                (Ok(()), Origin::Held(held_rows, payload)) => {
+                    day.note(&e);
+                    rows.push((e, payload));
+                    released.extend(held_rows);
+                }
+                (Err(reason), Origin::New(pos, payload)) => quarantine.push(Refused {
+                    pos,
+                    reason,
+                    held: subject(&e).map(|s| (e.at_ms(), s)),
+                    payload,
+                }),
+                // Still not valid: it stays where it is.
+                (Err(_), Origin::Held(..)) => {}
+                (_, Origin::Stored) => day.note(&e),
             }
         }
+        day.rollup.update(&mut day.day);
         // The day's roll-up, when the replayed day is exactly one roll-up day;
         // otherwise the touched days are marked for replay.
         let touched: BTreeSet<(NaiveDate, i64, i64)> = rows
@@ -228,8 +319,7 @@ pub(crate) async fn apply_batch(
             .collect();
         let rollups: Vec<(NaiveDate, Option<String>)> = match touched.first() {
             Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
-                let measure = day.day.rules().measure();
-                let r = DayRollup::of(&day.day, measure, day.last.as_ref().map(|l| l.0));
+                let r = day.rollup.rollup(day.last.as_ref().map(|l| l.0));
                 let json =
                     serde_json::to_string(&r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 vec![(date, Some(json))]
@@ -255,20 +345,72 @@ pub(crate) async fn apply_batch(
         for (date, json) in rollups {
             db.put_rollup(hall, date, json.as_deref()).await?;
         }
-        outcome.accepted += rows.len();
+        if !released.is_empty() {
+            db.release(&released).await?;
+        }
+        outcome.released += released.len();
+        outcome.accepted += rows.len() - released.len();
         day.stored += rows.len() as i64;
+        if reread || !rows.is_empty() {
+            db.set_day_events(hall, lo, day.stored).await?;
+        }
         last_day = Some(day);
     }
-    quarantine.sort_by_key(|(pos, _, _)| *pos);
-    for (_, reason, payload) in &quarantine {
+    quarantine.sort_by_key(|r| r.pos);
+    for r in &quarantine {
         // A batch sent again is reported again but quarantined once.
-        db.quarantine(hall, now, reason, payload).await?;
+        let held = r.held.as_ref().map(|(at, s)| (*at, s.as_str()));
+        db.quarantine(hall, now, &r.reason, &r.payload, held)
+            .await?;
     }
     outcome.rejected = quarantine
         .into_iter()
-        .map(|(line, reason, _)| Rejected { line, reason })
+        .map(|r| Rejected {
+            line: r.pos,
+            reason: r.reason,
+        })
         .collect();
     Ok((outcome, last_day))
+}
+
+/// The quarantined events of the hall's day [lo, hi) about the subjects of `new`, as
+/// (their quarantine rows, the event, its text), one per event id, leaving out ids
+/// the batch has or the day stores. One indexed read when nothing is held.
+async fn held_for(
+    db: &mut impl IngestTx,
+    hall: &HallId,
+    (lo, hi): (i64, i64),
+    new: &[Item],
+    batch_ids: &HashSet<String>,
+) -> Result<Vec<(Vec<i64>, Event, String)>> {
+    if new.is_empty() || !db.any_held(hall, lo, hi).await? {
+        return Ok(Vec::new());
+    }
+    let subjects: BTreeSet<String> = new.iter().filter_map(|(_, e, _)| subject(e)).collect();
+    let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+    let mut by_id: BTreeMap<String, (Vec<i64>, Event, String)> = BTreeMap::new();
+    for (row, payload) in db.held(hall, lo, hi, &subjects).await? {
+        // Only events that parsed and belong to this day were held.
+        let Ok(e) = Event::from_json(&payload) else {
+            continue;
+        };
+        if e.hall != *hall || day_bounds(&e) != (lo, hi) || batch_ids.contains(&e.id) {
+            continue;
+        }
+        match by_id.get_mut(&e.id) {
+            Some(h) => h.0.push(row),
+            None => {
+                by_id.insert(e.id.clone(), (vec![row], e, payload));
+            }
+        }
+    }
+    let ids: Vec<&str> = by_id.keys().map(String::as_str).collect();
+    let stored = db.stored_ids(hall, &ids).await?;
+    Ok(by_id
+        .into_iter()
+        .filter(|(id, _)| !stored.contains(id))
+        .map(|(_, h)| h)
+        .collect())
 }
 
 /// The faults a day starting at `start` carries in: a fault restored at or after the
@@ -296,6 +438,25 @@ pub(crate) const INSERT_KIOSK_FAULT: &str =
 /// The kiosk's open fault (there is one: the replay checked) restored at $3.
 pub(crate) const RESTORE_KIOSK_FAULT: &str = "UPDATE kiosk_fault SET restored_at = $3
      WHERE hall_id = $1 AND kiosk = $2 AND restored_at IS NULL AND fault_at <= $3";
+
+/// Quarantines an event unless the same event was quarantined for the same reason;
+/// $5, $6: its time and subject when a later event may make it valid.
+pub(crate) const QUARANTINE: &str =
+    "INSERT INTO event_quarantine (hall_id, received_at, reason, payload, at, subject)
+     SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM event_quarantine
+         WHERE hall_id = $1 AND reason = $3 AND payload = $4)";
+pub(crate) const ANY_HELD: &str = "SELECT EXISTS (SELECT 1 FROM event_quarantine
+     WHERE hall_id = $1 AND at >= $2 AND at < $3)";
+/// The held events of the hall's day about subject $4 (one subject per statement, so
+/// that both databases use the (hall, subject, at) index).
+pub(crate) const HELD: &str = "SELECT id, payload FROM event_quarantine
+     WHERE hall_id = $1 AND subject = $4 AND at >= $2 AND at < $3 ORDER BY id";
+pub(crate) const RELEASE: &str = "DELETE FROM event_quarantine WHERE id = $1";
+
+pub(crate) const SELECT_DAY_EVENTS: &str =
+    "SELECT events FROM event_day WHERE hall_id = $1 AND day_start = $2";
+pub(crate) const SET_DAY_EVENTS: &str = "INSERT INTO event_day (hall_id, day_start, events)
+     VALUES ($1, $2, $3) ON CONFLICT (hall_id, day_start) DO UPDATE SET events = excluded.events";
 
 pub(crate) type KioskRow = (String, i64, i32, String, Option<i64>);
 

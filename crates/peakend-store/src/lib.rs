@@ -22,11 +22,12 @@ use chrono::{DateTime, FixedOffset};
 use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup, whole_months};
 use peakend_core::analysis::{Analysis, GroupBy, GroupedStats, SegmentStats};
 use peakend_core::assignment::{AssignmentChange, Assignments, Effective};
-use peakend_core::ops::day::{Alert, AlertKind, HallDay, KioskFault, Kpis, Rules};
+use peakend_core::ops::day::{Alert, AlertKind, HallDay, KioskFault, Rules};
 use peakend_core::ops::event::Event;
 use peakend_core::ops::holiday::{self, Holiday};
 use peakend_core::ops::kpi::{Bucket, HallTickets, KpiReport, ReportSums};
-use peakend_core::ops::rollup::{DayRollup, KpiSums};
+use peakend_core::ops::rollup::DayRollup;
+use peakend_core::ops::ticket::{KpiSums, Kpis};
 use peakend_core::peak::PeakRule;
 use peakend_core::survey::Response;
 use peakend_core::{
@@ -264,7 +265,11 @@ pub struct RollupSnapshot {
 /// with the reason.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IngestOutcome {
+    /// Events of the batch applied.
     pub accepted: usize,
+    /// Events quarantined by earlier batches and applied now: they came before an
+    /// event of this batch that they follow.
+    pub released: usize,
     pub duplicates: usize,
     pub rejected: Vec<Rejected>,
 }

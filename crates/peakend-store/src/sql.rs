@@ -1616,16 +1616,23 @@ impl IngestTx for PgIngest<'_, '_> {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    async fn count(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
-        )
-        .bind(hall.as_str())
-        .bind(lo)
-        .bind(hi)
-        .fetch_one(&mut **self.tx)
-        .await?;
-        Ok(n)
+    async fn day_events(&mut self, hall: &HallId, lo: i64) -> Result<Option<i64>> {
+        let n: Option<(i64,)> = sqlx::query_as(ingest::SELECT_DAY_EVENTS)
+            .bind(hall.as_str())
+            .bind(lo)
+            .fetch_optional(&mut **self.tx)
+            .await?;
+        Ok(n.map(|(n,)| n))
+    }
+
+    async fn set_day_events(&mut self, hall: &HallId, lo: i64, events: i64) -> Result<()> {
+        sqlx::query(ingest::SET_DAY_EVENTS)
+            .bind(hall.as_str())
+            .bind(lo)
+            .bind(events)
+            .execute(&mut **self.tx)
+            .await?;
+        Ok(())
     }
 
     async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
@@ -1728,18 +1735,58 @@ impl IngestTx for PgIngest<'_, '_> {
         now: i64,
         reason: &str,
         payload: &str,
+        held: Option<(i64, &str)>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO event_quarantine (hall_id, received_at, reason, payload)
-             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM event_quarantine
-                 WHERE hall_id = $1 AND reason = $3 AND payload = $4)",
-        )
-        .bind(hall.as_str())
-        .bind(now)
-        .bind(reason)
-        .bind(payload)
-        .execute(&mut **self.tx)
-        .await?;
+        sqlx::query(ingest::QUARANTINE)
+            .bind(hall.as_str())
+            .bind(now)
+            .bind(reason)
+            .bind(payload)
+            .bind(held.map(|h| h.0))
+            .bind(held.map(|h| h.1))
+            .execute(&mut **self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn any_held(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<bool> {
+        let (any,): (bool,) = sqlx::query_as(ingest::ANY_HELD)
+            .bind(hall.as_str())
+            .bind(lo)
+            .bind(hi)
+            .fetch_one(&mut **self.tx)
+            .await?;
+        Ok(any)
+    }
+
+    async fn held(
+        &mut self,
+        hall: &HallId,
+        lo: i64,
+        hi: i64,
+        subjects: &[&str],
+    ) -> Result<Vec<(i64, String)>> {
+        let mut out = Vec::new();
+        for subject in subjects {
+            let rows: Vec<(i64, String)> = sqlx::query_as(ingest::HELD)
+                .bind(hall.as_str())
+                .bind(lo)
+                .bind(hi)
+                .bind(subject)
+                .fetch_all(&mut **self.tx)
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn release(&mut self, rows: &[i64]) -> Result<()> {
+        for row in rows {
+            sqlx::query(ingest::RELEASE)
+                .bind(row)
+                .execute(&mut **self.tx)
+                .await?;
+        }
         Ok(())
     }
 }

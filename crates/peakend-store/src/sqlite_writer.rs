@@ -412,11 +412,21 @@ impl IngestTx for Tx<'_> {
         Ok(stored)
     }
 
-    async fn count(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<i64> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT COUNT(*) FROM visit_event WHERE hall_id = ?1 AND at >= ?2 AND at < ?3",
-        )?;
-        Ok(stmt.query_row(params![hall.as_str(), lo, hi], |r| r.get(0))?)
+    async fn day_events(&mut self, hall: &HallId, lo: i64) -> Result<Option<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&numbered(ingest::SELECT_DAY_EVENTS))?;
+        Ok(stmt
+            .query_row(params![hall.as_str(), lo], |r| r.get(0))
+            .optional()?)
+    }
+
+    async fn set_day_events(&mut self, hall: &HallId, lo: i64, events: i64) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&numbered(ingest::SET_DAY_EVENTS))?;
+        stmt.execute(params![hall.as_str(), lo, events])?;
+        Ok(())
     }
 
     async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
@@ -511,14 +521,49 @@ impl IngestTx for Tx<'_> {
         now: i64,
         reason: &str,
         payload: &str,
+        held: Option<(i64, &str)>,
     ) -> Result<()> {
         self.conn
-            .prepare_cached(
-                "INSERT INTO event_quarantine (hall_id, received_at, reason, payload)
-                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM event_quarantine
-                     WHERE hall_id = ?1 AND reason = ?3 AND payload = ?4)",
-            )?
-            .execute(params![hall.as_str(), now, reason, payload])?;
+            .prepare_cached(&numbered(ingest::QUARANTINE))?
+            .execute(params![
+                hall.as_str(),
+                now,
+                reason,
+                payload,
+                held.map(|h| h.0),
+                held.map(|h| h.1)
+            ])?;
+        Ok(())
+    }
+
+    async fn any_held(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(&numbered(ingest::ANY_HELD))?;
+        Ok(stmt.query_row(params![hall.as_str(), lo, hi], |r| r.get(0))?)
+    }
+
+    async fn held(
+        &mut self,
+        hall: &HallId,
+        lo: i64,
+        hi: i64,
+        subjects: &[&str],
+    ) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare_cached(&numbered(ingest::HELD))?;
+        let mut out = Vec::new();
+        for subject in subjects {
+            let rows = stmt.query_map(params![hall.as_str(), lo, hi, subject], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            out.extend(rows.collect::<rusqlite::Result<Vec<(i64, String)>>>()?);
+        }
+        Ok(out)
+    }
+
+    async fn release(&mut self, rows: &[i64]) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(&numbered(ingest::RELEASE))?;
+        for row in rows {
+            stmt.execute(params![row])?;
+        }
         Ok(())
     }
 }

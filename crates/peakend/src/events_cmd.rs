@@ -100,6 +100,9 @@ struct Held {
 #[derive(Default)]
 struct Tally {
     accepted: usize,
+    /// Quarantined events (of this file or before) applied once the event they follow
+    /// came.
+    released: usize,
     duplicates: usize,
     rejected: Vec<(usize, String)>,
 }
@@ -107,6 +110,7 @@ struct Tally {
 impl Tally {
     fn add(&mut self, other: Tally) {
         self.accepted += other.accepted;
+        self.released += other.released;
         self.duplicates += other.duplicates;
         self.rejected.extend(other.rejected);
     }
@@ -245,6 +249,7 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
     }
     let Tally {
         accepted,
+        released,
         duplicates,
         mut rejected,
     } = tally;
@@ -254,6 +259,12 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
         "{name}: {accepted} accepted, {duplicates} duplicates, {} rejected",
         rejected.len()
     );
+    if released > 0 {
+        outln!(
+            "  {released} quarantined events applied once the event they follow came \
+             (peakend events quarantine lists what is still held)"
+        );
+    }
     for (line, reason) in rejected.iter().take(100) {
         outln!("  line {line}: {reason}");
     }
@@ -278,6 +289,7 @@ async fn apply(store: &impl Store, name: &str, hall: &HallId, held: Held) -> any
             .await
             .with_context(|| format!("{name}: hall {hall}"))?;
         tally.accepted += out.accepted;
+        tally.released += out.released;
         tally.duplicates += out.duplicates;
         tally
             .rejected

@@ -4,8 +4,8 @@ use anyhow::bail;
 use chrono::{FixedOffset, NaiveDate};
 use clap::Args;
 use peakend_core::OrgNodeId;
-use peakend_core::ops::day::Kpis;
 use peakend_core::ops::kpi::{Bucket, Keyed};
+use peakend_core::ops::ticket::Kpis;
 
 use peakend_store::Store;
 

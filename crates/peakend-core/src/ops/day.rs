@@ -4,31 +4,16 @@
 //! KPIs. The same fold serves live operation and replay; the caller orders events by
 //! time and moves the hall clock with [`HallDay::advance_to`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::event::{Event, EventKind, Outcome};
+use super::event::{Event, EventKind};
 use super::predict::queue_length_wait_s;
-use super::rollup::KpiSums;
+use super::ticket::{Measure, Ticket};
 use crate::id::HallId;
 use crate::journey::{Journey, Unit};
-
-/// What a hall's KPIs measure its tickets against: the journey's care standard (a
-/// ticket called within it counts for the service level) and its system-time standard
-/// (a transaction longer than it counts against the counter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Measure {
-    pub care_after_ms: i64,
-    pub system_time_ms: i64,
-}
-
-impl Default for Measure {
-    fn default() -> Self {
-        Rules::default().measure()
-    }
-}
 
 /// Thresholds of the rules, from the journey's standards.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +35,8 @@ impl Default for Rules {
     /// repair within 2 working days.
     fn default() -> Self {
         Rules {
-            care_after_ms: 15 * 60_000,
-            system_time_ms: 150_000,
+            care_after_ms: Measure::default().care_after_ms,
+            system_time_ms: Measure::default().system_time_ms,
             max_per_counter: 3.0,
             repair_within_working_days: 2,
             holidays: BTreeSet::new(),
@@ -224,78 +209,6 @@ impl AlertId {
     }
 }
 
-/// One ticket's timeline, times in ms since the epoch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Ticket {
-    pub ticket: String,
-    pub service: String,
-    pub segment: Option<String>,
-    pub vip: bool,
-    pub issued_at: i64,
-    pub called_at: Option<i64>,
-    pub started_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub left_at: Option<i64>,
-    pub counter: Option<String>,
-    pub staff: Option<String>,
-    pub outcome: Option<Outcome>,
-    /// (score, scale)
-    pub rating: Option<(f64, f64)>,
-    /// The wait announced when the ticket was issued ("about M minutes"), if the hall
-    /// had a counter open and a service history to predict from.
-    pub announced_wait_s: Option<f64>,
-    /// When a care alert was raised for this ticket's wait, if one was.
-    pub care_due_at: Option<i64>,
-}
-
-impl Ticket {
-    /// A ticket just issued, with nothing else yet on its timeline.
-    pub fn issued(
-        ticket: &str,
-        service: &str,
-        segment: Option<String>,
-        vip: bool,
-        at: i64,
-    ) -> Ticket {
-        Ticket {
-            ticket: ticket.to_owned(),
-            service: service.to_owned(),
-            segment,
-            vip,
-            issued_at: at,
-            called_at: None,
-            started_at: None,
-            ended_at: None,
-            left_at: None,
-            counter: None,
-            staff: None,
-            outcome: None,
-            rating: None,
-            announced_wait_s: None,
-            care_due_at: None,
-        }
-    }
-
-    fn waiting(&self) -> bool {
-        self.called_at.is_none() && self.left_at.is_none()
-    }
-
-    /// Seconds from issue to call (served) or to leaving (abandoned).
-    pub fn wait_ms(&self) -> Option<i64> {
-        self.called_at
-            .or(self.left_at)
-            .map(|end| end - self.issued_at)
-    }
-
-    pub fn abandoned(&self) -> bool {
-        self.left_at.is_some() && self.called_at.is_none()
-    }
-
-    pub fn service_ms(&self) -> Option<i64> {
-        Some(self.ended_at? - self.started_at?)
-    }
-}
-
 /// A waiting ticket as the hall display and the ticket printer show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Waiting {
@@ -326,13 +239,19 @@ enum Timer {
 /// Recent service durations a prediction is based on, per service.
 const RECENT: usize = 20;
 
+/// A hall's day. Every event costs O(log n) in the size of the day: tickets, the
+/// queue, open alerts and timers are indexed, never scanned (a busy hall issues
+/// thousands of tickets a day and its batches must not slow down as the day fills).
 #[derive(Debug, Clone)]
 pub struct HallDay {
     rules: Rules,
     clock: i64,
     tickets: BTreeMap<String, Ticket>,
-    /// Issue order of tickets still waiting.
-    queue: Vec<String>,
+    /// Tickets still waiting, by issue order (a sequence number, as issue times tie).
+    queue: BTreeMap<u64, String>,
+    /// Waiting ticket → its place in `queue`.
+    queued: HashMap<String, u64>,
+    issued: u64,
     open: BTreeSet<String>,
     /// Kiosk → its fault still open (from this day or carried in).
     faults: BTreeMap<String, KioskFault>,
@@ -340,9 +259,23 @@ pub struct HallDay {
     /// restore from one with no fault at all.
     restored: BTreeMap<String, i64>,
     timers: BTreeSet<(i64, Timer, String)>,
+    /// Kiosk → the due times of its overdue timers, to drop them when it is restored.
+    kiosk_timers: HashMap<String, Vec<i64>>,
     alerts: Vec<Alert>,
+    /// Alerts not yet cleared that a ticket or a kiosk clears, by that subject.
+    open_alerts: HashMap<Subject, Vec<usize>>,
     pre_processing: Option<usize>,
-    recent: BTreeMap<String, Vec<i64>>,
+    /// The hall's last service durations (call to end), oldest first.
+    recent: VecDeque<i64>,
+    /// Tickets changed since [`HallDay::take_changed`] was last called, when tracked.
+    changed: Option<BTreeSet<String>>,
+}
+
+/// What clears an alert: its ticket being called or leaving, its kiosk restored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    Ticket(String),
+    Kiosk(String),
 }
 
 impl HallDay {
@@ -351,14 +284,75 @@ impl HallDay {
             rules,
             clock: i64::MIN,
             tickets: BTreeMap::new(),
-            queue: Vec::new(),
+            queue: BTreeMap::new(),
+            queued: HashMap::new(),
+            issued: 0,
             open: BTreeSet::new(),
             faults: BTreeMap::new(),
             restored: BTreeMap::new(),
             timers: BTreeSet::new(),
+            kiosk_timers: HashMap::new(),
             alerts: Vec::new(),
+            open_alerts: HashMap::new(),
             pre_processing: None,
-            recent: BTreeMap::new(),
+            recent: VecDeque::with_capacity(RECENT + 1),
+            changed: None,
+        }
+    }
+
+    /// From now on, remember which tickets change, for [`HallDay::take_changed`].
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(BTreeSet::new);
+    }
+
+    /// The tickets changed (by an event or a rule coming due) since the last call, when
+    /// tracked: what a roll-up kept alongside the day must look at again.
+    pub fn take_changed(&mut self) -> BTreeSet<String> {
+        self.changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn touch(&mut self, ticket: &str) {
+        if let Some(c) = &mut self.changed {
+            c.insert(ticket.to_owned());
+        }
+    }
+
+    fn raise(&mut self, alert: Alert) {
+        let subject = match (&alert.ticket, &alert.kiosk) {
+            (Some(t), _) => Some(Subject::Ticket(t.clone())),
+            (None, Some(k)) => Some(Subject::Kiosk(k.clone())),
+            (None, None) => None,
+        };
+        if let Some(s) = subject {
+            self.open_alerts
+                .entry(s)
+                .or_default()
+                .push(self.alerts.len());
+        }
+        self.alerts.push(alert);
+    }
+
+    /// Clears the open alerts of a ticket or a kiosk at `t`.
+    fn clear(&mut self, subject: Subject, t: i64) {
+        for i in self.open_alerts.remove(&subject).unwrap_or_default() {
+            self.alerts[i].cleared_at.get_or_insert(t);
+        }
+    }
+
+    fn set_kiosk_timer(&mut self, kiosk: &str, due: i64) {
+        self.timers.insert((due, Timer::Kiosk, kiosk.to_owned()));
+        self.kiosk_timers
+            .entry(kiosk.to_owned())
+            .or_default()
+            .push(due);
+    }
+
+    fn dequeue(&mut self, ticket: &str) {
+        if let Some(seq) = self.queued.remove(ticket) {
+            self.queue.remove(&seq);
         }
     }
 
@@ -374,7 +368,7 @@ impl HallDay {
                 }
                 None => {
                     let due = day.repair_due_ms(f.fault_at, f.offset_s);
-                    day.timers.insert((due, Timer::Kiosk, f.kiosk.clone()));
+                    day.set_kiosk_timer(&f.kiosk, due);
                     day.faults.insert(f.kiosk.clone(), f.clone());
                 }
             }
@@ -452,6 +446,10 @@ impl HallDay {
         self.tickets.values()
     }
 
+    pub fn ticket(&self, ticket: &str) -> Option<&Ticket> {
+        self.tickets.get(ticket)
+    }
+
     pub fn alerts(&self) -> &[Alert] {
         &self.alerts
     }
@@ -475,19 +473,24 @@ impl HallDay {
                 Timer::Care => {
                     if let Some(tk) = self.tickets.get_mut(&key).filter(|tk| tk.waiting()) {
                         tk.care_due_at = Some(due);
-                        self.alerts.push(Alert {
+                        let vip = tk.vip;
+                        self.touch(&key);
+                        self.raise(Alert {
                             kind: AlertKind::CareDue,
-                            ticket: Some(key.clone()),
+                            ticket: Some(key),
                             kiosk: None,
-                            vip: tk.vip,
+                            vip,
                             raised_at: due,
                             cleared_at: None,
                         });
                     }
                 }
                 Timer::Kiosk => {
+                    if let Some(dues) = self.kiosk_timers.get_mut(&key) {
+                        dues.retain(|d| *d != due);
+                    }
                     if self.faults.contains_key(&key) {
-                        self.alerts.push(Alert {
+                        self.raise(Alert {
                             kind: AlertKind::KioskOverdue,
                             ticket: None,
                             kiosk: Some(key.clone()),
@@ -509,14 +512,9 @@ impl HallDay {
         let t = e.at_ms();
         self.check(e)?;
         self.advance_to(t);
-        let clear = |alerts: &mut Vec<Alert>, pred: &dyn Fn(&Alert) -> bool| {
-            for a in alerts
-                .iter_mut()
-                .filter(|a| a.cleared_at.is_none() && pred(a))
-            {
-                a.cleared_at = Some(t);
-            }
-        };
+        if let Some(ticket) = e.kind.ticket() {
+            self.touch(ticket);
+        }
         match &e.kind {
             EventKind::TicketIssued {
                 ticket,
@@ -528,15 +526,12 @@ impl HallDay {
                     ticket.clone(),
                     Ticket::issued(ticket, service, segment.clone(), *vip, t),
                 );
-                self.queue.push(ticket.clone());
                 // What the queue snapshot would predict for its last ticket, without
                 // building the snapshot on every issue.
-                let ahead = self
-                    .queue
-                    .iter()
-                    .filter(|id| self.tickets.contains_key(*id))
-                    .count()
-                    - 1;
+                let ahead = self.queue.len();
+                self.issued += 1;
+                self.queue.insert(self.issued, ticket.clone());
+                self.queued.insert(ticket.clone(), self.issued);
                 let announced = self
                     .mean_service_s()
                     .and_then(|m| queue_length_wait_s(ahead, self.open.len(), m));
@@ -555,8 +550,8 @@ impl HallDay {
                 tk.called_at = Some(t);
                 tk.counter = Some(counter.clone());
                 tk.staff = staff.clone().or(tk.staff.take());
-                self.queue.retain(|q| q != ticket);
-                clear(&mut self.alerts, &|a| a.ticket.as_ref() == Some(ticket));
+                self.dequeue(ticket);
+                self.clear(Subject::Ticket(ticket.clone()), t);
             }
             EventKind::ServiceStarted {
                 ticket,
@@ -581,10 +576,9 @@ impl HallDay {
                 tk.outcome = Some(*outcome);
                 // A counter is taken from the call (the customer walks up) to the end.
                 if let Some(called) = tk.called_at {
-                    let recent = self.recent.entry(String::new()).or_default();
-                    recent.push(t - called);
-                    if recent.len() > RECENT {
-                        recent.remove(0);
+                    self.recent.push_back(t - called);
+                    if self.recent.len() > RECENT {
+                        self.recent.pop_front();
                     }
                 }
             }
@@ -603,8 +597,8 @@ impl HallDay {
             EventKind::Left { ticket } => {
                 let tk = self.tickets.get_mut(ticket).expect("checked");
                 tk.left_at = Some(t);
-                self.queue.retain(|q| q != ticket);
-                clear(&mut self.alerts, &|a| a.ticket.as_ref() == Some(ticket));
+                self.dequeue(ticket);
+                self.clear(Subject::Ticket(ticket.clone()), t);
             }
             EventKind::CounterOpened { counter } => {
                 self.open.insert(counter.clone());
@@ -624,14 +618,15 @@ impl HallDay {
                     },
                 );
                 let due = self.rules.repair_due(e.at).timestamp_millis();
-                self.timers.insert((due, Timer::Kiosk, kiosk.clone()));
+                self.set_kiosk_timer(kiosk, due);
             }
             EventKind::KioskRestored { kiosk } => {
                 self.faults.remove(kiosk);
                 self.restored.insert(kiosk.clone(), t);
-                self.timers
-                    .retain(|(_, kind, key)| !(*kind == Timer::Kiosk && key == kiosk));
-                clear(&mut self.alerts, &|a| a.kiosk.as_ref() == Some(kiosk));
+                for due in self.kiosk_timers.remove(kiosk).unwrap_or_default() {
+                    self.timers.remove(&(due, Timer::Kiosk, kiosk.clone()));
+                }
+                self.clear(Subject::Kiosk(kiosk.clone()), t);
             }
         }
         self.check_pre_processing(t);
@@ -740,9 +735,8 @@ impl HallDay {
     /// (open counters).
     /// Mean of the recent service times of the hall, in seconds.
     fn mean_service_s(&self) -> Option<f64> {
-        self.recent.get("").and_then(|d| {
-            (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
-        })
+        let d = &self.recent;
+        (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
     }
 
     pub fn queue(&self, now: i64) -> QueueSnapshot {
@@ -750,7 +744,7 @@ impl HallDay {
         let mean = self.mean_service_s();
         let waiting = self
             .queue
-            .iter()
+            .values()
             .filter_map(|id| self.tickets.get(id))
             .enumerate()
             .map(|(all, tk)| {
@@ -777,109 +771,10 @@ impl HallDay {
     }
 }
 
-/// How well the announced waits matched: over called tickets that had an announcement,
-/// the root-mean-square and mean absolute errors and the share who waited longer than
-/// announced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PredictorAccuracy {
-    pub n: u64,
-    pub rmse_s: Option<f64>,
-    pub mae_s: Option<f64>,
-    pub longer_than_announced: Option<f64>,
-}
-
-impl PredictorAccuracy {
-    pub fn of<'a>(tickets: impl IntoIterator<Item = &'a Ticket>) -> PredictorAccuracy {
-        let mut sums = AnnouncedSums::default();
-        tickets.into_iter().for_each(|t| sums.add(t));
-        sums.accuracy()
-    }
-}
-
-/// Mergeable sums behind [`PredictorAccuracy`], so that a day's roll-up can carry them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AnnouncedSums {
-    pub n: u64,
-    /// Sums of the errors (waited − announced, seconds), squared and absolute.
-    pub squared_s2: f64,
-    pub absolute_s: f64,
-    /// Called after the announced wait.
-    pub longer: u64,
-}
-
-impl AnnouncedSums {
-    pub fn add(&mut self, t: &Ticket) {
-        let (Some(called), Some(told)) = (t.called_at, t.announced_wait_s) else {
-            return;
-        };
-        let error = called as f64 / 1000.0 - t.issued_at as f64 / 1000.0 - told;
-        self.n += 1;
-        self.squared_s2 += error * error;
-        self.absolute_s += error.abs();
-        if error > 0.0 {
-            self.longer += 1;
-        }
-    }
-
-    pub fn merge(&mut self, o: &AnnouncedSums) {
-        self.n += o.n;
-        self.squared_s2 += o.squared_s2;
-        self.absolute_s += o.absolute_s;
-        self.longer += o.longer;
-    }
-
-    pub fn accuracy(&self) -> PredictorAccuracy {
-        let n = self.n as f64;
-        let some = |x: f64| (self.n > 0).then_some(x);
-        PredictorAccuracy {
-            n: self.n,
-            rmse_s: some((self.squared_s2 / n).sqrt()),
-            mae_s: some(self.absolute_s / n),
-            longer_than_announced: some(self.longer as f64 / n),
-        }
-    }
-}
-
-/// The hall KPIs of a set of tickets (one hall, counter or staff member, one bucket).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Kpis {
-    pub arrivals: u64,
-    pub served: u64,
-    pub abandoned: u64,
-    /// Left before being called ÷ issued.
-    pub abandonment_rate: Option<f64>,
-    /// Called within `care_after` ÷ issued: abandons and tickets never called count
-    /// against.
-    pub service_level: Option<f64>,
-    /// Mean wait from issue to call of the served.
-    pub asa_s: Option<f64>,
-    /// Mean service time of the served.
-    pub aht_s: Option<f64>,
-    /// Longest wait to call or to leaving.
-    pub longest_wait_s: Option<f64>,
-    /// Transactions longer than the journey's system-time standard ÷ transactions
-    /// with a duration (start to end at the counter).
-    pub over_system_time_rate: Option<f64>,
-    /// Mean rating on a 5-point scale (each score ÷ its scale × 5).
-    pub avg_rating: Option<f64>,
-    /// Ratings at the top of their scale ÷ ratings.
-    pub top_rating_share: Option<f64>,
-    pub care_alerts: u64,
-}
-
-impl Kpis {
-    pub fn of<'a>(tickets: impl IntoIterator<Item = &'a Ticket>, measure: Measure) -> Kpis {
-        let mut sums = KpiSums::default();
-        for t in tickets {
-            sums.add(t, measure);
-        }
-        sums.kpis()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::ticket::{Kpis, PredictorAccuracy};
 
     /// An event at local time `hm` on Friday 2026-08-07 (+08:00).
     fn ev(id: usize, hm: &str, kind: &str, fields: &str) -> Event {

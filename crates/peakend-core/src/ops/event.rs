@@ -71,6 +71,24 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The ticket the event is about, if it is about one.
+    pub fn ticket(&self) -> Option<&str> {
+        match self {
+            EventKind::TicketIssued { ticket, .. }
+            | EventKind::Called { ticket, .. }
+            | EventKind::ServiceStarted { ticket, .. }
+            | EventKind::ServiceEnded { ticket, .. }
+            | EventKind::Rated { ticket, .. }
+            | EventKind::Left { ticket } => Some(ticket),
+            EventKind::CounterOpened { .. }
+            | EventKind::CounterClosed { .. }
+            | EventKind::KioskFault { .. }
+            | EventKind::KioskRestored { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Unique per hall: a repeated id is a duplicate delivery, applied once.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
 
-use super::day::{AnnouncedSums, Kpis, Measure, PredictorAccuracy, Ticket};
-use super::rollup::{DayRollup, KpiSums};
+use super::rollup::DayRollup;
+use super::ticket::{AnnouncedSums, KpiSums, Kpis, Measure, PredictorAccuracy, Ticket};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

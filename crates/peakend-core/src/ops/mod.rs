@@ -11,6 +11,7 @@ pub mod predict;
 pub mod rollup;
 pub mod roster;
 pub mod simulate;
+pub mod ticket;
 
 /// Shared test data of the operations modules.
 #[cfg(test)]

@@ -9,9 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::day::{AnnouncedSums, HallDay, Kpis, Measure, Ticket};
+use super::day::HallDay;
+use super::ticket::{AnnouncedSums, KpiSums, Measure, Ticket};
 
 /// The roll-up day of an instant in a hall's zone, and the bounds in ms of that day
 /// (roll-ups are kept per local day of the hall).
@@ -23,112 +24,6 @@ pub fn rollup_day(at_ms: i64, zone: crate::time::Zone) -> (chrono::NaiveDate, i6
     let date = chrono::DateTime::from_timestamp_millis(local)
         .map_or(chrono::NaiveDate::MIN, |d| d.date_naive());
     (date, start, start + DAY)
-}
-
-/// Mergeable sums behind [`Kpis`]: the KPIs of any union of ticket sets are the KPIs
-/// of the merged sums.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct KpiSums {
-    pub arrivals: u64,
-    pub served: u64,
-    pub abandoned: u64,
-    /// Called within `care_after` of issue.
-    pub called_in_time: u64,
-    /// Waits of the served (issue to call), for ASA.
-    pub served_wait_ms: i64,
-    pub served_waits: u64,
-    pub service_ms: i64,
-    pub services: u64,
-    /// Transactions longer than the system-time standard.
-    #[serde(default)]
-    pub over_system_time: u64,
-    pub longest_wait_ms: Option<i64>,
-    /// Ratings on a 5-point scale, summed.
-    pub rating_sum: f64,
-    pub ratings: u64,
-    pub top_ratings: u64,
-    pub care_alerts: u64,
-}
-
-impl KpiSums {
-    pub fn add(&mut self, t: &Ticket, measure: Measure) {
-        let care_after_ms = measure.care_after_ms;
-        self.arrivals += 1;
-        if t.abandoned() {
-            self.abandoned += 1;
-        }
-        if t.called_at
-            .is_some_and(|c| c - t.issued_at <= care_after_ms)
-        {
-            self.called_in_time += 1;
-        }
-        if t.ended_at.is_some() {
-            self.served += 1;
-            if let Some(w) = t.wait_ms() {
-                self.served_wait_ms += w;
-                self.served_waits += 1;
-            }
-            if let Some(s) = t.service_ms() {
-                self.service_ms += s;
-                self.services += 1;
-                if s > measure.system_time_ms {
-                    self.over_system_time += 1;
-                }
-            }
-        }
-        if let Some(w) = t.wait_ms() {
-            self.longest_wait_ms = Some(self.longest_wait_ms.map_or(w, |l| l.max(w)));
-        }
-        if let Some((score, scale)) = t.rating {
-            self.rating_sum += score / scale * 5.0;
-            self.ratings += 1;
-            if score >= scale {
-                self.top_ratings += 1;
-            }
-        }
-        if t.care_due_at.is_some() {
-            self.care_alerts += 1;
-        }
-    }
-
-    pub fn merge(&mut self, o: &KpiSums) {
-        self.arrivals += o.arrivals;
-        self.served += o.served;
-        self.abandoned += o.abandoned;
-        self.called_in_time += o.called_in_time;
-        self.served_wait_ms += o.served_wait_ms;
-        self.served_waits += o.served_waits;
-        self.service_ms += o.service_ms;
-        self.services += o.services;
-        self.over_system_time += o.over_system_time;
-        self.longest_wait_ms = match (self.longest_wait_ms, o.longest_wait_ms) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        self.rating_sum += o.rating_sum;
-        self.ratings += o.ratings;
-        self.top_ratings += o.top_ratings;
-        self.care_alerts += o.care_alerts;
-    }
-
-    pub fn kpis(&self) -> Kpis {
-        let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
-        let mean_s = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1000.0);
-        Kpis {
-            arrivals: self.arrivals,
-            served: self.served,
-            abandoned: self.abandoned,
-            abandonment_rate: ratio(self.abandoned, self.arrivals),
-            service_level: ratio(self.called_in_time, self.arrivals),
-            asa_s: mean_s(self.served_wait_ms, self.served_waits),
-            aht_s: mean_s(self.service_ms, self.services),
-            longest_wait_s: self.longest_wait_ms.map(|ms| ms as f64 / 1000.0),
-            over_system_time_rate: ratio(self.over_system_time, self.services),
-            avg_rating: (self.ratings > 0).then(|| self.rating_sum / self.ratings as f64),
-            top_rating_share: ratio(self.top_ratings, self.ratings),
-            care_alerts: self.care_alerts,
-        }
-    }
 }
 
 /// A ticket not yet called nor gone when the roll-up was taken.
@@ -183,37 +78,9 @@ pub fn utc_hour(at_ms: i64) -> i64 {
 impl DayRollup {
     /// The roll-up of a day replayed over all its stored events (and no further).
     pub fn of(day: &HallDay, measure: Measure, last_event_ms: Option<i64>) -> DayRollup {
-        let mut done = KpiSums::default();
-        let mut detail = RollupDetail::default();
-        let mut waiting = Vec::new();
-        for t in day.tickets() {
-            if t.called_at.is_none() && t.left_at.is_none() {
-                waiting.push(WaitingTicket {
-                    ticket: t.ticket.clone(),
-                    issued_at: t.issued_at,
-                    care_due_at: t.care_due_at,
-                });
-                continue;
-            }
-            done.add(t, measure);
-            let add = |sums: &mut KpiSums| sums.add(t, measure);
-            add(detail.hours.entry(utc_hour(t.issued_at)).or_default());
-            if let Some(c) = &t.counter {
-                add(detail.counters.entry(c.clone()).or_default());
-            }
-            if let Some(s) = &t.staff {
-                add(detail.staff.entry(s.clone()).or_default());
-            }
-            detail.announced.add(t);
-        }
-        DayRollup {
-            care_after_ms: measure.care_after_ms,
-            system_time_ms: measure.system_time_ms,
-            last_event_ms,
-            done,
-            waiting,
-            detail: Some(detail),
-        }
+        let mut live = LiveRollup::new(measure);
+        day.tickets().for_each(|t| live.count(t));
+        live.rollup(last_event_ms)
     }
 
     /// The standards it was counted with.
@@ -266,12 +133,200 @@ impl DayRollup {
     }
 }
 
+/// Part of a day's finished tickets (the whole day, an hour, a counter, a staff
+/// member) as its tickets come and change: their sums, and their waits, so that the
+/// longest can be taken back.
+#[derive(Debug, Clone, Default)]
+struct Part {
+    sums: KpiSums,
+    waits: BTreeMap<i64, u32>,
+}
+
+impl Part {
+    fn add(&mut self, one: &KpiSums) {
+        self.sums.merge(one);
+        if let Some(w) = one.longest_wait_ms {
+            *self.waits.entry(w).or_default() += 1;
+        }
+    }
+
+    /// Takes back a ticket's sums; true when no ticket is left in the part.
+    fn take(&mut self, one: &KpiSums) -> bool {
+        self.sums.take(one);
+        if let Some(w) = one.longest_wait_ms
+            && let Some(n) = self.waits.get_mut(&w)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.waits.remove(&w);
+            }
+        }
+        self.sums.longest_wait_ms = self.waits.last_key_value().map(|(w, _)| *w);
+        self.sums.arrivals == 0
+    }
+}
+
+/// How a ticket is counted in a [`LiveRollup`] now.
+#[derive(Debug, Clone)]
+enum Counted {
+    Waiting,
+    Done {
+        sums: Box<KpiSums>,
+        hour: i64,
+        counter: Option<String>,
+        staff: Option<String>,
+        announced: AnnouncedSums,
+    },
+}
+
+/// A day's roll-up kept up to date as its tickets change, so that the ingest writes a
+/// hall-day's roll-up after each batch at the cost of the tickets the batch changed,
+/// not of the whole day: a changed ticket's old contribution is taken back and its new
+/// one added. [`DayRollup::of`] counts a whole day the same way.
+#[derive(Debug, Clone)]
+pub struct LiveRollup {
+    measure: Measure,
+    counted: HashMap<String, Counted>,
+    done: Part,
+    hours: BTreeMap<i64, Part>,
+    counters: BTreeMap<String, Part>,
+    staff: BTreeMap<String, Part>,
+    announced: AnnouncedSums,
+    waiting: BTreeMap<String, WaitingTicket>,
+}
+
+impl LiveRollup {
+    pub fn new(measure: Measure) -> LiveRollup {
+        LiveRollup {
+            measure,
+            counted: HashMap::new(),
+            done: Part::default(),
+            hours: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            staff: BTreeMap::new(),
+            announced: AnnouncedSums::default(),
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    pub fn measure(&self) -> Measure {
+        self.measure
+    }
+
+    /// Counts again the tickets of `day` changed since the last update (the day must
+    /// track its changes, see [`HallDay::track_changes`]).
+    pub fn update(&mut self, day: &mut HallDay) {
+        for name in day.take_changed() {
+            if let Some(t) = day.ticket(&name) {
+                self.count(t);
+            }
+        }
+    }
+
+    /// Counts a ticket as it is now, in place of how it was counted before.
+    pub fn count(&mut self, t: &Ticket) {
+        if let Some(before) = self.counted.remove(&t.ticket) {
+            self.uncount(&t.ticket, before);
+        }
+        let now = if t.waiting() {
+            self.waiting.insert(
+                t.ticket.clone(),
+                WaitingTicket {
+                    ticket: t.ticket.clone(),
+                    issued_at: t.issued_at,
+                    care_due_at: t.care_due_at,
+                },
+            );
+            Counted::Waiting
+        } else {
+            let sums = KpiSums::of(t, self.measure);
+            let hour = utc_hour(t.issued_at);
+            self.done.add(&sums);
+            self.hours.entry(hour).or_default().add(&sums);
+            if let Some(c) = &t.counter {
+                self.counters.entry(c.clone()).or_default().add(&sums);
+            }
+            if let Some(s) = &t.staff {
+                self.staff.entry(s.clone()).or_default().add(&sums);
+            }
+            let mut announced = AnnouncedSums::default();
+            announced.add(t);
+            self.announced.merge(&announced);
+            Counted::Done {
+                sums: Box::new(sums),
+                hour,
+                counter: t.counter.clone(),
+                staff: t.staff.clone(),
+                announced,
+            }
+        };
+        self.counted.insert(t.ticket.clone(), now);
+    }
+
+    fn uncount(&mut self, ticket: &str, before: Counted) {
+        fn take<K: Ord>(parts: &mut BTreeMap<K, Part>, key: K, sums: &KpiSums) {
+            if let Some(p) = parts.get_mut(&key)
+                && p.take(sums)
+            {
+                parts.remove(&key);
+            }
+        }
+        match before {
+            Counted::Waiting => {
+                self.waiting.remove(ticket);
+            }
+            Counted::Done {
+                sums,
+                hour,
+                counter,
+                staff,
+                announced,
+            } => {
+                self.done.take(&sums);
+                take(&mut self.hours, hour, &sums);
+                if let Some(c) = counter {
+                    take(&mut self.counters, c, &sums);
+                }
+                if let Some(s) = staff {
+                    take(&mut self.staff, s, &sums);
+                }
+                self.announced.take(&announced);
+            }
+        }
+    }
+
+    /// The roll-up as of now (a few sums per hour, counter and staff member, and the
+    /// tickets still waiting).
+    pub fn rollup(&self, last_event_ms: Option<i64>) -> DayRollup {
+        fn sums<K: Ord + Clone>(parts: &BTreeMap<K, Part>) -> BTreeMap<K, KpiSums> {
+            parts
+                .iter()
+                .map(|(k, p)| (k.clone(), p.sums.clone()))
+                .collect()
+        }
+        DayRollup {
+            care_after_ms: self.measure.care_after_ms,
+            system_time_ms: self.measure.system_time_ms,
+            last_event_ms,
+            done: self.done.sums.clone(),
+            waiting: self.waiting.values().cloned().collect(),
+            detail: Some(RollupDetail {
+                hours: sums(&self.hours),
+                counters: sums(&self.counters),
+                staff: sums(&self.staff),
+                announced: self.announced.clone(),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ops::day::{AlertKind, Rules};
     use crate::ops::event::Event;
     use crate::ops::simulate;
+    use crate::ops::ticket::Kpis;
 
     use crate::ops::fixtures::{ms, scripted};
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
 
-use super::day::Ticket;
 use super::erlang::{self, Staffing};
+use super::ticket::Ticket;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlotPlan {

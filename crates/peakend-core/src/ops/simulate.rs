@@ -298,7 +298,8 @@ fn hall_day(h: &SimHall, midnight: DateTime<FixedOffset>, rng: &mut ChaCha8Rng) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::day::{AlertKind, HallDay, Kpis, Rules};
+    use crate::ops::day::{AlertKind, HallDay, Rules};
+    use crate::ops::ticket::Kpis;
 
     fn halls() -> Vec<SimHall> {
         ["h1", "h2"]
