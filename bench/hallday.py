@@ -98,9 +98,9 @@ def busy_day(hall, date, tickets, seed):
 
 
 def batches_of(lines, issued, per_batch):
-    """Cuts at the issue of every per_batch-th ticket."""
+    """Cuts at the issue of every per_batch-th ticket: (body, events) per batch."""
     cuts = [0] + issued[per_batch::per_batch] + [len(lines)]
-    return ["\n".join(lines[a:b]).encode() for a, b in zip(cuts, cuts[1:]) if b > a]
+    return [("\n".join(lines[a:b]).encode(), b - a) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
 def run(port, busy_token, other_token, other_hall, batches, date):
@@ -139,7 +139,7 @@ def run(port, busy_token, other_token, other_hall, batches, date):
     per = []
     t = time.perf_counter()
     try:
-        for body in batches:
+        for body, _ in batches:
             t0 = time.perf_counter()
             post(conn, busy_token, body)
             per.append(time.perf_counter() - t0)
@@ -161,6 +161,8 @@ def main():
                    help="server URL; the database peakend_hallday is created fresh ('' skips)")
     p.add_argument("--work", default=str(ROOT / "bench" / "work" / "hallday"))
     p.add_argument("--skip-build", action="store_true")
+    p.add_argument("--skip-plain", action="store_true", help="no plain server (no ratios)")
+    p.add_argument("--server-prefix", default="", help="a command to run peakend under (e.g. perf record)")
     args = p.parse_args()
 
     work = Path(args.work)
@@ -197,7 +199,8 @@ def main():
         pk(db, "org", "import", str(org))
         tokens = {h: pk(db, "token", "create", "--hall", h).strip() for h in (busy, other)}
         port += 1
-        srv = Server([exe, "--db", db, "serve", "--addr", f"127.0.0.1:{port}"], port, log)
+        srv = Server([*args.server_prefix.split(), exe, "--db", db, "serve", "--addr", f"127.0.0.1:{port}"],
+                     port, log)
         try:
             results[name] = run(port, tokens[busy], tokens[other], other, batches, args.date)
         finally:
@@ -205,28 +208,36 @@ def main():
         per, whole, oth = results[name]
         print(f"{name}: {whole:.1f} s, batch 1 {per[0] * 1e3:.0f} ms, batch 8 {per[7] * 1e3:.0f} ms, "
               f"other hall p99 {pct(oth, 99) * 1e3:.1f} ms (n = {len(oth)})", file=sys.stderr)
-    port += 1
-    srv = Server([sys.executable, str(ROOT / "bench" / "ops.py"), "--plain-server", str(port),
-                  str(work / "plain.db")], port, log)
-    try:
-        results["plain-sqlite"] = run(port, busy, other, other, batches, args.date)
-    finally:
-        srv.stop()
+    if not args.skip_plain:
+        port += 1
+        srv = Server([sys.executable, str(ROOT / "bench" / "ops.py"), "--plain-server", str(port),
+                      str(work / "plain.db")], port, log)
+        try:
+            results["plain-sqlite"] = run(port, busy, other, other, batches, args.date)
+        finally:
+            srv.stop()
 
-    base = results["plain-sqlite"][1]
+    base = results.get("plain-sqlite", results["peakend-sqlite"])[1]
+    # The first batch holds fewer events than the others (its tickets' calls and ends
+    # fall in the next one), so batches are also compared per event.
+    sizes = [n for _, n in batches]
+    us = lambda secs, i: secs[i] / sizes[i] * 1e6  # noqa: E731
     rows = ["| contender | day s | events/s | vs plain (time) | batch 1 ms | batch 8 ms | 8th ÷ 1st | "
-            "last ms | other hall n | p50 ms | p99 ms | max ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "µs/event batch 1 | batch 8 | 8th ÷ 1st | last 10 before the tail µs/event | "
+            "other hall n | p50 ms | p99 ms | max ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in ("peakend-sqlite", "peakend-postgres", "plain-sqlite"):
         if name not in results:
             continue
         per, whole, oth = results[name]
         rows.append(f"| {name} | {whole:.1f} | {len(lines) / whole:,.0f} | {whole / base:.2f} | "
-                    f"{per[0] * 1e3:.0f} | {per[7] * 1e3:.0f} | {per[7] / per[0]:.2f} | {per[-1] * 1e3:.0f} | "
+                    f"{per[0] * 1e3:.0f} | {per[7] * 1e3:.0f} | {per[7] / per[0]:.2f} | "
+                    f"{us(per, 0):.1f} | {us(per, 7):.1f} | {us(per, 7) / us(per, 0):.2f} | "
+                    f"{sum(per[-11:-1]) / sum(sizes[-11:-1]) * 1e6:.1f} | "
                     f"{len(oth)} | {pct(oth, 50) * 1e3:.1f} | {pct(oth, 99) * 1e3:.1f} | {max(oth) * 1e3:.1f} |")
     rows.append("")
     rows.append(f"{args.tickets:,} tickets, {len(lines):,} events in {len(batches)} batches of "
-                f"{args.per_batch:,} tickets' events; machine: {machine()}; load average at the end "
+                f"{args.per_batch:,} tickets' events (batch 1: {sizes[0]:,} events, batch 8: {sizes[7]:,}); machine: {machine()}; load average at the end "
                 f"{os.getloadavg()[0]:.1f}")
     text = "\n".join(rows)
     (work / "hallday-results.md").write_text(text + "\n")

@@ -800,6 +800,16 @@ async fn rolled_up(
 pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
     let tree = store.org_tree().await?;
     let node = OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // Events name their hall; one not in the organisation has no rules to follow (and
+    // `visit_event` keeps no foreign key to check it, see migration 0015).
+    if tree
+        .get(&node)
+        .is_none_or(|n| n.level != peakend_core::OrgLevel::Hall)
+    {
+        return Err(StoreError::NotFound(format!(
+            "`{hall}` is not a hall of the organisation"
+        )));
+    }
     let effective = store.journey_assignments().await?.effective(&tree, &node);
     // A database without the built-in journeys (never `init`ed) runs on the defaults.
     let mut rules = store

@@ -1459,7 +1459,10 @@ story!(any_arrival_order_stores_the_same_day, |store| {
                 HallDay::replay(Rules::default(), &events, hi)
             }
         };
-        let (a, b) = (replayed(halls[0].clone()).await, replayed(halls[1].clone()).await);
+        let (a, b) = (
+            replayed(halls[0].clone()).await,
+            replayed(halls[1].clone()).await,
+        );
         assert_eq!(
             a.tickets().collect::<Vec<_>>(),
             b.tickets().collect::<Vec<_>>(),
@@ -1478,3 +1481,46 @@ story!(any_arrival_order_stores_the_same_day, |store| {
         peakend_testkit::assert_json_near(&of(&halls[0]), &of(&halls[1]), "roll-up");
     }
 });
+
+// Issue 19: PostgreSQL writes a batch with COPY, whose text format gives backslashes,
+// tabs and line ends a meaning: an event's text must come back as it was sent. And
+// with no foreign key on `visit_event` any more, a hall outside the organisation is
+// refused before anything is written.
+story!(
+    event_texts_come_back_as_sent_and_unknown_halls_are_refused,
+    |store| {
+        use peakend_core::ops::event::{Event, EventKind};
+        let hall = one_hall(&store).await;
+        let text = "{\"id\":\"e\\\\1\",\"hall\":\"h1\",\t\"type\":\"ticket_issued\",\
+                \"at\":\"2026-08-07T09:00:00+08:00\",\"ticket\":\"A1\",\
+                \"service\":\"缴费 \\\\ \\t \\n \\r \\\"x\\\"\"}";
+        let e = Event::from_json(text).unwrap();
+        let o = store
+            .ingest_events(&hall, vec![(0, e, text.to_owned())], vec![])
+            .await
+            .unwrap();
+        assert_eq!(o.accepted, 1, "{o:?}");
+        let stored = store.hall_events(&hall, 0, i64::MAX / 4).await.unwrap();
+        assert_eq!(stored[0].id, "e\\1");
+        match &stored[0].kind {
+            EventKind::TicketIssued { service, .. } => {
+                assert_eq!(service, "缴费 \\ \t \n \r \"x\"")
+            }
+            other => panic!("{other:?}"),
+        }
+        let stranger = peakend_core::HallId::parse("h9").unwrap();
+        let e = Event::from_json(&text.replace("\"h1\"", "\"h9\"")).unwrap();
+        let err = store
+            .ingest_events(&stranger, vec![(0, e, text.to_owned())], vec![])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        assert!(
+            store
+                .hall_events(&stranger, 0, i64::MAX / 4)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);

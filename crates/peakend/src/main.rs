@@ -1,8 +1,9 @@
 //! `peakend`: the command line and server of peakend. This crate only wires
 //! adapters together: parsing arguments, reading files, printing results.
 
-// The one `unsafe` block of the workspace (mapping a survey file, `analyze_cmd.rs`) is
-// allowed where it stands; every other crate forbids unsafe code outright.
+// The two `unsafe` blocks of the workspace (mapping a survey file, `analyze_cmd.rs`;
+// setting an allocator option, `alloc.rs`) are allowed where they stand; every other
+// crate forbids unsafe code outright.
 #![deny(unsafe_code)]
 
 /// `println!` that ends the program quietly when stdout is closed (`peakend … | head`).
@@ -15,6 +16,7 @@ macro_rules! out {
     ($($arg:tt)*) => { $crate::write_out(format_args!($($arg)*)) };
 }
 
+mod alloc;
 mod analyze_cmd;
 mod demo;
 mod demo_live;
@@ -129,6 +131,7 @@ pub enum Format {
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    alloc::keep_freed_memory();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
