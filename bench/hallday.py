@@ -8,8 +8,8 @@ does a busy hall hold up the others?
             are cut into batches of --per-batch tickets' events (2,000) and POSTed one
             after the other by one keep-alive client; each batch's time is kept
   others    meanwhile a second client POSTs another hall's small batches (a ticket
-            issued and its customer leaving: 2 events) one after the other and times
-            each answer
+            issued and its customer leaving: 2 events), one every 20 ms (or as soon
+            as the last is answered, if later), and times each answer
   contenders  `peakend serve` on a fresh SQLite file, then (unless --postgres '') on a
             fresh PostgreSQL database, then the plain server of bench/ops.py (Python's
             ThreadingHTTPServer appending the lines to SQLite, WAL, synchronous=FULL)
@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ops import Server, machine, pct, post  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# The other hall posts a small batch every PACE seconds.
+PACE = 0.02
 CHINA = timezone(timedelta(hours=8))
 
 
@@ -115,6 +117,7 @@ def run(port, busy_token, other_token, other_hall, batches, date):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             base = datetime.fromisoformat(f"{date}T08:30:00+08:00")
             n = 0
+            start = time.perf_counter()
             while not done.is_set():
                 at = (base + timedelta(seconds=n)).isoformat(timespec="milliseconds")
                 t = f"B{n:06}"
@@ -128,7 +131,8 @@ def run(port, busy_token, other_token, other_hall, batches, date):
                 other.append(time.perf_counter() - t0)
                 assert r["accepted"] == 2, r
                 n += 1
-                time.sleep(0.005)
+                # A steady pace (a hall's devices), whatever the answer times.
+                time.sleep(max(0.0, start + n * PACE - time.perf_counter()))
         except Exception as e:  # reported below
             errors.append(e)
 

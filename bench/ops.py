@@ -245,7 +245,10 @@ def main():
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--trials", type=int, default=200)
     p.add_argument("--load-days", type=int, default=10,
-                   help="simulated days of the demo halls in the ingest load (quick: 1)")
+                   help="simulated days of the load halls in the ingest load (quick: 1)")
+    p.add_argument("--load", choices=["busy", "demo"], default="busy",
+                   help="busy: 40 halls of 10 counters and 3 kiosks (issue 19); demo: the demo "
+                        "province's 38 halls (the load of issue 4's runs)")
     p.add_argument("--province-halls", type=int, default=2000)
     p.add_argument("--date", default="2026-08-07", help="the simulated day (a Friday)")
     p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432",
@@ -278,9 +281,23 @@ def main():
         return subprocess.run([exe, "--db", db, *a], check=True, capture_output=True, text=True, **kw).stdout
 
     results = {}
-    # The demo province (38 halls) and one simulated day of all its halls.
+    # The load's halls and --load-days simulated days of all of them.
     seed_db = str(work / "seed.db")
-    pk(seed_db, "demo", "--no-serve")
+    busy_org = work / "busy-org.csv"
+    org = ["id,parent,level,name,counters,kiosks", "bz,,province,繁忙省,,", "bz-c,bz,city,城市,,"]
+    for d in range(4):
+        org.append(f"bz-d{d},bz-c,district,城区{d},,")
+    for h in range(40):
+        org.append(f"bz-d{h % 4}-h{h:02},bz-d{h % 4},hall,繁忙厅{h},10,3")
+    busy_org.write_text("\n".join(org) + "\n")
+
+    def setup(db):
+        if args.load == "busy":
+            pk(db, "org", "import", str(busy_org))
+        else:
+            pk(db, "demo", "--no-serve")
+
+    setup(seed_db)
     # --load-days consecutive days, so the load lasts long enough for many latency trials.
     first = datetime.strptime(args.date, "%Y-%m-%d").date()
     day = []
@@ -306,7 +323,7 @@ def main():
         backends.append(("peakend-postgres", args.postgres + "/peakend_bench"))
     port = 18480
     for name, db in backends:
-        pk(db, "demo", "--no-serve")
+        setup(db)
         tokens = tokens_for(db)
         port += 1
         srv = Server([exe, "--db", db, "serve", "--addr", f"127.0.0.1:{port}"], port, log)
@@ -420,7 +437,7 @@ def main():
         rows.append("|---|---:|---:|---:|---:|---:|---:|")
         rows.append(f"| SQLite | {h:,} | {n:,} | {sim_s:.1f} | {ing:.1f} | {kpi_s:.1f} | {ing + kpi_s:.1f} |")
     rows.append("")
-    rows.append(f"batch {args.batch}, {args.clients} clients, {len(halls) - 1} halls × {args.load_days} days of load "
+    rows.append(f"load {args.load}: batch {args.batch}, {args.clients} clients, {len(halls) - 1} halls × {args.load_days} days of load "
                 f"({n_load:,} events); machine: {machine()}; load average at the end "
                 f"{os.getloadavg()[0]:.1f}")
     text = "\n".join(rows)

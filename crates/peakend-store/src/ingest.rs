@@ -151,6 +151,42 @@ impl CachedDay {
     }
 }
 
+/// A batch cut into parts of at most `size` events that, applied one after the other,
+/// apply it: its events in replay order (so each part sorts after the ones before),
+/// a repeated id left out after its first (counted in the outcome returned, as the
+/// whole batch would count it), the refused lines with the first part. A batch of at
+/// most `size` events is one part, as it came.
+pub(crate) fn parts(
+    events: Vec<Item>,
+    refused: Vec<Refusal>,
+    size: usize,
+) -> (Vec<(Vec<Item>, Vec<Refusal>)>, IngestOutcome) {
+    let mut outcome = IngestOutcome::default();
+    if events.len() <= size {
+        return (vec![(events, refused)], outcome);
+    }
+    let mut seen = HashSet::with_capacity(events.len());
+    let mut events: Vec<Item> = events
+        .into_iter()
+        .filter(|(_, e, _)| {
+            let first = seen.insert(e.id.clone());
+            outcome.duplicates += usize::from(!first);
+            first
+        })
+        .collect();
+    events.sort_by(|a, b| {
+        (day_bounds(&a.1), a.1.replay_key()).cmp(&(day_bounds(&b.1), b.1.replay_key()))
+    });
+    let mut parts = Vec::with_capacity(events.len() / size + 1);
+    let mut refused = Some(refused);
+    let mut rest = events.into_iter().peekable();
+    while rest.peek().is_some() {
+        let part: Vec<Item> = rest.by_ref().take(size).collect();
+        parts.push((part, refused.take().unwrap_or_default()));
+    }
+    (parts, outcome)
+}
+
 /// The local day [midnight, next midnight) of an event, at its own offset, in ms.
 fn day_bounds(e: &Event) -> (i64, i64) {
     let midnight =
@@ -478,4 +514,45 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pos: usize, id: &str, hm: &str) -> Item {
+        let text = format!(
+            r#"{{"id":"{id}","hall":"h1","type":"ticket_issued","at":"2026-08-07T{hm}:00+08:00","ticket":"{id}","service":"pay"}}"#
+        );
+        (pos, Event::from_json(&text).unwrap(), text)
+    }
+
+    #[test]
+    fn a_large_batch_is_cut_in_replay_order_with_repeats_counted_once() {
+        // Positions 0..5, times out of order, id `b` twice.
+        let batch = vec![
+            item(0, "c", "09:03"),
+            item(1, "a", "09:01"),
+            item(2, "b", "09:02"),
+            item(3, "b", "09:09"),
+            item(4, "e", "09:05"),
+            item(5, "d", "09:04"),
+        ];
+        let refused = vec![(6, "bad".to_owned(), "{".to_owned())];
+        let (cut, outcome) = parts(batch.clone(), refused.clone(), 2);
+        assert_eq!(outcome.duplicates, 1);
+        let ids: Vec<Vec<&str>> = cut
+            .iter()
+            .map(|(p, _)| p.iter().map(|(_, e, _)| e.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
+        // The kept `b` is the first one sent (position 2), refusals go with part one.
+        assert_eq!(cut[0].0[1].0, 2);
+        assert_eq!(cut[0].1, refused);
+        assert!(cut[1..].iter().all(|(_, r)| r.is_empty()));
+        // A batch that fits is one part, as it came.
+        let (whole, outcome) = parts(batch.clone(), vec![], 6);
+        assert_eq!((whole.len(), outcome.duplicates), (1, 0));
+        assert_eq!(whole[0].0, batch);
+    }
 }

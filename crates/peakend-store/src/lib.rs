@@ -274,6 +274,16 @@ pub struct IngestOutcome {
     pub rejected: Vec<Rejected>,
 }
 
+impl IngestOutcome {
+    /// Adds the outcome of another part of the same batch.
+    pub fn merge(&mut self, o: IngestOutcome) {
+        self.accepted += o.accepted;
+        self.released += o.released;
+        self.duplicates += o.duplicates;
+        self.rejected.extend(o.rejected);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rejected {
     pub line: usize,

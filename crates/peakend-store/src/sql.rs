@@ -1605,9 +1605,15 @@ struct PgIngest<'t, 'c> {
 
 impl IngestTx for PgIngest<'_, '_> {
     async fn stored_ids(&mut self, hall: &HallId, ids: &[&str]) -> Result<HashSet<String>> {
-        // One array parameter: one statement a batch, whatever its size.
+        // One array parameter: one statement a batch, whatever its size. Each id is
+        // one lookup in the key (LATERAL … LIMIT 1 leaves the planner no other way):
+        // `event_id = ANY($2)` and a plain join let it scan the hall's rows or hash
+        // them whenever its statistics lagged behind the table, a cost that grew with
+        // every event stored.
         let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT event_id FROM visit_event WHERE hall_id = $1 AND event_id = ANY($2)",
+            "SELECT batch.id FROM UNNEST($2::text[]) AS batch (id)
+             CROSS JOIN LATERAL (SELECT 1 FROM visit_event v
+                 WHERE v.hall_id = $1 AND v.event_id = batch.id LIMIT 1) AS stored",
         )
         .bind(hall.as_str())
         .bind(ids)

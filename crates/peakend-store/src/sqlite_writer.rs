@@ -8,7 +8,11 @@
 //! of its own, so one that fails leaves the others applied, and every caller hears back
 //! only after the commit. Small batches (a hall's few live events, those that raise an
 //! alert) go before large ones, in groups of their own, and a group of large ones stops
-//! growing once a small one waits: a live event waits for the batch being written only.
+//! growing once a small one waits. A large batch is written in parts of at most
+//! [`PART_EVENTS`] events, in replay order, each part committed on its own: a live event
+//! of another hall waits for one part, never for a whole large batch. The batch is
+//! answered once its last part is committed; a part that fails fails the batch (503),
+//! and the retry finds the parts already written as duplicates.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
@@ -30,6 +34,8 @@ const SMALL_BATCH: usize = 100;
 /// A group of large batches grows while more wait, up to this many events, and no
 /// further once a small batch waits: that one waits for the batch being written only.
 const GROUP_EVENTS: usize = 20_000;
+/// A large batch is written in parts of at most this many events (a few ms each).
+const PART_EVENTS: usize = 4_000;
 /// Events written between two checkpoints (about 1,000 pages of WAL, SQLite's own
 /// checkpoint interval).
 const CHECKPOINT_EVENTS: usize = 10_000;
@@ -112,14 +118,8 @@ impl SqliteWriter {
         events: Vec<Item>,
         refused: Vec<Refusal>,
     ) -> Result<IngestOutcome> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            hall: hall.clone(),
-            rules,
-            events,
-            refused,
-            reply,
-        };
+        let (parts, mut outcome) = ingest::parts(events, refused, PART_EVENTS);
+        let mut answers = Vec::with_capacity(parts.len());
         {
             let mut q = self.shared.queue.lock().expect("writer queue lock");
             if q.stopped {
@@ -127,12 +127,29 @@ impl SqliteWriter {
                     "events not applied: the SQLite writer has stopped".into(),
                 ));
             }
-            q.push(job);
+            // The parts go in one after the other, so nothing but small batches can
+            // come between them.
+            for (events, refused) in parts {
+                let (reply, answer) = oneshot::channel();
+                q.push(Job {
+                    hall: hall.clone(),
+                    rules: rules.clone(),
+                    events,
+                    refused,
+                    reply,
+                });
+                answers.push(answer);
+            }
         }
         self.shared.ready.notify_one();
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the SQLite writer stopped before answering".into())
-        })?
+        for answer in answers {
+            let part = answer.await.map_err(|_| {
+                StoreError::Unavailable("the SQLite writer stopped before answering".into())
+            })??;
+            outcome.merge(part);
+        }
+        outcome.rejected.sort_by_key(|r| r.line);
+        Ok(outcome)
     }
 
     /// The thread has stopped; the store starts another.

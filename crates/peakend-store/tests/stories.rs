@@ -1524,3 +1524,56 @@ story!(
         );
     }
 );
+
+// Issue 19: SQLite writes a large batch in parts (so that another hall's live events
+// wait for one part, not the whole batch). Answered as one: the same counts, every
+// refused line by its place in the batch, and the same stored day as a replay.
+story!(a_large_batch_is_answered_as_one, |store| {
+    use peakend_core::ops::day::{HallDay, Rules};
+    use peakend_core::ops::event::Event;
+    use peakend_core::ops::simulate::{SimHall, day};
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let hall = one_hall(&store).await;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+    let sim = [SimHall {
+        hall: hall.clone(),
+        counters: 10,
+        kiosks: 3,
+        zone: peakend_core::time::Zone::DEFAULT,
+    }];
+    let ordered: Vec<Event> = [day(&sim, date, 5), day(&sim, date.succ_opt().unwrap(), 6)].concat();
+    assert!(ordered.len() > 5_000, "{} events", ordered.len());
+    let mut batch: Vec<(usize, Event, String)> = ordered
+        .iter()
+        .map(|e| (0, e.clone(), serde_json::to_string(e).unwrap()))
+        .collect();
+    batch.shuffle(&mut rand::rngs::StdRng::seed_from_u64(9));
+    // The same id twice (the first counts), and a call of a ticket never issued.
+    batch.push(batch[17].clone());
+    let stray = Event::from_json(
+        r#"{"id":"stray","hall":"h1","type":"called","at":"2026-08-07T12:00:00+08:00","ticket":"Z9","counter":"c1"}"#,
+    )
+    .unwrap();
+    batch.push((0, stray.clone(), serde_json::to_string(&stray).unwrap()));
+    for (i, item) in batch.iter_mut().enumerate() {
+        item.0 = i;
+    }
+    let o = store.ingest_events(&hall, batch, vec![]).await.unwrap();
+    assert_eq!((o.accepted, o.duplicates), (ordered.len(), 1), "{o:?}");
+    assert_eq!(o.rejected.len(), 1, "{o:?}");
+    assert_eq!(o.rejected[0].line, ordered.len() + 1);
+    let stored = store.hall_events(&hall, 0, i64::MAX / 4).await.unwrap();
+    let end = ordered.iter().map(Event::at_ms).max().unwrap();
+    let mut sorted = ordered.clone();
+    peakend_core::ops::event::sort_for_replay(&mut sorted);
+    let (a, b) = (
+        HallDay::replay(Rules::default(), &stored, end),
+        HallDay::replay(Rules::default(), &sorted, end),
+    );
+    assert_eq!(
+        a.tickets().collect::<Vec<_>>(),
+        b.tickets().collect::<Vec<_>>()
+    );
+    assert_eq!(a.alerts(), b.alerts());
+});
