@@ -151,6 +151,9 @@ impl CachedDay {
     }
 }
 
+/// Part of a batch: its events and its refused lines.
+pub(crate) type Part = (Vec<Item>, Vec<Refusal>);
+
 /// A batch cut into parts of at most `size` events that, applied one after the other,
 /// apply it: its events in replay order (so each part sorts after the ones before),
 /// a repeated id left out after its first (counted in the outcome returned, as the
@@ -160,7 +163,7 @@ pub(crate) fn parts(
     events: Vec<Item>,
     refused: Vec<Refusal>,
     size: usize,
-) -> (Vec<(Vec<Item>, Vec<Refusal>)>, IngestOutcome) {
+) -> (Vec<Part>, IngestOutcome) {
     let mut outcome = IngestOutcome::default();
     if events.len() <= size {
         return (vec![(events, refused)], outcome);
