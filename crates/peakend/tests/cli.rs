@@ -1,5 +1,6 @@
 //! The `peakend` binary as a user runs it, against a fresh database on each backend.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
@@ -1346,6 +1347,179 @@ peakend_testkit::on_both_backends!(a_killed_server_loses_no_acknowledged_event, 
         "{stored} stored < {acknowledged} acknowledged"
     );
 });
+
+// Issue 19: the same under a busy load: four halls of 10 counters and 3 kiosks post
+// their simulated day at once, in batches large enough that SQLite writes them in
+// parts. Every event of an acknowledged batch is stored; after a restart, posting every
+// batch again applies the rest exactly once (nothing half-applied stays half-applied)
+// and the stored days equal a replay of all the events.
+peakend_testkit::on_both_backends!(
+    a_killed_server_under_a_busy_load_loses_no_acknowledged_event,
+    |url| {
+        use peakend_core::ops::event::Event;
+        use peakend_store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        import_org(
+            url,
+            dir.path(),
+            "id,parent,level,name,counters,kiosks\np,,province,省,,\n\
+         h1,p,hall,一厅,10,3\nh2,p,hall,二厅,10,3\nh3,p,hall,三厅,10,3\nh4,p,hall,四厅,10,3\n",
+        );
+        // Three days of the four halls (some 9,000 events each).
+        let day: String = ["2026-08-07", "2026-08-08", "2026-08-10"]
+            .iter()
+            .map(|d| {
+                ok(
+                    url,
+                    &["simulate", "--halls", "4", "--date", d, "--seed", "8"],
+                )
+            })
+            .collect();
+        // Each hall's lines in batches of 5,000 (over SQLite's part of 4,000).
+        let mut batches: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut by_hall: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for line in day.lines() {
+            let e = Event::from_json(line).unwrap();
+            by_hall.entry(e.hall.to_string()).or_default().push(line);
+        }
+        for (hall, lines) in &by_hall {
+            assert!(lines.len() > 5_000, "{hall}: {} events", lines.len());
+            batches.insert(
+                hall.clone(),
+                lines.chunks(5_000).map(|c| c.join("\n")).collect(),
+            );
+        }
+        let tokens: BTreeMap<String, String> = by_hall
+            .keys()
+            .map(|h| {
+                (
+                    h.clone(),
+                    ok(url, &["token", "create", "--hall", h]).trim().to_owned(),
+                )
+            })
+            .collect();
+        // Posts every hall's batches (one client per hall) to `base`; returns the ids of the
+        // events acknowledged, and the answers' counts summed.
+        let post_all = |base: String, acked_tx: Option<std::sync::mpsc::Sender<()>>| {
+            let posters: Vec<_> = batches
+                .iter()
+                .map(|(hall, bodies)| {
+                    let (base, token, bodies) =
+                        (base.clone(), tokens[hall].clone(), bodies.clone());
+                    let acked_tx = acked_tx.clone();
+                    std::thread::spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .unwrap();
+                        rt.block_on(async {
+                            let client = reqwest::Client::new();
+                            let (mut ids, mut counts) = (Vec::new(), (0u64, 0u64, 0u64));
+                            for body in bodies {
+                                let sent = client
+                                    .post(format!("{base}/api/v1/events"))
+                                    .bearer_auth(&token)
+                                    .body(body.clone())
+                                    .send()
+                                    .await;
+                                let Ok(resp) = sent else { break };
+                                let Ok(out) = resp.json::<Value>().await else {
+                                    break;
+                                };
+                                counts.0 += out["accepted"].as_u64().unwrap();
+                                counts.1 += out["released"].as_u64().unwrap();
+                                counts.2 += out["duplicates"].as_u64().unwrap();
+                                ids.extend(body.lines().map(|l| Event::from_json(l).unwrap()));
+                                if let Some(tx) = &acked_tx {
+                                    let _ = tx.send(());
+                                }
+                            }
+                            (ids, counts)
+                        })
+                    })
+                })
+                .collect();
+            posters
+                .into_iter()
+                .map(|p| p.join().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let (mut server, base) = spawn_server(url);
+        let (acked_tx, acked_rx) = std::sync::mpsc::channel();
+        let killer = std::thread::spawn(move || {
+            // Killed once three batches (of any hall) were acknowledged.
+            for _ in 0..3 {
+                acked_rx
+                    .recv_timeout(std::time::Duration::from_secs(120))
+                    .expect("acknowledged");
+            }
+            server.kill().unwrap();
+            server.wait().unwrap();
+        });
+        let first = post_all(base, Some(acked_tx));
+        killer.join().unwrap();
+        let acknowledged: Vec<Event> = first.into_iter().flat_map(|(ids, _)| ids).collect();
+        assert!(!acknowledged.is_empty());
+        let store = peakend_store::connect(url).await.unwrap();
+        let halls: Vec<peakend_core::HallId> = by_hall
+            .keys()
+            .map(|h| peakend_core::HallId::parse(h.as_str()).unwrap())
+            .collect();
+        let stored_ids = |store: &peakend_store::SqlStore| {
+            let (store, halls) = (store.clone(), halls.clone());
+            async move {
+                let mut ids = std::collections::HashSet::new();
+                for hall in &halls {
+                    for e in store.hall_events(hall, 0, i64::MAX / 4).await.unwrap() {
+                        ids.insert((e.hall.to_string(), e.id));
+                    }
+                }
+                ids
+            }
+        };
+        let stored = stored_ids(&store).await;
+        let lost: Vec<_> = acknowledged
+            .iter()
+            .filter(|e| !stored.contains(&(e.hall.to_string(), e.id.clone())))
+            .collect();
+        assert!(lost.is_empty(), "{} acknowledged events lost", lost.len());
+        // Restarted, every batch again: what was not stored is applied now, once.
+        let (mut server, base) = spawn_server(url);
+        let second = post_all(base, None);
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let total = day.lines().count() as u64;
+        let (applied, dup) = second
+            .iter()
+            .fold((0, 0), |(a, d), (_, c)| (a + c.0 + c.1, d + c.2));
+        assert_eq!(applied + dup, total, "{second:?}");
+        assert_eq!(
+            dup as usize,
+            stored.len(),
+            "what the first run stored comes back as duplicates"
+        );
+        assert_eq!(stored_ids(&store).await.len() as u64, total);
+        // The stored days replay like the day itself.
+        for (hall, lines) in &by_hall {
+            let hall_id = peakend_core::HallId::parse(hall.as_str()).unwrap();
+            let got = store.hall_events(&hall_id, 0, i64::MAX / 4).await.unwrap();
+            let mut want: Vec<Event> = lines.iter().map(|l| Event::from_json(l).unwrap()).collect();
+            peakend_core::ops::event::sort_for_replay(&mut want);
+            let rules = peakend_core::ops::day::Rules::default();
+            let end = i64::MAX / 4;
+            let (a, b) = (
+                peakend_core::ops::day::HallDay::replay(rules.clone(), &got, end),
+                peakend_core::ops::day::HallDay::replay(rules, &want, end),
+            );
+            assert_eq!(
+                a.tickets().collect::<Vec<_>>(),
+                b.tickets().collect::<Vec<_>>(),
+                "{hall}"
+            );
+            assert_eq!(a.alerts(), b.alerts(), "{hall}");
+        }
+    }
+);
 
 /// Issue 5: `user add` prints only a one-time password; names, roles and nodes are checked.
 #[test]
