@@ -8,7 +8,7 @@ use peakend_core::OrgNodeId;
 use peakend_core::ops::holiday::Holiday;
 
 use crate::CellError;
-use crate::table::{self, Input};
+use crate::table::{self, Input, Named};
 
 const COLUMNS: [&str; 3] = ["province", "date", "name"];
 
@@ -22,35 +22,8 @@ pub struct HolidayRow {
 /// Parses the whole file, collecting every bad cell rather than stopping at the first.
 pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<HolidayRow>, Vec<CellError>> {
     let (headers, records) = table::open(input).map_err(|e| vec![e])?;
-    let mut col: HashMap<&str, usize> = HashMap::new();
+    let col = Named::resolve(&headers, &COLUMNS, &[], &COLUMNS.join(","))?;
     let mut errors = Vec::new();
-    for (i, h) in headers.iter().enumerate() {
-        match COLUMNS.iter().find(|c| **c == h) {
-            Some(c) if col.insert(c, i).is_some() => errors.push(CellError {
-                row: 1,
-                column: Some(h.to_owned()),
-                message: "column appears twice".into(),
-            }),
-            Some(_) => {}
-            None => errors.push(CellError {
-                row: 1,
-                column: Some(h.to_owned()),
-                message: format!("unknown column (expected {})", COLUMNS.join(",")),
-            }),
-        }
-    }
-    for c in COLUMNS {
-        if !col.contains_key(c) {
-            errors.push(CellError {
-                row: 1,
-                column: Some(c.into()),
-                message: "required column is missing".into(),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     let mut rows = Vec::new();
     let mut seen: HashMap<(OrgNodeId, NaiveDate), usize> = HashMap::new();
     for record in records {
@@ -68,7 +41,7 @@ pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<HolidayRow>, Vec<Cel
                 message,
             })
         };
-        let cell = |c: &str| col.get(c).and_then(|&i| record.get(i)).unwrap_or("").trim();
+        let cell = |c: &str| col.cell(&record, c);
         let province =
             OrgNodeId::parse(cell("province")).map_err(|e| cell_err("province", e.reason.into()));
         let date = NaiveDate::parse_from_str(cell("date"), "%Y-%m-%d").map_err(|_| {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use peakend_core::{OrgError, OrgLevel, OrgNode, OrgNodeId};
 
 use crate::CellError;
-use crate::table::{self, Input};
+use crate::table::{self, Input, Named};
 
 const REQUIRED: [&str; 4] = ["id", "parent", "level", "name"];
 const OPTIONAL: [&str; 3] = ["counters", "kiosks", "tz"];
@@ -22,39 +22,13 @@ pub struct OrgRow {
 /// Parses the whole file, collecting every bad cell rather than stopping at the first.
 pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<OrgRow>, Vec<CellError>> {
     let (headers, records) = table::open(input).map_err(|e| vec![e])?;
-    let mut col: HashMap<&str, usize> = HashMap::new();
+    let col = Named::resolve(
+        &headers,
+        &REQUIRED,
+        &OPTIONAL,
+        &format!("{}, optionally {}", REQUIRED.join(","), OPTIONAL.join(",")),
+    )?;
     let mut errors = Vec::new();
-    for (i, h) in headers.iter().enumerate() {
-        match REQUIRED.iter().chain(OPTIONAL.iter()).find(|c| **c == h) {
-            Some(c) if col.insert(c, i).is_some() => errors.push(CellError {
-                row: 1,
-                column: Some(h.to_owned()),
-                message: "column appears twice".into(),
-            }),
-            Some(_) => {}
-            None => errors.push(CellError {
-                row: 1,
-                column: Some(h.to_owned()),
-                message: format!(
-                    "unknown column (expected {}, optionally {})",
-                    REQUIRED.join(","),
-                    OPTIONAL.join(",")
-                ),
-            }),
-        }
-    }
-    for c in REQUIRED {
-        if !col.contains_key(c) {
-            errors.push(CellError {
-                row: 1,
-                column: Some(c.into()),
-                message: "required column is missing".into(),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
 
     let mut rows = Vec::new();
     for record in records {
@@ -72,7 +46,7 @@ pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<OrgRow>, Vec<CellErr
                 message,
             })
         };
-        let cell = |c: &str| col.get(c).and_then(|&i| record.get(i)).unwrap_or("");
+        let cell = |c: &str| col.cell(&record, c);
         let id = OrgNodeId::parse(cell("id")).map_err(|e| cell_err("id", e.reason.into()));
         let parent = match cell("parent") {
             "" => Ok(None),

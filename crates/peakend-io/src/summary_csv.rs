@@ -6,34 +6,17 @@ use std::collections::HashMap;
 use peakend_core::analysis::SummaryRow;
 
 use crate::CellError;
-use crate::table::{self, Input};
+use crate::table::{self, Input, Named};
 
 pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<SummaryRow>, Vec<CellError>> {
     let (headers, records) = table::open(input).map_err(|e| vec![e])?;
+    let col = Named::resolve(
+        &headers,
+        &["moment", "importance"],
+        &["satisfaction"],
+        "moment, importance and optionally satisfaction",
+    )?;
     let mut errors = Vec::new();
-    let col: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
-    for h in headers.iter() {
-        if !["moment", "importance", "satisfaction"].contains(&h) {
-            errors.push(CellError {
-                row: 1,
-                column: Some(h.to_owned()),
-                message: "unknown column (expected moment, importance and optionally satisfaction)"
-                    .into(),
-            });
-        }
-    }
-    for required in ["moment", "importance"] {
-        if !col.contains_key(required) {
-            errors.push(CellError {
-                row: 1,
-                column: Some(required.into()),
-                message: "required column is missing".into(),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     let mut rows = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for record in records {
@@ -44,7 +27,7 @@ pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<SummaryRow>, Vec<Cel
                 continue;
             }
         };
-        let cell = |c: &str| col.get(c).and_then(|&i| record.get(i)).unwrap_or("");
+        let cell = |c: &str| col.cell(&record, c);
         let mut rating = |c: &str, required: bool| -> Option<Option<f64>> {
             match cell(c) {
                 "" if !required => Some(None),

@@ -167,41 +167,13 @@ pub fn for_each_row<'a>(
         Ok(x) => x,
         Err(e) => return vec![e],
     };
+    let cols = match table::resolve_columns(&headers, &REQUIRED, |h| {
+        classify(journey, h, opts.ignore_unknown)
+    }) {
+        Ok(cols) => cols,
+        Err(errors) => return errors,
+    };
     let mut errors = Vec::new();
-    let mut cols = Vec::with_capacity(headers.len());
-    let mut seen = HashSet::new();
-    for h in headers.iter() {
-        if !seen.insert(h.to_owned()) {
-            errors.push(CellError {
-                row: 1,
-                column: Some(h.into()),
-                message: "column appears twice".into(),
-            });
-        }
-        match classify(journey, h, opts.ignore_unknown) {
-            Ok(c) => cols.push(c),
-            Err(message) => {
-                errors.push(CellError {
-                    row: 1,
-                    column: Some(h.into()),
-                    message,
-                });
-                cols.push(Col::Ignored);
-            }
-        }
-    }
-    for r in REQUIRED {
-        if !seen.contains(r) {
-            errors.push(CellError {
-                row: 1,
-                column: Some(r.into()),
-                message: "required column is missing".into(),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return errors;
-    }
 
     let k = journey.moments().len();
     let mut respondents: HashMap<String, usize> = HashMap::new();

@@ -182,6 +182,84 @@ fn cell_text(c: &Data) -> Result<String, String> {
     })
 }
 
+/// A table's header, resolved once for its reader: each column classified by
+/// `classify` (what it holds, or why the reader takes no such column), and every
+/// problem reported on row 1 at once: unknown, repeated and missing required columns.
+/// One resolver for every reader (organisation, holidays, summary, survey).
+pub(crate) fn resolve_columns<C>(
+    headers: &StringRecord,
+    required: &[&str],
+    classify: impl Fn(&str) -> Result<C, String>,
+) -> Result<Vec<C>, Vec<CellError>> {
+    let mut errors = Vec::new();
+    let mut cols = Vec::with_capacity(headers.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut header_error = |column: &str, message: String| {
+        errors.push(CellError {
+            row: 1,
+            column: Some(column.to_owned()),
+            message,
+        })
+    };
+    for h in headers.iter() {
+        if !seen.insert(h) {
+            header_error(h, "column appears twice".into());
+        }
+        match classify(h) {
+            Ok(c) => cols.push(c),
+            Err(message) => header_error(h, message),
+        }
+    }
+    for r in required {
+        if !seen.contains(r) {
+            header_error(r, "required column is missing".into());
+        }
+    }
+    if errors.is_empty() {
+        Ok(cols)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The columns of a table with fixed column names, by name.
+pub(crate) struct Named {
+    index: std::collections::HashMap<&'static str, usize>,
+}
+
+impl Named {
+    /// Resolves `headers` against the `required` and `optional` names; an unknown
+    /// column is reported as expecting `expected`.
+    pub(crate) fn resolve(
+        headers: &StringRecord,
+        required: &[&'static str],
+        optional: &[&'static str],
+        expected: &str,
+    ) -> Result<Named, Vec<CellError>> {
+        let cols = resolve_columns(headers, required, |h| {
+            required
+                .iter()
+                .chain(optional)
+                .find(|c| **c == h)
+                .copied()
+                .ok_or_else(|| format!("unknown column (expected {expected})"))
+        })?;
+        Ok(Named {
+            index: cols.into_iter().enumerate().map(|(i, c)| (c, i)).collect(),
+        })
+    }
+
+    /// The trimmed cell of column `name` in `record` ("" when the table has no such
+    /// column or the row is short).
+    pub(crate) fn cell<'r>(&self, record: &'r StringRecord, name: &str) -> &'r str {
+        self.index
+            .get(name)
+            .and_then(|&i| record.get(i))
+            .unwrap_or("")
+            .trim()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

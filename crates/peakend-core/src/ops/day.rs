@@ -315,7 +315,8 @@ impl HallDay {
     }
 
     fn touch(&mut self, ticket: &str) {
-        if let Some(c) = &mut self.changed {
+        // A ticket changes several times a batch: its name is copied once.
+        if let Some(c) = self.changed.as_mut().filter(|c| !c.contains(ticket)) {
             c.insert(ticket.to_owned());
         }
     }

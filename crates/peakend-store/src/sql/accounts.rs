@@ -1,9 +1,10 @@
 //! Users, sessions and the device-token listing: the SQL behind the dashboard's
-//! accounts. A child module of `sql`, so it shares the pool without exposing it.
+//! accounts. A child module of `sql`, so it shares the pool without exposing it; also the
+//! hall devices' tokens.
 
 use peakend_core::{HallId, OrgNodeId, Role, UserName};
 
-use super::{Pool, SqlStore, now_ms, random_hex, sha256_hex};
+use super::*;
 use crate::{Result, Session, SignIn, StoreError, User};
 
 /// How long sign-in records (with the caller's address) are kept.
@@ -211,4 +212,41 @@ impl SqlStore {
         });
         Ok(())
     }
+}
+
+pub(super) async fn create_device_token(store: &SqlStore, hall: &HallId) -> Result<String> {
+    let token = random_hex();
+    let hash = sha256_hex(&token);
+    on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let is_hall: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM org_node WHERE id = $1 AND level = 'hall'")
+                .bind(hall.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if is_hall.is_none() {
+            return Err(StoreError::NotFound(format!("hall `{hall}` not found")));
+        }
+        sqlx::query("INSERT INTO device_token (token_sha256, hall_id, created_at) VALUES ($1, $2, $3)")
+            .bind(&hash).bind(hall.as_str()).bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(token)
+}
+
+pub(super) async fn device_token_hall(store: &SqlStore, token: &str) -> Result<Option<HallId>> {
+    let hash = sha256_hex(token.trim());
+    let row: Option<(String,)> = on_pool!(store, pool => {
+        sqlx::query_as("SELECT hall_id FROM device_token WHERE token_sha256 = $1")
+            .bind(&hash)
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(|(h,)| {
+        HallId::parse(h.as_str())
+            .map_err(|e| StoreError::Corrupt(format!("device token hall `{h}`: {e}")))
+    })
+    .transpose()
 }

@@ -1,0 +1,390 @@
+//! Hall operations over stored events: each hall's rules (its journey's standards, its
+//! zone and holidays), days replayed from stored events, KPI reports and the overview's
+//! day from the ingest's roll-ups.
+
+use super::*;
+use crate::analysis::query_halls;
+
+/// The rules of hall operations for a hall: the thresholds of the built-in service-hall
+/// journey's standards as stored (a region's own journey per hall comes later), and the
+/// holidays of the hall's province.
+pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
+    let tree = store.org_tree().await?;
+    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // Events name their hall; one not in the organisation has no rules to follow (and
+    // `visit_event` keeps no foreign key to check it, see migration 0015).
+    if tree
+        .get(&node)
+        .is_none_or(|n| n.level != peakend_core::OrgLevel::Hall)
+    {
+        return Err(StoreError::NotFound(format!(
+            "`{hall}` is not a hall of the organisation"
+        )));
+    }
+    let effective = store.journey_assignments().await?.effective(&tree, &node);
+    // A database without the built-in journeys (never `init`ed) runs on the defaults.
+    let mut rules = store
+        .journey(&effective.journey)
+        .await?
+        .map(|j| Rules::from_journey(&j))
+        .unwrap_or_default();
+    rules.zone = tree.zone_of(&node);
+    let holidays = store.holidays().await?;
+    if !holidays.is_empty() {
+        rules.holidays = province_holidays(&tree, &holidays, hall);
+    }
+    Ok(rules)
+}
+
+/// Each hall's rules from the journey it lives by, read once for a report over many
+/// halls: the tree, the assignments, the holidays and the rules of each journey in use.
+pub struct RulesBook {
+    tree: OrgTree,
+    assignments: Assignments,
+    holidays: Vec<Holiday>,
+    journeys: HashMap<JourneyKey, Rules>,
+}
+
+impl RulesBook {
+    pub async fn load(store: &dyn Store) -> Result<RulesBook> {
+        let tree = store.org_tree().await?;
+        let assignments = store.journey_assignments().await?;
+        let mut journeys = HashMap::new();
+        let builtin = JourneyKey::parse(peakend_core::builtin::SERVICE_HALL)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for key in assignments.iter().map(|(_, k)| k).chain([&builtin]) {
+            if !journeys.contains_key(key) {
+                let rules = store
+                    .journey(key)
+                    .await?
+                    .map(|j| Rules::from_journey(&j))
+                    .unwrap_or_default();
+                journeys.insert(key.clone(), rules);
+            }
+        }
+        Ok(RulesBook {
+            tree,
+            assignments,
+            holidays: store.holidays().await?,
+            journeys,
+        })
+    }
+
+    /// The rules of the journey `node` lives by (the built-in journey's for `None`),
+    /// without any province's holidays.
+    pub fn node(&self, node: Option<&OrgNodeId>) -> Rules {
+        let key = match node {
+            Some(n) => self.assignments.effective(&self.tree, n).journey,
+            None => match JourneyKey::parse(peakend_core::builtin::SERVICE_HALL) {
+                Ok(k) => k,
+                Err(_) => return Rules::default(),
+            },
+        };
+        self.journeys.get(&key).cloned().unwrap_or_default()
+    }
+
+    /// The hall's rules, with its province's holidays and its zone.
+    pub fn hall(&self, hall: &HallId) -> Rules {
+        let node = OrgNodeId::parse(hall.as_str()).ok();
+        let mut rules = self.node(node.as_ref());
+        rules.holidays = province_holidays(&self.tree, &self.holidays, hall);
+        if let Some(n) = &node {
+            rules.zone = self.tree.zone_of(n);
+        }
+        rules
+    }
+
+    pub fn tree(&self) -> &OrgTree {
+        &self.tree
+    }
+}
+
+/// A hall's day from `start` (its local midnight) to `until`, replayed from its stored
+/// events and the kiosk faults it carries in from earlier days: what the queue,
+/// alerts, kiosks and the live stream show.
+pub async fn replay_day(
+    store: &dyn Store,
+    hall: &HallId,
+    rules: Rules,
+    start: i64,
+    until: i64,
+) -> Result<HallDay> {
+    let carried = ingest::carried_in(store.kiosk_faults(hall, start).await?, start);
+    let events = store.hall_events(hall, start, until + 1).await?;
+    Ok(HallDay::replay_with(rules, &carried, &events, until))
+}
+
+fn province_holidays(
+    tree: &OrgTree,
+    holidays: &[Holiday],
+    hall: &HallId,
+) -> std::collections::BTreeSet<NaiveDate> {
+    holiday::province_of(tree, hall)
+        .map(|p| holiday::dates_of(holidays, p))
+        .unwrap_or_default()
+}
+
+/// A hall's days in [from, to) replayed, each local day (in `offset`) on its own, with
+/// the rules brought up to the end of the day or to `now`, whichever is first.
+pub async fn replay_hall(
+    store: &dyn Store,
+    hall: &HallId,
+    rules: &Rules,
+    from_ms: i64,
+    to_ms: i64,
+    offset: FixedOffset,
+    now_ms: i64,
+) -> Result<HallTickets> {
+    let events = store.hall_events(hall, from_ms, to_ms).await?;
+    let (hall, rules) = (hall.to_string(), rules.clone());
+    let replay = move || {
+        let mut days: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+        for e in events {
+            days.entry(e.at.with_timezone(&offset).date_naive())
+                .or_default()
+                .push(e);
+        }
+        let mut out = HallTickets {
+            hall,
+            tickets: Vec::new(),
+        };
+        for (date, events) in days {
+            let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
+            let day = HallDay::replay(rules.clone(), &events, end.min(now_ms) - 1);
+            out.tickets.extend(day.tickets().cloned());
+        }
+        out
+    };
+    // Off the async threads, so that the halls of a report replay on every core.
+    tokio::task::spawn_blocking(replay)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("replay failed: {e}")))
+}
+
+/// Milliseconds at 00:00 of `date` in `offset`.
+pub fn local_midnight(date: NaiveDate, offset: FixedOffset) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|m| m.and_local_timezone(offset).single())
+        .map_or(0, |m| m.timestamp_millis())
+}
+
+/// Which tickets a KPI report covers.
+#[derive(Debug, Clone)]
+pub struct KpiQuery<'a> {
+    pub org: Option<&'a OrgNodeId>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub bucket: Bucket,
+    /// The halls' UTC offset, for days and hour buckets (default: the node's zone).
+    pub offset: FixedOffset,
+    pub now_ms: i64,
+}
+
+/// The KPIs of the halls at or below a node over whole local days [from, to].
+pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiReport> {
+    let tree = store.org_tree().await?;
+    let halls: Vec<HallId> = match query_halls(&tree, q.org)? {
+        Some(h) => h,
+        None => store
+            .org_nodes()
+            .await?
+            .iter()
+            .filter_map(|n| n.hall_id())
+            .collect(),
+    };
+    // The report measures its service level against the standard of the node it is
+    // about; each hall's replay follows the journey that hall lives by.
+    let book = RulesBook::load(store).await?;
+    let rules = book.node(q.org);
+    let mut sums = ReportSums::new(rules.measure(), q.bucket, q.offset);
+    // Whole days at the roll-ups' own offset come from the ingest's roll-ups; only the
+    // hall-days a roll-up cannot answer for are replayed. Every hall-day with stored
+    // events has a roll-up row, so a missing row is a day without tickets.
+    // A hall's roll-ups are kept per day of its own zone: they answer a report at the
+    // same offset; a hall in another zone is replayed at the report's.
+    let mut replay: Vec<(HallId, i64, i64)> = Vec::new();
+    let (at_offset, other): (Vec<HallId>, Vec<HallId>) = halls.into_iter().partition(|h| {
+        OrgNodeId::parse(h.as_str()).is_ok_and(|n| {
+            let zone = book.tree().zone_of(&n);
+            zone.offset_on(q.from) == q.offset && zone.offset_on(q.to) == q.offset
+        })
+    });
+    if !at_offset.is_empty() {
+        let wanted: HashSet<&HallId> = at_offset.iter().collect();
+        for (hall, date, rollup) in store.ops_rollups(q.from, q.to).await? {
+            if !wanted.contains(&hall) {
+                continue;
+            }
+            let lo = local_midnight(date, q.offset);
+            let hi = local_midnight(date.succ_opt().unwrap_or(date), q.offset);
+            let answered =
+                rollup.is_some_and(|r| sums.add_rollup(hall.as_str(), &r, hi.min(q.now_ms) - 1));
+            if !answered {
+                replay.push((hall, lo, hi));
+            }
+        }
+    }
+    let from = local_midnight(q.from, q.offset);
+    let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
+    replay.extend(other.into_iter().map(|h| (h, from, to)));
+    if replay.is_empty() {
+        return Ok(sums.report());
+    }
+    // A few halls at a time: one reads while others parse and replay.
+    let jobs: Vec<(HallId, Rules, i64, i64)> = replay
+        .into_iter()
+        .map(|(hall, lo, hi)| {
+            let rules = book.hall(&hall);
+            (hall, rules, lo, hi)
+        })
+        .collect();
+    let (offset, now_ms) = (q.offset, q.now_ms);
+    let replayed: Vec<HallTickets> =
+        stream::iter(jobs.into_iter().map(|(hall, rules, lo, hi)| async move {
+            replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await
+        }))
+        .buffered(4)
+        .try_collect()
+        .await?;
+    for h in &replayed {
+        sums.add_tickets(&h.hall, &h.tickets);
+    }
+    Ok(sums.report())
+}
+
+/// Day-level operations of a set of halls: what an overview shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayOps {
+    pub total: Kpis,
+    pub halls: BTreeMap<HallId, Kpis>,
+    /// Care alerts open now and not acknowledged, per hall with events today.
+    pub open_care: BTreeMap<HallId, usize>,
+}
+
+/// The KPIs of `halls` over whole local days [from, to] of each hall's zone, and their care
+/// alerts open at `now_ms`: from the ingest's roll-ups, replaying only the hall-days a
+/// roll-up cannot answer for (marked for replay, another `care_after`, or events
+/// stored after `now_ms` for the open alerts). Equals [`stored_kpis`] with
+/// [`Bucket::Day`] and a replay of each hall's day up to now.
+pub async fn stored_day_ops(
+    store: &dyn Store,
+    halls: &[HallId],
+    from: NaiveDate,
+    to: NaiveDate,
+    now_ms: i64,
+) -> Result<DayOps> {
+    let wanted: HashSet<&HallId> = halls.iter().collect();
+    // Each hall on the rules of the journey it lives by (its own `care_after`), and on
+    // the days of its own zone.
+    let book = RulesBook::load(store).await?;
+    let zone_of = |h: &HallId| {
+        OrgNodeId::parse(h.as_str())
+            .map(|n| book.tree().zone_of(&n))
+            .unwrap_or_default()
+    };
+    let today_of = |h: &HallId| zone_of(h).local(now_ms).map_or(from, |t| t.date_naive());
+    let midnight_of =
+        |h: &HallId, date: NaiveDate| local_midnight(date, zone_of(h).offset_on(date));
+    let mut sums: BTreeMap<HallId, KpiSums> = BTreeMap::new();
+    let mut open_care: BTreeMap<HallId, usize> = BTreeMap::new();
+    // Hall-days to replay, and halls whose open care alerts need a replay.
+    let mut replay_days: Vec<(HallId, NaiveDate)> = Vec::new();
+    let mut replay_care: Vec<HallId> = Vec::new();
+    let mut care_now: Vec<(HallId, Vec<(String, i64)>)> = Vec::new();
+    // The period's days, and today for the open alerts (when outside the period): the
+    // day around now in UTC covers today in every zone.
+    let utc_today = DateTime::from_timestamp_millis(now_ms).map_or(from, |t| t.date_naive());
+    let (t0, t1) = (
+        utc_today.pred_opt().unwrap_or(utc_today),
+        utc_today.succ_opt().unwrap_or(utc_today),
+    );
+    let mut rows: BTreeMap<(HallId, NaiveDate), Option<DayRollup>> = store
+        .ops_rollups(from, to)
+        .await?
+        .into_iter()
+        .map(|(h, d, r)| ((h, d), r))
+        .collect();
+    if t0 < from || t1 > to {
+        for (h, d, r) in store.ops_rollups(t0, t1).await? {
+            rows.entry((h, d)).or_insert(r);
+        }
+    }
+    for ((hall, date), rollup) in rows {
+        if !wanted.contains(&hall) {
+            continue;
+        }
+        let measure = book
+            .node(OrgNodeId::parse(hall.as_str()).ok().as_ref())
+            .measure();
+        let rollup = rollup.filter(|r| r.measure() == measure);
+        if date == today_of(&hall) {
+            match rollup.as_ref().and_then(|r| r.open_care_at(now_ms)) {
+                Some(open) => care_now.push((
+                    hall.clone(),
+                    open.into_iter().map(|(t, at)| (t.to_owned(), at)).collect(),
+                )),
+                None => replay_care.push(hall.clone()),
+            }
+        }
+        if date < from || date > to {
+            continue;
+        }
+        match rollup {
+            Some(r) => {
+                let end = midnight_of(&hall, date.succ_opt().unwrap_or(date));
+                sums.entry(hall)
+                    .or_default()
+                    .merge(&r.sums_at(end.min(now_ms) - 1));
+            }
+            None => replay_days.push((hall, date)),
+        }
+    }
+    for (hall, date) in replay_days {
+        let rules = book.hall(&hall);
+        let measure = rules.measure();
+        let offset = zone_of(&hall).offset_on(date);
+        let lo = local_midnight(date, offset);
+        let hi = local_midnight(date.succ_opt().unwrap_or(date), offset);
+        let day = replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await?;
+        let s = sums.entry(hall).or_default();
+        day.tickets.iter().for_each(|t| s.add(t, measure));
+    }
+    let acks = if care_now.is_empty() {
+        HashSet::new()
+    } else {
+        store
+            .care_acks_since(local_midnight(t0, FixedOffset::east_opt(0).expect("UTC")))
+            .await?
+    };
+    for (hall, open) in care_now {
+        let n = open
+            .into_iter()
+            .filter(|(ticket, at)| !acks.contains(&(hall.clone(), ticket.clone(), *at)))
+            .count();
+        open_care.insert(hall, n);
+    }
+    for hall in replay_care {
+        let rules = book.hall(&hall);
+        let midnight = midnight_of(&hall, today_of(&hall));
+        let events = store.hall_events(&hall, midnight, now_ms + 1).await?;
+        if events.is_empty() {
+            continue;
+        }
+        let day = HallDay::replay(rules.clone(), &events, now_ms);
+        let acked = store.alert_acks(&hall).await?;
+        let n = day
+            .alerts()
+            .iter()
+            .filter(|a| a.kind == AlertKind::CareDue && a.cleared_at.is_none())
+            .filter(|a| !acked.contains_key(&a.key()))
+            .count();
+        open_care.insert(hall, n);
+    }
+    let mut total = KpiSums::default();
+    sums.values().for_each(|s| total.merge(s));
+    Ok(DayOps {
+        total: total.kpis(),
+        halls: sums.into_iter().map(|(h, s)| (h, s.kpis())).collect(),
+        open_care,
+    })
+}

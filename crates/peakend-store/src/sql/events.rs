@@ -1,0 +1,473 @@
+//! Device events: the ingest (PostgreSQL's side of it; SQLite's writer thread is
+//! `sqlite_writer.rs`), the stored events and roll-ups read back, alerts' acknowledgements
+//! and the quarantine.
+
+use super::*;
+
+pub(super) async fn ingest_events(
+    store: &SqlStore,
+    hall: &HallId,
+    events: Vec<(usize, Event, String)>,
+    refused: Vec<(usize, String, String)>,
+) -> Result<IngestOutcome> {
+    let rules = store.ingest_rules(hall).await?;
+    let pool = match &store.pool {
+        Pool::Sqlite(_) => {
+            return store
+                .sqlite_writer()?
+                .ingest(hall, rules, events, refused)
+                .await;
+        }
+        Pool::Postgres(pool) => pool,
+    };
+    let cached = store.days.lock().expect("day cache lock").remove(hall);
+    let mut tx = pool.begin().await?;
+    // One ingest per hall at a time, so two batches cannot both pass the transition
+    // checks against the same stored state.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(hall.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let (outcome, day) = ingest::apply_batch(
+        &mut PgIngest { tx: &mut tx },
+        hall,
+        &rules,
+        events,
+        refused,
+        cached,
+        now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    // Only a committed day is cached: an error above returned early and left the
+    // hall out of the cache, so the next batch re-reads it.
+    if let Some(day) = day {
+        ingest::keep_day(
+            &mut store.days.lock().expect("day cache lock"),
+            hall.clone(),
+            day,
+        );
+    }
+    Ok(outcome)
+}
+
+pub(super) async fn kiosk_faults(
+    store: &SqlStore,
+    hall: &HallId,
+    before: i64,
+) -> Result<Vec<KioskFault>> {
+    let rows: Vec<KioskRow> = on_pool!(store, pool => {
+        sqlx::query_as(SELECT_KIOSK_FAULTS)
+            .bind(hall.as_str())
+            .bind(before)
+            .bind(before - KIOSK_FAULT_MEMORY_MS)
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(rows.into_iter().map(kiosk_fault_of).collect())
+}
+
+pub(super) async fn hall_events(
+    store: &SqlStore,
+    hall: &HallId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Event>> {
+    let rows: Vec<(String,)> = on_pool!(store, pool => {
+        sqlx::query_as("SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3")
+            .bind(hall.as_str()).bind(from_ms).bind(to_ms)
+            .fetch_all(pool)
+            .await?
+    });
+    let rows_len = rows.len();
+    let hall = hall.clone();
+    let parse = move || {
+        let mut events = rows
+            .into_iter()
+            .map(|(p,)| {
+                Event::from_json(&p)
+                    .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sort_for_replay(&mut events);
+        Ok(events)
+    };
+    // A whole day of a busy hall is parsed off the async threads (reports read many
+    // halls at once); a live view's few events are not worth the hop.
+    if rows_len > 2_000 {
+        tokio::task::spawn_blocking(parse)
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("parsing stored events failed: {e}")))?
+    } else {
+        parse()
+    }
+}
+
+pub(super) async fn ack_alert(
+    store: &SqlStore,
+    hall: &HallId,
+    alert: &Alert,
+    by: &str,
+    at_ms: i64,
+) -> Result<bool> {
+    let kind = enum_str(&alert.kind);
+    on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let (known,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM alert WHERE hall_id = $1 AND kind = $2
+               AND COALESCE(ticket, '') = $3 AND COALESCE(kiosk, '') = $4 AND raised_at = $5",
+        )
+        .bind(hall.as_str()).bind(&kind)
+        .bind(alert.ticket.as_deref().unwrap_or("")).bind(alert.kiosk.as_deref().unwrap_or(""))
+        .bind(alert.raised_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        if known > 0 {
+            return Ok(false);
+        }
+        // The alert itself is derived by replaying the day; its row keeps who took
+        // care of it.
+        sqlx::query(
+            "INSERT INTO alert (hall_id, kind, ticket, kiosk, raised_at, cleared_at, acked_at, acked_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(hall.as_str()).bind(&kind).bind(alert.ticket.as_deref()).bind(alert.kiosk.as_deref())
+        .bind(alert.raised_at).bind(alert.cleared_at).bind(at_ms).bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    });
+    Ok(true)
+}
+
+pub(super) async fn alert_acks(
+    store: &SqlStore,
+    hall: &HallId,
+) -> Result<BTreeMap<String, (i64, String)>> {
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<i64>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = on_pool!(store, pool => {
+        sqlx::query_as(
+            "SELECT kind, ticket, kiosk, raised_at, acked_at, acked_by FROM alert WHERE hall_id = $1",
+        )
+        .bind(hall.as_str())
+        .fetch_all(pool)
+        .await?
+    });
+    let mut acks = BTreeMap::new();
+    for (kind, ticket, kiosk, raised_at, acked_at, by) in rows {
+        let kind = serde_json::from_value(serde_json::Value::String(kind.clone()))
+            .map_err(|_| StoreError::Corrupt(format!("alert kind `{kind}`")))?;
+        let alert = Alert {
+            kind,
+            ticket,
+            kiosk,
+            vip: false,
+            raised_at,
+            cleared_at: None,
+        };
+        if let Some(at) = acked_at {
+            acks.insert(alert.key(), (at, by.unwrap_or_default()));
+        }
+    }
+    Ok(acks)
+}
+
+pub(super) async fn ops_rollups(
+    store: &SqlStore,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>> {
+    let rows: Vec<(String, String, Option<String>)> = on_pool!(store, pool => {
+        sqlx::query_as("SELECT hall_id, day, rollup FROM ops_rollup WHERE day >= $1 AND day <= $2")
+            .bind(from.to_string()).bind(to.to_string())
+            .fetch_all(pool)
+            .await?
+    });
+    rows.into_iter()
+        .map(|(hall, day, json)| {
+            let corrupt = |what: &str| {
+                StoreError::Corrupt(format!("ops roll-up of hall `{hall}` on {day}: {what}"))
+            };
+            let rollup = json
+                .map(|j| serde_json::from_str::<DayRollup>(&j).map_err(|e| corrupt(&e.to_string())))
+                .transpose()?;
+            Ok((
+                HallId::parse(hall.as_str()).map_err(|e| corrupt(&e.to_string()))?,
+                day.parse().map_err(|_| corrupt("day"))?,
+                rollup,
+            ))
+        })
+        .collect()
+}
+
+pub(super) async fn care_acks_since(
+    store: &SqlStore,
+    from_ms: i64,
+) -> Result<HashSet<(HallId, String, i64)>> {
+    let rows: Vec<(String, Option<String>, i64)> = on_pool!(store, pool => {
+        sqlx::query_as(
+            "SELECT hall_id, ticket, raised_at FROM alert
+             WHERE kind = 'care_due' AND raised_at >= $1 AND acked_at IS NOT NULL",
+        )
+        .bind(from_ms)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter()
+        .map(|(hall, ticket, raised_at)| {
+            let corrupt =
+                |what: String| StoreError::Corrupt(format!("alert of hall `{hall}`: {what}"));
+            let ticket = ticket.ok_or_else(|| corrupt("a care alert without a ticket".into()))?;
+            let hall = HallId::parse(hall.as_str()).map_err(|e| corrupt(e.to_string()))?;
+            Ok((hall, ticket, raised_at))
+        })
+        .collect()
+}
+
+pub(super) async fn quarantined(
+    store: &SqlStore,
+    hall: Option<&HallId>,
+) -> Result<Vec<Quarantined>> {
+    let rows: Vec<(String, i64, String, String)> = on_pool!(store, pool => {
+        sqlx::query_as(
+            "SELECT hall_id, received_at, reason, payload FROM event_quarantine
+             WHERE $1 = '' OR hall_id = $1 ORDER BY received_at DESC, id DESC",
+        )
+        .bind(hall.map_or("", HallId::as_str))
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(hall, received_at, reason, payload)| Quarantined {
+            hall,
+            received_at,
+            reason,
+            payload,
+        })
+        .collect())
+}
+
+struct PgIngest<'t, 'c> {
+    tx: &'t mut sqlx::Transaction<'c, sqlx::Postgres>,
+}
+
+impl IngestTx for PgIngest<'_, '_> {
+    async fn stored_ids(&mut self, hall: &HallId, ids: &[&str]) -> Result<HashSet<String>> {
+        // One array parameter: one statement a batch, whatever its size. Each id is
+        // one lookup in the key (LATERAL … LIMIT 1 leaves the planner no other way):
+        // `event_id = ANY($2)` and a plain join let it scan the hall's rows or hash
+        // them whenever its statistics lagged behind the table, a cost that grew with
+        // every event stored.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT batch.id FROM UNNEST($2::text[]) AS batch (id)
+             CROSS JOIN LATERAL (SELECT 1 FROM visit_event v
+                 WHERE v.hall_id = $1 AND v.event_id = batch.id LIMIT 1) AS stored",
+        )
+        .bind(hall.as_str())
+        .bind(ids)
+        .fetch_all(&mut **self.tx)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn day_events(&mut self, hall: &HallId, lo: i64) -> Result<Option<i64>> {
+        let n: Option<(i64,)> = sqlx::query_as(ingest::SELECT_DAY_EVENTS)
+            .bind(hall.as_str())
+            .bind(lo)
+            .fetch_optional(&mut **self.tx)
+            .await?;
+        Ok(n.map(|(n,)| n))
+    }
+
+    async fn set_day_events(&mut self, hall: &HallId, lo: i64, events: i64) -> Result<()> {
+        sqlx::query(ingest::SET_DAY_EVENTS)
+            .bind(hall.as_str())
+            .bind(lo)
+            .bind(events)
+            .execute(&mut **self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
+        let rows: Vec<KioskRow> = sqlx::query_as(SELECT_KIOSK_FAULTS)
+            .bind(hall.as_str())
+            .bind(before)
+            .bind(before - KIOSK_FAULT_MEMORY_MS)
+            .fetch_all(&mut **self.tx)
+            .await?;
+        Ok(rows.into_iter().map(kiosk_fault_of).collect())
+    }
+
+    async fn record_kiosks(&mut self, hall: &HallId, events: &[&Event]) -> Result<()> {
+        for e in events {
+            match &e.kind {
+                EventKind::KioskFault { kiosk, fault } => {
+                    sqlx::query(INSERT_KIOSK_FAULT)
+                        .bind(hall.as_str())
+                        .bind(kiosk)
+                        .bind(e.at_ms())
+                        .bind(e.at.offset().local_minus_utc())
+                        .bind(fault)
+                        .execute(&mut **self.tx)
+                        .await?;
+                }
+                EventKind::KioskRestored { kiosk } => {
+                    sqlx::query(RESTORE_KIOSK_FAULT)
+                        .bind(hall.as_str())
+                        .bind(kiosk)
+                        .bind(e.at_ms())
+                        .execute(&mut **self.tx)
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn payloads(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
+        )
+        .bind(hall.as_str())
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&mut **self.tx)
+        .await?;
+        Ok(rows.into_iter().map(|(p,)| p).collect())
+    }
+
+    async fn insert_events(
+        &mut self,
+        hall: &HallId,
+        now: i64,
+        rows: &[(Event, String)],
+    ) -> Result<()> {
+        // COPY: PostgreSQL's bulk load, three times as fast here as an INSERT of the
+        // batch's columns as arrays (UNNEST), which was most of a batch's time.
+        let mut text = String::with_capacity(rows.iter().map(|(_, p)| p.len() + 64).sum());
+        for (e, payload) in rows {
+            use std::fmt::Write;
+            copy_field(&mut text, hall.as_str());
+            let _ = write!(text, "\t{now}\t");
+            copy_field(&mut text, &e.id);
+            let _ = write!(text, "\t{}\t{}\t", e.kind_name(), e.at_ms());
+            copy_field(&mut text, payload);
+            text.push('\n');
+        }
+        let mut copy = self
+            .tx
+            .copy_in_raw(
+                "COPY visit_event (hall_id, received_at, event_id, kind, at, payload) FROM STDIN",
+            )
+            .await?;
+        if let Err(e) = copy.send(text.into_bytes()).await {
+            let _ = copy.abort(e.to_string()).await;
+            return Err(e.into());
+        }
+        copy.finish().await?;
+        Ok(())
+    }
+
+    async fn put_rollup(
+        &mut self,
+        hall: &HallId,
+        day: NaiveDate,
+        json: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES ($1, $2, $3)
+             ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup",
+        )
+        .bind(hall.as_str())
+        .bind(day.to_string())
+        .bind(json)
+        .execute(&mut **self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn quarantine(
+        &mut self,
+        hall: &HallId,
+        now: i64,
+        reason: &str,
+        payload: &str,
+        held: Option<(i64, &str)>,
+    ) -> Result<()> {
+        sqlx::query(ingest::QUARANTINE)
+            .bind(hall.as_str())
+            .bind(now)
+            .bind(reason)
+            .bind(payload)
+            .bind(held.map(|h| h.0))
+            .bind(held.map(|h| h.1))
+            .execute(&mut **self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn any_held(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<bool> {
+        let (any,): (bool,) = sqlx::query_as(ingest::ANY_HELD)
+            .bind(hall.as_str())
+            .bind(lo)
+            .bind(hi)
+            .fetch_one(&mut **self.tx)
+            .await?;
+        Ok(any)
+    }
+
+    async fn held(
+        &mut self,
+        hall: &HallId,
+        lo: i64,
+        hi: i64,
+        subjects: &[&str],
+    ) -> Result<Vec<(i64, String)>> {
+        let mut out = Vec::new();
+        for subject in subjects {
+            let rows: Vec<(i64, String)> = sqlx::query_as(ingest::HELD)
+                .bind(hall.as_str())
+                .bind(lo)
+                .bind(hi)
+                .bind(subject)
+                .fetch_all(&mut **self.tx)
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn release(&mut self, rows: &[i64]) -> Result<()> {
+        for row in rows {
+            sqlx::query(ingest::RELEASE)
+                .bind(row)
+                .execute(&mut **self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A field of COPY's text format: backslash, tab, newline and carriage return
+/// escaped (the rest is taken as is).
+fn copy_field(out: &mut String, field: &str) {
+    for c in field.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}

@@ -1,0 +1,706 @@
+//! The SQL store. Each query is written once with `$n` placeholders, which both
+//! SQLite and PostgreSQL accept, and the [`on_pool!`] macro compiles the body for
+//! each backend's concrete pool: full type checking and backend-specific tuning
+//! (WAL, pool sizes, later COPY) without a second copy of the SQL.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use peakend_core::analysis::SegmentStats;
+use peakend_core::analysis::rollup::{self, CellKey, PurposeCells, Rollup};
+use peakend_core::assignment::{AssignmentChange, Assignments};
+use peakend_core::ops::day::{Alert, KIOSK_FAULT_MEMORY_MS, KioskFault, Rules};
+use peakend_core::ops::event::{Event, EventKind, sort_for_replay};
+use peakend_core::ops::holiday::Holiday;
+use peakend_core::ops::rollup::DayRollup;
+use peakend_core::survey::{NeedRating, Rating, Response};
+use peakend_core::{
+    HallId, Journey, JourneyError, JourneyKey, OrgLevel, OrgNode, OrgNodeId, OrgTree, UserName,
+    builtin,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::ingest::{
+    self, CachedDay, INSERT_KIOSK_FAULT, IngestTx, KioskRow, RESTORE_KIOSK_FAULT,
+    SELECT_KIOSK_FAULTS, kiosk_fault_of, now_ms,
+};
+use crate::sqlite_writer::SqliteWriter;
+use crate::{
+    AnalysisCache, Backend, CellQuery, IngestOutcome, JourneySummary, OrgImportSummary, Origin,
+    PutOutcome, Quarantined, Result, RollupSnapshot, Session, Store, StoreError, User,
+};
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is open.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Bumps the data generation inside transaction `$tx`: every write that changes what a
+/// cached analysis, org tree or hall's rules were computed from.
+macro_rules! bump_generation {
+    ($tx:ident) => {
+        sqlx::query("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
+/// Merges roll-up cells (`(&CellKey, Option<purpose>, &SegmentStats)`) of journey `$key`
+/// into table `$table` on `$tx`: the purpose column only for purpose cells.
+macro_rules! merge_cells {
+    ($tx:ident, $key:expr, $layout:expr, $table:literal, $cells:expr) => {
+        for (k, purpose, cell) in $cells {
+            let purpose: Option<&str> = purpose;
+            let filter = if purpose.is_some() { " AND purpose = $5" } else { "" };
+            let select = format!(
+                "SELECT stats FROM {} WHERE hall_id = $1 AND journey_key = $2 AND period = $3 AND segment = $4{filter}",
+                $table
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(&select)
+            .bind(k.hall.as_str()).bind($key).bind(&k.period).bind(&k.segment);
+            if let Some(p) = purpose {
+                q = q.bind(p);
+            }
+            let stored = q.fetch_optional(&mut *$tx).await?;
+            // The stored cell takes the batch's (the sums are the same either way round),
+            // so the batch's cells stay as they are for the analysis cache.
+            let merged = stored
+                .and_then(|(json,)| serde_json::from_str::<SegmentStats>(&json).ok())
+                .filter(|old| rollup::fits(old, &$layout))
+                .map(|mut old| {
+                    old.merge(cell);
+                    old
+                });
+            let cell: &SegmentStats = merged.as_ref().unwrap_or(cell);
+            let json = serde_json::to_string(cell)
+                .map_err(|e| StoreError::Invalid(format!("roll-up cell cannot be encoded: {e}")))?;
+            let (column, mark) = if purpose.is_some() { (", purpose", ", $7") } else { ("", "") };
+            let sql = format!(
+                "INSERT INTO {} (hall_id, journey_key, period, segment, respondents, stats{column})
+                 VALUES ($1, $2, $3, $4, $5, $6{mark})
+                 ON CONFLICT (hall_id, journey_key, period, segment{column})
+                 DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats",
+                $table
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(k.hall.as_str()).bind($key).bind(&k.period).bind(&k.segment)
+                .bind(cell.respondents as i64).bind(json);
+            if let Some(p) = purpose {
+                q = q.bind(p);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    };
+}
+
+// After the macros, so that the modules see them.
+mod accounts;
+mod events;
+mod journeys;
+mod org;
+mod surveys;
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: Pool,
+    analyses: AnalysisCache,
+    /// PostgreSQL: per hall, the day the last ingest left, so the next batch of the
+    /// same day need not re-read and replay the stored events (checked against the
+    /// stored count in the ingest's transaction before use). SQLite's writer keeps its own.
+    days: Arc<std::sync::Mutex<HashMap<HallId, CachedDay>>>,
+    /// SQLite: the database file, for the event writer's own connection (`None` in
+    /// memory, where another connection would see another database).
+    sqlite_file: Option<PathBuf>,
+    /// SQLite's event writer thread, started by the first ingest.
+    sqlite_writer: Arc<std::sync::Mutex<Option<Arc<SqliteWriter>>>>,
+    /// The org tree as of a data generation: nearly every request needs it, and only an
+    /// org import (which bumps the generation) changes it.
+    org: Arc<std::sync::Mutex<Option<(i64, OrgTree)>>>,
+    /// Each hall's rules for the ingest as of a data generation (a journey assigned or
+    /// changed, an org or holiday import bumps it), so a batch does not read its hall's
+    /// journey, tree and holidays every time.
+    rules: Arc<std::sync::Mutex<Option<RulesAsOf>>>,
+}
+
+/// Halls' rules and the data generation they were read at.
+type RulesAsOf = (i64, HashMap<HallId, Rules>);
+
+impl SqlStore {
+    fn with_pool(pool: Pool, sqlite_file: Option<PathBuf>) -> SqlStore {
+        SqlStore {
+            pool,
+            analyses: AnalysisCache::default(),
+            days: Arc::default(),
+            sqlite_file,
+            sqlite_writer: Arc::default(),
+            org: Arc::default(),
+            rules: Arc::default(),
+        }
+    }
+
+    /// SQLite's event writer, started on first use.
+    fn sqlite_writer(&self) -> Result<Arc<SqliteWriter>> {
+        let Some(file) = &self.sqlite_file else {
+            return Err(StoreError::Invalid(
+                "device events need a database file, not an in-memory database".into(),
+            ));
+        };
+        let mut writer = self.sqlite_writer.lock().expect("writer lock");
+        if let Some(w) = writer.as_ref().filter(|w| !w.stopped()) {
+            return Ok(Arc::clone(w));
+        }
+        let w = Arc::new(SqliteWriter::start(file)?);
+        *writer = Some(Arc::clone(&w));
+        Ok(w)
+    }
+}
+
+/// The URL with any password masked, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// `rows` groups of `cols` parameter marks for a multi-row VALUES: `?` on SQLite, whose
+/// named marks sqlx binds in time quadratic in their number; `$n` on PostgreSQL, which
+/// has no `?`.
+fn value_marks(postgres: bool, rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            if postgres {
+                out.push_str(&format!("${}", r * cols + c + 1));
+            } else {
+                out.push('?');
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// 256 random bits as hex: device tokens, session tokens, CSRF tokens.
+fn random_hex() -> String {
+    use rand::Rng;
+    rand::rng()
+        .random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Inclusive visit-date bounds as stored (ISO dates compare as text).
+fn date_bounds(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (String, String) {
+    let iso = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    (
+        from.map_or("0000-01-01".to_owned(), iso),
+        to.map_or("9999-12-31".to_owned(), iso),
+    )
+}
+
+type NodeRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    i32,
+    i32,
+    Option<String>,
+);
+
+fn node_from_row((id, parent, level, name, counters, kiosks, tz): NodeRow) -> Result<OrgNode> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("org node `{id}`: {e}"));
+    Ok(OrgNode {
+        id: OrgNodeId::parse(id.as_str()).map_err(|e| corrupt(e.to_string()))?,
+        parent: parent
+            .map(OrgNodeId::parse)
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?,
+        level: OrgLevel::from_str(&level).map_err(corrupt)?,
+        name: name.clone(),
+        counters: u32::try_from(counters).map_err(|e| corrupt(e.to_string()))?,
+        kiosks: u32::try_from(kiosks).map_err(|e| corrupt(e.to_string()))?,
+        tz: tz
+            .as_deref()
+            .map(peakend_core::time::Zone::parse)
+            .transpose()
+            .map_err(corrupt)?,
+    })
+}
+
+fn journey_from_doc(key: &str, doc: &str) -> Result<Journey> {
+    Journey::from_json(doc).map_err(|e| StoreError::Corrupt(format!("journey `{key}`: {e}")))
+}
+
+const SELECT_DOCUMENT: &str = "SELECT document FROM journey WHERE journey_key = $1";
+
+fn assignments_from_rows(rows: Vec<(String, String)>) -> Result<Assignments> {
+    rows.into_iter()
+        .map(|(org, key)| {
+            let corrupt = || StoreError::Corrupt(format!("journey assignment of `{org}`"));
+            Ok((
+                OrgNodeId::parse(org.as_str()).map_err(|_| corrupt())?,
+                JourneyKey::parse(key.as_str()).map_err(|_| corrupt())?,
+            ))
+        })
+        .collect::<Result<BTreeMap<_, _>>>()
+        .map(Assignments::new)
+}
+
+const SELECT_NODES: &str =
+    "SELECT id, parent_id, level, name, counters, kiosks, tz FROM org_node ORDER BY position";
+
+impl SqlStore {
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        let connect_err = |source| StoreError::Connect {
+            url: redact(url),
+            source,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url {
+                url: redact(url),
+                reason: e.to_string(),
+            })?;
+            // Custom plans always: a prepared statement's generic plan is costed on the
+            // table as it was (empty, at first), and a sequential scan chosen then made
+            // every later ingest read the whole event table (6× slower at 400k events).
+            let options = options.options([("plan_cache_mode", "force_custom_plan")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            return Ok(SqlStore::with_pool(Pool::Postgres(pool), None));
+        }
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Url {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?
+        } else if url.contains("://") {
+            return Err(StoreError::Url {
+                url: url.to_owned(),
+                reason: "expected postgres://…, sqlite://… or a file path".into(),
+            });
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        // WAL lets the dashboard read while an import writes. FULL sync: a commit that
+        // was acknowledged (an event batch, a survey import) survives a power cut too,
+        // not just a crash of the process; batches keep the fsyncs few.
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            // 64 MB of page cache a connection instead of 2 MB: a large import or
+            // ingest transaction otherwise spills dirty pages to the WAL and writes
+            // them again and again as it goes on.
+            .pragma("cache_size", "-65536")
+            .busy_timeout(Duration::from_secs(10));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let sqlite_file = (!in_memory).then(|| options.get_filename().to_owned());
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        Ok(SqlStore::with_pool(Pool::Sqlite(pool), sqlite_file))
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        self.run_store_tasks().await?;
+        Ok(())
+    }
+
+    /// The one-off work a migration left for Rust: folding the responses stored before
+    /// purpose cells existed into them (migration 0008), each journey in one transaction.
+    async fn run_store_tasks(&self) -> Result<()> {
+        const TASK: &str = "rebuild_purpose_cells";
+        let pending: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT task FROM store_task WHERE task = $1")
+                .bind(TASK)
+                .fetch_optional(pool)
+                .await?
+        });
+        if pending.is_none() {
+            return Ok(());
+        }
+        let keys: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT DISTINCT journey_key FROM survey_response")
+                .fetch_all(pool)
+                .await?
+        });
+        for (key,) in keys {
+            let key = JourneyKey::parse(key.as_str())
+                .map_err(|e| StoreError::Corrupt(format!("response journey `{key}`: {e}")))?;
+            if let Some(journey) = self.journey(&key).await? {
+                self.rebuild_cells(&journey).await?;
+            }
+        }
+        on_pool!(self, pool => {
+            sqlx::query("DELETE FROM store_task WHERE task = $1").bind(TASK).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The rules a hall's events are applied on, from the cache while no write other
+    /// than survey imports has happened since.
+    async fn ingest_rules(&self, hall: &HallId) -> Result<Rules> {
+        const MAX_HALLS: usize = 4096;
+        let generation = self.data_generation().await?;
+        {
+            let mut cache = self.rules.lock().expect("rules cache lock");
+            match &mut *cache {
+                Some((g, halls))
+                    if *g == generation || self.analyses.only_imports_between(*g, generation) =>
+                {
+                    *g = generation;
+                    if let Some(r) = halls.get(hall) {
+                        return Ok(r.clone());
+                    }
+                }
+                _ => *cache = Some((generation, HashMap::new())),
+            }
+        }
+        let rules = crate::hall_rules(self, hall).await?;
+        if let Some((g, halls)) = &mut *self.rules.lock().expect("rules cache lock")
+            && *g == generation
+        {
+            if halls.len() >= MAX_HALLS {
+                halls.clear();
+            }
+            halls.insert(hall.clone(), rules.clone());
+        }
+        Ok(rules)
+    }
+
+    /// Recomputes a journey's survey roll-up cells (all-purpose and per purpose) from its
+    /// stored responses, in one transaction: after a change of its moment list, or to
+    /// fold in responses stored before a kind of cell existed. An import that commits
+    /// meanwhile leaves the cells short of a response, which the snapshot's count
+    /// notices (the analysis then rescans until the next import).
+    async fn rebuild_cells(&self, journey: &Journey) -> Result<()> {
+        let mut cells = Rollup::new(journey);
+        for r in self.responses(journey, None, None, None).await? {
+            cells.push(&r);
+        }
+        let k = journey.key().as_str();
+        let layout = rollup::layout(journey);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for table in ["survey_rollup", "survey_rollup_purpose"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE journey_key = $1"))
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            merge_cells!(tx, k, layout, "survey_rollup", cells.cells.iter().map(|(c, s)| (c, None, s)));
+            merge_cells!(tx, k, layout, "survey_rollup_purpose",
+                cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)));
+            bump_generation!(tx);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Loads the journeys shipped with the binary; re-running it changes nothing
+    /// unless the binary ships newer versions.
+    pub async fn load_builtin_journeys(&self) -> Result<Vec<(JourneyKey, PutOutcome)>> {
+        let journeys = builtin::journeys().map_err(StoreError::Corrupt)?;
+        let mut outcomes = Vec::new();
+        for j in &journeys {
+            outcomes.push((j.key().clone(), self.put_journey(j, Origin::Builtin).await?));
+        }
+        Ok(outcomes)
+    }
+
+    /// Names of the tables in the schema, for the schema test and `peakend init`.
+    pub async fn tables(&self) -> Result<Vec<String>> {
+        let sql = match self.pool {
+            Pool::Sqlite(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' ORDER BY name"
+            }
+            Pool::Postgres(_) => {
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' ORDER BY table_name"
+            }
+        };
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// Column names of a table, in order.
+    pub async fn columns(&self, table: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                .bind(table)
+                .fetch_all(p)
+                .await?,
+            Pool::Postgres(p) => sqlx::query_as(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+            )
+            .bind(table)
+            .fetch_all(p)
+            .await?,
+        };
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    pub async fn close(&self) {
+        // The writer thread ends once its queue is empty.
+        self.sqlite_writer.lock().expect("writer lock").take();
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn list_journeys(&self) -> Result<Vec<JourneySummary>> {
+        journeys::list_journeys(self).await
+    }
+
+    async fn journey(&self, key: &JourneyKey) -> Result<Option<Journey>> {
+        journeys::journey(self, key).await
+    }
+
+    async fn put_journey(&self, journey: &Journey, origin: Origin) -> Result<PutOutcome> {
+        journeys::put_journey(self, journey, origin).await
+    }
+
+    async fn org_nodes(&self) -> Result<Vec<OrgNode>> {
+        org::org_nodes(self).await
+    }
+
+    async fn org_tree(&self) -> Result<OrgTree> {
+        org::org_tree(self).await
+    }
+
+    async fn import_org(&self, nodes: Vec<OrgNode>) -> Result<OrgImportSummary> {
+        org::import_org(self, nodes).await
+    }
+
+    async fn import_responses(&self, journey: &Journey, responses: &[Response]) -> Result<usize> {
+        surveys::import_responses(self, journey, responses).await
+    }
+
+    async fn create_device_token(&self, hall: &HallId) -> Result<String> {
+        accounts::create_device_token(self, hall).await
+    }
+
+    async fn device_token_hall(&self, token: &str) -> Result<Option<HallId>> {
+        accounts::device_token_hall(self, token).await
+    }
+
+    async fn ingest_events(
+        &self,
+        hall: &HallId,
+        events: Vec<(usize, Event, String)>,
+        refused: Vec<(usize, String, String)>,
+    ) -> Result<IngestOutcome> {
+        events::ingest_events(self, hall, events, refused).await
+    }
+
+    async fn import_holidays(&self, holidays: &[Holiday]) -> Result<usize> {
+        org::import_holidays(self, holidays).await
+    }
+
+    async fn record_sign_in(&self, sign_in: &crate::SignIn) -> Result<()> {
+        self.accounts_record_sign_in(sign_in).await
+    }
+
+    async fn sign_ins(&self, limit: i64) -> Result<Vec<crate::SignIn>> {
+        self.accounts_sign_ins(limit).await
+    }
+
+    async fn kiosk_faults(&self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>> {
+        events::kiosk_faults(self, hall, before).await
+    }
+
+    async fn journey_assignments(&self) -> Result<Assignments> {
+        journeys::journey_assignments(self).await
+    }
+
+    async fn assign_journey(
+        &self,
+        node: &OrgNodeId,
+        journey: &JourneyKey,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<Option<JourneyKey>> {
+        journeys::assign_journey(self, node, journey, by, at_ms).await
+    }
+
+    async fn journey_changes(&self, node: Option<&OrgNodeId>) -> Result<Vec<AssignmentChange>> {
+        journeys::journey_changes(self, node).await
+    }
+
+    async fn holidays(&self) -> Result<Vec<Holiday>> {
+        org::holidays(self).await
+    }
+
+    async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>> {
+        events::hall_events(self, hall, from_ms, to_ms).await
+    }
+
+    async fn ack_alert(&self, hall: &HallId, alert: &Alert, by: &str, at_ms: i64) -> Result<bool> {
+        events::ack_alert(self, hall, alert, by, at_ms).await
+    }
+
+    async fn alert_acks(&self, hall: &HallId) -> Result<BTreeMap<String, (i64, String)>> {
+        events::alert_acks(self, hall).await
+    }
+
+    async fn ops_rollups(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>> {
+        events::ops_rollups(self, from, to).await
+    }
+
+    async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String, i64)>> {
+        events::care_acks_since(self, from_ms).await
+    }
+
+    async fn quarantined(&self, hall: Option<&HallId>) -> Result<Vec<Quarantined>> {
+        events::quarantined(self, hall).await
+    }
+
+    async fn rollup_snapshot(
+        &self,
+        journey: &Journey,
+        q: &CellQuery<'_>,
+    ) -> Result<RollupSnapshot> {
+        surveys::rollup_snapshot(self, journey, q).await
+    }
+
+    async fn responses(
+        &self,
+        journey: &Journey,
+        halls: Option<&[HallId]>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<Response>> {
+        surveys::responses(self, journey, halls, from, to).await
+    }
+
+    async fn device_tokens(&self, halls: Option<&[HallId]>) -> Result<Vec<(HallId, i64)>> {
+        self.accounts_device_tokens(halls).await
+    }
+
+    async fn create_user(&self, user: &User, password_hash: &str) -> Result<()> {
+        self.accounts_create_user(user, password_hash).await
+    }
+
+    async fn set_password(&self, name: &UserName, password_hash: &str) -> Result<()> {
+        self.accounts_set_password(name, password_hash).await
+    }
+
+    async fn user_credentials(&self, name: &UserName) -> Result<Option<(User, String)>> {
+        self.accounts_credentials(name).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        self.accounts_users().await
+    }
+
+    async fn create_session(&self, user: &UserName, expires_at: i64) -> Result<(String, String)> {
+        self.accounts_create_session(user, expires_at).await
+    }
+
+    async fn session(&self, token: &str, now: i64) -> Result<Option<Session>> {
+        self.accounts_session(token, now).await
+    }
+
+    async fn end_session(&self, token: &str) -> Result<()> {
+        self.accounts_end_session(token).await
+    }
+
+    async fn data_generation(&self) -> Result<i64> {
+        let row: Option<(i64,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT generation FROM data_generation WHERE id = 1")
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map_or(0, |(g,)| g))
+    }
+
+    fn analysis_cache(&self) -> Option<&AnalysisCache> {
+        Some(&self.analyses)
+    }
+}
+
+/// An ingest's database work on PostgreSQL, in the batch's transaction.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("peakend.db"), "peakend.db");
+    }
+}

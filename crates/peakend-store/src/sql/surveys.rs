@@ -1,0 +1,376 @@
+//! Survey responses: their import, the roll-up cells kept per hall and month, and
+//! the responses read back for a scan.
+
+use super::*;
+
+/// A stored rating: (response, moment, importance, satisfaction).
+type RatingRow = (i64, String, Option<f64>, Option<f64>);
+/// A stored need rating: (response, moment, need, importance).
+type NeedRow = (i64, String, String, f64);
+
+pub(super) async fn import_responses(
+    store: &SqlStore,
+    journey: &Journey,
+    responses: &[Response],
+) -> Result<usize> {
+    let key = journey.key().as_str();
+    on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        if matches!(store.pool, Pool::Postgres(_)) {
+            // One import of a journey at a time: two would both read a roll-up cell
+            // and the second write would lose the first's responses from it.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('survey:' || $1))")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let halls: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM org_node WHERE level = 'hall'").fetch_all(&mut *tx).await?;
+        let halls: HashSet<String> = halls.into_iter().map(|(h,)| h).collect();
+        let unknown: BTreeSet<&str> =
+            responses.iter().map(|r| r.hall.as_str()).filter(|h| !halls.contains(*h)).collect();
+        if !unknown.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "unknown halls: {} (import the organisation first)",
+                unknown.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        // A form's one answer looks up its own respondent (the unique index); only a
+        // large file reads the journey's respondents whole, which is then cheaper.
+        let stored: HashSet<String> = if responses.len() > 50_000 {
+            let all: Vec<(String,)> = sqlx::query_as("SELECT respondent FROM survey_response WHERE journey_key = $1")
+                .bind(key)
+                .fetch_all(&mut *tx)
+                .await?;
+            all.into_iter().map(|(r,)| r).collect()
+        } else {
+            let mut found = HashSet::new();
+            for chunk in responses.chunks(500) {
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT respondent FROM survey_response WHERE journey_key = $1 AND respondent IN ({})",
+                    marks.join(", ")
+                );
+                let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(key);
+                for r in chunk {
+                    q = q.bind(r.respondent.as_str());
+                }
+                found.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(r,)| r));
+            }
+            found
+        };
+        let again: Vec<&str> =
+            responses.iter().map(|r| r.respondent.as_str()).filter(|r| stored.contains(*r)).collect();
+        if !again.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "{} respondents are already stored for journey `{key}` (re-imports are refused, not duplicated): {}{}",
+                again.len(),
+                again.iter().take(10).copied().collect::<Vec<_>>().join(", "),
+                if again.len() > 10 { ", …" } else { "" }
+            )));
+        }
+        let now = now_ms();
+        let postgres = matches!(store.pool, Pool::Postgres(_));
+        // Many rows a statement (one a row was most of an import's time), with
+        // anonymous marks on SQLite (see `insert_events!`).
+        for chunk in responses.chunks(500) {
+            let sql = format!(
+                "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
+                   overall, nps, tolerable_wait_min, received_at)
+                 VALUES {} RETURNING id, respondent",
+                value_marks(postgres, chunk.len(), 10)
+            );
+            let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.hall.as_str())
+                    .bind(key)
+                    .bind(&r.respondent)
+                    .bind(r.date.format("%Y-%m-%d").to_string())
+                    .bind(&r.segment)
+                    .bind(r.purpose.as_deref())
+                    .bind(r.overall)
+                    .bind(r.nps)
+                    .bind(r.tolerable_wait_min)
+                    .bind(now);
+            }
+            // RETURNING's order is not promised: match ids by respondent.
+            let ids: HashMap<String, i64> =
+                q.fetch_all(&mut *tx).await?.into_iter().map(|(id, r)| (r, id)).collect();
+            let id_of = |r: &Response| {
+                ids.get(&r.respondent).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("respondent `{}` was not stored", r.respondent))
+                })
+            };
+            let mut ratings = Vec::new();
+            let mut needs = Vec::new();
+            for r in chunk {
+                let id = id_of(r)?;
+                for (m, rating) in journey.moments().iter().zip(&r.ratings) {
+                    if rating.importance.is_some() || rating.satisfaction.is_some() {
+                        ratings.push((r.hall.as_str(), id, m.key.as_str(), rating.importance, rating.satisfaction));
+                    }
+                }
+                for n in &r.needs {
+                    let m = &journey.moments()[n.moment];
+                    needs.push((r.hall.as_str(), id, m.key.as_str(), m.core_needs[n.need].key.as_str(), n.importance));
+                }
+            }
+            for rows in ratings.chunks(1000) {
+                let sql = format!(
+                    "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
+                     VALUES {}",
+                    value_marks(postgres, rows.len(), 6)
+                );
+                let mut q = sqlx::query(&sql);
+                for (hall, id, moment, importance, satisfaction) in rows {
+                    q = q.bind(*hall).bind(*id).bind(key).bind(*moment).bind(*importance).bind(*satisfaction);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for rows in needs.chunks(1000) {
+                let sql = format!(
+                    "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
+                     VALUES {}",
+                    value_marks(postgres, rows.len(), 5)
+                );
+                let mut q = sqlx::query(&sql);
+                for (hall, id, moment, need, importance) in rows {
+                    q = q.bind(*hall).bind(*id).bind(*moment).bind(*need).bind(*importance);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        // The batch's roll-up cells merge into the stored ones in the same
+        // transaction. A stored cell that no longer fits the journey is replaced;
+        // its count then disagrees with the responses and analyses rescan.
+        let layout = rollup::layout(journey);
+        let mut batch = Rollup::new(journey);
+        responses.iter().for_each(|r| batch.push(r));
+        merge_cells!(tx, key, layout, "survey_rollup", batch.cells.iter().map(|(k, c)| (k, None, c)));
+        merge_cells!(tx, key, layout, "survey_rollup_purpose",
+            batch.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)));
+        let (generation,): (i64,) = sqlx::query_as(
+            "UPDATE data_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // Analyses cached in this process catch up with these cells instead of
+        // starting over (see `AnalysisCache`).
+        store.analyses.record(generation, journey.key(), batch);
+        Ok(responses.len())
+    })
+}
+
+pub(super) async fn rollup_snapshot(
+    store: &SqlStore,
+    journey: &Journey,
+    q: &CellQuery<'_>,
+) -> Result<RollupSnapshot> {
+    let key = journey.key().as_str();
+    let (from, to) = date_bounds(q.from, q.to);
+    let (from_month, to_month) = (from[..7].to_owned(), to[..7].to_owned());
+    let postgres = matches!(store.pool, Pool::Postgres(_));
+    let purpose = match q.which {
+        PurposeCells::One(p) => Some(p),
+        _ => None,
+    };
+    // SQLite numbers anonymous marks in order; PostgreSQL's `$n` follow the same order.
+    let mark = |n: usize| {
+        if postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    // A few halls are picked in SQL; a province's are filtered here (before any
+    // cell is decoded), which is cheaper than a long IN list.
+    let few = q.halls.filter(|h| h.len() <= 64);
+    let first_hall = if purpose.is_some() { 5 } else { 4 };
+    let hall_in = few.map_or_else(String::new, |hs| {
+        let marks: Vec<String> = (0..hs.len()).map(|i| mark(first_hall + i)).collect();
+        format!(" AND hall_id IN ({})", marks.join(", "))
+    });
+    let counts_sql = format!(
+        "SELECT hall_id, COUNT(*) FROM survey_response
+         WHERE journey_key = {} AND visit_date >= {} AND visit_date <= {}{}{hall_in} GROUP BY hall_id",
+        mark(1), mark(2), mark(3),
+        if purpose.is_some() { format!(" AND COALESCE(purpose, '') = {}", mark(4)) } else { String::new() },
+    );
+    let (table, purpose_col) = match q.which {
+        PurposeCells::All => ("survey_rollup", "NULL"),
+        _ => ("survey_rollup_purpose", "purpose"),
+    };
+    let cells_sql = format!(
+        "SELECT hall_id, period, segment, {purpose_col}, respondents, stats FROM {table}
+         WHERE journey_key = {} AND period >= {} AND period <= {}{}{hall_in}",
+        mark(1),
+        mark(2),
+        mark(3),
+        if purpose.is_some() {
+            format!(" AND purpose = {}", mark(4))
+        } else {
+            String::new()
+        },
+    );
+    type CellRow = (String, String, String, Option<String>, i64, String);
+    // One read transaction: the generation, the counts and the cells are of one
+    // moment, so an analysis cached under that generation can later take exactly
+    // the writes after it.
+    let (generation, counts, rows): (i64, Vec<(String, i64)>, Vec<CellRow>) = on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        if postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+        }
+        let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM data_generation WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        // Both queries take the journey, a range, then the purpose and halls if any.
+        macro_rules! filtered {
+            ($sql:expr, $from:expr, $to:expr) => {{
+                let mut q = sqlx::query_as($sql).bind(key).bind($from).bind($to);
+                if let Some(p) = purpose {
+                    q = q.bind(p);
+                }
+                for h in few.unwrap_or_default() {
+                    q = q.bind(h.as_str());
+                }
+                q.fetch_all(&mut *tx).await?
+            }};
+        }
+        let counts = filtered!(&counts_sql, &from, &to);
+        let rows = filtered!(&cells_sql, &from_month, &to_month);
+        tx.commit().await?;
+        (generation, counts, rows)
+    });
+    let wanted: Option<HashSet<&str>> = q.halls.map(|h| h.iter().map(HallId::as_str).collect());
+    let wanted = |h: &str| wanted.as_ref().is_none_or(|w| w.contains(h));
+    let responses = counts
+        .iter()
+        .filter(|(h, _)| wanted(h))
+        .map(|(_, n)| *n as u64)
+        .sum();
+    let layout = rollup::layout(journey);
+    let cells = rows
+        .into_iter()
+        .filter(|row| wanted(&row.0))
+        .map(|(hall, period, segment, purpose, respondents, json)| {
+            let hall = HallId::parse(hall.as_str())
+                .map_err(|e| StoreError::Corrupt(format!("roll-up hall `{hall}`: {e}")))?;
+            let stats = serde_json::from_str::<SegmentStats>(&json)
+                .ok()
+                .filter(|s| rollup::fits(s, &layout));
+            let key = CellKey {
+                hall,
+                period,
+                segment,
+            };
+            Ok((key, purpose, respondents as u64, stats))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RollupSnapshot {
+        generation,
+        responses,
+        cells,
+    })
+}
+
+pub(super) async fn responses(
+    store: &SqlStore,
+    journey: &Journey,
+    halls: Option<&[HallId]>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<Response>> {
+    let key = journey.key().as_str();
+    let (from, to) = date_bounds(from, to);
+    const WHERE: &str = "s.journey_key = $1 AND s.visit_date >= $2 AND s.visit_date <= $3";
+    type Head = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
+    let (heads, ratings, needs): (Vec<Head>, Vec<RatingRow>, Vec<NeedRow>) = on_pool!(store, pool => {
+        let heads = sqlx::query_as(&format!(
+            "SELECT s.id, s.hall_id, s.respondent, s.visit_date, s.segment, s.purpose, s.overall, s.nps,
+               s.tolerable_wait_min FROM survey_response s WHERE {WHERE} ORDER BY s.id"
+        ))
+        .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
+        let ratings = sqlx::query_as(&format!(
+            "SELECT r.response_id, r.moment_key, r.importance, r.satisfaction FROM response_rating r
+             JOIN survey_response s ON s.hall_id = r.hall_id AND s.id = r.response_id WHERE {WHERE}"
+        ))
+        .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
+        let needs = sqlx::query_as(&format!(
+            "SELECT n.response_id, n.moment_key, n.need_key, n.importance FROM response_need n
+             JOIN survey_response s ON s.hall_id = n.hall_id AND s.id = n.response_id WHERE {WHERE}"
+        ))
+        .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
+        (heads, ratings, needs)
+    });
+    let wanted: Option<HashSet<&str>> = halls.map(|h| h.iter().map(HallId::as_str).collect());
+    let moment_at: HashMap<&str, usize> = journey
+        .moments()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.key.as_str(), i))
+        .collect();
+    let mut out = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    for (id, hall, respondent, date, segment, purpose, overall, nps, wait) in heads {
+        if wanted.as_ref().is_some_and(|w| !w.contains(hall.as_str())) {
+            continue;
+        }
+        let corrupt = |e: String| StoreError::Corrupt(format!("response {id}: {e}"));
+        index.insert(id, out.len());
+        out.push(Response {
+            respondent,
+            hall: HallId::parse(hall).map_err(|e| corrupt(e.to_string()))?,
+            date: NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map_err(|e| corrupt(e.to_string()))?,
+            segment,
+            purpose,
+            overall,
+            nps,
+            tolerable_wait_min: wait,
+            ratings: vec![Rating::default(); journey.moments().len()],
+            needs: Vec::new(),
+        });
+    }
+    for (id, moment, importance, satisfaction) in ratings {
+        if let (Some(&i), Some(&j)) = (index.get(&id), moment_at.get(moment.as_str())) {
+            out[i].ratings[j] = Rating {
+                importance,
+                satisfaction,
+            };
+        }
+    }
+    // Needs come back in database order; keep them in journey order.
+    for (id, moment, need, importance) in needs {
+        let (Some(&i), Some(&j)) = (index.get(&id), moment_at.get(moment.as_str())) else {
+            continue;
+        };
+        if let Some(n) = journey.moments()[j]
+            .core_needs
+            .iter()
+            .position(|x| x.key.as_str() == need)
+        {
+            out[i].needs.push(NeedRating {
+                moment: j,
+                need: n,
+                importance,
+            });
+        }
+    }
+    for r in &mut out {
+        r.needs.sort_by_key(|n| (n.moment, n.need));
+    }
+    Ok(out)
+}
