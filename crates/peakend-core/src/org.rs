@@ -305,6 +305,13 @@ impl OrgTree {
             .unwrap_or_default()
     }
 
+    /// The time zone a hall lives in (its own or its region's).
+    pub fn zone_of_hall(&self, hall: &crate::HallId) -> crate::time::Zone {
+        OrgNodeId::parse(hall.as_str())
+            .map(|n| self.zone_of(&n))
+            .unwrap_or_default()
+    }
+
     /// From the node up to its root, the node first.
     pub fn ancestry(&self, id: &OrgNodeId) -> Vec<&OrgNode> {
         let mut out = Vec::new();

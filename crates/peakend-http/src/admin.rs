@@ -142,7 +142,8 @@ async fn page(
         .await?
         .into_iter()
         .map(|(h, at)| {
-            let when = crate::events::hall_zone(&tree, &h)
+            let when = tree
+                .zone_of_hall(&h)
                 .local(at)
                 .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_default();

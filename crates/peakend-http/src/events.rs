@@ -112,7 +112,8 @@ async fn replay(
         None => state.clock.now(),
     };
     // The hall's day is the day of its own zone, whatever offset the time came with.
-    let at = hall_zone(&tree, &hall)
+    let at = tree
+        .zone_of_hall(&hall)
         .local(at.timestamp_millis())
         .unwrap_or(at);
     let now = at.timestamp_millis();
@@ -225,13 +226,6 @@ async fn kiosks(
     })))
 }
 
-/// The zone a hall lives in (its own or its region's).
-pub(crate) fn hall_zone(tree: &peakend_core::OrgTree, hall: &HallId) -> peakend_core::time::Zone {
-    peakend_core::OrgNodeId::parse(hall.as_str())
-        .map(|n| tree.zone_of(&n))
-        .unwrap_or_default()
-}
-
 /// Someone took care of an alert: who and when are kept; a second ack keeps the first.
 async fn ack(
     State(state): State<AppState>,
@@ -256,7 +250,9 @@ async fn ack(
     // Replay the alert's day up to now (or its end), and find the alert there. The id
     // was parsed into the time window, so none of this arithmetic can overflow.
     let tree = state.store.org_tree().await?;
-    let offset = hall_zone(&tree, &alert_id.hall).offset_at(alert_id.raised_at);
+    let offset = tree
+        .zone_of_hall(&alert_id.hall)
+        .offset_at(alert_id.raised_at);
     let raised = peakend_core::time::instant_from_millis(alert_id.raised_at)
         .ok_or_else(not_found)?
         .with_timezone(&offset);

@@ -13,15 +13,7 @@ use peakend_store::Store;
 use serde_json::Value;
 
 fn node(id: &str, parent: Option<&str>, level: OrgLevel) -> OrgNode {
-    OrgNode {
-        id: OrgNodeId::parse(id).unwrap(),
-        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
-        level,
-        name: format!("{id}厅"),
-        counters: if level == OrgLevel::Hall { 4 } else { 0 },
-        kiosks: if level == OrgLevel::Hall { 3 } else { 0 },
-        tz: None,
-    }
+    peakend_testkit::org_node(id, parent, level, 4, 3)
 }
 
 /// Halls h1, h2 in province p; h3 in province q, whose Monday 2026-08-10 is a holiday.

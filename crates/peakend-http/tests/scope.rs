@@ -6,7 +6,7 @@
 mod helpers;
 
 use helpers::{Setup, TestApp};
-use peakend_core::{HallId, OrgLevel, OrgNode, OrgNodeId, Role};
+use peakend_core::{HallId, OrgLevel, OrgNode, Role};
 use peakend_store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -15,13 +15,8 @@ const SECRETS: [&str; 3] = ["另一省", "秘密营业厅", "secret-purpose"];
 
 fn node(id: &str, parent: Option<&str>, level: OrgLevel, name: &str) -> OrgNode {
     OrgNode {
-        id: OrgNodeId::parse(id).unwrap(),
-        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
-        level,
         name: name.into(),
-        counters: if level == OrgLevel::Hall { 4 } else { 0 },
-        kiosks: if level == OrgLevel::Hall { 1 } else { 0 },
-        tz: None,
+        ..peakend_testkit::org_node(id, parent, level, 4, 1)
     }
 }
 

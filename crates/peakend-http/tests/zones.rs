@@ -6,18 +6,13 @@ mod helpers;
 
 use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::time::Zone;
-use peakend_core::{OrgLevel, OrgNode, OrgNodeId, Role};
+use peakend_core::{OrgLevel, OrgNode, Role};
 use serde_json::Value;
 
 fn node(id: &str, parent: Option<&str>, level: OrgLevel, tz: Option<&str>) -> OrgNode {
     OrgNode {
-        id: OrgNodeId::parse(id).unwrap(),
-        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
-        level,
-        name: format!("{id}厅"),
-        counters: if level == OrgLevel::Hall { 4 } else { 0 },
-        kiosks: 0,
         tz: tz.map(|z| Zone::parse(z).unwrap()),
+        ..peakend_testkit::org_node(id, parent, level, 4, 0)
     }
 }
 

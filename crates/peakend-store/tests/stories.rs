@@ -52,15 +52,7 @@ fn position(moments: &[Value], k: &str) -> usize {
 }
 
 fn node(id: &str, parent: Option<&str>, level: OrgLevel) -> OrgNode {
-    OrgNode {
-        id: OrgNodeId::parse(id).unwrap(),
-        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
-        level,
-        name: format!("{id}厅"),
-        counters: if level == OrgLevel::Hall { 5 } else { 0 },
-        kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
-        tz: None,
-    }
+    peakend_testkit::org_node(id, parent, level, 5, 2)
 }
 
 story!(schema_is_ready_for_what_comes_next, |store| {

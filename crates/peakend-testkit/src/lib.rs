@@ -191,19 +191,37 @@ pub fn assert_json_near(a: &serde_json::Value, b: &serde_json::Value, path: &str
     }
 }
 
+/// An org node for a test: named `{id}厅`, a hall with `counters` counters and
+/// `kiosks` kiosks (other levels none), no time zone of its own. Tests that need
+/// another name or zone change the field.
+pub fn org_node(
+    id: &str,
+    parent: Option<&str>,
+    level: peakend_core::OrgLevel,
+    counters: u32,
+    kiosks: u32,
+) -> peakend_core::OrgNode {
+    use peakend_core::{OrgLevel, OrgNode, OrgNodeId};
+    let hall = level == OrgLevel::Hall;
+    OrgNode {
+        id: OrgNodeId::parse(id).unwrap(),
+        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
+        level,
+        name: format!("{id}厅"),
+        counters: if hall { counters } else { 0 },
+        kiosks: if hall { kiosks } else { 0 },
+        tz: None,
+    }
+}
+
 /// The small organisation the HTTP stories share: province `p` (示范省), city `c`,
 /// district `d`, and the given halls under `d` as (id, name), each with 6 counters and
 /// 2 kiosks.
 pub fn small_org(halls: &[(&str, &str)]) -> Vec<peakend_core::OrgNode> {
-    use peakend_core::{OrgLevel, OrgNode, OrgNodeId};
+    use peakend_core::{OrgLevel, OrgNode};
     let node = |id: &str, parent: Option<&str>, level, name: &str| OrgNode {
-        id: OrgNodeId::parse(id).unwrap(),
-        parent: parent.map(|p| OrgNodeId::parse(p).unwrap()),
-        level,
         name: name.into(),
-        counters: if level == OrgLevel::Hall { 6 } else { 0 },
-        kiosks: if level == OrgLevel::Hall { 2 } else { 0 },
-        tz: None,
+        ..org_node(id, parent, level, 6, 2)
     };
     let mut nodes = vec![
         node("p", None, OrgLevel::Province, "示范省"),
