@@ -45,6 +45,9 @@ struct Job {
     rules: Rules,
     events: Vec<Item>,
     refused: Vec<Refusal>,
+    /// Small batches go first. Decided by the whole batch: the last part of a large
+    /// one may be small, but must not overtake the parts before it.
+    small: bool,
     reply: oneshot::Sender<Result<IngestOutcome>>,
 }
 
@@ -54,7 +57,7 @@ impl Job {
     }
 
     fn is_small(&self) -> bool {
-        self.size() <= SMALL_BATCH
+        self.small
     }
 }
 
@@ -118,8 +121,7 @@ impl SqliteWriter {
         events: Vec<Item>,
         refused: Vec<Refusal>,
     ) -> Result<IngestOutcome> {
-        let (parts, mut outcome) = ingest::parts(events, refused, PART_EVENTS);
-        let mut answers = Vec::with_capacity(parts.len());
+        let (jobs, answers, mut outcome) = jobs_of(hall, &rules, events, refused);
         {
             let mut q = self.shared.queue.lock().expect("writer queue lock");
             if q.stopped {
@@ -129,17 +131,7 @@ impl SqliteWriter {
             }
             // The parts go in one after the other, so nothing but small batches can
             // come between them.
-            for (events, refused) in parts {
-                let (reply, answer) = oneshot::channel();
-                q.push(Job {
-                    hall: hall.clone(),
-                    rules: rules.clone(),
-                    events,
-                    refused,
-                    reply,
-                });
-                answers.push(answer);
-            }
+            jobs.into_iter().for_each(|job| q.push(job));
         }
         self.shared.ready.notify_one();
         for answer in answers {
@@ -156,6 +148,36 @@ impl SqliteWriter {
     pub(crate) fn stopped(&self) -> bool {
         self.shared.queue.lock().map_or(true, |q| q.stopped)
     }
+}
+
+type Answer = oneshot::Receiver<Result<IngestOutcome>>;
+
+/// A batch as the writer's jobs (its parts, see [`ingest::parts`]), the answers to
+/// wait for, and what cutting it counted (repeated ids).
+fn jobs_of(
+    hall: &HallId,
+    rules: &Rules,
+    events: Vec<Item>,
+    refused: Vec<Refusal>,
+) -> (Vec<Job>, Vec<Answer>, IngestOutcome) {
+    let small = events.len() + refused.len() <= SMALL_BATCH;
+    let (parts, outcome) = ingest::parts(events, refused, PART_EVENTS);
+    let (jobs, answers) = parts
+        .into_iter()
+        .map(|(events, refused)| {
+            let (reply, answer) = oneshot::channel();
+            let job = Job {
+                hall: hall.clone(),
+                rules: rules.clone(),
+                events,
+                refused,
+                small,
+                reply,
+            };
+            (job, answer)
+        })
+        .unzip();
+    (jobs, answers, outcome)
 }
 
 /// Dropped when the writer thread ends, even by a panic: nobody waits for it then.
@@ -359,6 +381,7 @@ fn write_group(
             events,
             refused,
             reply,
+            ..
         } = job;
         let cached = days.remove(&hall);
         let result = conn
@@ -589,6 +612,34 @@ impl IngestTx for Tx<'_> {
 mod tests {
     use super::*;
 
+    /// A large batch whose last part is small: every part waits in the large queue, in
+    /// order, so that the small last part cannot be written before the parts it follows.
+    #[test]
+    fn every_part_of_a_large_batch_keeps_its_place() {
+        let items: Vec<Item> = (0..PART_EVENTS + 50)
+            .map(|i| {
+                let text = format!(
+                    r#"{{"id":"e{i}","hall":"h1","type":"ticket_issued","at":"2026-08-07T09:00:00+08:00","ticket":"T{i}","service":"pay"}}"#
+                );
+                (i, Event::from_json(&text).unwrap(), text)
+            })
+            .collect();
+        let hall = HallId::parse("h1").unwrap();
+        let (jobs, answers, _) = jobs_of(&hall, &Rules::default(), items, vec![]);
+        assert_eq!(
+            jobs.iter().map(Job::size).collect::<Vec<_>>(),
+            [PART_EVENTS, 50]
+        );
+        assert_eq!(answers.len(), 2);
+        let mut q = Queue::default();
+        jobs.into_iter().for_each(|j| q.push(j));
+        assert!(q.small.is_empty());
+        assert_eq!(
+            q.large.iter().map(Job::size).collect::<Vec<_>>(),
+            [PART_EVENTS, 50]
+        );
+    }
+
     fn job(hall: &str, events: usize) -> Job {
         let e = Event::from_json(&format!(
             r#"{{"id":"x","hall":"{hall}","type":"left","at":"2026-08-07T09:00:00+08:00","ticket":"A1"}}"#
@@ -601,6 +652,7 @@ mod tests {
                 .map(|i| (i + 1, e.clone(), String::new()))
                 .collect(),
             refused: Vec::new(),
+            small: events <= SMALL_BATCH,
             reply: oneshot::channel().0,
         }
     }
@@ -663,12 +715,13 @@ mod tests {
             ready: Condvar::new(),
         };
         let mut answers = Vec::new();
-        let mut job = |hall: &str, events| {
+        let mut job = |hall: &str, events: Vec<Item>| {
             let (reply, answer) = oneshot::channel();
             answers.push(answer);
             Job {
                 hall: HallId::parse(hall).unwrap(),
                 rules: Rules::default(),
+                small: events.len() <= SMALL_BATCH,
                 events,
                 refused: Vec::new(),
                 reply,
