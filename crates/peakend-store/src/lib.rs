@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod analysis;
+mod analysis_cache;
 mod error;
 mod ingest;
 mod operations;
@@ -39,6 +40,7 @@ use peakend_core::{
 use serde::Serialize;
 
 pub use analysis::*;
+pub use analysis_cache::*;
 pub use error::{ErrorKind, StoreError};
 pub use operations::*;
 pub use sql::SqlStore;
