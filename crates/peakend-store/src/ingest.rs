@@ -492,6 +492,12 @@ pub(crate) const HELD: &str = "SELECT id, payload FROM event_quarantine
      WHERE hall_id = $1 AND subject = $4 AND at >= $2 AND at < $3 ORDER BY id";
 pub(crate) const RELEASE: &str = "DELETE FROM event_quarantine WHERE id = $1";
 
+/// The hall's stored events in [$2, $3), to replay a day.
+pub(crate) const SELECT_PAYLOADS: &str =
+    "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3";
+/// A hall-day's roll-up (NULL: replay that day).
+pub(crate) const PUT_ROLLUP: &str = "INSERT INTO ops_rollup (hall_id, day, rollup)
+     VALUES ($1, $2, $3) ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup";
 pub(crate) const SELECT_DAY_EVENTS: &str =
     "SELECT events FROM event_day WHERE hall_id = $1 AND day_start = $2";
 pub(crate) const SET_DAY_EVENTS: &str = "INSERT INTO event_day (hall_id, day_start, events)

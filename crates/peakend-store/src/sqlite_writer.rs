@@ -510,9 +510,9 @@ impl IngestTx for Tx<'_> {
     }
 
     async fn payloads(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT payload FROM visit_event WHERE hall_id = ?1 AND at >= ?2 AND at < ?3",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&numbered(ingest::SELECT_PAYLOADS))?;
         let rows = stmt.query_map(params![hall.as_str(), lo, hi], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     }
@@ -547,10 +547,7 @@ impl IngestTx for Tx<'_> {
         json: Option<&str>,
     ) -> Result<()> {
         self.conn
-            .prepare_cached(
-                "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup",
-            )?
+            .prepare_cached(&numbered(ingest::PUT_ROLLUP))?
             .execute(params![hall.as_str(), day.to_string(), json])?;
         Ok(())
     }

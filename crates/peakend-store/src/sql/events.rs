@@ -335,14 +335,12 @@ impl IngestTx for PgIngest<'_, '_> {
     }
 
     async fn payloads(&mut self, hall: &HallId, lo: i64, hi: i64) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
-        )
-        .bind(hall.as_str())
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(&mut **self.tx)
-        .await?;
+        let rows: Vec<(String,)> = sqlx::query_as(ingest::SELECT_PAYLOADS)
+            .bind(hall.as_str())
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut **self.tx)
+            .await?;
         Ok(rows.into_iter().map(|(p,)| p).collect())
     }
 
@@ -384,15 +382,12 @@ impl IngestTx for PgIngest<'_, '_> {
         day: NaiveDate,
         json: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ops_rollup (hall_id, day, rollup) VALUES ($1, $2, $3)
-             ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup",
-        )
-        .bind(hall.as_str())
-        .bind(day.to_string())
-        .bind(json)
-        .execute(&mut **self.tx)
-        .await?;
+        sqlx::query(ingest::PUT_ROLLUP)
+            .bind(hall.as_str())
+            .bind(day.to_string())
+            .bind(json)
+            .execute(&mut **self.tx)
+            .await?;
         Ok(())
     }
 
