@@ -11,6 +11,7 @@ pub mod access;
 pub mod analysis;
 pub mod assignment;
 pub mod builtin;
+pub mod case;
 pub mod id;
 pub mod journey;
 pub mod ops;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 
 use super::event::{Event, EventKind};
@@ -85,16 +85,7 @@ impl Rules {
     /// `at` plus the repair allowance in working days (Monday–Friday, not holidays),
     /// at the same local time of day.
     pub fn repair_due(&self, at: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
-        let mut due = at;
-        let mut left = self.repair_within_working_days;
-        while left > 0 {
-            due += Duration::days(1);
-            let d = due.date_naive();
-            if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&d) {
-                left -= 1;
-            }
-        }
-        due
+        super::holiday::add_working_days(at, self.repair_within_working_days, &self.holidays)
     }
 }
 

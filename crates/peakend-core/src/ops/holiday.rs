@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
 use serde::Serialize;
 
 use crate::{HallId, OrgLevel, OrgNodeId, OrgTree};
@@ -32,4 +32,23 @@ pub fn dates_of(holidays: &[Holiday], province: &OrgNodeId) -> BTreeSet<NaiveDat
         .filter(|h| &h.province == province)
         .map(|h| h.date)
         .collect()
+}
+
+/// `at` plus `n` working days (Monday to Friday, not `holidays`), at the same local
+/// time of day: a kiosk's repair allowance, a case's deadline.
+pub fn add_working_days(
+    at: DateTime<FixedOffset>,
+    n: u32,
+    holidays: &BTreeSet<NaiveDate>,
+) -> DateTime<FixedOffset> {
+    let mut due = at;
+    let mut left = n;
+    while left > 0 {
+        due += Duration::days(1);
+        let d = due.date_naive();
+        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&d) {
+            left -= 1;
+        }
+    }
+    due
 }
