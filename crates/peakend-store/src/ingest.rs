@@ -169,20 +169,22 @@ pub(crate) fn parts(
         return (vec![(events, refused)], outcome);
     }
     let mut seen = HashSet::with_capacity(events.len());
-    let mut events: Vec<Item> = events
+    // Each event's day once, not once per comparison of the sort.
+    let mut events: Vec<((i64, i64), Item)> = events
         .into_iter()
         .filter(|(_, e, _)| {
             let first = seen.insert(e.id.clone());
             outcome.duplicates += usize::from(!first);
             first
         })
+        .map(|item| (day_bounds(&item.1), item))
         .collect();
-    events.sort_by(|a, b| {
-        (day_bounds(&a.1), a.1.replay_key()).cmp(&(day_bounds(&b.1), b.1.replay_key()))
+    events.sort_by(|(a_day, a), (b_day, b)| {
+        (a_day, a.1.replay_key()).cmp(&(b_day, b.1.replay_key()))
     });
     let mut parts = Vec::with_capacity(events.len() / size + 1);
     let mut refused = Some(refused);
-    let mut rest = events.into_iter().peekable();
+    let mut rest = events.into_iter().map(|(_, item)| item).peekable();
     while rest.peek().is_some() {
         let part: Vec<Item> = rest.by_ref().take(size).collect();
         parts.push((part, refused.take().unwrap_or_default()));
@@ -266,9 +268,10 @@ pub(crate) async fn apply_batch(
         // one comes, so any arrival order gives the same day.
         let held = held_for(db, hall, (lo, hi), &new, &seen).await?;
         // The cached day stands for the stored one only if nobody else wrote to the
-        // hall's day since (rows are only ever added, so the count tells; another
-        // process may share the database) and every new event sorts after the stored
-        // ones: then applying the new events to it equals replaying everything.
+        // hall's day since (rows are only ever added, so `event_day`'s count tells;
+        // another process may share the database), no held event joins the replay, and
+        // every new event sorts after the stored ones: then applying the new events to
+        // it equals replaying everything.
         let base = match cached.take() {
             // A day replayed on other rules (a journey assigned since) is replayed again.
             Some(c)
@@ -281,11 +284,12 @@ pub(crate) async fn apply_batch(
             }
             _ => None,
         };
-        // What to apply, in replay order: stored events (None) only when the day is
-        // re-read; a stored event that a late arrival now contradicts stays stored.
         // A day read afresh sets its count even with no new event (the count is missing
         // for days stored before `event_day` was kept).
         let reread = base.is_none();
+        // What to apply, in replay order: stored events only when the day is re-read
+        // (a stored event that a late arrival now contradicts stays stored), then the
+        // new ones and the held ones judged again.
         let (mut day, replay): (CachedDay, Vec<(Event, Origin)>) = match base {
             Some(c) => (
                 c,
