@@ -506,23 +506,17 @@ fn spawn_server(db: &str) -> (std::process::Child, String) {
         );
         let login_url = format!("{url}/api/v1/session");
         let body = serde_json::json!({"name": name, "password": password.trim()});
-        let token = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        let token = spawn_async(move || async move {
+            let v: Value = reqwest::Client::new()
+                .post(login_url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
                 .unwrap();
-            rt.block_on(async {
-                let v: Value = reqwest::Client::new()
-                    .post(login_url)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                v["token"].as_str().unwrap().to_owned()
-            })
+            v["token"].as_str().unwrap().to_owned()
         })
         .join()
         .unwrap();
@@ -552,29 +546,38 @@ fn import_org(db: &str, dir: &Path, csv: &str) {
     );
 }
 
-/// A GET on a private runtime in its own thread (callers may already be inside one);
-/// the server under test runs in another process.
-fn fetch_text(url: &str) -> String {
-    let url = url.to_owned();
+/// Runs `task` on a runtime of its own in a thread of its own: callers may already be
+/// inside a runtime, and the server under test runs in another process.
+fn spawn_async<T, Fut>(task: impl FnOnce() -> Fut + Send + 'static) -> std::thread::JoinHandle<T>
+where
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        let token = SESSIONS
-            .lock()
             .unwrap()
-            .iter()
-            .find(|(base, _)| url.starts_with(&format!("{base}/")))
-            .map(|(_, t)| t.clone());
-        let mut req = reqwest::Client::new().get(url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        rt.block_on(async { req.send().await.unwrap().text().await.unwrap() })
+            .block_on(task())
     })
-    .join()
-    .unwrap()
+}
+
+/// A GET, with the session of the server it goes to ([`spawn_async`]).
+fn fetch_text(url: &str) -> String {
+    let url = url.to_owned();
+    let token = SESSIONS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(base, _)| url.starts_with(&format!("{base}/")))
+        .map(|(_, t)| t.clone());
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    spawn_async(move || async move { req.send().await.unwrap().text().await.unwrap() })
+        .join()
+        .unwrap()
 }
 
 fn fetch_json(url: &str) -> Value {
@@ -1295,40 +1298,36 @@ peakend_testkit::on_both_backends!(a_killed_server_loses_no_acknowledged_event, 
     // Post batches of 200 tickets until the server is killed under the client; the kill
     // comes once a few batches were acknowledged, wherever the next one is then.
     let (acked_tx, acked_rx) = std::sync::mpsc::channel();
-    let poster = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let client = reqwest::Client::new();
-            let mut acknowledged = 0u64;
-            for b in 0..1000 {
-                let batch: String = (0..200)
-                    .map(|i| {
-                        let n = b * 200 + i;
-                        format!(
-                            "{{\"id\":\"k{n}\",\"hall\":\"h1\",\"type\":\"ticket_issued\",\"at\":\"2026-08-07T09:{:02}:{:02}+08:00\",\"ticket\":\"T{n}\",\"service\":\"payment\"}}\n",
-                            n / 60 % 60,
-                            n % 60
-                        )
-                    })
-                    .collect();
-                let sent = client
-                    .post(format!("{base}/api/v1/events"))
-                    .bearer_auth(&token)
-                    .body(batch)
-                    .send()
-                    .await;
-                let Ok(resp) = sent else { break };
-                let Ok(out) = resp.json::<Value>().await else { break };
-                acknowledged += out["accepted"].as_u64().unwrap_or(0);
-                if b == 3 {
-                    let _ = acked_tx.send(());
-                }
+    let poster = spawn_async(move || async move {
+        let client = reqwest::Client::new();
+        let mut acknowledged = 0u64;
+        for b in 0..1000 {
+            let batch: String = (0..200)
+                .map(|i| {
+                    let n = b * 200 + i;
+                    format!(
+                        "{{\"id\":\"k{n}\",\"hall\":\"h1\",\"type\":\"ticket_issued\",\"at\":\"2026-08-07T09:{:02}:{:02}+08:00\",\"ticket\":\"T{n}\",\"service\":\"payment\"}}\n",
+                        n / 60 % 60,
+                        n % 60
+                    )
+                })
+                .collect();
+            let sent = client
+                .post(format!("{base}/api/v1/events"))
+                .bearer_auth(&token)
+                .body(batch)
+                .send()
+                .await;
+            let Ok(resp) = sent else { break };
+            let Ok(out) = resp.json::<Value>().await else {
+                break;
+            };
+            acknowledged += out["accepted"].as_u64().unwrap_or(0);
+            if b == 3 {
+                let _ = acked_tx.send(());
             }
-            acknowledged
-        })
+        }
+        acknowledged
     });
     acked_rx
         .recv_timeout(std::time::Duration::from_secs(60))
@@ -1407,35 +1406,29 @@ peakend_testkit::on_both_backends!(
                     let (base, token, bodies) =
                         (base.clone(), tokens[hall].clone(), bodies.clone());
                     let acked_tx = acked_tx.clone();
-                    std::thread::spawn(move || {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .unwrap();
-                        rt.block_on(async {
-                            let client = reqwest::Client::new();
-                            let (mut ids, mut counts) = (Vec::new(), (0u64, 0u64, 0u64));
-                            for body in bodies {
-                                let sent = client
-                                    .post(format!("{base}/api/v1/events"))
-                                    .bearer_auth(&token)
-                                    .body(body.clone())
-                                    .send()
-                                    .await;
-                                let Ok(resp) = sent else { break };
-                                let Ok(out) = resp.json::<Value>().await else {
-                                    break;
-                                };
-                                counts.0 += out["accepted"].as_u64().unwrap();
-                                counts.1 += out["released"].as_u64().unwrap();
-                                counts.2 += out["duplicates"].as_u64().unwrap();
-                                ids.extend(body.lines().map(|l| Event::from_json(l).unwrap()));
-                                if let Some(tx) = &acked_tx {
-                                    let _ = tx.send(());
-                                }
+                    spawn_async(move || async move {
+                        let client = reqwest::Client::new();
+                        let (mut ids, mut counts) = (Vec::new(), (0u64, 0u64, 0u64));
+                        for body in bodies {
+                            let sent = client
+                                .post(format!("{base}/api/v1/events"))
+                                .bearer_auth(&token)
+                                .body(body.clone())
+                                .send()
+                                .await;
+                            let Ok(resp) = sent else { break };
+                            let Ok(out) = resp.json::<Value>().await else {
+                                break;
+                            };
+                            counts.0 += out["accepted"].as_u64().unwrap();
+                            counts.1 += out["released"].as_u64().unwrap();
+                            counts.2 += out["duplicates"].as_u64().unwrap();
+                            ids.extend(body.lines().map(|l| Event::from_json(l).unwrap()));
+                            if let Some(tx) = &acked_tx {
+                                let _ = tx.send(());
                             }
-                            (ids, counts)
-                        })
+                        }
+                        (ids, counts)
                     })
                 })
                 .collect();
@@ -1613,23 +1606,17 @@ fn sigterm_stops_a_server_with_a_live_stream_open() {
     let (mut server, base) = spawn_server(&db.url);
     let (opened_tx, opened_rx) = std::sync::mpsc::channel();
     // A live board: reads its stream until the server ends it.
-    let board = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    let board = spawn_async(move || async move {
+        let mut live = reqwest::Client::new()
+            .get(format!("{base}/api/v1/halls/h1/live"))
+            .bearer_auth(token)
+            .send()
+            .await
             .unwrap();
-        rt.block_on(async {
-            let mut live = reqwest::Client::new()
-                .get(format!("{base}/api/v1/halls/h1/live"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            assert!(live.status().is_success());
-            live.chunk().await.unwrap();
-            opened_tx.send(()).unwrap();
-            while let Ok(Some(_)) = live.chunk().await {}
-        })
+        assert!(live.status().is_success());
+        live.chunk().await.unwrap();
+        opened_tx.send(()).unwrap();
+        while let Ok(Some(_)) = live.chunk().await {}
     });
     opened_rx
         .recv_timeout(std::time::Duration::from_secs(10))
