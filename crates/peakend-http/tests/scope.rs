@@ -56,17 +56,7 @@ async fn spawn(url: &str) -> (TestApp, Vec<(&'static str, reqwest::Client)>) {
         r#"{"id":"e1","hall":"h9","type":"counter_opened","at":"2026-08-07T08:30:00+08:00","counter":"c1"}"#,
         r#"{"id":"e2","hall":"h9","type":"ticket_issued","at":"2026-08-07T09:00:00+08:00","ticket":"A1","service":"payment"}"#,
     ];
-    let batch = events
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            (
-                i + 1,
-                peakend_core::ops::event::Event::from_json(l).unwrap(),
-                l.to_string(),
-            )
-        })
-        .collect();
+    let batch = peakend_testkit::event_batch(&events);
     store.ingest_events(&h9, batch, Vec::new()).await.unwrap();
     let journey = store
         .journey(&peakend_core::JourneyKey::parse("service-hall").unwrap())

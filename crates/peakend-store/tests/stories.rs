@@ -1337,17 +1337,7 @@ peakend_testkit::on_both_backends!(
             r#"{"id":"e7","hall":"h1","type":"service_started","at":"2026-08-07T09:01:00+08:00","ticket":"A2","counter":"c2","staff":"s2"}"#,
             r#"{"id":"e8","hall":"h1","type":"service_ended","at":"2026-08-07T09:01:40+08:00","ticket":"A2","counter":"c2","outcome":"done"}"#,
         ];
-        let batch = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                (
-                    i + 1,
-                    peakend_core::ops::event::Event::from_json(l).unwrap(),
-                    l.to_string(),
-                )
-            })
-            .collect();
+        let batch = peakend_testkit::event_batch(&lines);
         let h1 = peakend_core::HallId::parse("h1").unwrap();
         store.ingest_events(&h1, batch, Vec::new()).await.unwrap();
         let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();

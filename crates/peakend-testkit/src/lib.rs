@@ -235,3 +235,16 @@ pub fn small_org(halls: &[(&str, &str)]) -> Vec<peakend_core::OrgNode> {
     );
     nodes
 }
+
+/// Device event lines as an ingest batch: (line number from 1, the event, its text).
+pub fn event_batch(lines: &[&str]) -> Vec<(usize, peakend_core::ops::event::Event, String)> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let e = peakend_core::ops::event::Event::from_json(l)
+                .unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1));
+            (i + 1, e, l.to_string())
+        })
+        .collect()
+}
