@@ -490,11 +490,19 @@ pub(crate) const QUARANTINE: &str =
          WHERE hall_id = $1 AND reason = $3 AND payload = $4)";
 pub(crate) const ANY_HELD: &str = "SELECT EXISTS (SELECT 1 FROM event_quarantine
      WHERE hall_id = $1 AND at >= $2 AND at < $3)";
-/// The held events of the hall's day about subject $4 (one subject per statement, so
-/// that both databases use the (hall, subject, at) index).
+/// The held events of the hall's day about subject $4, through the (hall, subject,
+/// at) index: SQLite runs it once per subject on its own connection.
 pub(crate) const HELD: &str = "SELECT id, payload FROM event_quarantine
      WHERE hall_id = $1 AND subject = $4 AND at >= $2 AND at < $3 ORDER BY id";
+/// The same for every subject of the array $4 in one statement (PostgreSQL, where a
+/// statement is a round trip), each subject one index lookup.
+pub(crate) const HELD_ANY: &str = "SELECT q.id, q.payload FROM UNNEST($4::text[]) AS s (subject)
+     CROSS JOIN LATERAL (SELECT id, payload FROM event_quarantine
+         WHERE hall_id = $1 AND subject = s.subject AND at >= $2 AND at < $3) AS q
+     ORDER BY q.id";
 pub(crate) const RELEASE: &str = "DELETE FROM event_quarantine WHERE id = $1";
+/// The same for the array of ids $1 (PostgreSQL).
+pub(crate) const RELEASE_ANY: &str = "DELETE FROM event_quarantine WHERE id = ANY($1)";
 
 /// The hall's stored events in [$2, $3), to replay a day.
 pub(crate) const SELECT_PAYLOADS: &str =

@@ -428,27 +428,20 @@ impl IngestTx for PgIngest<'_, '_> {
         hi: i64,
         subjects: &[&str],
     ) -> Result<Vec<(i64, String)>> {
-        let mut out = Vec::new();
-        for subject in subjects {
-            let rows: Vec<(i64, String)> = sqlx::query_as(ingest::HELD)
-                .bind(hall.as_str())
-                .bind(lo)
-                .bind(hi)
-                .bind(subject)
-                .fetch_all(&mut **self.tx)
-                .await?;
-            out.extend(rows);
-        }
-        Ok(out)
+        Ok(sqlx::query_as(ingest::HELD_ANY)
+            .bind(hall.as_str())
+            .bind(lo)
+            .bind(hi)
+            .bind(subjects)
+            .fetch_all(&mut **self.tx)
+            .await?)
     }
 
     async fn release(&mut self, rows: &[i64]) -> Result<()> {
-        for row in rows {
-            sqlx::query(ingest::RELEASE)
-                .bind(row)
-                .execute(&mut **self.tx)
-                .await?;
-        }
+        sqlx::query(ingest::RELEASE_ANY)
+            .bind(rows)
+            .execute(&mut **self.tx)
+            .await?;
         Ok(())
     }
 }
