@@ -10,9 +10,12 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::journey::{Journey, Unit};
-use crate::ops::event::{EventKind, Outcome};
+use crate::ops::event::{Event, EventKind, Outcome};
 use crate::ops::holiday::add_working_days;
-use crate::{OrgNodeId, OrgTree};
+use crate::ops::ticket::Ticket;
+use crate::survey::Response;
+use crate::time::Zone;
+use crate::{HallId, MomentKey, OrgNodeId, OrgTree, UserName};
 
 /// Where a case came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,6 +36,30 @@ pub enum CaseSource {
 }
 
 impl CaseSource {
+    pub const ALL: [CaseSource; 6] = [
+        CaseSource::Unresolved,
+        CaseSource::LowRating,
+        CaseSource::Complaint,
+        CaseSource::Survey,
+        CaseSource::Manual,
+        CaseSource::Hotline,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseSource::Unresolved => "unresolved",
+            CaseSource::LowRating => "low_rating",
+            CaseSource::Complaint => "complaint",
+            CaseSource::Survey => "survey",
+            CaseSource::Manual => "manual",
+            CaseSource::Hotline => "hotline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CaseSource> {
+        CaseSource::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     /// Voiced by the customer (against the silent signals of a bad visit): what "for
     /// each voiced complaint, N silent" counts on the voiced side.
     pub fn voiced(self) -> bool {
@@ -40,6 +67,43 @@ impl CaseSource {
             self,
             CaseSource::Complaint | CaseSource::Manual | CaseSource::Hotline
         )
+    }
+}
+
+/// How bad it is: what the inbox sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Low, Severity::Medium, Severity::High];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Severity, String> {
+        let t = s.trim();
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == t || v.zh() == t)
+            .ok_or_else(|| format!("`{s}` is not a severity (low, medium, high)"))
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            Severity::Low => "低",
+            Severity::Medium => "中",
+            Severity::High => "高",
+        }
     }
 }
 
@@ -226,6 +290,696 @@ impl SlaPolicy {
             Allowance::Minutes(m) => since + Duration::minutes(m),
             Allowance::WorkingDays(n) => add_working_days(since, n, holidays),
         }
+    }
+}
+
+/// What opens a case in a hall and the deadlines it then runs on, read from the hall's
+/// journey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRules {
+    pub sla: SlaPolicy,
+    /// See [`low_rating_of`].
+    pub low_rating: f64,
+    /// The journey's moments: what a case may be about (any key when empty, a hall on
+    /// no stored journey).
+    pub moments: Vec<MomentKey>,
+    /// The moment each device source is about.
+    pub unresolved_moment: MomentKey,
+    pub rating_moment: MomentKey,
+    pub complaint_moment: MomentKey,
+}
+
+fn key(s: &str) -> MomentKey {
+    MomentKey::parse(s).expect("a built-in moment key")
+}
+
+impl Default for CaseRules {
+    fn default() -> Self {
+        CaseRules {
+            sla: SlaPolicy::default(),
+            low_rating: 2.0,
+            moments: Vec::new(),
+            unresolved_moment: key("result"),
+            rating_moment: key("result"),
+            complaint_moment: key("dispute"),
+        }
+    }
+}
+
+impl CaseRules {
+    pub fn from_journey(journey: &Journey) -> CaseRules {
+        let moments: Vec<MomentKey> = journey.moments().iter().map(|m| m.key.clone()).collect();
+        // The first of the preferred moments the journey has, else its last (the end).
+        let pick = |preferred: &[&str]| -> Option<MomentKey> {
+            let found: Option<&MomentKey> = preferred
+                .iter()
+                .find_map(|p| moments.iter().find(|m| m.as_str() == *p));
+            found.or(moments.last()).cloned()
+        };
+        // A rating is about the moment that holds the low-rating standard, else the
+        // `evaluate` moment, else the result of the service.
+        let rating_at = journey
+            .standards()
+            .find(|(_, s)| s.key.as_str() == "low_rating")
+            .map(|(m, _)| m.key.clone());
+        let d = CaseRules::default();
+        CaseRules {
+            sla: SlaPolicy::from_journey(journey),
+            low_rating: low_rating_of(journey),
+            unresolved_moment: pick(&["result"]).unwrap_or(d.unresolved_moment),
+            rating_moment: rating_at
+                .or_else(|| pick(&["evaluate", "result"]))
+                .unwrap_or(d.rating_moment),
+            complaint_moment: pick(&["dispute"]).unwrap_or(d.complaint_moment),
+            moments,
+        }
+    }
+
+    /// Whether a case may be about `moment` in this hall.
+    pub fn knows(&self, moment: &str) -> bool {
+        self.moments.is_empty() || self.moments.iter().any(|m| m.as_str() == moment)
+    }
+
+    /// The first deadlines of a case opened at `at`: acknowledge and resolve.
+    pub fn deadlines(
+        &self,
+        at: DateTime<FixedOffset>,
+        zone: Zone,
+        holidays: &BTreeSet<NaiveDate>,
+    ) -> (i64, i64) {
+        let local = at.with_timezone(&zone.offset_at(at.timestamp_millis()));
+        (
+            self.sla
+                .deadline(Stage::Acknowledge, local, holidays)
+                .timestamp_millis(),
+            self.sla
+                .deadline(Stage::Resolve, local, holidays)
+                .timestamp_millis(),
+        )
+    }
+}
+
+/// A case about to be opened: everything but its id and owner, which the store gives.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewCase {
+    pub hall: HallId,
+    pub source: CaseSource,
+    /// What opened it, unique per hall and source: a case opens once per cause.
+    pub cause: String,
+    pub ticket: Option<String>,
+    pub response: Option<String>,
+    pub moment: MomentKey,
+    pub severity: Severity,
+    pub summary: String,
+    /// The customer's contact, given with consent.
+    pub contact: Option<String>,
+    /// The staff code of who served the customer: the first-asked owner.
+    pub staff: Option<String>,
+    pub opened_at: i64,
+    pub acknowledge_due: i64,
+    pub resolve_due: i64,
+}
+
+/// The case a device event opens in its hall, if it opens one. `ticket` is the
+/// ticket's state after the event (for who served it); the cause is the ticket of the
+/// day for services and ratings (a ticket rated twice opens one case), the event for
+/// complaints.
+pub fn case_of_event(
+    rules: &crate::ops::day::Rules,
+    event: &Event,
+    ticket: Option<&Ticket>,
+) -> Option<NewCase> {
+    let c = &rules.cases;
+    let day = event
+        .at
+        .with_timezone(&rules.zone.offset_at(event.at_ms()))
+        .date_naive();
+    let (source, cause, ticket_name, moment, severity, summary, staff) = match &event.kind {
+        EventKind::Complaint {
+            ticket: t,
+            counter,
+            staff,
+            moment,
+            text,
+        } => {
+            let moment = moment
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| c.knows(m))
+                .and_then(|m| MomentKey::parse(m).ok())
+                .unwrap_or_else(|| c.complaint_moment.clone());
+            (
+                CaseSource::Complaint,
+                format!("event:{}", event.id),
+                t.clone(),
+                moment,
+                Severity::High,
+                format!("{} (counter {counter})", text.trim()),
+                staff.clone(),
+            )
+        }
+        kind => {
+            let source = opened_by(kind, c.low_rating)?;
+            let t = kind.ticket()?;
+            let staff = match kind {
+                EventKind::ServiceEnded { staff, .. } | EventKind::Rated { staff, .. } => {
+                    staff.clone()
+                }
+                _ => None,
+            }
+            .or_else(|| ticket.and_then(|tk| tk.staff.clone()));
+            let (moment, severity, summary) = match kind {
+                EventKind::Rated { score, scale, .. } => (
+                    c.rating_moment.clone(),
+                    if score / scale * 5.0 <= 1.0 {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    },
+                    format!("rated {score} of {scale} (ticket {t})"),
+                ),
+                EventKind::ServiceEnded {
+                    outcome, counter, ..
+                } => (
+                    c.unresolved_moment.clone(),
+                    Severity::Medium,
+                    format!(
+                        "service ended {} at counter {counter} (ticket {t})",
+                        if *outcome == Outcome::Referred {
+                            "referred"
+                        } else {
+                            "unresolved"
+                        }
+                    ),
+                ),
+                _ => return None,
+            };
+            (
+                source,
+                format!("ticket:{day}:{t}"),
+                Some(t.to_owned()),
+                moment,
+                severity,
+                summary,
+                staff,
+            )
+        }
+    };
+    let (acknowledge_due, resolve_due) = c.deadlines(event.at, rules.zone, &rules.holidays);
+    Some(NewCase {
+        hall: event.hall.clone(),
+        source,
+        cause,
+        ticket: ticket_name,
+        response: None,
+        moment,
+        severity,
+        summary,
+        contact: None,
+        staff,
+        opened_at: event.at_ms(),
+        acknowledge_due,
+        resolve_due,
+    })
+}
+
+/// Below this on the 0–10 recommend question a respondent is a detractor.
+pub const DETRACTOR_MAX: f64 = 6.0;
+/// A moment rated at or below this (of 10) is a bad experience.
+pub const LOW_MOMENT_MAX: f64 = 4.0;
+
+/// The case a survey answer opens: a detractor (recommend ≤ 6) or a moment rated ≤ 4
+/// of 10, when the respondent left a contact with consent. It is about the
+/// lowest-rated moment (the first of equals), else the journey's end. `moments` are
+/// the journey's moments in the order of the answer's ratings; `opened_at` is when
+/// the answer came in.
+pub fn case_of_response(
+    rules: &CaseRules,
+    moments: &[MomentKey],
+    response: &Response,
+    opened_at: DateTime<FixedOffset>,
+    zone: Zone,
+    holidays: &BTreeSet<NaiveDate>,
+) -> Option<NewCase> {
+    let contact = response.contact.as_ref()?.trim();
+    if contact.is_empty() {
+        return None;
+    }
+    let detractor = response.nps.is_some_and(|n| n <= DETRACTOR_MAX);
+    let lowest = response
+        .ratings
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r.satisfaction?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let low_moment = lowest.filter(|(_, s)| *s <= LOW_MOMENT_MAX);
+    if !detractor && low_moment.is_none() {
+        return None;
+    }
+    let moment = lowest
+        .and_then(|(i, _)| moments.get(i).cloned())
+        .or_else(|| moments.last().cloned())
+        .unwrap_or_else(|| rules.complaint_moment.clone());
+    let mut summary = Vec::new();
+    if let Some(n) = response.nps.filter(|n| *n <= DETRACTOR_MAX) {
+        summary.push(format!("would recommend {n} of 10"));
+    }
+    if let Some((_, s)) = low_moment {
+        summary.push(format!("rated {moment} {s} of 10"));
+    }
+    let severity =
+        if response.nps.is_some_and(|n| n <= 3.0) || low_moment.is_some_and(|l| l.1 <= 2.0) {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+    let (acknowledge_due, resolve_due) = rules.deadlines(opened_at, zone, holidays);
+    Some(NewCase {
+        hall: response.hall.clone(),
+        source: CaseSource::Survey,
+        cause: format!("response:{}", response.respondent),
+        ticket: None,
+        response: Some(response.respondent.clone()),
+        moment,
+        severity,
+        summary: format!("survey {}: {}", response.respondent, summary.join("; ")),
+        contact: Some(contact.to_owned()),
+        staff: None,
+        opened_at: opened_at.timestamp_millis(),
+        acknowledge_due,
+        resolve_due,
+    })
+}
+
+/// The median of values given as (value, count) in ascending value order: what a
+/// database's `GROUP BY` of durations returns, so a median over a million cases
+/// needs only the distinct minutes.
+pub fn median_of_counts(counts: &[(i64, i64)]) -> Option<f64> {
+    let n: i64 = counts.iter().map(|(_, c)| c.max(&0)).sum();
+    if n == 0 {
+        return None;
+    }
+    // The values at ranks ⌊(n-1)/2⌋ and ⌊n/2⌋ (0-based), averaged.
+    let at = |rank: i64| {
+        let mut seen = 0;
+        for (v, c) in counts {
+            seen += c.max(&0);
+            if seen > rank {
+                return *v as f64;
+            }
+        }
+        counts.last().map_or(0.0, |(v, _)| *v as f64)
+    };
+    Some((at((n - 1) / 2) + at(n / 2)) / 2.0)
+}
+
+/// The net promoter score of 0–10 answers given as counts per score: % promoters (9–10)
+/// less % detractors (0–6).
+pub fn nps_of_counts(counts: &[(i64, i64)]) -> Option<f64> {
+    let n: i64 = counts.iter().map(|(_, c)| *c).sum();
+    if n == 0 {
+        return None;
+    }
+    let promoters: i64 = counts.iter().filter(|(s, _)| *s >= 9).map(|(_, c)| c).sum();
+    let detractors: i64 = counts.iter().filter(|(s, _)| *s <= 6).map(|(_, c)| c).sum();
+    Some(100.0 * (promoters - detractors) as f64 / n as f64)
+}
+
+/// A case's number, the one in its URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CaseId(pub i64);
+
+impl CaseId {
+    /// Parses a case number from a path or a command line.
+    pub fn parse(s: &str) -> Option<CaseId> {
+        s.trim().parse::<i64>().ok().filter(|n| *n > 0).map(CaseId)
+    }
+}
+
+impl std::fmt::Display for CaseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A stored case. Times are ms since the epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    pub id: CaseId,
+    pub hall: HallId,
+    pub source: CaseSource,
+    pub ticket: Option<String>,
+    pub response: Option<String>,
+    pub moment: MomentKey,
+    pub severity: Severity,
+    pub summary: String,
+    /// The customer's contact, whole (callers mask it for roles below hall manager);
+    /// `None` once erased.
+    pub contact: Option<String>,
+    pub state: CaseState,
+    /// Sent back with every change: a change made on an older version is refused.
+    pub version: i64,
+    pub owner: Option<String>,
+    /// The org node whose inbox the case is in: its hall, or where it escalated to.
+    pub level: OrgNodeId,
+    pub escalations: i64,
+    pub opened_at: i64,
+    pub acknowledge_due: i64,
+    pub resolve_due: i64,
+    pub callback_due: Option<i64>,
+    /// When the running stage escalates next, if a clock runs.
+    pub due_at: Option<i64>,
+    pub acknowledged_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub followed_up_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub reopened: i64,
+    pub root_cause: Option<String>,
+    pub good_faith: Option<bool>,
+    /// Recovery satisfaction 1–5, from the callback.
+    pub recovery: Option<i64>,
+    /// Likelihood to recommend 0–10, from the customer's callback page.
+    pub recommend: Option<i64>,
+    /// The one-time callback link's token while the callback is due.
+    #[serde(skip)]
+    pub callback_token: Option<String>,
+    pub contact_erased_at: Option<i64>,
+}
+
+/// One line of a case's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseEntry {
+    pub at: i64,
+    /// A user name, `system` (opening, the sweep) or `customer` (the callback page).
+    pub actor: String,
+    /// `opened`, `transition`, `assigned`, `escalated`, `callback`, `contact_erased`.
+    pub kind: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A move someone makes on a case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaseChange {
+    /// To another state, with a note; in `investigating` the owner may record the
+    /// cause and good or bad faith (a case is resolved only with a cause).
+    Transition {
+        to: CaseState,
+        note: Option<String>,
+        root_cause: Option<String>,
+        good_faith: Option<bool>,
+    },
+    /// To another owner (a user of the hall or above in its line).
+    Assign { to: UserName, note: Option<String> },
+    /// The callback: recovery satisfaction 1–5 and a note; follows the case up.
+    Callback {
+        recovery: i64,
+        recommend: Option<i64>,
+        note: Option<String>,
+    },
+}
+
+/// Why a change was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CaseConflict {
+    #[error(transparent)]
+    Move(#[from] CaseError),
+    #[error(
+        "the case changed since version {sent} (it is at version {now}, {}): reload it and try again",
+        state.as_str()
+    )]
+    Stale {
+        sent: i64,
+        now: i64,
+        state: CaseState,
+        allowed: Vec<CaseState>,
+    },
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl CaseConflict {
+    /// The states the case may move to now.
+    pub fn allowed(&self) -> Vec<CaseState> {
+        match self {
+            CaseConflict::Move(CaseError::IllegalTransition { allowed, .. }) => allowed.clone(),
+            CaseConflict::Stale { allowed, .. } => allowed.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What a change did, for the timeline and the webhooks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub entry: CaseEntry,
+    /// The webhook event it announces, if any.
+    pub event: Option<&'static str>,
+}
+
+/// The longest note, cause or summary a person may write on a case.
+pub const MAX_NOTE: usize = 2000;
+
+fn note_of(note: &Option<String>) -> Result<Option<String>, CaseConflict> {
+    let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Err(CaseConflict::Refused(
+            "note: longer than 2,000 characters".into(),
+        ));
+    }
+    Ok(note.map(str::to_owned))
+}
+
+impl Case {
+    /// The states this case may move to now.
+    pub fn allowed(&self) -> Vec<CaseState> {
+        self.state.next().to_vec()
+    }
+
+    /// Applies a change made at `at` by `actor` on the hall's `rules` (its SLAs,
+    /// calendar and zone). `token` is the one-time callback link's token, taken on
+    /// resolution. The version is checked by the caller against the stored one.
+    pub fn apply(
+        &mut self,
+        change: &CaseChange,
+        rules: &crate::ops::day::Rules,
+        actor: &str,
+        at: i64,
+        token: &str,
+    ) -> Result<Applied, CaseConflict> {
+        let local = |ms: i64| {
+            crate::time::instant_from_millis(ms)
+                .map(|t| t.with_timezone(&rules.zone.offset_at(ms)))
+                .ok_or_else(|| CaseConflict::Refused("time out of range".into()))
+        };
+        let sla = &rules.cases.sla;
+        let entry = |kind: &str,
+                     from: Option<CaseState>,
+                     to: Option<CaseState>,
+                     note: Option<String>| CaseEntry {
+            at,
+            actor: actor.to_owned(),
+            kind: kind.to_owned(),
+            from: from.map(|s| s.as_str().to_owned()),
+            to: to.map(|s| s.as_str().to_owned()),
+            note,
+        };
+        match change {
+            CaseChange::Transition {
+                to,
+                note,
+                root_cause,
+                good_faith,
+            } => {
+                let from = self.state;
+                from.check(*to)?;
+                let note = note_of(note)?;
+                let cause = note_of(root_cause)?;
+                if (root_cause.is_some() || good_faith.is_some())
+                    && from != CaseState::Investigating
+                {
+                    return Err(CaseConflict::Refused(
+                        "the cause and good faith are recorded while investigating".into(),
+                    ));
+                }
+                if cause.is_some() {
+                    self.root_cause = cause;
+                }
+                if good_faith.is_some() {
+                    self.good_faith = *good_faith;
+                }
+                let mut event = None;
+                match to {
+                    CaseState::Acknowledged => {
+                        self.acknowledged_at.get_or_insert(at);
+                        self.due_at = Some(self.resolve_due);
+                        event = Some("case.acknowledged");
+                    }
+                    CaseState::Investigating if from == CaseState::Acknowledged => {}
+                    CaseState::Investigating => {
+                        // Reopened: resolving runs again from now; no callback is due.
+                        self.reopened += 1;
+                        self.callback_due = None;
+                        self.callback_token = None;
+                        self.resolved_at = None;
+                        self.followed_up_at = None;
+                        self.resolve_due = sla
+                            .deadline(Stage::Resolve, local(at)?, &rules.holidays)
+                            .timestamp_millis();
+                        self.due_at = Some(self.resolve_due);
+                        event = Some("case.reopened");
+                    }
+                    CaseState::Resolved => {
+                        if self.root_cause.is_none() {
+                            return Err(CaseConflict::Refused(
+                                "a case is resolved with its cause: send `root_cause`".into(),
+                            ));
+                        }
+                        self.resolved_at = Some(at);
+                        let due = sla
+                            .deadline(Stage::Callback, local(at)?, &rules.holidays)
+                            .timestamp_millis();
+                        self.callback_due = Some(due);
+                        self.due_at = Some(due);
+                        self.callback_token = Some(token.to_owned());
+                        event = Some("case.resolved");
+                    }
+                    CaseState::FollowedUp => {
+                        self.followed_up_at = Some(at);
+                        self.due_at = None;
+                        self.callback_token = None;
+                    }
+                    CaseState::Closed => {
+                        self.closed_at = Some(at);
+                        self.due_at = None;
+                        self.callback_token = None;
+                        event = Some("case.closed");
+                    }
+                    CaseState::Open => {}
+                }
+                self.state = *to;
+                let mut text = note.unwrap_or_default();
+                if let Some(c) = &self.root_cause {
+                    if *to == CaseState::Resolved || root_cause.is_some() {
+                        text = join(&text, &format!("cause: {c}"));
+                    }
+                }
+                if let Some(g) = good_faith {
+                    text = join(&text, if *g { "good faith" } else { "bad faith" });
+                }
+                Ok(Applied {
+                    entry: entry(
+                        "transition",
+                        Some(from),
+                        Some(*to),
+                        Some(text).filter(|t| !t.is_empty()),
+                    ),
+                    event,
+                })
+            }
+            CaseChange::Assign { to, note } => {
+                if self.state == CaseState::Closed {
+                    return Err(CaseConflict::Refused(
+                        "a closed case keeps its owner".into(),
+                    ));
+                }
+                let note = note_of(note)?;
+                let from = self.owner.replace(to.as_str().to_owned());
+                let text = format!("{} → {}", from.as_deref().unwrap_or("(none)"), to.as_str());
+                Ok(Applied {
+                    entry: entry(
+                        "assigned",
+                        None,
+                        None,
+                        Some(join(&text, note.as_deref().unwrap_or(""))),
+                    ),
+                    event: None,
+                })
+            }
+            CaseChange::Callback {
+                recovery,
+                recommend,
+                note,
+            } => {
+                if !(1..=5).contains(recovery) {
+                    return Err(CaseConflict::Refused(format!(
+                        "recovery: {recovery} is outside 1–5"
+                    )));
+                }
+                if recommend.is_some_and(|r| !(0..=10).contains(&r)) {
+                    return Err(CaseConflict::Refused("recommend: outside 0–10".into()));
+                }
+                let from = self.state;
+                from.check(CaseState::FollowedUp)?;
+                let note = note_of(note)?;
+                self.recovery = Some(*recovery);
+                if recommend.is_some() {
+                    self.recommend = *recommend;
+                }
+                self.followed_up_at = Some(at);
+                self.due_at = None;
+                self.callback_token = None;
+                self.state = CaseState::FollowedUp;
+                let text = join(
+                    &format!("recovery {recovery}/5"),
+                    note.as_deref().unwrap_or(""),
+                );
+                Ok(Applied {
+                    entry: entry(
+                        "callback",
+                        Some(from),
+                        Some(CaseState::FollowedUp),
+                        Some(text),
+                    ),
+                    event: None,
+                })
+            }
+        }
+    }
+
+    /// The stage whose deadline is running, and the level it escalates to when it
+    /// passes: one level up from where the case is now (`None` at the top).
+    /// Escalating gives the next level the stage's allowance again, from the deadline
+    /// that passed.
+    pub fn escalate(
+        &mut self,
+        tree: &OrgTree,
+        rules: &crate::ops::day::Rules,
+        at: i64,
+    ) -> Option<(Stage, OrgNodeId, Option<OrgNodeId>, i64)> {
+        let due = self.due_at.filter(|d| *d <= at)?;
+        let stage = self.state.stage()?;
+        let from = self.level.clone();
+        let to = escalate_from(tree, &from).cloned();
+        let next = crate::time::instant_from_millis(due)
+            .map(|t| t.with_timezone(&rules.zone.offset_at(due)))
+            .map(|t| {
+                rules
+                    .cases
+                    .sla
+                    .deadline(stage, t, &rules.holidays)
+                    .timestamp_millis()
+            });
+        match &to {
+            Some(level) => {
+                self.level = level.clone();
+                self.escalations += 1;
+                self.due_at = next.filter(|n| *n > due);
+            }
+            // Nothing above: the breach stays on record, no clock runs on.
+            None => self.due_at = None,
+        }
+        Some((stage, from, to, due))
+    }
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a}; {b}"),
     }
 }
 

@@ -36,6 +36,10 @@ pub struct Response {
     /// One per journey moment, in journey order.
     pub ratings: Vec<Rating>,
     pub needs: Vec<NeedRating>,
+    /// A contact the respondent left *with consent* to be called back (readers drop a
+    /// contact given without it). Never stored with the answer: only on the service
+    /// case a bad answer opens.
+    pub contact: Option<String>,
 }
 
 /// Puts responses to one journey onto the moments of another that it extends (or any
@@ -203,6 +207,7 @@ mod tests {
             purpose: None,
             overall: Some(8.0),
             nps: Some(9.0),
+            contact: None,
             tolerable_wait_min: None,
             ratings: (0..17).map(|i| rating(f64::from(i) + 2.0)).collect(),
             // A need of `find` (moment 0 in both) and one of the added moment.

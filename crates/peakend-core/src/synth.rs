@@ -160,6 +160,7 @@ pub fn responses(
                 .then(|| clamp_round(16.0 + noise.sample(&mut rng) * 5.0, 1.0, 60.0)),
             ratings,
             needs,
+            contact: None,
         }
     })
 }

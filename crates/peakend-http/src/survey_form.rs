@@ -685,6 +685,12 @@ fn response_form(
         overall: number(answers, "overall", &mut problems, lang),
         nps: number(answers, "nps", &mut problems, lang),
         tolerable_wait_min: number(answers, "tolerable_wait_min", &mut problems, lang),
+        contact: answers.get("contact").cloned(),
+        // A checkbox: present when ticked.
+        consent: Some(matches!(
+            answers.get("consent").map(|v| v.trim()),
+            Some("on" | "yes" | "true" | "1")
+        )),
         ratings,
         needs: BTreeMap::new(),
     };

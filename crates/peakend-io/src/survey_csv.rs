@@ -12,7 +12,7 @@ use peakend_core::{HallId, Journey};
 use crate::CellError;
 use crate::table::{self, Input};
 
-pub(crate) const FIXED: [&str; 8] = [
+pub(crate) const FIXED: [&str; 10] = [
     "respondent",
     "hall",
     "date",
@@ -21,7 +21,41 @@ pub(crate) const FIXED: [&str; 8] = [
     "overall",
     "nps",
     "tolerable_wait_min",
+    // Optional: a contact for a callback and the respondent's consent to it. Never
+    // written back out (see `header`).
+    "contact",
+    "consent",
 ];
+
+/// The longest contact kept.
+pub const MAX_CONTACT: usize = 100;
+
+/// The contact to keep: the one given when consent is given (yes, true, 1, 是, 同意),
+/// nothing when it is not (no, false, 0, 否, 不同意, or empty). A bad consent word or an
+/// over-long contact is an error naming the column.
+pub fn contact_with_consent(
+    contact: &str,
+    consent: &str,
+) -> Result<Option<String>, (&'static str, String)> {
+    let given = match consent.trim().to_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" | "是" | "同意" => true,
+        "" | "no" | "n" | "false" | "0" | "否" | "不同意" => false,
+        other => {
+            return Err((
+                "consent",
+                format!("`{other}` is not yes or no (yes, no, true, false, 1, 0, 是, 否)"),
+            ));
+        }
+    };
+    let contact = contact.trim();
+    if contact.chars().count() > MAX_CONTACT {
+        return Err(("contact", "longer than 100 characters".into()));
+    }
+    if contact.chars().any(char::is_control) {
+        return Err(("contact", "contains a control character".into()));
+    }
+    Ok((given && !contact.is_empty()).then(|| contact.to_owned()))
+}
 pub(crate) const REQUIRED: [&str; 4] = ["respondent", "hall", "date", "segment"];
 
 /// The header of a survey file for `journey`, in the canonical order.
@@ -193,7 +227,7 @@ pub fn for_each_row<'a>(
                 message,
             })
         };
-        let mut fixed: [&str; 8] = [""; 8];
+        let mut fixed: [&str; FIXED.len()] = [""; FIXED.len()];
         let mut ratings = vec![Rating::default(); k];
         let mut needs = Vec::new();
         for (c, value) in record.iter().enumerate() {
@@ -285,6 +319,10 @@ pub fn for_each_row<'a>(
         .map_err(|e| bad(col_of("tolerable_wait_min"), e))
         .ok()
         .flatten();
+        let contact = contact_with_consent(fixed[8], fixed[9])
+            .map_err(|(column, e)| bad(col_of(column), e))
+            .ok()
+            .flatten();
         if errors.len() == before {
             if let (Some(hall), Some(date)) = (hall, date) {
                 each(Response {
@@ -298,6 +336,7 @@ pub fn for_each_row<'a>(
                     tolerable_wait_min: wait,
                     ratings,
                     needs,
+                    contact,
                 });
             }
         }

@@ -343,7 +343,8 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
     /// One line of `len` bytes, at the start of `buf` (see [`read`](Self::read)).
     fn row(&mut self, buf: &[u8], len: usize, each: &mut impl FnMut(&ResponseView)) -> Option<()> {
         let layout = self.layout;
-        let mut fixed: [&[u8]; 8] = [b""; 8];
+        let mut fixed: [&[u8]; crate::survey_csv::FIXED.len()] =
+            [b""; crate::survey_csv::FIXED.len()];
         let mut pos = 0;
         for run in &layout.runs {
             if pos > len {

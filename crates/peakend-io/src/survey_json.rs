@@ -50,6 +50,11 @@ pub struct ResponseForm {
     pub nps: Option<f64>,
     #[serde(default)]
     pub tolerable_wait_min: Option<f64>,
+    /// A contact for a callback, kept only with `consent: true`.
+    #[serde(default)]
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub consent: Option<bool>,
     #[serde(default)]
     pub ratings: BTreeMap<String, RatingForm>,
     #[serde(default)]
@@ -114,6 +119,16 @@ impl ResponseForm {
         let overall = number("overall", self.overall, 1.0, 10.0);
         let nps = number("nps", self.nps, 0.0, 10.0);
         let wait = number("tolerable_wait_min", self.tolerable_wait_min, 0.0, f64::MAX);
+        let consent = if self.consent == Some(true) {
+            "yes"
+        } else {
+            "no"
+        };
+        let contact =
+            crate::survey_csv::contact_with_consent(self.contact.as_deref().unwrap_or(""), consent)
+                .map_err(|(field, e)| bad(field.into(), e))
+                .ok()
+                .flatten();
         let moments = journey.moments();
         let position = |key: &str| {
             moments
@@ -188,6 +203,7 @@ impl ResponseForm {
                 tolerable_wait_min: wait,
                 ratings,
                 needs,
+                contact,
             }),
             _ => Err(problems),
         }

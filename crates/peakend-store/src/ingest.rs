@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::NaiveDate;
 use peakend_core::HallId;
+use peakend_core::case::{NewCase, case_of_event};
 use peakend_core::ops::day::{HallDay, KioskFault, Rules};
 use peakend_core::ops::event::{Event, EventKind};
 use peakend_core::ops::rollup::{LiveRollup, rollup_day};
@@ -99,6 +100,10 @@ pub(crate) trait IngestTx {
     ) -> Result<Vec<(i64, String)>>;
     /// Takes quarantined events out (they are applied now).
     async fn release(&mut self, rows: &[i64]) -> Result<()>;
+    /// Opens the cases applied events open, once per cause (see
+    /// [`crate::cases::sql::INSERT_CASE`]), each with the first line of its timeline
+    /// and its webhook deliveries. Returns how many were new.
+    async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize>;
 }
 
 /// How many halls' days an ingest keeps (a province of 2,000 halls fits); beyond that
@@ -331,14 +336,25 @@ pub(crate) async fn apply_batch(
         };
         let mut rows = Vec::with_capacity(replay.len());
         let mut released = Vec::new();
+        let mut cases = Vec::new();
+        // The case an event applied now opens, if any (stored events opened theirs
+        // when they were applied).
+        let mut open_case = |day: &HallDay, e: &Event| {
+            let ticket = e.kind.ticket().and_then(|t| day.ticket(t));
+            if let Some(c) = case_of_event(rules, e, ticket) {
+                cases.push(c);
+            }
+        };
         for (e, origin) in replay {
             match (day.day.apply(&e), origin) {
                 (Ok(()), Origin::New(_, payload)) => {
                     day.note(&e);
+                    open_case(&day.day, &e);
                     rows.push((e, payload));
                 }
                 (Ok(()), Origin::Held(held_rows, payload)) => {
                     day.note(&e);
+                    open_case(&day.day, &e);
                     rows.push((e, payload));
                     released.extend(held_rows);
                 }
@@ -384,6 +400,9 @@ pub(crate) async fn apply_batch(
             if !kiosks.is_empty() {
                 db.record_kiosks(hall, &kiosks).await?;
             }
+        }
+        if !cases.is_empty() {
+            outcome.cases_opened += db.open_cases(&cases, now).await?;
         }
         for (date, json) in rollups {
             db.put_rollup(hall, date, json.as_deref()).await?;

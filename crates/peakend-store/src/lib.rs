@@ -9,6 +9,7 @@
 
 mod analysis;
 mod analysis_cache;
+mod cases;
 mod error;
 mod ingest;
 mod operations;
@@ -41,6 +42,7 @@ use serde::Serialize;
 
 pub use analysis::*;
 pub use analysis_cache::*;
+pub use cases::*;
 pub use error::{ErrorKind, StoreError};
 pub use operations::*;
 pub use sql::SqlStore;

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use peakend_core::HallId;
+use peakend_core::case::NewCase;
 use peakend_core::ops::day::{KIOSK_FAULT_MEMORY_MS, KioskFault, Rules};
 use peakend_core::ops::event::{Event, EventKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -602,6 +603,58 @@ impl IngestTx for Tx<'_> {
             stmt.execute(params![row])?;
         }
         Ok(())
+    }
+
+    async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize> {
+        use crate::cases::{contact_key, opened_body, opened_note, sql as q};
+        let mut opened = 0;
+        for c in cases {
+            let key = c.contact.as_deref().map(contact_key);
+            let row: Option<(i64, Option<String>)> = self
+                .conn
+                .prepare_cached(&numbered(q::INSERT_CASE))?
+                .query_row(
+                    params![
+                        c.hall.as_str(),
+                        c.source.as_str(),
+                        c.cause,
+                        c.ticket,
+                        c.response,
+                        c.moment.as_str(),
+                        c.severity.as_str(),
+                        c.summary,
+                        c.contact,
+                        key,
+                        c.staff,
+                        c.opened_at,
+                        c.acknowledge_due,
+                        c.resolve_due
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((id, owner)) = row else { continue };
+            opened += 1;
+            self.conn
+                .prepare_cached(&numbered(q::INSERT_ENTRY))?
+                .execute(params![
+                    id,
+                    c.opened_at,
+                    "system",
+                    "opened",
+                    None::<&str>,
+                    "open",
+                    opened_note(owner.as_deref())
+                ])?;
+            self.conn
+                .prepare_cached(&numbered(q::ENQUEUE))?
+                .execute(params![
+                    "case.opened",
+                    opened_body(c, id, owner.as_deref(), now),
+                    now
+                ])?;
+        }
+        Ok(opened)
     }
 }
 

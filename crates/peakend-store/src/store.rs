@@ -47,8 +47,9 @@ pub enum Origin {
     User,
 }
 
+/// Everything stored; service cases have their own part, [`CaseStore`].
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: CaseStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// A round trip to the database, for health checks.
@@ -236,11 +237,15 @@ pub struct IngestOutcome {
     pub released: usize,
     pub duplicates: usize,
     pub rejected: Vec<Rejected>,
+    /// Service cases the applied events opened (an unresolved service, a low rating,
+    /// a complaint), each once per cause.
+    pub cases_opened: usize,
 }
 
 impl IngestOutcome {
     /// Adds the outcome of another part of the same batch.
     pub fn merge(&mut self, o: IngestOutcome) {
+        self.cases_opened += o.cases_opened;
         self.accepted += o.accepted;
         self.released += o.released;
         self.duplicates += o.duplicates;

@@ -347,6 +347,7 @@ fn survey_response(
         overall: Some(8.0),
         nps: Some(9.5),
         tolerable_wait_min: Some(16.0),
+        contact: None,
         ratings,
         needs: vec![
             NeedRating {

@@ -571,6 +571,7 @@ mod tests {
             purpose: None,
             overall: Some(*overall),
             nps: Some(*nps),
+            contact: None,
             tolerable_wait_min: Some(*wait),
             ratings: (0..3)
                 .map(|j| Rating {

@@ -28,6 +28,9 @@ pub struct Rules {
     pub holidays: BTreeSet<NaiveDate>,
     /// The hall's time zone: its days, working days and roll-up days.
     pub zone: crate::time::Zone,
+    /// What opens a service case and the deadlines it runs on (the journey's
+    /// `low_rating` and `dispute` standards).
+    pub cases: crate::case::CaseRules,
 }
 
 impl Default for Rules {
@@ -41,6 +44,7 @@ impl Default for Rules {
             repair_within_working_days: 2,
             holidays: BTreeSet::new(),
             zone: crate::time::Zone::DEFAULT,
+            cases: crate::case::CaseRules::default(),
         }
     }
 }
@@ -71,6 +75,7 @@ impl Rules {
         if let Some(t) = journey.threshold("repair_within") {
             rules.repair_within_working_days = t.value.round().max(0.0) as u32;
         }
+        rules.cases = crate::case::CaseRules::from_journey(journey);
         rules
     }
 
@@ -79,6 +84,7 @@ impl Rules {
         Measure {
             care_after_ms: self.care_after_ms,
             system_time_ms: self.system_time_ms,
+            low_rating_milli: (self.cases.low_rating * 1000.0).round() as i64,
         }
     }
 
@@ -620,6 +626,8 @@ impl HallDay {
                 }
                 self.clear(Subject::Kiosk(kiosk.clone()), t);
             }
+            // A case, not a change to the day.
+            EventKind::Complaint { .. } => {}
         }
         self.check_pre_processing(t);
         Ok(())
@@ -1000,7 +1008,18 @@ mod tests {
     #[test]
     fn the_rules_follow_the_journey_standards() {
         let j = crate::builtin::journeys().unwrap().remove(0);
-        assert_eq!(Rules::from_journey(&j), Rules::default());
+        let from = Rules::from_journey(&j);
+        assert_eq!(
+            Rules {
+                cases: crate::case::CaseRules::default(),
+                ..from.clone()
+            },
+            Rules::default()
+        );
+        // Cases are about the journey's own moments.
+        assert_eq!(from.cases.moments.len(), 16);
+        assert_eq!(from.cases.complaint_moment.as_str(), "dispute");
+        assert_eq!(from.cases.sla, crate::case::SlaPolicy::default());
         // A region that tightens care to 10 minutes gets care alerts at 10 minutes.
         let rules = Rules {
             care_after_ms: 10 * 60_000,

@@ -69,6 +69,19 @@ pub enum EventKind {
     KioskRestored {
         kiosk: String,
     },
+    /// The counter's dispute button: a customer complains at the counter. Opens a
+    /// service case; the hall's day is unchanged by it.
+    Complaint {
+        #[serde(default)]
+        ticket: Option<String>,
+        counter: String,
+        #[serde(default)]
+        staff: Option<String>,
+        /// The journey moment complained about, if the device knows it.
+        #[serde(default)]
+        moment: Option<String>,
+        text: String,
+    },
 }
 
 impl EventKind {
@@ -84,7 +97,10 @@ impl EventKind {
             EventKind::CounterOpened { .. }
             | EventKind::CounterClosed { .. }
             | EventKind::KioskFault { .. }
-            | EventKind::KioskRestored { .. } => None,
+            | EventKind::KioskRestored { .. }
+            // A complaint may name a ticket, but never waits for it: it is applied (and
+            // its case opened) whatever the ticket's state.
+            | EventKind::Complaint { .. } => None,
         }
     }
 }
@@ -178,6 +194,26 @@ impl Event {
             EventKind::KioskFault { kiosk, .. } | EventKind::KioskRestored { kiosk } => {
                 empty("kiosk", kiosk)?
             }
+            EventKind::Complaint {
+                counter,
+                text,
+                ticket,
+                moment,
+                ..
+            } => {
+                empty("counter", counter)?;
+                empty("text", text)?;
+                if let Some(t) = ticket {
+                    empty("ticket", t)?;
+                }
+                if let Some(m) = moment {
+                    crate::MomentKey::parse(m.trim())
+                        .map_err(|e| format!("field `moment`: {}", e.reason))?;
+                }
+                if text.chars().count() > 2000 {
+                    return Err("field `text`: longer than 2,000 characters".into());
+                }
+            }
         }
         Ok(Event {
             id: raw.id,
@@ -207,6 +243,7 @@ impl Event {
             EventKind::CounterClosed { .. } => 7,
             EventKind::KioskFault { .. } => 8,
             EventKind::KioskRestored { .. } => 9,
+            EventKind::Complaint { .. } => 10,
         }
     }
 
@@ -228,6 +265,7 @@ impl Event {
             EventKind::CounterClosed { .. } => "counter_closed",
             EventKind::KioskFault { .. } => "kiosk_fault",
             EventKind::KioskRestored { .. } => "kiosk_restored",
+            EventKind::Complaint { .. } => "complaint",
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct DayRollup {
     /// stored before it was kept, whose days a report replays).
     #[serde(default)]
     pub system_time_ms: i64,
+    /// The low-rating standard its bad visits were counted with (0 in roll-ups stored
+    /// before bad visits were counted, whose days a report replays).
+    #[serde(default)]
+    pub low_rating_milli: i64,
     /// Time of the latest stored event of the day.
     pub last_event_ms: Option<i64>,
     /// Tickets no longer waiting.
@@ -88,6 +92,7 @@ impl DayRollup {
         Measure {
             care_after_ms: self.care_after_ms,
             system_time_ms: self.system_time_ms,
+            low_rating_milli: self.low_rating_milli,
         }
     }
 
@@ -307,6 +312,7 @@ impl LiveRollup {
         DayRollup {
             care_after_ms: self.measure.care_after_ms,
             system_time_ms: self.measure.system_time_ms,
+            low_rating_milli: self.measure.low_rating_milli,
             last_event_ms,
             done: self.done.sums.clone(),
             waiting: self.waiting.values().cloned().collect(),

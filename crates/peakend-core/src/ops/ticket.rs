@@ -14,6 +14,10 @@ use super::event::Outcome;
 pub struct Measure {
     pub care_after_ms: i64,
     pub system_time_ms: i64,
+    /// The rating at or below which a visit counts as a bad experience, in thousandths
+    /// of a point of 5 (the journey's `low_rating` standard; 2,000 is 2 of 5).
+    #[serde(default)]
+    pub low_rating_milli: i64,
 }
 
 impl Default for Measure {
@@ -22,6 +26,7 @@ impl Default for Measure {
         Measure {
             care_after_ms: 15 * 60_000,
             system_time_ms: 150_000,
+            low_rating_milli: 2000,
         }
     }
 }
@@ -96,6 +101,21 @@ impl Ticket {
 
     pub fn service_ms(&self) -> Option<i64> {
         Some(self.ended_at? - self.started_at?)
+    }
+
+    /// A visit that went badly, voiced or not: the customer left after waiting past
+    /// the care rule, rated at or below the low-rating standard, or left unresolved.
+    pub fn bad_experience(&self, measure: Measure) -> bool {
+        let left_late =
+            self.abandoned() && self.wait_ms().is_some_and(|w| w >= measure.care_after_ms);
+        let low = self.rating.is_some_and(|(score, scale)| {
+            scale > 0.0 && (score / scale * 5000.0).round() as i64 <= measure.low_rating_milli
+        });
+        let unresolved = matches!(
+            self.outcome,
+            Some(super::event::Outcome::Unresolved | super::event::Outcome::Referred)
+        );
+        left_late || low || unresolved
     }
 }
 
@@ -235,6 +255,11 @@ pub struct KpiSums {
     pub ratings: u64,
     pub top_ratings: u64,
     pub care_alerts: u64,
+    /// Visits with a bad-experience signal: left after waiting past the care rule, a
+    /// rating at or below the low-rating standard, or a service that ended unresolved
+    /// or referred (the silent side of hidden dissatisfaction).
+    #[serde(default)]
+    pub bad_visits: u64,
 }
 
 impl KpiSums {
@@ -276,6 +301,9 @@ impl KpiSums {
         if t.care_due_at.is_some() {
             self.care_alerts += 1;
         }
+        if t.bad_experience(measure) {
+            self.bad_visits += 1;
+        }
     }
 
     pub fn merge(&mut self, o: &KpiSums) {
@@ -296,6 +324,7 @@ impl KpiSums {
         self.ratings += o.ratings;
         self.top_ratings += o.top_ratings;
         self.care_alerts += o.care_alerts;
+        self.bad_visits += o.bad_visits;
     }
 
     /// The sums of one ticket.
@@ -321,6 +350,7 @@ impl KpiSums {
         self.ratings -= o.ratings;
         self.top_ratings -= o.top_ratings;
         self.care_alerts -= o.care_alerts;
+        self.bad_visits -= o.bad_visits;
         if self.ratings == 0 {
             self.rating_sum = 0.0;
         }

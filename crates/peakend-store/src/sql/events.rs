@@ -3,6 +3,7 @@
 //! and the quarantine.
 
 use super::*;
+use peakend_core::case::NewCase;
 
 pub(super) async fn ingest_events(
     store: &SqlStore,
@@ -443,6 +444,16 @@ impl IngestTx for PgIngest<'_, '_> {
             .execute(&mut **self.tx)
             .await?;
         Ok(())
+    }
+
+    async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize> {
+        let mut opened = 0;
+        for c in cases {
+            if open_case!(&mut **self.tx, c, "system", now).is_some() {
+                opened += 1;
+            }
+        }
+        Ok(opened)
     }
 }
 

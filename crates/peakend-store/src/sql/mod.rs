@@ -112,8 +112,56 @@ macro_rules! merge_cells {
     };
 }
 
+/// Opens a case (`peakend_core::case::NewCase`) once per cause on executor `$exec`
+/// (evaluated once a statement, e.g. `&mut *tx`), with the first line of its timeline
+/// and its webhook deliveries: `Some((id, owner))` when it is new.
+macro_rules! open_case {
+    ($exec:expr, $case:expr, $actor:expr, $now:expr) => {{
+        use crate::cases::{contact_key, opened_body, opened_note, sql as q};
+        let c: &peakend_core::case::NewCase = $case;
+        let key = c.contact.as_deref().map(contact_key);
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(q::INSERT_CASE)
+            .bind(c.hall.as_str())
+            .bind(c.source.as_str())
+            .bind(&c.cause)
+            .bind(c.ticket.as_deref())
+            .bind(c.response.as_deref())
+            .bind(c.moment.as_str())
+            .bind(c.severity.as_str())
+            .bind(&c.summary)
+            .bind(c.contact.as_deref())
+            .bind(key.as_deref())
+            .bind(c.staff.as_deref())
+            .bind(c.opened_at)
+            .bind(c.acknowledge_due)
+            .bind(c.resolve_due)
+            .fetch_optional($exec)
+            .await?;
+        if let Some((id, owner)) = &row {
+            sqlx::query(q::INSERT_ENTRY)
+                .bind(*id)
+                .bind(c.opened_at)
+                .bind($actor)
+                .bind("opened")
+                .bind(None::<&str>)
+                .bind("open")
+                .bind(opened_note(owner.as_deref()))
+                .execute($exec)
+                .await?;
+            sqlx::query(q::ENQUEUE)
+                .bind("case.opened")
+                .bind(opened_body(c, *id, owner.as_deref(), $now))
+                .bind($now)
+                .execute($exec)
+                .await?;
+        }
+        row
+    }};
+}
+
 // After the macros, so that the modules see them.
 mod accounts;
+mod cases;
 mod events;
 mod journeys;
 mod org;

@@ -14,6 +14,9 @@ pub(super) async fn import_responses(
     responses: &[Response],
 ) -> Result<usize> {
     let key = journey.key().as_str();
+    // Answers that left a contact with consent and went badly open cases, in the
+    // import's transaction; the contact is kept on the case only.
+    let cases = survey_cases(store, journey, responses).await?;
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         if matches!(store.pool, Pool::Postgres(_)) {
@@ -150,6 +153,9 @@ pub(super) async fn import_responses(
         merge_cells!(tx, key, layout, "survey_rollup", batch.cells.iter().map(|(k, c)| (k, None, c)));
         merge_cells!(tx, key, layout, "survey_rollup_purpose",
             batch.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)));
+        for c in &cases {
+            open_case!(&mut *tx, c, "system", now);
+        }
         let (generation,): (i64,) = sqlx::query_as(
             "UPDATE data_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation",
         )
@@ -161,6 +167,37 @@ pub(super) async fn import_responses(
         store.analyses.record(generation, journey.key(), batch);
         Ok(responses.len())
     })
+}
+
+/// The cases the answers open (see `peakend_core::case::case_of_response`), on each
+/// hall's rules, as of now.
+async fn survey_cases(
+    store: &SqlStore,
+    journey: &Journey,
+    responses: &[Response],
+) -> Result<Vec<peakend_core::case::NewCase>> {
+    if responses.iter().all(|r| r.contact.is_none()) {
+        return Ok(Vec::new());
+    }
+    let book = crate::RulesBook::load(store).await?;
+    let moments: Vec<peakend_core::MomentKey> =
+        journey.moments().iter().map(|m| m.key.clone()).collect();
+    let now = chrono::Utc::now().fixed_offset();
+    Ok(responses
+        .iter()
+        .filter(|r| r.contact.is_some())
+        .filter_map(|r| {
+            let rules = book.hall(&r.hall);
+            peakend_core::case::case_of_response(
+                &rules.cases,
+                &moments,
+                r,
+                now,
+                rules.zone,
+                &rules.holidays,
+            )
+        })
+        .collect())
 }
 
 pub(super) async fn rollup_snapshot(
@@ -342,6 +379,8 @@ pub(super) async fn responses(
             tolerable_wait_min: wait,
             ratings: vec![Rating::default(); journey.moments().len()],
             needs: Vec::new(),
+            // Contacts are kept only on the cases they open.
+            contact: None,
         });
     }
     for (id, moment, importance, satisfaction) in ratings {

@@ -1,0 +1,278 @@
+//! Service cases as stored (issue 20): the case with its timeline, what lists them, the
+//! moves people make on them, the minute sweep that escalates late ones, the figures
+//! behind the case KPIs, and the webhook outbox. The rules they follow are
+//! `peakend_core::case`; this is where they meet the database.
+
+pub use peakend_core::case::{
+    Case, CaseChange, CaseConflict, CaseEntry, CaseId, CaseSource, CaseState, NewCase, Severity,
+};
+use peakend_core::{HallId, MomentKey, OrgNodeId, UserName};
+use serde::Serialize;
+
+use crate::Result;
+
+/// Which cases to list. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Cases of these halls.
+    pub halls: Option<Vec<HallId>>,
+    /// Cases in the inbox of one of these nodes (escalated there).
+    pub levels: Option<Vec<OrgNodeId>>,
+    pub owner: Option<String>,
+    pub states: Vec<CaseState>,
+    pub source: Option<CaseSource>,
+    pub moment: Option<MomentKey>,
+    /// Opened in [from, to) (ms).
+    pub opened_from: Option<i64>,
+    pub opened_to: Option<i64>,
+    /// Only cases with a running deadline that has passed at this time.
+    pub overdue_at: Option<i64>,
+    /// Cases numbered below this one (the next page of a newest-first list).
+    pub before: Option<CaseId>,
+    pub limit: Option<i64>,
+}
+
+/// A deadline that passed and what the sweep did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Escalation {
+    pub case: CaseId,
+    pub hall: HallId,
+    pub stage: peakend_core::case::Stage,
+    pub from: OrgNodeId,
+    /// `None` at the top of the tree: the breach is recorded, nothing higher to go to.
+    pub to: Option<OrgNodeId>,
+    pub due_at: i64,
+}
+
+/// The raw figures behind the case KPIs of some halls over opening times [from, to).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CaseFigures {
+    /// (source, moment, cases)
+    pub by_source_moment: Vec<(CaseSource, String, i64)>,
+    /// Per stage (acknowledge, resolve, callback): (met, measured).
+    pub sla: [(i64, i64); 3],
+    /// Minutes from opening to acknowledgement and to resolution, as (minutes, cases).
+    pub acknowledge_minutes: Vec<(i64, i64)>,
+    pub resolve_minutes: Vec<(i64, i64)>,
+    pub resolved: i64,
+    /// Resolved without being reopened or escalated.
+    pub first_contact_resolved: i64,
+    /// Cases of a contact that had another case within the 30 days before.
+    pub repeat: i64,
+    pub with_contact: i64,
+    /// Recovery satisfaction 1–5: (score, cases).
+    pub recovery: Vec<(i64, i64)>,
+    /// Recommend 0–10 of customers called back and recovered (recovery ≥ 4).
+    pub recovered_recommend: Vec<(i64, i64)>,
+}
+
+/// A webhook receiver (its secret is never shown again).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A delivery waiting in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub url: String,
+    pub secret: String,
+    pub event: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// The webhook events a case change announces.
+pub const WEBHOOK_EVENTS: [&str; 6] = [
+    "case.opened",
+    "case.acknowledged",
+    "case.escalated",
+    "case.resolved",
+    "case.reopened",
+    "case.closed",
+];
+
+#[async_trait::async_trait]
+pub trait CaseStore: Send + Sync {
+    /// Opens cases in one transaction (manual, hotline imports, survey answers): a
+    /// cause already open is skipped, an unknown hall refuses the whole lot. Returns
+    /// each case's id, `None` where its cause had one already.
+    async fn open_cases(&self, cases: &[NewCase], actor: &str) -> Result<Vec<Option<CaseId>>>;
+
+    async fn case(&self, id: CaseId) -> Result<Option<Case>>;
+
+    /// A case's timeline, oldest first.
+    async fn case_timeline(&self, id: CaseId) -> Result<Vec<CaseEntry>>;
+
+    /// Cases newest first.
+    async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>>;
+
+    /// Makes a change on the version the caller saw. `Err(Conflict)` when the move is
+    /// not allowed or the case changed since; on success the case as it is now.
+    async fn change_case(
+        &self,
+        id: CaseId,
+        version: i64,
+        change: &CaseChange,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<std::result::Result<Case, CaseConflict>>;
+
+    /// The customer's answer at the one-time callback link: `None` if the link is
+    /// unknown or used.
+    async fn customer_callback(
+        &self,
+        token: &str,
+        recovery: i64,
+        recommend: Option<i64>,
+        at_ms: i64,
+    ) -> Result<Option<CaseId>>;
+
+    /// The case whose callback link this is, while it may be used.
+    async fn case_by_token(&self, token: &str) -> Result<Option<Case>>;
+
+    /// Escalates every case whose running deadline passed by `at_ms` one level up.
+    async fn sweep_cases(&self, at_ms: i64) -> Result<Vec<Escalation>>;
+
+    /// Erases the contacts of cases closed before `closed_before_ms`; the cases stay.
+    async fn erase_contacts(&self, closed_before_ms: i64, at_ms: i64) -> Result<usize>;
+
+    /// The figures of the cases of `halls` (all when `None`) opened in [from, to).
+    async fn case_figures(
+        &self,
+        halls: Option<&[HallId]>,
+        from_ms: i64,
+        to_ms: i64,
+        now_ms: i64,
+    ) -> Result<CaseFigures>;
+
+    /// Recommend answers (0–10, counts) of survey respondents of `halls` with a visit
+    /// date in [from, to] who never had a case.
+    async fn recommend_without_case(
+        &self,
+        halls: Option<&[HallId]>,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<(i64, i64)>>;
+
+    /// Sets a user's staff code (the device events' `staff`); `None` clears it.
+    async fn set_staff(&self, user: &UserName, staff: Option<&str>) -> Result<()>;
+
+    async fn add_webhook(&self, url: &str, secret: &str, events: &[String]) -> Result<i64>;
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>>;
+
+    async fn remove_webhook(&self, id: i64) -> Result<bool>;
+
+    /// Deliveries due at `now_ms`, oldest first.
+    async fn due_deliveries(&self, now_ms: i64, limit: i64) -> Result<Vec<Delivery>>;
+
+    /// Records a delivery's attempt: delivered, or failed and retried at `retry_at`.
+    async fn delivery_attempted(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<&str>,
+        at_ms: i64,
+        retry_at: i64,
+    ) -> Result<()>;
+}
+
+/// The key two cases of one customer share: a SHA-256 of the contact with spaces,
+/// dashes and a +86 prefix taken off (the contact itself is erased on schedule).
+pub fn contact_key(contact: &str) -> String {
+    use sha2::Digest;
+    let mut c: String = contact
+        .trim()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_lowercase();
+    if let Some(rest) = c.strip_prefix("+86") {
+        c = rest.to_owned();
+    }
+    sha2::Sha256::digest(c.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The webhook body announcing a case event: the case without its contact.
+pub fn webhook_body(event: &str, case: &WebhookCase<'_>, at_ms: i64) -> String {
+    serde_json::json!({
+        "event": event,
+        "at": at_ms,
+        "case": case,
+    })
+    .to_string()
+}
+
+/// What a webhook tells of a case.
+#[derive(Debug, Serialize)]
+pub struct WebhookCase<'a> {
+    pub id: i64,
+    pub hall: &'a str,
+    pub source: &'a str,
+    pub moment: &'a str,
+    pub severity: &'a str,
+    pub state: &'a str,
+    pub level: &'a str,
+    pub owner: Option<&'a str>,
+}
+
+/// SQL both backends and both write paths (the pool, SQLite's event writer) share.
+/// Parameters appear in number order, as SQLite's writer binds them by position.
+pub(crate) mod sql {
+    /// Opens a case once per cause; the owner is the hall's user with the staff code
+    /// that served, else the hall's manager (the first by name).
+    pub const INSERT_CASE: &str = "INSERT INTO service_case
+        (hall_id, source, cause, ticket, response_id, moment_key, severity, summary, contact,
+         contact_key, state, version, owner, level_id, opened_at, acknowledge_due,
+         resolve_due, due_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', 1,
+         COALESCE(
+           (SELECT name FROM app_user WHERE org_id = $1 AND staff = $11 ORDER BY name LIMIT 1),
+           (SELECT name FROM app_user WHERE org_id = $1 AND role = 'hall_manager' ORDER BY name LIMIT 1)),
+         $1, $12, $13, $14, $13)
+        ON CONFLICT (hall_id, source, cause) DO NOTHING
+        RETURNING id, owner";
+
+    pub const INSERT_ENTRY: &str = "INSERT INTO case_event
+        (case_id, at, actor, kind, from_state, to_state, note)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+    /// Queues a delivery of event $1 with body $2 for every webhook that wants it.
+    pub const ENQUEUE: &str = "INSERT INTO webhook_delivery
+        (webhook_id, event, body, created_at, next_at)
+        SELECT id, $1, $2, $3, $3 FROM webhook WHERE (',' || events || ',') LIKE ('%,' || $1 || ',%')";
+}
+
+/// The timeline note of an opening: who owns it.
+pub(crate) fn opened_note(owner: Option<&str>) -> String {
+    match owner {
+        Some(o) => format!("owner: {o}"),
+        None => "no owner: the hall has no manager and no user with the staff code".into(),
+    }
+}
+
+/// The body of a `case.opened` delivery for a new case.
+pub(crate) fn opened_body(case: &NewCase, id: i64, owner: Option<&str>, at_ms: i64) -> String {
+    webhook_body(
+        "case.opened",
+        &WebhookCase {
+            id,
+            hall: case.hall.as_str(),
+            source: case.source.as_str(),
+            moment: case.moment.as_str(),
+            severity: case.severity.as_str(),
+            state: CaseState::Open.as_str(),
+            level: case.hall.as_str(),
+            owner,
+        },
+        at_ms,
+    )
+}

@@ -1,0 +1,785 @@
+//! The SQL behind service cases: opening, listing, changing on a version, the
+//! escalation sweep, contact erasure, the KPI figures and the webhook outbox. A child
+//! module of `sql`, so it shares the pool.
+
+use peakend_core::case::{Case, CaseChange, CaseConflict, CaseEntry, CaseId, NewCase};
+
+use super::*;
+use crate::cases::{
+    CaseFigures, CaseFilter, CaseStore, Delivery, Escalation, Webhook, WebhookCase, sql as q,
+    webhook_body,
+};
+
+const COLUMNS: &str = "id, hall_id, source, ticket, response_id, moment_key, severity, summary, \
+    contact, state, version, owner, level_id, escalations, opened_at, acknowledge_due, \
+    resolve_due, callback_due, due_at, acknowledged_at, resolved_at, followed_up_at, closed_at, \
+    reopened, root_cause, good_faith, recovery, recommend, callback_token, contact_erased_at";
+
+/// Decodes a row of [`COLUMNS`] on either backend.
+macro_rules! case_of_row {
+    ($row:expr) => {{
+        use sqlx::Row;
+        let r = $row;
+        let id: i64 = r.try_get(0)?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("case {id}: {what}"));
+        let hall: String = r.try_get(1)?;
+        let source: String = r.try_get(2)?;
+        let moment: String = r.try_get(5)?;
+        let severity: String = r.try_get(6)?;
+        let state: String = r.try_get(9)?;
+        let level: String = r.try_get(12)?;
+        let good_faith: Option<i32> = r.try_get(25)?;
+        Case {
+            id: CaseId(id),
+            hall: HallId::parse(hall.as_str()).map_err(|_| corrupt("hall"))?,
+            source: peakend_core::case::CaseSource::parse(&source)
+                .ok_or_else(|| corrupt("source"))?,
+            ticket: r.try_get(3)?,
+            response: r.try_get(4)?,
+            moment: peakend_core::MomentKey::parse(moment.as_str())
+                .map_err(|_| corrupt("moment"))?,
+            severity: peakend_core::case::Severity::parse(&severity)
+                .map_err(|_| corrupt("severity"))?,
+            summary: r.try_get(7)?,
+            contact: r.try_get(8)?,
+            state: peakend_core::case::CaseState::parse(&state).map_err(|_| corrupt("state"))?,
+            version: r.try_get(10)?,
+            owner: r.try_get(11)?,
+            level: OrgNodeId::parse(level.as_str()).map_err(|_| corrupt("level"))?,
+            escalations: i64::from(r.try_get::<i32, _>(13)?),
+            opened_at: r.try_get(14)?,
+            acknowledge_due: r.try_get(15)?,
+            resolve_due: r.try_get(16)?,
+            callback_due: r.try_get(17)?,
+            due_at: r.try_get(18)?,
+            acknowledged_at: r.try_get(19)?,
+            resolved_at: r.try_get(20)?,
+            followed_up_at: r.try_get(21)?,
+            closed_at: r.try_get(22)?,
+            reopened: i64::from(r.try_get::<i32, _>(23)?),
+            root_cause: r.try_get(24)?,
+            good_faith: good_faith.map(|g| g != 0),
+            recovery: r.try_get::<Option<i32>, _>(26)?.map(i64::from),
+            recommend: r.try_get::<Option<i32>, _>(27)?.map(i64::from),
+            callback_token: r.try_get(28)?,
+            contact_erased_at: r.try_get(29)?,
+        }
+    }};
+}
+
+/// Writes a case's changed fields back on the version it was read at; false when it
+/// changed since.
+macro_rules! update_case {
+    ($tx:ident, $c:expr, $version:expr) => {{
+        let c = $c;
+        sqlx::query(
+            "UPDATE service_case SET state = $1, version = version + 1, owner = $2, level_id = $3,
+               escalations = $4, resolve_due = $5, callback_due = $6, due_at = $7,
+               acknowledged_at = $8, resolved_at = $9, followed_up_at = $10, closed_at = $11,
+               reopened = $12, root_cause = $13, good_faith = $14, recovery = $15,
+               recommend = $16, callback_token = $17
+             WHERE id = $18 AND version = $19",
+        )
+        .bind(c.state.as_str())
+        .bind(c.owner.as_deref())
+        .bind(c.level.as_str())
+        .bind(c.escalations as i32)
+        .bind(c.resolve_due)
+        .bind(c.callback_due)
+        .bind(c.due_at)
+        .bind(c.acknowledged_at)
+        .bind(c.resolved_at)
+        .bind(c.followed_up_at)
+        .bind(c.closed_at)
+        .bind(c.reopened as i32)
+        .bind(c.root_cause.as_deref())
+        .bind(c.good_faith.map(i32::from))
+        .bind(c.recovery.map(|v| v as i32))
+        .bind(c.recommend.map(|v| v as i32))
+        .bind(c.callback_token.as_deref())
+        .bind(c.id.0)
+        .bind($version)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            == 1
+    }};
+}
+
+macro_rules! insert_entry {
+    ($tx:ident, $id:expr, $e:expr) => {{
+        let e: &CaseEntry = $e;
+        sqlx::query(q::INSERT_ENTRY)
+            .bind($id)
+            .bind(e.at)
+            .bind(&e.actor)
+            .bind(&e.kind)
+            .bind(e.from.as_deref())
+            .bind(e.to.as_deref())
+            .bind(e.note.as_deref())
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+macro_rules! enqueue {
+    ($tx:ident, $event:expr, $body:expr, $at:expr) => {{
+        sqlx::query(q::ENQUEUE)
+            .bind($event)
+            .bind($body)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+fn announce(event: &str, c: &Case, at: i64) -> String {
+    webhook_body(
+        event,
+        &WebhookCase {
+            id: c.id.0,
+            hall: c.hall.as_str(),
+            source: c.source.as_str(),
+            moment: c.moment.as_str(),
+            severity: c.severity.as_str(),
+            state: c.state.as_str(),
+            level: c.level.as_str(),
+            owner: c.owner.as_deref(),
+        },
+        at,
+    )
+}
+
+/// `col IN (…)` over `values`, numbered from `$first`, or TRUE when `None`.
+fn in_list(col: &str, values: Option<usize>, first: usize, postgres: bool) -> String {
+    match values {
+        None => "1 = 1".into(),
+        Some(0) => "1 = 0".into(),
+        Some(n) => {
+            let marks: Vec<String> = (0..n)
+                .map(|i| {
+                    if postgres {
+                        format!("${}", first + i)
+                    } else {
+                        format!("?{}", first + i)
+                    }
+                })
+                .collect();
+            format!("{col} IN ({})", marks.join(", "))
+        }
+    }
+}
+
+impl SqlStore {
+    fn postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+}
+
+#[async_trait]
+impl CaseStore for SqlStore {
+    async fn open_cases(&self, cases: &[NewCase], actor: &str) -> Result<Vec<Option<CaseId>>> {
+        let tree = self.org_tree().await?;
+        for c in cases {
+            let node = OrgNodeId::parse(c.hall.as_str())
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            if tree.get(&node).is_none_or(|n| n.level != OrgLevel::Hall) {
+                return Err(StoreError::NotFound(format!(
+                    "`{}` is not a hall of the organisation",
+                    c.hall
+                )));
+            }
+        }
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(cases.len());
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for c in cases {
+                let row = open_case!(&mut *tx, c, actor, now);
+                ids.push(row.map(|(id, _)| CaseId(id)));
+            }
+            tx.commit().await?;
+        });
+        Ok(ids)
+    }
+
+    async fn case(&self, id: CaseId) -> Result<Option<Case>> {
+        let sql = format!("SELECT {COLUMNS} FROM service_case WHERE id = $1");
+        Ok(on_pool!(self, pool => {
+            match sqlx::query(&sql).bind(id.0).fetch_optional(pool).await? {
+                Some(row) => Some(case_of_row!(&row)),
+                None => None,
+            }
+        }))
+    }
+
+    async fn case_timeline(&self, id: CaseId) -> Result<Vec<CaseEntry>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT at, actor, kind, from_state, to_state, note FROM case_event
+                 WHERE case_id = $1 ORDER BY id",
+            )
+            .bind(id.0)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, kind, from, to, note)| CaseEntry {
+                at,
+                actor,
+                kind,
+                from,
+                to,
+                note,
+            })
+            .collect())
+    }
+
+    async fn cases(&self, f: &CaseFilter) -> Result<Vec<Case>> {
+        let pg = self.postgres();
+        let mut n = 0usize;
+        let mut mark = || {
+            n += 1;
+            if pg { format!("${n}") } else { "?".to_owned() }
+        };
+        let mut conds: Vec<String> = Vec::new();
+        // Halls and levels are OR-ed: a manager's inbox is the hall's cases, a region's
+        // the cases escalated to it and below.
+        let mut scope: Vec<String> = Vec::new();
+        if let Some(h) = &f.halls {
+            let marks: Vec<String> = h.iter().map(|_| mark()).collect();
+            scope.push(if marks.is_empty() {
+                "1 = 0".into()
+            } else {
+                format!("hall_id IN ({})", marks.join(", "))
+            });
+        }
+        if let Some(l) = &f.levels {
+            let marks: Vec<String> = l.iter().map(|_| mark()).collect();
+            scope.push(if marks.is_empty() {
+                "1 = 0".into()
+            } else {
+                format!("level_id IN ({})", marks.join(", "))
+            });
+        }
+        if !scope.is_empty() {
+            conds.push(format!("({})", scope.join(" OR ")));
+        }
+        if f.owner.is_some() {
+            conds.push(format!("owner = {}", mark()));
+        }
+        if !f.states.is_empty() {
+            let marks: Vec<String> = f.states.iter().map(|_| mark()).collect();
+            conds.push(format!("state IN ({})", marks.join(", ")));
+        }
+        if f.source.is_some() {
+            conds.push(format!("source = {}", mark()));
+        }
+        if f.moment.is_some() {
+            conds.push(format!("moment_key = {}", mark()));
+        }
+        if f.opened_from.is_some() {
+            conds.push(format!("opened_at >= {}", mark()));
+        }
+        if f.opened_to.is_some() {
+            conds.push(format!("opened_at < {}", mark()));
+        }
+        if f.overdue_at.is_some() {
+            conds.push(format!("due_at <= {}", mark()));
+        }
+        if f.before.is_some() {
+            conds.push(format!("id < {}", mark()));
+        }
+        let limit = mark();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM service_case{} ORDER BY id DESC LIMIT {limit}",
+            if conds.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", conds.join(" AND "))
+            }
+        );
+        Ok(on_pool!(self, pool => {
+            let mut query = sqlx::query(&sql);
+            for h in f.halls.iter().flatten() {
+                query = query.bind(h.as_str());
+            }
+            for l in f.levels.iter().flatten() {
+                query = query.bind(l.as_str());
+            }
+            if let Some(o) = &f.owner {
+                query = query.bind(o.as_str());
+            }
+            for s in &f.states {
+                query = query.bind(s.as_str());
+            }
+            if let Some(s) = f.source {
+                query = query.bind(s.as_str());
+            }
+            if let Some(m) = &f.moment {
+                query = query.bind(m.as_str());
+            }
+            if let Some(v) = f.opened_from {
+                query = query.bind(v);
+            }
+            if let Some(v) = f.opened_to {
+                query = query.bind(v);
+            }
+            if let Some(v) = f.overdue_at {
+                query = query.bind(v);
+            }
+            if let Some(v) = f.before {
+                query = query.bind(v.0);
+            }
+            query = query.bind(f.limit.unwrap_or(100).clamp(1, 100_000));
+            let rows = query.fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(case_of_row!(row));
+            }
+            out
+        }))
+    }
+
+    async fn change_case(
+        &self,
+        id: CaseId,
+        version: i64,
+        change: &CaseChange,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<std::result::Result<Case, CaseConflict>> {
+        let Some(mut case) = self.case(id).await? else {
+            return Err(StoreError::NotFound(format!("case {id} not found")));
+        };
+        if case.version != version {
+            return Ok(Err(CaseConflict::Stale {
+                sent: version,
+                now: case.version,
+                state: case.state,
+                allowed: case.allowed(),
+            }));
+        }
+        if let CaseChange::Assign { to, .. } = change {
+            // The new owner works in the case's hall or above it in its line.
+            let tree = self.org_tree().await?;
+            let user = self.user_credentials(to).await?.map(|(u, _)| u);
+            let node = OrgNodeId::parse(case.hall.as_str())
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let fits = user.is_some_and(|u| peakend_core::Scope::new(u.org).covers(&tree, &node));
+            if !fits {
+                return Ok(Err(CaseConflict::Refused(format!(
+                    "assign: `{to}` is not a user of hall `{}` or above it",
+                    case.hall
+                ))));
+            }
+        }
+        let rules = crate::hall_rules(self, &case.hall).await?;
+        let applied = match case.apply(change, &rules, actor, at_ms, &random_hex()) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        case.version += 1;
+        let done = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if !update_case!(tx, &case, version) {
+                false
+            } else {
+                insert_entry!(tx, id.0, &applied.entry);
+                if let Some(event) = applied.event {
+                    enqueue!(tx, event, announce(event, &case, at_ms), at_ms);
+                }
+                tx.commit().await?;
+                true
+            }
+        });
+        if !done {
+            let now = self
+                .case(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("case {id} not found")))?;
+            return Ok(Err(CaseConflict::Stale {
+                sent: version,
+                now: now.version,
+                state: now.state,
+                allowed: now.allowed(),
+            }));
+        }
+        Ok(Ok(case))
+    }
+
+    async fn case_by_token(&self, token: &str) -> Result<Option<Case>> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {COLUMNS} FROM service_case WHERE callback_token = $1");
+        Ok(on_pool!(self, pool => {
+            match sqlx::query(&sql).bind(token).fetch_optional(pool).await? {
+                Some(row) => Some(case_of_row!(&row)),
+                None => None,
+            }
+        }))
+    }
+
+    async fn customer_callback(
+        &self,
+        token: &str,
+        recovery: i64,
+        recommend: Option<i64>,
+        at_ms: i64,
+    ) -> Result<Option<CaseId>> {
+        let Some(case) = self.case_by_token(token).await? else {
+            return Ok(None);
+        };
+        let change = CaseChange::Callback {
+            recovery,
+            recommend,
+            note: Some("answered by the customer at the callback link".into()),
+        };
+        match self
+            .change_case(case.id, case.version, &change, "customer", at_ms)
+            .await?
+        {
+            Ok(c) => Ok(Some(c.id)),
+            // Used meanwhile (or the case moved on): the link is spent.
+            Err(CaseConflict::Stale { .. }) | Err(CaseConflict::Move(_)) => Ok(None),
+            Err(e) => Err(StoreError::Invalid(e.to_string())),
+        }
+    }
+
+    async fn sweep_cases(&self, at_ms: i64) -> Result<Vec<Escalation>> {
+        const BATCH: i64 = 5_000;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM service_case WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
+        );
+        let book = crate::RulesBook::load(self).await?;
+        let tree = book.tree().clone();
+        let mut out = Vec::new();
+        loop {
+            let due: Vec<Case> = on_pool!(self, pool => {
+                let rows = sqlx::query(&sql).bind(at_ms).bind(BATCH).fetch_all(pool).await?;
+                let mut v = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    v.push(case_of_row!(row));
+                }
+                v
+            });
+            if due.is_empty() {
+                break;
+            }
+            let fetched = due.len() as i64;
+            on_pool!(self, pool => {
+                let mut tx = pool.begin().await?;
+                for mut case in due {
+                    let version = case.version;
+                    let rules = book.hall(&case.hall);
+                    let Some((stage, from, to, due_at)) = case.escalate(&tree, &rules, at_ms) else {
+                        // A clock with no stage (a state that runs none): stop it.
+                        sqlx::query("UPDATE service_case SET due_at = NULL WHERE id = $1")
+                            .bind(case.id.0).execute(&mut *tx).await?;
+                        continue;
+                    };
+                    case.version += 1;
+                    if !update_case!(tx, &case, version) {
+                        continue;
+                    }
+                    let stage_name = match stage {
+                        peakend_core::case::Stage::Acknowledge => "acknowledge",
+                        peakend_core::case::Stage::Resolve => "resolve",
+                        peakend_core::case::Stage::Callback => "callback",
+                    };
+                    let note = match &to {
+                        Some(to) => format!("{stage_name} deadline passed: escalated from {from} to {to}"),
+                        None => format!("{stage_name} deadline passed at {from}, the top of the organisation"),
+                    };
+                    let entry = CaseEntry {
+                        at: at_ms,
+                        actor: "system".into(),
+                        kind: "escalated".into(),
+                        from: None,
+                        to: None,
+                        note: Some(note),
+                    };
+                    insert_entry!(tx, case.id.0, &entry);
+                    if to.is_some() {
+                        enqueue!(tx, "case.escalated", announce("case.escalated", &case, at_ms), at_ms);
+                    }
+                    out.push(Escalation { case: case.id, hall: case.hall.clone(), stage, from, to, due_at });
+                }
+                tx.commit().await?;
+            });
+            if fetched < BATCH {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn erase_contacts(&self, closed_before_ms: i64, at_ms: i64) -> Result<usize> {
+        let n = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let ids: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM service_case WHERE contact IS NOT NULL AND closed_at < $1",
+            )
+            .bind(closed_before_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (id,) in &ids {
+                sqlx::query(
+                    "UPDATE service_case SET contact = NULL, contact_key = NULL, contact_erased_at = $1 WHERE id = $2",
+                )
+                .bind(at_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let entry = CaseEntry {
+                    at: at_ms,
+                    actor: "system".into(),
+                    kind: "contact_erased".into(),
+                    from: None,
+                    to: None,
+                    note: None,
+                };
+                insert_entry!(tx, *id, &entry);
+            }
+            tx.commit().await?;
+            ids.len()
+        });
+        Ok(n)
+    }
+
+    async fn case_figures(
+        &self,
+        halls: Option<&[HallId]>,
+        from_ms: i64,
+        to_ms: i64,
+        now_ms: i64,
+    ) -> Result<CaseFigures> {
+        let pg = self.postgres();
+        let n_halls = halls.map(<[HallId]>::len);
+        // $1 from, $2 to, $3 now, then the halls.
+        let scope = format!(
+            "opened_at >= {} AND opened_at < {} AND {}",
+            if pg { "$1" } else { "?1" },
+            if pg { "$2" } else { "?2" },
+            in_list("hall_id", n_halls, 4, pg)
+        );
+        let now = if pg { "$3" } else { "?3" };
+        let by_source = format!(
+            "SELECT source, moment_key, COUNT(*) FROM service_case WHERE {scope} GROUP BY source, moment_key"
+        );
+        let sla = format!(
+            "SELECT
+               COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL AND acknowledged_at <= acknowledge_due THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL OR acknowledge_due < {now} THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND resolved_at <= resolve_due THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL OR resolve_due < {now} THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND followed_up_at IS NOT NULL AND followed_up_at <= callback_due THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND (followed_up_at IS NOT NULL OR callback_due < {now}) THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND reopened = 0 AND escalations = 0 THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN contact_key IS NOT NULL THEN 1 ELSE 0 END), 0)
+             FROM service_case WHERE {scope}"
+        );
+        let ack = format!(
+            "SELECT (acknowledged_at - opened_at) / 60000 AS m, COUNT(*) FROM service_case
+             WHERE {scope} AND acknowledged_at IS NOT NULL GROUP BY m ORDER BY m"
+        );
+        let res = format!(
+            "SELECT (resolved_at - opened_at) / 60000 AS m, COUNT(*) FROM service_case
+             WHERE {scope} AND resolved_at IS NOT NULL GROUP BY m ORDER BY m"
+        );
+        let recovery = format!(
+            "SELECT recovery, COUNT(*) FROM service_case WHERE {scope} AND recovery IS NOT NULL GROUP BY recovery ORDER BY recovery"
+        );
+        let recommend = format!(
+            "SELECT recommend, COUNT(*) FROM service_case WHERE {scope} AND recovery >= 4 AND recommend IS NOT NULL GROUP BY recommend ORDER BY recommend"
+        );
+        // A case whose customer had another case in the 30 days before it.
+        let repeat = format!(
+            "SELECT COUNT(*) FROM (
+               SELECT opened_at, hall_id, opened_at - LAG(opened_at) OVER (PARTITION BY contact_key ORDER BY opened_at) AS gap
+               FROM service_case WHERE contact_key IS NOT NULL AND contact_key IN (
+                 SELECT contact_key FROM service_case WHERE {scope} AND contact_key IS NOT NULL)
+             ) t WHERE gap IS NOT NULL AND gap <= 2592000000 AND {}",
+            scope.replace("opened_at", "t.opened_at").replace("hall_id", "t.hall_id")
+        );
+        let halls: Vec<&str> = halls.into_iter().flatten().map(HallId::as_str).collect();
+        macro_rules! run {
+            ($pool:ident, $sql:expr, $t:ty) => {{
+                let mut query = sqlx::query_as::<_, $t>($sql)
+                    .bind(from_ms)
+                    .bind(to_ms)
+                    .bind(now_ms);
+                for h in &halls {
+                    query = query.bind(*h);
+                }
+                query.fetch_all($pool).await?
+            }};
+        }
+        let mut f = CaseFigures::default();
+        on_pool!(self, pool => {
+            let rows = run!(pool, &by_source, (String, String, i64));
+            for (s, m, c) in rows {
+                if let Some(src) = peakend_core::case::CaseSource::parse(&s) {
+                    f.by_source_moment.push((src, m, c));
+                }
+            }
+            let rows = run!(pool, &sla, (i64, i64, i64, i64, i64, i64, i64, i64, i64));
+            if let Some(r) = rows.first() {
+                f.sla = [(r.0, r.1), (r.2, r.3), (r.4, r.5)];
+                f.resolved = r.6;
+                f.first_contact_resolved = r.7;
+                f.with_contact = r.8;
+            }
+            f.acknowledge_minutes = run!(pool, &ack, (i64, i64));
+            f.resolve_minutes = run!(pool, &res, (i64, i64));
+            f.recovery = run!(pool, &recovery, (i32, i64)).into_iter().map(|(a, b)| (i64::from(a), b)).collect();
+            f.recovered_recommend = run!(pool, &recommend, (i32, i64)).into_iter().map(|(a, b)| (i64::from(a), b)).collect();
+            f.repeat = run!(pool, &repeat, (i64,)).first().map_or(0, |r| r.0);
+        });
+        Ok(f)
+    }
+
+    async fn recommend_without_case(
+        &self,
+        halls: Option<&[HallId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(i64, i64)>> {
+        let pg = self.postgres();
+        let (lo, hi) = date_bounds(Some(from), Some(to));
+        let sql = format!(
+            "SELECT CAST(nps AS INTEGER) AS s, COUNT(*) FROM survey_response r
+             WHERE visit_date >= {} AND visit_date <= {} AND nps IS NOT NULL AND {}
+               AND NOT EXISTS (SELECT 1 FROM service_case c WHERE c.hall_id = r.hall_id AND c.response_id = r.respondent)
+             GROUP BY s ORDER BY s",
+            if pg { "$1" } else { "?1" },
+            if pg { "$2" } else { "?2" },
+            in_list("r.hall_id", halls.map(<[HallId]>::len), 3, pg)
+        );
+        let rows: Vec<(i32, i64)> = on_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql).bind(&lo).bind(&hi);
+            for h in halls.into_iter().flatten() {
+                query = query.bind(h.as_str());
+            }
+            query.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(a, b)| (i64::from(a), b)).collect())
+    }
+
+    async fn set_staff(&self, user: &UserName, staff: Option<&str>) -> Result<()> {
+        let done = on_pool!(self, pool => {
+            sqlx::query("UPDATE app_user SET staff = $1 WHERE name = $2")
+                .bind(staff)
+                .bind(user.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("user `{user}` not found")));
+        }
+        Ok(())
+    }
+
+    async fn add_webhook(&self, url: &str, secret: &str, events: &[String]) -> Result<i64> {
+        let (id,): (i64,) = on_pool!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO webhook (url, secret, events, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(url)
+            .bind(secret)
+            .bind(events.join(","))
+            .bind(now_ms())
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(id)
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        let rows: Vec<(i64, String, String, i64)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT id, url, events, created_at FROM webhook ORDER BY id")
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, url, events, created_at)| Webhook {
+                id,
+                url,
+                events: events.split(',').map(str::to_owned).collect(),
+                created_at,
+            })
+            .collect())
+    }
+
+    async fn remove_webhook(&self, id: i64) -> Result<bool> {
+        let n = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM webhook_delivery WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
+            let n = sqlx::query("DELETE FROM webhook WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n > 0)
+    }
+
+    async fn due_deliveries(&self, now_ms: i64, limit: i64) -> Result<Vec<Delivery>> {
+        let rows: Vec<(i64, String, String, String, String, i32)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT d.id, w.url, w.secret, d.event, d.body, d.attempts
+                 FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id
+                 WHERE d.delivered_at IS NULL AND d.next_at <= $1 ORDER BY d.next_at, d.id LIMIT $2",
+            )
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, url, secret, event, body, attempts)| Delivery {
+                id,
+                url,
+                secret,
+                event,
+                body,
+                attempts: i64::from(attempts),
+            })
+            .collect())
+    }
+
+    async fn delivery_attempted(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<&str>,
+        at_ms: i64,
+        retry_at: i64,
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE webhook_delivery SET attempts = attempts + 1, delivered_at = $1, last_error = $2, next_at = $3 WHERE id = $4",
+            )
+            .bind(delivered.then_some(at_ms))
+            .bind(error)
+            .bind(retry_at)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+}
