@@ -395,6 +395,9 @@ pub struct NewCase {
     pub contact: Option<String>,
     /// The staff code of who served the customer: the first-asked owner.
     pub staff: Option<String>,
+    /// The owner when known already (a user who opens a case by hand in their own
+    /// hall is the first asked); else by `staff`, else the hall's manager.
+    pub owner: Option<String>,
     pub opened_at: i64,
     pub acknowledge_due: i64,
     pub resolve_due: i64,
@@ -497,6 +500,7 @@ pub fn case_of_event(
         summary,
         contact: None,
         staff,
+        owner: None,
         opened_at: event.at_ms(),
         acknowledge_due,
         resolve_due,
@@ -565,6 +569,7 @@ pub fn case_of_response(
         summary: format!("survey {}: {}", response.respondent, summary.join("; ")),
         contact: Some(contact.to_owned()),
         staff: None,
+        owner: None,
         opened_at: opened_at.timestamp_millis(),
         acknowledge_due,
         resolve_due,
@@ -980,6 +985,45 @@ fn join(a: &str, b: &str) -> String {
         (true, _) => b.to_owned(),
         (_, true) => a.to_owned(),
         _ => format!("{a}; {b}"),
+    }
+}
+
+/// What a user may do with a case in their scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CaseAccess {
+    /// Nothing, not even that it exists.
+    None,
+    /// Move it along and record its callback (its owner, or anyone above frontline).
+    Act,
+    /// Act, and give it to another owner (hall manager and above).
+    Manage,
+}
+
+/// A frontline user works their own cases; a hall manager and above, every case of
+/// the halls in their scope. `in_scope`: the user's node covers the case's hall.
+pub fn access(role: crate::Role, user: &str, in_scope: bool, owner: Option<&str>) -> CaseAccess {
+    if !in_scope {
+        return CaseAccess::None;
+    }
+    match role {
+        crate::Role::Frontline if owner == Some(user) => CaseAccess::Act,
+        crate::Role::Frontline => CaseAccess::None,
+        _ => CaseAccess::Manage,
+    }
+}
+
+/// A customer's contact as `role` sees it: whole from hall manager up on screen, whole
+/// in an export for admins only, masked otherwise.
+pub fn contact_for(role: crate::Role, contact: &str, export: bool) -> String {
+    let whole = if export {
+        role == crate::Role::Admin
+    } else {
+        role >= crate::Role::HallManager
+    };
+    if whole {
+        contact.to_owned()
+    } else {
+        mask_contact(contact)
     }
 }
 

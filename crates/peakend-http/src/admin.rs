@@ -246,6 +246,7 @@ async fn add_user(
         role,
         org,
         created_at: chrono::Utc::now().timestamp_millis(),
+        staff: None,
     };
     match state.store.create_user(&user, &hash).await {
         Ok(()) => {

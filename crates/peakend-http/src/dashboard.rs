@@ -391,6 +391,9 @@ struct AnalysisPage {
     memory_peak_end: String,
     memory_average: String,
     needs: Vec<NeedRow>,
+    /// Service cases opened in the period by moment, most first: (moment, cases, peak
+    /// or end mark), beside the peak-end results.
+    case_moments: Vec<(String, i64, String)>,
     /// The chart data as JSON, for the page's script.
     data: String,
     export_query: String,
@@ -571,7 +574,40 @@ async fn analysis_page(
         .unwrap_or_default();
     let fmt = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
     let node_name = tree.get(&node).map(|n| n.name.clone()).unwrap_or_default();
+    let case_moments = {
+        let halls: Vec<peakend_core::HallId> = tree
+            .subtree(&node)
+            .iter()
+            .filter_map(|n| n.hall_id())
+            .collect();
+        let zone = tree.zone_of(&node);
+        let ms = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(zone.offset_on(d)).single())
+                .map(|t| t.timestamp_millis())
+        };
+        let from = p.from.and_then(ms).unwrap_or(i64::MIN / 2);
+        let to =
+            p.to.and_then(|d| d.succ_opt())
+                .and_then(ms)
+                .unwrap_or(i64::MAX / 2);
+        let counts = crate::cases::cases_by_moment(&state, Some(&halls), from, to).await?;
+        let mut rows: Vec<(String, i64, String)> = counts
+            .into_iter()
+            .map(|(k, c)| {
+                let mark = match chosen.as_ref() {
+                    Some(a) if a.peaks.contains(&k) => lang.t("峰", "Peak").to_owned(),
+                    Some(a) if a.end == k => lang.t("终", "End").to_owned(),
+                    _ => String::new(),
+                };
+                (name_of(&k), c, mark)
+            })
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows
+    };
     render(&AnalysisPage {
+        case_moments,
         nav: Nav::of(&viewer, &tree, &lang, &uri),
         node_name,
         journey: journey.key().to_string(),

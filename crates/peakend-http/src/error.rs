@@ -13,6 +13,8 @@ pub struct ApiError {
     pub problems: Vec<serde_json::Value>,
     /// Seconds to wait before trying again (429), sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// More fields of the error object (a 409's `allowed` next states).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             message: message.into(),
             problems: Vec::new(),
             retry_after: None,
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -36,6 +39,7 @@ impl ApiError {
                 .filter_map(|p| serde_json::to_value(p).ok())
                 .collect(),
             retry_after: None,
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -68,6 +72,9 @@ impl IntoResponse for ApiError {
         let mut error = json!({ "status": self.status.as_u16(), "message": self.message });
         if !self.problems.is_empty() {
             error["problems"] = self.problems.into();
+        }
+        for (k, v) in self.extra {
+            error[k] = v;
         }
         let body = json!({ "error": error });
         let mut response = (self.status, Json(body)).into_response();

@@ -9,6 +9,8 @@ mod analysis;
 mod assets;
 pub mod auth;
 mod board;
+pub mod case_worker;
+mod cases;
 mod dashboard;
 mod deadline;
 mod error;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// Failed sign-ins per account and per address.
     pub logins: Arc<limiter::LoginThrottle>,
+    /// How service cases are kept, and whether this server runs their background work.
+    pub cases: case_worker::CaseSettings,
 }
 
 /// Request body limits: forms and small JSON everywhere, a device's event batch, and a
@@ -126,6 +130,7 @@ impl AppState {
             limits: BodyLimits::default(),
             shutdown: Shutdown::default(),
             logins: Arc::default(),
+            cases: case_worker::CaseSettings::default(),
         }
     }
 }
@@ -138,6 +143,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router())
         .merge(board::router())
+        .merge(cases::router())
         .merge(dashboard::router())
         .merge(events::router(&limits))
         .merge(analysis::router())
@@ -189,6 +195,7 @@ pub async fn serve_until(
 
     let shutdown = state.shutdown.clone();
     let header_timeout = state.limits.header_timeout;
+    case_worker::spawn(state.clone());
     let router = app(state);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder

@@ -6,6 +6,7 @@
 
 pub mod analysis_csv;
 pub mod analysis_xlsx;
+pub mod case_io;
 pub mod decode;
 pub mod holiday_csv;
 pub mod org_csv;

@@ -151,13 +151,13 @@ pub trait CaseStore: Send + Sync {
     ) -> Result<CaseFigures>;
 
     /// Recommend answers (0–10, counts) of survey respondents of `halls` with a visit
-    /// date in [from, to] who never had a case.
-    async fn recommend_without_case(
+    /// date in [from, to]: of all of them, and of those who never had a case.
+    async fn survey_recommend(
         &self,
         halls: Option<&[HallId]>,
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
-    ) -> Result<Vec<(i64, i64)>>;
+    ) -> Result<(Vec<(i64, i64)>, Vec<(i64, i64)>)>;
 
     /// Sets a user's staff code (the device events' `staff`); `None` clears it.
     async fn set_staff(&self, user: &UserName, staff: Option<&str>) -> Result<()>;
@@ -225,16 +225,16 @@ pub struct WebhookCase<'a> {
 }
 
 /// SQL both backends and both write paths (the pool, SQLite's event writer) share.
-/// Parameters appear in number order, as SQLite's writer binds them by position.
+/// SQLite's writer binds `$n` as `?n`, by number.
 pub(crate) mod sql {
-    /// Opens a case once per cause; the owner is the hall's user with the staff code
-    /// that served, else the hall's manager (the first by name).
+    /// Opens a case once per cause; the owner is the one given, else the hall's user
+    /// with the staff code that served, else the hall's manager (the first by name).
     pub const INSERT_CASE: &str = "INSERT INTO service_case
         (hall_id, source, cause, ticket, response_id, moment_key, severity, summary, contact,
          contact_key, state, version, owner, level_id, opened_at, acknowledge_due,
          resolve_due, due_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', 1,
-         COALESCE(
+         COALESCE($15,
            (SELECT name FROM app_user WHERE org_id = $1 AND staff = $11 ORDER BY name LIMIT 1),
            (SELECT name FROM app_user WHERE org_id = $1 AND role = 'hall_manager' ORDER BY name LIMIT 1)),
          $1, $12, $13, $14, $13)
@@ -275,4 +275,139 @@ pub(crate) fn opened_body(case: &NewCase, id: i64, owner: Option<&str>, at_ms: i
         },
         at_ms,
     )
+}
+
+/// The case KPIs of a node's halls over local days [from, to] (issue 20's list).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseKpis {
+    pub org: OrgNodeId,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub opened: i64,
+    pub visits: u64,
+    /// Cases opened per 1,000 visits (tickets issued).
+    pub per_1000_visits: Option<f64>,
+    pub by_source: std::collections::BTreeMap<String, i64>,
+    pub by_moment: std::collections::BTreeMap<String, i64>,
+    /// Share of deadlines met per stage, of those that came due or were met.
+    pub sla_met: std::collections::BTreeMap<String, Option<f64>>,
+    pub median_minutes_to_acknowledge: Option<f64>,
+    pub median_minutes_to_resolve: Option<f64>,
+    /// Resolved without being reopened or escalated ÷ resolved.
+    pub first_contact_resolution: Option<f64>,
+    /// Cases of a customer (same contact) who had another case within 30 days.
+    pub repeat_cases: i64,
+    pub mean_recovery_satisfaction: Option<f64>,
+    /// NPS (promoters − detractors, %) of customers called back and recovered
+    /// (recovery ≥ 4), against survey respondents who never had a case.
+    pub nps_recovered: Option<f64>,
+    pub nps_without_case: Option<f64>,
+    pub hidden: HiddenDissatisfaction,
+}
+
+/// Bad experiences against the complaints voiced: "for each voiced complaint, N silent".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HiddenDissatisfaction {
+    /// Visits with a bad-experience signal (left after the care threshold, a low
+    /// rating, an unresolved outcome).
+    pub bad_visits: u64,
+    /// Survey answers with recommend ≤ 6.
+    pub detractor_answers: i64,
+    /// Cases the customer raised: complaints, hotline and hand-opened.
+    pub voiced: i64,
+    /// Signals not voiced: bad visits and detractor answers less the voiced cases.
+    pub silent: i64,
+    pub silent_per_voiced: Option<f64>,
+}
+
+/// Reads and computes the case KPIs of `org` (its halls) over [from, to].
+pub async fn case_kpis(
+    store: &dyn crate::Store,
+    org: &OrgNodeId,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    now_ms: i64,
+) -> Result<CaseKpis> {
+    use peakend_core::case::{median_of_counts, nps_of_counts};
+    let tree = store.org_tree().await?;
+    let root = tree.get(org).is_some_and(|n| n.parent.is_none());
+    let halls: Vec<HallId> = tree
+        .subtree(org)
+        .iter()
+        .filter_map(|n| n.hall_id())
+        .collect();
+    // A province's root takes every case without listing its halls.
+    let scope = (!root).then_some(halls.as_slice());
+    let zone = tree.zone_of(org);
+    let start = |d: chrono::NaiveDate| {
+        let offset = zone.offset_on(d);
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(offset).single())
+            .map_or(0, |t| t.timestamp_millis())
+    };
+    let from_ms = start(from);
+    let to_ms = start(to.succ_opt().unwrap_or(to));
+    let f = store.case_figures(scope, from_ms, to_ms, now_ms).await?;
+    let ops = crate::stored_kpis(
+        store,
+        &crate::KpiQuery {
+            org: Some(org),
+            from,
+            to,
+            bucket: peakend_core::ops::kpi::Bucket::Day,
+            offset: zone.offset_on(from),
+            now_ms,
+        },
+    )
+    .await?;
+    let (all, without) = store.survey_recommend(scope, from, to).await?;
+    let opened: i64 = f.by_source_moment.iter().map(|(_, _, c)| c).sum();
+    let mut by_source = std::collections::BTreeMap::new();
+    let mut by_moment = std::collections::BTreeMap::new();
+    let mut voiced = 0;
+    for (s, m, c) in &f.by_source_moment {
+        *by_source.entry(s.as_str().to_owned()).or_insert(0) += c;
+        *by_moment.entry(m.clone()).or_insert(0) += c;
+        if s.voiced() {
+            voiced += c;
+        }
+    }
+    let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+    let sla_met = ["acknowledge", "resolve", "callback"]
+        .iter()
+        .zip(f.sla)
+        .map(|(k, (met, n))| ((*k).to_owned(), ratio(met, n)))
+        .collect();
+    let recovered: i64 = f.recovery.iter().map(|(_, c)| c).sum();
+    let recovery_sum: i64 = f.recovery.iter().map(|(s, c)| s * c).sum();
+    let detractor_answers: i64 = all.iter().filter(|(s, _)| *s <= 6).map(|(_, c)| c).sum();
+    let bad_visits = ops.total.bad_visits;
+    let signals = bad_visits as i64 + detractor_answers;
+    let silent = (signals - voiced).max(0);
+    Ok(CaseKpis {
+        org: org.clone(),
+        from,
+        to,
+        opened,
+        visits: ops.total.arrivals,
+        per_1000_visits: (ops.total.arrivals > 0)
+            .then(|| opened as f64 * 1000.0 / ops.total.arrivals as f64),
+        by_source,
+        by_moment,
+        sla_met,
+        median_minutes_to_acknowledge: median_of_counts(&f.acknowledge_minutes),
+        median_minutes_to_resolve: median_of_counts(&f.resolve_minutes),
+        first_contact_resolution: ratio(f.first_contact_resolved, f.resolved),
+        repeat_cases: f.repeat,
+        mean_recovery_satisfaction: ratio(recovery_sum, recovered),
+        nps_recovered: nps_of_counts(&f.recovered_recommend),
+        nps_without_case: nps_of_counts(&without),
+        hidden: HiddenDissatisfaction {
+            bad_visits,
+            detractor_answers,
+            voiced,
+            silent,
+            silent_per_voiced: ratio(silent, voiced),
+        },
+    })
 }

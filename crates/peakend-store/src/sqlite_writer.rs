@@ -628,7 +628,8 @@ impl IngestTx for Tx<'_> {
                         c.staff,
                         c.opened_at,
                         c.acknowledge_due,
-                        c.resolve_due
+                        c.resolve_due,
+                        c.owner
                     ],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )

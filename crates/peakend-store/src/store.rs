@@ -266,6 +266,10 @@ pub struct User {
     pub role: Role,
     pub org: OrgNodeId,
     pub created_at: i64,
+    /// The staff code they serve under at a counter (the device events' `staff`): the
+    /// first-asked owner of a case about a visit they served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
 }
 
 /// A sign-in or an attempt: who (the name given), from where, and how it ended

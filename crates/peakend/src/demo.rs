@@ -140,6 +140,7 @@ async fn users(store: &SqlStore) -> anyhow::Result<()> {
                 role: *role,
                 org: id(org),
                 created_at: chrono::Utc::now().timestamp_millis(),
+                staff: None,
             };
             store.create_user(&user, &hash).await?;
         }

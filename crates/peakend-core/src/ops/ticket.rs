@@ -220,6 +220,8 @@ pub struct Kpis {
     /// Ratings at the top of their scale ÷ ratings.
     pub top_rating_share: Option<f64>,
     pub care_alerts: u64,
+    /// Visits with a bad-experience signal (see [`Ticket::bad_experience`]).
+    pub bad_visits: u64,
 }
 
 impl Kpis {
@@ -372,6 +374,7 @@ impl KpiSums {
             avg_rating: (self.ratings > 0).then(|| self.rating_sum / self.ratings as f64),
             top_rating_share: ratio(self.top_ratings, self.ratings),
             care_alerts: self.care_alerts,
+            bad_visits: self.bad_visits,
         }
     }
 }

@@ -67,6 +67,7 @@ impl TestApp {
                 role,
                 org: OrgNodeId::parse(org).unwrap(),
                 created_at: 0,
+                staff: None,
             };
             store.create_user(&user, &hash).await.unwrap();
         }

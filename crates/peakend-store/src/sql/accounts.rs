@@ -10,10 +10,10 @@ use crate::{Result, Session, SignIn, StoreError, User};
 /// How long sign-in records (with the caller's address) are kept.
 const SIGN_IN_RETENTION_MS: i64 = 90 * 86_400_000;
 
-type UserRow = (String, String, String, i64);
+type UserRow = (String, String, String, i64, Option<String>);
 
 fn user_of(row: UserRow) -> Result<User> {
-    let (name, role, org, created_at) = row;
+    let (name, role, org, created_at, staff) = row;
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
         StoreError::Corrupt(format!("user `{name}` {what}: {e}"))
     };
@@ -22,6 +22,7 @@ fn user_of(row: UserRow) -> Result<User> {
         org: OrgNodeId::parse(org.as_str()).map_err(|e| corrupt("org node", &e))?,
         name: UserName::parse(name.as_str()).map_err(|e| corrupt("name", &e))?,
         created_at,
+        staff,
     })
 }
 
@@ -102,10 +103,10 @@ impl SqlStore {
                 return Err(StoreError::Conflict(format!("user `{}` already exists", user.name)));
             }
             sqlx::query(
-                "INSERT INTO app_user (name, role, org_id, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO app_user (name, role, org_id, password_hash, created_at, staff) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(user.name.as_str()).bind(user.role.as_str()).bind(user.org.as_str())
-            .bind(hash).bind(user.created_at)
+            .bind(hash).bind(user.created_at).bind(user.staff.as_deref())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -137,21 +138,21 @@ impl SqlStore {
         &self,
         name: &UserName,
     ) -> Result<Option<(User, String)>> {
-        let row: Option<(String, String, String, i64, String)> = on_pool!(self, pool => {
+        let row: Option<(String, String, String, i64, Option<String>, String)> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT name, role, org_id, created_at, password_hash FROM app_user WHERE name = $1",
+                "SELECT name, role, org_id, created_at, staff, password_hash FROM app_user WHERE name = $1",
             )
             .bind(name.as_str())
             .fetch_optional(pool)
             .await?
         });
-        row.map(|(n, r, o, c, h)| Ok((user_of((n, r, o, c))?, h)))
+        row.map(|(n, r, o, c, st, h)| Ok((user_of((n, r, o, c, st))?, h)))
             .transpose()
     }
 
     pub(super) async fn accounts_users(&self) -> Result<Vec<User>> {
         let rows: Vec<UserRow> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT name, role, org_id, created_at FROM app_user ORDER BY org_id, name")
+            sqlx::query_as("SELECT name, role, org_id, created_at, staff FROM app_user ORDER BY org_id, name")
                 .fetch_all(pool)
                 .await?
         });
@@ -183,9 +184,9 @@ impl SqlStore {
     }
 
     pub(super) async fn accounts_session(&self, token: &str, now: i64) -> Result<Option<Session>> {
-        let row: Option<(String, String, String, i64, String, i64)> = on_pool!(self, pool => {
+        let row: Option<(String, String, String, i64, Option<String>, String, i64)> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT u.name, u.role, u.org_id, u.created_at, s.csrf, s.expires_at
+                "SELECT u.name, u.role, u.org_id, u.created_at, u.staff, s.csrf, s.expires_at
                  FROM user_session s JOIN app_user u ON u.name = s.user_name
                  WHERE s.token_sha256 = $1 AND s.expires_at > $2",
             )
@@ -193,9 +194,9 @@ impl SqlStore {
             .fetch_optional(pool)
             .await?
         });
-        row.map(|(n, r, o, c, csrf, expires_at)| {
+        row.map(|(n, r, o, c, st, csrf, expires_at)| {
             Ok(Session {
-                user: user_of((n, r, o, c))?,
+                user: user_of((n, r, o, c, st))?,
                 csrf,
                 expires_at,
             })

@@ -651,31 +651,47 @@ impl CaseStore for SqlStore {
         Ok(f)
     }
 
-    async fn recommend_without_case(
+    async fn survey_recommend(
         &self,
         halls: Option<&[HallId]>,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<(i64, i64)>> {
+    ) -> Result<(Vec<(i64, i64)>, Vec<(i64, i64)>)> {
         let pg = self.postgres();
         let (lo, hi) = date_bounds(Some(from), Some(to));
-        let sql = format!(
-            "SELECT CAST(nps AS INTEGER) AS s, COUNT(*) FROM survey_response r
-             WHERE visit_date >= {} AND visit_date <= {} AND nps IS NOT NULL AND {}
-               AND NOT EXISTS (SELECT 1 FROM service_case c WHERE c.hall_id = r.hall_id AND c.response_id = r.respondent)
-             GROUP BY s ORDER BY s",
-            if pg { "$1" } else { "?1" },
-            if pg { "$2" } else { "?2" },
-            in_list("r.hall_id", halls.map(<[HallId]>::len), 3, pg)
-        );
-        let rows: Vec<(i32, i64)> = on_pool!(self, pool => {
-            let mut query = sqlx::query_as(&sql).bind(&lo).bind(&hi);
-            for h in halls.into_iter().flatten() {
-                query = query.bind(h.as_str());
+        let sql = |without: bool| {
+            format!(
+                "SELECT CAST(nps AS INTEGER) AS s, COUNT(*) FROM survey_response r
+                 WHERE visit_date >= {} AND visit_date <= {} AND nps IS NOT NULL AND {}{}
+                 GROUP BY s ORDER BY s",
+                if pg { "$1" } else { "?1" },
+                if pg { "$2" } else { "?2" },
+                in_list("r.hall_id", halls.map(<[HallId]>::len), 3, pg),
+                if without {
+                    " AND NOT EXISTS (SELECT 1 FROM service_case c WHERE c.hall_id = r.hall_id AND c.response_id = r.respondent)"
+                } else {
+                    ""
+                }
+            )
+        };
+        let mut out = (Vec::new(), Vec::new());
+        for without in [false, true] {
+            let text = sql(without);
+            let rows: Vec<(i32, i64)> = on_pool!(self, pool => {
+                let mut query = sqlx::query_as(&text).bind(&lo).bind(&hi);
+                for h in halls.into_iter().flatten() {
+                    query = query.bind(h.as_str());
+                }
+                query.fetch_all(pool).await?
+            });
+            let rows = rows.into_iter().map(|(a, b)| (i64::from(a), b)).collect();
+            if without {
+                out.1 = rows;
+            } else {
+                out.0 = rows;
             }
-            query.fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().map(|(a, b)| (i64::from(a), b)).collect())
+        }
+        Ok(out)
     }
 
     async fn set_staff(&self, user: &UserName, staff: Option<&str>) -> Result<()> {

@@ -135,6 +135,7 @@ macro_rules! open_case {
             .bind(c.opened_at)
             .bind(c.acknowledge_due)
             .bind(c.resolve_due)
+            .bind(c.owner.as_deref())
             .fetch_optional($exec)
             .await?;
         if let Some((id, owner)) = &row {
