@@ -168,7 +168,7 @@ pub trait CaseStore: Send + Sync {
 
     async fn remove_webhook(&self, id: i64) -> Result<bool>;
 
-    /// Deliveries due at `now_ms`, oldest first.
+    /// Deliveries due at `now_ms`, in the order their events happened.
     async fn due_deliveries(&self, now_ms: i64, limit: i64) -> Result<Vec<Delivery>>;
 
     /// Records a delivery's attempt: delivered, or failed and retried at `retry_at`.

@@ -18,6 +18,7 @@ macro_rules! out {
 
 mod alloc;
 mod analyze_cmd;
+mod case_cmd;
 mod demo;
 mod demo_live;
 mod events_cmd;
@@ -77,6 +78,9 @@ enum Command {
         /// X-Forwarded-Proto)
         #[arg(long)]
         secure_cookies: bool,
+        /// Erase a case's customer contact this many days after the case closes
+        #[arg(long, default_value_t = 180)]
+        erase_contacts_after_days: u32,
     },
     /// Dashboard users: add, reset a password, list
     #[command(subcommand)]
@@ -101,6 +105,12 @@ enum Command {
     Holidays(holidays_cmd::HolidaysCmd),
     /// Counters needed for a demand (Erlang C), or what N counters achieve
     Staffing(staffing_cmd::StaffingArgs),
+    /// Service cases: list, show, import a hotline's export, sweep, KPIs
+    #[command(subcommand)]
+    Case(case_cmd::CaseCmd),
+    /// Webhook receivers of case events: add, list, remove
+    #[command(subcommand)]
+    Webhook(case_cmd::WebhookCmd),
     /// Set up a demo province with its data, then serve it
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -231,6 +241,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Journey(cmd) => journey_cmd::run(&cli.db, cmd).await,
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Staffing(args) => staffing_cmd::run(&cli.db, args).await,
+        Command::Case(cmd) => case_cmd::run(&cli.db, cmd).await,
+        Command::Webhook(cmd) => case_cmd::run_webhook(&cli.db, cmd).await,
         Command::Holidays(cmd) => holidays_cmd::run(&cli.db, cmd).await,
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
@@ -241,9 +253,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             addr,
             secure_cookies,
+            erase_contacts_after_days,
         } => {
             let store = init(&cli.db).await?;
-            serve(store, addr, secure_cookies).await
+            serve(store, addr, secure_cookies, erase_contacts_after_days).await
         }
         Command::User(cmd) => user_cmd::run(&cli.db, cmd).await,
         Command::Demo {
@@ -274,9 +287,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(store: SqlStore, addr: SocketAddr, secure_cookies: bool) -> anyhow::Result<()> {
+async fn serve(
+    store: SqlStore,
+    addr: SocketAddr,
+    secure_cookies: bool,
+    erase_contacts_after_days: u32,
+) -> anyhow::Result<()> {
     let state = peakend_http::AppState {
         secure_cookies,
+        cases: peakend_http::case_worker::CaseSettings {
+            erase_contacts_after_days,
+            workers: true,
+        },
         ..peakend_http::AppState::new(Arc::new(store))
     };
     serve_state(state, addr).await

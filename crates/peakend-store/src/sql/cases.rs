@@ -757,7 +757,7 @@ impl CaseStore for SqlStore {
             sqlx::query_as(
                 "SELECT d.id, w.url, w.secret, d.event, d.body, d.attempts
                  FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id
-                 WHERE d.delivered_at IS NULL AND d.next_at <= $1 ORDER BY d.next_at, d.id LIMIT $2",
+                 WHERE d.delivered_at IS NULL AND d.next_at <= $1 ORDER BY d.id LIMIT $2",
             )
             .bind(now_ms)
             .bind(limit)
