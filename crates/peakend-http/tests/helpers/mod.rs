@@ -72,6 +72,9 @@ impl TestApp {
             store.create_user(&user, &hash).await.unwrap();
         }
         let mut state = AppState::new(Arc::new(store.clone()));
+        // Stories sweep and deliver when they choose (`case sweep --at`, the worker's
+        // functions), not on the system clock behind their back.
+        state.cases.workers = false;
         if let Some(limits) = setup.limits {
             state.limits = limits;
         }
