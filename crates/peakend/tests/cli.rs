@@ -569,7 +569,9 @@ fn fetch_text(url: &str) -> String {
         .lock()
         .unwrap()
         .iter()
-        .find(|(base, _)| url.starts_with(&format!("{base}/")))
+        // The latest server on this address: an earlier test's server may have had
+        // the same port, with another database and so another token.
+        .rfind(|(base, _)| url.starts_with(&format!("{base}/")))
         .map(|(_, t)| t.clone());
     let mut req = reqwest::Client::new().get(url);
     if let Some(t) = token {
@@ -1858,3 +1860,137 @@ peakend_testkit::on_both_backends!(org_nodes_carry_time_zones, |url| {
     assert_eq!(zone("h1"), "Asia/Urumqi");
     assert_eq!(zone("h2"), "Asia/Shanghai");
 });
+
+// Issue 20: a hotline's export is imported all or nothing, naming the row and column of
+// every bad cell; imported again it opens nothing new; `case sweep --at` escalates as of
+// a given time, one level a sweep; `case kpi` and `case list` report them.
+#[test]
+fn hotline_cases_are_imported_swept_and_reported() {
+    {
+        let db = peakend_testkit::sqlite();
+        let dir = tempfile::tempdir().unwrap();
+        import_org(
+            &db.url,
+            dir.path(),
+            "id,parent,level,name\np,,province,省\nc,p,city,市\nd,c,district,区\nh1,d,hall,一厅\n",
+        );
+        let bad = write(
+            dir.path(),
+            "bad.csv",
+            "hall,opened_at,moment,summary,contact,severity\n\
+             h1,2026-08-07 09:00,dispute,多收费,13812345678,high\n\
+             h9,2026-08-07 09:00,dispute,x,,\n\
+             h1,2026-08-07 09:00,teleport,x,,\n\
+             h1,yesterday,dispute,x,,\n"
+                .as_bytes(),
+        );
+        let err = fails(&db.url, &["case", "import", &bad]);
+        assert!(
+            err.contains("bad.csv: row 5, column opened_at: `yesterday`"),
+            "{err}"
+        );
+        // Form first: then the halls and moments are checked, all before anything is stored.
+        let bad2 = write(
+            dir.path(),
+            "bad2.csv",
+            "hall,opened_at,moment,summary\nh9,2026-08-07 09:00,dispute,x\nh1,2026-08-07 09:00,teleport,x\n"
+                .as_bytes(),
+        );
+        let err = fails(&db.url, &["case", "import", &bad2]);
+        assert!(
+            err.contains("row 2, column hall: `h9` is not a hall"),
+            "{err}"
+        );
+        assert!(
+            err.contains("row 3, column moment: `teleport` is not a moment"),
+            "{err}"
+        );
+        assert_eq!(
+            ok(&db.url, &["case", "list", "--format", "json"]).trim(),
+            "[]"
+        );
+
+        let good = write(
+            dir.path(),
+            "hotline.csv",
+            "hall,opened_at,moment,summary,contact,severity\n\
+             h1,2026-08-07 09:00,dispute,多收费,13812345678,high\n\
+             h1,2026-08-07T10:00:00+08:00,queue,排队太久,,\n"
+                .as_bytes(),
+        );
+        let out = ok(&db.url, &["case", "import", &good]);
+        assert!(out.contains("2 cases opened, 0 already open"), "{out}");
+        let out = ok(&db.url, &["case", "import", &good]);
+        assert!(out.contains("0 cases opened, 2 already open"), "{out}");
+
+        let sweep = |at: &str| -> Value {
+            serde_json::from_str(&ok(
+                &db.url,
+                &["case", "sweep", "--at", at, "--format", "json"],
+            ))
+            .unwrap()
+        };
+        let first = sweep("2026-08-07T11:30:00+08:00");
+        assert_eq!(first.as_array().unwrap().len(), 1, "{first}");
+        assert_eq!(
+            (first[0]["from"].as_str(), first[0]["to"].as_str()),
+            (Some("h1"), Some("d"))
+        );
+        let second = sweep("2026-08-07T13:30:00+08:00");
+        let moves: Vec<(String, String)> = second
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["from"].as_str().unwrap().into(),
+                    e["to"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        // In the order their deadlines passed.
+        assert_eq!(moves, [("h1".into(), "d".into()), ("d".into(), "c".into())]);
+        let list: Value =
+            serde_json::from_str(&ok(&db.url, &["case", "list", "--format", "json"])).unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 2);
+        assert_eq!(list[1]["level"], "c");
+        assert_eq!(list[1]["source"], "hotline");
+        let show = ok(&db.url, &["case", "show", &list[1]["id"].to_string()]);
+        assert!(show.contains("escalated from d to c"), "{show}");
+        let kpi: Value = serde_json::from_str(&ok(
+            &db.url,
+            &[
+                "case",
+                "kpi",
+                "--org",
+                "p",
+                "--from",
+                "2026-08-01",
+                "--to",
+                "2026-08-31",
+                "--format",
+                "json",
+            ],
+        ))
+        .unwrap();
+        assert_eq!(kpi["opened"], 2);
+        assert_eq!(kpi["by_source"]["hotline"], 2);
+        assert_eq!(kpi["hidden"]["voiced"], 2);
+        let err = fails(&db.url, &["case", "show", "77"]);
+        assert!(err.contains("case 77 not found"), "{err}");
+        let err = fails(
+            &db.url,
+            &[
+                "webhook",
+                "add",
+                "--url",
+                "http://x/h",
+                "--secret",
+                "0123456789abcdef",
+                "--events",
+                "case.opend",
+            ],
+        );
+        assert!(err.contains("`case.opend` is not one of"), "{err}");
+    }
+}

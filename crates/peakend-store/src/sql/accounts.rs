@@ -184,7 +184,8 @@ impl SqlStore {
     }
 
     pub(super) async fn accounts_session(&self, token: &str, now: i64) -> Result<Option<Session>> {
-        let row: Option<(String, String, String, i64, Option<String>, String, i64)> = on_pool!(self, pool => {
+        type SessionRow = (String, String, String, i64, Option<String>, String, i64);
+        let row: Option<SessionRow> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT u.name, u.role, u.org_id, u.created_at, u.staff, s.csrf, s.expires_at
                  FROM user_session s JOIN app_user u ON u.name = s.user_name
