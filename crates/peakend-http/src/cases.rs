@@ -716,7 +716,8 @@ struct InboxPage {
     query: String,
     next: String,
     error: String,
-    kpi: Option<CaseKpis>,
+    /// Hall managers and above see the case KPIs, fetched by the page after it shows.
+    show_kpi: bool,
 }
 
 fn source_name(lang: &Lang, s: CaseSource) -> String {
@@ -834,17 +835,6 @@ async fn inbox(
         }
         Err(e) => return Err(e.into()),
     };
-    let kpi = if viewer.user.role >= Role::HallManager {
-        let q = KpiParams {
-            org: None,
-            from: None,
-            to: None,
-        };
-        let (org, from, to) = kpi_scope(state, viewer, &tree, &q)?;
-        Some(case_kpis(state.store.as_ref(), &org, from, to, now).await?)
-    } else {
-        None
-    };
     let chosen_states = blank(&p.state).unwrap_or("active");
     render(&InboxPage {
         nav: Nav::of(viewer, &tree, &lang, uri),
@@ -887,7 +877,7 @@ async fn inbox(
         query: uri.query().unwrap_or("").to_owned(),
         next,
         error,
-        kpi,
+        show_kpi: viewer.user.role >= Role::HallManager,
         lang,
     })
     .map_err(Into::into)

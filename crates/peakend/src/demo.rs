@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use peakend_core::{JourneyKey, OrgLevel, OrgNode, OrgNodeId, Role, UserName, builtin, synth};
+use peakend_store::CaseStore;
 use peakend_store::{SqlStore, Store, User};
 
 const PROVINCE: (&str, &str) = ("demo", "示范省");
@@ -132,15 +133,19 @@ async fn users(store: &SqlStore) -> anyhow::Result<()> {
     for (name, role, org) in USERS {
         let name = UserName::parse(*name)?;
         let (password, hash) = crate::user_cmd::new_password()?;
+        // The frontline user serves at counter 1 of the simulated days (staff `s1`):
+        // cases about the visits served there are theirs.
+        let staff = (*role == Role::Frontline).then(|| "s1".to_owned());
         if store.user_credentials(&name).await?.is_some() {
             store.set_password(&name, &hash).await?;
+            store.set_staff(&name, staff.as_deref()).await?;
         } else {
             let user = User {
                 name: name.clone(),
                 role: *role,
                 org: id(org),
                 created_at: chrono::Utc::now().timestamp_millis(),
-                staff: None,
+                staff,
             };
             store.create_user(&user, &hash).await?;
         }

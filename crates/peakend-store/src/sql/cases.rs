@@ -170,6 +170,43 @@ fn in_list(col: &str, values: Option<usize>, first: usize, postgres: bool) -> St
     }
 }
 
+/// A multi-row `INSERT_CASE` of `rows` cases, 19 marks a row in bind order.
+fn insert_cases_sql(postgres: bool, rows: usize) -> String {
+    let mut n = 0;
+    let mut m = || {
+        n += 1;
+        if postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    let mut values = Vec::with_capacity(rows);
+    for _ in 0..rows {
+        let head: Vec<String> = (0..10).map(|_| m()).collect();
+        let (owner, hall1, staff, hall2, level) = (m(), m(), m(), m(), m());
+        let tail: Vec<String> = (0..4).map(|_| m()).collect();
+        values.push(format!(
+            "({}, 'open', 1, COALESCE({owner},
+               (SELECT name FROM app_user WHERE org_id = {hall1} AND staff = {staff} ORDER BY name LIMIT 1),
+               (SELECT name FROM app_user WHERE org_id = {hall2} AND role = 'hall_manager' ORDER BY name LIMIT 1)),
+             {level}, {})",
+            head.join(", "),
+            tail.join(", ")
+        ));
+    }
+    format!(
+        "INSERT INTO service_case
+           (hall_id, source, cause, ticket, response_id, moment_key, severity, summary, contact,
+            contact_key, state, version, owner, level_id, opened_at, acknowledge_due,
+            resolve_due, due_at)
+         VALUES {}
+         ON CONFLICT (hall_id, source, cause) DO NOTHING
+         RETURNING id, owner, hall_id, source, cause",
+        values.join(", ")
+    )
+}
+
 impl SqlStore {
     fn postgres(&self) -> bool {
         matches!(self.pool, Pool::Postgres(_))
@@ -191,12 +228,87 @@ impl CaseStore for SqlStore {
             }
         }
         let now = now_ms();
+        let pg = self.postgres();
         let mut ids = Vec::with_capacity(cases.len());
+        // Many cases a statement (an import of a hotline's year is a million rows);
+        // the same SQL as `INSERT_CASE`, row by row.
+        const CHUNK: usize = 400;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for c in cases {
-                let row = open_case!(&mut *tx, c, actor, now);
-                ids.push(row.map(|(id, _)| CaseId(id)));
+            let hooks: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM webhook WHERE (',' || events || ',') LIKE '%,case.opened,%'",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut seen = HashSet::new();
+            for chunk in cases.chunks(CHUNK) {
+                let sql = insert_cases_sql(pg, chunk.len());
+                let mut query = sqlx::query_as::<_, (i64, Option<String>, String, String, String)>(&sql);
+                for c in chunk {
+                    query = query
+                        .bind(c.hall.as_str())
+                        .bind(c.source.as_str())
+                        .bind(&c.cause)
+                        .bind(c.ticket.as_deref())
+                        .bind(c.response.as_deref())
+                        .bind(c.moment.as_str())
+                        .bind(c.severity.as_str())
+                        .bind(&c.summary)
+                        .bind(c.contact.as_deref())
+                        .bind(c.contact.as_deref().map(crate::cases::contact_key))
+                        .bind(c.owner.as_deref())
+                        .bind(c.hall.as_str())
+                        .bind(c.staff.as_deref())
+                        .bind(c.hall.as_str())
+                        .bind(c.hall.as_str())
+                        .bind(c.opened_at)
+                        .bind(c.acknowledge_due)
+                        .bind(c.resolve_due)
+                        .bind(c.acknowledge_due);
+                }
+                let rows = query.fetch_all(&mut *tx).await?;
+                let made: HashMap<(String, String, String), (i64, Option<String>)> = rows
+                    .into_iter()
+                    .map(|(id, owner, hall, source, cause)| ((hall, source, cause), (id, owner)))
+                    .collect();
+                let mut entries: Vec<(i64, &NewCase, Option<String>)> = Vec::new();
+                for c in chunk {
+                    let k = (c.hall.to_string(), c.source.as_str().to_owned(), c.cause.clone());
+                    // A cause twice in one lot: the first opens it.
+                    match made.get(&k) {
+                        Some((id, owner)) if seen.insert(*id) => {
+                            entries.push((*id, c, owner.clone()));
+                            ids.push(Some(CaseId(*id)));
+                        }
+                        _ => ids.push(None),
+                    }
+                }
+                if entries.is_empty() {
+                    continue;
+                }
+                let sql = format!(
+                    "INSERT INTO case_event (case_id, at, actor, kind, from_state, to_state, note) VALUES {}",
+                    value_marks(pg, entries.len(), 7)
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, c, owner) in &entries {
+                    q = q.bind(*id).bind(c.opened_at).bind(actor).bind("opened")
+                        .bind(None::<&str>).bind("open").bind(crate::cases::opened_note(owner.as_deref()));
+                }
+                q.execute(&mut *tx).await?;
+                for (hook,) in &hooks {
+                    let sql = format!(
+                        "INSERT INTO webhook_delivery (webhook_id, event, body, created_at, next_at) VALUES {}",
+                        value_marks(pg, entries.len(), 5)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (id, c, owner) in &entries {
+                        q = q.bind(*hook).bind("case.opened")
+                            .bind(crate::cases::opened_body(c, *id, owner.as_deref(), now))
+                            .bind(now).bind(now);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
         });
@@ -575,11 +687,12 @@ impl CaseStore for SqlStore {
             in_list("hall_id", n_halls, 4, pg)
         );
         let now = if pg { "$3" } else { "?3" };
-        let by_source = format!(
-            "SELECT source, moment_key, COUNT(*) FROM service_case WHERE {scope} GROUP BY source, moment_key"
-        );
-        let sla = format!(
-            "SELECT
+        // Three passes over the period's cases, each a range scan of the covering
+        // `service_case_kpi` index: the counts and deadlines met by source and moment;
+        // the distributions (minutes to acknowledge and to resolve, recovery, and the
+        // recommend of those recovered); and the customers' earlier cases.
+        let main = format!(
+            "SELECT source, moment_key, COUNT(*),
                COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL AND acknowledged_at <= acknowledge_due THEN 1 ELSE 0 END), 0),
                COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL OR acknowledge_due < {now} THEN 1 ELSE 0 END), 0),
                COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND resolved_at <= resolve_due THEN 1 ELSE 0 END), 0),
@@ -587,33 +700,42 @@ impl CaseStore for SqlStore {
                COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND followed_up_at IS NOT NULL AND followed_up_at <= callback_due THEN 1 ELSE 0 END), 0),
                COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND (followed_up_at IS NOT NULL OR callback_due < {now}) THEN 1 ELSE 0 END), 0),
                COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND reopened = 0 AND escalations = 0 THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN contact_key IS NOT NULL THEN 1 ELSE 0 END), 0)
-             FROM service_case WHERE {scope}"
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND reopened = 0 AND escalations = 0 THEN 1 ELSE 0 END), 0)
+             FROM service_case WHERE {scope} GROUP BY source, moment_key"
         );
-        let ack = format!(
-            "SELECT (acknowledged_at - opened_at) / 60000 AS m, COUNT(*) FROM service_case
-             WHERE {scope} AND acknowledged_at IS NOT NULL GROUP BY m ORDER BY m"
+        let spread = format!(
+            "SELECT 1, (acknowledged_at - opened_at) / 60000, COUNT(*) FROM service_case
+               WHERE {scope} AND acknowledged_at IS NOT NULL GROUP BY 2
+             UNION ALL
+             SELECT 2, (resolved_at - opened_at) / 60000, COUNT(*) FROM service_case
+               WHERE {scope} AND resolved_at IS NOT NULL GROUP BY 2
+             UNION ALL
+             SELECT 3, recovery, COUNT(*) FROM service_case
+               WHERE {scope} AND recovery IS NOT NULL GROUP BY 2
+             UNION ALL
+             SELECT 4, recommend, COUNT(*) FROM service_case
+               WHERE {scope} AND recovery >= 4 AND recommend IS NOT NULL GROUP BY 2
+             ORDER BY 1, 2"
+        )
+        .replace(
+            "WHERE opened_at",
+            &format!("WHERE CAST({now} AS BIGINT) IS NOT NULL AND opened_at"),
         );
-        let res = format!(
-            "SELECT (resolved_at - opened_at) / 60000 AS m, COUNT(*) FROM service_case
-             WHERE {scope} AND resolved_at IS NOT NULL GROUP BY m ORDER BY m"
-        );
-        let recovery = format!(
-            "SELECT recovery, COUNT(*) FROM service_case WHERE {scope} AND recovery IS NOT NULL GROUP BY recovery ORDER BY recovery"
-        );
-        let recommend = format!(
-            "SELECT recommend, COUNT(*) FROM service_case WHERE {scope} AND recovery >= 4 AND recommend IS NOT NULL GROUP BY recommend ORDER BY recommend"
-        );
-        // A case whose customer had another case in the 30 days before it.
+        // Cases with a contact, and those whose customer had another case in the 30
+        // days before (contacts are kept only for their retention, which bounds this).
         let repeat = format!(
-            "SELECT COUNT(*) FROM (
-               SELECT opened_at, hall_id, opened_at - LAG(opened_at) OVER (PARTITION BY contact_key ORDER BY opened_at) AS gap
-               FROM service_case WHERE contact_key IS NOT NULL AND contact_key IN (
-                 SELECT contact_key FROM service_case WHERE {scope} AND contact_key IS NOT NULL)
-             ) t WHERE gap IS NOT NULL AND gap <= 2592000000 AND {}",
-            scope.replace("opened_at", "t.opened_at").replace("hall_id", "t.hall_id")
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN prev IS NOT NULL AND opened_at - prev <= 2592000000 THEN 1 ELSE 0 END), 0)
+             FROM (
+               SELECT opened_at, LAG(opened_at) OVER (PARTITION BY contact_key ORDER BY opened_at) AS prev
+               FROM service_case
+               WHERE contact_key IS NOT NULL AND opened_at >= {from} - 2592000000 AND opened_at < {to} AND {halls_in}
+             ) t WHERE opened_at >= {from} AND CAST({now} AS BIGINT) IS NOT NULL",
+            from = if pg { "$1" } else { "?1" },
+            to = if pg { "$2" } else { "?2" },
+            halls_in = in_list("hall_id", n_halls, 4, pg),
         );
+        // (Every pass binds the same marks; those that need no `now` still name it,
+        // as PostgreSQL must type every mark it is given.)
         let halls: Vec<&str> = halls.into_iter().flatten().map(HallId::as_str).collect();
         macro_rules! run {
             ($pool:ident, $sql:expr, $t:ty) => {{
@@ -628,25 +750,35 @@ impl CaseStore for SqlStore {
             }};
         }
         let mut f = CaseFigures::default();
+        type Main = (String, String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
         on_pool!(self, pool => {
-            let rows = run!(pool, &by_source, (String, String, i64));
-            for (s, m, c) in rows {
-                if let Some(src) = peakend_core::case::CaseSource::parse(&s) {
-                    f.by_source_moment.push((src, m, c));
+            let rows = run!(pool, &main, Main);
+            for r in rows {
+                if let Some(src) = peakend_core::case::CaseSource::parse(&r.0) {
+                    f.by_source_moment.push((src, r.1, r.2));
+                }
+                f.sla[0].0 += r.3;
+                f.sla[0].1 += r.4;
+                f.sla[1].0 += r.5;
+                f.sla[1].1 += r.6;
+                f.sla[2].0 += r.7;
+                f.sla[2].1 += r.8;
+                f.resolved += r.9;
+                f.first_contact_resolved += r.10;
+            }
+            for (kind, v, n) in run!(pool, &spread, (i32, Option<i64>, i64)) {
+                let Some(v) = v else { continue };
+                match kind {
+                    1 => f.acknowledge_minutes.push((v, n)),
+                    2 => f.resolve_minutes.push((v, n)),
+                    3 => f.recovery.push((v, n)),
+                    _ => f.recovered_recommend.push((v, n)),
                 }
             }
-            let rows = run!(pool, &sla, (i64, i64, i64, i64, i64, i64, i64, i64, i64));
-            if let Some(r) = rows.first() {
-                f.sla = [(r.0, r.1), (r.2, r.3), (r.4, r.5)];
-                f.resolved = r.6;
-                f.first_contact_resolved = r.7;
-                f.with_contact = r.8;
+            if let Some((with, repeat)) = run!(pool, &repeat, (i64, i64)).first() {
+                f.with_contact = *with;
+                f.repeat = *repeat;
             }
-            f.acknowledge_minutes = run!(pool, &ack, (i64, i64));
-            f.resolve_minutes = run!(pool, &res, (i64, i64));
-            f.recovery = run!(pool, &recovery, (i32, i64)).into_iter().map(|(a, b)| (i64::from(a), b)).collect();
-            f.recovered_recommend = run!(pool, &recommend, (i32, i64)).into_iter().map(|(a, b)| (i64::from(a), b)).collect();
-            f.repeat = run!(pool, &repeat, (i64,)).first().map_or(0, |r| r.0);
         });
         Ok(f)
     }
