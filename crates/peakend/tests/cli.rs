@@ -1863,11 +1863,10 @@ peakend_testkit::on_both_backends!(org_nodes_carry_time_zones, |url| {
 
 // Issue 20: a hotline's export is imported all or nothing, naming the row and column of
 // every bad cell; imported again it opens nothing new; `case sweep --at` escalates as of
-// a given time, one level a sweep; `case kpi` and `case list` report them.
-#[test]
-fn hotline_cases_are_imported_swept_and_reported() {
-    {
-        let db = peakend_testkit::sqlite();
+// a given time, one level a sweep; `case kpi` and `case list` report them. Both backends.
+#[tokio::test(flavor = "multi_thread")]
+async fn hotline_cases_are_imported_swept_and_reported() {
+    for (_, db) in peakend_testkit::each_backend().await {
         let dir = tempfile::tempdir().unwrap();
         import_org(
             &db.url,
