@@ -3,7 +3,8 @@
 
   import    `peakend case import` of a hotline export of every case (one transaction)
   inbox     a hall manager's inbox page (/cases) and API list (/api/v1/cases), and a
-            director's escalated inbox, each --requests times over one keep-alive
+            director's escalated inbox (after a sweep has escalated --due cases) and
+            the province's list, each --requests times over one keep-alive
             connection: p50 and p95
   sweep     `peakend case sweep --at T` when --due cases are past their deadline (the
             process, its start and the org read included)
@@ -142,6 +143,8 @@ def main():
     con.close()
     snapshot = work / "snapshot.db"
     shutil.copy(db, snapshot)
+    # The inboxes are read after a sweep, so the director's escalated inbox has cases.
+    sh([str(BIN), "--db", str(db), "case", "sweep", "--at", "2027-01-01T00:00:00+08:00", "--format", "json"])
 
     # The server, and its clients.
     proc = subprocess.Popen([str(BIN), "--db", str(db), "serve", "--addr", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True)

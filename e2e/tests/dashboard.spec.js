@@ -123,3 +123,39 @@ test('a hall manager gets 403 on another hall, in pages and in the API', async (
   const kpi = await page.request.get('/api/v1/kpi?org=demo&from=2026-01-01&to=2026-01-01');
   expect(kpi.status()).toBe(403);
 });
+
+test('a complaint at the counter becomes a case the hall manager works to a callback', async ({ page, request }) => {
+  const out = await postEvents(request, [
+    { id: 'e2e-complaint-' + Date.now(), type: 'complaint', counter: 'c1', staff: 's9', text: '柜台多收了费用' },
+  ]);
+  expect(out.cases_opened).toBe(1);
+  await signIn(page, 'manager');
+  await page.goto('/cases?source=complaint');
+  const row = page.locator('#cases tr.case').filter({ hasText: '投诉' }).first();
+  await expect(row).toBeVisible();
+  // The case KPIs fill in after the list.
+  await expect(page.locator('[data-kpi=opened]')).not.toHaveText('…');
+  await shot(page, '07-cases');
+  await row.locator('a').click();
+  await expect(page.locator('#case-state')).toHaveText('待受理');
+  for (const to of ['acknowledged', 'investigating']) {
+    await page.selectOption('#move select[name=to]', to);
+    await page.click('#move button[type=submit]');
+  }
+  await page.fill('#move input[name=root_cause]', '资费解释不清');
+  await page.selectOption('#move select[name=to]', 'resolved');
+  await page.click('#move button[type=submit]');
+  await expect(page.locator('#case-state')).toHaveText('已解决');
+  await expect(page.locator('#callback-sms')).toContainText('/c/');
+  await shot(page, '08-case');
+  // The customer's link, on a phone, once.
+  const link = (await page.locator('#callback-sms code').innerText()).match(/http\S+/)[0];
+  const phone = await page.context().browser().newPage({ viewport: { width: 390, height: 844 } });
+  await phone.goto(link);
+  await phone.check('input[name=recovery][value="5"]');
+  await phone.click('button[type=submit]');
+  await expect(phone.locator('#callback-done')).toBeVisible();
+  await phone.close();
+  await page.reload();
+  await expect(page.locator('#case-state')).toHaveText('已回访');
+});

@@ -682,6 +682,52 @@ async fn export(
 
 // ---- pages ----
 
+/// The moments of the journey `node` lives by, as (key, name in the page's language).
+async fn moment_names(
+    state: &AppState,
+    tree: &OrgTree,
+    node: &OrgNodeId,
+    lang: &Lang,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let key = state
+        .store
+        .journey_assignments()
+        .await?
+        .effective(tree, node)
+        .journey;
+    Ok(state
+        .store
+        .journey(&key)
+        .await?
+        .map(|j| {
+            j.moments()
+                .iter()
+                .map(|m| (m.key.to_string(), lang.text(&m.name).to_owned()))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn name_in(names: &[(String, String)], key: &str) -> String {
+    names
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or_else(|| key.to_owned(), |(_, n)| n.clone())
+}
+
+fn entry_kind(lang: &Lang, kind: &str) -> String {
+    let (zh, en) = match kind {
+        "opened" => ("开单", "opened"),
+        "transition" => ("流转", "moved"),
+        "assigned" => ("转派", "reassigned"),
+        "escalated" => ("升级", "escalated"),
+        "callback" => ("回访", "called back"),
+        "contact_erased" => ("联系方式已删除", "contact erased"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_owned()
+}
+
 struct Row {
     id: i64,
     opened: String,
@@ -712,7 +758,8 @@ struct InboxPage {
     states: Vec<Choice>,
     sources: Vec<Choice>,
     halls: Vec<Choice>,
-    moments: Vec<String>,
+    /// (key, name) of the moments a new case may be about.
+    moments: Vec<(String, String)>,
     query: String,
     next: String,
     error: String,
@@ -772,6 +819,7 @@ async fn inbox(
             .and_then(|n| tree.get(&n).map(|n| n.name.clone()))
             .unwrap_or_else(|| id.to_owned())
     };
+    let moments = moment_names(state, &tree, &viewer.user.org, &lang).await?;
     let rows: Vec<Row> = cases
         .iter()
         .map(|c| Row {
@@ -779,7 +827,7 @@ async fn inbox(
             opened: local_time(&tree, &c.hall, Some(c.opened_at)),
             hall: name_of(c.hall.as_str()),
             source: source_name(&lang, c.source),
-            moment: c.moment.to_string(),
+            moment: name_in(&moments, c.moment.as_str()),
             severity: lang.t(c.severity.zh(), c.severity.as_str()).to_owned(),
             state: state_name(&lang, c.state),
             owner: c.owner.clone().unwrap_or_default(),
@@ -823,18 +871,6 @@ async fn inbox(
         })
         .collect();
     // The moments of the journey the viewer's node lives by, for the new-case form.
-    let moments = match state.store.journey_assignments().await {
-        Ok(a) => {
-            let key = a.effective(&tree, &viewer.user.org).journey;
-            state
-                .store
-                .journey(&key)
-                .await?
-                .map(|j| j.moments().iter().map(|m| m.key.to_string()).collect())
-                .unwrap_or_default()
-        }
-        Err(e) => return Err(e.into()),
-    };
     let chosen_states = blank(&p.state).unwrap_or("active");
     render(&InboxPage {
         nav: Nav::of(viewer, &tree, &lang, uri),
@@ -981,6 +1017,9 @@ async fn show_case(
 ) -> Result<Html<String>, PageError> {
     let (case, may, tree) = load(state, viewer, id).await?;
     let timeline = state.store.case_timeline(case.id).await?;
+    let hall_node =
+        OrgNodeId::parse(case.hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let moments = moment_names(state, &tree, &hall_node, &lang).await?;
     let v = view(&case, may, viewer.user.role, now_ms(state));
     let t = |ms: Option<i64>| local_time(&tree, &case.hall, ms);
     let name_of = |id: &str| {
@@ -1017,7 +1056,7 @@ async fn show_case(
         version: case.version,
         hall: name_of(case.hall.as_str()),
         source: source_name(&lang, case.source),
-        moment: case.moment.to_string(),
+        moment: name_in(&moments, case.moment.as_str()),
         severity: lang
             .t(case.severity.zh(), case.severity.as_str())
             .to_owned(),
@@ -1040,10 +1079,17 @@ async fn show_case(
             .map(|e| Line {
                 at: t(Some(e.at)),
                 actor: e.actor.clone(),
-                what: match (&e.from, &e.to) {
-                    (Some(f), Some(to)) => format!("{} → {to}", f),
-                    (None, Some(to)) => format!("{} → {to}", e.kind),
-                    _ => e.kind.clone(),
+                what: {
+                    let state_of = |s: &str| {
+                        CaseState::parse(s).map_or_else(|_| s.to_owned(), |s| state_name(&lang, s))
+                    };
+                    match (&e.from, &e.to) {
+                        (Some(f), Some(to)) => format!("{} → {}", state_of(f), state_of(to)),
+                        (None, Some(to)) => {
+                            format!("{} → {}", entry_kind(&lang, &e.kind), state_of(to))
+                        }
+                        _ => entry_kind(&lang, &e.kind),
+                    }
                 },
                 note: e.note.clone().unwrap_or_default(),
             })
