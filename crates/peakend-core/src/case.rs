@@ -1219,6 +1219,64 @@ mod tests {
     }
 
     #[test]
+    fn medians_and_nps_from_counts_match_their_definitions() {
+        // Median of 1, 2, 2, 3, 9 is 2; of 1, 2, 3, 4 is 2.5.
+        assert_eq!(
+            median_of_counts(&[(1, 1), (2, 2), (3, 1), (9, 1)]),
+            Some(2.0)
+        );
+        assert_eq!(
+            median_of_counts(&[(1, 1), (2, 1), (3, 1), (4, 1)]),
+            Some(2.5)
+        );
+        assert_eq!(median_of_counts(&[]), None);
+        // Reichheld's definition: 60 promoters (9-10), 25 passives (7-8), 15 detractors
+        // (0-6) of 100 is an NPS of 45.
+        assert_eq!(
+            nps_of_counts(&[(10, 30), (9, 30), (8, 20), (7, 5), (6, 10), (0, 5)]),
+            Some(45.0)
+        );
+        assert_eq!(nps_of_counts(&[]), None);
+    }
+
+    #[test]
+    fn a_complaint_opens_a_case_about_its_moment_else_the_dispute() {
+        let rules = crate::ops::day::Rules::from_journey(&crate::builtin::journeys().unwrap()[0]);
+        let event = |moment: &str| {
+            Event::from_json(&format!(
+                r#"{{"id":"e9","hall":"h1","at":"2026-08-07T09:00:00+08:00","type":"complaint","counter":"c2","staff":"S1"{moment},"text":"多收费"}}"#
+            ))
+            .unwrap()
+        };
+        let c = case_of_event(&rules, &event(r#","moment":"queue""#), None).unwrap();
+        assert_eq!(
+            (c.source, c.moment.as_str(), c.severity),
+            (CaseSource::Complaint, "queue", Severity::High)
+        );
+        assert_eq!(
+            (c.cause.as_str(), c.staff.as_deref()),
+            ("event:e9", Some("S1"))
+        );
+        // A moment the hall's journey lacks: the dispute moment.
+        let c = case_of_event(&rules, &event(r#","moment":"teleport""#), None).unwrap();
+        assert_eq!(c.moment.as_str(), "dispute");
+        let c = case_of_event(&rules, &event(""), None).unwrap();
+        assert_eq!(c.moment.as_str(), "dispute");
+        // Bad complaints are refused naming the field.
+        for (json, field) in [
+            (r#""counter":"","text":"x""#, "counter"),
+            (r#""counter":"c1","text":" ""#, "text"),
+            (r#""counter":"c1","text":"x","moment":"Queue""#, "moment"),
+        ] {
+            let err = Event::from_json(&format!(
+                r#"{{"id":"e","hall":"h1","at":"2026-08-07T09:00:00+08:00","type":"complaint",{json}}}"#
+            ))
+            .unwrap_err();
+            assert!(err.contains(&format!("field `{field}`")), "{err}");
+        }
+    }
+
+    #[test]
     fn contacts_are_masked_below_the_hall_manager() {
         assert_eq!(mask_contact("13812345678"), "138****5678");
         assert_eq!(mask_contact(" 13812345678 "), "138****5678");
@@ -1226,5 +1284,34 @@ mod tests {
         assert_eq!(mask_contact("王"), "*");
         assert_eq!(mask_contact(""), "");
         assert!(CaseSource::Hotline.voiced() && !CaseSource::LowRating.voiced());
+        use crate::Role;
+        assert_eq!(
+            contact_for(Role::Frontline, "13812345678", false),
+            "138****5678"
+        );
+        assert_eq!(
+            contact_for(Role::HallManager, "13812345678", false),
+            "13812345678"
+        );
+        assert_eq!(
+            contact_for(Role::Director, "13812345678", true),
+            "138****5678"
+        );
+        assert_eq!(contact_for(Role::Admin, "13812345678", true), "13812345678");
+        // A frontline user reaches only their own cases; others all in scope; nobody
+        // outside it.
+        assert_eq!(
+            access(Role::Frontline, "li", true, Some("li")),
+            CaseAccess::Act
+        );
+        assert_eq!(
+            access(Role::Frontline, "li", true, Some("wang")),
+            CaseAccess::None
+        );
+        assert_eq!(
+            access(Role::HallManager, "m", true, None),
+            CaseAccess::Manage
+        );
+        assert_eq!(access(Role::Admin, "a", false, None), CaseAccess::None);
     }
 }

@@ -107,7 +107,7 @@ proptest! {
     /// at the edges of the calendar.
     #[test]
     fn no_nearly_valid_event_panics(
-        kind in "(ticket_issued|called|service_started|service_ended|rated|left|counter_opened|counter_closed|kiosk_fault|kiosk_restored|x)",
+        kind in "(ticket_issued|called|service_started|service_ended|rated|left|counter_opened|counter_closed|kiosk_fault|kiosk_restored|complaint|x)",
         at in prop_oneof![
             Just("2026-08-07T09:00:00+08:00".to_owned()),
             Just("9999-12-31T23:59:59+14:00".to_owned()),
@@ -122,12 +122,64 @@ proptest! {
         let line = serde_json::json!({
             "id": "e1", "hall": "h1", "type": kind, "at": at, "ticket": ticket,
             "counter": "c1", "kiosk": "k1", "service": "payment", "outcome": "done",
-            "score": score, "scale": scale,
+            "score": score, "scale": scale, "text": ticket, "moment": ticket,
         })
         .to_string();
         if let Ok(e) = Event::from_json(&line) {
             let year = chrono::Datelike::year(&e.at);
             prop_assert!((2000..=2100).contains(&year));
+        }
+    }
+
+    /// A hotline export of any text: read or refused with its cells named, never a panic;
+    /// what is read has its times in the years the product accepts.
+    #[test]
+    fn no_case_import_panics(
+        rows in proptest::collection::vec(
+            (
+                prop_oneof![3 => Just("h1".to_owned()), 1 => "[ -~]{0,8}"],
+                prop_oneof![
+                    3 => Just("2026-08-07 09:30".to_owned()),
+                    1 => Just("2026-08-07T09:30:00+08:00".to_owned()),
+                    1 => Just("9999-12-31 23:59".to_owned()),
+                    1 => Just("2026-02-30 10:00".to_owned()),
+                    1 => "[0-9: T/+-]{0,20}",
+                ],
+                prop_oneof![3 => Just("dispute".to_owned()), 1 => "[ -~]{0,8}"],
+                "(?s).{0,12}",
+                prop_oneof![Just(String::new()), "[0-9+ -]{0,14}", "(?s).{0,120}"],
+                "(low|medium|high|高|urgent|)",
+            ),
+            0..6,
+        ),
+    ) {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["hall", "opened_at", "moment", "summary", "contact", "severity"]).unwrap();
+        for r in &rows {
+            w.write_record([&r.0, &r.1, &r.2, &r.3, &r.4, &r.5]).unwrap();
+        }
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        match peakend_io::case_io::parse(text.as_str()) {
+            Ok(read) => {
+                // Wholly blank rows are skipped, as spreadsheets leave them.
+                prop_assert!(read.len() <= rows.len());
+                for r in read {
+                    if let peakend_io::case_io::OpenedAt::Local(t) = r.opened_at {
+                        prop_assert!((2000..=2100).contains(&chrono::Datelike::year(&t)));
+                    }
+                }
+            }
+            Err(errors) => prop_assert!(errors.iter().all(|e| e.row >= 2 && e.column.is_some())),
+        }
+    }
+
+    /// The consent rule: a contact is kept only with a yes, whatever the words.
+    #[test]
+    fn a_contact_is_kept_only_with_consent(contact in "(?s).{0,120}", consent in "(?s).{0,6}") {
+        if let Ok(Some(kept)) = survey_csv::contact_with_consent(&contact, &consent) {
+            let yes = ["yes", "y", "true", "1", "是", "同意"];
+            prop_assert!(yes.contains(&consent.trim().to_lowercase().as_str()));
+            prop_assert_eq!(kept, contact.trim());
         }
     }
 

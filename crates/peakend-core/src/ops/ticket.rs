@@ -378,3 +378,34 @@ impl KpiSums {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::event::Outcome;
+
+    #[test]
+    fn a_bad_experience_is_a_late_walk_out_a_low_rating_or_an_unresolved_visit() {
+        let m = Measure::default();
+        let t = Ticket::issued("A1", "bill", None, false, 0);
+        let mut left = t.clone();
+        left.left_at = Some(m.care_after_ms);
+        assert!(
+            left.bad_experience(m),
+            "left after waiting the care threshold"
+        );
+        left.left_at = Some(m.care_after_ms - 1);
+        assert!(!left.bad_experience(m), "left before it");
+        let mut rated = t.clone();
+        rated.rating = Some((4.0, 10.0));
+        assert!(rated.bad_experience(m), "4 of 10 is 2 of 5");
+        rated.rating = Some((3.0, 5.0));
+        assert!(!rated.bad_experience(m));
+        let mut ended = t.clone();
+        ended.outcome = Some(Outcome::Referred);
+        assert!(ended.bad_experience(m));
+        ended.outcome = Some(Outcome::Done);
+        assert!(!ended.bad_experience(m));
+        assert_eq!(KpiSums::of(&left, m).bad_visits, 0);
+    }
+}
