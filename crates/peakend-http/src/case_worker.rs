@@ -58,7 +58,12 @@ pub fn spawn(state: AppState) {
     }
     let s = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        // The first sweep a little after the start (which catches up on a server that
+        // was down), not while the start's own writes and the first sign-ins run.
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -45,7 +45,9 @@ pub struct Escalation {
 }
 
 /// The raw figures behind the case KPIs of some halls over opening times [from, to).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Kept per hall and month in `case_month` with `sla` as (met, done); a report adds the
+/// cases still open past their deadline to what was measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CaseFigures {
     /// (source, moment, cases)
     pub by_source_moment: Vec<(CaseSource, String, i64)>,
@@ -64,6 +66,55 @@ pub struct CaseFigures {
     pub recovery: Vec<(i64, i64)>,
     /// Recommend 0–10 of customers called back and recovered (recovery ≥ 4).
     pub recovered_recommend: Vec<(i64, i64)>,
+}
+
+fn merge_counts(into: &mut Vec<(i64, i64)>, from: &[(i64, i64)]) {
+    let mut all: std::collections::BTreeMap<i64, i64> = into.iter().copied().collect();
+    for (k, n) in from {
+        *all.entry(*k).or_insert(0) += n;
+    }
+    *into = all.into_iter().collect();
+}
+
+impl CaseFigures {
+    /// Adds the figures of other cases.
+    pub fn merge(&mut self, o: &CaseFigures) {
+        let mut by: std::collections::BTreeMap<(CaseSource, String), i64> = self
+            .by_source_moment
+            .drain(..)
+            .map(|(s, m, n)| ((s, m), n))
+            .collect();
+        for (s, m, n) in &o.by_source_moment {
+            *by.entry((*s, m.clone())).or_insert(0) += n;
+        }
+        self.by_source_moment = by.into_iter().map(|((s, m), n)| (s, m, n)).collect();
+        for (a, b) in self.sla.iter_mut().zip(o.sla) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+        merge_counts(&mut self.acknowledge_minutes, &o.acknowledge_minutes);
+        merge_counts(&mut self.resolve_minutes, &o.resolve_minutes);
+        merge_counts(&mut self.recovery, &o.recovery);
+        merge_counts(&mut self.recovered_recommend, &o.recovered_recommend);
+        self.resolved += o.resolved;
+        self.first_contact_resolved += o.first_contact_resolved;
+        self.repeat += o.repeat;
+        self.with_contact += o.with_contact;
+    }
+}
+
+/// The first ms of the UTC month of an instant: the key of `case_month`.
+pub fn utc_month(ms: i64) -> i64 {
+    use chrono::Datelike;
+    chrono::DateTime::from_timestamp_millis(ms)
+        .and_then(|t| chrono::NaiveDate::from_ymd_opt(t.year(), t.month(), 1))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(i64::MIN, |t| t.and_utc().timestamp_millis())
+}
+
+/// The first ms of the month after the one `month` starts.
+pub fn next_month(month: i64) -> i64 {
+    utc_month(month.saturating_add(32 * 86_400_000))
 }
 
 /// A webhook receiver (its secret is never shown again).
@@ -232,14 +283,24 @@ pub(crate) mod sql {
     pub const INSERT_CASE: &str = "INSERT INTO service_case
         (hall_id, source, cause, ticket, response_id, moment_key, severity, summary, contact,
          contact_key, state, version, owner, level_id, opened_at, acknowledge_due,
-         resolve_due, due_at)
+         resolve_due, due_at, repeat_contact)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', 1,
          COALESCE($15,
            (SELECT name FROM app_user WHERE org_id = $1 AND staff = $11 ORDER BY name LIMIT 1),
            (SELECT name FROM app_user WHERE org_id = $1 AND role = 'hall_manager' ORDER BY name LIMIT 1)),
-         $1, $12, $13, $14, $13)
+         $1, $12, $13, $14, $13,
+         CASE WHEN $10 IS NULL THEN 0
+              WHEN EXISTS (SELECT 1 FROM service_case p WHERE p.contact_key = $10
+                           AND p.opened_at >= $12 - 2592000000 AND p.opened_at <= $12) THEN 1
+              ELSE 0 END)
         ON CONFLICT (hall_id, source, cause) DO NOTHING
         RETURNING id, owner";
+
+    /// Marks a hall's month of cases changed ($1 hall, $2 month): its kept figures are
+    /// counted again when next needed.
+    pub const BUMP_MONTH: &str =
+        "INSERT INTO case_month (hall_id, month, version) VALUES ($1, $2, 1)
+        ON CONFLICT (hall_id, month) DO UPDATE SET version = case_month.version + 1";
 
     pub const INSERT_ENTRY: &str = "INSERT INTO case_event
         (case_id, at, actor, kind, from_state, to_state, note)

@@ -637,6 +637,12 @@ impl IngestTx for Tx<'_> {
             let Some((id, owner)) = row else { continue };
             opened += 1;
             self.conn
+                .prepare_cached(&numbered(q::BUMP_MONTH))?
+                .execute(params![
+                    c.hall.as_str(),
+                    crate::cases::utc_month(c.opened_at)
+                ])?;
+            self.conn
                 .prepare_cached(&numbered(q::INSERT_ENTRY))?
                 .execute(params![
                     id,

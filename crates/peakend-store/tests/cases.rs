@@ -744,3 +744,82 @@ peakend_testkit::on_both_backends!(case_events_wait_in_the_outbox_until_delivere
             .is_empty()
     );
 });
+
+// Case KPIs of whole months come from each hall's kept month, counted again after any
+// write to one of its cases: the kept figures always equal a count of the cases.
+peakend_testkit::on_both_backends!(kept_months_of_cases_equal_a_fresh_count, |url| {
+    let store = ready(url).await;
+    let ids = store
+        .open_cases(
+            &[
+                manual("2026-06-10T09:00:00+08:00", "june", Some("13812345678")),
+                manual("2026-07-15T09:00:00+08:00", "july", Some("13812345678")),
+                manual(
+                    "2026-07-20T09:00:00+08:00",
+                    "july again",
+                    Some("13812345678"),
+                ),
+            ],
+            "mgr",
+        )
+        .await
+        .unwrap();
+    let now = ms("2026-08-20T00:00:00+08:00");
+    let june = ms("2026-06-01T00:00:00Z");
+    let august = ms("2026-08-01T00:00:00Z");
+    // June and July whole (kept), and June from its first millisecond on (counted).
+    let kept = store.case_figures(None, june, august, now).await.unwrap();
+    let counted = store
+        .case_figures(None, june + 1, august, now)
+        .await
+        .unwrap();
+    assert_eq!(kept, counted);
+    assert_eq!(
+        kept.by_source_moment,
+        vec![(CaseSource::Manual, "dispute".into(), 3)]
+    );
+    // July 20 follows July 15 within 30 days; July 15 is 35 days after June 10.
+    assert_eq!((kept.with_contact, kept.repeat), (3, 1));
+    // Every deadline passed unmet: measured, not met.
+    assert_eq!(kept.sla[0], (0, 3));
+    assert_eq!(
+        store.case_figures(None, june, august, now).await.unwrap(),
+        kept,
+        "read again"
+    );
+    // A write to a July case: July is counted again.
+    let go = CaseChange::Transition {
+        to: CaseState::Acknowledged,
+        note: None,
+        root_cause: None,
+        good_faith: None,
+    };
+    store
+        .change_case(
+            ids[1].unwrap(),
+            1,
+            &go,
+            "mgr",
+            ms("2026-07-15T09:30:00+08:00"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let after = store.case_figures(None, june, august, now).await.unwrap();
+    assert_eq!(after.sla[0], (1, 3));
+    assert_eq!(after.acknowledge_minutes, vec![(30, 1)]);
+    assert_eq!(
+        after,
+        store
+            .case_figures(None, june + 1, august, now)
+            .await
+            .unwrap()
+    );
+    // A hall's months only.
+    let h2 = [HallId::parse("h2").unwrap()];
+    let none = store
+        .case_figures(Some(&h2), june, august, now)
+        .await
+        .unwrap();
+    assert!(none.by_source_moment.is_empty());
+});

@@ -6,8 +6,8 @@ use peakend_core::case::{Case, CaseChange, CaseConflict, CaseEntry, CaseId, NewC
 
 use super::*;
 use crate::cases::{
-    CaseFigures, CaseFilter, CaseStore, Delivery, Escalation, Webhook, WebhookCase, sql as q,
-    webhook_body,
+    CaseFigures, CaseFilter, CaseStore, Delivery, Escalation, Webhook, WebhookCase, next_month,
+    sql as q, utc_month, webhook_body,
 };
 
 const COLUMNS: &str = "id, hall_id, source, ticket, response_id, moment_key, severity, summary, \
@@ -170,7 +170,9 @@ fn in_list(col: &str, values: Option<usize>, first: usize, postgres: bool) -> St
     }
 }
 
-/// A multi-row `INSERT_CASE` of `rows` cases, 19 marks a row in bind order.
+/// A multi-row `INSERT_CASE` of `rows` cases, 23 marks a row in bind order; a row's
+/// repeat flag is also set by `earlier` (an earlier case of the same lot, which the
+/// statement cannot see).
 fn insert_cases_sql(postgres: bool, rows: usize) -> String {
     let mut n = 0;
     let mut m = || {
@@ -186,11 +188,15 @@ fn insert_cases_sql(postgres: bool, rows: usize) -> String {
         let head: Vec<String> = (0..10).map(|_| m()).collect();
         let (owner, hall1, staff, hall2, level) = (m(), m(), m(), m(), m());
         let tail: Vec<String> = (0..4).map(|_| m()).collect();
+        let (earlier, key, from, at) = (m(), m(), m(), m());
         values.push(format!(
             "({}, 'open', 1, COALESCE({owner},
                (SELECT name FROM app_user WHERE org_id = {hall1} AND staff = {staff} ORDER BY name LIMIT 1),
                (SELECT name FROM app_user WHERE org_id = {hall2} AND role = 'hall_manager' ORDER BY name LIMIT 1)),
-             {level}, {})",
+             {level}, {},
+             CASE WHEN {earlier} = 1 OR EXISTS (SELECT 1 FROM service_case p WHERE p.contact_key = {key}
+                               AND p.opened_at >= {from} - 2592000000 AND p.opened_at <= {at})
+                  THEN 1 ELSE 0 END)",
             head.join(", "),
             tail.join(", ")
         ));
@@ -199,7 +205,7 @@ fn insert_cases_sql(postgres: bool, rows: usize) -> String {
         "INSERT INTO service_case
            (hall_id, source, cause, ticket, response_id, moment_key, severity, summary, contact,
             contact_key, state, version, owner, level_id, opened_at, acknowledge_due,
-            resolve_due, due_at)
+            resolve_due, due_at, repeat_contact)
          VALUES {}
          ON CONFLICT (hall_id, source, cause) DO NOTHING
          RETURNING id, owner, hall_id, source, cause",
@@ -210,6 +216,219 @@ fn insert_cases_sql(postgres: bool, rows: usize) -> String {
 impl SqlStore {
     fn postgres(&self) -> bool {
         matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// The figures of the cases opened in [from, to) (of `halls`, all when `None`), in
+    /// two passes over the covering `service_case_kpi` index, deadlines as (met, done);
+    /// per hall when `by_hall`, else under the key "".
+    async fn count_figures(
+        &self,
+        halls: Option<&[HallId]>,
+        from_ms: i64,
+        to_ms: i64,
+        by_hall: bool,
+    ) -> Result<HashMap<String, CaseFigures>> {
+        let pg = self.postgres();
+        let scope = format!(
+            "opened_at >= {} AND opened_at < {} AND {}",
+            if pg { "$1" } else { "?1" },
+            if pg { "$2" } else { "?2" },
+            in_list("hall_id", halls.map(<[HallId]>::len), 3, pg)
+        );
+        let hall = if by_hall { "hall_id" } else { "''" };
+        let main = format!(
+            "SELECT {hall}, source, moment_key, COUNT(*),
+               COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL AND acknowledged_at <= acknowledge_due THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND resolved_at <= resolve_due THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND followed_up_at IS NOT NULL AND followed_up_at <= callback_due THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND followed_up_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND reopened = 0 AND escalations = 0 THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN contact_key IS NOT NULL THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(repeat_contact), 0)
+             FROM service_case WHERE {scope} GROUP BY 1, source, moment_key"
+        );
+        // Each distribution in one pass: a case counts once per kind it has.
+        let spread = format!(
+            "SELECT {hall}, k.kind,
+               CASE k.kind WHEN 1 THEN (acknowledged_at - opened_at) / 60000
+                           WHEN 2 THEN (resolved_at - opened_at) / 60000
+                           WHEN 3 THEN recovery ELSE recommend END AS v,
+               COUNT(*)
+             FROM service_case
+             CROSS JOIN (SELECT 1 AS kind UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4) k
+             WHERE {scope} AND (
+               (k.kind = 1 AND acknowledged_at IS NOT NULL) OR (k.kind = 2 AND resolved_at IS NOT NULL)
+               OR (k.kind = 3 AND recovery IS NOT NULL)
+               OR (k.kind = 4 AND recovery >= 4 AND recommend IS NOT NULL))
+             GROUP BY 1, 2, 3"
+        );
+        let halls: Vec<&str> = halls.into_iter().flatten().map(HallId::as_str).collect();
+        macro_rules! run {
+            ($pool:ident, $sql:expr, $t:ty) => {{
+                let mut query = sqlx::query_as::<_, $t>($sql).bind(from_ms).bind(to_ms);
+                for h in &halls {
+                    query = query.bind(*h);
+                }
+                query.fetch_all($pool).await?
+            }};
+        }
+        type Main = (
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
+        let mut out: HashMap<String, CaseFigures> = HashMap::new();
+        on_pool!(self, pool => {
+            for r in run!(pool, &main, Main) {
+                let f = out.entry(r.0).or_default();
+                if let Some(src) = peakend_core::case::CaseSource::parse(&r.1) {
+                    f.by_source_moment.push((src, r.2, r.3));
+                }
+                f.sla[0].0 += r.4;
+                f.sla[0].1 += r.5;
+                f.sla[1].0 += r.6;
+                f.sla[1].1 += r.7;
+                f.sla[2].0 += r.8;
+                f.sla[2].1 += r.9;
+                f.resolved += r.7;
+                f.first_contact_resolved += r.10;
+                f.with_contact += r.11;
+                f.repeat += r.12;
+            }
+            for (h, kind, v, n) in run!(pool, &spread, (String, i32, Option<i64>, i64)) {
+                let Some(v) = v else { continue };
+                let f = out.entry(h).or_default();
+                match kind {
+                    1 => f.acknowledge_minutes.push((v, n)),
+                    2 => f.resolve_minutes.push((v, n)),
+                    3 => f.recovery.push((v, n)),
+                    _ => f.recovered_recommend.push((v, n)),
+                }
+            }
+        });
+        // The distributions in ascending order, as a merge leaves them.
+        for f in out.values_mut() {
+            let copy = std::mem::take(f);
+            f.merge(&copy);
+        }
+        Ok(out)
+    }
+
+    /// The figures of the whole UTC months [first, last): each hall's kept month where
+    /// it is current, and the stale ones counted again, a month at a time.
+    async fn month_figures(
+        &self,
+        halls: Option<&[HallId]>,
+        first: i64,
+        last: i64,
+    ) -> Result<CaseFigures> {
+        let pg = self.postgres();
+        let sql = format!(
+            "SELECT hall_id, month, version, figures, figures_version FROM case_month
+             WHERE month >= {} AND month < {} AND {}",
+            if pg { "$1" } else { "?1" },
+            if pg { "$2" } else { "?2" },
+            in_list("hall_id", halls.map(<[HallId]>::len), 3, pg)
+        );
+        type Row = (String, i64, i64, Option<String>, Option<i64>);
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql).bind(first).bind(last);
+            for h in halls.into_iter().flatten() {
+                query = query.bind(h.as_str());
+            }
+            query.fetch_all(pool).await?
+        });
+        let mut total = CaseFigures::default();
+        let mut stale: BTreeMap<i64, Vec<(HallId, i64)>> = BTreeMap::new();
+        for (hall, month, version, figures, kept) in rows {
+            let current = (kept == Some(version))
+                .then(|| figures.and_then(|f| serde_json::from_str::<CaseFigures>(&f).ok()))
+                .flatten();
+            match current {
+                Some(f) => total.merge(&f),
+                None => {
+                    let hall = HallId::parse(hall.as_str())
+                        .map_err(|e| StoreError::Corrupt(format!("case month of `{hall}`: {e}")))?;
+                    stale.entry(month).or_default().push((hall, version));
+                }
+            }
+        }
+        for (month, list) in stale {
+            for chunk in list.chunks(500) {
+                let ids: Vec<HallId> = chunk.iter().map(|(h, _)| h.clone()).collect();
+                let mut counted = self
+                    .count_figures(Some(&ids), month, next_month(month), true)
+                    .await?;
+                on_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    for (hall, version) in chunk {
+                        let f = counted.remove(hall.as_str()).unwrap_or_default();
+                        let json = serde_json::to_string(&f)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        // Kept only if no write came since it was read.
+                        sqlx::query(
+                            "UPDATE case_month SET figures = $1, figures_version = $2
+                             WHERE hall_id = $3 AND month = $4 AND version = $2",
+                        )
+                        .bind(json)
+                        .bind(*version)
+                        .bind(hall.as_str())
+                        .bind(month)
+                        .execute(&mut *tx)
+                        .await?;
+                        total.merge(&f);
+                    }
+                    tx.commit().await?;
+                });
+            }
+        }
+        Ok(total)
+    }
+
+    /// Cases still being worked, opened in [from, to), whose deadline of each stage
+    /// (acknowledge, resolve, callback) passed by `now`.
+    async fn overdue(
+        &self,
+        halls: Option<&[HallId]>,
+        from_ms: i64,
+        to_ms: i64,
+        now_ms: i64,
+    ) -> Result<[i64; 3]> {
+        let pg = self.postgres();
+        let mark = |n: usize| if pg { format!("${n}") } else { format!("?{n}") };
+        let sql = format!(
+            "SELECT
+               COALESCE(SUM(CASE WHEN state = 'open' AND acknowledge_due < {now} THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN state IN ('open', 'acknowledged', 'investigating') AND resolve_due < {now} THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN state = 'resolved' AND callback_due < {now} THEN 1 ELSE 0 END), 0)
+             FROM service_case
+             WHERE state IN ('open', 'acknowledged', 'investigating', 'resolved')
+               AND opened_at >= {} AND opened_at < {} AND {}",
+            mark(1),
+            mark(2),
+            in_list("hall_id", halls.map(<[HallId]>::len), 4, pg),
+            now = mark(3),
+        );
+        let (a, b, c): (i64, i64, i64) = on_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql).bind(from_ms).bind(to_ms).bind(now_ms);
+            for h in halls.into_iter().flatten() {
+                query = query.bind(h.as_str());
+            }
+            query.fetch_one(pool).await?
+        });
+        Ok([a, b, c])
     }
 }
 
@@ -241,10 +460,35 @@ impl CaseStore for SqlStore {
             .fetch_all(&mut *tx)
             .await?;
             let mut seen = HashSet::new();
+            // Cases of this lot whose customer had another case of the lot in the 30
+            // days before.
+            let keys: Vec<Option<String>> =
+                cases.iter().map(|c| c.contact.as_deref().map(crate::cases::contact_key)).collect();
+            let mut by_key: HashMap<&str, Vec<(i64, usize)>> = HashMap::new();
+            for (i, (c, k)) in cases.iter().zip(&keys).enumerate() {
+                if let Some(k) = k {
+                    by_key.entry(k.as_str()).or_default().push((c.opened_at, i));
+                }
+            }
+            let earlier: Vec<bool> = cases
+                .iter()
+                .zip(&keys)
+                .enumerate()
+                .map(|(i, (c, k))| {
+                    k.as_deref().and_then(|k| by_key.get(k)).is_some_and(|others| {
+                        others.iter().any(|&(at, j)| {
+                            j != i
+                                && at >= c.opened_at - 2_592_000_000
+                                && (at < c.opened_at || (at == c.opened_at && j < i))
+                        })
+                    })
+                })
+                .collect();
+            let mut offset = 0;
             for chunk in cases.chunks(CHUNK) {
                 let sql = insert_cases_sql(pg, chunk.len());
                 let mut query = sqlx::query_as::<_, (i64, Option<String>, String, String, String)>(&sql);
-                for c in chunk {
+                for (n, c) in chunk.iter().enumerate() {
                     query = query
                         .bind(c.hall.as_str())
                         .bind(c.source.as_str())
@@ -264,8 +508,13 @@ impl CaseStore for SqlStore {
                         .bind(c.opened_at)
                         .bind(c.acknowledge_due)
                         .bind(c.resolve_due)
-                        .bind(c.acknowledge_due);
+                        .bind(c.acknowledge_due)
+                        .bind(i32::from(earlier[offset + n]))
+                        .bind(keys[offset + n].as_deref())
+                        .bind(c.opened_at)
+                        .bind(c.opened_at);
                 }
+                offset += chunk.len();
                 let rows = query.fetch_all(&mut *tx).await?;
                 let made: HashMap<(String, String, String), (i64, Option<String>)> = rows
                     .into_iter()
@@ -285,6 +534,13 @@ impl CaseStore for SqlStore {
                 }
                 if entries.is_empty() {
                     continue;
+                }
+                let months: BTreeSet<(&str, i64)> = entries
+                    .iter()
+                    .map(|(_, c, _)| (c.hall.as_str(), crate::cases::utc_month(c.opened_at)))
+                    .collect();
+                for (hall, month) in months {
+                    sqlx::query(q::BUMP_MONTH).bind(hall).bind(month).execute(&mut *tx).await?;
                 }
                 let sql = format!(
                     "INSERT INTO case_event (case_id, at, actor, kind, from_state, to_state, note) VALUES {}",
@@ -506,6 +762,11 @@ impl CaseStore for SqlStore {
             if !update_case!(tx, &case, version) {
                 false
             } else {
+                sqlx::query(q::BUMP_MONTH)
+                    .bind(case.hall.as_str())
+                    .bind(crate::cases::utc_month(case.opened_at))
+                    .execute(&mut *tx)
+                    .await?;
                 insert_entry!(tx, id.0, &applied.entry);
                 if let Some(event) = applied.event {
                     enqueue!(tx, event, announce(event, &case, at_ms), at_ms);
@@ -605,6 +866,11 @@ impl CaseStore for SqlStore {
                     if !update_case!(tx, &case, version) {
                         continue;
                     }
+                    sqlx::query(q::BUMP_MONTH)
+                        .bind(case.hall.as_str())
+                        .bind(crate::cases::utc_month(case.opened_at))
+                        .execute(&mut *tx)
+                        .await?;
                     let stage_name = match stage {
                         peakend_core::case::Stage::Acknowledge => "acknowledge",
                         peakend_core::case::Stage::Resolve => "resolve",
@@ -638,15 +904,30 @@ impl CaseStore for SqlStore {
     }
 
     async fn erase_contacts(&self, closed_before_ms: i64, at_ms: i64) -> Result<usize> {
+        // Nothing to erase (the common case): no write transaction at all.
+        let any: Option<(i64,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM service_case WHERE contact IS NOT NULL AND closed_at < $1 LIMIT 1")
+                .bind(closed_before_ms)
+                .fetch_optional(pool)
+                .await?
+        });
+        if any.is_none() {
+            return Ok(0);
+        }
         let n = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let ids: Vec<(i64,)> = sqlx::query_as(
-                "SELECT id FROM service_case WHERE contact IS NOT NULL AND closed_at < $1",
+            let ids: Vec<(i64, String, i64)> = sqlx::query_as(
+                "SELECT id, hall_id, opened_at FROM service_case WHERE contact IS NOT NULL AND closed_at < $1",
             )
             .bind(closed_before_ms)
             .fetch_all(&mut *tx)
             .await?;
-            for (id,) in &ids {
+            for (id, hall, opened_at) in &ids {
+                sqlx::query(q::BUMP_MONTH)
+                    .bind(hall.as_str())
+                    .bind(crate::cases::utc_month(*opened_at))
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "UPDATE service_case SET contact = NULL, contact_key = NULL, contact_erased_at = $1 WHERE id = $2",
                 )
@@ -677,110 +958,34 @@ impl CaseStore for SqlStore {
         to_ms: i64,
         now_ms: i64,
     ) -> Result<CaseFigures> {
-        let pg = self.postgres();
-        let n_halls = halls.map(<[HallId]>::len);
-        // $1 from, $2 to, $3 now, then the halls.
-        let scope = format!(
-            "opened_at >= {} AND opened_at < {} AND {}",
-            if pg { "$1" } else { "?1" },
-            if pg { "$2" } else { "?2" },
-            in_list("hall_id", n_halls, 4, pg)
-        );
-        let now = if pg { "$3" } else { "?3" };
-        // Three passes over the period's cases, each a range scan of the covering
-        // `service_case_kpi` index: the counts and deadlines met by source and moment;
-        // the distributions (minutes to acknowledge and to resolve, recovery, and the
-        // recommend of those recovered); and the customers' earlier cases.
-        let main = format!(
-            "SELECT source, moment_key, COUNT(*),
-               COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL AND acknowledged_at <= acknowledge_due THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN acknowledged_at IS NOT NULL OR acknowledge_due < {now} THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND resolved_at <= resolve_due THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL OR resolve_due < {now} THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND followed_up_at IS NOT NULL AND followed_up_at <= callback_due THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN callback_due IS NOT NULL AND (followed_up_at IS NOT NULL OR callback_due < {now}) THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND reopened = 0 AND escalations = 0 THEN 1 ELSE 0 END), 0)
-             FROM service_case WHERE {scope} GROUP BY source, moment_key"
-        );
-        let spread = format!(
-            "SELECT 1, (acknowledged_at - opened_at) / 60000, COUNT(*) FROM service_case
-               WHERE {scope} AND acknowledged_at IS NOT NULL GROUP BY 2
-             UNION ALL
-             SELECT 2, (resolved_at - opened_at) / 60000, COUNT(*) FROM service_case
-               WHERE {scope} AND resolved_at IS NOT NULL GROUP BY 2
-             UNION ALL
-             SELECT 3, recovery, COUNT(*) FROM service_case
-               WHERE {scope} AND recovery IS NOT NULL GROUP BY 2
-             UNION ALL
-             SELECT 4, recommend, COUNT(*) FROM service_case
-               WHERE {scope} AND recovery >= 4 AND recommend IS NOT NULL GROUP BY 2
-             ORDER BY 1, 2"
-        )
-        .replace(
-            "WHERE opened_at",
-            &format!("WHERE CAST({now} AS BIGINT) IS NOT NULL AND opened_at"),
-        );
-        // Cases with a contact, and those whose customer had another case in the 30
-        // days before (contacts are kept only for their retention, which bounds this).
-        let repeat = format!(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN prev IS NOT NULL AND opened_at - prev <= 2592000000 THEN 1 ELSE 0 END), 0)
-             FROM (
-               SELECT opened_at, LAG(opened_at) OVER (PARTITION BY contact_key ORDER BY opened_at) AS prev
-               FROM service_case
-               WHERE contact_key IS NOT NULL AND opened_at >= {from} - 2592000000 AND opened_at < {to} AND {halls_in}
-             ) t WHERE opened_at >= {from} AND CAST({now} AS BIGINT) IS NOT NULL",
-            from = if pg { "$1" } else { "?1" },
-            to = if pg { "$2" } else { "?2" },
-            halls_in = in_list("hall_id", n_halls, 4, pg),
-        );
-        // (Every pass binds the same marks; those that need no `now` still name it,
-        // as PostgreSQL must type every mark it is given.)
-        let halls: Vec<&str> = halls.into_iter().flatten().map(HallId::as_str).collect();
-        macro_rules! run {
-            ($pool:ident, $sql:expr, $t:ty) => {{
-                let mut query = sqlx::query_as::<_, $t>($sql)
-                    .bind(from_ms)
-                    .bind(to_ms)
-                    .bind(now_ms);
-                for h in &halls {
-                    query = query.bind(*h);
-                }
-                query.fetch_all($pool).await?
-            }};
+        // Whole UTC months of the years the product accepts come from `case_month`
+        // (counted again where stale); the days before the first and after the last
+        // are counted from the cases.
+        let lo = utc_month(from_ms);
+        let first = if lo == from_ms { lo } else { next_month(lo) };
+        let last = utc_month(to_ms);
+        let (min, max) = (946_684_800_000, 4_133_980_800_000); // 2000-01-01, 2101-01-01
+        let whole = first < last && first >= min && last <= max;
+        let mut total = CaseFigures::default();
+        let edges: Vec<(i64, i64)> = if whole {
+            vec![(from_ms, first), (last, to_ms)]
+        } else {
+            vec![(from_ms, to_ms)]
+        };
+        for (a, b) in edges.into_iter().filter(|(a, b)| a < b) {
+            if let Some(f) = self.count_figures(halls, a, b, false).await?.remove("") {
+                total.merge(&f);
+            }
         }
-        let mut f = CaseFigures::default();
-        type Main = (String, String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
-        on_pool!(self, pool => {
-            let rows = run!(pool, &main, Main);
-            for r in rows {
-                if let Some(src) = peakend_core::case::CaseSource::parse(&r.0) {
-                    f.by_source_moment.push((src, r.1, r.2));
-                }
-                f.sla[0].0 += r.3;
-                f.sla[0].1 += r.4;
-                f.sla[1].0 += r.5;
-                f.sla[1].1 += r.6;
-                f.sla[2].0 += r.7;
-                f.sla[2].1 += r.8;
-                f.resolved += r.9;
-                f.first_contact_resolved += r.10;
-            }
-            for (kind, v, n) in run!(pool, &spread, (i32, Option<i64>, i64)) {
-                let Some(v) = v else { continue };
-                match kind {
-                    1 => f.acknowledge_minutes.push((v, n)),
-                    2 => f.resolve_minutes.push((v, n)),
-                    3 => f.recovery.push((v, n)),
-                    _ => f.recovered_recommend.push((v, n)),
-                }
-            }
-            if let Some((with, repeat)) = run!(pool, &repeat, (i64, i64)).first() {
-                f.with_contact = *with;
-                f.repeat = *repeat;
-            }
-        });
-        Ok(f)
+        if whole {
+            total.merge(&self.month_figures(halls, first, last).await?);
+        }
+        // Deadlines of cases still being worked are counted as of now.
+        let overdue = self.overdue(halls, from_ms, to_ms, now_ms).await?;
+        for (stage, n) in total.sla.iter_mut().zip(overdue) {
+            stage.1 += n;
+        }
+        Ok(total)
     }
 
     async fn survey_recommend(

@@ -139,6 +139,11 @@ macro_rules! open_case {
             .fetch_optional($exec)
             .await?;
         if let Some((id, owner)) = &row {
+            sqlx::query(q::BUMP_MONTH)
+                .bind(c.hall.as_str())
+                .bind(crate::cases::utc_month(c.opened_at))
+                .execute($exec)
+                .await?;
             sqlx::query(q::INSERT_ENTRY)
                 .bind(*id)
                 .bind(c.opened_at)
