@@ -77,8 +77,10 @@ def main():
     work = Path(a.work or tempfile.mkdtemp(prefix="peakend-cases-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "cases.db"
-    for f in work.glob("cases.db*"):
-        f.unlink()
+    # A copy next to a stale -wal of an earlier run would read that run's writes.
+    for pattern in ["cases.db*", "snapshot.db*", "sweep.db*", "peer.db*"]:
+        for f in work.glob(pattern):
+            f.unlink()
     pk = lambda *args: sh([str(BIN), "--db", str(db), *args])
     pk("init")
     # A province of 4 cities × 5 districts × halls.

@@ -485,6 +485,8 @@ impl CaseStore for SqlStore {
                 })
                 .collect();
             let mut offset = 0;
+            // The halls' months the lot touches, marked changed once each at the end.
+            let mut months: BTreeSet<(&str, i64)> = BTreeSet::new();
             for chunk in cases.chunks(CHUNK) {
                 let sql = insert_cases_sql(pg, chunk.len());
                 let mut query = sqlx::query_as::<_, (i64, Option<String>, String, String, String)>(&sql);
@@ -535,13 +537,11 @@ impl CaseStore for SqlStore {
                 if entries.is_empty() {
                     continue;
                 }
-                let months: BTreeSet<(&str, i64)> = entries
-                    .iter()
-                    .map(|(_, c, _)| (c.hall.as_str(), crate::cases::utc_month(c.opened_at)))
-                    .collect();
-                for (hall, month) in months {
-                    sqlx::query(q::BUMP_MONTH).bind(hall).bind(month).execute(&mut *tx).await?;
-                }
+                months.extend(
+                    entries
+                        .iter()
+                        .map(|(_, c, _)| (c.hall.as_str(), crate::cases::utc_month(c.opened_at))),
+                );
                 let sql = format!(
                     "INSERT INTO case_event (case_id, at, actor, kind, from_state, to_state, note) VALUES {}",
                     value_marks(pg, entries.len(), 7)
@@ -565,6 +565,9 @@ impl CaseStore for SqlStore {
                     }
                     q.execute(&mut *tx).await?;
                 }
+            }
+            for (hall, month) in months {
+                sqlx::query(q::BUMP_MONTH).bind(hall).bind(month).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
@@ -853,6 +856,7 @@ impl CaseStore for SqlStore {
             let fetched = due.len() as i64;
             on_pool!(self, pool => {
                 let mut tx = pool.begin().await?;
+                let mut months: BTreeSet<(HallId, i64)> = BTreeSet::new();
                 for mut case in due {
                     let version = case.version;
                     let rules = book.hall(&case.hall);
@@ -866,11 +870,7 @@ impl CaseStore for SqlStore {
                     if !update_case!(tx, &case, version) {
                         continue;
                     }
-                    sqlx::query(q::BUMP_MONTH)
-                        .bind(case.hall.as_str())
-                        .bind(crate::cases::utc_month(case.opened_at))
-                        .execute(&mut *tx)
-                        .await?;
+                    months.insert((case.hall.clone(), crate::cases::utc_month(case.opened_at)));
                     let stage_name = match stage {
                         peakend_core::case::Stage::Acknowledge => "acknowledge",
                         peakend_core::case::Stage::Resolve => "resolve",
@@ -893,6 +893,9 @@ impl CaseStore for SqlStore {
                         enqueue!(tx, "case.escalated", announce("case.escalated", &case, at_ms), at_ms);
                     }
                     out.push(Escalation { case: case.id, hall: case.hall.clone(), stage, from, to, due_at });
+                }
+                for (hall, month) in &months {
+                    sqlx::query(q::BUMP_MONTH).bind(hall.as_str()).bind(*month).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
             });
