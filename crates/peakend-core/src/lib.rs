@@ -10,6 +10,7 @@
 pub mod access;
 pub mod analysis;
 pub mod assignment;
+pub mod audit;
 pub mod builtin;
 pub mod case;
 pub mod id;
