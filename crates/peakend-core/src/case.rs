@@ -413,10 +413,6 @@ pub fn case_of_event(
     ticket: Option<&Ticket>,
 ) -> Option<NewCase> {
     let c = &rules.cases;
-    let day = event
-        .at
-        .with_timezone(&rules.zone.offset_at(event.at_ms()))
-        .date_naive();
     let (source, cause, ticket_name, moment, severity, summary, staff) = match &event.kind {
         EventKind::Complaint {
             ticket: t,
@@ -479,7 +475,14 @@ pub fn case_of_event(
             };
             (
                 source,
-                format!("ticket:{day}:{t}"),
+                // Ticket names start over each day, in the hall's zone.
+                format!(
+                    "ticket:{}:{t}",
+                    event
+                        .at
+                        .with_timezone(&rules.zone.offset_at(event.at_ms()))
+                        .date_naive()
+                ),
                 Some(t.to_owned()),
                 moment,
                 severity,

@@ -501,7 +501,7 @@ impl CaseStore for SqlStore {
                         .bind(c.severity.as_str())
                         .bind(&c.summary)
                         .bind(c.contact.as_deref())
-                        .bind(c.contact.as_deref().map(crate::cases::contact_key))
+                        .bind(keys[offset + n].as_deref())
                         .bind(c.owner.as_deref())
                         .bind(c.hall.as_str())
                         .bind(c.staff.as_deref())
@@ -839,8 +839,9 @@ impl CaseStore for SqlStore {
         let sql = format!(
             "SELECT {COLUMNS} FROM service_case WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
         );
-        let book = crate::RulesBook::load(self).await?;
-        let tree = book.tree().clone();
+        // The rules are read once a sweep has something to escalate: most minutes it
+        // has nothing.
+        let mut book: Option<(crate::RulesBook, peakend_core::OrgTree)> = None;
         let mut out = Vec::new();
         loop {
             let due: Vec<Case> = on_pool!(self, pool => {
@@ -854,6 +855,12 @@ impl CaseStore for SqlStore {
             if due.is_empty() {
                 break;
             }
+            if book.is_none() {
+                let b = crate::RulesBook::load(self).await?;
+                let tree = b.tree().clone();
+                book = Some((b, tree));
+            }
+            let (book, tree) = book.as_ref().expect("loaded above");
             let fetched = due.len() as i64;
             on_pool!(self, pool => {
                 let mut tx = pool.begin().await?;
@@ -863,7 +870,7 @@ impl CaseStore for SqlStore {
                 for mut case in due {
                     let version = case.version;
                     let rules = book.hall(&case.hall);
-                    let Some((stage, from, to, due_at)) = case.escalate(&tree, &rules, at_ms) else {
+                    let Some((stage, from, to, due_at)) = case.escalate(tree, &rules, at_ms) else {
                         // A clock with no stage (a state that runs none): stop it.
                         sqlx::query("UPDATE service_case SET due_at = NULL WHERE id = $1")
                             .bind(case.id.0).execute(&mut *tx).await?;
