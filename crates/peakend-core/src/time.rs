@@ -102,6 +102,14 @@ impl Zone {
     pub fn local(&self, at_ms: i64) -> Option<DateTime<FixedOffset>> {
         DateTime::from_timestamp_millis(at_ms).map(|t| t.with_timezone(&self.offset_at(at_ms)))
     }
+
+    /// An instant as people read it in lists: `2026-08-07 09:30`, local; empty when
+    /// out of range.
+    pub fn minute_text(&self, at_ms: i64) -> String {
+        self.local(at_ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    }
 }
 
 impl Default for Zone {

@@ -142,11 +142,7 @@ async fn page(
         .await?
         .into_iter()
         .map(|(h, at)| {
-            let when = tree
-                .zone_of_hall(&h)
-                .local(at)
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default();
+            let when = tree.zone_of_hall(&h).minute_text(at);
             (
                 name_of(&OrgNodeId::parse(h.as_str()).expect("hall ids are node ids")),
                 when,

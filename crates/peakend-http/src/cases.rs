@@ -227,11 +227,7 @@ fn filter_of(
         f.moment = Some(MomentKey::parse(m).map_err(|e| bad("moment", e.to_string()))?);
     }
     let zone = tree.zone_of(&viewer.user.org);
-    let day_start = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(zone.offset_on(d)).single())
-            .map_or(0, |t| t.timestamp_millis())
-    };
+    let day_start = |d: NaiveDate| peakend_store::local_midnight(d, zone.offset_on(d));
     if let Some(d) = blank(&p.from) {
         let d = peakend_core::time::parse_date(d).map_err(|e| bad("from", e))?;
         f.opened_from = Some(day_start(d));
@@ -604,8 +600,7 @@ fn kpi_scope(
 }
 
 fn local_time(tree: &OrgTree, hall: &HallId, ms: Option<i64>) -> String {
-    ms.and_then(|ms| tree.zone_of_hall(hall).local(ms))
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+    ms.map(|ms| tree.zone_of_hall(hall).minute_text(ms))
         .unwrap_or_default()
 }
 

@@ -581,15 +581,11 @@ async fn analysis_page(
             .filter_map(|n| n.hall_id())
             .collect();
         let zone = tree.zone_of(&node);
-        let ms = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_local_timezone(zone.offset_on(d)).single())
-                .map(|t| t.timestamp_millis())
-        };
-        let from = p.from.and_then(ms).unwrap_or(i64::MIN / 2);
+        let ms = |d: NaiveDate| peakend_store::local_midnight(d, zone.offset_on(d));
+        let from = p.from.map(ms).unwrap_or(i64::MIN / 2);
         let to =
             p.to.and_then(|d| d.succ_opt())
-                .and_then(ms)
+                .map(ms)
                 .unwrap_or(i64::MAX / 2);
         let counts = crate::cases::cases_by_moment(&state, Some(&halls), from, to).await?;
         let mut rows: Vec<(String, i64, String)> = counts

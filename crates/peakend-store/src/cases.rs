@@ -400,12 +400,7 @@ pub async fn case_kpis(
     // A province's root takes every case without listing its halls.
     let scope = (!root).then_some(halls.as_slice());
     let zone = tree.zone_of(org);
-    let start = |d: chrono::NaiveDate| {
-        let offset = zone.offset_on(d);
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(offset).single())
-            .map_or(0, |t| t.timestamp_millis())
-    };
+    let start = |d: chrono::NaiveDate| crate::local_midnight(d, zone.offset_on(d));
     let from_ms = start(from);
     let to_ms = start(to.succ_opt().unwrap_or(to));
     let f = store.case_figures(scope, from_ms, to_ms, now_ms).await?;

@@ -91,8 +91,7 @@ pub enum WebhookCmd {
 }
 
 fn local(tree: &peakend_core::OrgTree, hall: &HallId, ms: Option<i64>) -> String {
-    ms.and_then(|ms| tree.zone_of_hall(hall).local(ms))
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+    ms.map(|ms| tree.zone_of_hall(hall).minute_text(ms))
         .unwrap_or_default()
 }
 
