@@ -280,6 +280,8 @@ pub struct WebhookCase<'a> {
 pub(crate) mod sql {
     /// Opens a case once per cause; the owner is the one given, else the hall's user
     /// with the staff code that served, else the hall's manager (the first by name).
+    /// SQLite's writer thread opens its cases with it row by row; the sqlx paths use
+    /// the multi-row form of the same statement (`open_cases!`).
     pub const INSERT_CASE: &str = "INSERT INTO service_case
         (hall_id, source, cause, ticket, response_id, moment_key, severity, summary, contact,
          contact_key, state, version, owner, level_id, opened_at, acknowledge_due,

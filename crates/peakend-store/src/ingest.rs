@@ -101,7 +101,7 @@ pub(crate) trait IngestTx {
     /// Takes quarantined events out (they are applied now).
     async fn release(&mut self, rows: &[i64]) -> Result<()>;
     /// Opens the cases applied events open, once per cause (see
-    /// [`crate::cases::sql::INSERT_CASE`]), each with the first line of its timeline
+    /// [`crate::cases::sql::INSERT_CASE`], `open_cases!`), each with the first line of its timeline
     /// and its webhook deliveries. Returns how many were new.
     async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize>;
 }

@@ -173,7 +173,7 @@ fn in_list(col: &str, values: Option<usize>, first: usize, postgres: bool) -> St
 /// A multi-row `INSERT_CASE` of `rows` cases, 23 marks a row in bind order; a row's
 /// repeat flag is also set by `earlier` (an earlier case of the same lot, which the
 /// statement cannot see).
-fn insert_cases_sql(postgres: bool, rows: usize) -> String {
+pub(super) fn insert_cases_sql(postgres: bool, rows: usize) -> String {
     let mut n = 0;
     let mut m = || {
         n += 1;
@@ -211,6 +211,34 @@ fn insert_cases_sql(postgres: bool, rows: usize) -> String {
          RETURNING id, owner, hall_id, source, cause",
         values.join(", ")
     )
+}
+
+/// For each case of a lot, whether its customer (contact key) had another case of the
+/// same lot in the 30 days before it (earlier in time, or at the same time and earlier
+/// in the lot): what one multi-row statement cannot see of itself.
+pub(super) fn earlier_in_lot(cases: &[NewCase], keys: &[Option<String>]) -> Vec<bool> {
+    let mut by_key: HashMap<&str, Vec<(i64, usize)>> = HashMap::new();
+    for (i, (c, k)) in cases.iter().zip(keys).enumerate() {
+        if let Some(k) = k {
+            by_key.entry(k.as_str()).or_default().push((c.opened_at, i));
+        }
+    }
+    cases
+        .iter()
+        .zip(keys)
+        .enumerate()
+        .map(|(i, (c, k))| {
+            k.as_deref()
+                .and_then(|k| by_key.get(k))
+                .is_some_and(|others| {
+                    others.iter().any(|&(at, j)| {
+                        j != i
+                            && at >= c.opened_at - 2_592_000_000
+                            && (at < c.opened_at || (at == c.opened_at && j < i))
+                    })
+                })
+        })
+        .collect()
 }
 
 impl SqlStore {
@@ -448,128 +476,11 @@ impl CaseStore for SqlStore {
         }
         let now = now_ms();
         let pg = self.postgres();
-        let mut ids = Vec::with_capacity(cases.len());
-        // Many cases a statement (an import of a hotline's year is a million rows);
-        // the same SQL as `INSERT_CASE`, row by row.
-        const CHUNK: usize = 400;
-        on_pool!(self, pool => {
+        let ids = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let hooks: Vec<(i64,)> = sqlx::query_as(
-                "SELECT id FROM webhook WHERE (',' || events || ',') LIKE '%,case.opened,%'",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut seen = HashSet::new();
-            // Cases of this lot whose customer had another case of the lot in the 30
-            // days before.
-            let keys: Vec<Option<String>> =
-                cases.iter().map(|c| c.contact.as_deref().map(crate::cases::contact_key)).collect();
-            let mut by_key: HashMap<&str, Vec<(i64, usize)>> = HashMap::new();
-            for (i, (c, k)) in cases.iter().zip(&keys).enumerate() {
-                if let Some(k) = k {
-                    by_key.entry(k.as_str()).or_default().push((c.opened_at, i));
-                }
-            }
-            let earlier: Vec<bool> = cases
-                .iter()
-                .zip(&keys)
-                .enumerate()
-                .map(|(i, (c, k))| {
-                    k.as_deref().and_then(|k| by_key.get(k)).is_some_and(|others| {
-                        others.iter().any(|&(at, j)| {
-                            j != i
-                                && at >= c.opened_at - 2_592_000_000
-                                && (at < c.opened_at || (at == c.opened_at && j < i))
-                        })
-                    })
-                })
-                .collect();
-            let mut offset = 0;
-            // The halls' months the lot touches, marked changed once each at the end.
-            let mut months: BTreeSet<(&str, i64)> = BTreeSet::new();
-            for chunk in cases.chunks(CHUNK) {
-                let sql = insert_cases_sql(pg, chunk.len());
-                let mut query = sqlx::query_as::<_, (i64, Option<String>, String, String, String)>(&sql);
-                for (n, c) in chunk.iter().enumerate() {
-                    query = query
-                        .bind(c.hall.as_str())
-                        .bind(c.source.as_str())
-                        .bind(&c.cause)
-                        .bind(c.ticket.as_deref())
-                        .bind(c.response.as_deref())
-                        .bind(c.moment.as_str())
-                        .bind(c.severity.as_str())
-                        .bind(&c.summary)
-                        .bind(c.contact.as_deref())
-                        .bind(keys[offset + n].as_deref())
-                        .bind(c.owner.as_deref())
-                        .bind(c.hall.as_str())
-                        .bind(c.staff.as_deref())
-                        .bind(c.hall.as_str())
-                        .bind(c.hall.as_str())
-                        .bind(c.opened_at)
-                        .bind(c.acknowledge_due)
-                        .bind(c.resolve_due)
-                        .bind(c.acknowledge_due)
-                        .bind(i32::from(earlier[offset + n]))
-                        .bind(keys[offset + n].as_deref())
-                        .bind(c.opened_at)
-                        .bind(c.opened_at);
-                }
-                offset += chunk.len();
-                let rows = query.fetch_all(&mut *tx).await?;
-                let made: HashMap<(String, String, String), (i64, Option<String>)> = rows
-                    .into_iter()
-                    .map(|(id, owner, hall, source, cause)| ((hall, source, cause), (id, owner)))
-                    .collect();
-                let mut entries: Vec<(i64, &NewCase, Option<String>)> = Vec::new();
-                for c in chunk {
-                    let k = (c.hall.to_string(), c.source.as_str().to_owned(), c.cause.clone());
-                    // A cause twice in one lot: the first opens it.
-                    match made.get(&k) {
-                        Some((id, owner)) if seen.insert(*id) => {
-                            entries.push((*id, c, owner.clone()));
-                            ids.push(Some(CaseId(*id)));
-                        }
-                        _ => ids.push(None),
-                    }
-                }
-                if entries.is_empty() {
-                    continue;
-                }
-                months.extend(
-                    entries
-                        .iter()
-                        .map(|(_, c, _)| (c.hall.as_str(), crate::cases::utc_month(c.opened_at))),
-                );
-                let sql = format!(
-                    "INSERT INTO case_event (case_id, at, actor, kind, from_state, to_state, note) VALUES {}",
-                    value_marks(pg, entries.len(), 7)
-                );
-                let mut q = sqlx::query(&sql);
-                for (id, c, owner) in &entries {
-                    q = q.bind(*id).bind(c.opened_at).bind(actor).bind("opened")
-                        .bind(None::<&str>).bind("open").bind(crate::cases::opened_note(owner.as_deref()));
-                }
-                q.execute(&mut *tx).await?;
-                for (hook,) in &hooks {
-                    let sql = format!(
-                        "INSERT INTO webhook_delivery (webhook_id, event, body, created_at, next_at) VALUES {}",
-                        value_marks(pg, entries.len(), 5)
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for (id, c, owner) in &entries {
-                        q = q.bind(*hook).bind("case.opened")
-                            .bind(crate::cases::opened_body(c, *id, owner.as_deref(), now))
-                            .bind(now).bind(now);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-            }
-            for (hall, month) in months {
-                sqlx::query(q::BUMP_MONTH).bind(hall).bind(month).execute(&mut *tx).await?;
-            }
+            let ids = open_cases!(&mut *tx, cases, actor, now, pg);
             tx.commit().await?;
+            ids
         });
         Ok(ids)
     }

@@ -447,13 +447,8 @@ impl IngestTx for PgIngest<'_, '_> {
     }
 
     async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize> {
-        let mut opened = 0;
-        for c in cases {
-            if open_case!(&mut **self.tx, c, "system", now).is_some() {
-                opened += 1;
-            }
-        }
-        Ok(opened)
+        let ids = open_cases!(&mut **self.tx, cases, "system", now, true);
+        Ok(ids.iter().flatten().count())
     }
 }
 

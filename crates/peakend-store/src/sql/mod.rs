@@ -112,56 +112,114 @@ macro_rules! merge_cells {
     };
 }
 
-/// Opens a case (`peakend_core::case::NewCase`) once per cause on executor `$exec`
-/// (evaluated once a statement, e.g. `&mut *tx`), with the first line of its timeline
-/// and its webhook deliveries: `Some((id, owner))` when it is new.
-macro_rules! open_case {
-    ($exec:expr, $case:expr, $actor:expr, $now:expr) => {{
-        use crate::cases::{contact_key, opened_body, opened_note, sql as q};
-        let c: &peakend_core::case::NewCase = $case;
-        let key = c.contact.as_deref().map(contact_key);
-        let row: Option<(i64, Option<String>)> = sqlx::query_as(q::INSERT_CASE)
-            .bind(c.hall.as_str())
-            .bind(c.source.as_str())
-            .bind(&c.cause)
-            .bind(c.ticket.as_deref())
-            .bind(c.response.as_deref())
-            .bind(c.moment.as_str())
-            .bind(c.severity.as_str())
-            .bind(&c.summary)
-            .bind(c.contact.as_deref())
-            .bind(key.as_deref())
-            .bind(c.staff.as_deref())
-            .bind(c.opened_at)
-            .bind(c.acknowledge_due)
-            .bind(c.resolve_due)
-            .bind(c.owner.as_deref())
-            .fetch_optional($exec)
-            .await?;
-        if let Some((id, owner)) = &row {
-            sqlx::query(q::BUMP_MONTH)
-                .bind(c.hall.as_str())
-                .bind(crate::cases::utc_month(c.opened_at))
-                .execute($exec)
-                .await?;
-            sqlx::query(q::INSERT_ENTRY)
-                .bind(*id)
-                .bind(c.opened_at)
-                .bind($actor)
-                .bind("opened")
-                .bind(None::<&str>)
-                .bind("open")
-                .bind(opened_note(owner.as_deref()))
-                .execute($exec)
-                .await?;
-            sqlx::query(q::ENQUEUE)
-                .bind("case.opened")
-                .bind(opened_body(c, *id, owner.as_deref(), $now))
-                .bind($now)
-                .execute($exec)
-                .await?;
+/// Opens a lot of cases (`peakend_core::case::NewCase`) on executor `$exec` (evaluated
+/// once a statement, e.g. `&mut *tx`), each once per cause, 400 a statement, with the
+/// first line of each one's timeline, its webhook deliveries, and its hall's month
+/// marked changed: the ids, `None` where the cause had a case already. Every path that
+/// opens cases through sqlx (imports, survey answers, PostgreSQL's ingest) comes here.
+macro_rules! open_cases {
+    ($exec:expr, $cases:expr, $actor:expr, $now:expr, $pg:expr) => {{
+        use crate::cases::sql as q;
+        use peakend_core::case::{CaseId, NewCase};
+        let cases: &[NewCase] = $cases;
+        let (actor, now, pg): (&str, i64, bool) = ($actor, $now, $pg);
+        const CHUNK: usize = 400;
+        let mut ids: Vec<Option<CaseId>> = Vec::with_capacity(cases.len());
+        let hooks: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM webhook WHERE (',' || events || ',') LIKE '%,case.opened,%'",
+        )
+        .fetch_all($exec)
+        .await?;
+        let mut seen = HashSet::new();
+        let keys: Vec<Option<String>> =
+            cases.iter().map(|c| c.contact.as_deref().map(crate::cases::contact_key)).collect();
+        let earlier = crate::sql::cases::earlier_in_lot(cases, &keys);
+        let mut offset = 0;
+        // The halls' months the lot touches, marked changed once each at the end.
+        let mut months: BTreeSet<(&str, i64)> = BTreeSet::new();
+        for chunk in cases.chunks(CHUNK) {
+            let sql = crate::sql::cases::insert_cases_sql(pg, chunk.len());
+            let mut query = sqlx::query_as::<_, (i64, Option<String>, String, String, String)>(&sql);
+            for (n, c) in chunk.iter().enumerate() {
+                query = query
+                    .bind(c.hall.as_str())
+                    .bind(c.source.as_str())
+                    .bind(&c.cause)
+                    .bind(c.ticket.as_deref())
+                    .bind(c.response.as_deref())
+                    .bind(c.moment.as_str())
+                    .bind(c.severity.as_str())
+                    .bind(&c.summary)
+                    .bind(c.contact.as_deref())
+                    .bind(keys[offset + n].as_deref())
+                    .bind(c.owner.as_deref())
+                    .bind(c.hall.as_str())
+                    .bind(c.staff.as_deref())
+                    .bind(c.hall.as_str())
+                    .bind(c.hall.as_str())
+                    .bind(c.opened_at)
+                    .bind(c.acknowledge_due)
+                    .bind(c.resolve_due)
+                    .bind(c.acknowledge_due)
+                    .bind(i32::from(earlier[offset + n]))
+                    .bind(keys[offset + n].as_deref())
+                    .bind(c.opened_at)
+                    .bind(c.opened_at);
+            }
+            offset += chunk.len();
+            let rows = query.fetch_all($exec).await?;
+            let made: HashMap<(String, String, String), (i64, Option<String>)> = rows
+                .into_iter()
+                .map(|(id, owner, hall, source, cause)| ((hall, source, cause), (id, owner)))
+                .collect();
+            let mut entries: Vec<(i64, &NewCase, Option<String>)> = Vec::new();
+            for c in chunk {
+                let k = (c.hall.to_string(), c.source.as_str().to_owned(), c.cause.clone());
+                // A cause twice in one lot: the first opens it.
+                match made.get(&k) {
+                    Some((id, owner)) if seen.insert(*id) => {
+                        entries.push((*id, c, owner.clone()));
+                        ids.push(Some(CaseId(*id)));
+                    }
+                    _ => ids.push(None),
+                }
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            months.extend(
+                entries
+                    .iter()
+                    .map(|(_, c, _)| (c.hall.as_str(), crate::cases::utc_month(c.opened_at))),
+            );
+            let sql = format!(
+                "INSERT INTO case_event (case_id, at, actor, kind, from_state, to_state, note) VALUES {}",
+                crate::sql::value_marks(pg, entries.len(), 7)
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, c, owner) in &entries {
+                q = q.bind(*id).bind(c.opened_at).bind(actor).bind("opened")
+                    .bind(None::<&str>).bind("open").bind(crate::cases::opened_note(owner.as_deref()));
+            }
+            q.execute($exec).await?;
+            for (hook,) in &hooks {
+                let sql = format!(
+                    "INSERT INTO webhook_delivery (webhook_id, event, body, created_at, next_at) VALUES {}",
+                    crate::sql::value_marks(pg, entries.len(), 5)
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, c, owner) in &entries {
+                    q = q.bind(*hook).bind("case.opened")
+                        .bind(crate::cases::opened_body(c, *id, owner.as_deref(), now))
+                        .bind(now).bind(now);
+                }
+                q.execute($exec).await?;
+            }
         }
-        row
+        for (hall, month) in months {
+            sqlx::query(q::BUMP_MONTH).bind(hall).bind(month).execute($exec).await?;
+        }
+        ids
     }};
 }
 

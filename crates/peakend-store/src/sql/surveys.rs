@@ -153,9 +153,7 @@ pub(super) async fn import_responses(
         merge_cells!(tx, key, layout, "survey_rollup", batch.cells.iter().map(|(k, c)| (k, None, c)));
         merge_cells!(tx, key, layout, "survey_rollup_purpose",
             batch.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)));
-        for c in &cases {
-            open_case!(&mut *tx, c, "system", now);
-        }
+        open_cases!(&mut *tx, &cases, "system", now, postgres);
         let (generation,): (i64,) = sqlx::query_as(
             "UPDATE data_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation",
         )
