@@ -823,3 +823,63 @@ peakend_testkit::on_both_backends!(kept_months_of_cases_equal_a_fresh_count, |ur
         .unwrap();
     assert!(none.by_source_moment.is_empty());
 });
+
+// Ticket names start over each day: the same name on the next day, after midnight in
+// the hall's zone, is another visit and opens its own case; the same day's does not.
+peakend_testkit::on_both_backends!(a_ticket_name_of_the_next_day_is_another_cause, |url| {
+    let store = ready(url).await;
+    let h1 = HallId::parse("h1").unwrap();
+    let visit = |day: &str, n: &str, hm: &str| {
+        let at = |m: &str| format!("{day}T{m}:00+08:00");
+        [
+            format!(r#"{{"id":"{n}a","hall":"h1","at":"{}","type":"ticket_issued","ticket":"A1","service":"bill"}}"#, at(hm)),
+            format!(r#"{{"id":"{n}b","hall":"h1","at":"{}","type":"called","ticket":"A1","counter":"c1","staff":"S01"}}"#, at(hm)),
+            format!(r#"{{"id":"{n}c","hall":"h1","at":"{}","type":"service_started","ticket":"A1","counter":"c1"}}"#, at(hm)),
+            format!(r#"{{"id":"{n}d","hall":"h1","at":"{}","type":"service_ended","ticket":"A1","counter":"c1","outcome":"unresolved"}}"#, at(hm)),
+        ]
+        .to_vec()
+    };
+    // 23:50 on Friday and 00:10 on Saturday, in one batch across midnight.
+    let mut batch = visit("2026-08-07", "f", "23:50");
+    batch.extend(visit("2026-08-08", "s", "00:10"));
+    let out = store
+        .ingest_events(&h1, lines(&batch), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!((out.accepted, out.cases_opened), (8, 2), "{out:?}");
+    // A second batch of Saturday's day: a rating of the same ticket is its own cause
+    // (low rating), but no second unresolved case.
+    let later = vec![
+        event(
+            "s9",
+            "00:20",
+            r#""type":"rated","ticket":"A1","score":1,"scale":5"#,
+        )
+        .replace("2026-08-07T00:20", "2026-08-08T00:20"),
+    ];
+    let out = store
+        .ingest_events(&h1, lines(&later), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(out.cases_opened, 1);
+    let cases = store.cases(&CaseFilter::default()).await.unwrap();
+    let mut opened: Vec<(CaseSource, i64)> =
+        cases.iter().map(|c| (c.source, c.opened_at)).collect();
+    opened.sort();
+    assert_eq!(
+        opened,
+        vec![
+            (CaseSource::Unresolved, ms("2026-08-07T23:50:00+08:00")),
+            (CaseSource::Unresolved, ms("2026-08-08T00:10:00+08:00")),
+            (CaseSource::LowRating, ms("2026-08-08T00:20:00+08:00")),
+        ]
+    );
+    // Saturday's case: acknowledge by 02:10, resolve by Tuesday (two working days on
+    // from a weekend start: Monday and Tuesday).
+    let saturday = cases
+        .iter()
+        .find(|c| c.opened_at == ms("2026-08-08T00:10:00+08:00"))
+        .unwrap();
+    assert_eq!(saturday.acknowledge_due, ms("2026-08-08T02:10:00+08:00"));
+    assert_eq!(saturday.resolve_due, ms("2026-08-11T00:10:00+08:00"));
+});

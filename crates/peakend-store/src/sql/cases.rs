@@ -745,7 +745,9 @@ impl CaseStore for SqlStore {
     }
 
     async fn sweep_cases(&self, at_ms: i64) -> Result<Vec<Escalation>> {
-        const BATCH: i64 = 5_000;
+        // A transaction a few hundred cases: a backlog (a server that was down, days
+        // replayed into it) must not hold the database's writes for seconds.
+        const BATCH: i64 = 500;
         let pg = self.postgres();
         let sql = format!(
             "SELECT {COLUMNS} FROM service_case WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
