@@ -780,33 +780,45 @@ impl CaseStore for SqlStore {
                 let mut months: BTreeSet<(HallId, i64)> = BTreeSet::new();
                 let mut entries: Vec<(i64, CaseEntry)> = Vec::new();
                 let mut bodies: Vec<String> = Vec::new();
+                // Each case's escalation, worked out first; then all of them in one
+                // statement, each on the version it was read at.
+                let mut moves = Vec::with_capacity(due.len());
                 for mut case in due {
                     let version = case.version;
                     let rules = book.hall(&case.hall);
-                    let Some((stage, from, to, due_at)) = case.escalate(tree, &rules, at_ms) else {
-                        // A clock with no stage (a state that runs none): stop it.
-                        sqlx::query("UPDATE service_case SET due_at = NULL WHERE id = $1")
-                            .bind(case.id.0).execute(&mut *tx).await?;
-                        continue;
-                    };
-                    case.version += 1;
+                    match case.escalate(tree, &rules, at_ms) {
+                        Some(step) => moves.push((case, version, step)),
+                        None => {
+                            // A clock with no stage (a state that runs none): stop it.
+                            sqlx::query("UPDATE service_case SET due_at = NULL WHERE id = $1")
+                                .bind(case.id.0).execute(&mut *tx).await?;
+                        }
+                    }
+                }
+                let mut moved: HashSet<i64> = HashSet::new();
+                if !moves.is_empty() {
                     // An escalation moves the level and the clock only: the other
                     // columns (and the indexes over them) are left alone.
-                    let moved = sqlx::query(
-                        "UPDATE service_case SET version = version + 1, level_id = $1,
-                           escalations = $2, due_at = $3 WHERE id = $4 AND version = $5",
-                    )
-                    .bind(case.level.as_str())
-                    .bind(case.escalations as i32)
-                    .bind(case.due_at)
-                    .bind(case.id.0)
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if moved != 1 {
+                    let sql = format!(
+                        "UPDATE service_case SET version = service_case.version + 1,
+                           level_id = v.column3, escalations = v.column4, due_at = v.column5
+                         FROM (VALUES {}) AS v
+                         WHERE service_case.id = v.column1 AND service_case.version = v.column2
+                         RETURNING service_case.id",
+                        value_marks(pg, moves.len(), 5)
+                    );
+                    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+                    for (case, version, _) in &moves {
+                        q = q.bind(case.id.0).bind(*version).bind(case.level.as_str())
+                            .bind(case.escalations as i32).bind(case.due_at);
+                    }
+                    moved = q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
+                }
+                for (mut case, _, (stage, from, to, due_at)) in moves {
+                    if !moved.contains(&case.id.0) {
                         continue;
                     }
+                    case.version += 1;
                     months.insert((case.hall.clone(), crate::cases::utc_month(case.opened_at)));
                     let stage_name = match stage {
                         peakend_core::case::Stage::Acknowledge => "acknowledge",
