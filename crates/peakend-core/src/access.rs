@@ -11,6 +11,9 @@ use crate::{OrgNodeId, OrgTree};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// A mystery shopper or inspector: submits audits of the halls in scope, reads no
+    /// results (lowest, so that no `>=` rule lets it see anything).
+    Auditor,
     /// Counter and floor staff of one hall.
     Frontline,
     HallManager,
@@ -39,6 +42,11 @@ pub enum Action {
     ManageDevices,
     /// Create users.
     ManageUsers,
+    /// Submit an audit (a self-check, a walk, a mystery visit, an inspection) of a hall
+    /// in scope.
+    SubmitAudit,
+    /// Keep a hall's improvement plan: stock-take, actions, drills, exams.
+    KeepPlan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +56,7 @@ impl fmt::Display for RoleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "`{}` is not a role (frontline, hall_manager, regional_manager, director, admin)",
+            "`{}` is not a role (auditor, frontline, hall_manager, regional_manager, director, admin)",
             self.0
         )
     }
@@ -57,7 +65,8 @@ impl fmt::Display for RoleError {
 impl std::error::Error for RoleError {}
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
+        Role::Auditor,
         Role::Frontline,
         Role::HallManager,
         Role::RegionalManager,
@@ -74,6 +83,7 @@ impl Role {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Auditor => "auditor",
             Role::Frontline => "frontline",
             Role::HallManager => "hall_manager",
             Role::RegionalManager => "regional_manager",
@@ -85,6 +95,7 @@ impl Role {
     /// (Chinese, English) display names.
     pub fn name(self) -> (&'static str, &'static str) {
         match self {
+            Role::Auditor => ("审核员（神秘顾客）", "Auditor (mystery shopper)"),
             Role::Frontline => ("一线员工", "Front-line staff"),
             Role::HallManager => ("营业厅经理", "Hall manager"),
             Role::RegionalManager => ("区域经理", "Regional manager"),
@@ -95,7 +106,11 @@ impl Role {
 
     pub fn may(self, action: Action) -> bool {
         match action {
-            Action::View | Action::AckAlert => true,
+            // An auditor's findings must not be shaped by the hall's figures.
+            Action::View | Action::AckAlert => self != Role::Auditor,
+            // Staff self-check daily, managers walk, regions inspect, shoppers visit.
+            Action::SubmitAudit => true,
+            Action::KeepPlan => self >= Role::HallManager && self != Role::Admin,
             // Standards are the province's and regions' to tighten, not one hall's.
             Action::EditStandards => self >= Role::RegionalManager,
             // Which standards a region lives by is its director's (or an admin's) call.
@@ -186,6 +201,19 @@ mod tests {
         assert!(Role::HallManager.may(Action::ManageDevices));
         assert!(!Role::Frontline.may(Action::ImportResponses));
         assert!(Role::HallManager.may(Action::ImportResponses));
+    }
+
+    #[test]
+    fn an_auditor_submits_audits_and_sees_nothing() {
+        assert!(Role::Auditor.may(Action::SubmitAudit));
+        assert!(!Role::Auditor.may(Action::View));
+        assert!(!Role::Auditor.may(Action::AckAlert));
+        assert!(!Role::Auditor.may(Action::ImportResponses));
+        assert!(!Role::Auditor.may(Action::EditStandards));
+        assert!(!Role::Auditor.may(Action::KeepPlan));
+        assert!(Role::HallManager.may(Action::KeepPlan));
+        assert!(!Role::Frontline.may(Action::KeepPlan));
+        assert_eq!(Role::parse("auditor"), Ok(Role::Auditor));
     }
 
     #[test]

@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How a standard is verified, and the limit a result is judged against.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
+/// How a standard is verified, and the limit a result is judged against. Written in a
+/// journey file as one string: `yes_no`, `count_max 3`, `duration_max 15` (seconds),
+/// `share_min 1` (or `share_min 100%`).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CheckMethod {
     /// Met or not (e.g. no litter or touts within 3 m of the door).
     YesNo,
@@ -17,6 +18,162 @@ pub enum CheckMethod {
     DurationMax { max: f64 },
     /// A share in [0, 1] that must reach `min` (e.g. water for premium customers: 1.0).
     ShareMin { min: f64 },
+}
+
+impl std::fmt::Display for CheckMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckMethod::YesNo => f.write_str("yes_no"),
+            CheckMethod::CountMax { max } => write!(f, "count_max {max}"),
+            CheckMethod::DurationMax { max } => write!(f, "duration_max {max}"),
+            CheckMethod::ShareMin { min } => write!(f, "share_min {min}"),
+        }
+    }
+}
+
+impl std::str::FromStr for CheckMethod {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CheckMethod, String> {
+        let mut parts = s.split_whitespace();
+        let kind = parts.next().unwrap_or("");
+        let arg = parts.next();
+        if parts.next().is_some() {
+            return Err(format!("`{s}`: a check is a method and at most one number"));
+        }
+        let number = |what: &str| -> Result<f64, String> {
+            let a = arg.ok_or_else(|| format!("`{s}`: `{kind}` needs {what}"))?;
+            let (a, percent) = match a.strip_suffix('%') {
+                Some(p) => (p, true),
+                None => (a, false),
+            };
+            let x: f64 = a
+                .parse()
+                .map_err(|_| format!("`{s}`: `{a}` is not a number"))?;
+            let x = if percent { x / 100.0 } else { x };
+            if x.is_finite() && x >= 0.0 {
+                Ok(x)
+            } else {
+                Err(format!("`{s}`: the limit must be a finite number ≥ 0"))
+            }
+        };
+        match kind {
+            "yes_no" if arg.is_none() => Ok(CheckMethod::YesNo),
+            "yes_no" => Err(format!("`{s}`: `yes_no` takes no number")),
+            "count_max" => Ok(CheckMethod::CountMax {
+                max: number("a count")?,
+            }),
+            "duration_max" => Ok(CheckMethod::DurationMax {
+                max: number("a number of seconds")?,
+            }),
+            "share_min" => {
+                let min = number("a share (0–1 or a percentage)")?;
+                if min > 1.0 {
+                    Err(format!("`{s}`: a share is at most 1 (100%)"))
+                } else {
+                    Ok(CheckMethod::ShareMin { min })
+                }
+            }
+            _ => Err(format!(
+                "`{s}` is not yes_no, count_max N, duration_max S or share_min P"
+            )),
+        }
+    }
+}
+
+impl Serialize for CheckMethod {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CheckMethod, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How often a check is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Frequency {
+    Day,
+    Week,
+    Month,
+    Quarter,
+}
+
+impl Frequency {
+    pub fn name(self) -> (&'static str, &'static str) {
+        match self {
+            Frequency::Day => ("每日", "daily"),
+            Frequency::Week => ("每周", "weekly"),
+            Frequency::Month => ("每月", "monthly"),
+            Frequency::Quarter => ("每季度", "quarterly"),
+        }
+    }
+}
+
+/// A check the device events make by themselves, per hall and day (see
+/// [`crate::ops::day::HallDay::checks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoCheck {
+    /// No counter closed, and none left closed, while pre-processing is active: one
+    /// check a day.
+    ClosedCountersAtPeak,
+    /// Each transaction within the limit (call to end of service).
+    SystemTime,
+    /// Each care alert acknowledged within the limit of being raised.
+    CareInTime,
+    /// Each premium (VIP) customer's care alert acknowledged at all.
+    PremiumCare,
+    /// Every kiosk of the day checked (`kiosk_checked`): one check a day.
+    KioskDailyCheck,
+    /// Each kiosk fault restored before its repair deadline (counted when restored or
+    /// when the deadline passes).
+    KioskRepair,
+    /// Each customer called within the wait the ticket announced (in whole minutes,
+    /// rounded up, as the ticket shows it).
+    WaitAsAnnounced,
+}
+
+impl AutoCheck {
+    pub const ALL: [AutoCheck; 7] = [
+        AutoCheck::ClosedCountersAtPeak,
+        AutoCheck::SystemTime,
+        AutoCheck::CareInTime,
+        AutoCheck::PremiumCare,
+        AutoCheck::KioskDailyCheck,
+        AutoCheck::KioskRepair,
+        AutoCheck::WaitAsAnnounced,
+    ];
+}
+
+/// How a standard is checked: the method and its limit, who checks, how often, and the
+/// automatic check from the device events where there is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub verify: CheckMethod,
+    /// Who checks it by hand: at least one unless the check is automatic.
+    #[serde(default)]
+    pub by: Vec<Checker>,
+    pub every: Frequency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<AutoCheck>,
+}
+
+impl Check {
+    /// Whether a region's check keeps what the parent's does: a method at least as
+    /// strict, every checker and the automatic check kept, made at least as often.
+    pub fn tightens(&self, base: &Check) -> bool {
+        self.verify.tightens(&base.verify)
+            && base.by.iter().all(|b| self.by.contains(b))
+            && (base.auto.is_none() || self.auto == base.auto)
+            && self.every <= base.every
+    }
 }
 
 /// Who checks.
@@ -166,9 +323,521 @@ pub fn rank_problems(moments: &[MomentStanding]) -> Vec<Problem> {
     ranked
 }
 
+/// Checks made and passed of one hall, period (a month `YYYY-MM` or a day
+/// `YYYY-MM-DD`), moment, standard and source (`auto` or an audit kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckRow {
+    pub hall: String,
+    pub period: String,
+    pub moment: String,
+    pub standard: String,
+    pub source: String,
+    pub made: i64,
+    pub passed: i64,
+}
+
+/// Checks made and passed: compliance is their ratio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub made: i64,
+    pub passed: i64,
+}
+
+impl Tally {
+    pub fn add(&mut self, made: i64, passed: i64) {
+        self.made += made;
+        self.passed += passed;
+    }
+
+    /// passed / made in [0, 1]; `None` when no check was made.
+    pub fn share(&self) -> Option<f64> {
+        (self.made > 0).then(|| self.passed as f64 / self.made as f64)
+    }
+}
+
+/// A compliance index on 0–100: each moment's compliance (its checks passed / made)
+/// weighted by its importance, over the moments with a check made and a weight, so the
+/// peaks and the end (the most important moments) count most. `None` without any.
+pub fn compliance_index(
+    by_moment: &std::collections::BTreeMap<String, Tally>,
+    importance: &std::collections::BTreeMap<String, f64>,
+) -> Option<f64> {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (moment, t) in by_moment {
+        if let (Some(c), Some(w)) = (t.share(), importance.get(moment)) {
+            num += w * c;
+            den += w;
+        }
+    }
+    (den > 0.0).then(|| 100.0 * num / den)
+}
+
+/// Ranks of `xs` from 1, ties given their average rank.
+fn ranks(xs: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..xs.len()).collect();
+    idx.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut r = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && xs[idx[j + 1]] == xs[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for k in &idx[i..=j] {
+            r[*k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// A rank correlation with its 95 % interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RankCorrelation {
+    pub n: usize,
+    pub rho: f64,
+    /// Fisher's z with the standard error sqrt(1.06 / (n − 3)) of Fieller, Hartley and
+    /// Pearson (1957); `None` below 4 pairs.
+    pub ci95: Option<(f64, f64)>,
+}
+
+/// Spearman's rank correlation (the Pearson correlation of the ranks, ties averaged);
+/// `None` below 3 pairs or when either side does not vary.
+pub fn spearman(xs: &[f64], ys: &[f64]) -> Option<RankCorrelation> {
+    let n = xs.len().min(ys.len());
+    if n < 3 {
+        return None;
+    }
+    let (rx, ry) = (ranks(&xs[..n]), ranks(&ys[..n]));
+    let mean = (n as f64 + 1.0) / 2.0;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for i in 0..n {
+        let (a, b) = (rx[i] - mean, ry[i] - mean);
+        sxy += a * b;
+        sxx += a * a;
+        syy += b * b;
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return None;
+    }
+    let rho = (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0);
+    let ci95 = (n >= 4).then(|| {
+        let z = rho.clamp(-0.999_999, 0.999_999).atanh();
+        let se = (1.06 / (n as f64 - 3.0)).sqrt();
+        ((z - 1.96 * se).tanh(), (z + 1.96 * se).tanh())
+    });
+    Some(RankCorrelation { n, rho, ci95 })
+}
+
+/// The difference of two means (after − before) with its 95 % interval (Welch's
+/// standard error, normal quantile): how an action moved a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BeforeAfter {
+    pub before: f64,
+    pub before_n: u64,
+    pub after: f64,
+    pub after_n: u64,
+    pub change: f64,
+    pub ci95: Option<(f64, f64)>,
+}
+
+/// Compares two samples given as (n, mean, sample variance); `None` when either is
+/// empty. The interval needs two observations a side.
+pub fn before_after(
+    before: (u64, f64, Option<f64>),
+    after: (u64, f64, Option<f64>),
+) -> Option<BeforeAfter> {
+    let ((n1, m1, v1), (n2, m2, v2)) = (before, after);
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let change = m2 - m1;
+    let ci95 = match (v1, v2) {
+        (Some(v1), Some(v2)) => {
+            let se = (v1 / n1 as f64 + v2 / n2 as f64).sqrt();
+            Some((change - 1.96 * se, change + 1.96 * se))
+        }
+        _ => None,
+    };
+    Some(BeforeAfter {
+        before: m1,
+        before_n: n1,
+        after: m2,
+        after_n: n2,
+        change,
+        ci95,
+    })
+}
+
+/// A share's (n, mean, variance) for [`before_after`]: `passed` of `made` checks.
+pub fn share_sample(t: Tally) -> (u64, f64, Option<f64>) {
+    if t.made <= 0 {
+        return (0, 0.0, None);
+    }
+    let p = t.passed as f64 / t.made as f64;
+    let n = t.made as u64;
+    (
+        n,
+        p,
+        (n >= 2).then(|| p * (1.0 - p) * n as f64 / (n as f64 - 1.0)),
+    )
+}
+
+/// What a compliance report groups its lines by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplianceBy {
+    Hall,
+    Moment,
+    Standard,
+    Day,
+}
+
+impl std::str::FromStr for ComplianceBy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "hall" => Ok(ComplianceBy::Hall),
+            "moment" => Ok(ComplianceBy::Moment),
+            "standard" => Ok(ComplianceBy::Standard),
+            "day" => Ok(ComplianceBy::Day),
+            _ => Err(format!("`{s}` is not hall, moment, standard or day")),
+        }
+    }
+}
+
+/// One line of a compliance report: its checks, and the same by source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplianceLine {
+    pub key: String,
+    /// The moment of a standard's line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moment: Option<String>,
+    pub made: i64,
+    pub passed: i64,
+    pub compliance: Option<f64>,
+    pub sources: BTreeMap<String, Tally>,
+}
+
+/// A hall in the league table, best index first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeagueLine {
+    pub hall: String,
+    pub index: Option<f64>,
+    pub made: i64,
+    pub passed: i64,
+}
+
+/// A month of the trend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthLine {
+    pub month: String,
+    pub made: i64,
+    pub passed: i64,
+    pub compliance: Option<f64>,
+    pub index: Option<f64>,
+}
+
+/// Whether a moment's standards move its customers: across halls, the rank correlation
+/// of the moment's compliance with its satisfaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MomentEffect {
+    pub moment: String,
+    pub halls: usize,
+    pub correlation: Option<RankCorrelation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplianceReport {
+    pub by: ComplianceBy,
+    pub made: i64,
+    pub passed: i64,
+    pub compliance: Option<f64>,
+    /// 0–100, moments weighted by importance.
+    pub index: Option<f64>,
+    pub lines: Vec<ComplianceLine>,
+    pub months: Vec<MonthLine>,
+    pub league: Vec<LeagueLine>,
+    pub effects: Vec<MomentEffect>,
+}
+
+use std::collections::BTreeMap;
+
+/// The compliance of checks `rows` grouped `by`, with the index (moments weighted by
+/// `importance`), the trend by month, the league of halls and, per moment across
+/// halls, compliance against satisfaction (`satisfaction`: (hall, moment) → mean).
+/// `moments` gives the journey order lines by moment and standard follow.
+pub fn compliance_report(
+    rows: &[CheckRow],
+    by: ComplianceBy,
+    moments: &[String],
+    importance: &BTreeMap<String, f64>,
+    satisfaction: &BTreeMap<(String, String), f64>,
+) -> ComplianceReport {
+    let mut total = Tally::default();
+    /// A line's moment (for a standard), its checks and the same by source.
+    type Line = (Option<String>, Tally, BTreeMap<String, Tally>);
+    let mut lines: BTreeMap<String, Line> = BTreeMap::new();
+    let mut by_moment: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut hall_moment: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
+    let mut month_moment: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
+    for r in rows {
+        total.add(r.made, r.passed);
+        let (key, moment) = match by {
+            ComplianceBy::Hall => (r.hall.clone(), None),
+            ComplianceBy::Moment => (r.moment.clone(), None),
+            ComplianceBy::Standard => (r.standard.clone(), Some(r.moment.clone())),
+            ComplianceBy::Day => (r.period.clone(), None),
+        };
+        let line = lines
+            .entry(key)
+            .or_insert_with(|| (moment, Tally::default(), BTreeMap::new()));
+        line.1.add(r.made, r.passed);
+        line.2
+            .entry(r.source.clone())
+            .or_default()
+            .add(r.made, r.passed);
+        by_moment
+            .entry(r.moment.clone())
+            .or_default()
+            .add(r.made, r.passed);
+        hall_moment
+            .entry(r.hall.clone())
+            .or_default()
+            .entry(r.moment.clone())
+            .or_default()
+            .add(r.made, r.passed);
+        let month = r.period.get(..7).unwrap_or(&r.period).to_owned();
+        month_moment
+            .entry(month)
+            .or_default()
+            .entry(r.moment.clone())
+            .or_default()
+            .add(r.made, r.passed);
+    }
+    let position = |m: &str| moments.iter().position(|k| k == m).unwrap_or(usize::MAX);
+    let mut lines: Vec<ComplianceLine> = lines
+        .into_iter()
+        .map(|(key, (moment, t, sources))| ComplianceLine {
+            key,
+            moment,
+            made: t.made,
+            passed: t.passed,
+            compliance: t.share(),
+            sources,
+        })
+        .collect();
+    match by {
+        ComplianceBy::Moment => lines.sort_by_key(|l| position(&l.key)),
+        ComplianceBy::Standard => {
+            lines.sort_by_key(|l| position(l.moment.as_deref().unwrap_or("")))
+        }
+        _ => {}
+    }
+    let months = month_moment
+        .iter()
+        .map(|(month, m)| {
+            let mut t = Tally::default();
+            m.values().for_each(|x| t.add(x.made, x.passed));
+            MonthLine {
+                month: month.clone(),
+                made: t.made,
+                passed: t.passed,
+                compliance: t.share(),
+                index: compliance_index(m, importance),
+            }
+        })
+        .collect();
+    let mut league: Vec<LeagueLine> = hall_moment
+        .iter()
+        .map(|(hall, m)| {
+            let mut t = Tally::default();
+            m.values().for_each(|x| t.add(x.made, x.passed));
+            LeagueLine {
+                hall: hall.clone(),
+                index: compliance_index(m, importance),
+                made: t.made,
+                passed: t.passed,
+            }
+        })
+        .collect();
+    league.sort_by(|a, b| {
+        b.index
+            .unwrap_or(-1.0)
+            .total_cmp(&a.index.unwrap_or(-1.0))
+            .then_with(|| a.hall.cmp(&b.hall))
+    });
+    let mut effects = Vec::new();
+    for moment in moments {
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for (hall, m) in &hall_moment {
+            if let (Some(c), Some(s)) = (
+                m.get(moment).and_then(Tally::share),
+                satisfaction.get(&(hall.clone(), moment.clone())),
+            ) {
+                xs.push(c);
+                ys.push(*s);
+            }
+        }
+        if !xs.is_empty() {
+            effects.push(MomentEffect {
+                moment: moment.clone(),
+                halls: xs.len(),
+                correlation: spearman(&xs, &ys),
+            });
+        }
+    }
+    ComplianceReport {
+        by,
+        made: total.made,
+        passed: total.passed,
+        compliance: total.share(),
+        index: compliance_index(&by_moment, importance),
+        lines,
+        months,
+        league,
+        effects,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_groups_checks_ranks_halls_and_relates_compliance_to_satisfaction() {
+        let r =
+            |hall: &str, period: &str, moment: &str, standard: &str, source: &str, made, passed| {
+                CheckRow {
+                    hall: hall.into(),
+                    period: period.into(),
+                    moment: moment.into(),
+                    standard: standard.into(),
+                    source: source.into(),
+                    made,
+                    passed,
+                }
+            };
+        let rows = [
+            r("h1", "2026-10", "queue", "care_after", "auto", 10, 10),
+            r("h1", "2026-11", "storefront", "clean_radius", "walk", 2, 1),
+            r("h2", "2026-11", "queue", "care_after", "auto", 10, 5),
+            r(
+                "h2",
+                "2026-11",
+                "storefront",
+                "clean_radius",
+                "mystery",
+                1,
+                1,
+            ),
+            r("h3", "2026-11", "queue", "care_after", "auto", 10, 2),
+        ];
+        let moments = vec!["storefront".to_owned(), "queue".to_owned()];
+        let importance: BTreeMap<String, f64> =
+            [("queue".to_owned(), 9.0), ("storefront".to_owned(), 8.0)].into();
+        let satisfaction: BTreeMap<(String, String), f64> = [
+            (("h1".to_owned(), "queue".to_owned()), 9.0),
+            (("h2".to_owned(), "queue".to_owned()), 8.0),
+            (("h3".to_owned(), "queue".to_owned()), 6.0),
+        ]
+        .into();
+        let rep = compliance_report(
+            &rows,
+            ComplianceBy::Standard,
+            &moments,
+            &importance,
+            &satisfaction,
+        );
+        assert_eq!((rep.made, rep.passed), (33, 19));
+        assert_eq!(rep.lines[0].key, "clean_radius", "journey order");
+        assert_eq!(rep.lines[0].sources["walk"], Tally { made: 2, passed: 1 });
+        assert_eq!(rep.lines[1].compliance, Some(17.0 / 30.0));
+        // h1: (9 × 1 + 8 × 0.5) / 17; h2: (9 × 0.5 + 8 × 1) / 17; h3: queue only, 0.2.
+        assert_eq!(
+            rep.league
+                .iter()
+                .map(|l| l.hall.as_str())
+                .collect::<Vec<_>>(),
+            ["h1", "h2", "h3"]
+        );
+        assert!((rep.league[0].index.unwrap() - 100.0 * 13.0 / 17.0).abs() < 1e-9);
+        assert!((rep.league[2].index.unwrap() - 20.0).abs() < 1e-9);
+        assert_eq!(
+            rep.months
+                .iter()
+                .map(|m| m.month.as_str())
+                .collect::<Vec<_>>(),
+            ["2026-10", "2026-11"]
+        );
+        let queue = rep.effects.iter().find(|e| e.moment == "queue").unwrap();
+        assert_eq!(queue.halls, 3);
+        assert!((queue.correlation.unwrap().rho - 1.0).abs() < 1e-12);
+        let by_hall = compliance_report(
+            &rows,
+            ComplianceBy::Hall,
+            &moments,
+            &importance,
+            &satisfaction,
+        );
+        assert_eq!(by_hall.lines.len(), 3);
+    }
+
+    #[test]
+    fn spearman_matches_the_published_example() {
+        // Wikipedia, "Spearman's rank correlation coefficient", the example of IQ
+        // against hours of television a week: ρ = −29/165 ≈ −0.175757575.
+        let iq = [
+            106.0, 100.0, 86.0, 101.0, 99.0, 103.0, 97.0, 113.0, 112.0, 110.0,
+        ];
+        let tv = [7.0, 27.0, 2.0, 50.0, 28.0, 29.0, 20.0, 12.0, 6.0, 17.0];
+        let r = spearman(&iq, &tv).unwrap();
+        assert!((r.rho - (-29.0 / 165.0)).abs() < 1e-12, "{}", r.rho);
+        let (lo, hi) = r.ci95.unwrap();
+        assert!(lo < r.rho && r.rho < hi && lo > -1.0 && hi < 1.0);
+        // Ties take their average rank: a perfect monotone relation with ties is 1.
+        let r = spearman(&[1.0, 2.0, 2.0, 3.0], &[10.0, 20.0, 20.0, 30.0]).unwrap();
+        assert!((r.rho - 1.0).abs() < 1e-12);
+        assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_none());
+    }
+
+    #[test]
+    fn the_index_weights_moments_by_importance() {
+        let t = |made, passed| Tally { made, passed };
+        let by: std::collections::BTreeMap<String, Tally> = [
+            ("queue".to_owned(), t(10, 5)),
+            ("leave".to_owned(), t(4, 4)),
+            ("find".to_owned(), t(0, 0)),
+        ]
+        .into();
+        let w: std::collections::BTreeMap<String, f64> = [
+            ("queue".to_owned(), 9.0),
+            ("leave".to_owned(), 8.0),
+            ("find".to_owned(), 7.0),
+        ]
+        .into();
+        // (9 × 0.5 + 8 × 1) / 17 = 0.73529…; `find` has no check made and is left out.
+        let idx = compliance_index(&by, &w).unwrap();
+        assert!((idx - 100.0 * 12.5 / 17.0).abs() < 1e-9, "{idx}");
+        assert_eq!(compliance_index(&Default::default(), &w), None);
+    }
+
+    #[test]
+    fn before_and_after_compare_means_with_welch_s_error() {
+        // before: n 100, mean 6.8, var 4; after: n 100, mean 7.5, var 4:
+        // change 0.7, se sqrt(0.04 + 0.04) = 0.28284…
+        let b = before_after((100, 6.8, Some(4.0)), (100, 7.5, Some(4.0))).unwrap();
+        assert!((b.change - 0.7).abs() < 1e-12);
+        let (lo, hi) = b.ci95.unwrap();
+        assert!((lo - (0.7 - 1.96 * 0.08f64.sqrt())).abs() < 1e-12);
+        assert!((hi - (0.7 + 1.96 * 0.08f64.sqrt())).abs() < 1e-12);
+        assert!(before_after((0, 0.0, None), (3, 1.0, None)).is_none());
+        let (n, p, v) = share_sample(Tally { made: 4, passed: 3 });
+        assert_eq!((n, p), (4, 0.75));
+        assert!((v.unwrap() - 0.25).abs() < 1e-12);
+    }
 
     #[test]
     fn results_are_read_by_the_check_s_kind_and_judged_against_its_limit() {

@@ -1010,7 +1010,7 @@ pub fn access(role: crate::Role, user: &str, in_scope: bool, owner: Option<&str>
     }
     match role {
         crate::Role::Frontline if owner == Some(user) => CaseAccess::Act,
-        crate::Role::Frontline => CaseAccess::None,
+        crate::Role::Frontline | crate::Role::Auditor => CaseAccess::None,
         _ => CaseAccess::Manage,
     }
 }

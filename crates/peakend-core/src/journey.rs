@@ -167,6 +167,9 @@ pub struct Standard {
     pub owner: OwnerRole,
     #[serde(default)]
     pub threshold: Option<Threshold>,
+    /// How the standard is checked (audits, mystery shopping, the events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::audit::Check>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -454,6 +457,15 @@ impl Journey {
                         format!("duplicate standard key `{}` (also {first})", s.key),
                     );
                 }
+                if let Some(c) = &s.check
+                    && c.by.is_empty()
+                    && c.auto.is_none()
+                {
+                    err(
+                        format!("{path}.check.by"),
+                        "a check needs someone to make it (self, walk, mystery, inspection) or an automatic check".into(),
+                    );
+                }
                 if let Some(t) = &s.threshold
                     && !(t.value.is_finite() && t.value >= 0.0)
                 {
@@ -542,6 +554,29 @@ impl Journey {
             .collect()
     }
 
+    /// Gives every standard that has no check of its own its parent's check: a region's
+    /// journey inherits the checks and states only those it tightens.
+    pub fn inherit_checks(&mut self, parent: &Journey) {
+        let theirs: HashMap<(&MomentKey, &StandardKey), &crate::audit::Check> = parent
+            .standards()
+            .filter_map(|(m, s)| s.check.as_ref().map(|c| ((&m.key, &s.key), c)))
+            .collect();
+        for m in &mut self.moments {
+            for s in &mut m.standards {
+                if s.check.is_none()
+                    && let Some(c) = theirs.get(&(&m.key, &s.key))
+                {
+                    s.check = Some((*c).clone());
+                }
+            }
+        }
+    }
+
+    /// The standard of a key with its moment.
+    pub fn standard(&self, key: &str) -> Option<(&Moment, &Standard)> {
+        self.standards().find(|(_, s)| s.key.as_str() == key)
+    }
+
     /// Applies the governance rule against the parent this journey extends.
     pub fn check_extends(&self, parent: &Journey) -> Result<(), Box<GovernanceError>> {
         let position: HashMap<&MomentKey, usize> = self
@@ -588,7 +623,17 @@ impl Journey {
                     }
                     (Some(theirs), None) => loosened_standards
                         .push(format!("{}.{} (threshold {theirs} removed)", m.key, s.key)),
-                    _ => {}
+                    _ => match (&s.check, &mine.check) {
+                        (Some(theirs), Some(ours)) if !ours.tightens(theirs) => loosened_standards
+                            .push(format!(
+                                "{}.{} (check `{}` vs `{}`)",
+                                m.key, s.key, ours.verify, theirs.verify
+                            )),
+                        (Some(_), None) => {
+                            loosened_standards.push(format!("{}.{} (check removed)", m.key, s.key))
+                        }
+                        _ => {}
+                    },
                 },
             }
         }

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use peakend_core::{Action, HallId, OrgNodeId, OrgTree, Scope, UserName};
+use peakend_core::{Action, HallId, OrgNodeId, OrgTree, Role, Scope, UserName};
 use peakend_store::{Session, User};
 use serde::Deserialize;
 use serde_json::json;
@@ -283,6 +283,17 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match caller(state, &parts.headers).await {
+            Ok(Some(Caller::User(v)))
+                if v.user.role == Role::Auditor && !auditor_may_open(parts.uri.path()) =>
+            {
+                Err(AuthRejection::Api(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "user `{}` is an auditor: it submits audits and reads no results",
+                        v.user.name
+                    ),
+                )))
+            }
             Ok(Some(c)) => Ok(c),
             Ok(None) => Err(reject(
                 parts,
@@ -311,6 +322,23 @@ impl FromRequestParts<AppState> for Viewer {
             ))),
         }
     }
+}
+
+/// What an auditor (a mystery shopper) may open: the audit API, the audit page of a
+/// hall, the checklists and signing out. Everything else shows results, which would
+/// shape what it finds; every route that takes a signed-in user goes through here.
+fn auditor_may_open(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(
+        segments.as_slice(),
+        ["", "api", "v1", "audits"]
+            | ["", "api", "v1", "audits", "photos"]
+            | ["", "api", "v1", "session"]
+            | ["", "api", "v1", "me"]
+            | ["", "halls", _, "audit"]
+            | ["", "journeys", _, "checklist"]
+            | ["", "logout"]
+    )
 }
 
 /// Password hashes are computed on tokio's blocking pool, at most this many at once: a

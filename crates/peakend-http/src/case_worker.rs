@@ -99,7 +99,9 @@ pub fn spawn(state: AppState) {
     });
 }
 
-/// One sweep as of the server's clock: escalations, then contact erasure.
+/// One sweep as of the server's clock: escalations, contact erasure, then the
+/// automatic checks of the hall-days that ended (a few hundred a minute, so a backlog
+/// after a long stop is worked off without holding the database).
 pub async fn sweep_once(state: &AppState) {
     let now = state.clock.now().timestamp_millis();
     match state.store.sweep_cases(now).await {
@@ -112,6 +114,11 @@ pub async fn sweep_once(state: &AppState) {
         Ok(n) if n > 0 => tracing::info!(erased = n, "case contacts erased"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
+    }
+    match peakend_store::close_days(state.store.as_ref(), now, 300).await {
+        Ok(n) if n > 0 => tracing::info!(days = n, "automatic checks made"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "automatic checks failed; the next sweep retries"),
     }
 }
 

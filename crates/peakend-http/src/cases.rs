@@ -141,7 +141,7 @@ const ACTIVE: [CaseState; 4] = [
 
 fn default_inbox(role: Role) -> &'static str {
     match role {
-        Role::Frontline => "mine",
+        Role::Frontline | Role::Auditor => "mine",
         Role::HallManager => "hall",
         _ => "escalated",
     }

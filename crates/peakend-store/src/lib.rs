@@ -9,6 +9,7 @@
 
 mod analysis;
 mod analysis_cache;
+mod audits;
 mod cases;
 mod error;
 mod ingest;
@@ -42,6 +43,7 @@ use serde::Serialize;
 
 pub use analysis::*;
 pub use analysis_cache::*;
+pub use audits::*;
 pub use cases::*;
 pub use error::{ErrorKind, StoreError};
 pub use operations::*;

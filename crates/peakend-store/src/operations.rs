@@ -29,6 +29,7 @@ pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
         .map(|j| Rules::from_journey(&j))
         .unwrap_or_default();
     rules.zone = tree.zone_of(&node);
+    rules.kiosks = tree.get(&node).map_or(0, |n| n.kiosks);
     let holidays = store.holidays().await?;
     if !holidays.is_empty() {
         rules.holidays = province_holidays(&tree, &holidays, hall);
@@ -90,6 +91,7 @@ impl RulesBook {
         rules.holidays = province_holidays(&self.tree, &self.holidays, hall);
         if let Some(n) = &node {
             rules.zone = self.tree.zone_of(n);
+            rules.kiosks = self.tree.get(n).map_or(0, |n| n.kiosks);
         }
         rules
     }

@@ -167,8 +167,9 @@ pub async fn run(db: &str, cmd: JourneyCmd) -> anyhow::Result<()> {
             );
         }
         JourneyCmd::Validate { file, encoding } => {
-            let journey = read_journey(&file, encoding.as_deref())?;
-            if let Some(parent_key) = journey.extends() {
+            let mut journey = read_journey(&file, encoding.as_deref())?;
+            if let Some(parent_key) = journey.extends().cloned() {
+                let parent_key = &parent_key;
                 let parent = match builtin::journeys()
                     .map_err(anyhow::Error::msg)?
                     .into_iter()
@@ -186,6 +187,7 @@ pub async fn run(db: &str, cmd: JourneyCmd) -> anyhow::Result<()> {
                             )
                         })?,
                 };
+                journey.inherit_checks(&parent);
                 journey
                     .check_extends(&parent)
                     .with_context(|| file.display().to_string())?;

@@ -12,7 +12,8 @@ use serde::Serialize;
 use super::event::{Event, EventKind};
 use super::predict::queue_length_wait_s;
 use super::ticket::{Measure, Ticket};
-use crate::id::HallId;
+use crate::audit::{AutoCheck, CheckMethod};
+use crate::id::{HallId, MomentKey, StandardKey};
 use crate::journey::{Journey, Unit};
 
 /// Thresholds of the rules, from the journey's standards.
@@ -31,6 +32,29 @@ pub struct Rules {
     /// What opens a service case and the deadlines it runs on (the journey's
     /// `low_rating` and `dispute` standards).
     pub cases: crate::case::CaseRules,
+    /// The journey's automatic checks: which standard each one judges, with its limit.
+    pub checks: Vec<AutoRule>,
+    /// The kiosks the hall has (its org node's count): each one checked every day.
+    pub kiosks: u32,
+}
+
+/// An automatic check as a journey sets it: the standard it judges and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoRule {
+    pub auto: AutoCheck,
+    pub moment: MomentKey,
+    pub standard: StandardKey,
+    pub verify: CheckMethod,
+}
+
+/// What one automatic check found over a hall's day: observations made and passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckTally {
+    pub auto: AutoCheck,
+    pub moment: MomentKey,
+    pub standard: StandardKey,
+    pub made: u64,
+    pub passed: u64,
 }
 
 impl Default for Rules {
@@ -45,6 +69,8 @@ impl Default for Rules {
             holidays: BTreeSet::new(),
             zone: crate::time::Zone::DEFAULT,
             cases: crate::case::CaseRules::default(),
+            checks: Vec::new(),
+            kiosks: 0,
         }
     }
 }
@@ -76,6 +102,18 @@ impl Rules {
             rules.repair_within_working_days = t.value.round().max(0.0) as u32;
         }
         rules.cases = crate::case::CaseRules::from_journey(journey);
+        rules.checks = journey
+            .standards()
+            .filter_map(|(m, s)| {
+                let c = s.check.as_ref()?;
+                Some(AutoRule {
+                    auto: c.auto?,
+                    moment: m.key.clone(),
+                    standard: s.key.clone(),
+                    verify: c.verify,
+                })
+            })
+            .collect();
         rules
     }
 
@@ -266,6 +304,15 @@ pub struct HallDay {
     recent: VecDeque<i64>,
     /// Tickets changed since [`HallDay::take_changed`] was last called, when tracked.
     changed: Option<BTreeSet<String>>,
+    /// Counters opened at some time of the day: the ones the hall has staffed.
+    counters_seen: BTreeSet<String>,
+    /// Times a counter closed, or stayed closed, while pre-processing was active.
+    peak_gaps: u64,
+    /// Kiosks named by the day's events or carried faults, and those checked.
+    kiosks_seen: BTreeSet<String>,
+    kiosks_checked: BTreeSet<String>,
+    /// Faults restored this day before their repair deadline.
+    repairs_in_time: u64,
 }
 
 /// What clears an alert: its ticket being called or leaving, its kiosk restored.
@@ -294,6 +341,11 @@ impl HallDay {
             pre_processing: None,
             recent: VecDeque::with_capacity(RECENT + 1),
             changed: None,
+            counters_seen: BTreeSet::new(),
+            peak_gaps: 0,
+            kiosks_seen: BTreeSet::new(),
+            kiosks_checked: BTreeSet::new(),
+            repairs_in_time: 0,
         }
     }
 
@@ -366,6 +418,7 @@ impl HallDay {
                 }
                 None => {
                     let due = day.repair_due_ms(f.fault_at, f.offset_s);
+                    day.kiosks_seen.insert(f.kiosk.clone());
                     day.set_kiosk_timer(&f.kiosk, due);
                     day.faults.insert(f.kiosk.clone(), f.clone());
                 }
@@ -600,11 +653,19 @@ impl HallDay {
             }
             EventKind::CounterOpened { counter } => {
                 self.open.insert(counter.clone());
+                self.counters_seen.insert(counter.clone());
             }
             EventKind::CounterClosed { counter } => {
-                self.open.remove(counter);
+                if self.open.remove(counter) && self.pre_processing.is_some() {
+                    self.peak_gaps += 1;
+                }
+            }
+            EventKind::KioskChecked { kiosk, .. } => {
+                self.kiosks_seen.insert(kiosk.clone());
+                self.kiosks_checked.insert(kiosk.clone());
             }
             EventKind::KioskFault { kiosk, fault } => {
+                self.kiosks_seen.insert(kiosk.clone());
                 self.faults.insert(
                     kiosk.clone(),
                     KioskFault {
@@ -619,7 +680,12 @@ impl HallDay {
                 self.set_kiosk_timer(kiosk, due);
             }
             EventKind::KioskRestored { kiosk } => {
-                self.faults.remove(kiosk);
+                self.kiosks_seen.insert(kiosk.clone());
+                if let Some(f) = self.faults.remove(kiosk)
+                    && t < self.repair_due_ms(f.fault_at, f.offset_s)
+                {
+                    self.repairs_in_time += 1;
+                }
                 self.restored.insert(kiosk.clone(), t);
                 for due in self.kiosk_timers.remove(kiosk).unwrap_or_default() {
                     self.timers.remove(&(due, Timer::Kiosk, kiosk.clone()));
@@ -710,6 +776,10 @@ impl HallDay {
             self.pre_processing,
         ) {
             (true, None) => {
+                // Peak hours with a counter the hall staffs today standing closed.
+                if self.open.len() < self.counters_seen.len() {
+                    self.peak_gaps += 1;
+                }
                 self.pre_processing = Some(self.alerts.len());
                 self.alerts.push(Alert {
                     kind: AlertKind::PreProcessing,
@@ -737,6 +807,104 @@ impl HallDay {
     fn mean_service_s(&self) -> Option<f64> {
         let d = &self.recent;
         (!d.is_empty()).then(|| d.iter().sum::<i64>() as f64 / d.len() as f64 / 1000.0)
+    }
+
+    /// The journey's automatic checks over this day (replayed to its end), with the
+    /// acknowledgements of its alerts ([`Alert::key`] → (when, who)). A day without a
+    /// ticket was not open: its once-a-day checks are not made.
+    pub fn checks(&self, acks: &BTreeMap<String, (i64, String)>) -> Vec<CheckTally> {
+        let open = !self.tickets.is_empty();
+        let limit_ms = |verify: &CheckMethod, default: i64| match verify {
+            CheckMethod::DurationMax { max } => (max * 1000.0).round() as i64,
+            _ => default,
+        };
+        let acked_at = |a: &Alert| acks.get(&a.key()).map(|(at, _)| *at);
+        self.rules
+            .checks
+            .iter()
+            .map(|rule| {
+                let (made, passed) = match rule.auto {
+                    AutoCheck::ClosedCountersAtPeak => {
+                        (u64::from(open), u64::from(open && self.peak_gaps == 0))
+                    }
+                    AutoCheck::SystemTime => {
+                        let limit = limit_ms(&rule.verify, self.rules.system_time_ms);
+                        let times: Vec<i64> = self
+                            .tickets
+                            .values()
+                            .filter(|t| t.ended_at.is_some())
+                            .filter_map(Ticket::service_ms)
+                            .collect();
+                        let within = times.iter().filter(|ms| **ms <= limit).count();
+                        (times.len() as u64, within as u64)
+                    }
+                    AutoCheck::CareInTime => {
+                        let limit = limit_ms(&rule.verify, 5 * 60_000);
+                        let care = self.alerts.iter().filter(|a| a.kind == AlertKind::CareDue);
+                        let (mut made, mut passed) = (0, 0);
+                        for a in care {
+                            made += 1;
+                            if acked_at(a).is_some_and(|at| at - a.raised_at <= limit) {
+                                passed += 1;
+                            }
+                        }
+                        (made, passed)
+                    }
+                    AutoCheck::PremiumCare => {
+                        let vip = self
+                            .alerts
+                            .iter()
+                            .filter(|a| a.kind == AlertKind::CareDue && a.vip);
+                        let (mut made, mut passed) = (0, 0);
+                        for a in vip {
+                            made += 1;
+                            if acked_at(a).is_some() {
+                                passed += 1;
+                            }
+                        }
+                        (made, passed)
+                    }
+                    AutoCheck::KioskDailyCheck => {
+                        let expected = (self.rules.kiosks as usize).max(self.kiosks_seen.len());
+                        let all = self.kiosks_checked.len() >= expected
+                            && self.kiosks_seen.is_subset(&self.kiosks_checked);
+                        let made = open && expected > 0;
+                        (u64::from(made), u64::from(made && all))
+                    }
+                    AutoCheck::KioskRepair => {
+                        let overdue = self
+                            .alerts
+                            .iter()
+                            .filter(|a| a.kind == AlertKind::KioskOverdue)
+                            .count() as u64;
+                        (overdue + self.repairs_in_time, self.repairs_in_time)
+                    }
+                    AutoCheck::WaitAsAnnounced => {
+                        let (mut made, mut passed) = (0, 0);
+                        for t in self.tickets.values() {
+                            if let (Some(called), Some(announced)) =
+                                (t.called_at, t.announced_wait_s)
+                            {
+                                made += 1;
+                                // The ticket shows whole minutes, rounded up.
+                                let shown_ms = (announced / 60.0).ceil().max(1.0) as i64 * 60_000;
+                                if called - t.issued_at <= shown_ms {
+                                    passed += 1;
+                                }
+                            }
+                        }
+                        (made, passed)
+                    }
+                };
+                CheckTally {
+                    auto: rule.auto,
+                    moment: rule.moment.clone(),
+                    standard: rule.standard.clone(),
+                    made,
+                    passed,
+                }
+            })
+            .collect()
     }
 
     pub fn queue(&self, now: i64) -> QueueSnapshot {

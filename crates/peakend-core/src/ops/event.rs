@@ -69,6 +69,13 @@ pub enum EventKind {
     KioskRestored {
         kiosk: String,
     },
+    /// The daily check of a kiosk by the person on duty (the `device_check` standard).
+    KioskChecked {
+        kiosk: String,
+        /// What the check found: working (the default) or not.
+        #[serde(default = "yes")]
+        ok: bool,
+    },
     /// The counter's dispute button: a customer complains at the counter. Opens a
     /// service case; the hall's day is unchanged by it.
     Complaint {
@@ -82,6 +89,10 @@ pub enum EventKind {
         moment: Option<String>,
         text: String,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl EventKind {
@@ -98,6 +109,7 @@ impl EventKind {
             | EventKind::CounterClosed { .. }
             | EventKind::KioskFault { .. }
             | EventKind::KioskRestored { .. }
+            | EventKind::KioskChecked { .. }
             // A complaint may name a ticket, but never waits for it: it is applied (and
             // its case opened) whatever the ticket's state.
             | EventKind::Complaint { .. } => None,
@@ -191,9 +203,9 @@ impl Event {
             EventKind::CounterOpened { counter } | EventKind::CounterClosed { counter } => {
                 empty("counter", counter)?
             }
-            EventKind::KioskFault { kiosk, .. } | EventKind::KioskRestored { kiosk } => {
-                empty("kiosk", kiosk)?
-            }
+            EventKind::KioskFault { kiosk, .. }
+            | EventKind::KioskRestored { kiosk }
+            | EventKind::KioskChecked { kiosk, .. } => empty("kiosk", kiosk)?,
             EventKind::Complaint {
                 counter,
                 text,
@@ -244,6 +256,7 @@ impl Event {
             EventKind::KioskFault { .. } => 8,
             EventKind::KioskRestored { .. } => 9,
             EventKind::Complaint { .. } => 10,
+            EventKind::KioskChecked { .. } => 11,
         }
     }
 
@@ -266,6 +279,7 @@ impl Event {
             EventKind::KioskFault { .. } => "kiosk_fault",
             EventKind::KioskRestored { .. } => "kiosk_restored",
             EventKind::Complaint { .. } => "complaint",
+            EventKind::KioskChecked { .. } => "kiosk_checked",
         }
     }
 }

@@ -36,6 +36,20 @@ pub(super) async fn put_journey(
             "journey `{key}` is built in and cannot be replaced; import your version under a new key with \"extends\": \"{key}\""
         )));
     }
+    // A region's journey inherits the checks of the standards it does not restate.
+    let inherited;
+    let journey = match journey.extends() {
+        Some(parent) => match crate::Store::journey(store, parent).await? {
+            Some(p) => {
+                let mut j = journey.clone();
+                j.inherit_checks(&p);
+                inherited = j;
+                &inherited
+            }
+            None => journey,
+        },
+        None => journey,
+    };
     let document = journey.to_json_pretty();
     let backend = store.backend();
     // Whether the stored journey had another moment list: then what is kept per

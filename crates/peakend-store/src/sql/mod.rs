@@ -225,6 +225,7 @@ macro_rules! open_cases {
 
 // After the macros, so that the modules see them.
 mod accounts;
+mod audits;
 mod cases;
 mod events;
 mod journeys;

@@ -1,0 +1,505 @@
+//! Standards checked (issue 21): audits and their photos, exams sat, and the compliance
+//! report. An audit is judged against the journey its hall lives by: a standard the
+//! journey lacks, a result of the wrong kind or a photo never uploaded refuses it whole.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use peakend_core::audit::{Checker, ComplianceBy};
+use peakend_core::{Action, HallId, OrgLevel, OrgNodeId, OrgTree};
+use peakend_store::{Exam, MAX_PHOTO_BYTES, NewAudit, NewAuditItem};
+use serde::Deserialize;
+
+use crate::auth::Viewer;
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/audits", post(submit))
+        .route(
+            "/api/v1/audits/photos",
+            // The photo's own limit is checked in the handler (413 with a message);
+            // the route lets a little more through so that it can be.
+            post(upload_photo).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES + 1024)),
+        )
+        .route("/api/v1/audits/photos/{id}", get(photo))
+        .route("/api/v1/compliance", get(compliance_api))
+        .route("/api/v1/exams", post(record_exam))
+}
+
+/// The hall named in a body: 422 when it is not a hall, 403 outside the caller's scope.
+pub(crate) fn hall_in_scope(
+    viewer: &Viewer,
+    tree: &OrgTree,
+    hall: &str,
+) -> Result<HallId, ApiError> {
+    let hall = HallId::parse(hall.trim())
+        .map_err(|e| ApiError::unprocessable(&[format!("hall: {}", e.reason)]))?;
+    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if tree.get(&node).is_none_or(|n| n.level != OrgLevel::Hall) {
+        return Err(ApiError::unprocessable(&[format!(
+            "hall: `{hall}` is not a hall"
+        )]));
+    }
+    viewer.ensure_covers(tree, &node)?;
+    Ok(hall)
+}
+
+/// A JSON body read by hand, so that a bad one is a 400 naming the field.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        ApiError::bad_request(format!("the JSON body does not parse: {at}{}", e.inner()))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditBody {
+    hall: String,
+    kind: String,
+    /// RFC 3339 with an offset.
+    at: String,
+    items: Vec<ItemBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemBody {
+    standard: String,
+    result: serde_json::Value,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    photo: Option<String>,
+}
+
+/// A result as text, whether the client sent `"yes"`, `true` or `3`.
+fn result_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(if *b { "yes" } else { "no" }.into()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Records an audit of a hall: `{"hall","kind","at","items":[{"standard","result",
+/// "note","photo"}]}` → `{"id": n}`. Every problem is listed in one 422.
+async fn submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    viewer.check_csrf_header(&headers)?;
+    viewer.require(Action::SubmitAudit)?;
+    let b: AuditBody = json_body(&body)?;
+    let tree = state.store.org_tree().await?;
+    let hall = hall_in_scope(&viewer, &tree, &b.hall)?;
+    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut problems = Vec::new();
+    let kind = Checker::parse(&b.kind)
+        .map_err(|e| problems.push(format!("kind: {e}")))
+        .ok();
+    let at = peakend_core::time::parse_instant(&b.at)
+        .map_err(|e| problems.push(format!("at: {e}")))
+        .ok();
+    let now = state.clock.now().timestamp_millis();
+    if at.is_some_and(|at| at.timestamp_millis() > now + 3_600_000) {
+        problems.push("at: in the future".to_owned());
+    }
+    if b.items.is_empty() {
+        problems.push("items: an audit checks at least one standard".to_owned());
+    }
+    let (journey, _) = peakend_store::effective_journey(state.store.as_ref(), &node).await?;
+    let mut items = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, it) in b.items.iter().enumerate() {
+        let at_item = format!("items[{i}]");
+        let Some((moment, standard)) = journey.standard(it.standard.trim()) else {
+            problems.push(format!(
+                "{at_item}.standard: `{}` is not a standard of journey `{}`",
+                it.standard,
+                journey.key()
+            ));
+            continue;
+        };
+        if !seen.insert(standard.key.clone()) {
+            problems.push(format!(
+                "{at_item}.standard: `{}` is checked twice",
+                standard.key
+            ));
+            continue;
+        }
+        let Some(check) = &standard.check else {
+            problems.push(format!(
+                "{at_item}.standard: `{}` has no check in journey `{}`",
+                standard.key,
+                journey.key()
+            ));
+            continue;
+        };
+        let Some(text) = result_text(&it.result) else {
+            problems.push(format!("{at_item}.result: not a text, number or boolean"));
+            continue;
+        };
+        let result = match check.verify.parse_result(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!(
+                    "{at_item}.result: {e} (`{}` is checked by `{}`)",
+                    standard.key, check.verify
+                ));
+                continue;
+            }
+        };
+        let note = it
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+            problems.push(format!("{at_item}.note: longer than 2,000 characters"));
+        }
+        let photo = it
+            .photo
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
+        if photo
+            .as_ref()
+            .is_some_and(|p| p.len() != 64 || !p.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            problems.push(format!("{at_item}.photo: not a photo id"));
+        }
+        items.push(NewAuditItem {
+            standard: standard.key.clone(),
+            moment: moment.key.clone(),
+            result: text.trim().to_owned(),
+            passed: check.verify.passes(result),
+            note,
+            photo,
+        });
+    }
+    let (Some(kind), Some(at), true) = (kind, at, problems.is_empty()) else {
+        return Err(ApiError::unprocessable(&problems));
+    };
+    let zone = tree.zone_of(&node);
+    let day = zone
+        .local(at.timestamp_millis())
+        .map(|t| t.date_naive())
+        .ok_or_else(|| ApiError::unprocessable(&["at: out of range"]))?;
+    let id = state
+        .store
+        .record_audit(&NewAudit {
+            hall,
+            kind,
+            at_ms: at.timestamp_millis(),
+            day,
+            journey: journey.key().clone(),
+            by: viewer.user.name.to_string(),
+            items,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+/// The image type of some bytes, by their signature.
+fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Some("image/png")
+    } else {
+        None
+    }
+}
+
+/// A photo as the body (`Content-Type: image/jpeg|png`, ≤ 5 MB, the type checked by
+/// content), kept once by its SHA-256 → `{"id": …}`.
+async fn upload_photo(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    viewer.check_csrf_header(&headers)?;
+    viewer.require(Action::SubmitAudit)?;
+    if body.len() > MAX_PHOTO_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the photo is {} bytes; at most 5 MB ({MAX_PHOTO_BYTES} bytes)",
+                body.len()
+            ),
+        ));
+    }
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if declared != "image/jpeg" && declared != "image/png" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Type `{declared}`: send image/jpeg or image/png"),
+        ));
+    }
+    match image_type(&body) {
+        Some(t) if t == declared => {}
+        Some(t) => {
+            return Err(ApiError::unprocessable(&[format!(
+                "the body is {t}, not the {declared} its Content-Type says"
+            )]));
+        }
+        None => {
+            return Err(ApiError::unprocessable(&[format!(
+                "the body is not a {declared} image"
+            )]));
+        }
+    }
+    let id = state
+        .store
+        .put_photo(&body, &declared, viewer.user.name.as_str())
+        .await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+/// A photo, to those who may see results (any signed-in user but an auditor).
+async fn photo(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    viewer.require(Action::View)?;
+    let (content_type, bytes) = state
+        .store
+        .photo(id.trim())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("photo `{id}` not found")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=86400".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ComplianceParams {
+    org: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /api/v1/compliance?org=&from=&to=&by=hall|moment|standard|day[&format=csv]`:
+/// dates are the halls' local dates, inclusive; the last 90 days by default.
+async fn compliance_api(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<ComplianceParams>,
+) -> Result<Response, ApiError> {
+    let tree = state.store.org_tree().await?;
+    let org = match p.org.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(o) => OrgNodeId::parse(o).map_err(|e| ApiError::bad_request(format!("org: {e}")))?,
+        None => viewer.user.org.clone(),
+    };
+    viewer.ensure_covers(&tree, &org)?;
+    let now = state.clock.now();
+    let today = tree
+        .zone_of(&org)
+        .local(now.timestamp_millis())
+        .map_or(now.date_naive(), |t| t.date_naive());
+    let date = |field: &str, v: &Option<String>, default: NaiveDate| match v
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(default),
+        Some(s) => peakend_core::time::parse_date(s)
+            .map_err(|e| ApiError::bad_request(format!("{field}: {e}"))),
+    };
+    let to = date("to", &p.to, today)?;
+    let from = date("from", &p.from, to - chrono::Days::new(89))?;
+    if from > to {
+        return Err(ApiError::bad_request("from: after to"));
+    }
+    if (to - from).num_days() > 3 * 366 {
+        return Err(ApiError::bad_request("from: at most three years before to"));
+    }
+    let by: ComplianceBy =
+        p.by.as_deref()
+            .unwrap_or("standard")
+            .parse()
+            .map_err(|e: String| ApiError::bad_request(format!("by: {e}")))?;
+    let report = peakend_store::compliance(state.store.as_ref(), &org, from, to, by).await?;
+    match p.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(serde_json::json!({
+            "org": org.to_string(),
+            "from": from,
+            "to": to,
+            "report": report,
+        }))
+        .into_response()),
+        "csv" => {
+            let csv = peakend_io::compliance_csv(&report)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"compliance.csv\"",
+                    ),
+                ],
+                csv,
+            )
+                .into_response())
+        }
+        other => Err(ApiError::bad_request(format!(
+            "format: `{other}` is not json or csv"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExamBody {
+    hall: String,
+    staff: String,
+    /// `week`, `month` or `quarter` (weekly, monthly, quarterly exams).
+    period: String,
+    /// The date it was sat (the hall's local date).
+    taken: String,
+    #[serde(default)]
+    score: Option<f64>,
+    #[serde(default)]
+    out_of: Option<f64>,
+    /// Answers to the journey's question bank, graded here: `[{"question","answer"}]`.
+    #[serde(default)]
+    answers: Option<Vec<AnswerBody>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerBody {
+    question: String,
+    answer: serde_json::Value,
+}
+
+/// Records an exam a staff member sat: a score out of a maximum, or the answers to the
+/// question bank of the hall's journey, graded → `{"id", "score", "out_of"}`.
+async fn record_exam(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    viewer.check_csrf_header(&headers)?;
+    viewer.require(Action::KeepPlan)?;
+    let b: ExamBody = json_body(&body)?;
+    let tree = state.store.org_tree().await?;
+    let hall = hall_in_scope(&viewer, &tree, &b.hall)?;
+    let mut problems = Vec::new();
+    let staff = b.staff.trim();
+    if staff.is_empty() || staff.chars().count() > 64 {
+        problems.push("staff: 1 to 64 characters".to_owned());
+    }
+    if !matches!(b.period.as_str(), "week" | "month" | "quarter") {
+        problems.push(format!(
+            "period: `{}` is not week, month or quarter",
+            b.period
+        ));
+    }
+    let taken = peakend_core::time::parse_date(&b.taken)
+        .map_err(|e| problems.push(format!("taken: {e}")))
+        .ok();
+    let graded = match (&b.answers, b.score, b.out_of) {
+        (Some(answers), None, None) => {
+            let node = OrgNodeId::parse(hall.as_str())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let (journey, _) =
+                peakend_store::effective_journey(state.store.as_ref(), &node).await?;
+            let bank = peakend_core::handbook::questions(&journey);
+            let pairs: Vec<(String, String)> = answers
+                .iter()
+                .map(|a| {
+                    let text = match &a.answer {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (a.question.clone(), text)
+                })
+                .collect();
+            match peakend_core::handbook::grade(&bank, &pairs) {
+                Ok(g) if g.asked > 0 => Some((f64::from(g.right), f64::from(g.asked))),
+                Ok(_) => {
+                    problems.push("answers: empty".to_owned());
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("answers: {e}"));
+                    None
+                }
+            }
+        }
+        (None, Some(score), Some(out_of)) => {
+            if !(out_of.is_finite() && out_of > 0.0) {
+                problems.push("out_of: a number above 0".to_owned());
+                None
+            } else if !(score.is_finite() && (0.0..=out_of).contains(&score)) {
+                problems.push(format!("score: {score} is outside 0–{out_of}"));
+                None
+            } else {
+                Some((score, out_of))
+            }
+        }
+        _ => {
+            problems.push("give either `score` and `out_of`, or `answers`".to_owned());
+            None
+        }
+    };
+    let (Some(taken), Some((score, out_of)), true) = (taken, graded, problems.is_empty()) else {
+        return Err(ApiError::unprocessable(&problems));
+    };
+    let exam = Exam {
+        id: 0,
+        hall: hall.to_string(),
+        staff: staff.to_owned(),
+        period: b.period.clone(),
+        taken,
+        score,
+        out_of,
+    };
+    let id = state
+        .store
+        .add_exam(&exam, viewer.user.name.as_str())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "score": score, "out_of": out_of })),
+    ))
+}

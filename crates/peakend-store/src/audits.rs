@@ -1,0 +1,284 @@
+//! Standards checked and improved as stored (issue 21): audits and their photos, the
+//! checks made and passed per hall, day and standard (from audits and from the device
+//! events), and each hall's improvement plan (stock-takes, actions, drills, exams).
+//! The rules are `peakend_core::audit`; this is where they meet the database.
+
+use chrono::NaiveDate;
+use peakend_core::audit::{CheckRow, Checker};
+use peakend_core::ops::day::CheckTally;
+use peakend_core::{HallId, JourneyKey, MomentKey, StandardKey};
+use serde::Serialize;
+
+use crate::Result;
+
+/// The largest photo an audit item may carry.
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+
+/// An audit to record, already checked against the hall's journey.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub hall: HallId,
+    pub kind: Checker,
+    pub at_ms: i64,
+    /// The hall's local date of `at_ms`.
+    pub day: NaiveDate,
+    pub journey: JourneyKey,
+    pub by: String,
+    pub items: Vec<NewAuditItem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditItem {
+    pub standard: StandardKey,
+    pub moment: MomentKey,
+    /// The result as recorded (`yes`, `3`, `95%`).
+    pub result: String,
+    pub passed: bool,
+    pub note: Option<String>,
+    pub photo: Option<String>,
+}
+
+/// An audit as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditSummary {
+    pub id: i64,
+    pub hall: String,
+    pub kind: String,
+    pub at_ms: i64,
+    pub by: String,
+    pub items: i64,
+    pub passed: i64,
+}
+
+/// A stock-take of the hall (step 2): the form's fields as JSON, kept with its date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stocktake {
+    pub id: i64,
+    pub at_ms: i64,
+    pub by: String,
+    pub body: serde_json::Value,
+}
+
+/// An improvement action (step 4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanAction {
+    pub id: i64,
+    pub moment: String,
+    pub standard: Option<String>,
+    pub what: String,
+    pub owner: String,
+    pub due: NaiveDate,
+    /// What it must move: `satisfaction.<moment>`, `overall`, `compliance.<moment>`.
+    pub metric: String,
+    pub baseline: Option<f64>,
+    pub target: f64,
+    pub created_at: i64,
+    pub by: String,
+}
+
+/// A morning-meeting drill held (step 5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drill {
+    pub id: i64,
+    pub day: NaiveDate,
+    pub moment: String,
+    pub attendees: Vec<String>,
+    pub note: Option<String>,
+    pub by: String,
+}
+
+/// An exam a staff member sat.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exam {
+    pub id: i64,
+    pub hall: String,
+    pub staff: String,
+    /// `week`, `month` or `quarter`.
+    pub period: String,
+    pub taken: NaiveDate,
+    pub score: f64,
+    pub out_of: f64,
+}
+
+/// A hall-day whose automatic checks are due: its day start and the events it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayToCheck {
+    pub hall: HallId,
+    pub day_start: i64,
+    pub events: i64,
+}
+
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Keeps a photo once by the SHA-256 of its bytes; returns that id.
+    async fn put_photo(&self, bytes: &[u8], content_type: &str, by: &str) -> Result<String>;
+
+    /// A photo's type and bytes.
+    async fn photo(&self, id: &str) -> Result<Option<(String, Vec<u8>)>>;
+
+    /// Records an audit and counts its items into the hall's checks, in one
+    /// transaction. A photo id that is not stored refuses the whole audit.
+    async fn record_audit(&self, audit: &NewAudit) -> Result<i64>;
+
+    /// A hall's audits made at or after `from_ms`, newest first.
+    async fn audits(&self, hall: &HallId, from_ms: i64) -> Result<Vec<AuditSummary>>;
+
+    /// Hall-days that ended before `before_ms` whose automatic checks were never made,
+    /// or were made before the day gained events.
+    async fn days_to_check(&self, before_ms: i64, limit: i64) -> Result<Vec<DayToCheck>>;
+
+    /// Replaces a hall-day's automatic checks with `tallies` and marks it checked at
+    /// `events` events.
+    async fn record_auto_checks(
+        &self,
+        day: &DayToCheck,
+        date: NaiveDate,
+        tallies: &[CheckTally],
+    ) -> Result<()>;
+
+    /// Checks made and passed in [from, to] (local dates) of some halls (all when
+    /// `None`): per hall, month, moment, standard and source; per day when `daily`.
+    async fn check_rows(
+        &self,
+        halls: Option<&[HallId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+        daily: bool,
+    ) -> Result<Vec<CheckRow>>;
+
+    async fn add_stocktake(
+        &self,
+        hall: &HallId,
+        at_ms: i64,
+        body: &serde_json::Value,
+        by: &str,
+    ) -> Result<i64>;
+
+    /// A hall's stock-takes, newest first.
+    async fn stocktakes(&self, hall: &HallId, limit: i64) -> Result<Vec<Stocktake>>;
+
+    async fn add_action(&self, hall: &HallId, action: &PlanAction) -> Result<i64>;
+
+    /// A hall's actions, newest first.
+    async fn actions(&self, hall: &HallId) -> Result<Vec<PlanAction>>;
+
+    async fn add_drill(&self, hall: &HallId, drill: &Drill) -> Result<i64>;
+
+    /// A hall's drills on or after `from`, newest first.
+    async fn drills(&self, hall: &HallId, from: NaiveDate) -> Result<Vec<Drill>>;
+
+    async fn add_exam(&self, exam: &Exam, by: &str) -> Result<i64>;
+
+    /// A hall's exams taken on or after `from`, newest first.
+    async fn exams(&self, hall: &HallId, from: NaiveDate) -> Result<Vec<Exam>>;
+}
+
+/// Makes the automatic checks of every hall-day that has ended (a day after its start
+/// and ten minutes more, for late batches) and was not checked at its current count of
+/// events: the day is replayed from its stored events with the faults it carries in,
+/// and judged with its alerts' acknowledgements. At most `limit` days a call; returns
+/// how many it checked.
+pub async fn close_days(store: &dyn crate::Store, now_ms: i64, limit: i64) -> Result<usize> {
+    let days = store
+        .days_to_check(now_ms - 86_400_000 - 600_000, limit)
+        .await?;
+    if days.is_empty() {
+        return Ok(0);
+    }
+    let book = crate::RulesBook::load(store).await?;
+    for d in &days {
+        let rules = book.hall(&d.hall);
+        let Some(start) = rules.zone.local(d.day_start) else {
+            continue;
+        };
+        let date = start.date_naive();
+        let next = date.succ_opt().unwrap_or(date);
+        let end = crate::local_midnight(next, rules.zone.offset_on(next));
+        let day = crate::replay_day(store, &d.hall, rules, d.day_start, end - 1).await?;
+        let acks = store.alert_acks(&d.hall).await?;
+        store
+            .record_auto_checks(d, date, &day.checks(&acks))
+            .await?;
+    }
+    Ok(days.len())
+}
+
+/// A compliance report over the halls at or below `org`, dates [from, to] (the halls'
+/// local dates): checks from audits and the events, each moment weighted by its
+/// segment-weighted importance in the survey of `org` (the journey's prior importance
+/// where the survey has none), and per moment across halls compliance against the
+/// halls' satisfaction.
+pub async fn compliance(
+    store: &dyn crate::Store,
+    org: &peakend_core::OrgNodeId,
+    from: NaiveDate,
+    to: NaiveDate,
+    by: peakend_core::audit::ComplianceBy,
+) -> Result<peakend_core::audit::ComplianceReport> {
+    use std::collections::BTreeMap;
+    let tree = store.org_tree().await?;
+    let halls = crate::analysis::query_halls(&tree, Some(org))?;
+    let (journey, also) = crate::analysis_journey(store, org).await?;
+    let rows = store
+        .check_rows(
+            halls.as_deref(),
+            from,
+            to,
+            by == peakend_core::audit::ComplianceBy::Day,
+        )
+        .await?;
+    let moments: Vec<String> = journey
+        .moments()
+        .iter()
+        .map(|m| m.key.to_string())
+        .collect();
+    let mut importance: BTreeMap<String, f64> = journey
+        .moments()
+        .iter()
+        .filter_map(|m| Some((m.key.to_string(), m.importance?)))
+        .collect();
+    let mut satisfaction = BTreeMap::new();
+    // The survey over whole months around the range, so the roll-up answers it.
+    let (a_from, a_to) = month_bounds(from, to);
+    let q = crate::AnalysisQuery {
+        org: Some(org),
+        from: Some(a_from),
+        to: Some(a_to),
+        by: Some(peakend_core::analysis::GroupBy::Hall),
+        also: &also,
+        ..Default::default()
+    };
+    if let Ok(a) = crate::stored_analysis(store, &journey, &q).await {
+        for m in &a.moments {
+            if let Some(i) = m.importance {
+                importance.insert(m.key.clone(), i);
+            }
+        }
+        for g in &a.groups {
+            for m in &g.analysis.moments {
+                if let Some(s) = m.satisfaction {
+                    satisfaction.insert((g.group.clone(), m.key.clone()), s);
+                }
+            }
+        }
+    }
+    Ok(peakend_core::audit::compliance_report(
+        &rows,
+        by,
+        &moments,
+        &importance,
+        &satisfaction,
+    ))
+}
+
+/// The first day of `from`'s month and the last of `to`'s.
+pub fn month_bounds(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+    use chrono::Datelike;
+    let first = from.with_day(1).unwrap_or(from);
+    let last = to
+        .with_day(1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(to);
+    (first, last)
+}
