@@ -13,6 +13,8 @@ pub mod assignment;
 pub mod audit;
 pub mod builtin;
 pub mod case;
+pub mod checklist;
+pub mod handbook;
 pub mod id;
 pub mod journey;
 pub mod ops;

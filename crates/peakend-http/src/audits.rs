@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/audits/photos/{id}", get(photo))
         .route("/api/v1/compliance", get(compliance_api))
         .route("/api/v1/exams", post(record_exam))
+        .route("/compliance", get(compliance_page))
 }
 
 /// The hall named in a body: 422 when it is not a hall, 403 outside the caller's scope.
@@ -291,6 +292,16 @@ async fn photo(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     viewer.require(Action::View)?;
+    // A photo is seen by those who see a hall whose audit shows it; to others it does
+    // not exist.
+    let tree = state.store.org_tree().await?;
+    let halls = state.store.photo_halls(id.trim()).await?;
+    let visible = halls.iter().any(|h| {
+        OrgNodeId::parse(h.as_str()).is_ok_and(|n| viewer.scope.covers(&tree, &n))
+    });
+    if !visible {
+        return Err(ApiError::not_found(format!("photo `{id}` not found")));
+    }
     let (content_type, bytes) = state
         .store
         .photo(id.trim())
@@ -306,22 +317,14 @@ async fn photo(
         .into_response())
 }
 
-#[derive(Deserialize)]
-struct ComplianceParams {
-    org: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    by: Option<String>,
-    format: Option<String>,
-}
-
-/// `GET /api/v1/compliance?org=&from=&to=&by=hall|moment|standard|day[&format=csv]`:
-/// dates are the halls' local dates, inclusive; the last 90 days by default.
-async fn compliance_api(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(p): Query<ComplianceParams>,
-) -> Result<Response, ApiError> {
+/// The node, dates and grouping of a compliance question, read from its parameters:
+/// the viewer's node and the last 90 days (its local dates) by default.
+async fn compliance_question(
+    state: &AppState,
+    viewer: &Viewer,
+    p: &ComplianceParams,
+    default_by: ComplianceBy,
+) -> Result<(OrgTree, OrgNodeId, NaiveDate, NaiveDate, ComplianceBy), ApiError> {
     let tree = state.store.org_tree().await?;
     let org = match p.org.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(o) => OrgNodeId::parse(o).map_err(|e| ApiError::bad_request(format!("org: {e}")))?,
@@ -350,11 +353,33 @@ async fn compliance_api(
     if (to - from).num_days() > 3 * 366 {
         return Err(ApiError::bad_request("from: at most three years before to"));
     }
-    let by: ComplianceBy =
-        p.by.as_deref()
-            .unwrap_or("standard")
+    let by = match p.by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => default_by,
+        Some(b) => b
             .parse()
-            .map_err(|e: String| ApiError::bad_request(format!("by: {e}")))?;
+            .map_err(|e: String| ApiError::bad_request(format!("by: {e}")))?,
+    };
+    Ok((tree, org, from, to, by))
+}
+
+#[derive(Deserialize)]
+struct ComplianceParams {
+    org: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /api/v1/compliance?org=&from=&to=&by=hall|moment|standard|day[&format=csv]`:
+/// dates are the halls' local dates, inclusive; the last 90 days by default.
+async fn compliance_api(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<ComplianceParams>,
+) -> Result<Response, ApiError> {
+    let (_, org, from, to, by) =
+        compliance_question(&state, &viewer, &p, ComplianceBy::Standard).await?;
     let report = peakend_store::compliance(state.store.as_ref(), &org, from, to, by).await?;
     match p.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(serde_json::json!({
@@ -502,4 +527,83 @@ async fn record_exam(
         StatusCode::CREATED,
         Json(serde_json::json!({ "id": id, "score": score, "out_of": out_of })),
     ))
+}
+
+#[derive(askama::Template)]
+#[template(path = "compliance.html")]
+struct CompliancePage {
+    nav: crate::view::Nav,
+    lang: crate::view::Lang,
+    org: String,
+    org_name: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    report: peakend_core::audit::ComplianceReport,
+    /// (key, name) of the journey's moments, standards and the halls in the report.
+    names: std::collections::BTreeMap<String, String>,
+}
+
+impl CompliancePage {
+    fn pct(&self, x: &Option<f64>) -> String {
+        x.map_or("–".into(), |c| format!("{:.1}%", c * 100.0))
+    }
+
+    fn num(&self, x: &Option<f64>) -> String {
+        x.map_or("–".into(), |v| format!("{v:.1}"))
+    }
+
+    fn name(&self, key: &str) -> String {
+        self.names.get(key).cloned().unwrap_or_else(|| key.to_owned())
+    }
+
+    fn rho(&self, e: &peakend_core::audit::MomentEffect) -> String {
+        match &e.correlation {
+            Some(c) => match c.ci95 {
+                Some((lo, hi)) => format!("{:+.2} ({:+.2}…{:+.2})", c.rho, lo, hi),
+                None => format!("{:+.2}", c.rho),
+            },
+            None => "–".into(),
+        }
+    }
+}
+
+/// The compliance page: a node's figures by moment and standard, its month trend, the
+/// league of its halls and which moments' standards move their customers.
+async fn compliance_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    lang: crate::view::Lang,
+    uri: axum::http::Uri,
+    Query(p): Query<ComplianceParams>,
+) -> Result<axum::response::Html<String>, crate::view::PageError> {
+    let (tree, org, from, to, by) =
+        compliance_question(&state, &viewer, &p, ComplianceBy::Standard).await?;
+    let report = peakend_store::compliance(state.store.as_ref(), &org, from, to, by).await?;
+    let (journey, _) = peakend_store::analysis_journey(state.store.as_ref(), &org).await?;
+    let mut names = std::collections::BTreeMap::new();
+    for m in journey.moments() {
+        names.insert(m.key.to_string(), lang.text(&m.name).to_owned());
+        for s in &m.standards {
+            let text = lang.text(&s.text);
+            let short: String = text.chars().take(28).collect();
+            let short = if text.chars().count() > 28 { format!("{short}…") } else { short };
+            names.insert(s.key.to_string(), short);
+        }
+    }
+    for h in &report.league {
+        if let Some(n) = OrgNodeId::parse(&h.hall).ok().and_then(|id| tree.get(&id)) {
+            names.insert(h.hall.clone(), n.name.clone());
+        }
+    }
+    let org_name = tree.get(&org).map_or(org.to_string(), |n| n.name.clone());
+    Ok(crate::view::render(&CompliancePage {
+        nav: crate::view::Nav::of(&viewer, &tree, &lang, &uri),
+        lang,
+        org: org.to_string(),
+        org_name,
+        from,
+        to,
+        report,
+        names,
+    })?)
 }

@@ -7,14 +7,17 @@
 mod admin;
 mod analysis;
 mod assets;
+mod audits;
 pub mod auth;
 mod board;
 pub mod case_worker;
 mod cases;
+mod checklist;
 mod dashboard;
 mod deadline;
 mod error;
 mod events;
+mod handbook;
 mod health;
 mod journeys;
 mod kpi;
@@ -22,6 +25,7 @@ pub mod limiter;
 pub mod live;
 mod org;
 mod pages;
+mod plan;
 mod redirect;
 mod responses;
 mod shape;
@@ -35,7 +39,9 @@ use peakend_store::Store;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+pub use checklist::checklist_html;
 pub use error::ApiError;
+pub use handbook::handbook_html;
 pub use kpi::parse_offset;
 pub use pages::questionnaire_html;
 
@@ -140,17 +146,21 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(assets::router())
+        .merge(audits::router())
         .merge(auth::router())
         .merge(admin::router())
         .merge(board::router())
         .merge(cases::router())
+        .merge(checklist::router())
         .merge(dashboard::router())
+        .merge(handbook::router())
         .merge(events::router(&limits))
         .merge(analysis::router())
         .merge(journeys::router())
         .merge(kpi::router())
         .merge(org::router())
         .merge(pages::router())
+        .merge(plan::router())
         .merge(responses::router(&limits))
         .merge(survey_form::router())
         .fallback(error::not_found)

@@ -25,6 +25,7 @@ async fn spawn(url: &str) -> TestApp {
                 ("mgr", Role::HallManager, "h1"),
                 ("shopper", Role::Auditor, "h1"),
                 ("li", Role::Frontline, "h1"),
+                ("other", Role::HallManager, "h2"),
             ],
             clock: Some(peakend_http::live::Clock::accelerated(now, 0.0)),
             ..Setup::default()

@@ -7,6 +7,8 @@
 pub mod analysis_csv;
 pub mod analysis_xlsx;
 pub mod case_io;
+pub mod checklist_csv;
+pub mod compliance_csv;
 pub mod decode;
 pub mod holiday_csv;
 pub mod org_csv;
@@ -16,6 +18,7 @@ pub mod survey_fast;
 pub mod survey_json;
 mod table;
 
+pub use compliance_csv::compliance_csv;
 pub use table::{Input, Source};
 
 use std::fmt;

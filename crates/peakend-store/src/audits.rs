@@ -116,6 +116,9 @@ pub trait AuditStore: Send + Sync {
     /// A photo's type and bytes.
     async fn photo(&self, id: &str) -> Result<Option<(String, Vec<u8>)>>;
 
+    /// The halls whose audits name a photo.
+    async fn photo_halls(&self, id: &str) -> Result<Vec<HallId>>;
+
     /// Records an audit and counts its items into the hall's checks, in one
     /// transaction. A photo id that is not stored refuses the whole audit.
     async fn record_audit(&self, audit: &NewAudit) -> Result<i64>;
@@ -195,7 +198,7 @@ pub async fn close_days(store: &dyn crate::Store, now_ms: i64, limit: i64) -> Re
         let next = date.succ_opt().unwrap_or(date);
         let end = crate::local_midnight(next, rules.zone.offset_on(next));
         let day = crate::replay_day(store, &d.hall, rules, d.day_start, end - 1).await?;
-        let acks = store.alert_acks(&d.hall).await?;
+        let acks = store.alert_acks_raised(&d.hall, d.day_start, end).await?;
         store
             .record_auto_checks(d, date, &day.checks(&acks))
             .await?;

@@ -128,6 +128,14 @@ pub trait Store: CaseStore + AuditStore + Send + Sync {
     /// The acknowledgements of a hall's alerts: [`Alert::key`] → (when, who).
     async fn alert_acks(&self, hall: &HallId) -> Result<BTreeMap<String, (i64, String)>>;
 
+    /// The acknowledgements of a hall's alerts raised in [from, to).
+    async fn alert_acks_raised(
+        &self,
+        hall: &HallId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<BTreeMap<String, (i64, String)>>;
+
     /// Device tokens issued for these halls (all halls if `None`): hall and issue time,
     /// never the token itself.
     async fn device_tokens(&self, halls: Option<&[HallId]>) -> Result<Vec<(HallId, i64)>>;

@@ -124,7 +124,13 @@ const USERS: &[(&str, Role, &str)] = &[
     ("regional", Role::RegionalManager, "demo-dj"),
     ("manager", Role::HallManager, "demo-dj-cq-01"),
     ("staff", Role::Frontline, "demo-dj-cq-01"),
+    ("shopper", Role::Auditor, "demo-dj"),
 ];
+
+/// Halls of the demo city 东江市's 城区 whose audits the demo brings: a manager's walk
+/// every week and a mystery visit every month over the last quarter.
+const AUDITED_HALLS: usize = 6;
+const AUDIT_WEEKS: u64 = 13;
 
 /// Creates the demo users, or gives them new passwords when they exist, and prints
 /// their logins: a demo's passwords are printed, so they must not outlive it.
@@ -196,8 +202,115 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
         "survey: {stored} responses to {key} (peakend analyze --from-db --journey {key}; GET /api/v1/analysis?journey={key})",
         key = journey.key()
     );
+    audits(store, &journey).await?;
     users(store).await?;
     Ok(())
+}
+
+/// A result for a standard's check that passes or not, as an auditor writes it.
+fn demo_result(verify: &peakend_core::audit::CheckMethod, pass: bool) -> String {
+    use peakend_core::audit::CheckMethod;
+    match (verify, pass) {
+        (CheckMethod::YesNo, true) => "yes".into(),
+        (CheckMethod::YesNo, false) => "no".into(),
+        (CheckMethod::CountMax { max } | CheckMethod::DurationMax { max }, true) => max.to_string(),
+        (CheckMethod::CountMax { max } | CheckMethod::DurationMax { max }, false) => {
+            (max + 1.0).to_string()
+        }
+        (CheckMethod::ShareMin { min }, true) => min.to_string(),
+        (CheckMethod::ShareMin { min }, false) => (min * 0.9).to_string(),
+    }
+}
+
+/// The demo's audits, once: weekly walks and monthly mystery visits of the first halls
+/// of 城区 over the last quarter, each hall keeping its standards a little better or
+/// worse (and the queue's the worst), so compliance and the plans have figures.
+async fn audits(store: &SqlStore, journey: &peakend_core::Journey) -> anyhow::Result<()> {
+    use peakend_store::AuditStore;
+    let first = peakend_core::HallId::parse("demo-dj-cq-01")?;
+    if store.audits(&first, 0).await?.is_empty() {
+        record_audits(store, journey).await?;
+    }
+    let mut n = 0;
+    for h in 1..=AUDITED_HALLS {
+        let hall = peakend_core::HallId::parse(format!("demo-dj-cq-{h:02}"))?;
+        n += store.audits(&hall, 0).await?.len();
+    }
+    outln!(
+        "audits: {n}, weekly walks and monthly mystery visits of {AUDITED_HALLS} halls (peakend compliance --org demo-dj-cq; /compliance)"
+    );
+    Ok(())
+}
+
+async fn record_audits(store: &SqlStore, journey: &peakend_core::Journey) -> anyhow::Result<()> {
+    use peakend_core::audit::Checker;
+    use peakend_store::{AuditStore, NewAudit, NewAuditItem};
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("+08:00")?)
+        .date_naive();
+    let mut n = 0u64;
+    for h in 1..=AUDITED_HALLS {
+        let hall = peakend_core::HallId::parse(format!("demo-dj-cq-{h:02}"))?;
+        for week in 1..=AUDIT_WEEKS {
+            let day = today - chrono::Days::new(week * 7);
+            let kinds: &[Checker] = if week % 4 == 0 {
+                &[Checker::Walk, Checker::Mystery]
+            } else {
+                &[Checker::Walk]
+            };
+            for kind in kinds {
+                let list = peakend_core::checklist::checklist(journey, *kind);
+                let items: Vec<NewAuditItem> = list
+                    .items()
+                    .filter_map(|(m, i)| {
+                        let (_, s) = journey.standard(i.standard.as_str())?;
+                        let verify = s.check.as_ref()?.verify;
+                        n += 1;
+                        // Deterministic: better halls and later weeks keep more.
+                        let roll = (n * 2_654_435_761) % 100;
+                        let queue = m.key == "queue";
+                        let keep = 70 + 4 * (AUDITED_HALLS - h) as u64 + (AUDIT_WEEKS - week)
+                            - if queue { 25 } else { 0 };
+                        let pass = roll < keep;
+                        Some(NewAuditItem {
+                            standard: s.key.clone(),
+                            moment: peakend_core::MomentKey::parse(&m.key).ok()?,
+                            result: demo_result(&verify, pass),
+                            passed: verify
+                                .passes(verify.parse_result(&demo_result(&verify, pass)).ok()?),
+                            note: None,
+                            photo: None,
+                        })
+                    })
+                    .collect();
+                let at = local_noon(day);
+                store
+                    .record_audit(&NewAudit {
+                        hall: hall.clone(),
+                        kind: *kind,
+                        at_ms: at,
+                        day,
+                        journey: journey.key().clone(),
+                        by: if *kind == Checker::Mystery {
+                            "shopper"
+                        } else {
+                            "manager"
+                        }
+                        .into(),
+                        items,
+                    })
+                    .await
+                    .context("loading the demo audits")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 10:00 of `day` at +08:00, in ms.
+fn local_noon(day: chrono::NaiveDate) -> i64 {
+    day.and_hms_opt(10, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp_millis() - 8 * 3_600_000)
 }
 
 #[cfg(test)]

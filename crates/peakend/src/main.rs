@@ -18,10 +18,13 @@ macro_rules! out {
 
 mod alloc;
 mod analyze_cmd;
+mod audit_cmd;
+mod compliance_cmd;
 mod case_cmd;
 mod demo;
 mod demo_live;
 mod events_cmd;
+mod handbook_cmd;
 mod holidays_cmd;
 mod journey_cmd;
 mod kpi_cmd;
@@ -108,6 +111,16 @@ enum Command {
     /// Service cases: list, show, import a hotline's export, sweep, KPIs
     #[command(subcommand)]
     Case(case_cmd::CaseCmd),
+    /// Compliance with the standards (audits and automatic checks) for a node
+    Compliance(compliance_cmd::ComplianceArgs),
+    /// Audits of the standards: the checklist of a journey for a kind of audit
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCmd),
+    /// A role's printable handbook of a journey (HTML or JSON)
+    Handbook(handbook_cmd::HandbookArgs),
+    /// Staff exams: the question bank of a journey
+    #[command(subcommand)]
+    Exam(handbook_cmd::ExamCmd),
     /// Webhook receivers of case events: add, list, remove
     #[command(subcommand)]
     Webhook(case_cmd::WebhookCmd),
@@ -242,7 +255,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(args) => analyze_cmd::run(&cli.db, args).await,
         Command::Staffing(args) => staffing_cmd::run(&cli.db, args).await,
         Command::Case(cmd) => case_cmd::run(&cli.db, cmd).await,
+        Command::Compliance(args) => compliance_cmd::run(&cli.db, args).await,
+        Command::Audit(cmd) => audit_cmd::run(&cli.db, cmd).await,
         Command::Webhook(cmd) => case_cmd::run_webhook(&cli.db, cmd).await,
+        Command::Handbook(args) => handbook_cmd::run(&cli.db, args).await,
+        Command::Exam(cmd) => handbook_cmd::run_exam(&cli.db, cmd).await,
         Command::Holidays(cmd) => holidays_cmd::run(&cli.db, cmd).await,
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,

@@ -1180,6 +1180,7 @@ mod tests {
         assert_eq!(
             Rules {
                 cases: crate::case::CaseRules::default(),
+                checks: Vec::new(),
                 ..from.clone()
             },
             Rules::default()

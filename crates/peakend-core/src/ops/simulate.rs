@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
@@ -255,6 +255,21 @@ fn hall_day(h: &SimHall, midnight: DateTime<FixedOffset>, rng: &mut ChaCha8Rng) 
             }
             *busy = true;
             steps.push(Reverse((end + 30_000, Step::Free(c))));
+        }
+    }
+
+    // The person on duty checks each kiosk before opening (the `device_check` standard),
+    // forgetting one now and then; no random draw, so the rest of the day is as before.
+    let day_no = midnight.ordinal();
+    for k in 0..h.kiosks {
+        if (k + day_no) % 17 != 0 {
+            events.push((
+                hour_ms(OPEN) - (10 + i64::from(k)) * 60_000,
+                EventKind::KioskChecked {
+                    kiosk: format!("k{}", k + 1),
+                    ok: true,
+                },
+            ));
         }
     }
 

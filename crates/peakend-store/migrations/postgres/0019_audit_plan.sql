@@ -69,6 +69,9 @@ CREATE TABLE check_closed (
     PRIMARY KEY (hall_id, day_start)
 );
 
+-- A closed day's care checks read the acknowledgements of the alerts raised that day.
+CREATE INDEX alert_hall_raised ON alert (hall_id, raised_at);
+
 -- Each hall's 5-step improvement plan: stock-takes (the form as JSON, kept with its
 -- date), actions with the metric they must move, morning-meeting drills, and exams.
 CREATE TABLE plan_stocktake (

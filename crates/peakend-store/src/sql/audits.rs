@@ -86,6 +86,21 @@ impl AuditStore for SqlStore {
         Ok(row)
     }
 
+    async fn photo_halls(&self, id: &str) -> Result<Vec<HallId>> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT a.hall_id FROM audit_item i JOIN audit a ON a.id = i.audit_id
+                 WHERE i.photo = $1",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(h,)| HallId::parse(&h).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
     async fn record_audit(&self, a: &NewAudit) -> Result<i64> {
         let day = a.day.to_string();
         let month = month_of(a.day);

@@ -144,6 +144,7 @@ pub(super) async fn ack_alert(
 pub(super) async fn alert_acks(
     store: &SqlStore,
     hall: &HallId,
+    raised: Option<(i64, i64)>,
 ) -> Result<BTreeMap<String, (i64, String)>> {
     type Row = (
         String,
@@ -154,10 +155,14 @@ pub(super) async fn alert_acks(
         Option<String>,
     );
     let rows: Vec<Row> = on_pool!(store, pool => {
+        let (from, to) = raised.unwrap_or((i64::MIN, i64::MAX));
         sqlx::query_as(
-            "SELECT kind, ticket, kiosk, raised_at, acked_at, acked_by FROM alert WHERE hall_id = $1",
+            "SELECT kind, ticket, kiosk, raised_at, acked_at, acked_by FROM alert
+             WHERE hall_id = $1 AND raised_at >= $2 AND raised_at < $3",
         )
         .bind(hall.as_str())
+        .bind(from)
+        .bind(to)
         .fetch_all(pool)
         .await?
     });

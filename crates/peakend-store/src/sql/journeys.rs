@@ -14,15 +14,33 @@ pub(super) async fn list_journeys(store: &SqlStore) -> Result<Vec<JourneySummary
         .collect()
 }
 
+/// A journey as its halls live by it: a region's journey stored before its parent had
+/// a check (or that states none) inherits the parent's checks, up the chain.
 pub(super) async fn journey(store: &SqlStore, key: &JourneyKey) -> Result<Option<Journey>> {
-    let row: Option<(String,)> = on_pool!(store, pool => {
-        sqlx::query_as(SELECT_DOCUMENT)
-            .bind(key.as_str())
-            .fetch_optional(pool)
-            .await?
-    });
-    row.map(|(doc,)| journey_from_doc(key.as_str(), &doc))
-        .transpose()
+    let mut chain = Vec::new();
+    let mut next = Some(key.clone());
+    // `put_journey` refuses loops; the bound only keeps a corrupt database finite.
+    while let Some(k) = next.take().filter(|_| chain.len() < 32) {
+        let row: Option<(String,)> = on_pool!(store, pool => {
+            sqlx::query_as(SELECT_DOCUMENT)
+                .bind(k.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some((doc,)) = row else { break };
+        let j = journey_from_doc(k.as_str(), &doc)?;
+        next = j.extends().cloned();
+        chain.push(j);
+    }
+    let mut chain = chain.into_iter().rev();
+    let Some(mut effective) = chain.next() else {
+        return Ok(None);
+    };
+    for mut j in chain {
+        j.inherit_checks(&effective);
+        effective = j;
+    }
+    Ok(Some(effective).filter(|j| j.key() == key))
 }
 
 pub(super) async fn put_journey(
@@ -103,7 +121,9 @@ pub(super) async fn put_journey(
                 .fetch_all(&mut *tx)
                 .await?;
         for (child_key, child_doc) in &children {
-            journey_from_doc(child_key, child_doc)?.check_extends(journey).map_err(|e| {
+            let mut child = journey_from_doc(child_key, child_doc)?;
+            child.inherit_checks(journey);
+            child.check_extends(journey).map_err(|e| {
                 StoreError::Conflict(format!("cannot change `{key}`: journey `{child_key}` extends it and would break: {e}"))
             })?;
         }

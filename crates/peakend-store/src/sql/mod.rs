@@ -721,7 +721,16 @@ impl Store for SqlStore {
     }
 
     async fn alert_acks(&self, hall: &HallId) -> Result<BTreeMap<String, (i64, String)>> {
-        events::alert_acks(self, hall).await
+        events::alert_acks(self, hall, None).await
+    }
+
+    async fn alert_acks_raised(
+        &self,
+        hall: &HallId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<BTreeMap<String, (i64, String)>> {
+        events::alert_acks(self, hall, Some((from_ms, to_ms))).await
     }
 
     async fn ops_rollups(
