@@ -159,3 +159,39 @@ test('a complaint at the counter becomes a case the hall manager works to a call
   await page.reload();
   await expect(page.locator('#case-state')).toHaveText('已回访');
 });
+
+test('a mystery shopper audits a hall on a phone and reads no results', async ({ browser }) => {
+  const s = state();
+  const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, hasTouch: true, baseURL: test.info().project.use.baseURL });
+  const page = await phone.newPage();
+  await signIn(page, 'shopper');
+  // An auditor lands on the halls it may audit, never on the overview.
+  await expect(page).toHaveURL(/\/audit$/);
+  await page.click('#audit-halls a >> nth=0');
+  await expect(page).toHaveURL(/\/halls\/demo-dj-cq-01\/audit/);
+  await expect(page.locator('#audit')).toHaveAttribute('data-kind', 'mystery');
+  // Fits the phone: nothing wider than the screen.
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(wide).toBeLessThanOrEqual(375);
+  await page.locator('section[data-standard=clean_radius] .yesno label >> nth=0').tap();
+  await page.fill('input[name="n-max_standing_signs"]', '4');
+  await shot(page, '20-audit-phone');
+  await page.click('#audit-submit');
+  await expect(page.locator('#audit-msg')).toContainText(/已提交|Sent/);
+  // Results stay closed to it.
+  const r = await page.request.get('/api/v1/compliance?org=' + s.hall);
+  expect(r.status()).toBe(403);
+  await phone.close();
+});
+
+test('a hall manager reads compliance and the hall\'s 5-step plan', async ({ page }) => {
+  await signIn(page, 'manager');
+  await page.goto('/compliance');
+  await expect(page.locator('#compliance-summary')).toContainText(/达标指数|compliance index/);
+  await expect(page.locator('#standards tr')).not.toHaveCount(1);
+  await shot(page, '21-compliance');
+  await page.goto('/halls/' + state().hall + '/plan');
+  await expect(page.locator('#problem-table tr')).toHaveCount(17);
+  await expect(page.locator('#calendar tr')).toHaveCount(15);
+  await shot(page, '22-plan');
+});

@@ -899,14 +899,13 @@ mod tests {
         assert!(silent.check_extends(&parent).is_err(), "a check removed");
         silent.inherit_checks(&parent);
         assert_eq!(silent.check_extends(&parent), Ok(()));
-        assert_eq!(
-            silent.threshold("care_after").map(|t| t.value),
-            Some(15.0)
-        );
+        assert_eq!(silent.threshold("care_after").map(|t| t.value), Some(15.0));
         let tighter = child(&format!(
             "{},{},{}",
             moment("a"),
-            with_check(r#"{"verify":"duration_max 120","by":["walk","mystery","self"],"every":"day","auto":"care_in_time"}"#),
+            with_check(
+                r#"{"verify":"duration_max 120","by":["walk","mystery","self"],"every":"day","auto":"care_in_time"}"#
+            ),
             moment("z")
         ));
         assert_eq!(tighter.check_extends(&parent), Ok(()));
@@ -917,7 +916,12 @@ mod tests {
             r#"{"verify":"duration_max 300","by":["walk","mystery"],"every":"day"}"#,
             r#"{"verify":"yes_no","by":["walk","mystery"],"every":"day","auto":"care_in_time"}"#,
         ] {
-            let c = child(&format!("{},{},{}", moment("a"), with_check(looser), moment("z")));
+            let c = child(&format!(
+                "{},{},{}",
+                moment("a"),
+                with_check(looser),
+                moment("z")
+            ));
             let err = c.check_extends(&parent).unwrap_err();
             assert_eq!(err.loosened_standards.len(), 1, "{looser}: {err}");
             assert!(err.loosened_standards[0].contains("check"), "{err}");
@@ -928,11 +932,21 @@ mod tests {
     fn a_check_needs_a_checker_and_a_method_it_can_read() {
         let nobody = doc(&with_check(r#"{"verify":"yes_no","every":"day"}"#));
         let msg = message(Journey::from_json(&nobody));
-        assert!(msg.starts_with("moments[0].standards[0].check.by:"), "{msg}");
-        let bad = doc(&with_check(r#"{"verify":"count_max lots","by":["walk"],"every":"day"}"#));
+        assert!(
+            msg.starts_with("moments[0].standards[0].check.by:"),
+            "{msg}"
+        );
+        let bad = doc(&with_check(
+            r#"{"verify":"count_max lots","by":["walk"],"every":"day"}"#,
+        ));
         let msg = message(Journey::from_json(&bad));
-        assert!(msg.contains("moments[0].standards[0].check.verify") && msg.contains("not a number"), "{msg}");
-        let auto_only = doc(&with_check(r#"{"verify":"duration_max 150","every":"day","auto":"system_time"}"#));
+        assert!(
+            msg.contains("moments[0].standards[0].check.verify") && msg.contains("not a number"),
+            "{msg}"
+        );
+        let auto_only = doc(&with_check(
+            r#"{"verify":"duration_max 150","every":"day","auto":"system_time"}"#,
+        ));
         assert!(Journey::from_json(&auto_only).is_ok());
     }
 

@@ -57,7 +57,10 @@ fn the_built_in_journey_makes_its_seven_automatic_checks_on_the_right_standards(
         .map(|c| (c.auto, c.standard.as_str()))
         .collect();
     assert_eq!(on.len(), AutoCheck::ALL.len());
-    assert_eq!(on[&AutoCheck::ClosedCountersAtPeak], "no_closed_counters_peak");
+    assert_eq!(
+        on[&AutoCheck::ClosedCountersAtPeak],
+        "no_closed_counters_peak"
+    );
     assert_eq!(on[&AutoCheck::SystemTime], "system_time");
     assert_eq!(on[&AutoCheck::CareInTime], "care_after");
     assert_eq!(on[&AutoCheck::PremiumCare], "vip_water");
@@ -71,17 +74,41 @@ fn transactions_care_and_announced_waits_are_judged_one_by_one() {
     let evs = events(&[
         ("08:59:00", r#""type":"counter_opened","counter":"c1""#),
         // A: 2 min at the counter (within 2.5), B: 3 min (over).
-        ("09:00:00", r#""type":"ticket_issued","ticket":"A","service":"bill""#),
+        (
+            "09:00:00",
+            r#""type":"ticket_issued","ticket":"A","service":"bill""#,
+        ),
         ("09:00:30", r#""type":"called","ticket":"A","counter":"c1""#),
-        ("09:00:30", r#""type":"service_started","ticket":"A","counter":"c1""#),
-        ("09:02:30", r#""type":"service_ended","ticket":"A","counter":"c1","outcome":"done""#),
-        ("09:03:00", r#""type":"ticket_issued","ticket":"B","service":"bill""#),
+        (
+            "09:00:30",
+            r#""type":"service_started","ticket":"A","counter":"c1""#,
+        ),
+        (
+            "09:02:30",
+            r#""type":"service_ended","ticket":"A","counter":"c1","outcome":"done""#,
+        ),
+        (
+            "09:03:00",
+            r#""type":"ticket_issued","ticket":"B","service":"bill""#,
+        ),
         ("09:03:10", r#""type":"called","ticket":"B","counter":"c1""#),
-        ("09:03:10", r#""type":"service_started","ticket":"B","counter":"c1""#),
-        ("09:06:10", r#""type":"service_ended","ticket":"B","counter":"c1","outcome":"done""#),
+        (
+            "09:03:10",
+            r#""type":"service_started","ticket":"B","counter":"c1""#,
+        ),
+        (
+            "09:06:10",
+            r#""type":"service_ended","ticket":"B","counter":"c1","outcome":"done""#,
+        ),
         // C (VIP) and D wait past 15 minutes: two care alerts, at 09:25 and 09:26.
-        ("09:10:00", r#""type":"ticket_issued","ticket":"C","service":"bill","vip":true"#),
-        ("09:11:00", r#""type":"ticket_issued","ticket":"D","service":"bill""#),
+        (
+            "09:10:00",
+            r#""type":"ticket_issued","ticket":"C","service":"bill","vip":true"#,
+        ),
+        (
+            "09:11:00",
+            r#""type":"ticket_issued","ticket":"D","service":"bill""#,
+        ),
         ("09:40:00", r#""type":"called","ticket":"C","counter":"c1""#),
         ("09:41:00", r#""type":"left","ticket":"D""#),
     ]);
@@ -100,7 +127,11 @@ fn transactions_care_and_announced_waits_are_judged_one_by_one() {
     }
     let checks = day.checks(&acks);
     assert_eq!(tally(&checks, AutoCheck::SystemTime), (2, 1));
-    assert_eq!(tally(&checks, AutoCheck::CareInTime), (2, 1), "5 minutes allowed");
+    assert_eq!(
+        tally(&checks, AutoCheck::CareInTime),
+        (2, 1),
+        "5 minutes allowed"
+    );
     assert_eq!(tally(&checks, AutoCheck::PremiumCare), (1, 1));
     let none = day.checks(&BTreeMap::new());
     assert_eq!(tally(&none, AutoCheck::CareInTime), (2, 0));
@@ -120,19 +151,38 @@ fn kiosks_are_checked_daily_and_repaired_within_two_working_days_across_days() {
     // k2 fails at 11:00 and is restored at 15:00. Only k1 and k2 are checked of 3.
     let friday = events(&[
         ("08:50:00", r#""type":"kiosk_checked","kiosk":"k1""#),
-        ("08:51:00", r#""type":"kiosk_checked","kiosk":"k2","ok":false"#),
-        ("09:00:00", r#""type":"ticket_issued","ticket":"A","service":"bill""#),
-        ("10:00:00", r#""type":"kiosk_fault","kiosk":"k1","fault":"printer""#),
-        ("11:00:00", r#""type":"kiosk_fault","kiosk":"k2","fault":"screen""#),
+        (
+            "08:51:00",
+            r#""type":"kiosk_checked","kiosk":"k2","ok":false"#,
+        ),
+        (
+            "09:00:00",
+            r#""type":"ticket_issued","ticket":"A","service":"bill""#,
+        ),
+        (
+            "10:00:00",
+            r#""type":"kiosk_fault","kiosk":"k1","fault":"printer""#,
+        ),
+        (
+            "11:00:00",
+            r#""type":"kiosk_fault","kiosk":"k2","fault":"screen""#,
+        ),
         ("15:00:00", r#""type":"kiosk_restored","kiosk":"k2""#),
     ]);
     let day = HallDay::replay(rules(3), &friday, ms(END));
     let checks = day.checks(&BTreeMap::new());
-    assert_eq!(tally(&checks, AutoCheck::KioskDailyCheck), (1, 0), "k3 unchecked");
+    assert_eq!(
+        tally(&checks, AutoCheck::KioskDailyCheck),
+        (1, 0),
+        "k3 unchecked"
+    );
     assert_eq!(tally(&checks, AutoCheck::KioskRepair), (1, 1), "k2 in time");
     let with_two = HallDay::replay(rules(2), &friday, ms(END));
     assert_eq!(
-        tally(&with_two.checks(&BTreeMap::new()), AutoCheck::KioskDailyCheck),
+        tally(
+            &with_two.checks(&BTreeMap::new()),
+            AutoCheck::KioskDailyCheck
+        ),
         (1, 1)
     );
 
@@ -175,9 +225,18 @@ fn kiosks_are_checked_daily_and_repaired_within_two_working_days_across_days() {
 #[test]
 fn a_counter_left_closed_at_peak_fails_the_day_and_one_opened_passes() {
     let mut lines = vec![
-        ("08:55:00", r#""type":"counter_opened","counter":"c1""#.to_owned()),
-        ("08:55:00", r#""type":"counter_opened","counter":"c2""#.to_owned()),
-        ("08:58:00", r#""type":"counter_closed","counter":"c2""#.to_owned()),
+        (
+            "08:55:00",
+            r#""type":"counter_opened","counter":"c1""#.to_owned(),
+        ),
+        (
+            "08:55:00",
+            r#""type":"counter_opened","counter":"c2""#.to_owned(),
+        ),
+        (
+            "08:58:00",
+            r#""type":"counter_closed","counter":"c2""#.to_owned(),
+        ),
     ];
     for i in 0..5 {
         lines.push((
@@ -189,14 +248,24 @@ fn a_counter_left_closed_at_peak_fails_the_day_and_one_opened_passes() {
     // Four waiting on one counter while c2, staffed today, stands closed.
     let day = HallDay::replay(rules(0), &events(&refs), ms(END));
     assert_eq!(
-        tally(&day.checks(&BTreeMap::new()), AutoCheck::ClosedCountersAtPeak),
+        tally(
+            &day.checks(&BTreeMap::new()),
+            AutoCheck::ClosedCountersAtPeak
+        ),
         (1, 0)
     );
     // The same queue with both counters open: 5 on 2 is not above 3 a counter.
-    let open: Vec<(&str, &str)> = refs.iter().filter(|(t, _)| *t != "08:58:00").copied().collect();
+    let open: Vec<(&str, &str)> = refs
+        .iter()
+        .filter(|(t, _)| *t != "08:58:00")
+        .copied()
+        .collect();
     let day = HallDay::replay(rules(0), &events(&open), ms(END));
     assert_eq!(
-        tally(&day.checks(&BTreeMap::new()), AutoCheck::ClosedCountersAtPeak),
+        tally(
+            &day.checks(&BTreeMap::new()),
+            AutoCheck::ClosedCountersAtPeak
+        ),
         (1, 1)
     );
 }

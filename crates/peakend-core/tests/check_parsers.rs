@@ -48,5 +48,8 @@ fn checks_are_refused_with_a_reason() {
         let e = text.parse::<CheckMethod>().unwrap_err();
         assert!(e.contains(why), "{text}: {e}");
     }
-    assert_eq!("share_min 100%".parse(), Ok(CheckMethod::ShareMin { min: 1.0 }));
+    assert_eq!(
+        "share_min 100%".parse(),
+        Ok(CheckMethod::ShareMin { min: 1.0 })
+    );
 }

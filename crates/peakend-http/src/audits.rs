@@ -30,6 +30,44 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/compliance", get(compliance_api))
         .route("/api/v1/exams", post(record_exam))
         .route("/compliance", get(compliance_page))
+        .route("/audit", get(audit_home))
+}
+
+#[derive(askama::Template)]
+#[template(path = "audit_home.html")]
+struct AuditHome {
+    nav: crate::view::Nav,
+    lang: crate::view::Lang,
+    /// (hall id, name, district name) of the halls in the viewer's scope.
+    halls: Vec<(String, String, String)>,
+}
+
+/// Where an auditor starts: the halls it may audit, each to its phone page.
+async fn audit_home(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    lang: crate::view::Lang,
+    uri: axum::http::Uri,
+) -> Result<axum::response::Html<String>, crate::view::PageError> {
+    viewer.require(Action::SubmitAudit)?;
+    let tree = state.store.org_tree().await?;
+    let halls = tree
+        .halls_under(&viewer.user.org)
+        .iter()
+        .map(|h| {
+            let parent = h
+                .parent
+                .as_ref()
+                .and_then(|p| tree.get(p))
+                .map_or(String::new(), |p| p.name.clone());
+            (h.id.to_string(), h.name.clone(), parent)
+        })
+        .collect();
+    Ok(crate::view::render(&AuditHome {
+        nav: crate::view::Nav::of(&viewer, &tree, &lang, &uri),
+        lang,
+        halls,
+    })?)
 }
 
 /// The hall named in a body: 422 when it is not a hall, 403 outside the caller's scope.
@@ -296,9 +334,9 @@ async fn photo(
     // not exist.
     let tree = state.store.org_tree().await?;
     let halls = state.store.photo_halls(id.trim()).await?;
-    let visible = halls.iter().any(|h| {
-        OrgNodeId::parse(h.as_str()).is_ok_and(|n| viewer.scope.covers(&tree, &n))
-    });
+    let visible = halls
+        .iter()
+        .any(|h| OrgNodeId::parse(h.as_str()).is_ok_and(|n| viewer.scope.covers(&tree, &n)));
     if !visible {
         return Err(ApiError::not_found(format!("photo `{id}` not found")));
     }
@@ -553,7 +591,10 @@ impl CompliancePage {
     }
 
     fn name(&self, key: &str) -> String {
-        self.names.get(key).cloned().unwrap_or_else(|| key.to_owned())
+        self.names
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_owned())
     }
 
     fn rho(&self, e: &peakend_core::audit::MomentEffect) -> String {
@@ -586,7 +627,11 @@ async fn compliance_page(
         for s in &m.standards {
             let text = lang.text(&s.text);
             let short: String = text.chars().take(28).collect();
-            let short = if text.chars().count() > 28 { format!("{short}…") } else { short };
+            let short = if text.chars().count() > 28 {
+                format!("{short}…")
+            } else {
+                short
+            };
             names.insert(s.key.to_string(), short);
         }
     }

@@ -335,6 +335,7 @@ fn auditor_may_open(path: &str) -> bool {
             | ["", "api", "v1", "audits", "photos"]
             | ["", "api", "v1", "session"]
             | ["", "api", "v1", "me"]
+            | ["", "audit"]
             | ["", "halls", _, "audit"]
             | ["", "journeys", _, "checklist"]
             | ["", "logout"]
@@ -551,6 +552,13 @@ async fn login_form(
     match check_login(&state, &f.name, &f.password, peer(connect_info)).await {
         Ok(user) => {
             let (token, _) = open_session(&state, &user).await?;
+            // An auditor lands on its audits, not on results it may not read.
+            let path = next.split('?').next().unwrap_or("/");
+            let next = if user.role == Role::Auditor && !auditor_may_open(path) {
+                "/audit".to_owned()
+            } else {
+                next
+            };
             let mut resp = Redirect::to(&next).into_response();
             resp.headers_mut().insert(
                 header::SET_COOKIE,

@@ -95,6 +95,10 @@ pub struct PlanData {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SurveyData {
+    /// The visit dates the survey figures are of: the last 90 days, or the 90 days up
+    /// to the hall's latest answer when it has none in those.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
     pub respondents: u64,
     pub peaks: Vec<String>,
     pub end: String,
@@ -253,9 +257,37 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
         to: Some(today),
         ..Default::default()
     };
-    let analysis = peakend_store::stored_analysis(store, &journey, &q)
+    let mut analysis = peakend_store::stored_analysis(store, &journey, &q)
         .await
-        .ok();
+        .ok()
+        .filter(|a| a.respondents > 0);
+    let (mut survey_from, mut survey_to) = (from, today);
+    let mut q = q;
+    if analysis.is_none() {
+        // No survey in the last 90 days: the 90 days up to the hall's latest answer,
+        // said on the plan, rather than no ranking at all until the next wave.
+        let latest = store
+            .responses(
+                &journey,
+                Some(std::slice::from_ref(hall)),
+                None,
+                Some(today),
+            )
+            .await?
+            .iter()
+            .map(|r| r.date)
+            .max();
+        if let Some(last) = latest {
+            survey_to = last;
+            survey_from = last - Days::new(LOOKBACK_DAYS);
+            q.from = Some(survey_from);
+            q.to = Some(survey_to);
+            analysis = peakend_store::stored_analysis(store, &journey, &q)
+                .await
+                .ok()
+                .filter(|a| a.respondents > 0);
+        }
+    }
     let by_purpose = peakend_store::stored_analysis(
         store,
         &journey,
@@ -266,37 +298,36 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
     )
     .await
     .ok();
-    let survey = analysis
-        .as_ref()
-        .filter(|a| a.respondents > 0)
-        .map(|a| SurveyData {
-            respondents: a.respondents,
-            peaks: a.peaks.clone(),
-            end: a.end.clone(),
-            moments: a
-                .moments
-                .iter()
-                .map(|m| MomentData {
-                    key: m.key.clone(),
-                    importance: m.importance,
-                    satisfaction: m.satisfaction,
-                    n: m.n,
-                })
-                .collect(),
-            by_purpose: by_purpose
-                .map(|b| {
-                    b.groups
-                        .iter()
-                        .map(|g| PurposeData {
-                            purpose: g.group.clone(),
-                            respondents: g.analysis.respondents,
-                            peaks: g.analysis.peaks.clone(),
-                            end: g.analysis.end.clone(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        });
+    let survey = analysis.as_ref().map(|a| SurveyData {
+        from: survey_from,
+        to: survey_to,
+        respondents: a.respondents,
+        peaks: a.peaks.clone(),
+        end: a.end.clone(),
+        moments: a
+            .moments
+            .iter()
+            .map(|m| MomentData {
+                key: m.key.clone(),
+                importance: m.importance,
+                satisfaction: m.satisfaction,
+                n: m.n,
+            })
+            .collect(),
+        by_purpose: by_purpose
+            .map(|b| {
+                b.groups
+                    .iter()
+                    .map(|g| PurposeData {
+                        purpose: g.group.clone(),
+                        respondents: g.analysis.respondents,
+                        peaks: g.analysis.peaks.clone(),
+                        end: g.analysis.end.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    });
     let offset = tree
         .zone_of(&node)
         .offset_at(state.clock.now().timestamp_millis());
@@ -379,8 +410,8 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
         }
     }
     let peaks: Vec<String> = match &analysis {
-        Some(a) if a.respondents > 0 => a.peaks.clone(),
-        _ => journey
+        Some(a) => a.peaks.clone(),
+        None => journey
             .prior_peaks()
             .iter()
             .map(|m| m.key.to_string())

@@ -77,6 +77,8 @@ pub struct Nav {
     pub org: String,
     pub csrf: String,
     pub admin: bool,
+    /// An auditor sees no results: its menu is the audits only.
+    pub auditor: bool,
     /// A hall user's own hall, for the live board link.
     pub hall: String,
     /// The path and query of this page, to come back to after switching language.
@@ -91,6 +93,7 @@ impl Nav {
             org: String::new(),
             csrf: String::new(),
             admin: false,
+            auditor: false,
             hall: String::new(),
             here: "/".into(),
         }
@@ -106,6 +109,7 @@ impl Nav {
             org: node.map_or_else(|| user.org.to_string(), |n| n.name.clone()),
             csrf: viewer.csrf().to_owned(),
             admin: user.role.may(Action::ManageUsers),
+            auditor: user.role == peakend_core::Role::Auditor,
             hall: node
                 .and_then(|n| n.hall_id())
                 .map(|h| h.to_string())

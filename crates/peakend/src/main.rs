@@ -19,8 +19,8 @@ macro_rules! out {
 mod alloc;
 mod analyze_cmd;
 mod audit_cmd;
-mod compliance_cmd;
 mod case_cmd;
+mod compliance_cmd;
 mod demo;
 mod demo_live;
 mod events_cmd;
