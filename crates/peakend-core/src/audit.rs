@@ -565,12 +565,15 @@ pub struct ComplianceReport {
 
 use std::collections::BTreeMap;
 
-/// The compliance of checks `rows` grouped `by`, with the index (moments weighted by
+/// The compliance of checks grouped `by`, with the index (moments weighted by
 /// `importance`), the trend by month, the league of halls and, per moment across
 /// halls, compliance against satisfaction (`satisfaction`: (hall, moment) → mean).
-/// `moments` gives the journey order lines by moment and standard follow.
+/// `rows` carry hall, moment, standard and source (their period is not read);
+/// `periods` carry the period (a month, or a day for lines by day), moment and source
+/// of the same checks. `moments` gives the journey order lines follow.
 pub fn compliance_report(
     rows: &[CheckRow],
+    periods: &[CheckRow],
     by: ComplianceBy,
     moments: &[String],
     importance: &BTreeMap<String, f64>,
@@ -583,35 +586,39 @@ pub fn compliance_report(
     let mut by_moment: BTreeMap<String, Tally> = BTreeMap::new();
     let mut hall_moment: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
     let mut month_moment: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
-    for r in rows {
-        total.add(r.made, r.passed);
-        let (key, moment) = match by {
-            ComplianceBy::Hall => (r.hall.clone(), None),
-            ComplianceBy::Moment => (r.moment.clone(), None),
-            ComplianceBy::Standard => (r.standard.clone(), Some(r.moment.clone())),
-            ComplianceBy::Day => (r.period.clone(), None),
-        };
-        let line = lines
-            .entry(key)
-            .or_insert_with(|| (moment, Tally::default(), BTreeMap::new()));
-        line.1.add(r.made, r.passed);
-        line.2
-            .entry(r.source.clone())
+    let mut line = |key: &str, moment: Option<&str>, r: &CheckRow| {
+        let l = lines
+            .entry(key.to_owned())
+            .or_insert_with(|| (moment.map(str::to_owned), Tally::default(), BTreeMap::new()));
+        l.1.add(r.made, r.passed);
+        l.2.entry(r.source.clone()).or_default().add(r.made, r.passed);
+    };
+    for r in periods {
+        if by == ComplianceBy::Day {
+            line(&r.period, None, r);
+        }
+        let month = r.period.get(..7).unwrap_or(&r.period).to_owned();
+        month_moment
+            .entry(month)
+            .or_default()
+            .entry(r.moment.clone())
             .or_default()
             .add(r.made, r.passed);
+    }
+    for r in rows {
+        total.add(r.made, r.passed);
+        match by {
+            ComplianceBy::Hall => line(&r.hall, None, r),
+            ComplianceBy::Moment => line(&r.moment, None, r),
+            ComplianceBy::Standard => line(&r.standard, Some(&r.moment), r),
+            ComplianceBy::Day => {}
+        }
         by_moment
             .entry(r.moment.clone())
             .or_default()
             .add(r.made, r.passed);
         hall_moment
             .entry(r.hall.clone())
-            .or_default()
-            .entry(r.moment.clone())
-            .or_default()
-            .add(r.made, r.passed);
-        let month = r.period.get(..7).unwrap_or(&r.period).to_owned();
-        month_moment
-            .entry(month)
             .or_default()
             .entry(r.moment.clone())
             .or_default()
@@ -746,6 +753,7 @@ mod tests {
         .into();
         let rep = compliance_report(
             &rows,
+            &rows,
             ComplianceBy::Standard,
             &moments,
             &importance,
@@ -776,6 +784,7 @@ mod tests {
         assert_eq!(queue.halls, 3);
         assert!((queue.correlation.unwrap().rho - 1.0).abs() < 1e-12);
         let by_hall = compliance_report(
+            &rows,
             &rows,
             ComplianceBy::Hall,
             &moments,

@@ -215,7 +215,12 @@ async fn measure(
             let mut t = Tally::default();
             for r in state
                 .store
-                .check_rows(Some(halls), from, to, false)
+                .check_rows(
+                    Some(halls),
+                    from,
+                    to,
+                    peakend_store::CheckGrouping::Standards,
+                )
                 .await?
                 .iter()
                 .filter(|r| &r.moment == moment)

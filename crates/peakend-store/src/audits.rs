@@ -100,6 +100,17 @@ pub struct Exam {
     pub out_of: f64,
 }
 
+/// How [`AuditStore::check_rows`] sums checks; the fields a grouping drops are empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckGrouping {
+    /// Per hall, moment, standard and source, over the whole range.
+    Standards,
+    /// Per month (`YYYY-MM`), moment and source, over all the halls.
+    Months,
+    /// Per day (`YYYY-MM-DD`), moment and source, over all the halls.
+    Days,
+}
+
 /// A hall-day whose automatic checks are due: its day start and the events it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayToCheck {
@@ -140,13 +151,14 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<()>;
 
     /// Checks made and passed in [from, to] (local dates) of some halls (all when
-    /// `None`): per hall, month, moment, standard and source; per day when `daily`.
+    /// `None`), summed in the database as `grouping` says (a row may repeat a key: the
+    /// whole months and the days around them are summed apart).
     async fn check_rows(
         &self,
         halls: Option<&[HallId]>,
         from: NaiveDate,
         to: NaiveDate,
-        daily: bool,
+        grouping: CheckGrouping,
     ) -> Result<Vec<CheckRow>>;
 
     async fn add_stocktake(
@@ -221,13 +233,24 @@ pub async fn compliance(
     use std::collections::BTreeMap;
     let tree = store.org_tree().await?;
     let halls = crate::analysis::query_halls(&tree, Some(org))?;
+    // A node above every hall (the province) reads every row: no list of 2,000 ids for
+    // the database to match each row against.
+    let every_hall = tree.count(peakend_core::OrgLevel::Hall);
+    let halls = halls.filter(|h| h.len() < every_hall);
     let (journey, also) = crate::analysis_journey(store, org).await?;
     let rows = store
+        .check_rows(halls.as_deref(), from, to, CheckGrouping::Standards)
+        .await?;
+    let periods = store
         .check_rows(
             halls.as_deref(),
             from,
             to,
-            by == peakend_core::audit::ComplianceBy::Day,
+            if by == peakend_core::audit::ComplianceBy::Day {
+                CheckGrouping::Days
+            } else {
+                CheckGrouping::Months
+            },
         )
         .await?;
     let moments: Vec<String> = journey
@@ -267,6 +290,7 @@ pub async fn compliance(
     }
     Ok(peakend_core::audit::compliance_report(
         &rows,
+        &periods,
         by,
         &moments,
         &importance,

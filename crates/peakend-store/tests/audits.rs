@@ -7,7 +7,9 @@
 use chrono::NaiveDate;
 use peakend_core::audit::{Checker, ComplianceBy};
 use peakend_core::{HallId, MomentKey, OrgLevel, OrgNodeId, StandardKey};
-use peakend_store::{AuditStore, NewAudit, NewAuditItem, SqlStore, Store, connect};
+use peakend_store::{
+    AuditStore, CheckGrouping, NewAudit, NewAuditItem, SqlStore, Store, connect,
+};
 
 async fn ready(url: &str) -> SqlStore {
     let store = connect(url).await.unwrap();
@@ -117,7 +119,7 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
         assert_eq!(n, 2, "both hall-days checked");
-        let rows = store.check_rows(None, day, day, true).await.unwrap();
+        let rows = store.check_rows(None, day, day, CheckGrouping::Standards).await.unwrap();
         assert_eq!(auto(&rows, "h1", "no_closed_counters_peak"), (1, 0));
         assert_eq!(auto(&rows, "h2", "no_closed_counters_peak"), (1, 1));
         // Two kiosks each (the org says so): h1 checked both, h2 one.
@@ -150,7 +152,7 @@ peakend_testkit::on_both_backends!(
                 None,
                 NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
                 NaiveDate::from_ymd_opt(2026, 8, 31).unwrap(),
-                false,
+                CheckGrouping::Standards,
             )
             .await
             .unwrap();
@@ -233,7 +235,7 @@ peakend_testkit::on_both_backends!(
         assert!(err.to_string().contains("was not uploaded"), "{err}");
         assert!(
             store
-                .check_rows(None, day, day, true)
+                .check_rows(None, day, day, CheckGrouping::Standards)
                 .await
                 .unwrap()
                 .is_empty()
@@ -247,7 +249,7 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
         assert!(id > 0);
-        let rows = store.check_rows(None, day, day, true).await.unwrap();
+        let rows = store.check_rows(None, day, day, CheckGrouping::Standards).await.unwrap();
         let walk: Vec<(&str, i64, i64)> = rows
             .iter()
             .filter(|r| r.source == "walk")

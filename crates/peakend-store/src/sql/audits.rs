@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::audits::{
-    AuditStore, AuditSummary, DayToCheck, Drill, Exam, NewAudit, PlanAction, Stocktake,
+    AuditStore, AuditSummary, CheckGrouping, DayToCheck, Drill, Exam, NewAudit, PlanAction,
+    Stocktake,
 };
 
 /// Adds checks to a hall's day and month (`$1` hall, `$2` day, `$3` month, `$4`
@@ -302,10 +303,12 @@ impl AuditStore for SqlStore {
         halls: Option<&[HallId]>,
         from: NaiveDate,
         to: NaiveDate,
-        daily: bool,
+        grouping: CheckGrouping,
     ) -> Result<Vec<CheckRow>> {
         // Whole months inside [from, to] come from `check_month`; the days around them
-        // (or every day, per day) from `check_day`.
+        // (or every day, per day) from `check_day`. Both are summed in the database:
+        // a province's year is 240,000 month rows and a few thousand groups.
+        let daily = grouping == CheckGrouping::Days;
         let first_full = if from.day() == 1 {
             Some(from)
         } else {
@@ -326,39 +329,54 @@ impl AuditStore for SqlStore {
         .into_iter()
         .filter(|(a, b)| a < b)
         .collect();
+        // (selected keys, grouped keys) of each table, in `row`'s order: hall, period,
+        // moment, standard, source.
+        let keys = |period: &str| match grouping {
+            CheckGrouping::Standards => (
+                "hall_id, '', moment_key, standard_key, source".to_owned(),
+                "hall_id, moment_key, standard_key, source".to_owned(),
+            ),
+            CheckGrouping::Months | CheckGrouping::Days => (
+                format!("'', {period}, moment_key, '', source"),
+                format!("{period}, moment_key, source"),
+            ),
+        };
         let mut out = Vec::new();
         for chunk in hall_chunks(halls) {
+            let mut queries: Vec<(String, String, String)> = Vec::new();
             if let Some((a, b)) = months {
-                let sql = format!(
-                    "SELECT hall_id, month, moment_key, standard_key, source, made, passed
-                     FROM check_month WHERE month >= $1 AND month < $2{}",
-                    hall_filter(chunk, 3)
-                );
-                let rows: Vec<(String, String, String, String, String, i64, i64)> = on_pool!(self, pool => {
-                    let mut q = sqlx::query_as(&sql).bind(month_of(a)).bind(month_of(b));
-                    for h in chunk.unwrap_or_default() {
-                        q = q.bind(h.as_str());
-                    }
-                    q.fetch_all(pool).await?
-                });
-                out.extend(rows.into_iter().map(row));
+                let (select, group) = keys("month");
+                queries.push((
+                    format!(
+                        "SELECT {select}, CAST(SUM(made) AS BIGINT), CAST(SUM(passed) AS BIGINT)
+                         FROM check_month WHERE month >= $1 AND month < $2{} GROUP BY {group}",
+                        hall_filter(chunk, 3)
+                    ),
+                    month_of(a),
+                    month_of(b),
+                ));
             }
             for (a, b) in &day_ranges {
-                let period = if daily { "day" } else { "substr(day, 1, 7)" };
-                let sql = format!(
-                    "SELECT hall_id, {period}, moment_key, standard_key, source,
-                            CAST(SUM(made) AS BIGINT), CAST(SUM(passed) AS BIGINT)
-                     FROM check_day WHERE day >= $1 AND day < $2{}
-                     GROUP BY hall_id, {period}, moment_key, standard_key, source",
-                    hall_filter(chunk, 3)
-                );
-                let rows: Vec<(String, String, String, String, String, i64, i64)> = on_pool!(self, pool => {
-                    let mut q = sqlx::query_as(&sql).bind(a.to_string()).bind(b.to_string());
-                    for h in chunk.unwrap_or_default() {
-                        q = q.bind(h.as_str());
-                    }
-                    q.fetch_all(pool).await?
-                });
+                let (select, group) = keys(if daily { "day" } else { "substr(day, 1, 7)" });
+                queries.push((
+                    format!(
+                        "SELECT {select}, CAST(SUM(made) AS BIGINT), CAST(SUM(passed) AS BIGINT)
+                         FROM check_day WHERE day >= $1 AND day < $2{} GROUP BY {group}",
+                        hall_filter(chunk, 3)
+                    ),
+                    a.to_string(),
+                    b.to_string(),
+                ));
+            }
+            for (sql, lo, hi) in &queries {
+                let rows: Vec<(String, String, String, String, String, i64, i64)> =
+                    on_pool!(self, pool => {
+                        let mut q = sqlx::query_as(sql).bind(lo).bind(hi);
+                        for h in chunk.unwrap_or_default() {
+                            q = q.bind(h.as_str());
+                        }
+                        q.fetch_all(pool).await?
+                    });
                 out.extend(rows.into_iter().map(row));
             }
         }
