@@ -591,7 +591,9 @@ pub fn compliance_report(
             .entry(key.to_owned())
             .or_insert_with(|| (moment.map(str::to_owned), Tally::default(), BTreeMap::new()));
         l.1.add(r.made, r.passed);
-        l.2.entry(r.source.clone()).or_default().add(r.made, r.passed);
+        l.2.entry(r.source.clone())
+            .or_default()
+            .add(r.made, r.passed);
     };
     for r in periods {
         if by == ComplianceBy::Day {

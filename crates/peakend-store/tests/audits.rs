@@ -7,9 +7,7 @@
 use chrono::NaiveDate;
 use peakend_core::audit::{Checker, ComplianceBy};
 use peakend_core::{HallId, MomentKey, OrgLevel, OrgNodeId, StandardKey};
-use peakend_store::{
-    AuditStore, CheckGrouping, NewAudit, NewAuditItem, SqlStore, Store, connect,
-};
+use peakend_store::{AuditStore, CheckGrouping, NewAudit, NewAuditItem, SqlStore, Store, connect};
 
 async fn ready(url: &str) -> SqlStore {
     let store = connect(url).await.unwrap();
@@ -119,7 +117,10 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
         assert_eq!(n, 2, "both hall-days checked");
-        let rows = store.check_rows(None, day, day, CheckGrouping::Standards).await.unwrap();
+        let rows = store
+            .check_rows(None, day, day, CheckGrouping::Standards)
+            .await
+            .unwrap();
         assert_eq!(auto(&rows, "h1", "no_closed_counters_peak"), (1, 0));
         assert_eq!(auto(&rows, "h2", "no_closed_counters_peak"), (1, 1));
         // Two kiosks each (the org says so): h1 checked both, h2 one.
@@ -249,7 +250,10 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
         assert!(id > 0);
-        let rows = store.check_rows(None, day, day, CheckGrouping::Standards).await.unwrap();
+        let rows = store
+            .check_rows(None, day, day, CheckGrouping::Standards)
+            .await
+            .unwrap();
         let walk: Vec<(&str, i64, i64)> = rows
             .iter()
             .filter(|r| r.source == "walk")

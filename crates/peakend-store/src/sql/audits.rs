@@ -369,14 +369,13 @@ impl AuditStore for SqlStore {
                 ));
             }
             for (sql, lo, hi) in &queries {
-                let rows: Vec<(String, String, String, String, String, i64, i64)> =
-                    on_pool!(self, pool => {
-                        let mut q = sqlx::query_as(sql).bind(lo).bind(hi);
-                        for h in chunk.unwrap_or_default() {
-                            q = q.bind(h.as_str());
-                        }
-                        q.fetch_all(pool).await?
-                    });
+                let rows: Vec<(String, String, String, String, String, i64, i64)> = on_pool!(self, pool => {
+                    let mut q = sqlx::query_as(sql).bind(lo).bind(hi);
+                    for h in chunk.unwrap_or_default() {
+                        q = q.bind(h.as_str());
+                    }
+                    q.fetch_all(pool).await?
+                });
                 out.extend(rows.into_iter().map(row));
             }
         }
