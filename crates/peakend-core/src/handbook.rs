@@ -116,15 +116,6 @@ pub fn threshold_text(t: &Threshold) -> Text {
     }
 }
 
-fn checker_name(c: Checker) -> (&'static str, &'static str) {
-    match c {
-        Checker::SelfCheck => ("营业厅自查", "the hall's self-check"),
-        Checker::Walk => ("厅经理走动巡查", "the manager's walk"),
-        Checker::Mystery => ("神秘顾客", "mystery shopper"),
-        Checker::Inspection => ("上级检查", "the region's inspection"),
-    }
-}
-
 /// A role's handbook of a journey.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Handbook {
@@ -190,8 +181,14 @@ pub struct HandbookLane {
 }
 
 fn check_of(c: &crate::audit::Check) -> HandbookCheck {
-    let mut zh: Vec<&str> = c.by.iter().map(|&b| checker_name(b).0).collect();
-    let mut en: Vec<&str> = c.by.iter().map(|&b| checker_name(b).1).collect();
+    let mut zh: Vec<&str> =
+        c.by.iter()
+            .map(|&b| crate::checklist::checker_name(b).0)
+            .collect();
+    let mut en: Vec<&str> =
+        c.by.iter()
+            .map(|&b| crate::checklist::checker_name(b).1)
+            .collect();
     if c.auto.is_some() {
         zh.push("设备数据自动检查");
         en.push("automatically from the device events");
