@@ -1,11 +1,12 @@
-//! `peakend staffing`: how many counters a demand needs (Erlang C), or what a given
-//! number of counters achieves.
+//! `peakend staffing`: how many counters a demand needs (Erlang C, or Erlang A when
+//! customers' patience is given), or what a given number of counters achieves.
 
 use anyhow::bail;
 use chrono::NaiveDate;
 use clap::Args;
 use peakend_core::HallId;
 use peakend_core::ops::erlang::{self, Staffing};
+use peakend_core::ops::erlang_a::{self, ErlangAStaffing};
 use peakend_core::ops::roster;
 
 use crate::journey_cmd::format_name;
@@ -20,8 +21,9 @@ pub struct StaffingArgs {
     /// Average handling (service) time in minutes
     #[arg(long)]
     aht_min: Option<f64>,
-    /// Plan counters per half-hour from this hall's own history (with --from, --to)
-    #[arg(long, requires_all = ["from", "to"], conflicts_with_all = ["arrivals_per_hour", "counters"])]
+    /// Plan counters per half-hour from this hall's own history (with --from, --to);
+    /// Erlang C only (no --patience-s)
+    #[arg(long, requires_all = ["from", "to"], conflicts_with_all = ["arrivals_per_hour", "counters", "patience_s"])]
     hall: Option<HallId>,
     /// First day of the history, YYYY-MM-DD
     #[arg(long, value_parser = peakend_core::survey::parse_date)]
@@ -38,6 +40,13 @@ pub struct StaffingArgs {
     /// Evaluate this many counters instead of finding the fewest that meet the target
     #[arg(long)]
     counters: Option<u32>,
+    /// Customers' mean patience in seconds: model those who give up (Erlang A, M/M/N+M)
+    /// instead of Erlang C; the service level then counts abandons against the target
+    #[arg(long)]
+    patience_s: Option<f64>,
+    /// Also keep the share who abandon at most this, e.g. 0.05 (Erlang A only)
+    #[arg(long, requires = "patience_s", conflicts_with = "counters")]
+    max_abandon: Option<f64>,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
@@ -63,6 +72,41 @@ pub async fn run(db: &str, args: StaffingArgs) -> anyhow::Result<()> {
         bail!("--aht-min must be a number of minutes > 0");
     }
     let aht_s = aht_min * 60.0;
+    if let Some(patience_s) = args.patience_s {
+        if !(patience_s.is_finite() && patience_s > 0.0) {
+            bail!("--patience-s must be a number of seconds > 0");
+        }
+        if let Some(p) = args.max_abandon
+            && !(p > 0.0 && p <= 1.0)
+        {
+            bail!("--max-abandon must be a share above 0 and at most 1, e.g. 0.05");
+        }
+        let s = match args.counters {
+            Some(n) => erlang_a::evaluate(arrivals, aht_s, patience_s, n, within_s),
+            None => erlang_a::counters_needed(
+                arrivals,
+                aht_s,
+                patience_s,
+                args.target_level,
+                within_s,
+                args.max_abandon,
+            ),
+        }
+        .expect("inputs checked above");
+        match args.format {
+            Format::Json => {
+                let mut v = serde_json::to_value(s)?;
+                v["model"] = "erlang_a".into();
+                outln!("{}", serde_json::to_string_pretty(&v)?)
+            }
+            Format::Table => print_a(&s),
+            other => bail!(
+                "staffing supports --format table or json, not {}",
+                format_name(other)
+            ),
+        }
+        return Ok(());
+    }
     let s = match args.counters {
         Some(n) => erlang::evaluate(arrivals, aht_s, n, within_s),
         None => erlang::counters_needed(arrivals, aht_s, args.target_level, within_s)
@@ -142,6 +186,41 @@ async fn history(
     Ok(())
 }
 
+/// "服务水平 service level (≤ t)" in seconds or minutes.
+fn level_label(target_s: f64) -> String {
+    if target_s < 60.0 {
+        format!("服务水平 service level (≤ {:.0} s)", target_s)
+    } else {
+        format!("服务水平 service level (≤ {:.1} min)", target_s / 60.0)
+    }
+}
+
+fn print_a(s: &ErlangAStaffing) {
+    let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+    let rows = vec![
+        vec!["模型 model".into(), "Erlang A (M/M/N+M)".into()],
+        vec![
+            "话务量 traffic".into(),
+            format!("{:.2} Erlang", s.traffic_erlangs),
+        ],
+        vec!["平均耐心 patience".into(), format!("{:.0} s", s.patience_s)],
+        vec!["窗口数 counters".into(), s.counters.to_string()],
+        vec!["等候概率 P(wait)".into(), pct(s.p_wait)],
+        vec!["放弃率 P(abandon)".into(), pct(s.p_abandon)],
+        vec![level_label(s.target_s), pct(s.service_level)],
+        vec![
+            "平均等候 ASA (answered)".into(),
+            if s.asa_s.is_finite() {
+                format!("{:.1} s", s.asa_s)
+            } else {
+                "∞ (nobody answered)".into()
+            },
+        ],
+        vec!["利用率 occupancy".into(), pct(s.occupancy)],
+    ];
+    table::print(&["指标 MEASURE", "值 VALUE"], &rows);
+}
+
 fn print(s: &Staffing) {
     let pct = |x: f64| format!("{:.1}%", 100.0 * x);
     let rows = vec![
@@ -151,14 +230,7 @@ fn print(s: &Staffing) {
         ],
         vec!["窗口数 counters".into(), s.counters.to_string()],
         vec!["等候概率 P(wait)".into(), pct(s.p_wait)],
-        vec![
-            if s.target_s < 60.0 {
-                format!("服务水平 service level (≤ {:.0} s)", s.target_s)
-            } else {
-                format!("服务水平 service level (≤ {:.1} min)", s.target_s / 60.0)
-            },
-            pct(s.service_level),
-        ],
+        vec![level_label(s.target_s), pct(s.service_level)],
         vec![
             "平均等候 ASA".into(),
             if s.asa_s.is_finite() {

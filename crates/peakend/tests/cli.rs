@@ -1037,6 +1037,49 @@ fn questionnaire_asks_every_question_of_the_survey_file() {
 /// Issue 4: Erlang C staffing matches the published worked example (100 calls per
 /// 30 min, 180 s handling, 14 agents, 20 s target).
 #[test]
+fn staffing_with_patience_is_erlang_a() {
+    let db = peakend_testkit::sqlite();
+    let json = |args: &[&str]| serde_json::from_str::<Value>(&ok(&db.url, args)).unwrap();
+    let base = [
+        "staffing",
+        "--arrivals-per-hour",
+        "200",
+        "--aht-min",
+        "3",
+        "--within-min",
+        "0.33333333333333",
+        "--patience-s",
+        "120",
+        "--format",
+        "json",
+    ];
+    // Callers who give up lighten the queue: fewer agents than Erlang C's 14 reach 80 %.
+    let needed = json(&base);
+    assert_eq!(needed["model"], "erlang_a", "{needed}");
+    let n = needed["counters"].as_u64().unwrap();
+    assert!(n < 14, "{needed}");
+    assert!(needed["service_level"].as_f64().unwrap() >= 0.8);
+    // An abandonment ceiling of 2 % asks for more.
+    let strict = json(&[&base[..], &["--max-abandon", "0.02"]].concat());
+    assert!(strict["counters"].as_u64().unwrap() > n, "{strict}");
+    assert!(strict["p_abandon"].as_f64().unwrap() <= 0.02);
+    // Without --patience-s the model is Erlang C, as before.
+    let c = json(&[
+        "staffing",
+        "--arrivals-per-hour",
+        "200",
+        "--aht-min",
+        "3",
+        "--within-min",
+        "0.33333333333333",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(c["counters"], 14);
+    assert!(c.get("p_abandon").is_none(), "{c}");
+}
+
+#[test]
 fn staffing_matches_published_erlang_c() {
     let db = peakend_testkit::sqlite();
     let json = |args: &[&str]| serde_json::from_str::<Value>(&ok(&db.url, args)).unwrap();

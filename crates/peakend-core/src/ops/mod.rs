@@ -1,9 +1,11 @@
-//! Hall operations math: how many counters a demand needs (Erlang C) and how long a
+//! Hall operations math: how many counters a demand needs (Erlang C and A) and how long a
 //! waiting customer will wait. Pure functions of rates and counts; the live engine
 //! (event ingest, queue state, alerts) feeds them from a hall's own history.
 
+pub mod call;
 pub mod day;
 pub mod erlang;
+pub mod erlang_a;
 pub mod event;
 pub mod holiday;
 pub mod kpi;

@@ -1,0 +1,610 @@
+//! A contact centre's calls (issue 22, begun): each call's timeline folded from its
+//! events (`call_offered`, `call_answered`, `call_abandoned`, `call_held`,
+//! `call_resumed`, `call_transferred`, `call_ended`), impossible transitions refused,
+//! and the contact-centre KPIs as mergeable sums: offered, answered, abandoned (short
+//! abandons apart), service level, ASA, talk, hold, after-call work, AHT and
+//! first-contact resolution. Pure: the ingest path and the `kpi` report build on it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::Outcome;
+
+/// A call event's own fields, by type, as the centre's telephony sends them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CallEventKind {
+    CallOffered {
+        call: String,
+        queue: String,
+        #[serde(default)]
+        segment: Option<String>,
+        /// A salted hash of the caller's number, never the number.
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    CallAnswered {
+        call: String,
+        agent: String,
+    },
+    CallAbandoned {
+        call: String,
+    },
+    CallHeld {
+        call: String,
+    },
+    CallResumed {
+        call: String,
+    },
+    /// Passed to another queue or agent; the call goes on, counted once.
+    CallTransferred {
+        call: String,
+        #[serde(default)]
+        queue: Option<String>,
+        #[serde(default)]
+        agent: Option<String>,
+    },
+    CallEnded {
+        call: String,
+        outcome: Outcome,
+        /// After-call work, seconds.
+        #[serde(default)]
+        acw_s: f64,
+    },
+}
+
+impl CallEventKind {
+    pub fn call(&self) -> &str {
+        match self {
+            CallEventKind::CallOffered { call, .. }
+            | CallEventKind::CallAnswered { call, .. }
+            | CallEventKind::CallAbandoned { call }
+            | CallEventKind::CallHeld { call }
+            | CallEventKind::CallResumed { call }
+            | CallEventKind::CallTransferred { call, .. }
+            | CallEventKind::CallEnded { call, .. } => call,
+        }
+    }
+}
+
+/// One call's timeline, times in ms since the epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    pub call: String,
+    pub queue: String,
+    pub segment: Option<String>,
+    pub customer: Option<String>,
+    pub offered_at: i64,
+    pub answered_at: Option<i64>,
+    pub abandoned_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub agent: Option<String>,
+    /// Time on hold so far, and since when it is on hold now.
+    pub hold_ms: i64,
+    pub held_since: Option<i64>,
+    pub transfers: u32,
+    pub outcome: Option<Outcome>,
+    pub acw_ms: i64,
+}
+
+impl Call {
+    /// Answer minus offer, for an answered call.
+    pub fn wait_ms(&self) -> Option<i64> {
+        Some(self.answered_at? - self.offered_at)
+    }
+
+    /// Answer to end, less the time on hold.
+    pub fn talk_ms(&self) -> Option<i64> {
+        Some(self.ended_at? - self.answered_at? - self.hold_ms)
+    }
+}
+
+/// A centre's calls, applied in event time. An impossible transition (an answer to an
+/// unknown call, a second end, a hold of a call not answered) is an error and changes
+/// nothing, as a hall's day does with tickets.
+#[derive(Debug, Clone, Default)]
+pub struct CallDay {
+    calls: BTreeMap<String, Call>,
+}
+
+impl CallDay {
+    pub fn new() -> CallDay {
+        CallDay::default()
+    }
+
+    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.calls.values()
+    }
+
+    pub fn call(&self, call: &str) -> Option<&Call> {
+        self.calls.get(call)
+    }
+
+    pub fn apply(&mut self, at_ms: i64, e: &CallEventKind) -> Result<(), String> {
+        let name = e.call();
+        if let CallEventKind::CallOffered {
+            call,
+            queue,
+            segment,
+            customer,
+        } = e
+        {
+            if self.calls.contains_key(call) {
+                return Err(format!("call_offered: call `{call}` was already offered"));
+            }
+            self.calls.insert(
+                call.clone(),
+                Call {
+                    call: call.clone(),
+                    queue: queue.clone(),
+                    segment: segment.clone(),
+                    customer: customer.clone(),
+                    offered_at: at_ms,
+                    answered_at: None,
+                    abandoned_at: None,
+                    ended_at: None,
+                    agent: None,
+                    hold_ms: 0,
+                    held_since: None,
+                    transfers: 0,
+                    outcome: None,
+                    acw_ms: 0,
+                },
+            );
+            return Ok(());
+        }
+        let kind = match e {
+            CallEventKind::CallOffered { .. } => "call_offered",
+            CallEventKind::CallAnswered { .. } => "call_answered",
+            CallEventKind::CallAbandoned { .. } => "call_abandoned",
+            CallEventKind::CallHeld { .. } => "call_held",
+            CallEventKind::CallResumed { .. } => "call_resumed",
+            CallEventKind::CallTransferred { .. } => "call_transferred",
+            CallEventKind::CallEnded { .. } => "call_ended",
+        };
+        let c = self
+            .calls
+            .get_mut(name)
+            .ok_or_else(|| format!("{kind}: unknown call `{name}`"))?;
+        let refuse = |why: &str| Err(format!("{kind}: call `{name}` {why}"));
+        let live = c.answered_at.is_some() && c.ended_at.is_none();
+        match e {
+            CallEventKind::CallOffered { .. } => unreachable!("handled above"),
+            CallEventKind::CallAnswered { agent, .. } => {
+                if c.answered_at.is_some() {
+                    return refuse("was already answered");
+                }
+                if c.abandoned_at.is_some() {
+                    return refuse("was abandoned");
+                }
+                c.answered_at = Some(at_ms);
+                c.agent = Some(agent.clone());
+            }
+            CallEventKind::CallAbandoned { .. } => {
+                if c.answered_at.is_some() {
+                    return refuse("was answered");
+                }
+                if c.abandoned_at.is_some() {
+                    return refuse("was already abandoned");
+                }
+                c.abandoned_at = Some(at_ms);
+            }
+            CallEventKind::CallHeld { .. } => {
+                if !live {
+                    return refuse("is not in conversation");
+                }
+                if c.held_since.is_some() {
+                    return refuse("is already on hold");
+                }
+                c.held_since = Some(at_ms);
+            }
+            CallEventKind::CallResumed { .. } => {
+                let Some(since) = c.held_since.filter(|_| live) else {
+                    return refuse("is not on hold");
+                };
+                c.hold_ms += at_ms - since;
+                c.held_since = None;
+            }
+            CallEventKind::CallTransferred { queue, agent, .. } => {
+                if !live {
+                    return refuse("is not in conversation");
+                }
+                c.transfers += 1;
+                if let Some(q) = queue {
+                    c.queue = q.clone();
+                }
+                if let Some(a) = agent {
+                    c.agent = Some(a.clone());
+                }
+            }
+            CallEventKind::CallEnded { outcome, acw_s, .. } => {
+                if !live {
+                    return refuse(if c.ended_at.is_some() {
+                        "had already ended"
+                    } else {
+                        "was not answered"
+                    });
+                }
+                if !(acw_s.is_finite() && *acw_s >= 0.0) {
+                    return Err(format!("{kind}: field `acw_s`: {acw_s} is not seconds ≥ 0"));
+                }
+                // A call that ends on hold was on hold until it ended.
+                if let Some(since) = c.held_since.take() {
+                    c.hold_ms += at_ms - since;
+                }
+                c.ended_at = Some(at_ms);
+                c.outcome = Some(*outcome);
+                c.acw_ms = (acw_s * 1000.0).round() as i64;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a call is measured against: the service-level target and what counts as a
+/// short abandon.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CallMeasure {
+    /// Answered within this many ms counts for the service level (the hotline's 20 s).
+    pub target_ms: i64,
+    /// Abandoned within this many ms is a short abandon (a wrong number, not a failure).
+    pub short_abandon_ms: i64,
+}
+
+impl Default for CallMeasure {
+    fn default() -> Self {
+        CallMeasure {
+            target_ms: 20_000,
+            short_abandon_ms: 5_000,
+        }
+    }
+}
+
+/// Mergeable sums behind the call KPIs: the KPIs of any union of calls are those of
+/// the merged sums.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallSums {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub short_abandoned: u64,
+    pub answered_in_target: u64,
+    pub wait_ms: i64,
+    /// Calls ended after an answer: the handled ones, whose talk, hold and ACW count.
+    pub handled: u64,
+    pub talk_ms: i64,
+    pub hold_ms: i64,
+    pub acw_ms: i64,
+    pub transferred: u64,
+    pub resolved: u64,
+}
+
+impl CallSums {
+    pub fn add(&mut self, c: &Call, m: CallMeasure) {
+        self.offered += 1;
+        if let Some(w) = c.wait_ms() {
+            self.answered += 1;
+            self.wait_ms += w;
+            if w <= m.target_ms {
+                self.answered_in_target += 1;
+            }
+        }
+        if let Some(at) = c.abandoned_at {
+            self.abandoned += 1;
+            if at - c.offered_at < m.short_abandon_ms {
+                self.short_abandoned += 1;
+            }
+        }
+        if let Some(talk) = c.talk_ms() {
+            self.handled += 1;
+            self.talk_ms += talk;
+            self.hold_ms += c.hold_ms;
+            self.acw_ms += c.acw_ms;
+            if c.outcome == Some(Outcome::Done) {
+                self.resolved += 1;
+            }
+        }
+        if c.transfers > 0 {
+            self.transferred += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &CallSums) {
+        self.offered += o.offered;
+        self.answered += o.answered;
+        self.abandoned += o.abandoned;
+        self.short_abandoned += o.short_abandoned;
+        self.answered_in_target += o.answered_in_target;
+        self.wait_ms += o.wait_ms;
+        self.handled += o.handled;
+        self.talk_ms += o.talk_ms;
+        self.hold_ms += o.hold_ms;
+        self.acw_ms += o.acw_ms;
+        self.transferred += o.transferred;
+        self.resolved += o.resolved;
+    }
+
+    pub fn kpis(&self) -> CallKpis {
+        let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+        let mean_s = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1000.0);
+        // Short abandons are neither served nor failed: they leave the denominator.
+        let counted = self.offered - self.short_abandoned;
+        CallKpis {
+            offered: self.offered,
+            answered: self.answered,
+            abandoned: self.abandoned,
+            short_abandoned: self.short_abandoned,
+            abandonment_rate: ratio(self.abandoned - self.short_abandoned, counted),
+            service_level: ratio(self.answered_in_target, counted),
+            asa_s: mean_s(self.wait_ms, self.answered),
+            talk_s: mean_s(self.talk_ms, self.handled),
+            hold_s: mean_s(self.hold_ms, self.handled),
+            acw_s: mean_s(self.acw_ms, self.handled),
+            aht_s: mean_s(self.talk_ms + self.hold_ms + self.acw_ms, self.handled),
+            transfer_rate: ratio(self.transferred, self.handled),
+        }
+    }
+}
+
+/// The contact centre's indicators of a set of calls.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallKpis {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    /// Abandoned within the short-abandon time (5 s): counted apart.
+    pub short_abandoned: u64,
+    /// (abandoned − short) ÷ (offered − short).
+    pub abandonment_rate: Option<f64>,
+    /// Answered within the target ÷ (offered − short abandons): abandons after the
+    /// short-abandon time count against it, as calls not answered in time.
+    pub service_level: Option<f64>,
+    /// Mean wait of the answered calls.
+    pub asa_s: Option<f64>,
+    /// Means over the handled calls (answered and ended).
+    pub talk_s: Option<f64>,
+    pub hold_s: Option<f64>,
+    pub acw_s: Option<f64>,
+    /// Talk + hold + after-call work.
+    pub aht_s: Option<f64>,
+    pub transfer_rate: Option<f64>,
+}
+
+/// The calls' sums per key (queue, agent, or interval start) over some calls.
+pub fn sums_by<'a, K: Ord>(
+    calls: impl IntoIterator<Item = &'a Call>,
+    m: CallMeasure,
+    key: impl Fn(&Call) -> Option<K>,
+) -> BTreeMap<K, CallSums> {
+    let mut out: BTreeMap<K, CallSums> = BTreeMap::new();
+    for c in calls {
+        if let Some(k) = key(c) {
+            out.entry(k).or_default().add(c, m);
+        }
+    }
+    out
+}
+
+/// First-contact resolution over customers' contacts (any channel), each as (customer,
+/// time in ms, resolved): a resolved contact followed by no other contact of the same
+/// customer within `window_ms` is resolved at first contact. Returns (first-contact
+/// resolved, resolved contacts whose window has fully passed by `now_ms`).
+pub fn first_contact_resolution(
+    contacts: &[(String, i64, bool)],
+    window_ms: i64,
+    now_ms: i64,
+) -> (u64, u64) {
+    let mut by_customer: BTreeMap<&str, Vec<(i64, bool)>> = BTreeMap::new();
+    for (customer, at, resolved) in contacts {
+        by_customer
+            .entry(customer.as_str())
+            .or_default()
+            .push((*at, *resolved));
+    }
+    let (mut fcr, mut measured) = (0, 0);
+    for list in by_customer.values_mut() {
+        list.sort_unstable();
+        for (i, (at, resolved)) in list.iter().enumerate() {
+            if !resolved || at + window_ms > now_ms {
+                continue;
+            }
+            measured += 1;
+            let repeat = list
+                .get(i + 1)
+                .is_some_and(|(next, _)| *next - at <= window_ms);
+            if !repeat {
+                fcr += 1;
+            }
+        }
+    }
+    (fcr, measured)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(json: &str) -> CallEventKind {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// Seconds after 09:00.
+    fn t(s: i64) -> i64 {
+        1_786_064_400_000 + s * 1000
+    }
+
+    /// Five calls to the billing queue, every figure computed by hand:
+    /// c1 answered after 10 s by a1, 120 s of talk with 30 s on hold inside, 20 s ACW,
+    ///    resolved; c2 answered after 40 s by a2, 200 s of talk, transferred, 10 s ACW,
+    ///    unresolved; c3 abandoned after 3 s (short); c4 abandoned after 60 s; c5
+    ///    answered after 15 s by a1, still in conversation.
+    fn scripted() -> CallDay {
+        let mut day = CallDay::new();
+        let script: Vec<(i64, &str)> = vec![
+            (
+                0,
+                r#"{"type":"call_offered","call":"c1","queue":"bill","customer":"x1"}"#,
+            ),
+            (5, r#"{"type":"call_offered","call":"c2","queue":"bill"}"#),
+            (10, r#"{"type":"call_answered","call":"c1","agent":"a1"}"#),
+            (20, r#"{"type":"call_offered","call":"c3","queue":"bill"}"#),
+            (23, r#"{"type":"call_abandoned","call":"c3"}"#),
+            (30, r#"{"type":"call_offered","call":"c4","queue":"bill"}"#),
+            (45, r#"{"type":"call_answered","call":"c2","agent":"a2"}"#),
+            (50, r#"{"type":"call_held","call":"c1"}"#),
+            (80, r#"{"type":"call_resumed","call":"c1"}"#),
+            (90, r#"{"type":"call_abandoned","call":"c4"}"#),
+            (
+                160,
+                r#"{"type":"call_ended","call":"c1","outcome":"done","acw_s":20}"#,
+            ),
+            (
+                100,
+                r#"{"type":"call_transferred","call":"c2","queue":"tech"}"#,
+            ),
+            (
+                245,
+                r#"{"type":"call_ended","call":"c2","outcome":"unresolved","acw_s":10}"#,
+            ),
+            (300, r#"{"type":"call_offered","call":"c5","queue":"bill"}"#),
+            (315, r#"{"type":"call_answered","call":"c5","agent":"a1"}"#),
+        ];
+        let mut script = script;
+        script.sort_by_key(|(s, _)| *s);
+        for (s, e) in script {
+            day.apply(t(s), &ev(e)).unwrap();
+        }
+        day
+    }
+
+    #[test]
+    fn scripted_calls_give_the_kpis_computed_by_hand() {
+        let day = scripted();
+        let mut sums = CallSums::default();
+        for c in day.calls() {
+            sums.add(c, CallMeasure::default());
+        }
+        let k = sums.kpis();
+        assert_eq!(
+            (k.offered, k.answered, k.abandoned, k.short_abandoned),
+            (5, 3, 2, 1)
+        );
+        // In 20 s: c1 (10 s) and c5 (15 s) of the 4 calls that are not short abandons.
+        assert_eq!(k.service_level, Some(0.5));
+        assert_eq!(k.abandonment_rate, Some(0.25));
+        // Waits 10, 40, 15.
+        assert!((k.asa_s.unwrap() - 65.0 / 3.0).abs() < 1e-9);
+        // Handled c1 (talk 150 − 30 = 120, hold 30, ACW 20) and c2 (talk 200, ACW 10).
+        assert_eq!(k.talk_s, Some(160.0));
+        assert_eq!(k.hold_s, Some(15.0));
+        assert_eq!(k.acw_s, Some(15.0));
+        assert_eq!(k.aht_s, Some(190.0));
+        assert_eq!(k.transfer_rate, Some(0.5));
+        // By agent: a1 answered c1 and c5; a2 took c2 (transferred to tech).
+        let by_agent = sums_by(day.calls(), CallMeasure::default(), |c| c.agent.clone());
+        assert_eq!(by_agent["a1"].answered, 2);
+        assert_eq!(by_agent["a2"].handled, 1);
+        let by_queue = sums_by(day.calls(), CallMeasure::default(), |c| {
+            Some(c.queue.clone())
+        });
+        assert_eq!(
+            by_queue["tech"].offered, 1,
+            "a transfer moves the call's queue"
+        );
+        // Merging the halves gives the whole.
+        let (mut a, mut b) = (CallSums::default(), CallSums::default());
+        for (i, c) in day.calls().enumerate() {
+            if i % 2 == 0 {
+                a.add(c, CallMeasure::default())
+            } else {
+                b.add(c, CallMeasure::default())
+            }
+        }
+        a.merge(&b);
+        assert_eq!(a, sums);
+    }
+
+    #[test]
+    fn impossible_transitions_are_refused_and_change_nothing() {
+        let mut day = scripted();
+        let before = day.call("c1").cloned();
+        for (e, why) in [
+            (
+                r#"{"type":"call_answered","call":"zz","agent":"a1"}"#,
+                "unknown call `zz`",
+            ),
+            (
+                r#"{"type":"call_answered","call":"c1","agent":"a9"}"#,
+                "already answered",
+            ),
+            (
+                r#"{"type":"call_ended","call":"c1","outcome":"done"}"#,
+                "already ended",
+            ),
+            (r#"{"type":"call_held","call":"c4"}"#, "not in conversation"),
+            (r#"{"type":"call_resumed","call":"c5"}"#, "not on hold"),
+            (r#"{"type":"call_abandoned","call":"c5"}"#, "was answered"),
+            (
+                r#"{"type":"call_offered","call":"c1","queue":"bill"}"#,
+                "already offered",
+            ),
+            (
+                r#"{"type":"call_ended","call":"c3","outcome":"done"}"#,
+                "was not answered",
+            ),
+            (
+                r#"{"type":"call_ended","call":"c5","outcome":"done","acw_s":-1}"#,
+                "acw_s",
+            ),
+        ] {
+            let err = day.apply(t(400), &ev(e)).unwrap_err();
+            assert!(err.contains(why), "{e}: {err}");
+        }
+        assert_eq!(day.call("c1").cloned(), before);
+        assert_eq!(day.call("c5").unwrap().ended_at, None);
+    }
+
+    #[test]
+    fn a_call_ending_on_hold_counts_its_hold_to_the_end() {
+        let mut day = CallDay::new();
+        day.apply(
+            t(0),
+            &ev(r#"{"type":"call_offered","call":"c","queue":"q"}"#),
+        )
+        .unwrap();
+        day.apply(
+            t(1),
+            &ev(r#"{"type":"call_answered","call":"c","agent":"a"}"#),
+        )
+        .unwrap();
+        day.apply(t(11), &ev(r#"{"type":"call_held","call":"c"}"#))
+            .unwrap();
+        day.apply(
+            t(41),
+            &ev(r#"{"type":"call_ended","call":"c","outcome":"referred"}"#),
+        )
+        .unwrap();
+        let c = day.call("c").unwrap();
+        assert_eq!((c.hold_ms, c.talk_ms()), (30_000, Some(10_000)));
+    }
+
+    #[test]
+    fn first_contact_resolution_needs_seven_quiet_days() {
+        let day = 86_400_000;
+        let contacts = vec![
+            // x: resolved, then back in 3 days: not FCR; the second is FCR.
+            ("x".to_owned(), 0, true),
+            ("x".to_owned(), 3 * day, true),
+            // y: resolved once and never again: FCR.
+            ("y".to_owned(), day, true),
+            // z: unresolved: not measured; w: resolved yesterday, window still open.
+            ("z".to_owned(), 0, false),
+            ("w".to_owned(), 20 * day, true),
+        ];
+        assert_eq!(
+            first_contact_resolution(&contacts, 7 * day, 21 * day),
+            (2, 3)
+        );
+    }
+}
