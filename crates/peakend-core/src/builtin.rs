@@ -5,11 +5,34 @@ use crate::journey::Journey;
 
 /// Key of the reference journey: the 16 moments of a service-hall visit.
 pub const SERVICE_HALL: &str = "service-hall";
+/// Key of the journey of a call to the hotline (10086), channel `phone`.
+pub const HOTLINE: &str = "hotline";
+/// Key of the journey of using the operator's app or website, channel `remote`.
+pub const APP: &str = "app";
+/// Key of the journey of an installation or repair visit, channel `face_to_face`.
+pub const ONSITE: &str = "onsite";
 
-const SOURCES: &[(&str, &str)] = &[(
-    "journeys/service-hall.yaml",
-    include_str!("../../../journeys/service-hall.yaml"),
-)];
+/// Every built-in key, in the order [`journeys`] returns them (service-hall first).
+pub const KEYS: &[&str] = &[SERVICE_HALL, HOTLINE, APP, ONSITE];
+
+const SOURCES: &[(&str, &str)] = &[
+    (
+        "journeys/service-hall.yaml",
+        include_str!("../../../journeys/service-hall.yaml"),
+    ),
+    (
+        "journeys/hotline.yaml",
+        include_str!("../../../journeys/hotline.yaml"),
+    ),
+    (
+        "journeys/app.yaml",
+        include_str!("../../../journeys/app.yaml"),
+    ),
+    (
+        "journeys/onsite.yaml",
+        include_str!("../../../journeys/onsite.yaml"),
+    ),
+];
 
 /// Every built-in journey, parsed. An error names the embedded file, though the
 /// test suite makes sure none is ever shipped broken.
@@ -20,14 +43,16 @@ pub fn journeys() -> Result<Vec<Journey>, String> {
         .collect()
 }
 
+/// Whether `key` names a journey shipped with the binary (which an import may not
+/// replace; extend it under a new key instead).
 pub fn is_builtin(key: &str) -> bool {
-    key == SERVICE_HALL
+    KEYS.contains(&key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journey::{Lane, Stage};
+    use crate::journey::{Channel, Lane, Stage};
 
     fn service_hall() -> Journey {
         journeys()
@@ -166,5 +191,217 @@ mod tests {
         check("clean_radius", "storefront", 3.0, "m", "min");
         check("typing_speed", "counter_wait", 40.0, "chars_per_min", "min");
         check("system_time", "counter_wait", 2.5, "min", "max");
+    }
+
+    fn builtin(key: &str) -> Journey {
+        journeys()
+            .unwrap()
+            .into_iter()
+            .find(|j| j.key().as_str() == key)
+            .unwrap_or_else(|| panic!("no built-in {key}"))
+    }
+
+    #[test]
+    fn every_builtin_is_listed_once_in_order() {
+        let keys: Vec<String> = journeys()
+            .unwrap()
+            .iter()
+            .map(|j| j.key().to_string())
+            .collect();
+        assert_eq!(keys, KEYS);
+        for k in KEYS {
+            assert!(is_builtin(k), "{k}");
+        }
+        assert!(!is_builtin("dongjiang-hall"));
+        assert!(!is_builtin("Hotline"));
+    }
+
+    #[test]
+    fn new_journeys_have_their_channels_and_moments() {
+        let moments = |key: &str| -> Vec<String> {
+            builtin(key)
+                .moments()
+                .iter()
+                .map(|m| m.key.to_string())
+                .collect()
+        };
+        assert_eq!(builtin(HOTLINE).channel(), Channel::Phone);
+        assert_eq!(builtin(APP).channel(), Channel::Remote);
+        assert_eq!(builtin(ONSITE).channel(), Channel::FaceToFace);
+        assert_eq!(
+            moments(HOTLINE),
+            [
+                "dial",
+                "ivr",
+                "reach_agent",
+                "queue",
+                "greeting",
+                "understand",
+                "resolve",
+                "confirm",
+                "close",
+                "follow_up"
+            ]
+        );
+        assert_eq!(
+            moments(APP),
+            [
+                "find_open",
+                "sign_in",
+                "find_service",
+                "choose",
+                "order_pay",
+                "confirmation",
+                "get_help",
+                "notify_follow_up"
+            ]
+        );
+        assert_eq!(
+            moments(ONSITE),
+            [
+                "book",
+                "confirm_appointment",
+                "arrive",
+                "greet",
+                "work",
+                "test_explain",
+                "tidy_up",
+                "sign_off",
+                "follow_up"
+            ]
+        );
+        for (key, end) in [
+            (HOTLINE, "follow_up"),
+            (APP, "notify_follow_up"),
+            (ONSITE, "follow_up"),
+        ] {
+            let j = builtin(key);
+            assert_eq!(
+                j.end().key.as_str(),
+                end,
+                "{key}: the end of the peak-end rule"
+            );
+            assert!(j.extends().is_none(), "{key}");
+            // No study measured these channels: no prior importance is invented.
+            assert!(j.mean_prior_importance().is_none(), "{key}");
+            let stages: Vec<Stage> = j.moments().iter().map(|m| m.stage).collect();
+            assert!(
+                stages.is_sorted(),
+                "{key}: people → customer → business flow"
+            );
+        }
+    }
+
+    #[test]
+    fn new_journeys_are_complete_and_bilingual() {
+        const TRADITIONAL: &str = "務廳時關鍵業體驗們與應說為這個會對開發門問間題點見過還進區號電話網標準處導質據經辦類歸聽計劃語陳樣員單櫃確認";
+        let han = |t: &str| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        for key in [HOTLINE, APP, ONSITE] {
+            let j = builtin(key);
+            assert!(
+                j.moments().len() >= 8,
+                "{key} has {} moments",
+                j.moments().len()
+            );
+            let mut texts = vec![j.name().clone()];
+            for m in j.moments() {
+                assert!(!m.core_needs.is_empty(), "{key}.{} has no core need", m.key);
+                assert!(!m.standards.is_empty(), "{key}.{} has no standard", m.key);
+                for s in &m.standards {
+                    assert!(s.check.is_some(), "{key}.{}.{} has no check", m.key, s.key);
+                }
+                for lane in Lane::ALL {
+                    assert!(
+                        !m.blueprint.lane(lane).is_empty(),
+                        "{key}.{} has an empty {lane:?} lane",
+                        m.key
+                    );
+                }
+                texts.push(m.name.clone());
+                texts.extend(m.core_needs.iter().map(|n| n.text.clone()));
+                texts.extend(m.standards.iter().map(|s| s.text.clone()));
+                for lane in Lane::ALL {
+                    texts.extend(m.blueprint.lane(lane).iter().cloned());
+                }
+            }
+            for t in texts {
+                assert!(han(&t.zh), "{key}: zh text without Chinese: {}", t.zh);
+                assert!(
+                    !t.zh.chars().any(|c| TRADITIONAL.contains(c)),
+                    "{key}: traditional character in: {}",
+                    t.zh
+                );
+                assert!(
+                    !t.en.trim().is_empty() && !han(&t.en),
+                    "{key}: en text not English: {}",
+                    t.en
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hotline_carries_its_figures() {
+        let j = builtin(HOTLINE);
+        let t = |key: &str| {
+            let t = j.threshold(key).unwrap_or_else(|| panic!("{key}"));
+            (
+                t.value,
+                t.unit.symbol(),
+                serde_json::to_value(t.bound).unwrap(),
+            )
+        };
+        assert_eq!(t("answer_within"), (20.0, "s", "max".into()));
+        assert_eq!(t("ivr_max_levels"), (3.0, "count", "max".into()));
+        assert_eq!(t("abandon_max"), (5.0, "percent", "max".into()));
+        assert_eq!(
+            t("first_contact_resolution"),
+            (80.0, "percent", "min".into())
+        );
+        assert_eq!(t("after_call_work_max"), (30.0, "s", "max".into()));
+        assert_eq!(t("hold_max"), (60.0, "s", "max".into()));
+        let (m, s) = j.standard("answer_within").unwrap();
+        assert_eq!(m.key.as_str(), "queue");
+        let check = serde_json::to_value(s.check.as_ref().unwrap()).unwrap();
+        assert_eq!(check["verify"], "share_min 0.8");
+    }
+
+    /// A region extending `hotline` may answer faster, never slower.
+    #[test]
+    fn a_journey_extending_hotline_may_tighten_answer_within_but_not_loosen_it() {
+        let parent = builtin(HOTLINE);
+        let child = |seconds: f64, verify: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(&parent.to_json_pretty()).unwrap();
+            v["key"] = "dongjiang-hotline".into();
+            v["extends"] = HOTLINE.into();
+            let queue = v["moments"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|m| m["key"] == "queue")
+                .unwrap();
+            let std = queue["standards"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|s| s["key"] == "answer_within")
+                .unwrap();
+            std["threshold"]["value"] = seconds.into();
+            std["check"]["verify"] = verify.into();
+            Journey::from_json(&v.to_string()).unwrap()
+        };
+        child(20.0, "share_min 0.8").check_extends(&parent).unwrap();
+        child(15.0, "share_min 0.9").check_extends(&parent).unwrap();
+        let err = child(30.0, "share_min 0.8")
+            .check_extends(&parent)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("answer_within"), "{err}");
+        // The service-level share is part of the standard too: 70 % is looser.
+        let err = child(20.0, "share_min 0.7")
+            .check_extends(&parent)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("answer_within"), "{err}");
     }
 }

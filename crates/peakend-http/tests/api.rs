@@ -83,18 +83,34 @@ peakend_testkit::on_both_backends!(journeys_are_listed_and_exported, |url| {
     let base = spawn(url).await;
     let (status, list) = get_json(format!("{base}/api/v1/journeys")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list[0]["key"], "service-hall");
-    assert_eq!(list[0]["moments"], 16);
-    assert_eq!(list[0]["name"]["zh"], "营业厅服务之旅");
+    // The four built-in journeys, listed by key.
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["app", "hotline", "onsite", "service-hall"]);
+    let hall = &list[3];
+    assert_eq!(hall["key"], "service-hall");
+    assert_eq!(hall["moments"], 16);
+    assert_eq!(hall["name"]["zh"], "营业厅服务之旅");
+    assert_eq!(list[1]["channel"], "phone");
 
     let (status, body) = get(format!("{base}/api/v1/journeys/service-hall")).await;
     assert_eq!(status, StatusCode::OK);
     let shipped = builtin::journeys().unwrap().remove(0);
+    assert_eq!(shipped.key().as_str(), builtin::SERVICE_HALL);
     assert_eq!(
         body,
         shipped.to_json_pretty(),
         "the API serves exactly the export format"
     );
+    for j in builtin::journeys().unwrap() {
+        let (status, body) = get(format!("{base}/api/v1/journeys/{}", j.key())).await;
+        assert_eq!(status, StatusCode::OK, "{}", j.key());
+        assert_eq!(body, j.to_json_pretty(), "{}", j.key());
+    }
 });
 
 peakend_testkit::on_both_backends!(errors_are_json_with_status_and_message, |url| {

@@ -94,9 +94,17 @@ story!(schema_is_ready_for_what_comes_next, |store| {
 
 story!(init_is_idempotent, |store| {
     let again = store.load_builtin_journeys().await.unwrap();
-    assert_eq!(again, [(key("service-hall"), PutOutcome::Unchanged)]);
+    assert_eq!(
+        again,
+        [
+            (key("service-hall"), PutOutcome::Unchanged),
+            (key("hotline"), PutOutcome::Unchanged),
+            (key("app"), PutOutcome::Unchanged),
+            (key("onsite"), PutOutcome::Unchanged),
+        ]
+    );
     store.migrate().await.unwrap();
-    assert_eq!(store.list_journeys().await.unwrap().len(), 1);
+    assert_eq!(store.list_journeys().await.unwrap().len(), 4);
 });
 
 story!(builtin_journey_is_stored_whole, |store| {
@@ -104,8 +112,20 @@ story!(builtin_journey_is_stored_whole, |store| {
     assert_eq!(stored, service_hall());
     assert_eq!(stored.moments().len(), 16);
     let list = store.list_journeys().await.unwrap();
-    assert!(list[0].builtin);
-    assert_eq!(list[0].moments, 16);
+    let hall = list
+        .iter()
+        .find(|j| j.key.as_str() == "service-hall")
+        .unwrap();
+    assert!(hall.builtin);
+    assert_eq!(hall.moments, 16);
+    // Every built-in journey is loaded whole and marked built-in.
+    assert_eq!(list.len(), 4);
+    for j in builtin::journeys().unwrap() {
+        let summary = list.iter().find(|s| &s.key == j.key()).unwrap();
+        assert!(summary.builtin, "{}", j.key());
+        assert_eq!(summary.moments, j.moments().len(), "{}", j.key());
+        assert_eq!(store.journey(j.key()).await.unwrap().unwrap(), j);
+    }
 });
 
 story!(extending_journey_may_add_a_moment_and_tighten, |store| {
@@ -144,7 +164,8 @@ story!(
         assert!(err.to_string().contains("drops moments dispute"), "{err}");
         assert!(matches!(err, StoreError::Journey(_)));
         assert_eq!(store.journey(child.key()).await.unwrap(), None);
-        assert_eq!(store.list_journeys().await.unwrap().len(), 1);
+        // Only the four built-in journeys.
+        assert_eq!(store.list_journeys().await.unwrap().len(), 4);
     }
 );
 
@@ -173,6 +194,50 @@ story!(builtin_cannot_be_replaced_by_an_import, |store| {
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
 });
+
+story!(no_builtin_can_be_replaced_by_an_import, |store| {
+    for j in builtin::journeys().unwrap() {
+        let err = store.put_journey(&j, Origin::User).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{}: {err}", j.key());
+    }
+});
+
+story!(
+    a_region_extends_the_hotline_and_may_only_tighten_it,
+    |store| {
+        let hotline = store.journey(&key("hotline")).await.unwrap().unwrap();
+        let with_answer = |new_key: &str, seconds: u32| {
+            derived(&hotline, new_key, |ms| {
+                let queue = position(ms, "queue");
+                for s in ms[queue]["standards"].as_array_mut().unwrap() {
+                    if s["key"] == "answer_within" {
+                        s["threshold"]["value"] = json!(seconds);
+                    }
+                }
+            })
+        };
+        let fast = with_answer("dongjiang-hotline", 15);
+        assert_eq!(
+            store.put_journey(&fast, Origin::User).await.unwrap(),
+            PutOutcome::Created
+        );
+        assert_eq!(
+            store
+                .journey(fast.key())
+                .await
+                .unwrap()
+                .unwrap()
+                .threshold("answer_within")
+                .unwrap()
+                .value,
+            15.0
+        );
+        let slow = with_answer("slow-hotline", 30);
+        let err = store.put_journey(&slow, Origin::User).await.unwrap_err();
+        assert!(err.to_string().contains("answer_within"), "{err}");
+        assert_eq!(store.journey(slow.key()).await.unwrap(), None);
+    }
+);
 
 story!(unknown_parent_is_rejected, |store| {
     let mut doc: Value = serde_json::from_str(&service_hall().to_json_pretty()).unwrap();
