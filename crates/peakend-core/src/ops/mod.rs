@@ -2,6 +2,7 @@
 //! waiting customer will wait. Pure functions of rates and counts; the live engine
 //! (event ingest, queue state, alerts) feeds them from a hall's own history.
 
+pub mod busy;
 pub mod call;
 pub mod day;
 pub mod erlang;
