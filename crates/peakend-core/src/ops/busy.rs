@@ -64,7 +64,7 @@ pub fn forecast(
     };
     // The threshold from a normal week's open hours.
     let mut week: Vec<f64> = (0..7u8)
-        .flat_map(|d| (open..close).filter_map(move |h| Some((d, h))))
+        .flat_map(|d| (open..close).map(move |h| (d, h)))
         .filter_map(|(d, h)| mean(DayKind::Weekday(d), h))
         .collect();
     week.sort_by(f64::total_cmp);
