@@ -14,6 +14,7 @@ pub mod audit;
 pub mod builtin;
 pub mod case;
 pub mod checklist;
+pub mod customer;
 pub mod handbook;
 pub mod id;
 pub mod journey;
