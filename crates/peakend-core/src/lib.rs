@@ -17,6 +17,7 @@ pub mod checklist;
 pub mod customer;
 pub mod handbook;
 pub mod id;
+pub mod invitation;
 pub mod journey;
 pub mod ops;
 pub mod org;

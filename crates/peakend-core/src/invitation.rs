@@ -1,0 +1,270 @@
+//! Post-contact survey invitations (issue 22, begun): whether a visit or call that just
+//! ended invites its customer, by an org node's rule: a sample (a share, drawn from the
+//! contact's own id so a replay decides the same), quotas per segment × purpose per
+//! week, suppression (invited in the last N days, opted out) and quiet hours, when the
+//! invitation is held until they end. Pure; the outbox and senders build on it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// An org node's invitation rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InviteRule {
+    /// Share of contacts invited, 0–1.
+    pub share: f64,
+    /// Invitations a week per (segment, purpose); a full cell invites no more.
+    pub quotas: BTreeMap<(String, String), u32>,
+    /// A customer invited within this many days is not invited again.
+    pub suppress_days: u32,
+    /// Local quiet hours (from, to), e.g. 21:00–08:00: an invitation is held to `to`.
+    pub quiet: Option<(NaiveTime, NaiveTime)>,
+}
+
+impl Default for InviteRule {
+    fn default() -> Self {
+        InviteRule {
+            share: 1.0,
+            quotas: BTreeMap::new(),
+            suppress_days: 30,
+            quiet: NaiveTime::from_hms_opt(21, 0, 0).zip(NaiveTime::from_hms_opt(8, 0, 0)),
+        }
+    }
+}
+
+/// A contact that just ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// The ticket (`hall/day/ticket`) or call id: one decision each.
+    pub id: String,
+    pub customer: Option<String>,
+    pub segment: String,
+    pub purpose: String,
+    /// When it ended, in the hall's or centre's local time.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// What was decided, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Decision {
+    Sent,
+    /// Held for quiet hours, to be sent at `until` (ms).
+    Held {
+        until: i64,
+    },
+    Suppressed {
+        reason: String,
+    },
+    /// Not drawn in the sample: no invitation, nothing to list.
+    NotSampled,
+}
+
+/// The state decisions depend on: who was invited when, who opted out, and each
+/// week's quota cells so far.
+#[derive(Debug, Clone, Default)]
+pub struct Programme {
+    last_invited: HashMap<String, i64>,
+    opted_out: HashSet<String>,
+    /// (ISO year, week, segment, purpose) → invitations.
+    used: HashMap<(i32, u32, String, String), u32>,
+}
+
+/// A contact's place in [0, 1) from its id: the sample draw, the same in every replay.
+pub fn draw(id: &str) -> f64 {
+    let h = Sha256::digest(id.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    (u64::from_be_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Programme {
+    pub fn new() -> Programme {
+        Programme::default()
+    }
+
+    pub fn opt_out(&mut self, customer: &str) {
+        self.opted_out.insert(customer.to_owned());
+    }
+
+    /// Decides one contact by `rule`, and counts it when it is sent or held.
+    pub fn decide(&mut self, c: &Ended, rule: &InviteRule) -> Decision {
+        if draw(&c.id) >= rule.share {
+            return Decision::NotSampled;
+        }
+        let Some(customer) = c.customer.as_deref() else {
+            return Decision::Suppressed {
+                reason: "no customer to invite".into(),
+            };
+        };
+        if self.opted_out.contains(customer) {
+            return Decision::Suppressed {
+                reason: "opted out".into(),
+            };
+        }
+        let at_ms = c.at.timestamp_millis();
+        if let Some(last) = self.last_invited.get(customer)
+            && at_ms - last < i64::from(rule.suppress_days) * 86_400_000
+        {
+            return Decision::Suppressed {
+                reason: format!("invited in the last {} days", rule.suppress_days),
+            };
+        }
+        let week = c.at.iso_week();
+        let cell = (
+            week.year(),
+            week.week(),
+            c.segment.clone(),
+            c.purpose.clone(),
+        );
+        if let Some(quota) = rule.quotas.get(&(c.segment.clone(), c.purpose.clone()))
+            && self.used.get(&cell).copied().unwrap_or(0) >= *quota
+        {
+            return Decision::Suppressed {
+                reason: format!(
+                    "the week's quota of {quota} for {} × {} is full",
+                    c.segment, c.purpose
+                ),
+            };
+        }
+        *self.used.entry(cell).or_default() += 1;
+        self.last_invited.insert(customer.to_owned(), at_ms);
+        match rule.quiet.and_then(|q| quiet_until(c.at, q)) {
+            Some(until) => Decision::Held { until },
+            None => Decision::Sent,
+        }
+    }
+}
+
+/// When quiet hours `(from, to)` that `at` falls in end (ms), or `None` outside them.
+/// A window that wraps midnight (21:00–08:00) ends the next morning when `at` is in
+/// its evening part.
+fn quiet_until(at: DateTime<FixedOffset>, (from, to): (NaiveTime, NaiveTime)) -> Option<i64> {
+    let t = at.time();
+    let (inside, next_day) = if from <= to {
+        (t >= from && t < to, false)
+    } else {
+        (t >= from || t < to, t >= from)
+    };
+    if !inside {
+        return None;
+    }
+    let day = if next_day {
+        at.date_naive() + Duration::days(1)
+    } else {
+        at.date_naive()
+    };
+    day.and_time(to)
+        .and_local_timezone(*at.offset())
+        .single()
+        .map(|t| t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(id: &str, customer: &str, at: &str) -> Ended {
+        Ended {
+            id: id.into(),
+            customer: Some(customer.into()),
+            segment: "个人".into(),
+            purpose: "bill".into(),
+            at: DateTime::parse_from_rfc3339(at).unwrap(),
+        }
+    }
+
+    #[test]
+    fn one_sent_one_suppressed_one_held_for_quiet_hours() {
+        let rule = InviteRule::default();
+        let mut p = Programme::new();
+        assert_eq!(
+            p.decide(&ended("t1", "x", "2026-08-07T10:00:00+08:00"), &rule),
+            Decision::Sent
+        );
+        // The same customer 3 days later: invited within 30 days.
+        assert!(matches!(
+            p.decide(&ended("t2", "x", "2026-08-10T10:00:00+08:00"), &rule),
+            Decision::Suppressed { reason } if reason.contains("30 days")
+        ));
+        // Another at 21:30: held to 08:00 the next morning, the hall's time.
+        let until = DateTime::parse_from_rfc3339("2026-08-08T08:00:00+08:00")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(
+            p.decide(&ended("t3", "y", "2026-08-07T21:30:00+08:00"), &rule),
+            Decision::Held { until }
+        );
+        // And at 06:00: held to 08:00 the same day.
+        assert!(matches!(
+            p.decide(&ended("t4", "z", "2026-08-08T06:00:00+08:00"), &rule),
+            Decision::Held { .. }
+        ));
+        p.opt_out("w");
+        assert!(matches!(
+            p.decide(&ended("t5", "w", "2026-08-07T10:00:00+08:00"), &rule),
+            Decision::Suppressed { reason } if reason == "opted out"
+        ));
+    }
+
+    #[test]
+    fn a_full_quota_cell_invites_no_more_that_week() {
+        let rule = InviteRule {
+            quotas: [(("个人".to_owned(), "bill".to_owned()), 2)].into(),
+            quiet: None,
+            ..InviteRule::default()
+        };
+        let mut p = Programme::new();
+        let mut sent = 0;
+        for (i, day) in ["03", "04", "05", "06"].iter().enumerate() {
+            let d = p.decide(
+                &ended(
+                    &format!("t{i}"),
+                    &format!("c{i}"),
+                    &format!("2026-08-{day}T10:00:00+08:00"),
+                ),
+                &rule,
+            );
+            if d == Decision::Sent {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, 2, "two a week for 个人 × bill");
+        // The next ISO week has its own quota.
+        assert_eq!(
+            p.decide(&ended("t9", "c9", "2026-08-10T10:00:00+08:00"), &rule),
+            Decision::Sent
+        );
+    }
+
+    #[test]
+    fn the_sample_is_the_share_and_the_same_in_every_replay() {
+        let rule = InviteRule {
+            share: 0.2,
+            quiet: None,
+            suppress_days: 0,
+            ..InviteRule::default()
+        };
+        let run = || {
+            let mut p = Programme::new();
+            (0..20_000)
+                .filter(|i| {
+                    p.decide(
+                        &ended(
+                            &format!("h1/2026-08-07/A{i}"),
+                            &format!("c{i}"),
+                            "2026-08-07T10:00:00+08:00",
+                        ),
+                        &rule,
+                    ) == Decision::Sent
+                })
+                .count()
+        };
+        let n = run();
+        // 20,000 × 0.2 = 4,000 ± 4 sd (sd = 56.6).
+        assert!((3_774..=4_226).contains(&n), "{n}");
+        assert_eq!(run(), n);
+    }
+}
