@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use peakend_core::audit::{Checker, ComplianceBy};
-use peakend_core::{Action, HallId, OrgLevel, OrgNodeId, OrgTree};
+use peakend_core::{Action, OrgNodeId, OrgTree};
 use peakend_store::{Exam, MAX_PHOTO_BYTES, NewAudit, NewAuditItem};
 use serde::Deserialize;
 
@@ -70,24 +70,6 @@ async fn audit_home(
     })?)
 }
 
-/// The hall named in a body: 422 when it is not a hall, 403 outside the caller's scope.
-pub(crate) fn hall_in_scope(
-    viewer: &Viewer,
-    tree: &OrgTree,
-    hall: &str,
-) -> Result<HallId, ApiError> {
-    let hall = HallId::parse(hall.trim())
-        .map_err(|e| ApiError::unprocessable(&[format!("hall: {}", e.reason)]))?;
-    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if tree.get(&node).is_none_or(|n| n.level != OrgLevel::Hall) {
-        return Err(ApiError::unprocessable(&[format!(
-            "hall: `{hall}` is not a hall"
-        )]));
-    }
-    viewer.ensure_covers(tree, &node)?;
-    Ok(hall)
-}
-
 /// A JSON body read by hand, so that a bad one is a 400 naming the field.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
@@ -145,7 +127,7 @@ async fn submit(
     viewer.require(Action::SubmitAudit)?;
     let b: AuditBody = json_body(&body)?;
     let tree = state.store.org_tree().await?;
-    let hall = hall_in_scope(&viewer, &tree, &b.hall)?;
+    let hall = viewer.hall_in_scope(&tree, &b.hall)?;
     let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut problems = Vec::new();
     let kind = Checker::parse(&b.kind)
@@ -369,11 +351,7 @@ async fn compliance_question(
         None => viewer.user.org.clone(),
     };
     viewer.ensure_covers(&tree, &org)?;
-    let now = state.clock.now();
-    let today = tree
-        .zone_of(&org)
-        .local(now.timestamp_millis())
-        .map_or(now.date_naive(), |t| t.date_naive());
+    let today = crate::plan::today(state, &tree, &org);
     let date = |field: &str, v: &Option<String>, default: NaiveDate| match v
         .as_deref()
         .map(str::trim)
@@ -485,7 +463,7 @@ async fn record_exam(
     viewer.require(Action::KeepPlan)?;
     let b: ExamBody = json_body(&body)?;
     let tree = state.store.org_tree().await?;
-    let hall = hall_in_scope(&viewer, &tree, &b.hall)?;
+    let hall = viewer.hall_in_scope(&tree, &b.hall)?;
     let mut problems = Vec::new();
     let staff = b.staff.trim();
     if staff.is_empty() || staff.chars().count() > 64 {

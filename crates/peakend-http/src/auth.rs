@@ -157,6 +157,37 @@ impl Viewer {
         }
     }
 
+    /// The hall a request names: 422 when it is not a hall of the tree, 403 outside the
+    /// user's scope.
+    pub fn hall_in_scope(&self, tree: &OrgTree, hall: &str) -> Result<HallId, ApiError> {
+        let hall = HallId::parse(hall.trim())
+            .map_err(|e| ApiError::unprocessable(&[format!("hall: {}", e.reason)]))?;
+        let node =
+            OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if tree
+            .get(&node)
+            .is_none_or(|n| n.level != peakend_core::OrgLevel::Hall)
+        {
+            return Err(ApiError::unprocessable(&[format!(
+                "hall: `{hall}` is not a hall"
+            )]));
+        }
+        self.ensure_covers(tree, &node)?;
+        Ok(hall)
+    }
+
+    /// The hall a URL path names: as [`Viewer::hall_in_scope`], but a path to no hall
+    /// is a page that does not exist (404), not a bad field.
+    pub fn path_hall(&self, tree: &OrgTree, hall: &str) -> Result<HallId, ApiError> {
+        self.hall_in_scope(tree, hall).map_err(|e| {
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+                ApiError::not_found(format!("hall `{hall}` not found"))
+            } else {
+                e
+            }
+        })
+    }
+
     /// 403 for a cookie caller whose POST lacks the session's CSRF token.
     pub fn check_csrf(&self, given: Option<&str>) -> Result<(), ApiError> {
         if !self.by_cookie || given.is_some_and(|g| same(g, &self.csrf)) {

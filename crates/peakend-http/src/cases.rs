@@ -304,15 +304,9 @@ async fn new_case(
     tree: &OrgTree,
     b: &OpenBody,
 ) -> Result<NewCase, ApiError> {
-    let hall = HallId::parse(b.hall.trim())
-        .map_err(|e| ApiError::unprocessable(&[format!("hall: {}", e.reason)]))?;
-    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if tree.get(&node).is_none_or(|n| n.level != OrgLevel::Hall) {
-        return Err(ApiError::unprocessable(&[format!(
-            "hall: `{hall}` is not a hall"
-        )]));
-    }
-    viewer.ensure_covers(tree, &node)?;
+    let hall = viewer.hall_in_scope(tree, &b.hall)?;
+    // The opener owns a case of their own hall.
+    let own_hall = viewer.user.org.as_str() == hall.as_str();
     let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
     let mut problems = Vec::new();
     let moment = match MomentKey::parse(b.moment.trim()) {
@@ -365,7 +359,7 @@ async fn new_case(
         contact: contact.map(str::to_owned),
         staff: None,
         // Asked first in their own hall: theirs.
-        owner: (viewer.user.org == node).then(|| viewer.user.name.to_string()),
+        owner: own_hall.then(|| viewer.user.name.to_string()),
         opened_at: at.timestamp_millis(),
         acknowledge_due,
         resolve_due,

@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::Html;
 use axum::routing::get;
 use peakend_core::audit::{CheckMethod, Checker};
@@ -15,7 +15,6 @@ use peakend_core::checklist::{Checklist, ChecklistItem, auto_name, checker_name,
 use peakend_core::{Action, Journey, OrgNodeId, Role};
 use serde::Deserialize;
 
-use crate::audits::hall_in_scope;
 use crate::auth::Viewer;
 use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
@@ -206,13 +205,7 @@ async fn audit_page(
 ) -> Result<Html<String>, PageError> {
     viewer.require(Action::SubmitAudit)?;
     let tree = state.store.org_tree().await?;
-    let hall = hall_in_scope(&viewer, &tree, &hall).map_err(|e| {
-        if e.status == StatusCode::UNPROCESSABLE_ENTITY {
-            ApiError::not_found(format!("hall `{hall}` not found"))
-        } else {
-            e
-        }
-    })?;
+    let hall = viewer.path_hall(&tree, &hall)?;
     let kind = parse_kind(&q, default_kind(viewer.user.role))?;
     let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (journey, _) = peakend_store::effective_journey(state.store.as_ref(), &node).await?;

@@ -25,7 +25,7 @@ use peakend_core::{Action, HallId, Journey, OrgNodeId, OrgTree};
 use peakend_store::{AnalysisQuery, CaseFilter, Drill, KpiQuery, PlanAction, Stocktake};
 use serde::{Deserialize, Serialize};
 
-use crate::audits::{hall_in_scope, json_body};
+use crate::audits::json_body;
 use crate::auth::Viewer;
 use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
@@ -163,7 +163,8 @@ fn hall_node(hall: &HallId) -> Result<OrgNodeId, ApiError> {
     OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn today(state: &AppState, tree: &OrgTree, node: &OrgNodeId) -> NaiveDate {
+/// The node's local date on the halls' clock.
+pub(crate) fn today(state: &AppState, tree: &OrgTree, node: &OrgNodeId) -> NaiveDate {
     let now = state.clock.now();
     tree.zone_of(node)
         .local(now.timestamp_millis())
@@ -247,11 +248,16 @@ async fn measure(
     }
 }
 
-/// Builds the whole plan of a hall as of its local today.
-pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Result<Plan, ApiError> {
+/// Builds the whole plan of a hall as of its local today, on `journey`, the one the
+/// hall lives by.
+pub async fn build_plan(
+    state: &AppState,
+    tree: &OrgTree,
+    hall: &HallId,
+    journey: &Journey,
+) -> Result<Plan, ApiError> {
     let store = state.store.as_ref();
     let node = hall_node(hall)?;
-    let (journey, _) = peakend_store::effective_journey(store, &node).await?;
     let today = today(state, tree, &node);
     let from = today - Days::new(LOOKBACK_DAYS);
 
@@ -262,7 +268,7 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
         to: Some(today),
         ..Default::default()
     };
-    let mut analysis = peakend_store::stored_analysis(store, &journey, &q)
+    let mut analysis = peakend_store::stored_analysis(store, journey, &q)
         .await
         .ok()
         .filter(|a| a.respondents > 0);
@@ -272,12 +278,7 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
         // No survey in the last 90 days: the 90 days up to the hall's latest answer,
         // said on the plan, rather than no ranking at all until the next wave.
         let latest = store
-            .responses(
-                &journey,
-                Some(std::slice::from_ref(hall)),
-                None,
-                Some(today),
-            )
+            .responses(journey, Some(std::slice::from_ref(hall)), None, Some(today))
             .await?
             .iter()
             .map(|r| r.date)
@@ -287,7 +288,7 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
             survey_from = last - Days::new(LOOKBACK_DAYS);
             q.from = Some(survey_from);
             q.to = Some(survey_to);
-            analysis = peakend_store::stored_analysis(store, &journey, &q)
+            analysis = peakend_store::stored_analysis(store, journey, &q)
                 .await
                 .ok()
                 .filter(|a| a.respondents > 0);
@@ -295,7 +296,7 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
     }
     let by_purpose = peakend_store::stored_analysis(
         store,
-        &journey,
+        journey,
         &AnalysisQuery {
             by: Some(peakend_core::analysis::GroupBy::Purpose),
             ..q.clone()
@@ -453,13 +454,13 @@ pub async fn build_plan(state: &AppState, tree: &OrgTree, hall: &HallId) -> Resu
                 .zone_of(&node)
                 .local(a.created_at)
                 .map_or(today, |t| t.date_naive());
-            let metric = parse_metric(&journey, &a.metric).ok();
+            let metric = parse_metric(journey, &a.metric).ok();
             let before_from = created - Days::new(LOOKBACK_DAYS);
             let before_to = created.pred_opt().unwrap_or(created);
             let result = match &metric {
                 Some(m) => {
-                    let before = measure(state, hall, &journey, m, before_from, before_to).await?;
-                    let after = measure(state, hall, &journey, m, created, today).await?;
+                    let before = measure(state, hall, journey, m, before_from, before_to).await?;
+                    let after = measure(state, hall, journey, m, created, today).await?;
                     before_after(before, after)
                 }
                 None => None,
@@ -544,13 +545,7 @@ async fn path_hall(
     hall: &str,
 ) -> Result<(HallId, OrgTree), ApiError> {
     let tree = state.store.org_tree().await?;
-    let hall = hall_in_scope(viewer, &tree, hall).map_err(|e| {
-        if e.status == StatusCode::UNPROCESSABLE_ENTITY {
-            ApiError::not_found(format!("hall `{hall}` not found"))
-        } else {
-            e
-        }
-    })?;
+    let hall = viewer.path_hall(&tree, hall)?;
     Ok((hall, tree))
 }
 
@@ -560,7 +555,9 @@ async fn plan_api(
     Path(hall): Path<String>,
 ) -> Result<Json<Plan>, ApiError> {
     let (hall, tree) = path_hall(&state, &viewer, &hall).await?;
-    Ok(Json(build_plan(&state, &tree, &hall).await?))
+    let (journey, _) =
+        peakend_store::effective_journey(state.store.as_ref(), &hall_node(&hall)?).await?;
+    Ok(Json(build_plan(&state, &tree, &hall, &journey).await?))
 }
 
 #[derive(Deserialize, Serialize)]
@@ -850,9 +847,9 @@ async fn plan_page(
     Path(hall): Path<String>,
 ) -> Result<Html<String>, PageError> {
     let (hall, tree) = path_hall(&state, &viewer, &hall).await?;
-    let plan = build_plan(&state, &tree, &hall).await?;
     let (journey, _) =
         peakend_store::effective_journey(state.store.as_ref(), &hall_node(&hall)?).await?;
+    let plan = build_plan(&state, &tree, &hall, &journey).await?;
     let moments = journey
         .moments()
         .iter()
