@@ -65,9 +65,10 @@ pub fn spawn(state: AppState) {
             Duration::from_secs(60),
         );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut settling = peakend_store::Settling::default();
         loop {
             tokio::select! {
-                _ = tick.tick() => sweep_once(&s).await,
+                _ = tick.tick() => sweep_once(&s, &mut settling).await,
                 () = s.shutdown.wait() => break,
             }
         }
@@ -100,9 +101,10 @@ pub fn spawn(state: AppState) {
 }
 
 /// One sweep as of the server's clock: escalations, contact erasure, then the
-/// automatic checks of the hall-days that ended (a few hundred a minute, so a backlog
-/// after a long stop is worked off without holding the database).
-pub async fn sweep_once(state: &AppState) {
+/// automatic checks of the hall-days that ended and have stopped gaining events (a
+/// backfill of past days is checked once its ingest is over, not while it goes on).
+/// Each replays a whole day, so a sweep makes at most 300.
+pub async fn sweep_once(state: &AppState, settling: &mut peakend_store::Settling) {
     let now = state.clock.now().timestamp_millis();
     match state.store.sweep_cases(now).await {
         Ok(e) if !e.is_empty() => tracing::info!(escalated = e.len(), "case sweep"),
@@ -115,7 +117,7 @@ pub async fn sweep_once(state: &AppState) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
     }
-    match peakend_store::close_days(state.store.as_ref(), now, 300).await {
+    match peakend_store::close_settled_days(state.store.as_ref(), now, 300, settling).await {
         Ok(n) if n > 0 => tracing::info!(days = n, "automatic checks made"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "automatic checks failed; the next sweep retries"),

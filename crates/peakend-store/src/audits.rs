@@ -194,14 +194,54 @@ pub trait AuditStore: Send + Sync {
 /// and judged with its alerts' acknowledgements. At most `limit` days a call; returns
 /// how many it checked.
 pub async fn close_days(store: &dyn crate::Store, now_ms: i64, limit: i64) -> Result<usize> {
-    let days = store
+    let days = due_days(store, now_ms, limit).await?;
+    check_days(store, &days).await
+}
+
+/// The hall-days [`close_days`] would check.
+async fn due_days(store: &dyn crate::Store, now_ms: i64, limit: i64) -> Result<Vec<DayToCheck>> {
+    store
         .days_to_check(now_ms - 86_400_000 - 600_000, limit)
-        .await?;
+        .await
+}
+
+/// A server's memory of the ended days still gaining events, so that a backfill of
+/// past days is checked once it has settled, not replayed again and again while its
+/// ingest goes on.
+#[derive(Debug, Default)]
+pub struct Settling {
+    seen: std::collections::HashMap<(HallId, i64), i64>,
+}
+
+/// [`close_days`] for the server's sweep: a due day is checked once its count of events
+/// is the one the previous sweep saw (a day that is still being written waits).
+pub async fn close_settled_days(
+    store: &dyn crate::Store,
+    now_ms: i64,
+    limit: i64,
+    settling: &mut Settling,
+) -> Result<usize> {
+    let due = due_days(store, now_ms, limit).await?;
+    let mut seen = std::collections::HashMap::with_capacity(due.len());
+    let mut settled = Vec::new();
+    for d in due {
+        let key = (d.hall.clone(), d.day_start);
+        if settling.seen.get(&key) == Some(&d.events) {
+            settled.push(d);
+        } else {
+            seen.insert(key, d.events);
+        }
+    }
+    settling.seen = seen;
+    check_days(store, &settled).await
+}
+
+async fn check_days(store: &dyn crate::Store, days: &[DayToCheck]) -> Result<usize> {
     if days.is_empty() {
         return Ok(0);
     }
     let book = crate::RulesBook::load(store).await?;
-    for d in &days {
+    for d in days {
         let rules = book.hall(&d.hall);
         let Some(start) = rules.zone.local(d.day_start) else {
             continue;

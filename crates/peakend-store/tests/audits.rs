@@ -161,6 +161,30 @@ peakend_testkit::on_both_backends!(
         assert_eq!(auto(&month, "h2", "no_closed_counters_peak"), (1, 1));
         assert_eq!(auto(&month, "h1", "no_closed_counters_peak"), (1, 0));
 
+        // The server's sweep waits for a day to stop gaining events: a later event of
+        // that day is seen by one sweep and checked by the next.
+        let mut settling = peakend_store::Settling::default();
+        let at = ms("2026-08-09T04:00:00+08:00");
+        assert_eq!(
+            peakend_store::close_settled_days(&store, at, 100, &mut settling)
+                .await
+                .unwrap(),
+            0,
+            "nothing due"
+        );
+        ingest(
+            &store,
+            "h1",
+            &[r#"{"id":"late2","hall":"h1","at":"2026-08-07T18:00:00+08:00","type":"kiosk_checked","kiosk":"k1"}"#.to_owned()],
+        )
+        .await;
+        for (sweep, checked) in [(1, 0), (2, 1), (3, 0)] {
+            let n = peakend_store::close_settled_days(&store, at, 100, &mut settling)
+                .await
+                .unwrap();
+            assert_eq!(n, checked, "sweep {sweep}");
+        }
+
         let report = peakend_store::compliance(
             &store,
             &OrgNodeId::parse("d1").unwrap(),
