@@ -22,6 +22,7 @@ pub mod journey;
 pub mod ops;
 pub mod org;
 pub mod peak;
+pub mod short_form;
 pub mod survey;
 pub mod synth;
 pub mod text;

@@ -32,6 +32,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use peakend_core::short_form::{ROTATING, ShortPlan, peaks_of, seed_of};
 use peakend_core::{HallId, Journey, JourneyKey, OrgNode, Stage};
 use peakend_io::survey_json::{FieldProblem, RatingForm, ResponseForm};
 use serde::Deserialize;
@@ -121,6 +122,16 @@ struct PageQuery {
     lang: Option<String>,
     /// On the thank-you page: the answers had already been received.
     again: Option<String>,
+    /// `1`: the short form (purpose first, its peaks and end and a few others).
+    short: Option<String>,
+    /// The short form's purpose, chosen on its first page.
+    purpose: Option<String>,
+}
+
+impl PageQuery {
+    fn is_short(&self) -> bool {
+        self.short.as_deref().is_some_and(|v| v == "1" || v == "true")
+    }
 }
 
 /// The page language of a customer page: `?lang=en` (the same switch as the other pages).
@@ -133,9 +144,20 @@ fn lang_of(q: &PageQuery) -> Lang {
 /// `?journey=…&lang=en` for links between the survey pages: the journey only when the
 /// URL named one (keeps the QR code's address short), the language only when English.
 fn query_suffix(journey: Option<&str>, lang: Lang) -> String {
+    query_suffix_with(journey, lang, None)
+}
+
+/// [`query_suffix`], and for the short form `short=1` with its purpose once chosen.
+fn query_suffix_with(journey: Option<&str>, lang: Lang, short: Option<Option<&str>>) -> String {
     let mut parts = Vec::new();
     if let Some(j) = journey {
         parts.push(format!("journey={j}"));
+    }
+    if let Some(purpose) = short {
+        parts.push("short=1".to_owned());
+        if let Some(p) = purpose {
+            parts.push(format!("purpose={}", encode_query(p)));
+        }
     }
     if lang.en {
         parts.push("lang=en".to_owned());
@@ -145,6 +167,19 @@ fn query_suffix(journey: Option<&str>, lang: Lang) -> String {
     } else {
         format!("?{}", parts.join("&"))
     }
+}
+
+/// Percent-encodes a query value (purposes are Chinese words).
+fn encode_query(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------- errors as pages
@@ -178,6 +213,25 @@ struct Target {
     journey: Journey,
     /// The journey as the URL named it, to pass on to links; `None` for the default.
     named: Option<String>,
+    /// The short form: its purpose (once chosen) and that purpose's plan.
+    short: Option<Short>,
+}
+
+/// A short form's purpose and which moments its respondents are asked.
+struct Short {
+    purpose: Option<String>,
+    plan: Option<ShortPlan>,
+}
+
+impl Target {
+    /// The query of links between this form's pages.
+    fn suffix(&self, lang: Lang) -> String {
+        query_suffix_with(
+            self.named.as_deref(),
+            lang,
+            self.short.as_ref().map(|s| s.purpose.as_deref()),
+        )
+    }
 }
 
 async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, ApiError> {
@@ -206,13 +260,64 @@ async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, A
                 .0
         }
     };
+    let short = if q.is_short() {
+        let purpose = q
+            .purpose
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| PURPOSES.iter().any(|(zh, _)| zh == p))
+            .map(str::to_owned);
+        let plan = match &purpose {
+            Some(p) => Some(short_plan(state, &journey, p).await?),
+            None => None,
+        };
+        Some(Short { purpose, plan })
+    } else {
+        None
+    };
     Ok(Target {
         hall: hall_id,
         hall_name: node.name,
         zone,
         journey,
         named: q.journey.clone(),
+        short,
     })
+}
+
+/// Responses of a purpose it takes before its own peaks decide its short form; below
+/// that, the journey's prior importances (the study's, for the built-in journey) do.
+const SHORT_FORM_MIN_RESPONDENTS: u64 = 30;
+
+/// The short form of a purpose: the peaks of the purpose's stored answers across the
+/// network when there are enough of them, else the journey's prior importances; the
+/// end; and [`ROTATING`] of the others. (Answered from the analysis cache.)
+async fn short_plan(
+    state: &AppState,
+    journey: &Journey,
+    purpose: &str,
+) -> Result<ShortPlan, ApiError> {
+    let moments = journey.moments();
+    let q = peakend_store::AnalysisQuery {
+        purpose: Some(purpose),
+        ..Default::default()
+    };
+    let stored = peakend_store::stored_analysis(state.store.as_ref(), journey, &q)
+        .await
+        .ok()
+        .filter(|a| a.respondents >= SHORT_FORM_MIN_RESPONDENTS);
+    let peaks: Vec<usize> = match stored {
+        Some(a) => a
+            .peaks
+            .iter()
+            .filter_map(|k| moments.iter().position(|m| m.key.as_str() == k))
+            .collect(),
+        None => {
+            let prior: Vec<Option<f64>> = moments.iter().map(|m| m.importance).collect();
+            peaks_of(&prior, peakend_core::peak::PeakRule::default())
+        }
+    };
+    Ok(ShortPlan::new(moments.len(), &peaks, ROTATING))
 }
 
 // ---------------------------------------------------------------- the form
@@ -254,6 +359,8 @@ struct MomentQuestions {
     name: String,
     satisfaction: Question,
     importance: Question,
+    /// The moment's need elements: how important each is (the study's questionnaire).
+    needs: Vec<Question>,
     /// Open the importance part when it was answered or has a problem.
     importance_open: bool,
 }
@@ -283,6 +390,15 @@ struct FormPage {
     nps: Question,
     wait: Question,
     segment: Question,
+    /// The short form: the purpose is chosen, only the planned moments are asked, and the
+    /// optional questions (importance, needs, tolerable wait) are left out.
+    short: bool,
+    /// The short form's moments, as keys (a hidden field: a re-rendered form asks the same).
+    plan: String,
+    /// The long form's address, offered from the short one.
+    long_url: String,
+    /// The short form's purpose, sent back as a hidden field.
+    chosen_purpose: String,
 }
 
 /// The submitted answers by field name (`sat.queue`, `overall`, …); the last value
@@ -348,7 +464,14 @@ fn form_page(
 ) -> FormPage {
     let mut stages: Vec<StageQuestions> = Vec::new();
     let mut last: Option<Stage> = None;
+    let short = t.short.as_ref().and_then(|s| s.plan.as_ref());
+    // The moments a short form asks follow from its nonce, so a form shown again after a
+    // problem asks the same ones.
+    let asked: Option<Vec<usize>> = short.map(|plan| plan.draw(seed_of(&nonce)));
     for (i, m) in t.journey.moments().iter().enumerate() {
+        if asked.as_ref().is_some_and(|a| !a.contains(&i)) {
+            continue;
+        }
         let name = lang.text(&m.name).to_owned();
         let key = m.key.as_str();
         let satisfaction = scale(
@@ -369,12 +492,33 @@ fn form_page(
             lang,
         )
         .short(format!("{name} · {}", lang.t("重要性", "importance")));
-        let importance_open = importance.choices.iter().any(|c| c.checked);
+        let needs: Vec<Question> = if short.is_some() {
+            Vec::new()
+        } else {
+            m.core_needs
+                .iter()
+                .map(|n| {
+                    let text = lang.text(&n.text).to_owned();
+                    scale(
+                        format!("need.{key}.{}", n.key),
+                        text.clone(),
+                        1,
+                        10,
+                        answers,
+                        lang,
+                    )
+                    .short(format!("{name} · {text}"))
+                })
+                .collect()
+        };
+        let importance_open = importance.choices.iter().any(|c| c.checked)
+            || needs.iter().any(|q| q.choices.iter().any(|c| c.checked));
         let questions = MomentQuestions {
-            number: i + 1,
+            number: stages.iter().map(|s| s.moments.len()).sum::<usize>() + 1,
             name,
             satisfaction,
             importance,
+            needs,
             importance_open,
         };
         if last != Some(m.stage) {
@@ -399,19 +543,29 @@ fn form_page(
         .get("tolerable_wait_min")
         .map(|v| v.trim())
         .unwrap_or("");
+    let plan = asked
+        .iter()
+        .flatten()
+        .map(|&i| t.journey.moments()[i].key.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let mut page = FormPage {
         lang,
         hall_name: t.hall_name.clone(),
         journey_name: lang.text(t.journey.name()).to_owned(),
-        action: format!(
+        action: format!("/halls/{}/survey{}", t.hall, t.suffix(lang)),
+        switch_lang: format!("/halls/{}/survey{}", t.hall, t.suffix(Lang { en: !lang.en })),
+        short: short.is_some(),
+        plan,
+        chosen_purpose: t
+            .short
+            .as_ref()
+            .and_then(|s| s.purpose.clone())
+            .unwrap_or_default(),
+        long_url: format!(
             "/halls/{}/survey{}",
             t.hall,
             query_suffix(t.named.as_deref(), lang)
-        ),
-        switch_lang: format!(
-            "/halls/{}/survey{}",
-            t.hall,
-            query_suffix(t.named.as_deref(), Lang { en: !lang.en })
         ),
         nonce,
         general: Vec::new(),
@@ -484,10 +638,19 @@ fn form_page(
     for p in problems {
         attach(&mut page, p, lang);
     }
+    for m in page.stages.iter_mut().flat_map(|s| s.moments.iter_mut()) {
+        if m.needs.iter().any(|q| !q.problem.is_empty()) {
+            m.importance_open = true;
+        }
+    }
     // In page order, whatever order the checks found them in.
     let moments = page.stages.iter().flat_map(|s| &s.moments);
     page.marked = std::iter::once(&page.purpose)
-        .chain(moments.flat_map(|m| [&m.satisfaction, &m.importance]))
+        .chain(moments.flat_map(|m| {
+            [&m.satisfaction, &m.importance]
+                .into_iter()
+                .chain(m.needs.iter())
+        }))
         .chain([&page.overall, &page.nps, &page.wait, &page.segment])
         .filter(|q| !q.problem.is_empty())
         .map(|q| Marked {
@@ -525,6 +688,17 @@ fn attach(page: &mut FormPage, p: &FieldProblem, lang: Lang) {
             &mut page.wait,
             lang.t("请选择一个时长", "Please choose a duration"),
         )),
+        _ if field.starts_with("needs.") => {
+            let name = format!("need.{}", &field["needs.".len()..]);
+            page.stages
+                .iter_mut()
+                .flat_map(|s| s.moments.iter_mut())
+                .find_map(|m| {
+                    let q = m.needs.iter_mut().find(|q| q.name == name)?;
+                    // The part is opened by the answer already given (see form_page).
+                    Some((q, one_to_ten))
+                })
+        }
         _ => field.strip_prefix("ratings.").and_then(|rest| {
             let (key, what) = rest.split_once('.')?;
             let moment = page
@@ -615,6 +789,9 @@ async fn form(
     if has_answered(&headers, t.journey.key()) {
         return Ok(thanks_page(&t, lang, Thanks::AlreadyAnswered)?.into_response());
     }
+    if t.short.as_ref().is_some_and(|s| s.purpose.is_none()) {
+        return Ok(render(&purpose_page(&t, lang), lang)?.into_response());
+    }
     let page = form_page(&t, lang, new_nonce(), &Answers::new(), &[]);
     // A form holds a one-time nonce: a cached copy would hand the same one to the next
     // person on a shared device.
@@ -653,10 +830,27 @@ fn response_form(
 ) -> (ResponseForm, Vec<FieldProblem>) {
     let mut problems = Vec::new();
     let mut ratings: BTreeMap<String, RatingForm> = BTreeMap::new();
+    let mut needs: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     for name in answers.keys() {
         let (what, key) = match name.split_once('.') {
             Some(("sat", key)) => ("satisfaction", key),
             Some(("imp", key)) => ("importance", key),
+            Some(("need", rest)) => {
+                let Some((moment, need)) = rest.split_once('.') else {
+                    continue;
+                };
+                let x = number(answers, name, &mut problems, lang);
+                if let Some(p) = problems.last_mut().filter(|p| &p.field == name) {
+                    p.field = format!("needs.{moment}.{need}");
+                }
+                if let Some(x) = x {
+                    needs
+                        .entry(moment.to_owned())
+                        .or_default()
+                        .insert(need.to_owned(), x);
+                }
+                continue;
+            }
             _ => continue,
         };
         let x = number(answers, name, &mut problems, lang);
@@ -692,7 +886,7 @@ fn response_form(
             Some("on" | "yes" | "true" | "1")
         )),
         ratings,
-        needs: BTreeMap::new(),
+        needs,
     };
     (form, problems)
 }
@@ -862,6 +1056,46 @@ async fn stored(state: &AppState, t: &Target, respondent: &str) -> bool {
         )
         .await
         .is_ok_and(|rs| rs.iter().any(|r| r.respondent == respondent))
+}
+
+// ---------------------------------------------------------------- the short form's first page
+
+#[derive(Template)]
+#[template(path = "survey_purpose.html")]
+struct PurposePage {
+    lang: Lang,
+    hall_name: String,
+    journey_name: String,
+    switch_lang: String,
+    /// (label, address of the short form for that purpose)
+    purposes: Vec<(String, String)>,
+    long_url: String,
+}
+
+/// The short form starts with the visit purpose: it decides which moments are asked.
+fn purpose_page(t: &Target, lang: Lang) -> PurposePage {
+    PurposePage {
+        lang,
+        hall_name: t.hall_name.clone(),
+        journey_name: lang.text(t.journey.name()).to_owned(),
+        switch_lang: format!("/halls/{}/survey{}", t.hall, t.suffix(Lang { en: !lang.en })),
+        purposes: PURPOSES
+            .iter()
+            .map(|&(zh, en)| {
+                let url = format!(
+                    "/halls/{}/survey{}",
+                    t.hall,
+                    query_suffix_with(t.named.as_deref(), lang, Some(Some(zh)))
+                );
+                (lang.t(zh, en).to_owned(), url)
+            })
+            .collect(),
+        long_url: format!(
+            "/halls/{}/survey{}",
+            t.hall,
+            query_suffix(t.named.as_deref(), lang)
+        ),
+    }
 }
 
 // ---------------------------------------------------------------- thank-you page
