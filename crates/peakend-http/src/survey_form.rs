@@ -130,7 +130,9 @@ struct PageQuery {
 
 impl PageQuery {
     fn is_short(&self) -> bool {
-        self.short.as_deref().is_some_and(|v| v == "1" || v == "true")
+        self.short
+            .as_deref()
+            .is_some_and(|v| v == "1" || v == "true")
     }
 }
 
@@ -1078,7 +1080,11 @@ fn purpose_page(t: &Target, lang: Lang) -> PurposePage {
         lang,
         hall_name: t.hall_name.clone(),
         journey_name: lang.text(t.journey.name()).to_owned(),
-        switch_lang: format!("/halls/{}/survey{}", t.hall, t.suffix(Lang { en: !lang.en })),
+        switch_lang: format!(
+            "/halls/{}/survey{}",
+            t.hall,
+            t.suffix(Lang { en: !lang.en })
+        ),
         purposes: PURPOSES
             .iter()
             .map(|&(zh, en)| {

@@ -459,7 +459,12 @@ peakend_testkit::on_both_backends!(the_long_form_asks_each_moments_need_elements
     let c = client();
     let (_, html) = get(&c, format!("{}/halls/h1/survey", app.base)).await;
     // Every need element of every moment, as an optional 1–10 question.
-    let needs: usize = app.journey.moments().iter().map(|m| m.core_needs.len()).sum();
+    let needs: usize = app
+        .journey
+        .moments()
+        .iter()
+        .map(|m| m.core_needs.len())
+        .sum();
     assert!(needs > 16);
     assert_eq!(
         html.matches(r#"value="10"><span>10</span>"#).count(),
@@ -508,79 +513,106 @@ peakend_testkit::on_both_backends!(the_long_form_asks_each_moments_need_elements
     answers.push(("need.queue.wait_length", "11".into()));
     let (status, _, page) = post(&c, format!("{}/halls/h1/survey", app.base), &answers).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains(r#"<details open>"#), "the need's part is opened");
-    assert!(page.contains(r##"href="#q-need.queue.wait_length""##), "{page}");
+    assert!(
+        page.contains(r#"<details open>"#),
+        "the need's part is opened"
+    );
+    assert!(
+        page.contains(r##"href="#q-need.queue.wait_length""##),
+        "{page}"
+    );
     assert_eq!(stored(&app).await.len(), 1);
 });
 
-peakend_testkit::on_both_backends!(the_short_form_asks_the_purposes_peaks_the_end_and_three_more, |url| {
-    let app = spawn(url).await;
-    let c = client();
-    let (status, first) = get(&c, format!("{}/halls/h1/survey?short=1", app.base)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(first.contains("您今天来厅主要办什么？"));
-    assert!(satisfaction_fields(&first).is_empty(), "the purpose comes first");
-    let link = "/halls/h1/survey?short=1&#38;purpose=%E7%BC%B4%E8%B4%B9";
-    assert!(first.contains(link), "{first}");
+peakend_testkit::on_both_backends!(
+    the_short_form_asks_the_purposes_peaks_the_end_and_three_more,
+    |url| {
+        let app = spawn(url).await;
+        let c = client();
+        let (status, first) = get(&c, format!("{}/halls/h1/survey?short=1", app.base)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(first.contains("您今天来厅主要办什么？"));
+        assert!(
+            satisfaction_fields(&first).is_empty(),
+            "the purpose comes first"
+        );
+        let link = "/halls/h1/survey?short=1&#38;purpose=%E7%BC%B4%E8%B4%B9";
+        assert!(first.contains(link), "{first}");
 
-    let (status, html) = get(
-        &c,
-        format!("{}/halls/h1/survey?short=1&purpose=%E7%BC%B4%E8%B4%B9", app.base),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let asked = satisfaction_fields(&html);
-    // With no answers stored yet, the study's importances pick the peaks: result,
-    // phone_purchase and data_trial; leave is the end; three others rotate.
-    assert_eq!(asked.len(), 7, "{asked:?}");
-    for core in ["data_trial", "phone_purchase", "result", "leave"] {
-        assert!(asked.iter().any(|k| k == core), "{core} in {asked:?}");
-    }
-    assert!(!html.contains(r#"name="imp."#) && !html.contains(r#"name="need."#));
-    assert!(!html.contains(r#"name="tolerable_wait_min""#));
-    assert!(html.contains(r#"name="purpose" value="缴费""#));
-    assert!(html.contains(r#"action="/halls/h1/survey?short=1&#38;purpose=%E7%BC%B4%E8%B4%B9""#));
-
-    // Another form draws its own three others, and over many forms each other moment
-    // comes up (planned missingness, not a fixed subset).
-    let mut seen = std::collections::BTreeSet::new();
-    for _ in 0..30 {
-        let (_, h) = get(
+        let (status, html) = get(
             &c,
-            format!("{}/halls/h1/survey?short=1&purpose=%E7%BC%B4%E8%B4%B9", app.base),
+            format!(
+                "{}/halls/h1/survey?short=1&purpose=%E7%BC%B4%E8%B4%B9",
+                app.base
+            ),
         )
         .await;
-        seen.extend(satisfaction_fields(&h));
-    }
-    assert!(seen.len() >= 14, "{seen:?}");
+        assert_eq!(status, StatusCode::OK);
+        let asked = satisfaction_fields(&html);
+        // With no answers stored yet, the study's importances pick the peaks: result,
+        // phone_purchase and data_trial; leave is the end; three others rotate.
+        assert_eq!(asked.len(), 7, "{asked:?}");
+        for core in ["data_trial", "phone_purchase", "result", "leave"] {
+            assert!(asked.iter().any(|k| k == core), "{core} in {asked:?}");
+        }
+        assert!(!html.contains(r#"name="imp."#) && !html.contains(r#"name="need."#));
+        assert!(!html.contains(r#"name="tolerable_wait_min""#));
+        assert!(html.contains(r#"name="purpose" value="缴费""#));
+        assert!(
+            html.contains(r#"action="/halls/h1/survey?short=1&#38;purpose=%E7%BC%B4%E8%B4%B9""#)
+        );
 
-    let nonce = nonce_of(&html);
-    let mut answers = vec![
-        ("nonce", nonce.clone()),
-        ("purpose", "缴费".to_owned()),
-        ("overall", "8".into()),
-        ("nps", "9".into()),
-        ("segment", "神州行".into()),
-    ];
-    let keys: Vec<&'static str> = asked
-        .iter()
-        .map(|k| &*Box::leak(format!("sat.{k}").into_boxed_str()))
-        .collect();
-    for k in &keys {
-        answers.push((k, "7".into()));
+        // Another form draws its own three others, and over many forms each other moment
+        // comes up (planned missingness, not a fixed subset).
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..30 {
+            let (_, h) = get(
+                &c,
+                format!(
+                    "{}/halls/h1/survey?short=1&purpose=%E7%BC%B4%E8%B4%B9",
+                    app.base
+                ),
+            )
+            .await;
+            seen.extend(satisfaction_fields(&h));
+        }
+        assert!(seen.len() >= 14, "{seen:?}");
+
+        let nonce = nonce_of(&html);
+        let mut answers = vec![
+            ("nonce", nonce.clone()),
+            ("purpose", "缴费".to_owned()),
+            ("overall", "8".into()),
+            ("nps", "9".into()),
+            ("segment", "神州行".into()),
+        ];
+        let keys: Vec<&'static str> = asked
+            .iter()
+            .map(|k| &*Box::leak(format!("sat.{k}").into_boxed_str()))
+            .collect();
+        for k in &keys {
+            answers.push((k, "7".into()));
+        }
+        let (status, _, _) = post(
+            &c,
+            format!(
+                "{}/halls/h1/survey?short=1&purpose=%E7%BC%B4%E8%B4%B9",
+                app.base
+            ),
+            &answers,
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let rows = stored(&app).await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].purpose.as_deref(), Some("缴费"));
+        assert_eq!(
+            rows[0]
+                .ratings
+                .iter()
+                .filter(|r| r.satisfaction.is_some())
+                .count(),
+            7
+        );
     }
-    let (status, _, _) = post(
-        &c,
-        format!("{}/halls/h1/survey?short=1&purpose=%E7%BC%B4%E8%B4%B9", app.base),
-        &answers,
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let rows = stored(&app).await;
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].purpose.as_deref(), Some("缴费"));
-    assert_eq!(
-        rows[0].ratings.iter().filter(|r| r.satisfaction.is_some()).count(),
-        7
-    );
-});
+);
