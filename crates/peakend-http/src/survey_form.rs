@@ -1384,6 +1384,7 @@ mod tests {
             zone: peakend_core::time::Zone::DEFAULT,
             journey: peakend_core::builtin::journeys().unwrap().remove(0),
             named: Some("service-hall".into()),
+            short: None,
         };
         let context = |public_url: Option<&str>| SurveyContext {
             limiter: RateLimiter::new(1, Duration::from_secs(60)),
