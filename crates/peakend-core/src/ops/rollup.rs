@@ -33,6 +33,9 @@ pub struct WaitingTicket {
     pub issued_at: i64,
     /// Set when its care alert was already raised.
     pub care_due_at: Option<i64>,
+    /// A remote ticket's lapse time, if not called by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
 }
 
 /// One hall's day as of its last stored event.
@@ -99,6 +102,13 @@ impl DayRollup {
     /// A waiting ticket's part in the sums of the day read at `until`: it arrived, and
     /// its care alert counts once raised.
     pub fn waiting_sums(&self, w: &WaitingTicket, until: i64) -> KpiSums {
+        if w.valid_until.is_some_and(|v| v <= until) {
+            // Lapsed: counted as expired only, as `KpiSums::add` counts it.
+            return KpiSums {
+                expired: 1,
+                ..KpiSums::default()
+            };
+        }
         KpiSums {
             arrivals: 1,
             care_alerts: u64::from(self.care_due(w, until).is_some()),
@@ -167,7 +177,7 @@ impl Part {
             }
         }
         self.sums.longest_wait_ms = self.waits.last_key_value().map(|(w, _)| *w);
-        self.sums.arrivals == 0
+        self.sums.arrivals == 0 && self.sums.expired == 0
     }
 }
 
@@ -238,8 +248,10 @@ impl LiveRollup {
                 t.ticket.clone(),
                 WaitingTicket {
                     ticket: t.ticket.clone(),
-                    issued_at: t.issued_at,
+                    // Its wait's start: the care rule runs from there.
+                    issued_at: t.wait_from(),
                     care_due_at: t.care_due_at,
+                    valid_until: t.valid_until,
                 },
             );
             Counted::Waiting
