@@ -10,6 +10,7 @@ mod assets;
 mod audits;
 pub mod auth;
 mod board;
+mod busy;
 pub mod case_worker;
 mod cases;
 mod checklist;
@@ -150,6 +151,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router())
         .merge(board::router())
+        .merge(busy::router())
         .merge(cases::router())
         .merge(checklist::router())
         .merge(dashboard::router())

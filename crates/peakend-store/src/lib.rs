@@ -10,6 +10,7 @@
 mod analysis;
 mod analysis_cache;
 mod audits;
+mod busy;
 mod cases;
 mod error;
 mod ingest;
@@ -44,6 +45,7 @@ use serde::Serialize;
 pub use analysis::*;
 pub use analysis_cache::*;
 pub use audits::*;
+pub use busy::*;
 pub use cases::*;
 pub use error::{ErrorKind, StoreError};
 pub use operations::*;

@@ -198,7 +198,8 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
     // about; each hall's replay follows the journey that hall lives by.
     let book = RulesBook::load(store).await?;
     let rules = book.node(q.org);
-    let mut sums = ReportSums::new(rules.measure(), q.bucket, q.offset);
+    let mut sums =
+        ReportSums::new(rules.measure(), q.bucket, q.offset).with_tier_targets(rules.tiers.clone());
     // Whole days at the roll-ups' own offset come from the ingest's roll-ups; only the
     // hall-days a roll-up cannot answer for are replayed. Every hall-day with stored
     // events has a roll-up row, so a missing row is a day without tickets.

@@ -73,6 +73,19 @@ pub async fn run(db: &str, args: KpiArgs) -> anyhow::Result<()> {
                         .map(|Keyed { key, kpis }| row(&format!("{label}{key}"), kpis)),
                 );
             }
+            // Each tier against its own target (TARGET%), and each channel.
+            rows.extend(report.tiers.iter().map(|t| {
+                row(
+                    &format!("tier {} ≤{:.0}s", t.tier.as_str(), t.target_s),
+                    &t.kpis,
+                )
+            }));
+            rows.extend(
+                report
+                    .channels
+                    .iter()
+                    .map(|Keyed { key, kpis }| row(&format!("channel {key}"), kpis)),
+            );
             table::print(
                 &[
                     "",
@@ -86,6 +99,8 @@ pub async fn run(db: &str, args: KpiArgs) -> anyhow::Result<()> {
                     "MAX WAIT s",
                     "RATING",
                     "CARE",
+                    "TARGET%",
+                    "EXPIRED",
                 ],
                 &rows,
             );
@@ -113,5 +128,7 @@ fn row(label: &str, k: &Kpis) -> Vec<String> {
         num(k.longest_wait_s),
         k.avg_rating.map(|v| format!("{v:.2}")).unwrap_or_default(),
         k.care_alerts.to_string(),
+        pct(k.target_level),
+        k.expired.to_string(),
     ]
 }

@@ -19,6 +19,7 @@ macro_rules! out {
 mod alloc;
 mod analyze_cmd;
 mod audit_cmd;
+mod busy_cmd;
 mod case_cmd;
 mod compliance_cmd;
 mod demo;
@@ -101,6 +102,8 @@ enum Command {
     Events(events_cmd::EventsCmd),
     /// Hall KPIs (arrivals, abandonment, service level, ASA, AHT, ratings, care) for a node
     Kpi(kpi_cmd::KpiArgs),
+    /// A hall's busy-hour forecast for the coming week (一周忙闲预报) and last week's error
+    BusyHours(busy_cmd::BusyArgs),
     /// A realistic simulated day of device events (NDJSON) for the first N halls
     Simulate(simulate_cmd::SimulateArgs),
     /// Public holidays per province (not working days for the kiosk repair rule)
@@ -263,6 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Holidays(cmd) => holidays_cmd::run(&cli.db, cmd).await,
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
+        Command::BusyHours(args) => busy_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,

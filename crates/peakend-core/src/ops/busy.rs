@@ -96,6 +96,9 @@ pub fn forecast(
 pub struct ForecastError {
     pub hours: usize,
     pub mae: f64,
+    /// Mean absolute percentage error over the hours in which someone came (an hour
+    /// with no arrival has no percentage); `None` when there was none.
+    pub mape: Option<f64>,
     pub busy_named: usize,
     pub busy_hit: usize,
 }
@@ -114,6 +117,14 @@ pub fn forecast_error(
             .sum::<f64>()
             / hours as f64
     };
+    let pct: Vec<f64> = forecast
+        .iter()
+        .filter_map(|f| {
+            let a = *actual.get(&(f.date, f.hour))? as f64;
+            (a > 0.0).then(|| (f.expected - a).abs() / a)
+        })
+        .collect();
+    let mape = (!pct.is_empty()).then(|| pct.iter().sum::<f64>() / pct.len() as f64);
     let busy_named = forecast.iter().filter(|f| f.busy).count();
     let mut by_actual: Vec<(u64, NaiveDate, u32)> = forecast
         .iter()
@@ -132,9 +143,55 @@ pub fn forecast_error(
     ForecastError {
         hours,
         mae,
+        mape,
         busy_named,
         busy_hit,
     }
+}
+
+/// How busy an hour is expected to be, for customers choosing when to come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Quiet,
+    Normal,
+    Busy,
+}
+
+/// Each forecast hour's level: busy as the forecast says, quiet at or below the
+/// `quiet_quantile` (e.g. 0.25) of the forecast hours' expected arrivals, else normal.
+pub fn levels(forecast: &[HourForecast], quiet_quantile: f64) -> Vec<Level> {
+    let mut all: Vec<f64> = forecast.iter().map(|f| f.expected).collect();
+    all.sort_by(f64::total_cmp);
+    let quiet = (!all.is_empty()).then(|| {
+        let q = quiet_quantile.clamp(0.0, 1.0);
+        all[((all.len() - 1) as f64 * q).round() as usize]
+    });
+    forecast
+        .iter()
+        .map(|f| {
+            if f.busy {
+                Level::Busy
+            } else if quiet.is_some_and(|q| f.expected <= q) {
+                Level::Quiet
+            } else {
+                Level::Normal
+            }
+        })
+        .collect()
+}
+
+/// The hours a hall is open by its history: from the earliest hour anyone came to the
+/// hour after the latest; `None` without history.
+pub fn open_hours(history: &BTreeMap<(NaiveDate, u32), u64>) -> Option<(u32, u32)> {
+    let hours = history
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|((_, h), _)| *h);
+    let (lo, hi) = hours.fold(None, |acc: Option<(u32, u32)>, h| {
+        Some(acc.map_or((h, h), |(lo, hi)| (lo.min(h), hi.max(h))))
+    })?;
+    Some((lo, hi + 1))
 }
 
 /// The weekday of a [`DayKind::Weekday`] (Monday = 0), for display.
@@ -217,6 +274,22 @@ mod tests {
         assert_eq!((e.hours, e.busy_named, e.busy_hit), (6, 2, 1));
         // |12−12| + |32−40| + |18−10| + |5−20| + |6−6| + |9−9| = 31, over 6 hours.
         assert!((e.mae - 31.0 / 6.0).abs() < 1e-12);
+        // 0 + 8/40 + 8/10 + 15/20 + 0 + 0 = 1.75, over 6 hours.
+        assert!((e.mape.unwrap() - 1.75 / 6.0).abs() < 1e-12);
+        // Quiet at or below the 0.25 quantile of the six: index round(1.25) = 1: 6.
+        let l = levels(&f[..6], 0.25);
+        assert_eq!(
+            l,
+            [
+                Level::Normal,
+                Level::Busy,
+                Level::Busy,
+                Level::Quiet,
+                Level::Quiet,
+                Level::Normal
+            ]
+        );
+        assert_eq!(open_hours(&history()), Some((9, 12)));
     }
 
     #[test]

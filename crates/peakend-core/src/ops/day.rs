@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 
-use super::event::{Event, EventKind};
+use super::event::{Channel, Event, EventKind, Tier};
 use super::predict::queue_length_wait_s;
 use super::ticket::{Measure, Ticket};
 use crate::audit::{AutoCheck, CheckMethod};
@@ -36,6 +36,26 @@ pub struct Rules {
     pub checks: Vec<AutoRule>,
     /// The kiosks the hall has (its org node's count): each one checked every day.
     pub kiosks: u32,
+    /// How long after its announced time a remote ticket stays valid uncalled (the
+    /// journey's `remote_ticket_valid`; 30 min).
+    pub remote_valid_ms: i64,
+    /// The tiers in the order they are called (first is called first) with each one's
+    /// service-level target (called within it): the journey's `tier_*` standards.
+    pub tiers: Vec<(Tier, i64)>,
+    /// A booked customer arriving within the slot goes to the green channel, served
+    /// before everyone waiting (the journey's `enter` / `green_channel` standard).
+    pub green_channel: bool,
+}
+
+/// The tiers' order and targets when the journey sets none: diamond 5 min, gold 10,
+/// silver and ordinary the care rule's 15.
+pub fn default_tiers() -> Vec<(Tier, i64)> {
+    vec![
+        (Tier::Diamond, 5 * 60_000),
+        (Tier::Gold, 10 * 60_000),
+        (Tier::Silver, 15 * 60_000),
+        (Tier::Ordinary, 15 * 60_000),
+    ]
 }
 
 /// An automatic check as a journey sets it: the standard it judges and how.
@@ -71,6 +91,9 @@ impl Default for Rules {
             cases: crate::case::CaseRules::default(),
             checks: Vec::new(),
             kiosks: 0,
+            remote_valid_ms: 30 * 60_000,
+            tiers: default_tiers(),
+            green_channel: true,
         }
     }
 }
@@ -101,6 +124,29 @@ impl Rules {
         if let Some(t) = journey.threshold("repair_within") {
             rules.repair_within_working_days = t.value.round().max(0.0) as u32;
         }
+        if let Some(ms) = duration_ms("remote_ticket_valid") {
+            rules.remote_valid_ms = ms;
+        }
+        // The tiers in the order the journey lists their standards; a tier it leaves
+        // out is called after those it names, with the care rule as its target.
+        let mut tiers: Vec<(Tier, i64)> = journey
+            .standards()
+            .filter_map(|(_, s)| {
+                let tier = Tier::parse(s.key.as_str().strip_prefix("tier_")?)?;
+                Some((tier, duration_ms(s.key.as_str())?))
+            })
+            .collect();
+        if !tiers.is_empty() {
+            for t in Tier::ALL {
+                if !tiers.iter().any(|(x, _)| *x == t) {
+                    tiers.push((t, rules.care_after_ms));
+                }
+            }
+            rules.tiers = tiers;
+        }
+        rules.green_channel = journey
+            .standards()
+            .any(|(_, s)| s.key.as_str() == "green_channel");
         rules.cases = crate::case::CaseRules::from_journey(journey);
         rules.checks = journey
             .standards()
@@ -115,6 +161,22 @@ impl Rules {
             })
             .collect();
         rules
+    }
+
+    /// Where a tier is called: 0 first.
+    pub fn tier_rank(&self, tier: Tier) -> u8 {
+        self.tiers
+            .iter()
+            .position(|(t, _)| *t == tier)
+            .unwrap_or(self.tiers.len()) as u8
+    }
+
+    /// A tier's service-level target.
+    pub fn tier_target_ms(&self, tier: Tier) -> i64 {
+        self.tiers
+            .iter()
+            .find(|(t, _)| *t == tier)
+            .map_or(self.care_after_ms, |(_, ms)| *ms)
     }
 
     /// The standards the KPIs measure against.
@@ -256,6 +318,63 @@ pub struct Waiting {
     /// People ahead of it in the whole queue.
     pub ahead_all: usize,
     pub predicted_wait_s: Option<f64>,
+    pub tier: Tier,
+    pub channel: Channel,
+    /// In the green channel (a booking honoured on time).
+    pub green: bool,
+    /// For a remote ticket whose holder is not yet in the hall: the time to come by
+    /// (its announced time, else when it is expected to be called).
+    pub come_by: Option<i64>,
+    /// What the ticket (printed, texted or on the app) says.
+    pub text: TicketText,
+}
+
+/// The announcement on a ticket, Chinese first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketText {
+    pub zh: String,
+    pub en: String,
+}
+
+impl TicketText {
+    /// "N ahead, about M min", and for a remote ticket "come by HH:MM" in the hall's
+    /// local time.
+    pub fn of(
+        ahead: usize,
+        wait_s: Option<f64>,
+        come_by: Option<i64>,
+        zone: crate::time::Zone,
+    ) -> TicketText {
+        let mut zh = format!("前面还有 {ahead} 人");
+        let mut en = format!("{ahead} ahead");
+        if let Some(w) = wait_s {
+            // Whole minutes, rounded up, as the printer shows them.
+            let m = (w / 60.0).ceil().max(1.0) as i64;
+            zh.push_str(&format!("，预计等候约 {m} 分钟"));
+            en.push_str(&format!(", about {m} min"));
+        }
+        if let Some(hm) = come_by
+            .and_then(|t| zone.local(t))
+            .map(|t| t.format("%H:%M").to_string())
+        {
+            zh.push_str(&format!("；请于 {hm} 前到厅"));
+            en.push_str(&format!("; come by {hm}"));
+        }
+        TicketText { zh, en }
+    }
+}
+
+/// A booked time slot as the day keeps it (never who booked it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Booking {
+    pub booking: String,
+    pub slot_start: i64,
+    pub slot_end: i64,
+    pub service: Option<String>,
+    pub tier: Option<Tier>,
+    pub cancelled_at: Option<i64>,
+    /// The ticket given on arrival.
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -269,6 +388,8 @@ pub struct QueueSnapshot {
 enum Timer {
     Care,
     Kiosk,
+    /// A remote ticket's validity runs out.
+    Expire,
 }
 
 /// Recent service durations a prediction is based on, per service.
@@ -282,10 +403,13 @@ pub struct HallDay {
     rules: Rules,
     clock: i64,
     tickets: BTreeMap<String, Ticket>,
-    /// Tickets still waiting, by issue order (a sequence number, as issue times tie).
-    queue: BTreeMap<u64, String>,
+    /// Tickets still waiting, in call order: the green channel first, then by tier,
+    /// then by issue order (a sequence number, as issue times tie).
+    queue: BTreeMap<(u8, u64), String>,
     /// Waiting ticket → its place in `queue`.
-    queued: HashMap<String, u64>,
+    queued: HashMap<String, (u8, u64)>,
+    /// The day's bookings by id.
+    bookings: BTreeMap<String, Booking>,
     issued: u64,
     open: BTreeSet<String>,
     /// Kiosk → its fault still open (from this day or carried in).
@@ -330,6 +454,7 @@ impl HallDay {
             tickets: BTreeMap::new(),
             queue: BTreeMap::new(),
             queued: HashMap::new(),
+            bookings: BTreeMap::new(),
             issued: 0,
             open: BTreeSet::new(),
             faults: BTreeMap::new(),
@@ -404,6 +529,30 @@ impl HallDay {
         if let Some(seq) = self.queued.remove(ticket) {
             self.queue.remove(&seq);
         }
+    }
+
+    /// Puts a ticket in the queue at its place (green channel, tier, issue order).
+    fn enqueue(&mut self, ticket: &str) -> usize {
+        let Some(tk) = self.tickets.get(ticket) else {
+            return 0;
+        };
+        let class = if tk.green {
+            0
+        } else {
+            1 + self.rules.tier_rank(tk.tier)
+        };
+        self.dequeue(ticket);
+        self.issued += 1;
+        let key = (class, self.issued);
+        self.queue.insert(key, ticket.to_owned());
+        self.queued.insert(ticket.to_owned(), key);
+        // People ahead: those in a class called before, or issued before.
+        self.queue.range(..key).count()
+    }
+
+    /// The day's bookings.
+    pub fn bookings(&self) -> impl Iterator<Item = &Booking> {
+        self.bookings.values()
     }
 
     /// A day that starts with the kiosk faults of earlier days: open ones (with their
@@ -522,7 +671,13 @@ impl HallDay {
             self.timers.pop_first();
             match kind {
                 Timer::Care => {
-                    if let Some(tk) = self.tickets.get_mut(&key).filter(|tk| tk.waiting()) {
+                    let care_after = self.rules.care_after_ms;
+                    // A ticket whose wait restarted (its holder arrived) has a later timer.
+                    if let Some(tk) = self
+                        .tickets
+                        .get_mut(&key)
+                        .filter(|tk| tk.waiting() && tk.wait_from() + care_after == due)
+                    {
                         tk.care_due_at = Some(due);
                         let vip = tk.vip;
                         self.touch(&key);
@@ -534,6 +689,20 @@ impl HallDay {
                             raised_at: due,
                             cleared_at: None,
                         });
+                    }
+                }
+                Timer::Expire => {
+                    if let Some(tk) = self
+                        .tickets
+                        .get_mut(&key)
+                        .filter(|tk| tk.waiting() && tk.valid_until == Some(due))
+                    {
+                        tk.expired_at = Some(due);
+                        tk.valid_until = None;
+                        self.touch(&key);
+                        self.dequeue(&key);
+                        self.clear(Subject::Ticket(key), due);
+                        self.check_pre_processing(due);
                     }
                 }
                 Timer::Kiosk => {
@@ -572,26 +741,109 @@ impl HallDay {
                 service,
                 segment,
                 vip,
+                channel,
+                appointed_at,
+                tier,
             } => {
-                self.tickets.insert(
-                    ticket.clone(),
-                    Ticket::issued(ticket, service, segment.clone(), *vip, t),
-                );
-                // What the queue snapshot would predict for its last ticket, without
-                // building the snapshot on every issue.
-                let ahead = self.queue.len();
-                self.issued += 1;
-                self.queue.insert(self.issued, ticket.clone());
-                self.queued.insert(ticket.clone(), self.issued);
+                let mut tk = Ticket::issued(ticket, service, segment.clone(), *vip, t);
+                if let Some(tier) = tier {
+                    tk.tier = *tier;
+                }
+                tk.target_ms = Some(self.rules.tier_target_ms(tk.tier));
+                tk.channel = *channel;
+                tk.appointed_at = appointed_at.map(|a| a.timestamp_millis());
+                self.tickets.insert(ticket.clone(), tk);
+                // What the queue snapshot would predict for it, without building the
+                // snapshot on every issue.
+                let ahead = self.enqueue(ticket);
                 let announced = self
                     .mean_service_s()
                     .and_then(|m| queue_length_wait_s(ahead, self.open.len(), m));
-                if let Some(tk) = self.tickets.get_mut(ticket) {
+                let tk = self.tickets.get_mut(ticket).expect("inserted");
+                // A ticket told a time to come is judged by that time, not by a wait.
+                if tk.appointed_at.is_none() {
                     tk.announced_wait_s = announced;
                 }
-                self.timers
-                    .insert((t + self.rules.care_after_ms, Timer::Care, ticket.clone()));
+                let wait_from = tk.wait_from();
+                if channel.remote() {
+                    // Valid until called or the grace after its announced time (the
+                    // predicted call when none was announced).
+                    let announced_at = tk
+                        .appointed_at
+                        .unwrap_or(t + (announced.unwrap_or(0.0) * 1000.0).round() as i64);
+                    let until = announced_at.max(t) + self.rules.remote_valid_ms;
+                    tk.valid_until = Some(until);
+                    self.timers.insert((until, Timer::Expire, ticket.clone()));
+                }
+                self.timers.insert((
+                    wait_from + self.rules.care_after_ms,
+                    Timer::Care,
+                    ticket.clone(),
+                ));
             }
+            EventKind::Booking {
+                booking,
+                slot_start,
+                slot_end,
+                service,
+                tier,
+                ..
+            } => {
+                self.bookings.insert(
+                    booking.clone(),
+                    Booking {
+                        booking: booking.clone(),
+                        slot_start: slot_start.timestamp_millis(),
+                        slot_end: slot_end.timestamp_millis(),
+                        service: service.clone(),
+                        tier: *tier,
+                        cancelled_at: None,
+                        ticket: None,
+                    },
+                );
+            }
+            EventKind::BookingCancelled { booking } => {
+                if let Some(b) = self.bookings.get_mut(booking) {
+                    b.cancelled_at = Some(t);
+                }
+            }
+            EventKind::Arrived { ticket, booking } => match booking {
+                Some(b) => {
+                    let b = self.bookings.get_mut(b).expect("checked");
+                    b.ticket = Some(ticket.clone());
+                    let mut tk = Ticket::issued(
+                        ticket,
+                        b.service.as_deref().unwrap_or("booking"),
+                        None,
+                        false,
+                        t,
+                    );
+                    tk.tier = b.tier.unwrap_or(Tier::Ordinary);
+                    tk.target_ms = Some(self.rules.tier_target_ms(tk.tier));
+                    tk.channel = Channel::App;
+                    tk.booking = Some(b.booking.clone());
+                    tk.arrived_at = Some(t);
+                    tk.green = self.rules.green_channel && (b.slot_start..=b.slot_end).contains(&t);
+                    self.tickets.insert(ticket.clone(), tk);
+                    self.enqueue(ticket);
+                    self.timers
+                        .insert((t + self.rules.care_after_ms, Timer::Care, ticket.clone()));
+                }
+                None => {
+                    let tk = self.tickets.get_mut(ticket).expect("checked");
+                    let before = tk.wait_from();
+                    tk.arrived_at = Some(t);
+                    // In the hall now: it waits to be called, no longer to lapse.
+                    tk.valid_until = None;
+                    if tk.wait_from() != before {
+                        self.timers.insert((
+                            t + self.rules.care_after_ms,
+                            Timer::Care,
+                            ticket.clone(),
+                        ));
+                    }
+                }
+            },
             EventKind::Called {
                 ticket,
                 counter,
@@ -709,10 +961,58 @@ impl HallDay {
             EventKind::TicketIssued { ticket, .. } if self.tickets.contains_key(ticket) => Err(
                 format!("ticket_issued: ticket `{ticket}` was already issued"),
             ),
+            EventKind::Booking { booking, .. } if self.bookings.contains_key(booking) => {
+                Err(format!("booking: booking `{booking}` already exists"))
+            }
+            EventKind::BookingCancelled { booking } => match self.bookings.get(booking) {
+                None => Err(format!("booking_cancelled: unknown booking `{booking}`")),
+                Some(b) if b.cancelled_at.is_some() => Err(format!(
+                    "booking_cancelled: booking `{booking}` was already cancelled"
+                )),
+                Some(b) if b.ticket.is_some() => Err(format!(
+                    "booking_cancelled: booking `{booking}` was already used"
+                )),
+                Some(_) => Ok(()),
+            },
+            EventKind::Arrived {
+                ticket: id,
+                booking: Some(b),
+            } => match self.bookings.get(b) {
+                None => Err(format!("arrived: unknown booking `{b}`")),
+                Some(x) if x.cancelled_at.is_some() => {
+                    Err(format!("arrived: booking `{b}` was cancelled"))
+                }
+                Some(x) if x.ticket.is_some() => {
+                    Err(format!("arrived: booking `{b}` was already used"))
+                }
+                Some(_) if self.tickets.contains_key(id) => {
+                    Err(format!("arrived: ticket `{id}` was already issued"))
+                }
+                Some(_) => Ok(()),
+            },
+            EventKind::Arrived {
+                ticket: id,
+                booking: None,
+            } => {
+                let tk = ticket("arrived", id)?;
+                if !tk.channel.remote() {
+                    Err(format!("arrived: ticket `{id}` was taken in the hall"))
+                } else if tk.arrived_at.is_some() {
+                    Err(format!("arrived: ticket `{id}` had already arrived"))
+                } else if tk.expired_at.is_some() {
+                    Err(format!("arrived: ticket `{id}` had expired"))
+                } else if !tk.waiting() {
+                    Err(format!("arrived: ticket `{id}` is no longer waiting"))
+                } else {
+                    Ok(())
+                }
+            }
             EventKind::Called { ticket: id, .. } => {
                 let tk = ticket("called", id)?;
                 if tk.left_at.is_some() {
                     Err(format!("called: ticket `{id}` had left"))
+                } else if tk.expired_at.is_some() {
+                    Err(format!("called: ticket `{id}` had expired"))
                 } else if tk.called_at.is_some() {
                     Err(format!("called: ticket `{id}` was already called"))
                 } else {
@@ -740,7 +1040,7 @@ impl HallDay {
             EventKind::Rated { ticket: id, .. } => ticket("rated", id).map(|_| ()),
             EventKind::Left { ticket: id } => {
                 let tk = ticket("left", id)?;
-                if tk.left_at.is_some() || tk.ended_at.is_some() {
+                if tk.left_at.is_some() || tk.ended_at.is_some() || tk.expired_at.is_some() {
                     Err(format!("left: ticket `{id}` was already gone"))
                 } else {
                     Ok(())
@@ -917,15 +1217,27 @@ impl HallDay {
             .enumerate()
             .map(|(all, tk)| {
                 let n = ahead.entry(tk.service.as_str()).or_default();
+                let predicted_wait_s =
+                    mean.and_then(|m| queue_length_wait_s(all, self.open.len(), m));
+                let come_by = (tk.channel.remote() && tk.arrived_at.is_none())
+                    .then(|| {
+                        tk.appointed_at
+                            .or(predicted_wait_s.map(|w| now + (w * 1000.0).round() as i64))
+                    })
+                    .flatten();
                 let w = Waiting {
                     ticket: tk.ticket.clone(),
                     service: tk.service.clone(),
                     since: tk.issued_at,
-                    waited_s: (now - tk.issued_at) as f64 / 1000.0,
+                    waited_s: ((now - tk.wait_from()).max(0)) as f64 / 1000.0,
                     ahead: *n,
                     ahead_all: all,
-                    predicted_wait_s: mean
-                        .and_then(|m| queue_length_wait_s(all, self.open.len(), m)),
+                    predicted_wait_s,
+                    tier: tk.tier,
+                    channel: tk.channel,
+                    green: tk.green,
+                    come_by,
+                    text: TicketText::of(*n, predicted_wait_s, come_by, self.rules.zone),
                 };
                 *n += 1;
                 w
@@ -1035,7 +1347,10 @@ mod tests {
         assert_eq!(q.open_counters, ["c1"]);
         let ahead: Vec<usize> = q.waiting.iter().map(|w| w.ahead).collect();
         assert_eq!(ahead, [0, 1, 2, 3, 4]);
-        assert_eq!(q.waiting[0].waited_s, 270.0);
+        // A3 is VIP, gold by default: called before the ordinary tickets issued earlier.
+        let order: Vec<&str> = q.waiting.iter().map(|w| w.ticket.as_str()).collect();
+        assert_eq!(order, ["A3", "A1", "A2", "A4", "A5"]);
+        assert_eq!(q.waiting[1].waited_s, 270.0);
         assert!(
             q.waiting.iter().all(|w| w.predicted_wait_s.is_none()),
             "no service has ended yet to predict from"

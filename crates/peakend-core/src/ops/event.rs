@@ -26,7 +26,43 @@ pub enum EventKind {
         segment: Option<String>,
         #[serde(default)]
         vip: bool,
+        /// Where the ticket was taken: at the hall's kiosk (the default), or remotely by
+        /// SMS or the app before coming.
+        #[serde(default)]
+        channel: Channel,
+        /// The time announced to a remote ticket to come by (RFC 3339).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appointed_at: Option<DateTime<FixedOffset>>,
+        /// The customer's service tier; without one, `vip` counts as gold.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tier: Option<Tier>,
     },
+    // --- Bookings (issue 22): a time slot booked ahead, its cancellation, and the
+    // customer's arrival in the hall (for a booking or a remote ticket).
+    /// A time slot booked ahead; `customer` is the caller's key for the customer (the
+    /// salted key, never a phone number), kept by no state of the day.
+    Booking {
+        booking: String,
+        slot_start: DateTime<FixedOffset>,
+        slot_end: DateTime<FixedOffset>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tier: Option<Tier>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer: Option<String>,
+    },
+    BookingCancelled {
+        booking: String,
+    },
+    /// A customer in the hall: a remote ticket's holder, or a booked customer given
+    /// `ticket` on arrival.
+    Arrived {
+        ticket: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booking: Option<String>,
+    },
+    // --- end of bookings.
     Called {
         ticket: String,
         counter: String,
@@ -95,6 +131,62 @@ fn yes() -> bool {
     true
 }
 
+/// Where a ticket was taken.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Kiosk,
+    Sms,
+    App,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Kiosk, Channel::Sms, Channel::App];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Kiosk => "kiosk",
+            Channel::Sms => "sms",
+            Channel::App => "app",
+        }
+    }
+
+    /// Taken before coming: in the queue from issue, expiring if not called in time.
+    pub fn remote(self) -> bool {
+        self != Channel::Kiosk
+    }
+}
+
+/// A customer's service tier, highest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Diamond,
+    Gold,
+    Silver,
+    Ordinary,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::Diamond, Tier::Gold, Tier::Silver, Tier::Ordinary];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Diamond => "diamond",
+            Tier::Gold => "gold",
+            Tier::Silver => "silver",
+            Tier::Ordinary => "ordinary",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
 impl EventKind {
     /// The ticket the event is about, if it is about one.
     pub fn ticket(&self) -> Option<&str> {
@@ -104,7 +196,9 @@ impl EventKind {
             | EventKind::ServiceStarted { ticket, .. }
             | EventKind::ServiceEnded { ticket, .. }
             | EventKind::Rated { ticket, .. }
-            | EventKind::Left { ticket } => Some(ticket),
+            | EventKind::Left { ticket }
+            | EventKind::Arrived { ticket, .. } => Some(ticket),
+            EventKind::Booking { .. } | EventKind::BookingCancelled { .. } => None,
             EventKind::CounterOpened { .. }
             | EventKind::CounterClosed { .. }
             | EventKind::KioskFault { .. }
@@ -168,10 +262,50 @@ impl Event {
         };
         match &raw.kind {
             EventKind::TicketIssued {
-                ticket, service, ..
+                ticket,
+                service,
+                channel,
+                appointed_at,
+                ..
             } => {
                 empty("ticket", ticket)?;
                 empty("service", service)?;
+                if let Some(a) = appointed_at {
+                    crate::time::parse_instant(&a.to_rfc3339())
+                        .map_err(|e| format!("field `appointed_at`: {e}"))?;
+                    if !channel.remote() {
+                        return Err(
+                            "field `appointed_at`: only a remote (sms or app) ticket has one"
+                                .into(),
+                        );
+                    }
+                }
+            }
+            EventKind::Booking {
+                booking,
+                slot_start,
+                slot_end,
+                service,
+                ..
+            } => {
+                empty("booking", booking)?;
+                for (name, t) in [("slot_start", slot_start), ("slot_end", slot_end)] {
+                    crate::time::parse_instant(&t.to_rfc3339())
+                        .map_err(|e| format!("field `{name}`: {e}"))?;
+                }
+                if slot_end <= slot_start {
+                    return Err("field `slot_end`: not after `slot_start`".into());
+                }
+                if let Some(s) = service {
+                    empty("service", s)?;
+                }
+            }
+            EventKind::BookingCancelled { booking } => empty("booking", booking)?,
+            EventKind::Arrived { ticket, booking } => {
+                empty("ticket", ticket)?;
+                if let Some(b) = booking {
+                    empty("booking", b)?;
+                }
             }
             EventKind::Called {
                 ticket, counter, ..
@@ -257,6 +391,10 @@ impl Event {
             EventKind::KioskRestored { .. } => 9,
             EventKind::Complaint { .. } => 10,
             EventKind::KioskChecked { .. } => 11,
+            // A booking exists before anyone arrives for it; an arrival before its call.
+            EventKind::Booking { .. } => 0,
+            EventKind::BookingCancelled { .. } => 12,
+            EventKind::Arrived { .. } => 1,
         }
     }
 
@@ -280,6 +418,9 @@ impl Event {
             EventKind::KioskRestored { .. } => "kiosk_restored",
             EventKind::Complaint { .. } => "complaint",
             EventKind::KioskChecked { .. } => "kiosk_checked",
+            EventKind::Booking { .. } => "booking",
+            EventKind::BookingCancelled { .. } => "booking_cancelled",
+            EventKind::Arrived { .. } => "arrived",
         }
     }
 }

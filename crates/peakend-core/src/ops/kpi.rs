@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
 
+use super::event::{Channel, Tier};
 use super::rollup::DayRollup;
 use super::ticket::{AnnouncedSums, KpiSums, Kpis, Measure, PredictorAccuracy, Ticket};
 
@@ -52,6 +53,19 @@ pub struct KpiReport {
     pub staff: Vec<Keyed>,
     /// How the waits announced at issue compared with the waits that followed.
     pub announced_wait: PredictorAccuracy,
+    /// By the customer's tier (diamond, gold, silver, ordinary), each with its own
+    /// service-level target.
+    pub tiers: Vec<TierKpis>,
+    /// By where the ticket was taken (kiosk, sms, app).
+    pub channels: Vec<Keyed>,
+}
+
+/// A tier's KPIs: `kpis.target_level` is the share called within `target_s`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierKpis {
+    pub tier: Tier,
+    pub target_s: f64,
+    pub kpis: Kpis,
 }
 
 pub fn report(
@@ -78,6 +92,10 @@ pub struct ReportSums {
     halls: BTreeMap<String, KpiSums>,
     counters: BTreeMap<String, KpiSums>,
     staff: BTreeMap<String, KpiSums>,
+    tiers: BTreeMap<Tier, KpiSums>,
+    channels: BTreeMap<Channel, KpiSums>,
+    /// Each tier's target, from the rules of the node reported on.
+    tier_targets: Vec<(Tier, i64)>,
     announced: AnnouncedSums,
 }
 
@@ -92,8 +110,17 @@ impl ReportSums {
             halls: BTreeMap::new(),
             counters: BTreeMap::new(),
             staff: BTreeMap::new(),
+            tiers: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            tier_targets: crate::ops::day::default_tiers(),
             announced: AnnouncedSums::default(),
         }
+    }
+
+    /// The tiers' targets the report shows (the rules of the node it is about).
+    pub fn with_tier_targets(mut self, tiers: Vec<(Tier, i64)>) -> ReportSums {
+        self.tier_targets = tiers;
+        self
     }
 
     /// The bucket (its local start, RFC 3339) a ticket issued at `at_ms` falls in.
@@ -129,6 +156,8 @@ impl ReportSums {
             if let Some(s) = &t.staff {
                 Self::merge(&mut self.staff, format!("{hall}/{s}"), &one);
             }
+            self.tiers.entry(t.tier).or_default().merge(&one);
+            self.channels.entry(t.channel).or_default().merge(&one);
             self.announced.add(t);
         }
     }
@@ -141,11 +170,21 @@ impl ReportSums {
         let Some(detail) = &day.detail else {
             return false;
         };
+        let (Some(tiers), Some(channels)) = (&detail.tiers, &detail.channels) else {
+            return false;
+        };
+        if day
+            .waiting
+            .iter()
+            .any(|w| w.tier.is_none() || w.channel.is_none())
+        {
+            return false;
+        }
         if self.offset.local_minus_utc() % 3600 != 0 || day.measure() != self.measure {
             return false;
         }
         let sums = day.sums_at(until);
-        if sums.arrivals == 0 {
+        if sums.arrivals == 0 && sums.expired == 0 {
             return true;
         }
         self.total.merge(&sums);
@@ -156,9 +195,20 @@ impl ReportSums {
             }
         }
         for w in &day.waiting {
+            let one = day.waiting_sums(w, until);
             if let Some(b) = self.bucket_of(w.issued_at) {
-                Self::merge(&mut self.buckets, b, &day.waiting_sums(w, until));
+                Self::merge(&mut self.buckets, b, &one);
             }
+            if let (Some(t), Some(c)) = (w.tier, w.channel) {
+                self.tiers.entry(t).or_default().merge(&one);
+                self.channels.entry(c).or_default().merge(&one);
+            }
+        }
+        for (t, s) in tiers {
+            self.tiers.entry(*t).or_default().merge(s);
+        }
+        for (c, s) in channels {
+            self.channels.entry(*c).or_default().merge(s);
         }
         for (c, s) in &detail.counters {
             Self::merge(&mut self.counters, format!("{hall}/{c}"), s);
@@ -187,6 +237,29 @@ impl ReportSums {
             counters: keyed(self.counters),
             staff: keyed(self.staff),
             announced_wait: self.announced.accuracy(),
+            tiers: self
+                .tiers
+                .iter()
+                .map(|(t, s)| TierKpis {
+                    tier: *t,
+                    target_s: self
+                        .tier_targets
+                        .iter()
+                        .find(|(x, _)| x == t)
+                        .map_or(self.measure.care_after_ms, |(_, ms)| *ms)
+                        as f64
+                        / 1000.0,
+                    kpis: s.kpis(),
+                })
+                .collect(),
+            channels: self
+                .channels
+                .iter()
+                .map(|(c, s)| Keyed {
+                    key: c.as_str().to_owned(),
+                    kpis: s.kpis(),
+                })
+                .collect(),
         }
     }
 }

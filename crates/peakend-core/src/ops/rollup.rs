@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 use super::day::HallDay;
+use super::event::{Channel, Tier};
 use super::ticket::{AnnouncedSums, KpiSums, Measure, Ticket};
 
 /// The roll-up day of an instant in a hall's zone, and the bounds in ms of that day
@@ -33,6 +34,17 @@ pub struct WaitingTicket {
     pub issued_at: i64,
     /// Set when its care alert was already raised.
     pub care_due_at: Option<i64>,
+    /// A remote ticket's lapse time, if not called by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
+    /// When its wait in the hall began, if not at issue (a remote ticket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_from: Option<i64>,
+    /// Its tier and channel, for the KPI breakdowns (absent in older roll-ups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
 }
 
 /// One hall's day as of its last stored event.
@@ -72,6 +84,12 @@ pub struct RollupDetail {
     /// By the staff member who served.
     pub staff: BTreeMap<String, KpiSums>,
     pub announced: AnnouncedSums,
+    /// By tier and by channel (`None` in roll-ups stored before they were kept, whose
+    /// days a report with these breakdowns replays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<BTreeMap<Tier, KpiSums>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<BTreeMap<Channel, KpiSums>>,
 }
 
 /// The first ms of the UTC hour of an instant.
@@ -99,6 +117,13 @@ impl DayRollup {
     /// A waiting ticket's part in the sums of the day read at `until`: it arrived, and
     /// its care alert counts once raised.
     pub fn waiting_sums(&self, w: &WaitingTicket, until: i64) -> KpiSums {
+        if w.valid_until.is_some_and(|v| v <= until) {
+            // Lapsed: counted as expired only, as `KpiSums::add` counts it.
+            return KpiSums {
+                expired: 1,
+                ..KpiSums::default()
+            };
+        }
         KpiSums {
             arrivals: 1,
             care_alerts: u64::from(self.care_due(w, until).is_some()),
@@ -108,8 +133,10 @@ impl DayRollup {
 
     /// When a waiting ticket's care alert is (or was) raised, if by `until`.
     fn care_due(&self, w: &WaitingTicket, until: i64) -> Option<i64> {
-        w.care_due_at
-            .or(Some(w.issued_at + self.care_after_ms).filter(|due| *due <= until))
+        w.care_due_at.or(
+            Some(w.wait_from.unwrap_or(w.issued_at) + self.care_after_ms)
+                .filter(|due| *due <= until),
+        )
     }
 
     /// The sums of the day replayed with the clock brought to `until` (a clock already
@@ -167,7 +194,7 @@ impl Part {
             }
         }
         self.sums.longest_wait_ms = self.waits.last_key_value().map(|(w, _)| *w);
-        self.sums.arrivals == 0
+        self.sums.arrivals == 0 && self.sums.expired == 0
     }
 }
 
@@ -180,6 +207,8 @@ enum Counted {
         hour: i64,
         counter: Option<String>,
         staff: Option<String>,
+        tier: Tier,
+        channel: Channel,
         announced: AnnouncedSums,
     },
 }
@@ -196,6 +225,8 @@ pub struct LiveRollup {
     hours: BTreeMap<i64, Part>,
     counters: BTreeMap<String, Part>,
     staff: BTreeMap<String, Part>,
+    tiers: BTreeMap<Tier, Part>,
+    channels: BTreeMap<Channel, Part>,
     announced: AnnouncedSums,
     waiting: BTreeMap<String, WaitingTicket>,
 }
@@ -209,6 +240,8 @@ impl LiveRollup {
             hours: BTreeMap::new(),
             counters: BTreeMap::new(),
             staff: BTreeMap::new(),
+            tiers: BTreeMap::new(),
+            channels: BTreeMap::new(),
             announced: AnnouncedSums::default(),
             waiting: BTreeMap::new(),
         }
@@ -240,6 +273,11 @@ impl LiveRollup {
                     ticket: t.ticket.clone(),
                     issued_at: t.issued_at,
                     care_due_at: t.care_due_at,
+                    valid_until: t.valid_until,
+                    // Its wait's start: the care rule runs from there.
+                    wait_from: Some(t.wait_from()).filter(|w| *w != t.issued_at),
+                    tier: Some(t.tier),
+                    channel: Some(t.channel),
                 },
             );
             Counted::Waiting
@@ -254,6 +292,8 @@ impl LiveRollup {
             if let Some(s) = &t.staff {
                 self.staff.entry(s.clone()).or_default().add(&sums);
             }
+            self.tiers.entry(t.tier).or_default().add(&sums);
+            self.channels.entry(t.channel).or_default().add(&sums);
             let mut announced = AnnouncedSums::default();
             announced.add(t);
             self.announced.merge(&announced);
@@ -262,6 +302,8 @@ impl LiveRollup {
                 hour,
                 counter: t.counter.clone(),
                 staff: t.staff.clone(),
+                tier: t.tier,
+                channel: t.channel,
                 announced,
             }
         };
@@ -285,8 +327,12 @@ impl LiveRollup {
                 hour,
                 counter,
                 staff,
+                tier,
+                channel,
                 announced,
             } => {
+                take(&mut self.tiers, tier, &sums);
+                take(&mut self.channels, channel, &sums);
                 self.done.take(&sums);
                 take(&mut self.hours, hour, &sums);
                 if let Some(c) = counter {
@@ -321,6 +367,8 @@ impl LiveRollup {
                 counters: sums(&self.counters),
                 staff: sums(&self.staff),
                 announced: self.announced.clone(),
+                tiers: Some(sums(&self.tiers)),
+                channels: Some(sums(&self.channels)),
             }),
         }
     }

@@ -175,6 +175,9 @@ fn hall_day(h: &SimHall, midnight: DateTime<FixedOffset>, rng: &mut ChaCha8Rng) 
                         service: SERVICES[c.service].0.to_owned(),
                         segment: Some(SEGMENTS[rng.random_range(0..SEGMENTS.len())].to_owned()),
                         vip: rng.random_bool(0.05),
+                        channel: Default::default(),
+                        appointed_at: None,
+                        tier: None,
                     },
                 ));
                 queue.push_back(i);

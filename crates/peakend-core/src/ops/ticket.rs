@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::event::Outcome;
+use super::event::{Channel, Outcome, Tier};
 
 /// What a hall's KPIs measure its tickets against: the journey's care standard (a
 /// ticket called within it counts for the service level) and its system-time standard
@@ -53,6 +53,23 @@ pub struct Ticket {
     pub announced_wait_s: Option<f64>,
     /// When a care alert was raised for this ticket's wait, if one was.
     pub care_due_at: Option<i64>,
+    /// The customer's tier (ordinary unless the ticket or its booking says otherwise).
+    pub tier: Tier,
+    pub channel: Channel,
+    /// A remote ticket's announced time to come by.
+    pub appointed_at: Option<i64>,
+    /// When the holder reported in the hall (a remote ticket or a booking).
+    pub arrived_at: Option<i64>,
+    /// The booking the ticket was given for.
+    pub booking: Option<String>,
+    /// Arrived within its booked slot: served ahead of walk-ins (the green channel).
+    pub green: bool,
+    /// When a remote ticket lapsed, not called by its announced time plus the grace.
+    pub expired_at: Option<i64>,
+    /// When a remote ticket whose holder has not reported will lapse if not called.
+    pub valid_until: Option<i64>,
+    /// The service-level target of its tier (called within it), from the journey.
+    pub target_ms: Option<i64>,
 }
 
 impl Ticket {
@@ -80,19 +97,37 @@ impl Ticket {
             rating: None,
             announced_wait_s: None,
             care_due_at: None,
+            tier: if vip { Tier::Gold } else { Tier::Ordinary },
+            channel: Channel::Kiosk,
+            appointed_at: None,
+            arrived_at: None,
+            booking: None,
+            green: false,
+            expired_at: None,
+            valid_until: None,
+            target_ms: None,
         }
     }
 
     /// Not yet called nor gone.
     pub fn waiting(&self) -> bool {
-        self.called_at.is_none() && self.left_at.is_none()
+        self.called_at.is_none() && self.left_at.is_none() && self.expired_at.is_none()
     }
 
-    /// Seconds from issue to call (served) or to leaving (abandoned).
+    /// When the wait in the hall began: on arrival for a customer who reported in, at
+    /// the announced time for a remote ticket taken earlier, else at issue. A ticket
+    /// taken by SMS at 08:00 for 10:00 has not waited two hours at 10:00.
+    pub fn wait_from(&self) -> i64 {
+        self.arrived_at
+            .or(self.appointed_at.filter(|a| *a > self.issued_at))
+            .unwrap_or(self.issued_at)
+    }
+
+    /// Time from the start of the wait to call (served) or to leaving (abandoned).
     pub fn wait_ms(&self) -> Option<i64> {
         self.called_at
             .or(self.left_at)
-            .map(|end| end - self.issued_at)
+            .map(|end| (end - self.wait_from()).max(0))
     }
 
     pub fn abandoned(&self) -> bool {
@@ -222,6 +257,10 @@ pub struct Kpis {
     pub care_alerts: u64,
     /// Visits with a bad-experience signal (see [`Ticket::bad_experience`]).
     pub bad_visits: u64,
+    /// Remote tickets that lapsed uncalled: not arrivals in the hall, not abandons.
+    pub expired: u64,
+    /// Called within the target of the ticket's own tier ÷ arrivals.
+    pub target_level: Option<f64>,
 }
 
 impl Kpis {
@@ -262,17 +301,33 @@ pub struct KpiSums {
     /// or referred (the silent side of hidden dissatisfaction).
     #[serde(default)]
     pub bad_visits: u64,
+    /// Remote tickets that expired uncalled.
+    #[serde(default)]
+    pub expired: u64,
+    /// Called within their tier's service-level target.
+    #[serde(default)]
+    pub called_in_target: u64,
 }
 
 impl KpiSums {
     pub fn add(&mut self, t: &Ticket, measure: Measure) {
         let care_after_ms = measure.care_after_ms;
+        if t.expired_at.is_some() {
+            // Never came (or never reported): no wait in the hall to measure.
+            self.expired += 1;
+            return;
+        }
         self.arrivals += 1;
+        if t.called_at
+            .is_some_and(|c| c - t.wait_from() <= t.target_ms.unwrap_or(care_after_ms))
+        {
+            self.called_in_target += 1;
+        }
         if t.abandoned() {
             self.abandoned += 1;
         }
         if t.called_at
-            .is_some_and(|c| c - t.issued_at <= care_after_ms)
+            .is_some_and(|c| c - t.wait_from() <= care_after_ms)
         {
             self.called_in_time += 1;
         }
@@ -327,6 +382,8 @@ impl KpiSums {
         self.top_ratings += o.top_ratings;
         self.care_alerts += o.care_alerts;
         self.bad_visits += o.bad_visits;
+        self.expired += o.expired;
+        self.called_in_target += o.called_in_target;
     }
 
     /// The sums of one ticket.
@@ -353,6 +410,8 @@ impl KpiSums {
         self.top_ratings -= o.top_ratings;
         self.care_alerts -= o.care_alerts;
         self.bad_visits -= o.bad_visits;
+        self.expired -= o.expired;
+        self.called_in_target -= o.called_in_target;
         if self.ratings == 0 {
             self.rating_sum = 0.0;
         }
@@ -375,6 +434,8 @@ impl KpiSums {
             top_rating_share: ratio(self.top_ratings, self.ratings),
             care_alerts: self.care_alerts,
             bad_visits: self.bad_visits,
+            expired: self.expired,
+            target_level: ratio(self.called_in_target, self.arrivals),
         }
     }
 }
