@@ -79,9 +79,9 @@ pub(super) async fn import_responses(
         for chunk in responses.chunks(500) {
             let sql = format!(
                 "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
-                   overall, nps, tolerable_wait_min, received_at)
+                   overall, nps, tolerable_wait_min, received_at, comment)
                  VALUES {} RETURNING id, respondent",
-                value_marks(postgres, chunk.len(), 10)
+                value_marks(postgres, chunk.len(), 11)
             );
             let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
             for r in chunk {
@@ -95,7 +95,8 @@ pub(super) async fn import_responses(
                     .bind(r.overall)
                     .bind(r.nps)
                     .bind(r.tolerable_wait_min)
-                    .bind(now);
+                    .bind(now)
+                    .bind(r.comment.as_deref());
             }
             // RETURNING's order is not promised: match ids by respondent.
             let ids: HashMap<String, i64> =
@@ -331,11 +332,12 @@ pub(super) async fn responses(
         Option<f64>,
         Option<f64>,
         Option<f64>,
+        Option<String>,
     );
     let (heads, ratings, needs): (Vec<Head>, Vec<RatingRow>, Vec<NeedRow>) = on_pool!(store, pool => {
         let heads = sqlx::query_as(&format!(
             "SELECT s.id, s.hall_id, s.respondent, s.visit_date, s.segment, s.purpose, s.overall, s.nps,
-               s.tolerable_wait_min FROM survey_response s WHERE {WHERE} ORDER BY s.id"
+               s.tolerable_wait_min, s.comment FROM survey_response s WHERE {WHERE} ORDER BY s.id"
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
         let ratings = sqlx::query_as(&format!(
@@ -359,7 +361,7 @@ pub(super) async fn responses(
         .collect();
     let mut out = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
-    for (id, hall, respondent, date, segment, purpose, overall, nps, wait) in heads {
+    for (id, hall, respondent, date, segment, purpose, overall, nps, wait, comment) in heads {
         if wanted.as_ref().is_some_and(|w| !w.contains(hall.as_str())) {
             continue;
         }
@@ -379,6 +381,7 @@ pub(super) async fn responses(
             needs: Vec::new(),
             // Contacts are kept only on the cases they open.
             contact: None,
+            comment,
         });
     }
     for (id, moment, importance, satisfaction) in ratings {
