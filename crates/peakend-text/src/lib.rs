@@ -433,6 +433,7 @@ impl Analyser {
                         clause
                             .iter()
                             .filter(|w| w.chars().count() >= 2 && !STOP.contains(w))
+                            .filter(|w| !self.roles.contains_key(*w))
                             .filter(|w| !w.chars().all(|c| c.is_ascii_punctuation()))
                             .map(|w| (m, (*w).to_owned())),
                     );
@@ -558,6 +559,32 @@ impl Analyser {
             score += lexicon::UNMET;
         }
         score
+    }
+
+    /// Reads many comments on `threads` threads (in order): what `survey comments`,
+    /// the analysis page and the benchmark do with a journey's comments.
+    pub fn read_many<T: AsRef<str> + Sync>(&self, comments: &[T], threads: usize) -> Vec<Reading> {
+        let threads = threads.clamp(1, 64);
+        if threads == 1 || comments.len() < 256 {
+            return comments.iter().map(|c| self.read(c.as_ref())).collect();
+        }
+        let size = comments.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = comments
+                .chunks(size)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|c| self.read(c.as_ref()))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
     }
 
     /// How many moments the journey has (the length of per-moment tallies).
