@@ -40,6 +40,24 @@ pub struct Response {
     /// contact given without it). Never stored with the answer: only on the service
     /// case a bad answer opens.
     pub contact: Option<String>,
+    /// Free text the respondent wrote (at most [`COMMENT_MAX_CHARS`] characters).
+    pub comment: Option<String>,
+}
+
+/// The longest comment accepted, in characters (not bytes: a Chinese character is one).
+pub const COMMENT_MAX_CHARS: usize = 2000;
+
+/// Checks a comment cell or field: blank is no comment, over the limit is refused
+/// with the length found, so the row or form names why.
+pub fn parse_comment(s: &str) -> Result<Option<String>, String> {
+    let s = s.trim();
+    let n = s.chars().count();
+    if n > COMMENT_MAX_CHARS {
+        return Err(format!(
+            "{n} characters, longer than the {COMMENT_MAX_CHARS} allowed"
+        ));
+    }
+    Ok((!s.is_empty()).then(|| s.to_owned()))
 }
 
 /// Puts responses to one journey onto the moments of another that it extends (or any
@@ -208,6 +226,7 @@ mod tests {
             overall: Some(8.0),
             nps: Some(9.0),
             contact: None,
+            comment: None,
             tolerable_wait_min: None,
             ratings: (0..17).map(|i| rating(f64::from(i) + 2.0)).collect(),
             // A need of `find` (moment 0 in both) and one of the added moment.
@@ -294,5 +313,16 @@ mod tests {
             Ok(NaiveDate::from_ymd_opt(2024, 3, 15).unwrap())
         );
         assert!(parse_date("2024-02-30").is_err());
+    }
+
+    #[test]
+    fn comments_are_limited_in_characters_not_bytes() {
+        assert_eq!(parse_comment("  "), Ok(None));
+        let full = "排".repeat(COMMENT_MAX_CHARS);
+        assert_eq!(parse_comment(&full), Ok(Some(full.clone())));
+        assert_eq!(
+            parse_comment(&format!("{full}队")),
+            Err("2001 characters, longer than the 2000 allowed".into())
+        );
     }
 }

@@ -401,6 +401,9 @@ struct FormPage {
     long_url: String,
     /// The short form's purpose, sent back as a hidden field.
     chosen_purpose: String,
+    /// The comment as typed (kept when the page comes back with problems) and its problem.
+    comment: String,
+    comment_problem: String,
 }
 
 /// The submitted answers by field name (`sat.queue`, `overall`, …); the last value
@@ -636,6 +639,8 @@ fn form_page(
             lang,
         )
         .short(lang.t("品牌", "Brand")),
+        comment: answers.get("comment").cloned().unwrap_or_default(),
+        comment_problem: String::new(),
     };
     for p in problems {
         attach(&mut page, p, lang);
@@ -728,6 +733,14 @@ fn attach(page: &mut FormPage, p: &FieldProblem, lang: Lang) {
             .to_owned(),
         ),
         None if field == "(form)" => page.general.push(p.message.clone()),
+        None if field == "comment" => {
+            page.comment_problem = lang
+                .t(
+                    "留言请不超过 2000 字",
+                    "Please keep the comment within 2,000 characters",
+                )
+                .to_owned()
+        }
         // A field of no question on this page (a moment of another journey, say).
         None => page.general.push(format!(
             "{}: {}",
@@ -882,6 +895,7 @@ fn response_form(
         nps: number(answers, "nps", &mut problems, lang),
         tolerable_wait_min: number(answers, "tolerable_wait_min", &mut problems, lang),
         contact: answers.get("contact").cloned(),
+        comment: answers.get("comment").cloned(),
         // A checkbox: present when ticked.
         consent: Some(matches!(
             answers.get("consent").map(|v| v.trim()),

@@ -12,7 +12,7 @@ use peakend_core::{HallId, Journey};
 use crate::CellError;
 use crate::table::{self, Input};
 
-pub(crate) const FIXED: [&str; 10] = [
+pub(crate) const FIXED: [&str; 11] = [
     "respondent",
     "hall",
     "date",
@@ -25,6 +25,8 @@ pub(crate) const FIXED: [&str; 10] = [
     // written back out (see `header`).
     "contact",
     "consent",
+    // Optional free text, at most 2,000 characters.
+    "comment",
 ];
 
 /// The longest contact kept.
@@ -323,6 +325,10 @@ pub fn for_each_row<'a>(
             .map_err(|(column, e)| bad(col_of(column), e))
             .ok()
             .flatten();
+        let comment = peakend_core::survey::parse_comment(fixed[10])
+            .map_err(|e| bad(col_of("comment"), e))
+            .ok()
+            .flatten();
         if errors.len() == before {
             if let (Some(hall), Some(date)) = (hall, date) {
                 each(Response {
@@ -337,6 +343,7 @@ pub fn for_each_row<'a>(
                     ratings,
                     needs,
                     contact,
+                    comment,
                 });
             }
         }
@@ -452,6 +459,26 @@ mod tests {
                 "row 3, column segment: empty",
                 "row 3, column nps: 11 is outside 0–10",
             ]
+        );
+    }
+
+    #[test]
+    fn comments_are_read_and_an_over_long_one_is_refused_by_row_and_column() {
+        let long = "慢".repeat(2001);
+        let text = format!(
+            "respondent,hall,date,segment,comment,contact,consent\n\
+             r1,h1,2024-01-01,g,\"排队太久了, 叫号也不清楚\",138,yes\n\
+             r2,h1,2024-01-01,g,,,\n"
+        );
+        let rs = parse(text.as_str(), &journey(), &opts()).unwrap();
+        assert_eq!(rs[0].comment.as_deref(), Some("排队太久了, 叫号也不清楚"));
+        assert_eq!(rs[1].comment, None);
+        let bad = format!("{text}r3,h1,2024-01-01,g,{long},,\n");
+        let errors = parse(bad.as_str(), &journey(), &opts()).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["row 4, column comment: 2001 characters, longer than the 2000 allowed"]
         );
     }
 

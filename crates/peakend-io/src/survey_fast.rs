@@ -416,6 +416,16 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             return None;
         }
         let purpose = clean_text(fixed[4])?;
+        // Comments are not folded, but one the careful parser refuses (too long) must
+        // make this path give up too, so the error is reported. Within 2,000 bytes it
+        // is surely within 2,000 characters.
+        let comment = fixed[10];
+        if comment.len() > peakend_core::survey::COMMENT_MAX_CHARS
+            && std::str::from_utf8(comment).ok()?.chars().count()
+                > peakend_core::survey::COMMENT_MAX_CHARS
+        {
+            return None;
+        }
 
         let k = layout.moments;
         for (r, pair) in self.ratings.iter_mut().zip(self.numbers.chunks_exact(2)) {
@@ -837,6 +847,14 @@ mod tests {
             let text = good.replacen("respondent,hall,date,segment,overall,sat.queue", header, 1);
             assert!(fast(text.as_bytes(), 1, None).is_none(), "{header}");
         }
+        // A comment the careful parser refuses (over 2,000 characters) is left to it.
+        let with_comment = "respondent,hall,date,segment,overall,sat.queue,comment\nr1,h1,2024-01-01,gold,8,7,好\n";
+        assert!(fast(with_comment.as_bytes(), 1, None).is_some());
+        let long = with_comment.replace(",好", &format!(",{}", "好".repeat(2001)));
+        assert!(
+            fast(long.as_bytes(), 1, None).is_none(),
+            "an over-long comment"
+        );
         let chinese = good.replace("gold", "全球通");
         let gbk = encoding_rs::GBK.encode(&chinese).0;
         assert!(fast(&gbk, 1, None).is_none(), "not UTF-8");

@@ -4,7 +4,7 @@
 //! {"respondent": "r1", "hall": "h1", "date": "2024-03-01", "segment": "全球通",
 //!  "purpose": "缴费", "overall": 9, "nps": 10, "tolerable_wait_min": 15,
 //!  "ratings": {"queue": {"importance": 9, "satisfaction": 7}},
-//!  "needs": {"queue": {"wait_foresight": 8}}}
+//!  "needs": {"queue": {"wait_foresight": 8}}, "comment": "排队太久了"}
 //! ```
 //!
 //! The same rules as a row of the wide CSV; every problem is named by its field path.
@@ -55,6 +55,9 @@ pub struct ResponseForm {
     pub contact: Option<String>,
     #[serde(default)]
     pub consent: Option<bool>,
+    /// Free text, at most 2,000 characters.
+    #[serde(default)]
+    pub comment: Option<String>,
     #[serde(default)]
     pub ratings: BTreeMap<String, RatingForm>,
     #[serde(default)]
@@ -129,6 +132,10 @@ impl ResponseForm {
                 .map_err(|(field, e)| bad(field.into(), e))
                 .ok()
                 .flatten();
+        let comment = peakend_core::survey::parse_comment(self.comment.as_deref().unwrap_or(""))
+            .map_err(|e| bad("comment".into(), e))
+            .ok()
+            .flatten();
         let moments = journey.moments();
         let position = |key: &str| {
             moments
@@ -204,6 +211,7 @@ impl ResponseForm {
                 ratings,
                 needs,
                 contact,
+                comment,
             }),
             _ => Err(problems),
         }
@@ -273,5 +281,30 @@ mod tests {
         assert!(e.message.contains("unknown field `colour`"), "{e}");
         let e = from_json(br#"{"respondent": "r1"}"#).unwrap_err();
         assert!(e.message.contains("missing field"), "{e}");
+    }
+
+    #[test]
+    fn a_comment_is_kept_and_an_over_long_one_is_a_field_problem() {
+        let body = |c: &str| {
+            serde_json::json!({"respondent": "r1", "hall": "h1", "date": "2024-01-01",
+                "segment": "g", "comment": c})
+            .to_string()
+        };
+        let r = from_json(body(" 营业员很耐心 ").as_bytes())
+            .unwrap()
+            .parse(&journey(), None)
+            .unwrap();
+        assert_eq!(r.comment.as_deref(), Some("营业员很耐心"));
+        let problems = from_json(body(&"等".repeat(2001)).as_bytes())
+            .unwrap()
+            .parse(&journey(), None)
+            .unwrap_err();
+        assert_eq!(
+            problems,
+            [FieldProblem {
+                field: "comment".into(),
+                message: "2001 characters, longer than the 2000 allowed".into()
+            }]
+        );
     }
 }

@@ -89,6 +89,16 @@ pub trait Store: CaseStore + AuditStore + Send + Sync {
         to: Option<NaiveDate>,
     ) -> Result<Vec<Response>>;
 
+    /// The comments left on responses to `journey` (visit date in [from, to], of the
+    /// given halls or all), oldest visit first. One query.
+    async fn comments(
+        &self,
+        journey: &Journey,
+        halls: Option<&[HallId]>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<StoredComment>>;
+
     /// A new device token for a hall's devices; only its hash is stored.
     async fn create_device_token(&self, hall: &HallId) -> Result<String>;
 
@@ -304,4 +314,18 @@ pub struct Quarantined {
     pub received_at: i64,
     pub reason: String,
     pub payload: String,
+}
+
+/// A comment as stored: never with the respondent's contact.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredComment {
+    pub respondent: String,
+    pub hall: HallId,
+    pub date: NaiveDate,
+    pub comment: String,
+}
+
+/// The comment reader of a journey, built once per process (see `peakend_text`).
+pub fn comment_analyser(journey: &Journey) -> std::sync::Arc<peakend_text::Analyser> {
+    crate::sql::surveys::analyser(journey)
 }

@@ -21,6 +21,7 @@ mod analyze_cmd;
 mod audit_cmd;
 mod busy_cmd;
 mod case_cmd;
+mod comments_cmd;
 mod compliance_cmd;
 mod demo;
 mod demo_live;
@@ -89,7 +90,7 @@ enum Command {
     /// Dashboard users: add, reset a password, list
     #[command(subcommand)]
     User(user_cmd::UserCmd),
-    /// Survey instruments and data: template, questionnaire, synth, import
+    /// Survey instruments and data: template, questionnaire, synth, import, comments
     #[command(subcommand)]
     Survey(survey_cmd::SurveyCmd),
     /// Peak-end analysis of a survey file (FILE --journey KEY) or of aggregate figures (--summary FILE)
@@ -141,6 +142,9 @@ enum Command {
         #[arg(long)]
         no_live: bool,
     },
+    /// Time the reading of comments (one a line) for bench/comments.py
+    #[command(hide = true)]
+    BenchComments { file: std::path::PathBuf },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -270,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,
+        Command::BenchComments { file } => comments_cmd::bench(&file),
         Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
         Command::Serve {
             addr,

@@ -41,10 +41,26 @@ pub enum SurveyCmd {
         #[arg(long)]
         encoding: Option<String>,
     },
+    /// The stored comments of a journey with their moments and sentiment, and the
+    /// top phrases per moment and hall
+    Comments {
+        #[arg(long)]
+        journey: JourneyKey,
+        /// Only the halls under this org node
+        #[arg(long)]
+        org: Option<peakend_core::OrgNodeId>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::Format,
+    },
 }
 
 pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
     match cmd {
+        SurveyCmd::Comments {
+            journey,
+            org,
+            format,
+        } => crate::comments_cmd::run(db, journey, org, format).await?,
         SurveyCmd::Template { journey } => {
             let store = crate::init(db).await?;
             let j = crate::journey(&store, &journey).await?;

@@ -230,7 +230,7 @@ mod cases;
 mod events;
 mod journeys;
 mod org;
-mod surveys;
+pub(crate) mod surveys;
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -765,6 +765,16 @@ impl Store for SqlStore {
         to: Option<NaiveDate>,
     ) -> Result<Vec<Response>> {
         surveys::responses(self, journey, halls, from, to).await
+    }
+
+    async fn comments(
+        &self,
+        journey: &Journey,
+        halls: Option<&[HallId]>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<crate::StoredComment>> {
+        surveys::comments(self, journey, halls, from, to).await
     }
 
     async fn device_tokens(&self, halls: Option<&[HallId]>) -> Result<Vec<(HallId, i64)>> {

@@ -79,9 +79,9 @@ pub(super) async fn import_responses(
         for chunk in responses.chunks(500) {
             let sql = format!(
                 "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
-                   overall, nps, tolerable_wait_min, received_at)
+                   overall, nps, tolerable_wait_min, received_at, comment)
                  VALUES {} RETURNING id, respondent",
-                value_marks(postgres, chunk.len(), 10)
+                value_marks(postgres, chunk.len(), 11)
             );
             let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
             for r in chunk {
@@ -95,7 +95,8 @@ pub(super) async fn import_responses(
                     .bind(r.overall)
                     .bind(r.nps)
                     .bind(r.tolerable_wait_min)
-                    .bind(now);
+                    .bind(now)
+                    .bind(r.comment.as_deref());
             }
             // RETURNING's order is not promised: match ids by respondent.
             let ids: HashMap<String, i64> =
@@ -181,6 +182,11 @@ async fn survey_cases(
     let moments: Vec<peakend_core::MomentKey> =
         journey.moments().iter().map(|m| m.key.clone()).collect();
     let now = chrono::Utc::now().fixed_offset();
+    // Comments are read only when one could open a case (a contact was left).
+    let analyser = responses
+        .iter()
+        .any(|r| r.contact.is_some() && r.comment.is_some())
+        .then(|| analyser(journey));
     Ok(responses
         .iter()
         .filter(|r| r.contact.is_some())
@@ -194,8 +200,120 @@ async fn survey_cases(
                 rules.zone,
                 &rules.holidays,
             )
+            .or_else(|| {
+                let reading = analyser.as_ref()?.read(r.comment.as_deref()?);
+                comment_case(
+                    &rules.cases,
+                    &moments,
+                    r,
+                    &reading,
+                    now,
+                    rules.zone,
+                    &rules.holidays,
+                )
+            })
         })
         .collect())
+}
+
+/// The case a negative comment opens when its respondent left a contact with consent
+/// and the answer's ratings opened none (one case per answer): about the comment's
+/// first negative moment, else the hall's complaint moment; its own cause, so it
+/// opens once.
+fn comment_case(
+    rules: &peakend_core::case::CaseRules,
+    moments: &[peakend_core::MomentKey],
+    r: &Response,
+    reading: &peakend_text::Reading,
+    now: chrono::DateTime<chrono::FixedOffset>,
+    zone: peakend_core::time::Zone,
+    holidays: &BTreeSet<NaiveDate>,
+) -> Option<peakend_core::case::NewCase> {
+    let contact = r.contact.as_deref()?.trim();
+    if contact.is_empty() || reading.sentiment != peakend_text::Sentiment::Negative {
+        return None;
+    }
+    let moment = reading
+        .first_negative()
+        .and_then(|m| moments.get(m).cloned())
+        .unwrap_or_else(|| rules.complaint_moment.clone());
+    let (acknowledge_due, resolve_due) = rules.deadlines(now, zone, holidays);
+    // The comment is what the callback is about; the first 200 characters of it.
+    let excerpt: String = r.comment.as_deref()?.chars().take(200).collect();
+    Some(peakend_core::case::NewCase {
+        hall: r.hall.clone(),
+        source: peakend_core::case::CaseSource::Survey,
+        cause: format!("comment:{}", r.respondent),
+        ticket: None,
+        response: Some(r.respondent.clone()),
+        moment: moment.clone(),
+        severity: peakend_core::case::Severity::Medium,
+        summary: format!(
+            "survey {}: negative comment on {moment}: {excerpt}",
+            r.respondent
+        ),
+        contact: Some(contact.to_owned()),
+        staff: None,
+        owner: None,
+        opened_at: now.timestamp_millis(),
+        acknowledge_due,
+        resolve_due,
+    })
+}
+
+/// The analyser of a journey, built once per process and journey (building loads
+/// jieba's dictionary), rebuilt when the journey changes.
+pub(crate) fn analyser(journey: &Journey) -> std::sync::Arc<peakend_text::Analyser> {
+    type Cache =
+        std::sync::Mutex<HashMap<String, (String, std::sync::Arc<peakend_text::Analyser>)>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let doc = journey.to_json_pretty();
+    let key = journey.key().as_str().to_owned();
+    if let Some((d, a)) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if *d == doc {
+            return a.clone();
+        }
+    }
+    let built = std::sync::Arc::new(peakend_text::Analyser::new(journey));
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, (doc, built.clone()));
+    built
+}
+
+pub(super) async fn comments(
+    store: &SqlStore,
+    journey: &Journey,
+    halls: Option<&[HallId]>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<crate::StoredComment>> {
+    let key = journey.key().as_str();
+    let (from, to) = date_bounds(from, to);
+    let rows: Vec<(String, String, String, String)> = on_pool!(store, pool => {
+        sqlx::query_as(
+            "SELECT respondent, hall_id, visit_date, comment FROM survey_response
+             WHERE journey_key = $1 AND visit_date >= $2 AND visit_date <= $3 AND comment IS NOT NULL
+             ORDER BY visit_date, id",
+        )
+        .bind(key).bind(&from).bind(&to).fetch_all(pool).await?
+    });
+    let wanted: Option<HashSet<&str>> = halls.map(|h| h.iter().map(HallId::as_str).collect());
+    rows.into_iter()
+        .filter(|(_, hall, _, _)| wanted.as_ref().is_none_or(|w| w.contains(hall.as_str())))
+        .map(|(respondent, hall, date, comment)| {
+            let corrupt = |e: String| StoreError::Corrupt(format!("response `{respondent}`: {e}"));
+            Ok(crate::StoredComment {
+                hall: HallId::parse(&hall).map_err(|e| corrupt(e.to_string()))?,
+                date: NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                    .map_err(|e| corrupt(e.to_string()))?,
+                respondent,
+                comment,
+            })
+        })
+        .collect()
 }
 
 pub(super) async fn rollup_snapshot(
@@ -331,11 +449,12 @@ pub(super) async fn responses(
         Option<f64>,
         Option<f64>,
         Option<f64>,
+        Option<String>,
     );
     let (heads, ratings, needs): (Vec<Head>, Vec<RatingRow>, Vec<NeedRow>) = on_pool!(store, pool => {
         let heads = sqlx::query_as(&format!(
             "SELECT s.id, s.hall_id, s.respondent, s.visit_date, s.segment, s.purpose, s.overall, s.nps,
-               s.tolerable_wait_min FROM survey_response s WHERE {WHERE} ORDER BY s.id"
+               s.tolerable_wait_min, s.comment FROM survey_response s WHERE {WHERE} ORDER BY s.id"
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
         let ratings = sqlx::query_as(&format!(
@@ -359,7 +478,7 @@ pub(super) async fn responses(
         .collect();
     let mut out = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
-    for (id, hall, respondent, date, segment, purpose, overall, nps, wait) in heads {
+    for (id, hall, respondent, date, segment, purpose, overall, nps, wait, comment) in heads {
         if wanted.as_ref().is_some_and(|w| !w.contains(hall.as_str())) {
             continue;
         }
@@ -379,6 +498,7 @@ pub(super) async fn responses(
             needs: Vec::new(),
             // Contacts are kept only on the cases they open.
             contact: None,
+            comment,
         });
     }
     for (id, moment, importance, satisfaction) in ratings {
