@@ -180,8 +180,9 @@ pub(crate) async fn moment_comments(
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let k = journey.moments().len();
-    // (count, negative, examples as (negative, index)) per moment.
-    let mut per: Vec<(usize, usize, Vec<(bool, usize)>)> = vec![(0, 0, Vec::new()); k];
+    /// Per moment: comments, negative ones, examples as (negative, index).
+    type Tally = (usize, usize, Vec<(bool, usize)>);
+    let mut per: Vec<Tally> = vec![(0, 0, Vec::new()); k];
     for (i, r) in readings.iter().enumerate() {
         for m in &r.moments {
             let e = &mut per[m.moment];
