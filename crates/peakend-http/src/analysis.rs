@@ -139,3 +139,87 @@ async fn analysis(
         .map_err(|e| internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
 }
+
+/// A moment's comments beside its scores on the analysis page.
+pub(crate) struct MomentComments {
+    pub moment: String,
+    pub importance: String,
+    pub satisfaction: String,
+    pub count: usize,
+    /// Share negative, as a percentage with no decimals.
+    pub negative: String,
+    /// Up to three, negative first, newest first; escaped by the template.
+    pub examples: Vec<String>,
+}
+
+/// How many example comments a moment shows, and how much of each.
+const EXAMPLES: usize = 3;
+const EXAMPLE_CHARS: usize = 120;
+
+/// The comments of the halls in range, by moment, in journey order: one query for the
+/// page, read on a blocking thread (a large network has many).
+pub(crate) async fn moment_comments(
+    state: &AppState,
+    journey: &peakend_core::Journey,
+    halls: &[peakend_core::HallId],
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    scores: &(dyn Fn(&str) -> (String, String) + Sync),
+    lang: crate::view::Lang,
+) -> Result<Vec<MomentComments>, ApiError> {
+    let comments = state.store.comments(journey, Some(halls), from, to).await?;
+    if comments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let analyser = peakend_store::comment_analyser(journey);
+    let (comments, readings) = tokio::task::spawn_blocking(move || {
+        let texts: Vec<&str> = comments.iter().map(|c| c.comment.as_str()).collect();
+        let readings = analyser.read_many(&texts, 2);
+        (comments, readings)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let k = journey.moments().len();
+    /// Per moment: comments, negative ones, examples as (negative, index).
+    type Tally = (usize, usize, Vec<(bool, usize)>);
+    let mut per: Vec<Tally> = vec![(0, 0, Vec::new()); k];
+    for (i, r) in readings.iter().enumerate() {
+        for m in &r.moments {
+            let e = &mut per[m.moment];
+            let negative = m.sentiment == peakend_text::Sentiment::Negative;
+            e.0 += 1;
+            e.1 += usize::from(negative);
+            e.2.push((negative, i));
+        }
+    }
+    Ok(journey
+        .moments()
+        .iter()
+        .zip(per)
+        .filter(|(_, (count, _, _))| *count > 0)
+        .map(|(m, (count, negative, mut examples))| {
+            // Negative first, then the newest (comments come oldest first).
+            examples.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+            let (importance, satisfaction) = scores(m.key.as_str());
+            MomentComments {
+                moment: lang.text(&m.name).to_owned(),
+                importance,
+                satisfaction,
+                count,
+                negative: format!("{:.0}%", 100.0 * negative as f64 / count as f64),
+                examples: examples
+                    .iter()
+                    .take(EXAMPLES)
+                    .map(|&(_, i)| {
+                        let c = &comments[i].comment;
+                        let mut text: String = c.chars().take(EXAMPLE_CHARS).collect();
+                        if c.chars().count() > EXAMPLE_CHARS {
+                            text.push('…');
+                        }
+                        text
+                    })
+                    .collect(),
+            }
+        })
+        .collect())
+}

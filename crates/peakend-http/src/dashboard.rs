@@ -394,6 +394,8 @@ struct AnalysisPage {
     /// Service cases opened in the period by moment, most first: (moment, cases, peak
     /// or end mark), beside the peak-end results.
     case_moments: Vec<(String, i64, String)>,
+    /// Each moment's comments beside its scores (issue 22).
+    moment_comments: Vec<crate::analysis::MomentComments>,
     /// The chart data as JSON, for the page's script.
     data: String,
     export_query: String,
@@ -602,7 +604,27 @@ async fn analysis_page(
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         rows
     };
+    let moment_comments = {
+        let halls: Vec<peakend_core::HallId> = tree
+            .subtree(&node)
+            .iter()
+            .filter_map(|n| n.hall_id())
+            .collect();
+        let scores = |key: &str| {
+            chosen
+                .as_ref()
+                .and_then(|a| a.moments.iter().find(|m| m.key == key))
+                .map(|m| {
+                    let f = |x: Option<f64>| x.map(|x| format!("{x:.2}")).unwrap_or_default();
+                    (f(m.importance), f(m.satisfaction))
+                })
+                .unwrap_or_default()
+        };
+        crate::analysis::moment_comments(&state, &journey, &halls, p.from, p.to, &scores, lang)
+            .await?
+    };
     render(&AnalysisPage {
+        moment_comments,
         case_moments,
         nav: Nav::of(&viewer, &tree, &lang, &uri),
         node_name,

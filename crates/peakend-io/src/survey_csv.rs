@@ -465,12 +465,10 @@ mod tests {
     #[test]
     fn comments_are_read_and_an_over_long_one_is_refused_by_row_and_column() {
         let long = "慢".repeat(2001);
-        let text = format!(
-            "respondent,hall,date,segment,comment,contact,consent\n\
+        let text = "respondent,hall,date,segment,comment,contact,consent\n\
              r1,h1,2024-01-01,g,\"排队太久了, 叫号也不清楚\",138,yes\n\
-             r2,h1,2024-01-01,g,,,\n"
-        );
-        let rs = parse(text.as_str(), &journey(), &opts()).unwrap();
+             r2,h1,2024-01-01,g,,,\n";
+        let rs = parse(text, &journey(), &opts()).unwrap();
         assert_eq!(rs[0].comment.as_deref(), Some("排队太久了, 叫号也不清楚"));
         assert_eq!(rs[1].comment, None);
         let bad = format!("{text}r3,h1,2024-01-01,g,{long},,\n");
