@@ -2036,3 +2036,44 @@ async fn hotline_cases_are_imported_swept_and_reported() {
         assert!(err.contains("`case.opend` is not one of"), "{err}");
     }
 }
+
+// Issue 22: `peakend busy-hours` forecasts the coming week from the stored roll-ups:
+// one week of history whose busy hour is Monday 10:00.
+peakend_testkit::on_both_backends!(busy_hours_forecast_the_week_from_the_history, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        url,
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\n",
+    );
+    let mut lines = Vec::new();
+    for d in 23..=29 {
+        for (hour, n) in [(9, 1), (10, if d == 23 { 6 } else { 2 }), (11, 3)] {
+            for i in 0..n {
+                lines.push(format!(
+                    r#"{{"id":"{d}-{hour}-{i}","hall":"h1","type":"ticket_issued","at":"2026-11-{d}T{hour:02}:{:02}:00+08:00","ticket":"T{hour}{i}","service":"payment"}}"#,
+                    i * 5
+                ));
+            }
+        }
+    }
+    let file = write(dir.path(), "week.ndjson", lines.join("\n").as_bytes());
+    ok(url, &["events", "ingest", &file]);
+    let args = [
+        "busy-hours",
+        "--hall",
+        "h1",
+        "--weeks",
+        "1",
+        "--from",
+        "2026-11-30",
+    ];
+    let json: Value =
+        serde_json::from_str(&ok(url, &[&args[..], &["--format", "json"]].concat())).unwrap();
+    assert_eq!(json["days"][0]["hours"][1]["expected"], 6.0);
+    assert_eq!(json["days"][0]["hours"][1]["level"], "busy");
+    let table = ok(url, &args);
+    assert!(table.contains("6忙") && table.contains("1闲"), "{table}");
+    let err = fails(url, &["busy-hours", "--hall", "h9"]);
+    assert!(err.contains("`h9` is not a hall"), "{err}");
+});
