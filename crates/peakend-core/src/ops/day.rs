@@ -36,6 +36,9 @@ pub struct Rules {
     pub checks: Vec<AutoRule>,
     /// The kiosks the hall has (its org node's count): each one checked every day.
     pub kiosks: u32,
+    /// A centre's call targets: the journey's `answer_within` (service level) and
+    /// `short_abandon` standards.
+    pub calls: super::call::CallMeasure,
 }
 
 /// An automatic check as a journey sets it: the standard it judges and how.
@@ -71,6 +74,7 @@ impl Default for Rules {
             cases: crate::case::CaseRules::default(),
             checks: Vec::new(),
             kiosks: 0,
+            calls: super::call::CallMeasure::default(),
         }
     }
 }
@@ -100,6 +104,12 @@ impl Rules {
         }
         if let Some(t) = journey.threshold("repair_within") {
             rules.repair_within_working_days = t.value.round().max(0.0) as u32;
+        }
+        if let Some(ms) = duration_ms("answer_within") {
+            rules.calls.target_ms = ms;
+        }
+        if let Some(ms) = duration_ms("short_abandon") {
+            rules.calls.short_abandon_ms = ms;
         }
         rules.cases = crate::case::CaseRules::from_journey(journey);
         rules.checks = journey
@@ -313,6 +323,8 @@ pub struct HallDay {
     kiosks_checked: BTreeSet<String>,
     /// Faults restored this day before their repair deadline.
     repairs_in_time: u64,
+    /// A contact centre's calls of the day (empty for a hall).
+    calls: super::call::CallDay,
 }
 
 /// What clears an alert: its ticket being called or leaving, its kiosk restored.
@@ -346,7 +358,13 @@ impl HallDay {
             kiosks_seen: BTreeSet::new(),
             kiosks_checked: BTreeSet::new(),
             repairs_in_time: 0,
+            calls: super::call::CallDay::new(),
         }
+    }
+
+    /// The centre's calls of the day.
+    pub fn calls(&self) -> &super::call::CallDay {
+        &self.calls
     }
 
     /// From now on, remember which tickets change, for [`HallDay::take_changed`].
@@ -561,6 +579,12 @@ impl HallDay {
     /// error and changes nothing.
     pub fn apply(&mut self, e: &Event) -> Result<(), String> {
         let t = e.at_ms();
+        // A centre's call: its own fold, apart from the tickets (issue 22).
+        if let Some(call) = e.kind.as_call() {
+            self.calls.apply(t, &call)?;
+            self.advance_to(t);
+            return Ok(());
+        }
         self.check(e)?;
         self.advance_to(t);
         if let Some(ticket) = e.kind.ticket() {
@@ -694,6 +718,14 @@ impl HallDay {
             }
             // A case, not a change to the day.
             EventKind::Complaint { .. } => {}
+            // Applied above, by the call fold.
+            EventKind::CallOffered { .. }
+            | EventKind::CallAnswered { .. }
+            | EventKind::CallAbandoned { .. }
+            | EventKind::CallHeld { .. }
+            | EventKind::CallResumed { .. }
+            | EventKind::CallTransferred { .. }
+            | EventKind::CallEnded { .. } => {}
         }
         self.check_pre_processing(t);
         Ok(())

@@ -14,6 +14,9 @@ use super::ticket::{AnnouncedSums, KpiSums, Kpis, Measure, PredictorAccuracy, Ti
 pub enum Bucket {
     Hour,
     Day,
+    /// Half-hours: what a contact centre is staffed by; a hall's tickets in this bucket
+    /// are replayed (their roll-ups keep hours).
+    HalfHour,
 }
 
 impl std::str::FromStr for Bucket {
@@ -22,7 +25,8 @@ impl std::str::FromStr for Bucket {
         match s {
             "hour" => Ok(Bucket::Hour),
             "day" => Ok(Bucket::Day),
-            other => Err(format!("`{other}` is not hour or day")),
+            "half-hour" | "half_hour" | "30min" => Ok(Bucket::HalfHour),
+            other => Err(format!("`{other}` is not half-hour, hour or day")),
         }
     }
 }
@@ -52,6 +56,9 @@ pub struct KpiReport {
     pub staff: Vec<Keyed>,
     /// How the waits announced at issue compared with the waits that followed.
     pub announced_wait: PredictorAccuracy,
+    /// The calls of the contact centres at or below the node, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<super::call::CallReport>,
 }
 
 pub fn report(
@@ -101,6 +108,10 @@ impl ReportSums {
         let local = DateTime::from_timestamp_millis(at_ms)?.with_timezone(&self.offset);
         let start = match self.bucket {
             Bucket::Hour => local.with_minute(0)?.with_second(0)?.with_nanosecond(0)?,
+            Bucket::HalfHour => local
+                .with_minute(local.minute() / 30 * 30)?
+                .with_second(0)?
+                .with_nanosecond(0)?,
             Bucket::Day => local
                 .with_hour(0)?
                 .with_minute(0)?
@@ -141,7 +152,10 @@ impl ReportSums {
         let Some(detail) = &day.detail else {
             return false;
         };
-        if self.offset.local_minus_utc() % 3600 != 0 || day.measure() != self.measure {
+        if self.offset.local_minus_utc() % 3600 != 0
+            || day.measure() != self.measure
+            || self.bucket == Bucket::HalfHour
+        {
             return false;
         }
         let sums = day.sums_at(until);
@@ -187,6 +201,7 @@ impl ReportSums {
             counters: keyed(self.counters),
             staff: keyed(self.staff),
             announced_wait: self.announced.accuracy(),
+            calls: None,
         }
     }
 }
