@@ -42,20 +42,36 @@ impl Assignments {
     }
 
     /// The journey `node` lives by: its nearest ancestor's assignment (itself first).
+    /// A contact centre takes only its own assignment: a region's journey is a hall's
+    /// (its moments are a visit's), so a centre otherwise lives by the `hotline`.
     pub fn effective(&self, tree: &OrgTree, node: &OrgNodeId) -> Effective {
+        let level = tree.get(node).map(|n| n.level);
+        let reach = if level == Some(crate::org::OrgLevel::Centre) {
+            1
+        } else {
+            usize::MAX
+        };
         tree.ancestry(node)
             .into_iter()
+            .take(reach)
             .find_map(|n| {
                 self.0.get(&n.id).map(|k| Effective {
                     journey: k.clone(),
                     from: Some(n.id.clone()),
                 })
             })
-            .unwrap_or_else(default_effective)
+            .unwrap_or_else(|| default_for(tree.get(node).map(|n| n.level)))
     }
 
     /// The assignment that binds `node` from above: the nearest strict ancestor's.
     fn above(&self, tree: &OrgTree, node: &OrgNodeId) -> Option<(OrgNodeId, JourneyKey)> {
+        // Nothing above binds a centre (see `effective`).
+        if tree
+            .get(node)
+            .is_some_and(|n| n.level == crate::org::OrgLevel::Centre)
+        {
+            return None;
+        }
         tree.ancestry(node)
             .into_iter()
             .skip(1)
@@ -74,9 +90,19 @@ impl Assignments {
     }
 }
 
-fn default_effective() -> Effective {
+/// The built-in journey a node lives by when nothing above it has one: a contact
+/// centre the `hotline`, everything else the `service-hall`.
+pub fn default_journey(level: Option<crate::org::OrgLevel>) -> JourneyKey {
+    let key = match level {
+        Some(crate::org::OrgLevel::Centre) => builtin::HOTLINE,
+        _ => builtin::SERVICE_HALL,
+    };
+    JourneyKey::parse(key).expect("the built-in key is valid")
+}
+
+fn default_for(level: Option<crate::org::OrgLevel>) -> Effective {
     Effective {
-        journey: JourneyKey::parse(builtin::SERVICE_HALL).expect("the built-in key is valid"),
+        journey: default_journey(level),
         from: None,
     }
 }
@@ -159,6 +185,9 @@ pub fn check_assignment(
     // Below: each node's own assignment must keep the new one (the nearest assigned
     // descendants are enough, since deeper ones were checked against those).
     for n in tree.subtree(node).into_iter().skip(1) {
+        if n.level == crate::org::OrgLevel::Centre {
+            continue;
+        }
         if let Some(own) = assignments.own(&n.id) {
             let binding_here = tree
                 .ancestry(&n.id)

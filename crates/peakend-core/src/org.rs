@@ -17,15 +17,23 @@ pub enum OrgLevel {
     City,
     District,
     Hall,
+    /// A contact centre: a leaf like a hall, whose events are calls (issue 22).
+    Centre,
 }
 
 impl OrgLevel {
-    pub const ALL: [OrgLevel; 4] = [
+    pub const ALL: [OrgLevel; 5] = [
         OrgLevel::Province,
         OrgLevel::City,
         OrgLevel::District,
         OrgLevel::Hall,
+        OrgLevel::Centre,
     ];
+
+    /// Halls and centres are the leaves: nothing sits under them.
+    pub fn is_leaf(self) -> bool {
+        matches!(self, OrgLevel::Hall | OrgLevel::Centre)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -33,6 +41,7 @@ impl OrgLevel {
             OrgLevel::City => "city",
             OrgLevel::District => "district",
             OrgLevel::Hall => "hall",
+            OrgLevel::Centre => "centre",
         }
     }
 
@@ -42,6 +51,7 @@ impl OrgLevel {
             OrgLevel::City => "市",
             OrgLevel::District => "区县",
             OrgLevel::Hall => "营业厅",
+            OrgLevel::Centre => "呼叫中心",
         }
     }
 }
@@ -62,8 +72,9 @@ impl FromStr for OrgLevel {
             "city" | "市" | "地市" => Ok(OrgLevel::City),
             "district" | "区" | "县" | "区县" => Ok(OrgLevel::District),
             "hall" | "厅" | "营业厅" => Ok(OrgLevel::Hall),
+            "centre" | "center" | "呼叫中心" | "客服中心" => Ok(OrgLevel::Centre),
             other => Err(format!(
-                "unknown level `{other}` (expected province, city, district or hall)"
+                "unknown level `{other}` (expected province, city, district, hall or centre)"
             )),
         }
     }
@@ -193,15 +204,15 @@ impl OrgTree {
                         id: n.id.clone(),
                         parent: p.clone(),
                     }),
-                    // Strictly deeper levels also rule out cycles.
-                    Some(&pi) if nodes[pi].level >= n.level => {
-                        errors.push(OrgError::LevelNotBelowParent {
+                    // Strictly deeper levels also rule out cycles; halls and centres
+                    // are leaves (a centre orders after a hall but never sits under one).
+                    Some(&pi) if nodes[pi].level >= n.level || nodes[pi].level.is_leaf() => errors
+                        .push(OrgError::LevelNotBelowParent {
                             id: n.id.clone(),
                             level: n.level,
                             parent: p.clone(),
                             parent_level: nodes[pi].level,
-                        })
-                    }
+                        }),
                     Some(_) => children.entry(p.clone()).or_default().push(i),
                 },
             }
@@ -441,5 +452,19 @@ mod tests {
         assert_eq!("营业厅".parse::<OrgLevel>(), Ok(OrgLevel::Hall));
         assert_eq!("city".parse::<OrgLevel>(), Ok(OrgLevel::City));
         assert!("town".parse::<OrgLevel>().unwrap_err().contains("`town`"));
+        assert_eq!("呼叫中心".parse::<OrgLevel>(), Ok(OrgLevel::Centre));
+        assert_eq!("centre".parse::<OrgLevel>(), Ok(OrgLevel::Centre));
+    }
+
+    #[test]
+    fn a_centre_is_a_leaf_under_a_region_never_under_a_hall() {
+        let mut nodes = sample();
+        nodes.push(node("cc", Some("c1"), OrgLevel::Centre));
+        assert!(OrgTree::build(nodes.clone()).is_ok());
+        nodes.push(node("cc2", Some("h1"), OrgLevel::Centre));
+        nodes.push(node("h9", Some("cc"), OrgLevel::Hall));
+        let errors = OrgTree::build(nodes).unwrap_err();
+        let ids: Vec<_> = errors.iter().map(|e| e.node().as_str()).collect();
+        assert_eq!(ids, ["cc2", "h9"]);
     }
 }

@@ -46,7 +46,10 @@ fn subject(e: &Event) -> Option<String> {
         EventKind::KioskFault { kiosk, .. } | EventKind::KioskRestored { kiosk } => {
             Some(format!("kiosk:{kiosk}"))
         }
-        kind => kind.ticket().map(|t| format!("ticket:{t}")),
+        kind => match kind.call_id() {
+            Some(c) => Some(format!("call:{c}")),
+            None => kind.ticket().map(|t| format!("ticket:{t}")),
+        },
     }
 }
 

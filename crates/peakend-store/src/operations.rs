@@ -13,12 +13,10 @@ pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
     let node = OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
     // Events name their hall; one not in the organisation has no rules to follow (and
     // `visit_event` keeps no foreign key to check it, see migration 0015).
-    if tree
-        .get(&node)
-        .is_none_or(|n| n.level != peakend_core::OrgLevel::Hall)
-    {
+    // A contact centre's events name it in `hall` and come the same way (issue 22).
+    if tree.get(&node).is_none_or(|n| !n.level.is_leaf()) {
         return Err(StoreError::NotFound(format!(
-            "`{hall}` is not a hall of the organisation"
+            "`{hall}` is not a hall or centre of the organisation"
         )));
     }
     let effective = store.journey_assignments().await?.effective(&tree, &node);
@@ -53,7 +51,14 @@ impl RulesBook {
         let mut journeys = HashMap::new();
         let builtin = JourneyKey::parse(peakend_core::builtin::SERVICE_HALL)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        for key in assignments.iter().map(|(_, k)| k).chain([&builtin]) {
+        // A centre's default journey (see `assignment::default_journey`).
+        let hotline = JourneyKey::parse(peakend_core::builtin::HOTLINE)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for key in assignments
+            .iter()
+            .map(|(_, k)| k)
+            .chain([&builtin, &hotline])
+        {
             if !journeys.contains_key(key) {
                 let rules = store
                     .journey(key)
@@ -230,8 +235,11 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
     let from = local_midnight(q.from, q.offset);
     let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
     replay.extend(other.into_iter().map(|h| (h, from, to)));
+    let calls = stored_call_report(store, &book, q).await?;
     if replay.is_empty() {
-        return Ok(sums.report());
+        let mut report = sums.report();
+        report.calls = calls;
+        return Ok(report);
     }
     // A few halls at a time: one reads while others parse and replay.
     let jobs: Vec<(HallId, Rules, i64, i64)> = replay
@@ -252,7 +260,61 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
     for h in &replayed {
         sums.add_tickets(&h.hall, &h.tickets);
     }
-    Ok(sums.report())
+    let mut report = sums.report();
+    report.calls = calls;
+    Ok(report)
+}
+
+/// The `calls` section of a KPI report: the contact centres at or below the node, over
+/// the local days [from, to] of each centre's zone, from the ingest's roll-ups (a
+/// centre-day marked for replay is replayed). First-contact resolution reads the
+/// contacts of the 7 days after the period too: a repeat may come then.
+async fn stored_call_report(
+    store: &dyn Store,
+    book: &RulesBook,
+    q: &KpiQuery<'_>,
+) -> Result<Option<peakend_core::ops::call::CallReport>> {
+    use peakend_core::ops::call::{CallBucket, CallReportSums, CallRollup};
+    let tree = book.tree();
+    let centres: HashSet<HallId> = match q.org {
+        Some(n) => tree.subtree(n),
+        None => tree.nodes().iter().collect(),
+    }
+    .into_iter()
+    .filter(|n| n.level == peakend_core::OrgLevel::Centre)
+    .filter_map(|n| HallId::parse(n.id.as_str()).ok())
+    .collect();
+    if centres.is_empty() {
+        return Ok(None);
+    }
+    let bucket = match q.bucket {
+        Bucket::HalfHour => CallBucket::HalfHour,
+        Bucket::Hour => CallBucket::Hour,
+        Bucket::Day => CallBucket::Day,
+    };
+    let mut sums = CallReportSums::new(bucket, q.offset);
+    let until = q.to + chrono::Days::new(7);
+    for (centre, date, rollup) in store.ops_rollups(q.from, until).await? {
+        if !centres.contains(&centre) {
+            continue;
+        }
+        let calls = match rollup {
+            Some(r) => r.calls,
+            None => {
+                let rules = book.hall(&centre);
+                let offset = rules.zone.offset_on(date);
+                let lo = local_midnight(date, offset);
+                let hi = local_midnight(date.succ_opt().unwrap_or(date), offset);
+                let events = store.hall_events(&centre, lo, hi).await?;
+                let day = HallDay::replay(rules.clone(), &events, hi);
+                CallRollup::of(day.calls(), rules.calls)
+            }
+        };
+        if let Some(calls) = calls {
+            sums.add_rollup(centre.as_str(), &calls, date <= q.to);
+        }
+    }
+    Ok(sums.report(q.now_ms))
 }
 
 /// Day-level operations of a set of halls: what an overview shows.

@@ -23,7 +23,7 @@ pub struct KpiArgs {
     /// Last day, YYYY-MM-DD
     #[arg(long, value_parser = peakend_core::survey::parse_date)]
     to: NaiveDate,
-    /// hour or day
+    /// half-hour, hour or day
     #[arg(long, default_value = "day")]
     bucket: Bucket,
     /// The report's UTC offset (default: the node's time zone, from the organisation)
@@ -104,6 +104,9 @@ pub async fn run(db: &str, args: KpiArgs) -> anyhow::Result<()> {
                 ],
                 &rows,
             );
+            if let Some(calls) = &report.calls {
+                call_table(calls);
+            }
         }
         other => bail!(
             "kpi supports --format table or json, not {}",
@@ -131,4 +134,63 @@ fn row(label: &str, k: &Kpis) -> Vec<String> {
         pct(k.target_level),
         k.expired.to_string(),
     ]
+}
+
+/// The contact centres' calls (when the node has centres), after the halls' table.
+fn call_table(calls: &peakend_core::ops::call::CallReport) {
+    use peakend_core::ops::call::{CallKeyed, CallKpis};
+    let pct = |x: Option<f64>| x.map(|v| format!("{:.1}", 100.0 * v)).unwrap_or_default();
+    let num = |x: Option<f64>| x.map(|v| format!("{v:.0}")).unwrap_or_default();
+    let row = |label: String, k: &CallKpis| {
+        vec![
+            label,
+            k.offered.to_string(),
+            k.answered.to_string(),
+            k.abandoned.to_string(),
+            k.short_abandoned.to_string(),
+            pct(k.service_level),
+            num(k.asa_s),
+            num(k.talk_s),
+            num(k.hold_s),
+            num(k.acw_s),
+            num(k.aht_s),
+        ]
+    };
+    let mut rows = vec![row("calls total 合计".into(), &calls.total)];
+    for (label, groups) in [
+        ("", &calls.buckets),
+        ("centre ", &calls.centres),
+        ("queue ", &calls.queues),
+        ("agent ", &calls.agents),
+    ] {
+        rows.extend(
+            groups
+                .iter()
+                .map(|CallKeyed { key, kpis }| row(format!("{label}{key}"), kpis)),
+        );
+    }
+    outln!("");
+    table::print(
+        &[
+            "CALLS",
+            "OFFERED",
+            "ANSWERED",
+            "ABANDONED",
+            "SHORT",
+            "SL%",
+            "ASA s",
+            "TALK s",
+            "HOLD s",
+            "ACW s",
+            "AHT s",
+        ],
+        &rows,
+    );
+    outln!(
+        "service level: answered within {:.0} s ÷ (offered − abandons under {:.0} s); FCR {} ({} calls measured)",
+        calls.target_s,
+        calls.short_abandon_s,
+        pct(calls.fcr).to_string() + if calls.fcr.is_some() { "%" } else { "–" },
+        calls.fcr_measured
+    );
 }

@@ -421,6 +421,243 @@ pub fn first_contact_resolution(
     (fcr, measured)
 }
 
+/// A repeat contact within this window undoes a first-contact resolution (7 days).
+pub const FCR_WINDOW_MS: i64 = 7 * 86_400_000;
+
+/// The first ms of the UTC half-hour of an instant: any UTC offset in whole half-hours
+/// (all of China's, and India's) buckets these by its local half-hour, hour or day.
+pub fn utc_half_hour(at_ms: i64) -> i64 {
+    at_ms.div_euclid(1_800_000) * 1_800_000
+}
+
+/// A centre-day's calls summed per offer half-hour, queue and agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRow {
+    /// [`utc_half_hour`] of the offer.
+    pub slot: i64,
+    pub queue: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    pub sums: CallSums,
+}
+
+/// A call of a known customer, what first-contact resolution needs: the customer's
+/// salted key (never the number), when the call was offered, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallContact {
+    pub customer: String,
+    pub at: i64,
+    /// Answered and ended: a contact that could resolve.
+    pub handled: bool,
+    /// Ended with outcome `done`.
+    pub resolved: bool,
+}
+
+/// A centre's day of calls as the ingest keeps it in the day's roll-up: mergeable
+/// sums per half-hour × queue × agent and the known customers' contacts. A call's
+/// figures do not depend on when they are read, so the sums are final as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallRollup {
+    pub measure: CallMeasure,
+    pub rows: Vec<CallRow>,
+    pub contacts: Vec<CallContact>,
+}
+
+impl CallRollup {
+    /// The roll-up of a day's calls; `None` for a day without any (a hall's).
+    pub fn of(day: &CallDay, m: CallMeasure) -> Option<CallRollup> {
+        let mut rows: BTreeMap<(i64, &str, Option<&str>), CallSums> = BTreeMap::new();
+        let mut contacts = Vec::new();
+        for c in day.calls() {
+            rows.entry((utc_half_hour(c.offered_at), &c.queue, c.agent.as_deref()))
+                .or_default()
+                .add(c, m);
+            if let Some(customer) = &c.customer {
+                contacts.push(CallContact {
+                    customer: customer.clone(),
+                    at: c.offered_at,
+                    handled: c.talk_ms().is_some(),
+                    resolved: c.outcome == Some(Outcome::Done),
+                });
+            }
+        }
+        if rows.is_empty() {
+            return None;
+        }
+        Some(CallRollup {
+            measure: m,
+            rows: rows
+                .into_iter()
+                .map(|((slot, queue, agent), sums)| CallRow {
+                    slot,
+                    queue: queue.to_owned(),
+                    agent: agent.map(str::to_owned),
+                    sums,
+                })
+                .collect(),
+            contacts,
+        })
+    }
+}
+
+/// First-contact resolution of the handled contacts among `contacts` for which
+/// `in_period` holds: resolved, and no other contact of the same customer (any call,
+/// answered or not, the list may reach past the period) within [`FCR_WINDOW_MS`] after
+/// it. Only contacts whose window has passed by `now_ms` are measured. Returns
+/// (resolved at first contact, measured).
+pub fn fcr_of(contacts: &[(CallContact, bool)], now_ms: i64) -> (u64, u64) {
+    let mut by_customer: BTreeMap<&str, Vec<(i64, usize)>> = BTreeMap::new();
+    for (i, (c, _)) in contacts.iter().enumerate() {
+        by_customer.entry(&c.customer).or_default().push((c.at, i));
+    }
+    let (mut fcr, mut measured) = (0, 0);
+    for list in by_customer.values_mut() {
+        list.sort_unstable();
+        for (k, &(at, i)) in list.iter().enumerate() {
+            let (c, in_period) = &contacts[i];
+            if !in_period || !c.handled || at + FCR_WINDOW_MS > now_ms {
+                continue;
+            }
+            measured += 1;
+            let repeat = list
+                .get(k + 1)
+                .is_some_and(|(next, _)| *next - at <= FCR_WINDOW_MS);
+            if c.resolved && !repeat {
+                fcr += 1;
+            }
+        }
+    }
+    (fcr, measured)
+}
+
+/// How a call report buckets its intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallBucket {
+    HalfHour,
+    Hour,
+    Day,
+}
+
+/// Call KPIs under one key, with first-contact resolution where it is measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallKeyed {
+    pub key: String,
+    pub kpis: CallKpis,
+}
+
+/// The `calls` section of a KPI report: the centres at or below the node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallReport {
+    pub bucket: CallBucket,
+    /// The service-level target and short-abandon time the report counts with.
+    pub target_s: f64,
+    pub short_abandon_s: f64,
+    pub total: CallKpis,
+    /// Resolved at first contact ÷ handled calls of known customers whose 7-day window
+    /// has passed; `None` when none has.
+    pub fcr: Option<f64>,
+    pub fcr_measured: u64,
+    /// By the local start (RFC 3339) of the interval the call was offered in.
+    pub buckets: Vec<CallKeyed>,
+    pub centres: Vec<CallKeyed>,
+    /// `centre/queue` (the last queue, after transfers).
+    pub queues: Vec<CallKeyed>,
+    /// `centre/agent` (the last agent).
+    pub agents: Vec<CallKeyed>,
+}
+
+/// A call report being summed up from centre-days' roll-ups.
+pub struct CallReportSums {
+    bucket: CallBucket,
+    offset: chrono::FixedOffset,
+    measure: Option<CallMeasure>,
+    total: CallSums,
+    buckets: BTreeMap<String, CallSums>,
+    centres: BTreeMap<String, CallSums>,
+    queues: BTreeMap<String, CallSums>,
+    agents: BTreeMap<String, CallSums>,
+    contacts: Vec<(CallContact, bool)>,
+}
+
+impl CallReportSums {
+    pub fn new(bucket: CallBucket, offset: chrono::FixedOffset) -> CallReportSums {
+        CallReportSums {
+            bucket,
+            offset,
+            measure: None,
+            total: CallSums::default(),
+            buckets: BTreeMap::new(),
+            centres: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            contacts: Vec::new(),
+        }
+    }
+
+    fn bucket_of(&self, at_ms: i64) -> Option<String> {
+        use chrono::Timelike;
+        let local = chrono::DateTime::from_timestamp_millis(at_ms)?.with_timezone(&self.offset);
+        let start = match self.bucket {
+            CallBucket::HalfHour => local.with_minute(local.minute() / 30 * 30)?,
+            CallBucket::Hour => local.with_minute(0)?,
+            CallBucket::Day => local.with_hour(0)?.with_minute(0)?,
+        };
+        Some(start.with_second(0)?.with_nanosecond(0)?.to_rfc3339())
+    }
+
+    /// Adds a centre-day: its sums when `in_period`, its contacts always (a contact
+    /// after the period may be a repeat of one in it).
+    pub fn add_rollup(&mut self, centre: &str, day: &CallRollup, in_period: bool) {
+        self.contacts
+            .extend(day.contacts.iter().map(|c| (c.clone(), in_period)));
+        if !in_period {
+            return;
+        }
+        self.measure.get_or_insert(day.measure);
+        let merge = |m: &mut BTreeMap<String, CallSums>, k: String, s: &CallSums| {
+            m.entry(k).or_default().merge(s)
+        };
+        for r in &day.rows {
+            self.total.merge(&r.sums);
+            merge(&mut self.centres, centre.to_owned(), &r.sums);
+            merge(&mut self.queues, format!("{centre}/{}", r.queue), &r.sums);
+            if let Some(a) = &r.agent {
+                merge(&mut self.agents, format!("{centre}/{a}"), &r.sums);
+            }
+            if let Some(b) = self.bucket_of(r.slot) {
+                merge(&mut self.buckets, b, &r.sums);
+            }
+        }
+    }
+
+    /// The report, `None` when no centre-day had calls.
+    pub fn report(self, now_ms: i64) -> Option<CallReport> {
+        let measure = self.measure?;
+        let keyed = |m: BTreeMap<String, CallSums>| {
+            m.into_iter()
+                .map(|(key, s)| CallKeyed {
+                    key,
+                    kpis: s.kpis(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let (fcr, measured) = fcr_of(&self.contacts, now_ms);
+        Some(CallReport {
+            bucket: self.bucket,
+            target_s: measure.target_ms as f64 / 1000.0,
+            short_abandon_s: measure.short_abandon_ms as f64 / 1000.0,
+            total: self.total.kpis(),
+            fcr: (measured > 0).then(|| fcr as f64 / measured as f64),
+            fcr_measured: measured,
+            buckets: keyed(self.buckets),
+            centres: keyed(self.centres),
+            queues: keyed(self.queues),
+            agents: keyed(self.agents),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

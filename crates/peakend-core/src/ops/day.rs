@@ -45,6 +45,9 @@ pub struct Rules {
     /// A booked customer arriving within the slot goes to the green channel, served
     /// before everyone waiting (the journey's `enter` / `green_channel` standard).
     pub green_channel: bool,
+    /// A centre's call targets: the journey's `answer_within` (service level) and
+    /// `short_abandon` standards.
+    pub calls: super::call::CallMeasure,
 }
 
 /// The tiers' order and targets when the journey sets none: diamond 5 min, gold 10,
@@ -94,6 +97,7 @@ impl Default for Rules {
             remote_valid_ms: 30 * 60_000,
             tiers: default_tiers(),
             green_channel: true,
+            calls: super::call::CallMeasure::default(),
         }
     }
 }
@@ -147,6 +151,12 @@ impl Rules {
         rules.green_channel = journey
             .standards()
             .any(|(_, s)| s.key.as_str() == "green_channel");
+        if let Some(ms) = duration_ms("answer_within") {
+            rules.calls.target_ms = ms;
+        }
+        if let Some(ms) = duration_ms("short_abandon") {
+            rules.calls.short_abandon_ms = ms;
+        }
         rules.cases = crate::case::CaseRules::from_journey(journey);
         rules.checks = journey
             .standards()
@@ -437,6 +447,8 @@ pub struct HallDay {
     kiosks_checked: BTreeSet<String>,
     /// Faults restored this day before their repair deadline.
     repairs_in_time: u64,
+    /// A contact centre's calls of the day (empty for a hall).
+    calls: super::call::CallDay,
 }
 
 /// What clears an alert: its ticket being called or leaving, its kiosk restored.
@@ -471,7 +483,13 @@ impl HallDay {
             kiosks_seen: BTreeSet::new(),
             kiosks_checked: BTreeSet::new(),
             repairs_in_time: 0,
+            calls: super::call::CallDay::new(),
         }
+    }
+
+    /// The centre's calls of the day.
+    pub fn calls(&self) -> &super::call::CallDay {
+        &self.calls
     }
 
     /// From now on, remember which tickets change, for [`HallDay::take_changed`].
@@ -730,6 +748,12 @@ impl HallDay {
     /// error and changes nothing.
     pub fn apply(&mut self, e: &Event) -> Result<(), String> {
         let t = e.at_ms();
+        // A centre's call: its own fold, apart from the tickets (issue 22).
+        if let Some(call) = e.kind.as_call() {
+            self.calls.apply(t, &call)?;
+            self.advance_to(t);
+            return Ok(());
+        }
         self.check(e)?;
         self.advance_to(t);
         if let Some(ticket) = e.kind.ticket() {
@@ -946,6 +970,14 @@ impl HallDay {
             }
             // A case, not a change to the day.
             EventKind::Complaint { .. } => {}
+            // Applied above, by the call fold.
+            EventKind::CallOffered { .. }
+            | EventKind::CallAnswered { .. }
+            | EventKind::CallAbandoned { .. }
+            | EventKind::CallHeld { .. }
+            | EventKind::CallResumed { .. }
+            | EventKind::CallTransferred { .. }
+            | EventKind::CallEnded { .. } => {}
         }
         self.check_pre_processing(t);
         Ok(())

@@ -5,6 +5,7 @@
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
+use super::call::CallEventKind;
 use crate::id::HallId;
 
 /// How a service ended.
@@ -125,6 +126,43 @@ pub enum EventKind {
         moment: Option<String>,
         text: String,
     },
+    // A contact centre's calls (issue 22): the centre names itself in `hall`, and each
+    // call's timeline is folded by `call::CallDay` (see `EventKind::as_call`).
+    CallOffered {
+        call: String,
+        queue: String,
+        #[serde(default)]
+        segment: Option<String>,
+        /// A salted hash of the caller's number, never the number.
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    CallAnswered {
+        call: String,
+        agent: String,
+    },
+    CallAbandoned {
+        call: String,
+    },
+    CallHeld {
+        call: String,
+    },
+    CallResumed {
+        call: String,
+    },
+    CallTransferred {
+        call: String,
+        #[serde(default)]
+        queue: Option<String>,
+        #[serde(default)]
+        agent: Option<String>,
+    },
+    CallEnded {
+        call: String,
+        outcome: Outcome,
+        #[serde(default)]
+        acw_s: f64,
+    },
 }
 
 fn yes() -> bool {
@@ -207,7 +245,70 @@ impl EventKind {
             // A complaint may name a ticket, but never waits for it: it is applied (and
             // its case opened) whatever the ticket's state.
             | EventKind::Complaint { .. } => None,
+            EventKind::CallOffered { .. }
+            | EventKind::CallAnswered { .. }
+            | EventKind::CallAbandoned { .. }
+            | EventKind::CallHeld { .. }
+            | EventKind::CallResumed { .. }
+            | EventKind::CallTransferred { .. }
+            | EventKind::CallEnded { .. } => None,
         }
+    }
+
+    /// The call id of a call event.
+    pub fn call_id(&self) -> Option<&str> {
+        match self {
+            EventKind::CallOffered { call, .. }
+            | EventKind::CallAnswered { call, .. }
+            | EventKind::CallAbandoned { call }
+            | EventKind::CallHeld { call }
+            | EventKind::CallResumed { call }
+            | EventKind::CallTransferred { call, .. }
+            | EventKind::CallEnded { call, .. } => Some(call),
+            _ => None,
+        }
+    }
+
+    /// A call event as the call fold takes it.
+    pub fn as_call(&self) -> Option<CallEventKind> {
+        // Matched by reference: a ticket event costs one comparison, no clone.
+        Some(match self {
+            EventKind::CallOffered {
+                call,
+                queue,
+                segment,
+                customer,
+            } => CallEventKind::CallOffered {
+                call: call.clone(),
+                queue: queue.clone(),
+                segment: segment.clone(),
+                customer: customer.clone(),
+            },
+            EventKind::CallAnswered { call, agent } => CallEventKind::CallAnswered {
+                call: call.clone(),
+                agent: agent.clone(),
+            },
+            EventKind::CallAbandoned { call } => {
+                CallEventKind::CallAbandoned { call: call.clone() }
+            }
+            EventKind::CallHeld { call } => CallEventKind::CallHeld { call: call.clone() },
+            EventKind::CallResumed { call } => CallEventKind::CallResumed { call: call.clone() },
+            EventKind::CallTransferred { call, queue, agent } => CallEventKind::CallTransferred {
+                call: call.clone(),
+                queue: queue.clone(),
+                agent: agent.clone(),
+            },
+            EventKind::CallEnded {
+                call,
+                outcome,
+                acw_s,
+            } => CallEventKind::CallEnded {
+                call: call.clone(),
+                outcome: *outcome,
+                acw_s: *acw_s,
+            },
+            _ => return None,
+        })
     }
 }
 
@@ -360,6 +461,24 @@ impl Event {
                     return Err("field `text`: longer than 2,000 characters".into());
                 }
             }
+            EventKind::CallOffered { call, queue, .. } => {
+                empty("call", call)?;
+                empty("queue", queue)?;
+            }
+            EventKind::CallAnswered { call, agent } => {
+                empty("call", call)?;
+                empty("agent", agent)?;
+            }
+            EventKind::CallAbandoned { call }
+            | EventKind::CallHeld { call }
+            | EventKind::CallResumed { call }
+            | EventKind::CallTransferred { call, .. } => empty("call", call)?,
+            EventKind::CallEnded { call, acw_s, .. } => {
+                empty("call", call)?;
+                if !(acw_s.is_finite() && *acw_s >= 0.0) {
+                    return Err(format!("field `acw_s`: {acw_s} is not seconds ≥ 0"));
+                }
+            }
         }
         Ok(Event {
             id: raw.id,
@@ -395,6 +514,14 @@ impl Event {
             EventKind::Booking { .. } => 0,
             EventKind::BookingCancelled { .. } => 12,
             EventKind::Arrived { .. } => 1,
+            // A call's own order when its events share a millisecond.
+            EventKind::CallOffered { .. } => 12,
+            EventKind::CallAnswered { .. } => 13,
+            EventKind::CallHeld { .. } => 14,
+            EventKind::CallResumed { .. } => 15,
+            EventKind::CallTransferred { .. } => 16,
+            EventKind::CallAbandoned { .. } => 17,
+            EventKind::CallEnded { .. } => 18,
         }
     }
 
@@ -421,6 +548,13 @@ impl Event {
             EventKind::Booking { .. } => "booking",
             EventKind::BookingCancelled { .. } => "booking_cancelled",
             EventKind::Arrived { .. } => "arrived",
+            EventKind::CallOffered { .. } => "call_offered",
+            EventKind::CallAnswered { .. } => "call_answered",
+            EventKind::CallAbandoned { .. } => "call_abandoned",
+            EventKind::CallHeld { .. } => "call_held",
+            EventKind::CallResumed { .. } => "call_resumed",
+            EventKind::CallTransferred { .. } => "call_transferred",
+            EventKind::CallEnded { .. } => "call_ended",
         }
     }
 }

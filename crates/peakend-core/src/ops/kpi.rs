@@ -15,6 +15,9 @@ use super::ticket::{AnnouncedSums, KpiSums, Kpis, Measure, PredictorAccuracy, Ti
 pub enum Bucket {
     Hour,
     Day,
+    /// Half-hours: what a contact centre is staffed by; a hall's tickets in this bucket
+    /// are replayed (their roll-ups keep hours).
+    HalfHour,
 }
 
 impl std::str::FromStr for Bucket {
@@ -23,7 +26,8 @@ impl std::str::FromStr for Bucket {
         match s {
             "hour" => Ok(Bucket::Hour),
             "day" => Ok(Bucket::Day),
-            other => Err(format!("`{other}` is not hour or day")),
+            "half-hour" | "half_hour" | "30min" => Ok(Bucket::HalfHour),
+            other => Err(format!("`{other}` is not half-hour, hour or day")),
         }
     }
 }
@@ -58,6 +62,9 @@ pub struct KpiReport {
     pub tiers: Vec<TierKpis>,
     /// By where the ticket was taken (kiosk, sms, app).
     pub channels: Vec<Keyed>,
+    /// The calls of the contact centres at or below the node, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<super::call::CallReport>,
 }
 
 /// A tier's KPIs: `kpis.target_level` is the share called within `target_s`.
@@ -128,6 +135,10 @@ impl ReportSums {
         let local = DateTime::from_timestamp_millis(at_ms)?.with_timezone(&self.offset);
         let start = match self.bucket {
             Bucket::Hour => local.with_minute(0)?.with_second(0)?.with_nanosecond(0)?,
+            Bucket::HalfHour => local
+                .with_minute(local.minute() / 30 * 30)?
+                .with_second(0)?
+                .with_nanosecond(0)?,
             Bucket::Day => local
                 .with_hour(0)?
                 .with_minute(0)?
@@ -180,7 +191,10 @@ impl ReportSums {
         {
             return false;
         }
-        if self.offset.local_minus_utc() % 3600 != 0 || day.measure() != self.measure {
+        if self.offset.local_minus_utc() % 3600 != 0
+            || day.measure() != self.measure
+            || self.bucket == Bucket::HalfHour
+        {
             return false;
         }
         let sums = day.sums_at(until);
@@ -260,6 +274,7 @@ impl ReportSums {
                     kpis: s.kpis(),
                 })
                 .collect(),
+            calls: None,
         }
     }
 }

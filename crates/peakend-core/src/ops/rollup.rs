@@ -70,6 +70,9 @@ pub struct DayRollup {
     /// stored before it was kept, whose days a report replays.
     #[serde(default)]
     pub detail: Option<RollupDetail>,
+    /// A contact centre's calls of the day (issue 22); absent for a hall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<super::call::CallRollup>,
 }
 
 /// A day's finished tickets per hour, counter and staff member, and how their announced
@@ -102,6 +105,7 @@ impl DayRollup {
     pub fn of(day: &HallDay, measure: Measure, last_event_ms: Option<i64>) -> DayRollup {
         let mut live = LiveRollup::new(measure);
         day.tickets().for_each(|t| live.count(t));
+        live.calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
         live.rollup(last_event_ms)
     }
 
@@ -229,6 +233,7 @@ pub struct LiveRollup {
     channels: BTreeMap<Channel, Part>,
     announced: AnnouncedSums,
     waiting: BTreeMap<String, WaitingTicket>,
+    calls: Option<super::call::CallRollup>,
 }
 
 impl LiveRollup {
@@ -244,6 +249,7 @@ impl LiveRollup {
             channels: BTreeMap::new(),
             announced: AnnouncedSums::default(),
             waiting: BTreeMap::new(),
+            calls: None,
         }
     }
 
@@ -258,6 +264,11 @@ impl LiveRollup {
             if let Some(t) = day.ticket(&name) {
                 self.count(t);
             }
+        }
+        // A centre's calls are summed again whole (a few thousand a day); a hall has
+        // none and pays one check.
+        if day.calls().calls().next().is_some() {
+            self.calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
         }
     }
 
@@ -370,6 +381,7 @@ impl LiveRollup {
                 tiers: Some(sums(&self.tiers)),
                 channels: Some(sums(&self.channels)),
             }),
+            calls: self.calls.clone(),
         }
     }
 }
