@@ -261,3 +261,34 @@ fn the_built_in_journey_carries_the_tiers_and_the_remote_validity() {
     );
     assert!(rules.green_channel);
 }
+
+#[test]
+fn a_roll_up_read_later_counts_a_lapsed_remote_ticket_as_a_replay_does() {
+    use peakend_core::ops::rollup::DayRollup;
+    let events = [
+        ev("e1", "09:00", "counter_opened", r#""counter":"c1""#),
+        issue(
+            "e2",
+            "08:50",
+            "S1",
+            r#","channel":"sms","appointed_at":"2026-08-07T09:00:00+08:00""#,
+        ),
+    ];
+    let rules = Rules::default();
+    let day = HallDay::replay(rules.clone(), &events, ms("09:01"));
+    let rollup = DayRollup::of(&day, rules.measure(), Some(ms("09:00")));
+    for at in ["09:20", "09:31"] {
+        let replayed = HallDay::replay(rules.clone(), &events, ms(at));
+        let open = replayed
+            .alerts()
+            .iter()
+            .filter(|a| a.cleared_at.is_none())
+            .count();
+        assert_eq!(rollup.open_care_at(ms(at)).unwrap().len(), open, "{at}");
+        let k = Kpis::of(replayed.tickets(), rules.measure());
+        assert_eq!(rollup.sums_at(ms(at)).kpis(), k, "{at}");
+    }
+    // Care at 09:15 (15 min after its announced time), lapsed at 09:30.
+    assert_eq!(rollup.open_care_at(ms("09:20")).unwrap().len(), 1);
+    assert_eq!(rollup.sums_at(ms("09:31")).expired, 1);
+}

@@ -163,6 +163,8 @@ impl DayRollup {
         Some(
             self.waiting
                 .iter()
+                // A remote ticket that lapsed has its alert cleared, as in a replay.
+                .filter(|w| w.valid_until.is_none_or(|v| v > now))
                 .filter_map(|w| Some((w.ticket.as_str(), self.care_due(w, now)?)))
                 .collect(),
         )
