@@ -92,7 +92,8 @@ peakend_testkit::on_both_backends!(handbooks_and_the_exam_are_served, |url| {
     assert!(html.contains("data-question=\"care_after\""));
     assert!(html.contains("等候超过____分钟的客户主动进行关怀"));
     assert!(html.contains("data-question=\"system_time\"") && html.contains("2.5 分钟"));
-    assert_eq!(html.matches("data-question=").count(), 18);
+    assert_eq!(html.matches("data-question=").count(), 23);
+    assert!(html.contains("data-question=\"tier_diamond\""));
     let (_, html) = get(&mgr, app.url("/journeys/service-hall/handbook")).await;
     assert!(html.contains("id=\"exam-link\""));
     let (status, _) = get(&mgr, app.url("/journeys/no-such/exam")).await;

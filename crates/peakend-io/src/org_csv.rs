@@ -147,7 +147,7 @@ mod tests {
             shown,
             [
                 "row 3, column id: may only contain A-Z, a-z, 0-9, `_`, `-` and `.`",
-                "row 3, column level: unknown level `town` (expected province, city, district or hall)",
+                "row 3, column level: unknown level `town` (expected province, city, district, hall or centre)",
                 "row 3, column name: name is empty",
                 "row 3, column counters: `x` is not a whole number ≥ 0",
             ]
