@@ -330,9 +330,8 @@ async fn centre(store: &SqlStore) -> anyhow::Result<()> {
         .await
         .context("loading the demo centre's calls")?;
     outln!(
-        "centre {CENTRE}: {} call events of {day} ({} new) (peakend kpi --org {CENTRE} --from {day} --to {day})",
-        o.accepted + o.duplicates,
-        o.accepted
+        "centre {CENTRE}: {} call events of {day} (peakend kpi --org {CENTRE} --from {day} --to {day})",
+        o.accepted + o.duplicates
     );
     Ok(())
 }
