@@ -114,7 +114,108 @@ pub fn org() -> Vec<OrgNode> {
             }
         }
     }
+    // The province's contact centre (issue 22): its calls live by the `hotline`.
+    nodes.push(node(
+        CENTRE,
+        Some(pid),
+        OrgLevel::Centre,
+        "示范省10086客服中心".to_owned(),
+    ));
     nodes
+}
+
+/// The demo's contact centre.
+pub const CENTRE: &str = "demo-centre";
+
+/// A deterministic day of calls at the demo centre (09:00–17:00, +08:00): about one a
+/// minute, most answered within the hotline's 20 s, some abandoned, some held or
+/// transferred, a few customers calling twice.
+pub fn centre_day(day: chrono::NaiveDate, calls: u32) -> Vec<String> {
+    let mut seed: u64 = 0x2026_0822;
+    let mut roll = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let at = |s: u64| {
+        format!(
+            "{day}T{:02}:{:02}:{:02}+08:00",
+            9 + s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
+    };
+    let mut lines = Vec::new();
+    let mut ev = |id: String, s: u64, kind: &str, fields: String| {
+        lines.push(format!(
+            r#"{{"id":"{id}","hall":"{CENTRE}","type":"{kind}","at":"{}",{fields}}}"#,
+            at(s)
+        ));
+    };
+    let queues = ["billing", "plans", "broadband"];
+    for i in 0..u64::from(calls) {
+        let call = format!("{day}-{i:04}");
+        let t0 = i * 28_800 / u64::from(calls.max(1)) + roll(20);
+        let queue = queues[roll(3) as usize];
+        // A salted key stands for the caller's number: one in ten calls again.
+        let customer = format!("k{:03}", roll(u64::from(calls) * 9 / 10 + 1));
+        ev(
+            format!("{call}o"),
+            t0,
+            "call_offered",
+            format!(r#""call":"{call}","queue":"{queue}","customer":"{customer}""#),
+        );
+        let wait = if roll(10) < 7 {
+            roll(20)
+        } else {
+            20 + roll(90)
+        };
+        if roll(100) < 8 {
+            ev(
+                format!("{call}x"),
+                t0 + wait.min(3 + roll(60)),
+                "call_abandoned",
+                format!(r#""call":"{call}""#),
+            );
+            continue;
+        }
+        let agent = format!("a{:02}", 1 + roll(12));
+        let answered = t0 + wait;
+        ev(
+            format!("{call}a"),
+            answered,
+            "call_answered",
+            format!(r#""call":"{call}","agent":"{agent}""#),
+        );
+        let mut end = answered + 60 + roll(300);
+        if roll(10) < 2 {
+            ev(
+                format!("{call}h"),
+                answered + 30,
+                "call_held",
+                format!(r#""call":"{call}""#),
+            );
+            ev(
+                format!("{call}r"),
+                answered + 30 + 10 + roll(60),
+                "call_resumed",
+                format!(r#""call":"{call}""#),
+            );
+            end += 80;
+        }
+        let outcome = if roll(10) < 8 { "done" } else { "unresolved" };
+        ev(
+            format!("{call}e"),
+            end,
+            "call_ended",
+            format!(
+                r#""call":"{call}","outcome":"{outcome}","acw_s":{}"#,
+                5 + roll(40)
+            ),
+        );
+    }
+    lines
 }
 
 /// One user per role, at the node that role works at: (name, role, org node).
@@ -203,7 +304,35 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
         key = journey.key()
     );
     audits(store, &journey).await?;
+    centre(store).await?;
     users(store).await?;
+    Ok(())
+}
+
+/// Yesterday's calls at the demo centre, through the ingest (resent each run: the ids
+/// make them duplicates).
+async fn centre(store: &SqlStore) -> anyhow::Result<()> {
+    let day = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("+08:00")?)
+        .date_naive()
+        - chrono::Days::new(1);
+    let batch = centre_day(day, 400)
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let e = peakend_core::ops::event::Event::from_json(&line)
+                .map_err(|e| anyhow::anyhow!("demo call {i}: {e}"))?;
+            Ok((i + 1, e, line))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let o = store
+        .ingest_events(&peakend_core::HallId::parse(CENTRE)?, batch, vec![])
+        .await
+        .context("loading the demo centre's calls")?;
+    outln!(
+        "centre {CENTRE}: {} call events of {day} (peakend kpi --org {CENTRE} --from {day} --to {day})",
+        o.accepted + o.duplicates
+    );
     Ok(())
 }
 
