@@ -79,7 +79,7 @@ impl InvitationStore for SqlStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             if known.is_none() {
-                return Err(StoreError::NotFound(format!("org node {node}")));
+                return Err(StoreError::NotFound(format!("org node `{node}` is not in the organisation")));
             }
             sqlx::query("DELETE FROM invite_rule WHERE node_id = $1")
                 .bind(node.as_str())
