@@ -59,6 +59,21 @@ pub struct Decided {
     pub skipped: usize,
 }
 
+/// One reminder, this long after the invitation is sent, while it is unanswered.
+pub const REMINDER_AFTER_MS: i64 = 24 * 3_600_000;
+
+/// An outbox entry due to leave: the sender gets the link's token, never a number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub outbox_id: i64,
+    pub invitation_id: i64,
+    pub hall: String,
+    /// `invite` or `reminder`.
+    pub kind: String,
+    pub customer_key: Option<String>,
+    pub token: String,
+}
+
 #[async_trait::async_trait]
 pub trait InvitationStore: Send + Sync {
     /// Sets (replaces) the rule of an org node; an unknown node is refused.
@@ -74,6 +89,16 @@ pub trait InvitationStore: Send + Sync {
 
     /// Records that a customer opted out; later contacts of theirs are suppressed.
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()>;
+
+    /// The minute sweep, in one transaction: unanswered invitations past 72 hours
+    /// become `expired`, reminders of answered or expired ones are dropped, and the
+    /// entries due by `at_ms` are returned for the sender (they stay in the outbox until
+    /// [`InvitationStore::invitation_delivered`]: a crash sends again, loses nothing).
+    async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>>;
+
+    /// Marks an outbox entry sent: its token is dropped (only the hash stays), a held
+    /// invitation becomes `sent`, a reminder is recorded.
+    async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()>;
 
     /// Decisions of `halls` (all when `None`), newest first.
     async fn invitations(&self, halls: Option<&[HallId]>) -> Result<Vec<Invitation>>;

@@ -126,5 +126,53 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
         assert_eq!(later.suppressed, 1);
+
+        // The sweep at 22:00 hands out A1 (due at once), not A3 (held to 08:00).
+        let due = store.sweep_invitations(now).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].invitation_id, due[0].kind.as_str()),
+            (a1.id, "invite")
+        );
+        assert_eq!(due[0].token.len(), 64);
+        store
+            .invitation_delivered(due[0].outbox_id, now)
+            .await
+            .unwrap();
+        assert!(
+            store.sweep_invitations(now).await.unwrap().is_empty(),
+            "sent once"
+        );
+        // 08:00: A3 leaves and becomes `sent`.
+        let morning = ms("2026-08-08T08:00:00+08:00");
+        let due = store.sweep_invitations(morning).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].invitation_id, a3.id);
+        store
+            .invitation_delivered(due[0].outbox_id, morning)
+            .await
+            .unwrap();
+        // A day after A1 was sent (10:00, Friday): its one reminder.
+        let due = store
+            .sweep_invitations(ms("2026-08-08T22:00:00+08:00"))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].invitation_id, due[0].kind.as_str()),
+            (a1.id, "reminder")
+        );
+        store
+            .invitation_delivered(due[0].outbox_id, ms("2026-08-08T22:00:00+08:00"))
+            .await
+            .unwrap();
+        // 72 hours on, unanswered: expired, and A3's reminder is not needed any more.
+        let late = ms("2026-08-11T09:00:00+08:00");
+        assert!(store.sweep_invitations(late).await.unwrap().is_empty());
+        let list = store.invitations(None).await.unwrap();
+        for t in ["A1", "A3"] {
+            let i = list.iter().find(|i| i.contact.ends_with(t)).unwrap();
+            assert_eq!(i.status, "expired", "{t}");
+        }
     }
 );

@@ -6,7 +6,8 @@ use peakend_core::invitation::{Decision, Ended, Programme, parse_quiet, parse_qu
 
 use super::*;
 use crate::invitations::{
-    Decided, EXPIRY_MS, EndedContact, Invitation, InvitationStore, InviteRule,
+    Decided, EXPIRY_MS, EndedContact, Invitation, InvitationStore, InviteRule, Outgoing,
+    REMINDER_AFTER_MS,
 };
 
 fn rule_of_row(
@@ -254,8 +255,16 @@ impl InvitationStore for SqlStore {
                         "INSERT INTO invite_outbox (invitation_id, kind, token, due_at) VALUES ($1, 'invite', $2, $3)",
                     )
                     .bind(id)
-                    .bind(token)
+                    .bind(&token)
                     .bind(due)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO invite_outbox (invitation_id, kind, token, due_at) VALUES ($1, 'reminder', $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(&token)
+                    .bind(due + REMINDER_AFTER_MS)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -263,6 +272,85 @@ impl InvitationStore for SqlStore {
             tx.commit().await?;
         });
         Ok(out)
+    }
+
+    async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>> {
+        let rows: Vec<(i64, i64, String, String, Option<String>, String)> = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE invitation SET status = 'expired', reason = 'no answer in 72 hours'
+                 WHERE status IN ('sent', 'held') AND expires_at <= $1",
+            )
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE invite_outbox SET sent_at = $1, token = NULL, last_error = 'not needed'
+                 WHERE sent_at IS NULL AND kind = 'reminder' AND invitation_id IN
+                   (SELECT id FROM invitation WHERE status IN ('answered', 'expired'))",
+            )
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await?;
+            let rows = sqlx::query_as(
+                "SELECT o.id, o.invitation_id, i.hall_id, o.kind, i.customer_key, o.token
+                 FROM invite_outbox o JOIN invitation i ON i.id = o.invitation_id
+                 WHERE o.sent_at IS NULL AND o.due_at <= $1 AND o.token IS NOT NULL
+                 ORDER BY o.due_at, o.id",
+            )
+            .bind(at_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            rows
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(outbox_id, invitation_id, hall, kind, customer_key, token)| Outgoing {
+                    outbox_id,
+                    invitation_id,
+                    hall,
+                    kind,
+                    customer_key,
+                    token,
+                },
+            )
+            .collect())
+    }
+
+    async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE invite_outbox SET sent_at = $1, token = NULL, attempts = attempts + 1
+                 WHERE id = $2 AND sent_at IS NULL RETURNING invitation_id, kind",
+            )
+            .bind(at_ms)
+            .bind(outbox_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row.as_ref().map(|(i, k)| (*i, k.as_str())) {
+                Some((id, "reminder")) => {
+                    sqlx::query("UPDATE invitation SET reminded_at = $1 WHERE id = $2")
+                        .bind(at_ms)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Some((id, _)) => {
+                    sqlx::query(
+                        "UPDATE invitation SET status = 'sent' WHERE id = $1 AND status = 'held'",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {}
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()> {
