@@ -89,6 +89,29 @@ impl Programme {
         self.opted_out.insert(customer.to_owned());
     }
 
+    /// Seeds a past invitation of `customer` (from storage): its suppression.
+    pub fn invited(&mut self, customer: &str, at_ms: i64) {
+        let last = self
+            .last_invited
+            .entry(customer.to_owned())
+            .or_insert(at_ms);
+        *last = (*last).max(at_ms);
+    }
+
+    /// Seeds a past invitation's place in its week's quota cell (`at` local).
+    pub fn counted(&mut self, segment: &str, purpose: &str, at: DateTime<FixedOffset>) {
+        let week = at.iso_week();
+        *self
+            .used
+            .entry((
+                week.year(),
+                week.week(),
+                segment.to_owned(),
+                purpose.to_owned(),
+            ))
+            .or_default() += 1;
+    }
+
     /// Decides one contact by `rule`, and counts it when it is sent or held.
     pub fn decide(&mut self, c: &Ended, rule: &InviteRule) -> Decision {
         if draw(&c.id) >= rule.share {
@@ -136,6 +159,35 @@ impl Programme {
             None => Decision::Sent,
         }
     }
+}
+
+/// Parses quiet hours `HH:MM-HH:MM` (e.g. `21:00-08:00`).
+pub fn parse_quiet(s: &str) -> Result<(NaiveTime, NaiveTime), String> {
+    let err = || format!("quiet hours `{s}`: expected HH:MM-HH:MM, such as 21:00-08:00");
+    let (a, b) = s.trim().split_once('-').ok_or_else(err)?;
+    let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| err());
+    Ok((t(a)?, t(b)?))
+}
+
+/// Formats quiet hours as [`parse_quiet`] reads them.
+pub fn quiet_text((from, to): (NaiveTime, NaiveTime)) -> String {
+    format!("{}-{}", from.format("%H:%M"), to.format("%H:%M"))
+}
+
+/// Parses quotas `SEGMENT:PURPOSE=N,…`.
+pub fn parse_quotas(s: &str) -> Result<BTreeMap<(String, String), u32>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let err = || format!("quota `{part}`: expected SEGMENT:PURPOSE=N, such as 个人:bill=200");
+        let (cell, n) = part.split_once('=').ok_or_else(err)?;
+        let (seg, purpose) = cell.split_once(':').ok_or_else(err)?;
+        let n: u32 = n.trim().parse().map_err(|_| err())?;
+        if seg.trim().is_empty() || purpose.trim().is_empty() {
+            return Err(err());
+        }
+        out.insert((seg.trim().to_owned(), purpose.trim().to_owned()), n);
+    }
+    Ok(out)
 }
 
 /// When quiet hours `(from, to)` that `at` falls in end (ms), or `None` outside them.
@@ -207,6 +259,17 @@ mod tests {
             p.decide(&ended("t5", "w", "2026-08-07T10:00:00+08:00"), &rule),
             Decision::Suppressed { reason } if reason == "opted out"
         ));
+    }
+
+    #[test]
+    fn quotas_and_quiet_hours_parse_and_refuse_with_the_part() {
+        let q = parse_quotas("个人:bill=200, 政企:open=5").unwrap();
+        assert_eq!(q[&("个人".to_owned(), "bill".to_owned())], 200);
+        assert_eq!(q.len(), 2);
+        assert!(parse_quotas("个人=3").unwrap_err().contains("个人=3"));
+        let quiet = parse_quiet("21:00-08:00").unwrap();
+        assert_eq!(quiet_text(quiet), "21:00-08:00");
+        assert!(parse_quiet("9pm").is_err());
     }
 
     #[test]

@@ -117,10 +117,30 @@ pub async fn sweep_once(state: &AppState, settling: &mut peakend_store::Settling
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
     }
+    send_invitations(state, now).await;
     match peakend_store::close_settled_days(state.store.as_ref(), now, 300, settling).await {
         Ok(n) if n > 0 => tracing::info!(days = n, "automatic checks made"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "automatic checks failed; the next sweep retries"),
+    }
+}
+
+/// Hands the survey invitations due now to the sender (issue 22; `log` for now: a
+/// line with the hall and kind, never the token or a number) and marks each sent; one
+/// that fails stays in the outbox for the next sweep.
+async fn send_invitations(state: &AppState, now: i64) {
+    let due = match state.store.sweep_invitations(now).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "invitation sweep failed; the next one retries");
+            return;
+        }
+    };
+    for o in due {
+        tracing::info!(invitation = o.invitation_id, hall = %o.hall, kind = %o.kind, "survey invitation sent (log sender)");
+        if let Err(e) = state.store.invitation_delivered(o.outbox_id, now).await {
+            tracing::warn!(error = %e, "invitation not marked sent; it is sent again next sweep");
+        }
     }
 }
 

@@ -1,10 +1,10 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use peakend_core::JourneyKey;
+use peakend_core::{JourneyKey, OrgNodeId};
 use std::collections::HashSet;
 
 use peakend_io::{FileErrors, survey_csv};
-use peakend_store::Store;
+use peakend_store::{InvitationStore, Store};
 
 #[derive(Subcommand)]
 pub enum SurveyCmd {
@@ -49,6 +49,31 @@ pub enum SurveyCmd {
         /// Only the halls under this org node
         #[arg(long)]
         org: Option<peakend_core::OrgNodeId>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::Format,
+    },
+    /// Set the invitation rule of an org node (its halls below take the nearest rule)
+    InviteRule {
+        #[arg(long)]
+        org: OrgNodeId,
+        /// Share of ended contacts invited, 0–1 (a replayable draw by the contact's id)
+        #[arg(long)]
+        share: f64,
+        /// Weekly quotas per segment × purpose: SEGMENT:PURPOSE=N,…
+        #[arg(long)]
+        quota: Option<String>,
+        /// A customer invited within this many days is not invited again
+        #[arg(long, default_value_t = 30)]
+        suppress_days: u32,
+        /// Local quiet hours HH:MM-HH:MM (held to their end); `none` for none
+        #[arg(long, default_value = "21:00-08:00")]
+        quiet: String,
+    },
+    /// List invitation decisions: ticket or call, customer key, status and reason
+    Invitations {
+        /// Of the halls at or below this node (default: all)
+        #[arg(long)]
+        org: Option<OrgNodeId>,
         #[arg(long, value_enum, default_value = "table")]
         format: crate::Format,
     },
@@ -135,6 +160,85 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("{name} not imported"))?;
             outln!("{name}: {n} responses imported for journey {journey}");
+        }
+        SurveyCmd::InviteRule {
+            org,
+            share,
+            quota,
+            suppress_days,
+            quiet,
+        } => {
+            use peakend_core::invitation::{InviteRule, parse_quiet, parse_quotas, quiet_text};
+            if !(0.0..=1.0).contains(&share) {
+                bail!("--share {share}: must be between 0 and 1");
+            }
+            let quotas = parse_quotas(quota.as_deref().unwrap_or(""))
+                .map_err(|e| anyhow::anyhow!("--quota: {e}"))?;
+            let quiet = match quiet.trim() {
+                "none" | "" => None,
+                q => Some(parse_quiet(q).map_err(|e| anyhow::anyhow!("--quiet: {e}"))?),
+            };
+            let store = crate::init(db).await?;
+            let rule = InviteRule {
+                share,
+                quotas,
+                suppress_days,
+                quiet,
+            };
+            store
+                .set_invite_rule(&org, &rule)
+                .await
+                .with_context(|| format!("--org {org}: rule not set"))?;
+            outln!(
+                "{org}: invite {:.0}% of ended contacts, {} quota cell(s), suppressed {suppress_days} days, quiet {}",
+                share * 100.0,
+                rule.quotas.len(),
+                rule.quiet.map(quiet_text).unwrap_or_else(|| "none".into())
+            );
+        }
+        SurveyCmd::Invitations { org, format } => {
+            let store = crate::init(db).await?;
+            let tree = store.org_tree().await?;
+            let halls: Option<Vec<peakend_core::HallId>> = match &org {
+                Some(o) => {
+                    if tree.get(o).is_none() {
+                        bail!("--org: `{o}` is not in the organisation");
+                    }
+                    Some(tree.subtree(o).iter().filter_map(|n| n.hall_id()).collect())
+                }
+                None => None,
+            };
+            let list = store.invitations(halls.as_deref()).await?;
+            match format {
+                crate::Format::Json => outln!("{}", serde_json::to_string_pretty(&list)?),
+                _ => {
+                    let rows: Vec<Vec<String>> = list
+                        .iter()
+                        .map(|i| {
+                            let zone = peakend_core::HallId::parse(i.hall.as_str())
+                                .map(|h| tree.zone_of_hall(&h))
+                                .unwrap_or_default();
+                            vec![
+                                zone.minute_text(i.decided_at),
+                                i.hall.clone(),
+                                i.contact.clone(),
+                                i.customer_key.clone().unwrap_or_default(),
+                                format!("{} × {}", i.segment, i.purpose),
+                                i.status.clone(),
+                                i.reason.clone().unwrap_or_default(),
+                                i.send_at.map(|t| zone.minute_text(t)).unwrap_or_default(),
+                            ]
+                        })
+                        .collect();
+                    crate::table::print(
+                        &[
+                            "decided", "hall", "contact", "customer", "cell", "status", "reason",
+                            "send at",
+                        ],
+                        &rows,
+                    );
+                }
+            }
         }
     }
     Ok(())

@@ -228,6 +228,7 @@ mod accounts;
 mod audits;
 mod cases;
 mod events;
+mod invitations;
 mod journeys;
 mod org;
 pub(crate) mod surveys;

@@ -1,0 +1,178 @@
+//! Issue 22's invitation stories, each on a fresh SQLite file and a fresh PostgreSQL
+//! database: the nearest rule decides, a contact is sent, suppressed or held for quiet
+//! hours in the hall's zone, each decision is stored once with its visit's facts, and
+//! a sent or held one waits in the outbox.
+
+use peakend_core::invitation::{InviteRule, parse_quiet};
+use peakend_core::{HallId, OrgLevel, OrgNodeId};
+use peakend_store::{EndedContact, InvitationStore, SqlStore, Store, StoreError, connect};
+
+async fn ready(url: &str) -> SqlStore {
+    let store = connect(url).await.unwrap();
+    let node = |id, parent, level| peakend_testkit::org_node(id, parent, level, 6, 2);
+    store
+        .import_org(vec![
+            node("p", None, OrgLevel::Province),
+            node("c1", Some("p"), OrgLevel::City),
+            node("d1", Some("c1"), OrgLevel::District),
+            node("h1", Some("d1"), OrgLevel::Hall),
+        ])
+        .await
+        .unwrap();
+    store
+}
+
+fn ms(s: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn visit(ticket: &str, customer: Option<&str>, at: &str) -> EndedContact {
+    EndedContact {
+        hall: HallId::parse("h1").unwrap(),
+        id: format!("h1/2026-08-07/{ticket}"),
+        customer: customer.map(str::to_owned),
+        segment: "个人".into(),
+        purpose: "bill".into(),
+        staff: Some("S01".into()),
+        counter: Some("3".into()),
+        wait_s: Some(17 * 60),
+        outcome: Some("done".into()),
+        ended_at: ms(at),
+    }
+}
+
+peakend_testkit::on_both_backends!(
+    one_sent_one_suppressed_one_held_for_quiet_hours_each_stored_once,
+    |url| {
+        let store = ready(url).await;
+        let province = OrgNodeId::parse("p").unwrap();
+        // An unknown node and a share above 1 are refused.
+        let err = store
+            .set_invite_rule(
+                &OrgNodeId::parse("nowhere").unwrap(),
+                &InviteRule::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(ref m) if m.contains("nowhere")));
+        let bad = InviteRule {
+            share: 1.5,
+            ..InviteRule::default()
+        };
+        assert!(matches!(
+            store.set_invite_rule(&province, &bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+        // The province's rule (every contact sampled, 21:00–08:00 quiet) reaches h1.
+        let rule = InviteRule {
+            share: 1.0,
+            quiet: Some(parse_quiet("21:00-08:00").unwrap()),
+            ..InviteRule::default()
+        };
+        store.set_invite_rule(&province, &rule).await.unwrap();
+        assert_eq!(store.invite_rules().await.unwrap(), vec![(province, rule)]);
+
+        store.opt_out("k-opted", 0).await.unwrap();
+        let contacts = vec![
+            visit("A1", Some("k1"), "2026-08-07T10:00:00+08:00"),
+            // The same customer again that afternoon: invited within 30 days.
+            visit("A2", Some("k1"), "2026-08-07T15:00:00+08:00"),
+            // 21:30 in the hall's zone (Asia/Shanghai): held to 08:00 the next day.
+            visit("A3", Some("k3"), "2026-08-07T21:30:00+08:00"),
+            visit("A4", None, "2026-08-07T11:00:00+08:00"),
+            visit("A5", Some("k-opted"), "2026-08-07T11:00:00+08:00"),
+        ];
+        let now = ms("2026-08-07T22:00:00+08:00");
+        let d = store.decide_invitations(&contacts, now).await.unwrap();
+        assert_eq!((d.sent, d.held, d.suppressed, d.skipped), (1, 1, 3, 0));
+        // A retry (a replay) decides nothing twice.
+        let again = store.decide_invitations(&contacts, now).await.unwrap();
+        assert_eq!(again.skipped, 5);
+
+        let list = store.invitations(None).await.unwrap();
+        assert_eq!(list.len(), 5);
+        let of = |t: &str| {
+            list.iter()
+                .find(|i| i.contact.ends_with(t))
+                .unwrap()
+                .clone()
+        };
+        let a1 = of("A1");
+        assert_eq!(a1.status, "sent");
+        assert_eq!(a1.wait_s, Some(17 * 60));
+        assert_eq!(a1.staff.as_deref(), Some("S01"));
+        assert_eq!(
+            a1.expires_at,
+            Some(a1.send_at.unwrap() + 72 * 3_600_000),
+            "72 hours to answer"
+        );
+        assert_eq!(of("A2").status, "suppressed");
+        assert!(of("A2").reason.unwrap().contains("30 days"));
+        let a3 = of("A3");
+        assert_eq!(a3.status, "held");
+        assert_eq!(a3.reason.as_deref(), Some("quiet_hours"));
+        assert_eq!(a3.send_at, Some(ms("2026-08-08T08:00:00+08:00")));
+        assert_eq!(of("A4").reason.as_deref(), Some("no_customer"));
+        assert_eq!(of("A5").reason.as_deref(), Some("opted out"));
+
+        // A later batch sees the stored invitation: k1 is still suppressed.
+        let later = store
+            .decide_invitations(
+                &[visit("B1", Some("k1"), "2026-08-20T10:00:00+08:00")],
+                ms("2026-08-20T10:01:00+08:00"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(later.suppressed, 1);
+
+        // The sweep at 22:00 hands out A1 (due at once), not A3 (held to 08:00).
+        let due = store.sweep_invitations(now).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].invitation_id, due[0].kind.as_str()),
+            (a1.id, "invite")
+        );
+        assert_eq!(due[0].token.len(), 64);
+        store
+            .invitation_delivered(due[0].outbox_id, now)
+            .await
+            .unwrap();
+        assert!(
+            store.sweep_invitations(now).await.unwrap().is_empty(),
+            "sent once"
+        );
+        // 08:00: A3 leaves and becomes `sent`.
+        let morning = ms("2026-08-08T08:00:00+08:00");
+        let due = store.sweep_invitations(morning).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].invitation_id, a3.id);
+        store
+            .invitation_delivered(due[0].outbox_id, morning)
+            .await
+            .unwrap();
+        // A day after A1 was sent (10:00, Friday): its one reminder.
+        let due = store
+            .sweep_invitations(ms("2026-08-08T22:00:00+08:00"))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].invitation_id, due[0].kind.as_str()),
+            (a1.id, "reminder")
+        );
+        store
+            .invitation_delivered(due[0].outbox_id, ms("2026-08-08T22:00:00+08:00"))
+            .await
+            .unwrap();
+        // 72 hours on, unanswered: expired, and A3's reminder is not needed any more.
+        let late = ms("2026-08-11T09:00:00+08:00");
+        assert!(store.sweep_invitations(late).await.unwrap().is_empty());
+        let list = store.invitations(None).await.unwrap();
+        for t in ["A1", "A3"] {
+            let i = list.iter().find(|i| i.contact.ends_with(t)).unwrap();
+            assert_eq!(i.status, "expired", "{t}");
+        }
+    }
+);
