@@ -40,6 +40,9 @@ pub struct Response {
     /// contact given without it). Never stored with the answer: only on the service
     /// case a bad answer opens.
     pub contact: Option<String>,
+    /// The customer key (a salted hash of the number, 64 hex digits, never the number)
+    /// that links this answer to the customer's contacts in other channels.
+    pub customer: Option<String>,
 }
 
 /// Puts responses to one journey onto the moments of another that it extends (or any
@@ -208,6 +211,7 @@ mod tests {
             overall: Some(8.0),
             nps: Some(9.0),
             contact: None,
+            customer: None,
             tolerable_wait_min: None,
             ratings: (0..17).map(|i| rating(f64::from(i) + 2.0)).collect(),
             // A need of `find` (moment 0 in both) and one of the added moment.

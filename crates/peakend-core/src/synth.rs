@@ -161,6 +161,7 @@ pub fn responses(
             ratings,
             needs,
             contact: None,
+            customer: None,
         }
     })
 }

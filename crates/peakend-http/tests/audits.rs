@@ -208,6 +208,7 @@ fn response(
             .collect(),
         needs: Vec::new(),
         contact: None,
+        customer: None,
     }
 }
 

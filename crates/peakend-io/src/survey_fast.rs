@@ -416,6 +416,14 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             return None;
         }
         let purpose = clean_text(fixed[4])?;
+        // A bad customer key is left to the strict reader, which names it.
+        if !fixed[10].is_empty()
+            && std::str::from_utf8(fixed[10]).map_or(true, |c| {
+                peakend_core::customer::parse_customer_key(c).is_err()
+            })
+        {
+            return None;
+        }
 
         let k = layout.moments;
         for (r, pair) in self.ratings.iter_mut().zip(self.numbers.chunks_exact(2)) {

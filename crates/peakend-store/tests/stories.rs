@@ -413,6 +413,7 @@ fn survey_response(
         nps: Some(9.5),
         tolerable_wait_min: Some(16.0),
         contact: None,
+        customer: None,
         ratings,
         needs: vec![
             NeedRating {

@@ -572,6 +572,7 @@ mod tests {
             overall: Some(*overall),
             nps: Some(*nps),
             contact: None,
+            customer: None,
             tolerable_wait_min: Some(*wait),
             ratings: (0..3)
                 .map(|j| Rating {

@@ -79,9 +79,9 @@ pub(super) async fn import_responses(
         for chunk in responses.chunks(500) {
             let sql = format!(
                 "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
-                   overall, nps, tolerable_wait_min, received_at)
+                   overall, nps, tolerable_wait_min, received_at, customer)
                  VALUES {} RETURNING id, respondent",
-                value_marks(postgres, chunk.len(), 10)
+                value_marks(postgres, chunk.len(), 11)
             );
             let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
             for r in chunk {
@@ -95,7 +95,8 @@ pub(super) async fn import_responses(
                     .bind(r.overall)
                     .bind(r.nps)
                     .bind(r.tolerable_wait_min)
-                    .bind(now);
+                    .bind(now)
+                    .bind(r.customer.as_deref());
             }
             // RETURNING's order is not promised: match ids by respondent.
             let ids: HashMap<String, i64> =
@@ -379,6 +380,7 @@ pub(super) async fn responses(
             needs: Vec::new(),
             // Contacts are kept only on the cases they open.
             contact: None,
+            customer: None,
         });
     }
     for (id, moment, importance, satisfaction) in ratings {
