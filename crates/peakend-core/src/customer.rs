@@ -27,6 +27,20 @@ pub fn customer_key(salt: &str, phone: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Checks a customer key as a sender or a survey gives it: 64 hex digits (kept in
+/// lower case). Refuses anything else, so a phone number cannot be stored as a key.
+pub fn parse_customer_key(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(
+            "a customer key must be 64 hex digits (a salted hash of the number, never the number)"
+                .into(),
+        )
+    }
+}
+
 /// A customer's contact in some channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contact {
@@ -90,6 +104,8 @@ mod tests {
         assert_ne!(k, customer_key("other-salt", "13812345678"));
         assert_eq!(k.len(), 64);
         assert!(!k.contains("13812345678"));
+        assert_eq!(parse_customer_key(&k.to_uppercase()), Ok(k));
+        assert!(parse_customer_key("13812345678").is_err());
     }
 
     #[test]

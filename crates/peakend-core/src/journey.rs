@@ -254,6 +254,11 @@ pub struct Moment {
     pub standards: Vec<Standard>,
     #[serde(default)]
     pub blueprint: Blueprint,
+    /// What kind of moment this is (`access`, `wait`, `staff`, `resolution`, `farewell`,
+    /// `self_service`, `information`), so that satisfaction with the same kind of moment
+    /// can be compared across channels whose journeys name their moments differently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// The wire form, identical field for field to [`Journey`]; kept private so the only

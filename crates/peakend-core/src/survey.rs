@@ -42,6 +42,9 @@ pub struct Response {
     pub contact: Option<String>,
     /// Free text the respondent wrote (at most [`COMMENT_MAX_CHARS`] characters).
     pub comment: Option<String>,
+    /// The customer key (a salted hash of the number, 64 hex digits, never the number)
+    /// that links this answer to the customer's contacts in other channels.
+    pub customer: Option<String>,
 }
 
 /// The longest comment accepted, in characters (not bytes: a Chinese character is one).
@@ -227,6 +230,7 @@ mod tests {
             nps: Some(9.0),
             contact: None,
             comment: None,
+            customer: None,
             tolerable_wait_min: None,
             ratings: (0..17).map(|i| rating(f64::from(i) + 2.0)).collect(),
             // A need of `find` (moment 0 in both) and one of the added moment.

@@ -162,6 +162,7 @@ pub fn responses(
             needs,
             contact: None,
             comment: None,
+            customer: None,
         }
     })
 }

@@ -901,6 +901,8 @@ fn response_form(
             answers.get("consent").map(|v| v.trim()),
             Some("on" | "yes" | "true" | "1")
         )),
+        // The web form does not ask for it; a key comes only from a sender.
+        customer: None,
         ratings,
         needs,
     };

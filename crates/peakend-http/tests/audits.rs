@@ -209,6 +209,7 @@ fn response(
         needs: Vec::new(),
         contact: None,
         comment: None,
+        customer: None,
     }
 }
 

@@ -12,7 +12,7 @@ use peakend_core::{HallId, Journey};
 use crate::CellError;
 use crate::table::{self, Input};
 
-pub(crate) const FIXED: [&str; 11] = [
+pub(crate) const FIXED: [&str; 12] = [
     "respondent",
     "hall",
     "date",
@@ -27,6 +27,8 @@ pub(crate) const FIXED: [&str; 11] = [
     "consent",
     // Optional free text, at most 2,000 characters.
     "comment",
+    // Optional: the customer key (64 hex digits, a salted hash of the number).
+    "customer",
 ];
 
 /// The longest contact kept.
@@ -329,6 +331,13 @@ pub fn for_each_row<'a>(
             .map_err(|e| bad(col_of("comment"), e))
             .ok()
             .flatten();
+        let customer = (!fixed[11].is_empty())
+            .then(|| {
+                peakend_core::customer::parse_customer_key(fixed[11])
+                    .map_err(|e| bad(col_of("customer"), e))
+                    .ok()
+            })
+            .flatten();
         if errors.len() == before {
             if let (Some(hall), Some(date)) = (hall, date) {
                 each(Response {
@@ -344,6 +353,7 @@ pub fn for_each_row<'a>(
                     needs,
                     contact,
                     comment,
+                    customer,
                 });
             }
         }
@@ -430,6 +440,25 @@ mod tests {
         write(&j, rows.clone(), &mut buf).unwrap();
         let back = parse(std::str::from_utf8(&buf).unwrap(), &j, &opts()).unwrap();
         assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn a_customer_key_is_kept_and_a_phone_number_refused() {
+        let key = "ab".repeat(32);
+        let good = format!("respondent,hall,date,segment,customer\nr1,h1,2024-03-01,gold,{key}\n");
+        let rs = parse(good.as_str(), &journey(), &opts()).unwrap();
+        assert_eq!(rs[0].customer.as_deref(), Some(key.as_str()));
+        let bad = "respondent,hall,date,segment,customer\n\
+                   r1,h1,2024-03-01,gold,\n\
+                   r2,h1,2024-03-01,gold,13812345678\n";
+        let errors = parse(bad, &journey(), &opts()).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "row 3, column customer: a customer key must be 64 hex digits (a salted hash of the number, never the number)"
+            ]
+        );
     }
 
     #[test]

@@ -426,6 +426,14 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
         {
             return None;
         }
+        // A bad customer key is left to the strict reader, which names it.
+        if !fixed[11].is_empty()
+            && std::str::from_utf8(fixed[11]).map_or(true, |c| {
+                peakend_core::customer::parse_customer_key(c).is_err()
+            })
+        {
+            return None;
+        }
 
         let k = layout.moments;
         for (r, pair) in self.ratings.iter_mut().zip(self.numbers.chunks_exact(2)) {

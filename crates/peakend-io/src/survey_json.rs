@@ -58,6 +58,9 @@ pub struct ResponseForm {
     /// Free text, at most 2,000 characters.
     #[serde(default)]
     pub comment: Option<String>,
+    /// The customer key (64 hex digits), never the number.
+    #[serde(default)]
+    pub customer: Option<String>,
     #[serde(default)]
     pub ratings: BTreeMap<String, RatingForm>,
     #[serde(default)]
@@ -116,6 +119,11 @@ impl ResponseForm {
         if segment.is_empty() {
             bad("segment".into(), "empty".into());
         }
+        let customer = self.customer.as_deref().and_then(|c| {
+            peakend_core::customer::parse_customer_key(c)
+                .map_err(|e| bad("customer".into(), e))
+                .ok()
+        });
         let mut number = |field: &str, x: Option<f64>, lo: f64, hi: f64| {
             x.and_then(|x| in_range(x, lo, hi).map_err(|e| bad(field.into(), e)).ok())
         };
@@ -212,6 +220,7 @@ impl ResponseForm {
                 needs,
                 contact,
                 comment,
+                customer,
             }),
             _ => Err(problems),
         }

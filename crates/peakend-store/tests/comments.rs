@@ -41,6 +41,7 @@ fn answer(respondent: &str, hall: &str, comment: Option<&str>, contact: Option<&
         needs: Vec::new(),
         contact: contact.map(str::to_owned),
         comment: comment.map(str::to_owned),
+        customer: None,
     }
 }
 

@@ -414,6 +414,7 @@ fn survey_response(
         tolerable_wait_min: Some(16.0),
         contact: None,
         comment: None,
+        customer: None,
         ratings,
         needs: vec![
             NeedRating {

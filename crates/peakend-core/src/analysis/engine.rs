@@ -573,6 +573,7 @@ mod tests {
             nps: Some(*nps),
             contact: None,
             comment: None,
+            customer: None,
             tolerable_wait_min: Some(*wait),
             ratings: (0..3)
                 .map(|j| Rating {

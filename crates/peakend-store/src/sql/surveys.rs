@@ -79,9 +79,9 @@ pub(super) async fn import_responses(
         for chunk in responses.chunks(500) {
             let sql = format!(
                 "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
-                   overall, nps, tolerable_wait_min, received_at, comment)
+                   overall, nps, tolerable_wait_min, received_at, comment, customer)
                  VALUES {} RETURNING id, respondent",
-                value_marks(postgres, chunk.len(), 11)
+                value_marks(postgres, chunk.len(), 12)
             );
             let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
             for r in chunk {
@@ -96,7 +96,8 @@ pub(super) async fn import_responses(
                     .bind(r.nps)
                     .bind(r.tolerable_wait_min)
                     .bind(now)
-                    .bind(r.comment.as_deref());
+                    .bind(r.comment.as_deref())
+                    .bind(r.customer.as_deref());
             }
             // RETURNING's order is not promised: match ids by respondent.
             let ids: HashMap<String, i64> =
@@ -499,6 +500,7 @@ pub(super) async fn responses(
             // Contacts are kept only on the cases they open.
             contact: None,
             comment,
+            customer: None,
         });
     }
     for (id, moment, importance, satisfaction) in ratings {
