@@ -1139,6 +1139,8 @@ struct ThanksPage {
     title: String,
     message: String,
     note: String,
+    /// The hall's busy-hour forecast, so the customer can pick a quiet time next visit.
+    busy_url: String,
 }
 
 fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, PageError> {
@@ -1185,6 +1187,11 @@ fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, Pag
             title: title.to_owned(),
             message,
             note,
+            busy_url: format!(
+                "/halls/{}/busy{}",
+                t.hall,
+                if lang.en { "?lang=en" } else { "" }
+            ),
         },
         lang,
     )

@@ -215,6 +215,11 @@ peakend_testkit::on_both_backends!(a_good_answer_is_stored_once_and_thanked, |ur
     assert!(!thanks.contains("已经收到"));
     let (_, thanks_en) = get(&c, format!("{}/halls/h1/survey/thanks?lang=en", app.base)).await;
     assert!(thanks_en.contains("Thank you!"));
+    // The thank-you page points to the hall's busy-hour forecast, which is public.
+    assert!(thanks.contains(r#"href="/halls/h1/busy""#));
+    assert!(thanks_en.contains(r#"href="/halls/h1/busy?lang=en""#));
+    let (status, busy) = get(&c, format!("{}/halls/h1/busy", app.base)).await;
+    assert_eq!(status, StatusCode::OK, "{busy}");
 
     // The same phone opening the form again sees "already answered", not a new form…
     let resp = c
