@@ -77,6 +77,9 @@ pub fn header(journey: &Journey) -> Vec<String> {
         );
     }
     cols.push(FIXED[7].to_owned());
+    // Free text and the customer key last, so a file written here reads back whole.
+    cols.push("comment".to_owned());
+    cols.push("customer".to_owned());
     cols
 }
 
@@ -118,6 +121,8 @@ pub fn write<W: std::io::Write>(
                 .map(|x| x.importance)));
         }
         rec.push(fmt(r.tolerable_wait_min));
+        rec.push(r.comment.clone().unwrap_or_default());
+        rec.push(r.customer.clone().unwrap_or_default());
         w.write_record(&rec)?;
     }
     w.flush()?;
@@ -396,7 +401,27 @@ mod tests {
             h.contains(&"sat.leave".to_owned())
                 && h.contains(&"need.queue.wait_foresight".to_owned())
         );
-        assert_eq!(h.last().unwrap(), "tolerable_wait_min");
+        assert_eq!(
+            &h[h.len() - 3..],
+            ["tolerable_wait_min", "comment", "customer"]
+        );
+    }
+
+    #[test]
+    fn a_written_file_reads_back_with_its_comment_and_customer() {
+        let j = journey();
+        let text = "respondent,hall,date,segment,comment,customer\n\
+                    r1,h1,2024-03-05,全球通,\"排队太久, 不过态度好\",ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n";
+        let rs = parse(text, &j, &opts()).unwrap();
+        let mut out = Vec::new();
+        write(&j, rs.clone(), &mut out).unwrap();
+        let again = parse(std::str::from_utf8(&out).unwrap(), &j, &opts()).unwrap();
+        assert_eq!(again, rs);
+        assert_eq!(again[0].comment.as_deref(), Some("排队太久, 不过态度好"));
+        assert_eq!(
+            again[0].customer.as_deref(),
+            Some("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
+        );
     }
 
     #[test]
