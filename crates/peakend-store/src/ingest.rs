@@ -46,6 +46,13 @@ fn subject(e: &Event) -> Option<String> {
         EventKind::KioskFault { kiosk, .. } | EventKind::KioskRestored { kiosk } => {
             Some(format!("kiosk:{kiosk}"))
         }
+        // An arrival for a booking waits for its booking (it makes the ticket), and a
+        // booking's events release what waits for it.
+        EventKind::Arrived {
+            booking: Some(b), ..
+        }
+        | EventKind::Booking { booking: b, .. }
+        | EventKind::BookingCancelled { booking: b } => Some(format!("booking:{b}")),
         kind => match kind.call_id() {
             Some(c) => Some(format!("call:{c}")),
             None => kind.ticket().map(|t| format!("ticket:{t}")),

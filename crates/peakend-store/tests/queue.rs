@@ -207,3 +207,59 @@ peakend_testkit::on_both_backends!(
         assert!(err.to_string().contains("`zz` is not a hall"), "{err}");
     }
 );
+
+peakend_testkit::on_both_backends!(
+    an_arrival_sent_before_its_booking_is_applied_when_the_booking_comes,
+    |url| {
+        let store = ready(url).await;
+        let h1 = HallId::parse("h1").unwrap();
+        let arrival = [line(
+            "a1",
+            "2026-08-07T10:05:00",
+            "arrived",
+            r#""ticket":"B1","booking":"bk-1""#,
+        )];
+        let lines: Vec<&str> = arrival.iter().map(String::as_str).collect();
+        store
+            .ingest_events(&h1, peakend_testkit::event_batch(&lines), Vec::new())
+            .await
+            .unwrap();
+        let q = store.quarantined(Some(&h1)).await.unwrap();
+        assert!(
+            q.iter()
+                .any(|x| x.reason.contains("unknown booking `bk-1`")),
+            "{q:?}"
+        );
+        // The booking, sent late by the booking system, releases the arrival.
+        let booking = [line(
+            "b1",
+            "2026-08-07T08:00:00",
+            "booking",
+            r#""booking":"bk-1","slot_start":"2026-08-07T10:00:00+08:00","slot_end":"2026-08-07T10:30:00+08:00""#,
+        )];
+        let lines: Vec<&str> = booking.iter().map(String::as_str).collect();
+        let out = store
+            .ingest_events(&h1, peakend_testkit::event_batch(&lines), Vec::new())
+            .await
+            .unwrap();
+        assert!(
+            store.quarantined(Some(&h1)).await.unwrap().is_empty(),
+            "{out:?}"
+        );
+        let date = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        let r = stored_kpis(
+            &store,
+            &KpiQuery {
+                org: Some(&OrgNodeId::parse("p").unwrap()),
+                from: date,
+                to: date,
+                bucket: Bucket::Day,
+                offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+                now_ms: 1_900_000_000_000,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.total.arrivals, 1, "the booked customer is in the queue");
+    }
+);
