@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::HallId;
+use crate::ops::day::HallDay;
+use crate::ops::event::{Event, EventKind, Outcome};
+
 /// The customer key of a phone number under the network's salt: SHA-256 of the salt
 /// and the number with spaces, dashes and a +86 prefix taken off, in hex. The same
 /// number gives the same key in every channel; the number cannot be read back.
@@ -91,6 +95,113 @@ pub fn cross_channel(contacts: &[Contact], window_ms: i64) -> CrossChannel {
         }
     }
     out
+}
+
+/// The segment of a contact whose sender named none.
+pub const UNKNOWN_SEGMENT: &str = "unknown";
+
+/// A contact that just ended (a visit's `service_ended`, a call's `call_ended`, an
+/// `app_transaction`), with the operational facts an invitation keeps so that an answer
+/// joins them, and that the customer's timeline reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndedContact {
+    pub hall: HallId,
+    /// One per contact: `hall/date/ticket` (ticket names start over each day),
+    /// `hall/call/id` or `hall/app/id`.
+    pub id: String,
+    /// `hall`, `hotline` or `app`.
+    pub channel: String,
+    /// The customer's salted key; `None` cannot be invited or followed.
+    pub customer: Option<String>,
+    pub segment: String,
+    /// The visit's service, the call's queue, the app transaction's purpose.
+    pub purpose: String,
+    /// Staff code (a counter's) or agent.
+    pub staff: Option<String>,
+    pub counter: Option<String>,
+    /// Seconds waited: in the hall to the call to a counter, on the line to the answer.
+    pub wait_s: Option<i64>,
+    /// `done`, `unresolved` or `referred`.
+    pub outcome: Option<String>,
+    pub ended_at: i64,
+}
+
+impl EndedContact {
+    /// Resolved in this contact (what failure demand and first-contact resolution read).
+    pub fn resolved(&self) -> bool {
+        self.outcome.as_deref() == Some("done")
+    }
+}
+
+fn outcome_text(o: Outcome) -> String {
+    match o {
+        Outcome::Done => "done",
+        Outcome::Unresolved => "unresolved",
+        Outcome::Referred => "referred",
+    }
+    .to_owned()
+}
+
+/// The contact `e` ended, read from `day` just after `e` was applied to it; `None` for
+/// an event that ends no contact.
+pub fn ended_contact(day: &HallDay, e: &Event) -> Option<EndedContact> {
+    let hall = e.hall.clone();
+    let ended_at = e.at_ms();
+    match &e.kind {
+        EventKind::ServiceEnded { ticket, .. } => {
+            let tk = day.ticket(ticket)?;
+            let served = tk.called_at.or(tk.started_at);
+            Some(EndedContact {
+                id: format!("{hall}/{}/{ticket}", e.at.date_naive()),
+                channel: "hall".into(),
+                customer: tk.customer.clone(),
+                segment: tk.segment.clone().unwrap_or_else(|| UNKNOWN_SEGMENT.into()),
+                purpose: tk.service.clone(),
+                staff: tk.staff.clone(),
+                counter: tk.counter.clone(),
+                wait_s: served.map(|s| ((s - tk.wait_from()).max(0) + 500) / 1000),
+                outcome: tk.outcome.map(outcome_text),
+                ended_at,
+                hall,
+            })
+        }
+        EventKind::CallEnded { call, .. } => {
+            let c = day.calls().call(call)?;
+            Some(EndedContact {
+                id: format!("{hall}/call/{call}"),
+                channel: "hotline".into(),
+                customer: c.customer.clone(),
+                segment: c.segment.clone().unwrap_or_else(|| UNKNOWN_SEGMENT.into()),
+                purpose: c.queue.clone(),
+                staff: c.agent.clone(),
+                counter: None,
+                wait_s: c.wait_ms().map(|w| (w.max(0) + 500) / 1000),
+                outcome: c.outcome.map(outcome_text),
+                ended_at,
+                hall,
+            })
+        }
+        EventKind::AppTransaction {
+            transaction,
+            purpose,
+            outcome,
+            segment,
+            customer,
+        } => Some(EndedContact {
+            id: format!("{hall}/app/{transaction}"),
+            channel: "app".into(),
+            customer: customer.clone(),
+            segment: segment.clone().unwrap_or_else(|| UNKNOWN_SEGMENT.into()),
+            purpose: purpose.clone(),
+            staff: None,
+            counter: None,
+            wait_s: None,
+            outcome: Some(outcome_text(*outcome)),
+            ended_at,
+            hall,
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ fn a_booking_arriving_in_its_slot_enters_the_green_channel_ahead_of_walk_ins() {
             "e2",
             "08:00",
             "booking",
-            r#""booking":"B1","slot_start":"2026-08-07T09:00:00+08:00","slot_end":"2026-08-07T09:30:00+08:00","service":"new_line","customer":"k-7f3a""#,
+            r#""booking":"B1","slot_start":"2026-08-07T09:00:00+08:00","slot_end":"2026-08-07T09:30:00+08:00","service":"new_line","customer":"7f3a000000000000000000000000000000000000000000000000000000000001""#,
         ),
         ev(
             "e3",

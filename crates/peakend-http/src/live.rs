@@ -107,7 +107,34 @@ pub async fn ingest(
     if outcome.accepted > 0 {
         state.live.notify(hall);
     }
+    invite(state, &outcome.ended).await;
     Ok(outcome)
+}
+
+/// Decides the survey invitations of the contacts an API ingest ended, by their org
+/// node's rule (none: nothing). After the events' commit: a failure here loses no event
+/// and is logged; a contact decided before (a batch sent again) is skipped, and one that
+/// ended longer ago than an invitation lives is not invited (its link would be dead).
+async fn invite(state: &AppState, ended: &[peakend_store::EndedContact]) {
+    let now = state.clock.now().timestamp_millis();
+    let fresh: Vec<_> = ended
+        .iter()
+        .filter(|c| c.ended_at > now - peakend_store::EXPIRY_MS)
+        .cloned()
+        .collect();
+    if fresh.is_empty() {
+        return;
+    }
+    match state.store.decide_invitations(&fresh, now).await {
+        Ok(d) if d.sent + d.held + d.suppressed > 0 => tracing::debug!(
+            sent = d.sent,
+            held = d.held,
+            suppressed = d.suppressed,
+            "survey invitations decided"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "survey invitations not decided"),
+    }
 }
 
 #[cfg(test)]

@@ -111,6 +111,9 @@ pub fn router() -> Router<AppState> {
         .route("/halls/{hall}/survey/thanks", get(thanks))
         .route("/halls/{hall}/qr.png", get(qr_png))
         .route("/halls/{hall}/qr", get(qr_page))
+        .route("/i/{token}", get(link_form).post(link_submit))
+        .route("/i/{token}/thanks", get(link_thanks))
+        .route("/i/{token}/optout", get(optout_page).post(optout))
         .layer(Extension(context))
 }
 
@@ -133,6 +136,14 @@ impl PageQuery {
         self.short
             .as_deref()
             .is_some_and(|v| v == "1" || v == "true")
+    }
+
+    /// An invitation's link opens the short form unless `short=0` asks for the long one.
+    fn short_by_default(mut self) -> PageQuery {
+        if self.short.is_none() {
+            self.short = Some("1".into());
+        }
+        self
     }
 }
 
@@ -217,6 +228,22 @@ struct Target {
     named: Option<String>,
     /// The short form: its purpose (once chosen) and that purpose's plan.
     short: Option<Short>,
+    /// The form's own address: the hall's `/halls/{hall}/survey`, or an invitation's
+    /// `/i/{token}`.
+    path: String,
+    /// The invitation whose link opened the form, if one did.
+    bound: Option<Bound>,
+}
+
+/// An invitation's link (issue 22): the form bound to the visit or call it follows, so
+/// the answer joins that contact's facts (its wait, who served, the outcome).
+struct Bound {
+    id: i64,
+    /// The contact's segment, when it is one the form offers (else the form asks).
+    segment: Option<String>,
+    /// The contact's local date: the answer's visit date.
+    date: String,
+    customer: Option<String>,
 }
 
 /// A short form's purpose and which moments its respondents are asked.
@@ -233,6 +260,18 @@ impl Target {
             lang,
             self.short.as_ref().map(|s| s.purpose.as_deref()),
         )
+    }
+
+    /// The long form's address, offered from the short one.
+    fn long_url(&self, lang: Lang) -> String {
+        match self.bound {
+            Some(_) => format!(
+                "{}?short=0{}",
+                self.path,
+                if lang.en { "&lang=en" } else { "" }
+            ),
+            None => format!("{}{}", self.path, query_suffix(self.named.as_deref(), lang)),
+        }
     }
 }
 
@@ -262,29 +301,105 @@ async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, A
                 .0
         }
     };
-    let short = if q.is_short() {
-        let purpose = q
-            .purpose
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| PURPOSES.iter().any(|(zh, _)| zh == p))
-            .map(str::to_owned);
-        let plan = match &purpose {
-            Some(p) => Some(short_plan(state, &journey, p).await?),
-            None => None,
-        };
-        Some(Short { purpose, plan })
-    } else {
-        None
-    };
+    let short = short_of(state, &journey, q, None).await?;
     Ok(Target {
+        path: format!("/halls/{hall_id}/survey"),
         hall: hall_id,
         hall_name: node.name,
         zone,
         journey,
         named: q.journey.clone(),
         short,
+        bound: None,
     })
+}
+
+/// A purpose the form offers (the stored value, Chinese), if `p` is one.
+fn offered_purpose(p: &str) -> Option<String> {
+    let p = p.trim();
+    PURPOSES
+        .iter()
+        .any(|(zh, _)| *zh == p)
+        .then(|| p.to_owned())
+}
+
+/// The short form the query asks for: its purpose (the query's, else `known`) and plan.
+async fn short_of(
+    state: &AppState,
+    journey: &Journey,
+    q: &PageQuery,
+    known: Option<String>,
+) -> Result<Option<Short>, ApiError> {
+    Ok(if q.is_short() {
+        let purpose = q.purpose.as_deref().and_then(offered_purpose).or(known);
+        let plan = match &purpose {
+            Some(p) => Some(short_plan(state, journey, p).await?),
+            None => None,
+        };
+        Some(Short { purpose, plan })
+    } else {
+        None
+    })
+}
+
+/// The form an invitation's link opens: the invitation's hall or centre, the journey it
+/// lives by, the short form (purpose known when the contact's is one the form offers).
+/// An unknown token is 404; whether it is still open is the caller's to judge.
+async fn link_target(
+    state: &AppState,
+    token: &str,
+    q: &PageQuery,
+) -> Result<(Target, peakend_store::Invitation), ApiError> {
+    let unknown = || ApiError::not_found("survey link not found");
+    // A token is 64 hex digits; anything else is looked up no further.
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(unknown());
+    }
+    let invitation = state
+        .store
+        .invitation_by_token(token)
+        .await?
+        .ok_or_else(unknown)?;
+    let tree = state.store.org_tree().await?;
+    let node: OrgNode = tree
+        .nodes()
+        .iter()
+        .find(|n| n.id.as_str() == invitation.hall)
+        .cloned()
+        .ok_or_else(unknown)?;
+    let hall = HallId::parse(node.id.as_str()).map_err(|_| unknown())?;
+    let zone = tree.zone_of(&node.id);
+    let journey = peakend_store::effective_journey(state.store.as_ref(), &node.id)
+        .await?
+        .0;
+    let short = short_of(state, &journey, q, offered_purpose(&invitation.purpose)).await?;
+    let at = invitation.ended_at.unwrap_or(invitation.decided_at);
+    let date = zone
+        .local(at)
+        .map(|d| d.date_naive().format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let bound = Bound {
+        id: invitation.id,
+        segment: SEGMENTS
+            .iter()
+            .any(|(zh, _)| *zh == invitation.segment)
+            .then(|| invitation.segment.clone()),
+        date,
+        customer: invitation.customer_key.clone(),
+    };
+    Ok((
+        Target {
+            path: format!("/i/{token}"),
+            hall,
+            hall_name: node.name,
+            zone,
+            journey,
+            named: None,
+            short,
+            bound: Some(bound),
+        },
+        invitation,
+    ))
 }
 
 /// Responses of a purpose it takes before its own peaks decide its short form; below
@@ -558,8 +673,8 @@ fn form_page(
         lang,
         hall_name: t.hall_name.clone(),
         journey_name: lang.text(t.journey.name()).to_owned(),
-        action: format!("/halls/{}/survey{}", t.hall, t.suffix(lang)),
-        switch_lang: format!("/halls/{}/survey{}", t.hall, t.suffix(Lang { en: !lang.en })),
+        action: format!("{}{}", t.path, t.suffix(lang)),
+        switch_lang: format!("{}{}", t.path, t.suffix(Lang { en: !lang.en })),
         short: short.is_some(),
         plan,
         chosen_purpose: t
@@ -567,11 +682,7 @@ fn form_page(
             .as_ref()
             .and_then(|s| s.purpose.clone())
             .unwrap_or_default(),
-        long_url: format!(
-            "/halls/{}/survey{}",
-            t.hall,
-            query_suffix(t.named.as_deref(), lang)
-        ),
+        long_url: t.long_url(lang),
         nonce,
         general: Vec::new(),
         marked: Vec::new(),
@@ -881,15 +992,27 @@ fn response_form(
     // Skipped moments stay out, as an empty cell does in a survey file.
     ratings.retain(|_, r| r.satisfaction.is_some() || r.importance.is_some());
     let form = ResponseForm {
-        respondent: nonce.to_owned(),
+        // An invitation's answer is known by its invitation: one per link.
+        respondent: match &t.bound {
+            Some(b) => format!("inv-{}", b.id),
+            None => nonce.to_owned(),
+        },
         hall: t.hall.to_string(),
         // The visit is today, in the hall's time zone.
-        date: t
-            .zone
-            .local(chrono::Utc::now().timestamp_millis())
-            .map(|d| d.date_naive().format("%Y-%m-%d").to_string())
+        date: match &t.bound {
+            Some(b) => b.date.clone(),
+            None => t
+                .zone
+                .local(chrono::Utc::now().timestamp_millis())
+                .map(|d| d.date_naive().format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+        },
+        segment: answers
+            .get("segment")
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+            .or_else(|| t.bound.as_ref().and_then(|b| b.segment.clone()))
             .unwrap_or_default(),
-        segment: answers.get("segment").cloned().unwrap_or_default(),
         purpose: answers.get("purpose").cloned(),
         overall: number(answers, "overall", &mut problems, lang),
         nps: number(answers, "nps", &mut problems, lang),
@@ -901,8 +1024,9 @@ fn response_form(
             answers.get("consent").map(|v| v.trim()),
             Some("on" | "yes" | "true" | "1")
         )),
-        // The web form does not ask for it; a key comes only from a sender.
-        customer: None,
+        // The web form does not ask for it: a key comes only from a sender, or from the
+        // invitation whose link was followed.
+        customer: t.bound.as_ref().and_then(|b| b.customer.clone()),
         ratings,
         needs,
     };
@@ -956,43 +1080,9 @@ async fn submit(
         return Ok(done(true));
     }
 
-    let nonce = answers.get("nonce").map(|n| n.trim()).unwrap_or("");
-    let (nonce, mut problems) = if is_nonce(nonce) {
-        (nonce.to_owned(), Vec::new())
-    } else {
-        let p = FieldProblem {
-            field: "respondent".into(),
-            message: "the form carries no valid nonce".into(),
-        };
-        (new_nonce(), vec![p])
-    };
-    let (response_form, conversion) = response_form(&answers, &t, &nonce, lang);
-    problems.extend(conversion);
-    let answered_any = response_form.overall.is_some()
-        || response_form.nps.is_some()
-        || !response_form.ratings.is_empty();
-    let halls = HashSet::from([t.hall.to_string()]);
-    let parsed = response_form.parse(&t.journey, Some(&halls));
-    let response = match parsed {
-        Ok(r) if problems.is_empty() && answered_any => r,
-        Ok(_) => {
-            if problems.is_empty() {
-                problems.push(FieldProblem {
-                    field: "(form)".into(),
-                    message: lang
-                        .t(
-                            "请至少回答一个问题再提交。",
-                            "Please answer at least one question before sending.",
-                        )
-                        .into(),
-                });
-            }
-            return Ok(again(&t, lang, nonce, &answers, &problems));
-        }
-        Err(core) => {
-            problems.extend(core);
-            return Ok(again(&t, lang, nonce, &answers, &problems));
-        }
+    let (nonce, response) = match checked(&t, lang, &answers) {
+        Ok(r) => r,
+        Err(page) => return Ok(*page),
     };
 
     // The nonce is random hex: its last two digits spread forms evenly over the
@@ -1033,6 +1123,54 @@ async fn submit(
             }
         }
     }
+}
+
+/// The posted answers checked by the JSON endpoint's rules: the form's nonce and the
+/// response, or the form again (422) with every problem under its question.
+fn checked(
+    t: &Target,
+    lang: Lang,
+    answers: &Answers,
+) -> Result<(String, peakend_core::survey::Response), Box<Response>> {
+    let nonce = answers.get("nonce").map(|n| n.trim()).unwrap_or("");
+    let (nonce, mut problems) = if is_nonce(nonce) {
+        (nonce.to_owned(), Vec::new())
+    } else {
+        let p = FieldProblem {
+            field: "respondent".into(),
+            message: "the form carries no valid nonce".into(),
+        };
+        (new_nonce(), vec![p])
+    };
+    let (response_form, conversion) = response_form(answers, t, &nonce, lang);
+    problems.extend(conversion);
+    let answered_any = response_form.overall.is_some()
+        || response_form.nps.is_some()
+        || !response_form.ratings.is_empty();
+    let halls = HashSet::from([t.hall.to_string()]);
+    let parsed = response_form.parse(&t.journey, Some(&halls));
+    let response = match parsed {
+        Ok(r) if problems.is_empty() && answered_any => r,
+        Ok(_) => {
+            if problems.is_empty() {
+                problems.push(FieldProblem {
+                    field: "(form)".into(),
+                    message: lang
+                        .t(
+                            "请至少回答一个问题再提交。",
+                            "Please answer at least one question before sending.",
+                        )
+                        .into(),
+                });
+            }
+            return Err(Box::new(again(t, lang, nonce, answers, &problems)));
+        }
+        Err(core) => {
+            problems.extend(core);
+            return Err(Box::new(again(t, lang, nonce, answers, &problems)));
+        }
+    };
+    Ok((nonce, response))
 }
 
 /// The form again, 422, with every problem under its question and the answers kept
@@ -1096,27 +1234,19 @@ fn purpose_page(t: &Target, lang: Lang) -> PurposePage {
         lang,
         hall_name: t.hall_name.clone(),
         journey_name: lang.text(t.journey.name()).to_owned(),
-        switch_lang: format!(
-            "/halls/{}/survey{}",
-            t.hall,
-            t.suffix(Lang { en: !lang.en })
-        ),
+        switch_lang: format!("{}{}", t.path, t.suffix(Lang { en: !lang.en })),
         purposes: PURPOSES
             .iter()
             .map(|&(zh, en)| {
                 let url = format!(
-                    "/halls/{}/survey{}",
-                    t.hall,
+                    "{}{}",
+                    t.path,
                     query_suffix_with(t.named.as_deref(), lang, Some(Some(zh)))
                 );
                 (lang.t(zh, en).to_owned(), url)
             })
             .collect(),
-        long_url: format!(
-            "/halls/{}/survey{}",
-            t.hall,
-            query_suffix(t.named.as_deref(), lang)
-        ),
+        long_url: t.long_url(lang),
     }
 }
 
@@ -1210,6 +1340,153 @@ async fn thanks(
         Thanks::Received
     };
     thanks_page(&t, lang, kind)
+}
+
+// ---------------------------------------------------------------- invitation links
+
+/// A link used before or past its 72 hours: 410, told kindly.
+fn gone(lang: Lang) -> PageError {
+    PageError::for_customer(
+        ApiError::new(StatusCode::GONE, "survey link used or expired"),
+        lang,
+    )
+}
+
+/// `GET /i/{token}`: the short form bound to the invitation's visit or call (purpose
+/// first unless the contact's is known); `?short=0` the long one.
+async fn link_form(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&q);
+    let q = q.short_by_default();
+    let (t, invitation) = link_target(&state, &token, &q).await.in_lang(lang)?;
+    // The app's clock: the demo's runs ahead, and its invitations live by it.
+    if !invitation.open_at(state.clock.now().timestamp_millis()) {
+        return Err(gone(lang));
+    }
+    if t.short.as_ref().is_some_and(|s| s.purpose.is_none()) {
+        return Ok(render(&purpose_page(&t, lang), lang)?.into_response());
+    }
+    // The contact's segment is known: the form shows it chosen.
+    let mut known = Answers::new();
+    if let Some(segment) = t.bound.as_ref().and_then(|b| b.segment.clone()) {
+        known.insert("segment".into(), segment);
+    }
+    let page = form_page(&t, lang, new_nonce(), &known, &[]);
+    Ok(([(header::CACHE_CONTROL, "no-store")], render(&page, lang)?).into_response())
+}
+
+/// `POST /i/{token}`: the answer, stored with the invitation marked answered in one
+/// transaction; a link used or expired is 410 and stores nothing.
+async fn link_submit(
+    State(state): State<AppState>,
+    Extension(context): Extension<Arc<SurveyContext>>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&q);
+    let peer = connect_info.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let client = client_key(&headers, peer, context.trust_forwarded_for);
+    if let Err(wait) = context.limiter.check(client, Instant::now()) {
+        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "survey rate limit");
+        error.retry_after = Some(wait.as_secs().max(1));
+        return Err(PageError::for_customer(error, lang));
+    }
+    let q = q.short_by_default();
+    let (t, invitation) = link_target(&state, &token, &q).await.in_lang(lang)?;
+    let now = state.clock.now().timestamp_millis();
+    if !invitation.open_at(now) {
+        return Err(gone(lang));
+    }
+    let Form(fields) = body
+        .map_err(|e| ApiError::new(e.status(), e.body_text()))
+        .in_lang(lang)?;
+    let answers: Answers = fields.into_iter().collect();
+    let (_, response) = match checked(&t, lang, &answers) {
+        Ok(r) => r,
+        Err(page) => return Ok(*page),
+    };
+    match state
+        .store
+        .answer_invitation(invitation.id, &t.journey, &response, now)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/i/{token}/thanks{}",
+            if lang.en { "?lang=en" } else { "" }
+        ))
+        .into_response()),
+        Err(e) if e.kind() == peakend_store::ErrorKind::Gone => Err(gone(lang)),
+        Err(e) => Err(e).in_lang(lang),
+    }
+}
+
+/// `GET /i/{token}/thanks`: the thank-you page of an answered link.
+async fn link_thanks(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, PageError> {
+    let lang = lang_of(&q);
+    let (t, _) = link_target(&state, &token, &q).await.in_lang(lang)?;
+    thanks_page(&t, lang, Thanks::Received)
+}
+
+#[derive(Template)]
+#[template(path = "survey_optout.html")]
+struct OptOutPage {
+    lang: Lang,
+    hall_name: String,
+    action: String,
+    done: bool,
+}
+
+/// `GET /i/{token}/optout`: asks to confirm (a link scanner following the link opts
+/// nobody out); works after the link has lapsed, as a refusal should.
+async fn optout_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&q);
+    let (t, _) = link_target(&state, &token, &q).await.in_lang(lang)?;
+    let page = OptOutPage {
+        lang,
+        hall_name: t.hall_name.clone(),
+        action: format!("/i/{token}/optout{}", if lang.en { "?lang=en" } else { "" }),
+        done: false,
+    };
+    Ok(render(&page, lang)?.into_response())
+}
+
+/// `POST /i/{token}/optout`: the invitation's customer is never invited again (any
+/// hall, any channel); their unanswered invitations' reminders are not sent.
+async fn optout(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&q);
+    let (t, invitation) = link_target(&state, &token, &q).await.in_lang(lang)?;
+    if let Some(key) = &invitation.customer_key {
+        state
+            .store
+            .opt_out(key, state.clock.now().timestamp_millis())
+            .await
+            .in_lang(lang)?;
+    }
+    let page = OptOutPage {
+        lang,
+        hall_name: t.hall_name.clone(),
+        action: String::new(),
+        done: true,
+    };
+    Ok(render(&page, lang)?.into_response())
 }
 
 // ---------------------------------------------------------------- QR code
@@ -1408,6 +1685,8 @@ mod tests {
             journey: peakend_core::builtin::journeys().unwrap().remove(0),
             named: Some("service-hall".into()),
             short: None,
+            path: "/halls/h1/survey".into(),
+            bound: None,
         };
         let context = |public_url: Option<&str>| SurveyContext {
             limiter: RateLimiter::new(1, Duration::from_secs(60)),

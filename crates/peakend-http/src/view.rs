@@ -236,6 +236,13 @@ fn customer_page(status: StatusCode, lang: Lang) -> askama::Result<String> {
                 "This hall or survey does not exist; the QR code may have been replaced. Please ask a member of staff for the current one. Thank you!",
             ),
         ),
+        StatusCode::GONE => (
+            lang.t("这个评价链接已失效", "This survey link no longer works"),
+            lang.t(
+                "每个邀请链接只能回答一次，并在 72 小时后失效。感谢您的支持！下次到访时，也可以扫描厅内的二维码评价。",
+                "Each invitation link can be answered once and lapses after 72 hours. Thank you! Next time, you can also scan the QR code in the hall.",
+            ),
+        ),
         StatusCode::TOO_MANY_REQUESTS => (
             lang.t("请稍候再试", "Please wait a moment"),
             lang.t(

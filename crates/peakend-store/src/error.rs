@@ -6,6 +6,8 @@ pub enum ErrorKind {
     NotFound,
     Invalid,
     Conflict,
+    /// What was asked for existed and is no more (a used or expired invitation link).
+    Gone,
     Unavailable,
     Internal,
 }
@@ -20,6 +22,8 @@ pub enum StoreError {
     Org(Vec<OrgError>),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     Invalid(String),
     #[error("invalid database URL `{url}`: {reason}")]
@@ -59,6 +63,7 @@ impl StoreError {
             | StoreError::Assignment(_)
             | StoreError::Invalid(_) => ErrorKind::Invalid,
             StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::Gone(_) => ErrorKind::Gone,
             // A database error in a request is the storage's, never the client's: the
             // work was rolled back and a retry is safe (ingest is idempotent by id).
             StoreError::Connect { .. }

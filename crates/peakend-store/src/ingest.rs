@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::NaiveDate;
 use peakend_core::HallId;
 use peakend_core::case::{NewCase, case_of_event};
+use peakend_core::customer::ended_contact;
 use peakend_core::ops::day::{HallDay, KioskFault, Rules};
 use peakend_core::ops::event::{Event, EventKind};
 use peakend_core::ops::rollup::{LiveRollup, rollup_day};
@@ -360,11 +361,13 @@ pub(crate) async fn apply_batch(
                 (Ok(()), Origin::New(_, payload)) => {
                     day.note(&e);
                     open_case(&day.day, &e);
+                    outcome.ended.extend(ended_contact(&day.day, &e));
                     rows.push((e, payload));
                 }
                 (Ok(()), Origin::Held(held_rows, payload)) => {
                     day.note(&e);
                     open_case(&day.day, &e);
+                    outcome.ended.extend(ended_contact(&day.day, &e));
                     rows.push((e, payload));
                     released.extend(held_rows);
                 }

@@ -2,6 +2,7 @@
 //! per decision with the visit's operational facts, opt-outs, and the outbox the
 //! minute sweep sends. The decisions themselves are `peakend_core::invitation`.
 
+pub use peakend_core::customer::EndedContact;
 pub use peakend_core::invitation::{Decision, InviteRule};
 use peakend_core::{HallId, OrgNodeId};
 use serde::Serialize;
@@ -10,24 +11,6 @@ use crate::Result;
 
 /// An invitation lives 72 hours from when it is sent.
 pub const EXPIRY_MS: i64 = 72 * 3_600_000;
-
-/// A contact that ended (a visit's `service_ended`; a call's `call_ended` when the
-/// call events land), with what an answer will be joined to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EndedContact {
-    pub hall: HallId,
-    /// `hall/day/ticket` or the call id: one decision each.
-    pub id: String,
-    /// The customer's salted key; `None` cannot be invited (`no_customer`).
-    pub customer: Option<String>,
-    pub segment: String,
-    pub purpose: String,
-    pub staff: Option<String>,
-    pub counter: Option<String>,
-    pub wait_s: Option<i64>,
-    pub outcome: Option<String>,
-    pub ended_at: i64,
-}
 
 /// One decision as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +30,18 @@ pub struct Invitation {
     pub reason: Option<String>,
     pub send_at: Option<i64>,
     pub expires_at: Option<i64>,
+    /// When the contact ended (older rows: unknown).
+    pub ended_at: Option<i64>,
+    pub outcome: Option<String>,
+}
+
+impl Invitation {
+    /// Whether its link still opens the form at `at_ms`: sent (or held for quiet
+    /// hours), unanswered and within its 72 hours.
+    pub fn open_at(&self, at_ms: i64) -> bool {
+        matches!(self.status.as_str(), "sent" | "held")
+            && self.expires_at.is_some_and(|e| at_ms < e)
+    }
 }
 
 /// What one call of [`InvitationStore::decide_invitations`] did.
@@ -102,4 +97,19 @@ pub trait InvitationStore: Send + Sync {
 
     /// Decisions of `halls` (all when `None`), newest first.
     async fn invitations(&self, halls: Option<&[HallId]>) -> Result<Vec<Invitation>>;
+
+    /// The invitation a link's token opens (looked up by the token's SHA-256; the
+    /// token itself is never stored once sent), whatever its status.
+    async fn invitation_by_token(&self, token: &str) -> Result<Option<Invitation>>;
+
+    /// Stores the answer given through invitation `id`'s link and marks it `answered`
+    /// (`response_id` = the answer's respondent), in one transaction: a link used
+    /// before or past its 72 hours is [`crate::StoreError::Gone`] and nothing is stored.
+    async fn answer_invitation(
+        &self,
+        id: i64,
+        journey: &peakend_core::Journey,
+        response: &peakend_core::survey::Response,
+        at_ms: i64,
+    ) -> Result<()>;
 }

@@ -258,6 +258,11 @@ pub struct IngestOutcome {
     /// Service cases the applied events opened (an unresolved service, a low rating,
     /// a complaint), each once per cause.
     pub cases_opened: usize,
+    /// The contacts the applied events ended (a visit's `service_ended`, a call's
+    /// `call_ended`, an `app_transaction`), for the survey invitations an ingest through
+    /// the API decides; not part of the reply.
+    #[serde(skip)]
+    pub ended: Vec<crate::EndedContact>,
 }
 
 impl IngestOutcome {
@@ -268,6 +273,7 @@ impl IngestOutcome {
         self.released += o.released;
         self.duplicates += o.duplicates;
         self.rejected.extend(o.rejected);
+        self.ended.extend(o.ended);
     }
 }
 

@@ -38,7 +38,13 @@ fn ev(day: u32, id: &str, s: u32, kind: &str, fields: &str) -> Item {
 }
 
 fn offered(day: u32, id: &str, s: u32, queue: &str, customer: Option<&str>) -> Item {
-    let customer = customer.map_or(String::new(), |c| format!(r#","customer":"{c}""#));
+    // A customer key is a salted hash: `x1` stands for a caller's number.
+    let customer = customer.map_or(String::new(), |c| {
+        format!(
+            r#","customer":"{}""#,
+            peakend_core::customer::customer_key("test", c)
+        )
+    });
     ev(
         day,
         &format!("{id}o"),

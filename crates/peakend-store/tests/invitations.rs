@@ -32,6 +32,7 @@ fn visit(ticket: &str, customer: Option<&str>, at: &str) -> EndedContact {
     EndedContact {
         hall: HallId::parse("h1").unwrap(),
         id: format!("h1/2026-08-07/{ticket}"),
+        channel: "hall".into(),
         customer: customer.map(str::to_owned),
         segment: "个人".into(),
         purpose: "bill".into(),

@@ -159,7 +159,10 @@ pub fn centre_day(day: chrono::NaiveDate, calls: u32) -> Vec<String> {
         let t0 = i * 28_800 / u64::from(calls.max(1)) + roll(20);
         let queue = queues[roll(3) as usize];
         // A salted key stands for the caller's number: one in ten calls again.
-        let customer = format!("k{:03}", roll(u64::from(calls) * 9 / 10 + 1));
+        let customer = peakend_core::customer::customer_key(
+            "demo",
+            &format!("1380000{:04}", roll(u64::from(calls) * 9 / 10 + 1)),
+        );
         ev(
             format!("{call}o"),
             t0,

@@ -25,8 +25,14 @@ pub enum TokenCmd {
 #[derive(Subcommand)]
 pub enum EventsCmd {
     /// Apply an NDJSON file of events (a replay): duplicates counted, bad events
-    /// quarantined with their reason, the rest applied
-    Ingest { file: std::path::PathBuf },
+    /// quarantined with their reason, the rest applied. A replay invites no one to a
+    /// survey unless asked with `--invite` (then the contacts it ends are decided by
+    /// their org node's invitation rule, as the API's are)
+    Ingest {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        invite: bool,
+    },
     /// Events that could not be applied, newest first
     Quarantine {
         #[arg(long)]
@@ -61,7 +67,7 @@ const IN_FLIGHT: usize = 4;
 pub async fn run(db: &str, cmd: EventsCmd) -> anyhow::Result<()> {
     let store = crate::init(db).await?;
     match cmd {
-        EventsCmd::Ingest { file } => ingest(&store, &file).await?,
+        EventsCmd::Ingest { file, invite } => ingest(&store, &file, invite).await?,
         EventsCmd::Quarantine { hall, format } => {
             let rows = store.quarantined(hall.as_ref()).await?;
             match format {
@@ -105,10 +111,15 @@ struct Tally {
     released: usize,
     duplicates: usize,
     rejected: Vec<(usize, String)>,
+    /// Survey invitations decided (`--invite`).
+    invited: peakend_store::Decided,
 }
 
 impl Tally {
     fn add(&mut self, other: Tally) {
+        self.invited.sent += other.invited.sent;
+        self.invited.held += other.invited.held;
+        self.invited.suppressed += other.invited.suppressed;
         self.accepted += other.accepted;
         self.released += other.released;
         self.duplicates += other.duplicates;
@@ -122,7 +133,7 @@ impl Tally {
 /// are applied together unless more than [`QUIET`] lines part them (or it has more
 /// than [`BATCH`]): an event judged in an earlier batch is judged without the ones
 /// the file holds for later, as a device's separate posts would be.
-async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()> {
+async fn ingest(store: &impl Store, file: &std::path::Path, invite: bool) -> anyhow::Result<()> {
     let name = &file.display().to_string();
     let f = std::fs::File::open(file).with_context(|| format!("cannot read {name}"))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -231,7 +242,7 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
             }
             flying.insert(hall.clone());
             in_flight.push(async move {
-                let part = apply(store, name, &hall, h).await;
+                let part = apply(store, name, &hall, h, invite).await;
                 (hall, part)
             });
         }
@@ -252,6 +263,7 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
         released,
         duplicates,
         mut rejected,
+        invited,
     } = tally;
     rejected.extend(unplaced);
     rejected.sort_by_key(|r| r.0);
@@ -263,6 +275,15 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
         outln!(
             "  {released} quarantined events applied once the event they follow came \
              (peakend events quarantine lists what is still held)"
+        );
+    }
+    if invite {
+        outln!(
+            "  survey invitations: {} sent, {} held for quiet hours, {} suppressed \
+             (peakend survey invitations)",
+            invited.sent,
+            invited.held,
+            invited.suppressed
         );
     }
     for (line, reason) in rejected.iter().take(100) {
@@ -278,7 +299,13 @@ async fn ingest(store: &impl Store, file: &std::path::Path) -> anyhow::Result<()
 }
 
 /// Applies one hall's held lines, in batches of at most [`BATCH`].
-async fn apply(store: &impl Store, name: &str, hall: &HallId, held: Held) -> anyhow::Result<Tally> {
+async fn apply(
+    store: &impl Store,
+    name: &str,
+    hall: &HallId,
+    held: Held,
+    invite: bool,
+) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
     let mut events = held.events.into_iter().peekable();
     let mut refused = Some(held.refused);
@@ -294,6 +321,16 @@ async fn apply(store: &impl Store, name: &str, hall: &HallId, held: Held) -> any
         tally
             .rejected
             .extend(out.rejected.into_iter().map(|r| (r.line, r.reason)));
+        if invite && !out.ended.is_empty() {
+            let now = chrono::Utc::now().timestamp_millis();
+            let d = store
+                .decide_invitations(&out.ended, now)
+                .await
+                .with_context(|| format!("{name}: hall {hall}: survey invitations"))?;
+            tally.invited.sent += d.sent;
+            tally.invited.held += d.held;
+            tally.invited.suppressed += d.suppressed;
+        }
     }
     Ok(tally)
 }

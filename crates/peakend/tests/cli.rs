@@ -2077,3 +2077,68 @@ peakend_testkit::on_both_backends!(busy_hours_forecast_the_week_from_the_history
     let err = fails(url, &["busy-hours", "--hall", "h9"]);
     assert!(err.contains("`h9` is not a hall"), "{err}");
 });
+
+// Issue 22: a replay invites no one unless asked; with `--invite` the visits it ends are
+// decided by the org's invitation rule, once, and listed.
+peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        url,
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nh1,p,hall,一厅\n",
+    );
+    ok(
+        url,
+        &[
+            "survey",
+            "invite-rule",
+            "--org",
+            "p",
+            "--share",
+            "1",
+            "--quiet",
+            "21:00-08:00",
+        ],
+    );
+    let customer = "a".repeat(64);
+    let visit = |t: &str, day: &str| {
+        [
+            format!(r#"{{"id":"{t}i","hall":"h1","type":"ticket_issued","at":"2026-08-{day}T09:00:00+08:00","ticket":"{t}","service":"缴费","customer":"{customer}"}}"#),
+            format!(r#"{{"id":"{t}c","hall":"h1","type":"called","at":"2026-08-{day}T09:12:00+08:00","ticket":"{t}","counter":"c1","staff":"S01"}}"#),
+            format!(r#"{{"id":"{t}s","hall":"h1","type":"service_started","at":"2026-08-{day}T09:12:00+08:00","ticket":"{t}","counter":"c1"}}"#),
+            format!(r#"{{"id":"{t}e","hall":"h1","type":"service_ended","at":"2026-08-{day}T09:20:00+08:00","ticket":"{t}","counter":"c1","outcome":"done"}}"#),
+        ]
+        .join("\n")
+    };
+    let file = write(dir.path(), "d1.ndjson", visit("A1", "07").as_bytes());
+    let out = ok(url, &["events", "ingest", &file]);
+    assert!(!out.contains("survey invitations"), "{out}");
+    let list = |url: &str| -> Value {
+        serde_json::from_str(&ok(url, &["survey", "invitations", "--format", "json"])).unwrap()
+    };
+    assert_eq!(list(url).as_array().unwrap().len(), 0);
+
+    let file = write(dir.path(), "d2.ndjson", visit("B1", "08").as_bytes());
+    let out = ok(url, &["events", "ingest", "--invite", &file]);
+    assert!(
+        out.contains("survey invitations: 1 sent, 0 held for quiet hours, 0 suppressed"),
+        "{out}"
+    );
+    let l = list(url);
+    assert_eq!(l.as_array().unwrap().len(), 1, "{l}");
+    assert_eq!(l[0]["contact"], "h1/2026-08-08/B1");
+    assert_eq!(l[0]["wait_s"], 720);
+    assert_eq!(l[0]["staff"], "S01");
+    // Replayed again with --invite: the events are duplicates and nothing is decided.
+    let out = ok(url, &["events", "ingest", "--invite", &file]);
+    assert!(out.contains("0 accepted, 4 duplicates"), "{out}");
+    assert_eq!(list(url).as_array().unwrap().len(), 1);
+    // A phone number in place of a key is refused by line, never stored.
+    let bad = r#"{"id":"x1","hall":"h1","type":"ticket_issued","at":"2026-08-08T10:00:00+08:00","ticket":"C1","service":"缴费","customer":"13800138000"}"#;
+    let file = write(dir.path(), "bad.ndjson", bad.as_bytes());
+    let out = ok(url, &["events", "ingest", &file]);
+    assert!(
+        out.contains("line 1: field `customer`: a customer key must be 64 hex digits"),
+        "{out}"
+    );
+});

@@ -374,7 +374,8 @@ impl TicketText {
     }
 }
 
-/// A booked time slot as the day keeps it (never who booked it).
+/// A booked time slot as the day keeps it: who booked it only by their salted key,
+/// which the ticket given on arrival carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Booking {
     pub booking: String,
@@ -382,6 +383,8 @@ pub struct Booking {
     pub slot_end: i64,
     pub service: Option<String>,
     pub tier: Option<Tier>,
+    #[serde(skip)]
+    pub customer: Option<String>,
     pub cancelled_at: Option<i64>,
     /// The ticket given on arrival.
     pub ticket: Option<String>,
@@ -768,8 +771,10 @@ impl HallDay {
                 channel,
                 appointed_at,
                 tier,
+                customer,
             } => {
                 let mut tk = Ticket::issued(ticket, service, segment.clone(), *vip, t);
+                tk.customer = customer.clone();
                 if let Some(tier) = tier {
                     tk.tier = *tier;
                 }
@@ -811,7 +816,7 @@ impl HallDay {
                 slot_end,
                 service,
                 tier,
-                ..
+                customer,
             } => {
                 self.bookings.insert(
                     booking.clone(),
@@ -821,6 +826,7 @@ impl HallDay {
                         slot_end: slot_end.timestamp_millis(),
                         service: service.clone(),
                         tier: *tier,
+                        customer: customer.clone(),
                         cancelled_at: None,
                         ticket: None,
                     },
@@ -846,6 +852,7 @@ impl HallDay {
                     tk.target_ms = Some(self.rules.tier_target_ms(tk.tier));
                     tk.channel = Channel::App;
                     tk.booking = Some(b.booking.clone());
+                    tk.customer = b.customer.clone();
                     tk.arrived_at = Some(t);
                     tk.green = self.rules.green_channel && (b.slot_start..=b.slot_end).contains(&t);
                     self.tickets.insert(ticket.clone(), tk);
@@ -968,8 +975,9 @@ impl HallDay {
                 }
                 self.clear(Subject::Kiosk(kiosk.clone()), t);
             }
-            // A case, not a change to the day.
-            EventKind::Complaint { .. } => {}
+            // A case, not a change to the day; an app transaction is a contact of the
+            // app channel, not of the hall's queue.
+            EventKind::Complaint { .. } | EventKind::AppTransaction { .. } => {}
             // Applied above, by the call fold.
             EventKind::CallOffered { .. }
             | EventKind::CallAnswered { .. }

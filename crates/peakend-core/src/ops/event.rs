@@ -37,6 +37,11 @@ pub enum EventKind {
         /// The customer's service tier; without one, `vip` counts as gold.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tier: Option<Tier>,
+        /// The customer's salted key (64 hex digits, never the number), when the kiosk
+        /// or the app knows who took the ticket: the visit joins the customer's timeline
+        /// and may invite a survey.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer: Option<String>,
     },
     // --- Bookings (issue 22): a time slot booked ahead, its cancellation, and the
     // customer's arrival in the hall (for a booking or a remote ticket).
@@ -163,6 +168,18 @@ pub enum EventKind {
         #[serde(default)]
         acw_s: f64,
     },
+    /// A transaction done in the app (issue 22): a contact of the app channel, named in
+    /// `hall` by the org node the app belongs to. It changes no queue; it joins the
+    /// customer's timeline and may invite a survey.
+    AppTransaction {
+        transaction: String,
+        purpose: String,
+        outcome: Outcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        segment: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer: Option<String>,
+    },
 }
 
 fn yes() -> bool {
@@ -251,7 +268,8 @@ impl EventKind {
             | EventKind::CallHeld { .. }
             | EventKind::CallResumed { .. }
             | EventKind::CallTransferred { .. }
-            | EventKind::CallEnded { .. } => None,
+            | EventKind::CallEnded { .. }
+            | EventKind::AppTransaction { .. } => None,
         }
     }
 
@@ -347,7 +365,7 @@ impl Event {
         Event::from_raw(raw)
     }
 
-    fn from_raw(raw: RawEvent) -> Result<Event, String> {
+    fn from_raw(mut raw: RawEvent) -> Result<Event, String> {
         if raw.id.trim().is_empty() {
             return Err("field `id`: empty".into());
         }
@@ -479,6 +497,25 @@ impl Event {
                     return Err(format!("field `acw_s`: {acw_s} is not seconds ≥ 0"));
                 }
             }
+            EventKind::AppTransaction {
+                transaction,
+                purpose,
+                ..
+            } => {
+                empty("transaction", transaction)?;
+                empty("purpose", purpose)?;
+            }
+        }
+        // A customer key is a salted hash or nothing: a phone number sent by mistake is
+        // refused, never stored.
+        if let EventKind::TicketIssued { customer, .. }
+        | EventKind::Booking { customer, .. }
+        | EventKind::CallOffered { customer, .. }
+        | EventKind::AppTransaction { customer, .. } = &mut raw.kind
+            && let Some(c) = customer.as_mut()
+        {
+            *c = crate::customer::parse_customer_key(c)
+                .map_err(|e| format!("field `customer`: {e}"))?;
         }
         Ok(Event {
             id: raw.id,
@@ -522,6 +559,7 @@ impl Event {
             EventKind::CallTransferred { .. } => 16,
             EventKind::CallAbandoned { .. } => 17,
             EventKind::CallEnded { .. } => 18,
+            EventKind::AppTransaction { .. } => 19,
         }
     }
 
@@ -555,6 +593,7 @@ impl Event {
             EventKind::CallResumed { .. } => "call_resumed",
             EventKind::CallTransferred { .. } => "call_transferred",
             EventKind::CallEnded { .. } => "call_ended",
+            EventKind::AppTransaction { .. } => "app_transaction",
         }
     }
 }

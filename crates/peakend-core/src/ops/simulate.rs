@@ -178,6 +178,7 @@ fn hall_day(h: &SimHall, midnight: DateTime<FixedOffset>, rng: &mut ChaCha8Rng) 
                         channel: Default::default(),
                         appointed_at: None,
                         tier: None,
+                        customer: None,
                     },
                 ));
                 queue.push_back(i);

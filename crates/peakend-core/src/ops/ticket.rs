@@ -70,6 +70,10 @@ pub struct Ticket {
     pub valid_until: Option<i64>,
     /// The service-level target of its tier (called within it), from the journey.
     pub target_ms: Option<i64>,
+    /// The customer's salted key, from the ticket or its booking (never serialized to
+    /// boards or snapshots).
+    #[serde(skip)]
+    pub customer: Option<String>,
 }
 
 impl Ticket {
@@ -106,6 +110,7 @@ impl Ticket {
             expired_at: None,
             valid_until: None,
             target_ms: None,
+            customer: None,
         }
     }
 

@@ -54,7 +54,34 @@ type InvitationRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
+    Option<String>,
 );
+
+/// The columns of an [`InvitationRow`].
+const INVITATION_COLUMNS: &str = "id, hall_id, contact_id, customer_key, segment, purpose, staff,
+    counter, wait_s, decided_at, status, reason, send_at, expires_at, ended_at, outcome";
+
+fn invitation_of(r: InvitationRow) -> Invitation {
+    Invitation {
+        id: r.0,
+        hall: r.1,
+        contact: r.2,
+        customer_key: r.3,
+        segment: r.4,
+        purpose: r.5,
+        staff: r.6,
+        counter: r.7,
+        wait_s: r.8,
+        decided_at: r.9,
+        status: r.10,
+        reason: r.11,
+        send_at: r.12,
+        expires_at: r.13,
+        ended_at: r.14,
+        outcome: r.15,
+    }
+}
 
 #[async_trait]
 impl InvitationStore for SqlStore {
@@ -229,8 +256,8 @@ impl InvitationStore for SqlStore {
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO invitation (hall_id, contact_id, customer_key, segment, purpose,
                        staff, counter, wait_s, outcome, decided_at, status, reason, token_hash,
-                       send_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                       send_at, expires_at, ended_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                      RETURNING id",
                 )
                 .bind(c.hall.as_str())
@@ -248,6 +275,7 @@ impl InvitationStore for SqlStore {
                 .bind(token.as_deref().map(sha256_hex))
                 .bind(send_at)
                 .bind(send_at.map(|s| s + EXPIRY_MS))
+                .bind(c.ended_at)
                 .fetch_one(&mut *tx)
                 .await?;
                 if let (Some(token), Some(due)) = (token, send_at) {
@@ -355,48 +383,82 @@ impl InvitationStore for SqlStore {
 
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()> {
         on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO invite_optout (customer_key, at_ms) VALUES ($1, $2)
                  ON CONFLICT (customer_key) DO NOTHING",
             )
             .bind(customer_key)
             .bind(at_ms)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            // Nothing more leaves for them: a held invitation is not sent, no reminder.
+            sqlx::query(
+                "UPDATE invite_outbox SET sent_at = $2, token = NULL, last_error = 'opted out'
+                 WHERE sent_at IS NULL AND invitation_id IN
+                   (SELECT id FROM invitation WHERE customer_key = $1)",
+            )
+            .bind(customer_key)
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE invitation SET status = 'suppressed', reason = 'opted_out'
+                 WHERE customer_key = $1 AND status = 'held'",
+            )
+            .bind(customer_key)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
 
     async fn invitations(&self, halls: Option<&[HallId]>) -> Result<Vec<Invitation>> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitation ORDER BY decided_at DESC, id DESC"
+        );
         let rows: Vec<InvitationRow> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT id, hall_id, contact_id, customer_key, segment, purpose, staff, counter,
-                   wait_s, decided_at, status, reason, send_at, expires_at
-                 FROM invitation ORDER BY decided_at DESC, id DESC",
-            )
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as(&sql).fetch_all(pool).await?
         });
         let keep: Option<HashSet<&str>> = halls.map(|h| h.iter().map(|h| h.as_str()).collect());
         Ok(rows
             .into_iter()
             .filter(|r| keep.as_ref().is_none_or(|k| k.contains(r.1.as_str())))
-            .map(|r| Invitation {
-                id: r.0,
-                hall: r.1,
-                contact: r.2,
-                customer_key: r.3,
-                segment: r.4,
-                purpose: r.5,
-                staff: r.6,
-                counter: r.7,
-                wait_s: r.8,
-                decided_at: r.9,
-                status: r.10,
-                reason: r.11,
-                send_at: r.12,
-                expires_at: r.13,
-            })
+            .map(invitation_of)
             .collect())
+    }
+
+    async fn invitation_by_token(&self, token: &str) -> Result<Option<Invitation>> {
+        let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitation WHERE token_hash = $1");
+        let hash = sha256_hex(token);
+        let row: Option<InvitationRow> = on_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(&hash).fetch_optional(pool).await?
+        });
+        Ok(row.map(invitation_of))
+    }
+
+    async fn answer_invitation(
+        &self,
+        id: i64,
+        journey: &peakend_core::Journey,
+        response: &peakend_core::survey::Response,
+        at_ms: i64,
+    ) -> Result<()> {
+        super::surveys::import_responses_answering(
+            self,
+            journey,
+            std::slice::from_ref(response),
+            Some((id, at_ms)),
+        )
+        .await
+        .map(|_| ())
+        // The link's respondent stored already: it was answered before.
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                StoreError::Gone("this survey link has been used or has expired".into())
+            }
+            e => e,
+        })
     }
 }

@@ -13,6 +13,19 @@ pub(super) async fn import_responses(
     journey: &Journey,
     responses: &[Response],
 ) -> Result<usize> {
+    import_responses_answering(store, journey, responses, None).await
+}
+
+/// [`import_responses`], and when `answering` is `(invitation, at)`, the answer came
+/// through that invitation's link: in the same transaction the invitation becomes
+/// `answered` with the respondent as its `response_id`, or, when it was answered before
+/// or has expired, nothing is stored ([`StoreError::Gone`]).
+pub(super) async fn import_responses_answering(
+    store: &SqlStore,
+    journey: &Journey,
+    responses: &[Response],
+    answering: Option<(i64, i64)>,
+) -> Result<usize> {
     let key = journey.key().as_str();
     // Answers that left a contact with consent and went badly open cases, in the
     // import's transaction; the contact is kept on the case only.
@@ -27,8 +40,9 @@ pub(super) async fn import_responses(
                 .execute(&mut *tx)
                 .await?;
         }
+        // A contact centre's callers answer its surveys as a hall's visitors do.
         let halls: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM org_node WHERE level = 'hall'").fetch_all(&mut *tx).await?;
+            sqlx::query_as("SELECT id FROM org_node WHERE level IN ('hall', 'centre')").fetch_all(&mut *tx).await?;
         let halls: HashSet<String> = halls.into_iter().map(|(h,)| h).collect();
         let unknown: BTreeSet<&str> =
             responses.iter().map(|r| r.hall.as_str()).filter(|h| !halls.contains(*h)).collect();
@@ -156,6 +170,22 @@ pub(super) async fn import_responses(
         merge_cells!(tx, key, layout, "survey_rollup_purpose",
             batch.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)));
         open_cases!(&mut *tx, &cases, "system", now, postgres);
+        if let (Some((invitation, at)), Some(r)) = (answering, responses.first()) {
+            let done = sqlx::query(
+                "UPDATE invitation SET status = 'answered', reason = NULL, response_id = $1
+                 WHERE id = $2 AND status IN ('sent', 'held') AND expires_at > $3",
+            )
+            .bind(&r.respondent)
+            .bind(invitation)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Gone(
+                    "this survey link has been used or has expired".into(),
+                ));
+            }
+        }
         let (generation,): (i64,) = sqlx::query_as(
             "UPDATE data_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation",
         )
@@ -451,11 +481,12 @@ pub(super) async fn responses(
         Option<f64>,
         Option<f64>,
         Option<String>,
+        Option<String>,
     );
     let (heads, ratings, needs): (Vec<Head>, Vec<RatingRow>, Vec<NeedRow>) = on_pool!(store, pool => {
         let heads = sqlx::query_as(&format!(
             "SELECT s.id, s.hall_id, s.respondent, s.visit_date, s.segment, s.purpose, s.overall, s.nps,
-               s.tolerable_wait_min, s.comment FROM survey_response s WHERE {WHERE} ORDER BY s.id"
+               s.tolerable_wait_min, s.comment, s.customer FROM survey_response s WHERE {WHERE} ORDER BY s.id"
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
         let ratings = sqlx::query_as(&format!(
@@ -479,7 +510,9 @@ pub(super) async fn responses(
         .collect();
     let mut out = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
-    for (id, hall, respondent, date, segment, purpose, overall, nps, wait, comment) in heads {
+    for (id, hall, respondent, date, segment, purpose, overall, nps, wait, comment, customer) in
+        heads
+    {
         if wanted.as_ref().is_some_and(|w| !w.contains(hall.as_str())) {
             continue;
         }
@@ -500,7 +533,7 @@ pub(super) async fn responses(
             // Contacts are kept only on the cases they open.
             contact: None,
             comment,
-            customer: None,
+            customer,
         });
     }
     for (id, moment, importance, satisfaction) in ratings {
