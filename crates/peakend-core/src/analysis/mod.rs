@@ -6,6 +6,7 @@
 
 pub mod drivers;
 pub mod engine;
+pub mod programme;
 pub mod indices;
 pub mod rake;
 pub mod rollup;
