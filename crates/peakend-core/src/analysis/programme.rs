@@ -526,10 +526,11 @@ pub fn shrunk_effects(
         for (key, s) in mine {
             let mean = s.mean().unwrap_or(mu);
             let noise = sigma2 / s.n as f64;
+            // No spread at all to tell a member from the hall: the hall's mean.
             let weight = if tau2 + noise > 0.0 {
                 tau2 / (tau2 + noise)
             } else {
-                1.0
+                0.0
             };
             let shrunk = mu + weight * (mean - mu);
             let var = weight * noise + (1.0 - weight).powi(2) * sigma2 / n_hall;

@@ -3,6 +3,74 @@
 //! (segment, visit purpose, …) at once, and the design effect the weights cost. Pure;
 //! `analyze --from-db --rake segment,purpose` builds on it (docs/raking.md).
 
+use serde::Serialize;
+
+/// How an analysis's respondents were raked to the population of visits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RakingSummary {
+    /// The margins raked to, in order (`segment`, `purpose`).
+    pub margins: Vec<String>,
+    pub respondents: u64,
+    /// The population: the served visits of the period.
+    pub visits: u64,
+    pub iterations: usize,
+    /// The largest relative gap left between a margin's weighted total and its target.
+    pub gap: f64,
+    /// The smallest and largest respondent weight (visits a respondent stands for).
+    pub weight_min: f64,
+    pub weight_max: f64,
+    /// Kish's 1 + CV² of the weights, and respondents ÷ that.
+    pub design_effect: f64,
+    pub effective_n: f64,
+    pub cells: Vec<RakedCell>,
+}
+
+/// One segment × purpose cell's respondents and the weight each of them carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RakedCell {
+    pub segment: String,
+    pub purpose: String,
+    pub respondents: u64,
+    pub weight: f64,
+}
+
+/// A margin respondents can be raked on: the visits' segment or purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RakeMargin {
+    Segment,
+    Purpose,
+}
+
+impl RakeMargin {
+    pub fn name(self) -> &'static str {
+        match self {
+            RakeMargin::Segment => "segment",
+            RakeMargin::Purpose => "purpose",
+        }
+    }
+
+    /// `segment,purpose` (either or both, once each).
+    pub fn parse_list(s: &str) -> Result<Vec<RakeMargin>, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim) {
+            let m = match part {
+                "segment" => RakeMargin::Segment,
+                "purpose" => RakeMargin::Purpose,
+                other => {
+                    return Err(format!(
+                        "`{other}` is not a margin to rake on (segment or purpose)"
+                    ));
+                }
+            };
+            if out.contains(&m) {
+                return Err(format!("`{part}` is named twice"));
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+}
+
 /// Raking's result: a weight per respondent, and how it converged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Raked {
@@ -186,6 +254,20 @@ mod tests {
         }
         let total: f64 = r.weights.iter().sum();
         assert!((total - 1500.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn margins_are_segment_and_purpose_once_each() {
+        assert_eq!(
+            RakeMargin::parse_list("segment,purpose").unwrap(),
+            [RakeMargin::Segment, RakeMargin::Purpose]
+        );
+        assert_eq!(
+            RakeMargin::parse_list("purpose").unwrap(),
+            [RakeMargin::Purpose]
+        );
+        assert!(RakeMargin::parse_list("segment,segment").unwrap_err().contains("twice"));
+        assert!(RakeMargin::parse_list("age").unwrap_err().contains("`age`"));
     }
 
     #[test]
