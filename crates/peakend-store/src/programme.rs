@@ -27,6 +27,30 @@ pub struct ProgrammeQuery<'a> {
     pub to: NaiveDate,
 }
 
+/// A report's period: [from, to], by default the 30 days up to today in the zone of
+/// `org` (else of the first root); an error names the field.
+pub fn programme_period(
+    tree: &OrgTree,
+    org: Option<&OrgNodeId>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now_ms: i64,
+) -> std::result::Result<(NaiveDate, NaiveDate), String> {
+    let zone = org
+        .or_else(|| tree.roots().next().map(|r| &r.id))
+        .map(|n| tree.zone_of(n))
+        .unwrap_or_default();
+    let today = zone
+        .local(now_ms)
+        .map_or(NaiveDate::MIN, |t| t.date_naive());
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - chrono::Days::new(29));
+    if from > to {
+        return Err(format!("from: {from} is after `to` ({to})"));
+    }
+    Ok((from, to))
+}
+
 /// The study's tolerable wait: customers tolerate about 16 minutes on average.
 pub const STUDY_TOLERABLE_WAIT_MIN: f64 = 16.0;
 
