@@ -14,7 +14,10 @@ peakend_testkit::on_both_backends!(rates_and_waits_answer_in_scope_and_name_bad_
         url,
         Setup {
             org: peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]),
-            users: vec![("admin", Role::Admin, "p"), ("mgr", Role::HallManager, "h1")],
+            users: vec![
+                ("admin", Role::Admin, "p"),
+                ("mgr", Role::HallManager, "h1"),
+            ],
             ..Setup::default()
         },
     )

@@ -5,7 +5,6 @@
 //! both call these. The math is `peakend_core::analysis::{programme, rake}`.
 
 use super::*;
-use std::collections::BTreeSet;
 use peakend_core::analysis::programme::{
     BrokenStick, Effect, NonResponseCheck, RateCounts, WaitBin, broken_stick, non_response_check,
     shrunk_effects, wait_bins,
@@ -16,6 +15,7 @@ use peakend_core::analysis::rake::{
 use peakend_core::analysis::stats::RunningStats;
 use peakend_core::journey::Unit;
 use peakend_core::ops::rollup::served_visits;
+use std::collections::BTreeSet;
 
 /// Which invitations and visits a report covers: the halls (and contact centres) at or
 /// below `org` (all when `None`), decided (visits served) on the local days [from, to]
@@ -71,7 +71,12 @@ fn scope(tree: &OrgTree, org: Option<&OrgNodeId>) -> Result<Vec<HallId>> {
     };
     Ok(nodes
         .into_iter()
-        .filter(|n| matches!(n.level, peakend_core::OrgLevel::Hall | peakend_core::OrgLevel::Centre))
+        .filter(|n| {
+            matches!(
+                n.level,
+                peakend_core::OrgLevel::Hall | peakend_core::OrgLevel::Centre
+            )
+        })
         .filter_map(|n| HallId::parse(n.id.as_str()).ok())
         .collect())
 }
@@ -264,6 +269,10 @@ pub struct WaitsReport {
     pub counters: Vec<Effect>,
 }
 
+/// What the waits report reads of a journey: its queue moment, the moments staff touch,
+/// and its `tolerable_wait` standard in minutes.
+type JourneyParts = (Option<String>, HashSet<String>, Option<f64>);
+
 /// The report of `peakend survey waits` and `GET /api/v1/survey/waits`.
 pub async fn wait_report(store: &dyn Store, q: &ProgrammeQuery<'_>) -> Result<WaitsReport> {
     let tree = store.org_tree().await?;
@@ -280,17 +289,14 @@ pub async fn wait_report(store: &dyn Store, q: &ProgrammeQuery<'_>) -> Result<Wa
     }
     answered.sort_by_key(|v| v.invitation);
     // Each journey's queue moment and the moments staff touch.
-    let mut journeys: HashMap<String, Option<(Option<String>, HashSet<String>, Option<f64>)>> =
-        HashMap::new();
+    let mut journeys: HashMap<String, Option<JourneyParts>> = HashMap::new();
     let mut points: Vec<(f64, f64)> = Vec::new();
     let (mut wait_keys, mut staff_keys) = (BTreeSet::new(), BTreeSet::new());
     let mut stated = RunningStats::default();
     let mut journey_reference: Option<f64> = None;
     let mut hall_all: BTreeMap<String, RunningStats> = BTreeMap::new();
-    let (mut by_staff, mut by_counter): (
-        BTreeMap<(String, String), RunningStats>,
-        BTreeMap<(String, String), RunningStats>,
-    ) = Default::default();
+    let mut by_staff: BTreeMap<(String, String), RunningStats> = BTreeMap::new();
+    let mut by_counter: BTreeMap<(String, String), RunningStats> = BTreeMap::new();
     for v in &answered {
         if !journeys.contains_key(&v.journey) {
             let parts = match JourneyKey::parse(v.journey.as_str()) {
@@ -417,7 +423,9 @@ pub async fn raked_analysis(
     margins: &[RakeMargin],
 ) -> Result<Analysis> {
     if margins.is_empty() {
-        return Err(StoreError::Invalid("--rake: name segment, purpose or both".into()));
+        return Err(StoreError::Invalid(
+            "--rake: name segment, purpose or both".into(),
+        ));
     }
     let tree = store.org_tree().await?;
     let halls = query_halls(&tree, q.org)?;
@@ -426,7 +434,10 @@ pub async fn raked_analysis(
         .await?;
     for other in q.also {
         let onto = peakend_core::survey::Projection::new(other, journey);
-        for r in store.responses(other, halls.as_deref(), q.from, q.to).await? {
+        for r in store
+            .responses(other, halls.as_deref(), q.from, q.to)
+            .await?
+        {
             responses.push(onto.apply(&r));
         }
     }
@@ -506,7 +517,11 @@ pub async fn raked_analysis(
         categories.push(
             cells
                 .iter()
-                .map(|c| index.binary_search(&&pick(c)).expect("every category has visits"))
+                .map(|c| {
+                    index
+                        .binary_search(&&pick(c))
+                        .expect("every category has visits")
+                })
                 .collect(),
         );
         targets.push(target.values().map(|&n| n as f64).collect());

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
+use peakend_core::analysis::rake::RakeMargin;
 use peakend_core::analysis::{
     Analysis, GroupBy, GroupedStats, Quadrant, SummaryAnalysis, SummaryRow, analyze_summary,
 };
-use peakend_core::analysis::rake::RakeMargin;
 use peakend_core::peak::PeakRule;
 use peakend_core::{Journey, JourneyKey, OrgNodeId};
 use peakend_io::{CellError, FileErrors, Source, summary_csv, survey_csv, survey_fast};

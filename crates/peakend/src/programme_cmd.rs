@@ -255,10 +255,7 @@ fn print_waits(r: &WaitsReport) {
             ]
         })
         .collect();
-    table::print(
-        &["等候分钟 WAIT MIN", "N", "满意度 MEAN", "95% CI"],
-        &rows,
-    );
+    table::print(&["等候分钟 WAIT MIN", "N", "满意度 MEAN", "95% CI"], &rows);
     let t = &r.tolerance;
     let source = match t.source {
         "journey" => "the journey's tolerable_wait 旅程标准",

@@ -74,7 +74,16 @@ peakend_testkit::on_both_backends!(rates_waits_and_raking_from_the_cli, |url| {
     // No invitations yet: nothing invited, the four visits counted.
     let (ok, out, err) = peakend(
         url,
-        &["survey", "rates", "--from", "2026-08-07", "--to", "2026-08-07", "--format", "json"],
+        &[
+            "survey",
+            "rates",
+            "--from",
+            "2026-08-07",
+            "--to",
+            "2026-08-07",
+            "--format",
+            "json",
+        ],
     );
     assert!(ok, "{err}");
     let rates: Value = serde_json::from_str(&out).unwrap();
@@ -82,10 +91,20 @@ peakend_testkit::on_both_backends!(rates_waits_and_raking_from_the_cli, |url| {
     assert_eq!(rates["non_response"]["visits"], 4);
     let (ok, out, _) = peakend(
         url,
-        &["survey", "waits", "--from", "2026-08-07", "--to", "2026-08-07"],
+        &[
+            "survey",
+            "waits",
+            "--from",
+            "2026-08-07",
+            "--to",
+            "2026-08-07",
+        ],
     );
     assert!(ok);
-    assert!(out.contains("30+") && out.contains("容忍点 tolerance point"), "{out}");
+    assert!(
+        out.contains("30+") && out.contains("容忍点 tolerance point"),
+        "{out}"
+    );
 
     // Respondents: gold paying 1, basic paying 2, basic for data 1. Raked to the
     // segments (2, 2) and purposes (3, 1): weights 2, 0.5, 1; overall
@@ -99,7 +118,10 @@ peakend_testkit::on_both_backends!(rates_waits_and_raking_from_the_cli, |url| {
          r3,h1,2026-08-07,神州行,data,3\n\
          r4,h1,2026-08-07,神州行,payment,6\n",
     );
-    let (ok, _, err) = peakend(url, &["survey", "import", &survey, "--journey", "service-hall"]);
+    let (ok, _, err) = peakend(
+        url,
+        &["survey", "import", &survey, "--journey", "service-hall"],
+    );
     assert!(ok, "{err}");
     let analyze = |extra: &[&str]| {
         let mut args = vec!["analyze", "--from-db", "--journey", "service-hall"];
@@ -122,7 +144,10 @@ peakend_testkit::on_both_backends!(rates_waits_and_raking_from_the_cli, |url| {
     assert!(out.contains("design effect 设计效应"), "{out}");
     // Bad margins and --weights with --rake are refused before anything is read.
     let (ok, _, err) = analyze(&["--rake", "segment,age"]);
-    assert!(!ok && err.contains("`age` is not a margin to rake on"), "{err}");
+    assert!(
+        !ok && err.contains("`age` is not a margin to rake on"),
+        "{err}"
+    );
     let (ok, _, err) = analyze(&["--rake", "segment", "--weights", "全球通=1"]);
     assert!(!ok && err.contains("cannot be used with"), "{err}");
     // A respondent of a segment with no visit is named.
@@ -131,7 +156,13 @@ peakend_testkit::on_both_backends!(rates_waits_and_raking_from_the_cli, |url| {
         "stray.csv",
         "respondent,hall,date,segment,purpose,overall\nr5,h1,2026-08-07,动感地带,payment,8\n",
     );
-    assert!(peakend(url, &["survey", "import", &stray, "--journey", "service-hall"]).0);
+    assert!(
+        peakend(
+            url,
+            &["survey", "import", &stray, "--journey", "service-hall"]
+        )
+        .0
+    );
     let (ok, _, err) = analyze(&["--rake", "segment,purpose"]);
     assert!(!ok);
     assert!(

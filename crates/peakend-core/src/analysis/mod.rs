@@ -6,8 +6,8 @@
 
 pub mod drivers;
 pub mod engine;
-pub mod programme;
 pub mod indices;
+pub mod programme;
 pub mod rake;
 pub mod rollup;
 pub mod stats;

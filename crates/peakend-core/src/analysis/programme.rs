@@ -105,7 +105,7 @@ pub fn chi_square_gof(observed: &[f64], shares: &[f64]) -> Option<(f64, u64, f64
         || observed.len() < 2
         || n <= 0.0
         || total <= 0.0
-        || shares.iter().any(|s| !(*s > 0.0))
+        || shares.iter().any(|s| s.is_nan() || *s <= 0.0)
     {
         return None;
     }
@@ -372,11 +372,7 @@ fn best_break(xs: &[f64], ys: &[f64]) -> Option<(f64, [f64; 3], f64)> {
         let szz = axx - 2.0 * bc * ax + m * bc * bc;
         let sxz = axx - bc * ax;
         let syz = axy - bc * ay;
-        let a = [
-            [n as f64, sx, sz],
-            [sx, sxx, sxz],
-            [sz, sxz, szz],
-        ];
+        let a = [[n as f64, sx, sz], [sx, sxx, sxz], [sz, sxz, szz]];
         let rhs = [sy, sxy, syz];
         let Some(beta) = solve3(a, rhs) else { continue };
         let sse = (syy - beta[0] * rhs[0] - beta[1] * rhs[1] - beta[2] * rhs[2]).max(0.0);
@@ -400,8 +396,9 @@ fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
         b.swap(col, p);
         for row in col + 1..3 {
             let f = a[row][col] / a[col][col];
-            for k in col..3 {
-                a[row][k] -= f * a[col][k];
+            let pivot = a[col];
+            for (x, p) in a[row].iter_mut().zip(pivot).skip(col) {
+                *x -= f * p;
             }
             b[row] -= f * b[col];
         }
@@ -573,7 +570,11 @@ mod tests {
         assert_eq!(chi_square_sf(0.0, 3), 1.0);
         // ln Γ at known points: Γ(5) = 24, Γ(1/2) = √π.
         assert!(close(ln_gamma(5.0), 24f64.ln(), 1e-12));
-        assert!(close(ln_gamma(0.5), std::f64::consts::PI.sqrt().ln(), 1e-12));
+        assert!(close(
+            ln_gamma(0.5),
+            std::f64::consts::PI.sqrt().ln(),
+            1e-12
+        ));
     }
 
     #[test]
@@ -616,7 +617,10 @@ mod tests {
         ]);
         let visits = BTreeMap::from([(cell("gold", "bill"), 100), (cell("basic", "bill"), 300)]);
         let c = non_response_check(&respondents, &visits);
-        assert_eq!((c.respondents, c.visits, c.unmatched_respondents), (45, 400, 5));
+        assert_eq!(
+            (c.respondents, c.visits, c.unmatched_respondents),
+            (45, 400, 5)
+        );
         let gold = &c.cells.iter().find(|x| x.segment == "gold").unwrap();
         assert!(close(gold.respondent_share.unwrap(), 30.0 / 45.0, 1e-12));
         assert!(close(gold.visit_share.unwrap(), 0.25, 1e-12));
@@ -638,9 +642,15 @@ mod tests {
         // s = √2, half-width 1.96 · √2 / √2.
         let (lo, hi) = bins[0].ci95.unwrap();
         assert!(close(lo, 8.0 - 1.96, 1e-12) && close(hi, 8.0 + 1.96, 1e-12));
-        assert_eq!((bins[1].n, bins[1].mean, bins[1].ci95), (1, Some(6.0), None));
+        assert_eq!(
+            (bins[1].n, bins[1].mean, bins[1].ci95),
+            (1, Some(6.0), None)
+        );
         assert_eq!((bins[2].n, bins[2].mean), (0, None));
-        assert_eq!((bins[5].n, bins[5].mean, bins[5].to_min), (2, Some(3.0), None));
+        assert_eq!(
+            (bins[5].n, bins[5].mean, bins[5].to_min),
+            (2, Some(3.0), None)
+        );
     }
 
     #[test]

@@ -227,7 +227,9 @@ mod tests {
             }
         }
         let margin_a: Vec<f64> = population.iter().map(|r| r.iter().sum()).collect();
-        let margin_b: Vec<f64> = (0..3).map(|j| population.iter().map(|r| r[j]).sum()).collect();
+        let margin_b: Vec<f64> = (0..3)
+            .map(|j| population.iter().map(|r| r[j]).sum())
+            .collect();
         assert_eq!(margin_a, [175.0, 550.0, 430.0, 345.0]);
         assert_eq!(margin_b, [365.0, 415.0, 720.0]);
         let r = rake(
@@ -266,7 +268,11 @@ mod tests {
             RakeMargin::parse_list("purpose").unwrap(),
             [RakeMargin::Purpose]
         );
-        assert!(RakeMargin::parse_list("segment,segment").unwrap_err().contains("twice"));
+        assert!(
+            RakeMargin::parse_list("segment,segment")
+                .unwrap_err()
+                .contains("twice")
+        );
         assert!(RakeMargin::parse_list("age").unwrap_err().contains("`age`"));
     }
 

@@ -335,12 +335,9 @@ impl LiveRollup {
             let mut announced = AnnouncedSums::default();
             announced.add(t);
             self.announced.merge(&announced);
-            let visit = t.ended_at.map(|_| {
-                (
-                    t.segment.clone().unwrap_or_default(),
-                    t.service.clone(),
-                )
-            });
+            let visit = t
+                .ended_at
+                .map(|_| (t.segment.clone().unwrap_or_default(), t.service.clone()));
             if let Some(v) = &visit {
                 *self.visits.entry(v.clone()).or_default() += 1;
             }

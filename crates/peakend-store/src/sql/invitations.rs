@@ -6,8 +6,8 @@ use peakend_core::invitation::{Decision, Ended, Programme, parse_quiet, parse_qu
 
 use super::*;
 use crate::invitations::{
-    AnsweredVisit, Decided, EXPIRY_MS, EndedContact, Invitation, InvitationCount,
-    InvitationStore, InviteRule, Outgoing, REMINDER_AFTER_MS,
+    AnsweredVisit, Decided, EXPIRY_MS, EndedContact, Invitation, InvitationCount, InvitationStore,
+    InviteRule, Outgoing, REMINDER_AFTER_MS,
 };
 
 fn rule_of_row(
@@ -415,14 +415,16 @@ impl InvitationStore for SqlStore {
         });
         Ok(rows
             .into_iter()
-            .map(|(hall, segment, purpose, status, reason, n)| InvitationCount {
-                hall,
-                segment,
-                purpose,
-                status,
-                reason,
-                n: u64::try_from(n).unwrap_or(0),
-            })
+            .map(
+                |(hall, segment, purpose, status, reason, n)| InvitationCount {
+                    hall,
+                    segment,
+                    purpose,
+                    status,
+                    reason,
+                    n: u64::try_from(n).unwrap_or(0),
+                },
+            )
             .collect())
     }
 
@@ -458,7 +460,9 @@ impl InvitationStore for SqlStore {
             .await?
         });
         let mut out: Vec<AnsweredVisit> = Vec::new();
-        for (id, hall, segment, purpose, staff, counter, wait_s, journey, tolerable, moment, sat) in rows {
+        for (id, hall, segment, purpose, staff, counter, wait_s, journey, tolerable, moment, sat) in
+            rows
+        {
             if out.last().is_none_or(|v| v.invitation != id) {
                 out.push(AnsweredVisit {
                     invitation: id,
