@@ -414,8 +414,9 @@ fn shown(category: &str) -> String {
 /// the visit's of the invitation it answered, else its own segment and purpose (and
 /// `q.purpose` keeps the respondents of that cell purpose). The
 /// period is `q.from`–`q.to`, or the responses' first and last visit dates. Refused,
-/// naming it, when a category has respondents but no visits, visits but no respondent,
-/// or the period no visits at all.
+/// naming it, when a category (or, raked on both margins, a segment × purpose cell) has
+/// respondents but no visits, a category has visits but no respondent, or the period
+/// has no visits at all.
 pub async fn raked_analysis(
     store: &dyn Store,
     journey: &Journey,
@@ -525,6 +526,23 @@ pub async fn raked_analysis(
                 .collect(),
         );
         targets.push(target.values().map(|&n| n as f64).collect());
+    }
+    // Raked on both, a respondent's own cell must be one the visits have.
+    if margins.contains(&RakeMargin::Segment) && margins.contains(&RakeMargin::Purpose) {
+        let mut sample: BTreeMap<&(String, String), u64> = BTreeMap::new();
+        for c in &cells {
+            *sample.entry(c).or_default() += 1;
+        }
+        if let Some((c, n)) = sample
+            .iter()
+            .find(|(c, _)| visits.get(**c).copied().unwrap_or(0) == 0)
+        {
+            return Err(StoreError::Invalid(format!(
+                "cannot rake: the cell {} × {} has {n} respondents but no served visits from {from} to {to}; rake on one margin, or merge the cell into another",
+                shown(&c.0),
+                shown(&c.1)
+            )));
+        }
     }
     let raked = rake(&vec![1.0; cells.len()], &categories, &targets, 1e-10, 1000)
         .map_err(|e| StoreError::Invalid(format!("cannot rake: {e}")))?;

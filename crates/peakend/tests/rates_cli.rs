@@ -150,6 +150,30 @@ peakend_testkit::on_both_backends!(rates_waits_and_raking_from_the_cli, |url| {
     );
     let (ok, _, err) = analyze(&["--rake", "segment", "--weights", "全球通=1"]);
     assert!(!ok && err.contains("cannot be used with"), "{err}");
+    // A gold respondent for data, a cell no visit has (though both its margins do).
+    let cell = write(
+        dir.path(),
+        "cell.csv",
+        "respondent,hall,date,segment,purpose,overall\nr6,h1,2026-08-07,全球通,data,7\n",
+    );
+    assert!(
+        peakend(
+            url,
+            &["survey", "import", &cell, "--journey", "service-hall"]
+        )
+        .0
+    );
+    let (ok, _, err) = analyze(&["--rake", "segment,purpose"]);
+    assert!(!ok);
+    assert!(
+        err.contains("the cell `全球通` × `data` has 1 respondents but no served visits"),
+        "{err}"
+    );
+    // On the purpose alone it rakes: payment's three stand for 3, data's two for 1.
+    let (ok, out, err) = analyze(&["--rake", "purpose", "--format", "json"]);
+    assert!(ok, "{err}");
+    let a: Value = serde_json::from_str(&out).unwrap();
+    assert!(close(&a["raking"]["weight_min"], 0.5) && close(&a["raking"]["weight_max"], 1.0));
     // A respondent of a segment with no visit is named.
     let stray = write(
         dir.path(),
