@@ -27,6 +27,7 @@ pub mod live;
 mod org;
 mod pages;
 mod plan;
+mod programme;
 mod redirect;
 mod responses;
 mod shape;
@@ -163,6 +164,7 @@ pub fn app(state: AppState) -> Router {
         .merge(org::router())
         .merge(pages::router())
         .merge(plan::router())
+        .merge(programme::router())
         .merge(responses::router(&limits))
         .merge(survey_form::router())
         .fallback(error::not_found)

@@ -110,6 +110,8 @@ fn routes() -> Vec<Route> {
         get("/api/v1/halls/{h}/tickets/A1"),
         get("/api/v1/halls/{h}/live"),
         get("/api/v1/kpi?org={n}&from=2026-08-07&to=2026-08-07"),
+        get("/api/v1/survey/rates?org={n}&from=2026-08-07&to=2026-08-07"),
+        get("/api/v1/survey/waits?org={n}&from=2026-08-07&to=2026-08-07"),
         get("/api/v1/analysis?org={n}&journey=service-hall"),
         get("/api/v1/org/{n}/journey"),
         Route {

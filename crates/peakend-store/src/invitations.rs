@@ -69,6 +69,34 @@ pub struct Outgoing {
     pub token: String,
 }
 
+/// Decisions of one hall, segment × purpose and outcome in a period, counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationCount {
+    pub hall: String,
+    pub segment: String,
+    pub purpose: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub n: u64,
+}
+
+/// An answered invitation joined to its answer (the survey response whose respondent
+/// is the invitation's `response_id`): the visit's facts beside the ratings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnsweredVisit {
+    pub invitation: i64,
+    pub hall: String,
+    pub segment: String,
+    pub purpose: String,
+    pub staff: Option<String>,
+    pub counter: Option<String>,
+    pub wait_s: Option<i64>,
+    pub journey: String,
+    pub tolerable_wait_min: Option<f64>,
+    /// (moment key, satisfaction) of each moment the answer rated.
+    pub ratings: Vec<(String, f64)>,
+}
+
 #[async_trait::async_trait]
 pub trait InvitationStore: Send + Sync {
     /// Sets (replaces) the rule of an org node; an unknown node is refused.
@@ -112,4 +140,16 @@ pub trait InvitationStore: Send + Sync {
         response: &peakend_core::survey::Response,
         at_ms: i64,
     ) -> Result<()>;
+
+    /// Decisions made in [from_ms, to_ms), counted by hall, segment, purpose, status
+    /// and reason. One aggregate query.
+    async fn invitation_counts(&self, from_ms: i64, to_ms: i64) -> Result<Vec<InvitationCount>>;
+
+    /// The invitations decided in [from_ms, to_ms) that were answered, each joined to
+    /// its answer's ratings (invitations whose answer is not stored are left out).
+    async fn answered_visits(&self, from_ms: i64, to_ms: i64) -> Result<Vec<AnsweredVisit>>;
+
+    /// (hall, respondent, segment, purpose) of every answered invitation: the visit's
+    /// cell of the answer stored under that respondent.
+    async fn answered_cells(&self) -> Result<Vec<(String, String, String, String)>>;
 }

@@ -16,6 +16,7 @@ mod error;
 mod ingest;
 mod invitations;
 mod operations;
+mod programme;
 mod sql;
 mod sqlite_writer;
 mod store;
@@ -51,6 +52,7 @@ pub use cases::*;
 pub use error::{ErrorKind, StoreError};
 pub use invitations::*;
 pub use operations::*;
+pub use programme::*;
 pub use sql::SqlStore;
 pub use store::*;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
+use peakend_core::analysis::rake::RakeMargin;
 use peakend_core::analysis::{
     Analysis, GroupBy, GroupedStats, Quadrant, SummaryAnalysis, SummaryRow, analyze_summary,
 };
@@ -54,14 +55,26 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     encoding: Option<String>,
     /// Segment weights as seg=share,… (default: each segment's share of respondents)
-    #[arg(long, value_parser = parse_weights)]
+    #[arg(long, value_parser = parse_weights, conflicts_with = "rake")]
     weights: Option<BTreeMap<String, f64>>,
+    /// With --from-db: rake the respondents to the period's served visits on these
+    /// margins (segment,purpose; docs/raking.md)
+    #[arg(long, requires = "from_db", value_parser = parse_margins)]
+    rake: Option<Margins>,
     /// Skip columns that are not part of the survey format
     #[arg(long)]
     ignore_unknown: bool,
     /// The whole analysis per group as well: purpose, segment, hall, district or city
     #[arg(long)]
     by: Option<GroupBy>,
+}
+
+/// The margins of `--rake`.
+#[derive(Clone)]
+struct Margins(Vec<RakeMargin>);
+
+fn parse_margins(s: &str) -> Result<Margins, String> {
+    RakeMargin::parse_list(s).map(Margins)
 }
 
 fn parse_weights(s: &str) -> Result<BTreeMap<String, f64>, String> {
@@ -280,7 +293,12 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
                 purpose: None,
                 also: &also,
             };
-            peakend_store::stored_analysis(&store, &journey, &query).await?
+            match &args.rake {
+                Some(Margins(margins)) => {
+                    peakend_store::raked_analysis(&store, &journey, &query, margins).await?
+                }
+                None => peakend_store::stored_analysis(&store, &journey, &query).await?,
+            }
         }
         Some(path) => {
             let file = path.display().to_string();
@@ -465,5 +483,34 @@ fn print_analysis(a: &Analysis, journey: &Journey) {
             })
             .collect();
         table::print(&["GROUP 分组", "N", "PEAKS 峰", "NPS", "INDEX"], &rows);
+    }
+    if let Some(r) = &a.raking {
+        outln!("");
+        outln!(
+            "raked 加权调整 (raking) on {} to {} served visits 到访 ({} passes): weights 权重 {:.2}–{:.2}, design effect 设计效应 {:.2}, effective n 有效样本 {:.1}",
+            r.margins.join(" + "),
+            r.visits,
+            r.iterations,
+            r.weight_min,
+            r.weight_max,
+            r.design_effect,
+            r.effective_n
+        );
+        let rows: Vec<Vec<String>> = r
+            .cells
+            .iter()
+            .map(|c| {
+                vec![
+                    c.segment.clone(),
+                    c.purpose.clone(),
+                    c.respondents.to_string(),
+                    format!("{:.3}", c.weight),
+                ]
+            })
+            .collect();
+        table::print(
+            &["SEGMENT 客户群", "PURPOSE 目的", "N", "WEIGHT 权重"],
+            &rows,
+        );
     }
 }

@@ -31,6 +31,7 @@ mod holidays_cmd;
 mod journey_cmd;
 mod kpi_cmd;
 mod org_cmd;
+mod programme_cmd;
 mod simulate_cmd;
 mod staffing_cmd;
 mod survey_cmd;

@@ -69,6 +69,33 @@ pub enum SurveyCmd {
         #[arg(long, default_value = "21:00-08:00")]
         quiet: String,
     },
+    /// Response rates per hall, segment and purpose (suppressed apart) and the
+    /// non-response check against the period's served visits
+    Rates {
+        /// Of the halls at or below this node (default: all)
+        #[arg(long)]
+        org: Option<OrgNodeId>,
+        /// First day, YYYY-MM-DD (default: 29 days before --to)
+        #[arg(long, value_parser = peakend_core::survey::parse_date)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day, YYYY-MM-DD (default: today)
+        #[arg(long, value_parser = peakend_core::survey::parse_date)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::Format,
+    },
+    /// Satisfaction of the queue moment by minutes waited, the tolerance point, and
+    /// staff and counter effects, from answers joined to their invitations
+    Waits {
+        #[arg(long)]
+        org: Option<OrgNodeId>,
+        #[arg(long, value_parser = peakend_core::survey::parse_date)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long, value_parser = peakend_core::survey::parse_date)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::Format,
+    },
     /// List invitation decisions: ticket or call, customer key, status and reason
     Invitations {
         /// Of the halls at or below this node (default: all)
@@ -86,6 +113,18 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
             org,
             format,
         } => crate::comments_cmd::run(db, journey, org, format).await?,
+        SurveyCmd::Rates {
+            org,
+            from,
+            to,
+            format,
+        } => crate::programme_cmd::rates(db, org, from, to, format).await?,
+        SurveyCmd::Waits {
+            org,
+            from,
+            to,
+            format,
+        } => crate::programme_cmd::waits(db, org, from, to, format).await?,
         SurveyCmd::Template { journey } => {
             let store = crate::init(db).await?;
             let j = crate::journey(&store, &journey).await?;

@@ -282,6 +282,10 @@ pub struct Analysis {
     /// The same analysis per group, with `--by`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupAnalysis>,
+    /// With `--rake`: how the respondents were raked to the visits (the weights of the
+    /// segment × purpose cells are then `weights`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raking: Option<super::rake::RakingSummary>,
 }
 
 /// Normalised segment weights: the given ones (each segment with data must have one),
@@ -485,6 +489,7 @@ pub fn analyze(
         },
         indices,
         groups: Vec::new(),
+        raking: None,
     })
 }
 

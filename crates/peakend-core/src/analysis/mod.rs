@@ -7,6 +7,7 @@
 pub mod drivers;
 pub mod engine;
 pub mod indices;
+pub mod programme;
 pub mod rake;
 pub mod rollup;
 pub mod stats;

@@ -1,6 +1,75 @@
-//! Raking (iterative proportional fitting, issue 22 begun): respondents' weights
-//! adjusted so that the weighted respondents match the population of visits on each
-//! margin (segment, visit purpose, …) at once. Pure; `analyze --rake` builds on it.
+//! Raking (iterative proportional fitting, issue 22): respondents' weights adjusted so
+//! that the weighted respondents match the population of visits on each margin
+//! (segment, visit purpose, …) at once, and the design effect the weights cost. Pure;
+//! `analyze --from-db --rake segment,purpose` builds on it (docs/raking.md).
+
+use serde::Serialize;
+
+/// How an analysis's respondents were raked to the population of visits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RakingSummary {
+    /// The margins raked to, in order (`segment`, `purpose`).
+    pub margins: Vec<String>,
+    pub respondents: u64,
+    /// The population: the served visits of the period.
+    pub visits: u64,
+    pub iterations: usize,
+    /// The largest relative gap left between a margin's weighted total and its target.
+    pub gap: f64,
+    /// The smallest and largest respondent weight (visits a respondent stands for).
+    pub weight_min: f64,
+    pub weight_max: f64,
+    /// Kish's 1 + CV² of the weights, and respondents ÷ that.
+    pub design_effect: f64,
+    pub effective_n: f64,
+    pub cells: Vec<RakedCell>,
+}
+
+/// One segment × purpose cell's respondents and the weight each of them carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RakedCell {
+    pub segment: String,
+    pub purpose: String,
+    pub respondents: u64,
+    pub weight: f64,
+}
+
+/// A margin respondents can be raked on: the visits' segment or purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RakeMargin {
+    Segment,
+    Purpose,
+}
+
+impl RakeMargin {
+    pub fn name(self) -> &'static str {
+        match self {
+            RakeMargin::Segment => "segment",
+            RakeMargin::Purpose => "purpose",
+        }
+    }
+
+    /// `segment,purpose` (either or both, once each).
+    pub fn parse_list(s: &str) -> Result<Vec<RakeMargin>, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim) {
+            let m = match part {
+                "segment" => RakeMargin::Segment,
+                "purpose" => RakeMargin::Purpose,
+                other => {
+                    return Err(format!(
+                        "`{other}` is not a margin to rake on (segment or purpose)"
+                    ));
+                }
+            };
+            if out.contains(&m) {
+                return Err(format!("`{part}` is named twice"));
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+}
 
 /// Raking's result: a weight per respondent, and how it converged.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,9 +180,109 @@ pub fn rake(
     })
 }
 
+/// What a set of weights costs in precision: Kish's approximate design effect of
+/// unequal weighting, 1 + CV² = n · Σw² / (Σw)² (the population CV, divisor n), and the
+/// effective sample size n / deff. `None` for no weights or weights that add up to 0.
+pub fn kish_design_effect(weights: &[f64]) -> Option<f64> {
+    let n = weights.len() as f64;
+    let sum: f64 = weights.iter().sum();
+    let sq: f64 = weights.iter().map(|w| w * w).sum();
+    (n > 0.0 && sum > 0.0).then(|| n * sq / (sum * sum))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kalton_and_flores_cervantes_raking_weights_are_reproduced() {
+        // The published example of raking: Kalton, G. and Flores-Cervantes, I. (2003),
+        // "Weighting Methods", Journal of Official Statistics 19(2), 81–97, the
+        // 4 × 3 table of sample counts raked to the population's margins (its raking
+        // weights, to two decimals, are also the regression test `tests/kalton.R` of
+        // Lumley's R package `survey`, "table B"). Cells in (A, B) order.
+        let sample = [
+            [20.0, 40.0, 40.0],
+            [50.0, 140.0, 310.0],
+            [100.0, 50.0, 50.0],
+            [30.0, 100.0, 70.0],
+        ];
+        let population = [
+            [80.0, 40.0, 55.0],
+            [60.0, 150.0, 340.0],
+            [170.0, 60.0, 200.0],
+            [55.0, 165.0, 125.0],
+        ];
+        let published = [
+            [1.81, 1.45, 2.02],
+            [1.08, 0.87, 1.21],
+            [2.20, 1.76, 2.45],
+            [1.83, 1.47, 2.04],
+        ];
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (i, row) in sample.iter().enumerate() {
+            for (j, &n) in row.iter().enumerate() {
+                a.extend(std::iter::repeat_n(i, n as usize));
+                b.extend(std::iter::repeat_n(j, n as usize));
+            }
+        }
+        let margin_a: Vec<f64> = population.iter().map(|r| r.iter().sum()).collect();
+        let margin_b: Vec<f64> = (0..3)
+            .map(|j| population.iter().map(|r| r[j]).sum())
+            .collect();
+        assert_eq!(margin_a, [175.0, 550.0, 430.0, 345.0]);
+        assert_eq!(margin_b, [365.0, 415.0, 720.0]);
+        let r = rake(
+            &vec![1.0; a.len()],
+            &[a.clone(), b.clone()],
+            &[margin_a, margin_b],
+            1e-10,
+            1000,
+        )
+        .unwrap();
+        for (i, row) in published.iter().enumerate() {
+            for (j, &w) in row.iter().enumerate() {
+                let k = (0..a.len()).find(|&k| a[k] == i && b[k] == j).unwrap();
+                // Every respondent of a cell has the same weight; it rounds to the
+                // published one.
+                assert!(
+                    (r.weights[k] - w).abs() <= 0.005,
+                    "cell ({}, {}): {} vs {w}",
+                    i + 1,
+                    j + 1,
+                    r.weights[k]
+                );
+            }
+        }
+        let total: f64 = r.weights.iter().sum();
+        assert!((total - 1500.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn margins_are_segment_and_purpose_once_each() {
+        assert_eq!(
+            RakeMargin::parse_list("segment,purpose").unwrap(),
+            [RakeMargin::Segment, RakeMargin::Purpose]
+        );
+        assert_eq!(
+            RakeMargin::parse_list("purpose").unwrap(),
+            [RakeMargin::Purpose]
+        );
+        assert!(
+            RakeMargin::parse_list("segment,segment")
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(RakeMargin::parse_list("age").unwrap_err().contains("`age`"));
+    }
+
+    #[test]
+    fn kish_design_effect_is_one_plus_the_squared_cv() {
+        assert_eq!(kish_design_effect(&[2.0, 2.0, 2.0]), Some(1.0));
+        // Weights 1 and 3: mean 2, population sd 1, CV 0.5, deff 1.25.
+        assert!((kish_design_effect(&[1.0, 3.0]).unwrap() - 1.25).abs() < 1e-12);
+        assert_eq!(kish_design_effect(&[]), None);
+    }
 
     /// A 2×2 table as respondents: `counts[r][c]` respondents of row r, column c.
     fn respondents(counts: [[usize; 2]; 2]) -> (Vec<usize>, Vec<usize>) {

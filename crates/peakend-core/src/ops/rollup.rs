@@ -93,6 +93,27 @@ pub struct RollupDetail {
     pub tiers: Option<BTreeMap<Tier, KpiSums>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<BTreeMap<Channel, KpiSums>>,
+    /// Served visits (a `service_ended`) by segment (`""` when the ticket names none)
+    /// and purpose (the ticket's service): the population the survey's respondents are
+    /// checked and raked against (issue 22). `None` in roll-ups stored before it was
+    /// kept, whose days are replayed for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visits: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+}
+
+/// Served visits (tickets with a `service_ended`) by (segment, purpose), as a roll-up's
+/// [`RollupDetail::visits`] counts them: the segment `""` when the ticket names none.
+pub fn served_visits<'a>(
+    tickets: impl IntoIterator<Item = &'a Ticket>,
+) -> BTreeMap<(String, String), u64> {
+    let mut out = BTreeMap::new();
+    for t in tickets {
+        if t.ended_at.is_some() {
+            *out.entry((t.segment.clone().unwrap_or_default(), t.service.clone()))
+                .or_default() += 1;
+        }
+    }
+    out
 }
 
 /// The first ms of the UTC hour of an instant.
@@ -216,6 +237,8 @@ enum Counted {
         tier: Tier,
         channel: Channel,
         announced: AnnouncedSums,
+        /// (segment, purpose) of a served visit.
+        visit: Option<(String, String)>,
     },
 }
 
@@ -233,6 +256,7 @@ pub struct LiveRollup {
     staff: BTreeMap<String, Part>,
     tiers: BTreeMap<Tier, Part>,
     channels: BTreeMap<Channel, Part>,
+    visits: BTreeMap<(String, String), u64>,
     announced: AnnouncedSums,
     waiting: BTreeMap<String, WaitingTicket>,
     calls: Option<super::call::CallRollup>,
@@ -249,6 +273,7 @@ impl LiveRollup {
             staff: BTreeMap::new(),
             tiers: BTreeMap::new(),
             channels: BTreeMap::new(),
+            visits: BTreeMap::new(),
             announced: AnnouncedSums::default(),
             waiting: BTreeMap::new(),
             calls: None,
@@ -310,6 +335,12 @@ impl LiveRollup {
             let mut announced = AnnouncedSums::default();
             announced.add(t);
             self.announced.merge(&announced);
+            let visit = t
+                .ended_at
+                .map(|_| (t.segment.clone().unwrap_or_default(), t.service.clone()));
+            if let Some(v) = &visit {
+                *self.visits.entry(v.clone()).or_default() += 1;
+            }
             Counted::Done {
                 sums: Box::new(sums),
                 hour,
@@ -318,6 +349,7 @@ impl LiveRollup {
                 tier: t.tier,
                 channel: t.channel,
                 announced,
+                visit,
             }
         };
         self.counted.insert(t.ticket.clone(), now);
@@ -343,7 +375,16 @@ impl LiveRollup {
                 tier,
                 channel,
                 announced,
+                visit,
             } => {
+                if let Some(v) = visit
+                    && let Some(n) = self.visits.get_mut(&v)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.visits.remove(&v);
+                    }
+                }
                 take(&mut self.tiers, tier, &sums);
                 take(&mut self.channels, channel, &sums);
                 self.done.take(&sums);
@@ -382,6 +423,13 @@ impl LiveRollup {
                 announced: self.announced.clone(),
                 tiers: Some(sums(&self.tiers)),
                 channels: Some(sums(&self.channels)),
+                visits: Some(self.visits.iter().fold(
+                    BTreeMap::new(),
+                    |mut m: BTreeMap<String, BTreeMap<String, u64>>, ((s, p), n)| {
+                        m.entry(s.clone()).or_default().insert(p.clone(), *n);
+                        m
+                    },
+                )),
             }),
             calls: self.calls.clone(),
         }
@@ -452,6 +500,35 @@ mod tests {
                 assert_eq!(got, open, "cut {cut}, {minute} min later");
             }
         }
+    }
+
+    /// The roll-up's served visits by segment and purpose are those of the day's
+    /// tickets, at every prefix of the scripted morning (tickets counted again as they
+    /// change), and a replay counts them the same way.
+    #[test]
+    fn a_rollup_counts_the_served_visits_by_segment_and_purpose() {
+        let events = scripted();
+        let rules = Rules::default();
+        let mut live = LiveRollup::new(rules.measure());
+        for cut in 1..=events.len() {
+            let day = HallDay::replay(rules.clone(), &events[..cut], i64::MIN);
+            day.tickets().for_each(|t| live.count(t));
+            let want = served_visits(day.tickets());
+            let got: BTreeMap<(String, String), u64> = live
+                .rollup(None)
+                .detail
+                .unwrap()
+                .visits
+                .unwrap()
+                .into_iter()
+                .flat_map(|(s, ps)| ps.into_iter().map(move |(p, n)| ((s.clone(), p), n)))
+                .collect();
+            assert_eq!(got, want, "cut {cut}");
+        }
+        let day = HallDay::replay(rules.clone(), &events, i64::MIN);
+        let served = day.tickets().filter(|t| t.ended_at.is_some()).count() as u64;
+        assert!(served > 0);
+        assert_eq!(served_visits(day.tickets()).values().sum::<u64>(), served);
     }
 
     /// The scripted morning has one care alert, raised at 09:17 for the ticket issued at

@@ -6,8 +6,8 @@ use peakend_core::invitation::{Decision, Ended, Programme, parse_quiet, parse_qu
 
 use super::*;
 use crate::invitations::{
-    Decided, EXPIRY_MS, EndedContact, Invitation, InvitationStore, InviteRule, Outgoing,
-    REMINDER_AFTER_MS,
+    AnsweredVisit, Decided, EXPIRY_MS, EndedContact, Invitation, InvitationCount, InvitationStore,
+    InviteRule, Outgoing, REMINDER_AFTER_MS,
 };
 
 fn rule_of_row(
@@ -460,5 +460,100 @@ impl InvitationStore for SqlStore {
             }
             e => e,
         })
+    }
+
+    async fn invitation_counts(&self, from_ms: i64, to_ms: i64) -> Result<Vec<InvitationCount>> {
+        let rows: Vec<(String, String, String, String, Option<String>, i64)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT hall_id, segment, purpose, status, reason, COUNT(*) FROM invitation
+                 WHERE decided_at >= $1 AND decided_at < $2
+                 GROUP BY hall_id, segment, purpose, status, reason
+                 ORDER BY hall_id, segment, purpose, status, reason",
+            )
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(hall, segment, purpose, status, reason, n)| InvitationCount {
+                    hall,
+                    segment,
+                    purpose,
+                    status,
+                    reason,
+                    n: u64::try_from(n).unwrap_or(0),
+                },
+            )
+            .collect())
+    }
+
+    async fn answered_visits(&self, from_ms: i64, to_ms: i64) -> Result<Vec<AnsweredVisit>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            String,
+            Option<f64>,
+            Option<String>,
+            Option<f64>,
+        );
+        // One row per rating (a LEFT JOIN keeps an answer that rated nothing).
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT i.id, i.hall_id, i.segment, i.purpose, i.staff, i.counter, i.wait_s,
+                   r.journey_key, r.tolerable_wait_min, rr.moment_key, rr.satisfaction
+                 FROM invitation i
+                 JOIN survey_response r ON r.hall_id = i.hall_id AND r.respondent = i.response_id
+                 LEFT JOIN response_rating rr ON rr.hall_id = r.hall_id AND rr.response_id = r.id
+                   AND rr.satisfaction IS NOT NULL
+                 WHERE i.status = 'answered' AND i.decided_at >= $1 AND i.decided_at < $2
+                 ORDER BY i.id, rr.moment_key",
+            )
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut out: Vec<AnsweredVisit> = Vec::new();
+        for (id, hall, segment, purpose, staff, counter, wait_s, journey, tolerable, moment, sat) in
+            rows
+        {
+            if out.last().is_none_or(|v| v.invitation != id) {
+                out.push(AnsweredVisit {
+                    invitation: id,
+                    hall,
+                    segment,
+                    purpose,
+                    staff,
+                    counter,
+                    wait_s,
+                    journey,
+                    tolerable_wait_min: tolerable,
+                    ratings: Vec::new(),
+                });
+            }
+            if let (Some(m), Some(s), Some(v)) = (moment, sat, out.last_mut()) {
+                v.ratings.push((m, s));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn answered_cells(&self) -> Result<Vec<(String, String, String, String)>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT hall_id, response_id, segment, purpose FROM invitation
+                 WHERE status = 'answered' AND response_id IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
     }
 }
