@@ -45,6 +45,66 @@ pub fn parse_customer_key(text: &str) -> Result<String, String> {
     }
 }
 
+/// Where the network's customer salt is read from, by the server and the CLI.
+pub const SALT_ENV: &str = "PEAKEND_CUSTOMER_SALT";
+
+/// A sender that knows only the number may send it as `phone` in an event: at ingest it
+/// becomes `customer` (its salted key under `salt`) before the event is parsed or stored,
+/// so the number is never kept. Lines without `phone` pass untouched. A line that cannot
+/// be turned (no salt configured, `phone` beside `customer`, not text) is refused with
+/// its reason and its number masked, so not even the quarantine holds it.
+pub fn pseudonymise<'a>(
+    line: &'a str,
+    salt: Option<&str>,
+) -> Result<std::borrow::Cow<'a, str>, (String, String)> {
+    if !line.contains("\"phone\"") {
+        return Ok(std::borrow::Cow::Borrowed(line));
+    }
+    let Ok(serde_json::Value::Object(mut event)) = serde_json::from_str(line) else {
+        // Not an object: the parser will say why; a number inside is masked anyway.
+        return Err(("the line is not a JSON object".into(), mask(line)));
+    };
+    let Some(phone) = event.remove("phone") else {
+        return Ok(std::borrow::Cow::Borrowed(line));
+    };
+    let masked = || {
+        let mut shown = event.clone();
+        shown.insert("phone".into(), serde_json::Value::String("***".into()));
+        serde_json::Value::Object(shown).to_string()
+    };
+    let Some(phone) = phone.as_str().filter(|p| !p.trim().is_empty()) else {
+        return Err(("field `phone`: not a phone number as text".into(), masked()));
+    };
+    if event.contains_key("customer") {
+        return Err((
+            "fields `phone` and `customer`: send one of them".into(),
+            masked(),
+        ));
+    }
+    let Some(salt) = salt.filter(|s| !s.is_empty()) else {
+        return Err((
+            format!(
+                "field `phone`: this server has no customer salt ({SALT_ENV}); send `customer`, the salted key, instead"
+            ),
+            masked(),
+        ));
+    };
+    event.insert(
+        "customer".into(),
+        serde_json::Value::String(customer_key(salt, phone)),
+    );
+    Ok(std::borrow::Cow::Owned(
+        serde_json::Value::Object(event).to_string(),
+    ))
+}
+
+/// A line that does not parse, with every digit masked (it may hold a number).
+fn mask(line: &str) -> String {
+    line.chars()
+        .map(|c| if c.is_ascii_digit() { '*' } else { c })
+        .collect()
+}
+
 /// A customer's contact in some channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contact {
@@ -207,6 +267,32 @@ pub fn ended_contact(day: &HallDay, e: &Event) -> Option<EndedContact> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_sent_at_ingest_becomes_its_salted_key_and_is_never_kept() {
+        let line = r#"{"id":"e1","hall":"h1","type":"call_offered","at":"2026-08-07T09:00:00+08:00","call":"c1","queue":"bill","phone":"138 1234 5678"}"#;
+        let out = pseudonymise(line, Some("net-salt")).unwrap();
+        assert!(!out.contains("5678"), "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["customer"], customer_key("net-salt", "13812345678"));
+        assert!(v.get("phone").is_none());
+        // Without a salt: refused, and the text kept for the quarantine is masked.
+        let (reason, kept) = pseudonymise(line, None).unwrap_err();
+        assert!(reason.contains("PEAKEND_CUSTOMER_SALT"), "{reason}");
+        assert!(!kept.contains("5678") && kept.contains(r#""phone":"***""#), "{kept}");
+        // Both fields: refused.
+        let both = line.replace(r#""queue""#, r#""customer":"ab","queue""#);
+        assert!(pseudonymise(&both, Some("s")).unwrap_err().0.contains("one of them"));
+        // A broken line with a number: masked digits.
+        let (_, kept) = pseudonymise(r#"{"phone":"13812345678""#, Some("s")).unwrap_err();
+        assert!(!kept.contains('1'), "{kept}");
+        // No phone: untouched, not even re-serialised.
+        let plain = r#"{"id":"e2", "hall":"h1"}"#;
+        assert!(matches!(
+            pseudonymise(plain, Some("s")),
+            Ok(std::borrow::Cow::Borrowed(_))
+        ));
+    }
 
     #[test]
     fn a_number_gives_one_key_in_every_channel_and_is_not_in_it() {

@@ -67,7 +67,17 @@ async fn ingest(
     };
     let mut events = Vec::new();
     let mut refused = Vec::new();
+    let salt = state.customer_salt.as_deref();
     for (i, line) in lines.into_iter().enumerate() {
+        // A number sent as `phone` becomes its salted key before anything keeps it.
+        let line = match peakend_core::customer::pseudonymise(&line, salt) {
+            Ok(std::borrow::Cow::Borrowed(_)) => line,
+            Ok(std::borrow::Cow::Owned(keyed)) => keyed,
+            Err((reason, masked)) => {
+                refused.push((i + 1, reason, masked));
+                continue;
+            }
+        };
         match Event::from_json(&line) {
             Ok(e) if e.hall != hall => {
                 return Err(ApiError::new(

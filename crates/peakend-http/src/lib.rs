@@ -66,6 +66,10 @@ pub struct AppState {
     pub logins: Arc<limiter::LoginThrottle>,
     /// How service cases are kept, and whether this server runs their background work.
     pub cases: case_worker::CaseSettings,
+    /// The network's salt for customer keys (`PEAKEND_CUSTOMER_SALT`): a device that
+    /// sends a `phone` has it turned into the salted key at ingest; without one, such
+    /// events are refused.
+    pub customer_salt: Option<Arc<str>>,
 }
 
 /// Request body limits: forms and small JSON everywhere, a device's event batch, and a
@@ -139,6 +143,10 @@ impl AppState {
             shutdown: Shutdown::default(),
             logins: Arc::default(),
             cases: case_worker::CaseSettings::default(),
+            customer_salt: std::env::var(peakend_core::customer::SALT_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(Arc::from),
         }
     }
 }

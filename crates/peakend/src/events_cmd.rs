@@ -351,13 +351,28 @@ fn start_parsers(
         let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Raw>(1);
         let (tx, rx) = tokio::sync::mpsc::channel::<Parsed>(2);
         let parser = std::thread::Builder::new().name("peakend-parse".into());
+        let salt = std::env::var(peakend_core::customer::SALT_ENV)
+            .ok()
+            .filter(|s| !s.is_empty());
         parser.spawn(move || {
             for raw in raw_rx {
                 let parsed = raw.map(|(lines, bytes)| {
                     let lines = lines
                         .into_iter()
                         .map(|(n, bytes)| match String::from_utf8(bytes) {
-                            Ok(line) => (n, Event::from_json(&line), line),
+                            // A number sent as `phone` becomes its salted key first.
+                            Ok(line) => match peakend_core::customer::pseudonymise(
+                                &line,
+                                salt.as_deref(),
+                            ) {
+                                Ok(std::borrow::Cow::Borrowed(_)) => {
+                                    (n, Event::from_json(&line), line)
+                                }
+                                Ok(std::borrow::Cow::Owned(keyed)) => {
+                                    (n, Event::from_json(&keyed), keyed)
+                                }
+                                Err((reason, masked)) => (n, Err(reason), masked),
+                            },
                             Err(e) => (
                                 n,
                                 Err("the line is not valid UTF-8".to_owned()),

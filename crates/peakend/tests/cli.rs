@@ -2141,4 +2141,20 @@ peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
         out.contains("line 1: field `customer`: a customer key must be 64 hex digits"),
         "{out}"
     );
+    // A device that knows only the number sends `phone`: with the network's salt it is
+    // keyed at ingest; without one it is refused, and the quarantine masks the number.
+    let phoned = r#"{"id":"p1","hall":"h1","type":"ticket_issued","at":"2026-08-08T10:05:00+08:00","ticket":"D1","service":"缴费","phone":"13900001111"}"#;
+    let file = write(dir.path(), "phone.ndjson", phoned.as_bytes());
+    let out = ok(url, &["events", "ingest", &file]);
+    assert!(out.contains("line 1: field `phone`: this server has no customer salt"), "{out}");
+    let q = ok(url, &["events", "quarantine", "--format", "json"]);
+    assert!(!q.contains("13900001111") && q.contains("***"), "{q}");
+    let run = Command::cargo_bin("peakend")
+        .unwrap()
+        .env("PEAKEND_CUSTOMER_SALT", "net-salt")
+        .args(["--db", url, "events", "ingest", &file])
+        .output()
+        .unwrap();
+    let out = String::from_utf8(run.stdout).unwrap();
+    assert!(out.contains("1 accepted"), "{out}");
 });
