@@ -1,7 +1,9 @@
 //! The server's background work for service cases: every minute, the escalation
 //! sweep and the erasure of contacts past their keeping time; every few seconds, the
-//! webhook deliveries waiting in the outbox. Each runs on its own task, so a slow
-//! webhook receiver delays only the next delivery, never a request.
+//! webhook deliveries waiting in the outbox; every minute, the survey invitations due
+//! (through the configured [`crate::invite_sender::InviteSender`]). Each runs on its
+//! own task, so a slow webhook receiver or SMS gateway delays only its own next
+//! delivery, never a request or the sweep.
 
 use std::time::Duration;
 
@@ -73,6 +75,32 @@ pub fn spawn(state: AppState) {
             }
         }
     });
+    // The invitations on their own minute, so a slow gateway never holds the sweep.
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(7),
+            Duration::from_secs(60),
+        );
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tracing::info!(
+            sender = s.invites.sender.name(),
+            "survey invitations leave through this sender"
+        );
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = s.shutdown.wait() => break,
+            }
+            loop {
+                let now = s.clock.now().timestamp_millis();
+                let run = send_invitations(&s, now).await;
+                if run.halted || run.waiting == 0 || s.shutdown.is_triggered() {
+                    break;
+                }
+            }
+        }
+    });
     tokio::spawn(async move {
         let client = match reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -117,7 +145,6 @@ pub async fn sweep_once(state: &AppState, settling: &mut peakend_store::Settling
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
     }
-    send_invitations(state, now).await;
     match peakend_store::close_settled_days(state.store.as_ref(), now, 300, settling).await {
         Ok(n) if n > 0 => tracing::info!(days = n, "automatic checks made"),
         Ok(_) => {}
@@ -125,23 +152,135 @@ pub async fn sweep_once(state: &AppState, settling: &mut peakend_store::Settling
     }
 }
 
-/// Hands the survey invitations due now to the sender (issue 22; `log` for now: a
-/// line with the hall and kind, never the token or a number) and marks each sent; one
-/// that fails stays in the outbox for the next sweep.
-async fn send_invitations(state: &AppState, now: i64) {
-    let due = match state.store.sweep_invitations(now).await {
+/// At most this many invitations leave in one run; the rest follow in the next run,
+/// straight after.
+pub const INVITE_BATCH: usize = 2_000;
+
+/// Invitations in flight at once.
+const INVITE_CONCURRENCY: usize = 8;
+
+/// A run stops after this many sends in a row found the gateway unreachable: the rest
+/// wait for the next minute instead of timing out one by one.
+const UNREACHABLE_STOP: usize = 3;
+
+/// What one run of [`send_invitations`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InviteRun {
+    /// Taken by the gateway and marked sent (their tokens dropped).
+    pub sent: usize,
+    /// Failed: each stays in the outbox, due again after its back-off.
+    pub failed: usize,
+    /// Due but not tried: over [`INVITE_BATCH`], or after the gateway was found down.
+    pub waiting: usize,
+    /// The run stopped because the gateway could not be reached.
+    pub halted: bool,
+}
+
+enum Sent {
+    Delivered,
+    Failed,
+    NotTried,
+}
+
+/// Hands the survey invitations due at `now` (the halls' clock, ms) to the state's
+/// sender (issue 22): each delivered one is marked sent and loses its token; each
+/// failed one stays in the outbox with one more attempt and its reason, due again after
+/// [`retry_after`]. The log lines name the invitation, hall and kind, never the token,
+/// the link or the customer's key.
+pub async fn send_invitations(state: &AppState, now: i64) -> InviteRun {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use futures_util::StreamExt;
+
+    use crate::invite_sender::InviteMessage;
+
+    let mut run = InviteRun::default();
+    let mut due = match state.store.sweep_invitations(now).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "invitation sweep failed; the next one retries");
-            return;
+            return run;
         }
     };
-    for o in due {
-        tracing::info!(invitation = o.invitation_id, hall = %o.hall, kind = %o.kind, "survey invitation sent (log sender)");
-        if let Err(e) = state.store.invitation_delivered(o.outbox_id, now).await {
-            tracing::warn!(error = %e, "invitation not marked sent; it is sent again next sweep");
+    if due.len() > INVITE_BATCH {
+        run.waiting = due.len() - INVITE_BATCH;
+        due.truncate(INVITE_BATCH);
+    }
+    let sender = state.invites.sender.clone();
+    let base = state.invites.link_base.as_str();
+    let store = state.store.as_ref();
+    let (halted, streak) = (AtomicBool::new(false), AtomicUsize::new(0));
+    let outcomes: Vec<Sent> = futures_util::stream::iter(due)
+        .map(|o| {
+            let (sender, halted, streak) = (&sender, &halted, &streak);
+            async move {
+                if halted.load(Ordering::Relaxed) {
+                    return Sent::NotTried;
+                }
+                let message = InviteMessage::of(&o, base, now);
+                match sender.send(&message).await {
+                    Ok(()) => {
+                        streak.store(0, Ordering::Relaxed);
+                        if let Err(e) = store.invitation_delivered(o.outbox_id, now).await {
+                            tracing::warn!(error = %e, invitation = o.invitation_id, "invitation not marked sent; it is sent again next sweep");
+                        }
+                        Sent::Delivered
+                    }
+                    Err(e) => {
+                        if !e.unreachable {
+                            streak.store(0, Ordering::Relaxed);
+                        } else if streak.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_STOP {
+                            halted.store(true, Ordering::Relaxed);
+                        }
+                        tracing::warn!(
+                            invitation = o.invitation_id,
+                            hall = %o.hall,
+                            kind = %o.kind,
+                            sender = sender.name(),
+                            reason = %e.reason,
+                            attempts = o.attempts + 1,
+                            "survey invitation not sent; it is tried again later"
+                        );
+                        let retry = now + retry_after(o.attempts).as_millis() as i64;
+                        if let Err(e) = store
+                            .invitation_send_failed(o.outbox_id, &e.reason, retry)
+                            .await
+                        {
+                            tracing::warn!(error = %e, invitation = o.invitation_id, "failed send not recorded; it is tried again next sweep");
+                        }
+                        Sent::Failed
+                    }
+                }
+            }
+        })
+        .buffer_unordered(INVITE_CONCURRENCY)
+        .collect()
+        .await;
+    for o in outcomes {
+        match o {
+            Sent::Delivered => run.sent += 1,
+            Sent::Failed => run.failed += 1,
+            Sent::NotTried => run.waiting += 1,
         }
     }
+    run.halted = halted.into_inner();
+    if run.halted {
+        tracing::warn!(
+            sender = sender.name(),
+            waiting = run.waiting,
+            "invitation gateway unreachable; the rest wait for the next minute"
+        );
+    }
+    if run.sent + run.failed > 0 {
+        tracing::info!(
+            sent = run.sent,
+            failed = run.failed,
+            waiting = run.waiting,
+            sender = sender.name(),
+            "survey invitations"
+        );
+    }
+    run
 }
 
 /// Sends the deliveries due now, one at a time; returns how many were tried.

@@ -20,6 +20,7 @@ mod error;
 mod events;
 mod handbook;
 mod health;
+pub mod invite_sender;
 mod journeys;
 mod kpi;
 pub mod limiter;
@@ -70,6 +71,8 @@ pub struct AppState {
     /// sends a `phone` has it turned into the salted key at ingest; without one, such
     /// events are refused.
     pub customer_salt: Option<Arc<str>>,
+    /// How survey invitations leave (`log` unless told) and the base of their links.
+    pub invites: invite_sender::Invites,
 }
 
 /// Request body limits: forms and small JSON everywhere, a device's event batch, and a
@@ -147,6 +150,7 @@ impl AppState {
                 .ok()
                 .filter(|s| !s.is_empty())
                 .map(Arc::from),
+            invites: invite_sender::Invites::default(),
         }
     }
 }

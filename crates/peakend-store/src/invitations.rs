@@ -63,10 +63,18 @@ pub struct Outgoing {
     pub outbox_id: i64,
     pub invitation_id: i64,
     pub hall: String,
+    /// The hall's name as the organisation has it (its id when the node is gone).
+    pub hall_name: String,
     /// `invite` or `reminder`.
     pub kind: String,
     pub customer_key: Option<String>,
     pub token: String,
+    /// When the link stops answering (72 hours after the invitation was due).
+    pub expires_at: Option<i64>,
+    /// Failed attempts so far (the next back-off grows with them).
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
 }
 
 /// Decisions of one hall, segment × purpose and outcome in a period, counted.
@@ -97,6 +105,9 @@ pub struct AnsweredVisit {
     pub ratings: Vec<(String, f64)>,
 }
 
+/// The longest failure reason kept with an outbox entry.
+pub const SEND_ERROR_MAX_CHARS: usize = 200;
+
 #[async_trait::async_trait]
 pub trait InvitationStore: Send + Sync {
     /// Sets (replaces) the rule of an org node; an unknown node is refused.
@@ -114,14 +125,27 @@ pub trait InvitationStore: Send + Sync {
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()>;
 
     /// The minute sweep, in one transaction: unanswered invitations past 72 hours
-    /// become `expired`, reminders of answered or expired ones are dropped, and the
-    /// entries due by `at_ms` are returned for the sender (they stay in the outbox until
-    /// [`InvitationStore::invitation_delivered`]: a crash sends again, loses nothing).
+    /// become `expired`, entries not yet sent of answered or expired ones are dropped
+    /// (a reminder, or an invitation whose sends kept failing until its link expired),
+    /// and the entries due by `at_ms` are returned for the sender, oldest first (they
+    /// stay in the outbox until [`InvitationStore::invitation_delivered`]: a crash sends
+    /// again, loses nothing). A reminder waits until its invitation has left.
     async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>>;
 
     /// Marks an outbox entry sent: its token is dropped (only the hash stays), a held
     /// invitation becomes `sent`, a reminder is recorded.
     async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()>;
+
+    /// Records a failed send of an outbox entry: one more attempt, `reason` (the
+    /// sender's short text, cut to [`SEND_ERROR_MAX_CHARS`]; never a token or a number)
+    /// as its last error, and due again at `retry_at_ms`. The token stays, so the entry
+    /// is sent again then. An entry already delivered (or unknown) is left as it is.
+    async fn invitation_send_failed(
+        &self,
+        outbox_id: i64,
+        reason: &str,
+        retry_at_ms: i64,
+    ) -> Result<()>;
 
     /// Decisions of `halls` (all when `None`), newest first.
     async fn invitations(&self, halls: Option<&[HallId]>) -> Result<Vec<Invitation>>;

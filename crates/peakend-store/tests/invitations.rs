@@ -177,3 +177,122 @@ peakend_testkit::on_both_backends!(
         }
     }
 );
+
+peakend_testkit::on_both_backends!(
+    a_failed_send_waits_for_its_retry_keeps_its_token_and_gives_up_at_expiry,
+    |url| {
+        let store = ready(url).await;
+        let rule = InviteRule {
+            share: 1.0,
+            quiet: None,
+            ..InviteRule::default()
+        };
+        store
+            .set_invite_rule(&OrgNodeId::parse("p").unwrap(), &rule)
+            .await
+            .unwrap();
+        let now = ms("2026-08-07T10:01:00+08:00");
+        let d = store
+            .decide_invitations(
+                &[
+                    visit("A1", Some("k1"), "2026-08-07T10:00:00+08:00"),
+                    visit("A2", Some("k2"), "2026-08-07T10:00:00+08:00"),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(d.sent, 2);
+        let due = store.sweep_invitations(now).await.unwrap();
+        assert_eq!(due.len(), 2);
+        let (a1, a2) = (due[0].clone(), due[1].clone());
+        // What a sender needs: the hall's name, the link's expiry, no failures yet.
+        assert_eq!(a1.hall_name, "h1厅");
+        assert_eq!(a1.expires_at, Some(now + 72 * 3_600_000));
+        assert_eq!((a1.attempts, a1.last_error.as_deref()), (0, None));
+        assert_eq!(a1.kind, "invite");
+
+        // A1's send fails: not due again before its retry, then due with the same
+        // token, one attempt and the reason.
+        let retry = now + 10_000;
+        store
+            .invitation_send_failed(a1.outbox_id, "HTTP 500", retry)
+            .await
+            .unwrap();
+        store
+            .invitation_send_failed(a2.outbox_id, "cannot connect", retry)
+            .await
+            .unwrap();
+        assert!(store.sweep_invitations(retry - 1).await.unwrap().is_empty());
+        let again = store.sweep_invitations(retry).await.unwrap();
+        assert_eq!(again.len(), 2);
+        assert_eq!(again[0].outbox_id, a1.outbox_id);
+        assert_eq!(again[0].token, a1.token, "the token stays until delivered");
+        assert_eq!(again[0].attempts, 1);
+        assert_eq!(again[0].last_error.as_deref(), Some("HTTP 500"));
+
+        // A long reason is cut; the next retry is past the reminder's time, yet the
+        // reminder waits until its invitation has left.
+        let long = "x".repeat(1_000);
+        let later = now + 25 * 3_600_000;
+        store
+            .invitation_send_failed(a1.outbox_id, &long, later)
+            .await
+            .unwrap();
+        store
+            .invitation_send_failed(a2.outbox_id, "cannot connect", later)
+            .await
+            .unwrap();
+        let due = store.sweep_invitations(later).await.unwrap();
+        assert_eq!(
+            due.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>(),
+            ["invite", "invite"],
+            "no reminder before its invitation"
+        );
+        assert_eq!(due[0].attempts, 2);
+        assert_eq!(due[0].last_error.as_ref().map(String::len), Some(200));
+        store
+            .invitation_delivered(a1.outbox_id, later)
+            .await
+            .unwrap();
+        // A failure reported after the delivery changes nothing.
+        store
+            .invitation_send_failed(a1.outbox_id, "late", later)
+            .await
+            .unwrap();
+        let due = store.sweep_invitations(later).await.unwrap();
+        let kinds: Vec<(i64, &str)> = due
+            .iter()
+            .map(|o| (o.invitation_id, o.kind.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [(a1.invitation_id, "reminder"), (a2.invitation_id, "invite")]
+        );
+
+        // A2's sends keep failing until its link expires: then it is given up, never
+        // sent with a dead link, and its reminder with it.
+        store
+            .invitation_send_failed(a2.outbox_id, "cannot connect", now + 80 * 3_600_000)
+            .await
+            .unwrap();
+        let expired = now + 72 * 3_600_000;
+        let due = store.sweep_invitations(expired).await.unwrap();
+        assert!(
+            due.iter().all(|o| o.invitation_id != a2.invitation_id),
+            "{due:?}"
+        );
+        assert!(
+            store
+                .sweep_invitations(now + 90 * 3_600_000)
+                .await
+                .unwrap()
+                .iter()
+                .all(|o| o.invitation_id != a2.invitation_id),
+            "not retried after expiry"
+        );
+        let list = store.invitations(None).await.unwrap();
+        let a2_row = list.iter().find(|i| i.id == a2.invitation_id).unwrap();
+        assert_eq!(a2_row.status, "expired");
+    }
+);

@@ -159,6 +159,24 @@ pub async fn execute(url: &str, sql: &str) {
     }
 }
 
+/// Reads one integer (a `SELECT COUNT(*) …`) from a test database behind the store's
+/// back, to see what no store method shows (e.g. that a token is gone).
+pub async fn fetch_i64(url: &str, sql: &str) -> i64 {
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query")
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query")
+    }
+}
+
 /// Asserts two JSON documents are equal but for floating-point rounding (relative
 /// 1e-9): analyses merged in a different order agree to that, not to the last bit.
 pub fn assert_json_near(a: &serde_json::Value, b: &serde_json::Value, path: &str) {

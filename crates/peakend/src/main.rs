@@ -87,6 +87,8 @@ enum Command {
         /// Erase a case's customer contact this many days after the case closes
         #[arg(long, default_value_t = 180)]
         erase_contacts_after_days: u32,
+        #[command(flatten)]
+        invites: InviteArgs,
     },
     /// Dashboard users: add, reset a password, list
     #[command(subcommand)]
@@ -142,10 +144,105 @@ enum Command {
         /// Serve on the system clock without replaying a simulated day
         #[arg(long)]
         no_live: bool,
+        #[command(flatten)]
+        invites: InviteArgs,
     },
     /// Time the reading of comments (one a line) for bench/comments.py
     #[command(hide = true)]
     BenchComments { file: std::path::PathBuf },
+}
+
+/// How survey invitations leave the server.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum InviteSenderKind {
+    /// A log line per invitation; nothing leaves (the default and the demo's)
+    Log,
+    /// A signed JSON POST to an SMS gateway's HTTP API
+    Webhook,
+    /// A mail to an email-to-SMS gateway, addressed by the customer's salted key
+    Smtp,
+}
+
+/// The survey invitations' sender and links (`serve` and `demo`).
+#[derive(clap::Args)]
+struct InviteArgs {
+    /// How survey invitations leave: log, webhook (an SMS gateway's HTTP API) or smtp
+    #[arg(long, value_enum, default_value = "log")]
+    invite_sender: InviteSenderKind,
+    /// The base of the invitations' links ({base}/i/{token}); default the server's own address
+    #[arg(long, value_name = "URL")]
+    invite_link_base: Option<String>,
+    /// The SMS gateway's URL (http://; --invite-sender webhook)
+    #[arg(long, value_name = "URL")]
+    invite_webhook_url: Option<String>,
+    /// The secret the webhook's body is signed with (HMAC-SHA256, X-Peakend-Signature)
+    #[arg(long, env = "PEAKEND_INVITE_WEBHOOK_SECRET", hide_env_values = true)]
+    invite_webhook_secret: Option<String>,
+    /// The SMTP relay, smtp://host:port (--invite-sender smtp; no TLS: a local relay)
+    #[arg(long, value_name = "URL")]
+    smtp_url: Option<String>,
+    /// The invitation mails' sender address (--invite-sender smtp)
+    #[arg(long, value_name = "ADDRESS")]
+    invite_mail_from: Option<String>,
+    /// The recipient, with {customer} for the salted key: {customer}@sms-gw.example.net
+    #[arg(long, value_name = "TEMPLATE")]
+    invite_mail_to: Option<String>,
+}
+
+impl InviteArgs {
+    /// The sender and link base, or one line naming the missing or bad option.
+    fn invites(&self, addr: SocketAddr) -> anyhow::Result<peakend_http::invite_sender::Invites> {
+        use peakend_http::invite_sender::{Invites, SenderConfig, link_base};
+        let need = |value: &Option<String>, option: &str| -> anyhow::Result<String> {
+            match value.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => anyhow::bail!(
+                    "--invite-sender {} needs {option}",
+                    match self.invite_sender {
+                        InviteSenderKind::Log => "log",
+                        InviteSenderKind::Webhook => "webhook",
+                        InviteSenderKind::Smtp => "smtp",
+                    }
+                ),
+            }
+        };
+        let config = match self.invite_sender {
+            InviteSenderKind::Log => SenderConfig::Log,
+            InviteSenderKind::Webhook => SenderConfig::Webhook {
+                url: need(&self.invite_webhook_url, "--invite-webhook-url URL")?,
+                secret: need(
+                    &self.invite_webhook_secret,
+                    "--invite-webhook-secret S (or PEAKEND_INVITE_WEBHOOK_SECRET)",
+                )?,
+            },
+            InviteSenderKind::Smtp => SenderConfig::Smtp {
+                url: need(&self.smtp_url, "--smtp-url smtp://host:port")?,
+                from: need(&self.invite_mail_from, "--invite-mail-from ADDRESS")?,
+                to: need(
+                    &self.invite_mail_to,
+                    "--invite-mail-to TEMPLATE (e.g. {customer}@sms-gw.example.net)",
+                )?,
+            },
+        };
+        let base = match &self.invite_link_base {
+            Some(b) => b.clone(),
+            None => own_link_base(addr),
+        };
+        Ok(Invites {
+            sender: config.build().map_err(anyhow::Error::msg)?,
+            link_base: link_base(&base).map_err(anyhow::Error::msg)?,
+        })
+    }
+}
+
+/// The server's own address as the links' base; a wildcard one is reached on the
+/// loopback.
+fn own_link_base(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -281,9 +378,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             addr,
             secure_cookies,
             erase_contacts_after_days,
+            invites,
         } => {
+            // Settings first: a sender that cannot work stops the start, before the
+            // database is touched.
+            let invites = invites.invites(addr)?;
             let store = init(&cli.db).await?;
-            serve(store, addr, secure_cookies, erase_contacts_after_days).await
+            serve(
+                store,
+                addr,
+                secure_cookies,
+                erase_contacts_after_days,
+                invites,
+            )
+            .await
         }
         Command::User(cmd) => user_cmd::run(&cli.db, cmd).await,
         Command::Demo {
@@ -291,13 +399,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             no_serve,
             speed,
             no_live,
+            invites,
         } => {
+            let invites = invites.invites(addr)?;
             let store = init(&cli.db).await?;
             demo::load(&store).await?;
             if no_serve {
                 return Ok(());
             }
             let mut state = peakend_http::AppState::new(Arc::new(store));
+            state.invites = invites;
             if !no_live {
                 // The halls live on the demo clock, and its day is ingested as it comes.
                 let tree = state.store.org_tree().await?;
@@ -319,6 +430,7 @@ async fn serve(
     addr: SocketAddr,
     secure_cookies: bool,
     erase_contacts_after_days: u32,
+    invites: peakend_http::invite_sender::Invites,
 ) -> anyhow::Result<()> {
     let state = peakend_http::AppState {
         secure_cookies,
@@ -326,6 +438,7 @@ async fn serve(
             erase_contacts_after_days,
             workers: true,
         },
+        invites,
         ..peakend_http::AppState::new(Arc::new(store))
     };
     serve_state(state, addr).await
@@ -347,6 +460,11 @@ async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    // Port 0 was asked for: the links take the port the server got.
+    let mut state = state;
+    if addr.port() == 0 && state.invites.link_base == own_link_base(addr) {
+        state.invites.link_base = own_link_base(local);
+    }
     eprintln!("peakend: serving http://{local} (Ctrl-C to stop)");
     peakend_http::serve(listener, state).await?;
     Ok(())

@@ -7,7 +7,7 @@ use peakend_core::invitation::{Decision, Ended, Programme, parse_quiet, parse_qu
 use super::*;
 use crate::invitations::{
     AnsweredVisit, Decided, EXPIRY_MS, EndedContact, Invitation, InvitationCount, InvitationStore,
-    InviteRule, Outgoing, REMINDER_AFTER_MS,
+    InviteRule, Outgoing, REMINDER_AFTER_MS, SEND_ERROR_MAX_CHARS,
 };
 
 fn rule_of_row(
@@ -82,6 +82,19 @@ fn invitation_of(r: InvitationRow) -> Invitation {
         outcome: r.15,
     }
 }
+
+type OutgoingRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
 
 #[async_trait]
 impl InvitationStore for SqlStore {
@@ -303,7 +316,7 @@ impl InvitationStore for SqlStore {
     }
 
     async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>> {
-        let rows: Vec<(i64, i64, String, String, Option<String>, String)> = on_pool!(self, pool => {
+        let rows: Vec<OutgoingRow> = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE invitation SET status = 'expired', reason = 'no answer in 72 hours'
@@ -312,18 +325,27 @@ impl InvitationStore for SqlStore {
             .bind(at_ms)
             .execute(&mut *tx)
             .await?;
+            // Closed unsent: a reminder is simply not needed; an invitation that never
+            // left (its sends failed until the link expired) keeps why.
             sqlx::query(
-                "UPDATE invite_outbox SET sent_at = $1, token = NULL, last_error = 'not needed'
-                 WHERE sent_at IS NULL AND kind = 'reminder' AND invitation_id IN
+                "UPDATE invite_outbox SET sent_at = $1, token = NULL,
+                   last_error = CASE WHEN kind = 'reminder' THEN 'not needed'
+                     ELSE COALESCE('expired before sent: ' || last_error, 'expired before sent') END
+                 WHERE sent_at IS NULL AND invitation_id IN
                    (SELECT id FROM invitation WHERE status IN ('answered', 'expired'))",
             )
             .bind(at_ms)
             .execute(&mut *tx)
             .await?;
             let rows = sqlx::query_as(
-                "SELECT o.id, o.invitation_id, i.hall_id, o.kind, i.customer_key, o.token
+                "SELECT o.id, o.invitation_id, i.hall_id, COALESCE(n.name, i.hall_id), o.kind,
+                   i.customer_key, o.token, i.expires_at, o.attempts, o.last_error
                  FROM invite_outbox o JOIN invitation i ON i.id = o.invitation_id
+                   LEFT JOIN org_node n ON n.id = i.hall_id
                  WHERE o.sent_at IS NULL AND o.due_at <= $1 AND o.token IS NOT NULL
+                   AND (o.kind <> 'reminder' OR NOT EXISTS (
+                     SELECT 1 FROM invite_outbox f WHERE f.invitation_id = o.invitation_id
+                       AND f.kind = 'invite' AND f.sent_at IS NULL))
                  ORDER BY o.due_at, o.id",
             )
             .bind(at_ms)
@@ -335,13 +357,28 @@ impl InvitationStore for SqlStore {
         Ok(rows
             .into_iter()
             .map(
-                |(outbox_id, invitation_id, hall, kind, customer_key, token)| Outgoing {
+                |(
                     outbox_id,
                     invitation_id,
                     hall,
+                    hall_name,
                     kind,
                     customer_key,
                     token,
+                    expires_at,
+                    attempts,
+                    last_error,
+                )| Outgoing {
+                    outbox_id,
+                    invitation_id,
+                    hall,
+                    hall_name,
+                    kind,
+                    customer_key,
+                    token,
+                    expires_at,
+                    attempts,
+                    last_error,
                 },
             )
             .collect())
@@ -377,6 +414,27 @@ impl InvitationStore for SqlStore {
                 None => {}
             }
             tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn invitation_send_failed(
+        &self,
+        outbox_id: i64,
+        reason: &str,
+        retry_at_ms: i64,
+    ) -> Result<()> {
+        let reason: String = reason.chars().take(SEND_ERROR_MAX_CHARS).collect();
+        on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE invite_outbox SET attempts = attempts + 1, last_error = $1, due_at = $2
+                 WHERE id = $3 AND sent_at IS NULL",
+            )
+            .bind(&reason)
+            .bind(retry_at_ms)
+            .bind(outbox_id)
+            .execute(pool)
+            .await?;
         });
         Ok(())
     }
