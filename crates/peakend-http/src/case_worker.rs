@@ -1,5 +1,6 @@
 //! The server's background work for service cases: every minute, the escalation
-//! sweep and the erasure of contacts past their keeping time; every few seconds, the
+//! sweep, the erasure of case contacts and of customers' contacts across channels
+//! past their keeping time; every few seconds, the
 //! webhook deliveries waiting in the outbox. Each runs on its own task, so a slow
 //! webhook receiver delays only the next delivery, never a request.
 
@@ -14,6 +15,9 @@ use crate::AppState;
 #[derive(Debug, Clone, Copy)]
 pub struct CaseSettings {
     pub erase_contacts_after_days: u32,
+    /// Customers' contacts across channels (`customer_contact`) are deleted this long
+    /// after they ended.
+    pub erase_customer_contacts_after_days: u32,
     /// Run the sweep, the erasure and the deliveries in this server.
     pub workers: bool,
 }
@@ -22,6 +26,7 @@ impl Default for CaseSettings {
     fn default() -> Self {
         CaseSettings {
             erase_contacts_after_days: 180,
+            erase_customer_contacts_after_days: peakend_store::CUSTOMER_CONTACT_RETENTION_DAYS,
             workers: true,
         }
     }
@@ -116,6 +121,14 @@ pub async fn sweep_once(state: &AppState, settling: &mut peakend_store::Settling
         Ok(n) if n > 0 => tracing::info!(erased = n, "case contacts erased"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
+    }
+    let keep = i64::from(state.cases.erase_customer_contacts_after_days) * 86_400_000;
+    match state.store.erase_customer_contacts(now - keep).await {
+        Ok(n) if n > 0 => tracing::info!(erased = n, "customer contacts erased"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "customer contact erasure failed; the next sweep retries")
+        }
     }
     send_invitations(state, now).await;
     match peakend_store::close_settled_days(state.store.as_ref(), now, 300, settling).await {
