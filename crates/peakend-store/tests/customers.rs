@@ -13,6 +13,8 @@ use peakend_core::{HallId, Journey, JourneyKey, OrgLevel, OrgNodeId};
 use peakend_store::{CustomerStore, ProgrammeQuery, SqlStore, Store, connect, customer_report};
 
 type Item = (usize, Event, String);
+/// A kind of moment as compared: kind, (channel, n, mean)s, spread, flagged.
+type KindRow<'a> = (&'a str, Vec<(&'a str, u64, f64)>, Option<f64>, bool);
 
 async fn ready(url: &str) -> SqlStore {
     let store = connect(url).await.unwrap();
@@ -344,7 +346,7 @@ peakend_testkit::on_both_backends!(
             r.failure_demand,
             [fd("hall", "hotline"), fd("hotline", "app")]
         );
-        let kinds: Vec<(&str, Vec<(&str, u64, f64)>, Option<f64>, bool)> = r
+        let kinds: Vec<KindRow> = r
             .consistency
             .iter()
             .map(|k| {
