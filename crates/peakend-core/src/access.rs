@@ -47,6 +47,9 @@ pub enum Action {
     SubmitAudit,
     /// Keep a hall's improvement plan: stock-take, actions, drills, exams.
     KeepPlan,
+    /// Read the customer report (contacts across channels, failure demand): an
+    /// analysis for managers, not front-line staff.
+    ViewCustomers,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +122,7 @@ impl Role {
             Action::ImportResponses => self >= Role::HallManager,
             Action::ManageDevices => matches!(self, Role::HallManager | Role::Admin),
             Action::ManageUsers => self == Role::Admin,
+            Action::ViewCustomers => self >= Role::HallManager,
         }
     }
 }

@@ -157,6 +157,176 @@ pub fn cross_channel(contacts: &[Contact], window_ms: i64) -> CrossChannel {
     out
 }
 
+/// A channel's contacts in a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelContacts {
+    pub channel: String,
+    pub contacts: u64,
+    /// Distinct customer keys.
+    pub customers: u64,
+    /// Contacts not resolved in the contact (`unresolved` or `referred`).
+    pub unresolved: u64,
+}
+
+/// Failure demand from one channel to another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureDemand {
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+    /// `count` over the first channel's unresolved contacts (`None` when it has none).
+    pub share: Option<f64>,
+}
+
+/// Satisfaction ratings of one kind of moment in one channel, summed (the store's
+/// aggregate): what [`consistency`] compares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MomentScore {
+    pub channel: String,
+    pub kind: String,
+    pub n: u64,
+    pub sum: f64,
+}
+
+/// Mean satisfaction of a kind of moment in a channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelMean {
+    pub channel: String,
+    pub n: u64,
+    pub mean: f64,
+}
+
+/// One kind of moment across channels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindConsistency {
+    pub kind: String,
+    pub channels: Vec<ChannelMean>,
+    /// Highest channel mean − lowest, when at least two channels rated the kind.
+    pub spread: Option<f64>,
+    /// The spread exceeds [`SPREAD_LIMIT`].
+    pub inconsistent: bool,
+}
+
+/// A kind of moment whose channel means differ by more than this (points on the
+/// 10-point scale) is flagged as inconsistent across channels.
+pub const SPREAD_LIMIT: f64 = 1.0;
+
+/// The customer report of a period (aggregates only: no key is listed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerReport {
+    pub window_days: u32,
+    pub contacts: u64,
+    pub customers: u64,
+    pub channels: Vec<ChannelContacts>,
+    /// Contacts followed within the window by another contact of the same customer.
+    pub repeats: u64,
+    /// `repeats` over `contacts`.
+    pub repeat_rate: Option<f64>,
+    pub failure_demand: Vec<FailureDemand>,
+    pub consistency: Vec<KindConsistency>,
+}
+
+/// Mean satisfaction per kind of moment per channel, and the spread across channels.
+pub fn consistency(scores: &[MomentScore]) -> Vec<KindConsistency> {
+    let mut by_kind: BTreeMap<&str, BTreeMap<&str, (u64, f64)>> = BTreeMap::new();
+    for s in scores.iter().filter(|s| s.n > 0) {
+        let cell = by_kind
+            .entry(s.kind.as_str())
+            .or_default()
+            .entry(s.channel.as_str())
+            .or_default();
+        cell.0 += s.n;
+        cell.1 += s.sum;
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, channels)| {
+            let channels: Vec<ChannelMean> = channels
+                .into_iter()
+                .map(|(channel, (n, sum))| ChannelMean {
+                    channel: channel.to_owned(),
+                    n,
+                    mean: sum / n as f64,
+                })
+                .collect();
+            let spread = (channels.len() >= 2).then(|| {
+                let means = channels.iter().map(|c| c.mean);
+                means.clone().fold(f64::MIN, f64::max) - means.fold(f64::MAX, f64::min)
+            });
+            KindConsistency {
+                kind: kind.to_owned(),
+                inconsistent: spread.is_some_and(|s| s > SPREAD_LIMIT),
+                channels,
+                spread,
+            }
+        })
+        .collect()
+}
+
+/// The report over a period's `contacts` (failure demand and repeats within
+/// `window_days`) and its survey `scores`.
+pub fn customer_report(
+    contacts: &[Contact],
+    window_days: u32,
+    scores: &[MomentScore],
+) -> CustomerReport {
+    let cross = cross_channel(contacts, i64::from(window_days) * 86_400_000);
+    let mut channels: BTreeMap<&str, (u64, std::collections::BTreeSet<&str>, u64)> =
+        BTreeMap::new();
+    for c in contacts {
+        let ch = channels.entry(c.channel.as_str()).or_default();
+        ch.0 += 1;
+        ch.1.insert(c.customer.as_str());
+        ch.2 += u64::from(!c.resolved);
+    }
+    let unresolved = |channel: &str| channels.get(channel).map_or(0, |c| c.2);
+    let failure_demand = cross
+        .failure_demand
+        .iter()
+        .map(|((from, to), &count)| FailureDemand {
+            share: match unresolved(from) {
+                0 => None,
+                u => Some(count as f64 / u as f64),
+            },
+            from: from.clone(),
+            to: to.clone(),
+            count,
+        })
+        .collect();
+    let customers: std::collections::BTreeSet<&str> =
+        contacts.iter().map(|c| c.customer.as_str()).collect();
+    CustomerReport {
+        window_days,
+        contacts: cross.contacts,
+        customers: customers.len() as u64,
+        channels: channels
+            .iter()
+            .map(|(channel, (n, keys, unresolved))| ChannelContacts {
+                channel: (*channel).to_owned(),
+                contacts: *n,
+                customers: keys.len() as u64,
+                unresolved: *unresolved,
+            })
+            .collect(),
+        repeats: cross.repeats,
+        repeat_rate: (cross.contacts > 0).then(|| cross.repeats as f64 / cross.contacts as f64),
+        failure_demand,
+        consistency: consistency(scores),
+    }
+}
+
+/// The channel a survey answer speaks of, from the built-in journey its journey
+/// extends (`root`): `service-hall` → `hall`, `hotline`, `app`, `onsite`.
+pub fn channel_of_journey(root: &str) -> Option<&'static str> {
+    match root {
+        crate::builtin::SERVICE_HALL => Some("hall"),
+        crate::builtin::HOTLINE => Some("hotline"),
+        crate::builtin::APP => Some("app"),
+        crate::builtin::ONSITE => Some("onsite"),
+        _ => None,
+    }
+}
+
 /// The segment of a contact whose sender named none.
 pub const UNKNOWN_SEGMENT: &str = "unknown";
 
@@ -334,5 +504,110 @@ mod tests {
             [(("hall".to_owned(), "hotline".to_owned()), 1)].into()
         );
         assert_eq!((out.repeats, out.contacts), (2, 6));
+    }
+
+    #[test]
+    fn the_report_counts_channels_failure_demand_shares_and_consistency() {
+        let day = 86_400_000;
+        let c = |customer: &str, channel: &str, at: i64, purpose: &str, resolved: bool| Contact {
+            customer: customer.into(),
+            channel: channel.into(),
+            at_ms: at * day,
+            purpose: purpose.into(),
+            resolved,
+        };
+        let contacts = [
+            c("x", "hall", 0, "bill", false),
+            c("x", "hotline", 2, "bill", true),
+            c("y", "hall", 0, "plan", false),
+            c("y", "hall", 3, "plan", true),
+            c("z", "hall", 1, "bill", false),
+            c("z", "app", 20, "bill", true),
+        ];
+        let score = |channel: &str, kind: &str, n: u64, sum: f64| MomentScore {
+            channel: channel.into(),
+            kind: kind.into(),
+            n,
+            sum,
+        };
+        let r = customer_report(
+            &contacts,
+            7,
+            &[
+                // wait: hall 8.0 (4 answers, 32), hotline 6.5 (2, 13): spread 1.5, flagged.
+                score("hall", "wait", 3, 24.0),
+                score("hall", "wait", 1, 8.0),
+                score("hotline", "wait", 2, 13.0),
+                // staff: hall 9.0, app 8.5: spread 0.5.
+                score("hall", "staff", 2, 18.0),
+                score("app", "staff", 2, 17.0),
+                // farewell: one channel only, no spread.
+                score("app", "farewell", 1, 7.0),
+                score("hotline", "farewell", 0, 0.0),
+            ],
+        );
+        // hall: 4 contacts of x, y, z, 3 unresolved; hotline 1; app 1.
+        assert_eq!((r.contacts, r.customers), (6, 3));
+        let ch: Vec<(&str, u64, u64, u64)> = r
+            .channels
+            .iter()
+            .map(|c| (c.channel.as_str(), c.contacts, c.customers, c.unresolved))
+            .collect();
+        assert_eq!(
+            ch,
+            [("app", 1, 1, 0), ("hall", 4, 3, 3), ("hotline", 1, 1, 0)]
+        );
+        // Repeats: x (day 0 → 2), y (0 → 3); z's next contact is 19 days later.
+        assert_eq!(r.repeats, 2);
+        assert_eq!(r.repeat_rate, Some(2.0 / 6.0));
+        // hall → hotline (x) and hall → hall (y), each 1 of the hall's 3 unresolved.
+        assert_eq!(
+            r.failure_demand,
+            [
+                FailureDemand {
+                    from: "hall".into(),
+                    to: "hall".into(),
+                    count: 1,
+                    share: Some(1.0 / 3.0)
+                },
+                FailureDemand {
+                    from: "hall".into(),
+                    to: "hotline".into(),
+                    count: 1,
+                    share: Some(1.0 / 3.0)
+                },
+            ]
+        );
+        let kinds: Vec<(&str, Option<f64>, bool)> = r
+            .consistency
+            .iter()
+            .map(|k| (k.kind.as_str(), k.spread, k.inconsistent))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("farewell", None, false),
+                ("staff", Some(0.5), false),
+                ("wait", Some(1.5), true)
+            ]
+        );
+        let wait = &r.consistency[2].channels;
+        assert_eq!(
+            wait,
+            &[
+                ChannelMean {
+                    channel: "hall".into(),
+                    n: 4,
+                    mean: 8.0
+                },
+                ChannelMean {
+                    channel: "hotline".into(),
+                    n: 2,
+                    mean: 6.5
+                }
+            ]
+        );
+        assert_eq!(channel_of_journey("service-hall"), Some("hall"));
+        assert_eq!(channel_of_journey("regional"), None);
     }
 }

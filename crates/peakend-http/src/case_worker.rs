@@ -1,9 +1,11 @@
 //! The server's background work for service cases: every minute, the escalation
-//! sweep and the erasure of contacts past their keeping time; every few seconds, the
-//! webhook deliveries waiting in the outbox; every minute, the survey invitations due
-//! (through the configured [`crate::invite_sender::InviteSender`]). Each runs on its
-//! own task, so a slow webhook receiver or SMS gateway delays only its own next
-//! delivery, never a request or the sweep.
+//! The server's background work for service cases: every minute, the escalation
+//! sweep and the erasure of case contacts and of customers' contacts across channels
+//! past their keeping time; every few seconds, the webhook deliveries waiting in the
+//! outbox; every minute, the survey invitations due (through the configured
+//! [`crate::invite_sender::InviteSender`]). Each runs on its own task, so a slow
+//! webhook receiver or SMS gateway delays only its own next delivery, never a request
+//! or the sweep.
 
 use std::time::Duration;
 
@@ -16,6 +18,9 @@ use crate::AppState;
 #[derive(Debug, Clone, Copy)]
 pub struct CaseSettings {
     pub erase_contacts_after_days: u32,
+    /// Customers' contacts across channels (`customer_contact`) are deleted this long
+    /// after they ended.
+    pub erase_customer_contacts_after_days: u32,
     /// Run the sweep, the erasure and the deliveries in this server.
     pub workers: bool,
 }
@@ -24,6 +29,7 @@ impl Default for CaseSettings {
     fn default() -> Self {
         CaseSettings {
             erase_contacts_after_days: 180,
+            erase_customer_contacts_after_days: peakend_store::CUSTOMER_CONTACT_RETENTION_DAYS,
             workers: true,
         }
     }
@@ -144,6 +150,14 @@ pub async fn sweep_once(state: &AppState, settling: &mut peakend_store::Settling
         Ok(n) if n > 0 => tracing::info!(erased = n, "case contacts erased"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
+    }
+    let keep = i64::from(state.cases.erase_customer_contacts_after_days) * 86_400_000;
+    match state.store.erase_customer_contacts(now - keep).await {
+        Ok(n) if n > 0 => tracing::info!(erased = n, "customer contacts erased"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "customer contact erasure failed; the next sweep retries")
+        }
     }
     match peakend_store::close_settled_days(state.store.as_ref(), now, 300, settling).await {
         Ok(n) if n > 0 => tracing::info!(days = n, "automatic checks made"),

@@ -14,6 +14,7 @@ mod busy;
 pub mod case_worker;
 mod cases;
 mod checklist;
+mod customers;
 mod dashboard;
 mod deadline;
 mod error;
@@ -177,6 +178,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(plan::router())
         .merge(programme::router())
+        .merge(customers::router())
         .merge(responses::router(&limits))
         .merge(survey_form::router())
         .fallback(error::not_found)

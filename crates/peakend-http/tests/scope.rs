@@ -112,6 +112,7 @@ fn routes() -> Vec<Route> {
         get("/api/v1/kpi?org={n}&from=2026-08-07&to=2026-08-07"),
         get("/api/v1/survey/rates?org={n}&from=2026-08-07&to=2026-08-07"),
         get("/api/v1/survey/waits?org={n}&from=2026-08-07&to=2026-08-07"),
+        get("/api/v1/customers?org={n}&from=2026-08-07&to=2026-08-07"),
         get("/api/v1/analysis?org={n}&journey=service-hall"),
         get("/api/v1/org/{n}/journey"),
         Route {

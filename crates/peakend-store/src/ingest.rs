@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::NaiveDate;
 use peakend_core::HallId;
 use peakend_core::case::{NewCase, case_of_event};
-use peakend_core::customer::ended_contact;
+use peakend_core::customer::{EndedContact, ended_contact};
 use peakend_core::ops::day::{HallDay, KioskFault, Rules};
 use peakend_core::ops::event::{Event, EventKind};
 use peakend_core::ops::rollup::{LiveRollup, rollup_day};
@@ -115,6 +115,9 @@ pub(crate) trait IngestTx {
     /// [`crate::cases::sql::INSERT_CASE`], `open_cases!`), each with the first line of its timeline
     /// and its webhook deliveries. Returns how many were new.
     async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize>;
+    /// Records the ended contacts of known customers in `customer_contact`
+    /// ([`INSERT_CUSTOMER_CONTACT`]), once per contact: a replay adds nothing.
+    async fn record_contacts(&mut self, contacts: &[&EndedContact]) -> Result<()>;
 }
 
 /// How many halls' days an ingest keeps (a province of 2,000 halls fits); beyond that
@@ -431,6 +434,15 @@ pub(crate) async fn apply_batch(
         }
         last_day = Some(day);
     }
+    // The customers' timeline, in the same transaction as the events that end contacts.
+    let known: Vec<&EndedContact> = outcome
+        .ended
+        .iter()
+        .filter(|c| c.customer.is_some())
+        .collect();
+    if !known.is_empty() {
+        db.record_contacts(&known).await?;
+    }
     quarantine.sort_by_key(|r| r.pos);
     for r in &quarantine {
         // A batch sent again is reported again but quarantined once.
@@ -546,6 +558,12 @@ pub(crate) const SELECT_DAY_EVENTS: &str =
     "SELECT events FROM event_day WHERE hall_id = $1 AND day_start = $2";
 pub(crate) const SET_DAY_EVENTS: &str = "INSERT INTO event_day (hall_id, day_start, events)
      VALUES ($1, $2, $3) ON CONFLICT (hall_id, day_start) DO UPDATE SET events = excluded.events";
+
+/// An ended contact of a known customer: contact id, customer key, channel, hall,
+/// purpose, outcome, resolved (1 or 0), when it ended. One key lookup per row.
+pub(crate) const INSERT_CUSTOMER_CONTACT: &str = "INSERT INTO customer_contact
+     (contact_id, customer_key, channel, hall_id, purpose, outcome, resolved, at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (contact_id) DO NOTHING";
 
 pub(crate) type KioskRow = (String, i64, i32, String, Option<i64>);
 

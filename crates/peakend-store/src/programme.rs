@@ -59,7 +59,7 @@ const RESAMPLES: usize = 200;
 const SEED: u64 = 22;
 
 /// The halls and centres of a query.
-fn scope(tree: &OrgTree, org: Option<&OrgNodeId>) -> Result<Vec<HallId>> {
+pub(crate) fn scope(tree: &OrgTree, org: Option<&OrgNodeId>) -> Result<Vec<HallId>> {
     if let Some(n) = org
         && tree.get(n).is_none()
     {
@@ -82,7 +82,7 @@ fn scope(tree: &OrgTree, org: Option<&OrgNodeId>) -> Result<Vec<HallId>> {
 }
 
 /// The halls grouped by the bounds in ms of [from, to] in their zones.
-fn bounds(
+pub(crate) fn bounds(
     tree: &OrgTree,
     halls: &[HallId],
     from: NaiveDate,

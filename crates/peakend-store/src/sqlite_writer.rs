@@ -605,6 +605,25 @@ impl IngestTx for Tx<'_> {
         Ok(())
     }
 
+    async fn record_contacts(&mut self, contacts: &[&crate::EndedContact]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&numbered(ingest::INSERT_CUSTOMER_CONTACT))?;
+        for c in contacts {
+            stmt.execute(params![
+                c.id,
+                c.customer,
+                c.channel,
+                c.hall.as_str(),
+                c.purpose,
+                c.outcome,
+                i32::from(c.resolved()),
+                c.ended_at
+            ])?;
+        }
+        Ok(())
+    }
+
     async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize> {
         use crate::cases::{contact_key, opened_body, opened_note, sql as q};
         let mut opened = 0;

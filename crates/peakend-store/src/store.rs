@@ -49,7 +49,9 @@ pub enum Origin {
 
 /// Everything stored; service cases have their own part, [`CaseStore`].
 #[async_trait]
-pub trait Store: CaseStore + AuditStore + crate::InvitationStore + Send + Sync {
+pub trait Store:
+    CaseStore + AuditStore + crate::InvitationStore + crate::CustomerStore + Send + Sync
+{
     fn backend(&self) -> Backend;
 
     /// A round trip to the database, for health checks.

@@ -23,6 +23,7 @@ mod busy_cmd;
 mod case_cmd;
 mod comments_cmd;
 mod compliance_cmd;
+mod customers_cmd;
 mod demo;
 mod demo_live;
 mod events_cmd;
@@ -89,6 +90,9 @@ enum Command {
         erase_contacts_after_days: u32,
         #[command(flatten)]
         invites: InviteArgs,
+        /// Delete customers' contacts across channels this many days after they ended
+        #[arg(long, default_value_t = peakend_store::CUSTOMER_CONTACT_RETENTION_DAYS)]
+        erase_customer_contacts_after_days: u32,
     },
     /// Dashboard users: add, reset a password, list
     #[command(subcommand)]
@@ -106,6 +110,8 @@ enum Command {
     Events(events_cmd::EventsCmd),
     /// Hall KPIs (arrivals, abandonment, service level, ASA, AHT, ratings, care) for a node
     Kpi(kpi_cmd::KpiArgs),
+    /// One customer across channels (跨渠道客户): contacts, repeats, failure demand, consistency
+    Customers(customers_cmd::CustomersArgs),
     /// A hall's busy-hour forecast for the coming week (一周忙闲预报) and last week's error
     BusyHours(busy_cmd::BusyArgs),
     /// A realistic simulated day of device events (NDJSON) for the first N halls
@@ -368,6 +374,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Holidays(cmd) => holidays_cmd::run(&cli.db, cmd).await,
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
+        Command::Customers(args) => customers_cmd::run(&cli.db, args).await,
         Command::BusyHours(args) => busy_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
@@ -379,19 +386,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             secure_cookies,
             erase_contacts_after_days,
             invites,
+            erase_customer_contacts_after_days,
         } => {
             // Settings first: a sender that cannot work stops the start, before the
             // database is touched.
             let invites = invites.invites(addr)?;
             let store = init(&cli.db).await?;
-            serve(
-                store,
-                addr,
-                secure_cookies,
+            let cases = peakend_http::case_worker::CaseSettings {
                 erase_contacts_after_days,
-                invites,
-            )
-            .await
+                erase_customer_contacts_after_days,
+                workers: true,
+            };
+            serve(store, addr, secure_cookies, cases, invites).await
         }
         Command::User(cmd) => user_cmd::run(&cli.db, cmd).await,
         Command::Demo {
@@ -429,15 +435,12 @@ async fn serve(
     store: SqlStore,
     addr: SocketAddr,
     secure_cookies: bool,
-    erase_contacts_after_days: u32,
+    cases: peakend_http::case_worker::CaseSettings,
     invites: peakend_http::invite_sender::Invites,
 ) -> anyhow::Result<()> {
     let state = peakend_http::AppState {
         secure_cookies,
-        cases: peakend_http::case_worker::CaseSettings {
-            erase_contacts_after_days,
-            workers: true,
-        },
+        cases,
         invites,
         ..peakend_http::AppState::new(Arc::new(store))
     };

@@ -451,6 +451,23 @@ impl IngestTx for PgIngest<'_, '_> {
         Ok(())
     }
 
+    async fn record_contacts(&mut self, contacts: &[&crate::EndedContact]) -> Result<()> {
+        for c in contacts {
+            sqlx::query(ingest::INSERT_CUSTOMER_CONTACT)
+                .bind(&c.id)
+                .bind(&c.customer)
+                .bind(&c.channel)
+                .bind(c.hall.as_str())
+                .bind(&c.purpose)
+                .bind(&c.outcome)
+                .bind(i32::from(c.resolved()))
+                .bind(c.ended_at)
+                .execute(&mut **self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize> {
         let ids = open_cases!(&mut **self.tx, cases, "system", now, true);
         Ok(ids.iter().flatten().count())

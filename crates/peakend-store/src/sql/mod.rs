@@ -227,6 +227,7 @@ macro_rules! open_cases {
 mod accounts;
 mod audits;
 mod cases;
+mod customers;
 mod events;
 mod invitations;
 mod journeys;

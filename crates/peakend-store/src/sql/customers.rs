@@ -1,0 +1,94 @@
+//! The SQL behind one customer across channels: the projection's reads and its
+//! erasure (the ingest writes it, see `ingest::INSERT_CUSTOMER_CONTACT`), and the
+//! survey answers summed per moment. A child module of `sql`, so it shares the pool.
+
+use super::*;
+use crate::customers::{CustomerStore, MomentRatings, StoredContact};
+
+type ContactRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i32,
+    i64,
+);
+
+#[async_trait]
+impl CustomerStore for SqlStore {
+    async fn customer_contacts(&self, from_ms: i64, to_ms: i64) -> Result<Vec<StoredContact>> {
+        let rows: Vec<ContactRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT contact_id, customer_key, channel, hall_id, purpose, outcome, resolved, at
+                 FROM customer_contact WHERE at >= $1 AND at < $2 ORDER BY at, contact_id",
+            )
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredContact {
+                contact_id: r.0,
+                customer_key: r.1,
+                channel: r.2,
+                hall: r.3,
+                purpose: r.4,
+                outcome: r.5,
+                resolved: r.6 != 0,
+                at: r.7,
+            })
+            .collect())
+    }
+
+    async fn erase_customer_contacts(&self, before_ms: i64) -> Result<usize> {
+        // Nothing to erase (the common case): no write transaction at all.
+        let any: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT contact_id FROM customer_contact WHERE at < $1 LIMIT 1")
+                .bind(before_ms)
+                .fetch_optional(pool)
+                .await?
+        });
+        if any.is_none() {
+            return Ok(0);
+        }
+        let n = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM customer_contact WHERE at < $1")
+                .bind(before_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n as usize)
+    }
+
+    async fn moment_ratings(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<MomentRatings>> {
+        let rows: Vec<(String, String, String, i64, f64)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT r.hall_id, r.journey_key, rr.moment_key, COUNT(*), SUM(rr.satisfaction)
+                 FROM survey_response r
+                 JOIN response_rating rr ON rr.hall_id = r.hall_id AND rr.response_id = r.id
+                 WHERE r.visit_date >= $1 AND r.visit_date <= $2 AND rr.satisfaction IS NOT NULL
+                 GROUP BY r.hall_id, r.journey_key, rr.moment_key
+                 ORDER BY r.hall_id, r.journey_key, rr.moment_key",
+            )
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(hall, journey, moment, n, sum)| MomentRatings {
+                hall,
+                journey,
+                moment,
+                n: n.max(0) as u64,
+                sum,
+            })
+            .collect())
+    }
+}
