@@ -449,10 +449,18 @@ mod tests {
         // Without a salt: refused, and the text kept for the quarantine is masked.
         let (reason, kept) = pseudonymise(line, None).unwrap_err();
         assert!(reason.contains("PEAKEND_CUSTOMER_SALT"), "{reason}");
-        assert!(!kept.contains("5678") && kept.contains(r#""phone":"***""#), "{kept}");
+        assert!(
+            !kept.contains("5678") && kept.contains(r#""phone":"***""#),
+            "{kept}"
+        );
         // Both fields: refused.
         let both = line.replace(r#""queue""#, r#""customer":"ab","queue""#);
-        assert!(pseudonymise(&both, Some("s")).unwrap_err().0.contains("one of them"));
+        assert!(
+            pseudonymise(&both, Some("s"))
+                .unwrap_err()
+                .0
+                .contains("one of them")
+        );
         // A broken line with a number: masked digits.
         let (_, kept) = pseudonymise(r#"{"phone":"13812345678""#, Some("s")).unwrap_err();
         assert!(!kept.contains('1'), "{kept}");

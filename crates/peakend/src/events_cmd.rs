@@ -361,18 +361,17 @@ fn start_parsers(
                         .into_iter()
                         .map(|(n, bytes)| match String::from_utf8(bytes) {
                             // A number sent as `phone` becomes its salted key first.
-                            Ok(line) => match peakend_core::customer::pseudonymise(
-                                &line,
-                                salt.as_deref(),
-                            ) {
-                                Ok(std::borrow::Cow::Borrowed(_)) => {
-                                    (n, Event::from_json(&line), line)
+                            Ok(line) => {
+                                match peakend_core::customer::pseudonymise(&line, salt.as_deref()) {
+                                    Ok(std::borrow::Cow::Borrowed(_)) => {
+                                        (n, Event::from_json(&line), line)
+                                    }
+                                    Ok(std::borrow::Cow::Owned(keyed)) => {
+                                        (n, Event::from_json(&keyed), keyed)
+                                    }
+                                    Err((reason, masked)) => (n, Err(reason), masked),
                                 }
-                                Ok(std::borrow::Cow::Owned(keyed)) => {
-                                    (n, Event::from_json(&keyed), keyed)
-                                }
-                                Err((reason, masked)) => (n, Err(reason), masked),
-                            },
+                            }
                             Err(e) => (
                                 n,
                                 Err("the line is not valid UTF-8".to_owned()),

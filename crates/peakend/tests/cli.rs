@@ -2146,7 +2146,10 @@ peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
     let phoned = r#"{"id":"p1","hall":"h1","type":"ticket_issued","at":"2026-08-08T10:05:00+08:00","ticket":"D1","service":"缴费","phone":"13900001111"}"#;
     let file = write(dir.path(), "phone.ndjson", phoned.as_bytes());
     let out = ok(url, &["events", "ingest", &file]);
-    assert!(out.contains("line 1: field `phone`: this server has no customer salt"), "{out}");
+    assert!(
+        out.contains("line 1: field `phone`: this server has no customer salt"),
+        "{out}"
+    );
     let q = ok(url, &["events", "quarantine", "--format", "json"]);
     assert!(!q.contains("13900001111") && q.contains("***"), "{q}");
     let run = Command::cargo_bin("peakend")
