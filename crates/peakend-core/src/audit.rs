@@ -189,14 +189,19 @@ pub enum Checker {
     Mystery,
     /// An inspection by the region.
     Inspection,
+    /// Call monitoring (服务监听): a quality monitor scores one recorded call of a
+    /// contact centre, naming the call and the agent, against the standards that can
+    /// be judged from a recording.
+    Monitoring,
 }
 
 impl Checker {
-    pub const ALL: [Checker; 4] = [
+    pub const ALL: [Checker; 5] = [
         Checker::SelfCheck,
         Checker::Walk,
         Checker::Mystery,
         Checker::Inspection,
+        Checker::Monitoring,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -205,6 +210,7 @@ impl Checker {
             Checker::Walk => "walk",
             Checker::Mystery => "mystery",
             Checker::Inspection => "inspection",
+            Checker::Monitoring => "monitoring",
         }
     }
 
@@ -212,7 +218,7 @@ impl Checker {
         Checker::ALL
             .into_iter()
             .find(|c| c.as_str() == s.trim())
-            .ok_or_else(|| format!("`{s}` is not self, walk, mystery or inspection"))
+            .ok_or_else(|| format!("`{s}` is not self, walk, mystery, inspection or monitoring"))
     }
 }
 
@@ -492,6 +498,8 @@ pub enum ComplianceBy {
     Moment,
     Standard,
     Day,
+    /// Per agent of a contact centre, from the call-monitoring audits that name one.
+    Agent,
 }
 
 impl std::str::FromStr for ComplianceBy {
@@ -503,7 +511,8 @@ impl std::str::FromStr for ComplianceBy {
             "moment" => Ok(ComplianceBy::Moment),
             "standard" => Ok(ComplianceBy::Standard),
             "day" => Ok(ComplianceBy::Day),
-            _ => Err(format!("`{s}` is not hall, moment, standard or day")),
+            "agent" => Ok(ComplianceBy::Agent),
+            _ => Err(format!("`{s}` is not hall, moment, standard, day or agent")),
         }
     }
 }
@@ -515,10 +524,45 @@ pub struct ComplianceLine {
     /// The moment of a standard's line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moment: Option<String>,
+    /// The contact centre of an agent's line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hall: Option<String>,
     pub made: i64,
     pub passed: i64,
     pub compliance: Option<f64>,
     pub sources: BTreeMap<String, Tally>,
+}
+
+/// The checks of one agent of a contact centre, from the call-monitoring audits that
+/// name them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentChecks {
+    pub hall: String,
+    pub agent: String,
+    pub made: i64,
+    pub passed: i64,
+}
+
+/// A report's lines per agent (`--by agent`): by centre, then agent, each with its
+/// checks under the source `monitoring`.
+pub fn agent_lines(rows: &[AgentChecks]) -> Vec<ComplianceLine> {
+    let mut sums: BTreeMap<(String, String), Tally> = BTreeMap::new();
+    for r in rows {
+        sums.entry((r.hall.clone(), r.agent.clone()))
+            .or_default()
+            .add(r.made, r.passed);
+    }
+    sums.into_iter()
+        .map(|((hall, agent), t)| ComplianceLine {
+            key: agent,
+            moment: None,
+            hall: Some(hall),
+            made: t.made,
+            passed: t.passed,
+            compliance: t.share(),
+            sources: [(Checker::Monitoring.as_str().to_owned(), t)].into(),
+        })
+        .collect()
 }
 
 /// A hall in the league table, best index first.
@@ -613,7 +657,7 @@ pub fn compliance_report(
             ComplianceBy::Hall => line(&r.hall, None, r),
             ComplianceBy::Moment => line(&r.moment, None, r),
             ComplianceBy::Standard => line(&r.standard, Some(&r.moment), r),
-            ComplianceBy::Day => {}
+            ComplianceBy::Day | ComplianceBy::Agent => {}
         }
         by_moment
             .entry(r.moment.clone())
@@ -632,6 +676,7 @@ pub fn compliance_report(
         .map(|(key, (moment, t, sources))| ComplianceLine {
             key,
             moment,
+            hall: None,
             made: t.made,
             passed: t.passed,
             compliance: t.share(),
@@ -794,6 +839,46 @@ mod tests {
             &satisfaction,
         );
         assert_eq!(by_hall.lines.len(), 3);
+    }
+
+    #[test]
+    fn agent_lines_sum_each_agent_of_each_centre() {
+        let r = |hall: &str, agent: &str, made, passed| AgentChecks {
+            hall: hall.into(),
+            agent: agent.into(),
+            made,
+            passed,
+        };
+        let lines = agent_lines(&[
+            r("cc", "A02", 7, 7),
+            r("cc", "A01", 7, 5),
+            r("cc", "A01", 3, 1),
+            r("cc2", "A01", 2, 2),
+        ]);
+        let keys: Vec<(&str, &str, i64, i64)> = lines
+            .iter()
+            .map(|l| (l.hall.as_deref().unwrap(), l.key.as_str(), l.made, l.passed))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("cc", "A01", 10, 6),
+                ("cc", "A02", 7, 7),
+                ("cc2", "A01", 2, 2)
+            ]
+        );
+        assert_eq!(lines[0].compliance, Some(0.6));
+        assert_eq!(
+            lines[0].sources["monitoring"],
+            Tally {
+                made: 10,
+                passed: 6
+            }
+        );
+        assert_eq!("agent".parse::<ComplianceBy>(), Ok(ComplianceBy::Agent));
+        assert_eq!(Checker::parse("monitoring"), Ok(Checker::Monitoring));
+        let json = serde_json::to_value(Checker::Monitoring).unwrap();
+        assert_eq!(json, "monitoring");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The checklist of one kind of audit (issue 21): for a self-check, a manager's walk, a
-//! mystery visit or an inspection, the standards of a journey that kind of checker
+//! mystery visit, an inspection or the monitoring of a recorded call (issue 22), the standards of a journey that kind of checker
 //! checks by hand, by moment in journey order, each with its limit, how often, whether
 //! the device events also check it, and how to record the result. Pure: the printable
 //! page, the CSV, the CLI and the phone's audit page are all drawn from it.
@@ -143,6 +143,7 @@ pub fn checker_name(kind: Checker) -> (&'static str, &'static str) {
         Checker::Walk => ("厅经理走动巡查", "Manager's walk"),
         Checker::Mystery => ("神秘顾客", "Mystery shopper"),
         Checker::Inspection => ("上级检查", "Inspection"),
+        Checker::Monitoring => ("服务监听", "Call monitoring"),
     }
 }
 
@@ -226,6 +227,39 @@ mod tests {
         assert_eq!(covered, by_hand);
         let mystery = checklist(&j, Checker::Mystery);
         assert!(mystery.items().any(|(_, i)| i.standard == "vip_water"));
+    }
+
+    #[test]
+    fn call_monitoring_checks_what_a_recording_can_judge() {
+        let hotline = crate::builtin::journeys()
+            .unwrap()
+            .into_iter()
+            .find(|j| j.key().as_str() == crate::builtin::HOTLINE)
+            .unwrap();
+        assert!(hotline.has_call_moments());
+        let list = checklist(&hotline, Checker::Monitoring);
+        let keys: Vec<&str> = list.items().map(|(_, i)| i.standard.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "standard_greeting",
+                "verify_once",
+                "listen_and_restate",
+                "hold_max",
+                "transfer_max",
+                "summarise_result",
+                "closing_phrase"
+            ]
+        );
+        // A centre's share of calls answered in 20 s is not judged from one call, nor
+        // the after-call work, which the recording does not hold.
+        assert!(!keys.contains(&"answer_within"));
+        assert!(!keys.contains(&"after_call_work_max"));
+        assert_eq!(checker_name(Checker::Monitoring).0, "服务监听");
+        // The hall's journey has no call moments, and nothing for a monitor to score.
+        let hall = service_hall();
+        assert!(!hall.has_call_moments());
+        assert!(checklist(&hall, Checker::Monitoring).is_empty());
     }
 
     #[test]

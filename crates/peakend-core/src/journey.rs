@@ -468,7 +468,7 @@ impl Journey {
                 {
                     err(
                         format!("{path}.check.by"),
-                        "a check needs someone to make it (self, walk, mystery, inspection) or an automatic check".into(),
+                        "a check needs someone to make it (self, walk, mystery, inspection, monitoring) or an automatic check".into(),
                     );
                 }
                 if let Some(t) = &s.threshold
@@ -503,6 +503,12 @@ impl Journey {
 
     pub fn channel(&self) -> Channel {
         self.channel
+    }
+
+    /// Whether the journey's moments are those of a call (its channel is the phone):
+    /// only such a journey's standards can be judged from a recorded call.
+    pub fn has_call_moments(&self) -> bool {
+        self.channel == Channel::Phone
     }
 
     pub fn extends(&self) -> Option<&JourneyKey> {

@@ -1,6 +1,10 @@
 //! Standards checked (issue 21): audits and their photos, exams sat, and the compliance
 //! report. An audit is judged against the journey its hall lives by: a standard the
 //! journey lacks, a result of the wrong kind or a photo never uploaded refuses it whole.
+//! A call-monitoring audit (issue 22) scores one recorded call of a contact centre: it
+//! names the call and the agent, checks only what a recording can judge, and is refused
+//! for a journey without call moments, a call the centre's stored events do not hold,
+//! or an agent who did not take it.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -52,8 +56,9 @@ async fn audit_home(
     viewer.require(Action::SubmitAudit)?;
     let tree = state.store.org_tree().await?;
     let halls = tree
-        .halls_under(&viewer.user.org)
-        .iter()
+        .subtree(&viewer.user.org)
+        .into_iter()
+        .filter(|n| n.level.is_leaf())
         .map(|h| {
             let parent = h
                 .parent
@@ -91,6 +96,11 @@ struct AuditBody {
     kind: String,
     /// RFC 3339 with an offset.
     at: String,
+    /// The call a `monitoring` audit scores, and the agent who took it.
+    #[serde(default)]
+    call: Option<String>,
+    #[serde(default)]
+    agent: Option<String>,
     items: Vec<ItemBody>,
 }
 
@@ -127,7 +137,7 @@ async fn submit(
     viewer.require(Action::SubmitAudit)?;
     let b: AuditBody = json_body(&body)?;
     let tree = state.store.org_tree().await?;
-    let hall = viewer.hall_in_scope(&tree, &b.hall)?;
+    let hall = viewer.site_in_scope(&tree, &b.hall)?;
     let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut problems = Vec::new();
     let kind = Checker::parse(&b.kind)
@@ -144,6 +154,23 @@ async fn submit(
         problems.push("items: an audit checks at least one standard".to_owned());
     }
     let (journey, _) = peakend_store::effective_journey(state.store.as_ref(), &node).await?;
+    let monitoring = kind == Some(Checker::Monitoring);
+    let (call, agent) = monitored_call(
+        &state,
+        &hall,
+        &journey,
+        monitoring,
+        &b,
+        at.map(|a| a.timestamp_millis()),
+        &mut problems,
+    )
+    .await?;
+    let recordable = monitoring.then(|| {
+        peakend_core::checklist::checklist(&journey, Checker::Monitoring)
+            .items()
+            .map(|(_, i)| i.standard.clone())
+            .collect::<std::collections::HashSet<String>>()
+    });
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, it) in b.items.iter().enumerate() {
@@ -160,6 +187,18 @@ async fn submit(
             problems.push(format!(
                 "{at_item}.standard: `{}` is checked twice",
                 standard.key
+            ));
+            continue;
+        }
+        if recordable
+            .as_ref()
+            .is_some_and(|r| !r.contains(standard.key.as_str()))
+            && journey.has_call_moments()
+        {
+            problems.push(format!(
+                "{at_item}.standard: `{}` is not judged from a recorded call (not on the monitoring checklist of journey `{}`)",
+                standard.key,
+                journey.key()
             ));
             continue;
         }
@@ -232,10 +271,98 @@ async fn submit(
             day,
             journey: journey.key().clone(),
             by: viewer.user.name.to_string(),
+            call,
+            agent,
             items,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+/// The call and agent of an audit, checked: a `monitoring` audit needs both, on a
+/// journey with call moments, and a call its centre's stored events hold (when the
+/// centre sends its events), taken by that agent, offered before the audit; another
+/// kind names neither. Problems are added to `problems`.
+async fn monitored_call(
+    state: &AppState,
+    site: &peakend_core::HallId,
+    journey: &peakend_core::Journey,
+    monitoring: bool,
+    b: &AuditBody,
+    at_ms: Option<i64>,
+    problems: &mut Vec<String>,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let (call, agent) = (text(&b.call), text(&b.agent));
+    if !monitoring {
+        for (field, v) in [("call", &call), ("agent", &agent)] {
+            if v.is_some() {
+                problems.push(format!(
+                    "{field}: only a `monitoring` audit names a call and its agent"
+                ));
+            }
+        }
+        return Ok((None, None));
+    }
+    if !journey.has_call_moments() {
+        problems.push(format!(
+            "kind: `monitoring` scores a recorded call, and journey `{}` that `{site}` lives by has no call moments (its channel is not the phone)",
+            journey.key()
+        ));
+        return Ok((None, None));
+    }
+    match &call {
+        None => problems.push("call: a `monitoring` audit names the call it scores".into()),
+        Some(c) if c.chars().count() > 128 => {
+            problems.push("call: longer than 128 characters".into())
+        }
+        Some(_) => {}
+    }
+    match &agent {
+        None => {
+            problems.push("agent: a `monitoring` audit names the agent who took the call".into())
+        }
+        Some(a) if a.chars().count() > 64 => {
+            problems.push("agent: longer than 64 characters".into())
+        }
+        Some(_) => {}
+    }
+    let (Some(c), Some(a)) = (&call, &agent) else {
+        return Ok((call, agent));
+    };
+    if c.chars().count() > 128 || a.chars().count() > 64 {
+        return Ok((call, agent));
+    }
+    match state.store.call_on_record(site, c).await? {
+        // A centre that sends no events: its recordings are scored on the monitor's word.
+        peakend_store::CallOnRecord::NoEvents => {}
+        peakend_store::CallOnRecord::Unknown => problems.push(format!(
+            "call: `{c}` is not a call of `{site}`: none of its stored call events names it"
+        )),
+        peakend_store::CallOnRecord::Found { offered_at, agents } => {
+            if agents.is_empty() {
+                problems.push(format!(
+                    "call: `{c}` was never answered by an agent: there is no conversation to score"
+                ));
+            } else if !agents.contains(a) {
+                problems.push(format!(
+                    "agent: `{a}` did not take call `{c}` (taken by {})",
+                    agents.join(", ")
+                ));
+            }
+            if let (Some(offered), Some(at)) = (offered_at, at_ms)
+                && at < offered
+            {
+                problems.push(format!("at: before call `{c}` was offered"));
+            }
+        }
+    }
+    Ok((call, agent))
 }
 
 /// The image type of some bytes, by their signature.
@@ -387,8 +514,9 @@ struct ComplianceParams {
     format: Option<String>,
 }
 
-/// `GET /api/v1/compliance?org=&from=&to=&by=hall|moment|standard|day[&format=csv]`:
-/// dates are the halls' local dates, inclusive; the last 90 days by default.
+/// `GET /api/v1/compliance?org=&from=&to=&by=hall|moment|standard|day|agent[&format=csv]`:
+/// dates are the halls' local dates, inclusive; the last 90 days by default. A contact
+/// centre's report is asked of the centre (or `by=agent`, its agents' call monitoring).
 async fn compliance_api(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -555,6 +683,8 @@ struct CompliancePage {
     from: NaiveDate,
     to: NaiveDate,
     report: peakend_core::audit::ComplianceReport,
+    /// Per agent of the contact centres under the node, from call monitoring.
+    agents: Vec<peakend_core::audit::ComplianceLine>,
     /// (key, name) of the journey's moments, standards and the halls in the report.
     names: std::collections::BTreeMap<String, String>,
 }
@@ -618,6 +748,20 @@ async fn compliance_page(
             names.insert(h.hall.clone(), n.name.clone());
         }
     }
+    let centres: Vec<peakend_core::HallId> = tree
+        .subtree(&org)
+        .into_iter()
+        .filter(|n| n.level == peakend_core::OrgLevel::Centre)
+        .filter_map(|n| {
+            names.insert(n.id.to_string(), n.name.clone());
+            peakend_core::HallId::parse(n.id.as_str()).ok()
+        })
+        .collect();
+    let agents = if centres.is_empty() {
+        Vec::new()
+    } else {
+        peakend_core::audit::agent_lines(&state.store.agent_checks(&centres, from, to).await?)
+    };
     let org_name = tree.get(&org).map_or(org.to_string(), |n| n.name.clone());
     Ok(crate::view::render(&CompliancePage {
         nav: crate::view::Nav::of(&viewer, &tree, &lang, &uri),
@@ -627,6 +771,7 @@ async fn compliance_page(
         from,
         to,
         report,
+        agents,
         names,
     })?)
 }

@@ -176,6 +176,33 @@ impl Viewer {
         Ok(hall)
     }
 
+    /// The hall or contact centre a request names (an audit's site): 422 when it is
+    /// neither, 403 outside the user's scope.
+    pub fn site_in_scope(&self, tree: &OrgTree, site: &str) -> Result<HallId, ApiError> {
+        let hall = HallId::parse(site.trim())
+            .map_err(|e| ApiError::unprocessable(&[format!("hall: {}", e.reason)]))?;
+        let node =
+            OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if tree.get(&node).is_none_or(|n| !n.level.is_leaf()) {
+            return Err(ApiError::unprocessable(&[format!(
+                "hall: `{hall}` is not a hall or contact centre"
+            )]));
+        }
+        self.ensure_covers(tree, &node)?;
+        Ok(hall)
+    }
+
+    /// As [`Viewer::site_in_scope`] for a URL path: 404 for what is neither.
+    pub fn path_site(&self, tree: &OrgTree, site: &str) -> Result<HallId, ApiError> {
+        self.site_in_scope(tree, site).map_err(|e| {
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+                ApiError::not_found(format!("hall `{site}` not found"))
+            } else {
+                e
+            }
+        })
+    }
+
     /// The hall a URL path names: as [`Viewer::hall_in_scope`], but a path to no hall
     /// is a page that does not exist (404), not a bad field.
     pub fn path_hall(&self, tree: &OrgTree, hall: &str) -> Result<HallId, ApiError> {

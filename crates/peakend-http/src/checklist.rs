@@ -2,7 +2,9 @@
 //! checker (`GET /journeys/{key}/checklist?kind=walk`, also `peakend audit template`),
 //! and the phone page an auditor fills in on the hall floor (`GET /halls/{hall}/audit`):
 //! the checklist of the journey the hall lives by, one card per standard, sent to
-//! `POST /api/v1/audits` (photos first to `POST /api/v1/audits/photos`).
+//! `POST /api/v1/audits` (photos first to `POST /api/v1/audits/photos`). At a contact
+//! centre the same page scores a recorded call (`?kind=monitoring`, the default there),
+//! asking first for the call and the agent.
 
 use askama::Template;
 use axum::Router;
@@ -182,12 +184,15 @@ struct AuditPage {
     kinds: Vec<KindTab>,
     total: usize,
     moments: Vec<MomentView>,
+    /// A call-monitoring audit: the page asks for the call and the agent.
+    monitoring: bool,
 }
 
-/// The kind an audit page opens with: a mystery shopper's visit for an auditor, else
-/// the manager's walk.
-fn default_kind(role: Role) -> Checker {
+/// The kind an audit page opens with: a recorded call's monitoring at a contact
+/// centre; else a mystery shopper's visit for an auditor, or the manager's walk.
+fn default_kind(role: Role, centre: bool) -> Checker {
     match role {
+        _ if centre => Checker::Monitoring,
         Role::Auditor => Checker::Mystery,
         _ => Checker::Walk,
     }
@@ -205,10 +210,21 @@ async fn audit_page(
 ) -> Result<Html<String>, PageError> {
     viewer.require(Action::SubmitAudit)?;
     let tree = state.store.org_tree().await?;
-    let hall = viewer.path_hall(&tree, &hall)?;
-    let kind = parse_kind(&q, default_kind(viewer.user.role))?;
+    let hall = viewer.path_site(&tree, &hall)?;
     let node = OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let centre = tree
+        .get(&node)
+        .is_some_and(|n| n.level == peakend_core::OrgLevel::Centre);
+    let kind = parse_kind(&q, default_kind(viewer.user.role, centre))?;
     let (journey, _) = peakend_store::effective_journey(state.store.as_ref(), &node).await?;
+    // A recorded call is scored only on a journey of calls; the API refuses it likewise.
+    if kind == Checker::Monitoring && !journey.has_call_moments() {
+        return Err(ApiError::unprocessable(&[format!(
+            "kind: `monitoring` scores a recorded call, and journey `{}` that `{hall}` lives by has no call moments (its channel is not the phone)",
+            journey.key()
+        )])
+        .into());
+    }
     let list = checklist(&journey, kind);
     let pick = |(zh, en): (&'static str, &'static str)| lang.t(zh, en).to_owned();
     let page = AuditPage {
@@ -223,6 +239,7 @@ async fn audit_page(
         kind_name: pick(checker_name(kind)),
         kinds: Checker::ALL
             .into_iter()
+            .filter(|k| *k != Checker::Monitoring || journey.has_call_moments())
             .map(|k| KindTab {
                 key: k.as_str(),
                 name: pick(checker_name(k)),
@@ -231,6 +248,7 @@ async fn audit_page(
             .collect(),
         total: list.len(),
         moments: moment_views(&list, lang),
+        monitoring: kind == Checker::Monitoring,
         lang,
     };
     Ok(render(&page)?)

@@ -4,7 +4,7 @@
 //! The rules are `peakend_core::audit`; this is where they meet the database.
 
 use chrono::NaiveDate;
-use peakend_core::audit::{CheckRow, Checker};
+use peakend_core::audit::{AgentChecks, CheckRow, Checker};
 use peakend_core::ops::day::CheckTally;
 use peakend_core::{HallId, JourneyKey, MomentKey, StandardKey};
 use serde::Serialize;
@@ -24,6 +24,9 @@ pub struct NewAudit {
     pub day: NaiveDate,
     pub journey: JourneyKey,
     pub by: String,
+    /// The call a `monitoring` audit scores, and the agent who took it.
+    pub call: Option<String>,
+    pub agent: Option<String>,
     pub items: Vec<NewAuditItem>,
 }
 
@@ -48,6 +51,11 @@ pub struct AuditSummary {
     pub by: String,
     pub items: i64,
     pub passed: i64,
+    /// The call and agent of a `monitoring` audit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 /// A stock-take of the hall (step 2): the form's fields as JSON, kept with its date.
@@ -111,6 +119,33 @@ pub enum CheckGrouping {
     Days,
 }
 
+/// Which sites' checks [`AuditStore::check_rows_of`] sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sites<'a> {
+    /// Every hall and centre.
+    All,
+    /// These halls or centres.
+    Only(&'a [HallId]),
+    /// Every one but these (a province's halls without its contact centres).
+    AllBut(&'a [HallId]),
+}
+
+/// What a centre's stored events say of a call a monitor names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOnRecord {
+    /// The centre has no events stored: its calls cannot be checked.
+    NoEvents,
+    /// The centre's events are stored and none of its offers, answers or transfers
+    /// names the call.
+    Unknown,
+    /// The call as its events tell it: when it was offered, and the agents who took it
+    /// (answered or were transferred it), in order.
+    Found {
+        offered_at: Option<i64>,
+        agents: Vec<String>,
+    },
+}
+
 /// A hall-day whose automatic checks are due: its day start and the events it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayToCheck {
@@ -159,7 +194,34 @@ pub trait AuditStore: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
         grouping: CheckGrouping,
+    ) -> Result<Vec<CheckRow>> {
+        let sites = match halls {
+            Some(h) => Sites::Only(h),
+            None => Sites::All,
+        };
+        self.check_rows_of(sites, from, to, grouping).await
+    }
+
+    /// [`AuditStore::check_rows`] of any set of sites.
+    async fn check_rows_of(
+        &self,
+        sites: Sites<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+        grouping: CheckGrouping,
     ) -> Result<Vec<CheckRow>>;
+
+    /// Per centre and agent, the items of the call-monitoring audits of `centres` made
+    /// in [from, to] (the centres' local dates): checks made and passed.
+    async fn agent_checks(
+        &self,
+        centres: &[HallId],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<AgentChecks>>;
+
+    /// What the stored events of `centre` say of call `call`.
+    async fn call_on_record(&self, centre: &HallId, call: &str) -> Result<CallOnRecord>;
 
     async fn add_stocktake(
         &self,
@@ -270,23 +332,58 @@ pub async fn compliance(
     to: NaiveDate,
     by: peakend_core::audit::ComplianceBy,
 ) -> Result<peakend_core::audit::ComplianceReport> {
+    use peakend_core::OrgLevel;
+    use peakend_core::audit::ComplianceBy;
     use std::collections::BTreeMap;
     let tree = store.org_tree().await?;
-    let halls = crate::analysis::query_halls(&tree, Some(org))?;
-    // A node above every hall (the province) reads every row: no list of 2,000 ids for
-    // the database to match each row against.
-    let every_hall = tree.count(peakend_core::OrgLevel::Hall);
-    let halls = halls.filter(|h| h.len() < every_hall);
-    let (journey, also) = crate::analysis_journey(store, org).await?;
+    let halls = crate::analysis::query_halls(&tree, Some(org))?.unwrap_or_default();
+    let centres: Vec<HallId> = tree
+        .subtree(org)
+        .into_iter()
+        .filter(|n| n.level == OrgLevel::Centre)
+        .filter_map(|n| HallId::parse(n.id.as_str()).ok())
+        .collect();
+    // A region's report is of its halls, on the journey they live by; a contact centre's
+    // (asked of the centre, of a node with only centres below, or per agent) is of its
+    // centres, on theirs: a call's moments are not a visit's.
+    let of_centres = by == ComplianceBy::Agent || halls.is_empty();
+    let (journey, also) = if of_centres {
+        match centres.first() {
+            Some(c) => {
+                let node = peakend_core::OrgNodeId::parse(c.as_str())
+                    .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
+                (crate::effective_journey(store, &node).await?.0, Vec::new())
+            }
+            None => crate::analysis_journey(store, org).await?,
+        }
+    } else {
+        crate::analysis_journey(store, org).await?
+    };
+    // A node above every hall (the province) reads every row but its centres': no list
+    // of 2,000 ids for the database to match each row against.
+    let every_hall = tree.count(OrgLevel::Hall);
+    let every_centre: Vec<HallId> = tree
+        .nodes()
+        .iter()
+        .filter(|n| n.level == OrgLevel::Centre)
+        .filter_map(|n| HallId::parse(n.id.as_str()).ok())
+        .collect();
+    let sites = if of_centres {
+        Sites::Only(&centres)
+    } else if halls.len() >= every_hall {
+        Sites::AllBut(&every_centre)
+    } else {
+        Sites::Only(&halls)
+    };
     let rows = store
-        .check_rows(halls.as_deref(), from, to, CheckGrouping::Standards)
+        .check_rows_of(sites, from, to, CheckGrouping::Standards)
         .await?;
     let periods = store
-        .check_rows(
-            halls.as_deref(),
+        .check_rows_of(
+            sites,
             from,
             to,
-            if by == peakend_core::audit::ComplianceBy::Day {
+            if by == ComplianceBy::Day {
                 CheckGrouping::Days
             } else {
                 CheckGrouping::Months
@@ -314,7 +411,12 @@ pub async fn compliance(
         also: &also,
         ..Default::default()
     };
-    if let Ok(a) = crate::stored_analysis(store, &journey, &q).await {
+    let survey = if of_centres {
+        None
+    } else {
+        crate::stored_analysis(store, &journey, &q).await.ok()
+    };
+    if let Some(a) = survey {
         for m in &a.moments {
             if let Some(i) = m.importance {
                 importance.insert(m.key.clone(), i);
@@ -328,14 +430,19 @@ pub async fn compliance(
             }
         }
     }
-    Ok(peakend_core::audit::compliance_report(
+    let mut report = peakend_core::audit::compliance_report(
         &rows,
         &periods,
         by,
         &moments,
         &importance,
         &satisfaction,
-    ))
+    );
+    if by == ComplianceBy::Agent {
+        report.lines =
+            peakend_core::audit::agent_lines(&store.agent_checks(&centres, from, to).await?);
+    }
+    Ok(report)
 }
 
 /// The first day of `from`'s month and the last of `to`'s.

@@ -241,6 +241,8 @@ peakend_testkit::on_both_backends!(
             day,
             journey: peakend_core::JourneyKey::parse("service-hall").unwrap(),
             by: "mgr".into(),
+            call: None,
+            agent: None,
             items,
         };
         // A photo never uploaded refuses the whole audit: nothing is counted.

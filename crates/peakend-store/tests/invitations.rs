@@ -296,3 +296,260 @@ peakend_testkit::on_both_backends!(
         assert_eq!(a2_row.status, "expired");
     }
 );
+
+/// A small reproducible stream of numbers for the generated batches.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// `n` contacts of halls h1–h6 on `day` (August 2026, local 07:00–22:59), customers
+/// drawn from 300 keys (every 40th contact without one), two segments and three
+/// purposes; every 50th contact repeats an earlier one's id.
+fn batch(day: u32, n: usize, seed: u64) -> Vec<EndedContact> {
+    let mut r = Lcg(seed);
+    let mut out: Vec<EndedContact> = Vec::with_capacity(n);
+    for i in 0..n {
+        if i % 50 == 49 {
+            let again = out[r.next(out.len() as u64) as usize].clone();
+            out.push(again);
+            continue;
+        }
+        let hall = format!("h{}", 1 + r.next(6));
+        let minute = 7 * 60 + r.next(16 * 60);
+        let at = format!(
+            "2026-08-{day:02}T{:02}:{:02}:00+08:00",
+            minute / 60,
+            minute % 60
+        );
+        out.push(EndedContact {
+            channel: "hall".into(),
+            hall: HallId::parse(&hall).unwrap(),
+            id: format!("{hall}/2026-08-{day:02}/T{i}"),
+            customer: (i % 40 != 7).then(|| format!("k{}", r.next(300))),
+            segment: ["个人", "政企"][r.next(2) as usize].into(),
+            purpose: ["bill", "plan", "repair"][r.next(3) as usize].into(),
+            staff: Some(format!("S{}", r.next(9))),
+            counter: None,
+            wait_s: Some(r.next(1800) as i64),
+            outcome: Some("done".into()),
+            ended_at: ms(&at),
+        });
+    }
+    out
+}
+
+/// The decisions of `contacts` as the rules make them one contact at a time, from what
+/// was stored before (`stored`: hall, contact, customer, segment, purpose, decided_at,
+/// status): the reference the store's batch decisions must equal.
+fn reference(
+    tree: &peakend_core::OrgTree,
+    rules: &std::collections::HashMap<OrgNodeId, InviteRule>,
+    opted: &[&str],
+    stored: &[peakend_store::Invitation],
+    contacts: &[EndedContact],
+) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+    use peakend_core::invitation::{Decision, Ended, Programme};
+    let rule_node = |hall: &HallId| {
+        tree.ancestry(&OrgNodeId::parse(hall.as_str()).unwrap())
+            .into_iter()
+            .find(|n| rules.contains_key(&n.id))
+            .map(|n| n.id.clone())
+    };
+    let longest = rules.values().map(|r| r.suppress_days).max().unwrap_or(0);
+    let earliest = contacts.iter().map(|c| c.ended_at).min().unwrap();
+    let since = earliest - i64::from(longest.max(8)) * 86_400_000;
+    let past: Vec<&peakend_store::Invitation> = stored
+        .iter()
+        .filter(|i| i.decided_at >= since && i.status != "suppressed")
+        .collect();
+    let mut programmes: std::collections::HashMap<OrgNodeId, Programme> = rules
+        .keys()
+        .map(|n| {
+            let mut p = Programme::new();
+            opted.iter().for_each(|c| p.opt_out(c));
+            for i in &past {
+                if let Some(c) = &i.customer_key {
+                    p.invited(c, i.decided_at);
+                }
+            }
+            (n.clone(), p)
+        })
+        .collect();
+    for i in &past {
+        let hall = HallId::parse(&i.hall).unwrap();
+        if let Some(node) = rule_node(&hall) {
+            let local = tree.zone_of_hall(&hall).local(i.decided_at).unwrap();
+            programmes
+                .get_mut(&node)
+                .unwrap()
+                .counted(&i.segment, &i.purpose, local);
+        }
+    }
+    let mut decided: std::collections::HashSet<String> =
+        stored.iter().map(|i| i.contact.clone()).collect();
+    let mut out = std::collections::BTreeMap::new();
+    for c in contacts {
+        let Some(node) = rule_node(&c.hall) else {
+            continue;
+        };
+        if decided.contains(&c.id) {
+            continue;
+        }
+        let ended = Ended {
+            id: c.id.clone(),
+            customer: c.customer.clone(),
+            segment: c.segment.clone(),
+            purpose: c.purpose.clone(),
+            at: tree.zone_of_hall(&c.hall).local(c.ended_at).unwrap(),
+        };
+        let d = programmes
+            .get_mut(&node)
+            .unwrap()
+            .decide(&ended, &rules[&node]);
+        let row = match d {
+            Decision::NotSampled => continue,
+            Decision::Sent => ("sent".to_owned(), None),
+            Decision::Held { .. } => ("held".to_owned(), Some("quiet_hours".to_owned())),
+            Decision::Suppressed { reason } => (
+                "suppressed".to_owned(),
+                Some(if c.customer.is_none() {
+                    "no_customer".to_owned()
+                } else {
+                    reason
+                }),
+            ),
+        };
+        decided.insert(c.id.clone());
+        out.insert(c.id.clone(), row);
+    }
+    out
+}
+
+peakend_testkit::on_both_backends!(
+    a_large_batch_is_decided_as_the_rules_decide_one_contact_at_a_time,
+    |url| {
+        let store = connect(url).await.unwrap();
+        let node = |id, parent, level| peakend_testkit::org_node(id, parent, level, 6, 2);
+        let mut far = node("h6", Some("d2"), OrgLevel::Hall);
+        far.tz = Some(peakend_core::time::Zone::parse("Asia/Urumqi").unwrap());
+        store
+            .import_org(vec![
+                node("p", None, OrgLevel::Province),
+                node("c1", Some("p"), OrgLevel::City),
+                node("d1", Some("c1"), OrgLevel::District),
+                node("h1", Some("d1"), OrgLevel::Hall),
+                node("h2", Some("d1"), OrgLevel::Hall),
+                node("h3", Some("d1"), OrgLevel::Hall),
+                node("c2", Some("p"), OrgLevel::City),
+                node("d2", Some("c2"), OrgLevel::District),
+                node("h4", Some("d2"), OrgLevel::Hall),
+                node("h5", Some("d2"), OrgLevel::Hall),
+                far,
+            ])
+            .await
+            .unwrap();
+        // The province: half the contacts, quiet 21:00–08:00, quotas; the city c1 its
+        // own tighter rule; hall h5 none of its own (the province's).
+        let province = InviteRule {
+            share: 0.5,
+            quotas: peakend_core::invitation::parse_quotas("个人:bill=40,政企:plan=12").unwrap(),
+            suppress_days: 30,
+            quiet: Some(parse_quiet("21:00-08:00").unwrap()),
+        };
+        let city = InviteRule {
+            share: 0.8,
+            quotas: peakend_core::invitation::parse_quotas("个人:bill=15,政企:bill=5").unwrap(),
+            suppress_days: 7,
+            quiet: None,
+        };
+        let (p, c1) = (
+            OrgNodeId::parse("p").unwrap(),
+            OrgNodeId::parse("c1").unwrap(),
+        );
+        store.set_invite_rule(&p, &province).await.unwrap();
+        store.set_invite_rule(&c1, &city).await.unwrap();
+        let opted = ["k3", "k17", "k250"];
+        for k in opted {
+            store.opt_out(k, 0).await.unwrap();
+        }
+        let tree = store.org_tree().await.unwrap();
+        let rules: std::collections::HashMap<OrgNodeId, InviteRule> =
+            [(p, province), (c1, city)].into();
+
+        // Monday, then Wednesday of the same week (quotas carry over), then the
+        // Wednesday batch again (a replay decides nothing).
+        for (day, n, seed) in [(10, 1500, 1), (12, 2500, 2)] {
+            let contacts = batch(day, n, seed);
+            let before = store.invitations(None).await.unwrap();
+            let expected = reference(&tree, &rules, &opted, &before, &contacts);
+            let at = ms(&format!("2026-08-{day:02}T23:30:00+08:00"));
+            let d = store.decide_invitations(&contacts, at).await.unwrap();
+            assert_eq!(
+                d.sent + d.held + d.suppressed + d.skipped,
+                contacts.len(),
+                "{d:?}"
+            );
+            let after = store.invitations(None).await.unwrap();
+            let got: std::collections::BTreeMap<String, (String, Option<String>)> = after
+                .iter()
+                .filter(|i| i.decided_at == at)
+                .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
+                .collect();
+            assert_eq!(got.len(), expected.len(), "day {day}");
+            assert_eq!(got, expected, "day {day}");
+            let count = |s: &str| expected.values().filter(|(st, _)| st == s).count();
+            assert_eq!(
+                (d.sent, d.held, d.suppressed),
+                (count("sent"), count("held"), count("suppressed"))
+            );
+            // Every kind of decision happens, quotas and suppression included.
+            assert!(d.sent > 0 && d.held > 0, "{d:?}");
+            let reasons: Vec<&str> = expected
+                .values()
+                .filter_map(|(_, r)| r.as_deref())
+                .collect();
+            for part in [
+                "quota",
+                "last 30 days",
+                "last 7 days",
+                "opted out",
+                "no_customer",
+            ] {
+                assert!(
+                    reasons.iter().any(|r| r.contains(part)),
+                    "day {day}: no `{part}` in {reasons:?}"
+                );
+            }
+            let again = store.decide_invitations(&contacts, at).await.unwrap();
+            assert_eq!(again.skipped, contacts.len());
+        }
+        // Each sent or held invitation waits in the outbox with its invite and one
+        // reminder: at 07:30 on the 13th every invite is due, and the reminders of
+        // Monday's (a day after they left), none expired yet (the first expire at 08:00,
+        // 72 hours after the ones held on Monday morning left).
+        let list = store.invitations(None).await.unwrap();
+        let live = |day: u32| {
+            let at = ms(&format!("2026-08-{day:02}T23:30:00+08:00"));
+            list.iter()
+                .filter(|i| i.decided_at == at && (i.status == "sent" || i.status == "held"))
+                .count()
+        };
+        let due = store
+            .sweep_invitations(ms("2026-08-13T07:30:00+08:00"))
+            .await
+            .unwrap();
+        let invites = due.iter().filter(|o| o.kind == "invite").count();
+        let reminders = due.iter().filter(|o| o.kind == "reminder").count();
+        // A reminder waits until its invitation has left: none of these was delivered.
+        assert_eq!((invites, reminders), (live(10) + live(12), 0));
+        assert!(due.iter().all(|o| o.token.len() == 64));
+    }
+);

@@ -14,7 +14,7 @@ pub enum AuditCmd {
     Template {
         #[arg(long)]
         journey: JourneyKey,
-        /// Who checks: self, walk, mystery or inspection
+        /// Who checks: self, walk, mystery, inspection or monitoring (a recorded call)
         #[arg(long, value_parser = parse_kind)]
         kind: Checker,
         #[arg(long, value_enum, default_value = "html")]

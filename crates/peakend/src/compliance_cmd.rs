@@ -12,7 +12,8 @@ use crate::{Format, table};
 
 #[derive(Args)]
 pub struct ComplianceArgs {
-    /// A hall or any node above it (default: the root of the organisation)
+    /// A hall or any node above it (default: the root of the organisation); a contact
+    /// centre for its own report (its call monitoring, mystery calls and inspections)
     #[arg(long)]
     org: Option<OrgNodeId>,
     /// First day, YYYY-MM-DD (default: 89 days before --to)
@@ -21,7 +22,8 @@ pub struct ComplianceArgs {
     /// Last day, YYYY-MM-DD (default: today)
     #[arg(long, value_parser = peakend_core::survey::parse_date)]
     to: Option<NaiveDate>,
-    /// hall, moment, standard or day
+    /// hall, moment, standard, day or agent (a contact centre's agents, from call
+    /// monitoring)
     #[arg(long, default_value = "standard")]
     by: ComplianceBy,
     #[arg(long, value_enum, default_value = "table")]
@@ -84,7 +86,10 @@ pub async fn run(db: &str, args: ComplianceArgs) -> anyhow::Result<()> {
                         .collect();
                     vec![
                         l.key.clone(),
-                        l.moment.clone().unwrap_or_default(),
+                        l.moment
+                            .clone()
+                            .or_else(|| l.hall.clone())
+                            .unwrap_or_default(),
                         l.made.to_string(),
                         l.passed.to_string(),
                         pct(l.compliance),
@@ -92,8 +97,13 @@ pub async fn run(db: &str, args: ComplianceArgs) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
+            let second = if args.by == ComplianceBy::Agent {
+                "centre"
+            } else {
+                "moment"
+            };
             table::print(
-                &["key", "moment", "made", "passed", "compliance", "by source"],
+                &["key", second, "made", "passed", "compliance", "by source"],
                 &rows,
             );
             if !report.league.is_empty() && args.by != ComplianceBy::Hall {

@@ -429,6 +429,8 @@ async fn record_audits(store: &SqlStore, journey: &peakend_core::Journey) -> any
                             "manager"
                         }
                         .into(),
+                        call: None,
+                        agent: None,
                         items,
                     })
                     .await

@@ -112,6 +112,40 @@ fn audit_template_prints_a_kind_s_checklist() {
             .any(|i| i["standard"] == "online_map")
     );
 
+    // Call monitoring: the hotline's standards a recording lets a monitor judge.
+    let csv = ok(
+        &db.url,
+        &[
+            "audit",
+            "template",
+            "--journey",
+            "hotline",
+            "--kind",
+            "monitoring",
+            "--format",
+            "csv",
+        ],
+    );
+    for s in ["standard_greeting", "hold_max", "closing_phrase"] {
+        assert!(csv.contains(s), "{s}: {csv}");
+    }
+    assert!(!csv.contains("answer_within"), "{csv}");
+    let html = ok(
+        &db.url,
+        &[
+            "audit",
+            "template",
+            "--journey",
+            "hotline",
+            "--kind",
+            "monitoring",
+        ],
+    );
+    assert!(
+        html.contains("服务监听检查表"),
+        "the kind's name in the title"
+    );
+
     let (ok, _, stderr) = peakend(
         &db.url,
         &["audit", "template", "--journey", "nope", "--kind", "walk"],

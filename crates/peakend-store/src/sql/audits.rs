@@ -2,14 +2,14 @@
 //! improvement plan. A child module of `sql`, so it shares the pool.
 
 use chrono::Datelike;
-use peakend_core::audit::CheckRow;
+use peakend_core::audit::{AgentChecks, CheckRow};
 use peakend_core::ops::day::CheckTally;
 use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::audits::{
-    AuditStore, AuditSummary, CheckGrouping, DayToCheck, Drill, Exam, NewAudit, PlanAction,
-    Stocktake,
+    AuditStore, AuditSummary, CallOnRecord, CheckGrouping, DayToCheck, Drill, Exam, NewAudit,
+    PlanAction, Sites, Stocktake,
 };
 
 /// Adds checks to a hall's day and month (`$1` hall, `$2` day, `$3` month, `$4`
@@ -32,23 +32,36 @@ fn parse_day(s: &str) -> Result<NaiveDate> {
         .map_err(|_| StoreError::Corrupt(format!("`{s}` is not a date")))
 }
 
-/// Halls in chunks a statement can bind, or one `None` for all halls.
-fn hall_chunks(halls: Option<&[HallId]>) -> Vec<Option<&[HallId]>> {
-    match halls {
-        None => vec![None],
-        Some(h) => h.chunks(500).map(Some).collect(),
+/// Sites in parts a statement can bind: the halls of `Only` 500 at a time; the few
+/// left out by `AllBut` in one.
+fn hall_chunks(sites: Sites<'_>) -> Vec<Sites<'_>> {
+    match sites {
+        Sites::Only(h) if !h.is_empty() => h.chunks(500).map(Sites::Only).collect(),
+        other => vec![other],
     }
 }
 
-/// ` AND hall_id IN ($n, …)` for a chunk, numbering from `first`.
-fn hall_filter(chunk: Option<&[HallId]>, first: usize) -> String {
+/// ` AND hall_id IN ($n, …)` (or `NOT IN`) for a part, numbering from `first`.
+fn hall_filter(chunk: Sites<'_>, first: usize) -> String {
+    let marks = |h: &[HallId]| -> String {
+        (0..h.len())
+            .map(|i| format!("${}", first + i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match chunk {
-        None => String::new(),
-        Some([]) => " AND 1 = 0".into(),
-        Some(h) => {
-            let marks: Vec<String> = (0..h.len()).map(|i| format!("${}", first + i)).collect();
-            format!(" AND hall_id IN ({})", marks.join(", "))
-        }
+        Sites::All | Sites::AllBut([]) => String::new(),
+        Sites::Only([]) => " AND 1 = 0".into(),
+        Sites::Only(h) => format!(" AND hall_id IN ({})", marks(h)),
+        Sites::AllBut(h) => format!(" AND hall_id NOT IN ({})", marks(h)),
+    }
+}
+
+/// The halls a part binds.
+fn bound(chunk: Sites<'_>) -> &[HallId] {
+    match chunk {
+        Sites::All => &[],
+        Sites::Only(h) | Sites::AllBut(h) => h,
     }
 }
 
@@ -123,8 +136,8 @@ impl AuditStore for SqlStore {
                 }
             }
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO audit (hall_id, kind, at_ms, day, journey_key, by_user, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO audit (hall_id, kind, at_ms, day, journey_key, by_user, created_at, call_id, agent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(a.hall.as_str())
             .bind(a.kind.as_str())
@@ -133,6 +146,8 @@ impl AuditStore for SqlStore {
             .bind(a.journey.as_str())
             .bind(&a.by)
             .bind(now_ms())
+            .bind(a.call.as_deref())
+            .bind(a.agent.as_deref())
             .fetch_one(&mut *tx)
             .await?;
             for item in &a.items {
@@ -170,13 +185,23 @@ impl AuditStore for SqlStore {
     }
 
     async fn audits(&self, hall: &HallId, from_ms: i64) -> Result<Vec<AuditSummary>> {
-        let rows: Vec<(i64, String, i64, String, i64, i64)> = on_pool!(self, pool => {
+        type Row = (
+            i64,
+            String,
+            i64,
+            String,
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT a.id, a.kind, a.at_ms, a.by_user, COUNT(i.standard_key),
-                        COALESCE(SUM(CASE WHEN i.passed THEN 1 ELSE 0 END), 0)
+                        COALESCE(SUM(CASE WHEN i.passed THEN 1 ELSE 0 END), 0), a.call_id, a.agent
                  FROM audit a LEFT JOIN audit_item i ON i.audit_id = a.id
                  WHERE a.hall_id = $1 AND a.at_ms >= $2
-                 GROUP BY a.id, a.kind, a.at_ms, a.by_user
+                 GROUP BY a.id, a.kind, a.at_ms, a.by_user, a.call_id, a.agent
                  ORDER BY a.at_ms DESC, a.id DESC LIMIT 200",
             )
             .bind(hall.as_str())
@@ -186,15 +211,19 @@ impl AuditStore for SqlStore {
         });
         Ok(rows
             .into_iter()
-            .map(|(id, kind, at_ms, by, items, passed)| AuditSummary {
-                id,
-                hall: hall.to_string(),
-                kind,
-                at_ms,
-                by,
-                items,
-                passed,
-            })
+            .map(
+                |(id, kind, at_ms, by, items, passed, call, agent)| AuditSummary {
+                    id,
+                    hall: hall.to_string(),
+                    kind,
+                    at_ms,
+                    by,
+                    items,
+                    passed,
+                    call,
+                    agent,
+                },
+            )
             .collect())
     }
 
@@ -298,9 +327,9 @@ impl AuditStore for SqlStore {
         Ok(())
     }
 
-    async fn check_rows(
+    async fn check_rows_of(
         &self,
-        halls: Option<&[HallId]>,
+        halls: Sites<'_>,
         from: NaiveDate,
         to: NaiveDate,
         grouping: CheckGrouping,
@@ -371,7 +400,7 @@ impl AuditStore for SqlStore {
             for (sql, lo, hi) in &queries {
                 let rows: Vec<(String, String, String, String, String, i64, i64)> = on_pool!(self, pool => {
                     let mut q = sqlx::query_as(sql).bind(lo).bind(hi);
-                    for h in chunk.unwrap_or_default() {
+                    for h in bound(chunk) {
                         q = q.bind(h.as_str());
                     }
                     q.fetch_all(pool).await?
@@ -380,6 +409,104 @@ impl AuditStore for SqlStore {
             }
         }
         Ok(out)
+    }
+
+    async fn agent_checks(
+        &self,
+        centres: &[HallId],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<AgentChecks>> {
+        let mut out = Vec::new();
+        for chunk in centres.chunks(500) {
+            let sql = format!(
+                "SELECT a.hall_id, a.agent, COUNT(*),
+                        CAST(SUM(CASE WHEN i.passed THEN 1 ELSE 0 END) AS BIGINT)
+                 FROM audit a JOIN audit_item i ON i.audit_id = a.id
+                 WHERE a.kind = 'monitoring' AND a.agent IS NOT NULL
+                   AND a.day >= $1 AND a.day <= $2{}
+                 GROUP BY a.hall_id, a.agent",
+                hall_filter(Sites::Only(chunk), 3).replace("hall_id", "a.hall_id")
+            );
+            let rows: Vec<(String, String, i64, i64)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql).bind(from.to_string()).bind(to.to_string());
+                for h in chunk {
+                    q = q.bind(h.as_str());
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(
+                rows.into_iter()
+                    .map(|(hall, agent, made, passed)| AgentChecks {
+                        hall,
+                        agent,
+                        made,
+                        passed,
+                    }),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn call_on_record(&self, centre: &HallId, call: &str) -> Result<CallOnRecord> {
+        // The expression of each backend's `visit_event_call` index (migration 0028).
+        const KINDS: &str = "kind IN ('call_offered', 'call_answered', 'call_transferred')";
+        let rows: Option<Vec<(String,)>> = on_pool!(self, pool => {
+            let any: Option<(String,)> =
+                sqlx::query_as("SELECT hall_id FROM visit_event WHERE hall_id = $1 LIMIT 1")
+                    .bind(centre.as_str())
+                    .fetch_optional(pool)
+                    .await?;
+            if any.is_none() {
+                None
+            } else {
+                let by_call = match &self.pool {
+                    Pool::Sqlite(_) => "json_extract(payload, '$.call')",
+                    Pool::Postgres(_) => {
+                        "(CASE WHEN payload ~ '\\\\u0000' THEN NULL ELSE payload::json ->> 'call' END)"
+                    }
+                };
+                let sql = format!(
+                    "SELECT payload FROM visit_event WHERE hall_id = $1 AND {by_call} = $2 AND {KINDS}"
+                );
+                Some(
+                    sqlx::query_as(&sql)
+                        .bind(centre.as_str())
+                        .bind(call)
+                        .fetch_all(pool)
+                        .await?,
+                )
+            }
+        });
+        let Some(rows) = rows else {
+            return Ok(CallOnRecord::NoEvents);
+        };
+        let mut events: Vec<Event> = rows
+            .iter()
+            .filter_map(|(p,)| Event::from_json(p).ok())
+            .filter(|e| e.kind.call_id() == Some(call))
+            .collect();
+        if events.is_empty() {
+            return Ok(CallOnRecord::Unknown);
+        }
+        events.sort_by_key(|e| e.at_ms());
+        let mut offered_at = None;
+        let mut agents: Vec<String> = Vec::new();
+        for e in &events {
+            match &e.kind {
+                EventKind::CallOffered { .. } => {
+                    offered_at = Some(offered_at.map_or(e.at_ms(), |a: i64| a.min(e.at_ms())));
+                }
+                EventKind::CallAnswered { agent, .. }
+                | EventKind::CallTransferred {
+                    agent: Some(agent), ..
+                } if !agents.contains(agent) => {
+                    agents.push(agent.clone());
+                }
+                _ => {}
+            }
+        }
+        Ok(CallOnRecord::Found { offered_at, agents })
     }
 
     async fn add_stocktake(

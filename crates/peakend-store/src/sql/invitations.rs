@@ -2,7 +2,11 @@
 //! transaction with their outbox entries, opt-outs and the list. A child module of
 //! `sql`, so it shares the pool.
 
-use peakend_core::invitation::{Decision, Ended, Programme, parse_quiet, parse_quotas, quiet_text};
+use chrono::{DateTime, Datelike, FixedOffset};
+use peakend_core::invitation::{
+    Decision, Ended, Programme, draw, parse_quiet, parse_quotas, quiet_text,
+};
+use peakend_core::time::Zone;
 
 use super::*;
 use crate::invitations::{
@@ -164,154 +168,16 @@ impl InvitationStore for SqlStore {
         let tree = self.org_tree().await?;
         let rules: HashMap<OrgNodeId, InviteRule> =
             self.invite_rules().await?.into_iter().collect();
-        // Each contact's rule node: its hall's nearest ancestor with a rule.
-        let rule_node = |hall: &HallId| -> Option<OrgNodeId> {
-            let id = OrgNodeId::parse(hall.as_str()).ok()?;
-            tree.ancestry(&id)
-                .into_iter()
-                .find(|n| rules.contains_key(&n.id))
-                .map(|n| n.id.clone())
-        };
-        let longest = rules
-            .values()
-            .map(|r| i64::from(r.suppress_days))
-            .max()
-            .unwrap_or(0);
-        let earliest = contacts.iter().map(|c| c.ended_at).min().unwrap_or(at_ms);
-        // What suppression and the weeks' quotas have seen: invitations back to the
-        // longest suppression, and at least the 8 days a week's cell can span.
-        let since = earliest - longest.max(8) * 86_400_000;
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let past: Vec<(String, Option<String>, String, String, i64)> = sqlx::query_as(
-                "SELECT hall_id, customer_key, segment, purpose, decided_at FROM invitation
-                 WHERE decided_at >= $1 AND status <> 'suppressed'",
-            )
-            .bind(since)
-            .fetch_all(&mut *tx)
-            .await?;
-            let opted: Vec<(String,)> = sqlx::query_as("SELECT customer_key FROM invite_optout")
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut programmes: HashMap<OrgNodeId, Programme> = rules
-                .keys()
-                .map(|n| {
-                    let mut p = Programme::new();
-                    for (c,) in &opted {
-                        p.opt_out(c);
-                    }
-                    for (_, customer, _, _, at) in &past {
-                        if let Some(c) = customer {
-                            p.invited(c, *at);
-                        }
-                    }
-                    (n.clone(), p)
-                })
-                .collect();
-            for (hall, _, segment, purpose, at) in &past {
-                let Ok(hall) = HallId::parse(hall.as_str()) else { continue };
-                let Some(node) = rule_node(&hall) else { continue };
-                if let (Some(p), Some(local)) =
-                    (programmes.get_mut(&node), tree.zone_of_hall(&hall).local(*at))
-                {
-                    p.counted(segment, purpose, local);
-                }
+        let plan = plan_decisions(&tree, &rules, contacts, &mut out)?;
+        if plan.candidates.is_empty() {
+            return Ok(out);
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => decide_sqlite(pool, &tree, &rules, plan, at_ms, &mut out).await?,
+            Pool::Postgres(pool) => {
+                decide_postgres(pool, &tree, &rules, plan, at_ms, &mut out).await?
             }
-            for c in contacts {
-                let Some(node) = rule_node(&c.hall) else {
-                    out.skipped += 1;
-                    continue;
-                };
-                let seen: Option<(i64,)> = sqlx::query_as("SELECT id FROM invitation WHERE contact_id = $1")
-                    .bind(&c.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(local) = tree.zone_of_hall(&c.hall).local(c.ended_at) else {
-                    return Err(StoreError::Invalid(format!("contact {}: time out of range", c.id)));
-                };
-                if seen.is_some() {
-                    out.skipped += 1;
-                    continue;
-                }
-                let ended = Ended {
-                    id: c.id.clone(),
-                    customer: c.customer.clone(),
-                    segment: c.segment.clone(),
-                    purpose: c.purpose.clone(),
-                    at: local,
-                };
-                let programme = programmes.get_mut(&node).expect("a programme per rule");
-                let decision = programme.decide(&ended, &rules[&node]);
-                let (status, reason, send_at) = match &decision {
-                    Decision::NotSampled => {
-                        out.skipped += 1;
-                        continue;
-                    }
-                    Decision::Sent => {
-                        out.sent += 1;
-                        ("sent", None, Some(c.ended_at.max(at_ms)))
-                    }
-                    Decision::Held { until } => {
-                        out.held += 1;
-                        ("held", Some("quiet_hours".to_owned()), Some(*until))
-                    }
-                    Decision::Suppressed { reason } => {
-                        out.suppressed += 1;
-                        let code = if c.customer.is_none() {
-                            "no_customer".to_owned()
-                        } else {
-                            reason.clone()
-                        };
-                        ("suppressed", Some(code), None)
-                    }
-                };
-                let token = send_at.map(|_| random_hex());
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO invitation (hall_id, contact_id, customer_key, segment, purpose,
-                       staff, counter, wait_s, outcome, decided_at, status, reason, token_hash,
-                       send_at, expires_at, ended_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                     RETURNING id",
-                )
-                .bind(c.hall.as_str())
-                .bind(&c.id)
-                .bind(c.customer.as_deref())
-                .bind(&c.segment)
-                .bind(&c.purpose)
-                .bind(c.staff.as_deref())
-                .bind(c.counter.as_deref())
-                .bind(c.wait_s)
-                .bind(c.outcome.as_deref())
-                .bind(at_ms)
-                .bind(status)
-                .bind(reason.as_deref())
-                .bind(token.as_deref().map(sha256_hex))
-                .bind(send_at)
-                .bind(send_at.map(|s| s + EXPIRY_MS))
-                .bind(c.ended_at)
-                .fetch_one(&mut *tx)
-                .await?;
-                if let (Some(token), Some(due)) = (token, send_at) {
-                    sqlx::query(
-                        "INSERT INTO invite_outbox (invitation_id, kind, token, due_at) VALUES ($1, 'invite', $2, $3)",
-                    )
-                    .bind(id)
-                    .bind(&token)
-                    .bind(due)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO invite_outbox (invitation_id, kind, token, due_at) VALUES ($1, 'reminder', $2, $3)",
-                    )
-                    .bind(id)
-                    .bind(&token)
-                    .bind(due + REMINDER_AFTER_MS)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            tx.commit().await?;
-        });
+        }
         Ok(out)
     }
 
@@ -614,4 +480,560 @@ impl InvitationStore for SqlStore {
             .await?
         }))
     }
+}
+
+/// A contact drawn in its rule's sample and not decided earlier in its batch: what the
+/// database is asked about.
+struct Candidate<'a> {
+    contact: &'a EndedContact,
+    node: OrgNodeId,
+    local: DateTime<FixedOffset>,
+}
+
+/// A batch's decisions before the database is read: each contact's rule and local time,
+/// the sample drawn, repeats within the batch dropped (counted as skipped in `out`).
+struct Plan<'a> {
+    candidates: Vec<Candidate<'a>>,
+    /// Invitations decided since this instant can suppress or fill a quota: back to the
+    /// longest suppression, and at least the 8 days a week's cell can span.
+    since: i64,
+}
+
+fn plan_decisions<'a>(
+    tree: &OrgTree,
+    rules: &HashMap<OrgNodeId, InviteRule>,
+    contacts: &'a [EndedContact],
+    out: &mut Decided,
+) -> Result<Plan<'a>> {
+    let longest = rules
+        .values()
+        .map(|r| i64::from(r.suppress_days))
+        .max()
+        .unwrap_or(0);
+    let earliest = contacts.iter().map(|c| c.ended_at).min().unwrap_or(0);
+    let since = earliest - longest.max(8) * 86_400_000;
+    // Each hall's rule node (its nearest ancestor with a rule) and zone, once a hall.
+    let mut halls: HashMap<&HallId, Option<(OrgNodeId, Zone)>> = HashMap::new();
+    let mut in_batch: HashSet<&str> = HashSet::new();
+    let mut candidates = Vec::new();
+    for c in contacts {
+        let found = halls.entry(&c.hall).or_insert_with(|| {
+            let id = OrgNodeId::parse(c.hall.as_str()).ok()?;
+            let node = tree
+                .ancestry(&id)
+                .into_iter()
+                .find(|n| rules.contains_key(&n.id))?
+                .id
+                .clone();
+            Some((node, tree.zone_of(&id)))
+        });
+        let Some((node, zone)) = found.clone() else {
+            out.skipped += 1;
+            continue;
+        };
+        let Some(local) = zone.local(c.ended_at) else {
+            return Err(StoreError::Invalid(format!(
+                "contact {}: time out of range",
+                c.id
+            )));
+        };
+        // Outside the sample: nothing to decide or store (the draw is the contact id's,
+        // the same in every replay).
+        if draw(&c.id) >= rules[&node].share {
+            out.skipped += 1;
+            continue;
+        }
+        // Decided a moment ago in this batch: a repeat, as one stored before would be.
+        if !in_batch.insert(c.id.as_str()) {
+            out.skipped += 1;
+            continue;
+        }
+        candidates.push(Candidate {
+            contact: c,
+            node,
+            local,
+        });
+    }
+    Ok(Plan { candidates, since })
+}
+
+/// The UTC range [from, to) that holds every local ISO week of the candidates of rules
+/// with quotas, two days wider each side for halls of other zones; `None` without any.
+fn quota_window(plan: &Plan<'_>, rules: &HashMap<OrgNodeId, InviteRule>) -> Option<(i64, i64)> {
+    let mut window: Option<(i64, i64)> = None;
+    for c in plan
+        .candidates
+        .iter()
+        .filter(|c| !rules[&c.node].quotas.is_empty())
+    {
+        let monday = c.local.date_naive()
+            - chrono::Days::new(u64::from(c.local.weekday().num_days_from_monday()));
+        let start = crate::local_midnight(monday, *c.local.offset());
+        let end = start + 7 * 86_400_000;
+        window = Some(match window {
+            None => (start, end),
+            Some((a, b)) => (a.min(start), b.max(end)),
+        });
+    }
+    window.map(|(a, b)| ((a - 2 * 86_400_000).max(plan.since), b + 2 * 86_400_000))
+}
+
+/// The (segment, purpose) cells some candidate's rule has a quota for.
+fn quota_cells(plan: &Plan<'_>, rules: &HashMap<OrgNodeId, InviteRule>) -> Vec<(String, String)> {
+    let mut cells: BTreeSet<(String, String)> = BTreeSet::new();
+    for c in &plan.candidates {
+        let key = (c.contact.segment.clone(), c.contact.purpose.clone());
+        if rules[&c.node].quotas.contains_key(&key) {
+            cells.insert(key);
+        }
+    }
+    cells.into_iter().collect()
+}
+
+/// What the database said of a batch's candidates.
+#[derive(Default)]
+struct Seen {
+    /// Contact ids decided before.
+    decided: HashSet<String>,
+    opted_out: HashSet<String>,
+    /// Each customer's latest invitation that counts (not suppressed) since `since`.
+    last_invited: HashMap<String, i64>,
+    /// Invitations that count in the quota cells' weeks: (hall, segment, purpose, when).
+    in_cells: Vec<(String, String, String, i64)>,
+}
+
+/// A decision to store.
+struct NewInvitation<'a> {
+    contact: &'a EndedContact,
+    status: &'static str,
+    reason: Option<String>,
+    token: Option<String>,
+    send_at: Option<i64>,
+}
+
+/// Decides the candidates the database has not seen, in order, each by its rule node's
+/// programme (seeded with what the database holds of the node's customers and cells).
+fn decide_candidates<'a>(
+    plan: Plan<'a>,
+    rules: &HashMap<OrgNodeId, InviteRule>,
+    tree: &OrgTree,
+    seen: &Seen,
+    at_ms: i64,
+    out: &mut Decided,
+) -> Vec<NewInvitation<'a>> {
+    let mut programmes: HashMap<OrgNodeId, Programme> = HashMap::new();
+    let mut seeded: HashSet<(&OrgNodeId, &str)> = HashSet::new();
+    let fresh: Vec<Candidate<'a>> = plan
+        .candidates
+        .into_iter()
+        .filter(|c| {
+            let old = seen.decided.contains(&c.contact.id);
+            if old {
+                out.skipped += 1;
+            }
+            !old
+        })
+        .collect();
+    for c in &fresh {
+        let p = programmes.entry(c.node.clone()).or_default();
+        if let Some(customer) = c.contact.customer.as_deref()
+            && seeded.insert((&c.node, customer))
+        {
+            if seen.opted_out.contains(customer) {
+                p.opt_out(customer);
+            }
+            if let Some(at) = seen.last_invited.get(customer) {
+                p.invited(customer, *at);
+            }
+        }
+    }
+    // The quota cells' past invitations, each counted by the node whose rule its hall
+    // follows now, in its hall's local week.
+    if !seen.in_cells.is_empty() {
+        let mut hall_node: HashMap<&str, Option<(OrgNodeId, Zone)>> = HashMap::new();
+        for (hall, segment, purpose, at) in &seen.in_cells {
+            let found = hall_node.entry(hall.as_str()).or_insert_with(|| {
+                let id = OrgNodeId::parse(hall.as_str()).ok()?;
+                let node = tree
+                    .ancestry(&id)
+                    .into_iter()
+                    .find(|n| rules.contains_key(&n.id))?
+                    .id
+                    .clone();
+                Some((node, tree.zone_of(&id)))
+            });
+            if let Some((node, zone)) = found
+                && let (Some(p), Some(local)) = (programmes.get_mut(node), zone.local(*at))
+            {
+                p.counted(segment, purpose, local);
+            }
+        }
+    }
+    let mut rows = Vec::with_capacity(fresh.len());
+    for c in fresh {
+        let ended = Ended {
+            id: c.contact.id.clone(),
+            customer: c.contact.customer.clone(),
+            segment: c.contact.segment.clone(),
+            purpose: c.contact.purpose.clone(),
+            at: c.local,
+        };
+        let programme = programmes
+            .get_mut(&c.node)
+            .expect("a programme per rule node");
+        let (status, reason, send_at) = match programme.decide(&ended, &rules[&c.node]) {
+            Decision::NotSampled => {
+                out.skipped += 1;
+                continue;
+            }
+            Decision::Sent => {
+                out.sent += 1;
+                ("sent", None, Some(c.contact.ended_at.max(at_ms)))
+            }
+            Decision::Held { until } => {
+                out.held += 1;
+                ("held", Some("quiet_hours".to_owned()), Some(until))
+            }
+            Decision::Suppressed { reason } => {
+                out.suppressed += 1;
+                let code = if c.contact.customer.is_none() {
+                    "no_customer".to_owned()
+                } else {
+                    reason
+                };
+                ("suppressed", Some(code), None)
+            }
+        };
+        rows.push(NewInvitation {
+            contact: c.contact,
+            status,
+            reason,
+            token: send_at.map(|_| token_hex()),
+            send_at,
+        });
+    }
+    rows
+}
+
+/// 256 random bits as hex, for many links at once.
+fn token_hex() -> String {
+    use rand::Rng;
+    hex(&rand::rng().random::<[u8; 32]>())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Rows a multi-row statement on SQLite binds at most (its limit is 32,766 values).
+const SQLITE_VALUES: usize = 30_000;
+
+async fn decide_sqlite(
+    pool: &SqlitePool,
+    tree: &OrgTree,
+    rules: &HashMap<OrgNodeId, InviteRule>,
+    plan: Plan<'_>,
+    at_ms: i64,
+    out: &mut Decided,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let json = |v: &[&str]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let ids: Vec<&str> = plan
+        .candidates
+        .iter()
+        .map(|c| c.contact.id.as_str())
+        .collect();
+    let customers: Vec<&str> = {
+        let set: BTreeSet<&str> = plan
+            .candidates
+            .iter()
+            .filter_map(|c| c.contact.customer.as_deref())
+            .collect();
+        set.into_iter().collect()
+    };
+    let mut seen = Seen::default();
+    // Index lookups, the keys handed over as one JSON array a statement.
+    for chunk in ids.chunks(50_000) {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT contact_id FROM invitation WHERE contact_id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(json(chunk))
+        .fetch_all(&mut *tx)
+        .await?;
+        seen.decided.extend(rows.into_iter().map(|(c,)| c));
+    }
+    for chunk in customers.chunks(50_000) {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT customer_key FROM invite_optout WHERE customer_key IN (SELECT value FROM json_each($1))",
+        )
+        .bind(json(chunk))
+        .fetch_all(&mut *tx)
+        .await?;
+        seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT customer_key, MAX(decided_at) FROM invitation
+             WHERE customer_key IN (SELECT value FROM json_each($1))
+               AND status <> 'suppressed' AND decided_at >= $2
+             GROUP BY customer_key",
+        )
+        .bind(json(chunk))
+        .bind(plan.since)
+        .fetch_all(&mut *tx)
+        .await?;
+        seen.last_invited.extend(rows);
+    }
+    if let Some((lo, hi)) = quota_window(&plan, rules) {
+        for (segment, purpose) in quota_cells(&plan, rules) {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT hall_id, decided_at FROM invitation
+                 WHERE segment = $1 AND purpose = $2 AND decided_at >= $3 AND decided_at < $4
+                   AND status <> 'suppressed'",
+            )
+            .bind(&segment)
+            .bind(&purpose)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut *tx)
+            .await?;
+            seen.in_cells.extend(
+                rows.into_iter()
+                    .map(|(h, at)| (h, segment.clone(), purpose.clone(), at)),
+            );
+        }
+    }
+    let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
+    // Multi-row inserts; each row's id comes back with its contact id.
+    let mut outbox: Vec<(i64, &'static str, &str, i64)> = Vec::new();
+    const COLS: usize = 16;
+    for chunk in rows.chunks(SQLITE_VALUES / COLS) {
+        let sql = format!(
+            "INSERT INTO invitation (hall_id, contact_id, customer_key, segment, purpose,
+               staff, counter, wait_s, outcome, decided_at, status, reason, token_hash,
+               send_at, expires_at, ended_at)
+             VALUES {} RETURNING id, contact_id",
+            super::value_marks(false, chunk.len(), COLS)
+        );
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+        for r in chunk {
+            let c = r.contact;
+            q = q
+                .bind(c.hall.as_str())
+                .bind(c.id.as_str())
+                .bind(c.customer.as_deref())
+                .bind(c.segment.as_str())
+                .bind(c.purpose.as_str())
+                .bind(c.staff.as_deref())
+                .bind(c.counter.as_deref())
+                .bind(c.wait_s)
+                .bind(c.outcome.as_deref())
+                .bind(at_ms)
+                .bind(r.status)
+                .bind(r.reason.as_deref())
+                .bind(r.token.as_deref().map(token_hash))
+                .bind(r.send_at)
+                .bind(r.send_at.map(|s| s + EXPIRY_MS))
+                .bind(c.ended_at);
+        }
+        let made: HashMap<String, i64> = q
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(id, contact)| (contact, id))
+            .collect();
+        for r in chunk {
+            if let (Some(token), Some(due), Some(id)) =
+                (r.token.as_deref(), r.send_at, made.get(&r.contact.id))
+            {
+                outbox.push((*id, "invite", token, due));
+                outbox.push((*id, "reminder", token, due + REMINDER_AFTER_MS));
+            }
+        }
+    }
+    for chunk in outbox.chunks(SQLITE_VALUES / 4) {
+        let sql = format!(
+            "INSERT INTO invite_outbox (invitation_id, kind, token, due_at) VALUES {}",
+            super::value_marks(false, chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, kind, token, due) in chunk {
+            q = q.bind(id).bind(*kind).bind(*token).bind(due);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn decide_postgres(
+    pool: &PgPool,
+    tree: &OrgTree,
+    rules: &HashMap<OrgNodeId, InviteRule>,
+    plan: Plan<'_>,
+    at_ms: i64,
+    out: &mut Decided,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    // The batch's keys are looked up one index probe each, whatever the planner would
+    // guess of a large array against a large table.
+    sqlx::query("SET LOCAL enable_hashjoin = off")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL enable_mergejoin = off")
+        .execute(&mut *tx)
+        .await?;
+    let ids: Vec<String> = plan
+        .candidates
+        .iter()
+        .map(|c| c.contact.id.clone())
+        .collect();
+    let customers: Vec<String> = {
+        let set: BTreeSet<&str> = plan
+            .candidates
+            .iter()
+            .filter_map(|c| c.contact.customer.as_deref())
+            .collect();
+        set.into_iter().map(str::to_owned).collect()
+    };
+    let mut seen = Seen::default();
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT i.contact_id FROM UNNEST($1::text[]) AS k(id)
+         JOIN invitation i ON i.contact_id = k.id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    seen.decided.extend(rows.into_iter().map(|(c,)| c));
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT o.customer_key FROM UNNEST($1::text[]) AS k(id)
+         JOIN invite_optout o ON o.customer_key = k.id",
+    )
+    .bind(&customers)
+    .fetch_all(&mut *tx)
+    .await?;
+    seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT k.id, l.at FROM UNNEST($1::text[]) AS k(id)
+         CROSS JOIN LATERAL (
+           SELECT MAX(decided_at) AS at FROM invitation
+           WHERE customer_key = k.id AND status <> 'suppressed' AND decided_at >= $2
+         ) l
+         WHERE l.at IS NOT NULL",
+    )
+    .bind(&customers)
+    .bind(plan.since)
+    .fetch_all(&mut *tx)
+    .await?;
+    seen.last_invited.extend(rows);
+    if let Some((lo, hi)) = quota_window(&plan, rules) {
+        for (segment, purpose) in quota_cells(&plan, rules) {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT hall_id, decided_at FROM invitation
+                 WHERE segment = $1 AND purpose = $2 AND decided_at >= $3 AND decided_at < $4
+                   AND status <> 'suppressed'",
+            )
+            .bind(&segment)
+            .bind(&purpose)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut *tx)
+            .await?;
+            seen.in_cells.extend(
+                rows.into_iter()
+                    .map(|(h, at)| (h, segment.clone(), purpose.clone(), at)),
+            );
+        }
+    }
+    let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(());
+    }
+    // One statement of arrays for the rows, one for their outbox entries.
+    let col = |f: &dyn Fn(&NewInvitation<'_>) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(f).collect()
+    };
+    let halls = col(&|r| Some(r.contact.hall.to_string()));
+    let contact_ids = col(&|r| Some(r.contact.id.clone()));
+    let customer_keys = col(&|r| r.contact.customer.clone());
+    let segments = col(&|r| Some(r.contact.segment.clone()));
+    let purposes = col(&|r| Some(r.contact.purpose.clone()));
+    let staff = col(&|r| r.contact.staff.clone());
+    let counters = col(&|r| r.contact.counter.clone());
+    let outcomes = col(&|r| r.contact.outcome.clone());
+    let statuses = col(&|r| Some(r.status.to_owned()));
+    let reasons = col(&|r| r.reason.clone());
+    let hashes = col(&|r| r.token.as_deref().map(token_hash));
+    let waits: Vec<Option<i64>> = rows.iter().map(|r| r.contact.wait_s).collect();
+    let sends: Vec<Option<i64>> = rows.iter().map(|r| r.send_at).collect();
+    let expires: Vec<Option<i64>> = sends.iter().map(|s| s.map(|s| s + EXPIRY_MS)).collect();
+    let ended: Vec<i64> = rows.iter().map(|r| r.contact.ended_at).collect();
+    let made: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO invitation (hall_id, contact_id, customer_key, segment, purpose,
+           staff, counter, wait_s, outcome, decided_at, status, reason, token_hash,
+           send_at, expires_at, ended_at)
+         SELECT h, c, k, sg, pu, st, co, w, o, $10, s, r, t, sa, ea, en
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::bigint[], $9::text[], $11::text[],
+                     $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[])
+           AS u(h, c, k, sg, pu, st, co, w, o, s, r, t, sa, ea, en)
+         RETURNING id, contact_id",
+    )
+    .bind(&halls)
+    .bind(&contact_ids)
+    .bind(&customer_keys)
+    .bind(&segments)
+    .bind(&purposes)
+    .bind(&staff)
+    .bind(&counters)
+    .bind(&waits)
+    .bind(&outcomes)
+    .bind(at_ms)
+    .bind(&statuses)
+    .bind(&reasons)
+    .bind(&hashes)
+    .bind(&sends)
+    .bind(&expires)
+    .bind(&ended)
+    .fetch_all(&mut *tx)
+    .await?;
+    let made: HashMap<String, i64> = made.into_iter().map(|(id, c)| (c, id)).collect();
+    let (mut o_ids, mut o_kinds, mut o_tokens, mut o_due) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in &rows {
+        if let (Some(token), Some(due), Some(id)) =
+            (r.token.as_deref(), r.send_at, made.get(&r.contact.id))
+        {
+            for (kind, at) in [("invite", due), ("reminder", due + REMINDER_AFTER_MS)] {
+                o_ids.push(*id);
+                o_kinds.push(kind);
+                o_tokens.push(token);
+                o_due.push(at);
+            }
+        }
+    }
+    if !o_ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO invite_outbox (invitation_id, kind, token, due_at)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[])",
+        )
+        .bind(&o_ids)
+        .bind(&o_kinds)
+        .bind(&o_tokens)
+        .bind(&o_due)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
