@@ -308,7 +308,31 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
     );
     audits(store, &journey).await?;
     centre(store).await?;
+    invite_rule(store).await?;
     users(store).await?;
+    Ok(())
+}
+
+/// The province's survey invitations (issue 22): three in ten ended visits and calls
+/// invited, none twice in 30 days, none sent 21:00–08:00 (held to the morning), through
+/// the `log` sender. Set on every run (a rule is replaced, not added).
+async fn invite_rule(store: &SqlStore) -> anyhow::Result<()> {
+    use peakend_core::invitation::{InviteRule, parse_quiet};
+    use peakend_store::InvitationStore;
+    let rule = InviteRule {
+        share: 0.3,
+        quotas: Default::default(),
+        suppress_days: 30,
+        quiet: Some(parse_quiet("21:00-08:00").map_err(anyhow::Error::msg)?),
+    };
+    store
+        .set_invite_rule(&id(PROVINCE.0), &rule)
+        .await
+        .context("setting the demo's invitation rule")?;
+    outln!(
+        "invitations: 30% of ended contacts of {}, none twice in 30 days, quiet 21:00-08:00, log sender (peakend survey invitations)",
+        PROVINCE.0
+    );
     Ok(())
 }
 
