@@ -1033,6 +1033,25 @@ fn response_form(
     (form, problems)
 }
 
+/// The survey posts' rate limit, per client address: 429 with when to try again.
+fn admit(
+    context: &SurveyContext,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<(), PageError> {
+    let peer = connect_info.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let client = client_key(headers, peer, context.trust_forwarded_for);
+    context
+        .limiter
+        .check(client, Instant::now())
+        .map_err(|wait| {
+            let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "survey rate limit");
+            error.retry_after = Some(wait.as_secs().max(1));
+            PageError::for_customer(error, lang)
+        })
+}
+
 async fn submit(
     State(state): State<AppState>,
     Extension(context): Extension<Arc<SurveyContext>>,
@@ -1043,13 +1062,7 @@ async fn submit(
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = lang_of(&q);
-    let peer = connect_info.map(|Extension(ConnectInfo(addr))| addr.ip());
-    let client = client_key(&headers, peer, context.trust_forwarded_for);
-    if let Err(wait) = context.limiter.check(client, Instant::now()) {
-        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "survey rate limit");
-        error.retry_after = Some(wait.as_secs().max(1));
-        return Err(PageError::for_customer(error, lang));
-    }
+    admit(&context, connect_info, &headers, lang)?;
     let t = target(&state, &hall, &q).await.in_lang(lang)?;
     let Form(fields) = body
         .map_err(|e| ApiError::new(e.status(), e.body_text()))
@@ -1390,13 +1403,7 @@ async fn link_submit(
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = lang_of(&q);
-    let peer = connect_info.map(|Extension(ConnectInfo(addr))| addr.ip());
-    let client = client_key(&headers, peer, context.trust_forwarded_for);
-    if let Err(wait) = context.limiter.check(client, Instant::now()) {
-        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "survey rate limit");
-        error.retry_after = Some(wait.as_secs().max(1));
-        return Err(PageError::for_customer(error, lang));
-    }
+    admit(&context, connect_info, &headers, lang)?;
     let q = q.short_by_default();
     let (t, invitation) = link_target(&state, &token, &q).await.in_lang(lang)?;
     let now = state.clock.now().timestamp_millis();
