@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 pub struct InviteRule {
     /// Share of contacts invited, 0–1.
     pub share: f64,
+    /// Shares of particular queues (a call's queue, a visit's service, an app
+    /// transaction's purpose) that differ from `share`: a busy queue sampled less.
+    pub queue_shares: BTreeMap<String, f64>,
     /// Invitations a week per (segment, purpose); a full cell invites no more.
     pub quotas: BTreeMap<(String, String), u32>,
     /// A customer invited within this many days is not invited again.
@@ -27,6 +30,7 @@ impl Default for InviteRule {
     fn default() -> Self {
         InviteRule {
             share: 1.0,
+            queue_shares: BTreeMap::new(),
             quotas: BTreeMap::new(),
             suppress_days: 30,
             quiet: NaiveTime::from_hms_opt(21, 0, 0).zip(NaiveTime::from_hms_opt(8, 0, 0)),
@@ -80,6 +84,13 @@ pub fn draw(id: &str) -> f64 {
     (u64::from_be_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+impl InviteRule {
+    /// The share sampled of contacts of `queue`.
+    pub fn share_of(&self, queue: &str) -> f64 {
+        self.queue_shares.get(queue).copied().unwrap_or(self.share)
+    }
+}
+
 impl Programme {
     pub fn new() -> Programme {
         Programme::default()
@@ -114,7 +125,7 @@ impl Programme {
 
     /// Decides one contact by `rule`, and counts it when it is sent or held.
     pub fn decide(&mut self, c: &Ended, rule: &InviteRule) -> Decision {
-        if draw(&c.id) >= rule.share {
+        if draw(&c.id) >= rule.share_of(&c.purpose) {
             return Decision::NotSampled;
         }
         let Some(customer) = c.customer.as_deref() else {
@@ -188,6 +199,39 @@ pub fn parse_quotas(s: &str) -> Result<BTreeMap<(String, String), u32>, String> 
         out.insert((seg.trim().to_owned(), purpose.trim().to_owned()), n);
     }
     Ok(out)
+}
+
+/// Parses shares per queue `QUEUE=S,…` (e.g. `billing=0.1,broadband=0.5`), each 0–1.
+pub fn parse_queue_shares(s: &str) -> Result<BTreeMap<String, f64>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let err = || {
+            format!(
+                "queue share `{part}`: expected QUEUE=S with S between 0 and 1, such as billing=0.1"
+            )
+        };
+        let (queue, share) = part.split_once('=').ok_or_else(err)?;
+        let share: f64 = share.trim().parse().map_err(|_| err())?;
+        if queue.trim().is_empty() || !(0.0..=1.0).contains(&share) {
+            return Err(err());
+        }
+        if out.insert(queue.trim().to_owned(), share).is_some() {
+            return Err(format!(
+                "queue share `{part}`: queue `{}` given twice",
+                queue.trim()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Formats shares per queue as [`parse_queue_shares`] reads them.
+pub fn queue_shares_text(shares: &BTreeMap<String, f64>) -> String {
+    shares
+        .iter()
+        .map(|(q, s)| format!("{q}={s}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// When quiet hours `(from, to)` that `at` falls in end (ms), or `None` outside them.
@@ -329,5 +373,49 @@ mod tests {
         // 20,000 × 0.2 = 4,000 ± 4 sd (sd = 56.6).
         assert!((3_774..=4_226).contains(&n), "{n}");
         assert_eq!(run(), n);
+    }
+
+    #[test]
+    fn a_queue_with_its_own_share_is_sampled_by_it_and_the_others_by_the_rule() {
+        let rule = InviteRule {
+            share: 1.0,
+            queue_shares: parse_queue_shares("bill=0.1").unwrap(),
+            quiet: None,
+            suppress_days: 0,
+            ..InviteRule::default()
+        };
+        let mut p = Programme::new();
+        let mut sent = |purpose: &str| {
+            (0..10_000)
+                .filter(|i| {
+                    let mut e = ended(
+                        &format!("h1/2026-08-07/{purpose}{i}"),
+                        &format!("c{i}"),
+                        "2026-08-07T10:00:00+08:00",
+                    );
+                    e.purpose = purpose.into();
+                    p.decide(&e, &rule) == Decision::Sent
+                })
+                .count()
+        };
+        // 10,000 × 0.1 = 1,000 ± 4 sd (sd = 30).
+        let bill = sent("bill");
+        assert!((880..=1_120).contains(&bill), "{bill}");
+        assert_eq!(sent("open"), 10_000);
+        assert_eq!(rule.share_of("open"), 1.0);
+        assert!(
+            parse_queue_shares("bill=1.5")
+                .unwrap_err()
+                .contains("bill=1.5")
+        );
+        assert!(
+            parse_queue_shares("bill=0.1,bill=0.2")
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert_eq!(
+            queue_shares_text(&parse_queue_shares(" bill=0.1 , open=0.5").unwrap()),
+            "bill=0.1,open=0.5"
+        );
     }
 }

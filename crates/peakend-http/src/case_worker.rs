@@ -81,6 +81,24 @@ pub fn spawn(state: AppState) {
             }
         }
     });
+    // The invitation queue: drained a second after an ingest wakes it (so a busy
+    // minute's contacts are decided together), and every minute in any case (what a
+    // crash left queued).
+    let s = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = s.decider.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                () = s.shutdown.wait() => break,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = s.shutdown.wait() => break,
+            }
+            drain_invitations(&s).await;
+        }
+    });
     // The invitations on their own minute, so a slow gateway never holds the sweep.
     let s = state.clone();
     tokio::spawn(async move {
@@ -132,6 +150,43 @@ pub fn spawn(state: AppState) {
             }
         }
     });
+}
+
+/// Contacts decided in one transaction of a drain.
+pub const DRAIN_LIMIT: usize = 20_000;
+
+/// Decides every queued contact's survey invitation by its org node's rule, as of the
+/// server's clock, in transactions of [`DRAIN_LIMIT`]. A failure leaves the rest queued
+/// for the next drain, and is logged.
+pub async fn drain_invitations(state: &AppState) -> peakend_store::Decided {
+    let mut total = peakend_store::Decided::default();
+    loop {
+        let now = state.clock.now().timestamp_millis();
+        match state.store.decide_pending(now, DRAIN_LIMIT).await {
+            Ok(d) => {
+                total.sent += d.decided.sent;
+                total.held += d.decided.held;
+                total.suppressed += d.decided.suppressed;
+                total.skipped += d.decided.skipped;
+                if d.taken < DRAIN_LIMIT || state.shutdown.is_triggered() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "survey invitations not decided; they stay queued");
+                break;
+            }
+        }
+    }
+    if total.sent + total.held + total.suppressed > 0 {
+        tracing::debug!(
+            sent = total.sent,
+            held = total.held,
+            suppressed = total.suppressed,
+            "survey invitations decided"
+        );
+    }
+    total
 }
 
 /// One sweep as of the server's clock: escalations, contact erasure, then the

@@ -74,6 +74,8 @@ pub struct AppState {
     pub customer_salt: Option<Arc<str>>,
     /// How survey invitations leave (`log` unless told) and the base of their links.
     pub invites: invite_sender::Invites,
+    /// Woken when an ingest queues contacts for their survey invitations.
+    pub decider: Arc<tokio::sync::Notify>,
 }
 
 /// Request body limits: forms and small JSON everywhere, a device's event batch, and a
@@ -152,6 +154,7 @@ impl AppState {
                 .filter(|s| !s.is_empty())
                 .map(Arc::from),
             invites: invite_sender::Invites::default(),
+            decider: Arc::default(),
         }
     }
 }

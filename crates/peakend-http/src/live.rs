@@ -96,45 +96,26 @@ impl Clock {
 
 /// Applies a batch of one hall's events (the store's semantics) and, once it has
 /// committed, wakes the hall's live streams. Every ingest that should reach the live
-/// stream goes through here: the API's and the demo's.
+/// stream goes through here: the API's and the demo's. The contacts the batch ends are
+/// queued for their survey invitations in its transaction, and the decider is woken
+/// ([`crate::case_worker::drain_invitations`]).
 pub async fn ingest(
     state: &AppState,
     hall: &HallId,
     events: Vec<(usize, Event, String)>,
     refused: Vec<(usize, String, String)>,
 ) -> Result<IngestOutcome, StoreError> {
-    let outcome = state.store.ingest_events(hall, events, refused).await?;
+    let outcome = state
+        .store
+        .ingest_events_inviting(hall, events, refused)
+        .await?;
     if outcome.accepted > 0 {
         state.live.notify(hall);
     }
-    invite(state, &outcome.ended).await;
+    if !outcome.ended.is_empty() {
+        state.decider.notify_one();
+    }
     Ok(outcome)
-}
-
-/// Decides the survey invitations of the contacts an API ingest ended, by their org
-/// node's rule (none: nothing). After the events' commit: a failure here loses no event
-/// and is logged; a contact decided before (a batch sent again) is skipped, and one that
-/// ended longer ago than an invitation lives is not invited (its link would be dead).
-async fn invite(state: &AppState, ended: &[peakend_store::EndedContact]) {
-    let now = state.clock.now().timestamp_millis();
-    let fresh: Vec<_> = ended
-        .iter()
-        .filter(|c| c.ended_at > now - peakend_store::EXPIRY_MS)
-        .cloned()
-        .collect();
-    if fresh.is_empty() {
-        return;
-    }
-    match state.store.decide_invitations(&fresh, now).await {
-        Ok(d) if d.sent + d.held + d.suppressed > 0 => tracing::debug!(
-            sent = d.sent,
-            held = d.held,
-            suppressed = d.suppressed,
-            "survey invitations decided"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "survey invitations not decided"),
-    }
 }
 
 #[cfg(test)]

@@ -233,6 +233,8 @@ struct Target {
     path: String,
     /// The invitation whose link opened the form, if one did.
     bound: Option<Bound>,
+    /// A hall (customers come to it, so its busy hours matter), not a contact centre.
+    walk_in: bool,
 }
 
 /// An invitation's link (issue 22): the form bound to the visit or call it follows, so
@@ -311,6 +313,7 @@ async fn target(state: &AppState, hall: &str, q: &PageQuery) -> Result<Target, A
         named: q.journey.clone(),
         short,
         bound: None,
+        walk_in: true,
     })
 }
 
@@ -368,6 +371,7 @@ async fn link_target(
         .cloned()
         .ok_or_else(unknown)?;
     let hall = HallId::parse(node.id.as_str()).map_err(|_| unknown())?;
+    let walk_in = node.level == peakend_core::OrgLevel::Hall;
     let zone = tree.zone_of(&node.id);
     let journey = peakend_store::effective_journey(state.store.as_ref(), &node.id)
         .await?
@@ -397,6 +401,7 @@ async fn link_target(
             named: None,
             short,
             bound: Some(bound),
+            walk_in,
         },
         invitation,
     ))
@@ -1282,8 +1287,9 @@ struct ThanksPage {
     title: String,
     message: String,
     note: String,
-    /// The hall's busy-hour forecast, so the customer can pick a quiet time next visit.
-    busy_url: String,
+    /// The hall's busy-hour forecast, so the customer can pick a quiet time next visit;
+    /// none for a contact centre, which has no hall to come to.
+    busy_url: Option<String>,
 }
 
 fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, PageError> {
@@ -1305,10 +1311,18 @@ fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, Pag
             ),
             if lang.en {
                 format!(
-                    "Each phone can answer once every {hours} hours. Next time you visit, we would love to hear from you again."
+                    "Each phone can answer once every {hours} hours. Next time you {}, we would love to hear from you again.",
+                    if t.walk_in { "visit" } else { "call us" }
                 )
             } else {
-                format!("每部手机每 {hours} 小时可评价一次。下次来厅时，欢迎再告诉我们您的感受。")
+                format!(
+                    "每部手机每 {hours} 小时可评价一次。{}，欢迎再告诉我们您的感受。",
+                    if t.walk_in {
+                        "下次来厅时"
+                    } else {
+                        "下次联系我们时"
+                    }
+                )
             },
         ),
     };
@@ -1330,11 +1344,13 @@ fn thanks_page(t: &Target, lang: Lang, kind: Thanks) -> Result<Html<String>, Pag
             title: title.to_owned(),
             message,
             note,
-            busy_url: format!(
-                "/halls/{}/busy{}",
-                t.hall,
-                if lang.en { "?lang=en" } else { "" }
-            ),
+            busy_url: t.walk_in.then(|| {
+                format!(
+                    "/halls/{}/busy{}",
+                    t.hall,
+                    if lang.en { "?lang=en" } else { "" }
+                )
+            }),
         },
         lang,
     )
@@ -1694,6 +1710,7 @@ mod tests {
             short: None,
             path: "/halls/h1/survey".into(),
             bound: None,
+            walk_in: true,
         };
         let context = |public_url: Option<&str>| SurveyContext {
             limiter: RateLimiter::new(1, Duration::from_secs(60)),

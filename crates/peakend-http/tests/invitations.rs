@@ -62,6 +62,8 @@ fn visit(ticket: &str, customer: &str) -> String {
     .join("\n")
 }
 
+/// Posts a batch as a device does, then drains the invitation queue as the server's
+/// decider would a second later (the test servers run no background workers).
 async fn post_events(app: &TestApp, token: &str, body: String) {
     let resp = reqwest::Client::new()
         .post(app.url("/api/v1/events"))
@@ -71,6 +73,12 @@ async fn post_events(app: &TestApp, token: &str, body: String) {
         .await
         .unwrap();
     assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    let d = app
+        .store
+        .decide_pending(ms("2026-08-07T10:00:01+08:00"), 1000)
+        .await
+        .unwrap();
+    assert!(d.taken < 1000, "the queue is drained: {d:?}");
 }
 
 fn client() -> reqwest::Client {
@@ -170,6 +178,8 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
+        // A hall's customer is pointed at its quiet hours for the next visit.
+        assert!(resp.text().await.unwrap().contains(r#"id="busy-link""#));
 
         // Answered, joined: the response is the invitation's, with the customer's key,
         // the visit's date and segment; the invitation keeps the wait it joins to.
@@ -337,5 +347,65 @@ peakend_testkit::on_both_backends!(
             .unwrap();
         assert_eq!(second.status, "suppressed");
         assert_eq!(second.reason.as_deref(), Some("opted out"));
+    }
+);
+
+peakend_testkit::on_both_backends!(
+    a_call_s_link_thanks_without_pointing_at_a_hall_s_busy_hours,
+    |url| {
+        let mut org = peakend_testkit::small_org(&[("h1", "人民路营业厅")]);
+        org.push(peakend_core::OrgNode {
+            name: "东江客服中心".into(),
+            ..peakend_testkit::org_node("cc", Some("c"), peakend_core::OrgLevel::Centre, 0, 0)
+        });
+        let app = TestApp::spawn_with(
+            url,
+            Setup {
+                org,
+                clock: Some(peakend_http::live::Clock::accelerated(
+                    DateTime::parse_from_rfc3339("2026-08-07T10:00:00+08:00").unwrap(),
+                    1.0,
+                )),
+                ..Setup::default()
+            },
+        )
+        .await;
+        let store = &app.store;
+        let rule = InviteRule {
+            quiet: None,
+            ..InviteRule::default()
+        };
+        store
+            .set_invite_rule(&OrgNodeId::parse("p").unwrap(), &rule)
+            .await
+            .unwrap();
+        let call = EndedContact {
+            hall: HallId::parse("cc").unwrap(),
+            id: "cc/call/k1".into(),
+            channel: "hotline".into(),
+            customer: Some(key(9)),
+            segment: "全球通".into(),
+            purpose: "bill".into(),
+            staff: Some("A01".into()),
+            counter: None,
+            wait_s: Some(12),
+            outcome: Some("done".into()),
+            ended_at: ms("2026-08-07T09:40:00+08:00"),
+        };
+        let at = ms("2026-08-07T09:41:00+08:00");
+        let d = store.decide_invitations(&[call], at).await.unwrap();
+        assert_eq!(d.sent, 1, "{d:?}");
+        let id = store.invitations(None).await.unwrap()[0].id;
+        let token = token_of(store, id, at).await;
+        let resp = client()
+            .get(app.url(&format!("/i/{token}/thanks")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let html = resp.text().await.unwrap();
+        // A caller has no hall to come to: thanked, and asked to call again, not to visit.
+        assert!(html.contains("东江客服中心"), "{html}");
+        assert!(!html.contains("busy-link"), "{html}");
     }
 );

@@ -118,6 +118,8 @@ pub(crate) trait IngestTx {
     /// Records the ended contacts of known customers in `customer_contact`
     /// ([`INSERT_CUSTOMER_CONTACT`]), once per contact: a replay adds nothing.
     async fn record_contacts(&mut self, contacts: &[&EndedContact]) -> Result<()>;
+    /// Queues ended contacts for their survey invitations ([`INSERT_INVITE_PENDING`]).
+    async fn queue_invitations(&mut self, contacts: &[&EndedContact]) -> Result<()>;
 }
 
 /// How many halls' days an ingest keeps (a province of 2,000 halls fits); beyond that
@@ -235,6 +237,7 @@ pub(crate) async fn apply_batch(
     refused: Vec<Refusal>,
     mut cached: Option<CachedDay>,
     now: i64,
+    invite: bool,
 ) -> Result<(IngestOutcome, Option<CachedDay>)> {
     let mut outcome = IngestOutcome::default();
     let mut quarantine: Vec<Refused> = refused
@@ -443,6 +446,13 @@ pub(crate) async fn apply_batch(
     if !known.is_empty() {
         db.record_contacts(&known).await?;
     }
+    // Queued for their invitations with the events that ended them: a crash after the
+    // commit loses no decision. The decider drops those whose link would be dead by its
+    // own clock (the halls' clock, which a demo or a test runs apart from this one).
+    if invite && !outcome.ended.is_empty() {
+        let ended: Vec<&EndedContact> = outcome.ended.iter().collect();
+        db.queue_invitations(&ended).await?;
+    }
     quarantine.sort_by_key(|r| r.pos);
     for r in &quarantine {
         // A batch sent again is reported again but quarantined once.
@@ -558,6 +568,13 @@ pub(crate) const SELECT_DAY_EVENTS: &str =
     "SELECT events FROM event_day WHERE hall_id = $1 AND day_start = $2";
 pub(crate) const SET_DAY_EVENTS: &str = "INSERT INTO event_day (hall_id, day_start, events)
      VALUES ($1, $2, $3) ON CONFLICT (hall_id, day_start) DO UPDATE SET events = excluded.events";
+
+/// An ended contact queued for its invitation: contact id, hall, channel, customer,
+/// segment, purpose, staff, counter, wait, outcome, when it ended. An append.
+pub(crate) const INSERT_INVITE_PENDING: &str = "INSERT INTO invite_pending
+     (contact_id, hall_id, channel, customer_key, segment, purpose, staff, counter, wait_s,
+      outcome, ended_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// An ended contact of a known customer: contact id, customer key, channel, hall,
 /// purpose, outcome, resolved (1 or 0), when it ended. One key lookup per row.

@@ -54,6 +54,14 @@ pub struct Decided {
     pub skipped: usize,
 }
 
+/// What one drain of the queue ([`InvitationStore::decide_pending`]) did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Drained {
+    /// Contacts taken from the queue (all of them decided or skipped).
+    pub taken: usize,
+    pub decided: Decided,
+}
+
 /// One reminder, this long after the invitation is sent, while it is unanswered.
 pub const REMINDER_AFTER_MS: i64 = 24 * 3_600_000;
 
@@ -120,6 +128,16 @@ pub trait InvitationStore: Send + Sync {
     /// decision (not for contacts outside the sample), an outbox entry for each sent or
     /// held one. A contact decided before is skipped, so a retry decides nothing twice.
     async fn decide_invitations(&self, contacts: &[EndedContact], at_ms: i64) -> Result<Decided>;
+
+    /// Queues contacts for [`InvitationStore::decide_pending`] (the ingest queues its own
+    /// in its transaction: [`crate::Store::ingest_events_inviting`]).
+    async fn queue_invitations(&self, contacts: &[EndedContact]) -> Result<()>;
+
+    /// Decides up to `limit` queued contacts, oldest first, at `at_ms` and takes them
+    /// off the queue, in one transaction (contacts that ended more than 72 hours before
+    /// `at_ms` are dropped unasked). One drain at a time; `taken` below `limit` means
+    /// the queue is empty.
+    async fn decide_pending(&self, at_ms: i64, limit: usize) -> Result<Drained>;
 
     /// Records that a customer opted out; later contacts of theirs are suppressed.
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()>;

@@ -49,6 +49,8 @@ struct Job {
     /// Small batches go first. Decided by the whole batch: the last part of a large
     /// one may be small, but must not overtake the parts before it.
     small: bool,
+    /// Queue the ended contacts for their survey invitations.
+    invite: bool,
     reply: oneshot::Sender<Result<IngestOutcome>>,
 }
 
@@ -121,8 +123,9 @@ impl SqliteWriter {
         rules: Rules,
         events: Vec<Item>,
         refused: Vec<Refusal>,
+        invite: bool,
     ) -> Result<IngestOutcome> {
-        let (jobs, answers, mut outcome) = jobs_of(hall, &rules, events, refused);
+        let (jobs, answers, mut outcome) = jobs_of(hall, &rules, events, refused, invite);
         {
             let mut q = self.shared.queue.lock().expect("writer queue lock");
             if q.stopped {
@@ -160,6 +163,7 @@ fn jobs_of(
     rules: &Rules,
     events: Vec<Item>,
     refused: Vec<Refusal>,
+    invite: bool,
 ) -> (Vec<Job>, Vec<Answer>, IngestOutcome) {
     let small = events.len() + refused.len() <= SMALL_BATCH;
     let (parts, outcome) = ingest::parts(events, refused, PART_EVENTS);
@@ -173,6 +177,7 @@ fn jobs_of(
                 events,
                 refused,
                 small,
+                invite,
                 reply,
             };
             (job, answer)
@@ -381,6 +386,7 @@ fn write_group(
             rules,
             events,
             refused,
+            invite,
             reply,
             ..
         } = job;
@@ -391,7 +397,7 @@ fn write_group(
             .and_then(|()| {
                 let mut tx = Tx { conn };
                 runtime.block_on(ingest::apply_batch(
-                    &mut tx, &hall, &rules, events, refused, cached, now,
+                    &mut tx, &hall, &rules, events, refused, cached, now, invite,
                 ))
             });
         let result = match result {
@@ -624,6 +630,28 @@ impl IngestTx for Tx<'_> {
         Ok(())
     }
 
+    async fn queue_invitations(&mut self, contacts: &[&crate::EndedContact]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&numbered(ingest::INSERT_INVITE_PENDING))?;
+        for c in contacts {
+            stmt.execute(params![
+                c.id,
+                c.hall.as_str(),
+                c.channel,
+                c.customer,
+                c.segment,
+                c.purpose,
+                c.staff,
+                c.counter,
+                c.wait_s,
+                c.outcome,
+                c.ended_at
+            ])?;
+        }
+        Ok(())
+    }
+
     async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize> {
         use crate::cases::{contact_key, opened_body, opened_note, sql as q};
         let mut opened = 0;
@@ -701,7 +729,7 @@ mod tests {
             })
             .collect();
         let hall = HallId::parse("h1").unwrap();
-        let (jobs, answers, _) = jobs_of(&hall, &Rules::default(), items, vec![]);
+        let (jobs, answers, _) = jobs_of(&hall, &Rules::default(), items, vec![], false);
         assert_eq!(
             jobs.iter().map(Job::size).collect::<Vec<_>>(),
             [PART_EVENTS, 50]

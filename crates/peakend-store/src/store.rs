@@ -118,6 +118,17 @@ pub trait Store:
         refused: Vec<(usize, String, String)>,
     ) -> Result<IngestOutcome>;
 
+    /// As [`Store::ingest_events`], and queues the contacts the batch ends for their
+    /// survey invitations in the same transaction (see
+    /// [`crate::InvitationStore::decide_pending`]): the API's ingest, and a replay asked
+    /// to invite.
+    async fn ingest_events_inviting(
+        &self,
+        hall: &HallId,
+        events: Vec<(usize, Event, String)>,
+        refused: Vec<(usize, String, String)>,
+    ) -> Result<IngestOutcome>;
+
     /// A hall's stored events with `at` in [from_ms, to_ms), in replay order.
     async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>>;
 

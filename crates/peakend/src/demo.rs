@@ -317,10 +317,12 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
 /// invited, none twice in 30 days, none sent 21:00–08:00 (held to the morning), through
 /// the `log` sender. Set on every run (a rule is replaced, not added).
 async fn invite_rule(store: &SqlStore) -> anyhow::Result<()> {
-    use peakend_core::invitation::{InviteRule, parse_quiet};
+    use peakend_core::invitation::{InviteRule, parse_queue_shares, parse_quiet};
     use peakend_store::InvitationStore;
     let rule = InviteRule {
         share: 0.3,
+        // The centre's billing line is its busiest: one call in ten is enough.
+        queue_shares: parse_queue_shares("billing=0.1").map_err(anyhow::Error::msg)?,
         quotas: Default::default(),
         suppress_days: 30,
         quiet: Some(parse_quiet("21:00-08:00").map_err(anyhow::Error::msg)?),
@@ -330,7 +332,7 @@ async fn invite_rule(store: &SqlStore) -> anyhow::Result<()> {
         .await
         .context("setting the demo's invitation rule")?;
     outln!(
-        "invitations: 30% of ended contacts of {}, none twice in 30 days, quiet 21:00-08:00, log sender (peakend survey invitations)",
+        "invitations: 30% of ended contacts of {} (10% of billing calls), none twice in 30 days, quiet 21:00-08:00, log sender (peakend survey invitations)",
         PROVINCE.0
     );
     Ok(())
@@ -359,6 +361,83 @@ async fn centre(store: &SqlStore) -> anyhow::Result<()> {
     outln!(
         "centre {CENTRE}: {} call events of {day} (peakend kpi --org {CENTRE} --from {day} --to {day})",
         o.accepted + o.duplicates
+    );
+    monitored_calls(store, day).await
+}
+
+/// Every 15th answered call of the centre's day scored by a quality monitor against the
+/// hotline's standards a recording can judge, once; each agent a little better or worse,
+/// so `compliance --org demo-centre --by agent` has figures.
+async fn monitored_calls(store: &SqlStore, day: chrono::NaiveDate) -> anyhow::Result<()> {
+    use peakend_core::audit::Checker;
+    use peakend_store::{AuditStore, NewAudit, NewAuditItem};
+    let centre = peakend_core::HallId::parse(CENTRE)?;
+    let done = store
+        .audits(&centre, 0)
+        .await?
+        .iter()
+        .filter(|a| a.kind == Checker::Monitoring.as_str())
+        .count();
+    if done > 0 {
+        outln!(
+            "call monitoring: {done} calls scored (peakend compliance --org {CENTRE} --by agent)"
+        );
+        return Ok(());
+    }
+    let journey = crate::journey(store, &peakend_core::JourneyKey::parse("hotline")?).await?;
+    let list = peakend_core::checklist::checklist(&journey, Checker::Monitoring);
+    let answered: Vec<(String, String)> = centre_day(day, 400)
+        .iter()
+        .filter_map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).ok()?;
+            (v["type"] == "call_answered").then(|| {
+                Some((
+                    v["call"].as_str()?.to_owned(),
+                    v["agent"].as_str()?.to_owned(),
+                ))
+            })?
+        })
+        .collect();
+    let mut n = 0u64;
+    let mut scored = 0;
+    for (call, agent) in answered.iter().step_by(15) {
+        let skill: u64 = agent.trim_start_matches('a').parse().unwrap_or(6);
+        let items: Vec<NewAuditItem> = list
+            .items()
+            .filter_map(|(m, i)| {
+                let (_, s) = journey.standard(i.standard.as_str())?;
+                let verify = s.check.as_ref()?.verify;
+                n += 1;
+                let pass = (n * 2_654_435_761) % 100 < 95 - 3 * skill;
+                let result = demo_result(&verify, pass);
+                Some(NewAuditItem {
+                    standard: s.key.clone(),
+                    moment: peakend_core::MomentKey::parse(&m.key).ok()?,
+                    passed: verify.passes(verify.parse_result(&result).ok()?),
+                    result,
+                    note: None,
+                    photo: None,
+                })
+            })
+            .collect();
+        store
+            .record_audit(&NewAudit {
+                hall: centre.clone(),
+                kind: Checker::Monitoring,
+                at_ms: local_noon(day) + 8 * 3_600_000,
+                day,
+                journey: journey.key().clone(),
+                by: "monitor".into(),
+                call: Some(call.clone()),
+                agent: Some(agent.clone()),
+                items,
+            })
+            .await
+            .context("loading the demo's call monitoring")?;
+        scored += 1;
+    }
+    outln!(
+        "call monitoring: {scored} calls of {day} scored (peakend compliance --org {CENTRE} --by agent)"
     );
     Ok(())
 }

@@ -251,8 +251,24 @@ async fn ingest(store: &impl Store, file: &std::path::Path, invite: bool) -> any
         }
         anyhow::Ok(tally)
     };
-    let ((unplaced, read_error), tally) = tokio::try_join!(read, write)?;
+    let ((unplaced, read_error), mut tally) = tokio::try_join!(read, write)?;
     progress.finish_and_clear();
+    if invite {
+        // The contacts the replay queued, decided together (what a server's decider does).
+        loop {
+            let now = chrono::Utc::now().timestamp_millis();
+            let d = store
+                .decide_pending(now, DRAIN)
+                .await
+                .with_context(|| format!("{name}: survey invitations (still queued)"))?;
+            tally.invited.sent += d.decided.sent;
+            tally.invited.held += d.decided.held;
+            tally.invited.suppressed += d.decided.suppressed;
+            if d.taken < DRAIN {
+                break;
+            }
+        }
+    }
     if let Some(e) = read_error {
         anyhow::bail!(
             "{name}: {e}; the lines before it were applied (a rerun counts them as duplicates)"
@@ -298,6 +314,9 @@ async fn ingest(store: &impl Store, file: &std::path::Path, invite: bool) -> any
     Ok(())
 }
 
+/// Queued contacts decided in one transaction.
+const DRAIN: usize = 20_000;
+
 /// Applies one hall's held lines, in batches of at most [`BATCH`].
 async fn apply(
     store: &impl Store,
@@ -311,26 +330,20 @@ async fn apply(
     let mut refused = Some(held.refused);
     while events.peek().is_some() || refused.as_ref().is_some_and(|r| !r.is_empty()) {
         let batch: Vec<_> = events.by_ref().take(BATCH).collect();
-        let out = store
-            .ingest_events(hall, batch, refused.take().unwrap_or_default())
-            .await
-            .with_context(|| format!("{name}: hall {hall}"))?;
+        let refused = refused.take().unwrap_or_default();
+        // Asked to invite: the contacts it ends are queued in its transaction.
+        let out = if invite {
+            store.ingest_events_inviting(hall, batch, refused).await
+        } else {
+            store.ingest_events(hall, batch, refused).await
+        }
+        .with_context(|| format!("{name}: hall {hall}"))?;
         tally.accepted += out.accepted;
         tally.released += out.released;
         tally.duplicates += out.duplicates;
         tally
             .rejected
             .extend(out.rejected.into_iter().map(|r| (r.line, r.reason)));
-        if invite && !out.ended.is_empty() {
-            let now = chrono::Utc::now().timestamp_millis();
-            let d = store
-                .decide_invitations(&out.ended, now)
-                .await
-                .with_context(|| format!("{name}: hall {hall}: survey invitations"))?;
-            tally.invited.sent += d.sent;
-            tally.invited.held += d.held;
-            tally.invited.suppressed += d.suppressed;
-        }
     }
     Ok(tally)
 }

@@ -156,6 +156,13 @@ enum Command {
     /// Time the reading of comments (one a line) for bench/comments.py
     #[command(hide = true)]
     BenchComments { file: std::path::PathBuf },
+    /// Decide a file of ended contacts in batches for bench/invitations.py
+    #[command(hide = true)]
+    BenchInvitations {
+        file: std::path::PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
 }
 
 /// How survey invitations leave the server.
@@ -380,6 +387,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,
         Command::BenchComments { file } => comments_cmd::bench(&file),
+        Command::BenchInvitations { file, batch } => {
+            survey_cmd::bench_invitations(&cli.db, &file, batch).await
+        }
         Command::Org(cmd) => org_cmd::run(&cli.db, cmd).await,
         Command::Serve {
             addr,

@@ -59,6 +59,9 @@ pub enum SurveyCmd {
         /// Share of ended contacts invited, 0–1 (a replayable draw by the contact's id)
         #[arg(long)]
         share: f64,
+        /// Shares of particular queues (a call's queue, a visit's service): QUEUE=S,…
+        #[arg(long, value_name = "QUEUE=S,…")]
+        queue_share: Option<String>,
         /// Weekly quotas per segment × purpose: SEGMENT:PURPOSE=N,…
         #[arg(long)]
         quota: Option<String>,
@@ -203,16 +206,22 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
         SurveyCmd::InviteRule {
             org,
             share,
+            queue_share,
             quota,
             suppress_days,
             quiet,
         } => {
-            use peakend_core::invitation::{InviteRule, parse_quiet, parse_quotas, quiet_text};
+            use peakend_core::invitation::{
+                InviteRule, parse_queue_shares, parse_quiet, parse_quotas, queue_shares_text,
+                quiet_text,
+            };
             if !(0.0..=1.0).contains(&share) {
                 bail!("--share {share}: must be between 0 and 1");
             }
             let quotas = parse_quotas(quota.as_deref().unwrap_or(""))
                 .map_err(|e| anyhow::anyhow!("--quota: {e}"))?;
+            let queue_shares = parse_queue_shares(queue_share.as_deref().unwrap_or(""))
+                .map_err(|e| anyhow::anyhow!("--queue-share: {e}"))?;
             let quiet = match quiet.trim() {
                 "none" | "" => None,
                 q => Some(parse_quiet(q).map_err(|e| anyhow::anyhow!("--quiet: {e}"))?),
@@ -220,6 +229,7 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
             let store = crate::init(db).await?;
             let rule = InviteRule {
                 share,
+                queue_shares,
                 quotas,
                 suppress_days,
                 quiet,
@@ -228,8 +238,13 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                 .set_invite_rule(&org, &rule)
                 .await
                 .with_context(|| format!("--org {org}: rule not set"))?;
+            let queues = if rule.queue_shares.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", queue_shares_text(&rule.queue_shares))
+            };
             outln!(
-                "{org}: invite {:.0}% of ended contacts, {} quota cell(s), suppressed {suppress_days} days, quiet {}",
+                "{org}: invite {:.0}% of ended contacts{queues}, {} quota cell(s), suppressed {suppress_days} days, quiet {}",
                 share * 100.0,
                 rule.quotas.len(),
                 rule.quiet.map(quiet_text).unwrap_or_else(|| "none".into())
@@ -280,5 +295,74 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Decides a file of ended contacts (CSV: hall,id,channel,customer,segment,purpose,
+/// staff,counter,wait_s,outcome,ended_at) as the server's decider does: queued (not
+/// timed; the ingest queues them in its own transactions), then drained `batch` at a
+/// time, each drain at the latest end it holds; prints the time and the counts
+/// (bench/invitations.py).
+pub async fn bench_invitations(
+    db: &str,
+    file: &std::path::Path,
+    batch: usize,
+) -> anyhow::Result<()> {
+    use peakend_core::customer::EndedContact;
+    let mut contacts = Vec::new();
+    let mut reader = csv::Reader::from_path(file).with_context(|| file.display().to_string())?;
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    for (i, row) in reader.records().enumerate() {
+        let r = row.with_context(|| format!("{}: row {}", file.display(), i + 2))?;
+        let field = |k: usize| r.get(k).unwrap_or("");
+        contacts.push(EndedContact {
+            hall: peakend_core::HallId::parse(field(0))
+                .map_err(|e| anyhow::anyhow!("row {}: hall: {e}", i + 2))?,
+            id: field(1).to_owned(),
+            channel: field(2).to_owned(),
+            customer: opt(field(3)),
+            segment: field(4).to_owned(),
+            purpose: field(5).to_owned(),
+            staff: opt(field(6)),
+            counter: opt(field(7)),
+            wait_s: field(8).parse().ok(),
+            outcome: opt(field(9)),
+            ended_at: field(10)
+                .parse()
+                .with_context(|| format!("row {}: ended_at", i + 2))?,
+        });
+    }
+    let store = crate::init(db).await?;
+    let queued = std::time::Instant::now();
+    store.queue_invitations(&contacts).await?;
+    let queue_s = queued.elapsed().as_secs_f64();
+    let batch = batch.max(1);
+    let start = std::time::Instant::now();
+    let mut total = peakend_store::Decided::default();
+    let mut drains = 0usize;
+    for chunk in contacts.chunks(batch) {
+        let at = chunk.iter().map(|c| c.ended_at).max().unwrap_or(0);
+        let d = store.decide_pending(at, batch).await?;
+        total.sent += d.decided.sent;
+        total.held += d.decided.held;
+        total.suppressed += d.decided.suppressed;
+        total.skipped += d.decided.skipped;
+        drains += 1;
+    }
+    let took = start.elapsed().as_secs_f64();
+    outln!(
+        "{}",
+        serde_json::json!({
+            "contacts": contacts.len(),
+            "batch": batch,
+            "calls": drains,
+            "queue_s": queue_s,
+            "total_s": took,
+            "sent": total.sent,
+            "held": total.held,
+            "suppressed": total.suppressed,
+            "skipped": total.skipped,
+        })
+    );
     Ok(())
 }

@@ -2101,16 +2101,20 @@ peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
         ],
     );
     let customer = "a".repeat(64);
+    // Yesterday in the hall's zone: a contact that ended within the 72 hours a link lives.
+    let yesterday = (chrono::Utc::now() + chrono::Duration::hours(8) - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
     let visit = |t: &str, day: &str| {
         [
-            format!(r#"{{"id":"{t}i","hall":"h1","type":"ticket_issued","at":"2026-08-{day}T09:00:00+08:00","ticket":"{t}","service":"缴费","customer":"{customer}"}}"#),
-            format!(r#"{{"id":"{t}c","hall":"h1","type":"called","at":"2026-08-{day}T09:12:00+08:00","ticket":"{t}","counter":"c1","staff":"S01"}}"#),
-            format!(r#"{{"id":"{t}s","hall":"h1","type":"service_started","at":"2026-08-{day}T09:12:00+08:00","ticket":"{t}","counter":"c1"}}"#),
-            format!(r#"{{"id":"{t}e","hall":"h1","type":"service_ended","at":"2026-08-{day}T09:20:00+08:00","ticket":"{t}","counter":"c1","outcome":"done"}}"#),
+            format!(r#"{{"id":"{t}i","hall":"h1","type":"ticket_issued","at":"{day}T09:00:00+08:00","ticket":"{t}","service":"缴费","customer":"{customer}"}}"#),
+            format!(r#"{{"id":"{t}c","hall":"h1","type":"called","at":"{day}T09:12:00+08:00","ticket":"{t}","counter":"c1","staff":"S01"}}"#),
+            format!(r#"{{"id":"{t}s","hall":"h1","type":"service_started","at":"{day}T09:12:00+08:00","ticket":"{t}","counter":"c1"}}"#),
+            format!(r#"{{"id":"{t}e","hall":"h1","type":"service_ended","at":"{day}T09:20:00+08:00","ticket":"{t}","counter":"c1","outcome":"done"}}"#),
         ]
         .join("\n")
     };
-    let file = write(dir.path(), "d1.ndjson", visit("A1", "07").as_bytes());
+    let file = write(dir.path(), "d1.ndjson", visit("A1", &yesterday).as_bytes());
     let out = ok(url, &["events", "ingest", &file]);
     assert!(!out.contains("survey invitations"), "{out}");
     let list = |url: &str| -> Value {
@@ -2118,7 +2122,7 @@ peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
     };
     assert_eq!(list(url).as_array().unwrap().len(), 0);
 
-    let file = write(dir.path(), "d2.ndjson", visit("B1", "08").as_bytes());
+    let file = write(dir.path(), "d2.ndjson", visit("B1", &yesterday).as_bytes());
     let out = ok(url, &["events", "ingest", "--invite", &file]);
     assert!(
         out.contains("survey invitations: 1 sent, 0 held for quiet hours, 0 suppressed"),
@@ -2126,12 +2130,21 @@ peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
     );
     let l = list(url);
     assert_eq!(l.as_array().unwrap().len(), 1, "{l}");
-    assert_eq!(l[0]["contact"], "h1/2026-08-08/B1");
+    assert_eq!(l[0]["contact"], format!("h1/{yesterday}/B1"));
     assert_eq!(l[0]["wait_s"], 720);
     assert_eq!(l[0]["staff"], "S01");
     // Replayed again with --invite: the events are duplicates and nothing is decided.
     let out = ok(url, &["events", "ingest", "--invite", &file]);
     assert!(out.contains("0 accepted, 4 duplicates"), "{out}");
+    assert_eq!(list(url).as_array().unwrap().len(), 1);
+    // A visit of August, replayed now with --invite: its link would be long dead.
+    let file = write(
+        dir.path(),
+        "old.ndjson",
+        visit("Z9", "2026-08-08").as_bytes(),
+    );
+    let out = ok(url, &["events", "ingest", "--invite", &file]);
+    assert!(out.contains("survey invitations: 0 sent"), "{out}");
     assert_eq!(list(url).as_array().unwrap().len(), 1);
     // A phone number in place of a key is refused by line, never stored.
     let bad = r#"{"id":"x1","hall":"h1","type":"ticket_issued","at":"2026-08-08T10:00:00+08:00","ticket":"C1","service":"缴费","customer":"13800138000"}"#;

@@ -10,13 +10,14 @@ pub(super) async fn ingest_events(
     hall: &HallId,
     events: Vec<(usize, Event, String)>,
     refused: Vec<(usize, String, String)>,
+    invite: bool,
 ) -> Result<IngestOutcome> {
     let rules = store.ingest_rules(hall).await?;
     let pool = match &store.pool {
         Pool::Sqlite(_) => {
             return store
                 .sqlite_writer()?
-                .ingest(hall, rules, events, refused)
+                .ingest(hall, rules, events, refused, invite)
                 .await;
         }
         Pool::Postgres(pool) => pool,
@@ -37,6 +38,7 @@ pub(super) async fn ingest_events(
         refused,
         cached,
         now_ms(),
+        invite,
     )
     .await?;
     tx.commit().await?;
@@ -461,6 +463,26 @@ impl IngestTx for PgIngest<'_, '_> {
                 .bind(&c.purpose)
                 .bind(&c.outcome)
                 .bind(i32::from(c.resolved()))
+                .bind(c.ended_at)
+                .execute(&mut **self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn queue_invitations(&mut self, contacts: &[&crate::EndedContact]) -> Result<()> {
+        for c in contacts {
+            sqlx::query(ingest::INSERT_INVITE_PENDING)
+                .bind(&c.id)
+                .bind(c.hall.as_str())
+                .bind(&c.channel)
+                .bind(&c.customer)
+                .bind(&c.segment)
+                .bind(&c.purpose)
+                .bind(&c.staff)
+                .bind(&c.counter)
+                .bind(c.wait_s)
+                .bind(&c.outcome)
                 .bind(c.ended_at)
                 .execute(&mut **self.tx)
                 .await?;

@@ -10,18 +10,16 @@ use peakend_core::time::Zone;
 
 use super::*;
 use crate::invitations::{
-    AnsweredVisit, Decided, EXPIRY_MS, EndedContact, Invitation, InvitationCount, InvitationStore,
-    InviteRule, Outgoing, REMINDER_AFTER_MS, SEND_ERROR_MAX_CHARS,
+    AnsweredVisit, Decided, Drained, EXPIRY_MS, EndedContact, Invitation, InvitationCount,
+    InvitationStore, InviteRule, Outgoing, REMINDER_AFTER_MS, SEND_ERROR_MAX_CHARS,
 };
 
 fn rule_of_row(
-    node: String,
-    share: f64,
-    quotas: String,
-    suppress_days: i64,
-    quiet: Option<String>,
+    (node, share, quotas, suppress_days, quiet, queue_shares): RuleRow,
 ) -> Result<(OrgNodeId, InviteRule)> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("invite rule of {node}: {what}"));
+    let queue_shares: BTreeMap<String, f64> =
+        serde_json::from_str(&queue_shares).map_err(|_| corrupt("queue_shares"))?;
     let cells: Vec<(String, String, u32)> =
         serde_json::from_str(&quotas).map_err(|_| corrupt("quotas"))?;
     let text = cells
@@ -33,6 +31,7 @@ fn rule_of_row(
         OrgNodeId::parse(node.as_str()).map_err(|_| corrupt("node"))?,
         InviteRule {
             share,
+            queue_shares,
             quotas: parse_quotas(&text).map_err(|_| corrupt("quotas"))?,
             suppress_days: u32::try_from(suppress_days).map_err(|_| corrupt("suppress_days"))?,
             quiet: quiet
@@ -42,6 +41,8 @@ fn rule_of_row(
         },
     ))
 }
+
+type RuleRow = (String, f64, String, i64, Option<String>, String);
 
 type InvitationRow = (
     i64,
@@ -109,6 +110,17 @@ impl InvitationStore for SqlStore {
                 rule.share
             )));
         }
+        if let Some((q, s)) = rule
+            .queue_shares
+            .iter()
+            .find(|(_, s)| !(0.0..=1.0).contains(*s))
+        {
+            return Err(StoreError::Invalid(format!(
+                "queue share {q}={s}: must be between 0 and 1"
+            )));
+        }
+        let queue_shares = serde_json::to_string(&rule.queue_shares)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let quotas: Vec<(&str, &str, u32)> = rule
             .quotas
             .iter()
@@ -131,8 +143,9 @@ impl InvitationStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO invite_rule (node_id, share, quotas, suppress_days, quiet, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO invite_rule (node_id, share, quotas, suppress_days, quiet, updated_at,
+                   queue_shares)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(node.as_str())
             .bind(rule.share)
@@ -140,6 +153,7 @@ impl InvitationStore for SqlStore {
             .bind(i64::from(rule.suppress_days))
             .bind(quiet.as_deref())
             .bind(now_ms())
+            .bind(&queue_shares)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -148,16 +162,15 @@ impl InvitationStore for SqlStore {
     }
 
     async fn invite_rules(&self) -> Result<Vec<(OrgNodeId, InviteRule)>> {
-        let rows: Vec<(String, f64, String, i64, Option<String>)> = on_pool!(self, pool => {
+        let rows: Vec<RuleRow> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT node_id, share, quotas, suppress_days, quiet FROM invite_rule ORDER BY node_id",
+                "SELECT node_id, share, quotas, suppress_days, quiet, queue_shares
+                 FROM invite_rule ORDER BY node_id",
             )
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter()
-            .map(|(n, s, q, d, quiet)| rule_of_row(n, s, q, d, quiet))
-            .collect()
+        rows.into_iter().map(rule_of_row).collect()
     }
 
     async fn decide_invitations(&self, contacts: &[EndedContact], at_ms: i64) -> Result<Decided> {
@@ -173,12 +186,95 @@ impl InvitationStore for SqlStore {
             return Ok(out);
         }
         match &self.pool {
-            Pool::Sqlite(pool) => decide_sqlite(pool, &tree, &rules, plan, at_ms, &mut out).await?,
+            Pool::Sqlite(pool) => {
+                // Written at once: a read snapshot could not become a write after the
+                // event writer's next commit.
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                decide_sqlite(&mut tx, &tree, &rules, plan, at_ms, &mut out).await?;
+                tx.commit().await?;
+            }
             Pool::Postgres(pool) => {
-                decide_postgres(pool, &tree, &rules, plan, at_ms, &mut out).await?
+                let mut tx = pool.begin().await?;
+                decide_postgres(&mut tx, &tree, &rules, plan, at_ms, &mut out).await?;
+                tx.commit().await?;
             }
         }
         Ok(out)
+    }
+
+    async fn queue_invitations(&self, contacts: &[EndedContact]) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for c in contacts {
+                sqlx::query(crate::ingest::INSERT_INVITE_PENDING)
+                    .bind(&c.id)
+                    .bind(c.hall.as_str())
+                    .bind(&c.channel)
+                    .bind(&c.customer)
+                    .bind(&c.segment)
+                    .bind(&c.purpose)
+                    .bind(&c.staff)
+                    .bind(&c.counter)
+                    .bind(c.wait_s)
+                    .bind(&c.outcome)
+                    .bind(c.ended_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn decide_pending(&self, at_ms: i64, limit: usize) -> Result<Drained> {
+        // One drain at a time in this process: two would read the same queue.
+        let _one = self.decider.lock().await;
+        let tree = self.org_tree().await?;
+        let rules: HashMap<OrgNodeId, InviteRule> =
+            self.invite_rules().await?.into_iter().collect();
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let mut drained = Drained::default();
+        macro_rules! drain {
+            ($tx:ident, $decide:ident) => {{
+                let rows: Vec<PendingRow> = sqlx::query_as(
+                    "SELECT id, contact_id, hall_id, channel, customer_key, segment, purpose,
+                       staff, counter, wait_s, outcome, ended_at
+                     FROM invite_pending ORDER BY id LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&mut *$tx)
+                .await?;
+                let Some(last) = rows.last().map(|r| r.0) else {
+                    return Ok(drained);
+                };
+                drained.taken = rows.len();
+                let contacts = pending_contacts(rows, at_ms, &mut drained.decided);
+                let plan = plan_decisions(&tree, &rules, &contacts, &mut drained.decided)?;
+                if !plan.candidates.is_empty() {
+                    $decide(&mut $tx, &tree, &rules, plan, at_ms, &mut drained.decided).await?;
+                }
+                sqlx::query("DELETE FROM invite_pending WHERE id <= $1")
+                    .bind(last)
+                    .execute(&mut *$tx)
+                    .await?;
+                $tx.commit().await?;
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                drain!(tx, decide_sqlite)
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // Nodes sharing the database drain one at a time too.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('invite_pending'))")
+                    .execute(&mut *tx)
+                    .await?;
+                drain!(tx, decide_postgres)
+            }
+        }
+        Ok(drained)
     }
 
     async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>> {
@@ -320,7 +416,7 @@ impl InvitationStore for SqlStore {
             sqlx::query(
                 "UPDATE invite_outbox SET sent_at = $2, token = NULL, last_error = 'opted out'
                  WHERE sent_at IS NULL AND invitation_id IN
-                   (SELECT id FROM invitation WHERE customer_key = $1)",
+                   (SELECT id FROM invitation WHERE customer_key = $1 AND status <> 'suppressed')",
             )
             .bind(customer_key)
             .bind(at_ms)
@@ -482,6 +578,65 @@ impl InvitationStore for SqlStore {
     }
 }
 
+type PendingRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+);
+
+/// The queued contacts still worth deciding: one whose link would already be dead, or
+/// whose hall is no longer a valid id, is dropped from the queue as skipped.
+fn pending_contacts(rows: Vec<PendingRow>, at_ms: i64, out: &mut Decided) -> Vec<EndedContact> {
+    rows.into_iter()
+        .filter_map(
+            |(
+                _,
+                id,
+                hall,
+                channel,
+                customer,
+                segment,
+                purpose,
+                staff,
+                counter,
+                wait_s,
+                outcome,
+                ended_at,
+            )| {
+                let fresh = ended_at > at_ms - EXPIRY_MS;
+                match HallId::parse(hall.as_str()) {
+                    Ok(hall) if fresh => Some(EndedContact {
+                        hall,
+                        id,
+                        channel,
+                        customer,
+                        segment,
+                        purpose,
+                        staff,
+                        counter,
+                        wait_s,
+                        outcome,
+                        ended_at,
+                    }),
+                    _ => {
+                        out.skipped += 1;
+                        None
+                    }
+                }
+            },
+        )
+        .collect()
+}
+
 /// A contact drawn in its rule's sample and not decided earlier in its batch: what the
 /// database is asked about.
 struct Candidate<'a> {
@@ -539,7 +694,7 @@ fn plan_decisions<'a>(
         };
         // Outside the sample: nothing to decide or store (the draw is the contact id's,
         // the same in every replay).
-        if draw(&c.id) >= rules[&node].share {
+        if draw(&c.id) >= rules[&node].share_of(&c.purpose) {
             out.skipped += 1;
             continue;
         }
@@ -740,14 +895,13 @@ fn token_hash(token: &str) -> String {
 const SQLITE_VALUES: usize = 30_000;
 
 async fn decide_sqlite(
-    pool: &SqlitePool,
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     tree: &OrgTree,
     rules: &HashMap<OrgNodeId, InviteRule>,
     plan: Plan<'_>,
     at_ms: i64,
     out: &mut Decided,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
     let json = |v: &[&str]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let ids: Vec<&str> = plan
         .candidates
@@ -769,7 +923,7 @@ async fn decide_sqlite(
             "SELECT contact_id FROM invitation WHERE contact_id IN (SELECT value FROM json_each($1))",
         )
         .bind(json(chunk))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         seen.decided.extend(rows.into_iter().map(|(c,)| c));
     }
@@ -778,7 +932,7 @@ async fn decide_sqlite(
             "SELECT customer_key FROM invite_optout WHERE customer_key IN (SELECT value FROM json_each($1))",
         )
         .bind(json(chunk))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
         let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -789,7 +943,7 @@ async fn decide_sqlite(
         )
         .bind(json(chunk))
         .bind(plan.since)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         seen.last_invited.extend(rows);
     }
@@ -804,7 +958,7 @@ async fn decide_sqlite(
             .bind(&purpose)
             .bind(lo)
             .bind(hi)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             seen.in_cells.extend(
                 rows.into_iter()
@@ -846,7 +1000,7 @@ async fn decide_sqlite(
                 .bind(c.ended_at);
         }
         let made: HashMap<String, i64> = q
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?
             .into_iter()
             .map(|(id, contact)| (contact, id))
@@ -869,28 +1023,26 @@ async fn decide_sqlite(
         for (id, kind, token, due) in chunk {
             q = q.bind(id).bind(*kind).bind(*token).bind(due);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
 async fn decide_postgres(
-    pool: &PgPool,
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     tree: &OrgTree,
     rules: &HashMap<OrgNodeId, InviteRule>,
     plan: Plan<'_>,
     at_ms: i64,
     out: &mut Decided,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
     // The batch's keys are looked up one index probe each, whatever the planner would
     // guess of a large array against a large table.
     sqlx::query("SET LOCAL enable_hashjoin = off")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query("SET LOCAL enable_mergejoin = off")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let ids: Vec<String> = plan
         .candidates
@@ -911,7 +1063,7 @@ async fn decide_postgres(
          JOIN invitation i ON i.contact_id = k.id",
     )
     .bind(&ids)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     seen.decided.extend(rows.into_iter().map(|(c,)| c));
     let rows: Vec<(String,)> = sqlx::query_as(
@@ -919,7 +1071,7 @@ async fn decide_postgres(
          JOIN invite_optout o ON o.customer_key = k.id",
     )
     .bind(&customers)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
     let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -932,7 +1084,7 @@ async fn decide_postgres(
     )
     .bind(&customers)
     .bind(plan.since)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     seen.last_invited.extend(rows);
     if let Some((lo, hi)) = quota_window(&plan, rules) {
@@ -946,7 +1098,7 @@ async fn decide_postgres(
             .bind(&purpose)
             .bind(lo)
             .bind(hi)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             seen.in_cells.extend(
                 rows.into_iter()
@@ -956,7 +1108,6 @@ async fn decide_postgres(
     }
     let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
     if rows.is_empty() {
-        tx.commit().await?;
         return Ok(());
     }
     // One statement of arrays for the rows, one for their outbox entries.
@@ -1005,7 +1156,7 @@ async fn decide_postgres(
     .bind(&sends)
     .bind(&expires)
     .bind(&ended)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     let made: HashMap<String, i64> = made.into_iter().map(|(id, c)| (c, id)).collect();
     let (mut o_ids, mut o_kinds, mut o_tokens, mut o_due) =
@@ -1031,9 +1182,8 @@ async fn decide_postgres(
         .bind(&o_kinds)
         .bind(&o_tokens)
         .bind(&o_due)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }

@@ -254,6 +254,8 @@ pub struct SqlStore {
     /// changed, an org or holiday import bumps it), so a batch does not read its hall's
     /// journey, tree and holidays every time.
     rules: Arc<std::sync::Mutex<Option<RulesAsOf>>>,
+    /// Held while the invitation queue is drained.
+    decider: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Halls' rules and the data generation they were read at.
@@ -269,6 +271,7 @@ impl SqlStore {
             sqlite_writer: Arc::default(),
             org: Arc::default(),
             rules: Arc::default(),
+            decider: Arc::default(),
         }
     }
 
@@ -673,7 +676,16 @@ impl Store for SqlStore {
         events: Vec<(usize, Event, String)>,
         refused: Vec<(usize, String, String)>,
     ) -> Result<IngestOutcome> {
-        events::ingest_events(self, hall, events, refused).await
+        events::ingest_events(self, hall, events, refused, false).await
+    }
+
+    async fn ingest_events_inviting(
+        &self,
+        hall: &HallId,
+        events: Vec<(usize, Event, String)>,
+        refused: Vec<(usize, String, String)>,
+    ) -> Result<IngestOutcome> {
+        events::ingest_events(self, hall, events, refused, true).await
     }
 
     async fn import_holidays(&self, holidays: &[Holiday]) -> Result<usize> {
