@@ -404,4 +404,69 @@ mod tests {
             .to_string();
         assert!(err.contains("answer_within"), "{err}");
     }
+
+    /// Every moment of every built-in journey carries at least one experience and one
+    /// SERVQUAL dimension, and the export writes them.
+    #[test]
+    fn every_built_in_moment_is_tagged_in_both_families() {
+        use crate::journey::{Dimension, DimensionFamily};
+        for j in journeys().unwrap() {
+            for m in j.moments() {
+                for family in [DimensionFamily::Experience, DimensionFamily::Servqual] {
+                    assert!(
+                        m.dimensions.iter().any(|d| d.family() == family),
+                        "{}.{} has no {family:?} dimension",
+                        j.key(),
+                        m.key
+                    );
+                }
+            }
+            let export: serde_json::Value = serde_json::from_str(&j.to_json_pretty()).unwrap();
+            for m in export["moments"].as_array().unwrap() {
+                assert!(m["dimensions"].as_array().is_some_and(|d| !d.is_empty()));
+            }
+        }
+        // Spot checks of the reading: waiting is about efficiency and responsiveness,
+        // the hall's environment is tangible, the counter is knowledge and assurance.
+        let j = service_hall();
+        let dims = |k: &str| {
+            j.moments()
+                .iter()
+                .find(|m| m.key.as_str() == k)
+                .unwrap()
+                .dimensions
+                .clone()
+        };
+        assert!(dims("queue").contains(&Dimension::Efficiency));
+        assert!(dims("queue").contains(&Dimension::Responsiveness));
+        assert!(dims("environment").contains(&Dimension::Tangibles));
+        for d in [
+            Dimension::Knowledge,
+            Dimension::Attention,
+            Dimension::Assurance,
+            Dimension::Empathy,
+        ] {
+            assert!(dims("counter_talk").contains(&d), "{d}");
+        }
+    }
+
+    /// A region extending `service-hall` that restates a moment's tags must keep them.
+    #[test]
+    fn a_region_cannot_drop_a_built_in_tag() {
+        let parent = service_hall();
+        let mut v: serde_json::Value = serde_json::from_str(&parent.to_json_pretty()).unwrap();
+        v["key"] = "dongjiang-hall".into();
+        v["extends"] = SERVICE_HALL.into();
+        let queue = v["moments"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|m| m["key"] == "queue")
+            .unwrap();
+        queue["dimensions"] = serde_json::json!(["efficiency", "tangibles"]);
+        let mut child = Journey::from_json(&v.to_string()).unwrap();
+        child.inherit_checks(&parent);
+        let err = child.check_extends(&parent).unwrap_err();
+        assert_eq!(err.dropped_dimensions, ["queue (control, responsiveness)"]);
+    }
 }

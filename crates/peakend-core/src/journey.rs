@@ -159,6 +159,141 @@ impl fmt::Display for Threshold {
     }
 }
 
+/// The two families a [`Dimension`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DimensionFamily {
+    /// The experience course's six dimensions (体验六维度).
+    Experience,
+    /// Parasuraman, Zeithaml & Berry's five SERVQUAL dimensions (1988).
+    Servqual,
+}
+
+/// A dimension a moment, need or standard can be tagged with: one of the six
+/// experience dimensions or one of the five SERVQUAL dimensions. Written in files by
+/// its key (`efficiency`, `tangibles`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Efficiency,
+    Knowledge,
+    Control,
+    Emotion,
+    Attention,
+    Trust,
+    Tangibles,
+    Reliability,
+    Responsiveness,
+    Assurance,
+    Empathy,
+}
+
+impl Dimension {
+    /// The six experience dimensions, then the five SERVQUAL ones.
+    pub const ALL: [Dimension; 11] = [
+        Dimension::Efficiency,
+        Dimension::Knowledge,
+        Dimension::Control,
+        Dimension::Emotion,
+        Dimension::Attention,
+        Dimension::Trust,
+        Dimension::Tangibles,
+        Dimension::Reliability,
+        Dimension::Responsiveness,
+        Dimension::Assurance,
+        Dimension::Empathy,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Dimension::Efficiency => "efficiency",
+            Dimension::Knowledge => "knowledge",
+            Dimension::Control => "control",
+            Dimension::Emotion => "emotion",
+            Dimension::Attention => "attention",
+            Dimension::Trust => "trust",
+            Dimension::Tangibles => "tangibles",
+            Dimension::Reliability => "reliability",
+            Dimension::Responsiveness => "responsiveness",
+            Dimension::Assurance => "assurance",
+            Dimension::Empathy => "empathy",
+        }
+    }
+
+    pub fn family(self) -> DimensionFamily {
+        match self {
+            Dimension::Efficiency
+            | Dimension::Knowledge
+            | Dimension::Control
+            | Dimension::Emotion
+            | Dimension::Attention
+            | Dimension::Trust => DimensionFamily::Experience,
+            Dimension::Tangibles
+            | Dimension::Reliability
+            | Dimension::Responsiveness
+            | Dimension::Assurance
+            | Dimension::Empathy => DimensionFamily::Servqual,
+        }
+    }
+
+    /// (zh, en) labels; the SERVQUAL ones in the usual Chinese renderings.
+    pub fn name(self) -> (&'static str, &'static str) {
+        match self {
+            Dimension::Efficiency => ("效率", "Efficiency"),
+            Dimension::Knowledge => ("知识", "Knowledge"),
+            Dimension::Control => ("控制", "Control"),
+            Dimension::Emotion => ("情感", "Emotion"),
+            Dimension::Attention => ("关注", "Attention"),
+            Dimension::Trust => ("信任", "Trust"),
+            Dimension::Tangibles => ("有形性", "Tangibles"),
+            Dimension::Reliability => ("可靠性", "Reliability"),
+            Dimension::Responsiveness => ("响应性", "Responsiveness"),
+            Dimension::Assurance => ("保证性", "Assurance"),
+            Dimension::Empathy => ("移情性", "Empathy"),
+        }
+    }
+
+    /// Parses a key; the error lists every accepted key.
+    pub fn parse(s: &str) -> Result<Dimension, String> {
+        Dimension::ALL
+            .into_iter()
+            .find(|d| d.key() == s)
+            .ok_or_else(|| {
+                let keys = |f| {
+                    Dimension::ALL
+                        .iter()
+                        .filter(|d| d.family() == f)
+                        .map(|d| d.key())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!(
+                    "unknown dimension `{s}` (expected an experience dimension: {}; or a SERVQUAL dimension: {})",
+                    keys(DimensionFamily::Experience),
+                    keys(DimensionFamily::Servqual)
+                )
+            })
+    }
+}
+
+impl fmt::Display for Dimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl Serialize for Dimension {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dimension {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Dimension, D::Error> {
+        let s = String::deserialize(d)?;
+        Dimension::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Standard {
@@ -170,6 +305,9 @@ pub struct Standard {
     /// How the standard is checked (audits, mystery shopping, the events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<crate::audit::Check>,
+    /// Experience and SERVQUAL dimensions this serves; optional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +315,9 @@ pub struct Standard {
 pub struct CoreNeed {
     pub key: NeedKey,
     pub text: Text,
+    /// Experience and SERVQUAL dimensions this serves; optional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
 }
 
 /// The five lanes of a service blueprint, top to bottom; the line of interaction
@@ -259,6 +400,10 @@ pub struct Moment {
     /// can be compared across channels whose journeys name their moments differently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Experience and SERVQUAL dimensions of the moment; the dimension scores count
+    /// the moment's satisfaction under each (see `dimensions.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
 }
 
 /// The wire form, identical field for field to [`Journey`]; kept private so the only
@@ -342,6 +487,9 @@ pub struct GovernanceError {
     pub missing_standards: Vec<String>,
     /// Parent thresholds made looser or removed, with the two values.
     pub loosened_standards: Vec<String>,
+    /// Dimension tags of the parent a kept moment, need or standard no longer carries,
+    /// as `moment (dims)`, `moment.core_needs.need (dims)` or `moment.standards.std (dims)`.
+    pub dropped_dimensions: Vec<String>,
 }
 
 impl fmt::Display for GovernanceError {
@@ -365,6 +513,12 @@ impl fmt::Display for GovernanceError {
             parts.push(format!(
                 "loosens standards {}",
                 list(&self.loosened_standards)
+            ));
+        }
+        if !self.dropped_dimensions.is_empty() {
+            parts.push(format!(
+                "drops dimension tags {}",
+                list(&self.dropped_dimensions)
             ));
         }
         write!(
@@ -445,6 +599,7 @@ impl Journey {
                     format!("{v} is outside the 1–10 rating scale"),
                 );
             }
+            duplicate_dimensions(&at, &m.dimensions, &mut err);
             let mut need_keys = HashSet::new();
             for (j, n) in m.core_needs.iter().enumerate() {
                 if !need_keys.insert(&n.key) {
@@ -453,9 +608,11 @@ impl Journey {
                         format!("duplicate need key `{}` in moment `{}`", n.key, m.key),
                     );
                 }
+                duplicate_dimensions(&format!("{at}.core_needs[{j}]"), &n.dimensions, &mut err);
             }
             for (j, s) in m.standards.iter().enumerate() {
                 let path = format!("{at}.standards[{j}]");
+                duplicate_dimensions(&path, &s.dimensions, &mut err);
                 if let Some(first) = standard_keys.insert(&s.key, path.clone()) {
                     err(
                         format!("{path}.key"),
@@ -566,8 +723,11 @@ impl Journey {
     }
 
     /// Gives every standard that has no check of its own its parent's check: a region's
-    /// journey inherits the checks and states only those it tightens.
+    /// journey inherits the checks and states only those it tightens. It inherits the
+    /// dimension tags the same way ([`Journey::inherit_dimensions`]), so that every
+    /// caller that prepares a region's journey for [`Journey::check_extends`] gets both.
     pub fn inherit_checks(&mut self, parent: &Journey) {
+        self.inherit_dimensions(parent);
         let theirs: HashMap<(&MomentKey, &StandardKey), &crate::audit::Check> = parent
             .standards()
             .filter_map(|(m, s)| s.check.as_ref().map(|c| ((&m.key, &s.key), c)))
@@ -578,6 +738,33 @@ impl Journey {
                     && let Some(c) = theirs.get(&(&m.key, &s.key))
                 {
                     s.check = Some((*c).clone());
+                }
+            }
+        }
+    }
+
+    /// Gives every moment, need and standard that lists no dimensions those of the same
+    /// moment, need or standard of the parent: a region states tags only to add some.
+    pub fn inherit_dimensions(&mut self, parent: &Journey) {
+        for m in &mut self.moments {
+            let Some(pm) = parent.moment(&m.key) else {
+                continue;
+            };
+            if m.dimensions.is_empty() {
+                m.dimensions = pm.dimensions.clone();
+            }
+            for n in &mut m.core_needs {
+                if n.dimensions.is_empty()
+                    && let Some(pn) = pm.core_needs.iter().find(|p| p.key == n.key)
+                {
+                    n.dimensions = pn.dimensions.clone();
+                }
+            }
+            for s in &mut m.standards {
+                if s.dimensions.is_empty()
+                    && let Some(ps) = pm.standards.iter().find(|p| p.key == s.key)
+                {
+                    s.dimensions = ps.dimensions.clone();
                 }
             }
         }
@@ -649,10 +836,48 @@ impl Journey {
             }
         }
 
+        let mut dropped_dimensions = Vec::new();
+        let mut dropped = |at: String, theirs: &[Dimension], ours: &[Dimension]| {
+            let gone: Vec<&str> = theirs
+                .iter()
+                .filter(|d| !ours.contains(d))
+                .map(|d| d.key())
+                .collect();
+            if !gone.is_empty() {
+                dropped_dimensions.push(format!("{at} ({})", gone.join(", ")));
+            }
+        };
+        for pm in &parent.moments {
+            let Some(m) = self.moment(&pm.key) else {
+                continue; // already reported as a missing moment
+            };
+            dropped(pm.key.to_string(), &pm.dimensions, &m.dimensions);
+            for pn in &pm.core_needs {
+                // Needs are not under the rule; a need kept keeps its tags.
+                if let Some(n) = m.core_needs.iter().find(|n| n.key == pn.key) {
+                    dropped(
+                        format!("{}.core_needs.{}", pm.key, pn.key),
+                        &pn.dimensions,
+                        &n.dimensions,
+                    );
+                }
+            }
+            for ps in &pm.standards {
+                if let Some(s) = m.standards.iter().find(|s| s.key == ps.key) {
+                    dropped(
+                        format!("{}.standards.{}", pm.key, ps.key),
+                        &ps.dimensions,
+                        &s.dimensions,
+                    );
+                }
+            }
+        }
+
         if missing_moments.is_empty()
             && reordered_moments.is_empty()
             && missing_standards.is_empty()
             && loosened_standards.is_empty()
+            && dropped_dimensions.is_empty()
         {
             Ok(())
         } else {
@@ -663,7 +888,21 @@ impl Journey {
                 reordered_moments,
                 missing_standards,
                 loosened_standards,
+                dropped_dimensions,
             }))
+        }
+    }
+}
+
+/// Reports a dimension listed twice at `{at}.dimensions[i]`: a repeat would count a
+/// moment twice in that dimension's score.
+fn duplicate_dimensions(at: &str, dims: &[Dimension], err: &mut impl FnMut(String, String)) {
+    for (i, d) in dims.iter().enumerate() {
+        if let Some(first) = dims[..i].iter().position(|e| e == d) {
+            err(
+                format!("{at}.dimensions[{i}]"),
+                format!("duplicate dimension `{d}` (also {at}.dimensions[{first}])"),
+            );
         }
     }
 }
@@ -673,12 +912,13 @@ impl Journey {
 fn path_error(path: &serde_path_to_error::Path, inner: &impl fmt::Display) -> JourneyError {
     let path = path.to_string();
     let path = if path == "." { String::new() } else { path };
-    // The YAML deserializer already starts its message with the path; say it once.
+    // The YAML deserializer already starts its message with the path (without the
+    // index of a list item, e.g. `moments[0].dimensions`); say it once.
     let message = inner.to_string();
-    let message = message
-        .strip_prefix(&format!("{path}: "))
-        .map(str::to_owned)
-        .unwrap_or(message);
+    let message = match message.split_once(": ") {
+        Some((head, rest)) if !head.is_empty() && path.starts_with(head) => rest.to_owned(),
+        _ => message,
+    };
     JourneyError::field(path, message)
 }
 
@@ -959,6 +1199,155 @@ mod tests {
             r#"{"verify":"duration_max 150","every":"day","auto":"system_time"}"#,
         ));
         assert!(Journey::from_json(&auto_only).is_ok());
+    }
+
+    fn tagged(key: &str, dims: &str) -> String {
+        format!(
+            r#"{{"key":"{key}","name":{{"zh":"时刻","en":"Moment"}},"stage":"customer_flow","dimensions":{dims}}}"#
+        )
+    }
+
+    #[test]
+    fn an_unknown_dimension_is_named_by_path() {
+        let bad = doc(&format!(
+            "{},{},{},{}",
+            moment("a"),
+            moment("b"),
+            moment("c"),
+            tagged("d", r#"["efficiency","speed"]"#)
+        ));
+        let msg = message(Journey::from_json(&bad));
+        assert!(
+            msg.starts_with(
+                "moments[3].dimensions[1]: unknown dimension `speed` (expected an experience dimension: efficiency, knowledge, control, emotion, attention, trust; or a SERVQUAL dimension: tangibles, reliability, responsiveness, assurance, empathy)"
+            ),
+            "{msg}"
+        );
+        let yaml = "key: t\nname: {zh: 测试, en: Test}\nchannel: phone\nmoments:\n  - key: a\n    name: {zh: 时刻, en: Moment}\n    stage: business_flow\n    standards:\n      - key: s\n        text: {zh: 标准, en: Std}\n        owner: frontline\n        dimensions: [trust, 效率]\n";
+        let msg = message(Journey::from_yaml(yaml));
+        assert!(
+            msg.starts_with("moments[0].standards[0].dimensions[1]: unknown dimension `效率`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_dimension_listed_twice_is_reported() {
+        let bad = doc(&tagged("a", r#"["trust","empathy","trust"]"#));
+        assert_eq!(
+            message(Journey::from_json(&bad)),
+            "moments[0].dimensions[2]: duplicate dimension `trust` (also moments[0].dimensions[0])"
+        );
+    }
+
+    #[test]
+    fn dimensions_round_trip_and_are_optional() {
+        let j = Journey::from_json(&doc(&format!(
+            "{},{}",
+            tagged("a", r#"["efficiency","responsiveness"]"#),
+            moment("b")
+        )))
+        .unwrap();
+        assert_eq!(
+            j.moments()[0].dimensions,
+            [Dimension::Efficiency, Dimension::Responsiveness]
+        );
+        assert!(j.moments()[1].dimensions.is_empty());
+        let json = j.to_json_pretty();
+        assert!(json.contains(r#""dimensions": ["#), "{json}");
+        assert_eq!(
+            json.matches("\"dimensions\"").count(),
+            1,
+            "none written when empty"
+        );
+        assert_eq!(Journey::from_json(&json).unwrap(), j);
+        assert_eq!(Journey::from_yaml(&j.to_yaml()).unwrap(), j);
+    }
+
+    #[test]
+    fn dimensions_have_a_family_and_both_labels() {
+        assert_eq!(Dimension::ALL.len(), 11);
+        let families: Vec<_> = Dimension::ALL.iter().map(|d| d.family()).collect();
+        assert_eq!(
+            families
+                .iter()
+                .filter(|f| **f == DimensionFamily::Experience)
+                .count(),
+            6
+        );
+        assert_eq!(Dimension::Control.name(), ("控制", "Control"));
+        assert_eq!(Dimension::Attention.name(), ("关注", "Attention"));
+        assert_eq!(Dimension::Empathy.family(), DimensionFamily::Servqual);
+        for d in Dimension::ALL {
+            assert_eq!(Dimension::parse(d.key()), Ok(d));
+        }
+    }
+
+    fn tagged_parent() -> Journey {
+        Journey::from_json(&doc(&format!(
+            "{},{}",
+            tagged("a", r#"["efficiency","responsiveness"]"#),
+            r#"{"key":"q","name":{"zh":"排队","en":"Queue"},"stage":"business_flow",
+                "core_needs":[{"key":"short","text":{"zh":"短","en":"Short"},"dimensions":["efficiency"]}],
+                "standards":[{"key":"care_after","text":{"zh":"关怀","en":"Care"},"owner":"floor_walker","dimensions":["empathy"]}]}"#
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_region_inherits_tags_and_may_add_but_not_drop_them() {
+        let parent = tagged_parent();
+        let q = |need: &str, standard: &str| {
+            format!(
+                r#"{{"key":"q","name":{{"zh":"排队","en":"Queue"}},"stage":"business_flow",
+                    "core_needs":[{{"key":"short","text":{{"zh":"短","en":"Short"}}{need}}}],
+                    "standards":[{{"key":"care_after","text":{{"zh":"关怀","en":"Care"}},"owner":"floor_walker"{standard}}}]}}"#
+            )
+        };
+        // Silent: inherits every tag, and passes.
+        let mut silent = child(&format!("{},{}", moment("a"), q("", "")));
+        silent.inherit_checks(&parent);
+        assert_eq!(silent.check_extends(&parent), Ok(()));
+        assert_eq!(
+            silent.moments()[1].standards[0].dimensions,
+            [Dimension::Empathy]
+        );
+        assert_eq!(
+            silent.moments()[1].core_needs[0].dimensions,
+            [Dimension::Efficiency]
+        );
+        // Adding tags passes.
+        let mut more = child(&format!(
+            "{},{}",
+            tagged("a", r#"["responsiveness","efficiency","control"]"#),
+            q("", r#","dimensions":["empathy","attention"]"#)
+        ));
+        more.inherit_checks(&parent);
+        assert_eq!(more.check_extends(&parent), Ok(()));
+        // Restating fewer is refused, naming what goes.
+        let mut fewer = child(&format!(
+            "{},{}",
+            tagged("a", r#"["control"]"#),
+            q(
+                r#","dimensions":["trust"]"#,
+                r#","dimensions":["attention"]"#
+            )
+        ));
+        fewer.inherit_checks(&parent);
+        let err = fewer.check_extends(&parent).unwrap_err();
+        assert_eq!(
+            err.dropped_dimensions,
+            [
+                "a (efficiency, responsiveness)",
+                "q.core_needs.short (efficiency)",
+                "q.standards.care_after (empathy)"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("drops dimension tags a (efficiency, responsiveness)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod builtin;
 pub mod case;
 pub mod checklist;
 pub mod customer;
+pub mod dimensions;
 pub mod handbook;
 pub mod id;
 pub mod invitation;
@@ -33,8 +34,8 @@ pub use id::{
     CounterId, HallId, JourneyKey, KioskId, MomentKey, NeedKey, OrgNodeId, StandardKey, UserName,
 };
 pub use journey::{
-    Blueprint, Bound, Channel, CoreNeed, GovernanceError, Journey, JourneyError, Lane, Moment,
-    OwnerRole, Stage, Standard, Threshold, Unit,
+    Blueprint, Bound, Channel, CoreNeed, Dimension, DimensionFamily, GovernanceError, Journey,
+    JourneyError, Lane, Moment, OwnerRole, Stage, Standard, Threshold, Unit,
 };
 pub use org::{OrgError, OrgLevel, OrgNode, OrgTree};
 pub use text::Text;
