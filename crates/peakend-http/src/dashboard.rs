@@ -126,6 +126,8 @@ struct RankRow {
     respondents: String,
     nps: String,
     index: String,
+    /// The value tier by the share of fully satisfied respondents, with that share.
+    tier: String,
     service_level: String,
     abandonment: String,
     care_alerts: String,
@@ -258,6 +260,7 @@ async fn overview(
             let sort = match rank {
                 "respondents" => a.map(|a| a.respondents as f64),
                 "index" => a.and_then(|a| a.indices.index),
+                "top_box" => a.and_then(|a| a.indices.top_box.as_ref().map(|t| t.share)),
                 "service_level" => k.and_then(|k| k.service_level),
                 // Lower is better: rank by the negative.
                 "abandonment" => k.and_then(|k| k.abandonment_rate).map(|x| -x),
@@ -279,6 +282,16 @@ async fn overview(
                     respondents: a.map_or_else(|| "0".into(), |a| a.respondents.to_string()),
                     nps: num(a.and_then(|a| a.indices.nps), 1),
                     index: num(a.and_then(|a| a.indices.index), 1),
+                    tier: a
+                        .and_then(|a| a.indices.top_box.as_ref())
+                        .map(|t| {
+                            let name = t.tier.map_or("—", |t| {
+                                let (zh, en) = t.name();
+                                if lang.en { en } else { zh }
+                            });
+                            format!("{name} {:.0}%", 100.0 * t.share)
+                        })
+                        .unwrap_or_default(),
                     service_level: pct(k.and_then(|k| k.service_level)),
                     abandonment: pct(k.and_then(|k| k.abandonment_rate)),
                     care_alerts: care.get(h.as_str()).copied().unwrap_or(0).to_string(),
@@ -290,6 +303,11 @@ async fn overview(
     let ranks = [
         ("nps", "NPS", "NPS"),
         ("index", "满意度指数", "Satisfaction index"),
+        (
+            "top_box",
+            "百分百满意占比（价值层级）",
+            "Fully satisfied share (value tier)",
+        ),
         ("respondents", "受访顾客", "Respondents"),
         ("service_level", "服务水平", "Service level"),
         (

@@ -467,6 +467,28 @@ fn print_analysis(a: &Analysis, journey: &Journey) {
         f2(i.tolerable_wait.median),
         f2(i.tolerable_wait.mean)
     );
+    if let Some(t) = &i.top_box {
+        outln!(
+            "fully satisfied 百分百满意 (overall 10): {} ({}–{}), {} of {}; value tier 价值层级: {}",
+            pct(t.share),
+            pct(t.ci95.0),
+            pct(t.ci95.1),
+            t.satisfied,
+            t.n,
+            tier_text(t.tier)
+        );
+    }
+    let dims: Vec<String> = a
+        .dimensions
+        .iter()
+        .filter_map(|d| {
+            let (zh, en) = d.dimension.name();
+            d.score.map(|s| format!("{zh} {en} {s:.2}"))
+        })
+        .collect();
+    if !dims.is_empty() {
+        outln!("dimensions 体验维度: {}", dims.join(", "));
+    }
     if !a.groups.is_empty() {
         outln!("");
         let rows: Vec<Vec<String>> = a
@@ -479,10 +501,28 @@ fn print_analysis(a: &Analysis, journey: &Journey) {
                     g.analysis.peaks.join(", "),
                     f2(g.analysis.indices.nps),
                     f2(g.analysis.indices.index),
+                    g.analysis
+                        .indices
+                        .top_box
+                        .as_ref()
+                        .map(|t| pct(t.share))
+                        .unwrap_or_default(),
+                    tier_text(g.analysis.indices.top_box.as_ref().and_then(|t| t.tier)),
                 ]
             })
             .collect();
-        table::print(&["GROUP 分组", "N", "PEAKS 峰", "NPS", "INDEX"], &rows);
+        table::print(
+            &[
+                "GROUP 分组",
+                "N",
+                "PEAKS 峰",
+                "NPS",
+                "INDEX",
+                "TOP BOX 百分百满意",
+                "TIER 价值层级",
+            ],
+            &rows,
+        );
     }
     if let Some(r) = &a.raking {
         outln!("");
@@ -513,4 +553,17 @@ fn print_analysis(a: &Analysis, journey: &Journey) {
             &rows,
         );
     }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// A value tier as the tables print it: 金牌 Gold … or a dash below bronze.
+fn tier_text(t: Option<peakend_core::dimensions::ValueTier>) -> String {
+    t.map(|t| {
+        let (zh, en) = t.name();
+        format!("{zh} {en}")
+    })
+    .unwrap_or_else(|| "—".into())
 }

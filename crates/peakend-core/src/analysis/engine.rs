@@ -34,6 +34,11 @@ pub struct SegmentStats {
     pub overall: RunningStats,
     /// Respondents with overall ≥ 8.
     pub satisfied: u64,
+    /// Respondents fully satisfied: overall at the top of the scale (10), the course's
+    /// "百分百的满意" behind the value tiers. Absent from cells stored before it (a
+    /// migration has them rebuilt).
+    #[serde(default)]
+    pub fully_satisfied: u64,
     pub nps: NpsCounts,
     /// Tolerable wait in tenths of a minute → respondents, for medians.
     pub waits: BTreeMap<i64, u64>,
@@ -59,6 +64,7 @@ impl SegmentStats {
                 .collect(),
             overall: RunningStats::default(),
             satisfied: 0,
+            fully_satisfied: 0,
             nps: NpsCounts::default(),
             waits: BTreeMap::new(),
             wait: RunningStats::default(),
@@ -96,6 +102,9 @@ impl SegmentStats {
             if o >= 8.0 {
                 self.satisfied += 1;
             }
+            if o >= 10.0 {
+                self.fully_satisfied += 1;
+            }
         }
         if let Some(s) = r.nps {
             self.nps.n += 1;
@@ -131,6 +140,7 @@ impl SegmentStats {
         }
         self.overall.merge(&o.overall);
         self.satisfied += o.satisfied;
+        self.fully_satisfied += o.fully_satisfied;
         self.nps.n += o.nps.n;
         self.nps.promoters += o.nps.promoters;
         self.nps.detractors += o.nps.detractors;
@@ -260,6 +270,9 @@ pub struct TolerableWait {
 pub struct Indices {
     pub nps: Option<f64>,
     pub satisfied_share: Option<f64>,
+    /// The share of fully satisfied respondents (overall 10), unweighted counts, with
+    /// its Wilson interval and value tier (gold ≥ 75 %, silver ≥ 51 %, bronze ≥ 24 %).
+    pub top_box: Option<crate::dimensions::TopBox>,
     pub index: Option<f64>,
     pub overall: Option<f64>,
     pub tolerable_wait: TolerableWait,
@@ -279,6 +292,9 @@ pub struct Analysis {
     pub drivers: Drivers,
     pub memory_model: MemoryModel,
     pub indices: Indices,
+    /// The eleven experience and SERVQUAL dimensions, each the importance-weighted
+    /// satisfaction of the moments the journey tags with it.
+    pub dimensions: Vec<crate::dimensions::DimensionScore>,
     /// The same analysis per group, with `--by`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupAnalysis>,
@@ -391,7 +407,7 @@ pub fn analyze(
         .then(|| relative_weights(&rxx, &rxy).ok())
         .flatten();
 
-    let moments = journey
+    let moments: Vec<MomentResult> = journey
         .moments()
         .iter()
         .enumerate()
@@ -458,6 +474,14 @@ pub fn analyze(
         satisfied_share: weighted(&|s| {
             (s.overall.n > 0).then(|| s.satisfied as f64 / s.overall.n as f64)
         }),
+        top_box: {
+            let (full, rated) = segs.iter().fold((0, 0), |(f, n), (_, s)| {
+                (f + s.fully_satisfied, n + s.overall.n)
+            });
+            crate::dimensions::top_box(full.min(rated), rated)
+                .ok()
+                .flatten()
+        },
         index: overall.map(index_0_100),
         overall,
         tolerable_wait: TolerableWait {
@@ -473,7 +497,6 @@ pub fn analyze(
         mean_importance,
         mean_satisfaction,
         peak_threshold,
-        moments,
         peaks: peaks
             .iter()
             .map(|&j| journey.moments()[j].key.to_string())
@@ -487,10 +510,33 @@ pub fn analyze(
             peak_end_r: weighted_pairs(stats, &w, |s| s.peak_end).correlation(),
             average_r: weighted_pairs(stats, &w, |s| s.average).correlation(),
         },
+        dimensions: dimensions_of(journey, &moments),
+        moments,
         indices,
         groups: Vec::new(),
         raking: None,
     })
+}
+
+/// The dimension scores of the moments rated with both an importance and a
+/// satisfaction (the others cannot weigh in).
+fn dimensions_of(
+    journey: &Journey,
+    moments: &[MomentResult],
+) -> Vec<crate::dimensions::DimensionScore> {
+    let scores: Vec<crate::dimensions::MomentScore> = moments
+        .iter()
+        .filter_map(|m| {
+            Some(crate::dimensions::MomentScore {
+                moment: crate::MomentKey::parse(&m.key).ok()?,
+                importance: m.importance?,
+                satisfaction: m.satisfaction?,
+                n: m.n,
+            })
+        })
+        .collect();
+    // The moments are the journey's own, each once: nothing for the check to refuse.
+    crate::dimensions::dimension_scores(journey, &scores).unwrap_or_default()
 }
 
 /// The tolerable-wait median with each respondent weighted by w_s / n_s (segment size
@@ -677,6 +723,14 @@ mod tests {
         // 3 promoters (10, 9, 9), 2 detractors (6, 3) of 5 → 20.
         assert!(close(a.indices.nps.unwrap(), 20.0));
         assert!(close(a.indices.satisfied_share.unwrap(), 0.4));
+        // Nobody rated overall 10 (9, 6, 7, 5, 9): no tier; Wilson's interval for 0 of 5
+        // is 0–43.4 % (Newcombe 1998's method 3 by hand: 2z²/(2n) / (1 + z²/n)).
+        let t = a.indices.top_box.as_ref().unwrap();
+        assert_eq!((t.satisfied, t.n, t.tier), (0, 5, None));
+        assert!(
+            t.ci95.0 == 0.0 && (t.ci95.1 - 0.43449).abs() < 1e-4,
+            "{t:?}"
+        );
         assert!(close(a.indices.index.unwrap(), (7.2 - 1.0) / 9.0 * 100.0));
         assert_eq!(a.indices.tolerable_wait.median, Some(15.0));
         assert!(close(a.indices.tolerable_wait.mean.unwrap(), 13.0));
@@ -1005,5 +1059,35 @@ mod grouping_tests {
         // Buying a phone peaks at the purchase; paying a bill at the counter result.
         assert_eq!(peak("购机"), "phone_purchase");
         assert_eq!(peak("缴费"), "result");
+    }
+
+    #[test]
+    fn each_dimension_weighs_the_satisfaction_of_the_moments_tagged_with_it() {
+        use crate::journey::Dimension;
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        let halls = [HallId::parse("h1").unwrap()];
+        let mut g = GroupedStats::new(&j, None, None);
+        crate::synth::responses(&j, &halls, 3000, 7).for_each(|r| g.push(&r));
+        let a = g.analyze(&j, None, PeakRule::default()).unwrap();
+        assert_eq!(a.dimensions.len(), Dimension::ALL.len());
+        for d in &a.dimensions {
+            // By hand from the moments' results: Σ importance × satisfaction / Σ importance.
+            let (mut num, mut den) = (0.0, 0.0);
+            for m in &a.moments {
+                let tagged = j
+                    .moments()
+                    .iter()
+                    .any(|jm| jm.key.as_str() == m.key && jm.dimensions.contains(&d.dimension));
+                if let (true, Some(i), Some(s)) = (tagged, m.importance, m.satisfaction) {
+                    num += i * s;
+                    den += i;
+                }
+            }
+            let score = d
+                .score
+                .unwrap_or_else(|| panic!("{:?} has no score", d.dimension));
+            assert!((score - num / den).abs() < 1e-9, "{:?}", d.dimension);
+            assert!((1.0..=10.0).contains(&score));
+        }
     }
 }
