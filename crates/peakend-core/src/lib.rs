@@ -23,6 +23,7 @@ pub mod journey;
 pub mod ops;
 pub mod org;
 pub mod peak;
+pub mod qfd;
 pub mod short_form;
 pub mod survey;
 pub mod synth;

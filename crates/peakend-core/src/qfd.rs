@@ -1,0 +1,1104 @@
+//! Quality function deployment: the house of quality in the study's three stages.
+//!
+//! Stage 1 relates customer needs (rows) to service encounters, the journey's moments
+//! (columns); stage 2 encounters to process elements; stage 3 process elements to
+//! quality parameters. A column's technical importance is Σ row weight × relationship
+//! (9 strong, 3 medium, 1 weak), and the column importances of one house are the row
+//! weights of the next (`next_weights`, `cascade`).
+//!
+//! A `House` that exists is well formed: keys unique, every relationship and roof cell
+//! names a known row and column, weights finite and not negative, strengths 9/3/1.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::Text;
+
+/// One problem in a house, located by the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct QfdError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl QfdError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        QfdError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A row's or column's name: bilingual like the journey's texts, or one plain string
+/// (a quality parameter such as `ASA` often has no translation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Label {
+    Text(Text),
+    Plain(String),
+}
+
+impl Label {
+    /// The label in the requested language; a plain label reads the same in both.
+    pub fn get(&self, lang: &str) -> &str {
+        match self {
+            Label::Text(t) => t.get(lang),
+            Label::Plain(s) => s,
+        }
+    }
+}
+
+/// Strength of a relationship cell, on the usual 9-3-1 scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strength {
+    Strong,
+    Medium,
+    Weak,
+}
+
+impl Strength {
+    pub fn value(self) -> f64 {
+        match self {
+            Strength::Strong => 9.0,
+            Strength::Medium => 3.0,
+            Strength::Weak => 1.0,
+        }
+    }
+
+    /// 9/3/1, the words, or the symbols of Chinese QFD charts (◎ 强, ○ 中, △ 弱).
+    /// `Ok(None)` is an explicit "no relationship" (0, blank).
+    fn parse(raw: &RawStrength) -> Result<Option<Strength>, String> {
+        match raw {
+            RawStrength::Integer(n) => match *n {
+                9 => Ok(Some(Strength::Strong)),
+                3 => Ok(Some(Strength::Medium)),
+                1 => Ok(Some(Strength::Weak)),
+                0 => Ok(None),
+                n => Err(format!("{n} is not a relationship strength ({STRENGTHS})")),
+            },
+            RawStrength::Number(n) if n.fract() == 0.0 && n.abs() <= 9.0 => {
+                Strength::parse(&RawStrength::Integer(*n as i64))
+            }
+            RawStrength::Number(n) => {
+                Err(format!("{n} is not a relationship strength ({STRENGTHS})"))
+            }
+            RawStrength::Text(s) => match s.trim().to_lowercase().as_str() {
+                "9" | "strong" | "◎" | "●" | "强" => Ok(Some(Strength::Strong)),
+                "3" | "medium" | "moderate" | "○" | "中" => Ok(Some(Strength::Medium)),
+                "1" | "weak" | "△" | "▲" | "弱" => Ok(Some(Strength::Weak)),
+                "0" | "" | "none" => Ok(None),
+                _ => Err(format!(
+                    "{s:?} is not a relationship strength ({STRENGTHS})"
+                )),
+            },
+        }
+    }
+}
+
+const STRENGTHS: &str = "9, 3, 1 or 0; strong, medium, weak; ◎, ○, △";
+
+impl Serialize for Strength {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.value() as u8)
+    }
+}
+
+impl<'de> Deserialize<'de> for Strength {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawStrength::deserialize(d)?;
+        match Strength::parse(&raw) {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(serde::de::Error::custom("0 is no relationship strength")),
+            Err(e) => Err(serde::de::Error::custom(e)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawStrength {
+    // Integers first, so a house written back out says 9, not 9.0.
+    Integer(i64),
+    Number(f64),
+    Text(String),
+}
+
+/// A cell of the roof: how improving one column moves another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Correlation {
+    StrongPositive,
+    Positive,
+    Negative,
+    StrongNegative,
+}
+
+impl Correlation {
+    fn name(self) -> &'static str {
+        match self {
+            Correlation::StrongPositive => "strong_positive",
+            Correlation::Positive => "positive",
+            Correlation::Negative => "negative",
+            Correlation::StrongNegative => "strong_negative",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Correlation, String> {
+        match s.trim().to_lowercase().as_str() {
+            "strong_positive" | "++" | "◎" => Ok(Correlation::StrongPositive),
+            "positive" | "+" | "○" => Ok(Correlation::Positive),
+            "negative" | "-" | "−" | "×" => Ok(Correlation::Negative),
+            "strong_negative" | "--" | "−−" | "#" => Ok(Correlation::StrongNegative),
+            _ => Err(format!(
+                "{s:?} is not a correlation (strong_positive, positive, negative, \
+                 strong_negative; ++, +, -, --)"
+            )),
+        }
+    }
+}
+
+impl Serialize for Correlation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Correlation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Correlation::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which way a column's value should move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Improve {
+    Up,
+    Down,
+    Target,
+}
+
+/// The competitive assessment of a row: our customers' satisfaction and a competitor's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Competitive {
+    pub ours: f64,
+    pub competitor: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Row {
+    pub key: String,
+    pub label: Label,
+    pub weight: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competitive: Option<Competitive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub key: String,
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Improve>,
+    /// Technical difficulty, 1 (easy) to 5 (hard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difficulty: Option<u8>,
+}
+
+/// One relationship cell as written in a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelationship {
+    pub row: String,
+    pub column: String,
+    pub strength: RawStrength,
+}
+
+/// One roof cell as written in a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoof {
+    pub a: String,
+    pub b: String,
+    pub correlation: String,
+}
+
+/// A house as written in a journey file or sent to the API, before it is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHouse {
+    pub stage: u8,
+    pub rows: Vec<Row>,
+    pub columns: Vec<Column>,
+    #[serde(default)]
+    pub relationships: Vec<RawRelationship>,
+    #[serde(default)]
+    pub roof: Vec<RawRoof>,
+}
+
+/// A checked house of quality. Relationships and roof are kept by row and column
+/// position; the roof's pairs are stored with the earlier column first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawHouse", into = "RawHouse")]
+pub struct House {
+    stage: u8,
+    rows: Vec<Row>,
+    columns: Vec<Column>,
+    relationships: BTreeMap<(usize, usize), Strength>,
+    roof: BTreeMap<(usize, usize), Correlation>,
+}
+
+/// A column's importance in its house.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnImportance {
+    pub key: String,
+    /// Σ_i w_i · r_ij.
+    pub absolute: f64,
+    /// absolute / Σ absolute over the columns; 0 when every column is 0.
+    pub relative: f64,
+    /// 1 for the most important; ties share a rank (1, 2, 2, 4).
+    pub rank: usize,
+}
+
+fn check_key(field: String, key: &str) -> Result<(), QfdError> {
+    if key.trim().is_empty() {
+        return Err(QfdError::new(field, "is empty"));
+    }
+    if key.trim() != key {
+        return Err(QfdError::new(
+            field,
+            format!("{key:?} has leading or trailing spaces"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_label(field: String, label: &Label) -> Result<(), QfdError> {
+    match label {
+        Label::Plain(s) if s.trim().is_empty() => Err(QfdError::new(field, "is empty")),
+        _ => Ok(()),
+    }
+}
+
+fn check_finite(field: String, v: f64) -> Result<(), QfdError> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(QfdError::new(field, format!("{v} is not a finite number")))
+    }
+}
+
+fn index_of(
+    keys: &HashMap<&str, usize>,
+    key: &str,
+    field: String,
+    what: &str,
+) -> Result<usize, QfdError> {
+    keys.get(key)
+        .copied()
+        .ok_or_else(|| QfdError::new(field, format!("{key:?} is not a {what} of this house")))
+}
+
+impl TryFrom<RawHouse> for House {
+    type Error = QfdError;
+
+    fn try_from(raw: RawHouse) -> Result<House, QfdError> {
+        if !(1..=3).contains(&raw.stage) {
+            return Err(QfdError::new(
+                "stage",
+                format!("{} is not a stage (1, 2 or 3)", raw.stage),
+            ));
+        }
+        let mut row_index = HashMap::new();
+        for (i, row) in raw.rows.iter().enumerate() {
+            check_key(format!("rows[{i}].key"), &row.key)?;
+            if row_index.insert(row.key.as_str(), i).is_some() {
+                return Err(QfdError::new(
+                    format!("rows[{i}].key"),
+                    format!("{:?} appears twice", row.key),
+                ));
+            }
+            check_label(format!("rows[{i}].label"), &row.label)?;
+            check_weight(format!("rows[{i}].weight"), row.weight)?;
+            if let Some(c) = row.competitive {
+                for (name, v) in [("ours", c.ours), ("competitor", c.competitor)] {
+                    let field = format!("rows[{i}].competitive.{name}");
+                    check_finite(field.clone(), v)?;
+                    if v < 0.0 {
+                        return Err(QfdError::new(field, format!("{v} is negative")));
+                    }
+                }
+            }
+        }
+        let mut column_index = HashMap::new();
+        for (j, column) in raw.columns.iter().enumerate() {
+            check_key(format!("columns[{j}].key"), &column.key)?;
+            if column_index.insert(column.key.as_str(), j).is_some() {
+                return Err(QfdError::new(
+                    format!("columns[{j}].key"),
+                    format!("{:?} appears twice", column.key),
+                ));
+            }
+            check_label(format!("columns[{j}].label"), &column.label)?;
+            if let Some(t) = column.target {
+                check_finite(format!("columns[{j}].target"), t)?;
+            }
+            match column.difficulty {
+                Some(d) if !(1..=5).contains(&d) => {
+                    return Err(QfdError::new(
+                        format!("columns[{j}].difficulty"),
+                        format!("{d} is not a difficulty (1 to 5)"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+
+        let mut relationships = BTreeMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for (n, cell) in raw.relationships.iter().enumerate() {
+            let i = index_of(
+                &row_index,
+                &cell.row,
+                format!("relationships[{n}].row"),
+                "row",
+            )?;
+            let j = index_of(
+                &column_index,
+                &cell.column,
+                format!("relationships[{n}].column"),
+                "column",
+            )?;
+            let strength = Strength::parse(&cell.strength)
+                .map_err(|e| QfdError::new(format!("relationships[{n}].strength"), e))?;
+            // An explicit 0 is a cell too: the same pair again is a duplicate.
+            if !seen.insert((i, j)) {
+                return Err(QfdError::new(
+                    format!("relationships[{n}]"),
+                    format!("{:?} × {:?} is given twice", cell.row, cell.column),
+                ));
+            }
+            if let Some(s) = strength {
+                relationships.insert((i, j), s);
+            }
+        }
+
+        let mut roof = BTreeMap::new();
+        for (n, cell) in raw.roof.iter().enumerate() {
+            let a = index_of(&column_index, &cell.a, format!("roof[{n}].a"), "column")?;
+            let b = index_of(&column_index, &cell.b, format!("roof[{n}].b"), "column")?;
+            if a == b {
+                return Err(QfdError::new(
+                    format!("roof[{n}]"),
+                    format!("{:?} is paired with itself", cell.a),
+                ));
+            }
+            let correlation = Correlation::parse(&cell.correlation)
+                .map_err(|e| QfdError::new(format!("roof[{n}].correlation"), e))?;
+            // The roof is symmetric: a pair is one cell whichever way it is written.
+            if roof.insert((a.min(b), a.max(b)), correlation).is_some() {
+                return Err(QfdError::new(
+                    format!("roof[{n}]"),
+                    format!("{:?} and {:?} are given twice", cell.a, cell.b),
+                ));
+            }
+        }
+
+        Ok(House {
+            stage: raw.stage,
+            rows: raw.rows,
+            columns: raw.columns,
+            relationships,
+            roof,
+        })
+    }
+}
+
+fn check_weight(field: String, w: f64) -> Result<(), QfdError> {
+    check_finite(field.clone(), w)?;
+    if w < 0.0 {
+        return Err(QfdError::new(field, format!("{w} is negative")));
+    }
+    Ok(())
+}
+
+impl From<House> for RawHouse {
+    fn from(h: House) -> RawHouse {
+        let relationships = h
+            .relationships
+            .iter()
+            .map(|(&(i, j), s)| RawRelationship {
+                row: h.rows[i].key.clone(),
+                column: h.columns[j].key.clone(),
+                strength: RawStrength::Integer(s.value() as i64),
+            })
+            .collect();
+        let roof = h
+            .roof
+            .iter()
+            .map(|(&(a, b), c)| RawRoof {
+                a: h.columns[a].key.clone(),
+                b: h.columns[b].key.clone(),
+                correlation: c.name().to_string(),
+            })
+            .collect();
+        RawHouse {
+            stage: h.stage,
+            rows: h.rows,
+            columns: h.columns,
+            relationships,
+            roof,
+        }
+    }
+}
+
+impl House {
+    pub fn stage(&self) -> u8 {
+        self.stage
+    }
+
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The cell at (row key, column key), if the two are related.
+    pub fn relationship(&self, row: &str, column: &str) -> Option<Strength> {
+        let i = self.rows.iter().position(|r| r.key == row)?;
+        let j = self.columns.iter().position(|c| c.key == column)?;
+        self.relationships.get(&(i, j)).copied()
+    }
+
+    /// The roof cell of two columns, in either order.
+    pub fn correlation(&self, a: &str, b: &str) -> Option<Correlation> {
+        let a = self.columns.iter().position(|c| c.key == a)?;
+        let b = self.columns.iter().position(|c| c.key == b)?;
+        self.roof.get(&(a.min(b), a.max(b))).copied()
+    }
+
+    /// Every related cell: (row key, column key, strength), rows then columns in order.
+    pub fn cells(&self) -> impl Iterator<Item = (&str, &str, Strength)> {
+        self.relationships
+            .iter()
+            .map(|(&(i, j), &s)| (self.rows[i].key.as_str(), self.columns[j].key.as_str(), s))
+    }
+
+    /// Row weights divided by their sum (all 0 when they sum to 0).
+    pub fn normalised_weights(&self) -> Vec<(String, f64)> {
+        let total: f64 = self.rows.iter().map(|r| r.weight).sum();
+        self.rows
+            .iter()
+            .map(|r| {
+                let w = if total > 0.0 { r.weight / total } else { 0.0 };
+                (r.key.clone(), w)
+            })
+            .collect()
+    }
+
+    /// Technical importance of each column, in column order.
+    pub fn importance(&self) -> Vec<ColumnImportance> {
+        let mut absolute = vec![0.0; self.columns.len()];
+        for (&(i, j), s) in &self.relationships {
+            absolute[j] += self.rows[i].weight * s.value();
+        }
+        let total: f64 = absolute.iter().sum();
+        absolute
+            .iter()
+            .enumerate()
+            .map(|(j, &a)| ColumnImportance {
+                key: self.columns[j].key.clone(),
+                absolute: a,
+                relative: if total > 0.0 { a / total } else { 0.0 },
+                rank: 1 + absolute.iter().filter(|&&other| other > a).count(),
+            })
+            .collect()
+    }
+
+    /// The columns from most to least important (ties in column order).
+    pub fn ranking(&self) -> Vec<ColumnImportance> {
+        let mut all = self.importance();
+        all.sort_by_key(|c| c.rank);
+        all
+    }
+
+    /// The same house with new row weights, matched by row key. Every row must get
+    /// exactly one weight; a key that is not a row is refused too.
+    pub fn with_row_weights(&self, weights: &[(String, f64)]) -> Result<House, QfdError> {
+        let given: HashMap<&str, f64> = weights.iter().map(|(k, w)| (k.as_str(), *w)).collect();
+        let mut house = self.clone();
+        for (i, row) in house.rows.iter_mut().enumerate() {
+            let Some(&w) = given.get(row.key.as_str()) else {
+                return Err(QfdError::new(
+                    format!("stage {} rows[{i}].key", self.stage),
+                    format!(
+                        "{:?} has no weight from the previous stage (no column with that key)",
+                        row.key
+                    ),
+                ));
+            };
+            check_weight(format!("stage {} rows[{i}].weight", self.stage), w)?;
+            row.weight = w;
+        }
+        Ok(house)
+    }
+}
+
+/// The column importances of a house as the row weights of the next stage: (column
+/// key, absolute importance). Absolute rather than relative keeps the next house's
+/// importances the plain sums a reader can check; its relative importances are the
+/// same either way, since scaling every row weight scales every column.
+pub fn next_weights(house: &House) -> Vec<(String, f64)> {
+    house
+        .importance()
+        .into_iter()
+        .map(|c| (c.key, c.absolute))
+        .collect()
+}
+
+/// The three houses with stage 2 and 3 re-weighted from the stage before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cascade {
+    pub stage1: House,
+    pub stage2: House,
+    pub stage3: House,
+}
+
+/// Recompute the row weights of stage 2 from stage 1's column importances and of
+/// stage 3 from the new stage 2's. A next-stage row is matched to the previous
+/// stage's column of the same key; one without is an error naming it. A column not
+/// carried on as a row is allowed (it is simply not deployed further).
+pub fn cascade(stage1: &House, stage2: &House, stage3: &House) -> Result<Cascade, QfdError> {
+    for (house, stage) in [(stage1, 1), (stage2, 2), (stage3, 3)] {
+        if house.stage != stage {
+            return Err(QfdError::new(
+                format!("stage{stage}.stage"),
+                format!("is {}, expected {stage}", house.stage),
+            ));
+        }
+    }
+    let stage2 = stage2.with_row_weights(&next_weights(stage1))?;
+    let stage3 = stage3.with_row_weights(&next_weights(&stage2))?;
+    Ok(Cascade {
+        stage1: stage1.clone(),
+        stage2,
+        stage3,
+    })
+}
+
+impl fmt::Display for Strength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn house(yaml: &str) -> Result<House, String> {
+        let raw: RawHouse = yaml_serde::from_str(yaml).map_err(|e| e.to_string())?;
+        House::try_from(raw).map_err(|e| e.to_string())
+    }
+
+    /// The coffee-maker house of quality published as a worked example by Schematex
+    /// ("Coffee maker House of Quality", https://schematex.js.org/examples/matrix-qfd-coffee-maker,
+    /// the matrix example after Akao's QFD). Published there: rows Quiet operation 5,
+    /// Brews fast 3, Energy efficient 4; columns Fan RPM, Heater watts, Insulation;
+    /// cells Quiet × Fan RPM 9, Quiet × Insulation 3, Brews fast × Heater watts 9,
+    /// Energy efficient × Heater watts 3, Energy efficient × Insulation 9; roof Fan RPM ↔
+    /// Heater watts strong negative, Heater watts ↔ Insulation positive, Fan RPM ↔
+    /// Insulation none; technical importance 45 / 39 / 51 and, normalised, 33 % / 29 % /
+    /// 38 % (Insulation first, Heater watts last). Every one of those numbers is
+    /// checked here: the absolute importances exactly, the relative ones to the
+    /// published whole percent.
+    #[test]
+    fn reproduces_the_published_coffee_maker_house() {
+        let h = house(
+            r#"
+stage: 1
+rows:
+  - {key: quiet, label: Quiet operation, weight: 5}
+  - {key: fast, label: Brews fast, weight: 3}
+  - {key: efficient, label: Energy efficient, weight: 4}
+columns:
+  - {key: fan_rpm, label: Fan RPM, direction: down}
+  - {key: heater_watts, label: Heater watts, direction: up}
+  - {key: insulation, label: Insulation, direction: up}
+relationships:
+  - {row: quiet, column: fan_rpm, strength: 9}
+  - {row: quiet, column: insulation, strength: 3}
+  - {row: fast, column: heater_watts, strength: strong}
+  - {row: efficient, column: heater_watts, strength: ○}
+  - {row: efficient, column: insulation, strength: ◎}
+roof:
+  - {a: heater_watts, b: fan_rpm, correlation: "--"}
+  - {a: heater_watts, b: insulation, correlation: positive}
+"#,
+        )
+        .unwrap();
+        let imp = h.importance();
+        let absolute: Vec<f64> = imp.iter().map(|c| c.absolute).collect();
+        assert_eq!(absolute, vec![45.0, 39.0, 51.0]);
+        let percent: Vec<f64> = imp.iter().map(|c| (c.relative * 100.0).round()).collect();
+        assert_eq!(percent, vec![33.0, 29.0, 38.0]);
+        let ranked: Vec<String> = h.ranking().into_iter().map(|c| c.key).collect();
+        assert_eq!(ranked, vec!["insulation", "fan_rpm", "heater_watts"]);
+        assert_eq!(
+            h.correlation("fan_rpm", "heater_watts"),
+            Some(Correlation::StrongNegative)
+        );
+        assert_eq!(
+            h.correlation("insulation", "heater_watts"),
+            Some(Correlation::Positive)
+        );
+        assert_eq!(h.correlation("fan_rpm", "insulation"), None);
+        assert_eq!(
+            h.relationship("fast", "heater_watts"),
+            Some(Strength::Strong)
+        );
+        assert_eq!(h.relationship("fast", "fan_rpm"), None);
+    }
+
+    /// The worked example of the `quality-house` package's README
+    /// (https://pypi.org/project/quality-house/, "Create and deploy a house"): criteria
+    /// Easy to open 5 and Easy to clean 3 against Latch force and Seal compression with
+    /// cells [[9, 1], [1, 9]] score (48, 32); deployed into Latch spring with cells
+    /// [[1], [3]] the next house scores 144. It checks the cascade: the published
+    /// deployment carries the previous house's scores as its row weights.
+    #[test]
+    fn reproduces_the_published_deployment() {
+        let first = house(
+            r#"
+stage: 1
+rows:
+  - {key: open, label: Easy to open, weight: 5}
+  - {key: clean, label: Easy to clean, weight: 3}
+columns:
+  - {key: latch, label: Latch force}
+  - {key: seal, label: Seal compression}
+relationships:
+  - {row: open, column: latch, strength: 9}
+  - {row: open, column: seal, strength: 1}
+  - {row: clean, column: latch, strength: 1}
+  - {row: clean, column: seal, strength: 9}
+roof:
+  - {a: latch, b: seal, correlation: negative}
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            next_weights(&first),
+            vec![("latch".to_string(), 48.0), ("seal".to_string(), 32.0)]
+        );
+        let second = house(
+            r#"
+stage: 2
+rows:
+  - {key: latch, label: Latch force, weight: 0}
+  - {key: seal, label: Seal compression, weight: 0}
+columns:
+  - {key: spring, label: Latch spring}
+relationships:
+  - {row: latch, column: spring, strength: 1}
+  - {row: seal, column: spring, strength: 3}
+"#,
+        )
+        .unwrap();
+        let second = second.with_row_weights(&next_weights(&first)).unwrap();
+        assert_eq!(second.importance()[0].absolute, 144.0);
+        assert_eq!(second.importance()[0].relative, 1.0);
+    }
+
+    fn stage(n: u8, rows: &[(&str, f64)], cols: &[&str], cells: &[(&str, &str, u8)]) -> House {
+        House::try_from(RawHouse {
+            stage: n,
+            rows: rows
+                .iter()
+                .map(|(k, w)| Row {
+                    key: k.to_string(),
+                    label: Label::Plain(k.to_string()),
+                    weight: *w,
+                    competitive: None,
+                })
+                .collect(),
+            columns: cols
+                .iter()
+                .map(|k| Column {
+                    key: k.to_string(),
+                    label: Label::Plain(k.to_string()),
+                    target: None,
+                    unit: None,
+                    direction: None,
+                    difficulty: None,
+                })
+                .collect(),
+            relationships: cells
+                .iter()
+                .map(|(r, c, s)| RawRelationship {
+                    row: r.to_string(),
+                    column: c.to_string(),
+                    strength: RawStrength::Number(f64::from(*s)),
+                })
+                .collect(),
+            roof: vec![],
+        })
+        .unwrap()
+    }
+
+    /// A small hall journey worked by hand: needs → moments → process → parameters.
+    /// Stage 1: short_wait (w 9) ~ queue 9, counter 1; clear_answer (w 8) ~ counter 9,
+    /// enquiry 3 → queue 81, counter 9 + 72 = 81, enquiry 24. Stage 2: queue ~
+    /// ticketing 9; counter ~ staffing 9, ticketing 1; enquiry ~ staffing 3 → ticketing
+    /// 729 + 81 = 810, staffing 729 + 72 = 801. Stage 3: ticketing ~ asa 3; staffing ~
+    /// asa 9, fcr 3 → asa 2430 + 7209 = 9639, fcr 2403.
+    #[test]
+    fn cascade_of_three_stages_by_hand() {
+        let s1 = stage(
+            1,
+            &[("short_wait", 9.0), ("clear_answer", 8.0)],
+            &["queue", "counter", "enquiry"],
+            &[
+                ("short_wait", "queue", 9),
+                ("short_wait", "counter", 1),
+                ("clear_answer", "counter", 9),
+                ("clear_answer", "enquiry", 3),
+            ],
+        );
+        let s2 = stage(
+            2,
+            &[("queue", 1.0), ("counter", 1.0), ("enquiry", 1.0)],
+            &["ticketing", "staffing"],
+            &[
+                ("queue", "ticketing", 9),
+                ("counter", "staffing", 9),
+                ("counter", "ticketing", 1),
+                ("enquiry", "staffing", 3),
+            ],
+        );
+        let s3 = stage(
+            3,
+            &[("ticketing", 1.0), ("staffing", 1.0)],
+            &["asa", "fcr"],
+            &[
+                ("ticketing", "asa", 3),
+                ("staffing", "asa", 9),
+                ("staffing", "fcr", 3),
+            ],
+        );
+        let c = cascade(&s1, &s2, &s3).unwrap();
+        let w2: Vec<f64> = c.stage2.rows().iter().map(|r| r.weight).collect();
+        assert_eq!(w2, vec![81.0, 81.0, 24.0]);
+        let w3: Vec<f64> = c.stage3.rows().iter().map(|r| r.weight).collect();
+        assert_eq!(w3, vec![810.0, 801.0]);
+        let last: Vec<f64> = c.stage3.importance().iter().map(|i| i.absolute).collect();
+        assert_eq!(last, vec![9639.0, 2403.0]);
+        assert_eq!(c.stage2.importance()[0].rank, 1);
+
+        // A stage-2 row that is no stage-1 column is named.
+        let orphan = stage(2, &[("parking", 1.0)], &["ticketing"], &[]);
+        let err = cascade(&s1, &orphan, &s3).unwrap_err().to_string();
+        assert!(
+            err.contains("\"parking\"") && err.contains("previous stage"),
+            "{err}"
+        );
+        // Houses in the wrong slot are refused.
+        let err = cascade(&s2, &s2, &s3).unwrap_err().to_string();
+        assert!(err.contains("stage1.stage"), "{err}");
+    }
+
+    #[test]
+    fn ties_share_a_rank_and_zero_houses_have_zero_shares() {
+        let h = stage(
+            1,
+            &[("a", 1.0), ("b", 1.0)],
+            &["x", "y", "z"],
+            &[("a", "x", 3), ("b", "y", 3)],
+        );
+        let ranks: Vec<usize> = h.importance().iter().map(|c| c.rank).collect();
+        assert_eq!(ranks, vec![1, 1, 3]);
+        let zero = stage(1, &[("a", 0.0)], &["x"], &[("a", "x", 9)]);
+        assert_eq!(zero.importance()[0].relative, 0.0);
+        assert_eq!(zero.normalised_weights(), vec![("a".to_string(), 0.0)]);
+        let n = h.normalised_weights();
+        assert_eq!(n[0].1, 0.5);
+    }
+
+    #[test]
+    fn bad_houses_name_the_field_and_reason() {
+        let base = |extra: &str, cells: &str| {
+            format!(
+                "stage: 1\nrows:\n  - {{key: a, label: A, weight: 1}}\n{extra}\
+                 columns:\n  - {{key: x, label: X}}\n  - {{key: y, label: Y}}\n{cells}"
+            )
+        };
+        let cases = [
+            (
+                base("", "relationships:\n  - {row: a, column: q, strength: 9}\n"),
+                "relationships[0].column: \"q\" is not a column",
+            ),
+            (
+                base("", "relationships:\n  - {row: b, column: x, strength: 9}\n"),
+                "relationships[0].row: \"b\" is not a row",
+            ),
+            (
+                base("", "relationships:\n  - {row: a, column: x, strength: 5}\n"),
+                "relationships[0].strength: 5 is not a relationship strength",
+            ),
+            (
+                base(
+                    "",
+                    "relationships:\n  - {row: a, column: x, strength: 2.5}\n",
+                ),
+                "relationships[0].strength: 2.5 is not a relationship strength",
+            ),
+            (
+                base(
+                    "",
+                    "relationships:\n  - {row: a, column: x, strength: 0}\n  - {row: a, column: x, strength: 9}\n",
+                ),
+                "relationships[1]: \"a\" × \"x\" is given twice",
+            ),
+            (
+                base(
+                    "",
+                    "relationships:\n  - {row: a, column: x, strength: huge}\n",
+                ),
+                "relationships[0].strength: \"huge\" is not",
+            ),
+            (
+                base(
+                    "",
+                    "relationships:\n  - {row: a, column: x, strength: 9}\n  - {row: a, column: x, strength: 1}\n",
+                ),
+                "relationships[1]: \"a\" × \"x\" is given twice",
+            ),
+            (
+                base("", "roof:\n  - {a: x, b: x, correlation: +}\n"),
+                "roof[0]: \"x\" is paired with itself",
+            ),
+            (
+                base("", "roof:\n  - {a: x, b: z, correlation: +}\n"),
+                "roof[0].b: \"z\" is not a column",
+            ),
+            (
+                base(
+                    "",
+                    "roof:\n  - {a: x, b: y, correlation: +}\n  - {a: y, b: x, correlation: -}\n",
+                ),
+                "roof[1]: \"y\" and \"x\" are given twice",
+            ),
+            (
+                base("", "roof:\n  - {a: x, b: y, correlation: maybe}\n"),
+                "roof[0].correlation: \"maybe\" is not a correlation",
+            ),
+            (
+                base("  - {key: a, label: A2, weight: 2}\n", ""),
+                "rows[1].key: \"a\" appears twice",
+            ),
+            (
+                base("  - {key: b, label: B, weight: -1}\n", ""),
+                "rows[1].weight: -1 is negative",
+            ),
+            (
+                base("  - {key: b, label: B, weight: .nan}\n", ""),
+                "rows[1].weight: NaN is not a finite number",
+            ),
+            (
+                base("  - {key: b, label: \" \", weight: 1}\n", ""),
+                "rows[1].label: is empty",
+            ),
+        ];
+        for (yaml, want) in cases {
+            let err = house(&yaml).unwrap_err();
+            assert!(err.contains(want), "want {want:?}, got {err:?}\n{yaml}");
+        }
+        let err = house("stage: 4\nrows: []\ncolumns: []\n").unwrap_err();
+        assert!(err.contains("stage: 4 is not a stage"), "{err}");
+        let err =
+            house("stage: 1\nrows: []\ncolumns:\n  - {key: x, label: X}\n  - {key: x, label: X}\n")
+                .unwrap_err();
+        assert!(err.contains("columns[1].key: \"x\" appears twice"), "{err}");
+        let err = house("stage: 1\nrows: []\ncolumns:\n  - {key: x, label: X, difficulty: 6}\n")
+            .unwrap_err();
+        assert!(
+            err.contains("columns[0].difficulty: 6 is not a difficulty"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn zero_means_no_relationship_and_symbols_parse() {
+        let h = house(
+            "stage: 1\nrows:\n  - {key: a, label: {zh: 等候短, en: Short wait}, weight: 2}\n\
+             columns:\n  - {key: x, label: X}\n  - {key: y, label: Y}\n  - {key: z, label: Z}\n\
+             \x20 - {key: w, label: W}\n\
+             relationships:\n  - {row: a, column: x, strength: 0}\n  - {row: a, column: y, strength: △}\n\
+             \x20 - {row: a, column: z, strength: medium}\n  - {row: a, column: w, strength: 9.0}\n",
+        )
+        .unwrap();
+        assert_eq!(h.relationship("a", "x"), None);
+        assert_eq!(h.relationship("a", "y"), Some(Strength::Weak));
+        assert_eq!(h.relationship("a", "z"), Some(Strength::Medium));
+        assert_eq!(h.relationship("a", "w"), Some(Strength::Strong));
+        assert_eq!(h.rows()[0].label.get("zh"), "等候短");
+        assert_eq!(h.cells().count(), 3);
+    }
+
+    #[test]
+    fn serde_round_trips_through_yaml_and_json() {
+        let yaml = r#"
+stage: 3
+rows:
+  - key: staffing
+    label: {zh: 排班, en: Staffing}
+    weight: 2.5
+    competitive: {ours: 3.5, competitor: 4}
+columns:
+  - {key: asa, label: ASA, target: 10, unit: min, direction: down, difficulty: 3}
+  - {key: fcr, label: FCR, direction: up}
+relationships:
+  - {row: staffing, column: asa, strength: 9}
+roof:
+  - {a: fcr, b: asa, correlation: "+"}
+"#;
+        let h: House = yaml_serde::from_str(yaml).unwrap();
+        let json = serde_json::to_string(&h).unwrap();
+        assert!(json.contains(r#""strength":9"#), "{json}");
+        assert!(json.contains(r#""correlation":"positive""#), "{json}");
+        let back: House = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, h);
+        let again: House = yaml_serde::from_str(&yaml_serde::to_string(&h).unwrap()).unwrap();
+        assert_eq!(again, h);
+        // A bad cell is refused by serde too, with the field and reason.
+        let err =
+            serde_json::from_str::<House>(&json.replace(r#""strength":9"#, r#""strength":4"#))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("relationships[0].strength: 4 is not"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn plain(key: String, weight: f64) -> Row {
+        Row {
+            label: Label::Plain(key.clone()),
+            key,
+            weight,
+            competitive: None,
+        }
+    }
+
+    fn column(key: String) -> Column {
+        Column {
+            label: Label::Plain(key.clone()),
+            key,
+            target: None,
+            unit: None,
+            direction: None,
+            difficulty: None,
+        }
+    }
+
+    proptest! {
+        /// Relative importances are shares: each in 0..=1, summing to 1 whenever any
+        /// column is related to a row of positive weight, else all 0.
+        #[test]
+        fn relative_importances_sum_to_one(
+            weights in prop::collection::vec(0.0f64..100.0, 1..8),
+            n_cols in 1usize..8,
+            cells in prop::collection::vec((0usize..8, 0usize..8, prop::sample::select(vec![0u8, 1, 3, 9])), 0..40),
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            let raw = RawHouse {
+                stage: 1,
+                rows: weights.iter().enumerate().map(|(i, &w)| plain(format!("r{i}"), w)).collect(),
+                columns: (0..n_cols).map(|j| column(format!("c{j}"))).collect(),
+                relationships: cells
+                    .into_iter()
+                    .filter(|&(i, j, _)| i < weights.len() && j < n_cols && seen.insert((i, j)))
+                    .map(|(i, j, s)| RawRelationship {
+                        row: format!("r{i}"),
+                        column: format!("c{j}"),
+                        strength: RawStrength::Number(f64::from(s)),
+                    })
+                    .collect(),
+                roof: vec![],
+            };
+            let h = House::try_from(raw).unwrap();
+            let imp = h.importance();
+            let total: f64 = imp.iter().map(|c| c.relative).sum();
+            if imp.iter().any(|c| c.absolute > 0.0) {
+                prop_assert!((total - 1.0).abs() < 1e-9, "sum {total}");
+            } else {
+                prop_assert_eq!(total, 0.0);
+            }
+            for c in &imp {
+                prop_assert!((0.0..=1.0 + 1e-12).contains(&c.relative));
+            }
+        }
+
+        /// A house whose relationship is the identity (row i weakly = 1 related to
+        /// column i only) passes its weights through unchanged; a strong identity
+        /// scales them by 9 and keeps their shares.
+        #[test]
+        fn identity_cascade_passes_weights_through(
+            weights in prop::collection::vec(0.0f64..1000.0, 1..10),
+        ) {
+            let n = weights.len();
+            let identity = |stage: u8, s: u8, w: &[f64]| {
+                House::try_from(RawHouse {
+                    stage,
+                    rows: w.iter().enumerate().map(|(i, &w)| plain(format!("k{i}"), w)).collect(),
+                    columns: (0..n).map(|j| column(format!("k{j}"))).collect(),
+                    relationships: (0..n)
+                        .map(|i| RawRelationship {
+                            row: format!("k{i}"),
+                            column: format!("k{i}"),
+                            strength: RawStrength::Number(f64::from(s)),
+                        })
+                        .collect(),
+                    roof: vec![],
+                })
+                .unwrap()
+            };
+            let ones = vec![1.0; n];
+            let c = cascade(
+                &identity(1, 1, &weights),
+                &identity(2, 1, &ones),
+                &identity(3, 9, &ones),
+            )
+            .unwrap();
+            let w2: Vec<f64> = c.stage2.rows().iter().map(|r| r.weight).collect();
+            let w3: Vec<f64> = c.stage3.rows().iter().map(|r| r.weight).collect();
+            prop_assert_eq!(&w2, &weights);
+            prop_assert_eq!(&w3, &weights);
+            let out = c.stage3.importance();
+            let total: f64 = weights.iter().sum();
+            for (i, col) in out.iter().enumerate() {
+                prop_assert_eq!(col.absolute, 9.0 * weights[i]);
+                if total > 0.0 {
+                    prop_assert!((col.relative - weights[i] / total).abs() < 1e-9);
+                }
+            }
+        }
+    }
+}
