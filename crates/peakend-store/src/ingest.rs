@@ -229,6 +229,14 @@ fn day_bounds(e: &Event) -> (i64, i64) {
 /// Applies one hall's batch on `db` on the hall's `rules` (its journey's standards, its
 /// province's holidays), given the hall's day as the last committed ingest left it (if
 /// any). Returns what happened and the day to keep once `db` commits.
+/// When a batch is applied, and whether the contacts it ends are queued for their
+/// survey invitations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Applying {
+    pub now: i64,
+    pub invite: bool,
+}
+
 pub(crate) async fn apply_batch(
     db: &mut impl IngestTx,
     hall: &HallId,
@@ -236,8 +244,7 @@ pub(crate) async fn apply_batch(
     events: Vec<Item>,
     refused: Vec<Refusal>,
     mut cached: Option<CachedDay>,
-    now: i64,
-    invite: bool,
+    Applying { now, invite }: Applying,
 ) -> Result<(IngestOutcome, Option<CachedDay>)> {
     let mut outcome = IngestOutcome::default();
     let mut quarantine: Vec<Refused> = refused

@@ -397,7 +397,13 @@ fn write_group(
             .and_then(|()| {
                 let mut tx = Tx { conn };
                 runtime.block_on(ingest::apply_batch(
-                    &mut tx, &hall, &rules, events, refused, cached, now, invite,
+                    &mut tx,
+                    &hall,
+                    &rules,
+                    events,
+                    refused,
+                    cached,
+                    ingest::Applying { now, invite },
                 ))
             });
         let result = match result {
@@ -757,6 +763,7 @@ mod tests {
                 .collect(),
             refused: Vec::new(),
             small: events <= SMALL_BATCH,
+            invite: false,
             reply: oneshot::channel().0,
         }
     }
@@ -828,6 +835,7 @@ mod tests {
                 small: events.len() <= SMALL_BATCH,
                 events,
                 refused: Vec::new(),
+                invite: false,
                 reply,
             }
         };

@@ -37,8 +37,10 @@ pub(super) async fn ingest_events(
         events,
         refused,
         cached,
-        now_ms(),
-        invite,
+        ingest::Applying {
+            now: now_ms(),
+            invite,
+        },
     )
     .await?;
     tx.commit().await?;
