@@ -436,9 +436,7 @@ async fn monitored_calls(store: &SqlStore, day: chrono::NaiveDate) -> anyhow::Re
             .context("loading the demo's call monitoring")?;
         scored += 1;
     }
-    outln!(
-        "call monitoring: {scored} calls of {day} scored (peakend compliance --org {CENTRE} --by agent)"
-    );
+    outln!("call monitoring: {scored} calls scored (peakend compliance --org {CENTRE} --by agent)");
     Ok(())
 }
 
