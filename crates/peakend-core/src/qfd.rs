@@ -605,6 +605,66 @@ impl fmt::Display for Strength {
     }
 }
 
+/// Stage 1 of a journey — customer needs × service encounters (service package
+/// planning) — as the journey itself seeds it: a row per core need (`moment.need`), a
+/// column per moment, each need strongly (9) related to the moment it belongs to. Row
+/// weights are the need elements' segment-weighted importance from `analysis` (a need
+/// nobody rated takes its moment's importance, and without either the journey's prior,
+/// else 1), so the column importances say where the customers' needs concentrate.
+pub fn stage1(
+    journey: &crate::Journey,
+    analysis: Option<&crate::analysis::Analysis>,
+) -> Result<House, QfdError> {
+    let mut rows = Vec::new();
+    let mut relationships = Vec::new();
+    let columns = journey
+        .moments()
+        .iter()
+        .map(|m| Column {
+            key: m.key.to_string(),
+            label: Label::Text(m.name.clone()),
+            target: None,
+            unit: None,
+            direction: None,
+            difficulty: None,
+        })
+        .collect();
+    for m in journey.moments() {
+        let result = analysis.and_then(|a| a.moments.iter().find(|r| r.key == m.key.as_str()));
+        for n in &m.core_needs {
+            let measured = result.and_then(|r| {
+                r.needs
+                    .iter()
+                    .find(|(k, _)| k == n.key.as_str())
+                    .map(|(_, w)| *w)
+            });
+            let weight = measured
+                .or_else(|| result.and_then(|r| r.importance))
+                .or(m.importance)
+                .unwrap_or(1.0);
+            let key = format!("{}.{}", m.key, n.key);
+            relationships.push(RawRelationship {
+                row: key.clone(),
+                column: m.key.to_string(),
+                strength: RawStrength::Integer(9),
+            });
+            rows.push(Row {
+                key,
+                label: Label::Text(n.text.clone()),
+                weight,
+                competitive: None,
+            });
+        }
+    }
+    House::try_from(RawHouse {
+        stage: 1,
+        rows,
+        columns,
+        relationships,
+        roof: Vec::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1100,5 +1160,38 @@ mod properties {
                 }
             }
         }
+    }
+
+    #[test]
+    fn stage_one_of_the_service_hall_weighs_each_moment_by_its_needs() {
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        // Without a survey: each need weighs its moment's prior importance.
+        let house = stage1(&j, None).unwrap();
+        let needs: usize = j.moments().iter().map(|m| m.core_needs.len()).sum();
+        assert_eq!((house.rows().len(), house.columns().len()), (needs, 16));
+        let imp = house.importance();
+        for (m, c) in j.moments().iter().zip(&imp) {
+            // Σ over the moment's own needs of 9 × its prior importance, by hand.
+            let by_hand = 9.0 * m.importance.unwrap_or(1.0) * m.core_needs.len() as f64;
+            assert!((c.absolute - by_hand).abs() < 1e-9, "{}", m.key);
+        }
+        let total: f64 = imp.iter().map(|c| c.relative).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+        // With a survey, the need elements' importances weigh the rows.
+        let halls = [crate::HallId::parse("h1").unwrap()];
+        let mut g = crate::analysis::GroupedStats::new(&j, None, None);
+        crate::synth::responses(&j, &halls, 2000, 3).for_each(|r| g.push(&r));
+        let a = g
+            .analyze(&j, None, crate::peak::PeakRule::default())
+            .unwrap();
+        let house = stage1(&j, Some(&a)).unwrap();
+        let queue = &a.moments.iter().find(|m| m.key == "queue").unwrap();
+        let (need, w) = &queue.needs[0];
+        let row = house
+            .rows()
+            .iter()
+            .find(|r| r.key == format!("queue.{need}"))
+            .unwrap();
+        assert!((row.weight - w).abs() < 1e-12);
     }
 }

@@ -30,6 +30,7 @@ mod org;
 mod pages;
 mod plan;
 mod programme;
+mod qfd;
 mod redirect;
 mod responses;
 mod shape;
@@ -175,6 +176,7 @@ pub fn app(state: AppState) -> Router {
         .merge(handbook::router())
         .merge(events::router(&limits))
         .merge(analysis::router())
+        .merge(qfd::router())
         .merge(journeys::router())
         .merge(kpi::router())
         .merge(org::router())

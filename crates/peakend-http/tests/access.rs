@@ -73,6 +73,7 @@ const APIS: &[&str] = &[
     "/api/v1/halls/{hall}/tickets/A1",
     "/api/v1/kpi?org={node}&from=2026-08-01&to=2026-08-01",
     "/api/v1/analysis?journey=service-hall&org={node}",
+    "/api/v1/qfd/service-hall?org={node}",
 ];
 
 peakend_testkit::on_both_backends!(anonymous_callers_are_sent_to_sign_in, |url| {

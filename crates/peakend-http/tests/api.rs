@@ -617,3 +617,41 @@ peakend_testkit::on_both_backends!(care_comes_due_on_the_hall_s_clock_without_an
     let raised = start.timestamp_millis() + 15 * 60_000;
     assert!(seen.contains(&format!("\"raised_at\":{raised}")), "{seen}");
 });
+
+// Issue 23: stage 1 of the house of quality, weighed by the answers' need elements.
+peakend_testkit::on_both_backends!(
+    the_house_of_quality_weighs_each_moment_by_its_needs,
+    |url| {
+        let base = spawn(url).await;
+        let (status, h) = get_json(format!("{base}/api/v1/qfd/service-hall")).await;
+        assert_eq!(status, StatusCode::OK, "{h}");
+        assert_eq!(h["respondents"], 0);
+        let importance = h["importance"].as_array().unwrap();
+        assert_eq!(importance.len(), 16);
+        let share: f64 = importance
+            .iter()
+            .map(|c| c["relative"].as_f64().unwrap())
+            .sum();
+        assert!((share - 1.0).abs() < 1e-9, "{h}");
+        // One answer rating the queue's first need 10: that need's row weighs 10.
+        let at = format!("{base}/api/v1/journeys/service-hall/responses");
+        let answer = r#"{"respondent": "q-1", "hall": "h1", "date": "2024-05-01", "segment": "全球通",
+        "overall": 9, "nps": 10, "ratings": {"queue": {"importance": 9, "satisfaction": 6}},
+        "needs": {"queue": {"wait_length": 10}}}"#;
+        let (status, body) = post(at, answer.into(), "application/json").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, h) = get_json(format!("{base}/api/v1/qfd/service-hall?org=p")).await;
+        assert_eq!(status, StatusCode::OK, "{h}");
+        assert_eq!(h["respondents"], 1);
+        let rows = h["house"]["rows"].as_array().unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r["key"] == "queue.wait_length")
+            .unwrap();
+        assert_eq!(row["weight"], 10.0, "{row}");
+        let (status, e) = get_json(format!("{base}/api/v1/qfd/service-hall?stage=2")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+        let (status, _) = get_json(format!("{base}/api/v1/qfd/nowhere")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);

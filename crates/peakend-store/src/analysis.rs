@@ -258,3 +258,34 @@ pub async fn analysis_journey(
         .collect();
     Ok((journey, others))
 }
+
+/// Stage 1 of a journey's house of quality as its survey weighs it (issue 23): the need
+/// elements' importance among the stored responses of the halls at or below `org`
+/// (of one visit purpose when given); the journey's priors when nobody answered.
+pub async fn qfd_stage1(
+    store: &dyn Store,
+    journey: &Journey,
+    org: Option<&OrgNodeId>,
+    purpose: Option<&str>,
+) -> Result<(peakend_core::qfd::House, u64)> {
+    let q = AnalysisQuery {
+        org,
+        from: None,
+        to: None,
+        weights: None,
+        rule: peakend_core::peak::PeakRule::default(),
+        by: None,
+        purpose,
+        also: &[],
+    };
+    let empty = peakend_core::analysis::AnalysisError::Empty.to_string();
+    let analysis = match stored_analysis(store, journey, &q).await {
+        Ok(a) => Some(a),
+        // Nobody answered yet: the journey's priors weigh the needs.
+        Err(StoreError::Invalid(m)) if m == empty => None,
+        Err(e) => return Err(e),
+    };
+    let house = peakend_core::qfd::stage1(journey, analysis.as_ref())
+        .map_err(|e| StoreError::Invalid(format!("house of quality: {e}")))?;
+    Ok((house, analysis.map_or(0, |a| a.respondents)))
+}

@@ -33,6 +33,7 @@ mod journey_cmd;
 mod kpi_cmd;
 mod org_cmd;
 mod programme_cmd;
+mod qfd_cmd;
 mod simulate_cmd;
 mod staffing_cmd;
 mod survey_cmd;
@@ -112,6 +113,9 @@ enum Command {
     Kpi(kpi_cmd::KpiArgs),
     /// One customer across channels (跨渠道客户): contacts, repeats, failure demand, consistency
     Customers(customers_cmd::CustomersArgs),
+    /// A journey's house of quality (QFD): stage 1, customer needs × service
+    /// encounters, weighed by the survey's need elements
+    Qfd(qfd_cmd::QfdArgs),
     /// A hall's busy-hour forecast for the coming week (一周忙闲预报) and last week's error
     BusyHours(busy_cmd::BusyArgs),
     /// A realistic simulated day of device events (NDJSON) for the first N halls
@@ -382,6 +386,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate_cmd::run(&cli.db, args).await,
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
         Command::Customers(args) => customers_cmd::run(&cli.db, args).await,
+        Command::Qfd(args) => qfd_cmd::run(&cli.db, args).await,
         Command::BusyHours(args) => busy_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,

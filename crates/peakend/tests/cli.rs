@@ -2174,3 +2174,28 @@ peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
     let out = String::from_utf8(run.stdout).unwrap();
     assert!(out.contains("1 accepted"), "{out}");
 });
+
+// Issue 23: stage 1 of the house of quality from the journey, before any answer.
+peakend_testkit::on_both_backends!(qfd_gives_stage_one_of_a_journey, |url| {
+    ok(url, &["init"]);
+    let out = ok(url, &["qfd", "service-hall"]);
+    assert!(out.contains("stage 1"), "{out}");
+    assert!(out.contains("prior importances"), "{out}");
+    let json: Value =
+        serde_json::from_str(&ok(url, &["qfd", "service-hall", "--format", "json"])).unwrap();
+    let importance = json["importance"].as_array().unwrap();
+    assert_eq!(importance.len(), 16);
+    assert_eq!(importance[0]["rank"], 1);
+    let share: f64 = importance
+        .iter()
+        .map(|c| c["relative"].as_f64().unwrap())
+        .sum();
+    assert!((share - 1.0).abs() < 1e-9);
+    let err = fails(url, &["qfd", "service-hall", "--stage", "2"]);
+    assert!(err.contains("--stage 2"), "{err}");
+    let err = fails(url, &["qfd", "service-hall", "--org", "nowhere"]);
+    assert!(
+        err.contains("`nowhere` is not in the organisation"),
+        "{err}"
+    );
+});
