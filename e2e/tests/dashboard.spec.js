@@ -49,6 +49,13 @@ test('the analysis page draws the journey curve with the study peaks', async ({ 
   expect(chart.moments).toBe(16);
   expect(chart.peaks.sort()).toEqual(['data_trial', 'phone_purchase', 'result']);
   expect(chart.end).toEqual(['leave']);
+  // The dimensions: two radars, the six experience dimensions and the five SERVQUAL ones.
+  const radar = await page.evaluate(() => {
+    const o = echarts.getInstanceByDom(document.getElementById('dimensions')).getOption();
+    return o.radar.map((r) => r.indicator.length);
+  });
+  expect(radar).toEqual([6, 5]);
+  await expect(page.locator('#dimension-table tr')).toHaveCount(12);
   // The chart is drawn, not only configured: its canvas has pixels.
   const box = await page.locator('#journey-curve canvas').first().boundingBox();
   expect(box.width).toBeGreaterThan(400);

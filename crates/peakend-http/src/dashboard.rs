@@ -409,6 +409,8 @@ struct AnalysisPage {
     memory_peak_end: String,
     memory_average: String,
     needs: Vec<NeedRow>,
+    /// Each dimension with a score: (name, satisfaction), the radar's table.
+    dimensions: Vec<(String, String)>,
     /// Service cases opened in the period by moment, most first: (moment, cases, peak
     /// or end mark), beside the peak-end results.
     case_moments: Vec<(String, i64, String)>,
@@ -509,7 +511,18 @@ async fn analysis_page(
             "mean_satisfaction": a.mean_satisfaction,
             "peak_threshold": a.peak_threshold,
             "memory": { "peak_end": a.memory_model.peak_end_r, "average": a.memory_model.average_r },
+            "dimensions": a.dimensions.iter().filter(|d| d.score.is_some()).map(|d| {
+                let (zh, en) = d.dimension.name();
+                serde_json::json!({
+                    "key": d.dimension.key(),
+                    "name": if lang.en { en } else { zh },
+                    "family": d.family,
+                    "score": d.score,
+                })
+            }).collect::<Vec<_>>(),
             "labels": {
+                "experience": lang.t("六大体验维度", "Six experience dimensions"),
+                "servqual": lang.t("SERVQUAL 服务质量维度", "SERVQUAL dimensions"),
                 "importance": lang.t("重要性", "Importance"),
                 "satisfaction": lang.t("满意度", "Satisfaction"),
                 "mean": lang.t("平均重要性", "Mean importance"),
@@ -668,6 +681,19 @@ async fn analysis_page(
         memory_peak_end: num(chosen.as_ref().and_then(|a| a.memory_model.peak_end_r), 3),
         memory_average: num(chosen.as_ref().and_then(|a| a.memory_model.average_r), 3),
         needs,
+        dimensions: chosen
+            .as_ref()
+            .map(|a| {
+                a.dimensions
+                    .iter()
+                    .filter_map(|d| {
+                        let (zh, en) = d.dimension.name();
+                        let name = if lang.en { en } else { zh };
+                        Some((name.to_owned(), format!("{:.2}", d.score?)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         data: data
             .as_ref()
             .map(script_json)

@@ -77,8 +77,23 @@
       { value: round(data.memory.average), itemStyle: { color: BAR } }] }]
   });
 
+  // The dimensions on two radars (the six experience ones, the five SERVQUAL ones),
+  // each axis on the 1–10 satisfaction scale from 0.
+  var dims = data.dimensions || [];
+  var radar = function (family) { return dims.filter(function (d) { return d.family === family; }); };
+  var exp = radar('experience'), sq = radar('servqual');
+  var radars = [], series = [];
+  [[exp, L.experience, '27%'], [sq, L.servqual, '73%']].forEach(function (r, i) {
+    if (r[0].length < 3) return;
+    radars.push({ center: [r[2], '55%'], radius: '58%', indicator: r[0].map(function (d) { return { name: d.name, min: 0, max: 10 }; }), axisName: { fontSize: 11 } });
+    series.push({ type: 'radar', radarIndex: radars.length - 1, name: r[1], data: [{ name: r[1], value: r[0].map(function (d) { return round(d.score); }), areaStyle: { opacity: 0.15 } }] });
+  });
+  if (radars.length) {
+    echarts.init(document.getElementById('dimensions')).setOption({ tooltip: {}, legend: { data: series.map(function (s) { return s.name; }), top: 0 }, radar: radars, series: series });
+  }
+
   window.addEventListener('resize', function () {
-    ['journey-curve', 'quadrant', 'drivers', 'memory'].forEach(function (id) {
+    ['journey-curve', 'quadrant', 'drivers', 'memory', 'dimensions'].forEach(function (id) {
       var c = echarts.getInstanceByDom(document.getElementById(id)); if (c) c.resize();
     });
   });

@@ -283,6 +283,9 @@ peakend_testkit::on_both_backends!(a_purpose_s_analysis_follows_each_answer, |ur
         page.contains(r#"<b id="respondents">3</b>"#),
         "the page analyses the 3 buyers"
     );
+    // Only `result` was rated: the dimensions it is tagged with have its satisfaction.
+    assert!(page.contains(r#"id="dimension-table""#), "{page}");
+    assert!(page.contains("<td>Reliability</td><td>7.00</td>"), "{page}");
 });
 
 // Issue 3: whole CSV or XLSX files through the API, all or nothing.
