@@ -378,26 +378,6 @@ pub fn compliance_index(
     (den > 0.0).then(|| 100.0 * num / den)
 }
 
-/// Ranks of `xs` from 1, ties given their average rank.
-fn ranks(xs: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..xs.len()).collect();
-    idx.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
-    let mut r = vec![0.0; xs.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && xs[idx[j + 1]] == xs[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for k in &idx[i..=j] {
-            r[*k] = avg;
-        }
-        i = j + 1;
-    }
-    r
-}
-
 /// A rank correlation with its 95 % interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RankCorrelation {
@@ -415,7 +395,10 @@ pub fn spearman(xs: &[f64], ys: &[f64]) -> Option<RankCorrelation> {
     if n < 3 {
         return None;
     }
-    let (rx, ry) = (ranks(&xs[..n]), ranks(&ys[..n]));
+    let (rx, ry) = (
+        crate::analysis::stats::average_ranks(&xs[..n]),
+        crate::analysis::stats::average_ranks(&ys[..n]),
+    );
     let mean = (n as f64 + 1.0) / 2.0;
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for i in 0..n {

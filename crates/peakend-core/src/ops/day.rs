@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::event::{Channel, Event, EventKind, Tier};
 use super::predict::queue_length_wait_s;
+use super::sales::{Sale, Trial};
 use super::ticket::{Measure, Ticket};
 use crate::audit::{AutoCheck, CheckMethod};
 use crate::id::{HallId, MomentKey, StandardKey};
@@ -452,6 +453,8 @@ pub struct HallDay {
     repairs_in_time: u64,
     /// A contact centre's calls of the day (empty for a hall).
     calls: super::call::CallDay,
+    /// The data-trial zone's trials of the day, by id.
+    trials: BTreeMap<String, Trial>,
 }
 
 /// What clears an alert: its ticket being called or leaving, its kiosk restored.
@@ -487,7 +490,13 @@ impl HallDay {
             kiosks_checked: BTreeSet::new(),
             repairs_in_time: 0,
             calls: super::call::CallDay::new(),
+            trials: BTreeMap::new(),
         }
+    }
+
+    /// The day's data trials, by id.
+    pub fn trials(&self) -> impl Iterator<Item = &Trial> {
+        self.trials.values()
     }
 
     /// The centre's calls of the day.
@@ -975,6 +984,55 @@ impl HallDay {
                 }
                 self.clear(Subject::Kiosk(kiosk.clone()), t);
             }
+            EventKind::Sale {
+                ticket,
+                category,
+                amount,
+                staff,
+            } => {
+                let tk = self.tickets.get_mut(ticket).expect("checked");
+                tk.sales.push(Sale {
+                    category: *category,
+                    // Checked above, so nothing is half-applied here.
+                    amount_fen: amount.and_then(|a| super::sales::amount_fen(a).ok()),
+                    staff: staff.clone(),
+                    at: t,
+                });
+            }
+            EventKind::TrialStarted {
+                trial,
+                ticket,
+                device,
+                product,
+            } => {
+                self.trials.insert(
+                    trial.clone(),
+                    Trial {
+                        trial: trial.clone(),
+                        ticket: ticket.clone(),
+                        device: device.clone(),
+                        product: product.clone(),
+                        started_at: t,
+                        ended_at: None,
+                        purchased: None,
+                    },
+                );
+            }
+            EventKind::TrialEnded {
+                trial,
+                ticket,
+                device,
+                product,
+                purchased,
+            } => {
+                let tr = self.trials.get_mut(trial).expect("checked");
+                tr.ended_at = Some(t);
+                tr.purchased = *purchased;
+                // What the end names fills what the start left out.
+                tr.ticket = tr.ticket.take().or(ticket.clone());
+                tr.device = tr.device.take().or(device.clone());
+                tr.product = tr.product.take().or(product.clone());
+            }
             // A case, not a change to the day; an app transaction is a contact of the
             // app channel, not of the hall's queue.
             EventKind::Complaint { .. } | EventKind::AppTransaction { .. } => {}
@@ -1078,6 +1136,56 @@ impl HallDay {
                 }
             }
             EventKind::Rated { ticket: id, .. } => ticket("rated", id).map(|_| ()),
+            // A sale is booked at a counter's till: on a visit that was called, during
+            // its service or after it ended, never on one still waiting or gone uncalled.
+            EventKind::Sale {
+                ticket: id, amount, ..
+            } => {
+                let tk = ticket("sale", id)?;
+                if tk.called_at.is_none() {
+                    Err(format!("sale: ticket `{id}` was not called"))
+                } else if let Some(a) = amount {
+                    super::sales::amount_fen(*a)
+                        .map(|_| ())
+                        .map_err(|e| format!("sale: {e}"))
+                } else {
+                    Ok(())
+                }
+            }
+            // A trial may be tied to a ticket of any state: the trial zone is used while
+            // waiting. Its id is unique in the day.
+            EventKind::TrialStarted {
+                trial, ticket: tk, ..
+            } => {
+                if let Some(id) = tk {
+                    ticket("trial_started", id)?;
+                }
+                match self.trials.get(trial) {
+                    Some(_) => Err(format!(
+                        "trial_started: trial `{trial}` was already started"
+                    )),
+                    None => Ok(()),
+                }
+            }
+            EventKind::TrialEnded {
+                trial, ticket: tk, ..
+            } => {
+                if let Some(id) = tk {
+                    ticket("trial_ended", id)?;
+                }
+                match self.trials.get(trial) {
+                    None => Err(format!("trial_ended: unknown trial `{trial}`")),
+                    Some(tr) if tr.ended_at.is_some() => {
+                        Err(format!("trial_ended: trial `{trial}` had already ended"))
+                    }
+                    Some(Trial {
+                        ticket: Some(was), ..
+                    }) if tk.as_ref().is_some_and(|t| t != was) => Err(format!(
+                        "trial_ended: trial `{trial}` was started for ticket `{was}`"
+                    )),
+                    Some(_) => Ok(()),
+                }
+            }
             EventKind::Left { ticket: id } => {
                 let tk = ticket("left", id)?;
                 if tk.left_at.is_some() || tk.ended_at.is_some() || tk.expired_at.is_some() {

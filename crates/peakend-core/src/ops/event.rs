@@ -6,6 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use super::call::CallEventKind;
+use super::sales::SaleCategory;
 use crate::id::HallId;
 
 /// How a service ended.
@@ -180,6 +181,39 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         customer: Option<String>,
     },
+    // --- Service and sales (issue 23).
+    /// A sale booked on a visit's ticket, once the ticket was called: new customer,
+    /// data, phone, group account or other; `amount` in yuan (a decimal ≥ 0).
+    Sale {
+        ticket: String,
+        category: SaleCategory,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff: Option<String>,
+    },
+    /// A customer begins a trial in the data-trial zone (a phone or a data package).
+    TrialStarted {
+        trial: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        product: Option<String>,
+    },
+    /// The trial ends; `purchased` when the customer bought (absent: not known to).
+    TrialEnded {
+        trial: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        product: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        purchased: Option<bool>,
+    },
 }
 
 fn yes() -> bool {
@@ -252,7 +286,12 @@ impl EventKind {
             | EventKind::ServiceEnded { ticket, .. }
             | EventKind::Rated { ticket, .. }
             | EventKind::Left { ticket }
-            | EventKind::Arrived { ticket, .. } => Some(ticket),
+            | EventKind::Arrived { ticket, .. }
+            | EventKind::Sale { ticket, .. } => Some(ticket),
+            // A trial waits for the ticket it names, if it names one.
+            EventKind::TrialStarted { ticket, .. } | EventKind::TrialEnded { ticket, .. } => {
+                ticket.as_deref()
+            }
             EventKind::Booking { .. } | EventKind::BookingCancelled { .. } => None,
             EventKind::CounterOpened { .. }
             | EventKind::CounterClosed { .. }
@@ -505,6 +544,40 @@ impl Event {
                 empty("transaction", transaction)?;
                 empty("purpose", purpose)?;
             }
+            EventKind::Sale {
+                ticket,
+                amount,
+                staff,
+                ..
+            } => {
+                empty("ticket", ticket)?;
+                if let Some(a) = amount {
+                    super::sales::amount_fen(*a)?;
+                }
+                if let Some(s) = staff {
+                    empty("staff", s)?;
+                }
+            }
+            EventKind::TrialStarted {
+                trial,
+                ticket,
+                device,
+                product,
+            }
+            | EventKind::TrialEnded {
+                trial,
+                ticket,
+                device,
+                product,
+                ..
+            } => {
+                empty("trial", trial)?;
+                for (name, v) in [("ticket", ticket), ("device", device), ("product", product)] {
+                    if let Some(v) = v {
+                        empty(name, v)?;
+                    }
+                }
+            }
         }
         // A customer key is a salted hash or nothing: a phone number sent by mistake is
         // refused, never stored.
@@ -560,6 +633,11 @@ impl Event {
             EventKind::CallAbandoned { .. } => 17,
             EventKind::CallEnded { .. } => 18,
             EventKind::AppTransaction { .. } => 19,
+            // A trial after the ticket it names is issued; a sale after the service it
+            // is booked on ends.
+            EventKind::TrialStarted { .. } => 2,
+            EventKind::Sale { .. } => 5,
+            EventKind::TrialEnded { .. } => 6,
         }
     }
 
@@ -594,6 +672,9 @@ impl Event {
             EventKind::CallTransferred { .. } => "call_transferred",
             EventKind::CallEnded { .. } => "call_ended",
             EventKind::AppTransaction { .. } => "app_transaction",
+            EventKind::Sale { .. } => "sale",
+            EventKind::TrialStarted { .. } => "trial_started",
+            EventKind::TrialEnded { .. } => "trial_ended",
         }
     }
 }
@@ -652,6 +733,82 @@ mod tests {
         assert_eq!(
             bad(r#"{"id":"e4","hall":"h1","at":"2026-08-03T09:00:00Z"}"#),
             "missing field `type`"
+        );
+    }
+
+    #[test]
+    fn sales_and_trials_parse_and_name_the_bad_field() {
+        let e = Event::from_json(
+            r#"{"id":"s1","hall":"h1","type":"sale","at":"2026-08-03T09:20:00+08:00","ticket":"A001","category":"phone","amount":4999.5,"staff":"s07"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.kind_name(), "sale");
+        assert_eq!(e.kind.ticket(), Some("A001"));
+        assert!(matches!(
+            e.kind,
+            EventKind::Sale {
+                category: SaleCategory::Phone,
+                amount: Some(a),
+                ..
+            } if a == 4999.5
+        ));
+        let e = Event::from_json(
+            r#"{"id":"t1","hall":"h1","type":"trial_ended","at":"2026-08-03T09:20:00+08:00","trial":"T1","purchased":true}"#,
+        )
+        .unwrap();
+        assert_eq!(e.kind_name(), "trial_ended");
+        assert_eq!(e.kind.ticket(), None);
+        assert!(matches!(
+            e.kind,
+            EventKind::TrialEnded {
+                purchased: Some(true),
+                ..
+            }
+        ));
+        let e = Event::from_json(
+            r#"{"id":"t0","hall":"h1","type":"trial_started","at":"2026-08-03T09:10:00+08:00","trial":"T1","ticket":"A001","device":"Mate 60"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (e.kind_name(), e.kind.ticket()),
+            ("trial_started", Some("A001"))
+        );
+        // Written back as devices send it.
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["type"], "trial_started");
+        assert_eq!(back["device"], "Mate 60");
+
+        let bad = |fields: &str| {
+            Event::from_json(&format!(
+                r#"{{"id":"s2","hall":"h1","at":"2026-08-03T09:20:00+08:00",{fields}}}"#
+            ))
+            .unwrap_err()
+        };
+        assert_eq!(
+            bad(r#""type":"sale","ticket":"A1","category":"phone","amount":-5"#),
+            "field `amount`: -5 is negative"
+        );
+        assert!(
+            bad(r#""type":"sale","ticket":"A1","category":"tablet""#).starts_with(
+                "field `category`: `tablet` is not one of new_customer, data, phone, group, other"
+            )
+        );
+        assert!(bad(r#""type":"sale","ticket":"A1""#).contains("missing field `category`"));
+        assert!(
+            bad(r#""type":"sale","ticket":"A1","category":"data","amount":"12""#)
+                .contains("invalid type: string")
+        );
+        assert_eq!(
+            bad(r#""type":"sale","ticket":" ","category":"data""#),
+            "field `ticket`: empty"
+        );
+        assert_eq!(
+            bad(r#""type":"trial_started","trial":"""#),
+            "field `trial`: empty"
+        );
+        assert!(
+            bad(r#""type":"trial_ended","trial":"T1","purchased":"yes""#)
+                .contains("invalid type: string")
         );
     }
 }

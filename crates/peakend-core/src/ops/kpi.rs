@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::event::{Channel, Tier};
 use super::rollup::DayRollup;
+use super::sales::TrialRollup;
 use super::ticket::{AnnouncedSums, KpiSums, Kpis, Measure, PredictorAccuracy, Ticket};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -164,8 +165,8 @@ impl ReportSums {
             if let Some(c) = &t.counter {
                 Self::merge(&mut self.counters, format!("{hall}/{c}"), &one);
             }
-            if let Some(s) = &t.staff {
-                Self::merge(&mut self.staff, format!("{hall}/{s}"), &one);
+            for (s, part) in KpiSums::staff_shares(t, self.measure) {
+                Self::merge(&mut self.staff, format!("{hall}/{s}"), &part);
             }
             self.tiers.entry(t.tier).or_default().merge(&one);
             self.channels.entry(t.channel).or_default().merge(&one);
@@ -196,6 +197,9 @@ impl ReportSums {
             || self.bucket == Bucket::HalfHour
         {
             return false;
+        }
+        if let Some(trials) = &day.trials {
+            self.add_trials(hall, trials);
         }
         let sums = day.sums_at(until);
         if sums.arrivals == 0 && sums.expired == 0 {
@@ -232,6 +236,27 @@ impl ReportSums {
         }
         self.announced.merge(&detail.announced);
         true
+    }
+
+    /// Adds a day's data trials of `hall` (from its roll-up, or from
+    /// [`TrialRollup::of`] over a replayed day): to the total, the hall and the staff
+    /// credited, not to buckets, counters, tiers or channels.
+    pub fn add_trials(&mut self, hall: &str, trials: &TrialRollup) {
+        self.total.sales.trials.merge(&trials.total);
+        self.halls
+            .entry(hall.to_owned())
+            .or_default()
+            .sales
+            .trials
+            .merge(&trials.total);
+        for (s, t) in &trials.staff {
+            self.staff
+                .entry(format!("{hall}/{s}"))
+                .or_default()
+                .sales
+                .trials
+                .merge(t);
+        }
     }
 
     pub fn report(self) -> KpiReport {

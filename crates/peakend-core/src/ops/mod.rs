@@ -13,6 +13,7 @@ pub mod kpi;
 pub mod predict;
 pub mod rollup;
 pub mod roster;
+pub mod sales;
 pub mod simulate;
 pub mod ticket;
 

@@ -73,6 +73,9 @@ pub struct DayRollup {
     /// A contact centre's calls of the day (issue 22); absent for a hall.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<super::call::CallRollup>,
+    /// The day's data trials (issue 23); absent when the day had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trials: Option<super::sales::TrialRollup>,
 }
 
 /// A day's finished tickets per hour, counter and staff member, and how their announced
@@ -116,6 +119,14 @@ pub fn served_visits<'a>(
     out
 }
 
+/// A day's trials, each credited to the server of its ticket; `None` without trials.
+fn trials_of(day: &HallDay) -> Option<super::sales::TrialRollup> {
+    day.trials().next()?;
+    Some(super::sales::TrialRollup::of(day.trials(), |t| {
+        day.ticket(t)?.staff.clone()
+    }))
+}
+
 /// The first ms of the UTC hour of an instant.
 pub fn utc_hour(at_ms: i64) -> i64 {
     at_ms.div_euclid(3_600_000) * 3_600_000
@@ -127,6 +138,7 @@ impl DayRollup {
         let mut live = LiveRollup::new(measure);
         day.tickets().for_each(|t| live.count(t));
         live.calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
+        live.trials = trials_of(day);
         live.rollup(last_event_ms)
     }
 
@@ -199,10 +211,13 @@ impl DayRollup {
 struct Part {
     sums: KpiSums,
     waits: BTreeMap<i64, u32>,
+    /// Tickets counted in it (a seller's part may hold sales but no arrival).
+    members: u64,
 }
 
 impl Part {
     fn add(&mut self, one: &KpiSums) {
+        self.members += 1;
         self.sums.merge(one);
         if let Some(w) = one.longest_wait_ms {
             *self.waits.entry(w).or_default() += 1;
@@ -211,6 +226,7 @@ impl Part {
 
     /// Takes back a ticket's sums; true when no ticket is left in the part.
     fn take(&mut self, one: &KpiSums) -> bool {
+        self.members = self.members.saturating_sub(1);
         self.sums.take(one);
         if let Some(w) = one.longest_wait_ms
             && let Some(n) = self.waits.get_mut(&w)
@@ -221,7 +237,7 @@ impl Part {
             }
         }
         self.sums.longest_wait_ms = self.waits.last_key_value().map(|(w, _)| *w);
-        self.sums.arrivals == 0 && self.sums.expired == 0
+        self.members == 0
     }
 }
 
@@ -233,7 +249,8 @@ enum Counted {
         sums: Box<KpiSums>,
         hour: i64,
         counter: Option<String>,
-        staff: Option<String>,
+        /// The ticket's part of each staff member credited (see `KpiSums::staff_shares`).
+        staff: Vec<(String, KpiSums)>,
         tier: Tier,
         channel: Channel,
         announced: AnnouncedSums,
@@ -260,6 +277,7 @@ pub struct LiveRollup {
     announced: AnnouncedSums,
     waiting: BTreeMap<String, WaitingTicket>,
     calls: Option<super::call::CallRollup>,
+    trials: Option<super::sales::TrialRollup>,
 }
 
 impl LiveRollup {
@@ -277,6 +295,7 @@ impl LiveRollup {
             announced: AnnouncedSums::default(),
             waiting: BTreeMap::new(),
             calls: None,
+            trials: None,
         }
     }
 
@@ -297,6 +316,8 @@ impl LiveRollup {
         if day.calls().calls().next().is_some() {
             self.calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
         }
+        // Likewise the trials (tens a day): a trial's credit follows its ticket's server.
+        self.trials = trials_of(day);
     }
 
     /// Counts a ticket as it is now, in place of how it was counted before.
@@ -327,8 +348,9 @@ impl LiveRollup {
             if let Some(c) = &t.counter {
                 self.counters.entry(c.clone()).or_default().add(&sums);
             }
-            if let Some(s) = &t.staff {
-                self.staff.entry(s.clone()).or_default().add(&sums);
+            let staff = KpiSums::staff_shares(t, self.measure);
+            for (s, part) in &staff {
+                self.staff.entry(s.clone()).or_default().add(part);
             }
             self.tiers.entry(t.tier).or_default().add(&sums);
             self.channels.entry(t.channel).or_default().add(&sums);
@@ -345,7 +367,7 @@ impl LiveRollup {
                 sums: Box::new(sums),
                 hour,
                 counter: t.counter.clone(),
-                staff: t.staff.clone(),
+                staff,
                 tier: t.tier,
                 channel: t.channel,
                 announced,
@@ -392,8 +414,8 @@ impl LiveRollup {
                 if let Some(c) = counter {
                     take(&mut self.counters, c, &sums);
                 }
-                if let Some(s) = staff {
-                    take(&mut self.staff, s, &sums);
+                for (s, part) in staff {
+                    take(&mut self.staff, s, &part);
                 }
                 self.announced.take(&announced);
             }
@@ -432,6 +454,7 @@ impl LiveRollup {
                 )),
             }),
             calls: self.calls.clone(),
+            trials: self.trials.clone(),
         }
     }
 }

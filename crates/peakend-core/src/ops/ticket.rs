@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::{Channel, Outcome, Tier};
+use super::sales::{Sale, SalesKpis, SalesSums};
 
 /// What a hall's KPIs measure its tickets against: the journey's care standard (a
 /// ticket called within it counts for the service level) and its system-time standard
@@ -74,6 +75,9 @@ pub struct Ticket {
     /// boards or snapshots).
     #[serde(skip)]
     pub customer: Option<String>,
+    /// Sales booked on the visit (issue 23), in the order booked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sales: Vec<Sale>,
 }
 
 impl Ticket {
@@ -111,6 +115,7 @@ impl Ticket {
             valid_until: None,
             target_ms: None,
             customer: None,
+            sales: Vec::new(),
         }
     }
 
@@ -266,6 +271,9 @@ pub struct Kpis {
     pub expired: u64,
     /// Called within the target of the ticket's own tier ÷ arrivals.
     pub target_level: Option<f64>,
+    /// What the visits sold (issue 23): the sales lines, sales per served visit,
+    /// conversions by purpose and, for a hall or staff member, data trials.
+    pub sales: SalesKpis,
 }
 
 impl Kpis {
@@ -312,11 +320,18 @@ pub struct KpiSums {
     /// Called within their tier's service-level target.
     #[serde(default)]
     pub called_in_target: u64,
+    /// Sales of the tickets and conversions of their served visits; trials are added
+    /// at hall and staff level only (absent in roll-ups stored before sales counted).
+    #[serde(default)]
+    pub sales: SalesSums,
 }
 
 impl KpiSums {
     pub fn add(&mut self, t: &Ticket, measure: Measure) {
         let care_after_ms = measure.care_after_ms;
+        for sale in &t.sales {
+            self.sales.add_sale(sale);
+        }
         if t.expired_at.is_some() {
             // Never came (or never reported): no wait in the hall to measure.
             self.expired += 1;
@@ -338,6 +353,7 @@ impl KpiSums {
         }
         if t.ended_at.is_some() {
             self.served += 1;
+            self.sales.add_visit(&t.service, &t.sales);
             if let Some(w) = t.wait_ms() {
                 self.served_wait_ms += w;
                 self.served_waits += 1;
@@ -389,6 +405,7 @@ impl KpiSums {
         self.bad_visits += o.bad_visits;
         self.expired += o.expired;
         self.called_in_target += o.called_in_target;
+        self.sales.merge(&o.sales);
     }
 
     /// The sums of one ticket.
@@ -417,6 +434,7 @@ impl KpiSums {
         self.bad_visits -= o.bad_visits;
         self.expired -= o.expired;
         self.called_in_target -= o.called_in_target;
+        self.sales.take(&o.sales);
         if self.ratings == 0 {
             self.rating_sum = 0.0;
         }
@@ -441,7 +459,38 @@ impl KpiSums {
             bad_visits: self.bad_visits,
             expired: self.expired,
             target_level: ratio(self.called_in_target, self.arrivals),
+            sales: self.sales.kpis(self.served),
         }
+    }
+
+    /// A ticket's sums by the staff member credited: the server takes the visit with
+    /// every sale that names no other seller; a seller a sale names (a floor walker, the
+    /// trial zone's staff) takes that sale alone, as a sale without a visit.
+    pub fn staff_shares(t: &Ticket, measure: Measure) -> Vec<(String, KpiSums)> {
+        let mut visit = KpiSums::of(t, measure);
+        let mut sellers: Vec<(String, KpiSums)> = Vec::new();
+        for sale in &t.sales {
+            let Some(seller) = sale.staff.as_ref().filter(|s| Some(*s) != t.staff.as_ref()) else {
+                continue;
+            };
+            let mut one = SalesSums::default();
+            one.add_sale(sale);
+            visit.sales.take(&one);
+            match sellers.iter_mut().find(|(s, _)| s == seller) {
+                Some((_, sums)) => sums.sales.merge(&one),
+                None => sellers.push((
+                    seller.clone(),
+                    KpiSums {
+                        sales: one,
+                        ..KpiSums::default()
+                    },
+                )),
+            }
+        }
+        let mut out: Vec<(String, KpiSums)> =
+            t.staff.iter().map(|s| (s.clone(), visit.clone())).collect();
+        out.extend(sellers);
+        out
     }
 }
 
