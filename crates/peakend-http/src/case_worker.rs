@@ -164,10 +164,7 @@ pub async fn drain_invitations(state: &AppState) -> peakend_store::Decided {
         let now = state.clock.now().timestamp_millis();
         match state.store.decide_pending(now, DRAIN_LIMIT).await {
             Ok(d) => {
-                total.sent += d.decided.sent;
-                total.held += d.decided.held;
-                total.suppressed += d.decided.suppressed;
-                total.skipped += d.decided.skipped;
+                total.add(&d.decided);
                 if d.taken < DRAIN_LIMIT || state.shutdown.is_triggered() {
                     break;
                 }

@@ -583,6 +583,26 @@ pub(crate) const INSERT_INVITE_PENDING: &str = "INSERT INTO invite_pending
       outcome, ended_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
+/// Binds an ended contact to [`INSERT_INVITE_PENDING`] (sqlx, either backend).
+macro_rules! bind_pending {
+    ($c:expr) => {{
+        let c = $c;
+        sqlx::query($crate::ingest::INSERT_INVITE_PENDING)
+            .bind(&c.id)
+            .bind(c.hall.as_str())
+            .bind(&c.channel)
+            .bind(&c.customer)
+            .bind(&c.segment)
+            .bind(&c.purpose)
+            .bind(&c.staff)
+            .bind(&c.counter)
+            .bind(c.wait_s)
+            .bind(&c.outcome)
+            .bind(c.ended_at)
+    }};
+}
+pub(crate) use bind_pending;
+
 /// An ended contact of a known customer: contact id, customer key, channel, hall,
 /// purpose, outcome, resolved (1 or 0), when it ended. One key lookup per row.
 pub(crate) const INSERT_CUSTOMER_CONTACT: &str = "INSERT INTO customer_contact

@@ -54,6 +54,16 @@ pub struct Decided {
     pub skipped: usize,
 }
 
+impl Decided {
+    /// Adds another call's counts (a run of drains, a replay's parts).
+    pub fn add(&mut self, o: &Decided) {
+        self.sent += o.sent;
+        self.held += o.held;
+        self.suppressed += o.suppressed;
+        self.skipped += o.skipped;
+    }
+}
+
 /// What one drain of the queue ([`InvitationStore::decide_pending`]) did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Drained {

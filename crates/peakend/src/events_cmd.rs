@@ -117,9 +117,7 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, other: Tally) {
-        self.invited.sent += other.invited.sent;
-        self.invited.held += other.invited.held;
-        self.invited.suppressed += other.invited.suppressed;
+        self.invited.add(&other.invited);
         self.accepted += other.accepted;
         self.released += other.released;
         self.duplicates += other.duplicates;
@@ -261,9 +259,7 @@ async fn ingest(store: &impl Store, file: &std::path::Path, invite: bool) -> any
                 .decide_pending(now, DRAIN)
                 .await
                 .with_context(|| format!("{name}: survey invitations (still queued)"))?;
-            tally.invited.sent += d.decided.sent;
-            tally.invited.held += d.decided.held;
-            tally.invited.suppressed += d.decided.suppressed;
+            tally.invited.add(&d.decided);
             if d.taken < DRAIN {
                 break;
             }

@@ -343,10 +343,7 @@ pub async fn bench_invitations(
     for chunk in contacts.chunks(batch) {
         let at = chunk.iter().map(|c| c.ended_at).max().unwrap_or(0);
         let d = store.decide_pending(at, batch).await?;
-        total.sent += d.decided.sent;
-        total.held += d.decided.held;
-        total.suppressed += d.decided.suppressed;
-        total.skipped += d.decided.skipped;
+        total.add(&d.decided);
         drains += 1;
     }
     let took = start.elapsed().as_secs_f64();

@@ -474,20 +474,7 @@ impl IngestTx for PgIngest<'_, '_> {
 
     async fn queue_invitations(&mut self, contacts: &[&crate::EndedContact]) -> Result<()> {
         for c in contacts {
-            sqlx::query(ingest::INSERT_INVITE_PENDING)
-                .bind(&c.id)
-                .bind(c.hall.as_str())
-                .bind(&c.channel)
-                .bind(&c.customer)
-                .bind(&c.segment)
-                .bind(&c.purpose)
-                .bind(&c.staff)
-                .bind(&c.counter)
-                .bind(c.wait_s)
-                .bind(&c.outcome)
-                .bind(c.ended_at)
-                .execute(&mut **self.tx)
-                .await?;
+            ingest::bind_pending!(c).execute(&mut **self.tx).await?;
         }
         Ok(())
     }

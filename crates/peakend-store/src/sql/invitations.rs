@@ -206,20 +206,7 @@ impl InvitationStore for SqlStore {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for c in contacts {
-                sqlx::query(crate::ingest::INSERT_INVITE_PENDING)
-                    .bind(&c.id)
-                    .bind(c.hall.as_str())
-                    .bind(&c.channel)
-                    .bind(&c.customer)
-                    .bind(&c.segment)
-                    .bind(&c.purpose)
-                    .bind(&c.staff)
-                    .bind(&c.counter)
-                    .bind(c.wait_s)
-                    .bind(&c.outcome)
-                    .bind(c.ended_at)
-                    .execute(&mut *tx)
-                    .await?;
+                crate::ingest::bind_pending!(c).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
