@@ -115,6 +115,9 @@ pub struct Contact {
     /// What it was about (the visit purpose or the call's queue's purpose).
     pub purpose: String,
     pub resolved: bool,
+    /// Of the report's period. A contact after it is read only as the follow-up of one
+    /// in it (a contact on the period's last day may be repeated the next week).
+    pub in_period: bool,
 }
 
 /// What the contacts show across channels.
@@ -129,21 +132,22 @@ pub struct CrossChannel {
 }
 
 /// Failure demand and repeats over `contacts` with a `window_ms` (7 days in the issue):
-/// each contact looks at the customer's next contact only.
+/// each contact of the period looks at the customer's next contact only, in the period
+/// or after it.
 pub fn cross_channel(contacts: &[Contact], window_ms: i64) -> CrossChannel {
     let mut by_customer: BTreeMap<&str, Vec<&Contact>> = BTreeMap::new();
     for c in contacts {
         by_customer.entry(c.customer.as_str()).or_default().push(c);
     }
     let mut out = CrossChannel {
-        contacts: contacts.len() as u64,
+        contacts: contacts.iter().filter(|c| c.in_period).count() as u64,
         ..CrossChannel::default()
     };
     for list in by_customer.values_mut() {
         list.sort_by_key(|c| c.at_ms);
         for pair in list.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            if b.at_ms - a.at_ms > window_ms {
+            if !a.in_period || b.at_ms - a.at_ms > window_ms {
                 continue;
             }
             out.repeats += 1;
@@ -264,7 +268,8 @@ pub fn consistency(scores: &[MomentScore]) -> Vec<KindConsistency> {
 }
 
 /// The report over a period's `contacts` (failure demand and repeats within
-/// `window_days`) and its survey `scores`.
+/// `window_days`; the contacts of the window after the period come too, marked not
+/// `in_period`) and its survey `scores`.
 pub fn customer_report(
     contacts: &[Contact],
     window_days: u32,
@@ -273,7 +278,7 @@ pub fn customer_report(
     let cross = cross_channel(contacts, i64::from(window_days) * 86_400_000);
     let mut channels: BTreeMap<&str, (u64, std::collections::BTreeSet<&str>, u64)> =
         BTreeMap::new();
-    for c in contacts {
+    for c in contacts.iter().filter(|c| c.in_period) {
         let ch = channels.entry(c.channel.as_str()).or_default();
         ch.0 += 1;
         ch.1.insert(c.customer.as_str());
@@ -293,8 +298,11 @@ pub fn customer_report(
             count,
         })
         .collect();
-    let customers: std::collections::BTreeSet<&str> =
-        contacts.iter().map(|c| c.customer.as_str()).collect();
+    let customers: std::collections::BTreeSet<&str> = contacts
+        .iter()
+        .filter(|c| c.in_period)
+        .map(|c| c.customer.as_str())
+        .collect();
     CustomerReport {
         window_days,
         contacts: cross.contacts,
@@ -370,6 +378,34 @@ fn outcome_text(o: Outcome) -> String {
         Outcome::Referred => "referred",
     }
     .to_owned()
+}
+
+/// The outcome a customer's abandoned call is kept with in their timeline: a contact
+/// that resolved nothing (failure demand may follow it) and was never handled (not
+/// measured by first-contact resolution, but a repeat that undoes one).
+pub const ABANDONED: &str = "abandoned";
+
+/// A known customer's call that `e` abandoned, read from `day` just after `e` was
+/// applied: a contact of their timeline, though not one to invite to a survey.
+pub fn abandoned_contact(day: &HallDay, e: &Event) -> Option<EndedContact> {
+    let EventKind::CallAbandoned { call } = &e.kind else {
+        return None;
+    };
+    let c = day.calls().call(call)?;
+    c.customer.as_ref()?;
+    Some(EndedContact {
+        hall: e.hall.clone(),
+        id: format!("{}/call/{call}", e.hall),
+        channel: "hotline".into(),
+        customer: c.customer.clone(),
+        segment: c.segment.clone().unwrap_or_else(|| UNKNOWN_SEGMENT.into()),
+        purpose: c.queue.clone(),
+        staff: None,
+        counter: None,
+        wait_s: None,
+        outcome: Some(ABANDONED.into()),
+        ended_at: e.at_ms(),
+    })
 }
 
 /// The contact `e` ended, read from `day` just after `e` was applied to it; `None` for
@@ -492,6 +528,7 @@ mod tests {
             at_ms: at * day,
             purpose: purpose.into(),
             resolved,
+            in_period: true,
         };
         let out = cross_channel(
             &[
@@ -515,6 +552,33 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_after_the_period_is_only_a_follow_up() {
+        let day = 86_400_000;
+        let c = |customer: &str, at: i64, resolved: bool, in_period: bool| Contact {
+            customer: customer.into(),
+            channel: "hall".into(),
+            at_ms: at * day,
+            purpose: "bill".into(),
+            resolved,
+            in_period,
+        };
+        let contacts = [
+            // x: unresolved on the period's last day, back 2 days after it: counted.
+            c("x", 6, false, true),
+            c("x", 8, true, false),
+            // y: both after the period: neither a contact nor a repeat of it.
+            c("y", 8, false, false),
+            c("y", 9, true, false),
+        ];
+        let out = cross_channel(&contacts, 7 * day);
+        assert_eq!((out.contacts, out.repeats), (1, 1));
+        assert_eq!(out.failure_demand.values().sum::<u64>(), 1);
+        let r = customer_report(&contacts, 7, &[]);
+        assert_eq!((r.contacts, r.customers), (1, 1));
+        assert_eq!(r.channels[0].unresolved, 1);
+    }
+
+    #[test]
     fn the_report_counts_channels_failure_demand_shares_and_consistency() {
         let day = 86_400_000;
         let c = |customer: &str, channel: &str, at: i64, purpose: &str, resolved: bool| Contact {
@@ -523,6 +587,7 @@ mod tests {
             at_ms: at * day,
             purpose: purpose.into(),
             resolved,
+            in_period: true,
         };
         let contacts = [
             c("x", "hall", 0, "bill", false),

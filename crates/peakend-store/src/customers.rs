@@ -39,6 +39,15 @@ pub trait CustomerStore: Send + Sync {
     /// The contacts that ended in [from_ms, to_ms), oldest first. One range query.
     async fn customer_contacts(&self, from_ms: i64, to_ms: i64) -> Result<Vec<StoredContact>>;
 
+    /// The hotline contacts of one contact centre in [from_ms, to_ms), oldest first:
+    /// its ended and abandoned calls of known customers. One range of a partial index.
+    async fn hotline_contacts(
+        &self,
+        centre: &HallId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StoredContact>>;
+
     /// Deletes the contacts that ended before `before_ms`; returns how many.
     async fn erase_customer_contacts(&self, before_ms: i64) -> Result<usize>;
 
@@ -62,8 +71,8 @@ fn root_of(journeys: &HashMap<String, Option<String>>, key: &str) -> String {
 
 /// The customer report of the halls and centres at or below `q.org` on the local days
 /// [from, to]: their customers' contacts in the period (failure demand and repeats
-/// within `window_days`, both contacts in the period) and the survey answers of the
-/// period for consistency. Only aggregates.
+/// within `window_days` of a contact in the period, the follow-up in it or after it)
+/// and the survey answers of the period for consistency. Only aggregates.
 pub async fn customer_report(
     store: &dyn Store,
     q: &ProgrammeQuery<'_>,
@@ -72,8 +81,10 @@ pub async fn customer_report(
     let tree = store.org_tree().await?;
     let halls = crate::programme::scope(&tree, q.org)?;
     let mut contacts = Vec::new();
+    let window_ms = i64::from(window_days) * 86_400_000;
     for ((lo, hi), ids) in crate::programme::bounds(&tree, &halls, q.from, q.to) {
-        for c in store.customer_contacts(lo, hi).await? {
+        // The window after the period too: a contact of its last days may be repeated.
+        for c in store.customer_contacts(lo, hi + window_ms + 1).await? {
             if ids.contains(&c.hall) {
                 contacts.push(Contact {
                     customer: c.customer_key,
@@ -81,6 +92,7 @@ pub async fn customer_report(
                     at_ms: c.at,
                     purpose: c.purpose,
                     resolved: c.resolved,
+                    in_period: c.at < hi,
                 });
             }
         }

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::NaiveDate;
 use peakend_core::HallId;
 use peakend_core::case::{NewCase, case_of_event};
-use peakend_core::customer::{EndedContact, ended_contact};
+use peakend_core::customer::{EndedContact, abandoned_contact, ended_contact};
 use peakend_core::ops::day::{HallDay, KioskFault, Rules};
 use peakend_core::ops::event::{Event, EventKind};
 use peakend_core::ops::rollup::{LiveRollup, rollup_day};
@@ -247,6 +247,8 @@ pub(crate) async fn apply_batch(
     Applying { now, invite }: Applying,
 ) -> Result<(IngestOutcome, Option<CachedDay>)> {
     let mut outcome = IngestOutcome::default();
+    // Known customers' abandoned calls: their timeline's, never invited.
+    let mut abandoned: Vec<EndedContact> = Vec::new();
     let mut quarantine: Vec<Refused> = refused
         .into_iter()
         .map(|(pos, reason, payload)| Refused {
@@ -375,12 +377,14 @@ pub(crate) async fn apply_batch(
                     day.note(&e);
                     open_case(&day.day, &e);
                     outcome.ended.extend(ended_contact(&day.day, &e));
+                    abandoned.extend(abandoned_contact(&day.day, &e));
                     rows.push((e, payload));
                 }
                 (Ok(()), Origin::Held(held_rows, payload)) => {
                     day.note(&e);
                     open_case(&day.day, &e);
                     outcome.ended.extend(ended_contact(&day.day, &e));
+                    abandoned.extend(abandoned_contact(&day.day, &e));
                     rows.push((e, payload));
                     released.extend(held_rows);
                 }
@@ -448,6 +452,7 @@ pub(crate) async fn apply_batch(
     let known: Vec<&EndedContact> = outcome
         .ended
         .iter()
+        .chain(&abandoned)
         .filter(|c| c.customer.is_some())
         .collect();
     if !known.is_empty() {

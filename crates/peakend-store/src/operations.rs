@@ -268,13 +268,17 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
 /// The `calls` section of a KPI report: the contact centres at or below the node, over
 /// the local days [from, to] of each centre's zone, from the ingest's roll-ups (a
 /// centre-day marked for replay is replayed). First-contact resolution reads the
-/// contacts of the 7 days after the period too: a repeat may come then.
+/// centres' calls of known customers from `customer_contact` (by when they ended or
+/// were abandoned), those of the 7 days after the period too: a repeat may come then.
 async fn stored_call_report(
     store: &dyn Store,
     book: &RulesBook,
     q: &KpiQuery<'_>,
 ) -> Result<Option<peakend_core::ops::call::CallReport>> {
-    use peakend_core::ops::call::{CallBucket, CallReportSums, CallRollup};
+    use peakend_core::customer::ABANDONED;
+    use peakend_core::ops::call::{
+        CallBucket, CallContact, CallReportSums, CallRollup, FCR_WINDOW_MS,
+    };
     let tree = book.tree();
     let centres: HashSet<HallId> = match q.org {
         Some(n) => tree.subtree(n),
@@ -293,8 +297,7 @@ async fn stored_call_report(
         Bucket::Day => CallBucket::Day,
     };
     let mut sums = CallReportSums::new(bucket, q.offset);
-    let until = q.to + chrono::Days::new(7);
-    for (centre, date, rollup) in store.ops_rollups(q.from, until).await? {
+    for (centre, date, rollup) in store.ops_rollups(q.from, q.to).await? {
         if !centres.contains(&centre) {
             continue;
         }
@@ -311,7 +314,30 @@ async fn stored_call_report(
             }
         };
         if let Some(calls) = calls {
-            sums.add_rollup(centre.as_str(), &calls, date <= q.to);
+            sums.add_rollup(centre.as_str(), &calls);
+        }
+    }
+    // First-contact resolution: the centre's calls of known customers in the period,
+    // and those of the 7 days after it, where a repeat may come.
+    for centre in &centres {
+        let zone = book.hall(centre).zone;
+        let lo = local_midnight(q.from, zone.offset_on(q.from));
+        let end = q.to.succ_opt().unwrap_or(q.to);
+        let hi = local_midnight(end, zone.offset_on(end));
+        for c in store
+            .hotline_contacts(centre, lo, hi + FCR_WINDOW_MS + 1)
+            .await?
+        {
+            let handled = c.outcome.as_deref() != Some(ABANDONED);
+            sums.add_contact(
+                CallContact {
+                    customer: c.customer_key,
+                    at: c.at,
+                    handled,
+                    resolved: c.resolved,
+                },
+                c.at < hi,
+            );
         }
     }
     Ok(sums.report(q.now_ms))

@@ -5,7 +5,7 @@
 //! abandons apart), service level, ASA, talk, hold, after-call work, AHT and
 //! first-contact resolution. Pure: the ingest path and the `kpi` report build on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,9 @@ impl Call {
 #[derive(Debug, Clone, Default)]
 pub struct CallDay {
     calls: BTreeMap<String, Call>,
+    /// Calls changed since [`CallDay::take_changed`], when tracked: what a live
+    /// roll-up counts again, so a batch costs its calls, not the day's.
+    changed: Option<std::collections::BTreeSet<String>>,
 }
 
 impl CallDay {
@@ -121,7 +124,28 @@ impl CallDay {
         self.calls.get(call)
     }
 
+    /// From now on, remember which calls change, for [`CallDay::take_changed`].
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(Default::default);
+    }
+
+    /// The calls changed since the last call, when tracked.
+    pub fn take_changed(&mut self) -> std::collections::BTreeSet<String> {
+        self.changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     pub fn apply(&mut self, at_ms: i64, e: &CallEventKind) -> Result<(), String> {
+        self.apply_call(at_ms, e)?;
+        if let Some(c) = self.changed.as_mut().filter(|c| !c.contains(e.call())) {
+            c.insert(e.call().to_owned());
+        }
+        Ok(())
+    }
+
+    fn apply_call(&mut self, at_ms: i64, e: &CallEventKind) -> Result<(), String> {
         let name = e.call();
         if let CallEventKind::CallOffered {
             call,
@@ -325,6 +349,22 @@ impl CallSums {
         self.resolved += o.resolved;
     }
 
+    /// Takes back sums merged before (a call counted again as it changes).
+    pub fn take(&mut self, o: &CallSums) {
+        self.offered -= o.offered;
+        self.answered -= o.answered;
+        self.abandoned -= o.abandoned;
+        self.short_abandoned -= o.short_abandoned;
+        self.answered_in_target -= o.answered_in_target;
+        self.wait_ms -= o.wait_ms;
+        self.handled -= o.handled;
+        self.talk_ms -= o.talk_ms;
+        self.hold_ms -= o.hold_ms;
+        self.acw_ms -= o.acw_ms;
+        self.transferred -= o.transferred;
+        self.resolved -= o.resolved;
+    }
+
     pub fn kpis(&self) -> CallKpis {
         let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
         let mean_s = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1000.0);
@@ -430,19 +470,157 @@ pub fn utc_half_hour(at_ms: i64) -> i64 {
     at_ms.div_euclid(1_800_000) * 1_800_000
 }
 
-/// A centre-day's calls summed per offer half-hour, queue and agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallRow {
-    /// [`utc_half_hour`] of the offer.
-    pub slot: i64,
-    pub queue: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-    pub sums: CallSums,
+/// A centre-day's calls as the ingest keeps them in the day's roll-up: mergeable sums
+/// per offer half-hour, per queue and per agent (what a report breaks them down by), so
+/// its size follows the centre's queues and agents, not its calls. A call's figures do
+/// not depend on when they are read, so the sums are final as stored. The customers'
+/// contacts first-contact resolution needs are not here: they are personal data, kept
+/// (and erased) in `customer_contact`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredCallRollup")]
+pub struct CallRollup {
+    pub measure: CallMeasure,
+    /// By [`utc_half_hour`] of the offer.
+    pub slots: BTreeMap<i64, CallSums>,
+    /// By the last queue (after transfers).
+    pub queues: BTreeMap<String, CallSums>,
+    /// By the last agent, for answered calls.
+    pub agents: BTreeMap<String, CallSums>,
+}
+
+/// A roll-up as stored, this week's form or the first one: sums per half-hour × queue ×
+/// agent and the customers' contacts (dropped on reading).
+#[derive(Deserialize)]
+struct StoredCallRollup {
+    measure: CallMeasure,
+    #[serde(default)]
+    slots: BTreeMap<i64, CallSums>,
+    #[serde(default)]
+    queues: BTreeMap<String, CallSums>,
+    #[serde(default)]
+    agents: BTreeMap<String, CallSums>,
+    #[serde(default)]
+    rows: Vec<FirstCallRow>,
+}
+
+#[derive(Deserialize)]
+struct FirstCallRow {
+    slot: i64,
+    queue: String,
+    #[serde(default)]
+    agent: Option<String>,
+    sums: CallSums,
+}
+
+impl From<StoredCallRollup> for CallRollup {
+    fn from(s: StoredCallRollup) -> CallRollup {
+        let mut r = CallRollup {
+            measure: s.measure,
+            slots: s.slots,
+            queues: s.queues,
+            agents: s.agents,
+        };
+        for row in s.rows {
+            r.add(row.slot, &row.queue, row.agent.as_deref(), &row.sums);
+        }
+        r
+    }
+}
+
+impl CallRollup {
+    /// The roll-up of a day's calls; `None` for a day without any (a hall's).
+    pub fn of(day: &CallDay, m: CallMeasure) -> Option<CallRollup> {
+        let mut live = LiveCalls::new(m);
+        day.calls().for_each(|c| live.count(c));
+        live.rollup()
+    }
+
+    fn add(&mut self, slot: i64, queue: &str, agent: Option<&str>, s: &CallSums) {
+        self.slots.entry(slot).or_default().merge(s);
+        self.queues.entry(queue.to_owned()).or_default().merge(s);
+        if let Some(a) = agent {
+            self.agents.entry(a.to_owned()).or_default().merge(s);
+        }
+    }
+
+    /// All the day's calls.
+    pub fn total(&self) -> CallSums {
+        let mut t = CallSums::default();
+        self.slots.values().for_each(|s| t.merge(s));
+        t
+    }
+}
+
+/// A centre-day's call sums kept up to date as its calls change: a changed call's old
+/// part is taken back and its new one added, so the ingest's roll-up after a batch
+/// costs the calls the batch touched. [`CallRollup::of`] counts a whole day the same way.
+#[derive(Debug, Clone)]
+pub struct LiveCalls {
+    measure: CallMeasure,
+    /// Each call's part as counted: its slot, queue, agent and sums.
+    counted: HashMap<String, (i64, String, Option<String>, CallSums)>,
+    rollup: CallRollup,
+}
+
+impl LiveCalls {
+    pub fn new(measure: CallMeasure) -> LiveCalls {
+        LiveCalls {
+            measure,
+            counted: HashMap::new(),
+            rollup: CallRollup {
+                measure,
+                ..CallRollup::default()
+            },
+        }
+    }
+
+    /// Counts a call as it is now, in place of how it was counted before.
+    pub fn count(&mut self, c: &Call) {
+        fn take<K: Ord>(m: &mut BTreeMap<K, CallSums>, k: K, s: &CallSums) {
+            if let Some(sums) = m.get_mut(&k) {
+                sums.take(s);
+                if sums.offered == 0 {
+                    m.remove(&k);
+                }
+            }
+        }
+        if let Some((slot, queue, agent, sums)) = self.counted.remove(&c.call) {
+            let r = &mut self.rollup;
+            take(&mut r.slots, slot, &sums);
+            take(&mut r.queues, queue, &sums);
+            if let Some(a) = agent {
+                take(&mut r.agents, a, &sums);
+            }
+        }
+        let mut sums = CallSums::default();
+        sums.add(c, self.measure);
+        let slot = utc_half_hour(c.offered_at);
+        self.rollup.add(slot, &c.queue, c.agent.as_deref(), &sums);
+        self.counted.insert(
+            c.call.clone(),
+            (slot, c.queue.clone(), c.agent.clone(), sums),
+        );
+    }
+
+    /// Counts again the calls of `day` changed since the last update (the day must
+    /// track its changes, see [`CallDay::track_changes`]).
+    pub fn update(&mut self, day: &mut CallDay) {
+        for name in day.take_changed() {
+            if let Some(c) = day.call(&name) {
+                self.count(c);
+            }
+        }
+    }
+
+    /// The roll-up as of now; `None` before any call.
+    pub fn rollup(&self) -> Option<CallRollup> {
+        (!self.counted.is_empty()).then(|| self.rollup.clone())
+    }
 }
 
 /// A call of a known customer, what first-contact resolution needs: the customer's
-/// salted key (never the number), when the call was offered, and how it went.
+/// salted key (never the number), when the call ended (or was abandoned), and how it
+/// went. Read from `customer_contact`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallContact {
     pub customer: String,
@@ -451,53 +629,6 @@ pub struct CallContact {
     pub handled: bool,
     /// Ended with outcome `done`.
     pub resolved: bool,
-}
-
-/// A centre's day of calls as the ingest keeps it in the day's roll-up: mergeable
-/// sums per half-hour × queue × agent and the known customers' contacts. A call's
-/// figures do not depend on when they are read, so the sums are final as stored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CallRollup {
-    pub measure: CallMeasure,
-    pub rows: Vec<CallRow>,
-    pub contacts: Vec<CallContact>,
-}
-
-impl CallRollup {
-    /// The roll-up of a day's calls; `None` for a day without any (a hall's).
-    pub fn of(day: &CallDay, m: CallMeasure) -> Option<CallRollup> {
-        let mut rows: BTreeMap<(i64, &str, Option<&str>), CallSums> = BTreeMap::new();
-        let mut contacts = Vec::new();
-        for c in day.calls() {
-            rows.entry((utc_half_hour(c.offered_at), &c.queue, c.agent.as_deref()))
-                .or_default()
-                .add(c, m);
-            if let Some(customer) = &c.customer {
-                contacts.push(CallContact {
-                    customer: customer.clone(),
-                    at: c.offered_at,
-                    handled: c.talk_ms().is_some(),
-                    resolved: c.outcome == Some(Outcome::Done),
-                });
-            }
-        }
-        if rows.is_empty() {
-            return None;
-        }
-        Some(CallRollup {
-            measure: m,
-            rows: rows
-                .into_iter()
-                .map(|((slot, queue, agent), sums)| CallRow {
-                    slot,
-                    queue: queue.to_owned(),
-                    agent: agent.map(str::to_owned),
-                    sums,
-                })
-                .collect(),
-            contacts,
-        })
-    }
 }
 
 /// First-contact resolution of the handled contacts among `contacts` for which
@@ -606,29 +737,31 @@ impl CallReportSums {
         Some(start.with_second(0)?.with_nanosecond(0)?.to_rfc3339())
     }
 
-    /// Adds a centre-day: its sums when `in_period`, its contacts always (a contact
-    /// after the period may be a repeat of one in it).
-    pub fn add_rollup(&mut self, centre: &str, day: &CallRollup, in_period: bool) {
-        self.contacts
-            .extend(day.contacts.iter().map(|c| (c.clone(), in_period)));
-        if !in_period {
-            return;
-        }
+    /// Adds a centre-day of the period.
+    pub fn add_rollup(&mut self, centre: &str, day: &CallRollup) {
         self.measure.get_or_insert(day.measure);
         let merge = |m: &mut BTreeMap<String, CallSums>, k: String, s: &CallSums| {
             m.entry(k).or_default().merge(s)
         };
-        for r in &day.rows {
-            self.total.merge(&r.sums);
-            merge(&mut self.centres, centre.to_owned(), &r.sums);
-            merge(&mut self.queues, format!("{centre}/{}", r.queue), &r.sums);
-            if let Some(a) = &r.agent {
-                merge(&mut self.agents, format!("{centre}/{a}"), &r.sums);
-            }
-            if let Some(b) = self.bucket_of(r.slot) {
-                merge(&mut self.buckets, b, &r.sums);
+        for (slot, s) in &day.slots {
+            self.total.merge(s);
+            merge(&mut self.centres, centre.to_owned(), s);
+            if let Some(b) = self.bucket_of(*slot) {
+                merge(&mut self.buckets, b, s);
             }
         }
+        for (q, s) in &day.queues {
+            merge(&mut self.queues, format!("{centre}/{q}"), s);
+        }
+        for (a, s) in &day.agents {
+            merge(&mut self.agents, format!("{centre}/{a}"), s);
+        }
+    }
+
+    /// Adds a call of a known customer: one of the period (`in_period`) is measured,
+    /// any other may be the repeat that undoes one.
+    pub fn add_contact(&mut self, c: CallContact, in_period: bool) {
+        self.contacts.push((c, in_period));
     }
 
     /// The report, `None` when no centre-day had calls.
@@ -676,9 +809,8 @@ mod tests {
     ///    resolved; c2 answered after 40 s by a2, 200 s of talk, transferred, 10 s ACW,
     ///    unresolved; c3 abandoned after 3 s (short); c4 abandoned after 60 s; c5
     ///    answered after 15 s by a1, still in conversation.
-    fn scripted() -> CallDay {
-        let mut day = CallDay::new();
-        let script: Vec<(i64, &str)> = vec![
+    fn script_events() -> Vec<(i64, &'static str)> {
+        let mut script: Vec<(i64, &str)> = vec![
             (
                 0,
                 r#"{"type":"call_offered","call":"c1","queue":"bill","customer":"x1"}"#,
@@ -707,9 +839,13 @@ mod tests {
             (300, r#"{"type":"call_offered","call":"c5","queue":"bill"}"#),
             (315, r#"{"type":"call_answered","call":"c5","agent":"a1"}"#),
         ];
-        let mut script = script;
         script.sort_by_key(|(s, _)| *s);
-        for (s, e) in script {
+        script
+    }
+
+    fn scripted() -> CallDay {
+        let mut day = CallDay::new();
+        for (s, e) in script_events() {
             day.apply(t(s), &ev(e)).unwrap();
         }
         day
@@ -760,6 +896,46 @@ mod tests {
         }
         a.merge(&b);
         assert_eq!(a, sums);
+    }
+
+    #[test]
+    fn live_sums_after_each_event_equal_the_whole_days() {
+        // The scripted day again, one event at a time, counted live as the ingest does.
+        let whole = CallRollup::of(&scripted(), CallMeasure::default()).unwrap();
+        let mut day = CallDay::new();
+        day.track_changes();
+        let mut live = LiveCalls::new(CallMeasure::default());
+        assert_eq!(live.rollup(), None);
+        let mut fed = 0;
+        for (s, e) in script_events() {
+            day.apply(t(s), &ev(e)).unwrap();
+            fed += 1;
+            live.update(&mut day);
+            let now = CallRollup::of(&day, CallMeasure::default()).unwrap();
+            assert_eq!(live.rollup().as_ref(), Some(&now), "after {fed} events");
+        }
+        assert_eq!(live.rollup(), Some(whole.clone()));
+        // Per queue and agent as the hand figures say: the transfer moved c2 to tech.
+        assert_eq!(whole.queues["bill"].offered, 4);
+        assert_eq!(whole.queues["tech"].offered, 1);
+        assert_eq!(whole.agents["a1"].answered, 2);
+        assert_eq!(whole.total().offered, 5);
+    }
+
+    #[test]
+    fn a_first_form_rollup_reads_as_the_sums_and_drops_the_contacts() {
+        let old = r#"{"measure":{"target_ms":20000,"short_abandon_ms":5000},
+            "rows":[{"slot":0,"queue":"bill","agent":"a1","sums":{"offered":2,"answered":2,"abandoned":0,"short_abandoned":0,"answered_in_target":1,"wait_ms":30000,"handled":1,"talk_ms":60000,"hold_ms":0,"acw_ms":0,"transferred":0,"resolved":1}},
+                    {"slot":1800000,"queue":"bill","sums":{"offered":1,"answered":0,"abandoned":1,"short_abandoned":1,"answered_in_target":0,"wait_ms":0,"handled":0,"talk_ms":0,"hold_ms":0,"acw_ms":0,"transferred":0,"resolved":0}}],
+            "contacts":[{"customer":"x1","at":0,"handled":true,"resolved":true}]}"#;
+        let r: CallRollup = serde_json::from_str(old).unwrap();
+        assert_eq!(r.queues["bill"].offered, 3);
+        assert_eq!(r.agents["a1"].offered, 2);
+        assert_eq!(r.agents.len(), 1);
+        assert_eq!((r.slots[&0].offered, r.slots[&1_800_000].abandoned), (2, 1));
+        let again = serde_json::to_string(&r).unwrap();
+        assert!(!again.contains("x1") && !again.contains("rows"), "{again}");
+        assert_eq!(serde_json::from_str::<CallRollup>(&again).unwrap(), r);
     }
 
     #[test]

@@ -504,9 +504,16 @@ impl HallDay {
         &self.calls
     }
 
-    /// From now on, remember which tickets change, for [`HallDay::take_changed`].
+    /// The calls, to take their changes.
+    pub fn calls_mut(&mut self) -> &mut super::call::CallDay {
+        &mut self.calls
+    }
+
+    /// From now on, remember which tickets and calls change, for
+    /// [`HallDay::take_changed`] and [`super::call::CallDay::take_changed`].
     pub fn track_changes(&mut self) {
         self.changed.get_or_insert_with(BTreeSet::new);
+        self.calls.track_changes();
     }
 
     /// The tickets changed (by an event or a rule coming due) since the last call, when

@@ -137,9 +137,12 @@ impl DayRollup {
     pub fn of(day: &HallDay, measure: Measure, last_event_ms: Option<i64>) -> DayRollup {
         let mut live = LiveRollup::new(measure);
         day.tickets().for_each(|t| live.count(t));
-        live.calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
+        let calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
         live.trials = trials_of(day);
-        live.rollup(last_event_ms)
+        DayRollup {
+            calls,
+            ..live.rollup(last_event_ms)
+        }
     }
 
     /// The standards it was counted with.
@@ -276,7 +279,8 @@ pub struct LiveRollup {
     visits: BTreeMap<(String, String), u64>,
     announced: AnnouncedSums,
     waiting: BTreeMap<String, WaitingTicket>,
-    calls: Option<super::call::CallRollup>,
+    /// A centre's calls, from its first call on.
+    calls: Option<super::call::LiveCalls>,
     trials: Option<super::sales::TrialRollup>,
 }
 
@@ -311,10 +315,13 @@ impl LiveRollup {
                 self.count(t);
             }
         }
-        // A centre's calls are summed again whole (a few thousand a day); a hall has
-        // none and pays one check.
-        if day.calls().calls().next().is_some() {
-            self.calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
+        // A centre's changed calls are counted again; a hall has none.
+        let m = day.rules().calls;
+        let calls = day.calls_mut();
+        if self.calls.is_some() || calls.calls().next().is_some() {
+            self.calls
+                .get_or_insert_with(|| super::call::LiveCalls::new(m))
+                .update(calls);
         }
         // Likewise the trials (tens a day): a trial's credit follows its ticket's server.
         self.trials = trials_of(day);
@@ -453,7 +460,7 @@ impl LiveRollup {
                     },
                 )),
             }),
-            calls: self.calls.clone(),
+            calls: self.calls.as_ref().and_then(super::call::LiveCalls::rollup),
             trials: self.trials.clone(),
         }
     }

@@ -16,6 +16,19 @@ type ContactRow = (
     i64,
 );
 
+fn stored_contact(r: ContactRow) -> StoredContact {
+    StoredContact {
+        contact_id: r.0,
+        customer_key: r.1,
+        channel: r.2,
+        hall: r.3,
+        purpose: r.4,
+        outcome: r.5,
+        resolved: r.6 != 0,
+        at: r.7,
+    }
+}
+
 #[async_trait]
 impl CustomerStore for SqlStore {
     async fn customer_contacts(&self, from_ms: i64, to_ms: i64) -> Result<Vec<StoredContact>> {
@@ -29,19 +42,30 @@ impl CustomerStore for SqlStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredContact {
-                contact_id: r.0,
-                customer_key: r.1,
-                channel: r.2,
-                hall: r.3,
-                purpose: r.4,
-                outcome: r.5,
-                resolved: r.6 != 0,
-                at: r.7,
-            })
-            .collect())
+        Ok(rows.into_iter().map(stored_contact).collect())
+    }
+
+    async fn hotline_contacts(
+        &self,
+        centre: &HallId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StoredContact>> {
+        // The channel is written out so that both planners pick the partial index.
+        let rows: Vec<ContactRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT contact_id, customer_key, channel, hall_id, purpose, outcome, resolved, at
+                 FROM customer_contact
+                 WHERE channel = 'hotline' AND hall_id = $1 AND at >= $2 AND at < $3
+                 ORDER BY at, contact_id",
+            )
+            .bind(centre.as_str())
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(stored_contact).collect())
     }
 
     async fn erase_customer_contacts(&self, before_ms: i64) -> Result<usize> {
