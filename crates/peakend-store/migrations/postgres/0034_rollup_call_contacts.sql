@@ -1,0 +1,5 @@
+-- Issue 22: a centre-day's roll-up no longer keeps its known customers' calls (their
+-- keys would outlive the timeline's retention); first-contact resolution reads them
+-- from customer_contact. The lists already stored are taken out.
+UPDATE ops_rollup SET rollup = ((rollup::jsonb) #- '{calls,contacts}')::text
+WHERE rollup LIKE '%"contacts":%';
