@@ -313,18 +313,52 @@ pub struct SalesKpis {
     pub trial_conversion: Option<f64>,
 }
 
-/// A data trial of the day, from `trial_started`.
+/// A data trial of the day, from `trial_started` and `trial_ended`.
+///
+/// Which day counts what (issue 23): a trial's start counts on the day it started, its
+/// end and purchase on the day it ended. A trial still open at the end of a day is
+/// handed to the next ([`crate::ops::day::HallDay::open_trials`], then
+/// [`crate::ops::day::HallDay::carry_trials`]) so that its end after midnight is
+/// accepted and counted there, without its start counted twice. Device order is not
+/// guaranteed: an end that comes before its start is kept (counted as ended on its
+/// day) and completed by the start when it comes, never refused.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trial {
     pub trial: String,
     pub ticket: Option<String>,
     pub device: Option<String>,
     pub product: Option<String>,
-    pub started_at: i64,
+    /// `None` while only its end has been seen.
+    pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
     /// Set by `trial_ended`; absent there means not known to have bought (counted as
     /// no purchase).
     pub purchased: Option<bool>,
+    /// Started on an earlier day and carried into this one: its start was counted
+    /// there, and its ticket is that day's (the ticket name may be reused today).
+    #[serde(default)]
+    pub carried: bool,
+    /// For a carried trial, the server of its ticket as the day it started knew it:
+    /// the staff member its end is credited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+}
+
+impl Trial {
+    /// Open: started (here or on an earlier day) and not yet ended.
+    pub fn is_open(&self) -> bool {
+        self.started_at.is_some() && self.ended_at.is_none()
+    }
+
+    /// What this trial adds to its day's sums (see [`Trial`] for which day counts what).
+    pub fn sums(&self) -> TrialSums {
+        let ended = self.ended_at.is_some();
+        TrialSums {
+            started: u64::from(self.started_at.is_some() && !self.carried),
+            ended: u64::from(ended),
+            purchased: u64::from(ended && self.purchased == Some(true)),
+        }
+    }
 }
 
 /// A day's trials as a roll-up keeps them: the hall's and, for trials tied to a
@@ -337,20 +371,26 @@ pub struct TrialRollup {
 }
 
 impl TrialRollup {
-    /// Sums the trials, each credited to the server of its ticket (`staff_of`).
+    /// Sums the trials, each credited to the server of its ticket (`staff_of`, looked up
+    /// in the day), or for a carried trial to the server it carried in.
     pub fn of<'a>(
         trials: impl IntoIterator<Item = &'a Trial>,
         staff_of: impl Fn(&str) -> Option<String>,
     ) -> TrialRollup {
         let mut out = TrialRollup::default();
         for t in trials {
-            let one = TrialSums {
-                started: 1,
-                ended: u64::from(t.ended_at.is_some()),
-                purchased: u64::from(t.ended_at.is_some() && t.purchased == Some(true)),
-            };
+            let one = t.sums();
+            // A carried trial still open counts nothing today.
+            if one == TrialSums::default() {
+                continue;
+            }
             out.total.merge(&one);
-            if let Some(s) = t.ticket.as_deref().and_then(&staff_of) {
+            let staff = if t.carried {
+                t.staff.clone()
+            } else {
+                t.ticket.as_deref().and_then(&staff_of)
+            };
+            if let Some(s) = staff {
                 out.staff.entry(s).or_default().merge(&one);
             }
         }
@@ -692,10 +732,6 @@ mod tests {
             "trial_ended: trial `T2` had already ended"
         );
         assert_eq!(
-            err(&mut day, "trial_ended", r#""trial":"T9""#),
-            "trial_ended: unknown trial `T9`"
-        );
-        assert_eq!(
             err(&mut day, "trial_started", r#""trial":"T1""#),
             "trial_started: trial `T1` was already started"
         );
@@ -737,6 +773,285 @@ mod tests {
                 .cloned()
                 .collect::<Vec<_>>(),
             trials_before
+        );
+    }
+
+    /// An event of hall h1 at a local time of any day: `2026-08-08T00:10`.
+    fn ev_on(id: usize, at: &str, kind: &str, fields: &str) -> Event {
+        Event::from_json(&format!(
+            r#"{{"id":"e{id}","hall":"h1","type":"{kind}","at":"{at}:00+08:00",{fields}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn staff_sums(r: &TrialRollup, s: &str) -> TrialSums {
+        r.staff.get(s).copied().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_trial_open_at_midnight_ends_the_next_day_counted_once_on_each() {
+        let rules = Rules::default();
+        let served = |id: usize, tk: &str, c: &str, s: &str, d: &str, from: &str, to: &str| {
+            vec![
+                ev_on(
+                    id,
+                    &format!("{d}T{from}"),
+                    "ticket_issued",
+                    &format!(r#""ticket":"{tk}","service":"phone""#),
+                ),
+                ev_on(
+                    id + 1,
+                    &format!("{d}T{from}"),
+                    "called",
+                    &format!(r#""ticket":"{tk}","counter":"{c}","staff":"{s}""#),
+                ),
+                ev_on(
+                    id + 2,
+                    &format!("{d}T{from}"),
+                    "service_started",
+                    &format!(r#""ticket":"{tk}","counter":"{c}""#),
+                ),
+                ev_on(
+                    id + 3,
+                    &format!("{d}T{to}"),
+                    "service_ended",
+                    &format!(r#""ticket":"{tk}","counter":"{c}","outcome":"done""#),
+                ),
+            ]
+        };
+        // Day 1: P1 served by s1 tries a phone from 23:50, still trying at midnight;
+        // T2, on no ticket, started and ended with a purchase the same evening.
+        let mut day1 = served(1, "P1", "c1", "s1", "2026-08-07", "23:40", "23:55");
+        day1.extend([
+            ev_on(
+                10,
+                "2026-08-07T23:30",
+                "trial_started",
+                r#""trial":"T2","product":"5G 30GB""#,
+            ),
+            ev_on(
+                11,
+                "2026-08-07T23:40",
+                "trial_ended",
+                r#""trial":"T2","purchased":true"#,
+            ),
+            ev_on(
+                12,
+                "2026-08-07T23:50",
+                "trial_started",
+                r#""trial":"T1","ticket":"P1","device":"Mate 60""#,
+            ),
+        ]);
+        crate::ops::event::sort_for_replay(&mut day1);
+        let d1 = HallDay::replay(rules.clone(), &day1, i64::MIN);
+        let r1 = TrialRollup::of(d1.trials(), |t| d1.ticket(t)?.staff.clone());
+        assert_eq!(
+            r1.total,
+            TrialSums {
+                started: 2,
+                ended: 1,
+                purchased: 1
+            }
+        );
+        assert_eq!(
+            staff_sums(&r1, "s1"),
+            TrialSums {
+                started: 1,
+                ended: 0,
+                purchased: 0
+            }
+        );
+        let open = d1.open_trials();
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            (open[0].trial.as_str(), open[0].staff.as_deref()),
+            ("T1", Some("s1"))
+        );
+
+        // Day 2: T1 ends with a purchase at 00:10, naming yesterday's ticket; s2 serves
+        // a visit today.
+        let midnight = chrono::DateTime::parse_from_rfc3339("2026-08-08T00:00:00+08:00")
+            .unwrap()
+            .timestamp_millis();
+        let end = ev_on(
+            30,
+            "2026-08-08T00:10",
+            "trial_ended",
+            r#""trial":"T1","ticket":"P1","purchased":true"#,
+        );
+        // Without the carried trial, the end names a ticket the day does not know.
+        let mut bare = HallDay::new(rules.clone());
+        assert_eq!(
+            bare.apply(&end).unwrap_err(),
+            "trial_ended: unknown ticket `P1`"
+        );
+        let mut day2 = served(20, "Q1", "c2", "s2", "2026-08-08", "00:05", "00:20");
+        day2.push(end.clone());
+        crate::ops::event::sort_for_replay(&mut day2);
+        let mut d2 = HallDay::new(rules.clone());
+        d2.carry_trials(&open, midnight);
+        for e in &day2 {
+            d2.apply(e).unwrap();
+        }
+        // The end and the purchase count today, to the server who started it; the
+        // start stays on day 1.
+        let r2 = TrialRollup::of(d2.trials(), |t| d2.ticket(t)?.staff.clone());
+        assert_eq!(
+            r2.total,
+            TrialSums {
+                started: 0,
+                ended: 1,
+                purchased: 1
+            }
+        );
+        assert_eq!(
+            staff_sums(&r2, "s1"),
+            TrialSums {
+                started: 0,
+                ended: 1,
+                purchased: 1
+            }
+        );
+        assert!(!r2.staff.contains_key("s2"));
+        assert!(d2.open_trials().is_empty());
+        // Over both days each trial started once and ended once.
+        let mut both = r1.total;
+        both.merge(&r2.total);
+        assert_eq!(
+            both,
+            TrialSums {
+                started: 2,
+                ended: 2,
+                purchased: 2
+            }
+        );
+        // A second end is refused as on any day.
+        assert_eq!(
+            d2.apply(&end).unwrap_err(),
+            "trial_ended: trial `T1` had already ended"
+        );
+        // A trial left open that counts nothing today, and is handed on again.
+        let mut d3 = HallDay::new(rules.clone());
+        d3.carry_trials(&open, midnight);
+        assert_eq!(
+            TrialRollup::of(d3.trials(), |_| None),
+            TrialRollup::default()
+        );
+        assert_eq!(
+            d3.open_trials(),
+            d1.open_trials()
+                .into_iter()
+                .map(|mut t| {
+                    t.carried = true;
+                    t
+                })
+                .collect::<Vec<_>>()
+        );
+        // One open for more than a day is dropped, not carried for ever.
+        let mut late = HallDay::new(rules);
+        late.carry_trials(&open, midnight + 2 * 86_400_000);
+        assert_eq!(late.trials().count(), 0);
+    }
+
+    #[test]
+    fn a_trial_ended_before_it_started_is_kept_and_completed_not_refused() {
+        let rules = Rules::default();
+        let issued = ev(
+            1,
+            "09:00",
+            "ticket_issued",
+            r#""ticket":"D1","service":"data""#,
+        );
+        let start = ev(
+            2,
+            "09:01",
+            "trial_started",
+            r#""trial":"T5","ticket":"D1","product":"5G 30GB""#,
+        );
+        let end = ev(
+            3,
+            "09:10",
+            "trial_ended",
+            r#""trial":"T5","ticket":"D1","purchased":true"#,
+        );
+        let mut in_order = HallDay::new(rules.clone());
+        for e in [&issued, &start, &end] {
+            in_order.apply(e).unwrap();
+        }
+        // The end comes first (another device, another batch): kept, counted as ended,
+        // and waiting for its start.
+        let mut reversed = HallDay::new(rules.clone());
+        reversed.apply(&issued).unwrap();
+        reversed.apply(&end).unwrap();
+        let only_end = reversed.trials().next().unwrap().clone();
+        assert_eq!(only_end.started_at, None);
+        assert!(!only_end.is_open());
+        assert_eq!(
+            only_end.sums(),
+            TrialSums {
+                started: 0,
+                ended: 1,
+                purchased: 1
+            }
+        );
+        assert!(reversed.open_trials().is_empty());
+        reversed.apply(&start).unwrap();
+        // The start completes it: the same trial as in order.
+        assert_eq!(
+            reversed.trials().collect::<Vec<_>>(),
+            in_order.trials().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            reversed.trials().next().unwrap().sums(),
+            TrialSums {
+                started: 1,
+                ended: 1,
+                purchased: 1
+            }
+        );
+        // Its start once, and only for the ticket its end named.
+        assert_eq!(
+            reversed.apply(&start).unwrap_err(),
+            "trial_started: trial `T5` was already started"
+        );
+        reversed
+            .apply(&ev(
+                4,
+                "09:11",
+                "ticket_issued",
+                r#""ticket":"D2","service":"data""#,
+            ))
+            .unwrap();
+        reversed
+            .apply(&ev(
+                5,
+                "09:20",
+                "trial_ended",
+                r#""trial":"T6","ticket":"D1""#,
+            ))
+            .unwrap();
+        assert_eq!(
+            reversed
+                .apply(&ev(
+                    6,
+                    "09:12",
+                    "trial_started",
+                    r#""trial":"T6","ticket":"D2""#,
+                ))
+                .unwrap_err(),
+            "trial_started: trial `T6` was ended for ticket `D1`"
+        );
+        // An end naming a ticket still waits for that ticket (held by it at ingest).
+        assert_eq!(
+            reversed
+                .apply(&ev(
+                    7,
+                    "09:30",
+                    "trial_ended",
+                    r#""trial":"T7","ticket":"Z9""#
+                ))
+                .unwrap_err(),
+            "trial_ended: unknown ticket `Z9`"
         );
     }
 }
