@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::stats::{SpearmanCi, spearman_ci};
+
 /// What a sale sold: the study's four sales lines of a hall, and the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -395,6 +397,205 @@ impl TrialRollup {
             }
         }
         out
+    }
+}
+
+/// The fewest respondents behind a hall's peak-moment satisfaction for the hall to be
+/// ranked (the short form's floor too): fewer, and its mean is mostly noise.
+pub const MIN_PEAK_RESPONDENTS: u64 = 30;
+
+/// One hall for [`peaks_vs_sales`]: its peak moments' satisfaction (from its survey
+/// analysis) and its sales over the same period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HallPoint {
+    pub hall: String,
+    /// Mean satisfaction of the hall's peak moments, each moment counting once; `None`
+    /// when its analysis has no peak moment rated.
+    pub peak_satisfaction: Option<f64>,
+    /// Respondents behind it: the fewest who rated any one of those peak moments.
+    pub respondents: u64,
+    /// Visits served in the period.
+    pub served: u64,
+    /// Sales per line in the period.
+    pub lines: BTreeMap<SaleCategory, u64>,
+}
+
+impl HallPoint {
+    /// A hall's point from its figures: its peaks' satisfaction and respondents, and
+    /// the served visits and sales KPIs of the same set of tickets.
+    pub fn new(
+        hall: &str,
+        peak_satisfaction: Option<f64>,
+        respondents: u64,
+        served: u64,
+        sales: &SalesKpis,
+    ) -> HallPoint {
+        HallPoint {
+            hall: hall.to_owned(),
+            peak_satisfaction,
+            respondents,
+            served,
+            lines: sales
+                .lines
+                .iter()
+                .filter(|l| l.sales > 0)
+                .map(|l| (l.category, l.sales))
+                .collect(),
+        }
+    }
+
+    /// A hall's point from its survey analysis (its peak moments' satisfaction) and its
+    /// sales.
+    pub fn from_analysis(
+        hall: &str,
+        analysis: &crate::analysis::engine::Analysis,
+        served: u64,
+        sales: &SalesKpis,
+    ) -> HallPoint {
+        let rated: Vec<(f64, u64)> = analysis
+            .moments
+            .iter()
+            .filter(|m| m.peak)
+            .filter_map(|m| Some((m.satisfaction?, m.n)))
+            .collect();
+        let peak = (!rated.is_empty())
+            .then(|| rated.iter().map(|(s, _)| s).sum::<f64>() / rated.len() as f64);
+        let respondents = rated.iter().map(|(_, n)| *n).min().unwrap_or(0);
+        HallPoint::new(hall, peak, respondents, served, sales)
+    }
+
+    /// Sales (of every line) per served visit.
+    pub fn sales_per_served(&self) -> Option<f64> {
+        (self.served > 0).then(|| self.lines.values().sum::<u64>() as f64 / self.served as f64)
+    }
+
+    /// One line's sales per served visit.
+    pub fn line_per_served(&self, c: SaleCategory) -> Option<f64> {
+        (self.served > 0)
+            .then(|| self.lines.get(&c).copied().unwrap_or(0) as f64 / self.served as f64)
+    }
+}
+
+/// Why a hall was left out of [`peaks_vs_sales`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Exclusion {
+    /// Its analysis has no peak moment with a satisfaction (or it is not a number).
+    NoPeakSatisfaction,
+    /// Fewer respondents behind its peaks than the floor.
+    TooFewRespondents { respondents: u64, min: u64 },
+    /// It served no visit: no sales per served visit.
+    NoServedVisits,
+    /// The hall came twice; its first point is used.
+    Duplicate,
+}
+
+impl Exclusion {
+    /// The reason as a page shows it, Chinese first.
+    pub fn label(&self) -> String {
+        match self {
+            Exclusion::NoPeakSatisfaction => {
+                "峰值时刻无满意度评分 / no rated peak moment".to_owned()
+            }
+            Exclusion::TooFewRespondents { respondents, min } => format!(
+                "受访者不足（{respondents} 人，至少 {min} 人）/ too few respondents ({respondents}, at least {min})"
+            ),
+            Exclusion::NoServedVisits => "无已服务客户 / no served visits".to_owned(),
+            Exclusion::Duplicate => "营业厅重复 / hall given twice".to_owned(),
+        }
+    }
+}
+
+/// A hall left out, with why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExcludedHall {
+    pub hall: String,
+    #[serde(flatten)]
+    pub reason: Exclusion,
+    pub label: String,
+}
+
+/// One sales line's rank correlation with the peaks' satisfaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineCorrelation {
+    pub category: SaleCategory,
+    /// `None` when fewer than 4 halls are ranked or the line does not vary across them.
+    pub correlation: Option<SpearmanCi>,
+}
+
+/// How the peak moments' satisfaction relates to sales across halls.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeaksVsSales {
+    /// The respondent floor applied.
+    pub min_respondents: u64,
+    /// The halls ranked, in the order given.
+    pub halls: Vec<String>,
+    /// Halls ranked: the `n` of the correlations.
+    pub n: usize,
+    /// Spearman's ρ of peak satisfaction and sales per served visit, with its 95 %
+    /// interval; `None` below 4 halls or when either side does not vary.
+    pub sales_per_served: Option<SpearmanCi>,
+    /// The same per sales line (all five), of the line's sales per served visit.
+    pub lines: Vec<LineCorrelation>,
+    pub excluded: Vec<ExcludedHall>,
+}
+
+/// Across halls, the rank correlation of the peak moments' mean satisfaction with sales
+/// per served visit, overall and per line ([`spearman_ci`]: ρ with its Bonett–Wright
+/// 95 % interval). A hall is ranked when its peaks were rated by at least
+/// `min_respondents` (see [`MIN_PEAK_RESPONDENTS`]) and it served a visit; the others
+/// are listed with the reason. Ranks, not values: the halls' sales differ by orders of
+/// magnitude and satisfaction is an ordinal mean. Always returns the exclusions, the
+/// correlations being `None` when too few halls remain.
+pub fn peaks_vs_sales(halls: &[HallPoint], min_respondents: u64) -> PeaksVsSales {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut kept: Vec<(&HallPoint, f64)> = Vec::new();
+    let mut excluded = Vec::new();
+    for h in halls {
+        let reason = if !seen.insert(h.hall.as_str()) {
+            Some(Exclusion::Duplicate)
+        } else if !h.peak_satisfaction.is_some_and(f64::is_finite) {
+            Some(Exclusion::NoPeakSatisfaction)
+        } else if h.respondents < min_respondents {
+            Some(Exclusion::TooFewRespondents {
+                respondents: h.respondents,
+                min: min_respondents,
+            })
+        } else if h.served == 0 {
+            Some(Exclusion::NoServedVisits)
+        } else {
+            None
+        };
+        match (reason, h.peak_satisfaction) {
+            (None, Some(p)) => kept.push((h, p)),
+            (reason, _) => {
+                let reason = reason.unwrap_or(Exclusion::NoPeakSatisfaction);
+                excluded.push(ExcludedHall {
+                    hall: h.hall.clone(),
+                    label: reason.label(),
+                    reason,
+                });
+            }
+        }
+    }
+    let peaks: Vec<f64> = kept.iter().map(|(_, p)| *p).collect();
+    let against = |f: &dyn Fn(&HallPoint) -> Option<f64>| {
+        let ys: Vec<f64> = kept.iter().filter_map(|(h, _)| f(h)).collect();
+        spearman_ci(&peaks, &ys)
+    };
+    PeaksVsSales {
+        min_respondents,
+        halls: kept.iter().map(|(h, _)| h.hall.clone()).collect(),
+        n: kept.len(),
+        sales_per_served: against(&|h| h.sales_per_served()),
+        lines: SaleCategory::ALL
+            .into_iter()
+            .map(|c| LineCorrelation {
+                category: c,
+                correlation: against(&|h| h.line_per_served(c)),
+            })
+            .collect(),
+        excluded,
     }
 }
 
@@ -1053,5 +1254,117 @@ mod tests {
                 .unwrap_err(),
             "trial_ended: unknown ticket `Z9`"
         );
+    }
+
+    fn point(
+        hall: &str,
+        peak: Option<f64>,
+        n: u64,
+        served: u64,
+        lines: &[(SaleCategory, u64)],
+    ) -> HallPoint {
+        HallPoint {
+            hall: hall.into(),
+            peak_satisfaction: peak,
+            respondents: n,
+            served,
+            lines: lines.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn peaks_and_sales_rank_together_across_halls_by_hand() {
+        use SaleCategory::{Data, Group, Phone};
+        let halls = [
+            // Peak satisfaction; sales per served: A 30/100, B 20/100, C 45/120,
+            // D 10/80, E 33/110 (A and E tie at 0.30).
+            point("A", Some(8.2), 60, 100, &[(Phone, 10), (Data, 20)]),
+            point("B", Some(7.1), 45, 100, &[(Phone, 5), (Data, 15)]),
+            point("C", Some(9.0), 80, 120, &[(Phone, 20), (Data, 25)]),
+            point("D", Some(6.5), 30, 80, &[(Phone, 2), (Data, 8)]),
+            point("E", Some(7.8), 50, 110, &[(Phone, 8), (Data, 25)]),
+            // Left out: too few respondents, nothing served, no rated peak, twice.
+            point("F", Some(9.5), 12, 90, &[(Phone, 40)]),
+            point("G", Some(5.0), 40, 0, &[]),
+            point("H", None, 0, 70, &[(Data, 9)]),
+            point("A", Some(1.0), 90, 10, &[]),
+        ];
+        let r = peaks_vs_sales(&halls, MIN_PEAK_RESPONDENTS);
+        assert_eq!(r.halls, ["A", "B", "C", "D", "E"]);
+        assert_eq!(r.n, 5);
+        // Ranks of the peaks A..E: 4 2 5 1 3; of the sales: 3.5 2 5 1 3.5. Deviations
+        // from 3: (1 −1 2 −2 0) and (.5 −1 2 −2 .5): Σxy = 9.5, Σx² = 10, Σy² = 9.5,
+        // ρ = 9.5 / √95 = √0.95.
+        let all = r.sales_per_served.unwrap();
+        assert_eq!(all.n, 5);
+        assert!((all.rho - 0.95f64.sqrt()).abs() < 1e-12, "{all:?}");
+        // z = atanh ρ = 2.17827, se = √((1 + 0.95/2)/2) = 0.85878: tanh(z ∓ 1.96 se).
+        assert!((all.ci95.0 - 0.458_229).abs() < 1e-6, "{all:?}");
+        assert!((all.ci95.1 - 0.999_115).abs() < 1e-6, "{all:?}");
+        // Phones per served (.10 .05 .167 .025 .073) rank exactly as the peaks.
+        let line = |c: SaleCategory| {
+            r.lines
+                .iter()
+                .find(|l| l.category == c)
+                .unwrap()
+                .correlation
+        };
+        assert!((line(Phone).unwrap().rho - 1.0).abs() < 1e-12);
+        // No hall sold a group account: that line does not vary.
+        assert_eq!(line(Group), None);
+        assert_eq!(r.lines.len(), 5);
+        let why: Vec<(&str, &Exclusion)> = r
+            .excluded
+            .iter()
+            .map(|e| (e.hall.as_str(), &e.reason))
+            .collect();
+        assert_eq!(
+            why,
+            [
+                (
+                    "F",
+                    &Exclusion::TooFewRespondents {
+                        respondents: 12,
+                        min: 30
+                    }
+                ),
+                ("G", &Exclusion::NoServedVisits),
+                ("H", &Exclusion::NoPeakSatisfaction),
+                ("A", &Exclusion::Duplicate),
+            ]
+        );
+        assert!(r.excluded[0].label.starts_with("受访者不足（12 人"));
+        // Fewer than four halls ranked: the exclusions, no correlation.
+        let few = peaks_vs_sales(&halls[..3], MIN_PEAK_RESPONDENTS);
+        assert_eq!((few.n, few.sales_per_served), (3, None));
+        // Serialized, an exclusion names its reason.
+        let v = serde_json::to_value(&r.excluded[0]).unwrap();
+        assert_eq!(v["reason"], "too_few_respondents");
+        assert_eq!(v["respondents"], 12);
+    }
+
+    #[test]
+    fn a_hall_point_takes_its_peaks_from_the_analysis() {
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        let halls = [crate::id::HallId::parse("h1").unwrap()];
+        let mut g = crate::analysis::engine::GroupedStats::new(&j, None, None);
+        crate::synth::responses(&j, &halls, 400, 3).for_each(|r| g.push(&r));
+        let a = g.analyze(&j, None, crate::peak::PeakRule::Top(2)).unwrap();
+        let peaks: Vec<_> = a.moments.iter().filter(|m| m.peak).collect();
+        assert_eq!(peaks.len(), 2);
+        let mut sums = SalesSums::default();
+        sums.add_sale(&Sale {
+            category: SaleCategory::Phone,
+            amount_fen: None,
+            staff: None,
+            at: 0,
+        });
+        let p = HallPoint::from_analysis("h1", &a, 4, &sums.kpis(4));
+        let mean = (peaks[0].satisfaction.unwrap() + peaks[1].satisfaction.unwrap()) / 2.0;
+        assert!((p.peak_satisfaction.unwrap() - mean).abs() < 1e-12);
+        assert_eq!(p.respondents, peaks[0].n.min(peaks[1].n));
+        assert!(p.respondents > 0);
+        assert_eq!(p.sales_per_served(), Some(0.25));
+        assert_eq!(p.line_per_served(SaleCategory::Data), Some(0.0));
     }
 }
