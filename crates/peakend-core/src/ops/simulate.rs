@@ -596,4 +596,38 @@ mod tests {
             k.trials.purchased
         );
     }
+
+    /// The hall sizes and seeds the workspace's tests simulate (CLI, store, roll-ups):
+    /// every event, sales and trials included, applies in replay order, as an ingest
+    /// in time order needs.
+    #[test]
+    fn simulated_days_of_every_size_apply_without_a_refusal() {
+        for (counters, kiosks, seed, day_no) in [
+            (1, 0, 1, 0),
+            (2, 1, 11, 0),
+            (3, 2, 3, 3),
+            (4, 2, 5, 0),
+            (10, 3, 6, 1),
+        ] {
+            let date = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap() + Duration::days(day_no);
+            let hall = [SimHall {
+                hall: HallId::parse("h1").unwrap(),
+                counters,
+                kiosks,
+                zone: crate::time::Zone::DEFAULT,
+            }];
+            let events = day(&hall, date, seed);
+            let mut d = HallDay::new(Rules::default());
+            for e in &events {
+                d.apply(e)
+                    .unwrap_or_else(|err| panic!("{counters} counters, seed {seed}: {err}: {e:?}"));
+            }
+            let sales = events
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::Sale { .. }))
+                .count();
+            assert!(sales > 0, "{counters} counters, seed {seed}");
+            assert!(d.open_trials().is_empty(), "every trial ends the same day");
+        }
+    }
 }
