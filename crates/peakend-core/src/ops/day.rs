@@ -257,6 +257,10 @@ pub struct KioskFault {
     pub restored_at: Option<i64>,
 }
 
+/// How long an open data trial is carried from day to day: one started more than a
+/// day before the new day began is dropped.
+pub const TRIAL_CARRY_MS: i64 = 86_400_000;
+
 /// How far back a restore looks for its fault: older faults are not carried.
 pub const KIOSK_FAULT_MEMORY_MS: i64 = 90 * 86_400_000;
 
@@ -494,9 +498,62 @@ impl HallDay {
         }
     }
 
-    /// The day's data trials, by id.
+    /// The day's data trials, by id: started or ended this day, and those carried in.
     pub fn trials(&self) -> impl Iterator<Item = &Trial> {
         self.trials.values()
+    }
+
+    /// The trials still open (started, not ended) at the end of the day, to hand to the
+    /// next day with [`HallDay::carry_trials`]: each with the server of its ticket, to
+    /// whom its end will be credited.
+    pub fn open_trials(&self) -> Vec<Trial> {
+        self.trials
+            .values()
+            .filter(|t| t.is_open())
+            .map(|t| {
+                let mut t = t.clone();
+                if !t.carried {
+                    t.staff = t
+                        .ticket
+                        .as_deref()
+                        .and_then(|tk| self.tickets.get(tk)?.staff.clone());
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// Seeds a new day with the trials an earlier day left open ([`HallDay::open_trials`]),
+    /// so that a `trial_ended` after midnight is accepted and counted on this day (its
+    /// end and purchase; the start stays counted on its own day). Call it before the
+    /// day's events. Trials started more than [`TRIAL_CARRY_MS`] before `day_start` are
+    /// dropped: a trial left open that long was abandoned, not waiting to end. A trial
+    /// this day already knows (its end came first) is completed instead.
+    pub fn carry_trials<'a>(&mut self, open: impl IntoIterator<Item = &'a Trial>, day_start: i64) {
+        for t in open {
+            let Some(started) = t.started_at else {
+                continue;
+            };
+            if t.ended_at.is_some() || started < day_start.saturating_sub(TRIAL_CARRY_MS) {
+                continue;
+            }
+            match self.trials.get_mut(&t.trial) {
+                Some(have) if have.started_at.is_none() => {
+                    have.started_at = Some(started);
+                    have.carried = true;
+                    have.staff = t.staff.clone();
+                    have.ticket = t.ticket.clone().or(have.ticket.take());
+                    have.device = t.device.clone().or(have.device.take());
+                    have.product = t.product.clone().or(have.product.take());
+                }
+                Some(_) => {}
+                None => {
+                    let mut t = t.clone();
+                    t.carried = true;
+                    self.trials.insert(t.trial.clone(), t);
+                }
+            }
+        }
     }
 
     /// The centre's calls of the day.
@@ -1012,18 +1069,22 @@ impl HallDay {
                 device,
                 product,
             } => {
-                self.trials.insert(
-                    trial.clone(),
-                    Trial {
-                        trial: trial.clone(),
-                        ticket: ticket.clone(),
-                        device: device.clone(),
-                        product: product.clone(),
-                        started_at: t,
-                        ended_at: None,
-                        purchased: None,
-                    },
-                );
+                // An end seen first (device order is not guaranteed) is completed.
+                let tr = self.trials.entry(trial.clone()).or_insert_with(|| Trial {
+                    trial: trial.clone(),
+                    ticket: None,
+                    device: None,
+                    product: None,
+                    started_at: None,
+                    ended_at: None,
+                    purchased: None,
+                    carried: false,
+                    staff: None,
+                });
+                tr.started_at = Some(t);
+                tr.ticket = ticket.clone().or(tr.ticket.take());
+                tr.device = device.clone().or(tr.device.take());
+                tr.product = product.clone().or(tr.product.take());
             }
             EventKind::TrialEnded {
                 trial,
@@ -1032,7 +1093,19 @@ impl HallDay {
                 product,
                 purchased,
             } => {
-                let tr = self.trials.get_mut(trial).expect("checked");
+                // An end before its start is kept, counted as ended on its day, and
+                // waits for its start to complete it.
+                let tr = self.trials.entry(trial.clone()).or_insert_with(|| Trial {
+                    trial: trial.clone(),
+                    ticket: None,
+                    device: None,
+                    product: None,
+                    started_at: None,
+                    ended_at: None,
+                    purchased: None,
+                    carried: false,
+                    staff: None,
+                });
                 tr.ended_at = Some(t);
                 tr.purchased = *purchased;
                 // What the end names fills what the start left out.
@@ -1160,7 +1233,8 @@ impl HallDay {
                 }
             }
             // A trial may be tied to a ticket of any state: the trial zone is used while
-            // waiting. Its id is unique in the day.
+            // waiting. Its id is unique in the day. Either end may come first; a trial
+            // carried from an earlier day names that day's ticket, not one of today.
             EventKind::TrialStarted {
                 trial, ticket: tk, ..
             } => {
@@ -1168,20 +1242,27 @@ impl HallDay {
                     ticket("trial_started", id)?;
                 }
                 match self.trials.get(trial) {
-                    Some(_) => Err(format!(
+                    Some(tr) if tr.started_at.is_some() => Err(format!(
                         "trial_started: trial `{trial}` was already started"
                     )),
-                    None => Ok(()),
+                    Some(Trial {
+                        ticket: Some(was), ..
+                    }) if tk.as_ref().is_some_and(|t| t != was) => Err(format!(
+                        "trial_started: trial `{trial}` was ended for ticket `{was}`"
+                    )),
+                    _ => Ok(()),
                 }
             }
             EventKind::TrialEnded {
                 trial, ticket: tk, ..
             } => {
-                if let Some(id) = tk {
+                let known = self.trials.get(trial);
+                if let Some(id) = tk
+                    && !known.is_some_and(|tr| tr.carried)
+                {
                     ticket("trial_ended", id)?;
                 }
-                match self.trials.get(trial) {
-                    None => Err(format!("trial_ended: unknown trial `{trial}`")),
+                match known {
                     Some(tr) if tr.ended_at.is_some() => {
                         Err(format!("trial_ended: trial `{trial}` had already ended"))
                     }
@@ -1190,7 +1271,7 @@ impl HallDay {
                     }) if tk.as_ref().is_some_and(|t| t != was) => Err(format!(
                         "trial_ended: trial `{trial}` was started for ticket `{was}`"
                     )),
-                    Some(_) => Ok(()),
+                    _ => Ok(()),
                 }
             }
             EventKind::Left { ticket: id } => {
