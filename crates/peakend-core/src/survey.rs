@@ -11,6 +11,11 @@ use crate::id::HallId;
 pub struct Rating {
     pub importance: Option<f64>,
     pub satisfaction: Option<f64>,
+    /// The gap model's optional expectation item (what the respondent expected of the
+    /// moment), 1–10; `None` = not asked. Left out of the JSON when absent, so output
+    /// without expectation items is what it was before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<f64>,
 }
 
 /// Importance of one need element of one moment (indices into the journey).
@@ -219,6 +224,7 @@ mod tests {
         let rating = |x: f64| Rating {
             importance: Some(x),
             satisfaction: Some(x - 1.0),
+            expectation: Some(x + 0.5),
         };
         let r = Response {
             respondent: "r1".into(),
@@ -287,6 +293,7 @@ mod tests {
             .map(|&s| Rating {
                 importance: None,
                 satisfaction: s,
+                expectation: None,
             })
             .collect()
     }

@@ -65,6 +65,19 @@ fn clamp_round(x: f64, lo: f64, hi: f64) -> f64 {
     x.round().clamp(lo, hi)
 }
 
+/// What [`responses_with`] adds to the plain synthetic survey.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SynthOptions {
+    /// The gap model's expectation items: about half of the respondents are asked them,
+    /// and customers expect more of the moments that matter most to them, so gap 5
+    /// (expectation − perception) is positive at the peaks and near 0 elsewhere.
+    pub expectations: bool,
+}
+
+/// Respondents asked the expectation items, and each item's chance to be answered.
+const EXPECTATION_ASKED: f64 = 0.5;
+const EXPECTATION_ANSWERED: f64 = 0.9;
+
 /// `rows` responses to `journey` spread over `halls`; the same arguments give the same rows.
 pub fn responses(
     journey: &Journey,
@@ -72,7 +85,21 @@ pub fn responses(
     rows: usize,
     seed: u64,
 ) -> impl Iterator<Item = Response> {
+    responses_with(journey, halls, rows, seed, SynthOptions::default())
+}
+
+/// [`responses`] with options. Expectations come from a stream of their own, so every
+/// other answer is the same with them as without.
+pub fn responses_with(
+    journey: &Journey,
+    halls: &[HallId],
+    rows: usize,
+    seed: u64,
+    options: SynthOptions,
+) -> impl Iterator<Item = Response> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut expectation_rng = ChaCha8Rng::seed_from_u64(seed);
+    expectation_rng.set_stream(1);
     let noise = Normal::new(0.0, 1.0).expect("unit normal");
     // Each hall performs a little better or worse, fixed for the seed.
     let hall_effect: Vec<f64> = halls
@@ -113,6 +140,7 @@ pub fn responses(
             ratings.push(Rating {
                 importance: rng.random_bool(0.93).then_some(imp),
                 satisfaction: rng.random_bool(0.95).then_some(sat),
+                expectation: None,
             });
             // The first need of a moment is its core need in the reference data.
             for n in 0..m.core_needs.len() {
@@ -128,6 +156,24 @@ pub fn responses(
                         importance: x,
                     });
                 }
+            }
+        }
+        if options.expectations && expectation_rng.random_bool(EXPECTATION_ASKED) {
+            let rng = &mut expectation_rng;
+            for (m, r) in journey.moments().iter().zip(&mut ratings) {
+                // Asked of the moments the visit included (those it rated at all).
+                if r.importance.is_none() && r.satisfaction.is_none() {
+                    continue;
+                }
+                // The study's peaks (prior importance above ~9) are expected to be
+                // better than the 7.6 customers see on average.
+                let lift = 1.5 * (m.importance.unwrap_or(8.0) - 8.6).max(0.0);
+                let e = clamp_round(
+                    7.6 + 0.5 * sat_shift + lift + noise.sample(rng) * 0.9,
+                    1.0,
+                    10.0,
+                );
+                r.expectation = rng.random_bool(EXPECTATION_ANSWERED).then_some(e);
             }
         }
         let sats: Vec<f64> = ratings.iter().filter_map(|r| r.satisfaction).collect();
@@ -187,6 +233,63 @@ mod tests {
         let a: Vec<_> = responses(&j, &halls, 50, 7).collect();
         assert_eq!(a, responses(&j, &halls, 50, 7).collect::<Vec<_>>());
         assert_ne!(a, responses(&j, &halls, 50, 8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn expectations_are_off_by_default_and_leave_the_other_answers_alone() {
+        let (j, halls) = setup();
+        let plain: Vec<_> = responses(&j, &halls, 300, 7).collect();
+        assert!(
+            plain
+                .iter()
+                .all(|r| r.ratings.iter().all(|x| x.expectation.is_none()))
+        );
+        let on = SynthOptions { expectations: true };
+        let with: Vec<_> = responses_with(&j, &halls, 300, 7, on).collect();
+        assert_eq!(
+            with,
+            responses_with(&j, &halls, 300, 7, on).collect::<Vec<_>>()
+        );
+        let strip = |r: &Response| Response {
+            ratings: r
+                .ratings
+                .iter()
+                .map(|x| Rating {
+                    expectation: None,
+                    ..*x
+                })
+                .collect(),
+            ..r.clone()
+        };
+        assert_eq!(with.iter().map(strip).collect::<Vec<_>>(), plain);
+        let asked = with
+            .iter()
+            .filter(|r| r.ratings.iter().any(|x| x.expectation.is_some()))
+            .count();
+        assert!((100..200).contains(&asked), "about half asked: {asked}");
+    }
+
+    #[test]
+    fn synthetic_expectations_open_a_gap_at_the_peaks() {
+        let (j, halls) = setup();
+        let on = SynthOptions { expectations: true };
+        let mut stats = SurveyStats::new(&j);
+        responses_with(&j, &halls, 4000, 3, on).for_each(|r| stats.push(&r));
+        let a = analyze(&j, &stats, None, PeakRule::default()).unwrap();
+        let gaps = a.gaps.expect("expectations were given");
+        let gap = |k: &str| {
+            gaps.moments
+                .iter()
+                .find(|m| m.moment.as_str() == k)
+                .unwrap()
+                .gap5
+        };
+        assert!(!a.peaks.is_empty());
+        for p in &a.peaks {
+            assert!(gap(p) > 0.4, "peak {p}: {}", gap(p));
+        }
+        // `arrive` (prior 7.62) is expected no better than it is seen.
+        assert!(gap("arrive").abs() < 0.3, "{}", gap("arrive"));
     }
 
     #[test]

@@ -307,3 +307,71 @@ proptest! {
         prop_assert_eq!(counted, sold);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The same with the gap model's expectation items, asked of about half of the
+    /// respondents: parts that have none (their accumulator not yet allocated) merge
+    /// with parts that have some, in any order, into the gaps of the whole.
+    #[test]
+    fn expectation_statistics_merge_like_the_whole(
+        seed in 0u64..1000,
+        rows in 2usize..200,
+        cuts in proptest::collection::vec(0.0f64..1.0, 1..5),
+        order in any::<u64>(),
+    ) {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let j = journey();
+        let halls = [HallId::parse("h1").unwrap(), HallId::parse("h2").unwrap()];
+        let on = peakend_core::synth::SynthOptions { expectations: true };
+        let all: Vec<_> = peakend_core::synth::responses_with(&j, &halls, rows, seed, on).collect();
+        let mut whole = GroupedStats::new(&j, None, None);
+        all.iter().for_each(|r| whole.push(r));
+
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| (c * rows as f64) as usize).collect();
+        bounds.extend([0, rows]);
+        bounds.sort_unstable();
+        let mut parts: Vec<GroupedStats> = bounds
+            .windows(2)
+            .map(|w| {
+                let mut g = GroupedStats::new(&j, None, None);
+                all[w[0]..w[1]].iter().for_each(|r| g.push(r));
+                g
+            })
+            .collect();
+        parts.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(order));
+        // Merged left to right, and as a tree (a + (b + c)), in the shuffled order.
+        let mut left = GroupedStats::new(&j, None, None);
+        parts.iter().for_each(|p| left.merge(p));
+        let mut right = GroupedStats::new(&j, None, None);
+        for p in parts.iter().rev() {
+            let mut next = p.clone();
+            next.merge(&right);
+            right = next;
+        }
+        for (seg, s) in &whole.all.segments {
+            let counts = |g: &GroupedStats| {
+                g.all.segments[seg].expectations.as_ref().map(|e| {
+                    (e.respondents, e.unpaired.clone(), e.expectation.iter().map(|x| x.n).collect::<Vec<_>>())
+                })
+            };
+            let expected = s.expectations.as_ref().map(|e| {
+                (e.respondents, e.unpaired.clone(), e.expectation.iter().map(|x| x.n).collect::<Vec<_>>())
+            });
+            prop_assert_eq!(counts(&left), expected.clone());
+            prop_assert_eq!(counts(&right), expected);
+        }
+        let a = whole.analyze(&j, None, PeakRule::default()).unwrap();
+        for merged in [&left, &right] {
+            let b = merged.analyze(&j, None, PeakRule::default()).unwrap();
+            prop_assert_eq!(a.gaps.is_some(), b.gaps.is_some());
+            peakend_testkit::assert_json_near(
+                &serde_json::to_value(&a).unwrap(),
+                &serde_json::to_value(&b).unwrap(),
+                "analysis",
+            );
+        }
+    }
+}

@@ -204,6 +204,7 @@ fn response(
             .map(|i| Rating {
                 importance: Some(imp(i)),
                 satisfaction: Some(sat(i)),
+                expectation: None,
             })
             .collect(),
         needs: Vec::new(),

@@ -1,6 +1,8 @@
 //! The wide survey format: `respondent,hall,date,segment,purpose,overall,nps`, then per
-//! moment `imp.<moment>` and `sat.<moment>`, optionally `need.<moment>.<need>` and
-//! `tolerable_wait_min`. Columns may come in any order; an empty cell is "not rated".
+//! moment `imp.<moment>` and `sat.<moment>` (and, optionally, the gap model's
+//! expectation item `exp.<moment>`), optionally `need.<moment>.<need>` and
+//! `tolerable_wait_min`. Columns may come in any order; an empty cell is "not rated"
+//! (for `exp.`, "not asked").
 
 use std::collections::{HashMap, HashSet};
 
@@ -64,10 +66,26 @@ pub(crate) const REQUIRED: [&str; 4] = ["respondent", "hall", "date", "segment"]
 
 /// The header of a survey file for `journey`, in the canonical order.
 pub fn header(journey: &Journey) -> Vec<String> {
+    header_with(journey, WriteOptions::default())
+}
+
+/// What a written survey file carries beyond the standard columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// The gap model's expectation items, `exp.<moment>` after each moment's
+    /// `sat.<moment>`.
+    pub expectations: bool,
+}
+
+/// The header with `options`' extra columns (in the canonical order).
+pub fn header_with(journey: &Journey, options: WriteOptions) -> Vec<String> {
     let mut cols: Vec<String> = FIXED[..7].iter().map(|s| (*s).to_owned()).collect();
     for m in journey.moments() {
         cols.push(format!("imp.{}", m.key));
         cols.push(format!("sat.{}", m.key));
+        if options.expectations {
+            cols.push(format!("exp.{}", m.key));
+        }
     }
     for m in journey.moments() {
         cols.extend(
@@ -84,14 +102,25 @@ pub fn header(journey: &Journey) -> Vec<String> {
 }
 
 /// Writes responses in the wide format with [`header`]'s columns; what it writes,
-/// [`parse`] reads back.
+/// [`parse`] reads back. A response with an expectation item is refused (use
+/// [`write_with`] and [`WriteOptions::expectations`]) rather than written without it.
 pub fn write<W: std::io::Write>(
     journey: &Journey,
     responses: impl IntoIterator<Item = Response>,
     out: W,
 ) -> csv::Result<()> {
+    write_with(journey, responses, out, WriteOptions::default())
+}
+
+/// [`write`] with [`header_with`]'s columns.
+pub fn write_with<W: std::io::Write>(
+    journey: &Journey,
+    responses: impl IntoIterator<Item = Response>,
+    out: W,
+    options: WriteOptions,
+) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(header(journey))?;
+    w.write_record(header_with(journey, options))?;
     let fmt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     let need_cols: Vec<(usize, usize)> = journey
         .moments()
@@ -112,6 +141,19 @@ pub fn write<W: std::io::Write>(
         for rating in &r.ratings {
             rec.push(fmt(rating.importance));
             rec.push(fmt(rating.satisfaction));
+            if options.expectations {
+                rec.push(fmt(rating.expectation));
+            } else if rating.expectation.is_some() {
+                // Dropping answers silently would lose them on a round trip.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "respondent `{}` has expectation items; write them with the expectation columns",
+                        r.respondent
+                    ),
+                )
+                .into());
+            }
         }
         for (j, n) in &need_cols {
             rec.push(fmt(r
@@ -135,6 +177,7 @@ pub(crate) enum Col {
     Fixed(usize),
     Imp(usize),
     Sat(usize),
+    Exp(usize),
     Need(usize, usize),
     Ignored,
 }
@@ -162,6 +205,9 @@ pub(crate) fn classify(journey: &Journey, name: &str, ignore_unknown: bool) -> R
     }
     if let Some(key) = name.strip_prefix("sat.") {
         return moment(key).map(Col::Sat);
+    }
+    if let Some(key) = name.strip_prefix("exp.") {
+        return moment(key).map(Col::Exp);
     }
     if let Some(rest) = name.strip_prefix("need.") {
         let (m, n) = rest
@@ -258,6 +304,10 @@ pub fn for_each_row<'a>(
                 },
                 Col::Sat(j) => match parse_rating(value) {
                     Ok(x) => ratings[j].satisfaction = Some(x),
+                    Err(e) => bad(c, e),
+                },
+                Col::Exp(j) => match parse_rating(value) {
+                    Ok(x) => ratings[j].expectation = Some(x),
                     Err(e) => bad(c, e),
                 },
                 Col::Need(m, n) => match parse_rating(value) {
@@ -440,7 +490,8 @@ mod tests {
             rs[0].ratings[q],
             Rating {
                 importance: Some(9.0),
-                satisfaction: Some(7.5)
+                satisfaction: Some(7.5),
+                expectation: None,
             }
         );
         assert_eq!(
@@ -465,6 +516,70 @@ mod tests {
         write(&j, rows.clone(), &mut buf).unwrap();
         let back = parse(std::str::from_utf8(&buf).unwrap(), &j, &opts()).unwrap();
         assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn expectation_items_are_read_and_bad_ones_named_by_row_and_column() {
+        let j = journey();
+        let q = j
+            .moments()
+            .iter()
+            .position(|m| m.key.as_str() == "queue")
+            .unwrap();
+        let text = "respondent,hall,date,segment,sat.queue,exp.queue\n\
+                    r1,h1,2024-03-05,gold,7,8.5\n\
+                    r2,h1,2024-03-05,gold,7,\n";
+        let rs = parse(text, &j, &opts()).unwrap();
+        assert_eq!(rs[0].ratings[q].expectation, Some(8.5));
+        assert_eq!(rs[1].ratings[q].expectation, None, "blank = not asked");
+        let bad = "respondent,hall,date,segment,exp.queue,exp.lobby\n\
+                   r1,h1,2024-03-05,gold,11,\n\
+                   r2,h1,2024-03-05,gold,high,\n";
+        let shown: Vec<String> = parse(bad, &j, &opts())
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            ["row 1, column exp.lobby: unknown moment `lobby` (journey `service-hall`)"]
+        );
+        let bad = bad.replace(",exp.lobby", "").replace(",\n", "\n");
+        let shown: Vec<String> = parse(bad.as_str(), &j, &opts())
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "row 2, column exp.queue: 11 is outside 1–10",
+                "row 3, column exp.queue: `high` is not a number",
+            ]
+        );
+    }
+
+    #[test]
+    fn expectations_are_written_with_their_columns_and_never_dropped() {
+        let j = journey();
+        let halls = [HallId::parse("h1").unwrap()];
+        let on = peakend_core::synth::SynthOptions { expectations: true };
+        let rows: Vec<Response> =
+            peakend_core::synth::responses_with(&j, &halls, 40, 3, on).collect();
+        assert!(
+            rows.iter()
+                .any(|r| r.ratings.iter().any(|x| x.expectation.is_some()))
+        );
+        let with = WriteOptions { expectations: true };
+        let h = header_with(&j, with);
+        assert_eq!(&h[7..10], ["imp.find", "sat.find", "exp.find"]);
+        let mut buf = Vec::new();
+        write_with(&j, rows.clone(), &mut buf, with).unwrap();
+        let back = parse(std::str::from_utf8(&buf).unwrap(), &j, &opts()).unwrap();
+        assert_eq!(back, rows);
+        let err = write(&j, rows, Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("has expectation items"), "{err}");
+        assert!(!header(&j).iter().any(|c| c.starts_with("exp.")));
     }
 
     #[test]

@@ -177,13 +177,16 @@ fn runs(cells: &[Cell]) -> Vec<Run> {
 
 /// The header, classified once: what each cell of a row holds. Numbers go to one flat
 /// array (importance and satisfaction per moment, then needs, then overall, nps and
-/// tolerable wait) so that the loop over a row's cells has two kinds of cell to tell
-/// apart, not one per column type.
+/// tolerable wait, then the expectation items when the file has any) so that the loop
+/// over a row's cells has two kinds of cell to tell apart, not one per column type.
 struct Layout<'a> {
     runs: Vec<Run>,
     moments: usize,
     /// All needs of the journey; their slots start at `2 · moments`, in journey order.
     needs: usize,
+    /// Whether any `exp.<moment>` column exists: without one, rows carry no
+    /// expectation slots and the reader does no work for them.
+    expectations: bool,
     halls: Option<&'a HashSet<String>>,
 }
 
@@ -193,11 +196,16 @@ const WAIT: usize = 2;
 
 impl Layout<'_> {
     fn numbers(&self) -> usize {
-        2 * self.moments + self.needs + 3
+        2 * self.moments + self.needs + 3 + if self.expectations { self.moments } else { 0 }
     }
 
     fn fixed_slot(&self, which: usize) -> usize {
         2 * self.moments + self.needs + which
+    }
+
+    /// The slot of moment `j`'s expectation item (only with `expectations`).
+    fn expectation_slot(&self, j: usize) -> usize {
+        2 * self.moments + self.needs + 3 + j
     }
 }
 
@@ -236,6 +244,7 @@ impl<'a> Layout<'a> {
             runs: Vec::new(),
             moments: k,
             needs: journey.moments().iter().map(|m| m.core_needs.len()).sum(),
+            expectations: cols.iter().any(|c| matches!(c, Col::Exp(_))),
             halls: opts.halls,
         };
         for col in cols {
@@ -247,6 +256,11 @@ impl<'a> Layout<'a> {
                 },
                 Col::Sat(j) => Cell::Number {
                     slot: 2 * j + 1,
+                    lo: 1.0,
+                    hi: 10.0,
+                },
+                Col::Exp(j) => Cell::Number {
+                    slot: layout.expectation_slot(j),
                     lo: 1.0,
                     hi: 10.0,
                 },
@@ -437,10 +451,14 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
 
         let k = layout.moments;
         for (r, pair) in self.ratings.iter_mut().zip(self.numbers.chunks_exact(2)) {
-            *r = Rating {
-                importance: pair[0],
-                satisfaction: pair[1],
-            };
+            r.importance = pair[0];
+            r.satisfaction = pair[1];
+        }
+        if layout.expectations {
+            let from = layout.expectation_slot(0);
+            for (r, e) in self.ratings.iter_mut().zip(&self.numbers[from..from + k]) {
+                r.expectation = *e;
+            }
         }
         let fixed_number = |which| self.numbers[layout.fixed_slot(which)];
         each(&ResponseView {
@@ -742,6 +760,25 @@ mod tests {
         buf
     }
 
+    /// The same file with the gap model's expectation columns.
+    fn synthetic_with_expectations(rows: usize, seed: u64) -> Vec<u8> {
+        let j = journey();
+        let halls: Vec<HallId> = ["gd-01", "sz-01"]
+            .iter()
+            .map(|h| HallId::parse(*h).unwrap())
+            .collect();
+        let on = peakend_core::synth::SynthOptions { expectations: true };
+        let mut buf = Vec::new();
+        crate::survey_csv::write_with(
+            &j,
+            peakend_core::synth::responses_with(&j, &halls, rows, seed, on),
+            &mut buf,
+            crate::survey_csv::WriteOptions { expectations: true },
+        )
+        .unwrap();
+        buf
+    }
+
     fn careful(text: &[u8], by: Option<GroupBy>) -> Result<GroupedStats, Vec<String>> {
         let j = journey();
         let mut g = GroupedStats::new(&j, by, None);
@@ -804,6 +841,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn both_parsers_read_expectation_items_alike() {
+        let bytes = synthetic_with_expectations(1500, 21);
+        let expected = careful(&bytes, None).unwrap();
+        assert!(
+            expected
+                .all
+                .segments
+                .values()
+                .all(|s| s.expectations.is_some()),
+            "every segment had some"
+        );
+        let one = fast(&bytes, 1, None).unwrap();
+        assert_eq!(one.all, expected.all);
+        for chunks in [2, 5] {
+            let got = fast(&bytes, chunks, None).unwrap();
+            for (seg, s) in &expected.all.segments {
+                // Whole-number ratings: the expectation sums are exact in any order.
+                assert_eq!(got.all.segments[seg].expectations, s.expectations, "{seg}");
+            }
+            peakend_testkit::assert_json_near(&analysis(&got), &analysis(&expected), "analysis");
+        }
+        assert!(analysis(&one)["gaps"]["moments"].as_array().unwrap().len() > 10);
+        // A bad expectation cell is left to the careful parser, which names it.
+        let text = "respondent,hall,date,segment,sat.queue,exp.queue\n\
+                    r1,h1,2024-01-01,gold,7,8\n\
+                    r2,h1,2024-01-02,gold,6,0\n";
+        assert!(fast(text.as_bytes(), 1, None).is_none());
+        assert_eq!(
+            careful(text.as_bytes(), None).unwrap_err(),
+            ["row 3, column exp.queue: 0 is outside 1–10"]
+        );
+        let good = text.replace(",0\n", ",9.5\n");
+        let got = fast(good.as_bytes(), 2, None).unwrap();
+        assert_eq!(got.all, careful(good.as_bytes(), None).unwrap().all);
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! ```json
 //! {"respondent": "r1", "hall": "h1", "date": "2024-03-01", "segment": "全球通",
 //!  "purpose": "缴费", "overall": 9, "nps": 10, "tolerable_wait_min": 15,
-//!  "ratings": {"queue": {"importance": 9, "satisfaction": 7}},
+//!  "ratings": {"queue": {"importance": 9, "satisfaction": 7, "expectation": 8}},
 //!  "needs": {"queue": {"wait_foresight": 8}}, "comment": "排队太久了"}
 //! ```
 //!
 //! The same rules as a row of the wide CSV; every problem is named by its field path.
+//! `expectation` is the gap model's optional expectation item (the CSV's `exp.<moment>`).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -33,6 +34,9 @@ impl std::fmt::Display for FieldProblem {
 pub struct RatingForm {
     pub importance: Option<f64>,
     pub satisfaction: Option<f64>,
+    /// The optional expectation item, 1–10; absent = not asked.
+    #[serde(default)]
+    pub expectation: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +174,7 @@ impl ResponseForm {
             ratings[j] = Rating {
                 importance: rate("importance", form.importance),
                 satisfaction: rate("satisfaction", form.satisfaction),
+                expectation: rate("expectation", form.expectation),
             };
         }
         let mut needs = Vec::new();
@@ -239,19 +244,25 @@ mod tests {
     fn a_json_response_equals_the_same_csv_row() {
         let json = r#"{"respondent": "r1", "hall": "h1", "date": "2024/3/5", "segment": "全球通",
             "purpose": "缴费", "overall": 9, "nps": 10, "tolerable_wait_min": 16,
-            "ratings": {"queue": {"importance": 9, "satisfaction": 7.5}, "find": {"satisfaction": 6}},
+            "ratings": {"queue": {"importance": 9, "satisfaction": 7.5, "expectation": 8.5}, "find": {"satisfaction": 6}},
             "needs": {"queue": {"wait_foresight": 8}}}"#;
         let from_json = from_json(json.as_bytes())
             .unwrap()
             .parse(&journey(), None)
             .unwrap();
-        let csv = "respondent,hall,date,segment,purpose,overall,nps,tolerable_wait_min,imp.queue,sat.queue,sat.find,need.queue.wait_foresight\n\
-                   r1,h1,2024-03-05,全球通,缴费,9,10,16,9,7.5,6,8\n";
+        let csv = "respondent,hall,date,segment,purpose,overall,nps,tolerable_wait_min,imp.queue,sat.queue,exp.queue,sat.find,need.queue.wait_foresight\n\
+                   r1,h1,2024-03-05,全球通,缴费,9,10,16,9,7.5,8.5,6,8\n";
         let opts = crate::survey_csv::Options {
             ignore_unknown: false,
             halls: None,
         };
         let from_csv = crate::survey_csv::parse(csv, &journey(), &opts).unwrap();
+        let q = journey()
+            .moments()
+            .iter()
+            .position(|m| m.key.as_str() == "queue")
+            .unwrap();
+        assert_eq!(from_json.ratings[q].expectation, Some(8.5));
         assert_eq!(vec![from_json], from_csv);
     }
 
@@ -259,7 +270,7 @@ mod tests {
     fn every_bad_field_is_named() {
         let json = r#"{"respondent": " ", "hall": "nowhere", "date": "2024-02-30", "segment": "g",
             "overall": 11, "nps": -1,
-            "ratings": {"queue": {"satisfaction": 0}, "lobby": {"importance": 5}},
+            "ratings": {"queue": {"satisfaction": 0, "expectation": 10.5}, "lobby": {"importance": 5}},
             "needs": {"queue": {"speed": 5}}}"#;
         let halls = HashSet::from(["h1".to_owned()]);
         let problems = from_json(json.as_bytes())
@@ -277,6 +288,7 @@ mod tests {
                 "nps: -1 is outside 0–10",
                 "ratings.lobby: unknown moment `lobby` (journey `service-hall`)",
                 "ratings.queue.satisfaction: 0 is outside 1–10",
+                "ratings.queue.expectation: 10.5 is outside 1–10",
                 "needs.queue.speed: unknown need `speed` of moment `queue`",
             ]
         );

@@ -43,11 +43,15 @@ fn date() -> impl Strategy<Value = String> {
     ]
 }
 
-fn row() -> impl Strategy<Value = (String, String, String, String, String)> {
+/// hall, date, segment, overall, satisfaction and expectation of `queue`.
+type Row = (String, String, String, String, String, String);
+
+fn row() -> impl Strategy<Value = Row> {
     (
         prop_oneof![4 => Just("h1".to_owned()), 1 => Just("h 1".to_owned()), 1 => Just(String::new())],
         date(),
         prop_oneof![4 => Just("全球通".to_owned()), 1 => Just(String::new())],
+        cell(),
         cell(),
         cell(),
     )
@@ -61,12 +65,16 @@ proptest! {
         rows in proptest::collection::vec(row(), 0..12),
         crlf in any::<bool>(),
         chunks in 1usize..4,
+        expectations in any::<bool>(),
     ) {
         let j = journey();
         let nl = if crlf { "\r\n" } else { "\n" };
-        let mut text = format!("respondent,hall,date,segment,overall,sat.queue{nl}");
-        for (i, (hall, date, segment, overall, sat)) in rows.iter().enumerate() {
-            text.push_str(&format!("r{i},{hall},{date},{segment},{overall},{sat}{nl}"));
+        // With the gap model's expectation column or without it.
+        let exp_col = if expectations { ",exp.queue" } else { "" };
+        let mut text = format!("respondent,hall,date,segment,overall,sat.queue{exp_col}{nl}");
+        for (i, (hall, date, segment, overall, sat, exp)) in rows.iter().enumerate() {
+            let exp = if expectations { format!(",{exp}") } else { String::new() };
+            text.push_str(&format!("r{i},{hall},{date},{segment},{overall},{sat}{exp}{nl}"));
         }
         let opts = Options { ignore_unknown: false, halls: None };
         let careful = survey_csv::parse(&text, &j, &opts);

@@ -191,6 +191,7 @@ fn answer(j: &Journey, respondent: &str, hall: &str, day: &str, rated: &[(&str, 
         Rating {
             importance: None,
             satisfaction: None,
+            expectation: None,
         };
         j.moments().len()
     ];

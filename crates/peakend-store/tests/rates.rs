@@ -121,6 +121,7 @@ fn answer(journey: &Journey, respondent: &str, hall: &str, a: &Answer) -> Respon
         Rating {
             importance: None,
             satisfaction: None,
+            expectation: None,
         };
         journey.moments().len()
     ];

@@ -398,10 +398,12 @@ fn survey_response(
     ratings[0] = Rating {
         importance: Some(8.5),
         satisfaction: Some(sat),
+        expectation: None,
     };
     ratings[15] = Rating {
         importance: None,
         satisfaction: Some(9.0),
+        expectation: None,
     };
     peakend_core::survey::Response {
         respondent: respondent.into(),

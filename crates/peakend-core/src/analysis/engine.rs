@@ -48,6 +48,74 @@ pub struct SegmentStats {
     /// (peak-end score, overall) and (mean satisfaction, overall) per respondent.
     pub peak_end: PairStats,
     pub average: PairStats,
+    /// The gap model's expectation items, allocated at the first respondent who gave
+    /// one: surveys without them cost nothing more to fold, and their cells (stored as
+    /// JSON) are written exactly as before. Absent from cells stored before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectations: Option<Box<ExpectationStats>>,
+}
+
+/// Per moment, the expectation items and the satisfaction *of the same respondents*:
+/// only a respondent who gave both for a moment counts there, so gap 5 compares like
+/// with like (an expectation of someone who did not rate the moment, or a satisfaction
+/// of someone not asked the expectation, would compare two different groups).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationStats {
+    /// Respondents who gave at least one expectation item.
+    pub respondents: u64,
+    pub expectation: Vec<RunningStats>,
+    /// Satisfaction of the respondents counted in `expectation`.
+    pub perception: Vec<RunningStats>,
+    /// Expectation − satisfaction per respondent: the paired differences behind gap
+    /// 5's interval (its mean is expectation − perception).
+    pub gap: Vec<RunningStats>,
+    /// Expectations given without a satisfaction of the moment (left out of gap 5).
+    pub unpaired: Vec<u64>,
+}
+
+impl ExpectationStats {
+    pub fn new(moments: usize) -> ExpectationStats {
+        ExpectationStats {
+            respondents: 0,
+            expectation: vec![RunningStats::default(); moments],
+            perception: vec![RunningStats::default(); moments],
+            gap: vec![RunningStats::default(); moments],
+            unpaired: vec![0; moments],
+        }
+    }
+
+    fn push(&mut self, ratings: &[crate::survey::Rating]) {
+        self.respondents += 1;
+        for (j, r) in ratings.iter().enumerate().take(self.expectation.len()) {
+            match (r.expectation, r.satisfaction) {
+                (Some(e), Some(s)) => {
+                    self.expectation[j].push(e);
+                    self.perception[j].push(s);
+                    self.gap[j].push(e - s);
+                }
+                (Some(_), None) => self.unpaired[j] += 1,
+                _ => {}
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: &ExpectationStats) {
+        self.respondents += o.respondents;
+        zip_merge(&mut self.expectation, &o.expectation);
+        zip_merge(&mut self.perception, &o.perception);
+        zip_merge(&mut self.gap, &o.gap);
+        for (a, b) in self.unpaired.iter_mut().zip(&o.unpaired) {
+            *a += b;
+        }
+    }
+
+    /// Whether the statistics have `moments` moments (a stored cell may not).
+    pub fn has_moments(&self, moments: usize) -> bool {
+        [&self.expectation, &self.perception, &self.gap]
+            .iter()
+            .all(|v| v.len() == moments)
+            && self.unpaired.len() == moments
+    }
 }
 
 impl SegmentStats {
@@ -71,6 +139,7 @@ impl SegmentStats {
             pairs: PairTable::new(vars),
             peak_end: PairStats::default(),
             average: PairStats::default(),
+            expectations: None,
         }
     }
 
@@ -81,9 +150,15 @@ impl SegmentStats {
     pub fn push_view(&mut self, r: &ResponseView) {
         self.respondents += 1;
         let ratings = r.ratings.iter().zip(&mut self.importance);
+        // Whether any expectation item was given, or-ed in without a branch per moment.
+        let mut expected = false;
         for ((rating, imp), sat) in ratings.zip(&mut self.satisfaction) {
             imp.push_present(rating.importance);
             sat.push_present(rating.satisfaction);
+            expected |= rating.expectation.is_some();
+        }
+        if expected {
+            self.push_expectations(r.ratings);
         }
         match r.needs {
             NeedsView::Listed(needs) => {
@@ -131,6 +206,15 @@ impl SegmentStats {
         }
     }
 
+    /// Kept out of line: the fold of a survey without expectation items never calls it.
+    #[inline(never)]
+    fn push_expectations(&mut self, ratings: &[crate::survey::Rating]) {
+        let k = self.satisfaction.len();
+        self.expectations
+            .get_or_insert_with(|| Box::new(ExpectationStats::new(k)))
+            .push(ratings);
+    }
+
     pub fn merge(&mut self, o: &SegmentStats) {
         self.respondents += o.respondents;
         zip_merge(&mut self.importance, &o.importance);
@@ -151,6 +235,13 @@ impl SegmentStats {
         self.pairs.merge(&o.pairs);
         self.peak_end.merge(&o.peak_end);
         self.average.merge(&o.average);
+        // None is the identity, so merging stays associative and commutative.
+        if let Some(theirs) = &o.expectations {
+            match &mut self.expectations {
+                Some(mine) => mine.merge(theirs),
+                None => self.expectations = Some(theirs.clone()),
+            }
+        }
     }
 }
 
@@ -295,6 +386,10 @@ pub struct Analysis {
     /// The eleven experience and SERVQUAL dimensions, each the importance-weighted
     /// satisfaction of the moments the journey tags with it.
     pub dimensions: Vec<crate::dimensions::DimensionScore>,
+    /// Gap 5 of the gap model (expectation − perception) per moment and dimension;
+    /// absent when no respondent gave an expectation item with a satisfaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gaps: Option<super::gaps::Gaps>,
     /// The same analysis per group, with `--by`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupAnalysis>,
@@ -511,6 +606,7 @@ pub fn analyze(
             average_r: weighted_pairs(stats, &w, |s| s.average).correlation(),
         },
         dimensions: dimensions_of(journey, &moments),
+        gaps: super::gaps::gaps_of(journey, &segs, &moments),
         moments,
         indices,
         groups: Vec::new(),
@@ -630,6 +726,7 @@ mod tests {
                 .map(|j| Rating {
                     importance: Some(imp[j]),
                     satisfaction: Some(sat[j]),
+                    expectation: None,
                 })
                 .collect(),
             needs: needs
@@ -791,6 +888,41 @@ mod tests {
             analyze(&j, &SurveyStats::new(&j), None, PeakRule::default()),
             Err(AnalysisError::Empty)
         );
+    }
+
+    /// Cells are stored as JSON in the database: a cell without expectation items is
+    /// written as before (no `expectations` key), a cell stored before the field
+    /// existed decodes, and one with expectations round-trips.
+    #[test]
+    fn stored_cells_without_expectations_decode_and_are_written_as_before() {
+        let plain = fold(&[0, 1]);
+        let cell = &plain.segments["gold"];
+        let json = serde_json::to_value(cell).unwrap();
+        assert!(json.get("expectations").is_none());
+        let back: SegmentStats = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(&back, cell);
+        assert!(back.expectations.is_none());
+        // A cell from before `fully_satisfied` and `expectations` existed.
+        let mut old = json;
+        old.as_object_mut().unwrap().remove("fully_satisfied");
+        let back: SegmentStats = serde_json::from_value(old).unwrap();
+        assert_eq!((back.respondents, back.expectations), (2, None));
+
+        let mut r = response(&ROWS[0], 9);
+        r.ratings[1].expectation = Some(8.0);
+        let mut with = SegmentStats::new(&[2, 0, 0]);
+        with.push(&r);
+        let e = with.expectations.as_ref().unwrap();
+        assert_eq!(
+            (e.respondents, e.expectation[1].n, e.perception[1].sum),
+            (1, 1, 6.0)
+        );
+        let text = serde_json::to_string(&with).unwrap();
+        assert_eq!(serde_json::from_str::<SegmentStats>(&text).unwrap(), with);
+        assert!(super::super::rollup::fits(&with, &[2, 0, 0]));
+        let mut short = with.clone();
+        short.expectations.as_mut().unwrap().gap.pop();
+        assert!(!super::super::rollup::fits(&short, &[2, 0, 0]));
     }
 
     #[test]

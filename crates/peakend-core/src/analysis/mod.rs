@@ -6,6 +6,7 @@
 
 pub mod drivers;
 pub mod engine;
+pub mod gaps;
 pub mod indices;
 pub mod programme;
 pub mod rake;
@@ -15,9 +16,10 @@ pub mod summary;
 
 pub use drivers::{DriverError, RelativeWeights, relative_weights};
 pub use engine::{
-    Analysis, AnalysisError, GroupAnalysis, GroupBy, GroupedStats, MomentResult, SegmentStats,
-    SurveyStats, analyze,
+    Analysis, AnalysisError, ExpectationStats, GroupAnalysis, GroupBy, GroupedStats, MomentResult,
+    SegmentStats, SurveyStats, analyze,
 };
+pub use gaps::{EstimateBatch, Gap1Report, GapMoment, Gaps, ImportanceEstimate, gap1_of};
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
 pub use stats::{PairStats, PairTable, RunningStats, Stratified, stratified_mean};
 pub use summary::{SummaryAnalysis, SummaryRow, analyze_summary};

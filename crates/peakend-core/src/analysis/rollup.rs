@@ -54,6 +54,7 @@ pub fn fits(stats: &SegmentStats, layout: &[usize]) -> bool {
         && stats.satisfaction.len() == k
         && stats.needs.iter().map(Vec::len).eq(layout.iter().copied())
         && stats.pairs.has_vars(k + 1)
+        && stats.expectations.as_ref().is_none_or(|e| e.has_moments(k))
 }
 
 /// The purpose of a purpose cell whose responses name none.
