@@ -137,12 +137,23 @@ pub enum Correlation {
 }
 
 impl Correlation {
-    fn name(self) -> &'static str {
+    /// The name written in files and the API (`strong_positive`, …).
+    pub fn name(self) -> &'static str {
         match self {
             Correlation::StrongPositive => "strong_positive",
             Correlation::Positive => "positive",
             Correlation::Negative => "negative",
             Correlation::StrongNegative => "strong_negative",
+        }
+    }
+
+    /// The roof's mark: `++`, `+`, `−`, `−−`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Correlation::StrongPositive => "++",
+            Correlation::Positive => "+",
+            Correlation::Negative => "−",
+            Correlation::StrongNegative => "−−",
         }
     }
 
@@ -489,6 +500,17 @@ impl House {
             .map(|(&(i, j), &s)| (self.rows[i].key.as_str(), self.columns[j].key.as_str(), s))
     }
 
+    /// Every roof cell: (column key, column key, correlation), the earlier column first.
+    pub fn roof_cells(&self) -> impl Iterator<Item = (&str, &str, Correlation)> {
+        self.roof.iter().map(|(&(a, b), &c)| {
+            (
+                self.columns[a].key.as_str(),
+                self.columns[b].key.as_str(),
+                c,
+            )
+        })
+    }
+
     /// Row weights divided by their sum (all 0 when they sum to 0).
     pub fn normalised_weights(&self) -> Vec<(String, f64)> {
         let total: f64 = self.rows.iter().map(|r| r.weight).sum();
@@ -546,6 +568,35 @@ impl House {
             row.weight = w;
         }
         Ok(house)
+    }
+}
+
+/// What a stage is called and what its rows and columns are, (zh, en) each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StageTitles {
+    pub name: (&'static str, &'static str),
+    pub rows: (&'static str, &'static str),
+    pub columns: (&'static str, &'static str),
+}
+
+/// The titles of stage 1, 2 or 3 (any other number reads as stage 3).
+pub fn stage_titles(stage: u8) -> StageTitles {
+    match stage {
+        1 => StageTitles {
+            name: ("服务包规划", "Service package planning"),
+            rows: ("顾客需求", "Customer needs"),
+            columns: ("服务接触（关键时刻）", "Service encounters (moments)"),
+        },
+        2 => StageTitles {
+            name: ("服务传递", "Service delivery"),
+            rows: ("服务接触（关键时刻）", "Service encounters (moments)"),
+            columns: ("过程要素", "Process elements"),
+        },
+        _ => StageTitles {
+            name: ("过程控制", "Process control"),
+            rows: ("过程要素", "Process elements"),
+            columns: ("质量参数", "Quality parameters"),
+        },
     }
 }
 
