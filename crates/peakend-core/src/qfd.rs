@@ -875,8 +875,10 @@ struct Names<'a> {
     needs: std::collections::HashSet<String>,
     elements: std::collections::HashSet<&'a str>,
     parameters: std::collections::HashSet<&'a str>,
-    /// A region's section may name its parent's process elements and parameters,
-    /// which are known only once the two are merged.
+    /// A region's section may name its parent's process elements and parameters, known
+    /// only once the two are merged; and a region that drops a moment is told so by the
+    /// governance rule, not by the cells it copied from its parent. So a region's names
+    /// are checked after [`QfdSection::inherit`], not as the file is read.
     inherits: bool,
 }
 
@@ -896,16 +898,10 @@ impl Names<'_> {
                 "need (stage 1 rows are `moment.need`)",
             ),
             Kind::Moment => (self.moments.contains(key), "moment"),
-            Kind::Element => (
-                self.elements.contains(key) || self.inherits,
-                "process element",
-            ),
-            Kind::Parameter => (
-                self.parameters.contains(key) || self.inherits,
-                "quality parameter",
-            ),
+            Kind::Element => (self.elements.contains(key), "process element"),
+            Kind::Parameter => (self.parameters.contains(key), "quality parameter"),
         };
-        if !known {
+        if !known && !self.inherits {
             out.push(QfdError::new(field, format!("unknown {what} {key:?}")));
         }
     }
@@ -913,8 +909,8 @@ impl Names<'_> {
 
 /// Every problem of a journey's `qfd` section, each at its path (`qfd.stage2.
 /// relationships[3].column: unknown process element "x"`). `inherits`: the journey
-/// extends another, so process elements and parameters it does not define may be its
-/// parent's and are checked after [`QfdSection::inherit`].
+/// extends another, so the keys its cells name are checked only after
+/// [`QfdSection::inherit`] (strengths, numbers, duplicates and self pairs at once).
 pub fn section_problems(
     section: &QfdSection,
     moments: &[crate::Moment],
@@ -1131,13 +1127,20 @@ fn apply_cells(raw: &mut RawHouse, cells: &[RawRelationship], roof: &[RawRoof]) 
     }
 }
 
-/// The journey's section, checked in full (a region's after its parent's was merged):
-/// the first problem as the error.
-fn checked_section(journey: &crate::Journey) -> Result<&QfdSection, QfdError> {
+/// The journey's section, checked (a region's after its parent's was merged) as far as
+/// the house of `stage` reads it: the first problem as the error. Stage 1 reads only
+/// `qfd.stage1`, so a region whose stage-2 cells name its parent's process elements
+/// still has its stage 1 before the sections are merged.
+fn checked_section(journey: &crate::Journey, stage: u8) -> Result<&QfdSection, QfdError> {
     let section = journey.qfd();
+    let read: &[&str] = match stage {
+        1 => &["qfd.stage1"],
+        2 => &["qfd.stage1", "qfd.stage2", "qfd.process_elements"],
+        _ => &["qfd."],
+    };
     match section_problems(section, journey.moments(), false)
         .into_iter()
-        .next()
+        .find(|e| read.iter().any(|p| e.field.starts_with(p)))
     {
         Some(e) => Err(e),
         None => Ok(section),
@@ -1216,7 +1219,7 @@ pub fn stage1(
     journey: &crate::Journey,
     analysis: Option<&crate::analysis::Analysis>,
 ) -> Result<House, QfdError> {
-    let section = checked_section(journey)?;
+    let section = checked_section(journey, 1)?;
     let edits = &section.stage1;
     let mut raw = seed_raw(journey, analysis);
     apply_cells(&mut raw, &edits.relationships, &edits.roof);
@@ -1244,7 +1247,7 @@ pub fn stage1(
 /// column per process element of the journey's `qfd.process_elements`, and the cells and
 /// roof of `qfd.stage2`. A journey without process elements is an error naming the field.
 pub fn stage2(journey: &crate::Journey, stage1: &House) -> Result<House, QfdError> {
-    let section = checked_section(journey)?;
+    let section = checked_section(journey, 2)?;
     if section.process_elements.is_empty() {
         return Err(QfdError::new(
             "qfd.process_elements",
@@ -1271,7 +1274,7 @@ pub fn stage2(journey: &crate::Journey, stage1: &House) -> Result<House, QfdErro
 /// element weighted by its technical importance in `stage2`, a column per quality
 /// parameter of `qfd.quality_parameters`, and the cells and roof of `qfd.stage3`.
 pub fn stage3(journey: &crate::Journey, stage2: &House) -> Result<House, QfdError> {
-    let section = checked_section(journey)?;
+    let section = checked_section(journey, 3)?;
     if section.quality_parameters.is_empty() {
         return Err(QfdError::new(
             "qfd.quality_parameters",
@@ -2015,6 +2018,18 @@ mod journey_section {
         assert_eq!(seed.importance()[1].absolute, 81.0);
     }
 
+    /// The section survives export and import in both formats; a journey without one
+    /// writes none.
+    #[test]
+    fn the_section_round_trips_and_is_left_out_when_empty() {
+        let j = service_hall();
+        assert_eq!(Journey::from_json(&j.to_json_pretty()).unwrap(), j);
+        assert_eq!(Journey::from_yaml(&j.to_yaml()).unwrap(), j);
+        let hotline = crate::builtin::journeys().unwrap().remove(1);
+        assert!(hotline.qfd().is_empty());
+        assert!(!hotline.to_json_pretty().contains("\"qfd\""));
+    }
+
     #[test]
     fn strength_zero_removes_a_seeded_cell() {
         let q = "  stage1:\n    relationships:\n      - {row: queue.short, column: queue, strength: none}\n";
@@ -2152,6 +2167,13 @@ mod journey_section {
         let mut region =
             Journey::from_yaml(&small("region", Some("small"), "", region_qfd)).unwrap();
         assert_eq!(region.qfd().process_elements.len(), 1);
+        // Before the merge its stage 1 is there; stage 2 names what is missing.
+        assert!(house(&region, 1, None).is_ok());
+        let err = house(&region, 2, None).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown process element \"ticketing\""),
+            "{err}"
+        );
         region.inherit_qfd(&parent).unwrap();
         let q = region.qfd();
         let keys: Vec<&str> = q.process_elements.iter().map(|c| c.key.as_str()).collect();
@@ -2191,6 +2213,16 @@ mod journey_section {
         assert!(
             err.contains("qfd.stage2.relationships[3].column: unknown process element \"valet\""),
             "{err}"
+        );
+        // A region that drops a moment its copied cells name still parses: the
+        // governance rule is the one to say it drops a moment.
+        let dropped = "  stage2:\n    relationships:\n      - {row: lobby, column: ticketing, strength: 9}\n      - {row: queue, column: ticketing, strength: 7}\n";
+        let err = Journey::from_yaml(&small("region", Some("small"), "", dropped))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "qfd.stage2.relationships[1].strength: 7 is not a relationship strength (9, 3, 1 or 0; strong, medium, weak; ◎, ○, △)"
         );
         // The same file without `extends` is refused as it is read.
         let err = Journey::from_yaml(&small("region", None, "", q))
