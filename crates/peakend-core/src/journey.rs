@@ -12,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{JourneyKey, MomentKey, NeedKey, StandardKey};
+use crate::qfd::QfdSection;
 use crate::text::Text;
 
 /// How the customer meets the organisation (seed 004: remote, phone, face to face).
@@ -417,6 +418,9 @@ struct JourneyDoc {
     #[serde(default)]
     extends: Option<JourneyKey>,
     moments: Vec<Moment>,
+    /// The house of quality's edits and its stage-2/3 columns (optional).
+    #[serde(default)]
+    qfd: QfdSection,
 }
 
 /// A journey whose moments, needs and standards are known to be well formed.
@@ -427,6 +431,8 @@ pub struct Journey {
     channel: Channel,
     extends: Option<JourneyKey>,
     moments: Vec<Moment>,
+    #[serde(skip_serializing_if = "QfdSection::is_empty")]
+    qfd: QfdSection,
 }
 
 /// One problem in a journey document, located by its path.
@@ -638,6 +644,9 @@ impl Journey {
                 }
             }
         }
+        for e in crate::qfd::section_problems(&doc.qfd, &doc.moments, doc.extends.is_some()) {
+            err(e.field, e.reason);
+        }
         if !errors.is_empty() {
             return Err(JourneyError::Invalid(errors));
         }
@@ -647,6 +656,7 @@ impl Journey {
             channel: doc.channel,
             extends: doc.extends,
             moments: doc.moments,
+            qfd: doc.qfd,
         })
     }
 
@@ -675,6 +685,50 @@ impl Journey {
     /// Moments in journey order.
     pub fn moments(&self) -> &[Moment] {
         &self.moments
+    }
+
+    /// The `qfd` section: stage-2/3 columns and the edits of each house (empty when the
+    /// file has none). A region's section holds only its own additions until
+    /// [`Journey::inherit_qfd`] merges its parent's.
+    pub fn qfd(&self) -> &QfdSection {
+        &self.qfd
+    }
+
+    /// Replaces the `qfd` section (a director's edit of the house), checked against this
+    /// journey's moments and needs; a region's section may still name its parent's
+    /// process elements and quality parameters.
+    pub fn set_qfd(&mut self, section: QfdSection) -> Result<(), JourneyError> {
+        let problems =
+            crate::qfd::section_problems(&section, &self.moments, self.extends.is_some());
+        if !problems.is_empty() {
+            return Err(qfd_invalid(problems));
+        }
+        self.qfd = section;
+        Ok(())
+    }
+
+    /// Merges the parent's `qfd` section under this region's ([`QfdSection::inherit`]: the
+    /// region adds process elements, parameters and cells and may override an inherited
+    /// cell, never remove one; the parent's cells of a need the region dropped go), then
+    /// checks the merged section in full, now that every key it may name is known.
+    /// Call it on the way to the effective journey, parent first (the chain's top down).
+    pub fn inherit_qfd(&mut self, parent: &Journey) -> Result<(), JourneyError> {
+        let needs: HashSet<String> = self
+            .moments
+            .iter()
+            .flat_map(|m| {
+                m.core_needs
+                    .iter()
+                    .map(move |n| format!("{}.{}", m.key, n.key))
+            })
+            .collect();
+        self.qfd.inherit(&parent.qfd, |row| needs.contains(row));
+        let problems = crate::qfd::section_problems(&self.qfd, &self.moments, false);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(qfd_invalid(problems))
+        }
     }
 
     pub fn moment(&self, key: &MomentKey) -> Option<&Moment> {
@@ -892,6 +946,18 @@ impl Journey {
             }))
         }
     }
+}
+
+fn qfd_invalid(problems: Vec<crate::qfd::QfdError>) -> JourneyError {
+    JourneyError::Invalid(
+        problems
+            .into_iter()
+            .map(|e| FieldError {
+                path: e.field,
+                message: e.reason,
+            })
+            .collect(),
+    )
 }
 
 /// Reports a dimension listed twice at `{at}.dimensions[i]`: a repeat would count a

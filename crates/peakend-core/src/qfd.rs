@@ -137,12 +137,23 @@ pub enum Correlation {
 }
 
 impl Correlation {
-    fn name(self) -> &'static str {
+    /// The name written in files and the API (`strong_positive`, …).
+    pub fn name(self) -> &'static str {
         match self {
             Correlation::StrongPositive => "strong_positive",
             Correlation::Positive => "positive",
             Correlation::Negative => "negative",
             Correlation::StrongNegative => "strong_negative",
+        }
+    }
+
+    /// The roof's mark: `++`, `+`, `−`, `−−`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Correlation::StrongPositive => "++",
+            Correlation::Positive => "+",
+            Correlation::Negative => "−",
+            Correlation::StrongNegative => "−−",
         }
     }
 
@@ -354,15 +365,7 @@ impl TryFrom<RawHouse> for House {
             if let Some(t) = column.target {
                 check_finite(format!("columns[{j}].target"), t)?;
             }
-            match column.difficulty {
-                Some(d) if !(1..=5).contains(&d) => {
-                    return Err(QfdError::new(
-                        format!("columns[{j}].difficulty"),
-                        format!("{d} is not a difficulty (1 to 5)"),
-                    ));
-                }
-                _ => {}
-            }
+            check_difficulty(format!("columns[{j}].difficulty"), column.difficulty)?;
         }
 
         let mut relationships = BTreeMap::new();
@@ -497,6 +500,17 @@ impl House {
             .map(|(&(i, j), &s)| (self.rows[i].key.as_str(), self.columns[j].key.as_str(), s))
     }
 
+    /// Every roof cell: (column key, column key, correlation), the earlier column first.
+    pub fn roof_cells(&self) -> impl Iterator<Item = (&str, &str, Correlation)> {
+        self.roof.iter().map(|(&(a, b), &c)| {
+            (
+                self.columns[a].key.as_str(),
+                self.columns[b].key.as_str(),
+                c,
+            )
+        })
+    }
+
     /// Row weights divided by their sum (all 0 when they sum to 0).
     pub fn normalised_weights(&self) -> Vec<(String, f64)> {
         let total: f64 = self.rows.iter().map(|r| r.weight).sum();
@@ -557,6 +571,35 @@ impl House {
     }
 }
 
+/// What a stage is called and what its rows and columns are, (zh, en) each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StageTitles {
+    pub name: (&'static str, &'static str),
+    pub rows: (&'static str, &'static str),
+    pub columns: (&'static str, &'static str),
+}
+
+/// The titles of stage 1, 2 or 3 (any other number reads as stage 3).
+pub fn stage_titles(stage: u8) -> StageTitles {
+    match stage {
+        1 => StageTitles {
+            name: ("服务包规划", "Service package planning"),
+            rows: ("顾客需求", "Customer needs"),
+            columns: ("服务接触（关键时刻）", "Service encounters (moments)"),
+        },
+        2 => StageTitles {
+            name: ("服务传递", "Service delivery"),
+            rows: ("服务接触（关键时刻）", "Service encounters (moments)"),
+            columns: ("过程要素", "Process elements"),
+        },
+        _ => StageTitles {
+            name: ("过程控制", "Process control"),
+            rows: ("过程要素", "Process elements"),
+            columns: ("质量参数", "Quality parameters"),
+        },
+    }
+}
+
 /// The column importances of a house as the row weights of the next stage: (column
 /// key, absolute importance). Absolute rather than relative keeps the next house's
 /// importances the plain sums a reader can check; its relative importances are the
@@ -605,16 +648,520 @@ impl fmt::Display for Strength {
     }
 }
 
+// ------------------------------------------------------------ the journey's `qfd` section
+
+/// The `qfd` section of a journey file: the columns of stages 2 and 3 and the edits of
+/// each house. Every field is optional, so a journey without a section has the seeded
+/// stage 1 and no stage 2 or 3.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QfdSection {
+    /// Stage 2's columns (service delivery), stage 3's rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process_elements: Vec<Column>,
+    /// Stage 3's columns (process control): the measurable standards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality_parameters: Vec<Column>,
+    #[serde(default, skip_serializing_if = "Stage1Edits::is_empty")]
+    pub stage1: Stage1Edits,
+    #[serde(default, skip_serializing_if = "StageEdits::is_empty")]
+    pub stage2: StageEdits,
+    #[serde(default, skip_serializing_if = "StageEdits::is_empty")]
+    pub stage3: StageEdits,
+}
+
+/// Edits of stage 1 (rows `moment.need`, columns the moments) over the seed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage1Edits {
+    /// Cells set over the seed; strength 0 (`none`) removes a seeded cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relationships: Vec<RawRelationship>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roof: Vec<RawRoof>,
+    /// Our and a competitor's satisfaction per need row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub competitive: Vec<CompetitiveEntry>,
+    /// Target, unit, direction and difficulty of a moment column.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnEdit>,
+}
+
+/// Edits of stage 2 (moments × process elements) or 3 (process elements × quality
+/// parameters): these houses have no seed, so their cells are all here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageEdits {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relationships: Vec<RawRelationship>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roof: Vec<RawRoof>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompetitiveEntry {
+    pub row: String,
+    pub ours: f64,
+    pub competitor: f64,
+}
+
+/// Overrides of a moment column's target values; a field left out stays unset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnEdit {
+    pub column: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Improve>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difficulty: Option<u8>,
+}
+
+impl Stage1Edits {
+    pub fn is_empty(&self) -> bool {
+        self.relationships.is_empty()
+            && self.roof.is_empty()
+            && self.competitive.is_empty()
+            && self.columns.is_empty()
+    }
+}
+
+impl StageEdits {
+    pub fn is_empty(&self) -> bool {
+        self.relationships.is_empty() && self.roof.is_empty()
+    }
+}
+
+impl QfdSection {
+    pub fn is_empty(&self) -> bool {
+        self.process_elements.is_empty()
+            && self.quality_parameters.is_empty()
+            && self.stage1.is_empty()
+            && self.stage2.is_empty()
+            && self.stage3.is_empty()
+    }
+
+    /// Sets (or, with strength 0, clears) one relationship cell of a stage, replacing
+    /// the cell of the same row and column if the section has one: a director's edit.
+    /// The section is not checked here; [`crate::Journey::set_qfd`] checks it whole.
+    pub fn set_relationship(
+        &mut self,
+        stage: u8,
+        row: &str,
+        column: &str,
+        strength: RawStrength,
+    ) -> Result<(), QfdError> {
+        let cells = match stage {
+            1 => &mut self.stage1.relationships,
+            2 => &mut self.stage2.relationships,
+            3 => &mut self.stage3.relationships,
+            n => {
+                return Err(QfdError::new(
+                    "stage",
+                    format!("{n} is not a stage (1, 2 or 3)"),
+                ));
+            }
+        };
+        let cell = RawRelationship {
+            row: row.to_string(),
+            column: column.to_string(),
+            strength,
+        };
+        match cells
+            .iter_mut()
+            .find(|c| c.row == row && c.column == column)
+        {
+            Some(c) => *c = cell,
+            None => cells.push(cell),
+        }
+        Ok(())
+    }
+
+    /// A region's section over its parent's (a region adds, never removes): the
+    /// parent's process elements and quality parameters, then the region's new ones; the
+    /// parent's cells, with the strength (or correlation, satisfaction, target) the
+    /// region gives the same cell instead, then the region's new cells. `keep_row` says
+    /// whether a stage-1 row (`moment.need`) still exists in the region's journey: a
+    /// region may drop a need, and the parent's cells of that need go with it.
+    /// Merging the same parent twice gives the same section.
+    pub fn inherit(&mut self, parent: &QfdSection, keep_row: impl Fn(&str) -> bool) {
+        self.process_elements = merge_by(
+            &parent.process_elements,
+            &self.process_elements,
+            |c| c.key.clone(),
+            |_| true,
+        );
+        self.quality_parameters = merge_by(
+            &parent.quality_parameters,
+            &self.quality_parameters,
+            |c| c.key.clone(),
+            |_| true,
+        );
+        let s1 = &mut self.stage1;
+        s1.relationships = merge_by(
+            &parent.stage1.relationships,
+            &s1.relationships,
+            cell_key,
+            |c| keep_row(&c.row),
+        );
+        s1.roof = merge_by(&parent.stage1.roof, &s1.roof, roof_key, |_| true);
+        s1.competitive = merge_by(
+            &parent.stage1.competitive,
+            &s1.competitive,
+            |c| c.row.clone(),
+            |c| keep_row(&c.row),
+        );
+        s1.columns = merge_by(
+            &parent.stage1.columns,
+            &s1.columns,
+            |c| c.column.clone(),
+            |_| true,
+        );
+        for (mine, theirs) in [
+            (&mut self.stage2, &parent.stage2),
+            (&mut self.stage3, &parent.stage3),
+        ] {
+            mine.relationships =
+                merge_by(&theirs.relationships, &mine.relationships, cell_key, |_| {
+                    true
+                });
+            mine.roof = merge_by(&theirs.roof, &mine.roof, roof_key, |_| true);
+        }
+    }
+}
+
+fn cell_key(c: &RawRelationship) -> String {
+    format!("{}\u{1f}{}", c.row, c.column)
+}
+
+/// The roof is symmetric: `a, b` and `b, a` are the same cell.
+fn roof_key(c: &RawRoof) -> String {
+    let (a, b) = if c.a <= c.b {
+        (&c.a, &c.b)
+    } else {
+        (&c.b, &c.a)
+    };
+    format!("{a}\u{1f}{b}")
+}
+
+/// The parent's items in order (each replaced by the child's item of the same key), then
+/// the child's items the parent does not have.
+fn merge_by<T: Clone>(
+    parent: &[T],
+    child: &[T],
+    key: impl Fn(&T) -> String,
+    keep_parent: impl Fn(&T) -> bool,
+) -> Vec<T> {
+    let theirs: std::collections::HashSet<String> = parent.iter().map(&key).collect();
+    let mine: HashMap<String, &T> = child.iter().map(|c| (key(c), c)).collect();
+    let mut out: Vec<T> = parent
+        .iter()
+        .filter_map(|p| match mine.get(&key(p)) {
+            Some(c) => Some((*c).clone()),
+            None => keep_parent(p).then(|| p.clone()),
+        })
+        .collect();
+    out.extend(child.iter().filter(|c| !theirs.contains(&key(c))).cloned());
+    out
+}
+
+/// What a key in one of the section's lists must name.
+struct Names<'a> {
+    moments: std::collections::HashSet<&'a str>,
+    needs: std::collections::HashSet<String>,
+    elements: std::collections::HashSet<&'a str>,
+    parameters: std::collections::HashSet<&'a str>,
+    /// A region's section may name its parent's process elements and parameters, known
+    /// only once the two are merged; and a region that drops a moment is told so by the
+    /// governance rule, not by the cells it copied from its parent. So a region's names
+    /// are checked after [`QfdSection::inherit`], not as the file is read.
+    inherits: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Need,
+    Moment,
+    Element,
+    Parameter,
+}
+
+impl Names<'_> {
+    fn check(&self, kind: Kind, key: &str, field: String, out: &mut Vec<QfdError>) {
+        let (known, what) = match kind {
+            Kind::Need => (
+                self.needs.contains(key),
+                "need (stage 1 rows are `moment.need`)",
+            ),
+            Kind::Moment => (self.moments.contains(key), "moment"),
+            Kind::Element => (self.elements.contains(key), "process element"),
+            Kind::Parameter => (self.parameters.contains(key), "quality parameter"),
+        };
+        if !known && !self.inherits {
+            out.push(QfdError::new(field, format!("unknown {what} {key:?}")));
+        }
+    }
+}
+
+/// Every problem of a journey's `qfd` section, each at its path (`qfd.stage2.
+/// relationships[3].column: unknown process element "x"`). `inherits`: the journey
+/// extends another, so the keys its cells name are checked only after
+/// [`QfdSection::inherit`] (strengths, numbers, duplicates and self pairs at once).
+pub fn section_problems(
+    section: &QfdSection,
+    moments: &[crate::Moment],
+    inherits: bool,
+) -> Vec<QfdError> {
+    let mut out = Vec::new();
+    let names = Names {
+        moments: moments.iter().map(|m| m.key.as_str()).collect(),
+        needs: moments
+            .iter()
+            .flat_map(|m| {
+                m.core_needs
+                    .iter()
+                    .map(move |n| format!("{}.{}", m.key, n.key))
+            })
+            .collect(),
+        elements: section
+            .process_elements
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect(),
+        parameters: section
+            .quality_parameters
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect(),
+        inherits,
+    };
+    for (list, at) in [
+        (&section.process_elements, "qfd.process_elements"),
+        (&section.quality_parameters, "qfd.quality_parameters"),
+    ] {
+        check_columns(list, at, &mut out);
+    }
+    let s1 = &section.stage1;
+    check_cells(
+        &s1.relationships,
+        "qfd.stage1",
+        (Kind::Need, Kind::Moment),
+        &names,
+        &mut out,
+    );
+    check_roof(&s1.roof, "qfd.stage1", Kind::Moment, &names, &mut out);
+    let mut rows = std::collections::HashSet::new();
+    for (n, c) in s1.competitive.iter().enumerate() {
+        let at = format!("qfd.stage1.competitive[{n}]");
+        names.check(Kind::Need, &c.row, format!("{at}.row"), &mut out);
+        if !rows.insert(c.row.as_str()) {
+            out.push(QfdError::new(
+                at.clone(),
+                format!("{:?} is given twice", c.row),
+            ));
+        }
+        for (name, v) in [("ours", c.ours), ("competitor", c.competitor)] {
+            if let Err(e) = check_weight(format!("{at}.{name}"), v) {
+                out.push(e);
+            }
+        }
+    }
+    let mut cols = std::collections::HashSet::new();
+    for (n, c) in s1.columns.iter().enumerate() {
+        let at = format!("qfd.stage1.columns[{n}]");
+        names.check(Kind::Moment, &c.column, format!("{at}.column"), &mut out);
+        if !cols.insert(c.column.as_str()) {
+            out.push(QfdError::new(
+                at.clone(),
+                format!("{:?} is given twice", c.column),
+            ));
+        }
+        if let Some(t) = c.target
+            && let Err(e) = check_finite(format!("{at}.target"), t)
+        {
+            out.push(e);
+        }
+        if let Err(e) = check_difficulty(format!("{at}.difficulty"), c.difficulty) {
+            out.push(e);
+        }
+    }
+    check_cells(
+        &section.stage2.relationships,
+        "qfd.stage2",
+        (Kind::Moment, Kind::Element),
+        &names,
+        &mut out,
+    );
+    check_roof(
+        &section.stage2.roof,
+        "qfd.stage2",
+        Kind::Element,
+        &names,
+        &mut out,
+    );
+    check_cells(
+        &section.stage3.relationships,
+        "qfd.stage3",
+        (Kind::Element, Kind::Parameter),
+        &names,
+        &mut out,
+    );
+    check_roof(
+        &section.stage3.roof,
+        "qfd.stage3",
+        Kind::Parameter,
+        &names,
+        &mut out,
+    );
+    out
+}
+
+fn check_difficulty(field: String, d: Option<u8>) -> Result<(), QfdError> {
+    match d {
+        Some(d) if !(1..=5).contains(&d) => Err(QfdError::new(
+            field,
+            format!("{d} is not a difficulty (1 to 5)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_columns(list: &[Column], at: &str, out: &mut Vec<QfdError>) {
+    let mut keys = HashMap::new();
+    for (j, c) in list.iter().enumerate() {
+        let here = format!("{at}[{j}]");
+        if let Err(e) = check_key(format!("{here}.key"), &c.key) {
+            out.push(e);
+        }
+        if let Some(first) = keys.insert(c.key.as_str(), j) {
+            out.push(QfdError::new(
+                format!("{here}.key"),
+                format!("{:?} appears twice (also {at}[{first}])", c.key),
+            ));
+        }
+        if let Err(e) = check_label(format!("{here}.label"), &c.label) {
+            out.push(e);
+        }
+        if let Some(t) = c.target
+            && let Err(e) = check_finite(format!("{here}.target"), t)
+        {
+            out.push(e);
+        }
+        if let Err(e) = check_difficulty(format!("{here}.difficulty"), c.difficulty) {
+            out.push(e);
+        }
+    }
+}
+
+fn check_cells(
+    cells: &[RawRelationship],
+    at: &str,
+    (rows, columns): (Kind, Kind),
+    names: &Names<'_>,
+    out: &mut Vec<QfdError>,
+) {
+    let mut seen = std::collections::HashSet::new();
+    for (n, c) in cells.iter().enumerate() {
+        let here = format!("{at}.relationships[{n}]");
+        names.check(rows, &c.row, format!("{here}.row"), out);
+        names.check(columns, &c.column, format!("{here}.column"), out);
+        if let Err(e) = Strength::parse(&c.strength) {
+            out.push(QfdError::new(format!("{here}.strength"), e));
+        }
+        if !seen.insert((c.row.as_str(), c.column.as_str())) {
+            out.push(QfdError::new(
+                here,
+                format!("{:?} × {:?} is given twice", c.row, c.column),
+            ));
+        }
+    }
+}
+
+fn check_roof(cells: &[RawRoof], at: &str, kind: Kind, names: &Names<'_>, out: &mut Vec<QfdError>) {
+    let mut seen = std::collections::HashSet::new();
+    for (n, c) in cells.iter().enumerate() {
+        let here = format!("{at}.roof[{n}]");
+        names.check(kind, &c.a, format!("{here}.a"), out);
+        names.check(kind, &c.b, format!("{here}.b"), out);
+        if c.a == c.b {
+            out.push(QfdError::new(
+                here.clone(),
+                format!("{:?} is paired with itself", c.a),
+            ));
+        }
+        if let Err(e) = Correlation::parse(&c.correlation) {
+            out.push(QfdError::new(format!("{here}.correlation"), e));
+        }
+        if !seen.insert(roof_key(c)) {
+            out.push(QfdError::new(
+                here,
+                format!("{:?} and {:?} are given twice", c.a, c.b),
+            ));
+        }
+    }
+}
+
+/// Sets each edited cell over the house's own cells (an edit of a seeded cell replaces
+/// it; strength 0 removes it) and adds the roof.
+fn apply_cells(raw: &mut RawHouse, cells: &[RawRelationship], roof: &[RawRoof]) {
+    for cell in cells {
+        match raw
+            .relationships
+            .iter_mut()
+            .find(|c| c.row == cell.row && c.column == cell.column)
+        {
+            Some(c) => c.strength = cell.strength.clone(),
+            None => raw.relationships.push(cell.clone()),
+        }
+    }
+    for cell in roof {
+        let key = roof_key(cell);
+        match raw.roof.iter_mut().find(|c| roof_key(c) == key) {
+            Some(c) => *c = cell.clone(),
+            None => raw.roof.push(cell.clone()),
+        }
+    }
+}
+
+/// The journey's section, checked (a region's after its parent's was merged) as far as
+/// the house of `stage` reads it: the first problem as the error. Stage 1 reads only
+/// `qfd.stage1`, so a region whose stage-2 cells name its parent's process elements
+/// still has its stage 1 before the sections are merged.
+fn checked_section(journey: &crate::Journey, stage: u8) -> Result<&QfdSection, QfdError> {
+    let section = journey.qfd();
+    let read: &[&str] = match stage {
+        1 => &["qfd.stage1"],
+        2 => &["qfd.stage1", "qfd.stage2", "qfd.process_elements"],
+        _ => &["qfd."],
+    };
+    match section_problems(section, journey.moments(), false)
+        .into_iter()
+        .find(|e| read.iter().any(|p| e.field.starts_with(p)))
+    {
+        Some(e) => Err(e),
+        None => Ok(section),
+    }
+}
+
 /// Stage 1 of a journey — customer needs × service encounters (service package
 /// planning) — as the journey itself seeds it: a row per core need (`moment.need`), a
 /// column per moment, each need strongly (9) related to the moment it belongs to. Row
 /// weights are the need elements' segment-weighted importance from `analysis` (a need
 /// nobody rated takes its moment's importance, and without either the journey's prior,
 /// else 1), so the column importances say where the customers' needs concentrate.
-pub fn stage1(
+/// Without the edits of the journey's `qfd.stage1`; [`stage1`] applies them.
+pub fn stage1_seed(
     journey: &crate::Journey,
     analysis: Option<&crate::analysis::Analysis>,
 ) -> Result<House, QfdError> {
+    House::try_from(seed_raw(journey, analysis))
+}
+
+fn seed_raw(journey: &crate::Journey, analysis: Option<&crate::analysis::Analysis>) -> RawHouse {
     let mut rows = Vec::new();
     let mut relationships = Vec::new();
     let columns = journey
@@ -656,12 +1203,168 @@ pub fn stage1(
             });
         }
     }
-    House::try_from(RawHouse {
+    RawHouse {
         stage: 1,
         rows,
         columns,
         relationships,
         roof: Vec::new(),
+    }
+}
+
+/// Stage 1 as the journey's file has it: the seed ([`stage1_seed`]) with the edits of
+/// `qfd.stage1` — relationship cells set or removed, the roof, the competitive
+/// assessment per need and each moment column's target, unit, direction and difficulty.
+pub fn stage1(
+    journey: &crate::Journey,
+    analysis: Option<&crate::analysis::Analysis>,
+) -> Result<House, QfdError> {
+    let section = checked_section(journey, 1)?;
+    let edits = &section.stage1;
+    let mut raw = seed_raw(journey, analysis);
+    apply_cells(&mut raw, &edits.relationships, &edits.roof);
+    for c in &edits.competitive {
+        if let Some(row) = raw.rows.iter_mut().find(|r| r.key == c.row) {
+            row.competitive = Some(Competitive {
+                ours: c.ours,
+                competitor: c.competitor,
+            });
+        }
+    }
+    for e in &edits.columns {
+        if let Some(col) = raw.columns.iter_mut().find(|c| c.key == e.column) {
+            col.target = e.target.or(col.target);
+            col.unit = e.unit.clone().or(col.unit.take());
+            col.direction = e.direction.or(col.direction);
+            col.difficulty = e.difficulty.or(col.difficulty);
+        }
+    }
+    House::try_from(raw)
+}
+
+/// Stage 2 — service encounters × process elements (service delivery): a row per
+/// moment weighted by its technical importance in `stage1` (via [`next_weights`]), a
+/// column per process element of the journey's `qfd.process_elements`, and the cells and
+/// roof of `qfd.stage2`. A journey without process elements is an error naming the field.
+pub fn stage2(journey: &crate::Journey, stage1: &House) -> Result<House, QfdError> {
+    let section = checked_section(journey, 2)?;
+    if section.process_elements.is_empty() {
+        return Err(QfdError::new(
+            "qfd.process_elements",
+            format!(
+                "the journey `{}` has no process elements, so it has no stage 2 or 3",
+                journey.key()
+            ),
+        ));
+    }
+    let rows = journey
+        .moments()
+        .iter()
+        .map(|m| Row {
+            key: m.key.to_string(),
+            label: Label::Text(m.name.clone()),
+            weight: 0.0,
+            competitive: None,
+        })
+        .collect();
+    next_stage(2, rows, &section.process_elements, &section.stage2, stage1)
+}
+
+/// Stage 3 — process elements × quality parameters (process control): a row per process
+/// element weighted by its technical importance in `stage2`, a column per quality
+/// parameter of `qfd.quality_parameters`, and the cells and roof of `qfd.stage3`.
+pub fn stage3(journey: &crate::Journey, stage2: &House) -> Result<House, QfdError> {
+    let section = checked_section(journey, 3)?;
+    if section.quality_parameters.is_empty() {
+        return Err(QfdError::new(
+            "qfd.quality_parameters",
+            format!(
+                "the journey `{}` has no quality parameters, so it has no stage 3",
+                journey.key()
+            ),
+        ));
+    }
+    let rows = section
+        .process_elements
+        .iter()
+        .map(|c| Row {
+            key: c.key.clone(),
+            label: c.label.clone(),
+            weight: 0.0,
+            competitive: None,
+        })
+        .collect();
+    next_stage(
+        3,
+        rows,
+        &section.quality_parameters,
+        &section.stage3,
+        stage2,
+    )
+}
+
+fn next_stage(
+    stage: u8,
+    rows: Vec<Row>,
+    columns: &[Column],
+    edits: &StageEdits,
+    previous: &House,
+) -> Result<House, QfdError> {
+    if previous.stage + 1 != stage {
+        return Err(QfdError::new(
+            format!("stage{}", stage - 1),
+            format!("is stage {}, expected stage {}", previous.stage, stage - 1),
+        ));
+    }
+    let mut raw = RawHouse {
+        stage,
+        rows,
+        columns: columns.to_vec(),
+        relationships: Vec::new(),
+        roof: Vec::new(),
+    };
+    apply_cells(&mut raw, &edits.relationships, &edits.roof);
+    House::try_from(raw)?.with_row_weights(&next_weights(previous))
+}
+
+/// The house of one stage of a journey, built from stage 1 (with `analysis`'s need
+/// weights, else the journey's priors) and cascaded as far as asked, the journey's `qfd`
+/// edits applied at each stage.
+pub fn house(
+    journey: &crate::Journey,
+    stage: u8,
+    analysis: Option<&crate::analysis::Analysis>,
+) -> Result<House, QfdError> {
+    if !(1..=3).contains(&stage) {
+        return Err(QfdError::new(
+            "stage",
+            format!("{stage} is not a stage (1, 2 or 3)"),
+        ));
+    }
+    let s1 = stage1(journey, analysis)?;
+    if stage == 1 {
+        return Ok(s1);
+    }
+    let s2 = stage2(journey, &s1)?;
+    if stage == 2 {
+        return Ok(s2);
+    }
+    stage3(journey, &s2)
+}
+
+/// All three houses of a journey (for an export of the whole deployment); an error when
+/// the journey has no process elements or quality parameters.
+pub fn deploy(
+    journey: &crate::Journey,
+    analysis: Option<&crate::analysis::Analysis>,
+) -> Result<Cascade, QfdError> {
+    let stage1 = stage1(journey, analysis)?;
+    let stage2 = stage2(journey, &stage1)?;
+    let stage3 = stage3(journey, &stage2)?;
+    Ok(Cascade {
+        stage1,
+        stage2,
+        stage3,
     })
 }
 
@@ -1166,7 +1869,7 @@ mod properties {
     fn stage_one_of_the_service_hall_weighs_each_moment_by_its_needs() {
         let j = crate::builtin::journeys().unwrap().remove(0);
         // Without a survey: each need weighs its moment's prior importance.
-        let house = stage1(&j, None).unwrap();
+        let house = stage1_seed(&j, None).unwrap();
         let needs: usize = j.moments().iter().map(|m| m.core_needs.len()).sum();
         assert_eq!((house.rows().len(), house.columns().len()), (needs, 16));
         let imp = house.importance();
@@ -1184,7 +1887,7 @@ mod properties {
         let a = g
             .analyze(&j, None, crate::peak::PeakRule::default())
             .unwrap();
-        let house = stage1(&j, Some(&a)).unwrap();
+        let house = stage1_seed(&j, Some(&a)).unwrap();
         let queue = &a.moments.iter().find(|m| m.key == "queue").unwrap();
         let (need, w) = &queue.needs[0];
         let row = house
@@ -1193,5 +1896,425 @@ mod properties {
             .find(|r| r.key == format!("queue.{need}"))
             .unwrap();
         assert!((row.weight - w).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod journey_section {
+    use super::*;
+    use crate::Journey;
+
+    fn service_hall() -> Journey {
+        crate::builtin::journeys().unwrap().remove(0)
+    }
+
+    /// A small journey with a `qfd` section, `extra` appended under `qfd:`.
+    fn small(key: &str, extends: Option<&str>, needs: &str, qfd: &str) -> String {
+        format!(
+            "key: {key}\nname: {{zh: 小厅, en: Small hall}}\nchannel: face_to_face\n\
+             extends: {}\nmoments:\n\
+             \x20 - key: queue\n    name: {{zh: 排队, en: Queue}}\n    stage: business_flow\n    importance: 8\n\
+             \x20   core_needs:\n      - {{key: short, text: {{zh: 短, en: Short}}}}\n{needs}\
+             \x20 - key: counter\n    name: {{zh: 柜台, en: Counter}}\n    stage: business_flow\n    importance: 9\n\
+             \x20   core_needs:\n      - {{key: polite, text: {{zh: 礼貌, en: Polite}}}}\n\
+             qfd:\n{qfd}",
+            extends.unwrap_or("null")
+        )
+    }
+
+    const PARENT_QFD: &str = "  process_elements:
+    - {key: ticketing, label: {zh: 叫号, en: Ticketing}}
+    - {key: staffing, label: {zh: 排班, en: Staffing}, difficulty: 4}
+  quality_parameters:
+    - {key: asa, label: ASA, target: 15, unit: min, direction: down}
+  stage1:
+    relationships:
+      - {row: queue.short, column: counter, strength: 3}
+      - {row: queue.known, column: counter, strength: 1}
+    roof:
+      - {a: queue, b: counter, correlation: '-'}
+    competitive:
+      - {row: counter.polite, ours: 4.1, competitor: 3.9}
+    columns:
+      - {column: queue, target: 15, unit: min, direction: down, difficulty: 3}
+  stage2:
+    relationships:
+      - {row: queue, column: ticketing, strength: 9}
+      - {row: counter, column: staffing, strength: 9}
+      - {row: counter, column: ticketing, strength: 1}
+    roof:
+      - {a: ticketing, b: staffing, correlation: '+'}
+  stage3:
+    relationships:
+      - {row: ticketing, column: asa, strength: 3}
+      - {row: staffing, column: asa, strength: 9}
+";
+
+    const KNOWN: &str = "      - {key: known, text: {zh: 可预知, en: Known}}\n";
+
+    fn parent() -> Journey {
+        Journey::from_yaml(&small("small", None, KNOWN, PARENT_QFD)).unwrap()
+    }
+
+    /// The parent worked by hand. Stage 1 (no survey, weights = priors): queue.short 8,
+    /// queue.known 8, counter.polite 9; queue = 9·8 + 9·8 = 144, counter = 3·8 + 1·8 +
+    /// 9·9 = 113. Stage 2: ticketing = 144·9 + 113·1 = 1409, staffing = 113·9 = 1017.
+    /// Stage 3: asa = 1409·3 + 1017·9 = 4227 + 9153 = 13380.
+    #[test]
+    fn a_journey_section_builds_three_stages_by_hand() {
+        let j = parent();
+        let s1 = house(&j, 1, None).unwrap();
+        let imp: Vec<f64> = s1.importance().iter().map(|c| c.absolute).collect();
+        assert_eq!(imp, vec![144.0, 113.0]);
+        assert_eq!(
+            s1.correlation("counter", "queue"),
+            Some(Correlation::Negative)
+        );
+        let polite = s1
+            .rows()
+            .iter()
+            .find(|r| r.key == "counter.polite")
+            .unwrap();
+        assert_eq!(
+            polite.competitive,
+            Some(Competitive {
+                ours: 4.1,
+                competitor: 3.9
+            })
+        );
+        let queue = &s1.columns()[0];
+        assert_eq!(
+            (
+                queue.target,
+                queue.unit.as_deref(),
+                queue.direction,
+                queue.difficulty
+            ),
+            (Some(15.0), Some("min"), Some(Improve::Down), Some(3))
+        );
+        assert_eq!(s1.columns()[1].target, None);
+
+        let s2 = house(&j, 2, None).unwrap();
+        let w: Vec<f64> = s2.rows().iter().map(|r| r.weight).collect();
+        assert_eq!(w, vec![144.0, 113.0]);
+        let imp: Vec<f64> = s2.importance().iter().map(|c| c.absolute).collect();
+        assert_eq!(imp, vec![1409.0, 1017.0]);
+        assert_eq!(s2.columns()[1].difficulty, Some(4));
+        assert_eq!(
+            s2.correlation("staffing", "ticketing"),
+            Some(Correlation::Positive)
+        );
+        let s3 = house(&j, 3, None).unwrap();
+        assert_eq!(s3.stage(), 3);
+        assert_eq!(s3.importance()[0].absolute, 13380.0);
+        assert_eq!(s3.importance()[0].relative, 1.0);
+        let all = deploy(&j, None).unwrap();
+        assert_eq!((all.stage1, all.stage2, all.stage3), (s1, s2, s3));
+        let err = house(&j, 4, None).unwrap_err().to_string();
+        assert_eq!(err, "stage: 4 is not a stage (1, 2 or 3)");
+        // The seed is stage 1 without the file's edits.
+        let seed = stage1_seed(&j, None).unwrap();
+        assert_eq!(seed.relationship("queue.short", "counter"), None);
+        assert_eq!(seed.importance()[1].absolute, 81.0);
+    }
+
+    /// The section survives export and import in both formats; a journey without one
+    /// writes none.
+    #[test]
+    fn the_section_round_trips_and_is_left_out_when_empty() {
+        let j = service_hall();
+        assert_eq!(Journey::from_json(&j.to_json_pretty()).unwrap(), j);
+        assert_eq!(Journey::from_yaml(&j.to_yaml()).unwrap(), j);
+        let hotline = crate::builtin::journeys().unwrap().remove(1);
+        assert!(hotline.qfd().is_empty());
+        assert!(!hotline.to_json_pretty().contains("\"qfd\""));
+    }
+
+    #[test]
+    fn strength_zero_removes_a_seeded_cell() {
+        let q = "  stage1:\n    relationships:\n      - {row: queue.short, column: queue, strength: none}\n";
+        let j = Journey::from_yaml(&small("small", None, "", q)).unwrap();
+        let h = stage1(&j, None).unwrap();
+        assert_eq!(h.relationship("queue.short", "queue"), None);
+        assert_eq!(h.importance()[0].absolute, 0.0);
+        assert_eq!(
+            h.relationship("counter.polite", "counter"),
+            Some(Strength::Strong)
+        );
+    }
+
+    #[test]
+    fn a_journey_without_process_elements_names_the_field() {
+        let j = Journey::from_yaml(&small("small", None, "", "  stage1: {}\n")).unwrap();
+        assert!(j.qfd().is_empty());
+        let err = house(&j, 2, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "qfd.process_elements: the journey `small` has no process elements, so it has no stage 2 or 3"
+        );
+        assert!(house(&j, 1, None).is_ok());
+        let q = "  process_elements:\n    - {key: t, label: T}\n";
+        let j = Journey::from_yaml(&small("small", None, "", q)).unwrap();
+        let err = house(&j, 3, None).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "qfd.quality_parameters: the journey `small` has no quality parameters"
+            ),
+            "{err}"
+        );
+        // Every other built-in journey may stay without a section: stage 1 still works.
+        for j in crate::builtin::journeys().unwrap().iter().skip(1) {
+            assert!(house(j, 1, None).is_ok(), "{}", j.key());
+        }
+    }
+
+    #[test]
+    fn bad_sections_name_the_field_and_reason() {
+        let cases = [
+            (
+                "  process_elements:\n    - {key: t, label: T}\n  stage2:\n    relationships:\n      - {row: queue, column: t, strength: 9}\n      - {row: queue, column: x, strength: 9}\n",
+                "qfd.stage2.relationships[1].column: unknown process element \"x\"",
+            ),
+            (
+                "  process_elements:\n    - {key: t, label: T}\n  stage2:\n    relationships:\n      - {row: lobby, column: t, strength: 9}\n",
+                "qfd.stage2.relationships[0].row: unknown moment \"lobby\"",
+            ),
+            (
+                "  process_elements:\n    - {key: t, label: T}\n  stage2:\n    relationships:\n      - {row: queue, column: t, strength: 5}\n",
+                "qfd.stage2.relationships[0].strength: 5 is not a relationship strength",
+            ),
+            (
+                "  process_elements:\n    - {key: t, label: T}\n    - {key: t, label: U}\n",
+                "qfd.process_elements[1].key: \"t\" appears twice (also qfd.process_elements[0])",
+            ),
+            (
+                "  quality_parameters:\n    - {key: a, label: A, difficulty: 7}\n",
+                "qfd.quality_parameters[0].difficulty: 7 is not a difficulty (1 to 5)",
+            ),
+            (
+                "  stage1:\n    relationships:\n      - {row: queue, column: queue, strength: 9}\n",
+                "qfd.stage1.relationships[0].row: unknown need (stage 1 rows are `moment.need`) \"queue\"",
+            ),
+            (
+                "  stage1:\n    relationships:\n      - {row: queue.short, column: counter, strength: 9}\n      - {row: queue.short, column: counter, strength: 3}\n",
+                "qfd.stage1.relationships[1]: \"queue.short\" × \"counter\" is given twice",
+            ),
+            (
+                "  stage1:\n    roof:\n      - {a: queue, b: queue, correlation: '+'}\n",
+                "qfd.stage1.roof[0]: \"queue\" is paired with itself",
+            ),
+            (
+                "  stage1:\n    roof:\n      - {a: queue, b: counter, correlation: '+'}\n      - {a: counter, b: queue, correlation: '-'}\n",
+                "qfd.stage1.roof[1]: \"counter\" and \"queue\" are given twice",
+            ),
+            (
+                "  stage1:\n    competitive:\n      - {row: counter.polite, ours: -1, competitor: 3}\n",
+                "qfd.stage1.competitive[0].ours: -1 is negative",
+            ),
+            (
+                "  stage1:\n    columns:\n      - {column: parking, target: 3}\n",
+                "qfd.stage1.columns[0].column: unknown moment \"parking\"",
+            ),
+            (
+                "  quality_parameters:\n    - {key: a, label: A}\n  stage3:\n    roof:\n      - {a: a, b: b, correlation: maybe}\n",
+                "qfd.stage3.roof[0].b: unknown quality parameter \"b\"",
+            ),
+            (
+                "  stage2:\n    competitive: []\n",
+                "unknown field `competitive`",
+            ),
+        ];
+        for (q, want) in cases {
+            let err = Journey::from_yaml(&small("small", None, "", q))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "want {want:?}, got {err:?}\n{q}");
+        }
+        // Every problem is reported, not only the first.
+        let q = "  stage3:\n    roof:\n      - {a: a, b: b, correlation: maybe}\n";
+        let err = Journey::from_yaml(&small("small", None, "", q))
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "roof[0].a: unknown",
+            "roof[0].b: unknown",
+            "roof[0].correlation: \"maybe\"",
+        ] {
+            assert!(err.contains(want), "want {want:?} in {err}");
+        }
+    }
+
+    /// A region adds process elements, parameters and cells and overrides an inherited
+    /// cell; it never loses one of its parent's. Its references to the parent's
+    /// elements are checked once the sections are merged.
+    #[test]
+    fn a_region_inherits_adds_and_overrides() {
+        let parent = parent();
+        let region_qfd = "  process_elements:
+    - {key: greeter, label: {zh: 迎宾, en: Greeter}}
+  stage2:
+    relationships:
+      - {row: counter, column: ticketing, strength: 9}
+      - {row: queue, column: greeter, strength: 3}
+      - {row: queue, column: ticketing, strength: 0}
+    roof:
+      - {a: staffing, b: ticketing, correlation: '--'}
+  stage3:
+    relationships:
+      - {row: greeter, column: asa, strength: 1}
+";
+        // The region drops the need `queue.known` (needs are not governed).
+        let mut region =
+            Journey::from_yaml(&small("region", Some("small"), "", region_qfd)).unwrap();
+        assert_eq!(region.qfd().process_elements.len(), 1);
+        // Before the merge its stage 1 is there; stage 2 names what is missing.
+        assert!(house(&region, 1, None).is_ok());
+        let err = house(&region, 2, None).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown process element \"ticketing\""),
+            "{err}"
+        );
+        region.inherit_qfd(&parent).unwrap();
+        let q = region.qfd();
+        let keys: Vec<&str> = q.process_elements.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, vec!["ticketing", "staffing", "greeter"]);
+        assert_eq!(q.quality_parameters.len(), 1);
+        // The parent's cell of the dropped need is gone, the other kept.
+        assert_eq!(q.stage1.relationships.len(), 1);
+        assert_eq!(q.stage1.competitive.len(), 1);
+        let s2 = house(&region, 2, None).unwrap();
+        assert_eq!(
+            s2.relationship("counter", "ticketing"),
+            Some(Strength::Strong)
+        );
+        assert_eq!(s2.relationship("queue", "ticketing"), None);
+        assert_eq!(s2.relationship("queue", "greeter"), Some(Strength::Medium));
+        assert_eq!(
+            s2.relationship("counter", "staffing"),
+            Some(Strength::Strong)
+        );
+        assert_eq!(
+            s2.correlation("ticketing", "staffing"),
+            Some(Correlation::StrongNegative)
+        );
+        let s3 = house(&region, 3, None).unwrap();
+        assert_eq!(s3.rows().len(), 3);
+        assert_eq!(s3.relationship("greeter", "asa"), Some(Strength::Weak));
+
+        // Merging again (a stored, already merged region) changes nothing.
+        let once = region.qfd().clone();
+        region.inherit_qfd(&parent).unwrap();
+        assert_eq!(region.qfd(), &once);
+
+        // A name neither defines is refused once merged, at its path.
+        let q = "  stage2:\n    relationships:\n      - {row: queue, column: valet, strength: 9}\n";
+        let mut bad = Journey::from_yaml(&small("region", Some("small"), "", q)).unwrap();
+        let err = bad.inherit_qfd(&parent).unwrap_err().to_string();
+        assert!(
+            err.contains("qfd.stage2.relationships[3].column: unknown process element \"valet\""),
+            "{err}"
+        );
+        // A region that drops a moment its copied cells name still parses: the
+        // governance rule is the one to say it drops a moment.
+        let dropped = "  stage2:\n    relationships:\n      - {row: lobby, column: ticketing, strength: 9}\n      - {row: queue, column: ticketing, strength: 7}\n";
+        let err = Journey::from_yaml(&small("region", Some("small"), "", dropped))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "qfd.stage2.relationships[1].strength: 7 is not a relationship strength (9, 3, 1 or 0; strong, medium, weak; ◎, ○, △)"
+        );
+        // The same file without `extends` is refused as it is read.
+        let err = Journey::from_yaml(&small("region", None, "", q))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown process element \"valet\""), "{err}");
+    }
+
+    #[test]
+    fn a_directors_edit_sets_one_cell() {
+        let mut j = parent();
+        let mut q = j.qfd().clone();
+        q.set_relationship(2, "queue", "staffing", RawStrength::Integer(3))
+            .unwrap();
+        q.set_relationship(2, "counter", "ticketing", RawStrength::Text("none".into()))
+            .unwrap();
+        j.set_qfd(q.clone()).unwrap();
+        let s2 = house(&j, 2, None).unwrap();
+        assert_eq!(s2.relationship("queue", "staffing"), Some(Strength::Medium));
+        assert_eq!(s2.relationship("counter", "ticketing"), None);
+        // Written out and read back, the edit stays.
+        let back = Journey::from_json(&j.to_json_pretty()).unwrap();
+        assert_eq!(back.qfd(), j.qfd());
+        assert_eq!(house(&back, 2, None).unwrap(), s2);
+        q.set_relationship(2, "queue", "nowhere", RawStrength::Integer(9))
+            .unwrap();
+        let err = j.set_qfd(q.clone()).unwrap_err().to_string();
+        assert!(err.contains("unknown process element \"nowhere\""), "{err}");
+        let err = q
+            .set_relationship(5, "queue", "staffing", RawStrength::Integer(9))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("5 is not a stage"), "{err}");
+    }
+
+    /// The built-in service hall carries a full deployment: every process element is
+    /// served by some moment and serves some parameter or is reported as not deployed,
+    /// and every quality parameter named after a standard has that standard's threshold
+    /// as its target, in the same unit.
+    #[test]
+    fn the_service_hall_deploys_into_its_standards() {
+        let j = service_hall();
+        let q = j.qfd();
+        assert!((8..=15).contains(&q.process_elements.len()));
+        let all = deploy(&j, None).unwrap();
+        assert_eq!(all.stage2.rows().len(), 16);
+        assert_eq!(all.stage2.columns().len(), q.process_elements.len());
+        let w2: Vec<f64> = all.stage2.rows().iter().map(|r| r.weight).collect();
+        let imp1: Vec<f64> = all.stage1.importance().iter().map(|c| c.absolute).collect();
+        assert_eq!(w2, imp1);
+        let w3: Vec<f64> = all.stage3.rows().iter().map(|r| r.weight).collect();
+        let imp2: Vec<f64> = all.stage2.importance().iter().map(|c| c.absolute).collect();
+        assert_eq!(w3, imp2);
+        for (j_, c) in all.stage2.importance().iter().enumerate() {
+            assert!(
+                c.absolute > 0.0,
+                "process element {} unrelated",
+                all.stage2.columns()[j_].key
+            );
+        }
+        for c in all.stage3.importance() {
+            assert!(c.absolute > 0.0, "quality parameter {} unrelated", c.key);
+        }
+        let mut matched = 0;
+        for p in &q.quality_parameters {
+            if let Some(t) = j.threshold(&p.key) {
+                matched += 1;
+                assert_eq!(p.target, Some(t.value), "{}", p.key);
+                assert_eq!(p.unit.as_deref(), Some(t.unit.symbol()), "{}", p.key);
+            }
+        }
+        assert!(matched >= 10, "{matched}");
+        // Stage 1 carries the file's edits over the seed.
+        let s1 = &all.stage1;
+        assert_eq!(
+            s1.relationship("queue.wait_length", "counter_wait"),
+            Some(Strength::Medium)
+        );
+        assert_eq!(
+            s1.correlation("queue", "self_service"),
+            Some(Correlation::Positive)
+        );
+        let seed = stage1_seed(&j, None).unwrap();
+        let at = |h: &House, k: &str| {
+            h.importance()
+                .into_iter()
+                .find(|c| c.key == k)
+                .unwrap()
+                .absolute
+        };
+        // counter_wait gains queue.wait_length (prior 8.14) × 3 and result.quick (9.33) × 3.
+        let gain = at(s1, "counter_wait") - at(&seed, "counter_wait");
+        assert!((gain - 3.0 * (8.14 + 9.33)).abs() < 1e-9, "{gain}");
     }
 }

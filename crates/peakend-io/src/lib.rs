@@ -12,6 +12,8 @@ pub mod compliance_csv;
 pub mod decode;
 pub mod holiday_csv;
 pub mod org_csv;
+pub mod qfd_svg;
+pub mod qfd_xlsx;
 pub mod summary_csv;
 pub mod survey_csv;
 pub mod survey_fast;
