@@ -652,7 +652,7 @@ peakend_testkit::on_both_backends!(
             .find(|r| r["key"] == "queue.wait_length")
             .unwrap();
         assert_eq!(row["weight"], 10.0, "{row}");
-        let (status, e) = get_json(format!("{base}/api/v1/qfd/service-hall?stage=2")).await;
+        let (status, e) = get_json(format!("{base}/api/v1/qfd/service-hall?stage=0")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
         let (status, _) = get_json(format!("{base}/api/v1/qfd/nowhere")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);

@@ -259,12 +259,15 @@ pub async fn analysis_journey(
     Ok((journey, others))
 }
 
-/// Stage 1 of a journey's house of quality as its survey weighs it (issue 23): the need
-/// elements' importance among the stored responses of the halls at or below `org`
-/// (of one visit purpose when given); the journey's priors when nobody answered.
-pub async fn qfd_stage1(
+/// A journey's house of quality at `stage` (1: customer needs × service encounters, 2:
+/// encounters × process elements, 3: process elements × quality parameters), its
+/// stage-1 row weights from the survey of the halls at or below `org` (all when
+/// `None`), optionally of one visit purpose, cascaded through the stages; and how many
+/// respondents weighed it (0: the journey's priors did).
+pub async fn qfd_house(
     store: &dyn Store,
     journey: &Journey,
+    stage: u8,
     org: Option<&OrgNodeId>,
     purpose: Option<&str>,
 ) -> Result<(peakend_core::qfd::House, u64)> {
@@ -285,7 +288,8 @@ pub async fn qfd_stage1(
         Err(StoreError::Invalid(m)) if m == empty => None,
         Err(e) => return Err(e),
     };
-    let house = peakend_core::qfd::stage1(journey, analysis.as_ref())
+    // A stage the journey has no columns for is the asker's: a clear 4xx.
+    let house = peakend_core::qfd::house(journey, stage, analysis.as_ref())
         .map_err(|e| StoreError::Invalid(format!("house of quality: {e}")))?;
     Ok((house, analysis.map_or(0, |a| a.respondents)))
 }

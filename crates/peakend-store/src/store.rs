@@ -61,6 +61,10 @@ pub trait Store:
     async fn list_journeys(&self) -> Result<Vec<JourneySummary>>;
 
     async fn journey(&self, key: &JourneyKey) -> Result<Option<Journey>>;
+    /// A journey as its document is stored: a region's own edits of the house of
+    /// quality, not yet merged over its parent's (what an edit changes and writes back,
+    /// so the parent's later edits still reach it).
+    async fn journey_as_stored(&self, key: &JourneyKey) -> Result<Option<Journey>>;
 
     /// Creates or replaces a journey, enforcing the governance rule against its parent
     /// and against every journey that extends it. All or nothing.

@@ -191,6 +191,10 @@ pub async fn run(db: &str, cmd: JourneyCmd) -> anyhow::Result<()> {
                 journey
                     .check_extends(&parent)
                     .with_context(|| file.display().to_string())?;
+                journey
+                    .clone()
+                    .inherit_qfd(&parent)
+                    .with_context(|| file.display().to_string())?;
             }
             outln!(
                 "{}: valid journey {} ({} moments{})",

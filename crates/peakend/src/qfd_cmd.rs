@@ -1,7 +1,9 @@
-//! `peakend qfd`: a journey's house of quality (issue 23, begun). Stage 1 — customer
-//! needs × service encounters — seeded from the journey (each need strongly related to
-//! its moment) and weighed by the survey's need elements for the org node and visit
-//! purpose asked: where the customers' needs concentrate, moment by moment.
+//! `peakend qfd`: a journey's house of quality in the study's three stages (issue 23).
+//! Stage 1 — customer needs × service encounters — is seeded from the journey (each
+//! need strongly related to its moment) with the file's `qfd` edits, weighed by the
+//! survey's need elements for the org node and visit purpose asked; stages 2 (process
+//! elements) and 3 (quality parameters) come from the journey's `qfd` section, each
+//! weighed by the importances of the stage before.
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -9,13 +11,13 @@ use peakend_core::{JourneyKey, OrgNodeId};
 use peakend_store::Store;
 use serde_json::json;
 
-use crate::{Format, table};
+use crate::table;
 
 #[derive(Args)]
 pub struct QfdArgs {
     journey: JourneyKey,
-    /// 1: customer needs × service encounters; 2 and 3 (encounters × process
-    /// elements × quality parameters) need houses a journey file does not carry yet
+    /// 1: customer needs × service encounters; 2: encounters × process elements;
+    /// 3: process elements × quality parameters
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     stage: u8,
     /// The survey of the halls at or below this node (default: all)
@@ -25,15 +27,29 @@ pub struct QfdArgs {
     #[arg(long)]
     purpose: Option<String>,
     #[arg(long, value_enum, default_value = "table")]
-    format: Format,
+    format: QfdFormat,
+    /// Write the export here (required for xlsx; svg goes to stdout without it)
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// Labels of the xlsx and svg exports: zh or en
+    #[arg(long, default_value = "zh")]
+    lang: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QfdFormat {
+    Table,
+    Json,
+    Xlsx,
+    Svg,
 }
 
 pub async fn run(db: &str, args: QfdArgs) -> anyhow::Result<()> {
-    if args.stage != 1 {
-        bail!(
-            "--stage {}: only stage 1 (customer needs × service encounters) is built from a journey so far; stages 2 and 3 need its process elements and quality parameters",
-            args.stage
-        );
+    if args.format == QfdFormat::Xlsx && args.out.is_none() {
+        bail!("--format xlsx: give the file to write with --out FILE");
+    }
+    if !matches!(args.lang.as_str(), "zh" | "en") {
+        bail!("--lang {}: zh or en", args.lang);
     }
     let store = crate::init(db).await?;
     let journey = crate::journey(&store, &args.journey).await?;
@@ -42,17 +58,39 @@ pub async fn run(db: &str, args: QfdArgs) -> anyhow::Result<()> {
     {
         bail!("--org: `{org}` is not in the organisation");
     }
-    let (house, respondents) =
-        peakend_store::qfd_stage1(&store, &journey, args.org.as_ref(), args.purpose.as_deref())
-            .await
-            .with_context(|| format!("journey {}: house of quality", args.journey))?;
+    let (house, respondents) = peakend_store::qfd_house(
+        &store,
+        &journey,
+        args.stage,
+        args.org.as_ref(),
+        args.purpose.as_deref(),
+    )
+    .await
+    .with_context(|| format!("journey {}: house of quality", args.journey))?;
     let ranking = house.ranking();
+    let titles = peakend_core::qfd::stage_titles(args.stage);
+    let export = |bytes: Vec<u8>| -> anyhow::Result<()> {
+        match &args.out {
+            Some(path) => std::fs::write(path, &bytes)
+                .with_context(|| format!("--out {}: cannot write", path.display())),
+            None => {
+                use std::io::Write;
+                std::io::stdout().write_all(&bytes)?;
+                Ok(())
+            }
+        }
+    };
     match args.format {
-        Format::Json => outln!(
+        QfdFormat::Xlsx => export(
+            peakend_io::qfd_xlsx::write(&house, &args.lang)
+                .map_err(|e| anyhow::anyhow!("xlsx: {e}"))?,
+        )?,
+        QfdFormat::Svg => export(peakend_io::qfd_svg::render(&house, &args.lang).into_bytes())?,
+        QfdFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "journey": args.journey.as_str(),
-                "stage": 1,
+                "stage": args.stage,
                 "org": args.org.as_ref().map(|o| o.as_str()),
                 "purpose": args.purpose,
                 "respondents": respondents,
@@ -60,12 +98,16 @@ pub async fn run(db: &str, args: QfdArgs) -> anyhow::Result<()> {
                 "importance": ranking,
             }))?
         ),
-        _ => {
+        QfdFormat::Table => {
             outln!(
-                "house of quality 质量屋, stage 1 (customer needs × service encounters) of {}: {} needs × {} moments, weights from {}",
-                args.journey,
+                "house of quality 质量屋, stage {} {} ({}): {} {} × {} {}, weights from {}",
+                args.stage,
+                titles.name.0,
+                titles.name.1,
                 house.rows().len(),
+                titles.rows.1.to_lowercase(),
                 house.columns().len(),
+                titles.columns.1.to_lowercase(),
                 if respondents > 0 {
                     format!("{respondents} respondents' need elements")
                 } else {
@@ -91,7 +133,13 @@ pub async fn run(db: &str, args: QfdArgs) -> anyhow::Result<()> {
                 })
                 .collect();
             table::print(
-                &["#", "MOMENT", "关键时刻", "IMPORTANCE 重要度", "SHARE 占比"],
+                &[
+                    "#",
+                    "COLUMN",
+                    titles.columns.0,
+                    "IMPORTANCE 重要度",
+                    "SHARE 占比",
+                ],
                 &rows,
             );
         }

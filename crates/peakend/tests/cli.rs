@@ -2175,8 +2175,9 @@ peakend_testkit::on_both_backends!(a_replay_invites_only_when_asked, |url| {
     assert!(out.contains("1 accepted"), "{out}");
 });
 
-// Issue 23: stage 1 of the house of quality from the journey, before any answer.
-peakend_testkit::on_both_backends!(qfd_gives_stage_one_of_a_journey, |url| {
+// Issue 23: the house of quality from the journey, before any answer: stage 1, the
+// cascade to stages 2 and 3, and the exports.
+peakend_testkit::on_both_backends!(qfd_gives_the_three_stages_of_a_journey, |url| {
     ok(url, &["init"]);
     let out = ok(url, &["qfd", "service-hall"]);
     assert!(out.contains("stage 1"), "{out}");
@@ -2191,8 +2192,36 @@ peakend_testkit::on_both_backends!(qfd_gives_stage_one_of_a_journey, |url| {
         .map(|c| c["relative"].as_f64().unwrap())
         .sum();
     assert!((share - 1.0).abs() < 1e-9);
-    let err = fails(url, &["qfd", "service-hall", "--stage", "2"]);
-    assert!(err.contains("--stage 2"), "{err}");
+    let out = ok(url, &["qfd", "service-hall", "--stage", "2"]);
+    assert!(out.contains("stage 2 服务传递"), "{out}");
+    let s3: Value = serde_json::from_str(&ok(
+        url,
+        &["qfd", "service-hall", "--stage", "3", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(s3["stage"], 3);
+    assert!(!s3["importance"].as_array().unwrap().is_empty());
+    let err = fails(url, &["qfd", "hotline", "--stage", "2"]);
+    assert!(err.contains("process elements"), "{err}");
+    let err = fails(url, &["qfd", "service-hall", "--format", "xlsx"]);
+    assert!(err.contains("--out"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("house.svg");
+    ok(
+        url,
+        &[
+            "qfd",
+            "service-hall",
+            "--stage",
+            "2",
+            "--format",
+            "svg",
+            "--out",
+            svg.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg") && text.contains("网点信息发布"));
     let err = fails(url, &["qfd", "service-hall", "--org", "nowhere"]);
     assert!(
         err.contains("`nowhere` is not in the organisation"),

@@ -38,9 +38,26 @@ pub(super) async fn journey(store: &SqlStore, key: &JourneyKey) -> Result<Option
     };
     for mut j in chain {
         j.inherit_checks(&effective);
+        // A region's house of quality is its own edits over its parent's (stored
+        // unmerged, so a later edit of the parent reaches it).
+        j.inherit_qfd(&effective)?;
         effective = j;
     }
     Ok(Some(effective).filter(|j| j.key() == key))
+}
+
+pub(super) async fn journey_as_stored(
+    store: &SqlStore,
+    key: &JourneyKey,
+) -> Result<Option<Journey>> {
+    let row: Option<(String,)> = on_pool!(store, pool => {
+        sqlx::query_as(SELECT_DOCUMENT)
+            .bind(key.as_str())
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(|(doc,)| journey_from_doc(key.as_str(), &doc))
+        .transpose()
 }
 
 pub(super) async fn put_journey(
@@ -97,7 +114,9 @@ pub(super) async fn put_journey(
                     format!("parent journey `{parent_key}` does not exist; import it first"),
                 )));
             };
-            journey.check_extends(&journey_from_doc(parent_key.as_str(), &parent_doc)?)?;
+            let parent = journey_from_doc(parent_key.as_str(), &parent_doc)?;
+            journey.check_extends(&parent)?;
+            journey.clone().inherit_qfd(&parent)?;
             // Walk up the chain so that no journey ever ends up extending itself.
             let mut cursor = Some(parent_key.to_string());
             while let Some(k) = cursor {
@@ -123,9 +142,11 @@ pub(super) async fn put_journey(
         for (child_key, child_doc) in &children {
             let mut child = journey_from_doc(child_key, child_doc)?;
             child.inherit_checks(journey);
-            child.check_extends(journey).map_err(|e| {
+            let broken = |e: &dyn std::fmt::Display| {
                 StoreError::Conflict(format!("cannot change `{key}`: journey `{child_key}` extends it and would break: {e}"))
-            })?;
+            };
+            child.check_extends(journey).map_err(|e| broken(&e))?;
+            child.clone().inherit_qfd(journey).map_err(|e| broken(&e))?;
         }
 
         if let Some((doc,)) = &existing {

@@ -642,6 +642,10 @@ impl Store for SqlStore {
         journeys::journey(self, key).await
     }
 
+    async fn journey_as_stored(&self, key: &JourneyKey) -> Result<Option<Journey>> {
+        journeys::journey_as_stored(self, key).await
+    }
+
     async fn put_journey(&self, journey: &Journey, origin: Origin) -> Result<PutOutcome> {
         journeys::put_journey(self, journey, origin).await
     }
