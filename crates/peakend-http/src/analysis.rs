@@ -13,7 +13,120 @@ use crate::auth::Viewer;
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/analysis", get(analysis))
+    Router::new()
+        .route("/api/v1/analysis", get(analysis))
+        .route(
+            "/api/v1/estimates/{journey}",
+            get(my_estimate).put(put_estimate),
+        )
+        .route("/api/v1/gap1/{journey}", get(gap1))
+}
+
+/// The viewer's own importance estimate of a journey's moments (gap 1), if given.
+async fn my_estimate(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path(journey): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let journey = crate::journeys::load(&state, journey).await?;
+    let mine = state
+        .store
+        .estimates(journey.key())
+        .await?
+        .into_iter()
+        .find(|(user, _, _)| user == viewer.user.name.as_str());
+    Ok(Json(match mine {
+        Some((_, b, at)) => serde_json::json!({
+            "journey": journey.key().as_str(),
+            "org": b.org.as_str(),
+            "role": b.role.as_str(),
+            "estimates": b.estimates,
+            "at": at,
+        }),
+        None => serde_json::json!({ "journey": journey.key().as_str(), "estimates": [] }),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EstimateBody {
+    estimates: serde_json::Value,
+}
+
+/// A hall or regional manager's estimate of how much customers care about each moment
+/// (1–10): body `{"estimates": [{"moment": "queue", "importance": 9}, …]}`, for the
+/// manager's own node and role. A new one replaces the manager's previous one.
+async fn put_estimate(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(journey): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use peakend_core::analysis::EstimateBatch;
+    use peakend_core::analysis::gaps::ESTIMATING_ROLES;
+    viewer.check_csrf_header(&headers)?;
+    if !ESTIMATING_ROLES.contains(&viewer.user.role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only hall and regional managers give importance estimates (gap 1)",
+        ));
+    }
+    let journey = crate::journeys::load(&state, journey).await?;
+    let b: EstimateBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    // The batch's node and role are the manager's own, whatever the body says.
+    let doc = serde_json::json!({
+        "org": viewer.user.org.as_str(),
+        "role": viewer.user.role.as_str(),
+        "estimates": b.estimates,
+    });
+    let batch =
+        EstimateBatch::from_json(doc.to_string().as_bytes(), &journey).map_err(|problems| {
+            let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            ApiError::unprocessable(&shown)
+        })?;
+    state
+        .store
+        .put_estimate(
+            journey.key(),
+            viewer.user.name.as_str(),
+            &batch,
+            state.clock.now().timestamp_millis(),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({
+        "journey": journey.key().as_str(),
+        "estimates": batch.estimates.len(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct Gap1Query {
+    org: Option<String>,
+}
+
+/// Gap 1 at a node: its managers' estimates against its customers' importances.
+async fn gap1(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path(journey): axum::extract::Path<String>,
+    Query(q): Query<Gap1Query>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let org = match q.org.filter(|o| !o.trim().is_empty()) {
+        Some(o) => {
+            OrgNodeId::parse(o.trim()).map_err(|e| ApiError::bad_request(format!("org: {e}")))?
+        }
+        None => viewer.user.org.clone(),
+    };
+    viewer.ensure_covers(&state.store.org_tree().await?, &org)?;
+    let journey = crate::journeys::load(&state, journey).await?;
+    let report = peakend_store::gap1_report(state.store.as_ref(), &journey, &org).await?;
+    Ok(Json(serde_json::json!({
+        "journey": journey.key().as_str(),
+        "org": org.as_str(),
+        "gap1": report,
+    })))
 }
 
 #[derive(Deserialize)]

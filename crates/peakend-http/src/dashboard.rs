@@ -416,6 +416,13 @@ struct AnalysisPage {
     case_moments: Vec<(String, i64, String)>,
     /// Each moment's comments beside its scores (issue 22).
     moment_comments: Vec<crate::analysis::MomentComments>,
+    /// Gap 5 per moment: (moment, expectation, perception, gap 5, respondents).
+    gap5: Vec<(String, String, String, String, u64)>,
+    /// Gap 1 per moment: (moment, managers, customers, gap 1, estimates).
+    gap1: Vec<(String, String, String, String, u64)>,
+    /// A manager's estimate form: (moment key, name, their last estimate); empty for
+    /// the other roles.
+    estimate_form: Vec<(String, String, String)>,
     /// The chart data as JSON, for the page's script.
     data: String,
     export_query: String,
@@ -654,7 +661,70 @@ async fn analysis_page(
         crate::analysis::moment_comments(&state, &journey, &halls, p.from, p.to, &scores, lang)
             .await?
     };
+    let gap5 = chosen
+        .as_ref()
+        .and_then(|a| a.gaps.as_ref())
+        .map(|g| {
+            g.moments
+                .iter()
+                .map(|m| {
+                    (
+                        name_of(m.moment.as_str()),
+                        format!("{:.2}", m.expectation),
+                        format!("{:.2}", m.perception),
+                        format!("{:+.2}", m.gap5),
+                        m.n,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let gap1 = peakend_store::gap1_report(state.store.as_ref(), &journey, &node)
+        .await?
+        .map(|r| {
+            r.moments
+                .iter()
+                .map(|m| {
+                    (
+                        name_of(m.moment.as_str()),
+                        format!("{:.2}", m.managers),
+                        format!("{:.2}", m.customers),
+                        format!("{:+.2}", m.gap1),
+                        m.estimates,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let estimate_form =
+        if peakend_core::analysis::gaps::ESTIMATING_ROLES.contains(&viewer.user.role) {
+            let mine = state
+                .store
+                .estimates(journey.key())
+                .await?
+                .into_iter()
+                .find(|(user, _, _)| user == viewer.user.name.as_str())
+                .map(|(_, b, _)| b.estimates)
+                .unwrap_or_default();
+            journey
+                .moments()
+                .iter()
+                .map(|m| {
+                    let last = mine
+                        .iter()
+                        .find(|e| e.moment == m.key)
+                        .map(|e| format!("{}", e.importance))
+                        .unwrap_or_default();
+                    (m.key.to_string(), lang.text(&m.name).to_owned(), last)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
     render(&AnalysisPage {
+        gap5,
+        gap1,
+        estimate_form,
         moment_comments,
         case_moments,
         nav: Nav::of(&viewer, &tree, &lang, &uri),

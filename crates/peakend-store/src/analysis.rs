@@ -293,3 +293,43 @@ pub async fn qfd_house(
         .map_err(|e| StoreError::Invalid(format!("house of quality: {e}")))?;
     Ok((house, analysis.map_or(0, |a| a.respondents)))
 }
+
+/// Gap 1 of the gap model at `org` (issue 23): what the hall and regional managers at or
+/// below it estimate customers find important, moment by moment, against what the
+/// customers of its halls say (the stored analysis of the journey, all periods). `None`
+/// before any answer. An estimate that no longer fits the journey (a moment it names
+/// was taken out) is left out, not an error.
+pub async fn gap1_report(
+    store: &dyn Store,
+    journey: &Journey,
+    org: &OrgNodeId,
+) -> Result<Option<peakend_core::analysis::Gap1Report>> {
+    let q = AnalysisQuery {
+        org: Some(org),
+        from: None,
+        to: None,
+        weights: None,
+        rule: peakend_core::peak::PeakRule::default(),
+        by: None,
+        purpose: None,
+        also: &[],
+    };
+    let empty = peakend_core::analysis::AnalysisError::Empty.to_string();
+    let analysis = match stored_analysis(store, journey, &q).await {
+        Ok(a) => a,
+        Err(StoreError::Invalid(m)) if m == empty => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let tree = store.org_tree().await?;
+    let below: HashSet<&OrgNodeId> = tree.subtree(org).into_iter().map(|n| &n.id).collect();
+    let batches: Vec<_> = store
+        .estimates(journey.key())
+        .await?
+        .into_iter()
+        .map(|(_, b, _)| b)
+        .filter(|b| below.contains(&b.org) && b.check(journey).is_ok())
+        .collect();
+    peakend_core::analysis::gap1_of(journey, &analysis, &batches)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("gap 1: {e}")))
+}

@@ -66,6 +66,22 @@ pub trait Store:
     /// so the parent's later edits still reach it).
     async fn journey_as_stored(&self, key: &JourneyKey) -> Result<Option<Journey>>;
 
+    /// Stores a manager's importance estimate of a journey's moments (gap 1), in place
+    /// of their previous one.
+    async fn put_estimate(
+        &self,
+        journey: &JourneyKey,
+        user: &str,
+        batch: &peakend_core::analysis::EstimateBatch,
+        at_ms: i64,
+    ) -> Result<()>;
+
+    /// Every manager's latest estimate of a journey: (user, batch, when).
+    async fn estimates(
+        &self,
+        journey: &JourneyKey,
+    ) -> Result<Vec<(String, peakend_core::analysis::EstimateBatch, i64)>>;
+
     /// Creates or replaces a journey, enforcing the governance rule against its parent
     /// and against every journey that extends it. All or nothing.
     async fn put_journey(&self, journey: &Journey, origin: Origin) -> Result<PutOutcome>;

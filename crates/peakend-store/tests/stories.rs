@@ -395,10 +395,16 @@ fn survey_response(
     use peakend_core::survey::{NeedRating, Rating};
     let j = service_hall();
     let mut ratings = vec![Rating::default(); j.moments().len()];
+    // With the gap model's expectation items (issue 23): kept and read back.
     ratings[0] = Rating {
         importance: Some(8.5),
         satisfaction: Some(sat),
-        expectation: None,
+        expectation: Some(9.0),
+    };
+    ratings[3] = Rating {
+        importance: None,
+        satisfaction: None,
+        expectation: Some(7.5),
     };
     ratings[15] = Rating {
         importance: None,

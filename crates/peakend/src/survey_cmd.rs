@@ -9,7 +9,12 @@ use peakend_store::{InvitationStore, Store};
 #[derive(Subcommand)]
 pub enum SurveyCmd {
     /// Print the CSV header of the survey file for a journey
-    Template { journey: JourneyKey },
+    Template {
+        journey: JourneyKey,
+        /// With the gap model's expectation columns (`exp.<moment>`)
+        #[arg(long)]
+        expectations: bool,
+    },
     /// Print a questionnaire (HTML, ready to print) for a journey
     Questionnaire {
         journey: JourneyKey,
@@ -28,6 +33,10 @@ pub enum SurveyCmd {
         /// Write to this file instead of stdout
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
+        /// Ask about half the respondents the gap model's expectation items
+        /// (`exp.<moment>` columns)
+        #[arg(long)]
+        expectations: bool,
     },
     /// Store the responses of a survey file in one transaction (all or nothing)
     Import {
@@ -128,10 +137,14 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
             to,
             format,
         } => crate::programme_cmd::waits(db, org, from, to, format).await?,
-        SurveyCmd::Template { journey } => {
+        SurveyCmd::Template {
+            journey,
+            expectations,
+        } => {
             let store = crate::init(db).await?;
             let j = crate::journey(&store, &journey).await?;
-            outln!("{}", survey_csv::header(&j).join(","));
+            let options = survey_csv::WriteOptions { expectations };
+            outln!("{}", survey_csv::header_with(&j, options).join(","));
         }
         SurveyCmd::Questionnaire { journey, lang } => {
             let store = crate::init(db).await?;
@@ -143,6 +156,7 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
             rows,
             seed,
             output,
+            expectations,
         } => {
             let store = crate::init(db).await?;
             let j = crate::journey(&store, &journey).await?;
@@ -157,19 +171,28 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                     "no halls in {db}: import an organisation (peakend org import) or run peakend demo first"
                 );
             }
-            let responses = peakend_core::synth::responses(&j, &halls, rows, seed);
+            let responses = peakend_core::synth::responses_with(
+                &j,
+                &halls,
+                rows,
+                seed,
+                peakend_core::synth::SynthOptions { expectations },
+            );
+            let options = survey_csv::WriteOptions { expectations };
             match output {
                 Some(path) => {
                     let file = std::fs::File::create(&path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
-                    survey_csv::write(&j, responses, std::io::BufWriter::new(file))?;
+                    survey_csv::write_with(&j, responses, std::io::BufWriter::new(file), options)?;
                 }
-                None => match survey_csv::write(&j, responses, std::io::stdout().lock()) {
-                    // `peakend survey synth … | head` closes the pipe early: not an error.
-                    Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe) =>
-                        {}
-                    other => other?,
-                },
+                None => {
+                    match survey_csv::write_with(&j, responses, std::io::stdout().lock(), options) {
+                        // `peakend survey synth … | head` closes the pipe early: not an error.
+                        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe) =>
+                            {}
+                        other => other?,
+                    }
+                }
             }
         }
         SurveyCmd::Import {

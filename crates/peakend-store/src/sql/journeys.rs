@@ -60,6 +60,61 @@ pub(super) async fn journey_as_stored(
         .transpose()
 }
 
+pub(super) async fn put_estimate(
+    store: &SqlStore,
+    journey: &JourneyKey,
+    user: &str,
+    batch: &peakend_core::analysis::EstimateBatch,
+    at_ms: i64,
+) -> Result<()> {
+    let doc =
+        serde_json::to_string(&batch.estimates).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    on_pool!(store, pool => {
+        sqlx::query(
+            "INSERT INTO importance_estimate (journey_key, user_name, org_id, role, document, at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (journey_key, user_name) DO UPDATE SET
+               org_id = excluded.org_id, role = excluded.role,
+               document = excluded.document, at = excluded.at",
+        )
+        .bind(journey.as_str())
+        .bind(user)
+        .bind(batch.org.as_str())
+        .bind(batch.role.as_str())
+        .bind(&doc)
+        .bind(at_ms)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+pub(super) async fn estimates(
+    store: &SqlStore,
+    journey: &JourneyKey,
+) -> Result<Vec<(String, peakend_core::analysis::EstimateBatch, i64)>> {
+    let rows: Vec<(String, String, String, String, i64)> = on_pool!(store, pool => {
+        sqlx::query_as(
+            "SELECT user_name, org_id, role, document, at FROM importance_estimate
+             WHERE journey_key = $1 ORDER BY user_name",
+        )
+        .bind(journey.as_str())
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter()
+        .map(|(user, org, role, doc, at)| {
+            let corrupt = |e: String| StoreError::Corrupt(format!("estimate of `{user}`: {e}"));
+            let batch = peakend_core::analysis::EstimateBatch {
+                org: OrgNodeId::parse(org).map_err(|e| corrupt(e.to_string()))?,
+                role: peakend_core::Role::parse(&role).map_err(|e| corrupt(e.to_string()))?,
+                estimates: serde_json::from_str(&doc).map_err(|e| corrupt(e.to_string()))?,
+            };
+            Ok((user, batch, at))
+        })
+        .collect()
+}
+
 pub(super) async fn put_journey(
     store: &SqlStore,
     journey: &Journey,

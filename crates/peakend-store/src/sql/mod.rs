@@ -646,6 +646,23 @@ impl Store for SqlStore {
         journeys::journey_as_stored(self, key).await
     }
 
+    async fn put_estimate(
+        &self,
+        journey: &JourneyKey,
+        user: &str,
+        batch: &peakend_core::analysis::EstimateBatch,
+        at_ms: i64,
+    ) -> Result<()> {
+        journeys::put_estimate(self, journey, user, batch, at_ms).await
+    }
+
+    async fn estimates(
+        &self,
+        journey: &JourneyKey,
+    ) -> Result<Vec<(String, peakend_core::analysis::EstimateBatch, i64)>> {
+        journeys::estimates(self, journey).await
+    }
+
     async fn put_journey(&self, journey: &Journey, origin: Origin) -> Result<PutOutcome> {
         journeys::put_journey(self, journey, origin).await
     }
