@@ -293,13 +293,48 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
         .is_empty()
     {
         let halls: Vec<_> = tree.nodes().iter().filter_map(|n| n.hall_id()).collect();
-        let rows: Vec<_> =
-            synth::responses(&journey, &halls, SURVEY_PER_HALL * halls.len(), SURVEY_SEED)
-                .collect();
+        // With the gap model's expectation items, so the analysis page shows gap 5.
+        let rows: Vec<_> = synth::responses_with(
+            &journey,
+            &halls,
+            SURVEY_PER_HALL * halls.len(),
+            SURVEY_SEED,
+            synth::SynthOptions { expectations: true },
+        )
+        .collect();
         store
             .import_responses(&journey, &rows)
             .await
             .context("loading the demo survey")?;
+        // The demo's managers have said what they think customers care about, so the
+        // analysis page has a gap 1 to show (illustrative figures, not the study's).
+        for (user, org, role, guess) in [
+            ("manager", "demo-dj-cq-01", Role::HallManager, [6.5, 8.5]),
+            ("regional", "demo-dj", Role::RegionalManager, [8.0, 7.5]),
+        ] {
+            let estimates = journey
+                .moments()
+                .iter()
+                .map(|m| {
+                    let importance = match m.key.as_str() {
+                        "queue" => guess[0],
+                        "leave" => guess[1],
+                        _ => m.importance.unwrap_or(8.0).clamp(1.0, 10.0),
+                    };
+                    peakend_core::analysis::ImportanceEstimate {
+                        moment: m.key.clone(),
+                        importance,
+                    }
+                })
+                .collect();
+            let batch = peakend_core::analysis::EstimateBatch {
+                org: peakend_core::OrgNodeId::parse(org)?,
+                role,
+                estimates,
+            };
+            let now = chrono::Utc::now().timestamp_millis();
+            store.put_estimate(journey.key(), user, &batch, now).await?;
+        }
     }
     let stored = store.responses(&journey, None, None, None).await?.len();
     outln!(
