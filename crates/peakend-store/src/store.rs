@@ -141,7 +141,8 @@ pub trait Store:
     /// As [`Store::ingest_events`], and queues the contacts the batch ends for their
     /// survey invitations in the same transaction (see
     /// [`crate::InvitationStore::decide_pending`]): the API's ingest, and a replay asked
-    /// to invite.
+    /// to invite. Nothing is queued while no org node has an invitation rule: contacts
+    /// that ended before the programme began are not invited.
     async fn ingest_events_inviting(
         &self,
         hall: &HallId,

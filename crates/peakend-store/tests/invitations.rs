@@ -582,6 +582,16 @@ peakend_testkit::on_both_backends!(
     the_ingest_queues_contacts_in_its_transaction_and_a_drain_decides_them_after_a_restart,
     |url| {
         let store = ready(url).await;
+        let h1 = HallId::parse("h1").unwrap();
+        let key = |n: u32| format!("{n:064x}");
+        let now = ms("2026-08-07T09:36:00+08:00");
+        // No survey programme yet (no rule anywhere): the API's ingest queues nothing.
+        let o = store
+            .ingest_events_inviting(&h1, visit_events("A000", &key(9)), vec![])
+            .await
+            .unwrap();
+        assert_eq!((o.accepted, o.ended.len()), (4, 1));
+        assert_eq!(store.decide_pending(now, 100).await.unwrap().taken, 0);
         let rule = InviteRule {
             quiet: None,
             ..InviteRule::default()
@@ -590,9 +600,6 @@ peakend_testkit::on_both_backends!(
             .set_invite_rule(&OrgNodeId::parse("p").unwrap(), &rule)
             .await
             .unwrap();
-        let h1 = HallId::parse("h1").unwrap();
-        let key = |n: u32| format!("{n:064x}");
-        let now = ms("2026-08-07T09:36:00+08:00");
         // A plain ingest (a replay not asked to invite) queues nothing.
         let o = store
             .ingest_events(&h1, visit_events("A001", &key(1)), vec![])

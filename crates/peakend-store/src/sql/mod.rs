@@ -706,7 +706,14 @@ impl Store for SqlStore {
         events: Vec<(usize, Event, String)>,
         refused: Vec<(usize, String, String)>,
     ) -> Result<IngestOutcome> {
-        events::ingest_events(self, hall, events, refused, true).await
+        // A network without a survey programme queues nothing: no insert per ended
+        // contact for a decider that would only drop it (one read of a tiny table).
+        let programme: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT node_id FROM invite_rule LIMIT 1")
+                .fetch_optional(pool)
+                .await?
+        });
+        events::ingest_events(self, hall, events, refused, programme.is_some()).await
     }
 
     async fn import_holidays(&self, holidays: &[Holiday]) -> Result<usize> {
