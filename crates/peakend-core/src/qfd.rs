@@ -1178,6 +1178,14 @@ fn seed_raw(journey: &crate::Journey, analysis: Option<&crate::analysis::Analysi
         .collect();
     for m in journey.moments() {
         let result = analysis.and_then(|a| a.moments.iter().find(|r| r.key == m.key.as_str()));
+        // The survey's competitive items rate the moment: each of its needs takes them.
+        let competitive = analysis
+            .and_then(|a| a.competitive.as_ref())
+            .and_then(|c| c.iter().find(|c| c.moment == m.key))
+            .map(|c| Competitive {
+                ours: c.ours,
+                competitor: c.competitor,
+            });
         for n in &m.core_needs {
             let measured = result.and_then(|r| {
                 r.needs
@@ -1199,7 +1207,7 @@ fn seed_raw(journey: &crate::Journey, analysis: Option<&crate::analysis::Analysi
                 key,
                 label: Label::Text(n.text.clone()),
                 weight,
-                competitive: None,
+                competitive,
             });
         }
     }
@@ -1214,7 +1222,8 @@ fn seed_raw(journey: &crate::Journey, analysis: Option<&crate::analysis::Analysi
 
 /// Stage 1 as the journey's file has it: the seed ([`stage1_seed`]) with the edits of
 /// `qfd.stage1` — relationship cells set or removed, the roof, the competitive
-/// assessment per need and each moment column's target, unit, direction and difficulty.
+/// assessment per need (over the survey's, when its answers rated a competitor) and each
+/// moment column's target, unit, direction and difficulty.
 pub fn stage1(
     journey: &crate::Journey,
     analysis: Option<&crate::analysis::Analysis>,
@@ -1896,6 +1905,48 @@ mod properties {
             .find(|r| r.key == format!("queue.{need}"))
             .unwrap();
         assert!((row.weight - w).abs() < 1e-12);
+    }
+
+    /// Answers that rate a competitor fill the competitive assessment of each need row
+    /// with its moment's ours-versus-theirs; a value the journey file states wins.
+    #[test]
+    fn the_surveys_competitor_ratings_fill_the_competitive_assessment() {
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        let halls = [crate::HallId::parse("h1").unwrap()];
+        let mut g = crate::analysis::GroupedStats::new(&j, None, None);
+        let on = crate::synth::SynthOptions {
+            competitors: true,
+            ..Default::default()
+        };
+        crate::synth::responses_with(&j, &halls, 1500, 4, on).for_each(|r| g.push(&r));
+        let a = g
+            .analyze(&j, None, crate::peak::PeakRule::default())
+            .unwrap();
+        let measured = a.competitive.as_ref().expect("competitors rated");
+        let queue = measured
+            .iter()
+            .find(|c| c.moment.as_str() == "queue")
+            .unwrap();
+        let house = stage1(&j, Some(&a)).unwrap();
+        for row in house.rows().iter().filter(|r| r.key.starts_with("queue.")) {
+            let c = row.competitive.expect("the queue's needs take the queue's");
+            assert_eq!((c.ours, c.competitor), (queue.ours, queue.competitor));
+        }
+        // The simulated competitor serves a little worse on average.
+        assert!(queue.competitor < queue.ours, "{queue:?}");
+        // Without competitor ratings the rows carry none (the built-in file states none).
+        let mut plain = crate::analysis::GroupedStats::new(&j, None, None);
+        crate::synth::responses(&j, &halls, 300, 4).for_each(|r| plain.push(&r));
+        let a = plain
+            .analyze(&j, None, crate::peak::PeakRule::default())
+            .unwrap();
+        assert!(
+            stage1(&j, Some(&a))
+                .unwrap()
+                .rows()
+                .iter()
+                .all(|r| r.competitive.is_none())
+        );
     }
 }
 

@@ -16,6 +16,11 @@ pub struct Rating {
     /// without expectation items is what it was before they existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation: Option<f64>,
+    /// The competitive assessment's optional item: the respondent's satisfaction with a
+    /// competitor's service at this moment (1–10), for the house of quality's
+    /// competitive column. Absent: not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competitor: Option<f64>,
 }
 
 /// Importance of one need element of one moment (indices into the journey).
@@ -225,6 +230,7 @@ mod tests {
             importance: Some(x),
             satisfaction: Some(x - 1.0),
             expectation: Some(x + 0.5),
+            competitor: None,
         };
         let r = Response {
             respondent: "r1".into(),
@@ -294,6 +300,7 @@ mod tests {
                 importance: None,
                 satisfaction: s,
                 expectation: None,
+                competitor: None,
             })
             .collect()
     }

@@ -72,7 +72,13 @@ pub struct SynthOptions {
     /// and customers expect more of the moments that matter most to them, so gap 5
     /// (expectation − perception) is positive at the peaks and near 0 elsewhere.
     pub expectations: bool,
+    /// The competitive assessment's items: about a third of the respondents also know
+    /// a competitor's hall and rate its service at the moments their visit included.
+    pub competitors: bool,
 }
+
+/// Respondents who rate a competitor too.
+const COMPETITOR_KNOWN: f64 = 0.3;
 
 /// Respondents asked the expectation items, and each item's chance to be answered.
 const EXPECTATION_ASKED: f64 = 0.5;
@@ -100,6 +106,9 @@ pub fn responses_with(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut expectation_rng = ChaCha8Rng::seed_from_u64(seed);
     expectation_rng.set_stream(1);
+    // A stream of its own too: answers with competitors equal those without.
+    let mut competitor_rng = ChaCha8Rng::seed_from_u64(seed);
+    competitor_rng.set_stream(2);
     let noise = Normal::new(0.0, 1.0).expect("unit normal");
     // Each hall performs a little better or worse, fixed for the seed.
     let hall_effect: Vec<f64> = halls
@@ -141,6 +150,7 @@ pub fn responses_with(
                 importance: rng.random_bool(0.93).then_some(imp),
                 satisfaction: rng.random_bool(0.95).then_some(sat),
                 expectation: None,
+                competitor: None,
             });
             // The first need of a moment is its core need in the reference data.
             for n in 0..m.core_needs.len() {
@@ -174,6 +184,13 @@ pub fn responses_with(
                     10.0,
                 );
                 r.expectation = rng.random_bool(EXPECTATION_ANSWERED).then_some(e);
+            }
+        }
+        if options.competitors && competitor_rng.random_bool(COMPETITOR_KNOWN) {
+            let rng = &mut competitor_rng;
+            for r in ratings.iter_mut().filter(|r| r.satisfaction.is_some()) {
+                // The competitor's halls serve a little worse than ours on average.
+                r.competitor = Some(clamp_round(7.3 + noise.sample(rng) * 1.1, 1.0, 10.0));
             }
         }
         let sats: Vec<f64> = ratings.iter().filter_map(|r| r.satisfaction).collect();
@@ -244,7 +261,10 @@ mod tests {
                 .iter()
                 .all(|r| r.ratings.iter().all(|x| x.expectation.is_none()))
         );
-        let on = SynthOptions { expectations: true };
+        let on = SynthOptions {
+            expectations: true,
+            ..SynthOptions::default()
+        };
         let with: Vec<_> = responses_with(&j, &halls, 300, 7, on).collect();
         assert_eq!(
             with,
@@ -256,6 +276,7 @@ mod tests {
                 .iter()
                 .map(|x| Rating {
                     expectation: None,
+                    competitor: None,
                     ..*x
                 })
                 .collect(),
@@ -272,7 +293,10 @@ mod tests {
     #[test]
     fn synthetic_expectations_open_a_gap_at_the_peaks() {
         let (j, halls) = setup();
-        let on = SynthOptions { expectations: true };
+        let on = SynthOptions {
+            expectations: true,
+            ..SynthOptions::default()
+        };
         let mut stats = SurveyStats::new(&j);
         responses_with(&j, &halls, 4000, 3, on).for_each(|r| stats.push(&r));
         let a = analyze(&j, &stats, None, PeakRule::default()).unwrap();

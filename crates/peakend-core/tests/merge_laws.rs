@@ -325,7 +325,10 @@ proptest! {
         use rand::SeedableRng;
         let j = journey();
         let halls = [HallId::parse("h1").unwrap(), HallId::parse("h2").unwrap()];
-        let on = peakend_core::synth::SynthOptions { expectations: true };
+        let on = peakend_core::synth::SynthOptions {
+            expectations: true,
+            ..Default::default()
+        };
         let all: Vec<_> = peakend_core::synth::responses_with(&j, &halls, rows, seed, on).collect();
         let mut whole = GroupedStats::new(&j, None, None);
         all.iter().for_each(|r| whole.push(r));

@@ -205,6 +205,7 @@ fn response(
                 importance: Some(imp(i)),
                 satisfaction: Some(sat(i)),
                 expectation: None,
+                competitor: None,
             })
             .collect(),
         needs: Vec::new(),

@@ -75,6 +75,9 @@ pub struct WriteOptions {
     /// The gap model's expectation items, `exp.<moment>` after each moment's
     /// `sat.<moment>`.
     pub expectations: bool,
+    /// The competitive assessment's items, `comp.<moment>` after the moment's other
+    /// columns.
+    pub competitors: bool,
 }
 
 /// The header with `options`' extra columns (in the canonical order).
@@ -85,6 +88,9 @@ pub fn header_with(journey: &Journey, options: WriteOptions) -> Vec<String> {
         cols.push(format!("sat.{}", m.key));
         if options.expectations {
             cols.push(format!("exp.{}", m.key));
+        }
+        if options.competitors {
+            cols.push(format!("comp.{}", m.key));
         }
     }
     for m in journey.moments() {
@@ -154,6 +160,18 @@ pub fn write_with<W: std::io::Write>(
                 )
                 .into());
             }
+            if options.competitors {
+                rec.push(fmt(rating.competitor));
+            } else if rating.competitor.is_some() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "respondent `{}` has competitor ratings; write them with the comp. columns",
+                        r.respondent
+                    ),
+                )
+                .into());
+            }
         }
         for (j, n) in &need_cols {
             rec.push(fmt(r
@@ -178,6 +196,7 @@ pub(crate) enum Col {
     Imp(usize),
     Sat(usize),
     Exp(usize),
+    Comp(usize),
     Need(usize, usize),
     Ignored,
 }
@@ -208,6 +227,9 @@ pub(crate) fn classify(journey: &Journey, name: &str, ignore_unknown: bool) -> R
     }
     if let Some(key) = name.strip_prefix("exp.") {
         return moment(key).map(Col::Exp);
+    }
+    if let Some(key) = name.strip_prefix("comp.") {
+        return moment(key).map(Col::Comp);
     }
     if let Some(rest) = name.strip_prefix("need.") {
         let (m, n) = rest
@@ -308,6 +330,10 @@ pub fn for_each_row<'a>(
                 },
                 Col::Exp(j) => match parse_rating(value) {
                     Ok(x) => ratings[j].expectation = Some(x),
+                    Err(e) => bad(c, e),
+                },
+                Col::Comp(j) => match parse_rating(value) {
+                    Ok(x) => ratings[j].competitor = Some(x),
                     Err(e) => bad(c, e),
                 },
                 Col::Need(m, n) => match parse_rating(value) {
@@ -492,6 +518,7 @@ mod tests {
                 importance: Some(9.0),
                 satisfaction: Some(7.5),
                 expectation: None,
+                competitor: None,
             }
         );
         assert_eq!(
@@ -563,14 +590,20 @@ mod tests {
     fn expectations_are_written_with_their_columns_and_never_dropped() {
         let j = journey();
         let halls = [HallId::parse("h1").unwrap()];
-        let on = peakend_core::synth::SynthOptions { expectations: true };
+        let on = peakend_core::synth::SynthOptions {
+            expectations: true,
+            ..Default::default()
+        };
         let rows: Vec<Response> =
             peakend_core::synth::responses_with(&j, &halls, 40, 3, on).collect();
         assert!(
             rows.iter()
                 .any(|r| r.ratings.iter().any(|x| x.expectation.is_some()))
         );
-        let with = WriteOptions { expectations: true };
+        let with = WriteOptions {
+            expectations: true,
+            ..Default::default()
+        };
         let h = header_with(&j, with);
         assert_eq!(&h[7..10], ["imp.find", "sat.find", "exp.find"]);
         let mut buf = Vec::new();

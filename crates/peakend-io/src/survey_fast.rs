@@ -187,6 +187,8 @@ struct Layout<'a> {
     /// Whether any `exp.<moment>` column exists: without one, rows carry no
     /// expectation slots and the reader does no work for them.
     expectations: bool,
+    /// Likewise for the competitor ratings (`comp.<moment>`), after the expectations.
+    competitors: bool,
     halls: Option<&'a HashSet<String>>,
 }
 
@@ -196,7 +198,7 @@ const WAIT: usize = 2;
 
 impl Layout<'_> {
     fn numbers(&self) -> usize {
-        2 * self.moments + self.needs + 3 + if self.expectations { self.moments } else { 0 }
+        self.competitor_slot(0) + if self.competitors { self.moments } else { 0 }
     }
 
     fn fixed_slot(&self, which: usize) -> usize {
@@ -206,6 +208,11 @@ impl Layout<'_> {
     /// The slot of moment `j`'s expectation item (only with `expectations`).
     fn expectation_slot(&self, j: usize) -> usize {
         2 * self.moments + self.needs + 3 + j
+    }
+
+    /// The slot of moment `j`'s competitor rating (only with `competitors`).
+    fn competitor_slot(&self, j: usize) -> usize {
+        self.expectation_slot(0) + if self.expectations { self.moments } else { 0 } + j
     }
 }
 
@@ -245,6 +252,7 @@ impl<'a> Layout<'a> {
             moments: k,
             needs: journey.moments().iter().map(|m| m.core_needs.len()).sum(),
             expectations: cols.iter().any(|c| matches!(c, Col::Exp(_))),
+            competitors: cols.iter().any(|c| matches!(c, Col::Comp(_))),
             halls: opts.halls,
         };
         for col in cols {
@@ -261,6 +269,11 @@ impl<'a> Layout<'a> {
                 },
                 Col::Exp(j) => Cell::Number {
                     slot: layout.expectation_slot(j),
+                    lo: 1.0,
+                    hi: 10.0,
+                },
+                Col::Comp(j) => Cell::Number {
+                    slot: layout.competitor_slot(j),
                     lo: 1.0,
                     hi: 10.0,
                 },
@@ -458,6 +471,12 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             let from = layout.expectation_slot(0);
             for (r, e) in self.ratings.iter_mut().zip(&self.numbers[from..from + k]) {
                 r.expectation = *e;
+            }
+        }
+        if layout.competitors {
+            let from = layout.competitor_slot(0);
+            for (r, c) in self.ratings.iter_mut().zip(&self.numbers[from..from + k]) {
+                r.competitor = *c;
             }
         }
         let fixed_number = |which| self.numbers[layout.fixed_slot(which)];
@@ -767,13 +786,19 @@ mod tests {
             .iter()
             .map(|h| HallId::parse(*h).unwrap())
             .collect();
-        let on = peakend_core::synth::SynthOptions { expectations: true };
+        let on = peakend_core::synth::SynthOptions {
+            expectations: true,
+            ..Default::default()
+        };
         let mut buf = Vec::new();
         crate::survey_csv::write_with(
             &j,
             peakend_core::synth::responses_with(&j, &halls, rows, seed, on),
             &mut buf,
-            crate::survey_csv::WriteOptions { expectations: true },
+            crate::survey_csv::WriteOptions {
+                expectations: true,
+                ..Default::default()
+            },
         )
         .unwrap();
         buf
@@ -878,6 +903,54 @@ mod tests {
         let good = text.replace(",0\n", ",9.5\n");
         let got = fast(good.as_bytes(), 2, None).unwrap();
         assert_eq!(got.all, careful(good.as_bytes(), None).unwrap().all);
+    }
+
+    #[test]
+    fn both_parsers_read_competitor_ratings_alike() {
+        let j = journey();
+        let halls: Vec<HallId> = ["gd-01", "sz-01"]
+            .iter()
+            .map(|h| HallId::parse(*h).unwrap())
+            .collect();
+        let on = peakend_core::synth::SynthOptions {
+            expectations: true,
+            competitors: true,
+        };
+        let mut bytes = Vec::new();
+        crate::survey_csv::write_with(
+            &j,
+            peakend_core::synth::responses_with(&j, &halls, 1200, 5, on),
+            &mut bytes,
+            crate::survey_csv::WriteOptions {
+                expectations: true,
+                competitors: true,
+            },
+        )
+        .unwrap();
+        let expected = careful(&bytes, None).unwrap();
+        assert!(
+            expected
+                .all
+                .segments
+                .values()
+                .any(|s| s.competitors.is_some() && s.expectations.is_some())
+        );
+        for chunks in [1, 3] {
+            let got = fast(&bytes, chunks, None).unwrap();
+            for (seg, s) in &expected.all.segments {
+                assert_eq!(got.all.segments[seg].competitors, s.competitors, "{seg}");
+                assert_eq!(got.all.segments[seg].expectations, s.expectations, "{seg}");
+            }
+        }
+        // A bad competitor cell: named by the careful parser, the fast one steps aside.
+        let text = "respondent,hall,date,segment,sat.queue,comp.queue\n\
+                    r1,h1,2024-01-01,gold,7,8\n\
+                    r2,h1,2024-01-02,gold,6,11\n";
+        assert!(fast(text.as_bytes(), 1, None).is_none());
+        assert_eq!(
+            careful(text.as_bytes(), None).unwrap_err(),
+            ["row 3, column comp.queue: 11 is outside 1–10"]
+        );
     }
 
     #[test]

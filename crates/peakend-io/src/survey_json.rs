@@ -37,6 +37,10 @@ pub struct RatingForm {
     /// The optional expectation item, 1–10; absent = not asked.
     #[serde(default)]
     pub expectation: Option<f64>,
+    /// The optional competitor rating (satisfaction with a competitor's service at
+    /// this moment), 1–10; absent = not asked.
+    #[serde(default)]
+    pub competitor: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +179,7 @@ impl ResponseForm {
                 importance: rate("importance", form.importance),
                 satisfaction: rate("satisfaction", form.satisfaction),
                 expectation: rate("expectation", form.expectation),
+                competitor: rate("competitor", form.competitor),
             };
         }
         let mut needs = Vec::new();

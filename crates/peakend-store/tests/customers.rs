@@ -192,6 +192,7 @@ fn answer(j: &Journey, respondent: &str, hall: &str, day: &str, rated: &[(&str, 
             importance: None,
             satisfaction: None,
             expectation: None,
+            competitor: None,
         };
         j.moments().len()
     ];

@@ -122,6 +122,7 @@ fn answer(journey: &Journey, respondent: &str, hall: &str, a: &Answer) -> Respon
             importance: None,
             satisfaction: None,
             expectation: None,
+            competitor: None,
         };
         journey.moments().len()
     ];

@@ -400,16 +400,19 @@ fn survey_response(
         importance: Some(8.5),
         satisfaction: Some(sat),
         expectation: Some(9.0),
+        competitor: None,
     };
     ratings[3] = Rating {
         importance: None,
-        satisfaction: None,
+        satisfaction: Some(8.0),
         expectation: Some(7.5),
+        competitor: Some(6.5),
     };
     ratings[15] = Rating {
         importance: None,
         satisfaction: Some(9.0),
         expectation: None,
+        competitor: None,
     };
     peakend_core::survey::Response {
         respondent: respondent.into(),

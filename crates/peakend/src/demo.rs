@@ -293,13 +293,17 @@ pub async fn load(store: &SqlStore) -> anyhow::Result<()> {
         .is_empty()
     {
         let halls: Vec<_> = tree.nodes().iter().filter_map(|n| n.hall_id()).collect();
-        // With the gap model's expectation items, so the analysis page shows gap 5.
+        // With the gap model's expectation items and competitor ratings, so the
+        // analysis page shows gap 5 and the house of quality its competitive column.
         let rows: Vec<_> = synth::responses_with(
             &journey,
             &halls,
             SURVEY_PER_HALL * halls.len(),
             SURVEY_SEED,
-            synth::SynthOptions { expectations: true },
+            synth::SynthOptions {
+                expectations: true,
+                competitors: true,
+            },
         )
         .collect();
         store

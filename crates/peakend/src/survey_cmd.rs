@@ -14,6 +14,9 @@ pub enum SurveyCmd {
         /// With the gap model's expectation columns (`exp.<moment>`)
         #[arg(long)]
         expectations: bool,
+        /// With the competitive assessment's columns (`comp.<moment>`)
+        #[arg(long)]
+        competitors: bool,
     },
     /// Print a questionnaire (HTML, ready to print) for a journey
     Questionnaire {
@@ -37,6 +40,9 @@ pub enum SurveyCmd {
         /// (`exp.<moment>` columns)
         #[arg(long)]
         expectations: bool,
+        /// Let about a third rate a competitor's service too (`comp.<moment>`)
+        #[arg(long)]
+        competitors: bool,
     },
     /// Store the responses of a survey file in one transaction (all or nothing)
     Import {
@@ -140,10 +146,14 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
         SurveyCmd::Template {
             journey,
             expectations,
+            competitors,
         } => {
             let store = crate::init(db).await?;
             let j = crate::journey(&store, &journey).await?;
-            let options = survey_csv::WriteOptions { expectations };
+            let options = survey_csv::WriteOptions {
+                expectations,
+                competitors,
+            };
             outln!("{}", survey_csv::header_with(&j, options).join(","));
         }
         SurveyCmd::Questionnaire { journey, lang } => {
@@ -157,6 +167,7 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
             seed,
             output,
             expectations,
+            competitors,
         } => {
             let store = crate::init(db).await?;
             let j = crate::journey(&store, &journey).await?;
@@ -176,9 +187,15 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                 &halls,
                 rows,
                 seed,
-                peakend_core::synth::SynthOptions { expectations },
+                peakend_core::synth::SynthOptions {
+                    expectations,
+                    competitors,
+                },
             );
-            let options = survey_csv::WriteOptions { expectations };
+            let options = survey_csv::WriteOptions {
+                expectations,
+                competitors,
+            };
             match output {
                 Some(path) => {
                     let file = std::fs::File::create(&path)

@@ -53,6 +53,11 @@ pub struct SegmentStats {
     /// JSON) are written exactly as before. Absent from cells stored before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectations: Option<Box<ExpectationStats>>,
+    /// The competitive assessment's items, paired the same way (`expectation` holds
+    /// the competitor's satisfaction, `perception` ours, `gap` theirs − ours);
+    /// allocated at the first respondent who gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competitors: Option<Box<ExpectationStats>>,
 }
 
 /// Per moment, the expectation items and the satisfaction *of the same respondents*:
@@ -84,10 +89,14 @@ impl ExpectationStats {
         }
     }
 
-    fn push(&mut self, ratings: &[crate::survey::Rating]) {
+    fn push(
+        &mut self,
+        ratings: &[crate::survey::Rating],
+        item: fn(&crate::survey::Rating) -> Option<f64>,
+    ) {
         self.respondents += 1;
         for (j, r) in ratings.iter().enumerate().take(self.expectation.len()) {
-            match (r.expectation, r.satisfaction) {
+            match (item(r), r.satisfaction) {
                 (Some(e), Some(s)) => {
                     self.expectation[j].push(e);
                     self.perception[j].push(s);
@@ -140,6 +149,7 @@ impl SegmentStats {
             peak_end: PairStats::default(),
             average: PairStats::default(),
             expectations: None,
+            competitors: None,
         }
     }
 
@@ -151,14 +161,18 @@ impl SegmentStats {
         self.respondents += 1;
         let ratings = r.ratings.iter().zip(&mut self.importance);
         // Whether any expectation item was given, or-ed in without a branch per moment.
-        let mut expected = false;
+        let (mut expected, mut compared) = (false, false);
         for ((rating, imp), sat) in ratings.zip(&mut self.satisfaction) {
             imp.push_present(rating.importance);
             sat.push_present(rating.satisfaction);
             expected |= rating.expectation.is_some();
+            compared |= rating.competitor.is_some();
         }
         if expected {
             self.push_expectations(r.ratings);
+        }
+        if compared {
+            self.push_competitors(r.ratings);
         }
         match r.needs {
             NeedsView::Listed(needs) => {
@@ -212,7 +226,16 @@ impl SegmentStats {
         let k = self.satisfaction.len();
         self.expectations
             .get_or_insert_with(|| Box::new(ExpectationStats::new(k)))
-            .push(ratings);
+            .push(ratings, |r| r.expectation);
+    }
+
+    /// Out of line for the same reason.
+    #[inline(never)]
+    fn push_competitors(&mut self, ratings: &[crate::survey::Rating]) {
+        let k = self.satisfaction.len();
+        self.competitors
+            .get_or_insert_with(|| Box::new(ExpectationStats::new(k)))
+            .push(ratings, |r| r.competitor);
     }
 
     pub fn merge(&mut self, o: &SegmentStats) {
@@ -236,10 +259,15 @@ impl SegmentStats {
         self.peak_end.merge(&o.peak_end);
         self.average.merge(&o.average);
         // None is the identity, so merging stays associative and commutative.
-        if let Some(theirs) = &o.expectations {
-            match &mut self.expectations {
-                Some(mine) => mine.merge(theirs),
-                None => self.expectations = Some(theirs.clone()),
+        for (mine, theirs) in [
+            (&mut self.expectations, &o.expectations),
+            (&mut self.competitors, &o.competitors),
+        ] {
+            if let Some(theirs) = theirs {
+                match mine {
+                    Some(mine) => mine.merge(theirs),
+                    None => *mine = Some(theirs.clone()),
+                }
             }
         }
     }
@@ -390,6 +418,10 @@ pub struct Analysis {
     /// absent when no respondent gave an expectation item with a satisfaction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gaps: Option<super::gaps::Gaps>,
+    /// The competitive assessment per moment (our satisfaction and a competitor's, of
+    /// the same respondents); absent when nobody rated a competitor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub competitive: Option<Vec<super::gaps::CompetitiveMoment>>,
     /// The same analysis per group, with `--by`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupAnalysis>,
@@ -607,6 +639,7 @@ pub fn analyze(
         },
         dimensions: dimensions_of(journey, &moments),
         gaps: super::gaps::gaps_of(journey, &segs, &moments),
+        competitive: super::gaps::competitive_of(journey, &segs),
         moments,
         indices,
         groups: Vec::new(),
@@ -727,6 +760,7 @@ mod tests {
                     importance: Some(imp[j]),
                     satisfaction: Some(sat[j]),
                     expectation: None,
+                    competitor: None,
                 })
                 .collect(),
             needs: needs

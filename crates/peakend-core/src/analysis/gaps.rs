@@ -121,6 +121,47 @@ pub(crate) fn gaps_of(
     })
 }
 
+/// A moment's competitive assessment: the segment-weighted satisfaction with our
+/// service and with a competitor's, of the respondents who rated both.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompetitiveMoment {
+    pub moment: MomentKey,
+    pub ours: f64,
+    pub competitor: f64,
+    pub n: u64,
+}
+
+/// The competitive assessment of merged statistics, `None` when nobody rated a
+/// competitor together with our satisfaction of the same moment.
+pub(crate) fn competitive_of(
+    journey: &Journey,
+    segs: &[(f64, &SegmentStats)],
+) -> Option<Vec<CompetitiveMoment>> {
+    let with: Vec<(f64, &super::engine::ExpectationStats)> = segs
+        .iter()
+        .filter_map(|(w, s)| s.competitors.as_deref().map(|c| (*w, c)))
+        .collect();
+    let by = |f: &dyn Fn(&super::engine::ExpectationStats) -> RunningStats| {
+        stratified_mean(&with.iter().map(|(w, c)| (*w, f(c))).collect::<Vec<_>>())
+    };
+    let out: Vec<CompetitiveMoment> = journey
+        .moments()
+        .iter()
+        .enumerate()
+        .filter_map(|(j, m)| {
+            let theirs = by(&|x| x.expectation[j])?;
+            let ours = by(&|x| x.perception[j])?;
+            Some(CompetitiveMoment {
+                moment: m.key.clone(),
+                ours: ours.mean,
+                competitor: theirs.mean,
+                n: ours.n,
+            })
+        })
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
 /// One manager's estimate of how important customers find a moment, 1–10 (the scale
 /// of the survey's importance question).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -444,6 +485,7 @@ mod tests {
                     importance: Some(i),
                     satisfaction: s,
                     expectation: e,
+                    competitor: None,
                 })
                 .collect(),
             needs: Vec::new(),
@@ -462,8 +504,14 @@ mod tests {
     /// | r3         | basic   | 8, 7, e 7  | 10, 6, e 9  | 8, —, e 8  |
     /// | r4         | basic   | 8, 5, —    | 8, 8, —     | 6, 7, —    |
     fn four() -> SurveyStats {
+        let mut s = SurveyStats::new(&journey());
+        four_rows().iter().for_each(|r| s.push(r));
+        s
+    }
+
+    fn four_rows() -> [Response; 4] {
         let some = Some;
-        let rows = [
+        [
             response(
                 1,
                 "gold",
@@ -500,14 +548,43 @@ mod tests {
                     (6., some(7.), None),
                 ],
             ),
-        ];
-        let mut s = SurveyStats::new(&journey());
-        rows.iter().for_each(|r| s.push(r));
-        s
+        ]
     }
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+
+    /// The same answers with the expectation items asked as competitor ratings
+    /// instead: the competitive assessment pairs them with our satisfaction exactly as
+    /// gap 5 does, so its figures are gap 5's by hand (competitor = E, ours = P).
+    #[test]
+    fn the_competitive_assessment_pairs_like_gap_five() {
+        let j = journey();
+        let mut s = SurveyStats::new(&j);
+        for r in four_rows() {
+            let mut r = r;
+            for x in &mut r.ratings {
+                x.competitor = x.expectation.take();
+            }
+            s.push(&r);
+        }
+        let w = BTreeMap::from([("gold".to_string(), 1.0), ("basic".to_string(), 3.0)]);
+        let a = analyze(&j, &s, Some(&w), PeakRule::default()).unwrap();
+        assert!(a.gaps.is_none(), "no expectation items now");
+        let c = a.competitive.as_ref().expect("competitors were rated");
+        let keys: Vec<&str> = c.iter().map(|m| m.moment.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        close(c[0].competitor, 7.375);
+        close(c[0].ours, 7.0);
+        assert_eq!(c[0].n, 3);
+        close(c[1].competitor, 8.75);
+        close(c[1].ours, 6.25);
+        close(c[2].competitor, 9.0);
+        close(c[2].ours, 8.0);
+        // Nobody rated a competitor: no section.
+        let plain = analyze(&j, &four(), Some(&w), PeakRule::default()).unwrap();
+        assert!(plain.competitive.is_none());
     }
 
     /// Weights gold 1 : basic 3, i.e. 0.25 and 0.75. By hand:

@@ -19,7 +19,9 @@ pub use engine::{
     Analysis, AnalysisError, ExpectationStats, GroupAnalysis, GroupBy, GroupedStats, MomentResult,
     SegmentStats, SurveyStats, analyze,
 };
-pub use gaps::{EstimateBatch, Gap1Report, GapMoment, Gaps, ImportanceEstimate, gap1_of};
+pub use gaps::{
+    CompetitiveMoment, EstimateBatch, Gap1Report, GapMoment, Gaps, ImportanceEstimate, gap1_of,
+};
 pub use indices::{Quadrant, index_0_100, nps, quadrant, sample_size_for, satisfied_share};
 pub use stats::{PairStats, PairTable, RunningStats, Stratified, stratified_mean};
 pub use summary::{SummaryAnalysis, SummaryRow, analyze_summary};

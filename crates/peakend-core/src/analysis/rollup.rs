@@ -55,6 +55,7 @@ pub fn fits(stats: &SegmentStats, layout: &[usize]) -> bool {
         && stats.needs.iter().map(Vec::len).eq(layout.iter().copied())
         && stats.pairs.has_vars(k + 1)
         && stats.expectations.as_ref().is_none_or(|e| e.has_moments(k))
+        && stats.competitors.as_ref().is_none_or(|e| e.has_moments(k))
 }
 
 /// The purpose of a purpose cell whose responses name none.

@@ -4,7 +4,14 @@
 use super::*;
 
 /// A stored rating: (response, moment, importance, satisfaction).
-type RatingRow = (i64, String, Option<f64>, Option<f64>, Option<f64>);
+type RatingRow = (
+    i64,
+    String,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
 /// A stored need rating: (response, moment, need, importance).
 type NeedRow = (i64, String, String, f64);
 
@@ -126,8 +133,8 @@ pub(super) async fn import_responses_answering(
             for r in chunk {
                 let id = id_of(r)?;
                 for (m, rating) in journey.moments().iter().zip(&r.ratings) {
-                    if rating.importance.is_some() || rating.satisfaction.is_some() || rating.expectation.is_some() {
-                        ratings.push((r.hall.as_str(), id, m.key.as_str(), rating.importance, rating.satisfaction, rating.expectation));
+                    if rating.importance.is_some() || rating.satisfaction.is_some() || rating.expectation.is_some() || rating.competitor.is_some() {
+                        ratings.push((r.hall.as_str(), id, m.key.as_str(), *rating));
                     }
                 }
                 for n in &r.needs {
@@ -137,13 +144,13 @@ pub(super) async fn import_responses_answering(
             }
             for rows in ratings.chunks(1000) {
                 let sql = format!(
-                    "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction, expectation)
+                    "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction, expectation, competitor)
                      VALUES {}",
-                    value_marks(postgres, rows.len(), 7)
+                    value_marks(postgres, rows.len(), 8)
                 );
                 let mut q = sqlx::query(&sql);
-                for (hall, id, moment, importance, satisfaction, expectation) in rows {
-                    q = q.bind(*hall).bind(*id).bind(key).bind(*moment).bind(*importance).bind(*satisfaction).bind(*expectation);
+                for (hall, id, moment, r) in rows {
+                    q = q.bind(*hall).bind(*id).bind(key).bind(*moment).bind(r.importance).bind(r.satisfaction).bind(r.expectation).bind(r.competitor);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -490,7 +497,7 @@ pub(super) async fn responses(
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
         let ratings = sqlx::query_as(&format!(
-            "SELECT r.response_id, r.moment_key, r.importance, r.satisfaction, r.expectation FROM response_rating r
+            "SELECT r.response_id, r.moment_key, r.importance, r.satisfaction, r.expectation, r.competitor FROM response_rating r
              JOIN survey_response s ON s.hall_id = r.hall_id AND s.id = r.response_id WHERE {WHERE}"
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
@@ -536,12 +543,13 @@ pub(super) async fn responses(
             customer,
         });
     }
-    for (id, moment, importance, satisfaction, expectation) in ratings {
+    for (id, moment, importance, satisfaction, expectation, competitor) in ratings {
         if let (Some(&i), Some(&j)) = (index.get(&id), moment_at.get(moment.as_str())) {
             out[i].ratings[j] = Rating {
                 importance,
                 satisfaction,
                 expectation,
+                competitor,
             };
         }
     }
