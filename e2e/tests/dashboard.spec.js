@@ -202,3 +202,23 @@ test('a hall manager reads compliance and the hall\'s 5-step plan', async ({ pag
   await expect(page.locator('#calendar tr')).toHaveCount(15);
   await shot(page, '22-plan');
 });
+
+test('the house of quality in three stages and the gap model on the analysis page', async ({ page }) => {
+  await signIn(page, 'director');
+  await page.goto('/journeys/service-hall/qfd?stage=2');
+  await expect(page.locator('#house svg')).toHaveCount(1);
+  // Stage 2 of the built-in journey: its 15 process elements ranked.
+  await expect(page.locator('#importance tr[data-column]')).toHaveCount(15);
+  // The study's journey is read-only; a region's journey is where a director edits.
+  await expect(page.locator('#qfd-readonly')).toBeVisible();
+  await shot(page, '23-qfd-stage2');
+  const svg = await page.request.get(await page.locator('#svg-link').getAttribute('href'));
+  expect(svg.headers()['content-type']).toContain('image/svg+xml');
+  await page.goto('/journeys/service-hall/qfd');
+  await expect(page.locator('#importance tr[data-column]')).toHaveCount(16);
+  // The demo's survey carries expectation items and its managers' estimates.
+  await page.goto('/analysis');
+  await expect(page.locator('#gap5 tr')).not.toHaveCount(1);
+  await expect(page.locator('#gap1 tr')).not.toHaveCount(1);
+  await shot(page, '24-gap-model');
+});
