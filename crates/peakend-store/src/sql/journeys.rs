@@ -39,8 +39,18 @@ pub(super) async fn journey(store: &SqlStore, key: &JourneyKey) -> Result<Option
     for mut j in chain {
         j.inherit_checks(&effective);
         // A region's house of quality is its own edits over its parent's (stored
-        // unmerged, so a later edit of the parent reaches it).
-        j.inherit_qfd(&effective)?;
+        // unmerged, so a later edit of the parent reaches it). Edits that no longer fit
+        // (a built-in journey upgraded under them) must not stop the halls: the
+        // parent's house stands until the region's is fixed.
+        let mut merged = j.clone();
+        match merged.inherit_qfd(&effective) {
+            Ok(()) => j = merged,
+            Err(e) => {
+                tracing::warn!(journey = %j.key(), "its house of quality no longer fits its parent's, which stands: {e}");
+                j.set_qfd(peakend_core::qfd::QfdSection::default())?;
+                j.inherit_qfd(&effective)?;
+            }
+        }
         effective = j;
     }
     Ok(Some(effective).filter(|j| j.key() == key))
