@@ -25,6 +25,7 @@ pub mod org;
 pub mod peak;
 pub mod qfd;
 pub mod short_form;
+pub mod strategy;
 pub mod survey;
 pub mod synth;
 pub mod text;

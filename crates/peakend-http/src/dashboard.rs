@@ -396,6 +396,8 @@ struct AnalysisPage {
     lang: Lang,
     nav: Nav,
     node_name: String,
+    /// The node's id, for the link to its strategy page.
+    node: String,
     journey: String,
     from: String,
     to: String,
@@ -729,6 +731,7 @@ async fn analysis_page(
         case_moments,
         nav: Nav::of(&viewer, &tree, &lang, &uri),
         node_name,
+        node: node.to_string(),
         journey: journey.key().to_string(),
         from: fmt(p.from),
         to: fmt(p.to),

@@ -34,6 +34,7 @@ mod qfd;
 mod redirect;
 mod responses;
 mod shape;
+mod strategy;
 mod survey_form;
 mod view;
 
@@ -177,6 +178,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router(&limits))
         .merge(analysis::router())
         .merge(qfd::router())
+        .merge(strategy::router())
         .merge(journeys::router())
         .merge(kpi::router())
         .merge(org::router())

@@ -66,6 +66,7 @@ const PAGES: &[&str] = &[
     "/?node={node}",
     "/analysis?node={node}",
     "/halls/{hall}/board",
+    "/strategy/service-hall?org={node}",
 ];
 const APIS: &[&str] = &[
     "/api/v1/halls/{hall}/queue",
@@ -74,6 +75,7 @@ const APIS: &[&str] = &[
     "/api/v1/kpi?org={node}&from=2026-08-01&to=2026-08-01",
     "/api/v1/analysis?journey=service-hall&org={node}",
     "/api/v1/qfd/service-hall?org={node}",
+    "/api/v1/strategy/service-hall?org={node}",
 ];
 
 peakend_testkit::on_both_backends!(anonymous_callers_are_sent_to_sign_in, |url| {

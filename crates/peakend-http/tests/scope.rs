@@ -115,6 +115,14 @@ fn routes() -> Vec<Route> {
         get("/api/v1/customers?org={n}&from=2026-08-07&to=2026-08-07"),
         get("/api/v1/analysis?org={n}&journey=service-hall"),
         get("/api/v1/org/{n}/journey"),
+        get("/api/v1/strategy/service-hall?org={n}"),
+        get("/api/v1/strategy/service-hall/export?org={n}&format=csv"),
+        get("/strategy/service-hall?org={n}"),
+        Route {
+            method: Method::PUT,
+            path: "/api/v1/strategy/service-hall?org={n}",
+            body: Json(r#"{"theme":"efficiency"}"#),
+        },
         Route {
             method: Method::PUT,
             path: "/api/v1/org/{n}/journey",

@@ -21,6 +21,7 @@ mod programme;
 mod sql;
 mod sqlite_writer;
 mod store;
+mod strategy;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -57,6 +58,7 @@ pub use operations::*;
 pub use programme::*;
 pub use sql::SqlStore;
 pub use store::*;
+pub use strategy::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -50,7 +50,13 @@ pub enum Origin {
 /// Everything stored; service cases have their own part, [`CaseStore`].
 #[async_trait]
 pub trait Store:
-    CaseStore + AuditStore + crate::InvitationStore + crate::CustomerStore + Send + Sync
+    CaseStore
+    + AuditStore
+    + crate::InvitationStore
+    + crate::CustomerStore
+    + crate::StrategyStore
+    + Send
+    + Sync
 {
     fn backend(&self) -> Backend;
 

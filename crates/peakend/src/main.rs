@@ -36,6 +36,7 @@ mod programme_cmd;
 mod qfd_cmd;
 mod simulate_cmd;
 mod staffing_cmd;
+mod strategy_cmd;
 mod survey_cmd;
 mod table;
 mod user_cmd;
@@ -116,6 +117,9 @@ enum Command {
     /// A journey's house of quality (QFD): stage 1, customer needs × service
     /// encounters, weighed by the survey's need elements
     Qfd(qfd_cmd::QfdArgs),
+    /// The strategy page (体验战略): dimensions ranked by importance share × gap ×
+    /// feasibility, and the stored theme, sub-themes and initiatives (`--set FILE.json`)
+    Strategy(strategy_cmd::StrategyArgs),
     /// A hall's busy-hour forecast for the coming week (一周忙闲预报) and last week's error
     BusyHours(busy_cmd::BusyArgs),
     /// A realistic simulated day of device events (NDJSON) for the first N halls
@@ -387,6 +391,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kpi(args) => kpi_cmd::run(&cli.db, args).await,
         Command::Customers(args) => customers_cmd::run(&cli.db, args).await,
         Command::Qfd(args) => qfd_cmd::run(&cli.db, args).await,
+        Command::Strategy(args) => strategy_cmd::run(&cli.db, args).await,
         Command::BusyHours(args) => busy_cmd::run(&cli.db, args).await,
         Command::Token(cmd) => events_cmd::token(&cli.db, cmd).await,
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,

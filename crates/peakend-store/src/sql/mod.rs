@@ -232,6 +232,7 @@ mod events;
 mod invitations;
 mod journeys;
 mod org;
+mod strategy;
 pub(crate) mod surveys;
 
 #[derive(Debug, Clone)]
