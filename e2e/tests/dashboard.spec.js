@@ -222,3 +222,22 @@ test('the house of quality in three stages and the gap model on the analysis pag
   await expect(page.locator('#gap1 tr')).not.toHaveCount(1);
   await shot(page, '24-gap-model');
 });
+
+test('a director sets the strategy: a theme, an initiative with its owner, saved and shown', async ({ page }) => {
+  await signIn(page, 'director');
+  await page.goto('/strategy/service-hall');
+  // The eleven dimensions, ranked or listed with the reason they are not.
+  await expect(page.locator('#ranking tr[data-dimension]')).toHaveCount(11);
+  await page.selectOption('#theme', 'efficiency');
+  await page.locator('select[name=feasibility][data-dimension=efficiency]').selectOption('4');
+  await page.click('#add-initiative');
+  const row = page.locator('#initiatives tr.initiative').last();
+  await row.locator('input[name=title]').fill('高峰预处理：排队超过3人即分流');
+  await row.locator('input[name=owner]').fill('hall_manager');
+  await page.click('#strategy button[type=submit]');
+  await expect(page.locator('#initiatives input[name=title]').last()).toHaveValue('高峰预处理：排队超过3人即分流');
+  await expect(page.locator('#ranking tr.theme')).toHaveCount(1);
+  await shot(page, '25-strategy');
+  const csv = await page.request.get(await page.locator('#csv-link').getAttribute('href'));
+  expect(await csv.text()).toContain('高峰预处理');
+});
