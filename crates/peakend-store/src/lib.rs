@@ -18,6 +18,7 @@ mod ingest;
 mod invitations;
 mod operations;
 mod programme;
+mod sales;
 mod sql;
 mod sqlite_writer;
 mod store;
@@ -55,6 +56,7 @@ pub use error::{ErrorKind, StoreError};
 pub use invitations::*;
 pub use operations::*;
 pub use programme::*;
+pub use sales::*;
 pub use sql::SqlStore;
 pub use store::*;
 
