@@ -162,6 +162,11 @@ async fn board(
             label: lang.t("关怀提醒", "Care alerts").into(),
             value: k.care_alerts.to_string(),
         },
+        // Sales beside service (issue 23): the sales booked on today's tickets.
+        KpiCell {
+            label: lang.t("今日销售", "Sales today").into(),
+            value: k.sales.sales.to_string(),
+        },
     ];
     let services: serde_json::Map<String, serde_json::Value> =
         ["payment", "data", "new_line", "phone", "vip", "enquiry"]

@@ -131,6 +131,41 @@ struct RankRow {
     service_level: String,
     abandonment: String,
     care_alerts: String,
+    sales: String,
+    sales_per_served: String,
+    trial_conversion: String,
+}
+
+/// A child node's card: its service and sales over the operations period.
+struct ChildCard {
+    id: String,
+    name: String,
+    service_level: String,
+    sales: String,
+    sales_per_served: String,
+    trial_conversion: String,
+}
+
+/// A sales line of the node over the operations period (issue 23).
+struct SalesLineRow {
+    key: &'static str,
+    label: String,
+    sales: u64,
+    amount: String,
+    /// The visits of the line's purposes converted, `converted/visits (rate)`.
+    conversion: String,
+}
+
+/// The sales lines as the hall says them, Chinese first.
+fn line_label(lang: &Lang, c: peakend_core::ops::sales::SaleCategory) -> &'static str {
+    use peakend_core::ops::sales::SaleCategory;
+    match c {
+        SaleCategory::NewCustomer => lang.t("新入网", "New customers"),
+        SaleCategory::Data => lang.t("流量业务", "Data"),
+        SaleCategory::Phone => lang.t("终端销售", "Phones"),
+        SaleCategory::Group => lang.t("集团业务", "Group accounts"),
+        SaleCategory::Other => lang.t("其他", "Other"),
+    }
 }
 
 struct RankChoice {
@@ -148,7 +183,8 @@ struct OverviewPage {
     node_name: String,
     level: String,
     crumbs: Vec<Crumb>,
-    children: Vec<Crumb>,
+    children: Vec<ChildCard>,
+    sales_lines: Vec<SalesLineRow>,
     from: String,
     to: String,
     ops_period: String,
@@ -240,7 +276,54 @@ async fn overview(
             label: lang.t("未处理关怀提醒", "Open care alerts").into(),
             value: care.values().sum::<usize>().to_string(),
         },
+        // Sales beside service, as the study's hall KPIs show them (issue 23).
+        Figure {
+            key: "sales",
+            label: if p.from.is_none() && p.to.is_none() {
+                lang.t("今日销售", "Sales today")
+            } else {
+                lang.t("销售笔数", "Sales")
+            }
+            .into(),
+            value: ops.total.sales.sales.to_string(),
+        },
+        Figure {
+            key: "sales_per_served",
+            label: lang
+                .t("人均销售（每位已服务客户）", "Sales per served customer")
+                .into(),
+            value: num(ops.total.sales.sales_per_served, 2),
+        },
+        Figure {
+            key: "trial_conversion",
+            label: lang.t("体验转化率", "Trial conversion").into(),
+            value: pct(ops.total.sales.trial_conversion),
+        },
     ];
+    let sales_lines = ops
+        .total
+        .sales
+        .lines
+        .iter()
+        .map(|l| {
+            let conv = ops
+                .total
+                .sales
+                .conversions
+                .iter()
+                .find(|c| c.category == l.category && c.visits > 0);
+            SalesLineRow {
+                key: l.category.as_str(),
+                label: line_label(&lang, l.category).into(),
+                sales: l.sales,
+                amount: format!("{:.2}", l.amount),
+                conversion: conv.map_or_else(
+                    || "–".into(),
+                    |c| format!("{}/{} ({})", c.converted, c.visits, pct(c.rate)),
+                ),
+            }
+        })
+        .collect();
     let rank = f.rank.as_deref().unwrap_or("nps");
     let groups: BTreeMap<&str, &Analysis> = by_hall
         .as_ref()
@@ -265,6 +348,7 @@ async fn overview(
                 // Lower is better: rank by the negative.
                 "abandonment" => k.and_then(|k| k.abandonment_rate).map(|x| -x),
                 "care_alerts" => care.get(h.as_str()).map(|&n| n as f64),
+                "sales_per_served" => k.and_then(|k| k.sales.sales_per_served),
                 _ => a.and_then(|a| a.indices.nps),
             };
             let node = tree.get(&OrgNodeId::parse(h.as_str()).expect("hall ids are node ids"));
@@ -295,6 +379,9 @@ async fn overview(
                     service_level: pct(k.and_then(|k| k.service_level)),
                     abandonment: pct(k.and_then(|k| k.abandonment_rate)),
                     care_alerts: care.get(h.as_str()).copied().unwrap_or(0).to_string(),
+                    sales: k.map_or(0, |k| k.sales.sales).to_string(),
+                    sales_per_served: num(k.and_then(|k| k.sales.sales_per_served), 2),
+                    trial_conversion: pct(k.and_then(|k| k.sales.trial_conversion)),
                 },
             )
         })
@@ -316,6 +403,7 @@ async fn overview(
             "Abandonment (lowest first)",
         ),
         ("care_alerts", "未处理关怀提醒", "Open care alerts"),
+        ("sales_per_served", "人均销售", "Sales per served customer"),
     ]
     .into_iter()
     .map(|(key, zh, en)| RankChoice {
@@ -335,11 +423,25 @@ async fn overview(
             name: n.name.clone(),
         })
         .collect();
+    // Each child's halls added up from the same day sums: no second read.
     let children = tree
         .children(&node)
-        .map(|n| Crumb {
-            id: n.id.to_string(),
-            name: n.name.clone(),
+        .map(|n| {
+            let mut sums = peakend_core::ops::ticket::KpiSums::default();
+            for h in tree.halls_under(&n.id).iter().filter_map(|h| h.hall_id()) {
+                if let Some(s) = ops.hall_sums.get(&h) {
+                    sums.merge(s);
+                }
+            }
+            let k = sums.kpis();
+            ChildCard {
+                id: n.id.to_string(),
+                name: n.name.clone(),
+                service_level: pct(k.service_level),
+                sales: k.sales.sales.to_string(),
+                sales_per_served: num(k.sales.sales_per_served, 2),
+                trial_conversion: pct(k.sales.trial_conversion),
+            }
         })
         .collect();
     let journeys = state
@@ -362,6 +464,7 @@ async fn overview(
         },
         crumbs,
         children,
+        sales_lines,
         from: fmt(p.from),
         to: fmt(p.to),
         ops_period: if ops_from == ops_to {

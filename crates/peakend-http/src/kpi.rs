@@ -24,6 +24,9 @@ struct KpiParams {
     bucket: Option<String>,
     /// The report's UTC offset; default: the node's time zone.
     tz: Option<String>,
+    /// `1`/`true`: add `peaks_vs_sales`, the node's halls' peak satisfaction ranked
+    /// against their sales.
+    peaks_vs_sales: Option<String>,
 }
 
 async fn kpi(
@@ -53,7 +56,17 @@ async fn kpi(
         q.tz.as_deref()
             .map_or(Ok(zone.offset_on(from)), parse_offset)
             .map_err(|e| bad("tz", e))?;
-    let report = peakend_store::stored_kpis(
+    let peaks = match q.peaks_vs_sales.as_deref().map(str::trim) {
+        None | Some("" | "0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(other) => {
+            return Err(bad(
+                "peaks_vs_sales",
+                format!("`{other}` is not 1, true, 0 or false"),
+            ));
+        }
+    };
+    let mut report = peakend_store::stored_kpis(
         state.store.as_ref(),
         &peakend_store::KpiQuery {
             org: org.as_ref(),
@@ -65,6 +78,18 @@ async fn kpi(
         },
     )
     .await?;
+    if peaks {
+        report.peaks_vs_sales = Some(
+            peakend_store::stored_peaks_vs_sales(
+                state.store.as_ref(),
+                org.as_ref(),
+                from,
+                to,
+                &report,
+            )
+            .await?,
+        );
+    }
     Ok(Json(report))
 }
 

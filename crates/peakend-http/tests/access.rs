@@ -356,6 +356,13 @@ peakend_testkit::on_both_backends!(a_director_drills_down_the_province, |url| {
         "the province with its city below"
     );
     assert!(html.contains("data-hall=\"h1\"") && html.contains("data-hall=\"h2\""));
+    // Sales beside service (issue 23), for the node and its child, even with none sold.
+    assert!(
+        html.contains(r#"<div class="card" data-figure="sales"><div class="n">0</div><div class="muted">今日销售</div>"#)
+            && html.contains(r#"data-child="c""#)
+            && html.contains(r#"<span data-figure="sales">0</span>"#),
+        "{html}"
+    );
     let html = b
         .get(format!("{base}/?node=h2&lang=en"))
         .send()
@@ -365,5 +372,6 @@ peakend_testkit::on_both_backends!(a_director_drills_down_the_province, |url| {
         .await
         .unwrap();
     assert!(html.contains("解放路营业厅") && html.contains("Service level"));
+    assert!(html.contains("Sales today") && html.contains("Sales lines"));
     assert!(!html.contains("data-hall=\"h1\""));
 });

@@ -13,7 +13,8 @@ use peakend_core::case::{NewCase, case_of_event};
 use peakend_core::customer::{EndedContact, abandoned_contact, ended_contact};
 use peakend_core::ops::day::{HallDay, KioskFault, Rules};
 use peakend_core::ops::event::{Event, EventKind};
-use peakend_core::ops::rollup::{LiveRollup, rollup_day};
+use peakend_core::ops::rollup::{DayRollup, LiveRollup, rollup_day};
+use peakend_core::ops::sales::Trial;
 
 use crate::{IngestOutcome, Rejected, Result, StoreError};
 
@@ -86,6 +87,8 @@ pub(crate) trait IngestTx {
     /// Records applied `kiosk_fault` (a new fault) and `kiosk_restored` (the open fault
     /// of that kiosk restored) events, in order.
     async fn record_kiosks(&mut self, hall: &HallId, events: &[&Event]) -> Result<()>;
+    /// A hall-day's stored roll-up as JSON (`None`: no row, or marked for replay).
+    async fn rollup(&mut self, hall: &HallId, day: NaiveDate) -> Result<Option<String>>;
     /// Sets a hall-day's roll-up (`None`: replay that day).
     async fn put_rollup(&mut self, hall: &HallId, day: NaiveDate, json: Option<&str>)
     -> Result<()>;
@@ -332,6 +335,9 @@ pub(crate) async fn apply_batch(
                 let stored = db.payloads(hall, lo, hi).await?;
                 let carried = carried_in(db.kiosk_faults(hall, lo).await?, lo);
                 let mut day = HallDay::with_carry(rules.clone(), &carried);
+                // The data trials the day before left open, so that one ended after
+                // midnight is accepted and counted today (issue 23).
+                day.carry_trials(&open_trials_before(db, hall, lo, rules).await?, lo);
                 day.track_changes();
                 let day = CachedDay {
                     lo,
@@ -522,6 +528,24 @@ async fn held_for(
         .collect())
 }
 
+/// The data trials the hall's day before the one starting at `start` left open, from
+/// that day's roll-up (none when it has no roll-up or is marked for replay). A roll-up
+/// that does not read carries nothing: it must not stop today's events.
+pub(crate) async fn open_trials_before(
+    db: &mut impl IngestTx,
+    hall: &HallId,
+    start: i64,
+    rules: &Rules,
+) -> Result<Vec<Trial>> {
+    let (before, _, _) = rollup_day(start - 1, rules.zone);
+    Ok(db
+        .rollup(hall, before)
+        .await?
+        .and_then(|json| serde_json::from_str::<DayRollup>(&json).ok())
+        .map(|r| r.open_trials)
+        .unwrap_or_default())
+}
+
 /// The faults a day starting at `start` carries in: a fault restored at or after the
 /// start is still open then (its restore is replayed with the day).
 pub(crate) fn carried_in(mut faults: Vec<KioskFault>, start: i64) -> Vec<KioskFault> {
@@ -573,6 +597,9 @@ pub(crate) const RELEASE_ANY: &str = "DELETE FROM event_quarantine WHERE id = AN
 /// The hall's stored events in [$2, $3), to replay a day.
 pub(crate) const SELECT_PAYLOADS: &str =
     "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3";
+/// A hall-day's roll-up, if any.
+pub(crate) const SELECT_ROLLUP: &str =
+    "SELECT rollup FROM ops_rollup WHERE hall_id = $1 AND day = $2";
 /// A hall-day's roll-up (NULL: replay that day).
 pub(crate) const PUT_ROLLUP: &str = "INSERT INTO ops_rollup (hall_id, day, rollup)
      VALUES ($1, $2, $3) ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup";

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::analysis::query_halls;
+use peakend_core::ops::sales::TrialRollup;
 
 /// The rules of hall operations for a hall: the thresholds of the built-in service-hall
 /// journey's standards as stored (a region's own journey per hall comes later), and the
@@ -117,8 +118,41 @@ pub async fn replay_day(
     until: i64,
 ) -> Result<HallDay> {
     let carried = ingest::carried_in(store.kiosk_faults(hall, start).await?, start);
+    let before = peakend_core::ops::rollup::rollup_day(start - 1, rules.zone).0;
+    let open = open_trials_of(store, hall, &rules, before).await?;
     let events = store.hall_events(hall, start, until + 1).await?;
-    Ok(HallDay::replay_with(rules, &carried, &events, until))
+    let mut day = HallDay::with_carry(rules, &carried);
+    day.carry_trials(&open, start);
+    for e in &events {
+        let _ = day.apply(e);
+    }
+    day.advance_to(until);
+    Ok(day)
+}
+
+/// The data trials a hall's day (of its zone) left open: what the next day carries in
+/// (issue 23). From the day's roll-up; a day without one (marked for replay, or no
+/// events) is replayed on its own, which an empty day makes one indexed read. A
+/// roll-up that does not read counts as none.
+async fn open_trials_of(
+    store: &dyn Store,
+    hall: &HallId,
+    rules: &Rules,
+    day: NaiveDate,
+) -> Result<Vec<peakend_core::ops::sales::Trial>> {
+    match store.ops_rollup(hall, day).await {
+        Ok(Some(r)) => return Ok(r.open_trials),
+        Ok(None) | Err(StoreError::Corrupt(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let lo = local_midnight(day, rules.zone.offset_on(day));
+    let next = day.succ_opt().unwrap_or(day);
+    let hi = local_midnight(next, rules.zone.offset_on(next));
+    let events = store.hall_events(hall, lo, hi).await?;
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(HallDay::replay(rules.clone(), &events, hi - 1).open_trials())
 }
 
 fn province_holidays(
@@ -142,7 +176,40 @@ pub async fn replay_hall(
     offset: FixedOffset,
     now_ms: i64,
 ) -> Result<HallTickets> {
+    Ok(
+        replay_hall_days(store, hall, rules, from_ms, to_ms, offset, now_ms)
+            .await?
+            .tickets,
+    )
+}
+
+/// A hall's days replayed by [`replay_hall_days`]: their tickets, and each day's data
+/// trials.
+pub struct ReplayedHall {
+    pub tickets: HallTickets,
+    pub trials: Vec<TrialRollup>,
+}
+
+/// [`replay_hall`] with the days' data trials: each day carries in the trials the day
+/// before left open (the day replayed just before it, or for the first day the stored
+/// roll-up of the day before), so a trial ended after midnight counts on its day.
+pub async fn replay_hall_days(
+    store: &dyn Store,
+    hall: &HallId,
+    rules: &Rules,
+    from_ms: i64,
+    to_ms: i64,
+    offset: FixedOffset,
+    now_ms: i64,
+) -> Result<ReplayedHall> {
     let events = store.hall_events(hall, from_ms, to_ms).await?;
+    let first = DateTime::from_timestamp_millis(from_ms)
+        .map(|t| t.with_timezone(&offset).date_naive())
+        .and_then(|d| d.pred_opt());
+    let mut open = match first {
+        Some(before) => open_trials_of(store, hall, rules, before).await?,
+        None => Vec::new(),
+    };
     let (hall, rules) = (hall.to_string(), rules.clone());
     let replay = move || {
         let mut days: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
@@ -151,14 +218,35 @@ pub async fn replay_hall(
                 .or_default()
                 .push(e);
         }
-        let mut out = HallTickets {
-            hall,
-            tickets: Vec::new(),
+        let mut out = ReplayedHall {
+            tickets: HallTickets {
+                hall,
+                tickets: Vec::new(),
+            },
+            trials: Vec::new(),
         };
+        let mut previous = first;
         for (date, events) in days {
+            // Only the day just before hands its open trials on.
+            if previous != date.pred_opt() {
+                open.clear();
+            }
+            let start = local_midnight(date, offset);
             let end = local_midnight(date.succ_opt().unwrap_or(date), offset);
-            let day = HallDay::replay(rules.clone(), &events, end.min(now_ms) - 1);
-            out.tickets.extend(day.tickets().cloned());
+            let mut day = HallDay::new(rules.clone());
+            day.carry_trials(&open, start);
+            for e in &events {
+                let _ = day.apply(e);
+            }
+            day.advance_to(end.min(now_ms) - 1);
+            out.tickets.tickets.extend(day.tickets().cloned());
+            if day.trials().next().is_some() {
+                out.trials.push(TrialRollup::of(day.trials(), |t| {
+                    day.ticket(t)?.staff.clone()
+                }));
+            }
+            open = day.open_trials();
+            previous = Some(date);
         }
         out
     };
@@ -232,6 +320,18 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
             }
         }
     }
+    // A hall's consecutive days to replay, replayed together: each hands the next its
+    // open data trials without a read.
+    replay.sort();
+    replay.dedup();
+    let mut joined: Vec<(HallId, i64, i64)> = Vec::with_capacity(replay.len());
+    for (hall, lo, hi) in replay {
+        match joined.last_mut() {
+            Some(last) if last.0 == hall && last.2 == lo => last.2 = hi,
+            _ => joined.push((hall, lo, hi)),
+        }
+    }
+    let mut replay = joined;
     let from = local_midnight(q.from, q.offset);
     let to = local_midnight(q.to.succ_opt().unwrap_or(q.to), q.offset);
     replay.extend(other.into_iter().map(|h| (h, from, to)));
@@ -250,15 +350,18 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
         })
         .collect();
     let (offset, now_ms) = (q.offset, q.now_ms);
-    let replayed: Vec<HallTickets> =
+    let replayed: Vec<ReplayedHall> =
         stream::iter(jobs.into_iter().map(|(hall, rules, lo, hi)| async move {
-            replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await
+            replay_hall_days(store, &hall, &rules, lo, hi, offset, now_ms).await
         }))
         .buffered(4)
         .try_collect()
         .await?;
     for h in &replayed {
-        sums.add_tickets(&h.hall, &h.tickets);
+        sums.add_tickets(&h.tickets.hall, &h.tickets.tickets);
+        for t in &h.trials {
+            sums.add_trials(&h.tickets.hall, t);
+        }
     }
     let mut report = sums.report();
     report.calls = calls;
@@ -348,6 +451,8 @@ async fn stored_call_report(
 pub struct DayOps {
     pub total: Kpis,
     pub halls: BTreeMap<HallId, Kpis>,
+    /// The sums behind `halls`, to add up a group of halls (a child node's).
+    pub hall_sums: BTreeMap<HallId, KpiSums>,
     /// Care alerts open now and not acknowledged, per hall with events today.
     pub open_care: BTreeMap<HallId, usize>,
 }
@@ -423,9 +528,12 @@ pub async fn stored_day_ops(
         match rollup {
             Some(r) => {
                 let end = midnight_of(&hall, date.succ_opt().unwrap_or(date));
-                sums.entry(hall)
-                    .or_default()
-                    .merge(&r.sums_at(end.min(now_ms) - 1));
+                let s = sums.entry(hall).or_default();
+                s.merge(&r.sums_at(end.min(now_ms) - 1));
+                // The day's data trials are kept beside the tickets' sums.
+                if let Some(t) = &r.trials {
+                    s.sales.trials.merge(&t.total);
+                }
             }
             None => replay_days.push((hall, date)),
         }
@@ -436,9 +544,12 @@ pub async fn stored_day_ops(
         let offset = zone_of(&hall).offset_on(date);
         let lo = local_midnight(date, offset);
         let hi = local_midnight(date.succ_opt().unwrap_or(date), offset);
-        let day = replay_hall(store, &hall, &rules, lo, hi, offset, now_ms).await?;
+        let day = replay_hall_days(store, &hall, &rules, lo, hi, offset, now_ms).await?;
         let s = sums.entry(hall).or_default();
-        day.tickets.iter().for_each(|t| s.add(t, measure));
+        day.tickets.tickets.iter().for_each(|t| s.add(t, measure));
+        day.trials
+            .iter()
+            .for_each(|t| s.sales.trials.merge(&t.total));
     }
     let acks = if care_now.is_empty() {
         HashSet::new()
@@ -475,7 +586,8 @@ pub async fn stored_day_ops(
     sums.values().for_each(|s| total.merge(s));
     Ok(DayOps {
         total: total.kpis(),
-        halls: sums.into_iter().map(|(h, s)| (h, s.kpis())).collect(),
+        halls: sums.iter().map(|(h, s)| (h.clone(), s.kpis())).collect(),
+        hall_sums: sums,
         open_care,
     })
 }

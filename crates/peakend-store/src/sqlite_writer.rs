@@ -553,6 +553,16 @@ impl IngestTx for Tx<'_> {
         Ok(())
     }
 
+    async fn rollup(&mut self, hall: &HallId, day: NaiveDate) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached(&numbered(ingest::SELECT_ROLLUP))?;
+        Ok(stmt
+            .query_row(params![hall.as_str(), day.to_string()], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
     async fn put_rollup(
         &mut self,
         hall: &HallId,

@@ -167,6 +167,10 @@ pub trait Store:
         to: NaiveDate,
     ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>>;
 
+    /// One hall's operations roll-up of a local day; `None` when the day has none (no
+    /// events) or is marked for replay.
+    async fn ops_rollup(&self, hall: &HallId, day: NaiveDate) -> Result<Option<DayRollup>>;
+
     /// The acknowledged care alerts raised at or after `from_ms`, as (hall, ticket,
     /// raised at).
     async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String, i64)>>;

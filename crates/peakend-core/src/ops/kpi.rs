@@ -66,6 +66,10 @@ pub struct KpiReport {
     /// The calls of the contact centres at or below the node, when it has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<super::call::CallReport>,
+    /// Across the node's halls, how the peak moments' satisfaction ranks with sales
+    /// (issue 23), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peaks_vs_sales: Option<super::sales::PeaksVsSales>,
 }
 
 /// A tier's KPIs: `kpis.target_level` is the share called within `target_s`.
@@ -300,6 +304,7 @@ impl ReportSums {
                 })
                 .collect(),
             calls: None,
+            peaks_vs_sales: None,
         }
     }
 }

@@ -76,6 +76,11 @@ pub struct DayRollup {
     /// The day's data trials (issue 23); absent when the day had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trials: Option<super::sales::TrialRollup>,
+    /// The day's data trials still open (started, not ended) when it was rolled up
+    /// ([`HallDay::open_trials`]): what the next day carries in
+    /// ([`HallDay::carry_trials`]), so that a trial ended after midnight counts there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_trials: Vec<super::sales::Trial>,
 }
 
 /// A day's finished tickets per hour, counter and staff member, and how their announced
@@ -139,6 +144,7 @@ impl DayRollup {
         day.tickets().for_each(|t| live.count(t));
         let calls = super::call::CallRollup::of(day.calls(), day.rules().calls);
         live.trials = trials_of(day);
+        live.open_trials = day.open_trials();
         DayRollup {
             calls,
             ..live.rollup(last_event_ms)
@@ -282,6 +288,7 @@ pub struct LiveRollup {
     /// A centre's calls, from its first call on.
     calls: Option<super::call::LiveCalls>,
     trials: Option<super::sales::TrialRollup>,
+    open_trials: Vec<super::sales::Trial>,
 }
 
 impl LiveRollup {
@@ -300,6 +307,7 @@ impl LiveRollup {
             waiting: BTreeMap::new(),
             calls: None,
             trials: None,
+            open_trials: Vec::new(),
         }
     }
 
@@ -325,6 +333,7 @@ impl LiveRollup {
         }
         // Likewise the trials (tens a day): a trial's credit follows its ticket's server.
         self.trials = trials_of(day);
+        self.open_trials = day.open_trials();
     }
 
     /// Counts a ticket as it is now, in place of how it was counted before.
@@ -462,6 +471,7 @@ impl LiveRollup {
             }),
             calls: self.calls.as_ref().and_then(super::call::LiveCalls::rollup),
             trials: self.trials.clone(),
+            open_trials: self.open_trials.clone(),
         }
     }
 }

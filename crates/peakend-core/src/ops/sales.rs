@@ -324,7 +324,7 @@ pub struct SalesKpis {
 /// accepted and counted there, without its start counted twice. Device order is not
 /// guaranteed: an end that comes before its start is kept (counted as ended on its
 /// day) and completed by the start when it comes, never refused.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
     pub trial: String,
     pub ticket: Option<String>,
@@ -1068,6 +1068,24 @@ mod tests {
             (open[0].trial.as_str(), open[0].staff.as_deref()),
             ("T1", Some("s1"))
         );
+        // The day's roll-up keeps them for the next day, whole and kept up live, and
+        // reads back from its JSON; a roll-up stored before them reads as none open.
+        let rollup = crate::ops::rollup::DayRollup::of(&d1, rules.measure(), None);
+        let json = serde_json::to_string(&rollup).unwrap();
+        let back: crate::ops::rollup::DayRollup = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.open_trials, open);
+        let mut live_day = HallDay::new(rules.clone());
+        live_day.track_changes();
+        let mut live = crate::ops::rollup::LiveRollup::new(rules.measure());
+        for e in &day1 {
+            live_day.apply(e).unwrap();
+            live.update(&mut live_day);
+        }
+        assert_eq!(live.rollup(None).open_trials, open);
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old.as_object_mut().unwrap().remove("open_trials");
+        let old: crate::ops::rollup::DayRollup = serde_json::from_value(old).unwrap();
+        assert!(old.open_trials.is_empty());
 
         // Day 2: T1 ends with a purchase at 00:10, naming yesterday's ticket; s2 serves
         // a visit today.

@@ -189,6 +189,26 @@ pub(super) async fn alert_acks(
     Ok(acks)
 }
 
+pub(super) async fn ops_rollup(
+    store: &SqlStore,
+    hall: &HallId,
+    day: NaiveDate,
+) -> Result<Option<DayRollup>> {
+    let row: Option<(Option<String>,)> = on_pool!(store, pool => {
+        sqlx::query_as(ingest::SELECT_ROLLUP)
+            .bind(hall.as_str()).bind(day.to_string())
+            .fetch_optional(pool)
+            .await?
+    });
+    row.and_then(|(json,)| json)
+        .map(|j| {
+            serde_json::from_str::<DayRollup>(&j).map_err(|e| {
+                StoreError::Corrupt(format!("ops roll-up of hall `{hall}` on {day}: {e}"))
+            })
+        })
+        .transpose()
+}
+
 pub(super) async fn ops_rollups(
     store: &SqlStore,
     from: NaiveDate,
@@ -384,6 +404,15 @@ impl IngestTx for PgIngest<'_, '_> {
         }
         copy.finish().await?;
         Ok(())
+    }
+
+    async fn rollup(&mut self, hall: &HallId, day: NaiveDate) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(ingest::SELECT_ROLLUP)
+            .bind(hall.as_str())
+            .bind(day.to_string())
+            .fetch_optional(&mut **self.tx)
+            .await?;
+        Ok(row.and_then(|(r,)| r))
     }
 
     async fn put_rollup(

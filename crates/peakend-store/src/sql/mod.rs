@@ -784,6 +784,10 @@ impl Store for SqlStore {
         events::ops_rollups(self, from, to).await
     }
 
+    async fn ops_rollup(&self, hall: &HallId, day: NaiveDate) -> Result<Option<DayRollup>> {
+        events::ops_rollup(self, hall, day).await
+    }
+
     async fn care_acks_since(&self, from_ms: i64) -> Result<HashSet<(HallId, String, i64)>> {
         events::care_acks_since(self, from_ms).await
     }
