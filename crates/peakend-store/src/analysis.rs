@@ -259,6 +259,28 @@ pub async fn analysis_journey(
     Ok((journey, others))
 }
 
+/// The stored analysis of `journey` for the halls at or below `org` (all when `None`),
+/// all periods, optionally of one visit purpose; `None` before anyone answered (the
+/// house of quality, gap 1 and the strategy all start from it).
+pub async fn whole_analysis(
+    store: &dyn Store,
+    journey: &Journey,
+    org: Option<&OrgNodeId>,
+    purpose: Option<&str>,
+) -> Result<Option<peakend_core::analysis::Analysis>> {
+    let q = AnalysisQuery {
+        org,
+        purpose,
+        ..Default::default()
+    };
+    let empty = peakend_core::analysis::AnalysisError::Empty.to_string();
+    match stored_analysis(store, journey, &q).await {
+        Ok(a) => Ok(Some(a)),
+        Err(StoreError::Invalid(m)) if m == empty => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// A journey's house of quality at `stage` (1: customer needs × service encounters, 2:
 /// encounters × process elements, 3: process elements × quality parameters), its
 /// stage-1 row weights from the survey of the halls at or below `org` (all when
@@ -271,23 +293,8 @@ pub async fn qfd_house(
     org: Option<&OrgNodeId>,
     purpose: Option<&str>,
 ) -> Result<(peakend_core::qfd::House, u64)> {
-    let q = AnalysisQuery {
-        org,
-        from: None,
-        to: None,
-        weights: None,
-        rule: peakend_core::peak::PeakRule::default(),
-        by: None,
-        purpose,
-        also: &[],
-    };
-    let empty = peakend_core::analysis::AnalysisError::Empty.to_string();
-    let analysis = match stored_analysis(store, journey, &q).await {
-        Ok(a) => Some(a),
-        // Nobody answered yet: the journey's priors weigh the needs.
-        Err(StoreError::Invalid(m)) if m == empty => None,
-        Err(e) => return Err(e),
-    };
+    // Nobody answered yet: the journey's priors weigh the needs.
+    let analysis = whole_analysis(store, journey, org, purpose).await?;
     // A stage the journey has no columns for is the asker's: a clear 4xx.
     let house = peakend_core::qfd::house(journey, stage, analysis.as_ref())
         .map_err(|e| StoreError::Invalid(format!("house of quality: {e}")))?;
@@ -304,21 +311,8 @@ pub async fn gap1_report(
     journey: &Journey,
     org: &OrgNodeId,
 ) -> Result<Option<peakend_core::analysis::Gap1Report>> {
-    let q = AnalysisQuery {
-        org: Some(org),
-        from: None,
-        to: None,
-        weights: None,
-        rule: peakend_core::peak::PeakRule::default(),
-        by: None,
-        purpose: None,
-        also: &[],
-    };
-    let empty = peakend_core::analysis::AnalysisError::Empty.to_string();
-    let analysis = match stored_analysis(store, journey, &q).await {
-        Ok(a) => a,
-        Err(StoreError::Invalid(m)) if m == empty => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(analysis) = whole_analysis(store, journey, Some(org), None).await? else {
+        return Ok(None);
     };
     let tree = store.org_tree().await?;
     let below: HashSet<&OrgNodeId> = tree.subtree(org).into_iter().map(|n| &n.id).collect();

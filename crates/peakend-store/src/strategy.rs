@@ -58,23 +58,8 @@ pub async fn strategy_view(
     journey: &Journey,
     org: &OrgNodeId,
 ) -> Result<StrategyView> {
-    let q = AnalysisQuery {
-        org: Some(org),
-        from: None,
-        to: None,
-        weights: None,
-        rule: PeakRule::default(),
-        by: None,
-        purpose: None,
-        also: &[],
-    };
-    let empty = peakend_core::analysis::AnalysisError::Empty.to_string();
-    let analysis = match stored_analysis(store, journey, &q).await {
-        Ok(a) => Some(a),
-        // Nobody answered yet: every dimension is listed, none ranked.
-        Err(StoreError::Invalid(m)) if m == empty => None,
-        Err(e) => return Err(e),
-    };
+    // Nobody answered yet: every dimension is listed, none ranked.
+    let analysis = crate::whole_analysis(store, journey, Some(org), None).await?;
     let stored = store.strategy(org, journey.key()).await?;
     let strategy = stored
         .as_ref()
