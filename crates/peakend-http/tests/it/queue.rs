@@ -2,7 +2,7 @@
 //! busy-hour forecast, public in the API and on the hall's page, and the remote
 //! ticket's text saying when to come.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::HallId;

@@ -3,7 +3,7 @@
 //! journey that hall lives by, opened only within the user's scope, whose token lets
 //! its script send photos and the audit.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::{Journey, JourneyKey, OrgNodeId, Role};

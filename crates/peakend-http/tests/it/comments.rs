@@ -3,7 +3,7 @@
 //! field problem with nothing stored, and the analysis page shows each moment's
 //! comments (count, share negative, examples, escaped) beside its scores.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::TestApp;
 use peakend_core::JourneyKey;

@@ -1,6 +1,6 @@
 //! The API and pages, served on port 0 against a fresh database on each backend.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::builtin;

@@ -3,7 +3,7 @@
 //! due on Tuesday at the fault's hour, on the live clock though the hall sends nothing
 //! that day, or on Wednesday when Monday is a holiday of the hall's province.
 
-mod helpers;
+use crate::helpers;
 
 use chrono::NaiveDate;
 use helpers::{FetchJson, Setup, TestApp};

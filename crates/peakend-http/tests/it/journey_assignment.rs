@@ -2,7 +2,7 @@
 //! tightens care to 10 minutes and adds a moment; its halls' live rules, survey form,
 //! poster and analysis follow it at once, and a city below cannot undo it.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::{Journey, Role};
@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Extends `service-hall`: care after 10 min (not 15) and `book_online` (线上预约取号) added.
-const DONGJIANG: &str = include_str!("../../../examples/journeys/dongjiang-hall.json");
+const DONGJIANG: &str = include_str!("../../../../examples/journeys/dongjiang-hall.json");
 
 async fn spawn(url: &str) -> TestApp {
     TestApp::spawn_with(

@@ -1,7 +1,7 @@
 //! Issue 23: the gap model over HTTP — gap 5 from answers that carry expectation items,
 //! gap 1 from the managers' importance estimates, both on the analysis page.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::Role;

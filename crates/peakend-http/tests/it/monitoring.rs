@@ -5,7 +5,7 @@
 //! centre's events do not hold, an agent who did not take it, a standard a recording
 //! cannot judge; it counts in the centre's compliance under `monitoring`, per agent too.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::{HallId, OrgLevel, OrgNode, Role};

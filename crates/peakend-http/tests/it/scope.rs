@@ -3,7 +3,7 @@
 //! route the table names must exist (the same request inside the scope is not refused
 //! and is not "no route"), so a renamed route cannot pass by being missing.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::{HallId, OrgLevel, OrgNode, Role};

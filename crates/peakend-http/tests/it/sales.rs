@@ -2,7 +2,7 @@
 //! `peaks_vs_sales` section, and the overview and live board pages with sales beside
 //! service, on SQLite and PostgreSQL.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::{HallId, Role};

@@ -1,7 +1,7 @@
 //! The server tried as an attacker would: redirect targets, forged ids and times,
 //! oversized bodies, CSRF before parsing, and a shutdown with a live stream open.
 
-mod helpers;
+use crate::helpers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

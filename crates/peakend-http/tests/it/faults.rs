@@ -2,7 +2,7 @@
 //! batch is answered 503 with `Retry-After`, nothing of it is applied, the body names a
 //! request id and no internal text, and the same batch sent again is applied once.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::TestApp;
 use peakend_store::Store;

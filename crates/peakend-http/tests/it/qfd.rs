@@ -2,7 +2,7 @@
 //! XLSX exports, a director's edit of one cell kept in the region's own section (the
 //! parent's cells still reach it), and the page that draws it.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::{Journey, JourneyKey, Role};

@@ -2,7 +2,7 @@
 //! its halls' days, live queue and KPI buckets at its own midnight; `tz` still overrides
 //! the report's offset; a node without a zone inherits its parent's.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::time::Zone;

@@ -2,7 +2,7 @@
 //! journey, the exam question bank for trainers, and the errors for a bad role or an
 //! unknown journey.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp, browser};
 use peakend_core::Role;

@@ -3,7 +3,7 @@
 //! node outside the caller's scope refused. The numbers themselves are the store's
 //! story (`peakend-store/tests/rates.rs`).
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::Role;

@@ -2,7 +2,7 @@
 //! on port 0 (with connection info, as `peakend serve` does) against a fresh database
 //! on each backend.
 
-mod helpers;
+use crate::helpers;
 
 use std::sync::Arc;
 

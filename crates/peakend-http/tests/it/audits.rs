@@ -4,7 +4,7 @@
 //! audits, and a hall's plan whose ranking follows the formula and whose action is
 //! re-measured once it is due.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{FetchJson, Setup, TestApp};
 use peakend_core::Role;

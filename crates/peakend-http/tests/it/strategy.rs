@@ -2,7 +2,7 @@
 //! survey, a director's strategy saved (a hall manager refused, a bad body answered
 //! 422 naming the field), the execution map exported, and the page.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::Role;

@@ -1,7 +1,7 @@
 //! Accounts and access, on both backends: sign-in, sessions, CSRF, and a user seeing and
 //! acting on their own node and below only — in pages and in the JSON API alike.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{FetchJson, PASSWORD, Setup, TestApp, browser};
 use peakend_core::{HallId, Role, UserName};

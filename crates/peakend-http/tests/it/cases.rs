@@ -3,7 +3,7 @@
 //! shown), 409s that name the moves allowed, the customer's one-time callback link,
 //! exports that mask contacts, and webhook receivers that check the signature.
 
-mod helpers;
+use crate::helpers;
 
 use std::sync::{Arc, Mutex};
 

@@ -4,7 +4,7 @@
 //! and counter; the link then answers 410, as an expired one does; opting out stops
 //! every later invitation and the pending reminder. On both backends.
 
-mod helpers;
+use crate::helpers;
 
 use chrono::DateTime;
 use helpers::{Setup, TestApp};

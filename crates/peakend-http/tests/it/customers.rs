@@ -2,7 +2,7 @@
 //! ingested, the director of the province reads the aggregates (no key in the answer),
 //! front-line staff of the hall are refused, a bad window is a 400 naming the field.
 
-mod helpers;
+use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::customer::customer_key;

@@ -1,0 +1,7 @@
+//! The core's property tests and published-figure checks, one test binary.
+
+mod auto_checks;
+mod check_parsers;
+mod erlang_a;
+mod merge_laws;
+mod queue_channels;

@@ -1,0 +1,13 @@
+//! The storage stories on both backends, one test binary (one link instead of one per file).
+
+mod audits;
+mod calls;
+mod cases;
+mod comments;
+mod customers;
+mod invitations;
+mod monitoring;
+mod queue;
+mod rates;
+mod sales;
+mod stories;
