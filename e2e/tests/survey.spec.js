@@ -50,6 +50,16 @@ test('the long survey form with its need elements is accessible', async ({ brows
   const page = await phone.newPage();
   await page.goto('/halls/' + s.hall + '/survey');
   await expect(page.locator('section.moment')).toHaveCount(16);
+  // In the customer's words: no flows' jargon, a question per moment, progress, the
+  // scale's meaning on each question, an optional brand with 不清楚.
+  await expect(page.locator('h2').first()).toContainText('来营业厅之前');
+  expect(await page.locator('main').innerText()).not.toContain('人流');
+  await expect(page.locator('section.moment h3').first()).toContainText('1/16');
+  await expect(page.locator('section.moment h3').first()).toContainText('出门前');
+  await expect(page.locator('section.moment').nth(10).locator('.ends').first()).toContainText('10 = 非常满意');
+  await expect(page.locator('#q-segment')).toContainText('选填');
+  await expect(page.locator('#q-segment')).toContainText('不清楚');
+  await shot(page, '31-survey-long');
   // Open every optional part so axe sees the need elements too.
   await page.evaluate(() => document.querySelectorAll('details').forEach((d) => { d.open = true; }));
   await accessible(page);

@@ -469,4 +469,71 @@ mod tests {
         let err = child.check_extends(&parent).unwrap_err();
         assert_eq!(err.dropped_dimensions, ["queue (control, responsiveness)"]);
     }
+
+    /// The survey form asks every built-in moment in the customer's words, under a
+    /// customer heading for every stage the journey uses.
+    #[test]
+    fn every_built_in_moment_has_a_customer_question_and_heading() {
+        for j in journeys().unwrap() {
+            for m in j.moments() {
+                let q = m
+                    .question
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{} {}", j.key(), m.key));
+                assert!(
+                    q.zh.ends_with('？') && q.en.ends_with('?'),
+                    "{} {}",
+                    j.key(),
+                    m.key
+                );
+                let (zh, en) = j.section_heading(m.stage);
+                let (staff_zh, staff_en) = m.stage.name();
+                assert!(
+                    zh != staff_zh && en != staff_en,
+                    "{} {:?}",
+                    j.key(),
+                    m.stage
+                );
+                assert_ne!(
+                    (zh, en),
+                    m.stage.customer_heading(),
+                    "{} words its own",
+                    j.key()
+                );
+            }
+        }
+    }
+
+    /// A region words only what differs: its moments without a question and the stages
+    /// it does not head take the parent's.
+    #[test]
+    fn a_region_inherits_the_customer_wording() {
+        let parent = service_hall();
+        let mut v: serde_json::Value = serde_json::from_str(&parent.to_json_pretty()).unwrap();
+        v["key"] = "dongjiang-hall".into();
+        v["extends"] = SERVICE_HALL.into();
+        v["sections"] = serde_json::json!({"business_flow": {"zh": "办事", "en": "Your errand"}});
+        for m in v["moments"].as_array_mut().unwrap() {
+            if m["key"] == "queue" {
+                m["question"] = serde_json::json!({"zh": "等得久吗？", "en": "Was the wait long?"});
+            } else {
+                m.as_object_mut().unwrap().remove("question");
+            }
+        }
+        let mut child = Journey::from_json(&v.to_string()).unwrap();
+        assert!(child.moments()[0].question.is_none());
+        child.inherit_checks(&parent);
+        let find = child.moment(&"find".parse().unwrap()).unwrap();
+        assert_eq!(find.question, parent.moments()[0].question);
+        let queue = child.moment(&"queue".parse().unwrap()).unwrap();
+        assert_eq!(queue.question.as_ref().unwrap().zh, "等得久吗？");
+        assert_eq!(
+            child.section_heading(Stage::BusinessFlow),
+            ("办事", "Your errand")
+        );
+        assert_eq!(
+            child.section_heading(Stage::PeopleFlow),
+            parent.section_heading(Stage::PeopleFlow)
+        );
+    }
 }

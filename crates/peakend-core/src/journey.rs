@@ -44,6 +44,16 @@ impl Stage {
             Stage::BusinessFlow => ("业务流", "Business flow"),
         }
     }
+
+    /// The heading a customer reads on the survey form when the journey gives none
+    /// (`sections`): the flows' names are staff jargon (人流 also reads as "abortion").
+    pub fn customer_heading(self) -> (&'static str, &'static str) {
+        match self {
+            Stage::PeopleFlow => ("开始之前", "Before you started"),
+            Stage::CustomerFlow => ("过程之中", "Along the way"),
+            Stage::BusinessFlow => ("办理与结束", "Getting it done"),
+        }
+    }
 }
 
 /// Who in the hall owns a standard.
@@ -405,6 +415,10 @@ pub struct Moment {
     /// the moment's satisfaction under each (see `dimensions.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dimensions: Vec<Dimension>,
+    /// How the survey asks a customer about the moment, in their words ("Was it easy to
+    /// find our hall?"); the moment's name is staff language (寻找, 徘徊, 厅前).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Text>,
 }
 
 /// The wire form, identical field for field to [`Journey`]; kept private so the only
@@ -418,6 +432,9 @@ struct JourneyDoc {
     #[serde(default)]
     extends: Option<JourneyKey>,
     moments: Vec<Moment>,
+    /// The survey form's heading of each stage, in the customer's words (optional).
+    #[serde(default)]
+    sections: BTreeMap<Stage, Text>,
     /// The house of quality's edits and its stage-2/3 columns (optional).
     #[serde(default)]
     qfd: QfdSection,
@@ -431,6 +448,8 @@ pub struct Journey {
     channel: Channel,
     extends: Option<JourneyKey>,
     moments: Vec<Moment>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    sections: BTreeMap<Stage, Text>,
     #[serde(skip_serializing_if = "QfdSection::is_empty")]
     qfd: QfdSection,
 }
@@ -656,6 +675,7 @@ impl Journey {
             channel: doc.channel,
             extends: doc.extends,
             moments: doc.moments,
+            sections: doc.sections,
             qfd: doc.qfd,
         })
     }
@@ -685,6 +705,15 @@ impl Journey {
     /// Moments in journey order.
     pub fn moments(&self) -> &[Moment] {
         &self.moments
+    }
+
+    /// The survey form's heading of a stage: the journey's own wording, else the
+    /// generic customer heading (never the flows' staff names).
+    pub fn section_heading(&self, stage: Stage) -> (&str, &str) {
+        match self.sections.get(&stage) {
+            Some(t) => (t.zh.as_str(), t.en.as_str()),
+            None => stage.customer_heading(),
+        }
     }
 
     /// The `qfd` section: stage-2/3 columns and the edits of each house (empty when the
@@ -782,6 +811,7 @@ impl Journey {
     /// caller that prepares a region's journey for [`Journey::check_extends`] gets both.
     pub fn inherit_checks(&mut self, parent: &Journey) {
         self.inherit_dimensions(parent);
+        self.inherit_wording(parent);
         let theirs: HashMap<(&MomentKey, &StandardKey), &crate::audit::Check> = parent
             .standards()
             .filter_map(|(m, s)| s.check.as_ref().map(|c| ((&m.key, &s.key), c)))
@@ -794,6 +824,21 @@ impl Journey {
                     s.check = Some((*c).clone());
                 }
             }
+        }
+    }
+
+    /// Gives every moment without a customer question its parent's, and the journey the
+    /// parent's section headings it does not word itself: a region words only what differs.
+    pub fn inherit_wording(&mut self, parent: &Journey) {
+        for m in &mut self.moments {
+            if m.question.is_none()
+                && let Some(pm) = parent.moment(&m.key)
+            {
+                m.question = pm.question.clone();
+            }
+        }
+        for (stage, text) in &parent.sections {
+            self.sections.entry(*stage).or_insert_with(|| text.clone());
         }
     }
 

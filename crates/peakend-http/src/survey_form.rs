@@ -64,12 +64,16 @@ const PUBLIC_URL_ENV: &str = "PEAKEND_PUBLIC_URL";
 /// Customer segments (the operator's brands) and visit purposes as the telecom
 /// questionnaire asks them (`peakend survey questionnaire`); the stored value is the
 /// Chinese one, as in survey files. Journeys do not carry their own lists yet.
-const SEGMENTS: [(&str, &str); 4] = [
+const SEGMENTS: [(&str, &str); 5] = [
     ("全球通", "GoTone (全球通)"),
     ("神州行", "Easyown (神州行)"),
     ("动感地带", "M-Zone (动感地带)"),
-    ("其他", "Other / not sure"),
+    ("其他", "Other"),
+    (NOT_SURE, "Not sure"),
 ];
+/// The brand stored when the customer does not know it or skips the question: the
+/// question is optional, and the analysis keeps such answers as a segment of their own.
+const NOT_SURE: &str = "不清楚";
 const PURPOSES: [(&str, &str); 5] = [
     ("缴费", "Paying a bill"),
     ("购机", "Buying a phone"),
@@ -461,11 +465,19 @@ struct Question {
     scale: bool,
     /// What the list of problems at the top calls this question.
     short: String,
+    /// What the scale's lowest and highest scores mean, shown under every scale (the
+    /// meaning given once in the introduction is long gone by the tenth question).
+    ends: Option<(String, String)>,
 }
 
 impl Question {
     fn short(mut self, short: impl Into<String>) -> Question {
         self.short = short.into();
+        self
+    }
+
+    fn ends(mut self, low: &str, high: &str) -> Question {
+        self.ends = Some((low.to_owned(), high.to_owned()));
         self
     }
 }
@@ -478,7 +490,8 @@ struct Marked {
 
 struct MomentQuestions {
     number: usize,
-    name: String,
+    /// The moment's question in the customer's words (the journey's `question`).
+    question: String,
     satisfaction: Question,
     importance: Question,
     /// The moment's need elements: how important each is (the study's questionnaire).
@@ -489,6 +502,7 @@ struct MomentQuestions {
 
 struct StageQuestions {
     name: String,
+    number: usize,
     moments: Vec<MomentQuestions>,
 }
 
@@ -508,6 +522,8 @@ struct FormPage {
     has_problems: bool,
     purpose: Question,
     stages: Vec<StageQuestions>,
+    /// How many moments the form asks, for "3 / 16" beside each.
+    total: usize,
     overall: Question,
     nps: Question,
     wait: Question,
@@ -552,6 +568,7 @@ fn scale(name: String, label: String, lo: u32, hi: u32, answers: &Answers, lang:
         problem: String::new(),
         scale: true,
         short: String::new(),
+        ends: None,
     }
 }
 
@@ -577,6 +594,7 @@ fn options(
         problem: String::new(),
         scale: false,
         short: String::new(),
+        ends: None,
     }
 }
 
@@ -598,25 +616,43 @@ fn form_page(
             continue;
         }
         let name = lang.text(&m.name).to_owned();
+        // The customer reads the journey's question; a moment a region added without one
+        // is asked about by its name.
+        let question = match &m.question {
+            Some(q) => lang.text(q).to_owned(),
+            None => match lang.en {
+                true => format!("How satisfied are you with “{name}”?"),
+                false => format!("您对“{name}”满意吗？"),
+            },
+        };
         let key = m.key.as_str();
         let satisfaction = scale(
             format!("sat.{key}"),
-            lang.t("满意度", "Satisfaction").to_owned(),
+            lang.t("您的评分", "Your score").to_owned(),
             1,
             10,
             answers,
             lang,
         )
-        .short(name.clone());
+        .short(question.clone())
+        .ends(
+            lang.t("1 = 很不满意", "1 = very dissatisfied"),
+            lang.t("10 = 非常满意", "10 = very satisfied"),
+        );
         let importance = scale(
             format!("imp.{key}"),
-            lang.t("对您有多重要", "How important to you").to_owned(),
+            lang.t("这一步对您有多重要", "How important this step is to you")
+                .to_owned(),
             1,
             10,
             answers,
             lang,
         )
-        .short(format!("{name} · {}", lang.t("重要性", "importance")));
+        .short(format!("{question} · {}", lang.t("重要性", "importance")))
+        .ends(
+            lang.t("1 = 毫不重要", "1 = not at all important"),
+            lang.t("10 = 非常重要", "10 = very important"),
+        );
         let needs: Vec<Question> = if short.is_some() {
             Vec::new()
         } else {
@@ -632,7 +668,11 @@ fn form_page(
                         answers,
                         lang,
                     )
-                    .short(format!("{name} · {text}"))
+                    .short(format!("{question} · {text}"))
+                    .ends(
+                        lang.t("1 = 毫不重要", "1 = not at all important"),
+                        lang.t("10 = 非常重要", "10 = very important"),
+                    )
                 })
                 .collect()
         };
@@ -640,16 +680,17 @@ fn form_page(
             || needs.iter().any(|q| q.choices.iter().any(|c| c.checked));
         let questions = MomentQuestions {
             number: stages.iter().map(|s| s.moments.len()).sum::<usize>() + 1,
-            name,
+            question,
             satisfaction,
             importance,
             needs,
             importance_open,
         };
         if last != Some(m.stage) {
-            let (zh, en) = m.stage.name();
+            let (zh, en) = t.journey.section_heading(m.stage);
             stages.push(StageQuestions {
                 name: lang.t(zh, en).to_owned(),
+                number: stages.len() + 1,
                 moments: Vec::new(),
             });
             last = Some(m.stage);
@@ -674,8 +715,10 @@ fn form_page(
         .map(|&i| t.journey.moments()[i].key.as_str())
         .collect::<Vec<_>>()
         .join(",");
+    let total = stages.iter().map(|s| s.moments.len()).sum();
     let mut page = FormPage {
         lang,
+        total,
         hall_name: t.hall_name.clone(),
         journey_name: lang.text(t.journey.name()).to_owned(),
         action: format!("{}{}", t.path, t.suffix(lang)),
@@ -704,8 +747,8 @@ fn form_page(
         overall: scale(
             "overall".into(),
             lang.t(
-                "总的来说，您对这次到厅满意吗？（1 = 很不满意，10 = 非常满意）",
-                "Overall, how satisfied are you with this visit? (1 = very dissatisfied, 10 = very satisfied)",
+                "总的来说，您对这次到厅满意吗？",
+                "Overall, how satisfied are you with this visit?",
             )
             .into(),
             1,
@@ -713,12 +756,16 @@ fn form_page(
             answers,
             lang,
         )
-        .short(lang.t("总体满意度", "Overall satisfaction")),
+        .short(lang.t("总体满意度", "Overall satisfaction"))
+        .ends(
+            lang.t("1 = 很不满意", "1 = very dissatisfied"),
+            lang.t("10 = 非常满意", "10 = very satisfied"),
+        ),
         nps: scale(
             "nps".into(),
             lang.t(
-                "您有多大可能向亲友推荐这个营业厅？（0 = 完全不可能，10 = 非常可能）",
-                "How likely are you to recommend this hall to friends or family? (0 = not at all, 10 = extremely likely)",
+                "您有多大可能向亲友推荐这个营业厅？",
+                "How likely are you to recommend this hall to friends or family?",
             )
             .into(),
             0,
@@ -726,7 +773,11 @@ fn form_page(
             answers,
             lang,
         )
-        .short(lang.t("推荐意愿", "Recommendation")),
+        .short(lang.t("推荐意愿", "Recommendation"))
+        .ends(
+            lang.t("0 = 完全不可能", "0 = not at all likely"),
+            lang.t("10 = 非常可能", "10 = extremely likely"),
+        ),
         wait: Question {
             name: "tolerable_wait_min".into(),
             label: lang
@@ -746,10 +797,14 @@ fn form_page(
             problem: String::new(),
             scale: false,
             short: lang.t("可接受的等候", "Acceptable wait").into(),
+            ends: None,
         },
         segment: options(
             "segment",
-            lang.t("您使用的是哪个品牌？", "Which of our brands are you with?"),
+            lang.t(
+                "您使用的是我们哪个品牌？（选填，不清楚可跳过）",
+                "Which of our brands are you with? (optional; skip it if you are not sure)",
+            ),
             &SEGMENTS,
             answers,
             lang,
@@ -1017,7 +1072,7 @@ fn response_form(
             .filter(|v| !v.trim().is_empty())
             .cloned()
             .or_else(|| t.bound.as_ref().and_then(|b| b.segment.clone()))
-            .unwrap_or_default(),
+            .unwrap_or_else(|| NOT_SURE.to_owned()),
         purpose: answers.get("purpose").cloned(),
         overall: number(answers, "overall", &mut problems, lang),
         nps: number(answers, "nps", &mut problems, lang),

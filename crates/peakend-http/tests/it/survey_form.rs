@@ -119,7 +119,17 @@ peakend_testkit::on_both_backends!(the_form_shows_every_moment_in_both_languages
     assert_eq!(status, StatusCode::OK);
     assert!(zh.contains(r#"<html lang="zh-CN">"#));
     assert!(zh.contains("人民路营业厅"));
-    assert!(zh.contains("排队等候") && zh.contains("人流") && zh.contains("业务流"));
+    // Headings and questions in the customer's words, not the flows' staff names.
+    assert!(zh.contains("来营业厅之前") && zh.contains("办理业务"));
+    assert!(!zh.contains("人流") && !zh.contains("业务流"));
+    assert!(zh.contains("排队等候的时间和安排让您满意吗？"));
+    // Progress beside each moment, and the scale's meaning on each question.
+    assert!(zh.contains("1/16") && zh.contains("16/16"));
+    assert!(zh.contains("第1 部分，共 3 部分"));
+    assert_eq!(zh.matches("10 = 非常满意").count(), 16 + 1);
+    assert!(zh.contains("0 = 完全不可能"));
+    // The brand is optional, with a way to say "not sure".
+    assert!(zh.contains("（选填，不清楚可跳过）") && zh.contains(r#"value="不清楚""#));
     assert!(zh.contains("提交评价") && !zh.contains("Send my answers"));
     assert_eq!(satisfaction_fields(&zh), order);
     // Recommend on 0–10, the other scales on 1–10.
@@ -135,7 +145,9 @@ peakend_testkit::on_both_backends!(the_form_shows_every_moment_in_both_languages
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(en.contains(r#"<html lang="en">"#));
-    assert!(en.contains("Queue and wait") && en.contains("People flow"));
+    assert!(en.contains("How satisfied are you with the wait and how the queue was run?"));
+    assert!(en.contains("On your way to the hall") && !en.contains("People flow"));
+    assert!(en.contains("part 1 of 3") && en.contains("10 = very satisfied"));
     assert!(en.contains("Send my answers") && !en.contains("提交评价"));
     assert!(en.contains(r#"action="/halls/h1/survey?journey=service-hall&#38;lang=en""#));
     assert_eq!(satisfaction_fields(&en), order);
@@ -258,22 +270,21 @@ peakend_testkit::on_both_backends!(a_bad_answer_is_named_and_nothing_is_stored, 
         ("sat.queue", "0".to_owned()),
         ("overall", "eleven".to_owned()),
         ("nps", "8".to_owned()),
-        // No segment.
+        // No segment: optional, so not a problem.
     ];
     let (status, _, body) = post(&c, format!("{}/halls/h1/survey?lang=en", app.base), &form).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("Please choose your brand"), "{body}");
+    assert!(!body.contains("Please choose your brand"), "{body}");
     // The summary at the top links to each question with a problem.
     assert!(
-        body.contains(r##"<a href="#q-sat.queue">Queue and wait</a>"##),
+        body.contains(r##"<a href="#q-sat.queue">How satisfied are you with the wait and how the queue was run?</a>"##),
         "{body}"
     );
-    assert!(body.contains(r##"<a href="#q-segment">Brand</a>"##));
+    assert!(!body.contains(r##"<a href="#q-segment">"##));
     assert!(body.contains(r##"<a href="#q-overall">Overall satisfaction</a>"##));
     assert!(!body.contains(r##"<a href="#q-sat.find">"##));
     let at = |link: &str| body.find(link).unwrap();
     assert!(at(r##"href="#q-sat.queue""##) < at(r##"href="#q-overall""##));
-    assert!(at(r##"href="#q-overall""##) < at(r##"href="#q-segment""##));
     // The problem sits in the question it is about.
     let queue = body.split(r#"name="sat.queue""#).next().unwrap();
     let queue_block = &queue[queue.rfind("<fieldset").unwrap()..];
@@ -292,7 +303,7 @@ peakend_testkit::on_both_backends!(a_bad_answer_is_named_and_nothing_is_stored, 
     // In Chinese too.
     let (status, _, body) = post(&c, format!("{}/halls/h1/survey", app.base), &form).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("请选择您的品牌") && body.contains("请在 1–10 中选择一个分数"));
+    assert!(!body.contains("请选择您的品牌") && body.contains("请在 1–10 中选择一个分数"));
 
     // A form with nothing answered, or without its nonce, is shown again too.
     let (status, _, body) = post(
@@ -619,5 +630,23 @@ peakend_testkit::on_both_backends!(
                 .count(),
             7
         );
+    }
+);
+
+peakend_testkit::on_both_backends!(
+    a_customer_who_skips_the_brand_is_stored_as_not_sure,
+    |url| {
+        let app = spawn(url).await;
+        let c = client();
+        let (_, html) = get(&c, format!("{}/halls/h1/survey", app.base)).await;
+        let answers: Vec<(&str, String)> = good_answers(&nonce_of(&html))
+            .into_iter()
+            .filter(|(k, _)| *k != "segment")
+            .collect();
+        let (status, _, _) = post(&c, format!("{}/halls/h1/survey", app.base), &answers).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let stored = stored(&app).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].segment, "不清楚");
     }
 );
