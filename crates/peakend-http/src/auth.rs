@@ -12,7 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Argon2, password_hash::rand_core::OsRng};
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -303,7 +303,11 @@ impl IntoResponse for AuthRejection {
         match self {
             AuthRejection::Api(e) => e.into_response(),
             AuthRejection::Page(next) => {
-                Redirect::to(&format!("/login?next={}", encode(&next))).into_response()
+                // A page asked for in English leads to a sign-in page in English.
+                let query = next.split_once('?').map_or("", |(_, q)| q);
+                let en = query.split('&').any(|kv| kv.starts_with("lang=en"));
+                let lang = if en { "&lang=en" } else { "" };
+                Redirect::to(&format!("/login?next={}{lang}", encode(&next))).into_response()
             }
         }
     }
@@ -583,7 +587,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 async fn login_page(lang: Lang, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
     Ok(render(&LoginPage {
-        nav: Nav::anonymous(),
+        nav: Nav::anonymous_at(&Uri::from_static("/login")),
         next: safe_next(q.next.as_deref()),
         name: String::new(),
         error: String::new(),
@@ -639,7 +643,7 @@ async fn login_form(
                     .to_owned(),
             };
             let page = LoginPage {
-                nav: Nav::anonymous(),
+                nav: Nav::anonymous_at(&Uri::from_static("/login")),
                 error,
                 next,
                 name: f.name,

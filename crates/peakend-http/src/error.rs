@@ -86,6 +86,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no route for {}", uri.path()))
+/// An unknown address: the API's JSON error to API clients and scripts, the error page
+/// (in the reader's language, with the site's header) to a browser that asks for HTML.
+pub async fn not_found(uri: Uri, headers: axum::http::HeaderMap) -> Response {
+    let error = ApiError::not_found(format!("no route for {}", uri.path()));
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if browser && !uri.path().starts_with("/api/") {
+        crate::view::PageError::from(error).into_response()
+    } else {
+        error.into_response()
+    }
 }

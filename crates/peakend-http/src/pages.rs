@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use peakend_core::handbook::threshold_text;
 use peakend_core::{Journey, Lane, Stage};
 use serde::Deserialize;
 
@@ -158,10 +159,11 @@ fn journey_page(j: &Journey, lang: Lang, nav: Nav) -> JourneyPage {
                     StandardCell {
                         text: lang.text(&s.text).to_owned(),
                         owner: lang.t(zh, en).to_owned(),
+                        // 字/分钟, 个工作日, %: the unit as people read it, not its key.
                         threshold: s
                             .threshold
                             .as_ref()
-                            .map(ToString::to_string)
+                            .map(|t| lang.text(&threshold_text(t)).to_owned())
                             .unwrap_or_default(),
                     }
                 })

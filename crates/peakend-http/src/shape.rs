@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::ApiError;
-use crate::view::PageError;
+use crate::view::{ErrorPageParts, Lang, PageError, error_page};
 
 /// How long a client should wait before sending a request that got a 503 again.
 const RETRY_AFTER_S: &str = "1";
@@ -37,6 +37,31 @@ fn next_request_id() -> String {
 ///   a body that is not the JSON or form it should be) come as plain text: they are put
 ///   in the route's shape, `{"error":{…}}` on the API and the error page elsewhere.
 pub async fn shape_errors(request: Request, next: Next) -> Response {
+    let lang = Lang::of_request(request.uri(), request.headers());
+    let here = request.uri().clone();
+    let response = shaped_answer(request, next).await;
+    in_readers_language(response, lang, &here)
+}
+
+/// A staff error page drawn again in the request's language, its header's language
+/// switch leading back to the page asked for.
+fn in_readers_language(response: Response, lang: Lang, here: &axum::http::Uri) -> Response {
+    let Some(parts) = response.extensions().get::<ErrorPageParts>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    match error_page(status, &parts.message, lang, here) {
+        Ok(body) => {
+            let (head, _) = response.into_parts();
+            let mut again = (status, axum::response::Html(body)).into_response();
+            copy_headers(&head.headers, &mut again);
+            again
+        }
+        Err(_) => response,
+    }
+}
+
+async fn shaped_answer(request: Request, next: Next) -> Response {
     let id = next_request_id();
     let api = request.uri().path().starts_with("/api/");
     let path = request.uri().path().to_owned();

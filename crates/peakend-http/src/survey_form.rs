@@ -1659,6 +1659,9 @@ struct QrPage {
     journey_name: String,
     png: String,
     url: String,
+    /// No `PEAKEND_PUBLIC_URL`: the code carries the address this page was opened
+    /// with, which customers' phones may not reach (a 127.0.0.1 or an office address).
+    no_public_url: bool,
 }
 
 async fn qr_page(
@@ -1680,6 +1683,7 @@ async fn qr_page(
             query_suffix(t.named.as_deref(), Lang { en: false })
         ),
         url: form_url(&context, &headers, &t),
+        no_public_url: context.public_url.is_none(),
     };
     render(&page, lang)
 }

@@ -51,11 +51,16 @@ impl Lang {
     }
 
     fn of(parts: &Parts) -> Lang {
-        let query = parts.uri.query().unwrap_or("");
+        Lang::of_request(&parts.uri, &parts.headers)
+    }
+
+    /// The language a request asks for (`?lang=`, else the cookie, else Chinese).
+    pub fn of_request(uri: &Uri, headers: &HeaderMap) -> Lang {
+        let query = uri.query().unwrap_or("");
         let asked = query
             .split('&')
             .find_map(|kv| kv.strip_prefix("lang="))
-            .or_else(|| cookie(&parts.headers, "lang"));
+            .or_else(|| cookie(headers, "lang"));
         Lang {
             en: asked.is_some_and(|l| l.starts_with("en")),
         }
@@ -86,6 +91,17 @@ pub struct Nav {
 }
 
 impl Nav {
+    /// The header of a page drawn without a signed-in viewer at hand (an error page):
+    /// the brand and the language switch back to `here`.
+    pub fn anonymous_at(here: &Uri) -> Nav {
+        Nav {
+            here: here
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            ..Nav::anonymous()
+        }
+    }
+
     pub fn anonymous() -> Nav {
         Nav {
             user: String::new(),
@@ -177,9 +193,90 @@ impl From<peakend_store::StoreError> for PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
+    lang: Lang,
+    nav: Nav,
     status: u16,
     title: &'static str,
-    message: String,
+    /// What the status means for the reader, in their language.
+    human: &'static str,
+    /// The reason as the API gives it (English), folded away: support asks for it.
+    detail: String,
+}
+
+/// Set on every staff error page's response, so that [`crate::shape::shape_errors`],
+/// which knows the request, draws it again in the request's language and with the
+/// language switch back to the page (the handler that failed may not know either).
+#[derive(Debug, Clone)]
+pub struct ErrorPageParts {
+    pub message: String,
+}
+
+/// A staff error page: the site's header, a human title and message per status in the
+/// reader's language, the API's reason folded away under "details".
+pub fn error_page(
+    status: StatusCode,
+    detail: &str,
+    lang: Lang,
+    here: &Uri,
+) -> askama::Result<String> {
+    let (title, human) = match status {
+        StatusCode::UNAUTHORIZED => (
+            lang.t("请先登录", "Please sign in"),
+            lang.t("这个页面需要登录后查看。", "This page needs you to sign in first."),
+        ),
+        StatusCode::FORBIDDEN => (
+            lang.t("无权访问", "Not allowed"),
+            lang.t(
+                "您的账号无权查看或修改这里的内容：每个账号只能查看本级及下级机构的数据，部分操作只限特定角色。",
+                "Your account may not see or change this: each account sees its own node and those below it, and some actions are for certain roles only.",
+            ),
+        ),
+        StatusCode::NOT_FOUND => (
+            lang.t("页面不存在", "Page not found"),
+            lang.t(
+                "找不到这个页面或记录：地址可能有误，或记录已被删除。",
+                "This page or record does not exist: the address may be wrong, or the record was removed.",
+            ),
+        ),
+        StatusCode::CONFLICT => (
+            lang.t("与当前状态冲突", "Conflicts with the current state"),
+            lang.t(
+                "这项操作与记录的当前状态不符（可能已被他人处理），请刷新后再试。",
+                "This action does not fit the record's current state (someone may have dealt with it); reload and try again.",
+            ),
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            lang.t("请求过于频繁", "Too many requests"),
+            lang.t("请稍候片刻再试。", "Please wait a moment and try again."),
+        ),
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => (
+            lang.t("请求有误", "Something is not right in the request"),
+            lang.t(
+                "地址中的参数或提交的内容有误，请检查后重试。",
+                "A value in the address or in what was sent is not right; check it and try again.",
+            ),
+        ),
+        s if s.is_server_error() => (
+            lang.t("服务器出错", "Server error"),
+            lang.t(
+                "系统暂时出了问题，您的操作没有完成，请稍后再试。如问题持续，请把下面的请求编号告诉技术支持。",
+                "The system has a problem just now and did not complete this; try again shortly. If it persists, give support the request number below.",
+            ),
+        ),
+        _ => (
+            lang.t("出错了", "Something went wrong"),
+            lang.t("请返回上一页重试。", "Go back and try again."),
+        ),
+    };
+    ErrorPage {
+        lang,
+        nav: Nav::anonymous_at(here),
+        status: status.as_u16(),
+        title,
+        human,
+        detail: detail.to_owned(),
+    }
+    .render()
 }
 
 #[derive(Template)]
@@ -195,28 +292,23 @@ impl IntoResponse for PageError {
         let status = self.error.status;
         let body = match self.customer {
             Some(lang) => customer_page(status, lang),
-            None => {
-                let title = match status {
-                    StatusCode::FORBIDDEN => "无权访问 · Forbidden",
-                    StatusCode::NOT_FOUND => "未找到 · Not found",
-                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-                        "请求有误 · Bad request"
-                    }
-                    s if s.is_server_error() => "服务器出错 · Server error",
-                    _ => "出错了 · Error",
-                };
-                ErrorPage {
-                    status: status.as_u16(),
-                    title,
-                    message: self.error.message,
-                }
-                .render()
-            }
+            // Drawn in Chinese here; `shape_errors` draws it again in the request's language.
+            None => error_page(
+                status,
+                &self.error.message,
+                Lang { en: false },
+                &Uri::from_static("/"),
+            ),
         };
         let mut response = match body {
             Ok(body) => (status, Html(body)).into_response(),
             Err(_) => (status, status.to_string()).into_response(),
         };
+        if self.customer.is_none() {
+            response.extensions_mut().insert(ErrorPageParts {
+                message: self.error.message,
+            });
+        }
         if let Some(secs) = self.error.retry_after {
             response
                 .headers_mut()

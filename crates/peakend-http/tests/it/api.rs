@@ -175,8 +175,16 @@ peakend_testkit::on_both_backends!(pages_render_in_both_languages, |url| {
     }
     assert!(html.contains("<th class=\" end\" data-moment=\"leave\">"));
     assert_eq!(html.matches("<th class=\"peak\"").count(), 3);
+    // Units as people read them, never their keys.
+    for key in ["chars_per_min", "working_day", "percent"] {
+        assert!(!html.contains(&format!(" {key}<")), "{key} shown raw");
+    }
+    assert!(html.contains("≥ 40 字/分钟") && html.contains("≤ 2 个工作日"));
     let (_, html) = get(format!("{base}/journeys/service-hall?lang=en")).await;
     assert!(html.contains("Line of visibility") && html.contains("Physical evidence"));
+    assert!(html.contains("≥ 40 chars/min") && html.contains("≤ 2 working days"));
+    let (_, poster) = get(format!("{base}/journeys/service-hall/poster")).await;
+    assert!(poster.contains("≥ 40 字/分钟") && !poster.contains("chars_per_min"));
 });
 
 async fn post(url: String, body: reqwest::Body, content_type: &str) -> (StatusCode, Value) {

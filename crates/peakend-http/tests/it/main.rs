@@ -8,6 +8,7 @@ mod cases;
 mod checklist;
 mod comments;
 mod customers;
+mod error_pages;
 mod faults;
 mod gaps;
 mod handbook;

@@ -433,6 +433,10 @@ peakend_testkit::on_both_backends!(the_qr_code_reads_as_the_form_address, |url| 
     assert!(page.contains("扫码评价本次服务") && page.contains("Scan to rate your visit"));
     assert!(page.contains(r#"src="/halls/h1/qr.png?journey=service-hall""#));
     assert!(page.contains("size:A5"));
+    // Readable on the phone it is opened on, and honest about the address it prints
+    // when no public one is set (the tests set none).
+    assert!(page.contains(r#"name="viewport""#));
+    assert!(page.contains("未设置公开地址") && page.contains(r#"class="warn""#));
 });
 
 peakend_testkit::on_both_backends!(unknown_halls_and_journeys_get_a_friendly_404, |url| {
