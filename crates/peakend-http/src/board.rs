@@ -3,13 +3,14 @@
 //! it is useful before (or without) its script.
 
 use askama::Template;
+use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Html;
 use axum::routing::get;
-use peakend_core::ops::day::{Alert, AlertKind};
-use peakend_core::ops::ticket::Kpis;
+use peakend_core::ops::day::{Alert, AlertKind, Rules};
+use peakend_core::ops::ticket::{KpiSums, Kpis};
 use peakend_core::{HallId, OrgNodeId};
 
 use crate::auth::Viewer;
@@ -17,7 +18,9 @@ use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/halls/{hall}/board", get(board))
+    Router::new()
+        .route("/halls/{hall}/board", get(board))
+        .route("/halls/{hall}/board/kpis", get(board_kpis))
 }
 
 pub fn alert_label(lang: &Lang, kind: AlertKind) -> &'static str {
@@ -50,6 +53,8 @@ fn service_label(lang: &Lang, code: &str) -> String {
 }
 
 struct WaitingRow {
+    /// Waited past the journey's `care_after`.
+    late: bool,
     ticket: String,
     service: String,
     waited_min: String,
@@ -65,9 +70,23 @@ struct AlertRow {
     vip: bool,
 }
 
+#[derive(serde::Serialize)]
 struct KpiCell {
+    key: &'static str,
     label: String,
     value: String,
+    /// The standard the figure misses, said in words (empty when it meets it).
+    miss: String,
+}
+
+/// A row of today's alerts, open or over.
+struct DayAlertRow {
+    label: String,
+    subject: String,
+    raised: String,
+    /// 已处理 09:20 / 已解除 09:18 / 未处理.
+    state: String,
+    open: bool,
 }
 
 #[derive(Template)]
@@ -80,9 +99,38 @@ struct BoardPage {
     counters: String,
     waiting: Vec<WaitingRow>,
     alerts: Vec<AlertRow>,
+    day_alerts: Vec<DayAlertRow>,
     kpis: Vec<KpiCell>,
+    /// The hall's time now (HH:MM), ticking on in the page.
+    clock: String,
+    /// No counter open and nobody waiting: the hall is closed or not yet open.
+    closed: bool,
+    /// Waiting per open counter above the journey's `max_per_counter`, in words.
+    crowded: String,
     /// Strings the script needs, as JSON.
     labels: String,
+}
+
+/// "12 waiting at 3 counters: 4.0 per counter, above the standard of 3: pre-process";
+/// with no counts, the template the page fills in ({w}, {c}, {r}).
+fn crowded_text(lang: &Lang, waiting: usize, counters: usize, max: f64) -> String {
+    let (w, c, r) = if counters == 0 {
+        ("{w}".to_owned(), "{c}".to_owned(), "{r}".to_owned())
+    } else {
+        (
+            waiting.to_string(),
+            counters.to_string(),
+            format!("{:.1}", waiting as f64 / counters as f64),
+        )
+    };
+    match lang.en {
+        true => format!(
+            "{w} waiting at {c} open counters: {r} per counter, above the standard of {max}: start pre-processing."
+        ),
+        false => {
+            format!("{w} 人等候、{c} 个窗口开放：每窗口 {r} 人，超过标准 {max} 人，请启动预处理。")
+        }
+    }
 }
 
 fn minutes(s: f64) -> String {
@@ -94,6 +142,145 @@ fn clock(ms: i64, zone: peakend_core::time::Zone) -> String {
     zone.local(ms)
         .map(|t| t.format("%H:%M").to_string())
         .unwrap_or_default()
+}
+
+/// Today's KPI cards, each against the journey's standard where it has one: the wait
+/// against `care_after` (every customer called within it, so a service level under
+/// 100 % misses it too) and the care alerts raised.
+fn kpi_cards(lang: &Lang, k: &Kpis, rules: &Rules) -> Vec<KpiCell> {
+    let pct = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.0}%", v * 100.0));
+    let mins = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.1}", v / 60.0));
+    let care_min = rules.care_after_ms as f64 / 60_000.0;
+    let within = format!(
+        "{} {care_min:.0} {}",
+        lang.t("标准：每位顾客", "Standard: every customer called within"),
+        lang.t("分钟内叫号", "min")
+    );
+    let miss = |missed: bool, what: &str| {
+        if missed {
+            what.to_owned()
+        } else {
+            String::new()
+        }
+    };
+    vec![
+        KpiCell {
+            key: "arrivals",
+            label: lang.t("到厅", "Arrivals").into(),
+            value: k.arrivals.to_string(),
+            miss: String::new(),
+        },
+        KpiCell {
+            key: "served",
+            label: lang.t("已办理", "Served").into(),
+            value: k.served.to_string(),
+            miss: String::new(),
+        },
+        KpiCell {
+            key: "abandonment",
+            label: lang.t("放弃率", "Abandonment").into(),
+            value: pct(k.abandonment_rate),
+            miss: String::new(),
+        },
+        KpiCell {
+            key: "service_level",
+            label: lang.t("服务水平", "Service level").into(),
+            value: pct(k.service_level),
+            miss: miss(k.service_level.is_some_and(|v| v < 1.0), &within),
+        },
+        KpiCell {
+            key: "asa",
+            label: lang.t("平均等候（分）", "Avg wait (min)").into(),
+            value: mins(k.asa_s),
+            miss: miss(
+                k.asa_s
+                    .is_some_and(|s| s * 1000.0 > rules.care_after_ms as f64),
+                &within,
+            ),
+        },
+        KpiCell {
+            key: "aht",
+            label: lang.t("平均办理（分）", "Avg service (min)").into(),
+            value: mins(k.aht_s),
+            miss: String::new(),
+        },
+        KpiCell {
+            key: "care_alerts",
+            label: lang.t("关怀提醒", "Care alerts").into(),
+            value: k.care_alerts.to_string(),
+            miss: miss(
+                k.care_alerts > 0,
+                lang.t(
+                    "有顾客等候超过关怀时限",
+                    "Customers waited past the care limit",
+                ),
+            ),
+        },
+        // Sales beside service (issue 23): the sales booked on today's tickets.
+        KpiCell {
+            key: "sales",
+            label: lang.t("今日销售", "Sales today").into(),
+            value: k.sales.sales.to_string(),
+            miss: String::new(),
+        },
+    ]
+}
+
+/// Today's KPI cards of a hall as JSON, for the board to refresh after events without
+/// a reload: read from the day's stored roll-up (the ingest keeps it batch by batch),
+/// so a refresh costs the same at 09:00 and at 18:00; a day the roll-up cannot answer
+/// for (another rule, none stored yet) is replayed.
+async fn board_kpis(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    lang: Lang,
+    Path(hall): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tree = state.store.org_tree().await?;
+    let hall = HallId::parse(hall).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let node_id =
+        OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    tree.get(&node_id)
+        .filter(|n| n.hall_id().is_some())
+        .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
+    viewer.ensure_covers(&tree, &node_id)?;
+    let zone = tree.zone_of(&node_id);
+    let now_ms = state.clock.now().timestamp_millis();
+    let offset = zone.offset_at(now_ms);
+    let today = state.clock.now().with_timezone(&offset).date_naive();
+    let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
+    let measure = rules.measure();
+    let stored = state
+        .store
+        .ops_rollup(&hall, today)
+        .await?
+        .filter(|r| r.measure() == measure);
+    let kpis = match stored {
+        Some(r) => {
+            let mut sums: KpiSums = r.sums_at(now_ms);
+            if let Some(t) = &r.trials {
+                sums.sales.trials.merge(&t.total);
+            }
+            sums.kpis()
+        }
+        None => {
+            let midnight = peakend_store::local_midnight(today, offset);
+            let day = peakend_store::replay_day(
+                state.store.as_ref(),
+                &hall,
+                rules.clone(),
+                midnight,
+                now_ms,
+            )
+            .await?;
+            Kpis::of(day.tickets(), measure)
+        }
+    };
+    Ok(Json(serde_json::json!({
+        "hall": hall.as_str(),
+        "at": now_ms,
+        "cards": kpi_cards(&lang, &kpis, &rules),
+    })))
 }
 
 async fn board(
@@ -121,7 +308,8 @@ async fn board(
     let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
     let measure = rules.measure();
     let day =
-        peakend_store::replay_day(state.store.as_ref(), &hall, rules, midnight, now_ms).await?;
+        peakend_store::replay_day(state.store.as_ref(), &hall, rules.clone(), midnight, now_ms)
+            .await?;
     let queue = day.queue(now_ms);
     let acks = state.store.alert_acks(&hall).await?;
     let open: Vec<&Alert> = day
@@ -131,43 +319,7 @@ async fn board(
         .collect();
     // Today's KPIs from the day just replayed, not a second replay through the store.
     let k = &Kpis::of(day.tickets(), measure);
-    let pct = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.0}%", v * 100.0));
-    let secs = |x: Option<f64>| x.map_or_else(|| "–".into(), |v| format!("{:.1}", v / 60.0));
-    let kpis = vec![
-        KpiCell {
-            label: lang.t("到厅", "Arrivals").into(),
-            value: k.arrivals.to_string(),
-        },
-        KpiCell {
-            label: lang.t("已办理", "Served").into(),
-            value: k.served.to_string(),
-        },
-        KpiCell {
-            label: lang.t("放弃率", "Abandonment").into(),
-            value: pct(k.abandonment_rate),
-        },
-        KpiCell {
-            label: lang.t("服务水平", "Service level").into(),
-            value: pct(k.service_level),
-        },
-        KpiCell {
-            label: lang.t("平均等候（分）", "Avg wait (min)").into(),
-            value: secs(k.asa_s),
-        },
-        KpiCell {
-            label: lang.t("平均办理（分）", "Avg service (min)").into(),
-            value: secs(k.aht_s),
-        },
-        KpiCell {
-            label: lang.t("关怀提醒", "Care alerts").into(),
-            value: k.care_alerts.to_string(),
-        },
-        // Sales beside service (issue 23): the sales booked on today's tickets.
-        KpiCell {
-            label: lang.t("今日销售", "Sales today").into(),
-            value: k.sales.sales.to_string(),
-        },
-    ];
+    let kpis = kpi_cards(&lang, k, &rules);
     let services: serde_json::Map<String, serde_json::Value> =
         ["payment", "data", "new_line", "phone", "vip", "enquiry"]
             .iter()
@@ -192,7 +344,65 @@ async fn board(
         "none_waiting": lang.t("无人等候", "Nobody waiting"),
         "none_open": lang.t("无", "None"),
         "no_alerts": lang.t("没有未处理的提醒", "No open alerts"),
+        "no_day_alerts": lang.t("今天还没有提醒", "No alerts today yet"),
+        "closed": lang.t(
+            "没有开放的窗口，也无人等候：营业厅已下班或尚未开门。",
+            "No counter is open and nobody is waiting: the hall is closed or not yet open.",
+        ),
+        "late": lang.t("超过关怀时限", "past the care limit"),
+        "acked_at": lang.t("已处理", "Acknowledged"),
+        "cleared_at": lang.t("已解除", "Cleared"),
+        "open": lang.t("未处理", "Open"),
+        "live": lang.t("实时连接中", "Live"),
+        "reconnecting": lang.t("连接中断，正在重连…", "Connection lost, reconnecting…"),
+        "crowded": crowded_text(&lang, 0, 0, rules.max_per_counter),
+        "care_after_ms": rules.care_after_ms,
+        "max_per_counter": rules.max_per_counter,
+        // The hall's UTC offset now, for its clock and alert times in the page.
+        "offset_min": offset.local_minus_utc() / 60,
     });
+    let crowded = {
+        let (w, c) = (queue.waiting.len(), queue.open_counters.len());
+        if c > 0 && w as f64 / c as f64 > rules.max_per_counter {
+            crowded_text(&lang, w, c, rules.max_per_counter)
+        } else {
+            String::new()
+        }
+    };
+    let day_alerts: Vec<DayAlertRow> = day
+        .alerts()
+        .iter()
+        .rev()
+        .map(|a| {
+            let ack = acks.get(&a.key());
+            let (state_text, open) = match (ack, a.cleared_at) {
+                (Some((at, by)), _) => (
+                    format!(
+                        "{} {} · {by}",
+                        lang.t("已处理", "Acknowledged"),
+                        clock(*at, zone)
+                    ),
+                    false,
+                ),
+                (None, Some(at)) => (
+                    format!("{} {}", lang.t("已解除", "Cleared"), clock(at, zone)),
+                    false,
+                ),
+                (None, None) => (lang.t("未处理", "Open").to_owned(), true),
+            };
+            DayAlertRow {
+                label: alert_label(&lang, a.kind).into(),
+                subject: a
+                    .ticket
+                    .clone()
+                    .or_else(|| a.kiosk.clone())
+                    .unwrap_or_default(),
+                raised: clock(a.raised_at, zone),
+                state: state_text,
+                open,
+            }
+        })
+        .collect();
     render(&BoardPage {
         nav: Nav::of(&viewer, &tree, &lang, &uri),
         hall: hall.to_string(),
@@ -206,6 +416,7 @@ async fn board(
             .waiting
             .iter()
             .map(|w| WaitingRow {
+                late: w.waited_s * 1000.0 > rules.care_after_ms as f64,
                 ticket: w.ticket.clone(),
                 service: service_label(&lang, &w.service),
                 waited_min: minutes(w.waited_s),
@@ -230,7 +441,11 @@ async fn board(
                 vip: a.vip,
             })
             .collect(),
+        day_alerts,
         kpis,
+        clock: clock(now_ms, zone),
+        closed: queue.open_counters.is_empty() && queue.waiting.is_empty(),
+        crowded,
         labels: labels.to_string().replace("</", "<\\/"),
         lang,
     })

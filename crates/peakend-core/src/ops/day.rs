@@ -1479,10 +1479,49 @@ impl HallDay {
                 w
             })
             .collect();
+        let mut open_counters: Vec<String> = self.open.iter().cloned().collect();
+        // c1, c2, …, c10 as a hall numbers its counters, not c1, c10, c2.
+        open_counters.sort_by(|a, b| natural_cmp(a, b));
         QueueSnapshot {
             at: now,
-            open_counters: self.open.iter().cloned().collect(),
+            open_counters,
             waiting,
+        }
+    }
+}
+
+/// Compares names as people number things: runs of digits by their value
+/// (`c2` < `c10`), the rest character by character.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) if p.is_ascii_digit() && q.is_ascii_digit() => {
+                let run = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let mut digits = String::new();
+                    while let Some(d) = it.next_if(char::is_ascii_digit) {
+                        digits.push(d);
+                    }
+                    digits
+                };
+                let (m, n) = (run(&mut x), run(&mut y));
+                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
+                let by_value = m.len().cmp(&n.len()).then_with(|| m.cmp(n));
+                if by_value != Ordering::Equal {
+                    return by_value;
+                }
+            }
+            (Some(p), Some(q)) => {
+                if p != q {
+                    return p.cmp(&q);
+                }
+                x.next();
+                y.next();
+            }
         }
     }
 }
@@ -1490,6 +1529,13 @@ impl HallDay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_sort_as_people_number_them() {
+        let mut names = vec!["c10", "c2", "c1", "vip", "c02", "c9", "a"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["a", "c1", "c02", "c2", "c9", "c10", "vip"]);
+    }
     use crate::ops::ticket::{Kpis, PredictorAccuracy};
 
     /// An event at local time `hm` on Friday 2026-08-07 (+08:00).

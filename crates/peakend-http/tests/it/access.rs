@@ -275,7 +275,8 @@ peakend_testkit::on_both_backends!(
         let now = chrono::Utc::now().with_timezone(&offset);
         let earlier = now - chrono::Duration::minutes(20);
         let batch = format!(
-            "{{\"id\":\"o1\",\"hall\":\"h1\",\"type\":\"counter_opened\",\"at\":\"{}\",\"counter\":\"c1\"}}\n\
+            "{{\"id\":\"o1\",\"hall\":\"h1\",\"type\":\"counter_opened\",\"at\":\"{}\",\"counter\":\"c10\"}}\n\
+         {{\"id\":\"o2\",\"hall\":\"h1\",\"type\":\"counter_opened\",\"at\":\"{0}\",\"counter\":\"c2\"}}\n\
          {{\"id\":\"t1\",\"hall\":\"h1\",\"type\":\"ticket_issued\",\"at\":\"{}\",\"ticket\":\"A1\",\"service\":\"payment\"}}",
             earlier.to_rfc3339(),
             earlier.to_rfc3339()
@@ -307,6 +308,18 @@ peakend_testkit::on_both_backends!(
             + "data-alert=\"".len();
         let id = html[id_at..].split('"').next().unwrap().to_owned();
         assert!(id.starts_with("h1~care_due~A1~"), "{id}");
+        // What misses its standard says so in words, not colour only: the customer
+        // past the care limit, the care-alert card; counters as the hall numbers them.
+        assert!(
+            html.contains(r#"<tr data-ticket="A1" class="late">"#),
+            "{html}"
+        );
+        assert!(html.contains("超过关怀时限") && html.contains("有顾客等候超过关怀时限"));
+        assert!(
+            html.contains(r#"<span id="counters">c2 · c10</span>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"id="hall-clock""#) && html.contains(r#"aria-live="polite""#));
         let ack = b
             .post(format!("{base}/api/v1/alerts/{id}/ack"))
             .header("x-csrf-token", &csrf)
@@ -319,6 +332,46 @@ peakend_testkit::on_both_backends!(
         assert_eq!(
             all[0]["acked_by"], "staff1",
             "the user, not what the body claims"
+        );
+        // Once handled the alert leaves the open list, which says it is empty, and
+        // stays in today's alerts with who handled it.
+        let html = b
+            .get(format!("{base}/halls/h1/board"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("data-alert=\""), "{html}");
+        assert!(html.contains("没有未处理的提醒"));
+        let today = html.split(r#"id="day-alerts""#).nth(1).unwrap();
+        assert!(
+            today.contains("A1 — 已处理") && today.contains("staff1"),
+            "{today}"
+        );
+        // The cards the board refreshes after events, from the hall's roll-up.
+        let kpis: Value = get_json(&b, format!("{base}/halls/h1/board/kpis?lang=en")).await;
+        let card = |key: &str| {
+            kpis["cards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["key"] == key)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(card("arrivals")["value"], "1");
+        assert_eq!(card("care_alerts")["value"], "1");
+        assert_eq!(
+            card("care_alerts")["miss"],
+            "Customers waited past the care limit"
+        );
+        assert_eq!(card("served")["miss"], "");
+        // Another hall's cards are not this user's to read.
+        assert_eq!(
+            status(&b, format!("{base}/halls/h2/board/kpis")).await,
+            StatusCode::FORBIDDEN
         );
         // They may not load survey data, nor reach another hall's alerts.
         let post = b

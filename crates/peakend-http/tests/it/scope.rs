@@ -102,6 +102,7 @@ fn routes() -> Vec<Route> {
         get("/?node={n}"),
         get("/analysis?node={n}"),
         get("/halls/{h}/board"),
+        get("/halls/{h}/board/kpis"),
         get("/halls/{h}/blueprint"),
         get("/halls/{h}/poster"),
         get("/halls/{h}/questionnaire"),

@@ -1,0 +1,107 @@
+// Pages people act on (issue 25), in a real browser on both languages and a phone:
+// the live board keeps its cards, clock and highlights current without a reload;
+// error pages speak the reader's language inside the site header; the blueprint and
+// poster read units as people say them; each page passes axe-core (WCAG 2 A/AA).
+const { test, expect } = require('@playwright/test');
+const { AxeBuilder } = require('@axe-core/playwright');
+const fs = require('fs');
+const path = require('path');
+
+const state = () => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'artifacts', 'state.json'), 'utf8'));
+const shot = (page, name) => page.screenshot({ path: path.join(__dirname, '..', 'artifacts', name + '.png'), fullPage: true });
+
+async function signIn(page, who, lang) {
+  const s = state();
+  await page.goto('/login' + (lang === 'en' ? '?lang=en' : ''));
+  await page.fill('input[name=name]', who);
+  await page.fill('input[name=password]', s.logins[who].password);
+  await page.click('button[type=submit]');
+  await expect(page.locator('#who')).toContainText(who);
+}
+
+async function accessible(page) {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '))).toEqual([]);
+}
+
+async function postEvents(request, events) {
+  const s = state();
+  const body = events.map((e) => JSON.stringify({ hall: s.hall, at: new Date().toISOString(), ...e })).join('\n');
+  const r = await request.post('/api/v1/events', { headers: { Authorization: 'Bearer ' + s.token }, data: body });
+  expect(r.status()).toBe(200);
+}
+
+test('the live board: cards, clock and crowding update without a reload', async ({ page, request }) => {
+  await signIn(page, 'staff');
+  await page.goto('/halls/' + state().hall + '/board');
+  await expect(page.locator('body[data-live=true]')).toHaveCount(1);
+  await expect(page.locator('#live-state')).toContainText('实时连接中');
+  await expect(page.locator('#hall-clock')).toHaveText(/^\d\d:\d\d$/);
+  const arrivals = page.locator('[data-kpi=arrivals] .n');
+  const before = Number(await arrivals.textContent());
+  const stamp = String(Date.now()).slice(-6);
+  await page.waitForTimeout(300);
+  await postEvents(request, [{ id: 'c-' + stamp, type: 'counter_opened', counter: 'x-' + stamp }]
+    .concat([1, 2, 3, 4, 5].map((i) => ({ id: `b-${stamp}-${i}`, type: 'ticket_issued', ticket: `B${stamp}-${i}`, service: 'payment' }))));
+  await expect(page.locator(`#waiting tr[data-ticket="B${stamp}-5"]`)).toBeVisible({ timeout: 3000 });
+  // The cards follow the roll-up after the events, with no reload.
+  await expect.poll(async () => Number(await arrivals.textContent()), { timeout: 8000 }).toBeGreaterThanOrEqual(before + 5);
+  await accessible(page);
+  await shot(page, '40-board-live');
+});
+
+test('the live board in English on a phone', async ({ browser }) => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: test.info().project.use.baseURL });
+  const page = await phone.newPage();
+  await signIn(page, 'staff', 'en');
+  await page.goto('/halls/' + state().hall + '/board?lang=en');
+  await expect(page.locator('#live-state')).toContainText('Live');
+  await expect(page.locator('#day-alerts-box summary')).toContainText("All of today's alerts");
+  // The header does not wrap a character per line on a phone.
+  const brand = await page.locator('header .brand').boundingBox();
+  expect(brand.height).toBeLessThan(40);
+  await accessible(page);
+  await shot(page, '41-board-phone-en');
+  await phone.close();
+});
+
+test('error pages: the site header, the reader\'s language, HTML at an unknown address', async ({ page }) => {
+  await signIn(page, 'manager');
+  let r = await page.goto('/no-such-page');
+  expect(r.status()).toBe(404);
+  await expect(page.locator('header .brand')).toBeVisible();
+  await expect(page.locator('h1')).toContainText('页面不存在');
+  await accessible(page);
+  await shot(page, '42-error-404-zh');
+  r = await page.goto('/?node=nowhere-at-all&lang=en');
+  expect(r.status()).toBeGreaterThanOrEqual(400);
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.locator('#error-message')).not.toContainText('无');
+  await shot(page, '43-error-en');
+});
+
+test('the blueprint and poster read units as people say them', async ({ page }) => {
+  await signIn(page, 'manager');
+  await page.goto('/journeys/service-hall');
+  const body = await page.locator('main').innerText();
+  expect(body).toContain('字/分钟');
+  expect(body).not.toContain('chars_per_min');
+  expect(body).not.toContain('working_day');
+  await page.goto('/journeys/service-hall/poster?lang=en');
+  const poster = await page.locator('body').innerText();
+  expect(poster).toContain('chars/min');
+  expect(poster).not.toContain('chars_per_min');
+});
+
+test('the QR page fits a phone and warns when no public address is set', async ({ browser }) => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: test.info().project.use.baseURL });
+  const page = await phone.newPage();
+  await signIn(page, 'manager');
+  await page.goto('/halls/' + state().hall + '/qr');
+  await expect(page.locator('.warn')).toContainText('PEAKEND_PUBLIC_URL');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(width).toBeLessThanOrEqual(390);
+  await shot(page, '44-qr-phone');
+  await phone.close();
+});
