@@ -105,3 +105,20 @@ test('the QR page fits a phone and warns when no public address is set', async (
   await shot(page, '44-qr-phone');
   await phone.close();
 });
+
+test('the KPI page: tables by hour, counter and staff, exports, in both languages', async ({ page }) => {
+  await signIn(page, 'manager');
+  await page.goto('/kpi');
+  await expect(page.locator('#kpi-total')).toBeVisible();
+  await expect(page.locator('h2', { hasText: '按小时' })).toBeVisible();
+  const csv = await page.request.get(await page.locator('#export-csv').getAttribute('href'));
+  expect(csv.status()).toBe(200);
+  expect((await csv.text()).split('\n')[0]).toContain('到厅');
+  await accessible(page);
+  await shot(page, '45-kpi-zh');
+  await page.goto('/kpi?lang=en');
+  await expect(page.locator('h2', { hasText: 'By counter' })).toBeVisible();
+  const xlsx = await page.request.get(await page.locator('#export-xlsx').getAttribute('href'));
+  expect(xlsx.headers()['content-type']).toContain('spreadsheetml');
+  await shot(page, '46-kpi-en');
+});

@@ -157,7 +157,7 @@ struct SalesLineRow {
 }
 
 /// The sales lines as the hall says them, Chinese first.
-fn line_label(lang: &Lang, c: peakend_core::ops::sales::SaleCategory) -> &'static str {
+pub(crate) fn line_label(lang: &Lang, c: peakend_core::ops::sales::SaleCategory) -> &'static str {
     use peakend_core::ops::sales::SaleCategory;
     match c {
         SaleCategory::NewCustomer => lang.t("新入网", "New customers"),

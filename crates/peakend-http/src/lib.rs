@@ -24,6 +24,7 @@ mod health;
 pub mod invite_sender;
 mod journeys;
 mod kpi;
+mod kpi_page;
 pub mod limiter;
 pub mod live;
 mod org;
@@ -181,6 +182,7 @@ pub fn app(state: AppState) -> Router {
         .merge(strategy::router())
         .merge(journeys::router())
         .merge(kpi::router())
+        .merge(kpi_page::router())
         .merge(org::router())
         .merge(pages::router())
         .merge(plan::router())

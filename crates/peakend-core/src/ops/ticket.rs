@@ -264,6 +264,8 @@ pub struct Kpis {
     pub avg_rating: Option<f64>,
     /// Ratings at the top of their scale ÷ ratings.
     pub top_rating_share: Option<f64>,
+    /// How many device ratings the two figures above rest on.
+    pub ratings: u64,
     pub care_alerts: u64,
     /// Visits with a bad-experience signal (see [`Ticket::bad_experience`]).
     pub bad_visits: u64,
@@ -455,6 +457,7 @@ impl KpiSums {
             over_system_time_rate: ratio(self.over_system_time, self.services),
             avg_rating: (self.ratings > 0).then(|| self.rating_sum / self.ratings as f64),
             top_rating_share: ratio(self.top_ratings, self.ratings),
+            ratings: self.ratings,
             care_alerts: self.care_alerts,
             bad_visits: self.bad_visits,
             expired: self.expired,

@@ -17,6 +17,7 @@ mod invitations;
 mod invite_senders;
 mod journey_assignment;
 mod kiosks;
+mod kpi_page;
 mod monitoring;
 mod programme;
 mod qfd;

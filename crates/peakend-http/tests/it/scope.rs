@@ -101,6 +101,8 @@ fn routes() -> Vec<Route> {
     vec![
         get("/?node={n}"),
         get("/analysis?node={n}"),
+        get("/kpi?node={n}"),
+        get("/kpi/export?node={n}"),
         get("/halls/{h}/board"),
         get("/halls/{h}/board/kpis"),
         get("/halls/{h}/blueprint"),
