@@ -122,3 +122,37 @@ test('the KPI page: tables by hour, counter and staff, exports, in both language
   expect(xlsx.headers()['content-type']).toContain('spreadsheetml');
   await shot(page, '46-kpi-en');
 });
+
+test('honest charts: zero-based bars with titled axes, intervals, no overlapping labels, tables and a comparison', async ({ page }) => {
+  await signIn(page, 'director');
+  await page.goto('/analysis');
+  await expect(page.locator('body[data-charts-ready=true]')).toHaveCount(1);
+  const o = await page.evaluate(() => {
+    const c = echarts.getInstanceByDom(document.getElementById('journey-curve')).getOption();
+    const q = echarts.getInstanceByDom(document.getElementById('quadrant')).getOption();
+    const ci = c.series.find((s) => s.id === 'satisfaction-ci').markLine.data.length;
+    const qci = q.series.find((s) => s.id === 'intervals').markLine.data.length;
+    return { y: c.yAxis.map((a) => [a.min, a.max, a.name]), ci, qci, points: q.series[0].data.length, qx: q.xAxis[0].name, qy: q.yAxis[0].name, hide: q.series[0].labelLayout.hideOverlap };
+  });
+  expect(o.y.map((a) => a[0])).toEqual([0, 0]);
+  expect(o.y.every((a) => a[2] && a[2].includes('1–10'))).toBe(true);
+  // An interval for each moment's satisfaction; both ways on the quadrant.
+  expect(o.ci).toBe(16);
+  expect(o.qci).toBe(2 * o.points);
+  expect(o.qx).toContain('重要性');
+  expect(o.qy).toContain('满意度');
+  expect(o.hide).toBe(true);
+  // The table alternative of the curve has every moment; the province compares its cities.
+  await expect(page.locator('#curve-table tbody tr')).toHaveCount(16);
+  await expect(page.locator('#compare-table tbody tr')).toHaveCount(16);
+  expect(await page.locator('#compare-table thead th').count()).toBeGreaterThan(2);
+  // Headings are not clipped: each fits its panel.
+  const clipped = await page.evaluate(() => [...document.querySelectorAll('.panel h2')].filter((h) => h.scrollWidth > h.clientWidth + 1).length);
+  expect(clipped).toBe(0);
+  await accessible(page);
+  await shot(page, '47-charts-zh');
+  await page.goto('/analysis?lang=en');
+  await expect(page.locator('body[data-charts-ready=true]')).toHaveCount(1);
+  await expect(page.locator('#compare h2')).toContainText('Comparison');
+  await shot(page, '48-charts-en');
+});

@@ -531,6 +531,47 @@ struct AnalysisPage {
     /// The chart data as JSON, for the page's script.
     data: String,
     export_query: String,
+    /// Each moment's figures, the charts' table alternative.
+    moment_rows: Vec<MomentRow>,
+    /// The same moments by child of the node (halls of a district, …): the heading of
+    /// each child column and a row per moment; empty for a hall.
+    compare_heads: Vec<(String, u64)>,
+    compare_rows: Vec<CompareRow>,
+    /// What the children are (halls, districts, cities).
+    compare_level: String,
+}
+
+/// One moment's figures as the charts draw them, for the tables under them.
+struct MomentRow {
+    name: String,
+    /// 峰 / 终 and its badge's class.
+    mark: (String, &'static str),
+    importance: String,
+    importance_ci: String,
+    satisfaction: String,
+    satisfaction_ci: String,
+    n: u64,
+    quadrant: String,
+    driver: String,
+}
+
+/// One moment across the node's children: each child's satisfaction, and how far it
+/// is from the node's own (a heat shade: -3…3 steps of half a point).
+struct CompareRow {
+    name: String,
+    mark: (String, &'static str),
+    cells: Vec<(String, i8)>,
+}
+
+fn quadrant_name(lang: &Lang, q: peakend_core::analysis::indices::Quadrant) -> String {
+    use peakend_core::analysis::indices::Quadrant;
+    match q {
+        Quadrant::KeepUp => lang.t("优势区（保持）", "Strengths (keep up)"),
+        Quadrant::Concentrate => lang.t("改进区（优先）", "Improve first"),
+        Quadrant::LowPriority => lang.t("次要改进区", "Lower priority"),
+        Quadrant::Overkill => lang.t("过度区", "Possible overkill"),
+    }
+    .to_owned()
 }
 
 /// Visit purposes as the questionnaire asks them (and as responses store them).
@@ -614,7 +655,10 @@ async fn analysis_page(
                 "key": m.key,
                 "name": name_of(&m.key),
                 "importance": m.importance,
+                "importance_ci": m.importance_ci95,
                 "satisfaction": m.satisfaction,
+                "satisfaction_ci": m.satisfaction_ci95,
+                "n": m.n,
                 "driver_share": m.driver_share,
                 "peak": a.peaks.contains(&m.key),
                 "end": a.end == m.key,
@@ -637,6 +681,11 @@ async fn analysis_page(
                 "servqual": lang.t("SERVQUAL 服务质量维度", "SERVQUAL dimensions"),
                 "importance": lang.t("重要性", "Importance"),
                 "satisfaction": lang.t("满意度", "Satisfaction"),
+                "importance_axis": lang.t("重要性（1–10 分）", "Importance (score 1–10)"),
+                "satisfaction_axis": lang.t("满意度（1–10 分）", "Satisfaction (score 1–10)"),
+                "ci": lang.t("95% 置信区间", "95 % interval"),
+                "mean_satisfaction": lang.t("平均满意度", "Mean satisfaction"),
+                "driver_axis": lang.t("解释的方差占比（%）", "Share of explained variance (%)"),
                 "mean": lang.t("平均重要性", "Mean importance"),
                 "threshold": lang.t("峰值阈值", "Peak threshold"),
                 "peak": lang.t("峰", "Peak"),
@@ -826,7 +875,107 @@ async fn analysis_page(
         } else {
             Vec::new()
         };
+    let f2 = |x: Option<f64>| x.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"));
+    let ci = |x: Option<(f64, f64)>| {
+        x.map_or_else(|| "–".to_owned(), |(lo, hi)| format!("{lo:.2}–{hi:.2}"))
+    };
+    let mark_of = |a: &Analysis, key: &str| match (a.peaks.iter().any(|p| p == key), a.end == key) {
+        (true, _) => (lang.t("峰", "Peak").to_owned(), "peak"),
+        (_, true) => (lang.t("终", "End").to_owned(), "end"),
+        _ => (String::new(), ""),
+    };
+    let moment_rows: Vec<MomentRow> = chosen
+        .as_ref()
+        .map(|a| {
+            a.moments
+                .iter()
+                .map(|m| MomentRow {
+                    name: name_of(&m.key),
+                    mark: mark_of(a, &m.key),
+                    importance: f2(m.importance),
+                    importance_ci: ci(m.importance_ci95),
+                    satisfaction: f2(m.satisfaction),
+                    satisfaction_ci: ci(m.satisfaction_ci95),
+                    n: m.n,
+                    quadrant: m
+                        .quadrant
+                        .map(|q| quadrant_name(&lang, q))
+                        .unwrap_or_default(),
+                    driver: m
+                        .driver_share
+                        .map_or_else(|| "–".to_owned(), |v| format!("{v:.1}%")),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // The same moments by the node's children, on the same filters.
+    let child_level = match tree.get(&node).map(|n| n.level) {
+        Some(OrgLevel::Province) => Some((GroupBy::City, lang.t("各地市", "By city"))),
+        Some(OrgLevel::City) => Some((GroupBy::District, lang.t("各区县", "By district"))),
+        Some(OrgLevel::District) => Some((GroupBy::Hall, lang.t("各营业厅", "By hall"))),
+        _ => None,
+    };
+    let (mut compare_heads, mut compare_rows, mut compare_level) =
+        (Vec::new(), Vec::new(), String::new());
+    if let (Some(a), Some((by, label))) = (chosen.as_ref(), child_level) {
+        let q = AnalysisQuery {
+            weights: weights.as_ref(),
+            purpose: purpose.as_deref(),
+            by: Some(by),
+            ..base.clone()
+        };
+        let grouped = match analysis(&state, &journey, &q).await {
+            Ok(g) => g,
+            Err(e) if e.status.is_client_error() => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(g) = grouped.filter(|g| g.groups.len() > 1) {
+            compare_level = label.to_owned();
+            let name = |id: &str| {
+                OrgNodeId::parse(id)
+                    .ok()
+                    .and_then(|n| tree.get(&n).map(|n| n.name.clone()))
+                    .unwrap_or_else(|| id.to_owned())
+            };
+            compare_heads = g
+                .groups
+                .iter()
+                .map(|c| (name(&c.group), c.analysis.respondents))
+                .collect();
+            compare_rows = a
+                .moments
+                .iter()
+                .map(|m| CompareRow {
+                    name: name_of(&m.key),
+                    mark: mark_of(a, &m.key),
+                    cells: g
+                        .groups
+                        .iter()
+                        .map(|c| {
+                            let sat = c
+                                .analysis
+                                .moments
+                                .iter()
+                                .find(|x| x.key == m.key)
+                                .and_then(|x| x.satisfaction);
+                            let shade = match (sat, m.satisfaction) {
+                                (Some(x), Some(all)) => {
+                                    ((x - all) / 0.5).round().clamp(-3.0, 3.0) as i8
+                                }
+                                _ => 0,
+                            };
+                            (f2(sat), shade)
+                        })
+                        .collect(),
+                })
+                .collect();
+        }
+    }
     render(&AnalysisPage {
+        moment_rows,
+        compare_heads,
+        compare_rows,
+        compare_level,
         gap5,
         gap1,
         estimate_form,

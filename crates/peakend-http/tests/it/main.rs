@@ -5,6 +5,7 @@ mod api;
 mod attack;
 mod audits;
 mod cases;
+mod charts;
 mod checklist;
 mod comments;
 mod customers;
