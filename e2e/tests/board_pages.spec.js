@@ -156,3 +156,34 @@ test('honest charts: zero-based bars with titled axes, intervals, no overlapping
   await expect(page.locator('#compare h2')).toContainText('Comparison');
   await shot(page, '48-charts-en');
 });
+
+test('the overview: peak and end, trends, child figures, ranking flags; the hall view; a phone', async ({ browser, page }) => {
+  await signIn(page, 'director');
+  const t0 = Date.now();
+  await page.goto('/');
+  const took = Date.now() - t0;
+  await expect(page.locator('#peak-end .card')).toHaveCount(4);
+  await expect(page.locator('#trend canvas').first()).toBeVisible();
+  expect(await page.locator('#trend-table tbody tr').count()).toBeGreaterThan(1);
+  await expect(page.locator('#children .card').first()).toContainText('NPS');
+  await expect(page.locator('#ranking-csv')).toBeVisible();
+  await accessible(page);
+  await shot(page, '49-overview-zh');
+  console.log('overview took ' + took + ' ms');
+  await page.goto('/?lang=en');
+  await expect(page.locator('#peak-end')).toBeVisible();
+  await shot(page, '50-overview-en');
+  // The hall manager's own view.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: test.info().project.use.baseURL });
+  const p2 = await phone.newPage();
+  await signIn(p2, 'manager');
+  await p2.goto('/');
+  await expect(p2.locator('#hall-view')).toBeVisible();
+  await expect(p2.locator('#hall-rank')).toHaveText(/\d+ \/ \d+/);
+  await expect(p2.locator('#hall-weakest li')).toHaveCount(3);
+  const overflow = await p2.evaluate(() => document.documentElement.scrollWidth);
+  expect(overflow).toBeLessThanOrEqual(400);
+  await accessible(p2);
+  await shot(p2, '51-hall-view-phone');
+  await phone.close();
+});

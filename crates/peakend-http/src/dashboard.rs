@@ -19,6 +19,7 @@ use peakend_store::{AnalysisQuery, ErrorKind};
 use serde::Deserialize;
 
 use crate::auth::Viewer;
+use crate::overview_parts::{self, TrendMonth};
 use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
@@ -112,6 +113,8 @@ struct Figure {
     key: &'static str,
     label: String,
     value: String,
+    /// The latest month's change against the month before (survey figures only).
+    change: String,
 }
 
 struct Crumb {
@@ -125,6 +128,10 @@ struct RankRow {
     parent: String,
     respondents: String,
     nps: String,
+    /// `±12.3`: the NPS's conservative 95 % half-width.
+    nps_ci: String,
+    /// Fewer than [`overview_parts::SMALL_SAMPLE`] respondents.
+    small: bool,
     index: String,
     /// The value tier by the share of fully satisfied respondents, with that share.
     tier: String,
@@ -136,14 +143,32 @@ struct RankRow {
     trial_conversion: String,
 }
 
-/// A child node's card: its service and sales over the operations period.
+/// A child node's card: its survey figures over the survey period, its service and
+/// sales over the operations period.
 struct ChildCard {
     id: String,
     name: String,
+    respondents: String,
+    nps: String,
+    index: String,
     service_level: String,
     sales: String,
     sales_per_served: String,
     trial_conversion: String,
+}
+
+/// A hall's own view: where it stands among its district's halls, its gaps to the
+/// district, the moments to work on first and what changed since yesterday.
+struct HallView {
+    district: String,
+    /// `2 / 5`, by NPS among the district's halls with answers.
+    rank: String,
+    /// (figure, the hall's, the district's, hall − district, hall below).
+    gaps: Vec<(String, String, String, String, bool)>,
+    /// (moment, importance, satisfaction).
+    weakest: Vec<(String, String, String)>,
+    /// (figure, yesterday, today, change).
+    since_yesterday: Vec<(String, String, String, String)>,
 }
 
 /// A sales line of the node over the operations period (issue 23).
@@ -179,6 +204,16 @@ struct RankChoice {
 struct OverviewPage {
     lang: Lang,
     nav: Nav,
+    /// The survey figures' period in words (the chosen dates, or all answers).
+    survey_period: String,
+    peak_cards: Vec<overview_parts::PeakCard>,
+    /// Months, oldest first: (month, respondents, NPS, index, peaks' satisfaction).
+    trend: Vec<(String, u64, String, String, String)>,
+    /// The trend chart's data as JSON.
+    trend_json: String,
+    /// Halls with open care alerts now: (hall id, name, count).
+    alert_halls: Vec<(String, String, usize)>,
+    hall_view: Option<HallView>,
     node: String,
     node_name: String,
     level: String,
@@ -189,6 +224,7 @@ struct OverviewPage {
     to: String,
     ops_period: String,
     figures: Vec<Figure>,
+    survey_figures: Vec<Figure>,
     ranks: Vec<RankChoice>,
     rows: Vec<RankRow>,
     journeys: Vec<(String, String)>,
@@ -219,6 +255,81 @@ async fn overview(
         },
     )
     .await?;
+    // The survey's months: the twelve up to the chosen end, or up to the last month with
+    // answers, each from its month's roll-up cells.
+    let period_peaks: Vec<String> = by_hall
+        .as_ref()
+        .map(|a| a.peaks.clone())
+        .unwrap_or_default();
+    let mut trend: Vec<TrendMonth> = Vec::new();
+    if by_hall.is_some() {
+        let month_of = |first: NaiveDate| {
+            let (from, to) = overview_parts::month_bounds(first);
+            AnalysisQuery {
+                org: Some(&node),
+                from: Some(from),
+                to: Some(to),
+                also: &also,
+                ..Default::default()
+            }
+        };
+        let mut first =
+            overview_parts::month_bounds(p.to.unwrap_or(state.clock.now().date_naive())).0;
+        for _ in 0..24 {
+            if let Some(a) = analysis(&state, &journey, &month_of(first)).await? {
+                trend.push(TrendMonth::of(first, &a, &period_peaks));
+                first = overview_parts::month_before(first);
+                break;
+            }
+            first = overview_parts::month_before(first);
+        }
+        if !trend.is_empty() {
+            for _ in 0..11 {
+                match analysis(&state, &journey, &month_of(first)).await? {
+                    Some(a) => trend.push(TrendMonth::of(first, &a, &period_peaks)),
+                    None => trend.push(TrendMonth {
+                        month: first,
+                        respondents: 0,
+                        nps: None,
+                        index: None,
+                        peaks: None,
+                        moments: BTreeMap::new(),
+                    }),
+                }
+                first = overview_parts::month_before(first);
+            }
+            // Leading months without answers say nothing.
+            while trend.last().is_some_and(|t| t.respondents == 0) {
+                trend.pop();
+            }
+            trend.reverse();
+        }
+    }
+    let peak_cards = by_hall
+        .as_ref()
+        .map(|a| overview_parts::peak_cards(&lang, &journey, a, &trend))
+        .unwrap_or_default();
+    let survey_period = match (p.from, p.to, trend.first(), trend.last()) {
+        (Some(f), Some(t), _, _) => format!("{f} – {t}"),
+        (Some(f), None, _, _) => format!("{f} {}", lang.t("起", "onwards")),
+        (None, Some(t), _, _) => format!("{} {t}", lang.t("截至", "up to")),
+        (None, None, Some(a), Some(b)) => format!(
+            "{}（{} {} – {}）",
+            lang.t("全部问卷", "all answers"),
+            lang.t("最近12个月趋势", "trend of the last 12 months"),
+            a.label(),
+            b.label()
+        ),
+        _ => lang.t("全部问卷", "all answers").to_owned(),
+    };
+    let latest = |f: &dyn Fn(&TrendMonth) -> Option<f64>| -> String {
+        match trend.as_slice() {
+            [.., b, l] => overview_parts::change(f(l), f(b), 1),
+            _ => String::new(),
+        }
+    };
+    let nps_change = latest(&|t| t.nps);
+    let index_change = latest(&|t| t.index);
     // Operations figures for the same dates, or today when no period is chosen.
     let clock = state.clock.now();
     let offset = tree.zone_of(&node).offset_at(clock.timestamp_millis());
@@ -250,31 +361,37 @@ async fn overview(
             value: by_hall
                 .as_ref()
                 .map_or_else(|| "0".into(), |a| a.respondents.to_string()),
+            change: String::new(),
         },
         Figure {
             key: "nps",
             label: "NPS".into(),
             value: num(ix.and_then(|i| i.nps), 1),
+            change: nps_change.clone(),
         },
         Figure {
             key: "index",
             label: lang.t("满意度指数", "Satisfaction index").into(),
             value: num(ix.and_then(|i| i.index), 1),
+            change: index_change.clone(),
         },
         Figure {
             key: "service_level",
             label: lang.t("服务水平", "Service level").into(),
             value: pct(ops.total.service_level),
+            change: String::new(),
         },
         Figure {
             key: "abandonment",
             label: lang.t("放弃率", "Abandonment").into(),
             value: pct(ops.total.abandonment_rate),
+            change: String::new(),
         },
         Figure {
             key: "care_alerts",
             label: lang.t("未处理关怀提醒", "Open care alerts").into(),
             value: care.values().sum::<usize>().to_string(),
+            change: String::new(),
         },
         // Sales beside service, as the study's hall KPIs show them (issue 23).
         Figure {
@@ -286,6 +403,7 @@ async fn overview(
             }
             .into(),
             value: ops.total.sales.sales.to_string(),
+            change: String::new(),
         },
         Figure {
             key: "sales_per_served",
@@ -293,11 +411,13 @@ async fn overview(
                 .t("人均销售（每位已服务客户）", "Sales per served customer")
                 .into(),
             value: num(ops.total.sales.sales_per_served, 2),
+            change: String::new(),
         },
         Figure {
             key: "trial_conversion",
             label: lang.t("体验转化率", "Trial conversion").into(),
             value: pct(ops.total.sales.trial_conversion),
+            change: String::new(),
         },
     ];
     let sales_lines = ops
@@ -365,6 +485,10 @@ async fn overview(
                     parent,
                     respondents: a.map_or_else(|| "0".into(), |a| a.respondents.to_string()),
                     nps: num(a.and_then(|a| a.indices.nps), 1),
+                    nps_ci: a
+                        .and_then(|a| overview_parts::nps_half_width(a.indices.nps, a.respondents))
+                        .map_or_else(String::new, |w| format!("±{w:.1}")),
+                    small: a.is_none_or(|a| a.respondents < overview_parts::SMALL_SAMPLE),
                     index: num(a.and_then(|a| a.indices.index), 1),
                     tier: a
                         .and_then(|a| a.indices.top_box.as_ref())
@@ -423,10 +547,45 @@ async fn overview(
             name: n.name.clone(),
         })
         .collect();
+    // The children's survey figures: the halls' groups when they are halls, else the
+    // node's answers grouped by the children's level (one more analysis).
+    let child_level = tree.children(&node).next().map(|c| c.level);
+    let child_groups: Option<Analysis> = match child_level {
+        Some(OrgLevel::City | OrgLevel::District) => {
+            let by = if child_level == Some(OrgLevel::City) {
+                GroupBy::City
+            } else {
+                GroupBy::District
+            };
+            analysis(
+                &state,
+                &journey,
+                &AnalysisQuery {
+                    org: Some(&node),
+                    from: p.from,
+                    to: p.to,
+                    by: Some(by),
+                    also: &also,
+                    ..Default::default()
+                },
+            )
+            .await?
+        }
+        _ => None,
+    };
+    let child_survey: BTreeMap<&str, &Analysis> = match &child_groups {
+        Some(g) => g
+            .groups
+            .iter()
+            .map(|g| (g.group.as_str(), &g.analysis))
+            .collect(),
+        None => groups.clone(),
+    };
     // Each child's halls added up from the same day sums: no second read.
     let children = tree
         .children(&node)
         .map(|n| {
+            let a = child_survey.get(n.id.as_str());
             let mut sums = peakend_core::ops::ticket::KpiSums::default();
             for h in tree.halls_under(&n.id).iter().filter_map(|h| h.hall_id()) {
                 if let Some(s) = ops.hall_sums.get(&h) {
@@ -437,6 +596,9 @@ async fn overview(
             ChildCard {
                 id: n.id.to_string(),
                 name: n.name.clone(),
+                respondents: a.map_or_else(|| "0".into(), |a| a.respondents.to_string()),
+                nps: num(a.and_then(|a| a.indices.nps), 1),
+                index: num(a.and_then(|a| a.indices.index), 1),
                 service_level: pct(k.service_level),
                 sales: k.sales.sales.to_string(),
                 sales_per_served: num(k.sales.sales_per_served, 2),
@@ -444,6 +606,63 @@ async fn overview(
             }
         })
         .collect();
+    let alert_halls: Vec<(String, String, usize)> = care
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(h, n)| {
+            let name = OrgNodeId::parse(*h)
+                .ok()
+                .and_then(|id| tree.get(&id).map(|x| x.name.clone()))
+                .unwrap_or_else(|| h.to_string());
+            (h.to_string(), name, *n)
+        })
+        .collect();
+    let hall_view = if this.level == OrgLevel::Hall {
+        Some(
+            hall_view(
+                &state,
+                &lang,
+                &tree,
+                &node,
+                &journey,
+                &also,
+                &p,
+                by_hall.as_ref(),
+                today,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let trend_rows: Vec<(String, u64, String, String, String)> = trend
+        .iter()
+        .map(|t| {
+            (
+                t.label(),
+                t.respondents,
+                num(t.nps, 1),
+                num(t.index, 1),
+                num(t.peaks, 2),
+            )
+        })
+        .collect();
+    let trend_json = serde_json::json!({
+        "months": trend.iter().map(TrendMonth::label).collect::<Vec<_>>(),
+        "nps": trend.iter().map(|t| t.nps).collect::<Vec<_>>(),
+        "index": trend.iter().map(|t| t.index).collect::<Vec<_>>(),
+        "peaks": trend.iter().map(|t| t.peaks).collect::<Vec<_>>(),
+        "labels": {
+            "nps": "NPS",
+            "index": lang.t("满意度指数（0–100）", "Satisfaction index (0–100)"),
+            "peaks": lang.t("峰值时刻满意度（1–10 分）", "Peak moments' satisfaction (score 1–10)"),
+            "left": lang.t("NPS / 指数", "NPS / index"),
+            "right": lang.t("满意度（1–10 分）", "Satisfaction (1–10)"),
+        }
+    });
+    let (survey_figures, figures): (Vec<Figure>, Vec<Figure>) = figures
+        .into_iter()
+        .partition(|f| matches!(f.key, "respondents" | "nps" | "index"));
     let journeys = state
         .store
         .list_journeys()
@@ -453,6 +672,13 @@ async fn overview(
         .collect();
     let fmt = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
     render(&OverviewPage {
+        survey_period,
+        peak_cards,
+        trend: trend_rows,
+        trend_json: script_json(&trend_json),
+        alert_halls,
+        hall_view,
+        survey_figures,
         nav: Nav::of(&viewer, &tree, &lang, &uri),
         node: node.to_string(),
         node_name: this.name.clone(),
@@ -479,6 +705,182 @@ async fn overview(
         lang,
     })
     .map_err(Into::into)
+}
+
+/// The hall's own view (see [`HallView`]).
+#[allow(clippy::too_many_arguments)]
+async fn hall_view(
+    state: &AppState,
+    lang: &Lang,
+    tree: &OrgTree,
+    hall: &OrgNodeId,
+    journey: &Journey,
+    also: &[Journey],
+    p: &Period,
+    mine: Option<&Analysis>,
+    today: NaiveDate,
+) -> Result<HallView, ApiError> {
+    let district = tree.get(hall).and_then(|n| n.parent.clone());
+    let district_name = district
+        .as_ref()
+        .and_then(|d| tree.get(d))
+        .map(|d| d.name.clone())
+        .unwrap_or_default();
+    let peers = match &district {
+        Some(d) => {
+            analysis(
+                state,
+                journey,
+                &AnalysisQuery {
+                    org: Some(d),
+                    from: p.from,
+                    to: p.to,
+                    by: Some(GroupBy::Hall),
+                    also,
+                    ..Default::default()
+                },
+            )
+            .await?
+        }
+        None => None,
+    };
+    let name_of = |key: &str| {
+        journey
+            .moments()
+            .iter()
+            .find(|m| m.key.as_str() == key)
+            .map_or_else(|| key.to_owned(), |m| lang.text(&m.name).to_owned())
+    };
+    let rank = peers
+        .as_ref()
+        .and_then(|d| {
+            let list: Vec<(String, Option<f64>)> = d
+                .groups
+                .iter()
+                .map(|g| (g.group.clone(), g.analysis.indices.nps))
+                .collect();
+            overview_parts::rank_among(hall, &list)
+        })
+        .map_or_else(|| "–".into(), |(r, n)| format!("{r} / {n}"));
+    let mut gaps = Vec::new();
+    if let (Some(a), Some(d)) = (mine, peers.as_ref()) {
+        let row = |label: String, h: Option<f64>, dv: Option<f64>, digits: usize| {
+            let gap = overview_parts::change(h, dv, digits);
+            let below = matches!((h, dv), (Some(x), Some(y)) if x < y);
+            (label, num(h, digits), num(dv, digits), gap, below)
+        };
+        gaps.push(row("NPS".into(), a.indices.nps, d.indices.nps, 1));
+        gaps.push(row(
+            lang.t("满意度指数", "Satisfaction index").into(),
+            a.indices.index,
+            d.indices.index,
+            1,
+        ));
+        for k in a.peaks.iter().chain(std::iter::once(&a.end)) {
+            let sat = |x: &Analysis| {
+                x.moments
+                    .iter()
+                    .find(|m| &m.key == k)
+                    .and_then(|m| m.satisfaction)
+            };
+            gaps.push(row(
+                format!("{}（{}）", name_of(k), lang.t("满意度", "satisfaction")),
+                sat(a),
+                sat(d),
+                2,
+            ));
+        }
+    }
+    let weakest = mine
+        .map(|a| {
+            overview_parts::weakest(a, 3)
+                .into_iter()
+                .map(|(k, imp, sat)| (name_of(&k), format!("{imp:.2}"), format!("{sat:.2}")))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Today against yesterday, from the day roll-ups.
+    let hall_id = hall.as_str().parse::<peakend_core::HallId>().ok();
+    let mut since_yesterday = Vec::new();
+    if let (Some(h), Some(yesterday)) = (hall_id, today.pred_opt()) {
+        let now = state.clock.now().timestamp_millis();
+        let day = |d: NaiveDate| {
+            let h = h.clone();
+            async move {
+                peakend_store::stored_day_ops(
+                    state.store.as_ref(),
+                    std::slice::from_ref(&h),
+                    d,
+                    d,
+                    now,
+                )
+                .await
+                .map(|o| o.total)
+            }
+        };
+        let (y, t) = (day(yesterday).await?, day(today).await?);
+        let mins = |x: Option<f64>| x.map(|s| s / 60.0);
+        // (Chinese, English, yesterday, today, digits)
+        let lines = [
+            (
+                "到厅",
+                "Arrivals",
+                Some(y.arrivals as f64),
+                Some(t.arrivals as f64),
+                0,
+            ),
+            (
+                "已办理",
+                "Served",
+                Some(y.served as f64),
+                Some(t.served as f64),
+                0,
+            ),
+            (
+                "服务水平（%）",
+                "Service level (%)",
+                y.service_level.map(|v| v * 100.0),
+                t.service_level.map(|v| v * 100.0),
+                1,
+            ),
+            (
+                "平均等候（分）",
+                "Avg wait (min)",
+                mins(y.asa_s),
+                mins(t.asa_s),
+                1,
+            ),
+            (
+                "关怀提醒",
+                "Care alerts",
+                Some(y.care_alerts as f64),
+                Some(t.care_alerts as f64),
+                0,
+            ),
+            (
+                "销售笔数",
+                "Sales",
+                Some(y.sales.sales as f64),
+                Some(t.sales.sales as f64),
+                0,
+            ),
+        ];
+        for (zh, en, yv, tv, digits) in lines {
+            since_yesterday.push((
+                lang.t(zh, en).to_owned(),
+                num(yv, digits),
+                num(tv, digits),
+                overview_parts::change(tv, yv, digits),
+            ));
+        }
+    }
+    Ok(HallView {
+        district: district_name,
+        rank,
+        gaps,
+        weakest,
+        since_yesterday,
+    })
 }
 
 struct Choice {

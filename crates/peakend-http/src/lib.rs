@@ -28,6 +28,7 @@ mod kpi_page;
 pub mod limiter;
 pub mod live;
 mod org;
+mod overview_parts;
 mod pages;
 mod plan;
 mod programme;

@@ -20,6 +20,7 @@ mod journey_assignment;
 mod kiosks;
 mod kpi_page;
 mod monitoring;
+mod overview;
 mod programme;
 mod qfd;
 mod queue;

@@ -1,0 +1,133 @@
+//! The overview people act on (issue 25), on both backends, with figures worked by
+//! hand: survey and operations apart with their periods, the end moment with its
+//! monthly change, a monthly trend, child cards with their figures, a ranking with
+//! intervals and sample flags, and a hall's own view against its district.
+
+use crate::helpers;
+
+use helpers::{Setup, TestApp};
+use peakend_core::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+peakend_testkit::on_both_backends!(the_overview_shows_what_to_act_on, |url| {
+    let now = chrono::DateTime::parse_from_rfc3339("2024-06-15T10:00:00+08:00").unwrap();
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            org: peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]),
+            users: vec![
+                ("admin", Role::Admin, "p"),
+                ("mgr", Role::HallManager, "h1"),
+            ],
+            clock: Some(peakend_http::live::Clock::accelerated(now, 0.0)),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let admin = app.user("admin").await;
+    // April: h1 recommends 10 and 0, h2 10 and 10 (NPS 50); May: h1 10 and 10, h2 0
+    // (NPS 33.3). The end (leave) is rated 8 in April and 6 in May.
+    let answers = [
+        ("a1", "h1", "2024-04-10", 10, 8),
+        ("a2", "h1", "2024-04-10", 0, 8),
+        ("a3", "h2", "2024-04-11", 10, 8),
+        ("a4", "h2", "2024-04-11", 10, 8),
+        ("m1", "h1", "2024-05-10", 10, 6),
+        ("m2", "h1", "2024-05-10", 10, 6),
+        ("m3", "h2", "2024-05-11", 0, 6),
+    ];
+    for (id, hall, date, nps, leave) in answers {
+        let answer = json!({"respondent": id, "hall": hall, "date": date,
+            "segment": "全球通", "overall": 8, "nps": nps,
+            "ratings": {"queue": {"importance": 9, "satisfaction": 7},
+                        "leave": {"importance": 6, "satisfaction": leave}}});
+        let resp = admin
+            .post(app.url("/api/v1/journeys/service-hall/responses"))
+            .json(&answer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let page = |who: &'static str, q: &'static str| {
+        let app = &app;
+        async move {
+            let (b, _) = app.sign_in(who).await;
+            b.get(app.url(q))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let section = |html: &str, id: &str| -> String {
+        let s = html
+            .split(&format!(r#"id="{id}""#))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {id}"));
+        s[..s
+            .find("</table>")
+            .or_else(|| s.find("</div>\n"))
+            .unwrap_or(s.len())]
+            .to_owned()
+    };
+
+    let html = page("admin", "/?node=d").await;
+    // Survey and operations apart, each with its period.
+    assert!(html.contains(r#"id="survey-period""#) && html.contains(r#"id="ops-period""#));
+    assert!(html.contains("2024-04 – 2024-05"), "{html:.2000}");
+    // NPS over both months: 5 promoters, 2 detractors of 7 = 42.9; May against April
+    // 33.3 − 50.0 = −16.7.
+    let nps = section(&html, "survey-figures");
+    assert!(nps.contains(r#"<div class="n">42.9</div>"#), "{nps}");
+    assert!(nps.contains("−16.7"), "{nps}");
+    // The end, its satisfaction 7.14 (8·4 + 6·3)/7 and May's change −2.00.
+    let end = section(&html, "peak-end");
+    let leave = end.split(r#"data-moment="leave""#).nth(1).unwrap();
+    assert!(
+        leave.contains("7.14") && leave.contains("−2.00") && leave.contains("▼"),
+        "{leave}"
+    );
+    // The trend: April and May.
+    let trend = section(&html, "trend-table");
+    assert!(
+        trend.contains("<th scope=\"row\">2024-04</th><td>4</td><td>50.0</td>"),
+        "{trend}"
+    );
+    assert!(
+        trend.contains("<th scope=\"row\">2024-05</th><td>3</td><td>33.3</td>"),
+        "{trend}"
+    );
+    // Child cards with their figures: h1 NPS 50.0 (3 of 4 promote, 1 detracts).
+    let h1 = html.split(r#"data-child="h1""#).nth(1).unwrap();
+    assert!(h1[..h1.find("</a>").unwrap()].contains(r#"<span data-figure="nps">50.0</span>"#));
+    // The ranking: the conservative interval 1.96·√(0.75/4)·100 = ±84.9, a small sample.
+    let rank = section(&html, "ranking");
+    let row = rank.split(r#"data-hall="h1""#).nth(1).unwrap();
+    assert!(row.contains("±84.9") && row.contains("样本少"), "{row}");
+    // A city's children are districts, with the district's own figures.
+    let html = page("admin", "/?node=c&lang=en").await;
+    let d = html.split(r#"data-child="d""#).nth(1).unwrap();
+    assert!(d[..d.find("</a>").unwrap()].contains(r#"<span data-figure="nps">42.9</span>"#));
+    assert!(html.contains("small sample") && html.contains("Peak and end moments"));
+
+    // The hall's view: first of two by NPS, 7.1 above the district, the queue to work
+    // on first (its importance 9 is above the mean), today against yesterday.
+    let html = page("mgr", "/").await;
+    assert!(html.contains(r#"id="hall-view""#), "{html:.1000}");
+    assert!(html.contains(r#"<b id="hall-rank">1 / 2</b>"#));
+    let gaps = section(&html, "hall-gaps");
+    assert!(
+        gaps.contains("<td>50.0</td><td>42.9</td><td>+7.1</td>"),
+        "{gaps}"
+    );
+    assert!(html.contains("排队等候 — 满意度 7.00 · 重要性 9.00"));
+    assert!(html.contains(r#"id="hall-since""#));
+    assert!(
+        !html.contains(r#"id="ranking""#),
+        "no one-row ranking of the hall itself"
+    );
+});
