@@ -187,3 +187,38 @@ test('the overview: peak and end, trends, child figures, ranking flags; the hall
   await shot(p2, '51-hall-view-phone');
   await phone.close();
 });
+
+test('the A3 poster prints on two sheets and its print button covers nothing', async ({ page }) => {
+  await signIn(page, 'manager');
+  await page.goto('/journeys/service-hall/poster');
+  const button = await page.locator('#print').boundingBox();
+  const legend = await page.locator('.legend').first().boundingBox();
+  const overlap = !(button.x + button.width <= legend.x || legend.x + legend.width <= button.x || button.y + button.height <= legend.y || legend.y + legend.height <= button.y);
+  expect(overlap).toBe(false);
+  await page.emulateMedia({ media: 'print' });
+  const pdf = await page.pdf({ format: 'A3', landscape: true, printBackground: true, preferCSSPageSize: true });
+  const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length;
+  expect(pages).toBe(2);
+  for (const lang of ['en']) {
+    await page.goto('/journeys/service-hall/poster?lang=' + lang);
+    const pdf2 = await page.pdf({ format: 'A3', landscape: true, printBackground: true, preferCSSPageSize: true });
+    expect((pdf2.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length).toBe(2);
+  }
+});
+
+test('the blueprint: stage tabs, a sticky header in its own scroll box, each moment\'s satisfaction now', async ({ page }) => {
+  await signIn(page, 'director');
+  await page.goto('/journeys/service-hall');
+  await expect(page.locator('[data-performance]').first()).toBeVisible();
+  // Its scrollbar is within the screen: the box is no taller than the window.
+  const box = await page.locator('.bp-scroll').boundingBox();
+  expect(box.height).toBeLessThanOrEqual(768);
+  await page.locator('.bp-scroll').evaluate((el) => { el.scrollTop = 400; });
+  const head = await page.locator('.bp-scroll thead tr:nth-child(2) th[data-moment]').first().boundingBox();
+  expect(head.y).toBeGreaterThanOrEqual(box.y - 1);
+  await page.click('nav.tabs a:nth-child(2)');
+  await expect(page).toHaveURL(/stage=people_flow/);
+  await expect(page.locator('thead th[data-moment]')).toHaveCount(3);
+  await accessible(page);
+  await shot(page, '52-blueprint-stage');
+});

@@ -89,6 +89,9 @@ struct MomentColumn {
     name: String,
     key: String,
     importance: String,
+    /// How the moment is doing now at the viewer's node: satisfaction and its answers
+    /// (empty before any answer, and on the poster).
+    performance: String,
     peak: bool,
     end: bool,
     needs: Vec<String>,
@@ -120,13 +123,35 @@ struct JourneyPage {
     lanes: Vec<LaneRow>,
     peaks: String,
     end: String,
+    /// The stage tabs: (query value, label, chosen); the first is "all".
+    tabs: Vec<(String, String, bool)>,
+    /// Whose answers the performance row shows.
+    performance_of: String,
 }
 
-fn journey_page(j: &Journey, lang: Lang, nav: Nav) -> JourneyPage {
+/// A stage as the blueprint's tabs name it in the address.
+fn stage_key(s: Stage) -> &'static str {
+    match s {
+        Stage::PeopleFlow => "people_flow",
+        Stage::CustomerFlow => "customer_flow",
+        Stage::BusinessFlow => "business_flow",
+    }
+}
+
+/// The blueprint of `j` (only the moments of `stage` when one is chosen), each moment
+/// with its current satisfaction from `performance` (moment key → satisfaction, n).
+fn journey_page(
+    j: &Journey,
+    lang: Lang,
+    nav: Nav,
+    stage: Option<Stage>,
+    performance: &std::collections::BTreeMap<String, (f64, u64)>,
+) -> JourneyPage {
     let peaks = j.prior_peaks();
+    let shown = |m: &&peakend_core::Moment| stage.is_none_or(|s| m.stage == s);
     let mut stages: Vec<StageGroup> = Vec::new();
     let mut last: Option<Stage> = None;
-    for m in j.moments() {
+    for m in j.moments().iter().filter(shown) {
         let (zh, en) = m.stage.name();
         match stages.last_mut() {
             Some(g) if last == Some(m.stage) => g.span += 1,
@@ -140,10 +165,15 @@ fn journey_page(j: &Journey, lang: Lang, nav: Nav) -> JourneyPage {
     let moments = j
         .moments()
         .iter()
+        .filter(shown)
         .map(|m| MomentColumn {
             name: lang.text(&m.name).to_owned(),
             key: m.key.to_string(),
             importance: m.importance.map(|v| format!("{v:.2}")).unwrap_or_default(),
+            performance: performance
+                .get(m.key.as_str())
+                .map(|(sat, n)| format!("{sat:.2}（n={n}）"))
+                .unwrap_or_default(),
             peak: peaks.iter().any(|p| p.key == m.key),
             end: m.key == j.end().key,
             needs: m
@@ -185,6 +215,7 @@ fn journey_page(j: &Journey, lang: Lang, nav: Nav) -> JourneyPage {
                 cells: j
                     .moments()
                     .iter()
+                    .filter(shown)
                     .map(|m| {
                         m.blueprint
                             .lane(lane)
@@ -208,9 +239,35 @@ fn journey_page(j: &Journey, lang: Lang, nav: Nav) -> JourneyPage {
             .collect::<Vec<_>>()
             .join(" · "),
         end: lang.text(&j.end().name).to_owned(),
+        tabs: std::iter::once((
+            String::new(),
+            lang.t("全部", "All").to_owned(),
+            stage.is_none(),
+        ))
+        .chain(
+            Stage::ALL
+                .iter()
+                .filter(|s| j.moments().iter().any(|m| m.stage == **s))
+                .map(|s| {
+                    let (zh, en) = s.name();
+                    (
+                        stage_key(*s).to_owned(),
+                        lang.t(zh, en).to_owned(),
+                        stage == Some(*s),
+                    )
+                }),
+        )
+        .collect(),
+        performance_of: String::new(),
         lang,
         nav,
     }
+}
+
+#[derive(Deserialize)]
+struct BlueprintQuery {
+    /// Only this stage's moments (`people_flow`, `customer_flow`, `business_flow`).
+    stage: Option<String>,
 }
 
 async fn journey(
@@ -219,11 +276,50 @@ async fn journey(
     lang: Lang,
     uri: Uri,
     Path(key): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BlueprintQuery>,
 ) -> Result<Html<String>, PageError> {
     let j = crate::journeys::load(&state, key).await?;
     let tree = state.store.org_tree().await?;
     let nav = Nav::of(&viewer, &tree, &lang, &uri);
-    render(&journey_page(&j, lang, nav)).map_err(Into::into)
+    let stage = match q.stage.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            Stage::ALL
+                .into_iter()
+                .find(|x| stage_key(*x) == s)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "stage: `{s}` is not people_flow, customer_flow or business_flow"
+                    ))
+                })?,
+        ),
+    };
+    // Each moment's satisfaction now, from the answers at the viewer's node.
+    let org = viewer.user.org.clone();
+    let performance = match peakend_store::stored_analysis(
+        state.store.as_ref(),
+        &j,
+        &peakend_store::AnalysisQuery {
+            org: Some(&org),
+            ..Default::default()
+        },
+    )
+    .await
+    {
+        Ok(a) => a
+            .moments
+            .iter()
+            .filter_map(|m| Some((m.key.clone(), (m.satisfaction?, m.n))))
+            .collect(),
+        // No answers yet (or none of this journey): the row stays empty.
+        Err(e) if e.kind() == peakend_store::ErrorKind::Invalid => Default::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut page = journey_page(&j, lang, nav, stage, &performance);
+    page.performance_of = tree
+        .get(&org)
+        .map_or_else(|| org.to_string(), |n| n.name.clone());
+    render(&page).map_err(Into::into)
 }
 
 #[derive(Template)]
@@ -247,7 +343,7 @@ async fn poster(
     let nav = Nav::of(&viewer, &tree, &lang, &uri);
     let org = nav.org.clone();
     render(&PosterPage {
-        page: journey_page(&j, lang, nav),
+        page: journey_page(&j, lang, nav, None, &Default::default()),
         org,
     })
     .map_err(Into::into)

@@ -89,4 +89,31 @@ peakend_testkit::on_both_backends!(the_analysis_page_tables_and_compares_its_cha
     // In English too.
     let html = page("node=d&lang=en").await;
     assert!(html.contains("Comparison") && html.contains("View as table"));
+
+    // The blueprint shows each moment's satisfaction now (the admin's node: all four
+    // answers), and a stage at a time.
+    let get = |path: &str| {
+        let b = browser.clone();
+        let url = app.url(path);
+        async move {
+            let r = b.get(url).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = get("/journeys/service-hall").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<div class="perf" data-performance="queue">当前满意度 8.00（n=4）</div>"#),
+        "{html:.500}"
+    );
+    let (_, html) = get("/journeys/service-hall?stage=people_flow").await;
+    assert_eq!(
+        html.matches("data-moment=\"").count(),
+        3,
+        "find, arrive, storefront"
+    );
+    assert!(html.contains(r#"data-moment="find""#) && !html.contains(r#"data-moment="queue""#));
+    assert!(html.contains(r#"?stage=people_flow" aria-current="page""#));
+    let (status, _) = get("/journeys/service-hall?stage=everything").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 });
