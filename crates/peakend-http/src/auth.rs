@@ -292,6 +292,27 @@ pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Call
     Ok(None)
 }
 
+/// The header of a page drawn outside its handler (an error page): the signed-in
+/// user's menu when the request carries a live session cookie, else `None`. A store
+/// that cannot answer just leaves the menu out: the error page must still render.
+pub async fn page_nav(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: &crate::view::Lang,
+    here: &Uri,
+) -> Option<crate::view::Nav> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let session = state.store.session(token, now).await.ok()??;
+    let tree = state.store.org_tree().await.ok()?;
+    Some(crate::view::Nav::of(
+        &Viewer::of(session, true),
+        &tree,
+        lang,
+        here,
+    ))
+}
+
 /// What an unauthenticated request gets: 401 from the API, the login page from pages.
 pub enum AuthRejection {
     Api(ApiError),

@@ -314,11 +314,13 @@ async fn overview(
         (Some(f), None, _, _) => format!("{f} {}", lang.t("起", "onwards")),
         (None, Some(t), _, _) => format!("{} {t}", lang.t("截至", "up to")),
         (None, None, Some(a), Some(b)) => format!(
-            "{}（{} {} – {}）",
+            "{}{}{} {} – {}{}",
             lang.t("全部问卷", "all answers"),
+            lang.t("（", " ("),
             lang.t("最近12个月趋势", "trend of the last 12 months"),
             a.label(),
-            b.label()
+            b.label(),
+            lang.t("）", ")"),
         ),
         _ => lang.t("全部问卷", "all answers").to_owned(),
     };

@@ -203,7 +203,10 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(axum::middleware::from_fn(shape::shape_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            shape::shape_errors,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::ApiError;
-use crate::view::{ErrorPageParts, Lang, PageError, error_page};
+use crate::AppState;
+use crate::view::{ErrorPageParts, Lang, Nav, PageError, error_page};
 
 /// How long a client should wait before sending a request that got a 503 again.
 const RETRY_AFTER_S: &str = "1";
@@ -36,21 +37,35 @@ fn next_request_id() -> String {
 /// - errors that axum's extractors answer before a handler runs (a body over the limit,
 ///   a body that is not the JSON or form it should be) come as plain text: they are put
 ///   in the route's shape, `{"error":{…}}` on the API and the error page elsewhere.
-pub async fn shape_errors(request: Request, next: Next) -> Response {
+pub async fn shape_errors(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let lang = Lang::of_request(request.uri(), request.headers());
     let here = request.uri().clone();
+    let headers = request.headers().clone();
     let response = shaped_answer(request, next).await;
-    in_readers_language(response, lang, &here)
+    in_readers_language(&state, response, lang, &here, &headers).await
 }
 
-/// A staff error page drawn again in the request's language, its header's language
-/// switch leading back to the page asked for.
-fn in_readers_language(response: Response, lang: Lang, here: &axum::http::Uri) -> Response {
+/// A staff error page drawn again in the request's language, with the signed-in user's
+/// menu and the language switch leading back to the page asked for.
+async fn in_readers_language(
+    state: &AppState,
+    response: Response,
+    lang: Lang,
+    here: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Response {
     let Some(parts) = response.extensions().get::<ErrorPageParts>().cloned() else {
         return response;
     };
     let status = response.status();
-    match error_page(status, &parts.message, lang, here) {
+    let nav = crate::auth::page_nav(state, headers, &lang, here)
+        .await
+        .unwrap_or_else(|| Nav::anonymous_at(here));
+    match error_page(status, &parts.message, lang, nav) {
         Ok(body) => {
             let (head, _) = response.into_parts();
             let mut again = (status, axum::response::Html(body)).into_response();

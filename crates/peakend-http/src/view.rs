@@ -217,7 +217,7 @@ pub fn error_page(
     status: StatusCode,
     detail: &str,
     lang: Lang,
-    here: &Uri,
+    nav: Nav,
 ) -> askama::Result<String> {
     let (title, human) = match status {
         StatusCode::UNAUTHORIZED => (
@@ -270,7 +270,7 @@ pub fn error_page(
     };
     ErrorPage {
         lang,
-        nav: Nav::anonymous_at(here),
+        nav,
         status: status.as_u16(),
         title,
         human,
@@ -297,7 +297,7 @@ impl IntoResponse for PageError {
                 status,
                 &self.error.message,
                 Lang { en: false },
-                &Uri::from_static("/"),
+                Nav::anonymous(),
             ),
         };
         let mut response = match body {

@@ -58,6 +58,11 @@ peakend_testkit::on_both_backends!(
             "{html}"
         );
         assert!(html.contains("无权访问") && html.contains("每个账号只能查看本级及下级机构的数据"));
+        // The signed-in user's own menu, as on every page.
+        assert!(
+            html.contains(r#"id="who""#) && html.contains("mgr1"),
+            "{html}"
+        );
         assert!(html.contains(r#"<html lang="zh-CN">"#));
         // The API's reason is folded away, never the page's message.
         let message = html.split(r#"id="error-message">"#).nth(1).unwrap();
