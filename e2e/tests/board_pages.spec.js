@@ -222,3 +222,32 @@ test('the blueprint: stage tabs, a sticky header in its own scroll box, each mom
   await accessible(page);
   await shot(page, '52-blueprint-stage');
 });
+
+test('on a phone, in English: the charts, the KPI page and the survey', async ({ browser }) => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: test.info().project.use.baseURL });
+  const page = await phone.newPage();
+  await signIn(page, 'director', 'en');
+  await page.goto('/analysis?lang=en');
+  await expect(page.locator('body[data-charts-ready=true]')).toHaveCount(1);
+  const y = await page.evaluate(() => echarts.getInstanceByDom(document.getElementById('journey-curve')).getOption().yAxis.map((a) => a.min));
+  expect(y).toEqual([0, 0]);
+  await accessible(page);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await shot(page, '53-charts-phone-en');
+  await page.goto('/kpi?lang=en');
+  await expect(page.locator('h2', { hasText: 'By hour' })).toBeVisible();
+  await accessible(page);
+  await shot(page, '54-kpi-phone-en');
+  await page.goto('/?lang=en');
+  await expect(page.locator('#peak-end')).toBeVisible();
+  // The hall names are not squeezed: the ranking scrolls in its own box.
+  const name = await page.locator('#ranking tr[data-hall] td:nth-child(2)').first().boundingBox();
+  expect(name.width).toBeGreaterThanOrEqual(150);
+  await accessible(page);
+  await shot(page, '55-overview-phone-en');
+  await page.goto('/halls/' + state().hall + '/survey?lang=en');
+  await expect(page.locator('h2').first()).toContainText('On your way to the hall');
+  await expect(page.locator('#q-segment')).toContainText('Not sure');
+  await shot(page, '56-survey-phone-en');
+  await phone.close();
+});

@@ -132,6 +132,10 @@ struct RankRow {
     nps_ci: String,
     /// Fewer than [`overview_parts::SMALL_SAMPLE`] respondents.
     small: bool,
+    /// Ranked by NPS, its interval overlaps the row above's: not told apart.
+    tie: bool,
+    /// The NPS and its half-width, to tell ties.
+    nps_interval: Option<(f64, f64)>,
     index: String,
     /// The value tier by the share of fully satisfied respondents, with that share.
     tier: String,
@@ -491,6 +495,13 @@ async fn overview(
                         .and_then(|a| overview_parts::nps_half_width(a.indices.nps, a.respondents))
                         .map_or_else(String::new, |w| format!("±{w:.1}")),
                     small: a.is_none_or(|a| a.respondents < overview_parts::SMALL_SAMPLE),
+                    tie: false,
+                    nps_interval: a.and_then(|a| {
+                        Some((
+                            a.indices.nps?,
+                            overview_parts::nps_half_width(a.indices.nps, a.respondents)?,
+                        ))
+                    }),
                     index: num(a.and_then(|a| a.indices.index), 1),
                     tier: a
                         .and_then(|a| a.indices.top_box.as_ref())
@@ -513,6 +524,16 @@ async fn overview(
         })
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    // By NPS, a hall whose interval overlaps the one above it is not told apart from it.
+    if rank == "nps" {
+        for i in 1..ranked.len() {
+            if let (Some(above), Some(here)) =
+                (ranked[i - 1].1.nps_interval, ranked[i].1.nps_interval)
+            {
+                ranked[i].1.tie = overview_parts::intervals_overlap(above, here);
+            }
+        }
+    }
     let ranks = [
         ("nps", "NPS", "NPS"),
         ("index", "满意度指数", "Satisfaction index"),

@@ -90,6 +90,12 @@ pub fn nps_half_width(nps: Option<f64>, n: u64) -> Option<f64> {
     (n > 0).then(|| 1.96 * ((1.0 - x * x).max(0.0) / n as f64).sqrt() * 100.0)
 }
 
+/// Whether two estimates with their 95 % half-widths, `(value, half-width)`, overlap:
+/// the ranking cannot tell such halls apart.
+pub fn intervals_overlap(a: (f64, f64), b: (f64, f64)) -> bool {
+    (a.0 - b.0).abs() <= a.1 + b.1
+}
+
 /// A peak or the end with its figures over the period and its latest monthly change.
 pub struct PeakCard {
     pub key: String,
@@ -203,6 +209,12 @@ mod tests {
         assert_eq!(nps_half_width(Some(100.0), 50), Some(0.0));
         assert_eq!(nps_half_width(None, 50), None);
         assert_eq!(nps_half_width(Some(10.0), 0), None);
+    }
+
+    #[test]
+    fn overlapping_intervals_are_ties() {
+        assert!(intervals_overlap((50.0, 10.0), (35.0, 5.0)));
+        assert!(!intervals_overlap((50.0, 10.0), (34.0, 5.0)));
     }
 
     #[test]

@@ -29,7 +29,7 @@
   curve.setOption({
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
     legend: { data: [L.importance, L.satisfaction], top: 0 },
-    grid: [{ left: 56, right: 24, top: 36, height: 170 }, { left: 56, right: 24, top: 262, bottom: 110 }],
+    grid: [{ left: 56, right: 24, top: 56, height: 160 }, { left: 56, right: 24, top: 272, bottom: 110 }],
     xAxis: [
       { type: 'category', gridIndex: 0, data: names, axisLabel: { show: false } },
       { type: 'category', gridIndex: 1, data: names, axisLabel: { rotate: 40, interval: 0, fontSize: 11 } }

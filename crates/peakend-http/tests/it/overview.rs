@@ -108,6 +108,10 @@ peakend_testkit::on_both_backends!(the_overview_shows_what_to_act_on, |url| {
     let rank = section(&html, "ranking");
     let row = rank.split(r#"data-hall="h1""#).nth(1).unwrap();
     assert!(row.contains("±84.9") && row.contains("样本少"), "{row}");
+    // h2 (NPS 33.3 ± 106.7 on 3) ranks below h1 but their intervals overlap: a tie.
+    let h2 = rank.split(r#"data-hall="h2""#).nth(1).unwrap();
+    assert!(h2[..h2.find("</tr>").unwrap()].contains("≈上一名"), "{h2}");
+    assert!(!row[..row.find("</tr>").unwrap()].contains("≈上一名"));
     // A city's children are districts, with the district's own figures.
     let html = page("admin", "/?node=c&lang=en").await;
     let d = html.split(r#"data-child="d""#).nth(1).unwrap();
