@@ -163,7 +163,9 @@ test('the overview: peak and end, trends, child figures, ranking flags; the hall
   await page.goto('/');
   const took = Date.now() - t0;
   await expect(page.locator('#peak-end .card')).toHaveCount(4);
+  await expect(page.locator('#trend-panel[data-loaded=true]')).toHaveCount(1);
   await expect(page.locator('#trend canvas').first()).toBeVisible();
+  await expect(page.locator('#peak-end .chg').first()).toBeVisible();
   expect(await page.locator('#trend-table tbody tr').count()).toBeGreaterThan(1);
   await expect(page.locator('#children .card').first()).toContainText('NPS');
   await expect(page.locator('#ranking-csv')).toBeVisible();

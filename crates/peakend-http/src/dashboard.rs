@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(overview))
         .route("/analysis", get(analysis_page))
+        .route("/overview/trend", get(overview_trend))
 }
 
 /// Filters shared by both pages; dates are `YYYY-MM-DD`, inclusive.
@@ -211,10 +212,10 @@ struct OverviewPage {
     /// The survey figures' period in words (the chosen dates, or all answers).
     survey_period: String,
     peak_cards: Vec<overview_parts::PeakCard>,
-    /// Months, oldest first: (month, respondents, NPS, index, peaks' satisfaction).
-    trend: Vec<(String, u64, String, String, String)>,
-    /// The trend chart's data as JSON.
-    trend_json: String,
+    /// Whether the node has answers in the period (the trend panel then loads).
+    has_answers: bool,
+    /// The query of `/overview/trend` for this node and period.
+    trend_query: String,
     /// Halls with open care alerts now: (hall id, name, count).
     alert_halls: Vec<(String, String, usize)>,
     hall_view: Option<HallView>,
@@ -259,83 +260,19 @@ async fn overview(
         },
     )
     .await?;
-    // The survey's months: the twelve up to the chosen end, or up to the last month with
-    // answers, each from its month's roll-up cells.
-    let period_peaks: Vec<String> = by_hall
-        .as_ref()
-        .map(|a| a.peaks.clone())
-        .unwrap_or_default();
-    let mut trend: Vec<TrendMonth> = Vec::new();
-    if by_hall.is_some() {
-        let month_of = |first: NaiveDate| {
-            let (from, to) = overview_parts::month_bounds(first);
-            AnalysisQuery {
-                org: Some(&node),
-                from: Some(from),
-                to: Some(to),
-                also: &also,
-                ..Default::default()
-            }
-        };
-        let mut first =
-            overview_parts::month_bounds(p.to.unwrap_or(state.clock.now().date_naive())).0;
-        for _ in 0..24 {
-            if let Some(a) = analysis(&state, &journey, &month_of(first)).await? {
-                trend.push(TrendMonth::of(first, &a, &period_peaks));
-                first = overview_parts::month_before(first);
-                break;
-            }
-            first = overview_parts::month_before(first);
-        }
-        if !trend.is_empty() {
-            for _ in 0..11 {
-                match analysis(&state, &journey, &month_of(first)).await? {
-                    Some(a) => trend.push(TrendMonth::of(first, &a, &period_peaks)),
-                    None => trend.push(TrendMonth {
-                        month: first,
-                        respondents: 0,
-                        nps: None,
-                        index: None,
-                        peaks: None,
-                        moments: BTreeMap::new(),
-                    }),
-                }
-                first = overview_parts::month_before(first);
-            }
-            // Leading months without answers say nothing.
-            while trend.last().is_some_and(|t| t.respondents == 0) {
-                trend.pop();
-            }
-            trend.reverse();
-        }
-    }
+    // The trend and the monthly changes come after the page, from `/overview/trend`:
+    // twelve monthly analyses stay off the overview's first answer.
     let peak_cards = by_hall
         .as_ref()
-        .map(|a| overview_parts::peak_cards(&lang, &journey, a, &trend))
+        .map(|a| overview_parts::peak_cards(&lang, &journey, a, &[]))
         .unwrap_or_default();
-    let survey_period = match (p.from, p.to, trend.first(), trend.last()) {
-        (Some(f), Some(t), _, _) => format!("{f} – {t}"),
-        (Some(f), None, _, _) => format!("{f} {}", lang.t("起", "onwards")),
-        (None, Some(t), _, _) => format!("{} {t}", lang.t("截至", "up to")),
-        (None, None, Some(a), Some(b)) => format!(
-            "{}{}{} {} – {}{}",
-            lang.t("全部问卷", "all answers"),
-            lang.t("（", " ("),
-            lang.t("最近12个月趋势", "trend of the last 12 months"),
-            a.label(),
-            b.label(),
-            lang.t("）", ")"),
-        ),
+    let survey_period = match (p.from, p.to) {
+        (Some(f), Some(t)) => format!("{f} – {t}"),
+        (Some(f), None) => format!("{f} {}", lang.t("起", "onwards")),
+        (None, Some(t)) => format!("{} {t}", lang.t("截至", "up to")),
         _ => lang.t("全部问卷", "all answers").to_owned(),
     };
-    let latest = |f: &dyn Fn(&TrendMonth) -> Option<f64>| -> String {
-        match trend.as_slice() {
-            [.., b, l] => overview_parts::change(f(l), f(b), 1),
-            _ => String::new(),
-        }
-    };
-    let nps_change = latest(&|t| t.nps);
-    let index_change = latest(&|t| t.index);
+    let (nps_change, index_change) = (String::new(), String::new());
     // Operations figures for the same dates, or today when no period is chosen.
     let clock = state.clock.now();
     let offset = tree.zone_of(&node).offset_at(clock.timestamp_millis());
@@ -658,31 +595,6 @@ async fn overview(
     } else {
         None
     };
-    let trend_rows: Vec<(String, u64, String, String, String)> = trend
-        .iter()
-        .map(|t| {
-            (
-                t.label(),
-                t.respondents,
-                num(t.nps, 1),
-                num(t.index, 1),
-                num(t.peaks, 2),
-            )
-        })
-        .collect();
-    let trend_json = serde_json::json!({
-        "months": trend.iter().map(TrendMonth::label).collect::<Vec<_>>(),
-        "nps": trend.iter().map(|t| t.nps).collect::<Vec<_>>(),
-        "index": trend.iter().map(|t| t.index).collect::<Vec<_>>(),
-        "peaks": trend.iter().map(|t| t.peaks).collect::<Vec<_>>(),
-        "labels": {
-            "nps": "NPS",
-            "index": lang.t("满意度指数（0–100）", "Satisfaction index (0–100)"),
-            "peaks": lang.t("峰值时刻满意度（1–10 分）", "Peak moments' satisfaction (score 1–10)"),
-            "left": lang.t("NPS / 指数", "NPS / index"),
-            "right": lang.t("满意度（1–10 分）", "Satisfaction (1–10)"),
-        }
-    });
     let (survey_figures, figures): (Vec<Figure>, Vec<Figure>) = figures
         .into_iter()
         .partition(|f| matches!(f.key, "respondents" | "nps" | "index"));
@@ -697,8 +609,8 @@ async fn overview(
     render(&OverviewPage {
         survey_period,
         peak_cards,
-        trend: trend_rows,
-        trend_json: script_json(&trend_json),
+        has_answers: by_hall.is_some(),
+        trend_query: trend_query(&node, &p, f.journey.as_deref()),
         alert_halls,
         hall_view,
         survey_figures,
@@ -986,6 +898,146 @@ struct CompareRow {
     name: String,
     mark: (String, &'static str),
     cells: Vec<(String, i8)>,
+}
+
+fn trend_query(node: &OrgNodeId, p: &Period, journey: Option<&str>) -> String {
+    let mut q = vec![format!("node={node}")];
+    if let Some(d) = p.from {
+        q.push(format!("from={d}"));
+    }
+    if let Some(d) = p.to {
+        q.push(format!("to={d}"));
+    }
+    if let Some(j) = journey.filter(|j| !j.is_empty()) {
+        q.push(format!("journey={}", overview_parts::encode(j)));
+    }
+    q.join("&")
+}
+
+/// The node's survey month by month: the twelve months up to the chosen end, or up to
+/// the last month with answers (looked for two years back), each from its month's
+/// roll-up cells; months before the first answer left out.
+async fn monthly_trend(
+    state: &AppState,
+    journey: &Journey,
+    node: &OrgNodeId,
+    also: &[Journey],
+    until: Option<NaiveDate>,
+    peaks: &[String],
+) -> Result<Vec<TrendMonth>, ApiError> {
+    let month_of = |first: NaiveDate| {
+        let (from, to) = overview_parts::month_bounds(first);
+        AnalysisQuery {
+            org: Some(node),
+            from: Some(from),
+            to: Some(to),
+            also,
+            ..Default::default()
+        }
+    };
+    let mut trend = Vec::new();
+    let mut first = overview_parts::month_bounds(until.unwrap_or(state.clock.now().date_naive())).0;
+    for _ in 0..24 {
+        let found = analysis(state, journey, &month_of(first)).await?;
+        first = overview_parts::month_before(first);
+        if let Some(a) = found {
+            trend.push(TrendMonth::of(
+                overview_parts::month_after(first),
+                &a,
+                peaks,
+            ));
+            break;
+        }
+    }
+    if trend.is_empty() {
+        return Ok(trend);
+    }
+    for _ in 0..11 {
+        match analysis(state, journey, &month_of(first)).await? {
+            Some(a) => trend.push(TrendMonth::of(first, &a, peaks)),
+            None => trend.push(TrendMonth {
+                month: first,
+                respondents: 0,
+                nps: None,
+                index: None,
+                peaks: None,
+                moments: BTreeMap::new(),
+            }),
+        }
+        first = overview_parts::month_before(first);
+    }
+    while trend.last().is_some_and(|t| t.respondents == 0) {
+        trend.pop();
+    }
+    trend.reverse();
+    Ok(trend)
+}
+
+/// `GET /overview/trend`: the overview's monthly trend and changes as JSON, fetched by
+/// the page after it shows (same node, dates and scope as the overview).
+async fn overview_trend(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    lang: Lang,
+    Query(f): Query<Filters>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let tree = state.store.org_tree().await?;
+    let node = chosen_node(&viewer, &tree, &f)?;
+    let p = period(&f)?;
+    let (journey, also) = journey(&state, &f, &node).await?;
+    let whole = analysis(
+        &state,
+        &journey,
+        &AnalysisQuery {
+            org: Some(&node),
+            from: p.from,
+            to: p.to,
+            also: &also,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let Some(whole) = whole else {
+        return Ok(axum::Json(serde_json::json!({ "months": [] })));
+    };
+    let trend = monthly_trend(&state, &journey, &node, &also, p.to, &whole.peaks).await?;
+    let latest = |f: &dyn Fn(&TrendMonth) -> Option<f64>, digits: usize| -> String {
+        match trend.as_slice() {
+            [.., b, l] => overview_parts::change(f(l), f(b), digits),
+            _ => String::new(),
+        }
+    };
+    let moments: serde_json::Map<String, serde_json::Value> =
+        overview_parts::peak_cards(&lang, &journey, &whole, &trend)
+            .into_iter()
+            .map(|c| {
+                (
+                    c.key,
+                    serde_json::json!({ "change": c.change, "worse": c.worse }),
+                )
+            })
+            .collect();
+    Ok(axum::Json(serde_json::json!({
+        "months": trend.iter().map(TrendMonth::label).collect::<Vec<_>>(),
+        "respondents": trend.iter().map(|t| t.respondents).collect::<Vec<_>>(),
+        "nps": trend.iter().map(|t| t.nps.map(|x| (x * 10.0).round() / 10.0)).collect::<Vec<_>>(),
+        "index": trend.iter().map(|t| t.index.map(|x| (x * 10.0).round() / 10.0)).collect::<Vec<_>>(),
+        "peaks": trend.iter().map(|t| t.peaks.map(|x| (x * 100.0).round() / 100.0)).collect::<Vec<_>>(),
+        "changes": {
+            "nps": latest(&|t| t.nps, 1),
+            "index": latest(&|t| t.index, 1),
+            "moments": moments,
+        },
+        "labels": {
+            "nps": "NPS",
+            "index": lang.t("满意度指数（0–100）", "Satisfaction index (0–100)"),
+            "peaks": lang.t("峰值时刻满意度（1–10 分）", "Peak moments' satisfaction (score 1–10)"),
+            "left": lang.t("NPS / 指数", "NPS / index"),
+            "right": lang.t("满意度（1–10 分）", "Satisfaction (1–10)"),
+            "vs": lang.t("最近一月较上月", "latest month vs the one before"),
+            "trend": lang.t("最近12个月趋势", "trend of the last 12 months"),
+        }
+    })))
 }
 
 fn quadrant_name(lang: &Lang, q: peakend_core::analysis::indices::Quadrant) -> String {

@@ -65,6 +65,20 @@ pub fn month_before(first: NaiveDate) -> NaiveDate {
     first.checked_sub_months(Months::new(1)).unwrap_or(first)
 }
 
+pub fn month_after(first: NaiveDate) -> NaiveDate {
+    first.checked_add_months(Months::new(1)).unwrap_or(first)
+}
+
+/// A query value percent-encoded (a journey key is plain, but it came from the address).
+pub fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `+1.2` / `−0.8` / `±0.0`, or empty when either side is missing.
 pub fn change(now: Option<f64>, before: Option<f64>, digits: usize) -> String {
     match (now, before) {

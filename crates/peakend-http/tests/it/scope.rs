@@ -102,6 +102,7 @@ fn routes() -> Vec<Route> {
         get("/?node={n}"),
         get("/analysis?node={n}"),
         get("/kpi?node={n}"),
+        get("/overview/trend?node={n}"),
         get("/kpi/export?node={n}"),
         get("/halls/{h}/board"),
         get("/halls/{h}/board/kpis"),
