@@ -58,6 +58,11 @@ GOAL_SERVER_MS = 100.0
 GOAL_LOAD_MS = 1000.0
 
 
+
+def is_json(path):
+    """The API's answers and the overview's trend (fetched by the page) are JSON."""
+    return path.startswith("/api/") or path.startswith("/overview/trend")
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -331,6 +336,9 @@ def main():
             ("journey blueprint", "/journeys/service-hall", "director", False),
             ("A3 poster", "/journeys/service-hall/poster", "director", False),
             ("live hall board", f"/halls/{hall}/board", "director", False),
+            ("KPI page (province, today)", "/kpi", "director", False),
+            ("KPI page (hall, today)", f"/kpi?node={hall}", "director", False),
+            ("overview trend (province, JSON)", "/overview/trend", "director", False),
             ("admin", "/admin", "admin", False),
             ("API analysis (JSON)", "/api/v1/analysis?journey=service-hall", "director", False),
         ]
@@ -349,7 +357,7 @@ def main():
             r = sess.get(base + path, headers=auth(role))
             first_ms[name] = (time.perf_counter() - t) * 1000
             r.raise_for_status()
-            ext = "json" if path.startswith("/api/") else "html"
+            ext = "json" if is_json(path) else "html"
             (static / "p" / f"{i}.{ext}").write_bytes(r.content)
             plain_paths[name] = f"/p/{i}.{ext}"
             assets.update(re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text))
@@ -408,7 +416,7 @@ def main():
                 "pages": [
                     {"page": name, "charts": charts, "role": role,
                      "peakend": base + path, "plain": plain_base + plain_paths[name]}
-                    for name, path, role, charts in pages if not path.startswith("/api/")
+                    for name, path, role, charts in pages if not is_json(path)
                     and next(r for r in results if r["page"] == name)["peakend_p50"] <= args.max_load_server_ms
                 ],
             }
@@ -446,7 +454,7 @@ def main():
                   f"{r['load_plain_p50']:.0f} ({r['load_plain_max']:.0f}) | "
                   f"{r['load_peakend_p50'] / r['load_plain_p50']:.1f} | "
                   f"{'yes' if r['load_peakend_max'] < GOAL_LOAD_MS else '**no**'}")
-        elif r["path"].startswith("/api/"):
+        elif is_json(r["path"]):
             lb = "— | — | — | —"
         elif args.skip_browser:
             lb = "not measured (--skip-browser) | — | — | —"
