@@ -144,6 +144,24 @@ fn clock(ms: i64, zone: peakend_core::time::Zone) -> String {
         .unwrap_or_default()
 }
 
+/// The hall a board route names, if it is a hall and the viewer covers it: 400 for a
+/// malformed id, 404 for no such hall, 403 outside the viewer's scope.
+fn viewers_hall<'t>(
+    tree: &'t peakend_core::OrgTree,
+    viewer: &Viewer,
+    hall: String,
+) -> Result<(HallId, OrgNodeId, &'t peakend_core::OrgNode), ApiError> {
+    let hall = HallId::parse(hall).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let node_id =
+        OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let node = tree
+        .get(&node_id)
+        .filter(|n| n.hall_id().is_some())
+        .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
+    viewer.ensure_covers(tree, &node_id)?;
+    Ok((hall, node_id, node))
+}
+
 /// Today's KPI cards, each against the journey's standard where it has one: the wait
 /// against `care_after` (every customer called within it, so a service level under
 /// 100 % misses it too) and the care alerts raised.
@@ -237,13 +255,7 @@ async fn board_kpis(
     Path(hall): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let tree = state.store.org_tree().await?;
-    let hall = HallId::parse(hall).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let node_id =
-        OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    tree.get(&node_id)
-        .filter(|n| n.hall_id().is_some())
-        .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
-    viewer.ensure_covers(&tree, &node_id)?;
+    let (hall, node_id, _) = viewers_hall(&tree, &viewer, hall)?;
     let zone = tree.zone_of(&node_id);
     let now_ms = state.clock.now().timestamp_millis();
     let offset = zone.offset_at(now_ms);
@@ -291,14 +303,7 @@ async fn board(
     Path(hall): Path<String>,
 ) -> Result<Html<String>, PageError> {
     let tree = state.store.org_tree().await?;
-    let hall = HallId::parse(hall).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let node_id =
-        OrgNodeId::parse(hall.as_str()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let node = tree
-        .get(&node_id)
-        .filter(|n| n.hall_id().is_some())
-        .ok_or_else(|| ApiError::not_found(format!("hall `{hall}` not found")))?;
-    viewer.ensure_covers(&tree, &node_id)?;
+    let (hall, node_id, node) = viewers_hall(&tree, &viewer, hall)?;
     let zone = tree.zone_of(&node_id);
     let offset = zone.offset_at(state.clock.now().timestamp_millis());
     // The halls' clock: the system's, or the demo's accelerated day.

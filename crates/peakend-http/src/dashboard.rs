@@ -47,17 +47,23 @@ struct Period {
     to: Option<NaiveDate>,
 }
 
+/// A date the address may leave blank: `None` when absent or blank, 400 naming the
+/// field when it is not a date.
+pub(crate) fn optional_date(
+    field: &str,
+    v: &Option<String>,
+) -> Result<Option<NaiveDate>, ApiError> {
+    v.as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_date(s.trim()))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
+}
+
 fn period(f: &Filters) -> Result<Period, ApiError> {
-    let date = |field: &str, v: &Option<String>| {
-        v.as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_date(s.trim()))
-            .transpose()
-            .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
-    };
     Ok(Period {
-        from: date("from", &f.from)?,
-        to: date("to", &f.to)?,
+        from: optional_date("from", &f.from)?,
+        to: optional_date("to", &f.to)?,
     })
 }
 

@@ -13,11 +13,10 @@ use chrono::NaiveDate;
 use peakend_core::OrgNodeId;
 use peakend_core::ops::kpi::{Bucket, Keyed, KpiReport};
 use peakend_core::ops::ticket::Kpis;
-use peakend_core::survey::parse_date;
 use serde::Deserialize;
 
 use crate::auth::Viewer;
-use crate::dashboard::line_label;
+use crate::dashboard::{line_label, optional_date};
 use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
@@ -57,16 +56,8 @@ async fn report(
     let today = now
         .with_timezone(&zone.offset_at(now.timestamp_millis()))
         .date_naive();
-    let date = |field: &str, v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(parse_date)
-            .transpose()
-            .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
-    };
-    let from = date("from", &q.from)?.unwrap_or(today);
-    let to = date("to", &q.to)?.unwrap_or(from.max(today));
+    let from = optional_date("from", &q.from)?.unwrap_or(today);
+    let to = optional_date("to", &q.to)?.unwrap_or(from.max(today));
     if to < from {
         return Err(ApiError::bad_request(format!(
             "to: {to} is before from: {from}"
