@@ -79,6 +79,19 @@ pub fn unit_name(unit: Unit) -> (&'static str, &'static str) {
     }
 }
 
+/// A unit key as written in a journey file (`working_day`, `chars_per_min`, …) as a
+/// reader's label (个工作日 / working days); a key that is no standard unit (a QFD
+/// column's own `元`, say) is shown as written.
+pub fn unit_label(key: &str, en: bool) -> String {
+    match serde_json::from_value::<Unit>(serde_json::Value::String(key.to_owned())) {
+        Ok(u) => {
+            let (zh, e) = unit_name(u);
+            (if en { e } else { zh }).to_owned()
+        }
+        Err(_) => key.to_owned(),
+    }
+}
+
 /// A unit as a question names it: (Chinese, English), e.g. `分钟`/`minutes`.
 fn unit_question_name(unit: Unit) -> (&'static str, &'static str) {
     match unit {
@@ -472,6 +485,15 @@ mod tests {
             .into_iter()
             .find(|j| j.key().as_str() == "service-hall")
             .expect("the built-in service-hall journey")
+    }
+
+    #[test]
+    fn unit_keys_read_as_words_and_other_units_as_written() {
+        assert_eq!(unit_label("working_day", false), "个工作日");
+        assert_eq!(unit_label("working_day", true), "working days");
+        assert_eq!(unit_label("chars_per_min", false), "字/分钟");
+        assert_eq!(unit_label("percent", true), "%");
+        assert_eq!(unit_label("元", true), "元");
     }
 
     fn question<'a>(bank: &'a [Question], key: &str) -> &'a Question {

@@ -229,21 +229,11 @@ async fn analysis(
             return Ok(Json(value).into_response());
         }
         "xlsx" => {
-            let body = peakend_io::analysis_xlsx::write(&analysis, &journey)
-                .map_err(|e| internal(e.to_string()))?;
-            let name = format!("attachment; filename=\"analysis-{}.xlsx\"", journey.key());
-            return Ok((
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                            .to_owned(),
-                    ),
-                    (header::CONTENT_DISPOSITION, name),
-                ],
-                body,
-            )
-                .into_response());
+            return crate::download::attachment(
+                crate::download::FileFormat::Xlsx,
+                &format!("analysis-{}", journey.key()),
+                peakend_io::analysis_xlsx::write(&analysis, &journey),
+            );
         }
         _ => {}
     }

@@ -533,21 +533,11 @@ async fn compliance_api(
             "report": report,
         }))
         .into_response()),
-        "csv" => {
-            let csv = peakend_io::compliance_csv(&report)
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        "attachment; filename=\"compliance.csv\"",
-                    ),
-                ],
-                csv,
-            )
-                .into_response())
-        }
+        "csv" => crate::download::attachment(
+            crate::download::FileFormat::Csv,
+            "compliance",
+            peakend_io::compliance_csv(&report),
+        ),
         other => Err(ApiError::bad_request(format!(
             "format: `{other}` is not json or csv"
         ))),

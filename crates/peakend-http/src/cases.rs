@@ -21,6 +21,7 @@ use peakend_store::{CaseFilter, CaseKpis, case_kpis};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;
+use crate::download::{FileFormat, attachment};
 use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
@@ -638,35 +639,12 @@ async fn export(
             ]
         })
         .collect();
-    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
-    let (body, kind, ext) = match blank(&p.format).unwrap_or("csv") {
-        "csv" => (
-            peakend_io::case_io::write_csv(&rows).map_err(|e| internal(e.to_string()))?,
-            "text/csv; charset=utf-8",
-            "csv",
-        ),
-        "xlsx" => (
-            peakend_io::case_io::write_xlsx(&rows).map_err(|e| internal(e.to_string()))?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "format: `{other}` is not csv or xlsx"
-            )));
-        }
+    let format = FileFormat::parse(blank(&p.format))?;
+    let bytes = match format {
+        FileFormat::Csv => peakend_io::case_io::write_csv(&rows).map_err(|e| e.to_string()),
+        FileFormat::Xlsx => peakend_io::case_io::write_xlsx(&rows).map_err(|e| e.to_string()),
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, kind.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"cases.{ext}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    attachment(format, "cases", bytes)
 }
 
 // ---- pages ----

@@ -4,6 +4,7 @@
 //! on a page is the figure the API gives.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
@@ -98,8 +99,8 @@ async fn analysis(
     state: &AppState,
     journey: &Journey,
     q: &AnalysisQuery<'_>,
-) -> Result<Option<Analysis>, ApiError> {
-    match peakend_store::stored_analysis(state.store.as_ref(), journey, q).await {
+) -> Result<Option<Arc<Analysis>>, ApiError> {
+    match peakend_store::stored_analysis_shared(state.store.as_ref(), journey, q).await {
         Ok(a) if a.respondents > 0 => Ok(Some(a)),
         Ok(_) => Ok(None),
         // No responses in range (or none of a filtered segment): an empty page.
@@ -516,7 +517,7 @@ async fn overview(
     // The children's survey figures: the halls' groups when they are halls, else the
     // node's answers grouped by the children's level (one more analysis).
     let child_level = tree.children(&node).next().map(|c| c.level);
-    let child_groups: Option<Analysis> = match child_level {
+    let child_groups: Option<Arc<Analysis>> = match child_level {
         Some(OrgLevel::City | OrgLevel::District) => {
             let by = if child_level == Some(OrgLevel::City) {
                 GroupBy::City
@@ -593,7 +594,7 @@ async fn overview(
                 &journey,
                 &also,
                 &p,
-                by_hall.as_ref(),
+                by_hall.as_deref(),
                 today,
             )
             .await?,

@@ -6,17 +6,18 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::{Html, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
-use peakend_core::OrgNodeId;
 use peakend_core::ops::kpi::{Bucket, Keyed, KpiReport};
 use peakend_core::ops::ticket::Kpis;
+use peakend_core::{OrgLevel, OrgNodeId, OrgTree};
 use serde::Deserialize;
 
 use crate::auth::Viewer;
 use crate::dashboard::{line_label, optional_date};
+use crate::download::{FileFormat, attachment};
 use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
@@ -69,7 +70,17 @@ async fn report(
             "to: at most 31 days after from on this page (the API and `peakend kpi` take longer periods by day)",
         ));
     }
-    let report = peakend_store::stored_kpis(
+    // Above a district, the children (cities, districts) are the page's rows: a
+    // province's every hall, counter and staff member is an export, not a page.
+    let mut group_of = std::collections::HashMap::new();
+    if tree.get(&org).is_some_and(|n| above_district(n.level)) {
+        for child in tree.children(&org) {
+            for h in tree.halls_under(&child.id) {
+                group_of.insert(h.id.to_string(), child.id.to_string());
+            }
+        }
+    }
+    let report = peakend_store::stored_kpis_grouped(
         state.store.as_ref(),
         &peakend_store::KpiQuery {
             org: Some(&org),
@@ -79,9 +90,42 @@ async fn report(
             offset: zone.offset_on(from),
             now_ms: now.timestamp_millis(),
         },
+        group_of,
     )
     .await?;
     Ok((org, name, from, to, report))
+}
+
+fn above_district(level: OrgLevel) -> bool {
+    matches!(level, OrgLevel::Province | OrgLevel::City)
+}
+
+/// Which tables a node's page shows: a hall's counters and staff; a district's halls,
+/// counters and staff; a city's districts and halls; a province's cities. The export
+/// carries every table whatever the node.
+#[derive(Clone, Copy)]
+struct Tables {
+    groups: bool,
+    halls: bool,
+    detail: bool,
+}
+
+impl Tables {
+    fn page(level: OrgLevel) -> Tables {
+        Tables {
+            groups: above_district(level),
+            halls: matches!(level, OrgLevel::City | OrgLevel::District),
+            detail: !above_district(level),
+        }
+    }
+
+    fn export(level: OrgLevel) -> Tables {
+        Tables {
+            groups: above_district(level),
+            halls: level != OrgLevel::Hall,
+            detail: true,
+        }
+    }
 }
 
 /// One row of a table: its name and the figures, formatted.
@@ -145,7 +189,14 @@ fn hour_label(key: &str, one_day: bool) -> String {
     }
 }
 
-fn sections(lang: &Lang, r: &KpiReport, one_day: bool, hall_view: bool) -> Vec<Section> {
+fn sections(
+    lang: &Lang,
+    tree: &OrgTree,
+    org: &OrgNodeId,
+    r: &KpiReport,
+    one_day: bool,
+    tables: Tables,
+) -> Vec<Section> {
     let rows = |list: &[Keyed], label: &dyn Fn(&str) -> String| -> Vec<Row> {
         list.iter()
             .map(|k| Row {
@@ -154,14 +205,20 @@ fn sections(lang: &Lang, r: &KpiReport, one_day: bool, hall_view: bool) -> Vec<S
             })
             .collect()
     };
-    let plain = |k: &str| k.to_owned();
+    let hall_view = tree.get(org).is_some_and(|n| n.hall_id().is_some());
+    // Nodes by their names; an id the tree no longer knows by itself.
+    let name = |k: &str| {
+        OrgNodeId::parse(k)
+            .ok()
+            .and_then(|id| tree.get(&id).map(|n| n.name.clone()))
+            .unwrap_or_else(|| k.to_owned())
+    };
     // `hall/counter` and `hall/staff`: within one hall its name is enough.
     let local = |k: &str| match (hall_view, k.split_once('/')) {
         (true, Some((_, rest))) => rest.to_owned(),
+        (false, Some((hall, rest))) => format!("{} / {rest}", name(hall)),
         _ => k.to_owned(),
     };
-    let mut counters = rows(&r.counters, &local);
-    counters.sort_by(|a, b| peakend_core::ops::day::natural_cmp(&a.key, &b.key));
     let mut out = vec![
         Section {
             id: "total",
@@ -177,23 +234,40 @@ fn sections(lang: &Lang, r: &KpiReport, one_day: bool, hall_view: bool) -> Vec<S
             rows: rows(&r.buckets, &|k| hour_label(k, one_day)),
         },
     ];
-    if !hall_view {
+    if tables.groups {
+        let level = tree.children(org).next().map(|c| c.level);
+        out.push(Section {
+            id: "children",
+            title: match level {
+                Some(OrgLevel::City) => lang.t("按城市", "By city"),
+                Some(OrgLevel::District) => lang.t("按区县", "By district"),
+                _ => lang.t("按下级单位", "By unit below"),
+            }
+            .into(),
+            rows: rows(&r.groups, &name),
+        });
+    }
+    if tables.halls && !hall_view {
         out.push(Section {
             id: "halls",
             title: lang.t("按营业厅", "By hall").into(),
-            rows: rows(&r.halls, &plain),
+            rows: rows(&r.halls, &name),
         });
     }
-    out.push(Section {
-        id: "counters",
-        title: lang.t("按窗口", "By counter").into(),
-        rows: counters,
-    });
-    out.push(Section {
-        id: "staff",
-        title: lang.t("按营业员", "By staff member").into(),
-        rows: rows(&r.staff, &local),
-    });
+    if tables.detail {
+        let mut counters = rows(&r.counters, &local);
+        counters.sort_by(|a, b| peakend_core::ops::day::natural_cmp(&a.key, &b.key));
+        out.push(Section {
+            id: "counters",
+            title: lang.t("按窗口", "By counter").into(),
+            rows: counters,
+        });
+        out.push(Section {
+            id: "staff",
+            title: lang.t("按营业员", "By staff member").into(),
+            rows: rows(&r.staff, &local),
+        });
+    }
     out
 }
 
@@ -214,6 +288,8 @@ struct KpiPage {
     to: String,
     headers: Vec<&'static str>,
     sections: Vec<Section>,
+    /// Halls, counters and staff are in the export only (a city's or province's page).
+    detail_elsewhere: bool,
     lines: Vec<LineRow>,
     export: String,
 }
@@ -227,7 +303,7 @@ async fn page(
 ) -> Result<Html<String>, PageError> {
     let (org, name, from, to, r) = report(&state, &viewer, &q).await?;
     let tree = state.store.org_tree().await?;
-    let hall_view = tree.get(&org).is_some_and(|n| n.hall_id().is_some());
+    let level = tree.get(&org).map_or(OrgLevel::Hall, |n| n.level);
     let lines = r
         .total
         .sales
@@ -246,7 +322,8 @@ async fn page(
         from: from.to_string(),
         to: to.to_string(),
         headers: headers(&lang),
-        sections: sections(&lang, &r, from == to, hall_view),
+        sections: sections(&lang, &tree, &org, &r, from == to, Tables::page(level)),
+        detail_elsewhere: above_district(level),
         lines,
         export: format!("/kpi/export?node={org}&from={from}&to={to}"),
         lang,
@@ -259,40 +336,17 @@ async fn export(
     lang: Lang,
     Query(q): Query<KpiPageQuery>,
 ) -> Result<Response, ApiError> {
-    let format = q.format.clone().unwrap_or_else(|| "csv".into());
-    if !matches!(format.as_str(), "csv" | "xlsx") {
-        return Err(ApiError::bad_request(format!(
-            "format: {format}: csv or xlsx"
-        )));
-    }
+    let format = FileFormat::parse(q.format.as_deref())?;
     let (org, _, from, to, r) = report(&state, &viewer, &q).await?;
     let tree = state.store.org_tree().await?;
-    let hall_view = tree.get(&org).is_some_and(|n| n.hall_id().is_some());
-    let sections = sections(&lang, &r, from == to, hall_view);
+    let level = tree.get(&org).map_or(OrgLevel::Hall, |n| n.level);
+    let sections = sections(&lang, &tree, &org, &r, from == to, Tables::export(level));
     let head = headers(&lang);
-    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
-    let (bytes, content_type) = if format == "xlsx" {
-        (
-            xlsx(&lang, &head, &sections).map_err(internal)?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    } else {
-        (
-            csv(&lang, &head, &sections).map_err(|e| internal(e.to_string()))?,
-            "text/csv; charset=utf-8",
-        )
+    let bytes = match format {
+        FileFormat::Xlsx => xlsx(&lang, &head, &sections),
+        FileFormat::Csv => csv(&lang, &head, &sections).map_err(|e| e.to_string()),
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"kpi-{org}-{from}-{to}.{format}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    attachment(format, &format!("kpi-{org}-{from}-{to}"), bytes)
 }
 
 /// One CSV for all tables: a `section` column says which (total, hours, halls, …).

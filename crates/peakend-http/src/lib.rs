@@ -17,6 +17,7 @@ mod checklist;
 mod customers;
 mod dashboard;
 mod deadline;
+mod download;
 mod error;
 mod events;
 mod handbook;

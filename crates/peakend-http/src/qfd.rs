@@ -112,29 +112,11 @@ async fn house(
             peakend_io::qfd_svg::render(&b.house, lang),
         )
             .into_response(),
-        "xlsx" => {
-            let bytes = peakend_io::qfd_xlsx::write(&b.house, lang).map_err(|e| {
-                ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("xlsx: {e}"),
-                )
-            })?;
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                            .to_owned(),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}.xlsx\""),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
+        "xlsx" => crate::download::attachment(
+            crate::download::FileFormat::Xlsx,
+            &name,
+            peakend_io::qfd_xlsx::write(&b.house, lang),
+        )?,
         _ => Json(json!({
             "journey": b.journey.key().as_str(),
             "stage": b.stage,

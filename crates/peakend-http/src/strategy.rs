@@ -7,8 +7,8 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use peakend_core::access::Action;
@@ -18,6 +18,7 @@ use peakend_store::StrategyView;
 use serde::Deserialize;
 
 use crate::auth::Viewer;
+use crate::download::{FileFormat, attachment};
 use crate::view::{Lang, Nav, PageError, render};
 use crate::{ApiError, AppState};
 
@@ -281,40 +282,15 @@ async fn export(
         Some("en") => true,
         Some(other) => return Err(ApiError::bad_request(format!("lang: {other}: zh or en"))),
     };
-    let format = q.format.clone().unwrap_or_else(|| "csv".into());
-    if !matches!(format.as_str(), "csv" | "xlsx") {
-        return Err(ApiError::bad_request(format!(
-            "format: {format}: csv or xlsx"
-        )));
-    }
+    let format = FileFormat::parse(q.format.as_deref())?;
     let (journey, org) = target(&state, &viewer, journey, &q).await?;
     let v = peakend_store::strategy_view(state.store.as_ref(), &journey, &org).await?;
-    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
     let name = format!("strategy-{}-{}", journey.key(), org);
-    let (bytes, content_type, ext) = if format == "xlsx" {
-        (
-            xlsx(&journey, &v, en).map_err(internal)?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        )
-    } else {
-        (
-            csv(&journey, &v.strategy, en).map_err(|e| internal(e.to_string()))?,
-            "text/csv; charset=utf-8",
-            "csv",
-        )
+    let bytes = match format {
+        FileFormat::Xlsx => xlsx(&journey, &v, en),
+        FileFormat::Csv => csv(&journey, &v.strategy, en).map_err(|e| e.to_string()),
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.{ext}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    attachment(format, &name, bytes)
 }
 
 struct DimensionRow {

@@ -76,7 +76,7 @@ fn pick<'a>(lang: &str, (zh, en): (&'a str, &'a str)) -> &'a str {
     if lang.starts_with("en") { en } else { zh }
 }
 
-fn target_text(c: &peakend_core::qfd::Column) -> String {
+fn target_text(c: &peakend_core::qfd::Column, en: bool) -> String {
     let arrow = match c.direction {
         Some(Improve::Up) => "↑ ",
         Some(Improve::Down) => "↓ ",
@@ -84,7 +84,14 @@ fn target_text(c: &peakend_core::qfd::Column) -> String {
         None => "",
     };
     match (c.target, &c.unit) {
-        (Some(t), Some(u)) => format!("{arrow}{} {u}", number(t)),
+        (Some(t), Some(u)) => {
+            let u = peakend_core::handbook::unit_label(u, en);
+            if u == "%" {
+                format!("{arrow}{}%", number(t))
+            } else {
+                format!("{arrow}{} {u}", number(t))
+            }
+        }
         (Some(t), None) => format!("{arrow}{}", number(t)),
         (None, _) if !arrow.is_empty() => arrow.trim_end().to_string(),
         (None, _) => String::new(),
@@ -115,7 +122,7 @@ pub fn render(house: &House, lang: &str) -> String {
         .map(|c| format!("{:.1}%", c.relative * 100.0))
         .collect();
     let rank_text: Vec<String> = imp.iter().map(|c| c.rank.to_string()).collect();
-    let targets: Vec<String> = cols.iter().map(target_text).collect();
+    let targets: Vec<String> = cols.iter().map(|c| target_text(c, en)).collect();
     let diff_text: Vec<String> = cols
         .iter()
         .map(|c| c.difficulty.map(|d| d.to_string()).unwrap_or_default())
@@ -387,7 +394,7 @@ pub fn render(house: &House, lang: &str) -> String {
         for (j, v) in values.iter().enumerate() {
             let cx = x0 + (j as f64 + 0.5) * col_w;
             if k == 3 {
-                // Targets can be long ("2 working_day"): rotated like the labels.
+                // Targets can be long ("2 working days"): rotated like the labels.
                 let cy = y + PAD;
                 let _ = writeln!(
                     s,
@@ -597,10 +604,14 @@ mod tests {
                 assert_eq!(band[2 * m + j], c.rank.to_string());
             }
         }
-        // Stage 3's targets are the standards'.
+        // Stage 3's targets are the standards', their units in words, not keys.
         let svg = render(&all.stage3, "zh");
+        assert!(svg.contains("↓ 15 分钟"), "care_after");
+        assert!(svg.contains("↓ 2 个工作日"), "repair_within");
+        assert!(!svg.contains("working_day"));
+        let svg = render(&all.stage3, "en");
         assert!(svg.contains("↓ 15 min"), "care_after");
-        assert!(svg.contains("↓ 2 working_day"), "repair_within");
+        assert!(svg.contains("↓ 2 working days"), "repair_within");
     }
 
     /// Row labels end before the weights, the weights before the matrix; column labels

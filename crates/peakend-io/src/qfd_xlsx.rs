@@ -67,7 +67,8 @@ pub fn write(house: &House, lang: &str) -> Result<Vec<u8>, XlsxError> {
             sheet.write_number(foot + 3, col, v)?;
         }
         if let Some(u) = &c.unit {
-            sheet.write_string(foot + 4, col, u)?;
+            let label = peakend_core::handbook::unit_label(u, lang.starts_with("en"));
+            sheet.write_string(foot + 4, col, &label)?;
         }
         if let Some(d) = c.direction {
             let d = match d {

@@ -15,10 +15,22 @@ pub async fn stored_analysis(
     journey: &Journey,
     q: &AnalysisQuery<'_>,
 ) -> Result<Analysis> {
+    stored_analysis_shared(store, journey, q)
+        .await
+        .map(Arc::unwrap_or_clone)
+}
+
+/// [`stored_analysis`] as the cache holds it: a page that only reads an analysis (a
+/// province's by-hall ranking has thousands of groups) need not copy it.
+pub async fn stored_analysis_shared(
+    store: &dyn Store,
+    journey: &Journey,
+    q: &AnalysisQuery<'_>,
+) -> Result<Arc<Analysis>> {
     // Several journeys' responses are scanned together; neither the roll-up cells (one
     // journey's) nor the cache (keyed by one journey) speak for them.
     let Some(cache) = store.analysis_cache().filter(|_| q.also.is_empty()) else {
-        return compute_analysis(store, journey, q).await;
+        return compute_analysis(store, journey, q).await.map(Arc::new);
     };
     // Read the generation first: an import that lands while we compute makes the answer
     // stale under the old generation, never current under the new one.
@@ -26,7 +38,7 @@ pub async fn stored_analysis(
     let key = AnalysisCache::key(journey, q);
     let variant = format!("{:?}|{:?}", q.weights, q.rule);
     let (stats, at, previous) = match cache.lookup(&key, &variant, generation) {
-        Lookup::Analysis(a) => return Ok((*a).clone()),
+        Lookup::Analysis(a) => return Ok(a),
         Lookup::Stats(stats, at, previous) => (stats, at, previous),
         Lookup::Miss => {
             let tree = store.org_tree().await?;
@@ -56,7 +68,8 @@ pub async fn stored_analysis(
         None => stats.analyze(journey, q.weights, q.rule),
     }
     .map_err(|e| StoreError::Invalid(e.to_string()))?;
-    cache.put_analysis(&key, variant, at, Arc::new(a.clone()));
+    let a = Arc::new(a);
+    cache.put_analysis(&key, variant, at, a.clone());
     Ok(a)
 }
 

@@ -72,10 +72,10 @@ async fn arrivals(
             *out.entry((t.date_naive(), t.hour())).or_default() += n;
         }
     };
-    for (h, _, rollup) in store.ops_rollups(from, to).await? {
-        if &h != hall {
-            continue;
-        }
+    for (_, _, rollup) in store
+        .ops_rollups(Some(std::slice::from_ref(hall)), from, to)
+        .await?
+    {
         let Some(r) = rollup else { continue };
         let Some(detail) = &r.detail else { continue };
         for (hour, sums) in &detail.hours {

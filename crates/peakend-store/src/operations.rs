@@ -277,6 +277,16 @@ pub struct KpiQuery<'a> {
 
 /// The KPIs of the halls at or below a node over whole local days [from, to].
 pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiReport> {
+    stored_kpis_grouped(store, q, HashMap::new()).await
+}
+
+/// [`stored_kpis`] with the halls also summed by group (hall id → group key), into
+/// [`KpiReport::groups`]: a city's districts, say, from the same read.
+pub async fn stored_kpis_grouped(
+    store: &dyn Store,
+    q: &KpiQuery<'_>,
+    group_of: HashMap<String, String>,
+) -> Result<KpiReport> {
     let tree = store.org_tree().await?;
     let halls: Vec<HallId> = match query_halls(&tree, q.org)? {
         Some(h) => h,
@@ -291,8 +301,9 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
     // about; each hall's replay follows the journey that hall lives by.
     let book = RulesBook::load(store).await?;
     let rules = book.node(q.org);
-    let mut sums =
-        ReportSums::new(rules.measure(), q.bucket, q.offset).with_tier_targets(rules.tiers.clone());
+    let mut sums = ReportSums::new(rules.measure(), q.bucket, q.offset)
+        .with_tier_targets(rules.tiers.clone())
+        .with_groups(group_of);
     // Whole days at the roll-ups' own offset come from the ingest's roll-ups; only the
     // hall-days a roll-up cannot answer for are replayed. Every hall-day with stored
     // events has a roll-up row, so a missing row is a day without tickets.
@@ -306,11 +317,7 @@ pub async fn stored_kpis(store: &dyn Store, q: &KpiQuery<'_>) -> Result<KpiRepor
         })
     });
     if !at_offset.is_empty() {
-        let wanted: HashSet<&HallId> = at_offset.iter().collect();
-        for (hall, date, rollup) in store.ops_rollups(q.from, q.to).await? {
-            if !wanted.contains(&hall) {
-                continue;
-            }
+        for (hall, date, rollup) in store.ops_rollups(Some(&at_offset), q.from, q.to).await? {
             let lo = local_midnight(date, q.offset);
             let hi = local_midnight(date.succ_opt().unwrap_or(date), q.offset);
             let answered =
@@ -400,10 +407,8 @@ async fn stored_call_report(
         Bucket::Day => CallBucket::Day,
     };
     let mut sums = CallReportSums::new(bucket, q.offset);
-    for (centre, date, rollup) in store.ops_rollups(q.from, q.to).await? {
-        if !centres.contains(&centre) {
-            continue;
-        }
+    let listed: Vec<HallId> = centres.iter().cloned().collect();
+    for (centre, date, rollup) in store.ops_rollups(Some(&listed), q.from, q.to).await? {
         let calls = match rollup {
             Some(r) => r.calls,
             None => {
@@ -487,21 +492,23 @@ pub async fn stored_day_ops(
     let mut replay_days: Vec<(HallId, NaiveDate)> = Vec::new();
     let mut replay_care: Vec<HallId> = Vec::new();
     let mut care_now: Vec<(HallId, Vec<(String, i64)>)> = Vec::new();
-    // The period's days, and today for the open alerts (when outside the period): the
-    // day around now in UTC covers today in every zone.
-    let utc_today = DateTime::from_timestamp_millis(now_ms).map_or(from, |t| t.date_naive());
-    let (t0, t1) = (
-        utc_today.pred_opt().unwrap_or(utc_today),
-        utc_today.succ_opt().unwrap_or(utc_today),
-    );
     let mut rows: BTreeMap<(HallId, NaiveDate), Option<DayRollup>> = store
-        .ops_rollups(from, to)
+        .ops_rollups(Some(halls), from, to)
         .await?
         .into_iter()
         .map(|(h, d, r)| ((h, d), r))
         .collect();
-    if t0 < from || t1 > to {
-        for (h, d, r) in store.ops_rollups(t0, t1).await? {
+    // Today's roll-up of each hall whose today (in its zone) is outside the period, for
+    // its open alerts: only those halls' rows of that day are read.
+    let mut outside: BTreeMap<NaiveDate, Vec<HallId>> = BTreeMap::new();
+    for h in halls {
+        let t = today_of(h);
+        if t < from || t > to {
+            outside.entry(t).or_default().push(h.clone());
+        }
+    }
+    for (day, these) in outside {
+        for (h, d, r) in store.ops_rollups(Some(&these), day, day).await? {
             rows.entry((h, d)).or_insert(r);
         }
     }
@@ -551,12 +558,15 @@ pub async fn stored_day_ops(
             .iter()
             .for_each(|t| s.sales.trials.merge(&t.total));
     }
-    let acks = if care_now.is_empty() {
-        HashSet::new()
-    } else {
-        store
-            .care_acks_since(local_midnight(t0, FixedOffset::east_opt(0).expect("UTC")))
-            .await?
+    // The open alerts were raised today: acknowledgements since the earliest of those
+    // halls' midnights.
+    let acks = match care_now
+        .iter()
+        .map(|(h, _)| midnight_of(h, today_of(h)))
+        .min()
+    {
+        None => HashSet::new(),
+        Some(since) => store.care_acks_since(since).await?,
     };
     for (hall, open) in care_now {
         let n = open

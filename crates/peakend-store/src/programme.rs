@@ -110,10 +110,8 @@ pub async fn visit_cells(
 ) -> Result<BTreeMap<(String, String), u64>> {
     let mut out: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut replay: Vec<(HallId, NaiveDate)> = Vec::new();
-    for (hall, date, rollup) in store.ops_rollups(from, to).await? {
-        if !halls.contains(&hall) {
-            continue;
-        }
+    let listed: Vec<HallId> = halls.iter().cloned().collect();
+    for (hall, date, rollup) in store.ops_rollups(Some(&listed), from, to).await? {
         match rollup.and_then(|r| r.detail).and_then(|d| d.visits) {
             Some(visits) => {
                 for (segment, purposes) in visits {

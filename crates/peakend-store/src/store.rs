@@ -159,10 +159,12 @@ pub trait Store:
     /// A hall's stored events with `at` in [from_ms, to_ms), in replay order.
     async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>>;
 
-    /// Every hall's operations roll-up of each local day (in the hall's zone) in [from, to]
-    /// that has events; `None` for a day that must be replayed instead.
+    /// The operations roll-up of each local day (in the hall's zone) in [from, to] that
+    /// has events, of `halls` (every hall when `None`); `None` for a day that must be
+    /// replayed instead.
     async fn ops_rollups(
         &self,
+        halls: Option<&[HallId]>,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>>;

@@ -1,7 +1,7 @@
 //! KPI reports for an org node: the tickets of its halls' days, in total, per time
 //! bucket, per hall, per counter and per staff member.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Serialize;
@@ -52,6 +52,10 @@ pub struct KpiReport {
     /// Buckets by the local time (in `offset`) the tickets were issued.
     pub buckets: Vec<Keyed>,
     pub halls: Vec<Keyed>,
+    /// The halls summed by the group each belongs to (a node's children, say), when
+    /// groups were given ([`ReportSums::with_groups`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Keyed>,
     /// `hall/counter` of the call.
     pub counters: Vec<Keyed>,
     /// `hall/staff` who served.
@@ -109,6 +113,8 @@ pub struct ReportSums {
     /// Each tier's target, from the rules of the node reported on.
     tier_targets: Vec<(Tier, i64)>,
     announced: AnnouncedSums,
+    /// The group of each hall, for [`KpiReport::groups`].
+    group_of: HashMap<String, String>,
 }
 
 impl ReportSums {
@@ -126,6 +132,7 @@ impl ReportSums {
             channels: BTreeMap::new(),
             tier_targets: crate::ops::day::default_tiers(),
             announced: AnnouncedSums::default(),
+            group_of: HashMap::new(),
         }
     }
 
@@ -263,7 +270,20 @@ impl ReportSums {
         }
     }
 
+    /// Sums the halls also by group (hall → group key); a hall without one is in none.
+    pub fn with_groups(mut self, group_of: HashMap<String, String>) -> ReportSums {
+        self.group_of = group_of;
+        self
+    }
+
     pub fn report(self) -> KpiReport {
+        // Every figure is a ratio of sums, so a group's is its halls' sums added up.
+        let mut groups: BTreeMap<String, KpiSums> = BTreeMap::new();
+        for (hall, s) in &self.halls {
+            if let Some(g) = self.group_of.get(hall) {
+                groups.entry(g.clone()).or_default().merge(s);
+            }
+        }
         let keyed = |m: BTreeMap<String, KpiSums>| {
             m.into_iter()
                 .map(|(key, s)| Keyed {
@@ -277,6 +297,7 @@ impl ReportSums {
             total: self.total.kpis(),
             buckets: keyed(self.buckets),
             halls: keyed(self.halls),
+            groups: keyed(groups),
             counters: keyed(self.counters),
             staff: keyed(self.staff),
             announced_wait: self.announced.accuracy(),
@@ -355,5 +376,65 @@ mod tests {
             .map(|k| (k.key.as_str(), k.kpis.care_alerts))
             .collect();
         assert_eq!(per_hall, [("h1", 1), ("h2", 0)]);
+    }
+
+    /// A group's figures are its halls' sums added up, not an average of their ratios:
+    /// h1 and h2 in one group, h3 alone; a hall without a group is in none.
+    #[test]
+    fn groups_add_up_their_halls_sums() {
+        let replay = |hall: &str, called: &[&str]| {
+            let mut day = HallDay::new(Rules::default());
+            day.apply(
+                &Event::from_json(&format!(
+                    r#"{{"id":"o","hall":"{hall}","type":"counter_opened","at":"2026-08-07T08:59:00+08:00","counter":"c1"}}"#
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+            for (i, hm) in called.iter().enumerate() {
+                for (kind, at, extra) in [
+                    ("ticket_issued", "09:00", r#""service":"payment""#),
+                    ("called", hm, r#""counter":"c1""#),
+                ] {
+                    day.apply(
+                        &Event::from_json(&format!(
+                            r#"{{"id":"{kind}{i}","hall":"{hall}","type":"{kind}","at":"2026-08-07T{at}:00+08:00","ticket":"A{i}",{extra}}}"#
+                        ))
+                        .unwrap(),
+                    )
+                    .unwrap();
+                }
+            }
+            HallTickets {
+                hall: hall.to_owned(),
+                tickets: day.tickets().cloned().collect(),
+            }
+        };
+        // h1: one of one within 15 minutes; h2: one of three; h3: none of one.
+        let halls = [
+            replay("h1", &["09:01"]),
+            replay("h2", &["09:01", "09:20", "09:30"]),
+            replay("h3", &["09:40"]),
+            replay("h4", &["09:02"]),
+        ];
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+        let mut sums = ReportSums::new(Rules::default().measure(), Bucket::Day, cst).with_groups(
+            [("h1", "d1"), ("h2", "d1"), ("h3", "d2")]
+                .into_iter()
+                .map(|(h, g)| (h.to_owned(), g.to_owned()))
+                .collect(),
+        );
+        for h in &halls {
+            sums.add_tickets(&h.hall, &h.tickets);
+        }
+        let r = sums.report();
+        let groups: Vec<(&str, u64, Option<f64>)> = r
+            .groups
+            .iter()
+            .map(|k| (k.key.as_str(), k.kpis.arrivals, k.kpis.service_level))
+            .collect();
+        // d1: 2 of 4 within the limit (0.5), not the mean of 1.0 and 1/3.
+        assert_eq!(groups, [("d1", 4, Some(0.5)), ("d2", 1, Some(0.0))]);
+        assert_eq!(r.total.arrivals, 6);
     }
 }

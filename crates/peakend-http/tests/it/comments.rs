@@ -4,26 +4,15 @@
 //! comments (count, share negative, examples, escaped) beside its scores.
 
 use crate::helpers;
+use helpers::nonce_of;
 
 use helpers::TestApp;
 use peakend_core::JourneyKey;
 use peakend_store::Store;
 use reqwest::StatusCode;
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn nonce_of(html: &str) -> String {
-    let (_, rest) = html.split_once(r#"name="nonce" value=""#).unwrap();
-    rest.split('"').next().unwrap().to_owned()
-}
-
 async fn answer(app: &TestApp, comment: &str) -> (StatusCode, String) {
-    let c = client();
+    let c = helpers::customer();
     let html = c
         .get(app.url("/halls/h1/survey"))
         .send()
@@ -58,7 +47,7 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap()
             .unwrap();
-        let html = client()
+        let html = helpers::customer()
             .get(app.url("/halls/h1/survey"))
             .send()
             .await

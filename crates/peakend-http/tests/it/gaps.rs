@@ -2,20 +2,12 @@
 //! gap 1 from the managers' importance estimates, both on the analysis page.
 
 use crate::helpers;
+use helpers::json_of;
 
 use helpers::{Setup, TestApp};
 use peakend_core::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn json_of(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
-}
 
 peakend_testkit::on_both_backends!(gap_five_and_gap_one_from_answers_and_managers, |url| {
     let app = TestApp::spawn_with(

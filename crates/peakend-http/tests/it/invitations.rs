@@ -5,6 +5,7 @@
 //! every later invitation and the pending reminder. On both backends.
 
 use crate::helpers;
+use helpers::nonce_of;
 
 use chrono::DateTime;
 use helpers::{Setup, TestApp};
@@ -81,20 +82,6 @@ async fn post_events(app: &TestApp, token: &str, body: String) {
     assert!(d.taken < 1000, "the queue is drained: {d:?}");
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn nonce_of(html: &str) -> String {
-    let (_, rest) = html
-        .split_once(r#"name="nonce" value=""#)
-        .unwrap_or_else(|| panic!("no nonce in {html}"));
-    rest.split('"').next().unwrap().to_owned()
-}
-
 /// The token of invitation `id`'s first message due by `at` (what a sender gets).
 async fn token_of(store: &impl Store, id: i64, at: i64) -> String {
     store
@@ -151,7 +138,7 @@ peakend_testkit::on_both_backends!(
 
         let token = token_of(store, inv.id, ms("2026-08-07T10:05:00+08:00")).await;
         let link = app.url(&format!("/i/{token}"));
-        let c = client();
+        let c = helpers::customer();
         // The short form, bound: the purpose is known, so no purpose page; moments asked.
         let resp = c.get(&link).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
@@ -322,7 +309,7 @@ peakend_testkit::on_both_backends!(
             .await
             .unwrap();
 
-        let c = client();
+        let c = helpers::customer();
         let page = app.url(&format!("/i/{token}/optout"));
         // Opening the link opts nobody out (a link scanner may open it): it asks.
         let resp = c.get(&page).send().await.unwrap();
@@ -397,7 +384,7 @@ peakend_testkit::on_both_backends!(
         assert_eq!(d.sent, 1, "{d:?}");
         let id = store.invitations(None).await.unwrap()[0].id;
         let token = token_of(store, id, at).await;
-        let resp = client()
+        let resp = helpers::customer()
             .get(app.url(&format!("/i/{token}/thanks")))
             .send()
             .await

@@ -150,3 +150,74 @@ peakend_testkit::on_both_backends!(
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 );
+
+peakend_testkit::on_both_backends!(
+    a_province_page_reads_its_children_and_leaves_the_detail_to_the_export,
+    |url| {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-08-07T18:00:00+08:00").unwrap();
+        let app = TestApp::spawn_with(
+            url,
+            Setup {
+                org: peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]),
+                users: vec![("dir", Role::Director, "p")],
+                clock: Some(peakend_http::live::Clock::accelerated(now, 0.0)),
+                ..Setup::default()
+            },
+        )
+        .await;
+        app.store
+            .ingest_events(
+                &HallId::parse("h1").unwrap(),
+                peakend_testkit::event_batch(DAY),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let (dir, _) = app.sign_in("dir").await;
+        let get = |path: &str| {
+            let dir = dir.clone();
+            let url = app.url(path);
+            let path = path.to_owned();
+            async move {
+                let r = dir.get(url).send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK, "{path}");
+                String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap()
+            }
+        };
+        // The province: its city, summed from the halls' sums (the hall's day), and no
+        // table of halls, counters or staff: those are in the export.
+        let html = get("/kpi?node=p").await;
+        assert!(html.contains("按城市"), "{html}");
+        assert!(row(&html, "children", "东江市").starts_with("<td>3</td><td>2</td><td>33.3%</td>"));
+        for table in ["halls", "counters", "staff"] {
+            assert!(!html.contains(&format!(r#"id="kpi-{table}""#)), "{table}");
+        }
+        assert!(html.contains(r#"id="kpi-detail-note""#));
+        let csv = get("/kpi/export?node=p&format=csv&lang=en").await;
+        assert!(
+            csv.lines().any(|l| l.starts_with("children,东江市,3,2,")),
+            "{csv}"
+        );
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("halls,人民路营业厅,3,2,")),
+            "{csv}"
+        );
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("counters,人民路营业厅 / c2,1,1,")),
+            "{csv}"
+        );
+        // A city: its districts and its halls by name, still no counters.
+        let html = get("/kpi?node=c&lang=en").await;
+        assert!(html.contains("By district"), "{html}");
+        assert!(row(&html, "children", "城区").starts_with("<td>3</td>"));
+        assert!(row(&html, "halls", "人民路营业厅").starts_with("<td>3</td>"));
+        assert!(!html.contains(r#"id="kpi-counters""#));
+        // A district: its halls, counters and staff named by hall.
+        let html = get("/kpi?node=d").await;
+        assert!(!html.contains(r#"id="kpi-children""#));
+        assert!(row(&html, "counters", "人民路营业厅 / c10").contains("<td>5.0</td>"));
+        assert!(!html.contains(r#"id="kpi-detail-note""#));
+    }
+);

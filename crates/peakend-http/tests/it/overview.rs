@@ -7,6 +7,7 @@ use crate::helpers;
 
 use helpers::{Setup, TestApp};
 use peakend_core::Role;
+use peakend_store::Store;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -144,4 +145,170 @@ peakend_testkit::on_both_backends!(the_overview_shows_what_to_act_on, |url| {
         !html.contains(r#"id="ranking""#),
         "no one-row ranking of the hall itself"
     );
+});
+
+// Across midnight: yesterday's tickets (one still waiting at closing) stay yesterday's
+// on the hall view's "since yesterday" and off the board's cards of today, read from
+// the day roll-ups of a hall among several.
+peakend_testkit::on_both_backends!(since_yesterday_and_the_board_cards_keep_their_days, |url| {
+    let now = chrono::DateTime::parse_from_rfc3339("2024-06-15T09:30:00+08:00").unwrap();
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            org: peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]),
+            users: vec![("mgr", Role::HallManager, "h1")],
+            clock: Some(peakend_http::live::Clock::accelerated(now, 0.0)),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let ev = |id: &str, hall: &str, at: &str, kind: &str, rest: &str| {
+        format!(r#"{{"id":"{id}","hall":"{hall}","type":"{kind}","at":"{at}:00+08:00"{rest}}}"#)
+    };
+    // Yesterday in h1: Y1 called after 5 min, Y2 after 20 (a care alert), Y3 still
+    // waiting at closing; h2 busy too. Today in h1 so far: T1 called after 2 min.
+    let h1 = [
+        ev(
+            "1",
+            "h1",
+            "2024-06-14T16:00",
+            "counter_opened",
+            r#","counter":"c1""#,
+        ),
+        ev(
+            "2",
+            "h1",
+            "2024-06-14T16:00",
+            "ticket_issued",
+            r#","ticket":"Y1","service":"payment""#,
+        ),
+        ev(
+            "3",
+            "h1",
+            "2024-06-14T16:05",
+            "called",
+            r#","ticket":"Y1","counter":"c1""#,
+        ),
+        ev(
+            "4",
+            "h1",
+            "2024-06-14T16:10",
+            "ticket_issued",
+            r#","ticket":"Y2","service":"payment""#,
+        ),
+        ev(
+            "5",
+            "h1",
+            "2024-06-14T16:30",
+            "called",
+            r#","ticket":"Y2","counter":"c1""#,
+        ),
+        ev(
+            "6",
+            "h1",
+            "2024-06-14T17:55",
+            "ticket_issued",
+            r#","ticket":"Y3","service":"payment""#,
+        ),
+        ev(
+            "7",
+            "h1",
+            "2024-06-15T09:00",
+            "counter_opened",
+            r#","counter":"c1""#,
+        ),
+        ev(
+            "8",
+            "h1",
+            "2024-06-15T09:00",
+            "ticket_issued",
+            r#","ticket":"T1","service":"payment""#,
+        ),
+        ev(
+            "9",
+            "h1",
+            "2024-06-15T09:02",
+            "called",
+            r#","ticket":"T1","counter":"c1""#,
+        ),
+    ];
+    let h2: Vec<String> = (0..5)
+        .map(|i| {
+            ev(
+                &format!("x{i}"),
+                "h2",
+                &format!("2024-06-15T09:0{i}"),
+                "ticket_issued",
+                &format!(r#","ticket":"B{i}","service":"payment""#),
+            )
+        })
+        .collect();
+    for (hall, lines) in [("h1", h1.to_vec()), ("h2", h2)] {
+        // Yesterday and today in separate batches, as devices send them.
+        let (y, t): (Vec<&String>, Vec<&String>) =
+            lines.iter().partition(|l| l.contains("2024-06-14"));
+        for batch in [y, t] {
+            if batch.is_empty() {
+                continue;
+            }
+            let refs: Vec<&str> = batch.iter().map(|s| s.as_str()).collect();
+            let out = app
+                .store
+                .ingest_events(
+                    &peakend_core::HallId::parse(hall).unwrap(),
+                    peakend_testkit::event_batch(&refs),
+                    Vec::new(),
+                )
+                .await
+                .unwrap();
+            assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        }
+    }
+    let (m, _) = app.sign_in("mgr").await;
+    let html = m
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let since = html.split(r#"id="hall-since""#).nth(1).unwrap();
+    let since = &since[..since.find("</table>").unwrap()];
+    let line = |label: &str| {
+        let r = since
+            .split(&format!(r#"<th scope="row">{label}</th>"#))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {label}: {since}"));
+        r[..r.find("</tr>").unwrap()].to_owned()
+    };
+    // Arrivals: 3 yesterday, 1 today. Care alerts yesterday: Y2 (20 min) and Y3, left
+    // waiting past 15 minutes until the day ended; none today.
+    assert_eq!(line("到厅"), "<td>3</td><td>1</td><td>−2</td>", "{since}");
+    assert_eq!(
+        line("关怀提醒"),
+        "<td>2</td><td>0</td><td>−2</td>",
+        "{since}"
+    );
+    // The board's cards: today's one ticket, not yesterday's waiting Y3.
+    let cards: serde_json::Value = m
+        .get(app.url("/halls/h1/board/kpis"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let card = |key: &str| {
+        cards["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == key)
+            .unwrap_or_else(|| panic!("no {key}: {cards}"))["value"]
+            .clone()
+    };
+    assert_eq!(card("arrivals"), "1", "{cards}");
+    assert_eq!(card("care_alerts"), "0", "{cards}");
+    assert_eq!(card("service_level"), "100%", "{cards}");
 });

@@ -3,6 +3,7 @@
 //! parent's cells still reach it), and the page that draws it.
 
 use crate::helpers;
+use helpers::json_of;
 
 use helpers::{Setup, TestApp};
 use peakend_core::{Journey, JourneyKey, Role};
@@ -38,15 +39,6 @@ async fn spawn(url: &str) -> TestApp {
         },
     )
     .await
-}
-
-async fn json_of(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
 }
 
 peakend_testkit::on_both_backends!(

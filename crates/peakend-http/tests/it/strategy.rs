@@ -3,6 +3,7 @@
 //! 422 naming the field), the execution map exported, and the page.
 
 use crate::helpers;
+use helpers::json_of;
 
 use helpers::{Setup, TestApp};
 use peakend_core::Role;
@@ -22,15 +23,6 @@ async fn spawn(url: &str) -> TestApp {
         },
     )
     .await
-}
-
-async fn json_of(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
 }
 
 fn close(v: &Value, want: f64) {

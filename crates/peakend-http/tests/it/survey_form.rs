@@ -3,6 +3,7 @@
 //! on each backend.
 
 use crate::helpers;
+use helpers::nonce_of;
 
 use std::sync::Arc;
 
@@ -33,26 +34,9 @@ async fn spawn(url: &str) -> App {
     }
 }
 
-/// A client that shows redirects instead of following them, and keeps no cookies
-/// unless told to (so a re-post is refused by the nonce alone).
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn get(c: &reqwest::Client, url: String) -> (StatusCode, String) {
     let resp = c.get(url).send().await.unwrap();
     (resp.status(), resp.text().await.unwrap())
-}
-
-/// The value of the form's hidden nonce field.
-fn nonce_of(html: &str) -> String {
-    let (_, rest) = html
-        .split_once(r#"name="nonce" value=""#)
-        .unwrap_or_else(|| panic!("no nonce in {html}"));
-    rest.split('"').next().unwrap().to_owned()
 }
 
 /// The distinct `sat.*` fields of a form, in page order.
@@ -106,7 +90,7 @@ async fn stored(app: &App) -> Vec<peakend_core::survey::Response> {
 
 peakend_testkit::on_both_backends!(the_form_shows_every_moment_in_both_languages, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     let order: Vec<String> = app
         .journey
         .moments()
@@ -158,7 +142,7 @@ peakend_testkit::on_both_backends!(the_form_shows_every_moment_in_both_languages
 
 peakend_testkit::on_both_backends!(a_good_answer_is_stored_once_and_thanked, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     let (_, html) = get(&c, format!("{}/halls/h1/survey", app.base)).await;
     let nonce = nonce_of(&html);
     let (status, headers, _) = post(
@@ -261,7 +245,7 @@ peakend_testkit::on_both_backends!(a_good_answer_is_stored_once_and_thanked, |ur
 
 peakend_testkit::on_both_backends!(a_bad_answer_is_named_and_nothing_is_stored, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     let (_, html) = get(&c, format!("{}/halls/h1/survey?lang=en", app.base)).await;
     let nonce = nonce_of(&html);
     let form = vec![
@@ -325,7 +309,7 @@ peakend_testkit::on_both_backends!(a_bad_answer_is_named_and_nothing_is_stored, 
 
 peakend_testkit::on_both_backends!(the_same_form_sent_twice_is_stored_once, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     let nonce = nonce_of(&get(&c, format!("{}/halls/h1/survey", app.base)).await.1);
     let answers = good_answers(&nonce);
     let (first, h1, _) = post(&c, format!("{}/halls/h1/survey", app.base), &answers).await;
@@ -358,7 +342,7 @@ peakend_testkit::on_both_backends!(the_same_form_sent_twice_is_stored_once, |url
 
 peakend_testkit::on_both_backends!(the_eleventh_post_in_a_minute_is_refused, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     let url = format!("{}/halls/h1/survey", app.base);
     // Posts that fail validation count too: the limit guards the server, not the data.
     let form = [("nonce", "web-x".to_owned())];
@@ -393,7 +377,7 @@ peakend_testkit::on_both_backends!(the_eleventh_post_in_a_minute_is_refused, |ur
 
 peakend_testkit::on_both_backends!(the_qr_code_reads_as_the_form_address, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     for (query, expected) in [
         ("", format!("{}/halls/h1/survey", app.base)),
         (
@@ -441,7 +425,7 @@ peakend_testkit::on_both_backends!(the_qr_code_reads_as_the_form_address, |url| 
 
 peakend_testkit::on_both_backends!(unknown_halls_and_journeys_get_a_friendly_404, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     for path in [
         "/halls/nowhere/survey",
         "/halls/d/survey",
@@ -476,7 +460,7 @@ peakend_testkit::on_both_backends!(unknown_halls_and_journeys_get_a_friendly_404
 
 peakend_testkit::on_both_backends!(the_long_form_asks_each_moments_need_elements, |url| {
     let app = spawn(url).await;
-    let c = client();
+    let c = helpers::customer();
     let (_, html) = get(&c, format!("{}/halls/h1/survey", app.base)).await;
     // Every need element of every moment, as an optional 1–10 question.
     let needs: usize = app
@@ -548,7 +532,7 @@ peakend_testkit::on_both_backends!(
     the_short_form_asks_the_purposes_peaks_the_end_and_three_more,
     |url| {
         let app = spawn(url).await;
-        let c = client();
+        let c = helpers::customer();
         let (status, first) = get(&c, format!("{}/halls/h1/survey?short=1", app.base)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(first.contains("您今天来厅主要办什么？"));
@@ -641,7 +625,7 @@ peakend_testkit::on_both_backends!(
     a_customer_who_skips_the_brand_is_stored_as_not_sure,
     |url| {
         let app = spawn(url).await;
-        let c = client();
+        let c = helpers::customer();
         let (_, html) = get(&c, format!("{}/halls/h1/survey", app.base)).await;
         let answers: Vec<(&str, String)> = good_answers(&nonce_of(&html))
             .into_iter()

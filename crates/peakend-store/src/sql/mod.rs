@@ -778,10 +778,11 @@ impl Store for SqlStore {
 
     async fn ops_rollups(
         &self,
+        halls: Option<&[HallId]>,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>> {
-        events::ops_rollups(self, from, to).await
+        events::ops_rollups(self, halls, from, to).await
     }
 
     async fn ops_rollup(&self, hall: &HallId, day: NaiveDate) -> Result<Option<DayRollup>> {

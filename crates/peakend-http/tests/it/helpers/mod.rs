@@ -174,6 +174,33 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// A customer's phone: shows redirects instead of following them and keeps no cookies,
+/// so a form posted twice is refused by its nonce alone.
+pub fn customer() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of a form's hidden nonce field.
+pub fn nonce_of(html: &str) -> String {
+    let (_, rest) = html
+        .split_once(r#"name="nonce" value=""#)
+        .unwrap_or_else(|| panic!("no nonce in {html}"));
+    rest.split('"').next().unwrap().to_owned()
+}
+
+/// An answer's status and its body as JSON (a body that is not names itself).
+pub async fn json_of(resp: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}")),
+    )
+}
+
 /// Sends a request and reads its answer as JSON (a failure names the status and body).
 pub trait FetchJson {
     async fn fetch_json(self) -> Value;
