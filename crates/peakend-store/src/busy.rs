@@ -9,7 +9,7 @@ use peakend_core::HallId;
 use peakend_core::ops::busy::{self, ForecastError, Level};
 use serde::Serialize;
 
-use crate::{Result, Store, hall_rules};
+use crate::{Result, RollupRead, Store, hall_rules};
 
 /// An hour is busy at or above this quantile of a normal week's hours, quiet at or
 /// below the lower one of the coming week's.
@@ -73,7 +73,12 @@ async fn arrivals(
         }
     };
     for (_, _, rollup) in store
-        .ops_rollups(Some(std::slice::from_ref(hall)), from, to)
+        .ops_rollups(
+            Some(std::slice::from_ref(hall)),
+            from,
+            to,
+            RollupRead::WithDetail,
+        )
         .await?
     {
         let Some(r) = rollup else { continue };

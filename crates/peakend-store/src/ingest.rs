@@ -89,9 +89,14 @@ pub(crate) trait IngestTx {
     async fn record_kiosks(&mut self, hall: &HallId, events: &[&Event]) -> Result<()>;
     /// A hall-day's stored roll-up as JSON (`None`: no row, or marked for replay).
     async fn rollup(&mut self, hall: &HallId, day: NaiveDate) -> Result<Option<String>>;
-    /// Sets a hall-day's roll-up (`None`: replay that day).
-    async fn put_rollup(&mut self, hall: &HallId, day: NaiveDate, json: Option<&str>)
-    -> Result<()>;
+    /// Sets a hall-day's roll-up and its breakdown (`None`: replay that day).
+    async fn put_rollup(
+        &mut self,
+        hall: &HallId,
+        day: NaiveDate,
+        rollup: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<()>;
     /// Quarantines an event unless the same event was quarantined for the same reason;
     /// `held` (its time and subject) when a later event may make it valid.
     async fn quarantine(
@@ -412,12 +417,10 @@ pub(crate) async fn apply_batch(
             .iter()
             .map(|(e, _)| rollup_day(e.at_ms(), rules.zone))
             .collect();
-        let rollups: Vec<(NaiveDate, Option<String>)> = match touched.first() {
+        let rollups: Vec<(NaiveDate, Option<RollupColumns>)> = match touched.first() {
             Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
                 let r = day.rollup.rollup(day.last.as_ref().map(|l| l.0));
-                let json =
-                    serde_json::to_string(&r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                vec![(date, Some(json))]
+                vec![(date, Some(rollup_columns(r)?))]
             }
             _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),
         };
@@ -440,8 +443,12 @@ pub(crate) async fn apply_batch(
         if !cases.is_empty() {
             outcome.cases_opened += db.open_cases(&cases, now).await?;
         }
-        for (date, json) in rollups {
-            db.put_rollup(hall, date, json.as_deref()).await?;
+        for (date, columns) in rollups {
+            let (summary, detail) = match &columns {
+                Some((s, d)) => (Some(s.as_str()), d.as_deref()),
+                None => (None, None),
+            };
+            db.put_rollup(hall, date, summary, detail).await?;
         }
         if !released.is_empty() {
             db.release(&released).await?;
@@ -528,6 +535,21 @@ async fn held_for(
         .collect())
 }
 
+/// A day roll-up as its two columns: the roll-up without its breakdown (JSON), and the
+/// breakdown (see migration 0039).
+pub(crate) type RollupColumns = (String, Option<String>);
+
+pub(crate) fn rollup_columns(mut r: DayRollup) -> Result<RollupColumns> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let detail = r
+        .detail
+        .take()
+        .map(|d| serde_json::to_string(&d))
+        .transpose()
+        .map_err(corrupt)?;
+    Ok((serde_json::to_string(&r).map_err(corrupt)?, detail))
+}
+
 /// The data trials the hall's day before the one starting at `start` left open, from
 /// that day's roll-up (none when it has no roll-up or is marked for replay). A roll-up
 /// that does not read carries nothing: it must not stop today's events.
@@ -600,9 +622,10 @@ pub(crate) const SELECT_PAYLOADS: &str =
 /// A hall-day's roll-up, if any.
 pub(crate) const SELECT_ROLLUP: &str =
     "SELECT rollup FROM ops_rollup WHERE hall_id = $1 AND day = $2";
-/// A hall-day's roll-up (NULL: replay that day).
-pub(crate) const PUT_ROLLUP: &str = "INSERT INTO ops_rollup (hall_id, day, rollup)
-     VALUES ($1, $2, $3) ON CONFLICT (hall_id, day) DO UPDATE SET rollup = excluded.rollup";
+/// A hall-day's roll-up and its breakdown (a NULL roll-up: replay that day).
+pub(crate) const PUT_ROLLUP: &str = "INSERT INTO ops_rollup (hall_id, day, rollup, detail)
+     VALUES ($1, $2, $3, $4) ON CONFLICT (hall_id, day)
+     DO UPDATE SET rollup = excluded.rollup, detail = excluded.detail";
 pub(crate) const SELECT_DAY_EVENTS: &str =
     "SELECT events FROM event_day WHERE hall_id = $1 AND day_start = $2";
 pub(crate) const SET_DAY_EVENTS: &str = "INSERT INTO event_day (hall_id, day_start, events)

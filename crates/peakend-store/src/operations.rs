@@ -317,7 +317,10 @@ pub async fn stored_kpis_grouped(
         })
     });
     if !at_offset.is_empty() {
-        for (hall, date, rollup) in store.ops_rollups(Some(&at_offset), q.from, q.to).await? {
+        for (hall, date, rollup) in store
+            .ops_rollups(Some(&at_offset), q.from, q.to, RollupRead::WithDetail)
+            .await?
+        {
             let lo = local_midnight(date, q.offset);
             let hi = local_midnight(date.succ_opt().unwrap_or(date), q.offset);
             let answered =
@@ -408,7 +411,10 @@ async fn stored_call_report(
     };
     let mut sums = CallReportSums::new(bucket, q.offset);
     let listed: Vec<HallId> = centres.iter().cloned().collect();
-    for (centre, date, rollup) in store.ops_rollups(Some(&listed), q.from, q.to).await? {
+    for (centre, date, rollup) in store
+        .ops_rollups(Some(&listed), q.from, q.to, RollupRead::Summary)
+        .await?
+    {
         let calls = match rollup {
             Some(r) => r.calls,
             None => {
@@ -493,7 +499,7 @@ pub async fn stored_day_ops(
     let mut replay_care: Vec<HallId> = Vec::new();
     let mut care_now: Vec<(HallId, Vec<(String, i64)>)> = Vec::new();
     let mut rows: BTreeMap<(HallId, NaiveDate), Option<DayRollup>> = store
-        .ops_rollups(Some(halls), from, to)
+        .ops_rollups(Some(halls), from, to, RollupRead::Summary)
         .await?
         .into_iter()
         .map(|(h, d, r)| ((h, d), r))
@@ -508,7 +514,10 @@ pub async fn stored_day_ops(
         }
     }
     for (day, these) in outside {
-        for (h, d, r) in store.ops_rollups(Some(&these), day, day).await? {
+        for (h, d, r) in store
+            .ops_rollups(Some(&these), day, day, RollupRead::Summary)
+            .await?
+        {
             rows.entry((h, d)).or_insert(r);
         }
     }

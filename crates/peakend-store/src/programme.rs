@@ -111,7 +111,10 @@ pub async fn visit_cells(
     let mut out: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut replay: Vec<(HallId, NaiveDate)> = Vec::new();
     let listed: Vec<HallId> = halls.iter().cloned().collect();
-    for (hall, date, rollup) in store.ops_rollups(Some(&listed), from, to).await? {
+    for (hall, date, rollup) in store
+        .ops_rollups(Some(&listed), from, to, RollupRead::WithDetail)
+        .await?
+    {
         match rollup.and_then(|r| r.detail).and_then(|d| d.visits) {
             Some(visits) => {
                 for (segment, purposes) in visits {

@@ -567,11 +567,12 @@ impl IngestTx for Tx<'_> {
         &mut self,
         hall: &HallId,
         day: NaiveDate,
-        json: Option<&str>,
+        rollup: Option<&str>,
+        detail: Option<&str>,
     ) -> Result<()> {
         self.conn
             .prepare_cached(&numbered(ingest::PUT_ROLLUP))?
-            .execute(params![hall.as_str(), day.to_string(), json])?;
+            .execute(params![hall.as_str(), day.to_string(), rollup, detail])?;
         Ok(())
     }
 

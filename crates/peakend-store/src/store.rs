@@ -47,6 +47,14 @@ pub enum Origin {
     User,
 }
 
+/// How much of a day roll-up [`Store::ops_rollups`] reads: the sums and waiting tickets
+/// an overview needs, or with the breakdown a KPI report needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupRead {
+    Summary,
+    WithDetail,
+}
+
 /// Everything stored; service cases have their own part, [`CaseStore`].
 #[async_trait]
 pub trait Store:
@@ -161,16 +169,17 @@ pub trait Store:
 
     /// The operations roll-up of each local day (in the hall's zone) in [from, to] that
     /// has events, of `halls` (every hall when `None`); `None` for a day that must be
-    /// replayed instead.
+    /// replayed instead. Its breakdown (`detail`) only when asked for.
     async fn ops_rollups(
         &self,
         halls: Option<&[HallId]>,
         from: NaiveDate,
         to: NaiveDate,
+        detail: RollupRead,
     ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>>;
 
-    /// One hall's operations roll-up of a local day; `None` when the day has none (no
-    /// events) or is marked for replay.
+    /// One hall's operations roll-up of a local day, without its breakdown; `None` when
+    /// the day has none (no events) or is marked for replay.
     async fn ops_rollup(&self, hall: &HallId, day: NaiveDate) -> Result<Option<DayRollup>>;
 
     /// The acknowledged care alerts raised at or after `from_ms`, as (hall, ticket,

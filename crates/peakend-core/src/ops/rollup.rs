@@ -67,8 +67,9 @@ pub struct DayRollup {
     pub done: KpiSums,
     pub waiting: Vec<WaitingTicket>,
     /// The finished tickets broken down as a KPI report shows them; absent in roll-ups
-    /// stored before it was kept, whose days a report replays.
-    #[serde(default)]
+    /// stored before it was kept, whose days a report replays. The store keeps it in a
+    /// column of its own (read only by the readers that need it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<RollupDetail>,
     /// A contact centre's calls of the day (issue 22); absent for a hall.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -116,7 +116,11 @@ peakend_testkit::on_both_backends!(a_hall_lives_by_its_province_s_journey, |url|
         .await;
     assert_eq!(out["accepted"], 1, "{out}");
     let day = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
-    let rollups = app.store.ops_rollups(None, day, day).await.unwrap();
+    let rollups = app
+        .store
+        .ops_rollups(None, day, day, peakend_store::RollupRead::WithDetail)
+        .await
+        .unwrap();
     let rollup = rollups[0].2.as_ref().expect("a roll-up of the day");
     assert_eq!(rollup.care_after_ms, 10 * 60_000);
 

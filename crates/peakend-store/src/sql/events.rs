@@ -218,18 +218,22 @@ pub(super) async fn ops_rollups(
     halls: Option<&[HallId]>,
     from: NaiveDate,
     to: NaiveDate,
+    detail: RollupRead,
 ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>> {
     if halls.is_some_and(|h| h.is_empty()) {
         return Ok(Vec::new());
     }
     let in_sql = halls.filter(|h| h.len() <= HALLS_IN_SQL);
-    let mut sql =
-        String::from("SELECT hall_id, day, rollup FROM ops_rollup WHERE day >= $1 AND day <= $2");
+    let mut sql = String::from(match detail {
+        RollupRead::WithDetail => "SELECT hall_id, day, rollup, detail FROM ops_rollup",
+        RollupRead::Summary => "SELECT hall_id, day, rollup, CAST(NULL AS TEXT) FROM ops_rollup",
+    });
+    sql.push_str(" WHERE day >= $1 AND day <= $2");
     if let Some(h) = in_sql {
         let marks: Vec<String> = (0..h.len()).map(|i| format!("${}", i + 3)).collect();
         sql.push_str(&format!(" AND hall_id IN ({})", marks.join(", ")));
     }
-    let rows: Vec<(String, String, Option<String>)> = on_pool!(store, pool => {
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = on_pool!(store, pool => {
         let mut q = sqlx::query_as(&sql).bind(from.to_string()).bind(to.to_string());
         for h in in_sql.unwrap_or_default() {
             q = q.bind(h.as_str());
@@ -239,14 +243,17 @@ pub(super) async fn ops_rollups(
     // The JSON is decoded only for the halls asked for: decoding is most of the cost.
     let wanted: Option<HashSet<&str>> = halls.map(|h| h.iter().map(|h| h.as_str()).collect());
     rows.into_iter()
-        .filter(|(hall, _, _)| wanted.as_ref().is_none_or(|w| w.contains(hall.as_str())))
-        .map(|(hall, day, json)| {
+        .filter(|(hall, _, _, _)| wanted.as_ref().is_none_or(|w| w.contains(hall.as_str())))
+        .map(|(hall, day, json, detail)| {
             let corrupt = |what: &str| {
                 StoreError::Corrupt(format!("ops roll-up of hall `{hall}` on {day}: {what}"))
             };
-            let rollup = json
+            let mut rollup = json
                 .map(|j| serde_json::from_str::<DayRollup>(&j).map_err(|e| corrupt(&e.to_string())))
                 .transpose()?;
+            if let (Some(r), Some(d)) = (rollup.as_mut(), detail) {
+                r.detail = Some(serde_json::from_str(&d).map_err(|e| corrupt(&e.to_string()))?);
+            }
             Ok((
                 HallId::parse(hall.as_str()).map_err(|e| corrupt(&e.to_string()))?,
                 day.parse().map_err(|_| corrupt("day"))?,
@@ -438,12 +445,14 @@ impl IngestTx for PgIngest<'_, '_> {
         &mut self,
         hall: &HallId,
         day: NaiveDate,
-        json: Option<&str>,
+        rollup: Option<&str>,
+        detail: Option<&str>,
     ) -> Result<()> {
         sqlx::query(ingest::PUT_ROLLUP)
             .bind(hall.as_str())
             .bind(day.to_string())
-            .bind(json)
+            .bind(rollup)
+            .bind(detail)
             .execute(&mut **self.tx)
             .await?;
         Ok(())

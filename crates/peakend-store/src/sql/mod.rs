@@ -35,7 +35,7 @@ use crate::ingest::{
 use crate::sqlite_writer::SqliteWriter;
 use crate::{
     AnalysisCache, Backend, CellQuery, IngestOutcome, JourneySummary, OrgImportSummary, Origin,
-    PutOutcome, Quarantined, Result, RollupSnapshot, Session, Store, StoreError, User,
+    PutOutcome, Quarantined, Result, RollupRead, RollupSnapshot, Session, Store, StoreError, User,
 };
 
 #[derive(Debug, Clone)]
@@ -781,8 +781,9 @@ impl Store for SqlStore {
         halls: Option<&[HallId]>,
         from: NaiveDate,
         to: NaiveDate,
+        detail: RollupRead,
     ) -> Result<Vec<(HallId, NaiveDate, Option<DayRollup>)>> {
-        events::ops_rollups(self, halls, from, to).await
+        events::ops_rollups(self, halls, from, to, detail).await
     }
 
     async fn ops_rollup(&self, hall: &HallId, day: NaiveDate) -> Result<Option<DayRollup>> {

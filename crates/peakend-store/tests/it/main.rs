@@ -9,5 +9,6 @@ mod invitations;
 mod monitoring;
 mod queue;
 mod rates;
+mod rollup_detail;
 mod sales;
 mod stories;

@@ -1321,7 +1321,10 @@ peakend_testkit::on_both_backends!(a_batch_across_midnight_checks_each_day_on_it
     assert_eq!((o.accepted, o.rejected.len()), (6, 0), "{o:?}");
     let d7 = chrono::NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
     let d8 = chrono::NaiveDate::from_ymd_opt(2026, 8, 8).unwrap();
-    let rollups = store.ops_rollups(None, d7, d8).await.unwrap();
+    let rollups = store
+        .ops_rollups(None, d7, d8, peakend_store::RollupRead::WithDetail)
+        .await
+        .unwrap();
     assert_eq!(rollups.len(), 2);
     for (_, _, r) in &rollups {
         assert_eq!(r.as_ref().map(|r| r.done.arrivals), Some(1), "{r:?}");
@@ -1534,7 +1537,10 @@ story!(any_arrival_order_stores_the_same_day, |store| {
         assert_eq!(store.quarantined(Some(&halls[1])).await.unwrap(), vec![]);
         // And the roll-up kept batch by batch says the same.
         let d = date + chrono::Duration::days(seed);
-        let rollups = store.ops_rollups(None, d, d).await.unwrap();
+        let rollups = store
+            .ops_rollups(None, d, d, peakend_store::RollupRead::WithDetail)
+            .await
+            .unwrap();
         let of = |h: &peakend_core::HallId| {
             let r = rollups.iter().find(|r| &r.0 == h).unwrap();
             serde_json::to_value(r.2.as_ref().expect("a roll-up")).unwrap()
