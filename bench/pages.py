@@ -337,6 +337,7 @@ def main():
             ("A3 poster", "/journeys/service-hall/poster", "director", False),
             ("live hall board", f"/halls/{hall}/board", "director", False),
             ("KPI page (province, today)", "/kpi", "director", False),
+            ("KPI page (district, today)", f"/kpi?node={hall.rsplit('-', 1)[0]}", "director", False),
             ("KPI page (hall, today)", f"/kpi?node={hall}", "director", False),
             ("overview trend (province, JSON)", "/overview/trend", "director", False),
             ("admin", "/admin", "admin", False),

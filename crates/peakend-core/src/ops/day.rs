@@ -767,11 +767,13 @@ impl HallDay {
                 Timer::Care => {
                     let care_after = self.rules.care_after_ms;
                     // A ticket whose wait restarted (its holder arrived) has a later timer.
-                    if let Some(tk) = self
-                        .tickets
-                        .get_mut(&key)
-                        .filter(|tk| tk.waiting() && tk.wait_from() + care_after == due)
-                    {
+                    // One care alert a ticket: a remote ticket cared for before it reported
+                    // in keeps that alert open until called, as its day's roll-up does.
+                    if let Some(tk) = self.tickets.get_mut(&key).filter(|tk| {
+                        tk.waiting()
+                            && tk.care_due_at.is_none()
+                            && tk.wait_from() + care_after == due
+                    }) {
                         tk.care_due_at = Some(due);
                         let vip = tk.vip;
                         self.touch(&key);

@@ -292,3 +292,74 @@ fn a_roll_up_read_later_counts_a_lapsed_remote_ticket_as_a_replay_does() {
     assert_eq!(rollup.open_care_at(ms("09:20")).unwrap().len(), 1);
     assert_eq!(rollup.sums_at(ms("09:31")).expired, 1);
 }
+
+/// A morning of remote and kiosk tickets — one that arrives and waits past the care
+/// limit, one that never comes and lapses, one called before it reports in, one that
+/// arrives after its announced time — rolled up after every event and read at every
+/// minute to 10:30: the roll-up's KPIs and open care alerts are a replay's.
+#[test]
+fn roll_ups_of_remote_tickets_equal_replays_at_every_cut_and_minute() {
+    use peakend_core::ops::day::AlertKind;
+    use peakend_core::ops::rollup::DayRollup;
+    let remote = |ch: &str, at: &str| {
+        format!(r#","channel":"{ch}","appointed_at":"2026-08-07T{at}:00+08:00""#)
+    };
+    let events = [
+        ev("o1", "08:55", "counter_opened", r#""counter":"c1""#),
+        issue("r1", "08:30", "R1", &remote("sms", "09:00")),
+        issue("r2", "08:40", "R2", &remote("app", "09:10")),
+        issue("r3", "08:45", "R3", &remote("sms", "09:05")),
+        issue("r4", "08:50", "R4", &remote("app", "09:00")),
+        issue("k1", "09:00", "K1", ""),
+        ev("a1", "09:03", "arrived", r#""ticket":"R1""#),
+        ev("c3", "09:12", "called", r#""ticket":"R3","counter":"c1""#),
+        ev(
+            "d3",
+            "09:14",
+            "service_ended",
+            r#""ticket":"R3","counter":"c1","outcome":"done""#,
+        ),
+        ev("a4", "09:20", "arrived", r#""ticket":"R4""#),
+        ev("ck", "09:22", "called", r#""ticket":"K1","counter":"c1""#),
+        ev("c1", "09:30", "called", r#""ticket":"R1","counter":"c1""#),
+        ev(
+            "d1",
+            "09:35",
+            "service_ended",
+            r#""ticket":"R1","counter":"c1","outcome":"done""#,
+        ),
+        ev("c4", "09:50", "called", r#""ticket":"R4","counter":"c1""#),
+    ];
+    let rules = Rules::default();
+    for cut in 1..=events.len() {
+        let prefix = &events[..cut];
+        let last = prefix.iter().map(|e| e.at_ms()).max().unwrap();
+        let day = HallDay::replay(rules.clone(), prefix, i64::MIN);
+        let rollup = DayRollup::of(&day, rules.measure(), Some(last));
+        let mut at = last;
+        while at <= ms("10:30") {
+            let replayed = HallDay::replay(rules.clone(), prefix, at);
+            assert_eq!(
+                rollup.sums_at(at).kpis(),
+                Kpis::of(replayed.tickets(), rules.measure()),
+                "cut {cut} at {at}"
+            );
+            let mut open: Vec<(String, i64)> = replayed
+                .alerts()
+                .iter()
+                .filter(|a| a.kind == AlertKind::CareDue && a.cleared_at.is_none())
+                .map(|a| (a.ticket.clone().unwrap(), a.raised_at))
+                .collect();
+            open.sort();
+            let mut got: Vec<(String, i64)> = rollup
+                .open_care_at(at)
+                .unwrap()
+                .into_iter()
+                .map(|(t, at)| (t.to_owned(), at))
+                .collect();
+            got.sort();
+            assert_eq!(got, open, "cut {cut} at {at}");
+            at += 60_000;
+        }
+    }
+}

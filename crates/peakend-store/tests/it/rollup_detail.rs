@@ -39,7 +39,10 @@ peakend_testkit::on_both_backends!(the_breakdown_is_read_only_when_asked_for, |u
         .unwrap();
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     let whole = read(&store, RollupRead::WithDetail).await;
-    let detail = whole.detail.clone().expect("the ingest keeps the breakdown");
+    let detail = whole
+        .detail
+        .clone()
+        .expect("the ingest keeps the breakdown");
     assert_eq!(detail.counters.len(), 1, "{detail:?}");
     let summary = read(&store, RollupRead::Summary).await;
     assert!(summary.detail.is_none());
