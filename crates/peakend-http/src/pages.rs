@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use peakend_core::handbook::threshold_text;
@@ -69,14 +69,12 @@ struct SwitchQuery {
 
 /// The language switch: remembers the choice in a cookie and goes back to the page.
 async fn switch_lang(Path(code): Path<String>, Query(q): Query<SwitchQuery>) -> Response {
-    let code = if code.starts_with("en") { "en" } else { "zh" };
+    let lang = Lang {
+        en: code.starts_with("en"),
+    };
     let back = crate::redirect::local_target_or_home(q.back.as_deref());
     let mut resp = Redirect::to(&back).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "lang={code}; Path=/; Max-Age=31536000; SameSite=Lax"
-    )) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    resp.headers_mut().insert(header::SET_COOKIE, lang.cookie());
     resp
 }
 
