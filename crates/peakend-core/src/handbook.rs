@@ -739,6 +739,49 @@ mod tests {
         assert_eq!(t(3.0, Unit::Metres, Bound::Min).zh, "≥ 3 米");
     }
 
+    /// Every threshold of the four built-in journeys reads in words on the blueprint, the
+    /// poster and the handbook: a unit people say (字/分钟, 个工作日, 个, %) in both
+    /// languages, never the file's key (`chars_per_min`, `working_day`). An English count
+    /// is a bare number by design ("≤ 3": at most 3 taps, levels, boards).
+    #[test]
+    fn every_builtin_threshold_unit_has_a_label_in_both_languages() {
+        let keys = ["chars_per_min", "working_day", "percent", "count"];
+        let mut units = std::collections::BTreeSet::new();
+        for j in builtin::journeys().unwrap() {
+            for m in j.moments() {
+                for st in &m.standards {
+                    let Some(t) = &st.threshold else { continue };
+                    units.insert(t.unit.symbol());
+                    let (zh, en) = unit_name(t.unit);
+                    assert!(
+                        !zh.is_empty(),
+                        "{}: {:?} has no Chinese label",
+                        st.key,
+                        t.unit
+                    );
+                    assert!(
+                        !en.is_empty() || t.unit == Unit::Count,
+                        "{}: {:?} has no English label",
+                        st.key,
+                        t.unit
+                    );
+                    let text = threshold_text(t);
+                    assert!(text.zh.contains(zh), "{}: {}", st.key, text.zh);
+                    for key in keys {
+                        assert!(
+                            !text.zh.contains(key) && !text.en.contains(key),
+                            "{}",
+                            st.key
+                        );
+                    }
+                    assert!(text.en.starts_with(['≤', '≥']), "{}: {}", st.key, text.en);
+                }
+            }
+        }
+        // All eight units are in use, so each label above was checked.
+        assert_eq!(units.len(), 8, "{units:?}");
+    }
+
     #[test]
     fn roles_parse_by_key_or_chinese_name() {
         for r in OWNER_ROLES {

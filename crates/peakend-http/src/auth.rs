@@ -606,15 +606,42 @@ fn safe_next(next: Option<&str>) -> String {
     crate::redirect::local_target_or_home(next)
 }
 
-async fn login_page(lang: Lang, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
-    Ok(render(&LoginPage {
-        nav: Nav::anonymous_at(&Uri::from_static("/login")),
-        next: safe_next(q.next.as_deref()),
+async fn login_page(
+    lang: Lang,
+    uri: Uri,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let next = safe_next(q.next.as_deref());
+    let mut resp = render(&LoginPage {
+        nav: Nav::anonymous_at(&login_here(&next)),
+        next,
         name: String::new(),
         error: String::new(),
         lang,
     })?
-    .into_response())
+    .into_response();
+    keep_language(&uri, &mut resp);
+    Ok(resp)
+}
+
+/// The sign-in page's own address with its `next`, so the language switch comes back to
+/// a sign-in that still leads where the reader was going.
+fn login_here(next: &str) -> Uri {
+    let here = if next == "/" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", encode(next))
+    };
+    here.parse().unwrap_or_else(|_| Uri::from_static("/login"))
+}
+
+/// A language chosen on the sign-in's address (`?lang=en`, as a page asked for in
+/// English sends there) becomes the `lang` cookie, the one source of the language
+/// after signing in, whether the sign-in succeeds or fails.
+fn keep_language(uri: &Uri, resp: &mut Response) {
+    if let Some(lang) = Lang::of_query(uri) {
+        resp.headers_mut().append(header::SET_COOKIE, lang.cookie());
+    }
 }
 
 #[derive(Deserialize)]
@@ -628,13 +655,27 @@ async fn login_form(
     State(state): State<AppState>,
     connect_info: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     lang: Lang,
+    uri: Uri,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(f.next.as_deref());
-    match check_login(&state, &f.name, &f.password, peer(connect_info)).await {
+    let mut resp = login_answer(&state, connect_info, lang, &headers, f, next).await?;
+    keep_language(&uri, &mut resp);
+    Ok(resp)
+}
+
+async fn login_answer(
+    state: &AppState,
+    connect_info: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    lang: Lang,
+    headers: &HeaderMap,
+    f: LoginForm,
+    next: String,
+) -> Result<Response, PageError> {
+    match check_login(state, &f.name, &f.password, peer(connect_info)).await {
         Ok(user) => {
-            let (token, _) = open_session(&state, &user).await?;
+            let (token, _) = open_session(state, &user).await?;
             // An auditor lands on its audits, not on results it may not read.
             let path = next.split('?').next().unwrap_or("/");
             let next = if user.role == Role::Auditor && !auditor_may_open(path) {
@@ -645,7 +686,7 @@ async fn login_form(
             let mut resp = Redirect::to(&next).into_response();
             resp.headers_mut().insert(
                 header::SET_COOKIE,
-                session_cookie(&state, &headers, &token, SESSION_HOURS * 3600),
+                session_cookie(state, headers, &token, SESSION_HOURS * 3600),
             );
             Ok(resp)
         }
@@ -664,7 +705,7 @@ async fn login_form(
                     .to_owned(),
             };
             let page = LoginPage {
-                nav: Nav::anonymous_at(&Uri::from_static("/login")),
+                nav: Nav::anonymous_at(&login_here(&next)),
                 error,
                 next,
                 name: f.name,

@@ -94,7 +94,9 @@ pub async fn not_found(uri: Uri, headers: axum::http::HeaderMap) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if browser && !uri.path().starts_with("/api/") {
+    // A customer's link is a page whatever the client says it accepts.
+    let page = browser || crate::shape::is_customer_page(uri.path());
+    if page && !uri.path().starts_with("/api/") {
         crate::view::PageError::from(error).into_response()
     } else {
         error.into_response()

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use peakend_core::handbook::threshold_text;
@@ -69,14 +69,12 @@ struct SwitchQuery {
 
 /// The language switch: remembers the choice in a cookie and goes back to the page.
 async fn switch_lang(Path(code): Path<String>, Query(q): Query<SwitchQuery>) -> Response {
-    let code = if code.starts_with("en") { "en" } else { "zh" };
+    let lang = Lang {
+        en: code.starts_with("en"),
+    };
     let back = crate::redirect::local_target_or_home(q.back.as_deref());
     let mut resp = Redirect::to(&back).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "lang={code}; Path=/; Max-Age=31536000; SameSite=Lax"
-    )) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    resp.headers_mut().insert(header::SET_COOKIE, lang.cookie());
     resp
 }
 
@@ -92,6 +90,10 @@ struct MomentColumn {
     /// How the moment is doing now at the viewer's node: satisfaction and its answers
     /// (empty before any answer, and on the poster).
     performance: String,
+    /// How much the viewer's customers care about it now (weighted importance, 1–10).
+    importance_now: String,
+    /// Fewer answers than [`crate::overview_parts::SMALL_SAMPLE`]: read with care.
+    small_sample: bool,
     peak: bool,
     end: bool,
     needs: Vec<String>,
@@ -127,6 +129,8 @@ struct JourneyPage {
     tabs: Vec<(String, String, bool)>,
     /// Whose answers the performance row shows.
     performance_of: String,
+    /// Below this many respondents a moment's figures are marked a small sample.
+    small_sample_min: u64,
 }
 
 /// A stage as the blueprint's tabs name it in the address.
@@ -138,14 +142,23 @@ fn stage_key(s: Stage) -> &'static str {
     }
 }
 
+/// A moment's figures now, from the stored answers at the viewer's node.
+#[derive(Default)]
+struct MomentNow {
+    satisfaction: Option<f64>,
+    importance: Option<f64>,
+    /// Respondents who rated it.
+    n: u64,
+}
+
 /// The blueprint of `j` (only the moments of `stage` when one is chosen), each moment
-/// with its current satisfaction from `performance` (moment key → satisfaction, n).
+/// with its current satisfaction and importance from `performance` (by moment key).
 fn journey_page(
     j: &Journey,
     lang: Lang,
     nav: Nav,
     stage: Option<Stage>,
-    performance: &std::collections::BTreeMap<String, (f64, u64)>,
+    performance: &std::collections::BTreeMap<String, MomentNow>,
 ) -> JourneyPage {
     let peaks = j.prior_peaks();
     let shown = |m: &&peakend_core::Moment| stage.is_none_or(|s| m.stage == s);
@@ -172,8 +185,16 @@ fn journey_page(
             importance: m.importance.map(|v| format!("{v:.2}")).unwrap_or_default(),
             performance: performance
                 .get(m.key.as_str())
-                .map(|(sat, n)| format!("{sat:.2}（n={n}）"))
+                .and_then(|p| Some(format!("{:.2}（n={}）", p.satisfaction?, p.n)))
                 .unwrap_or_default(),
+            importance_now: performance
+                .get(m.key.as_str())
+                .and_then(|p| Some(format!("{:.2}", p.importance?)))
+                .unwrap_or_default(),
+            small_sample: performance.get(m.key.as_str()).is_some_and(|p| {
+                (p.satisfaction.is_some() || p.importance.is_some())
+                    && p.n < crate::overview_parts::SMALL_SAMPLE
+            }),
             peak: peaks.iter().any(|p| p.key == m.key),
             end: m.key == j.end().key,
             needs: m
@@ -259,6 +280,7 @@ fn journey_page(
         )
         .collect(),
         performance_of: String::new(),
+        small_sample_min: crate::overview_parts::SMALL_SAMPLE,
         lang,
         nav,
     }
@@ -294,7 +316,7 @@ async fn journey(
                 })?,
         ),
     };
-    // Each moment's satisfaction now, from the answers at the viewer's node.
+    // Each moment's satisfaction and importance now, from the answers at the viewer's node.
     let org = viewer.user.org.clone();
     let performance = match peakend_store::stored_analysis(
         state.store.as_ref(),
@@ -309,7 +331,14 @@ async fn journey(
         Ok(a) => a
             .moments
             .iter()
-            .filter_map(|m| Some((m.key.clone(), (m.satisfaction?, m.n))))
+            .map(|m| {
+                let now = MomentNow {
+                    satisfaction: m.satisfaction,
+                    importance: m.importance,
+                    n: m.n,
+                };
+                (m.key.clone(), now)
+            })
             .collect(),
         // No answers yet (or none of this journey): the row stays empty.
         Err(e) if e.kind() == peakend_store::ErrorKind::Invalid => Default::default(),

@@ -54,6 +54,27 @@ impl Lang {
         Lang::of_request(&parts.uri, &parts.headers)
     }
 
+    /// The language `?lang=` names, if the address names one.
+    pub fn of_query(uri: &Uri) -> Option<Lang> {
+        uri.query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("lang="))
+            .map(|l| Lang {
+                en: l.starts_with("en"),
+            })
+    }
+
+    /// The `lang` cookie that keeps this language for the pages that follow (the
+    /// language switch's, and the sign-in's when the address chose a language).
+    pub fn cookie(&self) -> HeaderValue {
+        HeaderValue::from_static(if self.en {
+            "lang=en; Path=/; Max-Age=31536000; SameSite=Lax"
+        } else {
+            "lang=zh; Path=/; Max-Age=31536000; SameSite=Lax"
+        })
+    }
+
     /// The language a request asks for (`?lang=`, else the cookie, else Chinese).
     pub fn of_request(uri: &Uri, headers: &HeaderMap) -> Lang {
         let query = uri.query().unwrap_or("");
@@ -209,6 +230,20 @@ struct ErrorPage {
 #[derive(Debug, Clone)]
 pub struct ErrorPageParts {
     pub message: String,
+    /// Drawn for a customer, in this language (the handler's, which may read only `?lang=`).
+    pub customer: Option<Lang>,
+}
+
+/// The pages a customer opens without signing in. Their errors never show the staff
+/// header; each kind says what went wrong in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerPage {
+    /// The QR survey form and an invitation's link (`/halls/{hall}/survey`, `/i/…`).
+    Survey,
+    /// A service case's callback link (`/c/…`).
+    Callback,
+    /// A hall's public busy-hour forecast (`/halls/{hall}/busy`).
+    Hall,
 }
 
 /// A staff error page: the site's header, a human title and message per status in the
@@ -248,6 +283,41 @@ pub fn error_page(
         StatusCode::TOO_MANY_REQUESTS => (
             lang.t("请求过于频繁", "Too many requests"),
             lang.t("请稍候片刻再试。", "Please wait a moment and try again."),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            lang.t("不支持这种操作", "This address does not take that action"),
+            lang.t(
+                "这个地址不接受这种请求（例如直接打开了只能提交的地址）。请从页面上的链接或按钮进入。",
+                "This address does not accept that kind of request (for example, an address that only takes a form was opened directly). Use the links and buttons on the pages.",
+            ),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            lang.t("提交的内容格式不对", "What was sent is in the wrong format"),
+            lang.t(
+                "提交的内容不是这个地址接受的格式，请从页面上的表单重新提交。",
+                "What was sent is not in a format this address accepts; send it again from the form on the page.",
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            lang.t("提交的内容过大", "What was sent is too large"),
+            lang.t(
+                "提交的内容超过了这里允许的大小，请缩小后重试。",
+                "What was sent is larger than this page accepts; make it smaller and try again.",
+            ),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            lang.t("请求超时", "The request took too long"),
+            lang.t(
+                "请求没有在限定时间内完成，请检查网络后重试。",
+                "The request did not complete in time; check the connection and try again.",
+            ),
+        ),
+        StatusCode::GONE => (
+            lang.t("已失效", "No longer available"),
+            lang.t(
+                "这个链接或记录已经失效。",
+                "This link or record is no longer available.",
+            ),
         ),
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => (
             lang.t("请求有误", "Something is not right in the request"),
@@ -291,7 +361,8 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = self.error.status;
         let body = match self.customer {
-            Some(lang) => customer_page(status, lang),
+            // As a survey; `shape_errors`, which knows the path, draws it again in its page's words.
+            Some(lang) => customer_page(status, lang, CustomerPage::Survey),
             // Drawn in Chinese here; `shape_errors` draws it again in the request's language.
             None => error_page(
                 status,
@@ -304,11 +375,10 @@ impl IntoResponse for PageError {
             Ok(body) => (status, Html(body)).into_response(),
             Err(_) => (status, status.to_string()).into_response(),
         };
-        if self.customer.is_none() {
-            response.extensions_mut().insert(ErrorPageParts {
-                message: self.error.message,
-            });
-        }
+        response.extensions_mut().insert(ErrorPageParts {
+            message: self.error.message,
+            customer: self.customer,
+        });
         if let Some(secs) = self.error.retry_after {
             response
                 .headers_mut()
@@ -318,38 +388,60 @@ impl IntoResponse for PageError {
     }
 }
 
-/// What a customer is told: what happened and what to do, never the reason's text.
-fn customer_page(status: StatusCode, lang: Lang) -> askama::Result<String> {
-    let (title, message) = match status {
-        StatusCode::NOT_FOUND => (
+/// What a customer is told: what happened and what to do, never the reason's text, and
+/// no staff header or menu.
+pub fn customer_page(status: StatusCode, lang: Lang, page: CustomerPage) -> askama::Result<String> {
+    let (title, message) = match (status, page) {
+        (StatusCode::NOT_FOUND, CustomerPage::Callback) => (
+            lang.t("这个回访链接无效", "This callback link does not work"),
+            lang.t(
+                "链接可能有误，或已经使用过。感谢您的反馈！如仍有问题，请联系营业厅工作人员。",
+                "The link may be wrong or already used. Thank you for your feedback! If something is still wrong, please contact the hall's staff.",
+            ),
+        ),
+        (StatusCode::NOT_FOUND, CustomerPage::Hall) => (
+            lang.t("找不到这个营业厅", "We cannot find this hall"),
+            lang.t(
+                "地址可能有误，请向工作人员确认。",
+                "The address may be wrong; please check with a member of staff.",
+            ),
+        ),
+        (s, CustomerPage::Callback | CustomerPage::Hall) if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS && s != StatusCode::PAYLOAD_TOO_LARGE => (
+            lang.t("无法处理这次请求", "We could not handle this request"),
+            lang.t(
+                "请返回上一页重试。",
+                "Please go back and try again.",
+            ),
+        ),
+        (StatusCode::NOT_FOUND, _) => (
             lang.t("找不到这份问卷", "We cannot find this survey"),
             lang.t(
                 "这个营业厅或问卷不存在，可能二维码已更换。请向工作人员索取新的二维码，谢谢！",
                 "This hall or survey does not exist; the QR code may have been replaced. Please ask a member of staff for the current one. Thank you!",
             ),
         ),
-        StatusCode::GONE => (
+        (StatusCode::GONE, _) => (
             lang.t("这个评价链接已失效", "This survey link no longer works"),
             lang.t(
                 "每个邀请链接只能回答一次，并在 72 小时后失效。感谢您的支持！下次到访时，也可以扫描厅内的二维码评价。",
                 "Each invitation link can be answered once and lapses after 72 hours. Thank you! Next time, you can also scan the QR code in the hall.",
             ),
         ),
-        StatusCode::TOO_MANY_REQUESTS => (
+        (StatusCode::TOO_MANY_REQUESTS, _) => (
             lang.t("请稍候再试", "Please wait a moment"),
             lang.t(
                 "这个网络在短时间内提交了太多问卷。请一分钟后再提交，您的回答对我们很重要。",
                 "Too many answers were sent from this network in a short time. Please try again in a minute: your answers matter to us.",
             ),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => (
             lang.t("回答内容过长", "This answer is too long"),
             lang.t(
                 "请缩短文字后重新提交，谢谢！",
                 "Please shorten what you wrote and send it again. Thank you!",
             ),
         ),
-        s if s.is_client_error() => (
+        (s, _) if s.is_client_error() => (
             lang.t("无法处理这次提交", "We could not read this submission"),
             lang.t(
                 "请返回问卷重新提交。",

@@ -106,6 +106,22 @@ peakend_testkit::on_both_backends!(the_analysis_page_tables_and_compares_its_cha
         html.contains(r#"<div class="perf" data-performance="queue">当前满意度 8.00（n=4）</div>"#),
         "{html:.500}"
     );
+    // Its importance now beside it, and four answers flagged as a small sample.
+    assert!(
+        html.contains(r#"<div class="perf-imp" data-importance-now="queue">当前重要性 "#),
+        "{html:.500}"
+    );
+    assert!(html.contains(r#"data-small-sample="queue""#) && html.contains(">样本少</span>"));
+    // A moment nobody rated has neither figure nor flag.
+    let find = html.split(r#"data-moment="find""#).nth(1).unwrap();
+    let find = &find[..find.find("</th>").unwrap()];
+    assert!(
+        !find.contains("data-small-sample") && !find.contains("data-importance-now"),
+        "{find}"
+    );
+    let (_, html) = get("/journeys/service-hall?stage=business_flow&lang=en").await;
+    assert!(html.contains(r#"data-importance-now="queue">Importance now "#));
+    assert!(html.contains(">small sample</span>"));
     let (_, html) = get("/journeys/service-hall?stage=people_flow").await;
     assert_eq!(
         html.matches("data-moment=\"").count(),
