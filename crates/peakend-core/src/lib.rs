@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod analysis;
+pub mod answers;
 pub mod assignment;
 pub mod audit;
 pub mod builtin;

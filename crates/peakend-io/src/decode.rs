@@ -68,9 +68,67 @@ pub fn decode_vec(
     decode(&bytes, forced)
 }
 
+/// Whether what `reader` holds is UTF-8 text (a UTF-8 byte-order mark allowed), read
+/// a megabyte at a time: a file of any size can be checked before it is streamed.
+pub fn is_utf8(mut reader: impl std::io::Read) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; 1 << 20];
+    // Bytes of a character cut by the end of the last read.
+    let mut carry = 0;
+    let mut first = true;
+    loop {
+        let n = reader.read(&mut buf[carry..])?;
+        if n == 0 {
+            return Ok(carry == 0);
+        }
+        let end = carry + n;
+        let mut start = 0;
+        if first {
+            first = false;
+            match Encoding::for_bom(&buf[..end]) {
+                Some((enc, len)) if enc == UTF_8 => start = len,
+                Some(_) => return Ok(false),
+                None => {}
+            }
+        }
+        match std::str::from_utf8(&buf[start..end]) {
+            Ok(_) => carry = 0,
+            Err(e) if e.error_len().is_none() => {
+                let valid = start + e.valid_up_to();
+                buf.copy_within(valid..end, 0);
+                carry = end - valid;
+            }
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_is_told_apart_from_gbk_through_a_cut_reader() {
+        // A reader that returns a byte at a time cuts every character in pieces.
+        struct Dribble<'a>(&'a [u8]);
+        impl std::io::Read for Dribble<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((&b, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                buf[0] = b;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let text = "id,name\ngd,示范省\n";
+        assert!(is_utf8(Dribble(text.as_bytes())).unwrap());
+        assert!(is_utf8(format!("\u{feff}{text}").as_bytes()).unwrap());
+        let (gbk, _, _) = GB18030.encode(text);
+        assert!(!is_utf8(Dribble(&gbk)).unwrap());
+        // A character cut off at the end is not whole text.
+        assert!(!is_utf8(&text.as_bytes()[..text.len() - 2]).unwrap());
+        assert!(is_utf8(&b""[..]).unwrap());
+    }
 
     #[test]
     fn detects_utf8_bom_and_gbk() {

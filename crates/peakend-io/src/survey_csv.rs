@@ -267,17 +267,42 @@ pub fn parse<'a>(
 }
 
 /// Streams the parsed rows to `each` (for folding large files without holding them)
-/// and returns every problem found; callers must discard what they folded if any.
+/// and returns every problem found; callers must discard what they folded if any
+/// (rows after the first problem are not passed on).
 pub fn for_each_row<'a>(
     input: impl Into<Input<'a>>,
     journey: &Journey,
     opts: &Options,
+    each: impl FnMut(Response),
+) -> Vec<CellError> {
+    match table::open(input) {
+        Ok((headers, records)) => each_record(headers, records, journey, opts, each),
+        Err(e) => vec![e],
+    }
+}
+
+/// [`for_each_row`] over CSV text read as it is parsed (UTF-8; a file in another
+/// encoding is decoded whole by [`crate::Source`] instead), so a file of any size is
+/// parsed in the memory of a few rows. Bytes that are not UTF-8 are reported on their row.
+pub fn for_each_row_read<'a>(
+    reader: impl std::io::Read + 'a,
+    journey: &Journey,
+    opts: &Options,
+    each: impl FnMut(Response),
+) -> Vec<CellError> {
+    match table::open_csv_reader(reader) {
+        Ok((headers, records)) => each_record(headers, records, journey, opts, each),
+        Err(e) => vec![e],
+    }
+}
+
+fn each_record(
+    headers: csv::StringRecord,
+    records: table::Rows<'_>,
+    journey: &Journey,
+    opts: &Options,
     mut each: impl FnMut(Response),
 ) -> Vec<CellError> {
-    let (headers, records) = match table::open(input) {
-        Ok(x) => x,
-        Err(e) => return vec![e],
-    };
     let cols = match table::resolve_columns(&headers, &REQUIRED, |h| {
         classify(journey, h, opts.ignore_unknown)
     }) {
@@ -296,7 +321,6 @@ pub fn for_each_row<'a>(
                 continue;
             }
         };
-        let before = errors.len();
         let mut bad = |col: usize, message: String| {
             errors.push(CellError {
                 row,
@@ -419,7 +443,9 @@ pub fn for_each_row<'a>(
                     .ok()
             })
             .flatten();
-        if errors.len() == before {
+        // After the first problem no row is passed on (callers keep nothing of a file
+        // with one); the rest is still read for its problems.
+        if errors.is_empty() {
             if let (Some(hall), Some(date)) = (hall, date) {
                 each(Response {
                     respondent,

@@ -79,10 +79,17 @@ pub(crate) fn open<'a>(input: impl Into<Input<'a>>) -> Result<(StringRecord, Row
 }
 
 fn open_csv(text: &str) -> Result<(StringRecord, Rows<'_>), CellError> {
+    open_csv_reader(text.as_bytes())
+}
+
+/// [`open`] for CSV bytes read as they are parsed.
+pub(crate) fn open_csv_reader<'a>(
+    input: impl std::io::Read + 'a,
+) -> Result<(StringRecord, Rows<'a>), CellError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(input);
     let mut headers = reader
         .headers()
         .map_err(|e| CellError {

@@ -12,6 +12,14 @@ pub enum Backend {
     Postgres,
 }
 
+/// A batch of a streamed survey import ([`Store::import_response_stream`]).
+#[derive(Debug)]
+pub enum ImportBatch {
+    Rows(Vec<Response>),
+    /// The file was read whole and without error: commit.
+    End,
+}
+
 /// A journey as listed, without its moments.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JourneySummary {
@@ -114,6 +122,15 @@ pub trait Store:
     /// Stores survey responses to `journey` in one transaction. Every hall must exist
     /// and no respondent may already be stored for the journey; otherwise nothing is.
     async fn import_responses(&self, journey: &Journey, responses: &[Response]) -> Result<usize>;
+
+    /// [`Store::import_responses`] for a file too large to hold: responses arrive in
+    /// batches and are stored as they come, in one transaction that commits only at
+    /// [`ImportBatch::End`]; the channel closing before it stores nothing.
+    async fn import_response_stream(
+        &self,
+        journey: &Journey,
+        batches: tokio::sync::mpsc::Receiver<ImportBatch>,
+    ) -> Result<usize>;
 
     /// The stored responses to `journey` with a visit date in [from, to] (inclusive),
     /// of the given halls (all when `None`), ratings in journey order.

@@ -228,19 +228,15 @@ pub async fn run(db: &str, cmd: SurveyCmd) -> anyhow::Result<()> {
                 .filter_map(|n| n.hall_id())
                 .map(String::from)
                 .collect();
-            let source = crate::read_table(&file, encoding.as_deref())?;
-            let opts = survey_csv::Options {
+            let n = import_file(
+                &store,
+                &j,
+                &file,
+                encoding.as_deref(),
                 ignore_unknown,
-                halls: Some(&halls),
-            };
-            let responses = survey_csv::parse(&source, &j, &opts).map_err(|errors| FileErrors {
-                file: name.clone(),
-                errors,
-            })?;
-            let n = store
-                .import_responses(&j, &responses)
-                .await
-                .with_context(|| format!("{name} not imported"))?;
+                halls,
+            )
+            .await?;
             outln!("{name}: {n} responses imported for journey {journey}");
         }
         SurveyCmd::InviteRule {
@@ -402,4 +398,88 @@ pub async fn bench_invitations(
         })
     );
     Ok(())
+}
+
+/// Responses a batch of a streamed import: the memory of a few of them, never the file's.
+const IMPORT_BATCH: usize = 20_000;
+
+/// Imports a survey file in one transaction, all or nothing. A UTF-8 CSV file is read
+/// as it is parsed, on a thread of its own, and stored batch by batch while the next is
+/// read, so memory stays that of a few batches whatever the file's size; a workbook or a
+/// file in another encoding is decoded whole first. Every bad cell of the file is
+/// reported (and nothing stored), as before.
+async fn import_file(
+    store: &peakend_store::SqlStore,
+    journey: &peakend_core::Journey,
+    file: &std::path::Path,
+    encoding: Option<&str>,
+    ignore_unknown: bool,
+    halls: HashSet<String>,
+) -> anyhow::Result<usize> {
+    use peakend_store::ImportBatch;
+    let name = file.display().to_string();
+    let forced = encoding.map(peakend_io::decode::encoding_for).transpose()?;
+    let open = || std::fs::File::open(file).with_context(|| format!("cannot read {name}"));
+    let mut magic = [0u8; 4];
+    let head = std::io::Read::read(&mut open()?, &mut magic)
+        .with_context(|| format!("cannot read {name}"))?;
+    let streamed = !magic[..head].starts_with(b"PK\x03\x04")
+        && forced.is_none_or(|e| e.name() == "UTF-8")
+        && peakend_io::decode::is_utf8(std::io::BufReader::new(open()?))
+            .with_context(|| format!("cannot read {name}"))?;
+    let whole = if streamed {
+        None
+    } else {
+        Some(crate::read_table(file, encoding)?)
+    };
+    let reader = if streamed { Some(open()?) } else { None };
+    let (tx, rx) = tokio::sync::mpsc::channel::<ImportBatch>(2);
+    let parse_journey = journey.clone();
+    let parser = tokio::task::spawn_blocking(move || {
+        let opts = survey_csv::Options {
+            ignore_unknown,
+            halls: Some(&halls),
+        };
+        let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        // The reader passes on no row after a bad one; the store drops what it had when
+        // the channel closes without `End`.
+        let mut stopped = false;
+        let mut each = |r| {
+            if stopped {
+                return;
+            }
+            batch.push(r);
+            if batch.len() == IMPORT_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH));
+                if tx.blocking_send(ImportBatch::Rows(full)).is_err() {
+                    // The store gave up (its error is reported): stop reading.
+                    stopped = true;
+                }
+            }
+        };
+        let errors = match (&whole, reader) {
+            (Some(source), _) => survey_csv::for_each_row(source, &parse_journey, &opts, &mut each),
+            (None, Some(file)) => survey_csv::for_each_row_read(
+                std::io::BufReader::with_capacity(1 << 20, file),
+                &parse_journey,
+                &opts,
+                &mut each,
+            ),
+            (None, None) => unreachable!("a file is either read whole or streamed"),
+        };
+        if errors.is_empty() && !stopped {
+            let rest = std::mem::take(&mut batch);
+            if !rest.is_empty() && tx.blocking_send(ImportBatch::Rows(rest)).is_err() {
+                return errors;
+            }
+            let _ = tx.blocking_send(ImportBatch::End);
+        }
+        errors
+    });
+    let stored = store.import_response_stream(journey, rx).await;
+    let errors = parser.await.context("the survey reader stopped")?;
+    if !errors.is_empty() {
+        return Err(FileErrors { file: name, errors }.into());
+    }
+    stored.with_context(|| format!("{name} not imported"))
 }

@@ -4,6 +4,7 @@
 //! 0–100 index). Pure functions over numbers; the survey engine folds responses into
 //! these and the adapters read files and databases. Definitions: docs/methods.md.
 
+pub mod cell;
 pub mod drivers;
 pub mod engine;
 pub mod gaps;

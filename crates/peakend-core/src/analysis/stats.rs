@@ -186,6 +186,33 @@ impl PairTable {
         self.w.len()
     }
 
+    /// The table's six sums, for the binary cell codec (`cell.rs`).
+    pub(crate) fn columns(&self) -> [&[f64]; 6] {
+        [&self.w, &self.wx, &self.wy, &self.wxx, &self.wyy, &self.wxy]
+    }
+
+    /// A table from its six sums; `None` unless each holds one value per pair.
+    pub(crate) fn from_columns(vars: usize, columns: [Vec<f64>; 6]) -> Option<PairTable> {
+        let n = vars.checked_mul(vars.saturating_sub(1))? / 2;
+        if columns.iter().any(|c| c.len() != n) {
+            return None;
+        }
+        let [w, wx, wy, wxx, wyy, wxy] = columns;
+        Some(PairTable {
+            vars,
+            w,
+            wx,
+            wy,
+            wxx,
+            wyy,
+            wxy,
+        })
+    }
+
+    pub fn vars(&self) -> usize {
+        self.vars
+    }
+
     /// Whether the table is whole for `vars` variables (a stored one may not be).
     pub fn has_vars(&self, vars: usize) -> bool {
         let n = vars * vars.saturating_sub(1) / 2;

@@ -90,29 +90,95 @@ impl CustomerStore for SqlStore {
     }
 
     async fn moment_ratings(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<MomentRatings>> {
-        let rows: Vec<(String, String, String, i64, f64)> = on_pool!(self, pool => {
-            sqlx::query_as(
+        type Packed = (String, String, Option<i64>, Option<Vec<u8>>);
+        let (rows, packed, layouts): (
+            Vec<(String, String, String, i64, f64)>,
+            Vec<Packed>,
+            Vec<(i64, String)>,
+        ) = on_pool!(self, pool => {
+            // Answers stored with a row per rating are summed by the database...
+            let rows = sqlx::query_as(
                 "SELECT r.hall_id, r.journey_key, rr.moment_key, COUNT(*), SUM(rr.satisfaction)
                  FROM survey_response r
                  JOIN response_rating rr ON rr.hall_id = r.hall_id AND rr.response_id = r.id
                  WHERE r.visit_date >= $1 AND r.visit_date <= $2 AND rr.satisfaction IS NOT NULL
-                 GROUP BY r.hall_id, r.journey_key, rr.moment_key
-                 ORDER BY r.hall_id, r.journey_key, rr.moment_key",
+                 GROUP BY r.hall_id, r.journey_key, rr.moment_key",
             )
             .bind(from.to_string())
             .bind(to.to_string())
             .fetch_all(pool)
-            .await?
+            .await?;
+            // ...packed ones are read here.
+            let packed = sqlx::query_as(
+                "SELECT hall_id, journey_key, layout_id, answers FROM survey_response
+                 WHERE visit_date >= $1 AND visit_date <= $2 AND answers IS NOT NULL",
+            )
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .fetch_all(pool)
+            .await?;
+            let layouts = sqlx::query_as("SELECT id, layout FROM answer_layout").fetch_all(pool).await?;
+            (rows, packed, layouts)
         });
-        Ok(rows
+        let layouts = parse_layouts(layouts)?;
+        let mut sums: BTreeMap<(String, String, String), (u64, f64)> = BTreeMap::new();
+        for (hall, journey, moment, n, sum) in rows {
+            let s = sums.entry((hall, journey, moment)).or_default();
+            s.0 += n.max(0) as u64;
+            s.1 += sum;
+        }
+        for (hall, journey, layout, bytes) in packed {
+            let (Some(layout), Some(bytes)) = (layout, bytes) else {
+                continue;
+            };
+            for (moment, sat) in packed_satisfactions(&layouts, 0, layout, &bytes)? {
+                let s = sums
+                    .entry((hall.clone(), journey.clone(), moment))
+                    .or_default();
+                s.0 += 1;
+                s.1 += sat;
+            }
+        }
+        Ok(sums
             .into_iter()
-            .map(|(hall, journey, moment, n, sum)| MomentRatings {
+            .map(|((hall, journey, moment), (n, sum))| MomentRatings {
                 hall,
                 journey,
                 moment,
-                n: n.max(0) as u64,
+                n,
                 sum,
             })
             .collect())
     }
+}
+
+/// Every stored answer layout by id.
+pub(super) fn parse_layouts(
+    rows: Vec<(i64, String)>,
+) -> Result<HashMap<i64, peakend_core::answers::AnswerLayout>> {
+    rows.into_iter()
+        .map(|(id, text)| {
+            peakend_core::answers::AnswerLayout::parse(&text)
+                .map(|l| (id, l))
+                .map_err(|e| StoreError::Corrupt(format!("answer layout {id}: {e}")))
+        })
+        .collect()
+}
+
+/// The satisfaction per moment key of one packed answer (`of` names it in errors).
+pub(super) fn packed_satisfactions(
+    layouts: &HashMap<i64, peakend_core::answers::AnswerLayout>,
+    of: i64,
+    layout: i64,
+    bytes: &[u8],
+) -> Result<Vec<(String, f64)>> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("answers of {of}: {e}"));
+    let layout = layouts
+        .get(&layout)
+        .ok_or_else(|| corrupt(format!("no answer layout {layout}")))?;
+    Ok(peakend_core::answers::satisfactions(layout, bytes)
+        .map_err(corrupt)?
+        .into_iter()
+        .map(|(i, s)| (layout.moments[i].key.clone(), s))
+        .collect())
 }

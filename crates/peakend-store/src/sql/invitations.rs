@@ -510,12 +510,16 @@ impl InvitationStore for SqlStore {
             Option<f64>,
             Option<String>,
             Option<f64>,
+            Option<i64>,
+            Option<Vec<u8>>,
         );
-        // One row per rating (a LEFT JOIN keeps an answer that rated nothing).
-        let rows: Vec<Row> = on_pool!(self, pool => {
-            sqlx::query_as(
+        // One row per rating of an answer stored with rating rows (a LEFT JOIN keeps an
+        // answer that rated nothing or whose answers are packed on its own row).
+        let (rows, layouts): (Vec<Row>, Vec<(i64, String)>) = on_pool!(self, pool => {
+            let rows = sqlx::query_as(
                 "SELECT i.id, i.hall_id, i.segment, i.purpose, i.staff, i.counter, i.wait_s,
-                   r.journey_key, r.tolerable_wait_min, rr.moment_key, rr.satisfaction
+                   r.journey_key, r.tolerable_wait_min, rr.moment_key, rr.satisfaction,
+                   r.layout_id, r.answers
                  FROM invitation i
                  JOIN survey_response r ON r.hall_id = i.hall_id AND r.respondent = i.response_id
                  LEFT JOIN response_rating rr ON rr.hall_id = r.hall_id AND rr.response_id = r.id
@@ -526,11 +530,31 @@ impl InvitationStore for SqlStore {
             .bind(from_ms)
             .bind(to_ms)
             .fetch_all(pool)
-            .await?
+            .await?;
+            let layouts = if rows.iter().any(|r: &Row| r.12.is_some()) {
+                sqlx::query_as("SELECT id, layout FROM answer_layout").fetch_all(pool).await?
+            } else {
+                Vec::new()
+            };
+            (rows, layouts)
         });
+        let layouts = super::customers::parse_layouts(layouts)?;
         let mut out: Vec<AnsweredVisit> = Vec::new();
-        for (id, hall, segment, purpose, staff, counter, wait_s, journey, tolerable, moment, sat) in
-            rows
+        for (
+            id,
+            hall,
+            segment,
+            purpose,
+            staff,
+            counter,
+            wait_s,
+            journey,
+            tolerable,
+            moment,
+            sat,
+            layout,
+            packed,
+        ) in rows
         {
             if out.last().is_none_or(|v| v.invitation != id) {
                 out.push(AnsweredVisit {
@@ -546,8 +570,14 @@ impl InvitationStore for SqlStore {
                     ratings: Vec::new(),
                 });
             }
-            if let (Some(m), Some(s), Some(v)) = (moment, sat, out.last_mut()) {
+            let Some(v) = out.last_mut() else { continue };
+            if let (Some(m), Some(s)) = (moment, sat) {
                 v.ratings.push((m, s));
+            }
+            if let (Some(l), Some(bytes)) = (layout, packed) {
+                let mut packed = super::customers::packed_satisfactions(&layouts, id, l, &bytes)?;
+                packed.sort_by(|a, b| a.0.cmp(&b.0));
+                v.ratings.extend(packed);
             }
         }
         Ok(out)

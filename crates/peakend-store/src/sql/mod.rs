@@ -34,8 +34,9 @@ use crate::ingest::{
 };
 use crate::sqlite_writer::SqliteWriter;
 use crate::{
-    AnalysisCache, Backend, CellQuery, IngestOutcome, JourneySummary, OrgImportSummary, Origin,
-    PutOutcome, Quarantined, Result, RollupRead, RollupSnapshot, Session, Store, StoreError, User,
+    AnalysisCache, Backend, CellQuery, ImportBatch, IngestOutcome, JourneySummary,
+    OrgImportSummary, Origin, PutOutcome, Quarantined, Result, RollupRead, RollupSnapshot, Session,
+    Store, StoreError, User,
 };
 
 #[derive(Debug, Clone)]
@@ -64,52 +65,102 @@ macro_rules! bump_generation {
     };
 }
 
+/// SQLite's page cache per connection, in KiB (negative, as the pragma takes it).
+const SQLITE_CACHE: i64 = -65_536;
+
 /// Merges roll-up cells (`(&CellKey, Option<purpose>, &SegmentStats)`) of journey `$key`
-/// into table `$table` on `$tx`: the purpose column only for purpose cells.
+/// into table `$table` on `$tx`: the purpose column only for purpose cells. The stored
+/// cells of the halls touched are read a few hundred halls a query (only those of the
+/// batch's keys decoded) and the merged ones written back a few hundred a statement,
+/// in the binary cell format (`peakend_core::analysis::cell`); a cell stored as JSON
+/// before it is read as such and rewritten.
 macro_rules! merge_cells {
-    ($tx:ident, $key:expr, $layout:expr, $table:literal, $cells:expr) => {
-        for (k, purpose, cell) in $cells {
-            let purpose: Option<&str> = purpose;
-            let filter = if purpose.is_some() { " AND purpose = $5" } else { "" };
-            let select = format!(
-                "SELECT stats FROM {} WHERE hall_id = $1 AND journey_key = $2 AND period = $3 AND segment = $4{filter}",
-                $table
-            );
-            let mut q = sqlx::query_as::<_, (String,)>(&select)
-            .bind(k.hall.as_str()).bind($key).bind(&k.period).bind(&k.segment);
-            if let Some(p) = purpose {
-                q = q.bind(p);
-            }
-            let stored = q.fetch_optional(&mut *$tx).await?;
-            // The stored cell takes the batch's (the sums are the same either way round),
-            // so the batch's cells stay as they are for the analysis cache.
-            let merged = stored
-                .and_then(|(json,)| serde_json::from_str::<SegmentStats>(&json).ok())
-                .filter(|old| rollup::fits(old, &$layout))
-                .map(|mut old| {
-                    old.merge(cell);
-                    old
-                });
-            let cell: &SegmentStats = merged.as_ref().unwrap_or(cell);
-            let json = serde_json::to_string(cell)
-                .map_err(|e| StoreError::Invalid(format!("roll-up cell cannot be encoded: {e}")))?;
-            let (column, mark) = if purpose.is_some() { (", purpose", ", $7") } else { ("", "") };
+    ($tx:ident, $key:expr, $layout:expr, $table:literal, $cells:expr, $pg:expr) => {{
+        let cells: Vec<(&CellKey, Option<&str>, &SegmentStats)> = $cells.collect();
+        let pg: bool = $pg;
+        let with_purpose = $table == "survey_rollup_purpose";
+        type Key = (String, String, String, String);
+        let key_of = |k: &CellKey, p: Option<&str>| -> Key {
+            (k.hall.as_str().to_owned(), k.period.clone(), k.segment.clone(), p.unwrap_or("").to_owned())
+        };
+        let wanted: HashSet<Key> = cells.iter().map(|(k, p, _)| key_of(k, *p)).collect();
+        let halls: Vec<&str> = cells
+            .iter()
+            .map(|(k, _, _)| k.hall.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let first = cells.iter().map(|(k, _, _)| k.period.as_str()).min().unwrap_or("");
+        let last = cells.iter().map(|(k, _, _)| k.period.as_str()).max().unwrap_or("");
+        let mut stored: HashMap<Key, SegmentStats> = HashMap::new();
+        for some in halls.chunks(500) {
+            let marks: Vec<String> = (0..some.len()).map(|i| format!("${}", i + 4)).collect();
             let sql = format!(
-                "INSERT INTO {} (hall_id, journey_key, period, segment, respondents, stats{column})
-                 VALUES ($1, $2, $3, $4, $5, $6{mark})
-                 ON CONFLICT (hall_id, journey_key, period, segment{column})
-                 DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats",
-                $table
+                "SELECT hall_id, period, segment, {}, stats, cell FROM {} WHERE journey_key = $1
+                   AND period >= $2 AND period <= $3 AND hall_id IN ({})",
+                if with_purpose { "purpose" } else { "''" },
+                $table,
+                marks.join(", ")
             );
-            let mut q = sqlx::query(&sql)
-                .bind(k.hall.as_str()).bind($key).bind(&k.period).bind(&k.segment)
-                .bind(cell.respondents as i64).bind(json);
-            if let Some(p) = purpose {
-                q = q.bind(p);
+            let mut q = sqlx::query_as::<_, (String, String, String, String, String, Option<Vec<u8>>)>(&sql)
+                .bind($key).bind(first).bind(last);
+            for h in some {
+                q = q.bind(*h);
+            }
+            for (hall, period, segment, purpose, json, cell) in q.fetch_all(&mut *$tx).await? {
+                let key = (hall, period, segment, purpose);
+                if !wanted.contains(&key) {
+                    continue;
+                }
+                let old = match cell {
+                    Some(bytes) => SegmentStats::from_bytes(&bytes).ok(),
+                    None => serde_json::from_str::<SegmentStats>(&json).ok(),
+                };
+                if let Some(old) = old.filter(|old| rollup::fits(old, &$layout)) {
+                    stored.insert(key, old);
+                }
+            }
+        }
+        // The stored cell takes the batch's (the sums are the same either way round),
+        // so the batch's cells stay as they are for the analysis cache.
+        let rows: Vec<(&CellKey, Option<&str>, u64, Vec<u8>)> = cells
+            .iter()
+            .map(|(k, p, cell)| match stored.remove(&key_of(k, *p)) {
+                Some(mut old) => {
+                    old.merge(cell);
+                    (*k, *p, old.respondents, old.to_bytes())
+                }
+                None => (*k, *p, cell.respondents, cell.to_bytes()),
+            })
+            .collect();
+        let cols = if with_purpose { 8 } else { 7 };
+        let (column, conflict) = if with_purpose { (", purpose", ", purpose") } else { ("", "") };
+        for chunk in rows.chunks(500) {
+            let sql = format!(
+                "INSERT INTO {} (hall_id, journey_key, period, segment, respondents, stats, cell{column})
+                 VALUES {}
+                 ON CONFLICT (hall_id, journey_key, period, segment{conflict})
+                 DO UPDATE SET respondents = excluded.respondents, stats = excluded.stats, cell = excluded.cell",
+                $table,
+                value_marks(pg, chunk.len(), cols)
+            );
+            let mut q = sqlx::query(&sql);
+            for (k, p, respondents, bytes) in chunk {
+                q = q
+                    .bind(k.hall.as_str())
+                    .bind($key)
+                    .bind(&k.period)
+                    .bind(&k.segment)
+                    .bind(*respondents as i64)
+                    .bind("")
+                    .bind(bytes.as_slice());
+                if with_purpose {
+                    q = q.bind(p.unwrap_or(""));
+                }
             }
             q.execute(&mut *$tx).await?;
         }
-    };
+    }};
 }
 
 /// Opens a lot of cases (`peakend_core::case::NewCase`) on executor `$exec` (evaluated
@@ -459,7 +510,7 @@ impl SqlStore {
             // 64 MB of page cache a connection instead of 2 MB: a large import or
             // ingest transaction otherwise spills dirty pages to the WAL and writes
             // them again and again as it goes on.
-            .pragma("cache_size", "-65536")
+            .pragma("cache_size", SQLITE_CACHE.to_string())
             .busy_timeout(Duration::from_secs(10));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let sqlite_file = (!in_memory).then(|| options.get_filename().to_owned());
@@ -562,9 +613,10 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            merge_cells!(tx, k, layout, "survey_rollup", cells.cells.iter().map(|(c, s)| (c, None, s)));
+            let pg = matches!(self.pool, Pool::Postgres(_));
+            merge_cells!(tx, k, layout, "survey_rollup", cells.cells.iter().map(|(c, s)| (c, None, s)), pg);
             merge_cells!(tx, k, layout, "survey_rollup_purpose",
-                cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)));
+                cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)), pg);
             bump_generation!(tx);
             tx.commit().await?;
         });
@@ -682,6 +734,14 @@ impl Store for SqlStore {
 
     async fn import_responses(&self, journey: &Journey, responses: &[Response]) -> Result<usize> {
         surveys::import_responses(self, journey, responses).await
+    }
+
+    async fn import_response_stream(
+        &self,
+        journey: &Journey,
+        batches: tokio::sync::mpsc::Receiver<ImportBatch>,
+    ) -> Result<usize> {
+        surveys::import_response_stream(self, journey, batches).await
     }
 
     async fn create_device_token(&self, hall: &HallId) -> Result<String> {

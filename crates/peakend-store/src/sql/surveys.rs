@@ -2,6 +2,7 @@
 //! the responses read back for a scan.
 
 use super::*;
+use peakend_core::answers::{self, AnswerLayout};
 
 /// A stored rating: (response, moment, importance, satisfaction).
 type RatingRow = (
@@ -20,26 +21,92 @@ pub(super) async fn import_responses(
     journey: &Journey,
     responses: &[Response],
 ) -> Result<usize> {
-    import_responses_answering(store, journey, responses, None).await
+    import_feed(store, journey, Feed::Slice(responses), None).await
 }
 
-/// [`import_responses`], and when `answering` is `(invitation, at)`, the answer came
-/// through that invitation's link: in the same transaction the invitation becomes
-/// `answered` with the respondent as its `response_id`, or, when it was answered before
-/// or has expired, nothing is stored ([`StoreError::Gone`]).
 pub(super) async fn import_responses_answering(
     store: &SqlStore,
     journey: &Journey,
     responses: &[Response],
     answering: Option<(i64, i64)>,
 ) -> Result<usize> {
+    import_feed(store, journey, Feed::Slice(responses), answering).await
+}
+
+pub(super) async fn import_response_stream(
+    store: &SqlStore,
+    journey: &Journey,
+    batches: tokio::sync::mpsc::Receiver<ImportBatch>,
+) -> Result<usize> {
+    import_feed(store, journey, Feed::Stream(batches), None).await
+}
+
+/// Where an import's responses come from: all at hand (a form's answer, an API
+/// batch) or in batches from a reader that holds no more than a few at a time.
+enum Feed<'a> {
+    Slice(&'a [Response]),
+    Stream(tokio::sync::mpsc::Receiver<ImportBatch>),
+}
+
+impl<'a> Feed<'a> {
+    async fn next(&mut self) -> Result<Option<std::borrow::Cow<'a, [Response]>>> {
+        match self {
+            Feed::Slice(s) => {
+                Ok((!s.is_empty()).then(|| std::borrow::Cow::Borrowed(std::mem::take(s))))
+            }
+            Feed::Stream(rx) => match rx.recv().await {
+                Some(ImportBatch::Rows(rows)) => Ok(Some(std::borrow::Cow::Owned(rows))),
+                Some(ImportBatch::End) => Ok(None),
+                // The reader stopped without saying the file was whole: nothing is kept.
+                None => Err(StoreError::Invalid(
+                    "the import was stopped before its end".into(),
+                )),
+            },
+        }
+    }
+}
+
+/// SQLite's page cache during a survey import, in KiB (negative, as the pragma takes it).
+const IMPORT_CACHE: i64 = -524_288;
+
+/// Responses a statement: 14 values a row stays under either database's limit.
+const RESPONSE_CHUNK: usize = 1000;
+
+/// Stores what `feed` brings in one transaction, all or nothing; when `answering` is
+/// `(invitation, at)`, the answer came through that invitation's link: in the same
+/// transaction the invitation becomes `answered` with the respondent as its
+/// `response_id`, or, when it was answered before or has expired, nothing is stored
+/// ([`StoreError::Gone`]). Memory holds a batch and the roll-up cells, never the file.
+async fn import_feed(
+    store: &SqlStore,
+    journey: &Journey,
+    mut feed: Feed<'_>,
+    answering: Option<(i64, i64)>,
+) -> Result<usize> {
     let key = journey.key().as_str();
     // Answers that left a contact with consent and went badly open cases, in the
-    // import's transaction; the contact is kept on the case only.
-    let cases = survey_cases(store, journey, responses).await?;
+    // import's transaction; the contact is kept on the case only. The halls' rules are
+    // read before the transaction (an in-memory SQLite has a single connection).
+    let book = match &feed {
+        Feed::Slice(s) if s.iter().all(|r| r.contact.is_none()) => None,
+        _ => Some(crate::RulesBook::load(store).await?),
+    };
+    let layout = AnswerLayout::of(journey);
+    let layout_text = layout.text();
+    let layout_hash = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(layout_text.as_bytes());
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let cells_layout = rollup::layout(journey);
+    let now = now_ms();
+    let postgres = matches!(store.pool, Pool::Postgres(_));
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
-        if matches!(store.pool, Pool::Postgres(_)) {
+        if postgres {
             // One import of a journey at a time: two would both read a roll-up cell
             // and the second write would lose the first's responses from it.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext('survey:' || $1))")
@@ -47,142 +114,135 @@ pub(super) async fn import_responses_answering(
                 .execute(&mut *tx)
                 .await?;
         }
+        if !postgres {
+            // The indexes of millions of responses take random pages: a large import
+            // gets a larger page cache while it lasts (set back before the commit).
+            sqlx::query(&format!("PRAGMA cache_size = {IMPORT_CACHE}")).execute(&mut *tx).await?;
+        }
         // A contact centre's callers answer its surveys as a hall's visitors do.
         let halls: Vec<(String,)> =
             sqlx::query_as("SELECT id FROM org_node WHERE level IN ('hall', 'centre')").fetch_all(&mut *tx).await?;
         let halls: HashSet<String> = halls.into_iter().map(|(h,)| h).collect();
-        let unknown: BTreeSet<&str> =
-            responses.iter().map(|r| r.hall.as_str()).filter(|h| !halls.contains(*h)).collect();
+        sqlx::query(
+            "INSERT INTO answer_layout (journey_key, layout_hash, layout) VALUES ($1, $2, $3)
+             ON CONFLICT (journey_key, layout_hash) DO NOTHING",
+        )
+        .bind(key)
+        .bind(&layout_hash)
+        .bind(&layout_text)
+        .execute(&mut *tx)
+        .await?;
+        let (layout_id,): (i64,) =
+            sqlx::query_as("SELECT id FROM answer_layout WHERE journey_key = $1 AND layout_hash = $2")
+                .bind(key)
+                .bind(&layout_hash)
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut unknown: BTreeSet<String> = BTreeSet::new();
+        // Respondents stored before (found by the unique index as rows are inserted);
+        // after the first, the rest of the feed is only checked, so the error counts all.
+        let mut again: Vec<String> = Vec::new();
+        let mut rollup = Rollup::new(journey);
+        let mut analyser = None;
+        let mut first: Option<String> = None;
+        let mut count = 0usize;
+        while let Some(batch) = feed.next().await? {
+            for r in batch.iter() {
+                if !halls.contains(r.hall.as_str()) {
+                    unknown.insert(r.hall.as_str().to_owned());
+                }
+            }
+            if first.is_none() {
+                first = batch.first().map(|r| r.respondent.clone());
+            }
+            count += batch.len();
+            if !unknown.is_empty() {
+                continue;
+            }
+            for chunk in batch.chunks(RESPONSE_CHUNK) {
+                if !again.is_empty() {
+                    let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                    let sql = format!(
+                        "SELECT respondent FROM survey_response WHERE journey_key = $1 AND respondent IN ({})",
+                        marks.join(", ")
+                    );
+                    let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(key);
+                    for r in chunk {
+                        q = q.bind(r.respondent.as_str());
+                    }
+                    again.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(r,)| r));
+                    continue;
+                }
+                let sql = format!(
+                    "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
+                       overall, nps, tolerable_wait_min, received_at, comment, customer, layout_id, answers)
+                     VALUES {} ON CONFLICT (journey_key, respondent) DO NOTHING RETURNING respondent",
+                    value_marks(postgres, chunk.len(), 14)
+                );
+                let mut q = sqlx::query_as::<_, (String,)>(&sql);
+                for r in chunk {
+                    q = q
+                        .bind(r.hall.as_str())
+                        .bind(key)
+                        .bind(&r.respondent)
+                        .bind(r.date.format("%Y-%m-%d").to_string())
+                        .bind(&r.segment)
+                        .bind(r.purpose.as_deref())
+                        .bind(r.overall)
+                        .bind(r.nps)
+                        .bind(r.tolerable_wait_min)
+                        .bind(now)
+                        .bind(r.comment.as_deref())
+                        .bind(r.customer.as_deref())
+                        .bind(layout_id)
+                        .bind(answers::pack(&layout, &r.ratings, &r.needs));
+                }
+                // The chunk folds into the roll-up while the database stores it (the
+                // statement runs on the driver's thread): a large import keeps both
+                // cores busy. A refused import drops the roll-up with the rest.
+                let (stored, ()) = tokio::join!(q.fetch_all(&mut *tx), async {
+                    chunk.iter().for_each(|r| rollup.push(r));
+                });
+                let stored = stored?;
+                if stored.len() != chunk.len() {
+                    let stored: HashSet<String> = stored.into_iter().map(|(r,)| r).collect();
+                    again.extend(chunk.iter().filter(|r| !stored.contains(&r.respondent)).map(|r| r.respondent.clone()));
+                }
+            }
+            if !again.is_empty() {
+                continue;
+            }
+            if let Some(book) = &book {
+                let cases = survey_cases(book, journey, &batch, &mut analyser);
+                open_cases!(&mut *tx, &cases, "system", now, postgres);
+            }
+        }
         if !unknown.is_empty() {
             return Err(StoreError::Invalid(format!(
                 "unknown halls: {} (import the organisation first)",
                 unknown.into_iter().collect::<Vec<_>>().join(", ")
             )));
         }
-        // A form's one answer looks up its own respondent (the unique index); only a
-        // large file reads the journey's respondents whole, which is then cheaper.
-        let stored: HashSet<String> = if responses.len() > 50_000 {
-            let all: Vec<(String,)> = sqlx::query_as("SELECT respondent FROM survey_response WHERE journey_key = $1")
-                .bind(key)
-                .fetch_all(&mut *tx)
-                .await?;
-            all.into_iter().map(|(r,)| r).collect()
-        } else {
-            let mut found = HashSet::new();
-            for chunk in responses.chunks(500) {
-                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-                let sql = format!(
-                    "SELECT respondent FROM survey_response WHERE journey_key = $1 AND respondent IN ({})",
-                    marks.join(", ")
-                );
-                let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(key);
-                for r in chunk {
-                    q = q.bind(r.respondent.as_str());
-                }
-                found.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(r,)| r));
-            }
-            found
-        };
-        let again: Vec<&str> =
-            responses.iter().map(|r| r.respondent.as_str()).filter(|r| stored.contains(*r)).collect();
         if !again.is_empty() {
             return Err(StoreError::Conflict(format!(
                 "{} respondents are already stored for journey `{key}` (re-imports are refused, not duplicated): {}{}",
                 again.len(),
-                again.iter().take(10).copied().collect::<Vec<_>>().join(", "),
+                again.iter().take(10).map(String::as_str).collect::<Vec<_>>().join(", "),
                 if again.len() > 10 { ", …" } else { "" }
             )));
         }
-        let now = now_ms();
-        let postgres = matches!(store.pool, Pool::Postgres(_));
-        // Many rows a statement (one a row was most of an import's time), with
-        // anonymous marks on SQLite (see `insert_events!`).
-        for chunk in responses.chunks(500) {
-            let sql = format!(
-                "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
-                   overall, nps, tolerable_wait_min, received_at, comment, customer)
-                 VALUES {} RETURNING id, respondent",
-                value_marks(postgres, chunk.len(), 12)
-            );
-            let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
-            for r in chunk {
-                q = q
-                    .bind(r.hall.as_str())
-                    .bind(key)
-                    .bind(&r.respondent)
-                    .bind(r.date.format("%Y-%m-%d").to_string())
-                    .bind(&r.segment)
-                    .bind(r.purpose.as_deref())
-                    .bind(r.overall)
-                    .bind(r.nps)
-                    .bind(r.tolerable_wait_min)
-                    .bind(now)
-                    .bind(r.comment.as_deref())
-                    .bind(r.customer.as_deref());
-            }
-            // RETURNING's order is not promised: match ids by respondent.
-            let ids: HashMap<String, i64> =
-                q.fetch_all(&mut *tx).await?.into_iter().map(|(id, r)| (r, id)).collect();
-            let id_of = |r: &Response| {
-                ids.get(&r.respondent).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!("respondent `{}` was not stored", r.respondent))
-                })
-            };
-            let mut ratings = Vec::new();
-            let mut needs = Vec::new();
-            for r in chunk {
-                let id = id_of(r)?;
-                for (m, rating) in journey.moments().iter().zip(&r.ratings) {
-                    if rating.importance.is_some() || rating.satisfaction.is_some() || rating.expectation.is_some() || rating.competitor.is_some() {
-                        ratings.push((r.hall.as_str(), id, m.key.as_str(), *rating));
-                    }
-                }
-                for n in &r.needs {
-                    let m = &journey.moments()[n.moment];
-                    needs.push((r.hall.as_str(), id, m.key.as_str(), m.core_needs[n.need].key.as_str(), n.importance));
-                }
-            }
-            for rows in ratings.chunks(1000) {
-                let sql = format!(
-                    "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction, expectation, competitor)
-                     VALUES {}",
-                    value_marks(postgres, rows.len(), 8)
-                );
-                let mut q = sqlx::query(&sql);
-                for (hall, id, moment, r) in rows {
-                    q = q.bind(*hall).bind(*id).bind(key).bind(*moment).bind(r.importance).bind(r.satisfaction).bind(r.expectation).bind(r.competitor);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            for rows in needs.chunks(1000) {
-                let sql = format!(
-                    "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
-                     VALUES {}",
-                    value_marks(postgres, rows.len(), 5)
-                );
-                let mut q = sqlx::query(&sql);
-                for (hall, id, moment, need, importance) in rows {
-                    q = q.bind(*hall).bind(*id).bind(*moment).bind(*need).bind(*importance);
-                }
-                q.execute(&mut *tx).await?;
-            }
-        }
-        // The batch's roll-up cells merge into the stored ones in the same
+        // The import's roll-up cells merge into the stored ones in the same
         // transaction. A stored cell that no longer fits the journey is replaced;
         // its count then disagrees with the responses and analyses rescan.
-        let layout = rollup::layout(journey);
-        let mut batch = Rollup::new(journey);
-        responses.iter().for_each(|r| batch.push(r));
-        merge_cells!(tx, key, layout, "survey_rollup", batch.cells.iter().map(|(k, c)| (k, None, c)));
-        merge_cells!(tx, key, layout, "survey_rollup_purpose",
-            batch.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)));
-        open_cases!(&mut *tx, &cases, "system", now, postgres);
-        if let (Some((invitation, at)), Some(r)) = (answering, responses.first()) {
+        merge_cells!(tx, key, cells_layout, "survey_rollup", rollup.cells.iter().map(|(k, c)| (k, None, c)), postgres);
+        merge_cells!(tx, key, cells_layout, "survey_rollup_purpose",
+            rollup.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)), postgres);
+        if let (Some((invitation, at)), Some(r)) = (answering, first) {
             let done = sqlx::query(
                 "UPDATE invitation SET status = 'answered', reason = NULL, response_id = $1
                  WHERE id = $2 AND status IN ('sent', 'held') AND expires_at > $3",
             )
-            .bind(&r.respondent)
+            .bind(&r)
             .bind(invitation)
             .bind(at)
             .execute(&mut *tx)
@@ -198,34 +258,41 @@ pub(super) async fn import_responses_answering(
         )
         .fetch_one(&mut *tx)
         .await?;
+        if !postgres {
+            sqlx::query(&format!("PRAGMA cache_size = {}", super::SQLITE_CACHE)).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         // Analyses cached in this process catch up with these cells instead of
         // starting over (see `AnalysisCache`).
-        store.analyses.record(generation, journey.key(), batch);
-        Ok(responses.len())
+        store.analyses.record(generation, journey.key(), rollup);
+        Ok(count)
     })
 }
 
 /// The cases the answers open (see `peakend_core::case::case_of_response`), on each
-/// hall's rules, as of now.
-async fn survey_cases(
-    store: &SqlStore,
+/// hall's rules, as of now. Comments are read (`analyser`, made once) only when one
+/// could open a case (a contact was left).
+fn survey_cases(
+    book: &crate::RulesBook,
     journey: &Journey,
     responses: &[Response],
-) -> Result<Vec<peakend_core::case::NewCase>> {
+    analyser: &mut Option<std::sync::Arc<peakend_text::Analyser>>,
+) -> Vec<peakend_core::case::NewCase> {
     if responses.iter().all(|r| r.contact.is_none()) {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    let book = crate::RulesBook::load(store).await?;
     let moments: Vec<peakend_core::MomentKey> =
         journey.moments().iter().map(|m| m.key.clone()).collect();
     let now = chrono::Utc::now().fixed_offset();
-    // Comments are read only when one could open a case (a contact was left).
-    let analyser = responses
-        .iter()
-        .any(|r| r.contact.is_some() && r.comment.is_some())
-        .then(|| analyser(journey));
-    Ok(responses
+    if analyser.is_none()
+        && responses
+            .iter()
+            .any(|r| r.contact.is_some() && r.comment.is_some())
+    {
+        *analyser = Some(self::analyser(journey));
+    }
+    let analyser = analyser.as_ref();
+    responses
         .iter()
         .filter(|r| r.contact.is_some())
         .filter_map(|r| {
@@ -239,7 +306,7 @@ async fn survey_cases(
                 &rules.holidays,
             )
             .or_else(|| {
-                let reading = analyser.as_ref()?.read(r.comment.as_deref()?);
+                let reading = analyser?.read(r.comment.as_deref()?);
                 comment_case(
                     &rules.cases,
                     &moments,
@@ -251,7 +318,7 @@ async fn survey_cases(
                 )
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The case a negative comment opens when its respondent left a contact with consent
@@ -394,7 +461,7 @@ pub(super) async fn rollup_snapshot(
         _ => ("survey_rollup_purpose", "purpose"),
     };
     let cells_sql = format!(
-        "SELECT hall_id, period, segment, {purpose_col}, respondents, stats FROM {table}
+        "SELECT hall_id, period, segment, {purpose_col}, respondents, stats, cell FROM {table}
          WHERE journey_key = {} AND period >= {} AND period <= {}{}{hall_in}",
         mark(1),
         mark(2),
@@ -405,7 +472,15 @@ pub(super) async fn rollup_snapshot(
             String::new()
         },
     );
-    type CellRow = (String, String, String, Option<String>, i64, String);
+    type CellRow = (
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        String,
+        Option<Vec<u8>>,
+    );
     // One read transaction: the generation, the counts and the cells are of one
     // moment, so an analysis cached under that generation can later take exactly
     // the writes after it.
@@ -446,19 +521,25 @@ pub(super) async fn rollup_snapshot(
     let cells = rows
         .into_iter()
         .filter(|row| wanted(&row.0))
-        .map(|(hall, period, segment, purpose, respondents, json)| {
-            let hall = HallId::parse(hall.as_str())
-                .map_err(|e| StoreError::Corrupt(format!("roll-up hall `{hall}`: {e}")))?;
-            let stats = serde_json::from_str::<SegmentStats>(&json)
-                .ok()
+        .map(
+            |(hall, period, segment, purpose, respondents, json, bytes)| {
+                let hall = HallId::parse(hall.as_str())
+                    .map_err(|e| StoreError::Corrupt(format!("roll-up hall `{hall}`: {e}")))?;
+                // Cells in bytes; those stored before as JSON (a cell that reads as
+                // neither, or no longer fits the journey, is rescanned by the caller).
+                let stats = match bytes {
+                    Some(b) => SegmentStats::from_bytes(&b).ok(),
+                    None => serde_json::from_str::<SegmentStats>(&json).ok(),
+                }
                 .filter(|s| rollup::fits(s, &layout));
-            let key = CellKey {
-                hall,
-                period,
-                segment,
-            };
-            Ok((key, purpose, respondents as u64, stats))
-        })
+                let key = CellKey {
+                    hall,
+                    period,
+                    segment,
+                };
+                Ok((key, purpose, respondents as u64, stats))
+            },
+        )
         .collect::<Result<Vec<_>>>()?;
     Ok(RollupSnapshot {
         generation,
@@ -489,13 +570,19 @@ pub(super) async fn responses(
         Option<f64>,
         Option<String>,
         Option<String>,
+        Option<i64>,
+        Option<Vec<u8>>,
     );
-    let (heads, ratings, needs): (Vec<Head>, Vec<RatingRow>, Vec<NeedRow>) = on_pool!(store, pool => {
+    type Read = (Vec<Head>, Vec<RatingRow>, Vec<NeedRow>, Vec<(i64, String)>);
+    let (heads, ratings, needs, layouts): Read = on_pool!(store, pool => {
         let heads = sqlx::query_as(&format!(
             "SELECT s.id, s.hall_id, s.respondent, s.visit_date, s.segment, s.purpose, s.overall, s.nps,
-               s.tolerable_wait_min, s.comment, s.customer FROM survey_response s WHERE {WHERE} ORDER BY s.id"
+               s.tolerable_wait_min, s.comment, s.customer, s.layout_id, s.answers
+             FROM survey_response s WHERE {WHERE} ORDER BY s.id"
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
+        let layouts = sqlx::query_as("SELECT id, layout FROM answer_layout WHERE journey_key = $1")
+            .bind(key).fetch_all(pool).await?;
         let ratings = sqlx::query_as(&format!(
             "SELECT r.response_id, r.moment_key, r.importance, r.satisfaction, r.expectation, r.competitor FROM response_rating r
              JOIN survey_response s ON s.hall_id = r.hall_id AND s.id = r.response_id WHERE {WHERE}"
@@ -506,8 +593,9 @@ pub(super) async fn responses(
              JOIN survey_response s ON s.hall_id = n.hall_id AND s.id = n.response_id WHERE {WHERE}"
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
-        (heads, ratings, needs)
+        (heads, ratings, needs, layouts)
     });
+    let layouts = read_layouts(journey, layouts)?;
     let wanted: Option<HashSet<&str>> = halls.map(|h| h.iter().map(HallId::as_str).collect());
     let moment_at: HashMap<&str, usize> = journey
         .moments()
@@ -517,13 +605,36 @@ pub(super) async fn responses(
         .collect();
     let mut out = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
-    for (id, hall, respondent, date, segment, purpose, overall, nps, wait, comment, customer) in
-        heads
+    for (
+        id,
+        hall,
+        respondent,
+        date,
+        segment,
+        purpose,
+        overall,
+        nps,
+        wait,
+        comment,
+        customer,
+        layout_id,
+        packed,
+    ) in heads
     {
         if wanted.as_ref().is_some_and(|w| !w.contains(hall.as_str())) {
             continue;
         }
         let corrupt = |e: String| StoreError::Corrupt(format!("response {id}: {e}"));
+        // Answers stored packed; older responses have rows (read below).
+        let (ratings, needs) = match (layout_id, packed) {
+            (Some(l), Some(bytes)) => {
+                let (layout, map) = layouts
+                    .get(&l)
+                    .ok_or_else(|| corrupt(format!("no answer layout {l}")))?;
+                answers::unpack(layout, map, &bytes).map_err(corrupt)?
+            }
+            _ => (vec![Rating::default(); journey.moments().len()], Vec::new()),
+        };
         index.insert(id, out.len());
         out.push(Response {
             respondent,
@@ -535,8 +646,8 @@ pub(super) async fn responses(
             overall,
             nps,
             tolerable_wait_min: wait,
-            ratings: vec![Rating::default(); journey.moments().len()],
-            needs: Vec::new(),
+            ratings,
+            needs,
             // Contacts are kept only on the cases they open.
             contact: None,
             comment,
@@ -574,4 +685,19 @@ pub(super) async fn responses(
         r.needs.sort_by_key(|n| (n.moment, n.need));
     }
     Ok(out)
+}
+
+/// The journey's stored answer layouts, each with its places in `journey` now.
+pub(super) fn read_layouts(
+    journey: &Journey,
+    rows: Vec<(i64, String)>,
+) -> Result<HashMap<i64, (AnswerLayout, answers::LayoutMap)>> {
+    rows.into_iter()
+        .map(|(id, text)| {
+            let layout = AnswerLayout::parse(&text)
+                .map_err(|e| StoreError::Corrupt(format!("answer layout {id}: {e}")))?;
+            let map = layout.map_to(journey);
+            Ok((id, (layout, map)))
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@ mod comments;
 mod customers;
 mod invitations;
 mod monitoring;
+mod packed_answers;
 mod queue;
 mod rates;
 mod rollup_detail;

@@ -928,6 +928,66 @@ fn survey_import_rejects_unknown_halls_with_the_row() {
     );
 }
 
+// Issue 24: a large file is stored as it is read, batch by batch, and still all or
+// nothing: a bad cell far into it (after two batches were stored) names its row and
+// leaves nothing, so the mended file imports whole.
+#[test]
+fn a_large_survey_file_is_streamed_and_still_all_or_nothing() {
+    let db = peakend_testkit::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    import_org(
+        &db.url,
+        dir.path(),
+        "id,parent,level,name\np,,province,省\nc,p,city,市\nh1,c,hall,一厅\nh2,c,hall,二厅\n",
+    );
+    let rows = 45_000;
+    let file = |bad_row: Option<usize>| {
+        let mut csv = String::from("respondent,hall,date,segment,overall,sat.queue,imp.queue\n");
+        for i in 0..rows {
+            // Spreadsheet rows: the header is row 1.
+            let sat = if bad_row == Some(i + 2) {
+                "eleven"
+            } else {
+                "7"
+            };
+            csv.push_str(&format!(
+                "r{i},h{},2024-03-{:02},全球通,8,{sat},9\n",
+                1 + i % 2,
+                1 + i % 28
+            ));
+        }
+        csv
+    };
+    let bad = write(dir.path(), "bad.csv", file(Some(44_002)).as_bytes());
+    let err = fails(
+        &db.url,
+        &["survey", "import", &bad, "--journey", "service-hall"],
+    );
+    assert!(
+        err.contains("bad.csv: row 44002, column sat.queue"),
+        "{err}"
+    );
+    let good = write(dir.path(), "good.csv", file(None).as_bytes());
+    let out = ok(
+        &db.url,
+        &["survey", "import", &good, "--journey", "service-hall"],
+    );
+    assert!(out.contains("45000 responses imported"), "{out}");
+    let json: Value = serde_json::from_str(&ok(
+        &db.url,
+        &[
+            "analyze",
+            "--from-db",
+            "--journey",
+            "service-hall",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(json["respondents"], 45_000);
+}
+
 /// SURVEY as a workbook, the way Excel users keep it: numbers as numbers, and the first
 /// visit date as a real Excel date rather than text.
 fn survey_xlsx() -> Vec<u8> {

@@ -1,0 +1,208 @@
+//! Issue 24: survey answers packed on their response's row and roll-up cells in bytes
+//! (migration 0041), a file streamed in batches, on both backends: an import stores
+//! only when told its file was whole, refuses every repeated respondent of any batch,
+//! and what was stored the old way (rating rows, JSON cells) still reads and merges.
+
+use peakend_core::analysis::rollup::Rollup;
+use peakend_core::survey::Response;
+use peakend_core::{HallId, Journey, builtin};
+use peakend_store::{CustomerStore, ImportBatch, Store, StoreError, connect};
+
+fn service_hall() -> Journey {
+    builtin::journeys().unwrap().remove(0)
+}
+
+fn synth(rows: usize, seed: u64) -> Vec<Response> {
+    let halls = [HallId::parse("h1").unwrap(), HallId::parse("h2").unwrap()];
+    peakend_core::synth::responses(&service_hall(), &halls, rows, seed).collect()
+}
+
+async fn send(
+    store: &peakend_store::SqlStore,
+    batches: Vec<Vec<Response>>,
+    end: bool,
+) -> Result<usize, StoreError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let j = service_hall();
+    let import = store.import_response_stream(&j, rx);
+    let feed = async move {
+        for b in batches {
+            tx.send(ImportBatch::Rows(b)).await.unwrap();
+        }
+        if end {
+            tx.send(ImportBatch::End).await.unwrap();
+        }
+    };
+    let (stored, ()) = tokio::join!(import, feed);
+    stored
+}
+
+peakend_testkit::on_both_backends!(
+    a_streamed_import_stores_only_once_told_its_file_was_whole,
+    |url| {
+        let store = connect(url).await.unwrap();
+        store.load_builtin_journeys().await.unwrap();
+        store
+            .import_org(peakend_testkit::small_org(&[
+                ("h1", "一号厅"),
+                ("h2", "二号厅"),
+            ]))
+            .await
+            .unwrap();
+        let j = service_hall();
+        let all = synth(300, 5);
+        let n = send(&store, all.chunks(120).map(<[_]>::to_vec).collect(), true)
+            .await
+            .unwrap();
+        assert_eq!(n, 300);
+        // Every answer, need element and rating comes back as it was sent.
+        assert_eq!(store.responses(&j, None, None, None).await.unwrap(), all);
+        assert_eq!(
+            peakend_testkit::fetch_i64(url, "SELECT COUNT(*) FROM response_rating").await,
+            0,
+            "answers are packed on their response's row"
+        );
+
+        // A reader that stops without saying the file was whole stores nothing.
+        let more = synth(50, 6)
+            .into_iter()
+            .map(|mut r| {
+                r.respondent = format!("x-{}", r.respondent);
+                r
+            })
+            .collect::<Vec<_>>();
+        let err = send(&store, vec![more.clone()], false).await.unwrap_err();
+        assert!(err.to_string().contains("stopped before its end"), "{err}");
+        // Repeats in a later batch refuse the whole import, all of them counted.
+        let mut again = more[..10].to_vec();
+        again.extend(all[..3].iter().cloned());
+        again.extend(all[200..202].iter().cloned());
+        let err = send(&store, vec![more[10..].to_vec(), again], true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("5 respondents are already stored"),
+            "{err}"
+        );
+        assert_eq!(
+            store.responses(&j, None, None, None).await.unwrap().len(),
+            300
+        );
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                "SELECT CAST(SUM(respondents) AS BIGINT) FROM survey_rollup"
+            )
+            .await,
+            300
+        );
+    }
+);
+
+peakend_testkit::on_both_backends!(
+    answers_and_cells_stored_the_old_way_still_read_and_merge,
+    |url| {
+        let store = connect(url).await.unwrap();
+        store.load_builtin_journeys().await.unwrap();
+        store
+            .import_org(peakend_testkit::small_org(&[
+                ("h1", "一号厅"),
+                ("h2", "二号厅"),
+            ]))
+            .await
+            .unwrap();
+        let j = service_hall();
+        let mut first = synth(1, 9);
+        first[0].hall = HallId::parse("h1").unwrap();
+        store.import_responses(&j, &first).await.unwrap();
+
+        // As stored before migration 0041: no packed answers, a row per rating and need
+        // element, the cell as JSON.
+        let r = &first[0];
+        let find = &j.moments()[0];
+        peakend_testkit::execute(
+            url,
+            "UPDATE survey_response SET answers = NULL, layout_id = NULL",
+        )
+        .await;
+        peakend_testkit::execute(
+        url,
+        &format!(
+            "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
+             SELECT hall_id, id, journey_key, '{}', 9.0, 4.0 FROM survey_response",
+            find.key
+        ),
+    )
+    .await;
+        peakend_testkit::execute(
+            url,
+            &format!(
+                "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
+             SELECT hall_id, id, '{}', '{}', 6.0 FROM survey_response",
+                find.key, find.core_needs[0].key
+            ),
+        )
+        .await;
+        let mut legacy = r.clone();
+        legacy.ratings = vec![Default::default(); j.moments().len()];
+        legacy.ratings[0].importance = Some(9.0);
+        legacy.ratings[0].satisfaction = Some(4.0);
+        legacy.needs = vec![peakend_core::survey::NeedRating {
+            moment: 0,
+            need: 0,
+            importance: 6.0,
+        }];
+        assert_eq!(
+            store.responses(&j, None, None, None).await.unwrap(),
+            vec![legacy.clone()]
+        );
+        let mut cells = Rollup::new(&j);
+        cells.push(&legacy);
+        let (key, cell) = cells.cells.iter().next().unwrap();
+        peakend_testkit::execute(
+        url,
+        &format!(
+            "UPDATE survey_rollup SET cell = NULL, stats = '{}' WHERE hall_id = '{}' AND period = '{}' AND segment = '{}'",
+            serde_json::to_string(cell).unwrap().replace('\'', "''"),
+            key.hall,
+            key.period,
+            key.segment.replace('\'', "''")
+        ),
+    )
+    .await;
+
+        // A second answer in the same cell, packed, merges into the JSON cell, which is
+        // written back in bytes; both answers read back and count across channels.
+        let mut second = synth(1, 10);
+        second[0].respondent = "second".into();
+        second[0].hall = r.hall.clone();
+        second[0].date = r.date;
+        second[0].segment = r.segment.clone();
+        store.import_responses(&j, &second).await.unwrap();
+        assert_eq!(
+            store.responses(&j, None, None, None).await.unwrap(),
+            vec![legacy.clone(), second[0].clone()]
+        );
+        let (period, segment) = (key.period.clone(), key.segment.replace('\'', "''"));
+        assert_eq!(
+        peakend_testkit::fetch_i64(
+            url,
+            &format!(
+                "SELECT respondents FROM survey_rollup WHERE cell IS NOT NULL AND hall_id = 'h1' AND period = '{period}' AND segment = '{segment}'"
+            )
+        )
+        .await,
+        2
+    );
+        let ratings = store.moment_ratings(r.date, r.date).await.unwrap();
+        let find_sat = ratings
+            .iter()
+            .find(|m| m.moment == find.key.as_str())
+            .expect("the first moment was rated");
+        let second_find = second[0].ratings[0].satisfaction;
+        assert_eq!(find_sat.n, 1 + u64::from(second_find.is_some()));
+        assert_eq!(find_sat.sum, 4.0 + second_find.unwrap_or(0.0));
+    }
+);
