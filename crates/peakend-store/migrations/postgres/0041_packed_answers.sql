@@ -25,3 +25,10 @@ ALTER TABLE survey_rollup_purpose ADD COLUMN cell BYTEA;
 -- No query looks a response up by its customer key (the timeline reads
 -- customer_contact); the index cost an import a random insert per response.
 DROP INDEX survey_response_customer;
+
+-- The cells stored as JSON are rewritten in bytes by the store when it next opens the
+-- database (`SqlStore::cells_to_bytes`).
+INSERT INTO store_task (task)
+SELECT 'cells_to_bytes'
+WHERE EXISTS (SELECT 1 FROM survey_rollup UNION ALL SELECT 1 FROM survey_rollup_purpose)
+  AND NOT EXISTS (SELECT 1 FROM store_task WHERE task = 'cells_to_bytes');

@@ -534,6 +534,7 @@ impl SqlStore {
     /// The one-off work a migration left for Rust: folding the responses stored before
     /// purpose cells existed into them (migration 0008), each journey in one transaction.
     async fn run_store_tasks(&self) -> Result<()> {
+        self.cells_to_bytes().await?;
         const TASK: &str = "rebuild_purpose_cells";
         let pending: Option<(String,)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT task FROM store_task WHERE task = $1")
@@ -554,6 +555,66 @@ impl SqlStore {
                 .map_err(|e| StoreError::Corrupt(format!("response journey `{key}`: {e}")))?;
             if let Some(journey) = self.journey(&key).await? {
                 self.rebuild_cells(&journey).await?;
+            }
+        }
+        on_pool!(self, pool => {
+            sqlx::query("DELETE FROM store_task WHERE task = $1").bind(TASK).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Migration 0041's task: the roll-up cells stored as JSON rewritten in bytes, a few
+    /// thousand a transaction, so a database from before reads its cells without parsing
+    /// numbers from the first start on. A cell whose JSON no longer reads gets empty
+    /// bytes, which read as no cell (its months rescan, as they did).
+    async fn cells_to_bytes(&self) -> Result<()> {
+        const TASK: &str = "cells_to_bytes";
+        let pending: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT task FROM store_task WHERE task = $1")
+                .bind(TASK)
+                .fetch_optional(pool)
+                .await?
+        });
+        if pending.is_none() {
+            return Ok(());
+        }
+        for (table, purpose) in [
+            ("survey_rollup", "''"),
+            ("survey_rollup_purpose", "purpose"),
+        ] {
+            loop {
+                type Row = (String, String, String, String, String, String);
+                let done = on_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    let rows: Vec<Row> = sqlx::query_as(&format!(
+                        "SELECT hall_id, journey_key, period, segment, {purpose}, stats FROM {table}
+                         WHERE cell IS NULL LIMIT 2000"
+                    ))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (hall, journey, period, segment, p, json) in &rows {
+                        let bytes = serde_json::from_str::<SegmentStats>(json)
+                            .map(|c| c.to_bytes())
+                            .unwrap_or_default();
+                        sqlx::query(&format!(
+                            "UPDATE {table} SET cell = $1, stats = '' WHERE hall_id = $2 AND journey_key = $3
+                               AND period = $4 AND segment = $5 AND {purpose} = $6"
+                        ))
+                        .bind(bytes)
+                        .bind(hall)
+                        .bind(journey)
+                        .bind(period)
+                        .bind(segment)
+                        .bind(p)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    rows.is_empty()
+                });
+                if done {
+                    break;
+                }
             }
         }
         on_pool!(self, pool => {

@@ -173,6 +173,47 @@ peakend_testkit::on_both_backends!(
     )
     .await;
 
+        // The next open rewrites JSON cells in bytes (migration 0041's task), once.
+        let before = store.responses(&j, None, None, None).await.unwrap();
+        peakend_testkit::execute(
+            url,
+            "INSERT INTO store_task (task) VALUES ('cells_to_bytes')",
+        )
+        .await;
+        let reopened = connect(url).await.unwrap();
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                "SELECT COUNT(*) FROM survey_rollup WHERE cell IS NULL OR stats <> ''"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                "SELECT COUNT(*) FROM store_task WHERE task = 'cells_to_bytes'"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            reopened.responses(&j, None, None, None).await.unwrap(),
+            before
+        );
+        // Back to JSON for what follows: a cell the task has not reached yet.
+        peakend_testkit::execute(
+        url,
+        &format!(
+            "UPDATE survey_rollup SET cell = NULL, stats = '{}' WHERE hall_id = '{}' AND period = '{}' AND segment = '{}'",
+            serde_json::to_string(cell).unwrap().replace('\'', "''"),
+            key.hall,
+            key.period,
+            key.segment.replace('\'', "''")
+        ),
+    )
+    .await;
+
         // A second answer in the same cell, packed, merges into the JSON cell, which is
         // written back in bytes; both answers read back and count across channels.
         let mut second = synth(1, 10);
