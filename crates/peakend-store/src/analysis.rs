@@ -187,10 +187,13 @@ async fn rolled_up(
         .await?;
     let mut stats = GroupedStats::new(journey, q.by, Some(tree));
     let mut covered = 0;
+    let layout = rollup::layout(journey);
     for (key, purpose, respondents, cell) in &snapshot.cells {
-        let Some(cell) = cell else { return Ok(None) };
+        let Some(cell) = cell.decode(&layout) else {
+            return Ok(None);
+        };
         if cell.respondents != *respondents
-            || !stats.merge_cell(&key.hall, &key.segment, purpose.as_deref(), cell)
+            || !stats.merge_cell(&key.hall, &key.segment, purpose.as_deref(), &cell)
         {
             return Ok(None);
         }

@@ -313,7 +313,29 @@ pub struct CellQuery<'a> {
 pub struct RollupSnapshot {
     pub generation: i64,
     pub responses: u64,
-    pub cells: Vec<(CellKey, Option<String>, u64, Option<SegmentStats>)>,
+    pub cells: Vec<(CellKey, Option<String>, u64, StoredCell)>,
+}
+
+/// A roll-up cell as stored, decoded only when merged: a province's cells decoded up
+/// front took hundreds of megabytes of fresh memory before the first was merged.
+#[derive(Debug, Clone)]
+pub enum StoredCell {
+    /// The binary form (`peakend_core::analysis::cell`).
+    Bytes(Vec<u8>),
+    /// JSON, as cells were stored before migration 0041.
+    Json(String),
+}
+
+impl StoredCell {
+    /// The statistics, or `None` when the cell does not read or no longer fits the
+    /// journey (`layout`: `rollup::layout`), which the caller answers by rescanning.
+    pub fn decode(&self, layout: &[usize]) -> Option<SegmentStats> {
+        match self {
+            StoredCell::Bytes(b) => SegmentStats::from_bytes(b).ok(),
+            StoredCell::Json(j) => serde_json::from_str::<SegmentStats>(j).ok(),
+        }
+        .filter(|s| rollup::fits(s, layout))
+    }
 }
 
 /// What an ingest did: counts, and each refused event's position in the batch (0-based)

@@ -517,7 +517,6 @@ pub(super) async fn rollup_snapshot(
         .filter(|(h, _)| wanted(h))
         .map(|(_, n)| *n as u64)
         .sum();
-    let layout = rollup::layout(journey);
     let cells = rows
         .into_iter()
         .filter(|row| wanted(&row.0))
@@ -525,13 +524,11 @@ pub(super) async fn rollup_snapshot(
             |(hall, period, segment, purpose, respondents, json, bytes)| {
                 let hall = HallId::parse(hall.as_str())
                     .map_err(|e| StoreError::Corrupt(format!("roll-up hall `{hall}`: {e}")))?;
-                // Cells in bytes; those stored before as JSON (a cell that reads as
-                // neither, or no longer fits the journey, is rescanned by the caller).
+                // Cells in bytes; those stored before as JSON. Decoded as they are merged.
                 let stats = match bytes {
-                    Some(b) => SegmentStats::from_bytes(&b).ok(),
-                    None => serde_json::from_str::<SegmentStats>(&json).ok(),
-                }
-                .filter(|s| rollup::fits(s, &layout));
+                    Some(b) => crate::StoredCell::Bytes(b),
+                    None => crate::StoredCell::Json(json),
+                };
                 let key = CellKey {
                     hall,
                     period,
