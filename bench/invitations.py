@@ -25,6 +25,8 @@ customer's later contact of the batch through, as peakend's sequential rule does
     createdb -h 127.0.0.1 -U postgres peakend_bench
     python3 bench/invitations.py --pg postgres://postgres@127.0.0.1:5432/peakend_bench
     python3 bench/invitations.py --visits 50000 --halls 200 --history 2
+
+PEAKEND_BIN=path/to/peakend times that binary instead of target/release/peakend.
 """
 
 import argparse
@@ -41,7 +43,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "peakend"
+BIN = Path(os.environ["PEAKEND_BIN"]) if os.environ.get("PEAKEND_BIN") else ROOT / "target" / "release" / "peakend"
 ZONE = timezone(timedelta(hours=8))
 SEGMENTS = [("全球通", 0.25), ("神州行", 0.45), ("动感地带", 0.30)]
 PURPOSES = [("缴费", 0.35), ("购机", 0.20), ("办理业务", 0.30), ("咨询", 0.15)]

@@ -178,8 +178,11 @@ pub trait InvitationStore: Send + Sync {
     /// Decisions of `halls` (all when `None`), newest first.
     async fn invitations(&self, halls: Option<&[HallId]>) -> Result<Vec<Invitation>>;
 
-    /// The invitation a link's token opens (looked up by the token's SHA-256; the
-    /// token itself is never stored once sent), whatever its status.
+    /// The invitation a link's token opens, whatever its status: `{id}.{verifier}`
+    /// is looked up by the id and opens it only when the verifier's SHA-256 is the one
+    /// stored (compared in constant time); a token of 64 hex digits alone (links sent
+    /// before migration 0040) by its SHA-256. The token itself is never stored once
+    /// sent.
     async fn invitation_by_token(&self, token: &str) -> Result<Option<Invitation>>;
 
     /// Stores the answer given through invitation `id`'s link and marks it `answered`

@@ -88,6 +88,18 @@ fn invitation_of(r: InvitationRow) -> Invitation {
     }
 }
 
+/// Whether `a` and `b` are equal, in a time that depends on their lengths only (the
+/// verifier's hash of a link against the stored one).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && std::hint::black_box(a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y))) == 0
+}
+
+/// A link's token: its invitation's id and the verifier whose hash the row keeps.
+fn link_token(id: i64, verifier: &str) -> String {
+    format!("{id}.{verifier}")
+}
+
 type OutgoingRow = (
     i64,
     i64,
@@ -437,6 +449,30 @@ impl InvitationStore for SqlStore {
     }
 
     async fn invitation_by_token(&self, token: &str) -> Result<Option<Invitation>> {
+        // `{id}.{verifier}`: the row by its id, its verifier's hash compared in constant
+        // time. Else a link sent before 0040: 64 hex digits looked up by their hash.
+        if let Some((id, verifier)) = token.split_once('.') {
+            let Ok(id) = id.parse::<i64>() else {
+                return Ok(None);
+            };
+            let stored: Option<(Option<String>,)> = on_pool!(self, pool => {
+                sqlx::query_as("SELECT link_hash FROM invitation WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await?
+            });
+            let Some((Some(stored),)) = stored else {
+                return Ok(None);
+            };
+            if !same_bytes(token_hash(verifier).as_bytes(), stored.as_bytes()) {
+                return Ok(None);
+            }
+            let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitation WHERE id = $1");
+            let row: Option<InvitationRow> = on_pool!(self, pool => {
+                sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+            });
+            return Ok(row.map(invitation_of));
+        }
         let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitation WHERE token_hash = $1");
         let hash = sha256_hex(token);
         let row: Option<InvitationRow> = on_pool!(self, pool => {
@@ -749,6 +785,7 @@ struct NewInvitation<'a> {
     contact: &'a EndedContact,
     status: &'static str,
     reason: Option<String>,
+    /// The link's verifier (its token is `{id}.{verifier}` once the row has its id).
     token: Option<String>,
     send_at: Option<i64>,
 }
@@ -955,12 +992,12 @@ async fn decide_sqlite(
     }
     let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
     // Multi-row inserts; each row's id comes back with its contact id.
-    let mut outbox: Vec<(i64, &'static str, &str, i64)> = Vec::new();
+    let mut outbox: Vec<(i64, &'static str, String, i64)> = Vec::new();
     const COLS: usize = 16;
     for chunk in rows.chunks(SQLITE_VALUES / COLS) {
         let sql = format!(
             "INSERT INTO invitation (hall_id, contact_id, customer_key, segment, purpose,
-               staff, counter, wait_s, outcome, decided_at, status, reason, token_hash,
+               staff, counter, wait_s, outcome, decided_at, status, reason, link_hash,
                send_at, expires_at, ended_at)
              VALUES {} RETURNING id, contact_id",
             super::value_marks(false, chunk.len(), COLS)
@@ -996,7 +1033,8 @@ async fn decide_sqlite(
             if let (Some(token), Some(due), Some(id)) =
                 (r.token.as_deref(), r.send_at, made.get(&r.contact.id))
             {
-                outbox.push((*id, "invite", token, due));
+                let token = link_token(*id, token);
+                outbox.push((*id, "invite", token.clone(), due));
                 outbox.push((*id, "reminder", token, due + REMINDER_AFTER_MS));
             }
         }
@@ -1008,7 +1046,7 @@ async fn decide_sqlite(
         );
         let mut q = sqlx::query(&sql);
         for (id, kind, token, due) in chunk {
-            q = q.bind(id).bind(*kind).bind(*token).bind(due);
+            q = q.bind(id).bind(*kind).bind(token.as_str()).bind(due);
         }
         q.execute(&mut **tx).await?;
     }
@@ -1118,7 +1156,7 @@ async fn decide_postgres(
     let ended: Vec<i64> = rows.iter().map(|r| r.contact.ended_at).collect();
     let made: Vec<(i64, String)> = sqlx::query_as(
         "INSERT INTO invitation (hall_id, contact_id, customer_key, segment, purpose,
-           staff, counter, wait_s, outcome, decided_at, status, reason, token_hash,
+           staff, counter, wait_s, outcome, decided_at, status, reason, link_hash,
            send_at, expires_at, ended_at)
          SELECT h, c, k, sg, pu, st, co, w, o, $10, s, r, t, sa, ea, en
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -1152,10 +1190,11 @@ async fn decide_postgres(
         if let (Some(token), Some(due), Some(id)) =
             (r.token.as_deref(), r.send_at, made.get(&r.contact.id))
         {
+            let token = link_token(*id, token);
             for (kind, at) in [("invite", due), ("reminder", due + REMINDER_AFTER_MS)] {
                 o_ids.push(*id);
                 o_kinds.push(kind);
-                o_tokens.push(token);
+                o_tokens.push(token.clone());
                 o_due.push(at);
             }
         }
