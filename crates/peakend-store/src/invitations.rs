@@ -161,7 +161,10 @@ pub trait InvitationStore: Send + Sync {
     async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>>;
 
     /// Marks an outbox entry sent: its token is dropped (only the hash stays), a held
-    /// invitation becomes `sent`, a reminder is recorded.
+    /// invitation becomes `sent`, a reminder is recorded. An invite that has left makes
+    /// its invitation's one reminder ([`REMINDER_AFTER_MS`] after the invitation's
+    /// `send_at`, the same link) unless it is answered, expired or opted out by then,
+    /// or has its reminder already (decided before migration 0040).
     async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()>;
 
     /// Records a failed send of an outbox entry: one more attempt, `reason` (the

@@ -348,6 +348,25 @@ impl InvitationStore for SqlStore {
     async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // An invite that has left makes its one reminder, a day after the invitation
+            // was to be sent, with the link's token (the invite's entry loses it below):
+            // one outbox row a decision instead of two. Not for an invitation answered,
+            // expired or opted out meanwhile, nor one whose reminder exists (decided
+            // before migration 0040, when the reminder was made with the invite).
+            sqlx::query(
+                "INSERT INTO invite_outbox (invitation_id, kind, token, due_at)
+                 SELECT o.invitation_id, 'reminder', o.token, i.send_at + $2
+                 FROM invite_outbox o JOIN invitation i ON i.id = o.invitation_id
+                 WHERE o.id = $1 AND o.kind = 'invite' AND o.sent_at IS NULL
+                   AND o.token IS NOT NULL AND i.send_at IS NOT NULL
+                   AND i.status IN ('sent', 'held')
+                   AND NOT EXISTS (SELECT 1 FROM invite_outbox f
+                     WHERE f.invitation_id = o.invitation_id AND f.kind = 'reminder')",
+            )
+            .bind(outbox_id)
+            .bind(REMINDER_AFTER_MS)
+            .execute(&mut *tx)
+            .await?;
             let row: Option<(i64, String)> = sqlx::query_as(
                 "UPDATE invite_outbox SET sent_at = $1, token = NULL, attempts = attempts + 1
                  WHERE id = $2 AND sent_at IS NULL RETURNING invitation_id, kind",
@@ -1033,9 +1052,8 @@ async fn decide_sqlite(
             if let (Some(token), Some(due), Some(id)) =
                 (r.token.as_deref(), r.send_at, made.get(&r.contact.id))
             {
-                let token = link_token(*id, token);
-                outbox.push((*id, "invite", token.clone(), due));
-                outbox.push((*id, "reminder", token, due + REMINDER_AFTER_MS));
+                // Its reminder is made when the invite has left (`invitation_delivered`).
+                outbox.push((*id, "invite", link_token(*id, token), due));
             }
         }
     }
@@ -1190,13 +1208,11 @@ async fn decide_postgres(
         if let (Some(token), Some(due), Some(id)) =
             (r.token.as_deref(), r.send_at, made.get(&r.contact.id))
         {
-            let token = link_token(*id, token);
-            for (kind, at) in [("invite", due), ("reminder", due + REMINDER_AFTER_MS)] {
-                o_ids.push(*id);
-                o_kinds.push(kind);
-                o_tokens.push(token.clone());
-                o_due.push(at);
-            }
+            // Its reminder is made when the invite has left (`invitation_delivered`).
+            o_ids.push(*id);
+            o_kinds.push("invite");
+            o_tokens.push(link_token(*id, token));
+            o_due.push(due);
         }
     }
     if !o_ids.is_empty() {

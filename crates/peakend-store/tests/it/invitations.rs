@@ -778,3 +778,138 @@ peakend_testkit::on_both_backends!(
         assert_eq!(opened(format!("{l2}.{old}")).await, None);
     }
 );
+
+// An invitation's one reminder is made when its invite has left, a day after the
+// invitation was to be sent, with the same link: not at the decision (one outbox row a
+// decision, not two), never twice (an acknowledgement repeated, or an invitation
+// decided before migration 0040 whose reminder was made with it), and not for an
+// invite that never left.
+peakend_testkit::on_both_backends!(
+    an_invitations_one_reminder_is_made_when_its_invite_has_left,
+    |url| {
+        let store = ready(url).await;
+        let rule = InviteRule {
+            share: 1.0,
+            quiet: None,
+            ..InviteRule::default()
+        };
+        store
+            .set_invite_rule(&OrgNodeId::parse("p").unwrap(), &rule)
+            .await
+            .unwrap();
+        let now = ms("2026-08-07T10:01:00+08:00");
+        let d = store
+            .decide_invitations(
+                &[
+                    visit("R1", Some("k1"), "2026-08-07T10:00:00+08:00"),
+                    visit("R2", Some("k2"), "2026-08-07T10:00:00+08:00"),
+                    visit("R3", Some("k3"), "2026-08-07T10:00:00+08:00"),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(d.sent, 3);
+        let reminders = |id: i64| async move {
+            peakend_testkit::fetch_i64(
+                url,
+                &format!(
+                    "SELECT COUNT(*) FROM invite_outbox WHERE invitation_id = {id}
+                       AND kind = 'reminder'"
+                ),
+            )
+            .await
+        };
+        assert_eq!(
+            peakend_testkit::fetch_i64(url, "SELECT COUNT(*) FROM invite_outbox").await,
+            3,
+            "one entry a decision"
+        );
+        let due = store.sweep_invitations(now).await.unwrap();
+        assert_eq!(due.len(), 3);
+        let (r1, r2, r3) = (due[0].clone(), due[1].clone(), due[2].clone());
+        let send_at = store
+            .invitations(None)
+            .await
+            .unwrap()
+            .iter()
+            .find(|i| i.id == r1.invitation_id)
+            .unwrap()
+            .send_at
+            .unwrap();
+
+        // R1 delivered: its reminder, due a day after R1 was sent; acknowledged again,
+        // still one.
+        store
+            .invitation_delivered(r1.outbox_id, now + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r1.invitation_id).await, 1);
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                &format!(
+                    "SELECT due_at FROM invite_outbox WHERE invitation_id = {}
+                       AND kind = 'reminder'",
+                    r1.invitation_id
+                ),
+            )
+            .await,
+            send_at + 24 * 3_600_000
+        );
+        store
+            .invitation_delivered(r1.outbox_id, now + 120_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r1.invitation_id).await, 1);
+
+        // R2 as decided before 0040: its reminder made with it already waits.
+        peakend_testkit::execute(
+            url,
+            &format!(
+                "INSERT INTO invite_outbox (invitation_id, kind, token, due_at)
+                 VALUES ({}, 'reminder', '{}', {})",
+                r2.invitation_id,
+                r2.token,
+                send_at + 24 * 3_600_000
+            ),
+        )
+        .await;
+        store
+            .invitation_delivered(r2.outbox_id, now + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r2.invitation_id).await, 1);
+
+        // R3's customer opts out before its invite's delivery is acknowledged: no
+        // reminder.
+        store.opt_out("k3", now + 30_000).await.unwrap();
+        store
+            .invitation_delivered(r3.outbox_id, now + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r3.invitation_id).await, 0);
+
+        // Not before their day; then R1's and R2's reminders leave, with their links.
+        let day_on = send_at + 24 * 3_600_000;
+        assert!(
+            store
+                .sweep_invitations(day_on - 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let due = store.sweep_invitations(day_on).await.unwrap();
+        let got: Vec<(i64, &str, &str)> = due
+            .iter()
+            .map(|o| (o.invitation_id, o.kind.as_str(), o.token.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (r1.invitation_id, "reminder", r1.token.as_str()),
+                (r2.invitation_id, "reminder", r2.token.as_str()),
+            ]
+        );
+    }
+);
