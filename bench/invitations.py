@@ -8,13 +8,16 @@ hours 21:00-08:00), after --history days of the same load already decided.
            `decide_invitations` (what the ingest hook calls after each API batch) over
            the day's contacts in batches of N, each at its batch's latest end: the
            lookups (decided before, opted out, last invited, the quota cells' week),
-           the decisions, the invitation rows and their outbox rows (invite and
-           reminder), one transaction a batch. The file is read before the clock starts.
+           the decisions, the invitation rows and their outbox rows (the invite; since
+           migration 0040 its reminder is made when the invite has left, by the sender's
+           acknowledgement, not here), one transaction a batch. The file is read
+           before the clock starts.
   duckdb   the same decision as set-based SQL in DuckDB on the same contacts, batch by
            batch (load not timed): the sample draw (the same SHA-256 of the contact id),
            decided-before anti-join, opt-outs, the customer's last invitation within
            30 days, the first of a customer's contacts in the batch, the quota rank per
-           cell and ISO week, quiet hours, and the inserts of invitations and outbox rows.
+           cell and ISO week, quiet hours, and the inserts of invitations and outbox rows
+           (invite and reminder, as peakend did before 0040).
 
 Both sides decide the history days first (not timed), then the measured day; the
 counts of each side are printed so one can see they did the same work (the SQL peer
@@ -25,6 +28,8 @@ customer's later contact of the batch through, as peakend's sequential rule does
     createdb -h 127.0.0.1 -U postgres peakend_bench
     python3 bench/invitations.py --pg postgres://postgres@127.0.0.1:5432/peakend_bench
     python3 bench/invitations.py --visits 50000 --halls 200 --history 2
+
+PEAKEND_BIN=path/to/peakend times that binary instead of target/release/peakend.
 """
 
 import argparse
@@ -41,7 +46,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "peakend"
+BIN = Path(os.environ["PEAKEND_BIN"]) if os.environ.get("PEAKEND_BIN") else ROOT / "target" / "release" / "peakend"
 ZONE = timezone(timedelta(hours=8))
 SEGMENTS = [("全球通", 0.25), ("神州行", 0.45), ("动感地带", 0.30)]
 PURPOSES = [("缴费", 0.35), ("购机", 0.20), ("办理业务", 0.30), ("咨询", 0.15)]

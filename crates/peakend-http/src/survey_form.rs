@@ -358,8 +358,18 @@ async fn link_target(
     q: &PageQuery,
 ) -> Result<(Target, peakend_store::Invitation), ApiError> {
     let unknown = || ApiError::not_found("survey link not found");
-    // A token is 64 hex digits; anything else is looked up no further.
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // A token is `{invitation id}.{64 hex digits}` (or, for a link sent before the
+    // id was in it, the 64 hex digits alone); anything else is looked up no further.
+    let hex64 = |t: &str| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit());
+    let well_formed = match token.split_once('.') {
+        Some((id, verifier)) => {
+            (1..=18).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && hex64(verifier)
+        }
+        None => hex64(token),
+    };
+    if !well_formed {
         return Err(unknown());
     }
     let invitation = state

@@ -161,7 +161,10 @@ pub trait InvitationStore: Send + Sync {
     async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>>;
 
     /// Marks an outbox entry sent: its token is dropped (only the hash stays), a held
-    /// invitation becomes `sent`, a reminder is recorded.
+    /// invitation becomes `sent`, a reminder is recorded. An invite that has left makes
+    /// its invitation's one reminder ([`REMINDER_AFTER_MS`] after the invitation's
+    /// `send_at`, the same link) unless it is answered, expired or opted out by then,
+    /// or has its reminder already (decided before migration 0040).
     async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()>;
 
     /// Records a failed send of an outbox entry: one more attempt, `reason` (the
@@ -178,8 +181,11 @@ pub trait InvitationStore: Send + Sync {
     /// Decisions of `halls` (all when `None`), newest first.
     async fn invitations(&self, halls: Option<&[HallId]>) -> Result<Vec<Invitation>>;
 
-    /// The invitation a link's token opens (looked up by the token's SHA-256; the
-    /// token itself is never stored once sent), whatever its status.
+    /// The invitation a link's token opens, whatever its status: `{id}.{verifier}`
+    /// is looked up by the id and opens it only when the verifier's SHA-256 is the one
+    /// stored (compared in constant time); a token of 64 hex digits alone (links sent
+    /// before migration 0040) by its SHA-256. The token itself is never stored once
+    /// sent.
     async fn invitation_by_token(&self, token: &str) -> Result<Option<Invitation>>;
 
     /// Stores the answer given through invitation `id`'s link and marks it `answered`

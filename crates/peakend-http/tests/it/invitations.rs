@@ -221,8 +221,16 @@ peakend_testkit::on_both_backends!(
             .unwrap()
             .len();
         assert_eq!(n, 1);
-        // Unknown and malformed tokens are not found.
-        for t in ["0".repeat(64), "nonsense".into()] {
+        // Unknown and malformed tokens are not found: the invitation's id with another
+        // verifier too.
+        for t in [
+            "0".repeat(64),
+            "nonsense".into(),
+            format!("{}.{}", inv.id, "0".repeat(64)),
+            format!("{}.{}", inv.id, "0".repeat(63)),
+            format!("{}.{}", inv.id + 1, &token[token.len() - 64..]),
+            format!("-{token}"),
+        ] {
             let resp = c.get(app.url(&format!("/i/{t}"))).send().await.unwrap();
             assert_eq!(resp.status(), StatusCode::NOT_FOUND);
         }
@@ -396,3 +404,70 @@ peakend_testkit::on_both_backends!(
         assert!(!html.contains("busy-link"), "{html}");
     }
 );
+
+// A link sent before the token named its invitation (64 hex digits, only their SHA-256
+// in the row) still opens its form and takes its one answer; then it is gone.
+peakend_testkit::on_both_backends!(a_link_sent_before_the_new_token_form_still_works, |url| {
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            clock: Some(peakend_http::live::Clock::accelerated(
+                DateTime::parse_from_rfc3339("2026-08-07T10:00:00+08:00").unwrap(),
+                1.0,
+            )),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let store = &app.store;
+    store
+        .set_invite_rule(&OrgNodeId::parse("p").unwrap(), &InviteRule::default())
+        .await
+        .unwrap();
+    let (_, device) = app.device("h1").await;
+    post_events(&app, &device, visit("A005", &key(5))).await;
+    let inv = store.invitations(None).await.unwrap().remove(0);
+    assert_eq!(inv.status, "sent");
+    let new = token_of(store, inv.id, ms("2026-08-07T10:05:00+08:00")).await;
+    // As an older version stored it: the SHA-256 of the token, no verifier's hash.
+    let old = "7".repeat(64);
+    peakend_testkit::execute(
+        url,
+        &format!(
+            "UPDATE invitation SET link_hash = NULL, token_hash =
+               'c0b6304bd6ce9b3e65150392c91a3aa76803a59c29e46f9fb2b9aac235e58386'
+             WHERE id = {}",
+            inv.id
+        ),
+    )
+    .await;
+    let c = helpers::customer();
+    assert_eq!(
+        c.get(app.url(&format!("/i/{new}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let link = app.url(&format!("/i/{old}"));
+    let resp = c.get(&link).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(&format!(r#"action="/i/{old}"#)), "{html}");
+    let nonce = nonce_of(&html);
+    let answers = [
+        ("nonce", nonce.as_str()),
+        ("purpose", "缴费"),
+        ("sat.queue", "6"),
+        ("sat.leave", "9"),
+        ("overall", "7"),
+    ];
+    let resp = c.post(&link).form(&answers).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(store.invitations(None).await.unwrap()[0].status, "answered");
+    assert_eq!(
+        c.get(&link).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+});

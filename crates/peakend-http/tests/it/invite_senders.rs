@@ -141,7 +141,13 @@ peakend_testkit::on_both_backends!(
         for o in &due {
             assert_eq!(o.attempts, 1);
             assert_eq!(o.last_error.as_deref(), Some("HTTP 500"));
-            assert_eq!(o.token.len(), 64, "the token stays until delivered");
+            assert_eq!(
+                o.token
+                    .split_once('.')
+                    .map(|(id, v)| (id.to_owned(), v.len())),
+                Some((o.invitation_id.to_string(), 64)),
+                "the token ({{id}}.{{verifier}}) stays until delivered"
+            );
         }
         let tokens: Vec<String> = due.iter().map(|o| o.token.clone()).collect();
 

@@ -135,7 +135,10 @@ peakend_testkit::on_both_backends!(
             (due[0].invitation_id, due[0].kind.as_str()),
             (a1.id, "invite")
         );
-        assert_eq!(due[0].token.len(), 64);
+        // The link's token names its invitation: `{id}.{64 hex digits}`.
+        let (id, verifier) = due[0].token.split_once('.').unwrap();
+        assert_eq!(id, a1.id.to_string());
+        assert!(verifier.len() == 64 && verifier.bytes().all(|b| b.is_ascii_hexdigit()));
         store
             .invitation_delivered(due[0].outbox_id, now)
             .await
@@ -552,7 +555,10 @@ peakend_testkit::on_both_backends!(
         let reminders = due.iter().filter(|o| o.kind == "reminder").count();
         // A reminder waits until its invitation has left: none of these was delivered.
         assert_eq!((invites, reminders), (live, 0));
-        assert!(due.iter().all(|o| o.token.len() == 64));
+        assert!(due.iter().all(
+            |o| o.token.len() == 64 + 1 + o.invitation_id.to_string().len()
+                && o.token.starts_with(&format!("{}.", o.invitation_id))
+        ));
     }
 );
 
@@ -640,5 +646,270 @@ peakend_testkit::on_both_backends!(
         let second = store.decide_pending(at, 2).await.unwrap();
         assert_eq!((second.taken, second.decided.skipped), (1, 1), "{second:?}");
         assert_eq!(store.invitations(None).await.unwrap().len(), 2);
+    }
+);
+
+// A link's token names its invitation (`{id}.{verifier}`): it opens that invitation
+// only with its own verifier, whose hash is all the row keeps (no token hash, so no
+// index takes a random key per decision). A link sent before (64 hex digits whose
+// SHA-256 the row kept) still opens its invitation.
+peakend_testkit::on_both_backends!(
+    a_link_token_names_its_invitation_and_an_old_link_still_opens,
+    |url| {
+        let store = ready(url).await;
+        let rule = InviteRule {
+            share: 1.0,
+            ..InviteRule::default()
+        };
+        store
+            .set_invite_rule(&OrgNodeId::parse("p").unwrap(), &rule)
+            .await
+            .unwrap();
+        let now = ms("2026-08-07T12:00:00+08:00");
+        let d = store
+            .decide_invitations(
+                &[
+                    visit("L1", Some("k1"), "2026-08-07T10:00:00+08:00"),
+                    visit("L2", Some("k2"), "2026-08-07T10:30:00+08:00"),
+                    visit("L3", Some("k1"), "2026-08-07T11:00:00+08:00"),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!((d.sent, d.suppressed), (2, 1));
+        let list = store.invitations(None).await.unwrap();
+        let id_of = |t: &str| list.iter().find(|i| i.contact.ends_with(t)).unwrap().id;
+        let (l1, l2, l3) = (id_of("L1"), id_of("L2"), id_of("L3"));
+        let due = store.sweep_invitations(now).await.unwrap();
+        let token_of = |id: i64| {
+            due.iter()
+                .find(|o| o.invitation_id == id && o.kind == "invite")
+                .unwrap()
+                .token
+                .clone()
+        };
+        let (t1, t2) = (token_of(l1), token_of(l2));
+        let (id, v1) = t1.split_once('.').unwrap();
+        assert_eq!(id, l1.to_string());
+        let v2 = t2.split_once('.').unwrap().1;
+        assert_ne!(v1, v2, "each link its own verifier");
+
+        let opened = |t: String| {
+            let store = &store;
+            async move { store.invitation_by_token(&t).await.unwrap().map(|i| i.id) }
+        };
+        assert_eq!(opened(t1.clone()).await, Some(l1));
+        assert_eq!(opened(t2.clone()).await, Some(l2));
+        // Another invitation's id, a changed verifier, an unknown id, a suppressed
+        // decision (no link) and nonsense open nothing.
+        assert_eq!(opened(format!("{l2}.{v1}")).await, None);
+        let flipped: String = v1
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 63 {
+                    if c == '0' { '1' } else { '0' }
+                } else {
+                    c
+                }
+            })
+            .collect();
+        assert_eq!(opened(format!("{l1}.{flipped}")).await, None);
+        assert_eq!(opened(format!("{}.{v1}", l1 + l2 + l3 + 1000)).await, None);
+        assert_eq!(opened(format!("{l3}.{v1}")).await, None);
+        assert_eq!(opened(format!("{l1}.")).await, None);
+        assert_eq!(opened(format!("x{l1}.{v1}")).await, None);
+        assert_eq!(opened(v1.to_owned()).await, None, "the verifier alone");
+        // The row keeps the verifier's hash, not the token; no token hash.
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                "SELECT COUNT(*) FROM invitation WHERE token_hash IS NOT NULL",
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                "SELECT COUNT(*) FROM invitation WHERE link_hash IS NOT NULL",
+            )
+            .await,
+            2
+        );
+        // Delivered: the outbox forgets the token, the link still opens.
+        let o1 = due
+            .iter()
+            .find(|o| o.invitation_id == l1 && o.kind == "invite")
+            .unwrap();
+        store.invitation_delivered(o1.outbox_id, now).await.unwrap();
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                &format!(
+                    "SELECT COUNT(*) FROM invite_outbox WHERE invitation_id = {l1}
+                       AND kind = 'invite' AND token IS NOT NULL"
+                ),
+            )
+            .await,
+            0
+        );
+        assert_eq!(opened(t1.clone()).await, Some(l1));
+
+        // L2 as a link sent before 0040 left it: the SHA-256 of 64 hex digits.
+        let old = "7".repeat(64);
+        peakend_testkit::execute(
+            url,
+            &format!(
+                "UPDATE invitation SET link_hash = NULL, token_hash =
+                   'c0b6304bd6ce9b3e65150392c91a3aa76803a59c29e46f9fb2b9aac235e58386'
+                 WHERE id = {l2}"
+            ),
+        )
+        .await;
+        assert_eq!(
+            opened(old.clone()).await,
+            Some(l2),
+            "an old link still opens"
+        );
+        assert_eq!(opened(t2).await, None);
+        assert_eq!(opened("8".repeat(64)).await, None);
+        assert_eq!(opened(format!("{l2}.{old}")).await, None);
+    }
+);
+
+// An invitation's one reminder is made when its invite has left, a day after the
+// invitation was to be sent, with the same link: not at the decision (one outbox row a
+// decision, not two), never twice (an acknowledgement repeated, or an invitation
+// decided before migration 0040 whose reminder was made with it), and not for an
+// invite that never left.
+peakend_testkit::on_both_backends!(
+    an_invitations_one_reminder_is_made_when_its_invite_has_left,
+    |url| {
+        let store = ready(url).await;
+        let rule = InviteRule {
+            share: 1.0,
+            quiet: None,
+            ..InviteRule::default()
+        };
+        store
+            .set_invite_rule(&OrgNodeId::parse("p").unwrap(), &rule)
+            .await
+            .unwrap();
+        let now = ms("2026-08-07T10:01:00+08:00");
+        let d = store
+            .decide_invitations(
+                &[
+                    visit("R1", Some("k1"), "2026-08-07T10:00:00+08:00"),
+                    visit("R2", Some("k2"), "2026-08-07T10:00:00+08:00"),
+                    visit("R3", Some("k3"), "2026-08-07T10:00:00+08:00"),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(d.sent, 3);
+        let reminders = |id: i64| async move {
+            peakend_testkit::fetch_i64(
+                url,
+                &format!(
+                    "SELECT COUNT(*) FROM invite_outbox WHERE invitation_id = {id}
+                       AND kind = 'reminder'"
+                ),
+            )
+            .await
+        };
+        assert_eq!(
+            peakend_testkit::fetch_i64(url, "SELECT COUNT(*) FROM invite_outbox").await,
+            3,
+            "one entry a decision"
+        );
+        let due = store.sweep_invitations(now).await.unwrap();
+        assert_eq!(due.len(), 3);
+        let (r1, r2, r3) = (due[0].clone(), due[1].clone(), due[2].clone());
+        let send_at = store
+            .invitations(None)
+            .await
+            .unwrap()
+            .iter()
+            .find(|i| i.id == r1.invitation_id)
+            .unwrap()
+            .send_at
+            .unwrap();
+
+        // R1 delivered: its reminder, due a day after R1 was sent; acknowledged again,
+        // still one.
+        store
+            .invitation_delivered(r1.outbox_id, now + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r1.invitation_id).await, 1);
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                &format!(
+                    "SELECT due_at FROM invite_outbox WHERE invitation_id = {}
+                       AND kind = 'reminder'",
+                    r1.invitation_id
+                ),
+            )
+            .await,
+            send_at + 24 * 3_600_000
+        );
+        store
+            .invitation_delivered(r1.outbox_id, now + 120_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r1.invitation_id).await, 1);
+
+        // R2 as decided before 0040: its reminder made with it already waits.
+        peakend_testkit::execute(
+            url,
+            &format!(
+                "INSERT INTO invite_outbox (invitation_id, kind, token, due_at)
+                 VALUES ({}, 'reminder', '{}', {})",
+                r2.invitation_id,
+                r2.token,
+                send_at + 24 * 3_600_000
+            ),
+        )
+        .await;
+        store
+            .invitation_delivered(r2.outbox_id, now + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r2.invitation_id).await, 1);
+
+        // R3's customer opts out before its invite's delivery is acknowledged: no
+        // reminder.
+        store.opt_out("k3", now + 30_000).await.unwrap();
+        store
+            .invitation_delivered(r3.outbox_id, now + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(reminders(r3.invitation_id).await, 0);
+
+        // Not before their day; then R1's and R2's reminders leave, with their links.
+        let day_on = send_at + 24 * 3_600_000;
+        assert!(
+            store
+                .sweep_invitations(day_on - 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let due = store.sweep_invitations(day_on).await.unwrap();
+        let got: Vec<(i64, &str, &str)> = due
+            .iter()
+            .map(|o| (o.invitation_id, o.kind.as_str(), o.token.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (r1.invitation_id, "reminder", r1.token.as_str()),
+                (r2.invitation_id, "reminder", r2.token.as_str()),
+            ]
+        );
     }
 );
