@@ -43,6 +43,7 @@ pub struct Filters {
     journey: Option<String>,
 }
 
+#[derive(Clone, Copy)]
 struct Period {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
@@ -254,6 +255,37 @@ async fn overview(
     let node = chosen_node(&viewer, &tree, &f)?;
     let p = period(&f)?;
     let (journey, also) = journey(&state, &f, &node).await?;
+    // The children's survey figures: the halls' groups when they are halls, else the
+    // node's answers grouped by the children's level (one more analysis, on a task of
+    // its own: after a start both read and merge every cell of the node, on two cores).
+    let child_level = tree.children(&node).next().map(|c| c.level);
+    let child_task = match child_level {
+        Some(OrgLevel::City | OrgLevel::District) => {
+            let by = if child_level == Some(OrgLevel::City) {
+                GroupBy::City
+            } else {
+                GroupBy::District
+            };
+            let (state, journey, also, node) =
+                (state.clone(), journey.clone(), also.clone(), node.clone());
+            Some(tokio::spawn(async move {
+                analysis(
+                    &state,
+                    &journey,
+                    &AnalysisQuery {
+                        org: Some(&node),
+                        from: p.from,
+                        to: p.to,
+                        by: Some(by),
+                        also: &also,
+                        ..Default::default()
+                    },
+                )
+                .await
+            }))
+        }
+        _ => None,
+    };
     let by_hall = analysis(
         &state,
         &journey,
@@ -267,6 +299,16 @@ async fn overview(
         },
     )
     .await?;
+    let child_groups: Option<Arc<Analysis>> = match child_task {
+        Some(task) => task.await.map_err(|e| {
+            tracing::error!(error = %e, "the children's analysis stopped");
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            )
+        })??,
+        None => None,
+    };
     // The trend and the monthly changes come after the page, from `/overview/trend`:
     // twelve monthly analyses stay off the overview's first answer.
     let peak_cards = by_hall
@@ -514,32 +556,6 @@ async fn overview(
             name: n.name.clone(),
         })
         .collect();
-    // The children's survey figures: the halls' groups when they are halls, else the
-    // node's answers grouped by the children's level (one more analysis).
-    let child_level = tree.children(&node).next().map(|c| c.level);
-    let child_groups: Option<Arc<Analysis>> = match child_level {
-        Some(OrgLevel::City | OrgLevel::District) => {
-            let by = if child_level == Some(OrgLevel::City) {
-                GroupBy::City
-            } else {
-                GroupBy::District
-            };
-            analysis(
-                &state,
-                &journey,
-                &AnalysisQuery {
-                    org: Some(&node),
-                    from: p.from,
-                    to: p.to,
-                    by: Some(by),
-                    also: &also,
-                    ..Default::default()
-                },
-            )
-            .await?
-        }
-        _ => None,
-    };
     let child_survey: BTreeMap<&str, &Analysis> = match &child_groups {
         Some(g) => g
             .groups
