@@ -21,7 +21,7 @@ pub mod survey_json;
 mod table;
 
 pub use compliance_csv::compliance_csv;
-pub use table::{Input, Source};
+pub use table::{Input, Source, is_workbook};
 
 use std::fmt;
 

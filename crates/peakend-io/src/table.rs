@@ -48,6 +48,12 @@ impl<'a> From<&'a Source> for Input<'a> {
 /// Zip's local-file signature: every XLSX workbook starts with it, no text file does.
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
+/// Whether a file starting with `head` (its first four bytes suffice) is an XLSX
+/// workbook rather than text.
+pub fn is_workbook(head: &[u8]) -> bool {
+    head.starts_with(ZIP_MAGIC)
+}
+
 impl Source {
     /// An XLSX workbook is kept as bytes; anything else is decoded as text (UTF-8 or
     /// GB18030, detected, unless `forced`).
@@ -55,7 +61,7 @@ impl Source {
         bytes: Vec<u8>,
         forced: Option<&'static encoding_rs::Encoding>,
     ) -> Result<Source, DecodeError> {
-        if bytes.starts_with(ZIP_MAGIC) {
+        if is_workbook(&bytes) {
             return Ok(Source::Xlsx(bytes));
         }
         Ok(Source::Text(decode_vec(bytes, forced)?.0))

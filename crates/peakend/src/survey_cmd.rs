@@ -423,16 +423,19 @@ async fn import_file(
     let mut magic = [0u8; 4];
     let head = std::io::Read::read(&mut open()?, &mut magic)
         .with_context(|| format!("cannot read {name}"))?;
-    let streamed = !magic[..head].starts_with(b"PK\x03\x04")
+    let streamed = !peakend_io::is_workbook(&magic[..head])
         && forced.is_none_or(|e| e.name() == "UTF-8")
         && peakend_io::decode::is_utf8(std::io::BufReader::new(open()?))
             .with_context(|| format!("cannot read {name}"))?;
-    let whole = if streamed {
-        None
+    enum Read {
+        Whole(peakend_io::Source),
+        Streamed(std::fs::File),
+    }
+    let read = if streamed {
+        Read::Streamed(open()?)
     } else {
-        Some(crate::read_table(file, encoding)?)
+        Read::Whole(crate::read_table(file, encoding)?)
     };
-    let reader = if streamed { Some(open()?) } else { None };
     let (tx, rx) = tokio::sync::mpsc::channel::<ImportBatch>(2);
     let parse_journey = journey.clone();
     let parser = tokio::task::spawn_blocking(move || {
@@ -457,15 +460,16 @@ async fn import_file(
                 }
             }
         };
-        let errors = match (&whole, reader) {
-            (Some(source), _) => survey_csv::for_each_row(source, &parse_journey, &opts, &mut each),
-            (None, Some(file)) => survey_csv::for_each_row_read(
+        let errors = match read {
+            Read::Whole(source) => {
+                survey_csv::for_each_row(&source, &parse_journey, &opts, &mut each)
+            }
+            Read::Streamed(file) => survey_csv::for_each_row_read(
                 std::io::BufReader::with_capacity(1 << 20, file),
                 &parse_journey,
                 &opts,
                 &mut each,
             ),
-            (None, None) => unreachable!("a file is either read whole or streamed"),
         };
         if errors.is_empty() && !stopped {
             let rest = std::mem::take(&mut batch);

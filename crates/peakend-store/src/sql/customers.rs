@@ -90,7 +90,7 @@ impl CustomerStore for SqlStore {
     }
 
     async fn moment_ratings(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<MomentRatings>> {
-        type Packed = (String, String, Option<i64>, Option<Vec<u8>>);
+        type Packed = (i64, String, String, Option<i64>, Option<Vec<u8>>);
         let (rows, packed, layouts): (
             Vec<(String, String, String, i64, f64)>,
             Vec<Packed>,
@@ -110,7 +110,7 @@ impl CustomerStore for SqlStore {
             .await?;
             // ...packed ones are read here.
             let packed = sqlx::query_as(
-                "SELECT hall_id, journey_key, layout_id, answers FROM survey_response
+                "SELECT id, hall_id, journey_key, layout_id, answers FROM survey_response
                  WHERE visit_date >= $1 AND visit_date <= $2 AND answers IS NOT NULL",
             )
             .bind(from.to_string())
@@ -127,11 +127,11 @@ impl CustomerStore for SqlStore {
             s.0 += n.max(0) as u64;
             s.1 += sum;
         }
-        for (hall, journey, layout, bytes) in packed {
+        for (id, hall, journey, layout, bytes) in packed {
             let (Some(layout), Some(bytes)) = (layout, bytes) else {
                 continue;
             };
-            for (moment, sat) in packed_satisfactions(&layouts, 0, layout, &bytes)? {
+            for (moment, sat) in packed_satisfactions(&layouts, id, layout, &bytes)? {
                 let s = sums
                     .entry((hall.clone(), journey.clone(), moment))
                     .or_default();
@@ -165,7 +165,8 @@ pub(super) fn parse_layouts(
         .collect()
 }
 
-/// The satisfaction per moment key of one packed answer (`of` names it in errors).
+/// The satisfaction per moment key of one packed answer (`of`, the response or
+/// invitation it belongs to, names it in errors).
 pub(super) fn packed_satisfactions(
     layouts: &HashMap<i64, peakend_core::answers::AnswerLayout>,
     of: i64,

@@ -58,7 +58,8 @@ impl<'a> Feed<'a> {
                 Some(ImportBatch::Rows(rows)) => Ok(Some(std::borrow::Cow::Owned(rows))),
                 Some(ImportBatch::End) => Ok(None),
                 // The reader stopped without saying the file was whole: nothing is kept.
-                None => Err(StoreError::Invalid(
+                // Not the file's fault (its reader reports its own errors): retryable.
+                None => Err(StoreError::Unavailable(
                     "the import was stopped before its end".into(),
                 )),
             },
@@ -93,14 +94,7 @@ async fn import_feed(
     };
     let layout = AnswerLayout::of(journey);
     let layout_text = layout.text();
-    let layout_hash = {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(layout_text.as_bytes());
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let layout_hash = super::sha256_hex(&layout_text);
     let cells_layout = rollup::layout(journey);
     let now = now_ms();
     let postgres = matches!(store.pool, Pool::Postgres(_));
@@ -116,9 +110,11 @@ async fn import_feed(
         }
         if !postgres {
             // The indexes of millions of responses take random pages: a large import
-            // gets a larger page cache while it lasts (set back before the commit).
+            // gets a larger page cache while it lasts (set back on this connection
+            // whether the import commits or not: it goes back to the pool).
             sqlx::query(&format!("PRAGMA cache_size = {IMPORT_CACHE}")).execute(&mut *tx).await?;
         }
+        let outcome: Result<(i64, Rollup, usize)> = async {
         // A contact centre's callers answer its surveys as a hall's visitors do.
         let halls: Vec<(String,)> =
             sqlx::query_as("SELECT id FROM org_node WHERE level IN ('hall', 'centre')").fetch_all(&mut *tx).await?;
@@ -258,9 +254,19 @@ async fn import_feed(
         )
         .fetch_one(&mut *tx)
         .await?;
-        if !postgres {
-            sqlx::query(&format!("PRAGMA cache_size = {}", super::SQLITE_CACHE)).execute(&mut *tx).await?;
+        Ok((generation, rollup, count))
         }
+        .await;
+        if !postgres {
+            let restored = sqlx::query(&format!("PRAGMA cache_size = {}", super::SQLITE_CACHE))
+                .execute(&mut *tx)
+                .await;
+            // A failed import's own error says more than the pragma's.
+            if outcome.is_ok() {
+                restored?;
+            }
+        }
+        let (generation, rollup, count) = outcome?;
         tx.commit().await?;
         // Analyses cached in this process catch up with these cells instead of
         // starting over (see `AnalysisCache`).
@@ -689,12 +695,11 @@ pub(super) fn read_layouts(
     journey: &Journey,
     rows: Vec<(i64, String)>,
 ) -> Result<HashMap<i64, (AnswerLayout, answers::LayoutMap)>> {
-    rows.into_iter()
-        .map(|(id, text)| {
-            let layout = AnswerLayout::parse(&text)
-                .map_err(|e| StoreError::Corrupt(format!("answer layout {id}: {e}")))?;
+    Ok(super::customers::parse_layouts(rows)?
+        .into_iter()
+        .map(|(id, layout)| {
             let map = layout.map_to(journey);
-            Ok((id, (layout, map)))
+            (id, (layout, map))
         })
-        .collect()
+        .collect())
 }
