@@ -62,6 +62,20 @@ fn subject(e: &Event) -> Option<String> {
     }
 }
 
+/// The subjects whose held events an applied event may make valid: its own, and for an
+/// arrival on a booking also the ticket that arrival makes (a `called` sent before the
+/// arrival waits on the ticket, not on the booking).
+fn releases(e: &Event) -> impl Iterator<Item = String> {
+    let ticket = match &e.kind {
+        EventKind::Arrived {
+            ticket,
+            booking: Some(_),
+        } => Some(format!("ticket:{ticket}")),
+        _ => None,
+    };
+    subject(e).into_iter().chain(ticket)
+}
+
 /// The database side of an ingest, inside the transaction that applies the batch.
 /// On SQLite these do their work synchronously and never wait.
 pub(crate) trait IngestTx {
@@ -290,7 +304,11 @@ pub(crate) async fn apply_batch(
         }
     }
     let mut last_day = None;
-    for ((lo, hi), fresh) in by_day {
+    // Subjects a day's held events are judged again for though the batch has no event
+    // of theirs: a `trial_ended` held on the day after a late `trial_started` (issue 23).
+    let mut rejudge: BTreeMap<(i64, i64), BTreeSet<String>> = BTreeMap::new();
+    while let Some(((lo, hi), fresh)) = by_day.pop_first() {
+        let also = rejudge.remove(&(lo, hi)).unwrap_or_default();
         let ids: Vec<&str> = fresh.iter().map(|(_, e, _)| e.id.as_str()).collect();
         let stored_ids = db.stored_ids(hall, &ids).await?;
         let mut new: Vec<Item> = Vec::with_capacity(fresh.len());
@@ -305,7 +323,7 @@ pub(crate) async fn apply_batch(
         // Quarantined events about the tickets and kiosks of the new ones, judged again
         // with them: an event that came before the one it follows is applied once that
         // one comes, so any arrival order gives the same day.
-        let held = held_for(db, hall, (lo, hi), &new, &seen).await?;
+        let held = held_for(db, hall, (lo, hi), &new, &also, &seen).await?;
         // The cached day stands for the stored one only if nobody else wrote to the
         // hall's day since (rows are only ever added, so `event_day`'s count tells;
         // another process may share the database), no held event joins the replay, and
@@ -459,6 +477,35 @@ pub(crate) async fn apply_batch(
         if reread || !rows.is_empty() {
             db.set_day_events(hall, lo, day.stored).await?;
         }
+        // A trial this pass started that is still open at the day's end is carried into
+        // the next day: an end held there for want of its ticket is judged again now.
+        let open: HashSet<&str> = day
+            .day
+            .trials()
+            .filter(|t| t.is_open())
+            .map(|t| t.trial.as_str())
+            .collect();
+        let carried: BTreeSet<String> = rows
+            .iter()
+            .filter_map(|(e, _)| match &e.kind {
+                EventKind::TrialStarted {
+                    trial,
+                    ticket: Some(t),
+                    ..
+                } if open.contains(trial.as_str()) => Some(format!("ticket:{t}")),
+                _ => None,
+            })
+            .collect();
+        let next = (hi, hi + 86_400_000);
+        if !carried.is_empty()
+            && !by_day.contains_key(&next)
+            && db.any_held(hall, next.0, next.1).await?
+        {
+            rejudge.insert(next, carried);
+            by_day.insert(next, Vec::new());
+        } else if by_day.contains_key(&next) {
+            rejudge.entry(next).or_default().extend(carried);
+        }
         last_day = Some(day);
     }
     // The customers' timeline, in the same transaction as the events that end contacts.
@@ -497,32 +544,45 @@ pub(crate) async fn apply_batch(
 
 /// The quarantined events of the hall's day [lo, hi) about the subjects of `new`, as
 /// (their quarantine rows, the event, its text), one per event id, leaving out ids
-/// the batch has or the day stores. One indexed read when nothing is held.
+/// the batch has or the day stores. One indexed read when nothing is held. Held events
+/// found release in turn what waits on them (a booking releases its arrival, which
+/// releases the `called` of its ticket), so one batch settles a whole chain. `also`
+/// names subjects to judge again though no new event is about them.
 async fn held_for(
     db: &mut impl IngestTx,
     hall: &HallId,
     (lo, hi): (i64, i64),
     new: &[Item],
+    also: &BTreeSet<String>,
     batch_ids: &HashSet<String>,
 ) -> Result<Vec<(Vec<i64>, Event, String)>> {
-    if new.is_empty() || !db.any_held(hall, lo, hi).await? {
+    if (new.is_empty() && also.is_empty()) || !db.any_held(hall, lo, hi).await? {
         return Ok(Vec::new());
     }
-    let subjects: BTreeSet<String> = new.iter().filter_map(|(_, e, _)| subject(e)).collect();
-    let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+    let mut asked: BTreeSet<String> = BTreeSet::new();
+    let mut next: BTreeSet<String> = new.iter().flat_map(|(_, e, _)| releases(e)).collect();
+    next.extend(also.iter().cloned());
     let mut by_id: BTreeMap<String, (Vec<i64>, Event, String)> = BTreeMap::new();
-    for (row, payload) in db.held(hall, lo, hi, &subjects).await? {
-        // Only events that parsed and belong to this day were held.
-        let Ok(e) = Event::from_json(&payload) else {
-            continue;
-        };
-        if e.hall != *hall || day_bounds(&e) != (lo, hi) || batch_ids.contains(&e.id) {
-            continue;
-        }
-        match by_id.get_mut(&e.id) {
-            Some(h) => h.0.push(row),
-            None => {
-                by_id.insert(e.id.clone(), (vec![row], e, payload));
+    // Each round asks only subjects not asked before, so it ends within as many rounds
+    // as there are held events.
+    while !next.is_empty() {
+        let subjects: Vec<&str> = next.iter().map(String::as_str).collect();
+        let found = db.held(hall, lo, hi, &subjects).await?;
+        asked.append(&mut next);
+        for (row, payload) in found {
+            // Only events that parsed and belong to this day were held.
+            let Ok(e) = Event::from_json(&payload) else {
+                continue;
+            };
+            if e.hall != *hall || day_bounds(&e) != (lo, hi) || batch_ids.contains(&e.id) {
+                continue;
+            }
+            match by_id.get_mut(&e.id) {
+                Some(h) => h.0.push(row),
+                None => {
+                    next.extend(releases(&e).filter(|s| !asked.contains(s)));
+                    by_id.insert(e.id.clone(), (vec![row], e, payload));
+                }
             }
         }
     }

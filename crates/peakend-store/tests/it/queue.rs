@@ -263,3 +263,90 @@ peakend_testkit::on_both_backends!(
         assert_eq!(r.total.arrivals, 1, "the booked customer is in the queue");
     }
 );
+
+peakend_testkit::on_both_backends!(
+    a_whole_chain_sent_backwards_is_settled_by_the_booking,
+    |url| {
+        let store = ready(url).await;
+        let h1 = HallId::parse("h1").unwrap();
+        let send = |lines: Vec<String>| {
+            let store = &store;
+            let h1 = &h1;
+            async move {
+                let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+                store
+                    .ingest_events(h1, peakend_testkit::event_batch(&lines), Vec::new())
+                    .await
+                    .unwrap()
+            }
+        };
+        let t = |h: &str| format!("2026-08-07T{h}:00");
+        send(vec![line(
+            "o1",
+            &t("09:00"),
+            "counter_opened",
+            r#""counter":"c1""#,
+        )])
+        .await;
+        // The counter's events come first: the ticket they name does not exist yet.
+        send(vec![
+            line(
+                "c1",
+                &t("10:10"),
+                "called",
+                r#""ticket":"B1","counter":"c1""#,
+            ),
+            line(
+                "s1",
+                &t("10:11"),
+                "service_started",
+                r#""ticket":"B1","counter":"c1""#,
+            ),
+            line(
+                "x1",
+                &t("10:20"),
+                "service_ended",
+                r#""ticket":"B1","counter":"c1","outcome":"done""#,
+            ),
+        ])
+        .await;
+        // Then the arrival, whose booking is not known yet.
+        send(vec![line(
+            "a1",
+            &t("10:05"),
+            "arrived",
+            r#""ticket":"B1","booking":"bk-1""#,
+        )])
+        .await;
+        assert_eq!(store.quarantined(Some(&h1)).await.unwrap().len(), 4);
+        // The booking releases the arrival, and the arrival its ticket's events.
+        send(vec![line(
+            "b1",
+            &t("08:00"),
+            "booking",
+            r#""booking":"bk-1","slot_start":"2026-08-07T10:00:00+08:00","slot_end":"2026-08-07T10:30:00+08:00""#,
+        )])
+        .await;
+        let q = store.quarantined(Some(&h1)).await.unwrap();
+        assert!(q.is_empty(), "{q:?}");
+        let date = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+        let r = stored_kpis(
+            &store,
+            &KpiQuery {
+                org: Some(&OrgNodeId::parse("p").unwrap()),
+                from: date,
+                to: date,
+                bucket: Bucket::Day,
+                offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+                now_ms: 1_900_000_000_000,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.total.arrivals, r.total.served), (1, 1));
+        assert!(
+            r.total.aht_s.is_some_and(|s| (s - 540.0).abs() < 1e-9),
+            "{r:?}"
+        );
+    }
+);

@@ -237,3 +237,42 @@ peakend_testkit::on_both_backends!(a_trial_across_midnight_counts_on_each_day, |
         check(&r1, &r2, &both, hall);
     }
 });
+
+peakend_testkit::on_both_backends!(
+    a_trial_end_sent_before_the_evening_it_started_is_judged_again_then,
+    |url| {
+        let store = ready(url).await;
+        let h1 = HallId::parse("h1").unwrap();
+        // The morning first: its trial_ended names last night's ticket, not known yet.
+        let morning = after_midnight("h1");
+        let refs: Vec<&str> = morning.iter().map(String::as_str).collect();
+        let out = store
+            .ingest_events(&h1, peakend_testkit::event_batch(&refs), Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(out.accepted, 2);
+        assert_eq!(out.rejected.len(), 1, "{:?}", out.rejected);
+        assert!(out.rejected[0].reason.contains("unknown ticket `P1`"));
+        // The evening comes late: its trial is carried into the morning, and the held
+        // end is applied there, counted to the server who started it.
+        let evening = evening("h1");
+        let refs: Vec<&str> = evening.iter().map(String::as_str).collect();
+        let out = store
+            .ingest_events(&h1, peakend_testkit::event_batch(&refs), Vec::new())
+            .await
+            .unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        assert_eq!((out.accepted, out.released), (5, 1));
+        assert!(store.quarantined(None).await.unwrap().is_empty());
+        let r1 = kpis(&store, "2026-08-07", "2026-08-07").await;
+        let r2 = kpis(&store, "2026-08-08", "2026-08-08").await;
+        let both = kpis(&store, "2026-08-07", "2026-08-08").await;
+        check(&r1, &r2, &both, "h1");
+        // Sent again, nothing changes.
+        let out = store
+            .ingest_events(&h1, peakend_testkit::event_batch(&refs), Vec::new())
+            .await
+            .unwrap();
+        assert_eq!((out.accepted, out.duplicates, out.released), (0, 5, 0));
+    }
+);
