@@ -55,6 +55,11 @@ pub struct Response {
     /// The customer key (a salted hash of the number, 64 hex digits, never the number)
     /// that links this answer to the customer's contacts in other channels.
     pub customer: Option<String>,
+    /// Answered on the short form: the purpose's peaks and the end asked of everyone,
+    /// a random few of the other moments (`crate::short_form`). The analysis weighs such
+    /// answers by purpose so that the moments asked at random do not lean the figures.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub short_form: bool,
 }
 
 /// The longest comment accepted, in characters (not bytes: a Chinese character is one).
@@ -150,6 +155,7 @@ pub struct ResponseView<'a> {
     pub tolerable_wait_min: Option<f64>,
     pub ratings: &'a [Rating],
     pub needs: NeedsView<'a>,
+    pub short_form: bool,
 }
 
 /// The need ratings of a [`ResponseView`].
@@ -173,6 +179,7 @@ impl Response {
             tolerable_wait_min: self.tolerable_wait_min,
             ratings: &self.ratings,
             needs: NeedsView::Listed(&self.needs),
+            short_form: self.short_form,
         }
     }
 }
@@ -263,6 +270,7 @@ mod tests {
                     importance: 6.0,
                 },
             ],
+            short_form: false,
         };
         let down = Projection::new(&region, &base).apply(&r);
         assert_eq!(down.ratings.len(), 16);

@@ -226,6 +226,7 @@ pub fn responses_with(
             contact: None,
             comment: None,
             customer: None,
+            short_form: false,
         }
     })
 }

@@ -1062,6 +1062,8 @@ fn response_form(
     // Skipped moments stay out, as an empty cell does in a survey file.
     ratings.retain(|_, r| r.satisfaction.is_some() || r.importance.is_some());
     let form = ResponseForm {
+        // Only a form whose moments were drawn by a plan is a short form's answer.
+        short_form: t.short.as_ref().is_some_and(|s| s.plan.is_some()),
         // An invitation's answer is known by its invitation: one per link.
         respondent: match &t.bound {
             Some(b) => format!("inv-{}", b.id),

@@ -461,6 +461,7 @@ fn each_record(
                     contact,
                     comment,
                     customer,
+                    short_form: false,
                 });
             }
         }

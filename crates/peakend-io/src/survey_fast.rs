@@ -490,6 +490,7 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             tolerable_wait_min: fixed_number(WAIT),
             ratings: &self.ratings,
             needs: NeedsView::Dense(&self.numbers[2 * k..2 * k + layout.needs]),
+            short_form: false,
         });
         Some(())
     }

@@ -69,6 +69,10 @@ pub struct ResponseForm {
     /// The customer key (64 hex digits), never the number.
     #[serde(default)]
     pub customer: Option<String>,
+    /// Answered on the short form (a purpose's peaks and end, a random few others):
+    /// the analysis weighs such answers by purpose (docs/survey-form.md).
+    #[serde(default)]
+    pub short_form: bool,
     #[serde(default)]
     pub ratings: BTreeMap<String, RatingForm>,
     #[serde(default)]
@@ -231,6 +235,7 @@ impl ResponseForm {
                 contact,
                 comment,
                 customer,
+                short_form: self.short_form,
             }),
             _ => Err(problems),
         }

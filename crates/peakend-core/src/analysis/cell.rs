@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::engine::{ExpectationStats, NpsCounts, SegmentStats};
+use super::engine::{ExpectationStats, NpsCounts, SegmentStats, ShortStats};
 use super::stats::{PairStats, PairTable, RunningStats};
 
 const VERSION: u8 = 1;
@@ -54,6 +54,17 @@ impl SegmentStats {
         w.pair(&self.average);
         w.expectations(self.expectations.as_deref());
         w.expectations(self.competitors.as_deref());
+        // The short form's part only when there is one: a cell without it is written
+        // byte for byte as before it existed.
+        if !self.short.is_empty() {
+            w.count(self.short.len() as u64);
+            for (purpose, s) in &self.short {
+                w.count(purpose.len() as u64);
+                w.0.extend_from_slice(purpose.as_bytes());
+                w.count(s.respondents);
+                w.runs(&s.satisfaction);
+            }
+        }
         w.0
     }
 
@@ -112,6 +123,28 @@ impl SegmentStats {
         let average = r.pair()?;
         let expectations = r.expectations()?;
         let competitors = r.expectations()?;
+        let mut short = BTreeMap::new();
+        if r.left() != 0 {
+            // A purpose is at least a length, a count and an empty vector.
+            let n = r.len(3)?;
+            if n == 0 {
+                return Err("an empty short-form part".into());
+            }
+            for _ in 0..n {
+                let len = r.len(1)?;
+                let purpose = std::str::from_utf8(&r.bytes[r.at..r.at + len])
+                    .map_err(|_| "a purpose that is not UTF-8".to_string())?
+                    .to_owned();
+                r.at += len;
+                let stats = ShortStats {
+                    respondents: r.count()?,
+                    satisfaction: r.runs()?,
+                };
+                if short.insert(purpose, stats).is_some() {
+                    return Err("a purpose twice in the short form's part".into());
+                }
+            }
+        }
         if r.left() != 0 {
             return Err(format!("{} bytes after the cell", r.left()));
         }
@@ -131,6 +164,7 @@ impl SegmentStats {
             average,
             expectations,
             competitors,
+            short,
         })
     }
 }
@@ -321,6 +355,8 @@ mod tests {
     use crate::synth;
     use proptest::prelude::*;
 
+    /// A cell of `rows` synthetic answers; with `expectations`, the gap model's and the
+    /// competitive items too, and every third answer from the short form.
     fn cell(rows: usize, seed: u64, expectations: bool) -> SegmentStats {
         let j = builtin::journeys().unwrap().remove(0);
         let halls = [crate::HallId::parse("h1").unwrap()];
@@ -336,8 +372,23 @@ mod tests {
         );
         let needs: Vec<usize> = j.moments().iter().map(|m| m.core_needs.len()).collect();
         let mut s = SegmentStats::new(&needs);
-        responses.for_each(|r| s.push(&r));
+        responses.enumerate().for_each(|(i, mut r)| {
+            r.short_form = expectations && i % 3 == 0;
+            s.push(&r)
+        });
         s
+    }
+
+    #[test]
+    fn the_short_forms_part_reads_back_and_costs_nothing_when_absent() {
+        let with = cell(40, 5, true);
+        assert!(!with.short.is_empty());
+        assert_eq!(SegmentStats::from_bytes(&with.to_bytes()).unwrap(), with);
+        let mut without = with.clone();
+        without.short.clear();
+        // The long-form cell is a prefix: the same bytes it had before the part existed.
+        let (a, b) = (without.to_bytes(), with.to_bytes());
+        assert!(b.starts_with(&a) && b.len() > a.len());
     }
 
     #[test]

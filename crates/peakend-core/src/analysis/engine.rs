@@ -58,6 +58,37 @@ pub struct SegmentStats {
     /// allocated at the first respondent who gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub competitors: Option<Box<ExpectationStats>>,
+    /// The short form's respondents again, by visit purpose ([`NO_PURPOSE`] for none):
+    /// their moment satisfactions, already counted above. The short form asks a
+    /// purpose's peaks of all its respondents and the other moments of a share, so
+    /// across purposes a moment is asked at different rates; [`analyze`] weighs each
+    /// purpose's short-form respondents by their number, not by how many were asked
+    /// (post-stratification, docs/survey-form.md). Empty for a survey with no short
+    /// form: such cells cost and store nothing more.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub short: BTreeMap<String, ShortStats>,
+}
+
+/// One visit purpose's short-form respondents within a cell: how many, and their
+/// satisfaction per moment (the only moment question the short form asks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShortStats {
+    pub respondents: u64,
+    pub satisfaction: Vec<RunningStats>,
+}
+
+impl ShortStats {
+    fn new(moments: usize) -> ShortStats {
+        ShortStats {
+            respondents: 0,
+            satisfaction: vec![RunningStats::default(); moments],
+        }
+    }
+
+    fn merge(&mut self, o: &ShortStats) {
+        self.respondents += o.respondents;
+        zip_merge(&mut self.satisfaction, &o.satisfaction);
+    }
 }
 
 /// Per moment, the expectation items and the satisfaction *of the same respondents*:
@@ -150,6 +181,7 @@ impl SegmentStats {
             average: PairStats::default(),
             expectations: None,
             competitors: None,
+            short: BTreeMap::new(),
         }
     }
 
@@ -173,6 +205,9 @@ impl SegmentStats {
         }
         if compared {
             self.push_competitors(r.ratings);
+        }
+        if r.short_form {
+            self.push_short(r);
         }
         match r.needs {
             NeedsView::Listed(needs) => {
@@ -229,6 +264,24 @@ impl SegmentStats {
             .push(ratings, |r| r.expectation);
     }
 
+    /// Out of line too: a long-form answer never calls it.
+    #[inline(never)]
+    fn push_short(&mut self, r: &ResponseView) {
+        let k = self.satisfaction.len();
+        let purpose = r.purpose.unwrap_or(super::rollup::NO_PURPOSE);
+        let s = match self.short.get_mut(purpose) {
+            Some(s) => s,
+            None => self
+                .short
+                .entry(purpose.to_owned())
+                .or_insert_with(|| ShortStats::new(k)),
+        };
+        s.respondents += 1;
+        for (rating, sat) in r.ratings.iter().zip(&mut s.satisfaction) {
+            sat.push_present(rating.satisfaction);
+        }
+    }
+
     /// Out of line for the same reason.
     #[inline(never)]
     fn push_competitors(&mut self, ratings: &[crate::survey::Rating]) {
@@ -270,6 +323,42 @@ impl SegmentStats {
                 }
             }
         }
+        for (purpose, theirs) in &o.short {
+            match self.short.get_mut(purpose) {
+                Some(mine) => mine.merge(theirs),
+                None => {
+                    self.short.insert(purpose.clone(), theirs.clone());
+                }
+            }
+        }
+    }
+
+    /// The strata of moment `j`'s satisfaction within this segment, pushed onto `out`
+    /// with the segment's weight `wt` times each stratum's share of its respondents:
+    /// the long-form respondents, then each purpose's short-form respondents. A segment
+    /// without short-form answers is one stratum.
+    fn satisfaction_strata(&self, j: usize, wt: f64, out: &mut Vec<(f64, RunningStats)>) {
+        if self.short.is_empty() || self.respondents == 0 {
+            out.push((wt, self.satisfaction[j]));
+            return;
+        }
+        let n = self.respondents as f64;
+        let mut long = self.satisfaction[j];
+        let mut long_n = self.respondents;
+        for s in self.short.values() {
+            // A part of another shape (a corrupt cell) counts as no answers, never a panic.
+            let x = s.satisfaction.get(j).copied().unwrap_or_default();
+            long.n = long.n.saturating_sub(x.n);
+            long.sum -= x.sum;
+            long.sumsq -= x.sumsq;
+            long_n = long_n.saturating_sub(s.respondents);
+            out.push((wt * s.respondents as f64 / n, x));
+        }
+        if long.n == 0 {
+            // Exactly empty, not a rounding residue of the subtraction.
+            long = RunningStats::default();
+        }
+        out.push((wt * long_n as f64 / n, long));
     }
 }
 
@@ -492,7 +581,17 @@ pub fn analyze(
     };
     let k = journey.moments().len();
     let imp: Vec<_> = (0..k).map(|j| by(&|s| s.importance[j])).collect();
-    let sat: Vec<_> = (0..k).map(|j| by(&|s| s.satisfaction[j])).collect();
+    // Satisfaction post-stratified by form and purpose within each segment: a moment the
+    // short form asks some purposes always and others at random is not led by the
+    // purposes that always rate it. Without short-form answers, the same as `by`.
+    let sat: Vec<_> = (0..k)
+        .map(|j| {
+            let mut strata = Vec::with_capacity(segs.len());
+            segs.iter()
+                .for_each(|(wt, s)| s.satisfaction_strata(j, *wt, &mut strata));
+            stratified_mean(&strata)
+        })
+        .collect();
 
     let rated: Vec<usize> = (0..k).filter(|&j| imp[j].is_some()).collect();
     let imp_values: Vec<f64> = rated.iter().map(|&j| imp[j].unwrap().mean).collect();
@@ -771,6 +870,7 @@ mod tests {
                     importance: x,
                 })
                 .collect(),
+            short_form: false,
         }
     }
 
@@ -782,6 +882,72 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-6
+    }
+
+    /// A short-form answer of `purpose`: moment a rated 7, b as given (None: not asked),
+    /// the end c rated 8.
+    fn short(i: usize, purpose: &str, b: Option<f64>, short_form: bool) -> Response {
+        let mut r = response(&ROWS[0], 100 + i);
+        r.purpose = Some(purpose.into());
+        r.short_form = short_form;
+        r.needs.clear();
+        for (j, x) in [Some(7.0), b, Some(8.0)].into_iter().enumerate() {
+            r.ratings[j] = Rating {
+                importance: None,
+                satisfaction: x,
+                expectation: None,
+                competitor: None,
+            };
+        }
+        r
+    }
+
+    #[test]
+    fn short_form_answers_are_weighed_by_purpose_not_by_who_was_asked() {
+        // Moment b is a peak of 购机 (asked of its 4 short-form respondents, all 9) and a
+        // rotating moment of 缴费 (asked of 1 of its 4: 5); two long-form respondents of
+        // 缴费 rate it 6 and 8. Each group weighs by its respondents: 4/10 · 9 + 4/10 · 5
+        // + 2/10 · 7 = 7.0, where the pooled ratings (55 / 7 = 7.86) lean to 购机.
+        let mut rows: Vec<Response> = (0..4).map(|i| short(i, "购机", Some(9.0), true)).collect();
+        rows.push(short(4, "缴费", Some(5.0), true));
+        rows.extend((5..8).map(|i| short(i, "缴费", None, true)));
+        rows.push(short(8, "缴费", Some(6.0), false));
+        rows.push(short(9, "缴费", Some(8.0), false));
+        let j = journey();
+        let analysed = |rows: &[Response]| {
+            let mut s = SurveyStats::new(&j);
+            rows.iter().for_each(|r| s.push(r));
+            analyze(&j, &s, None, PeakRule::default()).unwrap()
+        };
+        let a = analysed(&rows);
+        let b = &a.moments[1];
+        assert!(close(b.satisfaction.unwrap(), 7.0), "{b:?}");
+        assert_eq!(b.n, 7);
+        // Only the long-form stratum varies: se = √(0.2² · 2 / 2) = 0.2.
+        let (lo, hi) = b.satisfaction_ci95.unwrap();
+        assert!(close(hi - lo, 2.0 * 1.96 * 0.2), "{lo} {hi}");
+        // Moments asked of everyone are the plain means, as with the long form.
+        assert!(close(a.moments[0].satisfaction.unwrap(), 7.0));
+        assert!(close(a.moments[2].satisfaction.unwrap(), 8.0));
+        // The same answers unmarked are pooled as before.
+        let long: Vec<Response> = rows
+            .iter()
+            .map(|r| Response {
+                short_form: false,
+                ..r.clone()
+            })
+            .collect();
+        assert!(close(
+            analysed(&long).moments[1].satisfaction.unwrap(),
+            55.0 / 7.0
+        ));
+        // Folded in two parts and merged, the same figures.
+        let (mut x, mut y) = (SurveyStats::new(&j), SurveyStats::new(&j));
+        rows.iter().step_by(2).for_each(|r| x.push(r));
+        rows.iter().skip(1).step_by(2).for_each(|r| y.push(r));
+        x.merge(&y);
+        let merged = analyze(&j, &x, None, PeakRule::default()).unwrap();
+        assert!(close(merged.moments[1].satisfaction.unwrap(), 7.0));
     }
 
     #[test]

@@ -492,6 +492,7 @@ mod tests {
             contact: None,
             comment: None,
             customer: None,
+            short_form: false,
         }
     }
 

@@ -56,6 +56,7 @@ pub fn fits(stats: &SegmentStats, layout: &[usize]) -> bool {
         && stats.pairs.has_vars(k + 1)
         && stats.expectations.as_ref().is_none_or(|e| e.has_moments(k))
         && stats.competitors.as_ref().is_none_or(|e| e.has_moments(k))
+        && stats.short.values().all(|s| s.satisfaction.len() == k)
 }
 
 /// The purpose of a purpose cell whose responses name none.

@@ -212,6 +212,7 @@ fn response(
         contact: None,
         comment: None,
         customer: None,
+        short_form: false,
     }
 }
 

@@ -618,6 +618,8 @@ peakend_testkit::on_both_backends!(
                 .count(),
             7
         );
+        // Marked as the short form's, so the analysis weighs it by its purpose.
+        assert!(rows[0].short_form);
     }
 );
 
@@ -636,5 +638,6 @@ peakend_testkit::on_both_backends!(
         let stored = stored(&app).await;
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].segment, "不清楚");
+        assert!(!stored[0].short_form, "the long form's answer");
     }
 );

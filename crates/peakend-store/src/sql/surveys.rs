@@ -171,9 +171,10 @@ async fn import_feed(
                 }
                 let sql = format!(
                     "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
-                       overall, nps, tolerable_wait_min, received_at, comment, customer, layout_id, answers)
+                       overall, nps, tolerable_wait_min, received_at, comment, customer, layout_id, answers,
+                       short_form)
                      VALUES {} ON CONFLICT (journey_key, respondent) DO NOTHING RETURNING respondent",
-                    value_marks(postgres, chunk.len(), 14)
+                    value_marks(postgres, chunk.len(), 15)
                 );
                 let mut q = sqlx::query_as::<_, (String,)>(&sql);
                 for r in chunk {
@@ -191,7 +192,8 @@ async fn import_feed(
                         .bind(r.comment.as_deref())
                         .bind(r.customer.as_deref())
                         .bind(layout_id)
-                        .bind(answers::pack(&layout, &r.ratings, &r.needs));
+                        .bind(answers::pack(&layout, &r.ratings, &r.needs))
+                        .bind(r.short_form);
                 }
                 // The chunk folds into the roll-up while the database stores it (the
                 // statement runs on the driver's thread): a large import keeps both
@@ -575,12 +577,13 @@ pub(super) async fn responses(
         Option<String>,
         Option<i64>,
         Option<Vec<u8>>,
+        bool,
     );
     type Read = (Vec<Head>, Vec<RatingRow>, Vec<NeedRow>, Vec<(i64, String)>);
     let (heads, ratings, needs, layouts): Read = on_pool!(store, pool => {
         let heads = sqlx::query_as(&format!(
             "SELECT s.id, s.hall_id, s.respondent, s.visit_date, s.segment, s.purpose, s.overall, s.nps,
-               s.tolerable_wait_min, s.comment, s.customer, s.layout_id, s.answers
+               s.tolerable_wait_min, s.comment, s.customer, s.layout_id, s.answers, s.short_form
              FROM survey_response s WHERE {WHERE} ORDER BY s.id"
         ))
         .bind(key).bind(&from).bind(&to).fetch_all(pool).await?;
@@ -622,6 +625,7 @@ pub(super) async fn responses(
         customer,
         layout_id,
         packed,
+        short_form,
     ) in heads
     {
         if wanted.as_ref().is_some_and(|w| !w.contains(hall.as_str())) {
@@ -655,6 +659,7 @@ pub(super) async fn responses(
             contact: None,
             comment,
             customer,
+            short_form,
         });
     }
     for (id, moment, importance, satisfaction, expectation, competitor) in ratings {

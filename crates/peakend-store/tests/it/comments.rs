@@ -42,6 +42,7 @@ fn answer(respondent: &str, hall: &str, comment: Option<&str>, contact: Option<&
         contact: contact.map(str::to_owned),
         comment: comment.map(str::to_owned),
         customer: None,
+        short_form: false,
     }
 }
 

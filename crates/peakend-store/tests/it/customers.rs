@@ -218,6 +218,7 @@ fn answer(j: &Journey, respondent: &str, hall: &str, day: &str, rated: &[(&str, 
         contact: None,
         comment: None,
         customer: None,
+        short_form: false,
     }
 }
 

@@ -247,3 +247,65 @@ peakend_testkit::on_both_backends!(
         assert_eq!(find_sat.sum, 4.0 + second_find.unwrap_or(0.0));
     }
 );
+
+peakend_testkit::on_both_backends!(
+    short_form_answers_keep_their_mark_through_the_store,
+    |url| {
+        use peakend_core::analysis::{SurveyStats, analyze};
+        use peakend_store::{AnalysisPath, AnalysisQuery, stored_analysis_by};
+        let store = connect(url).await.unwrap();
+        store.load_builtin_journeys().await.unwrap();
+        store
+            .import_org(peakend_testkit::small_org(&[
+                ("h1", "一号厅"),
+                ("h2", "二号厅"),
+            ]))
+            .await
+            .unwrap();
+        let j = service_hall();
+        // Every third answer from the short form, its unasked moments left blank.
+        let all: Vec<Response> = synth(300, 9)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut r)| {
+                r.short_form = i % 3 == 0;
+                if r.short_form {
+                    for (m, rating) in r.ratings.iter_mut().enumerate() {
+                        if (m + i) % 4 != 0 && m != 15 {
+                            rating.satisfaction = None;
+                        }
+                        rating.importance = None;
+                    }
+                    r.needs.clear();
+                }
+                r
+            })
+            .collect();
+        send(&store, vec![all.clone()], true).await.unwrap();
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                "SELECT COUNT(*) FROM survey_response WHERE short_form"
+            )
+            .await,
+            100
+        );
+        // Read back marked, and the roll-up and a scan both weigh them by purpose: the
+        // analysis of the same answers in memory.
+        assert_eq!(store.responses(&j, None, None, None).await.unwrap(), all);
+        let mut stats = SurveyStats::new(&j);
+        all.iter().for_each(|r| stats.push(r));
+        let expected = analyze(&j, &stats, None, Default::default()).unwrap();
+        for path in [AnalysisPath::RollUp, AnalysisPath::Scan] {
+            let got = stored_analysis_by(&store, &j, &AnalysisQuery::default(), path)
+                .await
+                .unwrap()
+                .unwrap();
+            peakend_testkit::assert_json_near(
+                &serde_json::to_value(&got).unwrap(),
+                &serde_json::to_value(&expected).unwrap(),
+                "analysis",
+            );
+        }
+    }
+);

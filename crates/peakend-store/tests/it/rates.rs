@@ -146,6 +146,7 @@ fn answer(journey: &Journey, respondent: &str, hall: &str, a: &Answer) -> Respon
         contact: None,
         comment: None,
         customer: None,
+        short_form: false,
     }
 }
 

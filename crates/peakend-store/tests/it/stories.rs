@@ -439,6 +439,7 @@ fn survey_response(
                 importance: 9.0,
             },
         ],
+        short_form: false,
     }
 }
 
