@@ -164,6 +164,16 @@ enum Command {
     /// Time the reading of comments (one a line) for bench/comments.py
     #[command(hide = true)]
     BenchComments { file: std::path::PathBuf },
+    /// The three houses of quality of a synthetic survey, timed, for bench/qfd.py
+    #[command(hide = true)]
+    BenchQfd {
+        #[arg(long, default_value_t = 1_000_000)]
+        responses: usize,
+        #[arg(long, default_value_t = 2000)]
+        halls: usize,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
     /// Decide a file of ended contacts in batches for bench/invitations.py
     #[command(hide = true)]
     BenchInvitations {
@@ -397,6 +407,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(cmd) => events_cmd::run(&cli.db, cmd).await,
         Command::Survey(cmd) => survey_cmd::run(&cli.db, cmd).await,
         Command::BenchComments { file } => comments_cmd::bench(&file),
+        Command::BenchQfd {
+            responses,
+            halls,
+            runs,
+        } => qfd_cmd::bench(responses, halls, runs),
         Command::BenchInvitations { file, batch } => {
             survey_cmd::bench_invitations(&cli.db, &file, batch).await
         }

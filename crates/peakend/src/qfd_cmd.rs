@@ -146,3 +146,52 @@ pub async fn run(db: &str, args: QfdArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `peakend bench-qfd` (hidden, for bench/qfd.py): the three houses of the built-in
+/// service hall for a survey of `responses` synthetic answers across `halls` halls.
+/// The answers are folded and analysed first (each timed apart); then the whole
+/// deployment (`qfd::deploy`: stage 1 weighed by the analysis, stages 2 and 3 by the
+/// stage before) is built `runs` times. Prints JSON: the timings, the cascade and every
+/// stage's column importances, for the peer to recompute and compare.
+pub fn bench(responses: usize, halls: usize, runs: usize) -> anyhow::Result<()> {
+    use peakend_core::analysis::{SurveyStats, analyze};
+    use std::time::Instant;
+    let journey = peakend_core::builtin::journeys()
+        .map_err(anyhow::Error::msg)?
+        .into_iter()
+        .find(|j| j.key().as_str() == "service-hall")
+        .context("the built-in service-hall journey")?;
+    let halls: Vec<peakend_core::HallId> = (0..halls.max(1))
+        .map(|i| peakend_core::HallId::parse(format!("h{i:05}")))
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let mut stats = SurveyStats::new(&journey);
+    peakend_core::synth::responses(&journey, &halls, responses, 24).for_each(|r| stats.push(&r));
+    let fold_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let analysis = analyze(&journey, &stats, None, Default::default())?;
+    let analysis_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut times = Vec::with_capacity(runs.max(1));
+    let mut cascade = None;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let c = peakend_core::qfd::deploy(&journey, Some(&analysis))?;
+        // The importances are what a reader of the houses is given: computed, not lazy.
+        let importances = [&c.stage1, &c.stage2, &c.stage3].map(|h| h.importance());
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        cascade = Some((c, importances));
+    }
+    times.sort_by(f64::total_cmp);
+    let (cascade, importances) = cascade.context("at least one run")?;
+    let out = json!({
+        "responses": responses,
+        "respondents": analysis.respondents,
+        "fold_ms": fold_ms,
+        "analysis_ms": analysis_ms,
+        "houses_ms": {"median": times[times.len() / 2], "max": times[times.len() - 1], "runs": times.len()},
+        "cascade": cascade,
+        "importance": importances,
+    });
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(())
+}
