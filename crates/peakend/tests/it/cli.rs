@@ -2287,4 +2287,34 @@ peakend_testkit::on_both_backends!(qfd_gives_the_three_stages_of_a_journey, |url
         err.contains("`nowhere` is not in the organisation"),
         "{err}"
     );
+    // bench/qfd.py's command: the cascade and each stage's importances, the stage-3 ones
+    // the sums of the stage-2 ones through the stage-3 cells (what the peers recompute).
+    let b: Value = serde_json::from_str(&ok(
+        url,
+        &[
+            "bench-qfd",
+            "--responses",
+            "500",
+            "--halls",
+            "3",
+            "--runs",
+            "2",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(b["respondents"], 500);
+    let carried: std::collections::BTreeMap<&str, f64> = b["importance"][1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap(), c["absolute"].as_f64().unwrap()))
+        .collect();
+    let rows = b["cascade"]["stage3"]["rows"].as_array().unwrap();
+    for r in rows {
+        let w = r["weight"].as_f64().unwrap();
+        assert!(
+            (w - carried[r["key"].as_str().unwrap()]).abs() < 1e-9,
+            "{r}"
+        );
+    }
 });
