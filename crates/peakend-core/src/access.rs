@@ -164,6 +164,7 @@ mod tests {
             counters: 0,
             kiosks: 0,
             tz: None,
+            targets: Default::default(),
         };
         OrgTree::build(vec![
             n("p", None, OrgLevel::Province),

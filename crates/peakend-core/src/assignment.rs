@@ -293,6 +293,7 @@ mod tests {
             counters: 0,
             kiosks: 0,
             tz: None,
+            targets: Default::default(),
         };
         OrgTree::build(vec![
             node("p", None, OrgLevel::Province),

@@ -40,5 +40,5 @@ pub use journey::{
     Blueprint, Bound, Channel, CoreNeed, Dimension, DimensionFamily, GovernanceError, Journey,
     JourneyError, Lane, Moment, OwnerRole, Stage, Standard, Threshold, Unit,
 };
-pub use org::{OrgError, OrgLevel, OrgNode, OrgTree};
+pub use org::{OrgError, OrgLevel, OrgNode, OrgTree, Targets};
 pub use text::Text;

@@ -93,6 +93,46 @@ pub struct OrgNode {
     /// The node's own time zone, if it names one; otherwise its parent's
     /// ([`OrgTree::zone_of`]).
     pub tz: Option<crate::time::Zone>,
+    /// The headline targets the node sets for itself and the nodes below it
+    /// ([`OrgTree::targets_of`]).
+    #[serde(default)]
+    pub targets: Targets,
+}
+
+/// Targets an organisation sets for its survey's headline figures (whole numbers): the
+/// overview shows each figure against the target of its node or nearest ancestor.
+/// The study gives none, so none is built in: a network that sets none sees none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targets {
+    /// NPS, −100 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nps: Option<i32>,
+    /// The satisfaction index, 0 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<i32>,
+}
+
+impl Targets {
+    /// An NPS target cell: blank is none; otherwise a whole number from −100 to 100.
+    pub fn parse_nps(s: &str) -> Result<Option<i32>, String> {
+        Self::parse_whole(s, -100, 100)
+    }
+
+    /// A satisfaction-index target cell: blank is none; otherwise 0 to 100.
+    pub fn parse_index(s: &str) -> Result<Option<i32>, String> {
+        Self::parse_whole(s, 0, 100)
+    }
+
+    fn parse_whole(s: &str, lo: i32, hi: i32) -> Result<Option<i32>, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        match s.parse::<i32>() {
+            Ok(v) if (lo..=hi).contains(&v) => Ok(Some(v)),
+            _ => Err(format!("`{s}` is not a whole number from {lo} to {hi}")),
+        }
+    }
 }
 
 impl OrgNode {
@@ -148,6 +188,10 @@ pub struct OrgTree {
     children: HashMap<OrgNodeId, Vec<usize>>,
 }
 
+fn is_unset(t: &Targets) -> bool {
+    *t == Targets::default()
+}
+
 /// The tree as nested JSON for the API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrgTreeNode {
@@ -161,6 +205,9 @@ pub struct OrgTreeNode {
     /// The node's own time zone, if it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tz: Option<crate::time::Zone>,
+    /// The node's own headline targets, if it sets any.
+    #[serde(skip_serializing_if = "is_unset")]
+    pub targets: Targets,
     /// The zone it lives in (its own or inherited).
     pub zone: crate::time::Zone,
     /// The journey assigned to this node itself, if any (see `assignment`).
@@ -316,6 +363,16 @@ impl OrgTree {
             .unwrap_or_default()
     }
 
+    /// The targets `id` is held to, each its own or its nearest ancestor's (a city may
+    /// set a higher NPS target than its province and keep the province's index target).
+    pub fn targets_of(&self, id: &OrgNodeId) -> Targets {
+        let up = self.ancestry(id);
+        Targets {
+            nps: up.iter().find_map(|n| n.targets.nps),
+            index: up.iter().find_map(|n| n.targets.index),
+        }
+    }
+
     /// The time zone a hall lives in (its own or its region's).
     pub fn zone_of_hall(&self, hall: &crate::HallId) -> crate::time::Zone {
         OrgNodeId::parse(hall.as_str())
@@ -351,6 +408,7 @@ impl OrgTree {
             counters: hall.then_some(n.counters),
             kiosks: hall.then_some(n.kiosks),
             tz: n.tz,
+            targets: n.targets,
             zone: self.zone_of(&n.id),
             journey: None,
             effective_journey: None,
@@ -372,6 +430,7 @@ mod tests {
             counters: if level == OrgLevel::Hall { 4 } else { 0 },
             kiosks: 0,
             tz: None,
+            targets: Default::default(),
         }
     }
 
@@ -384,6 +443,52 @@ mod tests {
             node("p", None, OrgLevel::Province),
             node("h2", Some("c1"), OrgLevel::Hall),
         ]
+    }
+
+    #[test]
+    fn targets_are_the_nearest_ancestors_each() {
+        let mut nodes = sample();
+        let set = |nodes: &mut Vec<OrgNode>, id: &str, t: Targets| {
+            nodes
+                .iter_mut()
+                .find(|n| n.id.as_str() == id)
+                .unwrap()
+                .targets = t;
+        };
+        set(
+            &mut nodes,
+            "p",
+            Targets {
+                nps: Some(30),
+                index: Some(80),
+            },
+        );
+        set(
+            &mut nodes,
+            "c1",
+            Targets {
+                nps: Some(45),
+                index: None,
+            },
+        );
+        let tree = OrgTree::build(nodes).unwrap();
+        let of = |id: &str| tree.targets_of(&OrgNodeId::parse(id).unwrap());
+        assert_eq!(
+            of("p"),
+            Targets {
+                nps: Some(30),
+                index: Some(80)
+            }
+        );
+        // The city raises NPS and keeps the province's index target, for all below it.
+        assert_eq!(
+            of("h1"),
+            Targets {
+                nps: Some(45),
+                index: Some(80)
+            }
+        );
+        assert_eq!(of("nowhere"), Targets::default());
     }
 
     #[test]

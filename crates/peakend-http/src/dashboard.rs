@@ -124,6 +124,34 @@ struct Figure {
     value: String,
     /// The latest month's change against the month before (survey figures only).
     change: String,
+    /// The target the node is held to (its own or its nearest ancestor's, from the
+    /// organisation), with the figure's distance to it; empty without one.
+    target: String,
+    /// Below its target.
+    missed: bool,
+}
+
+/// A headline figure against its target: ("目标 30 · 差 −4.2", missed) in the reader's
+/// language; nothing without a target or a figure.
+fn against(lang: &Lang, value: Option<f64>, target: Option<i32>) -> (String, bool) {
+    let (Some(v), Some(t)) = (value, target) else {
+        return (String::new(), false);
+    };
+    let gap = v - f64::from(t);
+    let signed = if gap < 0.0 {
+        format!("−{:.1}", -gap)
+    } else {
+        format!("+{gap:.1}")
+    };
+    let text = if gap < 0.0 {
+        lang.t("差", "short by")
+    } else {
+        lang.t("已达成", "met")
+    };
+    (
+        format!("{} {t} · {text} {signed}", lang.t("目标", "Target")),
+        gap < 0.0,
+    )
 }
 
 struct Crumb {
@@ -346,6 +374,9 @@ async fn overview(
         .map(|(h, n)| (h.as_str(), *n))
         .collect();
     let ix = by_hall.as_ref().map(|a| &a.indices);
+    let targets = tree.targets_of(&node);
+    let (nps_target, nps_missed) = against(&lang, ix.and_then(|i| i.nps), targets.nps);
+    let (index_target, index_missed) = against(&lang, ix.and_then(|i| i.index), targets.index);
     let figures = vec![
         Figure {
             key: "respondents",
@@ -354,36 +385,48 @@ async fn overview(
                 .as_ref()
                 .map_or_else(|| "0".into(), |a| a.respondents.to_string()),
             change: String::new(),
+            target: String::new(),
+            missed: false,
         },
         Figure {
             key: "nps",
             label: "NPS".into(),
             value: num(ix.and_then(|i| i.nps), 1),
             change: nps_change.clone(),
+            target: nps_target,
+            missed: nps_missed,
         },
         Figure {
             key: "index",
             label: lang.t("满意度指数", "Satisfaction index").into(),
             value: num(ix.and_then(|i| i.index), 1),
             change: index_change.clone(),
+            target: index_target,
+            missed: index_missed,
         },
         Figure {
             key: "service_level",
             label: lang.t("服务水平", "Service level").into(),
             value: pct(ops.total.service_level),
             change: String::new(),
+            target: String::new(),
+            missed: false,
         },
         Figure {
             key: "abandonment",
             label: lang.t("放弃率", "Abandonment").into(),
             value: pct(ops.total.abandonment_rate),
             change: String::new(),
+            target: String::new(),
+            missed: false,
         },
         Figure {
             key: "care_alerts",
             label: lang.t("未处理关怀提醒", "Open care alerts").into(),
             value: care.values().sum::<usize>().to_string(),
             change: String::new(),
+            target: String::new(),
+            missed: false,
         },
         // Sales beside service, as the study's hall KPIs show them (issue 23).
         Figure {
@@ -396,6 +439,8 @@ async fn overview(
             .into(),
             value: ops.total.sales.sales.to_string(),
             change: String::new(),
+            target: String::new(),
+            missed: false,
         },
         Figure {
             key: "sales_per_served",
@@ -404,12 +449,16 @@ async fn overview(
                 .into(),
             value: num(ops.total.sales.sales_per_served, 2),
             change: String::new(),
+            target: String::new(),
+            missed: false,
         },
         Figure {
             key: "trial_conversion",
             label: lang.t("体验转化率", "Trial conversion").into(),
             value: pct(ops.total.sales.trial_conversion),
             change: String::new(),
+            target: String::new(),
+            missed: false,
         },
     ];
     let sales_lines = ops

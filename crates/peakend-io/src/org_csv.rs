@@ -1,5 +1,6 @@
 //! The organisation CSV: `id,parent,level,name`, optionally `counters,kiosks`
-//! (for halls) and `tz` (an IANA time zone, inherited by the nodes below). Columns may come in any order; the level may be written in English
+//! (for halls), `tz` (an IANA time zone, inherited by the nodes below) and
+//! `nps_target`, `index_target` (the headline targets, inherited likewise). Columns may come in any order; the level may be written in English
 //! (`hall`) or Chinese (`营业厅`).
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use crate::CellError;
 use crate::table::{self, Input, Named};
 
 const REQUIRED: [&str; 4] = ["id", "parent", "level", "name"];
-const OPTIONAL: [&str; 3] = ["counters", "kiosks", "tz"];
+const OPTIONAL: [&str; 5] = ["counters", "kiosks", "tz", "nps_target", "index_target"];
 
 /// A parsed row with the spreadsheet row it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +75,20 @@ pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<OrgRow>, Vec<CellErr
                 .map(Some)
                 .map_err(|e| cell_err("tz", e)),
         };
-        if let (Ok(id), Ok(parent), Ok(level), Ok(counters), Ok(kiosks), Ok(tz)) =
-            (id, parent, level, counters, kiosks, tz)
+        let nps = peakend_core::Targets::parse_nps(cell("nps_target"))
+            .map_err(|e| cell_err("nps_target", e));
+        let index = peakend_core::Targets::parse_index(cell("index_target"))
+            .map_err(|e| cell_err("index_target", e));
+        if let (
+            Ok(id),
+            Ok(parent),
+            Ok(level),
+            Ok(counters),
+            Ok(kiosks),
+            Ok(tz),
+            Ok(nps),
+            Ok(index),
+        ) = (id, parent, level, counters, kiosks, tz, nps, index)
         {
             rows.push(OrgRow {
                 row,
@@ -87,6 +100,7 @@ pub fn parse<'a>(input: impl Into<Input<'a>>) -> Result<Vec<OrgRow>, Vec<CellErr
                     counters,
                     kiosks,
                     tz,
+                    targets: peakend_core::Targets { nps, index },
                 },
             });
         }
@@ -150,6 +164,29 @@ mod tests {
                 "row 3, column level: unknown level `town` (expected province, city, district, hall or centre)",
                 "row 3, column name: name is empty",
                 "row 3, column counters: `x` is not a whole number ≥ 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_are_whole_numbers_in_their_range() {
+        let rows = parse(
+            "id,parent,level,name,nps_target,index_target\np,,province,P,30,80\nc,p,city,C,,\n",
+        )
+        .unwrap();
+        assert_eq!(rows[0].node.targets.nps, Some(30));
+        assert_eq!(rows[0].node.targets.index, Some(80));
+        assert_eq!(rows[1].node.targets, peakend_core::Targets::default());
+        let errors = parse("id,parent,level,name,nps_target,index_target\np,,province,P,101,-1\nq,,province,Q,3.5,x\n")
+            .unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "row 2, column nps_target: `101` is not a whole number from -100 to 100",
+                "row 2, column index_target: `-1` is not a whole number from 0 to 100",
+                "row 3, column nps_target: `3.5` is not a whole number from -100 to 100",
+                "row 3, column index_target: `x` is not a whole number from 0 to 100",
             ]
         );
     }

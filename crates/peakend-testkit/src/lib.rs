@@ -229,6 +229,7 @@ pub fn org_node(
         counters: if hall { counters } else { 0 },
         kiosks: if hall { kiosks } else { 0 },
         tz: None,
+        targets: Default::default(),
     }
 }
 

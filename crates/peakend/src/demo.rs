@@ -63,13 +63,21 @@ fn node(id_: &str, parent: Option<&str>, level: OrgLevel, name: String) -> OrgNo
         counters: 0,
         kiosks: 0,
         tz: None,
+        targets: Default::default(),
     }
 }
 
 /// The demo organisation, parents before children.
 pub fn org() -> Vec<OrgNode> {
     let (pid, pname) = PROVINCE;
-    let mut nodes = vec![node(pid, None, OrgLevel::Province, pname.to_owned())];
+    // The demo province's own headline targets (the study sets none): each overview
+    // shows its NPS and satisfaction index against them.
+    let mut province = node(pid, None, OrgLevel::Province, pname.to_owned());
+    province.targets = peakend_core::Targets {
+        nps: Some(40),
+        index: Some(80),
+    };
+    let mut nodes = vec![province];
     let mut hall_no = 0usize;
     let mut district_no = 0usize;
     for (cid, cname, districts) in CITIES {

@@ -63,7 +63,7 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
                     outln!("{}", serde_json::to_string_pretty(&nested)?)
                 }
                 Format::Csv => {
-                    outln!("id,parent,level,name,counters,kiosks,tz");
+                    outln!("id,parent,level,name,counters,kiosks,tz,nps_target,index_target");
                     for root in tree.roots() {
                         for n in tree.subtree(&root.id) {
                             let quoted = format!("\"{}\"", n.name.replace('"', "\"\""));
@@ -72,13 +72,17 @@ pub async fn run(db: &str, cmd: OrgCmd) -> anyhow::Result<()> {
                                 .as_ref()
                                 .map(ToString::to_string)
                                 .unwrap_or_default();
+                            let whole =
+                                |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_default();
                             outln!(
-                                "{},{parent},{},{quoted},{},{},{}",
+                                "{},{parent},{},{quoted},{},{},{},{},{}",
                                 n.id,
                                 n.level,
                                 n.counters,
                                 n.kiosks,
-                                n.tz.map(|z| z.name()).unwrap_or_default()
+                                n.tz.map(|z| z.name()).unwrap_or_default(),
+                                whole(n.targets.nps),
+                                whole(n.targets.index)
                             );
                         }
                     }

@@ -16,7 +16,14 @@ peakend_testkit::on_both_backends!(the_overview_shows_what_to_act_on, |url| {
     let app = TestApp::spawn_with(
         url,
         Setup {
-            org: peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]),
+            // The province aims at NPS 50, the district at a satisfaction index of 70.
+            org: {
+                let mut org =
+                    peakend_testkit::small_org(&[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]);
+                org[0].targets.nps = Some(50);
+                org[2].targets.index = Some(70);
+                org
+            },
             users: vec![
                 ("admin", Role::Admin, "p"),
                 ("mgr", Role::HallManager, "h1"),
@@ -82,6 +89,21 @@ peakend_testkit::on_both_backends!(the_overview_shows_what_to_act_on, |url| {
     // NPS over both months: 5 promoters, 2 detractors of 7 = 42.9.
     let nps = section(&html, "survey-figures");
     assert!(nps.contains(r#"<div class="n">42.9</div>"#), "{nps}");
+    // Against the organisation's targets: the province's NPS target inherited (42.9 − 50),
+    // the district's own index target (overall 8 → 77.8).
+    assert!(
+        nps.contains(r#"data-target="nps">目标 50 · 差 −7.1 ▼</div>"#),
+        "{nps}"
+    );
+    assert!(
+        nps.contains(r#"data-target="index">目标 70 · 已达成 +7.8</div>"#),
+        "{nps}"
+    );
+    let en = page("admin", "/?node=p&lang=en").await;
+    assert!(
+        section(&en, "survey-figures").contains("Target 50 · short by −7.1"),
+        "{en:.2000}"
+    );
     // The end, its satisfaction 7.14 = (8·4 + 6·3)/7.
     let end = section(&html, "peak-end");
     let leave = end.split(r#"data-moment="leave""#).nth(1).unwrap();

@@ -419,9 +419,13 @@ type NodeRow = (
     i32,
     i32,
     Option<String>,
+    Option<i32>,
+    Option<i32>,
 );
 
-fn node_from_row((id, parent, level, name, counters, kiosks, tz): NodeRow) -> Result<OrgNode> {
+fn node_from_row(
+    (id, parent, level, name, counters, kiosks, tz, nps_target, index_target): NodeRow,
+) -> Result<OrgNode> {
     let corrupt = |e: String| StoreError::Corrupt(format!("org node `{id}`: {e}"));
     Ok(OrgNode {
         id: OrgNodeId::parse(id.as_str()).map_err(|e| corrupt(e.to_string()))?,
@@ -438,6 +442,10 @@ fn node_from_row((id, parent, level, name, counters, kiosks, tz): NodeRow) -> Re
             .map(peakend_core::time::Zone::parse)
             .transpose()
             .map_err(corrupt)?,
+        targets: peakend_core::Targets {
+            nps: nps_target,
+            index: index_target,
+        },
     })
 }
 
@@ -460,8 +468,7 @@ fn assignments_from_rows(rows: Vec<(String, String)>) -> Result<Assignments> {
         .map(Assignments::new)
 }
 
-const SELECT_NODES: &str =
-    "SELECT id, parent_id, level, name, counters, kiosks, tz FROM org_node ORDER BY position";
+const SELECT_NODES: &str = "SELECT id, parent_id, level, name, counters, kiosks, tz, nps_target, index_target FROM org_node ORDER BY position";
 
 impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore> {

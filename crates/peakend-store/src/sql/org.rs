@@ -46,11 +46,13 @@ pub(super) async fn import_org(store: &SqlStore, nodes: Vec<OrgNode>) -> Result<
                 summary.created += 1;
             }
             sqlx::query(
-                "INSERT INTO org_node (id, parent_id, level, name, counters, kiosks, position, tz)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                "INSERT INTO org_node (id, parent_id, level, name, counters, kiosks, position, tz,
+                   nps_target, index_target)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, level = excluded.level,
                    name = excluded.name, counters = excluded.counters, kiosks = excluded.kiosks,
-                   tz = excluded.tz",
+                   tz = excluded.tz, nps_target = excluded.nps_target,
+                   index_target = excluded.index_target",
             )
             .bind(n.id.as_str())
             .bind(n.parent.as_ref().map(|p| p.as_str()))
@@ -60,6 +62,8 @@ pub(super) async fn import_org(store: &SqlStore, nodes: Vec<OrgNode>) -> Result<
             .bind(n.kiosks as i32)
             .bind(position)
             .bind(n.tz.map(|z| z.name()))
+            .bind(n.targets.nps)
+            .bind(n.targets.index)
             .execute(&mut *tx)
             .await?;
         }

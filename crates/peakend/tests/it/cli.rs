@@ -1935,15 +1935,18 @@ peakend_testkit::on_both_backends!(org_nodes_carry_time_zones, |url| {
     import_org(
         url,
         dir.path(),
-        "id,parent,level,name,tz\np,,province,省,Asia/Urumqi\nh1,p,hall,一厅,\nq,,province,另一省,\nh2,q,hall,二厅,\n",
+        "id,parent,level,name,tz,nps_target\np,,province,省,Asia/Urumqi,30\nh1,p,hall,一厅,,\nq,,province,另一省,,\nh2,q,hall,二厅,,\n",
     );
     let csv = ok(url, &["org", "list", "--format", "csv"]);
     assert!(
-        csv.starts_with("id,parent,level,name,counters,kiosks,tz\n"),
+        csv.starts_with("id,parent,level,name,counters,kiosks,tz,nps_target,index_target\n"),
         "{csv}"
     );
-    assert!(csv.contains("p,,province,\"省\",0,0,Asia/Urumqi"), "{csv}");
-    assert!(csv.contains("h1,p,hall,\"一厅\",0,0,\n"), "{csv}");
+    assert!(
+        csv.contains("p,,province,\"省\",0,0,Asia/Urumqi,30,\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("h1,p,hall,\"一厅\",0,0,,,\n"), "{csv}");
     // The listing re-imports as is.
     let again = write(dir.path(), "again.csv", csv.as_bytes());
     ok(url, &["org", "import", &again]);
