@@ -41,7 +41,15 @@ pub struct Filters {
     segment: Option<String>,
     purpose: Option<String>,
     journey: Option<String>,
+    /// `1`: every hall of the ranking on the page, not only the top and bottom.
+    all: Option<String>,
+    /// `csv` or `xlsx`: the whole ranking as a file instead of the page.
+    format: Option<String>,
 }
+
+/// Rows of the ranking a page shows when it does not show all: the first and the last
+/// half of this many (a province's 2,000 halls made a 1 MB page).
+const RANKING_ON_PAGE: usize = 50;
 
 #[derive(Clone, Copy)]
 struct Period {
@@ -160,6 +168,8 @@ struct Crumb {
 }
 
 struct RankRow {
+    /// Its place in the ranking, from 1.
+    pos: usize,
     id: String,
     name: String,
     parent: String,
@@ -268,6 +278,12 @@ struct OverviewPage {
     survey_figures: Vec<Figure>,
     ranks: Vec<RankChoice>,
     rows: Vec<RankRow>,
+    /// The bottom of a long ranking, after `hidden` halls left out between.
+    rows_tail: Vec<RankRow>,
+    hidden: usize,
+    /// The page's query with `all=1` (to show every hall) and for the file export.
+    all_query: String,
+    export_query: String,
     journeys: Vec<(String, String)>,
     hall_board: String,
 }
@@ -278,7 +294,13 @@ async fn overview(
     lang: Lang,
     uri: Uri,
     Query(f): Query<Filters>,
-) -> Result<Html<String>, PageError> {
+) -> Result<axum::response::Response, PageError> {
+    use axum::response::IntoResponse;
+    let export = f
+        .format
+        .as_deref()
+        .map(|x| crate::download::FileFormat::parse(Some(x)))
+        .transpose()?;
     let tree = state.store.org_tree().await?;
     let node = chosen_node(&viewer, &tree, &f)?;
     let p = period(&f)?;
@@ -521,6 +543,7 @@ async fn overview(
             (
                 sort.unwrap_or(f64::NEG_INFINITY),
                 RankRow {
+                    pos: 0,
                     id: h.to_string(),
                     name: node.map(|n| n.name.clone()).unwrap_or_default(),
                     parent,
@@ -569,6 +592,38 @@ async fn overview(
             }
         }
     }
+    let mut rows: Vec<RankRow> = ranked.into_iter().map(|(_, r)| r).collect();
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.pos = i + 1;
+    }
+    if let Some(format) = export {
+        return ranking_file(&lang, format, &node, &rows).map_err(Into::into);
+    }
+    // A long ranking shows its top and bottom; every hall is one click (or the file) away.
+    let (rows, rows_tail, hidden) = if rows.len() > RANKING_ON_PAGE && f.all.is_none() {
+        let mut top = rows;
+        let tail = top.split_off(top.len() - RANKING_ON_PAGE / 2);
+        let hidden = top.len() - RANKING_ON_PAGE / 2;
+        top.truncate(RANKING_ON_PAGE / 2);
+        (top, tail, hidden)
+    } else {
+        (rows, Vec::new(), 0)
+    };
+    let (all_query, export_query) = {
+        // The page's own query without `all` and `format`, then the one each link adds.
+        let kept: Vec<&str> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("all=") && !kv.starts_with("format="))
+            .collect();
+        let with = |extra: &str| {
+            let mut q = kept.clone();
+            q.push(extra);
+            q.join("&")
+        };
+        (with("all=1"), with("format=csv"))
+    };
     let ranks = [
         ("nps", "NPS", "NPS"),
         ("index", "满意度指数", "Satisfaction index"),
@@ -707,11 +762,107 @@ async fn overview(
         },
         figures,
         ranks,
-        rows: ranked.into_iter().map(|(_, r)| r).collect(),
+        rows,
+        rows_tail,
+        hidden,
+        all_query,
+        export_query,
         journeys,
         lang,
     })
+    .map(IntoResponse::into_response)
     .map_err(Into::into)
+}
+
+/// The whole ranking as a file (`?format=csv|xlsx` on the overview): a row per hall in
+/// the page's order, with what the page shows and the flags as words.
+fn ranking_file(
+    lang: &Lang,
+    format: crate::download::FileFormat,
+    node: &OrgNodeId,
+    rows: &[RankRow],
+) -> Result<axum::response::Response, ApiError> {
+    let head = [
+        lang.t("名次", "Rank"),
+        lang.t("营业厅编号", "Hall id"),
+        lang.t("营业厅", "Hall"),
+        lang.t("上级", "Under"),
+        lang.t("受访顾客", "Respondents"),
+        lang.t("样本少", "Small sample"),
+        "NPS",
+        lang.t("NPS 95% 区间", "NPS 95 % interval"),
+        lang.t("≈上一名", "≈ above"),
+        lang.t("满意度指数", "Satisfaction index"),
+        lang.t("价值层级", "Value tier"),
+        lang.t("服务水平", "Service level"),
+        lang.t("放弃率", "Abandonment"),
+        lang.t("未处理关怀提醒", "Open care alerts"),
+        lang.t("销售", "Sales"),
+        lang.t("人均销售", "Sales per served"),
+        lang.t("体验转化", "Trial conversion"),
+    ];
+    let yes = |b: bool| if b { lang.t("是", "yes") } else { "" };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.pos.to_string(),
+                r.id.clone(),
+                r.name.clone(),
+                r.parent.clone(),
+                r.respondents.clone(),
+                yes(r.small).to_owned(),
+                r.nps.clone(),
+                r.nps_ci.clone(),
+                yes(r.tie).to_owned(),
+                r.index.clone(),
+                r.tier.clone(),
+                r.service_level.clone(),
+                r.abandonment.clone(),
+                r.care_alerts.clone(),
+                r.sales.clone(),
+                r.sales_per_served.clone(),
+                r.trial_conversion.clone(),
+            ]
+        })
+        .collect();
+    let bytes: Result<Vec<u8>, String> = match format {
+        crate::download::FileFormat::Csv => {
+            let mut out = Vec::new();
+            {
+                let mut w = csv::Writer::from_writer(&mut out);
+                let mut put = || -> Result<(), csv::Error> {
+                    w.write_record(head)?;
+                    for row in &table {
+                        w.write_record(row)?;
+                    }
+                    w.flush()?;
+                    Ok(())
+                };
+                put().map_err(|e| e.to_string())
+            }
+            .map(|()| out)
+        }
+        crate::download::FileFormat::Xlsx => {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let sheet = book.add_worksheet();
+            let mut put = || -> Result<(), rust_xlsxwriter::XlsxError> {
+                for (c, h) in head.iter().enumerate() {
+                    sheet.write_string(0, c as u16, *h)?;
+                }
+                for (r, row) in table.iter().enumerate() {
+                    for (c, v) in row.iter().enumerate() {
+                        sheet.write_string(r as u32 + 1, c as u16, v)?;
+                    }
+                }
+                Ok(())
+            };
+            put()
+                .and_then(|()| book.save_to_buffer())
+                .map_err(|e| e.to_string())
+        }
+    };
+    crate::download::attachment(format, &format!("ranking-{node}"), bytes)
 }
 
 /// The hall's own view (see [`HallView`]).

@@ -334,3 +334,65 @@ peakend_testkit::on_both_backends!(since_yesterday_and_the_board_cards_keep_thei
     assert_eq!(card("care_alerts"), "0", "{cards}");
     assert_eq!(card("service_level"), "100%", "{cards}");
 });
+
+// A long ranking (a province's thousands of halls made a 1 MB page) shows its top and
+// bottom with the count left out between; every hall is one click away, and the file
+// export has them all, in the page's order and language.
+peakend_testkit::on_both_backends!(a_long_ranking_shows_its_ends_and_exports_all, |url| {
+    let halls: Vec<(String, String)> = (1..=60)
+        .map(|i| (format!("h{i:02}"), format!("{i}号厅")))
+        .collect();
+    let refs: Vec<(&str, &str)> = halls
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let app = TestApp::spawn_with(
+        url,
+        Setup {
+            org: peakend_testkit::small_org(&refs),
+            users: vec![("admin", Role::Admin, "p")],
+            ..Setup::default()
+        },
+    )
+    .await;
+    let (b, _) = app.sign_in("admin").await;
+    let get = |q: &'static str| {
+        let b = b.clone();
+        let u = app.url(q);
+        async move { b.get(u).send().await.unwrap() }
+    };
+    let html = get("/?node=d").await.text().await.unwrap();
+    assert_eq!(html.matches("<tr data-hall=").count(), 50);
+    assert!(
+        html.contains(r#"id="ranking-gap"><td colspan="13">… 中间另有 10 个营业厅"#),
+        "{html:.4000}"
+    );
+    // The tail keeps its places: the last row is 60th.
+    let last = html.rsplit("<tr data-hall=").next().unwrap();
+    assert!(last.contains("<td>60</td>"), "{last:.200}");
+    assert!(
+        html.contains(r#"href="/?node=d&#38;all=1""#),
+        "{html:.4000}"
+    );
+    let all = get("/?node=d&all=1").await.text().await.unwrap();
+    assert_eq!(all.matches("<tr data-hall=").count(), 60);
+    assert!(!all.contains("ranking-gap"));
+
+    let csv = get("/?node=d&format=csv&lang=en").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("ranking-d.csv")
+    );
+    let text = csv.text().await.unwrap();
+    assert_eq!(text.lines().count(), 61, "{text:.500}");
+    assert!(text.starts_with("Rank,Hall id,Hall,Under,Respondents,Small sample,NPS"));
+    assert!(text.lines().nth(60).unwrap().starts_with("60,"));
+    let xlsx = get("/?node=d&format=xlsx").await;
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+    let bad = get("/?node=d&format=pdf").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+});
