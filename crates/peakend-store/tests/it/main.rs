@@ -5,6 +5,7 @@ mod calls;
 mod cases;
 mod comments;
 mod customers;
+mod distribution;
 mod invitations;
 mod monitoring;
 mod packed_answers;
