@@ -102,6 +102,113 @@ pub fn is_utf8(mut reader: impl std::io::Read) -> std::io::Result<bool> {
     }
 }
 
+/// `inner`'s bytes in `encoding` read as UTF-8, a chunk at a time: a GB18030 survey
+/// file of any size is parsed as it is decoded, never held whole. A byte-order mark is
+/// dropped. Bytes that are not text in the encoding end the stream with an
+/// [`std::io::ErrorKind::InvalidData`] error naming the encoding and the byte.
+pub struct Utf8Reader<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    name: &'static str,
+    raw: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Bytes of `inner` decoded before `raw`'s first.
+    offset: usize,
+    eof: bool,
+    done: bool,
+    out: Vec<u8>,
+    at: usize,
+    /// A malformed byte's offset, reported once what came before it has been read.
+    pending: Option<usize>,
+}
+
+const CHUNK: usize = 1 << 16;
+
+impl<R: std::io::Read> Utf8Reader<R> {
+    pub fn new(inner: R, encoding: &'static Encoding) -> Utf8Reader<R> {
+        Utf8Reader {
+            inner,
+            decoder: encoding.new_decoder_with_bom_removal(),
+            name: encoding.name(),
+            raw: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+            done: false,
+            out: Vec::with_capacity(4 * CHUNK),
+            at: 0,
+            pending: None,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Utf8Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use encoding_rs::DecoderResult;
+        loop {
+            if self.at < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.at);
+                buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            if let Some(at) = self.pending.take() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the file is not valid {} text (byte {at})", self.name),
+                ));
+            }
+            if self.done {
+                return Ok(0);
+            }
+            if self.start == self.end && !self.eof {
+                self.offset += self.end;
+                self.start = 0;
+                self.end = self.inner.read(&mut self.raw)?;
+                self.eof = self.end == 0;
+            }
+            let src = &self.raw[self.start..self.end];
+            let room = self
+                .decoder
+                .max_utf8_buffer_length_without_replacement(src.len())
+                .unwrap_or(4 * CHUNK)
+                .max(16);
+            self.out.clear();
+            self.out.resize(room, 0);
+            self.at = 0;
+            let (result, read, written) =
+                self.decoder
+                    .decode_to_utf8_without_replacement(src, &mut self.out, self.eof);
+            self.out.truncate(written);
+            self.start += read;
+            match result {
+                DecoderResult::InputEmpty if self.eof => self.done = true,
+                DecoderResult::InputEmpty | DecoderResult::OutputFull => {}
+                DecoderResult::Malformed(bad, after) => {
+                    // What was decoded before the bad bytes is still handed on.
+                    self.done = true;
+                    let at = self.offset + self.start - usize::from(bad) - usize::from(after);
+                    self.pending = Some(at);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `reader` holds text in `encoding` to its end, read a chunk at a time.
+pub fn is_text_in(
+    reader: impl std::io::Read,
+    encoding: &'static Encoding,
+) -> std::io::Result<bool> {
+    match std::io::copy(&mut Utf8Reader::new(reader, encoding), &mut std::io::sink()) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +235,55 @@ mod tests {
         // A character cut off at the end is not whole text.
         assert!(!is_utf8(&text.as_bytes()[..text.len() - 2]).unwrap());
         assert!(is_utf8(&b""[..]).unwrap());
+    }
+
+    #[test]
+    fn gbk_is_streamed_as_utf8_through_any_cuts() {
+        use std::io::Read;
+        // Long enough to cross chunks, with characters cut at every chunk edge somewhere.
+        let text: String = (0..20_000).map(|i| format!("{i},示范省营业厅\n")).collect();
+        let (gbk, _, _) = GB18030.encode(&text);
+        let mut out = String::new();
+        Utf8Reader::new(&gbk[..], GB18030)
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, text);
+        // A reader that returns a byte at a time.
+        struct Dribble<'a>(&'a [u8]);
+        impl std::io::Read for Dribble<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((&b, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                buf[0] = b;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let mut out = String::new();
+        Utf8Reader::new(Dribble(&gbk[..2000]), GB18030)
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out.as_bytes(), &text.as_bytes()[..out.len()]);
+        assert!(is_text_in(&gbk[..], GB18030).unwrap());
+        // A BOM is dropped; bad bytes end the stream with their offset after the text
+        // before them.
+        let mut bad = gbk[..100].to_vec();
+        bad.extend_from_slice(&[0x81, 0x20]);
+        let mut r = Utf8Reader::new(&bad[..], GB18030);
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(
+            err.to_string(),
+            "the file is not valid gb18030 text (byte 100)"
+        );
+        assert!(!is_text_in(&bad[..], GB18030).unwrap());
+        let mut out = String::new();
+        Utf8Reader::new(&b"\xEF\xBB\xBFid"[..], UTF_8)
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "id");
     }
 
     #[test]

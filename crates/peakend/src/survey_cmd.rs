@@ -423,18 +423,36 @@ async fn import_file(
     let mut magic = [0u8; 4];
     let head = std::io::Read::read(&mut open()?, &mut magic)
         .with_context(|| format!("cannot read {name}"))?;
-    let streamed = !peakend_io::is_workbook(&magic[..head])
-        && forced.is_none_or(|e| e.name() == "UTF-8")
-        && peakend_io::decode::is_utf8(std::io::BufReader::new(open()?))
-            .with_context(|| format!("cannot read {name}"))?;
+    // A CSV in UTF-8 or GB18030 (said or found) is parsed as it is read; a workbook, or
+    // a file in neither, is read whole (which reports what is wrong with it).
+    let readable = |e: &'static encoding_rs::Encoding| -> anyhow::Result<bool> {
+        let file = std::io::BufReader::new(open()?);
+        if e == encoding_rs::UTF_8 {
+            peakend_io::decode::is_utf8(file)
+        } else {
+            peakend_io::decode::is_text_in(file, e)
+        }
+        .with_context(|| format!("cannot read {name}"))
+    };
+    let streamed = if peakend_io::is_workbook(&magic[..head]) {
+        None
+    } else if let Some(e) = forced {
+        // Said by the user and checked first, so a bad byte is reported as before.
+        readable(e)?.then_some(e)
+    } else if readable(encoding_rs::UTF_8)? {
+        Some(encoding_rs::UTF_8)
+    } else if readable(encoding_rs::GB18030)? {
+        Some(encoding_rs::GB18030)
+    } else {
+        None
+    };
     enum Read {
         Whole(peakend_io::Source),
-        Streamed(std::fs::File),
+        Streamed(std::fs::File, &'static encoding_rs::Encoding),
     }
-    let read = if streamed {
-        Read::Streamed(open()?)
-    } else {
-        Read::Whole(crate::read_table(file, encoding)?)
+    let read = match streamed {
+        Some(e) => Read::Streamed(open()?, e),
+        None => Read::Whole(crate::read_table(file, encoding)?),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<ImportBatch>(2);
     let parse_journey = journey.clone();
@@ -464,8 +482,17 @@ async fn import_file(
             Read::Whole(source) => {
                 survey_csv::for_each_row(&source, &parse_journey, &opts, &mut each)
             }
-            Read::Streamed(file) => survey_csv::for_each_row_read(
+            Read::Streamed(file, e) if e == encoding_rs::UTF_8 => survey_csv::for_each_row_read(
                 std::io::BufReader::with_capacity(1 << 20, file),
+                &parse_journey,
+                &opts,
+                &mut each,
+            ),
+            Read::Streamed(file, e) => survey_csv::for_each_row_read(
+                peakend_io::decode::Utf8Reader::new(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                    e,
+                ),
                 &parse_journey,
                 &opts,
                 &mut each,

@@ -986,6 +986,60 @@ fn a_large_survey_file_is_streamed_and_still_all_or_nothing() {
     ))
     .unwrap();
     assert_eq!(json["respondents"], 45_000);
+
+    // The same in GBK, as Excel in China saves it: found and decoded as it streams,
+    // still all or nothing, still every row reported by its number.
+    let gbk = |bad_row| {
+        let text = file(bad_row).replace("\nr", "\ng");
+        encoding_rs::GBK.encode(&text).0.into_owned()
+    };
+    let bad = write(dir.path(), "bad-gbk.csv", &gbk(Some(44_002)));
+    let err = fails(
+        &db.url,
+        &["survey", "import", &bad, "--journey", "service-hall"],
+    );
+    assert!(
+        err.contains("bad-gbk.csv: row 44002, column sat.queue"),
+        "{err}"
+    );
+    let good = write(dir.path(), "good-gbk.csv", &gbk(None));
+    let out = ok(
+        &db.url,
+        &["survey", "import", &good, "--journey", "service-hall"],
+    );
+    assert!(out.contains("45000 responses imported"), "{out}");
+    let json: Value = serde_json::from_str(&ok(
+        &db.url,
+        &[
+            "analyze",
+            "--from-db",
+            "--journey",
+            "service-hall",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(json["respondents"], 90_000);
+    // Said to be GBK but not: refused as a whole, nothing stored.
+    let utf8 = write(
+        dir.path(),
+        "said-gbk.csv",
+        b"respondent,hall\n\xFF\xFF,h1\n",
+    );
+    let err = fails(
+        &db.url,
+        &[
+            "survey",
+            "import",
+            &utf8,
+            "--journey",
+            "service-hall",
+            "--encoding",
+            "gbk",
+        ],
+    );
+    assert!(err.contains("not valid GBK"), "{err}");
 }
 
 /// SURVEY as a workbook, the way Excel users keep it: numbers as numbers, and the first
