@@ -827,6 +827,26 @@ impl Journey {
         }
     }
 
+    /// Gives each moment the standards its parent has there and it lacks, after its own.
+    /// A region's file names every standard of its parent when it is imported (the
+    /// governance rule refuses one that drops any), so a standard missing later is one
+    /// the parent gained since — a built-in journey upgraded with a new release — and the
+    /// region lives by it too rather than stopping the upgrade.
+    pub fn inherit_standards(&mut self, parent: &Journey) {
+        let own: std::collections::HashSet<StandardKey> =
+            self.standards().map(|(_, s)| s.key.clone()).collect();
+        for m in &mut self.moments {
+            let Some(pm) = parent.moment(&m.key) else {
+                continue;
+            };
+            for s in &pm.standards {
+                if !own.contains(&s.key) {
+                    m.standards.push(s.clone());
+                }
+            }
+        }
+    }
+
     /// Gives every moment without a customer question its parent's, and the journey the
     /// parent's section headings it does not word itself: a region words only what differs.
     pub fn inherit_wording(&mut self, parent: &Journey) {

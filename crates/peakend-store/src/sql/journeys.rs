@@ -37,6 +37,8 @@ pub(super) async fn journey(store: &SqlStore, key: &JourneyKey) -> Result<Option
         return Ok(None);
     };
     for mut j in chain {
+        // Standards its parent gained since it was stored (an upgraded built-in) too.
+        j.inherit_standards(&effective);
         j.inherit_checks(&effective);
         // A region's house of quality is its own edits over its parent's (stored
         // unmerged, so a later edit of the parent reaches it). Edits that no longer fit
@@ -206,6 +208,9 @@ pub(super) async fn put_journey(
                 .await?;
         for (child_key, child_doc) in &children {
             let mut child = journey_from_doc(child_key, child_doc)?;
+            // A standard the parent gains reaches its regions (they read it through
+            // `inherit_standards`); one it drops or loosens still breaks them.
+            child.inherit_standards(journey);
             child.inherit_checks(journey);
             let broken = |e: &dyn std::fmt::Display| {
                 StoreError::Conflict(format!("cannot change `{key}`: journey `{child_key}` extends it and would break: {e}"))

@@ -258,15 +258,24 @@ story!(changing_a_parent_may_not_break_its_children, |store| {
     store.put_journey(&region, Origin::User).await.unwrap();
     let city = derived(&region, "city", |_| {});
     store.put_journey(&city, Origin::User).await.unwrap();
-    // The region adds a standard that its child lacks: the child would then drop it.
+    // The region adds a standard that its child lacks (as a built-in journey does when
+    // a release upgrades it): the child lives by it too, rather than the change being
+    // refused and the upgrade stopped.
     let stricter = derived(&service_hall(), "region", |ms| {
         ms.insert(1, new_moment("book_online"));
         ms[1]["standards"] = json!([{"key": "book_confirm", "text": {"zh": "预约确认短信", "en": "Confirm bookings by SMS"}, "owner": "back_office", "threshold": null}]);
     });
-    let err = store
-        .put_journey(&stricter, Origin::User)
-        .await
-        .unwrap_err();
+    store.put_journey(&stricter, Origin::User).await.unwrap();
+    let read = store.journey(&key("city")).await.unwrap().unwrap();
+    assert!(read.standard("book_confirm").is_some(), "{read:?}");
+    // A moment the child lacks still breaks it (its place and answers are the region's
+    // to decide), and is refused.
+    let more = derived(&service_hall(), "region", |ms| {
+        ms.insert(1, new_moment("book_online"));
+        ms[1]["standards"] = json!([{"key": "book_confirm", "text": {"zh": "预约确认短信", "en": "Confirm bookings by SMS"}, "owner": "back_office", "threshold": null}]);
+        ms.push(new_moment("follow_up"));
+    });
+    let err = store.put_journey(&more, Origin::User).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert!(
         err.to_string().contains("journey `city` extends it"),
@@ -274,8 +283,21 @@ story!(changing_a_parent_may_not_break_its_children, |store| {
     );
     assert_eq!(
         store.journey(&key("region")).await.unwrap().unwrap(),
-        region
+        stricter
     );
+    // A release that gives the built-in journey a new standard upgrades it, and the
+    // region and its city live by the standard too.
+    let mut upgraded: Value = serde_json::from_str(&service_hall().to_json_pretty()).unwrap();
+    upgraded["moments"][0]["standards"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"key": "map_pin", "text": {"zh": "地图标注准确", "en": "Map pin right"}, "owner": "back_office", "threshold": null}));
+    let upgraded = Journey::from_json(&upgraded.to_string()).unwrap();
+    store.put_journey(&upgraded, Origin::Builtin).await.unwrap();
+    for region in ["region", "city"] {
+        let read = store.journey(&key(region)).await.unwrap().unwrap();
+        assert!(read.standard("map_pin").is_some(), "{region}");
+    }
 });
 
 story!(a_journey_cannot_extend_itself_through_a_chain, |store| {
