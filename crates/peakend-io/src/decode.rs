@@ -213,20 +213,22 @@ pub fn is_text_in(
 mod tests {
     use super::*;
 
+    /// A reader that returns a byte at a time: it cuts every character in pieces.
+    struct Dribble<'a>(&'a [u8]);
+
+    impl std::io::Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
     #[test]
     fn utf8_is_told_apart_from_gbk_through_a_cut_reader() {
-        // A reader that returns a byte at a time cuts every character in pieces.
-        struct Dribble<'a>(&'a [u8]);
-        impl std::io::Read for Dribble<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let Some((&b, rest)) = self.0.split_first() else {
-                    return Ok(0);
-                };
-                buf[0] = b;
-                self.0 = rest;
-                Ok(1)
-            }
-        }
         let text = "id,name\ngd,示范省\n";
         assert!(is_utf8(Dribble(text.as_bytes())).unwrap());
         assert!(is_utf8(format!("\u{feff}{text}").as_bytes()).unwrap());
@@ -248,18 +250,6 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, text);
-        // A reader that returns a byte at a time.
-        struct Dribble<'a>(&'a [u8]);
-        impl std::io::Read for Dribble<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let Some((&b, rest)) = self.0.split_first() else {
-                    return Ok(0);
-                };
-                buf[0] = b;
-                self.0 = rest;
-                Ok(1)
-            }
-        }
         let mut out = String::new();
         Utf8Reader::new(Dribble(&gbk[..2000]), GB18030)
             .read_to_string(&mut out)

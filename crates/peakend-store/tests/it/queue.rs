@@ -19,6 +19,24 @@ async fn ready(url: &str) -> SqlStore {
     store
 }
 
+/// The province's KPIs of 2026-08-07, the day these stories play.
+async fn day_kpis(store: &SqlStore) -> peakend_core::ops::kpi::KpiReport {
+    let date = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
+    stored_kpis(
+        store,
+        &KpiQuery {
+            org: Some(&OrgNodeId::parse("p").unwrap()),
+            from: date,
+            to: date,
+            bucket: Bucket::Day,
+            offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+            now_ms: 1_900_000_000_000,
+        },
+    )
+    .await
+    .unwrap()
+}
+
 fn line(id: &str, at: &str, kind: &str, fields: &str) -> String {
     format!(r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"{at}+08:00",{fields}}}"#)
 }
@@ -95,20 +113,7 @@ peakend_testkit::on_both_backends!(
                 .any(|x| x.reason.contains("arrived: unknown booking `nope`")),
             "{q:?} / {out:?}"
         );
-        let date = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
-        let r = stored_kpis(
-            &store,
-            &KpiQuery {
-                org: Some(&OrgNodeId::parse("p").unwrap()),
-                from: date,
-                to: date,
-                bucket: Bucket::Day,
-                offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
-                now_ms: 1_900_000_000_000,
-            },
-        )
-        .await
-        .unwrap();
+        let r = day_kpis(&store).await;
         assert_eq!(
             (r.total.arrivals, r.total.expired, r.total.abandoned),
             (3, 1, 0)
@@ -246,20 +251,7 @@ peakend_testkit::on_both_backends!(
             store.quarantined(Some(&h1)).await.unwrap().is_empty(),
             "{out:?}"
         );
-        let date = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
-        let r = stored_kpis(
-            &store,
-            &KpiQuery {
-                org: Some(&OrgNodeId::parse("p").unwrap()),
-                from: date,
-                to: date,
-                bucket: Bucket::Day,
-                offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
-                now_ms: 1_900_000_000_000,
-            },
-        )
-        .await
-        .unwrap();
+        let r = day_kpis(&store).await;
         assert_eq!(r.total.arrivals, 1, "the booked customer is in the queue");
     }
 );
@@ -329,20 +321,7 @@ peakend_testkit::on_both_backends!(
         .await;
         let q = store.quarantined(Some(&h1)).await.unwrap();
         assert!(q.is_empty(), "{q:?}");
-        let date = NaiveDate::from_ymd_opt(2026, 8, 7).unwrap();
-        let r = stored_kpis(
-            &store,
-            &KpiQuery {
-                org: Some(&OrgNodeId::parse("p").unwrap()),
-                from: date,
-                to: date,
-                bucket: Bucket::Day,
-                offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
-                now_ms: 1_900_000_000_000,
-            },
-        )
-        .await
-        .unwrap();
+        let r = day_kpis(&store).await;
         assert_eq!((r.total.arrivals, r.total.served), (1, 1));
         assert!(
             r.total.aht_s.is_some_and(|s| (s - 540.0).abs() < 1e-9),
