@@ -10,7 +10,6 @@ use chrono::{DateTime, FixedOffset};
 use peakend_core::ops::day::{Alert, AlertId, HallDay, QueueSnapshot, Waiting};
 use peakend_core::ops::event::Event;
 use peakend_core::{Action, HallId};
-use peakend_store::IngestOutcome;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
@@ -51,7 +50,8 @@ async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<IngestOutcome>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let hall = token_hall(&state, &headers).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
@@ -65,9 +65,28 @@ async fn ingest(
             .map(str::to_owned)
             .collect()
     };
+    let (events, refused) = parse_lines(&hall, lines, state.customer_salt.as_deref())?;
+    if let Some(cluster) = &state.cluster {
+        // Several nodes: the batch is answered once JetStream has stored it, and
+        // applied by the node that holds its hall's partition (`cluster.rs`).
+        let queued = cluster.publish(&hall, &events, &refused).await?;
+        return Ok((StatusCode::ACCEPTED, Json(queued)).into_response());
+    }
+    Ok(Json(crate::live::ingest(&state, &hall, events, refused).await?).into_response())
+}
+
+/// A batch's lines checked against its token's hall: each parsed event with its line
+/// number and text (a `phone` already turned into the salted key), and the lines
+/// refused with the reason. An event of another hall refuses the whole batch (403).
+pub(crate) type Parsed = (Vec<(usize, Event, String)>, Vec<(usize, String, String)>);
+
+pub(crate) fn parse_lines(
+    hall: &HallId,
+    lines: Vec<String>,
+    salt: Option<&str>,
+) -> Result<Parsed, ApiError> {
     let mut events = Vec::new();
     let mut refused = Vec::new();
-    let salt = state.customer_salt.as_deref();
     for (i, line) in lines.into_iter().enumerate() {
         // A number sent as `phone` becomes its salted key before anything keeps it.
         let line = match peakend_core::customer::pseudonymise(&line, salt) {
@@ -79,7 +98,7 @@ async fn ingest(
             }
         };
         match Event::from_json(&line) {
-            Ok(e) if e.hall != hall => {
+            Ok(e) if e.hall != *hall => {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     format!(
@@ -93,9 +112,7 @@ async fn ingest(
             Err(reason) => refused.push((i + 1, reason, line)),
         }
     }
-    Ok(Json(
-        crate::live::ingest(&state, &hall, events, refused).await?,
-    ))
+    Ok((events, refused))
 }
 
 #[derive(Deserialize)]

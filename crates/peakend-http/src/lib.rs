@@ -14,6 +14,7 @@ mod busy;
 pub mod case_worker;
 mod cases;
 mod checklist;
+pub mod cluster;
 mod customers;
 mod dashboard;
 mod deadline;
@@ -81,6 +82,9 @@ pub struct AppState {
     pub invites: invite_sender::Invites,
     /// Woken when an ingest queues contacts for their survey invitations.
     pub decider: Arc<tokio::sync::Notify>,
+    /// With several nodes (`serve --nats`): device batches go through NATS JetStream
+    /// and are applied by the node that holds their hall's partition.
+    pub cluster: Option<Arc<cluster::Cluster>>,
 }
 
 /// Request body limits: forms and small JSON everywhere, a device's event batch, and a
@@ -160,6 +164,7 @@ impl AppState {
                 .map(Arc::from),
             invites: invite_sender::Invites::default(),
             decider: Arc::default(),
+            cluster: None,
         }
     }
 }

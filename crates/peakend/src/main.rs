@@ -95,6 +95,19 @@ enum Command {
         /// Delete customers' contacts across channels this many days after they ended
         #[arg(long, default_value_t = peakend_store::CUSTOMER_CONTACT_RETENTION_DAYS)]
         erase_customer_contacts_after_days: u32,
+        /// Run as one of several nodes: device events through NATS JetStream at this
+        /// URL (e.g. nats://127.0.0.1:4222); needs --db postgres://…
+        #[arg(long)]
+        nats: Option<String>,
+        /// Hall partitions of the event stream (the same on every node)
+        #[arg(long, default_value_t = 16, requires = "nats")]
+        partitions: u32,
+        /// Copies JetStream keeps of each batch (3 on a three-server NATS cluster)
+        #[arg(long, default_value_t = 1, requires = "nats")]
+        nats_replicas: usize,
+        /// Names of the stream, subjects and consumers (one network per prefix)
+        #[arg(long, default_value = "peakend", hide = true)]
+        nats_prefix: String,
     },
     /// Dashboard users: add, reset a password, list
     #[command(subcommand)]
@@ -422,17 +435,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             erase_contacts_after_days,
             invites,
             erase_customer_contacts_after_days,
+            nats,
+            partitions,
+            nats_replicas,
+            nats_prefix,
         } => {
             // Settings first: a sender that cannot work stops the start, before the
             // database is touched.
             let invites = invites.invites(addr)?;
+            if nats.is_some() && !cli.db.starts_with("postgres") {
+                anyhow::bail!(
+                    "--nats: several nodes share one PostgreSQL database; give --db postgres://…"
+                );
+            }
+            let cluster = match &nats {
+                Some(url) => Some(
+                    peakend_http::cluster::Cluster::connect(
+                        url,
+                        &nats_prefix,
+                        partitions,
+                        nats_replicas,
+                    )
+                    .await
+                    .map_err(anyhow::Error::msg)?,
+                ),
+                None => None,
+            };
             let store = init(&cli.db).await?;
             let cases = peakend_http::case_worker::CaseSettings {
                 erase_contacts_after_days,
                 erase_customer_contacts_after_days,
                 workers: true,
             };
-            serve(store, addr, secure_cookies, cases, invites).await
+            let state = peakend_http::AppState {
+                secure_cookies,
+                cases,
+                invites,
+                cluster: cluster.clone(),
+                ..peakend_http::AppState::new(Arc::new(store))
+            };
+            if let Some(cluster) = cluster {
+                peakend_http::cluster::spawn(state.clone(), cluster, cli.db.clone());
+            }
+            serve_state(state, addr).await
         }
         Command::User(cmd) => user_cmd::run(&cli.db, cmd).await,
         Command::Demo {
@@ -464,22 +509,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve_state(state, addr).await
         }
     }
-}
-
-async fn serve(
-    store: SqlStore,
-    addr: SocketAddr,
-    secure_cookies: bool,
-    cases: peakend_http::case_worker::CaseSettings,
-    invites: peakend_http::invite_sender::Invites,
-) -> anyhow::Result<()> {
-    let state = peakend_http::AppState {
-        secure_cookies,
-        cases,
-        invites,
-        ..peakend_http::AppState::new(Arc::new(store))
-    };
-    serve_state(state, addr).await
 }
 
 async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow::Result<()> {

@@ -1,0 +1,349 @@
+//! Issue 24: two nodes on one PostgreSQL database with device events through the local
+//! NATS JetStream server (127.0.0.1:4222). Batches of the same halls posted to both
+//! nodes in shuffled order give the KPIs and alerts of a one-node replay; a board on
+//! one node sees the other node's event within a second; a node killed with SIGKILL
+//! during ingest loses no acknowledged batch, and none is applied twice.
+//! `PEAKEND_TEST_SKIP_NATS=1` skips it on a machine without NATS (CI has one).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const NATS: &str = "nats://127.0.0.1:4222";
+const DAY: &str = "2026-08-07";
+
+fn peakend(db: &str, args: &[&str]) -> String {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
+        .args(["--db", db])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "peakend {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A node: `peakend serve --nats` on an ephemeral port; its process and base URL.
+fn node(db: &str, prefix: &str) -> (Child, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
+        .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", NATS])
+        .args(["--nats-prefix", prefix, "--partitions", "4"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address: {line}"))
+        .to_owned();
+    // The rest of its log is read and dropped, so a full pipe never blocks it.
+    std::thread::spawn(move || {
+        for l in err.lines().map_while(Result::ok) {
+            if std::env::var("PEAKEND_TEST_NODE_LOG").is_ok() {
+                eprintln!("node: {l}");
+            }
+        }
+    });
+    (child, url)
+}
+
+fn event(id: &str, hall: &str, hm: &str, kind: &str, fields: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","hall":"{hall}","type":"{kind}","at":"{DAY}T{hm}:00+08:00",{fields}}}"#
+    )
+}
+
+fn hm(minutes: u32) -> String {
+    format!("{:02}:{:02}", 9 + minutes / 60, minutes % 60)
+}
+
+/// A hall's morning: the counter opens, then `n` tickets from `first`, each issued a
+/// minute apart, served in turn; every 7th waits 20 minutes (a care alert).
+/// Four events a ticket.
+fn morning(hall: &str, first: u32, n: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    if first == 0 {
+        out.push(event(
+            &format!("{hall}-open"),
+            hall,
+            "08:59",
+            "counter_opened",
+            r#""counter":"c1""#,
+        ));
+    }
+    for i in first..first + n {
+        let t = format!("A{i}");
+        let id = |k: &str| format!("{hall}-{t}-{k}");
+        let wait = if i % 7 == 0 { 20 } else { 2 };
+        let f = |extra: &str| format!(r#""ticket":"{t}"{extra}"#);
+        out.push(event(
+            &id("i"),
+            hall,
+            &hm(i),
+            "ticket_issued",
+            &f(r#","service":"payment""#),
+        ));
+        out.push(event(
+            &id("c"),
+            hall,
+            &hm(i + wait),
+            "called",
+            &f(r#","counter":"c1""#),
+        ));
+        out.push(event(
+            &id("s"),
+            hall,
+            &hm(i + wait + 1),
+            "service_started",
+            &f(r#","counter":"c1""#),
+        ));
+        out.push(event(
+            &id("e"),
+            hall,
+            &hm(i + wait + 2),
+            "service_ended",
+            &f(r#","counter":"c1","outcome":"done""#),
+        ));
+    }
+    out
+}
+
+/// A deterministic shuffle (a linear congruential generator): the same order each run.
+fn shuffle<T>(v: &mut [T], mut seed: u64) {
+    for i in (1..v.len()).rev() {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        v.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+}
+
+async fn stored(db: &str) -> i64 {
+    peakend_testkit::fetch_i64(db, "SELECT COUNT(*) FROM visit_event").await
+}
+
+async fn wait_for(db: &str, n: i64) {
+    let start = Instant::now();
+    while stored(db).await < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{} of {n} applied, {} quarantined: {}",
+            stored(db).await,
+            peakend_testkit::fetch_i64(db, "SELECT COUNT(*) FROM event_quarantine").await,
+            peakend(db, &["events", "quarantine"]),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn kpis(db: &str) -> Value {
+    let out = peakend(
+        db,
+        &[
+            "kpi", "--org", "p", "--from", DAY, "--to", DAY, "--format", "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
+    if peakend_testkit::postgres_skipped()
+        || std::env::var("PEAKEND_TEST_SKIP_NATS").is_ok_and(|v| v == "1")
+    {
+        return;
+    }
+    let pg = peakend_testkit::postgres().await;
+    let db = pg.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let org = dir.path().join("org.csv");
+    std::fs::write(
+        &org,
+        "id,parent,level,name,counters\np,,province,省,\nc,p,city,市,\nd,c,district,区,\nh1,d,hall,一厅,2\nh2,d,hall,二厅,2\n",
+    )
+    .unwrap();
+    peakend(db, &["init"]);
+    peakend(db, &["org", "import", org.to_str().unwrap()]);
+    let token = |hall: &str| {
+        peakend(db, &["token", "create", "--hall", hall])
+            .trim()
+            .to_owned()
+    };
+    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
+    let prefix = format!(
+        "t{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000_000
+    );
+    let (mut a, url_a) = node(db, &prefix);
+    let (mut b, url_b) = node(db, &prefix);
+    let http = reqwest::Client::new();
+    let post = |url: String, hall: &'static str, lines: Vec<String>| {
+        let http = http.clone();
+        let token = tokens.iter().find(|t| t.0 == hall).unwrap().1.clone();
+        async move {
+            http.post(format!("{url}/api/v1/events"))
+                .bearer_auth(token)
+                .body(lines.join("\n"))
+                .send()
+                .await
+        }
+    };
+
+    // The first part of the morning, in batches of five shuffled over both halls and
+    // posted to both nodes in turn.
+    let mut all: Vec<String> = Vec::new();
+    let mut batches: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for hall in ["h1", "h2"] {
+        let m = morning(hall, 0, 30);
+        all.extend(m.iter().cloned());
+        batches.extend(m.chunks(5).map(|c| (hall, c.to_vec())));
+    }
+    shuffle(&mut batches, 24);
+    for (i, (hall, lines)) in batches.into_iter().enumerate() {
+        let url = if i % 2 == 0 { &url_a } else { &url_b };
+        let r = post(url.clone(), hall, lines).await.unwrap();
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::ACCEPTED,
+            "{}",
+            r.text().await.unwrap()
+        );
+    }
+    wait_for(db, all.len() as i64).await;
+
+    // The same events replayed by one node into a database of its own.
+    let replay = peakend_testkit::sqlite();
+    peakend(&replay.url, &["init"]);
+    peakend(&replay.url, &["org", "import", org.to_str().unwrap()]);
+    let file = dir.path().join("all.ndjson");
+    std::fs::write(&file, all.join("\n")).unwrap();
+    peakend(&replay.url, &["events", "ingest", file.to_str().unwrap()]);
+    let (two, one) = (kpis(db), kpis(&replay.url));
+    assert_eq!(two["total"], one["total"], "{two}");
+    assert_eq!(two["total"]["care_alerts"], 10, "{two}");
+    assert_eq!(two["halls"], one["halls"]);
+
+    // A board on node A sees an event posted to node B within a second.
+    let mut live = http
+        .get(format!("{url_a}/api/v1/halls/h1/live"))
+        .bearer_auth(&tokens[0].1)
+        .send()
+        .await
+        .unwrap();
+    // Its first snapshot, then nothing until the hall changes.
+    let first = tokio::time::timeout(Duration::from_secs(5), live.chunk()).await;
+    assert!(first.is_ok_and(|c| c.unwrap().is_some()));
+    while let Ok(Ok(Some(_))) = tokio::time::timeout(Duration::from_millis(300), live.chunk()).await
+    {
+    }
+    // The board shows the hall's today: a ticket taken now, in the hall's zone.
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339();
+    let sent = Instant::now();
+    let late = vec![format!(
+        r#"{{"id":"h1-now","hall":"h1","type":"ticket_issued","at":"{now}","ticket":"Z1","service":"payment"}}"#
+    )];
+    let r = post(url_b.clone(), "h1", late).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+    let pushed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let chunk = live.chunk().await.unwrap().unwrap();
+            if String::from_utf8_lossy(&chunk).contains("Z1") {
+                return sent.elapsed();
+            }
+        }
+    })
+    .await
+    .expect("the board on node A never saw node B's event");
+    assert!(pushed < Duration::from_secs(1), "{pushed:?}");
+    drop(live);
+
+    // Node B killed in the middle of the rest of the morning: what either node
+    // acknowledged is applied, once.
+    let mut rest: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for hall in ["h1", "h2"] {
+        rest.extend(morning(hall, 30, 30).chunks(5).map(|c| (hall, c.to_vec())));
+    }
+    shuffle(&mut rest, 25);
+    let half = rest.len() / 2;
+    let mut acked = 0usize;
+    for (i, (hall, lines)) in rest.into_iter().enumerate() {
+        if i == half {
+            b.kill().unwrap();
+            b.wait().unwrap();
+        }
+        let url = if i % 2 == 1 && i < half {
+            &url_b
+        } else {
+            &url_a
+        };
+        let n = lines.len();
+        if let Ok(r) = post(url.clone(), hall, lines.clone()).await
+            && r.status() == reqwest::StatusCode::ACCEPTED
+        {
+            acked += n;
+            all.extend(lines);
+        }
+    }
+    assert!(acked > 0);
+    // And today's ticket of the board's check.
+    wait_for(db, all.len() as i64 + 1).await;
+    // Nothing beyond: no batch applied twice, none lost.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stored(db).await, all.len() as i64 + 1);
+    let file = dir.path().join("all2.ndjson");
+    std::fs::write(&file, all.join("\n")).unwrap();
+    let replay2 = peakend_testkit::sqlite();
+    peakend(&replay2.url, &["init"]);
+    peakend(&replay2.url, &["org", "import", org.to_str().unwrap()]);
+    peakend(&replay2.url, &["events", "ingest", file.to_str().unwrap()]);
+    assert_eq!(kpis(db)["total"], kpis(&replay2.url)["total"]);
+    a.kill().unwrap();
+    a.wait().unwrap();
+}
+
+/// The start refuses what cannot work, with the reason: several nodes need PostgreSQL,
+/// and a NATS that cannot be reached is said so (not a silent single node).
+#[test]
+fn a_node_without_postgres_or_nats_does_not_start() {
+    let run = |db: &str, nats: &str| {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
+            .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", nats])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let sqlite = peakend_testkit::sqlite();
+    let err = run(&sqlite.url, NATS);
+    assert!(
+        err.contains("several nodes share one PostgreSQL database"),
+        "{err}"
+    );
+    if peakend_testkit::postgres_skipped() {
+        return;
+    }
+    let pg = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(peakend_testkit::postgres());
+    let err = run(&pg.url, "nats://127.0.0.1:1");
+    assert!(
+        err.contains("NATS at nats://127.0.0.1:1 cannot be reached"),
+        "{err}"
+    );
+}
