@@ -28,8 +28,18 @@ fn peakend(db: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A node's process, killed when the test ends however it ends.
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A node: `peakend serve --nats` on an ephemeral port; its process and base URL.
-fn node(db: &str, prefix: &str) -> (Child, String) {
+fn node(db: &str, prefix: &str) -> (Node, String) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
         .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", NATS])
         .args(["--nats-prefix", prefix, "--partitions", "4"])
@@ -53,7 +63,7 @@ fn node(db: &str, prefix: &str) -> (Child, String) {
             }
         }
     });
-    (child, url)
+    (Node(child), url)
 }
 
 fn event(id: &str, hall: &str, hm: &str, kind: &str, fields: &str) -> String {
@@ -188,7 +198,7 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
             .as_nanos()
             % 1_000_000_000_000
     );
-    let (mut a, url_a) = node(db, &prefix);
+    let (a, url_a) = node(db, &prefix);
     let (mut b, url_b) = node(db, &prefix);
     let http = reqwest::Client::new();
     let post = |url: String, hall: &'static str, lines: Vec<String>| {
@@ -284,8 +294,8 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     let mut acked = 0usize;
     for (i, (hall, lines)) in rest.into_iter().enumerate() {
         if i == half {
-            b.kill().unwrap();
-            b.wait().unwrap();
+            b.0.kill().unwrap();
+            b.0.wait().unwrap();
         }
         let url = if i % 2 == 1 && i < half {
             &url_b
@@ -313,8 +323,7 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     peakend(&replay2.url, &["org", "import", org.to_str().unwrap()]);
     peakend(&replay2.url, &["events", "ingest", file.to_str().unwrap()]);
     assert_eq!(kpis(db)["total"], kpis(&replay2.url)["total"]);
-    a.kill().unwrap();
-    a.wait().unwrap();
+    drop(a);
 }
 
 /// The start refuses what cannot work, with the reason: several nodes need PostgreSQL,
