@@ -59,6 +59,12 @@ pub fn retry_after(attempts: i64) -> Duration {
     Duration::from_secs(secs.min(3600))
 }
 
+/// Whether this server runs the network's sweeps now: always alone, and with several
+/// nodes only the one holding partition 0 (`cluster.rs`), so nothing is sent twice.
+fn sweeps_here(state: &AppState) -> bool {
+    state.cluster.as_ref().is_none_or(|c| c.sweeps())
+}
+
 /// Starts the workers; they stop when the server shuts down.
 pub fn spawn(state: AppState) {
     if !state.cases.workers {
@@ -76,7 +82,7 @@ pub fn spawn(state: AppState) {
         let mut settling = peakend_store::Settling::default();
         loop {
             tokio::select! {
-                _ = tick.tick() => sweep_once(&s, &mut settling).await,
+                _ = tick.tick() => if sweeps_here(&s) { sweep_once(&s, &mut settling).await },
                 () = s.shutdown.wait() => break,
             }
         }
@@ -116,7 +122,7 @@ pub fn spawn(state: AppState) {
                 _ = tick.tick() => {}
                 () = s.shutdown.wait() => break,
             }
-            loop {
+            while sweeps_here(&s) {
                 let now = s.clock.now().timestamp_millis();
                 let run = send_invitations(&s, now).await;
                 if run.halted || run.waiting == 0 || s.shutdown.is_triggered() {
@@ -138,7 +144,11 @@ pub fn spawn(state: AppState) {
             }
         };
         loop {
-            let sent = deliver_once(&state, &client).await;
+            let sent = if sweeps_here(&state) {
+                deliver_once(&state, &client).await
+            } else {
+                0
+            };
             let pause = if sent > 0 {
                 Duration::from_millis(50)
             } else {

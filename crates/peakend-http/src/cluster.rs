@@ -45,6 +45,21 @@ pub struct Cluster {
     prefix: String,
     stream: String,
     partitions: u32,
+    /// This node holds partition 0: it runs the network's minute sweeps (cases, contact
+    /// erasure, automatic checks, invitation and webhook sending), so they run once,
+    /// not once per node, and move with the partition when the node dies.
+    sweeps: std::sync::atomic::AtomicBool,
+}
+
+impl Cluster {
+    /// Whether this node runs the minute sweeps now.
+    pub fn sweeps(&self) -> bool {
+        self.sweeps.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_sweeps(&self, on: bool) {
+        self.sweeps.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A device batch as it travels: its hall, the parsed lines (the phone already keyed)
@@ -105,6 +120,7 @@ impl Cluster {
             prefix: prefix.to_owned(),
             stream,
             partitions: partitions.max(1),
+            sweeps: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -242,6 +258,7 @@ async fn hold_partitions(state: AppState, cluster: Arc<Cluster>, db_url: String)
             }
             locks = None;
         }
+        cluster.set_sweeps(held.contains_key(&0));
     }
 }
 
