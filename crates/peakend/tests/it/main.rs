@@ -3,7 +3,6 @@
 mod analyze_fast;
 mod audit_template;
 mod cli;
-mod cluster;
 mod comments_cli;
 mod handbook;
 mod invite_sender_cli;
