@@ -165,6 +165,15 @@ typed_id!(
     KioskId, "kiosk id", check_node_id
 );
 
+/// FNV-1a of a text: a 64-bit hash that is the same on every build, platform and node,
+/// for what must come out the same everywhere (a short form's drawn moments, a hall's
+/// event partition).
+pub fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

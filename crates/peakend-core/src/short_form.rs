@@ -100,9 +100,7 @@ pub fn peaks_of(importance: &[Option<f64>], rule: PeakRule) -> Vec<usize> {
 /// A form's seed from its one-time id (FNV-1a: stable across builds and platforms, so a
 /// form re-rendered after a problem asks the same moments).
 pub fn seed_of(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    crate::id::stable_hash(id)
 }
 
 #[cfg(test)]

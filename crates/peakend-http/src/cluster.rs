@@ -126,13 +126,7 @@ impl Cluster {
 
     /// The partition of a hall: FNV-1a of its id, stable across builds and nodes.
     pub fn partition(&self, hall: &HallId) -> u32 {
-        let h = hall
-            .as_str()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-            });
-        (h % u64::from(self.partitions)) as u32
+        (peakend_core::id::stable_hash(hall.as_str()) % u64::from(self.partitions)) as u32
     }
 
     /// Stores a batch in JetStream and says so; NATS lost: 503, retryable.

@@ -826,42 +826,7 @@ fn ranking_file(
             ]
         })
         .collect();
-    let bytes: Result<Vec<u8>, String> = match format {
-        crate::download::FileFormat::Csv => {
-            let mut out = Vec::new();
-            {
-                let mut w = csv::Writer::from_writer(&mut out);
-                let mut put = || -> Result<(), csv::Error> {
-                    w.write_record(head)?;
-                    for row in &table {
-                        w.write_record(row)?;
-                    }
-                    w.flush()?;
-                    Ok(())
-                };
-                put().map_err(|e| e.to_string())
-            }
-            .map(|()| out)
-        }
-        crate::download::FileFormat::Xlsx => {
-            let mut book = rust_xlsxwriter::Workbook::new();
-            let sheet = book.add_worksheet();
-            let mut put = || -> Result<(), rust_xlsxwriter::XlsxError> {
-                for (c, h) in head.iter().enumerate() {
-                    sheet.write_string(0, c as u16, *h)?;
-                }
-                for (r, row) in table.iter().enumerate() {
-                    for (c, v) in row.iter().enumerate() {
-                        sheet.write_string(r as u32 + 1, c as u16, v)?;
-                    }
-                }
-                Ok(())
-            };
-            put()
-                .and_then(|()| book.save_to_buffer())
-                .map_err(|e| e.to_string())
-        }
-    };
+    let bytes = crate::download::table(format, &head, &table);
     crate::download::attachment(format, &format!("ranking-{node}"), bytes)
 }
 

@@ -67,6 +67,47 @@ pub fn attachment<E: std::fmt::Display>(
         .into_response())
 }
 
+/// A sheet of one table: the header bold in the first row, then the rows as text.
+pub fn write_sheet(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    head: &[&str],
+    rows: &[Vec<String>],
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, h) in head.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// One table as a file: CSV (header, then the rows) or a workbook of one sheet.
+pub fn table(format: FileFormat, head: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, String> {
+    match format {
+        FileFormat::Csv => {
+            let mut out = Vec::new();
+            {
+                let mut w = csv::Writer::from_writer(&mut out);
+                w.write_record(head).map_err(|e| e.to_string())?;
+                for row in rows {
+                    w.write_record(row).map_err(|e| e.to_string())?;
+                }
+                w.flush().map_err(|e| e.to_string())?;
+            }
+            Ok(out)
+        }
+        FileFormat::Xlsx => {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            write_sheet(book.add_worksheet(), head, rows).map_err(|e| e.to_string())?;
+            book.save_to_buffer().map_err(|e| e.to_string())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -221,39 +221,24 @@ fn ranking_rows(v: &StrategyView, en: bool) -> (Vec<&'static str>, Vec<Vec<Strin
 }
 
 fn xlsx(journey: &Journey, v: &StrategyView, en: bool) -> Result<Vec<u8>, String> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut book = Workbook::new();
-    let bold = Format::new().set_bold();
+    use crate::download::write_sheet;
+    let mut book = rust_xlsxwriter::Workbook::new();
     let e = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    let head: Vec<&str> = MAP_HEADER
+        .iter()
+        .map(|h| if en { h.1 } else { h.0 })
+        .collect();
     let sheet = book
         .add_worksheet()
         .set_name(if en { "Execution map" } else { "执行地图" })
         .map_err(e)?;
-    for (c, h) in MAP_HEADER.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, c as u16, if en { h.1 } else { h.0 }, &bold)
-            .map_err(e)?;
-    }
-    for (r, row) in map_rows(journey, &v.strategy, en).iter().enumerate() {
-        for (c, x) in row.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, c as u16, x).map_err(e)?;
-        }
-    }
+    write_sheet(sheet, &head, &map_rows(journey, &v.strategy, en)).map_err(e)?;
     let sheet = book
         .add_worksheet()
         .set_name(if en { "Dimensions" } else { "维度排序" })
         .map_err(e)?;
     let (header, rows) = ranking_rows(v, en);
-    for (c, h) in header.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, c as u16, *h, &bold)
-            .map_err(e)?;
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (c, x) in row.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, c as u16, x).map_err(e)?;
-        }
-    }
+    write_sheet(sheet, &header, &rows).map_err(e)?;
     book.save_to_buffer().map_err(e)
 }
 
