@@ -695,8 +695,8 @@ pub(crate) const SET_DAY_EVENTS: &str = "INSERT INTO event_day (hall_id, day_sta
 /// segment, purpose, staff, counter, wait, outcome, when it ended. An append.
 pub(crate) const INSERT_INVITE_PENDING: &str = "INSERT INTO invite_pending
      (contact_id, hall_id, channel, customer_key, segment, purpose, staff, counter, wait_s,
-      outcome, ended_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+      outcome, ended_at, draw)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// Binds an ended contact to [`INSERT_INVITE_PENDING`] (sqlx, either backend).
 macro_rules! bind_pending {
@@ -714,6 +714,7 @@ macro_rules! bind_pending {
             .bind(c.wait_s)
             .bind(&c.outcome)
             .bind(c.ended_at)
+            .bind(peakend_core::invitation::draw(&c.id))
     }};
 }
 pub(crate) use bind_pending;

@@ -101,8 +101,9 @@ impl std::fmt::Debug for SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Starts the writer thread for the database file `path` (already migrated).
-    pub(crate) fn start(path: &Path) -> Result<SqliteWriter> {
+    /// Starts the writer thread for the database file `path` (already migrated); it
+    /// asks `checkpoints` to copy the WAL back as it grows.
+    pub(crate) fn start(path: &Path, checkpoints: Arc<Checkpointer>) -> Result<SqliteWriter> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -111,7 +112,7 @@ impl SqliteWriter {
         let path = path.to_owned();
         std::thread::Builder::new()
             .name("peakend-sqlite-writer".into())
-            .spawn(move || run(&path, &thread_shared))
+            .spawn(move || run(&path, &thread_shared, &checkpoints))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqliteWriter { shared })
     }
@@ -238,11 +239,10 @@ fn more_for_group(shared: &Shared, small_group: bool) -> Option<Job> {
     }
 }
 
-fn run(path: &Path, shared: &Shared) {
+fn run(path: &Path, shared: &Shared, checkpoints: &Checkpointer) {
     let _stopped = Stopped(shared);
     let mut conn = None;
     let mut days: HashMap<HallId, CachedDay> = HashMap::new();
-    let checkpoints = Checkpointer::start(path);
     let mut since_checkpoint = 0;
     // The ingest steps are async (PostgreSQL's are); on this connection they never wait.
     let runtime = tokio::runtime::Builder::new_current_thread().build();
@@ -315,22 +315,38 @@ fn open(path: &Path) -> Result<Connection> {
 }
 
 /// Copies the WAL back into the database file on a thread of its own, beside the
-/// writer: a passive checkpoint never blocks the writer. Under a steady load it seldom
-/// catches up whole, so the WAL grows to the writer's own checkpoint limit; that
+/// writers: a passive checkpoint never blocks a writer. The event writer and the pool's
+/// connections checkpoint themselves only if this falls far behind (their
+/// `wal_autocheckpoint` is 50,000 pages): a checkpoint inside a commit was a sixth of
+/// the event writer's time and an eighth of an invitation drain's. It runs when poked
+/// after a large write, and every few seconds for the small ones. Under a steady load
+/// it seldom catches up whole, so the WAL grows to the writers' own limit; that
 /// checkpoint then finds nearly every page copied already, and the WAL starts over.
-struct Checkpointer {
-    poke: Option<std::sync::mpsc::SyncSender<()>>,
+/// The thread ends when the store's last handle is dropped.
+pub(crate) struct Checkpointer {
+    poke: Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
+}
+
+impl std::fmt::Debug for Checkpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checkpointer")
+    }
 }
 
 impl Checkpointer {
-    fn start(path: &Path) -> Checkpointer {
+    /// How often the WAL is copied back without a poke.
+    const EVERY: Duration = Duration::from_secs(5);
+
+    pub(crate) fn start(path: &Path) -> Checkpointer {
+        use std::sync::mpsc::RecvTimeoutError;
         let (poke, pokes) = std::sync::mpsc::sync_channel::<()>(1);
         let path = path.to_owned();
         let started = std::thread::Builder::new()
             .name("peakend-sqlite-checkpoint".into())
             .spawn(move || {
                 let mut conn = None;
-                while pokes.recv().is_ok() {
+                while let Ok(()) | Err(RecvTimeoutError::Timeout) = pokes.recv_timeout(Self::EVERY)
+                {
                     if conn.is_none() {
                         conn =
                             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
@@ -346,17 +362,22 @@ impl Checkpointer {
                     }
                 }
             });
-        // Without the thread, the writer's own automatic checkpoints still run.
+        // Without the thread, the writers' own automatic checkpoints still run.
         Checkpointer {
-            poke: started.ok().map(|_| poke),
+            poke: Mutex::new(started.ok().map(|_| poke)),
         }
     }
 
     /// Asks for a checkpoint; one already asked for and not begun covers this one.
-    fn poke(&self) {
-        if let Some(p) = &self.poke {
+    pub(crate) fn poke(&self) {
+        if let Some(p) = self.poke.lock().expect("checkpointer lock").as_ref() {
             let _ = p.try_send(());
         }
+    }
+
+    /// Ends the thread (and closes its connection) once it is idle.
+    pub(crate) fn stop(&self) {
+        self.poke.lock().expect("checkpointer lock").take();
     }
 }
 
@@ -663,7 +684,8 @@ impl IngestTx for Tx<'_> {
                 c.counter,
                 c.wait_s,
                 c.outcome,
-                c.ended_at
+                c.ended_at,
+                peakend_core::invitation::draw(&c.id)
             ])?;
         }
         Ok(())

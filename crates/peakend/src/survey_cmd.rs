@@ -345,6 +345,11 @@ pub async fn bench_invitations(
     batch: usize,
 ) -> anyhow::Result<()> {
     use peakend_core::customer::EndedContact;
+    // `RUST_LOG=peakend_store=debug` shows where each drain's time goes.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut contacts = Vec::new();
     let mut reader = csv::Reader::from_path(file).with_context(|| file.display().to_string())?;
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());

@@ -150,24 +150,24 @@ fn announce(event: &str, c: &Case, at: i64) -> String {
     )
 }
 
-/// `col IN (…)` over `values`, numbered from `$first`, or TRUE when `None`.
-fn in_list(col: &str, values: Option<usize>, first: usize, postgres: bool) -> String {
+/// `col IN (…)` over a list of `values` bound as one JSON array at mark `$n` (see
+/// [`json_list`]; an empty list matches nothing), or TRUE when `None`. One parameter
+/// whatever the list's length: bound one by one, a province's 2,000 hall ids cost
+/// SQLite more than the query itself.
+fn in_list(col: &str, values: Option<usize>, n: usize, postgres: bool) -> String {
     match values {
         None => "1 = 1".into(),
-        Some(0) => "1 = 0".into(),
-        Some(n) => {
-            let marks: Vec<String> = (0..n)
-                .map(|i| {
-                    if postgres {
-                        format!("${}", first + i)
-                    } else {
-                        format!("?{}", first + i)
-                    }
-                })
-                .collect();
-            format!("{col} IN ({})", marks.join(", "))
+        Some(_) if postgres => {
+            format!("{col} IN (SELECT jsonb_array_elements_text(${n}::jsonb))")
         }
+        Some(_) => format!("{col} IN (SELECT value FROM json_each(?{n}))"),
     }
+}
+
+/// The halls of an [`in_list`] as the JSON array it binds (`[]` for none).
+fn json_list(halls: Option<&[HallId]>) -> String {
+    let ids: Vec<&str> = halls.into_iter().flatten().map(HallId::as_str).collect();
+    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
 }
 
 /// A multi-row `INSERT_CASE` of `rows` cases, 23 marks a row in bind order; a row's
@@ -292,12 +292,13 @@ impl SqlStore {
                OR (k.kind = 4 AND recovery >= 4 AND recommend IS NOT NULL))
              GROUP BY 1, 2, 3"
         );
-        let halls: Vec<&str> = halls.into_iter().flatten().map(HallId::as_str).collect();
+        let filtered = halls.is_some();
+        let halls = json_list(halls);
         macro_rules! run {
             ($pool:ident, $sql:expr, $t:ty) => {{
                 let mut query = sqlx::query_as::<_, $t>($sql).bind(from_ms).bind(to_ms);
-                for h in &halls {
-                    query = query.bind(*h);
+                if filtered {
+                    query = query.bind(&halls);
                 }
                 query.fetch_all($pool).await?
             }};
@@ -373,8 +374,8 @@ impl SqlStore {
         type Row = (String, i64, i64, Option<String>, Option<i64>);
         let rows: Vec<Row> = on_pool!(self, pool => {
             let mut query = sqlx::query_as(&sql).bind(first).bind(last);
-            for h in halls.into_iter().flatten() {
-                query = query.bind(h.as_str());
+            if halls.is_some() {
+                query = query.bind(json_list(halls));
             }
             query.fetch_all(pool).await?
         });
@@ -451,8 +452,8 @@ impl SqlStore {
         );
         let (a, b, c): (i64, i64, i64) = on_pool!(self, pool => {
             let mut query = sqlx::query_as(&sql).bind(from_ms).bind(to_ms).bind(now_ms);
-            for h in halls.into_iter().flatten() {
-                query = query.bind(h.as_str());
+            if halls.is_some() {
+                query = query.bind(json_list(halls));
             }
             query.fetch_one(pool).await?
         });
@@ -1001,8 +1002,8 @@ impl CaseStore for SqlStore {
             let text = sql(without);
             let rows: Vec<(i32, i64)> = on_pool!(self, pool => {
                 let mut query = sqlx::query_as(&text).bind(&lo).bind(&hi);
-                for h in halls.into_iter().flatten() {
-                    query = query.bind(h.as_str());
+                if halls.is_some() {
+                    query = query.bind(json_list(halls));
                 }
                 query.fetch_all(pool).await?
             });

@@ -232,30 +232,53 @@ impl InvitationStore for SqlStore {
         let rules: HashMap<OrgNodeId, InviteRule> =
             self.invite_rules().await?.into_iter().collect();
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        // No rule samples a contact drawn at or above the largest share: such a queued
+        // contact is dropped unread (its draw was kept when it was queued).
+        let cut = rules
+            .values()
+            .flat_map(|r| std::iter::once(r.share).chain(r.queue_shares.values().copied()))
+            .fold(0.0_f64, f64::max);
         let mut drained = Drained::default();
         macro_rules! drain {
             ($tx:ident, $decide:ident, $read:ident) => {{
-                let rows = $read(&mut $tx, limit).await?;
-                let Some(last) = rows.last().map(|r| r.0) else {
+                let t0 = std::time::Instant::now();
+                let (taken, last): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MAX(id) FROM
+                       (SELECT id FROM invite_pending ORDER BY id LIMIT $1) q",
+                )
+                .bind(limit)
+                .fetch_one(&mut *$tx)
+                .await?;
+                let Some(last) = last else {
                     return Ok(drained);
                 };
-                drained.taken = rows.len();
+                let rows = $read(&mut $tx, last, cut).await?;
+                let t_read = t0.elapsed();
+                drained.taken = usize::try_from(taken).unwrap_or(0);
+                drained.decided.skipped += drained.taken.saturating_sub(rows.len());
                 let contacts = pending_contacts(rows, at_ms, &mut drained.decided);
                 let plan = plan_decisions(&tree, &rules, &contacts, &mut drained.decided)?;
+                let t_plan = t0.elapsed();
                 if !plan.candidates.is_empty() {
                     $decide(&mut $tx, &tree, &rules, plan, at_ms, &mut drained.decided).await?;
                 }
-                sqlx::query("DELETE FROM invite_pending WHERE id <= $1")
-                    .bind(last)
-                    .execute(&mut *$tx)
-                    .await?;
+                let t_decide = t0.elapsed();
                 $tx.commit().await?;
+                tracing::debug!(
+                    taken = drained.taken,
+                    read_ms = t_read.as_secs_f64() * 1e3,
+                    plan_ms = (t_plan - t_read).as_secs_f64() * 1e3,
+                    decide_ms = (t_decide - t_plan).as_secs_f64() * 1e3,
+                    commit_ms = (t0.elapsed() - t_decide).as_secs_f64() * 1e3,
+                    "invitation drain"
+                );
             }};
         }
         match &self.pool {
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                drain!(tx, decide_sqlite, pending_sqlite)
+                drain!(tx, decide_sqlite, pending_sqlite);
+                self.checkpoint_soon();
             }
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
@@ -662,36 +685,52 @@ type PendingRow = (
 const PENDING_COLUMNS: &str = "id, contact_id, hall_id, channel, customer_key, segment, purpose,
     staff, counter, wait_s, outcome, ended_at";
 
-/// The oldest `limit` queued contacts, in order. On SQLite as one JSON array in one
-/// row: its driver hands each row of a result over from its own thread, which cost a
-/// drain of 20,000 queued contacts about 60 ms of its 340 (issue 22's bench).
+/// Takes the queued contacts up to `last` off the queue (in the drain's transaction) and
+/// returns those a rule could sample (drawn below `cut`, or queued before draws were
+/// kept), in order. On SQLite read as one JSON array in one row: its driver hands each
+/// row of a result over from its own thread, which cost a drain of 20,000 queued
+/// contacts about 60 ms of its 340 (issue 22's bench).
 async fn pending_sqlite(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    limit: i64,
+    last: i64,
+    cut: f64,
 ) -> Result<Vec<PendingRow>> {
     let (json,): (String,) = sqlx::query_as(&format!(
         "SELECT json_group_array(json_array({PENDING_COLUMNS})) FROM
-           (SELECT {PENDING_COLUMNS} FROM invite_pending ORDER BY id LIMIT $1)"
+           (SELECT {PENDING_COLUMNS} FROM invite_pending
+            WHERE id <= $1 AND (draw IS NULL OR draw < $2) ORDER BY id)"
     ))
-    .bind(limit)
+    .bind(last)
+    .bind(cut)
     .fetch_one(&mut **tx)
     .await?;
+    sqlx::query("DELETE FROM invite_pending WHERE id <= $1")
+        .bind(last)
+        .execute(&mut **tx)
+        .await?;
     let mut rows: Vec<PendingRow> = serde_json::from_str(&json)
         .map_err(|e| StoreError::Corrupt(format!("invite_pending: {e}")))?;
     rows.sort_unstable_by_key(|r| r.0);
     Ok(rows)
 }
 
+/// On PostgreSQL the delete returns what it took: one pass over the queue's rows (two
+/// passes, a read and a delete, were more than half of a drain's time).
 async fn pending_postgres(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    limit: i64,
+    last: i64,
+    cut: f64,
 ) -> Result<Vec<PendingRow>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {PENDING_COLUMNS} FROM invite_pending ORDER BY id LIMIT $1"
+    let mut rows: Vec<PendingRow> = sqlx::query_as(&format!(
+        "WITH gone AS (DELETE FROM invite_pending WHERE id <= $1 RETURNING {PENDING_COLUMNS}, draw)
+         SELECT {PENDING_COLUMNS} FROM gone WHERE draw IS NULL OR draw < $2"
     ))
-    .bind(limit)
+    .bind(last)
+    .bind(cut)
     .fetch_all(&mut **tx)
-    .await?)
+    .await?;
+    rows.sort_unstable_by_key(|r| r.0);
+    Ok(rows)
 }
 
 /// The queued contacts still worth deciding: one whose link would already be dead, or
@@ -926,6 +965,10 @@ fn decide_candidates<'a>(
             }
         }
     }
+    // A customer invited in this batch under one rule counts under every rule, as one
+    // invited in an earlier batch does (the stored invitations seed every programme):
+    // the decisions must not depend on where a drain's batch happens to end.
+    let mut invited_now: HashMap<&str, i64> = HashMap::new();
     let mut rows = Vec::with_capacity(fresh.len());
     for c in fresh {
         let ended = Ended {
@@ -938,6 +981,10 @@ fn decide_candidates<'a>(
         let programme = programmes
             .get_mut(&c.node)
             .expect("a programme per rule node");
+        let customer = c.contact.customer.as_deref();
+        if let Some((k, at)) = customer.and_then(|k| invited_now.get(k).map(|at| (k, *at))) {
+            programme.invited(k, at);
+        }
         let (status, reason, send_at) = match programme.decide(&ended, &rules[&c.node]) {
             Decision::NotSampled => {
                 out.skipped += 1;
@@ -945,10 +992,16 @@ fn decide_candidates<'a>(
             }
             Decision::Sent => {
                 out.sent += 1;
+                if let Some(k) = customer {
+                    invited_now.insert(k, c.local.timestamp_millis());
+                }
                 ("sent", None, Some(c.contact.ended_at.max(at_ms)))
             }
             Decision::Held { until } => {
                 out.held += 1;
+                if let Some(k) = customer {
+                    invited_now.insert(k, c.local.timestamp_millis());
+                }
                 ("held", Some("quiet_hours".to_owned()), Some(until))
             }
             Decision::Suppressed { reason } => {
@@ -1004,6 +1057,7 @@ async fn decide_sqlite(
     at_ms: i64,
     out: &mut Decided,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     let json = |v: &[&str]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let ids: Vec<&str> = plan
         .candidates
@@ -1029,6 +1083,7 @@ async fn decide_sqlite(
         .await?;
         seen.decided.extend(rows.into_iter().map(|(c,)| c));
     }
+    let t_decided = started.elapsed();
     for chunk in customers.chunks(50_000) {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT customer_key FROM invite_optout WHERE customer_key IN (SELECT value FROM json_each($1))",
@@ -1049,6 +1104,7 @@ async fn decide_sqlite(
         .await?;
         seen.last_invited.extend(rows);
     }
+    let t_customers = started.elapsed();
     if let Some((lo, hi)) = quota_window(&plan, rules) {
         for (segment, purpose) in quota_cells(&plan, rules) {
             let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -1068,7 +1124,18 @@ async fn decide_sqlite(
             );
         }
     }
+    let candidates = plan.candidates.len();
+    let looked_up = started.elapsed();
     let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
+    tracing::debug!(
+        decided_before_ms = t_decided.as_secs_f64() * 1e3,
+        customers_ms = (t_customers - t_decided).as_secs_f64() * 1e3,
+        in_cells = seen.in_cells.len(),
+        candidates,
+        lookups_ms = looked_up.as_secs_f64() * 1e3,
+        decided_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
+        "invitation lookups"
+    );
     // Multi-row inserts; each row's id comes back with its contact id.
     let mut outbox: Vec<(i64, &'static str, String, i64)> = Vec::new();
     const COLS: usize = 16;
@@ -1138,6 +1205,7 @@ async fn decide_postgres(
     at_ms: i64,
     out: &mut Decided,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     // The batch's keys are looked up one index probe each, whatever the planner would
     // guess of a large array against a large table.
     sqlx::query("SET LOCAL enable_hashjoin = off")
@@ -1208,7 +1276,15 @@ async fn decide_postgres(
             );
         }
     }
+    let candidates = plan.candidates.len();
+    let looked_up = started.elapsed();
     let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
+    tracing::debug!(
+        candidates,
+        lookups_ms = looked_up.as_secs_f64() * 1e3,
+        decided_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
+        "invitation lookups"
+    );
     if rows.is_empty() {
         return Ok(());
     }

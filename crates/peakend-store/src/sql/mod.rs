@@ -32,7 +32,7 @@ use crate::ingest::{
     self, CachedDay, INSERT_KIOSK_FAULT, IngestTx, KioskRow, RESTORE_KIOSK_FAULT,
     SELECT_KIOSK_FAULTS, kiosk_fault_of, now_ms,
 };
-use crate::sqlite_writer::SqliteWriter;
+use crate::sqlite_writer::{Checkpointer, SqliteWriter};
 use crate::{
     AnalysisCache, Backend, CellQuery, ImportBatch, IngestOutcome, JourneySummary,
     OrgImportSummary, Origin, PutOutcome, Quarantined, Result, RollupRead, RollupSnapshot, Session,
@@ -299,6 +299,8 @@ pub struct SqlStore {
     sqlite_file: Option<PathBuf>,
     /// SQLite's event writer thread, started by the first ingest.
     sqlite_writer: Arc<std::sync::Mutex<Option<Arc<SqliteWriter>>>>,
+    /// SQLite (a file): copies the WAL back into the database beside the writers.
+    checkpoints: Option<Arc<Checkpointer>>,
     /// The org tree as of a data generation: nearly every request needs it, and only an
     /// org import (which bumps the generation) changes it.
     org: Arc<std::sync::Mutex<Option<(i64, OrgTree)>>>,
@@ -319,11 +321,21 @@ impl SqlStore {
             pool,
             analyses: AnalysisCache::default(),
             days: Arc::default(),
+            checkpoints: sqlite_file
+                .as_deref()
+                .map(|f| Arc::new(Checkpointer::start(f))),
             sqlite_file,
             sqlite_writer: Arc::default(),
             org: Arc::default(),
             rules: Arc::default(),
             decider: Arc::default(),
+        }
+    }
+
+    /// Asks SQLite's checkpointer to copy the WAL back now (after a large write).
+    pub(crate) fn checkpoint_soon(&self) {
+        if let Some(c) = &self.checkpoints {
+            c.poke();
         }
     }
 
@@ -338,7 +350,11 @@ impl SqlStore {
         if let Some(w) = writer.as_ref().filter(|w| !w.stopped()) {
             return Ok(Arc::clone(w));
         }
-        let w = Arc::new(SqliteWriter::start(file)?);
+        let checkpoints = match &self.checkpoints {
+            Some(c) => Arc::clone(c),
+            None => Arc::new(Checkpointer::start(file)),
+        };
+        let w = Arc::new(SqliteWriter::start(file, checkpoints)?);
         *writer = Some(Arc::clone(&w));
         Ok(w)
     }
@@ -518,6 +534,9 @@ impl SqlStore {
             // ingest transaction otherwise spills dirty pages to the WAL and writes
             // them again and again as it goes on.
             .pragma("cache_size", SQLITE_CACHE.to_string())
+            // The store's checkpointer copies the WAL back beside the writers
+            // (`sqlite_writer::Checkpointer`); a commit does it only far behind.
+            .pragma("wal_autocheckpoint", "50000")
             .busy_timeout(Duration::from_secs(10));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let sqlite_file = (!in_memory).then(|| options.get_filename().to_owned());
@@ -735,8 +754,11 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
-        // The writer thread ends once its queue is empty.
+        // The writer thread ends once its queue is empty; the checkpointer's at once.
         self.sqlite_writer.lock().expect("writer lock").take();
+        if let Some(c) = &self.checkpoints {
+            c.stop();
+        }
         on_pool!(self, pool => pool.close().await)
     }
 }
