@@ -23,6 +23,8 @@ pub struct CaseSettings {
     pub erase_customer_contacts_after_days: u32,
     /// Run the sweep, the erasure and the deliveries in this server.
     pub workers: bool,
+    /// How often the minute sweep runs (a minute; shorter in tests of several nodes).
+    pub sweep_every: Duration,
 }
 
 impl Default for CaseSettings {
@@ -31,6 +33,7 @@ impl Default for CaseSettings {
             erase_contacts_after_days: 180,
             erase_customer_contacts_after_days: peakend_store::CUSTOMER_CONTACT_RETENTION_DAYS,
             workers: true,
+            sweep_every: Duration::from_secs(60),
         }
     }
 }
@@ -59,10 +62,24 @@ pub fn retry_after(attempts: i64) -> Duration {
     Duration::from_secs(secs.min(3600))
 }
 
-/// Whether this server runs the network's sweeps now: always alone, and with several
-/// nodes only the one holding partition 0 (`cluster.rs`), so nothing is sent twice.
+/// Whether this server runs the sweeps that are not per hall now: always alone, and
+/// with several nodes only the one holding partition 0 (`cluster.rs`), so they run
+/// once. These are the erasure of case and customer contacts past their keeping time
+/// (one retention rule for the network, a bulk delete) and the webhook outbox (its
+/// deliveries name no hall).
 fn sweeps_here(state: &AppState) -> bool {
     state.cluster.as_ref().is_none_or(|c| c.sweeps())
+}
+
+/// The halls whose sweeps run here now (case deadlines, automatic checks, invitation
+/// decisions and sending): all of them alone; with several nodes those of the
+/// partitions this node holds (`cluster.rs`), so each hall is swept by one node and
+/// the work spreads and moves with the partitions. `None`: nothing to sweep here.
+fn halls_here(state: &AppState) -> Option<peakend_store::SweepHalls> {
+    match &state.cluster {
+        None => Some(peakend_store::SweepHalls::All),
+        Some(c) => Some(c.sweep_halls()).filter(|h| !h.is_empty()),
+    }
 }
 
 /// Starts the workers; they stop when the server shuts down.
@@ -74,15 +91,16 @@ pub fn spawn(state: AppState) {
     tokio::spawn(async move {
         // The first sweep a little after the start (which catches up on a server that
         // was down), not while the start's own writes and the first sign-ins run.
+        let every = s.cases.sweep_every;
         let mut tick = tokio::time::interval_at(
-            tokio::time::Instant::now() + Duration::from_secs(5),
-            Duration::from_secs(60),
+            tokio::time::Instant::now() + every.min(Duration::from_secs(5)),
+            every,
         );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut settling = peakend_store::Settling::default();
         loop {
             tokio::select! {
-                _ = tick.tick() => if sweeps_here(&s) { sweep_once(&s, &mut settling).await },
+                _ = tick.tick() => sweep_here(&s, &mut settling).await,
                 () = s.shutdown.wait() => break,
             }
         }
@@ -102,7 +120,9 @@ pub fn spawn(state: AppState) {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 () = s.shutdown.wait() => break,
             }
-            drain_invitations(&s).await;
+            if let Some(halls) = halls_here(&s) {
+                drain_invitations_of(&s, &halls).await;
+            }
         }
     });
     // The invitations on their own minute, so a slow gateway never holds the sweep.
@@ -122,9 +142,9 @@ pub fn spawn(state: AppState) {
                 _ = tick.tick() => {}
                 () = s.shutdown.wait() => break,
             }
-            while sweeps_here(&s) {
+            while let Some(halls) = halls_here(&s) {
                 let now = s.clock.now().timestamp_millis();
-                let run = send_invitations(&s, now).await;
+                let run = send_invitations_of(&s, now, &halls).await;
                 if run.halted || run.waiting == 0 || s.shutdown.is_triggered() {
                     break;
                 }
@@ -169,10 +189,18 @@ pub const DRAIN_LIMIT: usize = 20_000;
 /// server's clock, in transactions of [`DRAIN_LIMIT`]. A failure leaves the rest queued
 /// for the next drain, and is logged.
 pub async fn drain_invitations(state: &AppState) -> peakend_store::Decided {
+    drain_invitations_of(state, &peakend_store::SweepHalls::All).await
+}
+
+/// [`drain_invitations`] of the contacts of some halls (a node of several).
+pub async fn drain_invitations_of(
+    state: &AppState,
+    halls: &peakend_store::SweepHalls,
+) -> peakend_store::Decided {
     let mut total = peakend_store::Decided::default();
     loop {
         let now = state.clock.now().timestamp_millis();
-        match state.store.decide_pending(now, DRAIN_LIMIT).await {
+        match state.store.decide_pending_of(now, DRAIN_LIMIT, halls).await {
             Ok(d) => {
                 total.add(&d.decided);
                 if d.taken < DRAIN_LIMIT || state.shutdown.is_triggered() {
@@ -201,30 +229,64 @@ pub async fn drain_invitations(state: &AppState) -> peakend_store::Decided {
 /// backfill of past days is checked once its ingest is over, not while it goes on).
 /// Each replays a whole day, so a sweep makes at most 300.
 pub async fn sweep_once(state: &AppState, settling: &mut peakend_store::Settling) {
+    sweep(state, settling, Some(&peakend_store::SweepHalls::All), true).await;
+}
+
+/// The minute's sweeps this node runs now: those of its halls, and the network's if
+/// it holds partition 0. Alone: [`sweep_once`].
+async fn sweep_here(state: &AppState, settling: &mut peakend_store::Settling) {
+    let halls = halls_here(state);
+    sweep(state, settling, halls.as_ref(), sweeps_here(state)).await;
+}
+
+/// [`sweep_once`]'s steps for the cases and hall-days of `halls` (none: `None`), and
+/// the erasures when `network`.
+async fn sweep(
+    state: &AppState,
+    settling: &mut peakend_store::Settling,
+    halls: Option<&peakend_store::SweepHalls>,
+    network: bool,
+) {
     let now = state.clock.now().timestamp_millis();
-    match state.store.sweep_cases(now).await {
-        Ok(e) if !e.is_empty() => tracing::info!(escalated = e.len(), "case sweep"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "case sweep failed; the next one retries"),
-    }
-    let keep = i64::from(state.cases.erase_contacts_after_days) * 86_400_000;
-    match state.store.erase_contacts(now - keep, now).await {
-        Ok(n) if n > 0 => tracing::info!(erased = n, "case contacts erased"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
-    }
-    let keep = i64::from(state.cases.erase_customer_contacts_after_days) * 86_400_000;
-    match state.store.erase_customer_contacts(now - keep).await {
-        Ok(n) if n > 0 => tracing::info!(erased = n, "customer contacts erased"),
-        Ok(_) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "customer contact erasure failed; the next sweep retries")
+    if let Some(halls) = halls {
+        match state.store.sweep_cases_of(now, halls).await {
+            Ok(e) if !e.is_empty() => {
+                tracing::info!(escalated = e.len(), "case sweep");
+                // Which node escalated what, when asked for (RUST_LOG=…=debug).
+                for x in &e {
+                    tracing::debug!(case = x.case.0, hall = %x.hall, "case escalated");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "case sweep failed; the next one retries"),
         }
     }
-    match peakend_store::close_settled_days(state.store.as_ref(), now, 300, settling).await {
-        Ok(n) if n > 0 => tracing::info!(days = n, "automatic checks made"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "automatic checks failed; the next sweep retries"),
+    if network {
+        let keep = i64::from(state.cases.erase_contacts_after_days) * 86_400_000;
+        match state.store.erase_contacts(now - keep, now).await {
+            Ok(n) if n > 0 => tracing::info!(erased = n, "case contacts erased"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "contact erasure failed; the next sweep retries"),
+        }
+        let keep = i64::from(state.cases.erase_customer_contacts_after_days) * 86_400_000;
+        match state.store.erase_customer_contacts(now - keep).await {
+            Ok(n) if n > 0 => tracing::info!(erased = n, "customer contacts erased"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "customer contact erasure failed; the next sweep retries")
+            }
+        }
+    }
+    if let Some(halls) = halls {
+        match peakend_store::close_settled_days_of(state.store.as_ref(), now, 300, settling, halls)
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(days = n, "automatic checks made"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "automatic checks failed; the next sweep retries")
+            }
+        }
     }
 }
 
@@ -264,6 +326,17 @@ enum Sent {
 /// [`retry_after`]. The log lines name the invitation, hall and kind, never the token,
 /// the link or the customer's key.
 pub async fn send_invitations(state: &AppState, now: i64) -> InviteRun {
+    send_invitations_of(state, now, &peakend_store::SweepHalls::All).await
+}
+
+/// [`send_invitations`] of the invitations of some halls (a node of several): the
+/// store claims the batch for this node, so a node that takes a partition over during
+/// a run does not send the same invitation.
+pub async fn send_invitations_of(
+    state: &AppState,
+    now: i64,
+    halls: &peakend_store::SweepHalls,
+) -> InviteRun {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use futures_util::StreamExt;
@@ -271,15 +344,20 @@ pub async fn send_invitations(state: &AppState, now: i64) -> InviteRun {
     use crate::invite_sender::InviteMessage;
 
     let mut run = InviteRun::default();
-    let mut due = match state.store.sweep_invitations(now).await {
+    let (mut due, left) = match state
+        .store
+        .sweep_invitations_of(now, halls, INVITE_BATCH)
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "invitation sweep failed; the next one retries");
             return run;
         }
     };
+    run.waiting = left;
     if due.len() > INVITE_BATCH {
-        run.waiting = due.len() - INVITE_BATCH;
+        run.waiting += due.len() - INVITE_BATCH;
         due.truncate(INVITE_BATCH);
     }
     let sender = state.invites.sender.clone();

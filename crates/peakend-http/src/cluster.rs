@@ -45,20 +45,30 @@ pub struct Cluster {
     prefix: String,
     stream: String,
     partitions: u32,
-    /// This node holds partition 0: it runs the network's minute sweeps (cases, contact
-    /// erasure, automatic checks, invitation and webhook sending), so they run once,
-    /// not once per node, and move with the partition when the node dies.
-    sweeps: std::sync::atomic::AtomicBool,
+    /// The partitions this node holds now: it sweeps their halls (case deadlines,
+    /// automatic checks, invitation decisions and sending), so each hall's sweep runs on
+    /// one node and moves with its partition when a node dies or joins.
+    held: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Cluster {
-    /// Whether this node runs the minute sweeps now.
+    /// Whether this node runs the sweeps that are not per hall now (contact erasure
+    /// across the network, the webhook outbox): the holder of partition 0 alone, so
+    /// they run once, and move with the partition.
     pub fn sweeps(&self) -> bool {
-        self.sweeps.load(std::sync::atomic::Ordering::Relaxed)
+        self.held.lock().expect("held lock").contains(&0)
     }
 
-    fn set_sweeps(&self, on: bool) {
-        self.sweeps.store(on, std::sync::atomic::Ordering::Relaxed);
+    /// The halls this node sweeps now: those of the partitions it holds.
+    pub fn sweep_halls(&self) -> peakend_store::SweepHalls {
+        peakend_store::SweepHalls::Partitions {
+            of: self.partitions,
+            held: self.held.lock().expect("held lock").clone(),
+        }
+    }
+
+    fn set_held(&self, held: Vec<u32>) {
+        *self.held.lock().expect("held lock") = held;
     }
 }
 
@@ -120,13 +130,14 @@ impl Cluster {
             prefix: prefix.to_owned(),
             stream,
             partitions: partitions.max(1),
-            sweeps: std::sync::atomic::AtomicBool::new(false),
+            held: std::sync::Mutex::new(Vec::new()),
         }))
     }
 
-    /// The partition of a hall: FNV-1a of its id, stable across builds and nodes.
+    /// The partition of a hall: FNV-1a of its id, stable across builds and nodes (the
+    /// sweeps' filter computes the same in SQL).
     pub fn partition(&self, hall: &HallId) -> u32 {
-        (peakend_core::id::stable_hash(hall.as_str()) % u64::from(self.partitions)) as u32
+        peakend_store::SweepHalls::partition(hall.as_str(), self.partitions)
     }
 
     /// Stores a batch in JetStream and says so; NATS lost: 503, retryable.
@@ -228,6 +239,8 @@ async fn hold_partitions(state: AppState, cluster: Arc<Cluster>, db_url: String)
             while held.len() as u32 > share {
                 let (p, stop) = held.pop_last().expect("more than the share");
                 let _ = stop.send(true);
+                // No sweep of this node starts on its halls once the lock is free.
+                cluster.set_held(held.keys().copied().collect());
                 l.release(p).await?;
                 tracing::info!(partition = p, "partition given back");
             }
@@ -252,7 +265,7 @@ async fn hold_partitions(state: AppState, cluster: Arc<Cluster>, db_url: String)
             }
             locks = None;
         }
-        cluster.set_sweeps(held.contains_key(&0));
+        cluster.set_held(held.keys().copied().collect());
     }
 }
 

@@ -174,10 +174,23 @@ pub trait AuditStore: Send + Sync {
 
     /// Hall-days that ended before `before_ms` whose automatic checks were never made,
     /// or were made before the day gained events.
-    async fn days_to_check(&self, before_ms: i64, limit: i64) -> Result<Vec<DayToCheck>>;
+    async fn days_to_check(&self, before_ms: i64, limit: i64) -> Result<Vec<DayToCheck>> {
+        self.days_to_check_of(before_ms, limit, &crate::SweepHalls::All)
+            .await
+    }
+
+    /// [`AuditStore::days_to_check`] of some halls.
+    async fn days_to_check_of(
+        &self,
+        before_ms: i64,
+        limit: i64,
+        halls: &crate::SweepHalls,
+    ) -> Result<Vec<DayToCheck>>;
 
     /// Replaces a hall-day's automatic checks with `tallies` and marks it checked at
-    /// `events` events.
+    /// `events` events. Two writers of one hall-day (a partition changing hands during
+    /// a sweep) take turns, and the second finds the day checked at that count and
+    /// leaves it: the month's sums take the day once.
     async fn record_auto_checks(
         &self,
         day: &DayToCheck,
@@ -256,14 +269,19 @@ pub trait AuditStore: Send + Sync {
 /// and judged with its alerts' acknowledgements. At most `limit` days a call; returns
 /// how many it checked.
 pub async fn close_days(store: &dyn crate::Store, now_ms: i64, limit: i64) -> Result<usize> {
-    let days = due_days(store, now_ms, limit).await?;
+    let days = due_days(store, now_ms, limit, &crate::SweepHalls::All).await?;
     check_days(store, &days).await
 }
 
-/// The hall-days [`close_days`] would check.
-async fn due_days(store: &dyn crate::Store, now_ms: i64, limit: i64) -> Result<Vec<DayToCheck>> {
+/// The hall-days [`close_days`] would check, of some halls.
+async fn due_days(
+    store: &dyn crate::Store,
+    now_ms: i64,
+    limit: i64,
+    halls: &crate::SweepHalls,
+) -> Result<Vec<DayToCheck>> {
     store
-        .days_to_check(now_ms - 86_400_000 - 600_000, limit)
+        .days_to_check_of(now_ms - 86_400_000 - 600_000, limit, halls)
         .await
 }
 
@@ -283,7 +301,18 @@ pub async fn close_settled_days(
     limit: i64,
     settling: &mut Settling,
 ) -> Result<usize> {
-    let due = due_days(store, now_ms, limit).await?;
+    close_settled_days_of(store, now_ms, limit, settling, &crate::SweepHalls::All).await
+}
+
+/// [`close_settled_days`] for the halls of some partitions (a node of several).
+pub async fn close_settled_days_of(
+    store: &dyn crate::Store,
+    now_ms: i64,
+    limit: i64,
+    settling: &mut Settling,
+    halls: &crate::SweepHalls,
+) -> Result<usize> {
+    let due = due_days(store, now_ms, limit, halls).await?;
     let mut seen = std::collections::HashMap::with_capacity(due.len());
     let mut settled = Vec::new();
     for d in due {

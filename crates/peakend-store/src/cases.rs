@@ -187,7 +187,18 @@ pub trait CaseStore: Send + Sync {
     async fn case_by_token(&self, token: &str) -> Result<Option<Case>>;
 
     /// Escalates every case whose running deadline passed by `at_ms` one level up.
-    async fn sweep_cases(&self, at_ms: i64) -> Result<Vec<Escalation>>;
+    async fn sweep_cases(&self, at_ms: i64) -> Result<Vec<Escalation>> {
+        self.sweep_cases_of(at_ms, &crate::SweepHalls::All).await
+    }
+
+    /// [`CaseStore::sweep_cases`] for the cases of some halls. Each escalation is
+    /// written on the version the case was read at, so a case two sweeps read at once
+    /// (a partition changing hands mid-sweep) escalates once.
+    async fn sweep_cases_of(
+        &self,
+        at_ms: i64,
+        halls: &crate::SweepHalls,
+    ) -> Result<Vec<Escalation>>;
 
     /// Erases the contacts of cases closed before `closed_before_ms`; the cases stay.
     async fn erase_contacts(&self, closed_before_ms: i64, at_ms: i64) -> Result<usize>;

@@ -72,6 +72,11 @@ pub struct Drained {
     pub decided: Decided,
 }
 
+/// How long an outbox entry a node of several took to send is its own: longer than a
+/// run of [`crate::SweepHalls`]'s batch takes, short enough that one its node died
+/// with leaves soon after.
+pub const INVITE_CLAIM_MS: i64 = 10 * 60_000;
+
 /// One reminder, this long after the invitation is sent, while it is unanswered.
 pub const REMINDER_AFTER_MS: i64 = 24 * 3_600_000;
 
@@ -147,7 +152,21 @@ pub trait InvitationStore: Send + Sync {
     /// off the queue, in one transaction (contacts that ended more than 72 hours before
     /// `at_ms` are dropped unasked). One drain at a time; `taken` below `limit` means
     /// the queue is empty.
-    async fn decide_pending(&self, at_ms: i64, limit: usize) -> Result<Drained>;
+    async fn decide_pending(&self, at_ms: i64, limit: usize) -> Result<Drained> {
+        self.decide_pending_of(at_ms, limit, &crate::SweepHalls::All)
+            .await
+    }
+
+    /// [`InvitationStore::decide_pending`] for the queued contacts of some halls. The
+    /// drains of all nodes still take turns (a customer's limits span halls), and each
+    /// takes its contacts off the queue in its decisions' transaction: a contact is
+    /// decided once, whichever node drains it.
+    async fn decide_pending_of(
+        &self,
+        at_ms: i64,
+        limit: usize,
+        halls: &crate::SweepHalls,
+    ) -> Result<Drained>;
 
     /// Records that a customer opted out; later contacts of theirs are suppressed.
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()>;
@@ -158,7 +177,27 @@ pub trait InvitationStore: Send + Sync {
     /// and the entries due by `at_ms` are returned for the sender, oldest first (they
     /// stay in the outbox until [`InvitationStore::invitation_delivered`]: a crash sends
     /// again, loses nothing). A reminder waits until its invitation has left.
-    async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>>;
+    async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>> {
+        Ok(self
+            .sweep_invitations_of(at_ms, &crate::SweepHalls::All, usize::MAX)
+            .await?
+            .0)
+    }
+
+    /// [`InvitationStore::sweep_invitations`] for the invitations of some halls. For
+    /// [`crate::SweepHalls::All`] (one node) every due entry is returned, as above, and
+    /// `limit` is not used. For partitions at most `limit` entries are returned, and each
+    /// is claimed: its due time moves [`INVITE_CLAIM_MS`] ahead in the sweep's
+    /// transaction, on the condition that it was still due and unsent, so a node that
+    /// took the partition over meanwhile does not send it too (a send or a failure sets
+    /// its due time anew; a node that dies mid-send leaves it to be sent once the claim
+    /// runs out). The second figure: due entries left for the next run.
+    async fn sweep_invitations_of(
+        &self,
+        at_ms: i64,
+        halls: &crate::SweepHalls,
+        limit: usize,
+    ) -> Result<(Vec<Outgoing>, usize)>;
 
     /// Marks an outbox entry sent: its token is dropped (only the hash stays), a held
     /// invitation becomes `sent`, a reminder is recorded. An invite that has left makes

@@ -53,7 +53,7 @@ pub use analysis_cache::*;
 pub use audits::*;
 pub use busy::*;
 pub use cases::*;
-pub use cluster::PartitionLocks;
+pub use cluster::{PartitionLocks, SweepHalls};
 pub use customers::*;
 pub use error::{ErrorKind, StoreError};
 pub use invitations::*;

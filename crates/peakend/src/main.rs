@@ -108,6 +108,9 @@ enum Command {
         /// Names of the stream, subjects and consumers (one network per prefix)
         #[arg(long, default_value = "peakend", hide = true)]
         nats_prefix: String,
+        /// Seconds between the minute sweeps (shorter for tests of several nodes)
+        #[arg(long, default_value_t = 60, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+        sweep_every_secs: u64,
     },
     /// Dashboard users: add, reset a password, list
     #[command(subcommand)]
@@ -439,6 +442,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             partitions,
             nats_replicas,
             nats_prefix,
+            sweep_every_secs,
         } => {
             // Settings first: a sender that cannot work stops the start, before the
             // database is touched.
@@ -466,6 +470,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 erase_contacts_after_days,
                 erase_customer_contacts_after_days,
                 workers: true,
+                sweep_every: std::time::Duration::from_secs(sweep_every_secs),
             };
             let state = peakend_http::AppState {
                 secure_cookies,

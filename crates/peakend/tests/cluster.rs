@@ -8,8 +8,10 @@
 //! A test binary of its own (the others are one binary a crate): it times a push across
 //! nodes, so it runs alone, not beside sixty other stories on two cores.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -41,32 +43,79 @@ impl Drop for Node {
     }
 }
 
+/// The tests of this binary run one at a time: each times or counts what its nodes do
+/// on two cores.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A node's log lines, kept for the test to read.
+type Log = Arc<Mutex<Vec<String>>>;
+
 /// A node: `peakend serve --nats` on an ephemeral port; its process and base URL.
 fn node(db: &str, prefix: &str) -> (Node, String) {
+    let (node, url, _) = node_with(db, prefix, &[]);
+    (node, url)
+}
+
+/// [`node`] with more arguments, and its log (with each case escalation it made).
+fn node_with(db: &str, prefix: &str, args: &[&str]) -> (Node, String, Log) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
         .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", NATS])
         .args(["--nats-prefix", prefix, "--partitions", "4"])
+        .args(args)
+        .env(
+            "RUST_LOG",
+            "info,sqlx=warn,tower_http=warn,peakend_http::case_worker=debug",
+        )
+        .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address: {line}"))
-        .to_owned();
-    // The rest of its log is read and dropped, so a full pipe never blocks it.
+    let log: Log = Arc::default();
+    let url = loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "the node ended");
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            break url.to_owned();
+        }
+        log.lock().unwrap().push(plain(&line));
+    };
+    // The rest of its log is read and kept, so a full pipe never blocks it.
+    let keep = log.clone();
     std::thread::spawn(move || {
         for l in err.lines().map_while(Result::ok) {
             if std::env::var("PEAKEND_TEST_NODE_LOG").is_ok() {
                 eprintln!("node: {l}");
             }
+            keep.lock().unwrap().push(plain(&l));
         }
     });
-    (Node(child), url)
+    (Node(child), url, log)
+}
+
+/// A log line without terminal colours.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The value of `key=` in a log line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
 fn event(id: &str, hall: &str, hm: &str, kind: &str, fields: &str) -> String {
@@ -171,6 +220,7 @@ fn kpis(db: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
+    let _alone = ALONE.lock().await;
     if peakend_testkit::postgres_skipped()
         || std::env::var("PEAKEND_TEST_SKIP_NATS").is_ok_and(|v| v == "1")
     {
@@ -329,6 +379,181 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     peakend(&replay2.url, &["org", "import", org.to_str().unwrap()]);
     peakend(&replay2.url, &["events", "ingest", file.to_str().unwrap()]);
     assert_eq!(kpis(db)["total"], kpis(&replay2.url)["total"]);
+    drop(a);
+}
+
+/// The partitions a node holds now, by its log.
+fn held(log: &Log) -> BTreeSet<u32> {
+    let mut held = BTreeSet::new();
+    for l in log.lock().unwrap().iter() {
+        let p = field(l, "partition").and_then(|p| p.parse().ok());
+        match p {
+            Some(p) if l.contains("partition taken") => held.insert(p),
+            Some(p) if l.contains("partition given back") => held.remove(&p),
+            _ => false,
+        };
+    }
+    held
+}
+
+/// The cases a node escalated, from the `n`-th line of its log on: (case, hall) and
+/// how many times.
+fn escalated(log: &Log, from: usize) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for l in log.lock().unwrap().iter().skip(from) {
+        if l.contains("case escalated")
+            && let (Some(case), Some(hall)) = (field(l, "case"), field(l, "hall"))
+        {
+            *out.entry((case.to_owned(), hall.to_owned())).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn halls_of(e: &BTreeMap<(String, String), usize>) -> BTreeSet<String> {
+    e.keys().map(|(_, h)| h.clone()).collect()
+}
+
+/// Waits until no case has a running deadline (all escalated to the top).
+async fn all_at_the_top(db: &str, cases: i64) {
+    let start = Instant::now();
+    loop {
+        let (n, running) = (
+            peakend_testkit::fetch_i64(db, "SELECT COUNT(*) FROM service_case").await,
+            peakend_testkit::fetch_i64(
+                db,
+                "SELECT COUNT(*) FROM service_case WHERE due_at IS NOT NULL",
+            )
+            .await,
+        );
+        if n == cases && running == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{running} of {n} cases still escalating"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Issue 24's sweeps: each node escalates the overdue cases of the halls of its own
+/// partitions, the two together all of them, each step once; after one node is
+/// killed the other escalates the rest. The nodes sweep every second here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_sweeps_its_partitions_halls_and_the_survivor_all() {
+    let _alone = ALONE.lock().await;
+    if peakend_testkit::postgres_skipped()
+        || std::env::var("PEAKEND_TEST_SKIP_NATS").is_ok_and(|v| v == "1")
+    {
+        return;
+    }
+    let pg = peakend_testkit::postgres().await;
+    let db = pg.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let halls: Vec<String> = (1..=8).map(|i| format!("h{i}")).collect();
+    let mut org = String::from(
+        "id,parent,level,name,counters\np,,province,省,\nc,p,city,市,\nd,c,district,区,\n",
+    );
+    for h in &halls {
+        org.push_str(&format!("{h},d,hall,{h}厅,2\n"));
+    }
+    let org_file = dir.path().join("org.csv");
+    std::fs::write(&org_file, org).unwrap();
+    peakend(db, &["init"]);
+    peakend(db, &["org", "import", org_file.to_str().unwrap()]);
+    let prefix = format!(
+        "s{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000_000
+    );
+    let every = ["--sweep-every-secs", "1"];
+    let (a, _, log_a) = node_with(db, &prefix, &every);
+    let (mut b, _, log_b) = node_with(db, &prefix, &every);
+    // Shared out: two partitions each.
+    let start = Instant::now();
+    while !(held(&log_a).len() == 2 && held(&log_b).len() == 2) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?} {:?}",
+            held(&log_a),
+            held(&log_b)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (held_a, held_b) = (held(&log_a), held(&log_b));
+    let halls_in = |held: &BTreeSet<u32>| -> BTreeSet<String> {
+        halls
+            .iter()
+            .filter(|h| held.contains(&peakend_store::SweepHalls::partition(h, 4)))
+            .cloned()
+            .collect()
+    };
+    assert!(held_a.is_disjoint(&held_b));
+
+    // A case a hall, opened ten days ago: each escalates hall → district → city →
+    // province → the top, a step a sweep.
+    let opened = (chrono::Utc::now() - chrono::Duration::days(10))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339();
+    let import = |round: &str| {
+        let mut csv = String::from("hall,opened_at,moment,summary\n");
+        for h in &halls {
+            csv.push_str(&format!("{h},{opened},dispute,{round}{h}\n"));
+        }
+        let file = dir.path().join(format!("{round}.csv"));
+        std::fs::write(&file, csv).unwrap();
+        peakend(db, &["case", "import", file.to_str().unwrap()]);
+    };
+    import("first");
+    all_at_the_top(db, 8).await;
+    let steps = |db: &str| {
+        let db = db.to_owned();
+        async move {
+            peakend_testkit::fetch_i64(
+                &db,
+                "SELECT COUNT(*) FROM case_event WHERE kind = 'escalated'",
+            )
+            .await
+        }
+    };
+    assert_eq!(steps(db).await, 8 * 4);
+    let (by_a, by_b) = (escalated(&log_a, 0), escalated(&log_b, 0));
+    // Each node its own halls, every one of them, and none of the other's.
+    assert_eq!(halls_of(&by_a), halls_in(&held_a), "{by_a:?}");
+    assert_eq!(halls_of(&by_b), halls_in(&held_b), "{by_b:?}");
+    assert!(halls_of(&by_a).is_disjoint(&halls_of(&by_b)));
+    // Each step of each case by one node: as many as the database recorded.
+    let logged: usize = by_a.values().chain(by_b.values()).sum();
+    assert_eq!(logged, 8 * 4, "{by_a:?} {by_b:?}");
+    assert!(by_a.values().chain(by_b.values()).all(|n| *n == 4));
+
+    // Node B dies: node A takes its partitions and sweeps all the halls.
+    b.0.kill().unwrap();
+    b.0.wait().unwrap();
+    let start = Instant::now();
+    while held(&log_a).len() < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            held(&log_a)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seen = log_a.lock().unwrap().len();
+    import("second");
+    all_at_the_top(db, 16).await;
+    assert_eq!(steps(db).await, 16 * 4);
+    let after = escalated(&log_a, seen);
+    assert_eq!(
+        halls_of(&after),
+        halls.iter().cloned().collect(),
+        "{after:?}"
+    );
+    assert_eq!(after.values().sum::<usize>(), 8 * 4);
     drop(a);
 }
 

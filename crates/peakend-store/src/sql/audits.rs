@@ -227,14 +227,21 @@ impl AuditStore for SqlStore {
             .collect())
     }
 
-    async fn days_to_check(&self, before_ms: i64, limit: i64) -> Result<Vec<DayToCheck>> {
+    async fn days_to_check_of(
+        &self,
+        before_ms: i64,
+        limit: i64,
+        halls: &crate::SweepHalls,
+    ) -> Result<Vec<DayToCheck>> {
+        let sql = format!(
+            "SELECT d.hall_id, d.day_start, d.events FROM event_day d
+             LEFT JOIN check_closed c ON c.hall_id = d.hall_id AND c.day_start = d.day_start
+             WHERE d.day_start < $1 AND (c.events IS NULL OR c.events <> d.events){}
+             ORDER BY d.day_start LIMIT $2",
+            halls.sql("d.hall_id")
+        );
         let rows: Vec<(String, i64, i64)> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT d.hall_id, d.day_start, d.events FROM event_day d
-                 LEFT JOIN check_closed c ON c.hall_id = d.hall_id AND c.day_start = d.day_start
-                 WHERE d.day_start < $1 AND (c.events IS NULL OR c.events <> d.events)
-                 ORDER BY d.day_start LIMIT $2",
-            )
+            sqlx::query_as(&sql)
             .bind(before_ms)
             .bind(limit)
             .fetch_all(pool)
@@ -269,8 +276,18 @@ impl AuditStore for SqlStore {
             e.1 += t.passed as i64;
         }
         let new = delta.clone();
+        let pg = self.backend() == Backend::Postgres;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            if pg {
+                // Nodes checking one hall at once (its partition changed hands during a
+                // sweep) take turns: the second reads the first's day below, so the
+                // month takes the difference, not the day twice.
+                sqlx::query("SELECT pg_advisory_xact_lock(7424003, hashtext($1))")
+                    .bind(d.hall.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let old: Vec<(String, String, i64, i64)> = sqlx::query_as(
                 "SELECT standard_key, moment_key, made, passed FROM check_day
                  WHERE hall_id = $1 AND day = $2 AND source = 'auto'",

@@ -745,13 +745,18 @@ impl CaseStore for SqlStore {
         }
     }
 
-    async fn sweep_cases(&self, at_ms: i64) -> Result<Vec<Escalation>> {
+    async fn sweep_cases_of(
+        &self,
+        at_ms: i64,
+        halls: &crate::SweepHalls,
+    ) -> Result<Vec<Escalation>> {
         // A transaction a few hundred cases: a backlog (a server that was down, days
         // replayed into it) must not hold the database's writes for seconds.
         const BATCH: i64 = 500;
         let pg = self.postgres();
         let sql = format!(
-            "SELECT {COLUMNS} FROM service_case WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
+            "SELECT {COLUMNS} FROM service_case WHERE due_at <= $1{} ORDER BY due_at, id LIMIT $2",
+            halls.sql("service_case.hall_id")
         );
         // The rules are read once a sweep has something to escalate: most minutes it
         // has nothing.

@@ -225,7 +225,13 @@ impl InvitationStore for SqlStore {
         Ok(())
     }
 
-    async fn decide_pending(&self, at_ms: i64, limit: usize) -> Result<Drained> {
+    async fn decide_pending_of(
+        &self,
+        at_ms: i64,
+        limit: usize,
+        halls: &crate::SweepHalls,
+    ) -> Result<Drained> {
+        let only = halls.sql("invite_pending.hall_id");
         // One drain at a time in this process: two would read the same queue.
         let _one = self.decider.lock().await;
         let tree = self.org_tree().await?;
@@ -242,17 +248,18 @@ impl InvitationStore for SqlStore {
         macro_rules! drain {
             ($tx:ident, $decide:ident, $read:ident) => {{
                 let t0 = std::time::Instant::now();
-                let (taken, last): (i64, Option<i64>) = sqlx::query_as(
+                let (taken, last): (i64, Option<i64>) = sqlx::query_as(&format!(
                     "SELECT COUNT(*), MAX(id) FROM
-                       (SELECT id FROM invite_pending ORDER BY id LIMIT $1) q",
-                )
+                       (SELECT id FROM invite_pending WHERE 1 = 1{only} ORDER BY id LIMIT $1) q"
+                ))
                 .bind(limit)
                 .fetch_one(&mut *$tx)
                 .await?;
                 let Some(last) = last else {
                     return Ok(drained);
                 };
-                let rows = $read(&mut $tx, last, cut).await?;
+                // Only these halls' rows are taken: another node's stay queued for it.
+                let rows = $read(&mut $tx, last, cut, &only).await?;
                 let t_read = t0.elapsed();
                 drained.taken = usize::try_from(taken).unwrap_or(0);
                 drained.decided.skipped += drained.taken.saturating_sub(rows.len());
@@ -292,73 +299,111 @@ impl InvitationStore for SqlStore {
         Ok(drained)
     }
 
-    async fn sweep_invitations(&self, at_ms: i64) -> Result<Vec<Outgoing>> {
-        let rows: Vec<OutgoingRow> = on_pool!(self, pool => {
+    async fn sweep_invitations_of(
+        &self,
+        at_ms: i64,
+        halls: &crate::SweepHalls,
+        limit: usize,
+    ) -> Result<(Vec<Outgoing>, usize)> {
+        let claim = *halls != crate::SweepHalls::All;
+        let expire = format!(
+            "UPDATE invitation SET status = 'expired', reason = 'no answer in 72 hours'
+             WHERE status IN ('sent', 'held') AND expires_at <= $1{}",
+            halls.sql("invitation.hall_id")
+        );
+        // Closed unsent: a reminder is simply not needed; an invitation that never
+        // left (its sends failed until the link expired) keeps why.
+        let close = format!(
+            "UPDATE invite_outbox SET sent_at = $1, token = NULL,
+               last_error = CASE WHEN kind = 'reminder' THEN 'not needed'
+                 ELSE COALESCE('expired before sent: ' || last_error, 'expired before sent') END
+             WHERE sent_at IS NULL AND invitation_id IN
+               (SELECT id FROM invitation WHERE status IN ('answered', 'expired'){})",
+            halls.sql("invitation.hall_id")
+        );
+        // With partitions, one more than taken says whether more wait.
+        let due = format!(
+            "SELECT o.id, o.invitation_id, i.hall_id, COALESCE(n.name, i.hall_id), o.kind,
+               i.customer_key, o.token, i.expires_at, o.attempts, o.last_error
+             FROM invite_outbox o JOIN invitation i ON i.id = o.invitation_id
+               LEFT JOIN org_node n ON n.id = i.hall_id
+             WHERE o.sent_at IS NULL AND o.due_at <= $1 AND o.token IS NOT NULL
+               AND (o.kind <> 'reminder' OR NOT EXISTS (
+                 SELECT 1 FROM invite_outbox f WHERE f.invitation_id = o.invitation_id
+                   AND f.kind = 'invite' AND f.sent_at IS NULL)){}
+             ORDER BY o.due_at, o.id{}",
+            halls.sql("i.hall_id"),
+            if claim {
+                format!(" LIMIT {}", limit.saturating_add(1).min(i64::MAX as usize))
+            } else {
+                String::new()
+            }
+        );
+        let (rows, left): (Vec<OutgoingRow>, usize) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE invitation SET status = 'expired', reason = 'no answer in 72 hours'
-                 WHERE status IN ('sent', 'held') AND expires_at <= $1",
-            )
-            .bind(at_ms)
-            .execute(&mut *tx)
-            .await?;
-            // Closed unsent: a reminder is simply not needed; an invitation that never
-            // left (its sends failed until the link expired) keeps why.
-            sqlx::query(
-                "UPDATE invite_outbox SET sent_at = $1, token = NULL,
-                   last_error = CASE WHEN kind = 'reminder' THEN 'not needed'
-                     ELSE COALESCE('expired before sent: ' || last_error, 'expired before sent') END
-                 WHERE sent_at IS NULL AND invitation_id IN
-                   (SELECT id FROM invitation WHERE status IN ('answered', 'expired'))",
-            )
-            .bind(at_ms)
-            .execute(&mut *tx)
-            .await?;
-            let rows = sqlx::query_as(
-                "SELECT o.id, o.invitation_id, i.hall_id, COALESCE(n.name, i.hall_id), o.kind,
-                   i.customer_key, o.token, i.expires_at, o.attempts, o.last_error
-                 FROM invite_outbox o JOIN invitation i ON i.id = o.invitation_id
-                   LEFT JOIN org_node n ON n.id = i.hall_id
-                 WHERE o.sent_at IS NULL AND o.due_at <= $1 AND o.token IS NOT NULL
-                   AND (o.kind <> 'reminder' OR NOT EXISTS (
-                     SELECT 1 FROM invite_outbox f WHERE f.invitation_id = o.invitation_id
-                       AND f.kind = 'invite' AND f.sent_at IS NULL))
-                 ORDER BY o.due_at, o.id",
-            )
-            .bind(at_ms)
-            .fetch_all(&mut *tx)
-            .await?;
+            sqlx::query(&expire).bind(at_ms).execute(&mut *tx).await?;
+            sqlx::query(&close).bind(at_ms).execute(&mut *tx).await?;
+            let mut rows: Vec<OutgoingRow> =
+                sqlx::query_as(&due).bind(at_ms).fetch_all(&mut *tx).await?;
+            let mut left = 0;
+            if claim {
+                if rows.len() > limit {
+                    left = rows.len() - limit;
+                    rows.truncate(limit);
+                }
+                // Claimed only if still due and unsent when this write gets the row: a
+                // sweep of another node that read it too keeps it no longer.
+                let mut mine: HashSet<i64> = HashSet::with_capacity(rows.len());
+                for chunk in rows.chunks(500) {
+                    let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+                    let sql = format!(
+                        "UPDATE invite_outbox SET due_at = $1 WHERE sent_at IS NULL AND due_at <= $2
+                           AND id IN ({}) RETURNING id",
+                        marks.join(", ")
+                    );
+                    let mut q = sqlx::query_as::<_, (i64,)>(&sql)
+                        .bind(at_ms + crate::INVITE_CLAIM_MS)
+                        .bind(at_ms);
+                    for r in chunk {
+                        q = q.bind(r.0);
+                    }
+                    mine.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id));
+                }
+                rows.retain(|r| mine.contains(&r.0));
+            }
             tx.commit().await?;
-            rows
+            (rows, left)
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    outbox_id,
-                    invitation_id,
-                    hall,
-                    hall_name,
-                    kind,
-                    customer_key,
-                    token,
-                    expires_at,
-                    attempts,
-                    last_error,
-                )| Outgoing {
-                    outbox_id,
-                    invitation_id,
-                    hall,
-                    hall_name,
-                    kind,
-                    customer_key,
-                    token,
-                    expires_at,
-                    attempts,
-                    last_error,
-                },
-            )
-            .collect())
+        Ok((
+            rows.into_iter()
+                .map(
+                    |(
+                        outbox_id,
+                        invitation_id,
+                        hall,
+                        hall_name,
+                        kind,
+                        customer_key,
+                        token,
+                        expires_at,
+                        attempts,
+                        last_error,
+                    )| Outgoing {
+                        outbox_id,
+                        invitation_id,
+                        hall,
+                        hall_name,
+                        kind,
+                        customer_key,
+                        token,
+                        expires_at,
+                        attempts,
+                        last_error,
+                    },
+                )
+                .collect(),
+            left,
+        ))
     }
 
     async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()> {
@@ -694,17 +739,18 @@ async fn pending_sqlite(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     last: i64,
     cut: f64,
+    only: &str,
 ) -> Result<Vec<PendingRow>> {
     let (json,): (String,) = sqlx::query_as(&format!(
         "SELECT json_group_array(json_array({PENDING_COLUMNS})) FROM
            (SELECT {PENDING_COLUMNS} FROM invite_pending
-            WHERE id <= $1 AND (draw IS NULL OR draw < $2) ORDER BY id)"
+            WHERE id <= $1 AND (draw IS NULL OR draw < $2){only} ORDER BY id)"
     ))
     .bind(last)
     .bind(cut)
     .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM invite_pending WHERE id <= $1")
+    sqlx::query(&format!("DELETE FROM invite_pending WHERE id <= $1{only}"))
         .bind(last)
         .execute(&mut **tx)
         .await?;
@@ -720,9 +766,11 @@ async fn pending_postgres(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     last: i64,
     cut: f64,
+    only: &str,
 ) -> Result<Vec<PendingRow>> {
     let mut rows: Vec<PendingRow> = sqlx::query_as(&format!(
-        "WITH gone AS (DELETE FROM invite_pending WHERE id <= $1 RETURNING {PENDING_COLUMNS}, draw)
+        "WITH gone AS (DELETE FROM invite_pending WHERE id <= $1{only}
+           RETURNING {PENDING_COLUMNS}, draw)
          SELECT {PENDING_COLUMNS} FROM gone WHERE draw IS NULL OR draw < $2"
     ))
     .bind(last)

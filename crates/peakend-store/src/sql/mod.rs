@@ -561,6 +561,7 @@ impl SqlStore {
     /// purpose cells existed into them (migration 0008), each journey in one transaction.
     async fn run_store_tasks(&self) -> Result<()> {
         self.cells_to_bytes().await?;
+        self.hash_org_nodes().await?;
         const TASK: &str = "rebuild_purpose_cells";
         let pending: Option<(String,)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT task FROM store_task WHERE task = $1")
@@ -585,6 +586,32 @@ impl SqlStore {
         }
         on_pool!(self, pool => {
             sqlx::query("DELETE FROM store_task WHERE task = $1").bind(TASK).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Migration 0044's task, and of any node an older build imported: each org node's
+    /// partition hash ([`crate::SweepHalls`]), computed here because SQL has no FNV-1a.
+    /// A few thousand nodes at most; none to do on every later start.
+    async fn hash_org_nodes(&self) -> Result<()> {
+        let ids: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM org_node WHERE part_hash IS NULL")
+                .fetch_all(pool)
+                .await?
+        });
+        if ids.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (id,) in &ids {
+                sqlx::query("UPDATE org_node SET part_hash = $1 WHERE id = $2")
+                    .bind(crate::cluster::part_hash(id))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

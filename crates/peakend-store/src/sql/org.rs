@@ -47,12 +47,12 @@ pub(super) async fn import_org(store: &SqlStore, nodes: Vec<OrgNode>) -> Result<
             }
             sqlx::query(
                 "INSERT INTO org_node (id, parent_id, level, name, counters, kiosks, position, tz,
-                   nps_target, index_target)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   nps_target, index_target, part_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, level = excluded.level,
                    name = excluded.name, counters = excluded.counters, kiosks = excluded.kiosks,
                    tz = excluded.tz, nps_target = excluded.nps_target,
-                   index_target = excluded.index_target",
+                   index_target = excluded.index_target, part_hash = excluded.part_hash",
             )
             .bind(n.id.as_str())
             .bind(n.parent.as_ref().map(|p| p.as_str()))
@@ -64,6 +64,7 @@ pub(super) async fn import_org(store: &SqlStore, nodes: Vec<OrgNode>) -> Result<
             .bind(n.tz.map(|z| z.name()))
             .bind(n.targets.nps)
             .bind(n.targets.index)
+            .bind(crate::cluster::part_hash(n.id.as_str()))
             .execute(&mut *tx)
             .await?;
         }

@@ -9,6 +9,7 @@ mod distribution;
 mod invitations;
 mod monitoring;
 mod packed_answers;
+mod partitions;
 mod queue;
 mod rates;
 mod rollup_detail;
