@@ -29,7 +29,7 @@ fn main() {
     if mode == "synth" {
         // A file like `survey synth`'s, for a first look: FILE synth ROWS.
         let halls: Vec<peakend_core::HallId> = (1..=38)
-            .map(|i| peakend_core::HallId::parse(&format!("h{i:02}")).unwrap())
+            .map(|i| peakend_core::HallId::parse(format!("h{i:02}")).unwrap())
             .collect();
         let rows = threads;
         let out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
