@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::NaiveDate;
 use foldhash::quality::FixedState;
 use memchr::memchr;
+use peakend_core::analysis::dense::{DenseLayout, DenseRow, Role};
 use peakend_core::survey::{NeedsView, Rating, ResponseView, parse_date};
 use peakend_core::{HallId, Journey};
 
@@ -43,6 +44,28 @@ pub fn fold<S: Send>(
     init: impl Fn() -> S + Sync,
     each: impl Fn(&mut S, &ResponseView) + Sync,
 ) -> Option<Vec<S>> {
+    let parts = fold_dense(
+        bytes,
+        journey,
+        opts,
+        chunks,
+        |layout| (init(), Views::new(layout)),
+        |(state, views), row| views.with(row, |view| each(state, view)),
+    )?;
+    Some(parts.into_iter().map(|(state, _)| state).collect())
+}
+
+/// [`fold`] with each row as the reader holds it, its numbers in the slots of a
+/// [`DenseLayout`] (the file's, which `init` is given): what
+/// [`DenseGrouped`](peakend_core::analysis::dense::DenseGrouped) adds fastest.
+pub fn fold_dense<S: Send>(
+    bytes: &[u8],
+    journey: &Journey,
+    opts: &Options,
+    chunks: usize,
+    init: impl Fn(DenseLayout) -> S + Sync,
+    each: impl Fn(&mut S, &DenseRow) + Sync,
+) -> Option<Vec<S>> {
     let header_end = memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1);
     let layout = Layout::new(&bytes[..header_end], journey, opts)?;
     let body = &bytes[header_end..];
@@ -55,7 +78,7 @@ pub fn fold<S: Send>(
                 let chunk = &body[w[0]..w[1]];
                 let (layout, init, each, failed) = (&layout, &init, &each, &failed);
                 scope.spawn(move || {
-                    let mut state = init();
+                    let mut state = init(layout.dense.clone());
                     let mut reader = ChunkReader::new(layout);
                     let ok = reader.read(chunk, failed, |view| each(&mut state, view));
                     if !ok {
@@ -78,6 +101,56 @@ pub fn fold<S: Send>(
         hashes.push(h);
     }
     (!any_duplicate(hashes, chunks.max(1))).then_some(parts)
+}
+
+/// A dense row seen as a [`ResponseView`], through buffers reused from row to row.
+struct Views {
+    layout: DenseLayout,
+    ratings: Vec<Rating>,
+    needs: Vec<Option<f64>>,
+}
+
+impl Views {
+    fn new(layout: DenseLayout) -> Views {
+        Views {
+            ratings: vec![Rating::default(); layout.moments],
+            needs: vec![None; layout.needs],
+            layout,
+        }
+    }
+
+    fn with(&mut self, row: &DenseRow, f: impl FnOnce(&ResponseView)) {
+        let l = &self.layout;
+        let at = |s: usize| (row.m[s] != 0.0).then_some(row.x[s]);
+        for (j, r) in self.ratings.iter_mut().enumerate() {
+            r.importance = at(l.imp(j));
+            r.satisfaction = at(l.sat(j));
+            r.expectation = if l.expectations {
+                at(l.expectation(j))
+            } else {
+                None
+            };
+            r.competitor = if l.competitors {
+                at(l.competitor(j))
+            } else {
+                None
+            };
+        }
+        for (i, n) in self.needs.iter_mut().enumerate() {
+            *n = at(l.need(i));
+        }
+        f(&ResponseView {
+            hall: row.hall,
+            segment: row.segment,
+            purpose: row.purpose,
+            overall: at(l.overall()),
+            nps: at(l.nps()),
+            tolerable_wait_min: at(l.wait()),
+            ratings: &self.ratings,
+            needs: NeedsView::Dense(&self.needs),
+            short_form: false,
+        });
+    }
 }
 
 /// Offsets `0 = b0 ≤ b1 ≤ … ≤ bn = len` of `n` pieces of `body`, each ending just
@@ -133,8 +206,8 @@ fn any_duplicate(chunks: Vec<Vec<Vec<u64>>>, threads: usize) -> bool {
 /// What one cell of a row is read as.
 #[derive(Clone, Copy)]
 enum Cell {
-    /// A number in `lo..=hi` (or empty), stored at `slot` of the row's numbers.
-    Number { slot: usize, lo: f64, hi: f64 },
+    /// A number in `lo..=hi` (or empty), the next slot of the row's numbers.
+    Number { role: Role, lo: f64, hi: f64 },
     /// Text kept as one of the fixed fields (respondent, hall, date, segment, purpose).
     Text(usize),
     /// A column skipped with `--ignore-unknown`; still checked for quotes.
@@ -142,32 +215,46 @@ enum Cell {
 }
 
 /// Consecutive cells read by one loop: a run of numbers with the same range (the
-/// ratings are one run of dozens of cells), or a single text cell.
+/// ratings are one run of dozens of cells) filling slots `first..first + count`, or a
+/// single text cell.
 enum Run {
-    Numbers { slots: Vec<usize>, lo: f64, hi: f64 },
+    Numbers {
+        first: usize,
+        count: usize,
+        lo: f64,
+        hi: f64,
+    },
     Text(usize),
     Skip,
 }
 
+/// The runs of `cells`; number cells take slots 0, 1, 2, … in order.
 fn runs(cells: &[Cell]) -> Vec<Run> {
     let mut runs: Vec<Run> = Vec::new();
+    let mut slot = 0;
     for cell in cells {
         match (*cell, runs.last_mut()) {
             (
-                Cell::Number { slot, lo, hi },
+                Cell::Number { lo, hi, .. },
                 Some(Run::Numbers {
-                    slots,
+                    count,
                     lo: l,
                     hi: h,
+                    ..
                 }),
             ) if lo == *l && hi == *h => {
-                slots.push(slot);
+                *count += 1;
+                slot += 1;
             }
-            (Cell::Number { slot, lo, hi }, _) => runs.push(Run::Numbers {
-                slots: vec![slot],
-                lo,
-                hi,
-            }),
+            (Cell::Number { lo, hi, .. }, _) => {
+                runs.push(Run::Numbers {
+                    first: slot,
+                    count: 1,
+                    lo,
+                    hi,
+                });
+                slot += 1;
+            }
             (Cell::Text(f), _) => runs.push(Run::Text(f)),
             (Cell::Skip, _) => runs.push(Run::Skip),
         }
@@ -176,44 +263,16 @@ fn runs(cells: &[Cell]) -> Vec<Run> {
 }
 
 /// The header, classified once: what each cell of a row holds. Numbers go to one flat
-/// array (importance and satisfaction per moment, then needs, then overall, nps and
-/// tolerable wait, then the expectation items when the file has any) so that the loop
-/// over a row's cells has two kinds of cell to tell apart, not one per column type.
+/// array, one slot per number column in the file's order (see [`DenseLayout`]), so
+/// that the loop over a row's cells fills it front to back and has two kinds of cell
+/// to tell apart, not one per column type.
 struct Layout<'a> {
     runs: Vec<Run>,
-    moments: usize,
-    /// All needs of the journey; their slots start at `2 · moments`, in journey order.
-    needs: usize,
-    /// Whether any `exp.<moment>` column exists: without one, rows carry no
-    /// expectation slots and the reader does no work for them.
-    expectations: bool,
-    /// Likewise for the competitor ratings (`comp.<moment>`), after the expectations.
-    competitors: bool,
+    dense: DenseLayout,
+    /// Each slot's range (the last, always empty, slot's is every number).
+    lo: Vec<f64>,
+    hi: Vec<f64>,
     halls: Option<&'a HashSet<String>>,
-}
-
-const OVERALL: usize = 0;
-const NPS: usize = 1;
-const WAIT: usize = 2;
-
-impl Layout<'_> {
-    fn numbers(&self) -> usize {
-        self.competitor_slot(0) + if self.competitors { self.moments } else { 0 }
-    }
-
-    fn fixed_slot(&self, which: usize) -> usize {
-        2 * self.moments + self.needs + which
-    }
-
-    /// The slot of moment `j`'s expectation item (only with `expectations`).
-    fn expectation_slot(&self, j: usize) -> usize {
-        2 * self.moments + self.needs + 3 + j
-    }
-
-    /// The slot of moment `j`'s competitor rating (only with `competitors`).
-    fn competitor_slot(&self, j: usize) -> usize {
-        self.expectation_slot(0) + if self.expectations { self.moments } else { 0 } + j
-    }
 }
 
 impl<'a> Layout<'a> {
@@ -236,7 +295,6 @@ impl<'a> Layout<'a> {
         if !REQUIRED.iter().all(|r| seen.contains(r)) {
             return None;
         }
-        let k = journey.moments().len();
         // Where each moment's needs start among all the journey's needs.
         let need_start: Vec<usize> = journey
             .moments()
@@ -246,65 +304,55 @@ impl<'a> Layout<'a> {
                 Some(*start - m.core_needs.len())
             })
             .collect();
-        let mut cells = Vec::with_capacity(cols.len());
-        let mut layout = Layout {
-            runs: Vec::new(),
-            moments: k,
-            needs: journey.moments().iter().map(|m| m.core_needs.len()).sum(),
-            expectations: cols.iter().any(|c| matches!(c, Col::Exp(_))),
-            competitors: cols.iter().any(|c| matches!(c, Col::Comp(_))),
-            halls: opts.halls,
+        // The careful parser's ranges: ratings 1–10, nps 0–10, minutes ≥ 0.
+        let rating = |role| Cell::Number {
+            role,
+            lo: 1.0,
+            hi: 10.0,
         };
-        for col in cols {
-            let cell = match col {
-                Col::Imp(j) => Cell::Number {
-                    slot: 2 * j,
-                    lo: 1.0,
-                    hi: 10.0,
-                },
-                Col::Sat(j) => Cell::Number {
-                    slot: 2 * j + 1,
-                    lo: 1.0,
-                    hi: 10.0,
-                },
-                Col::Exp(j) => Cell::Number {
-                    slot: layout.expectation_slot(j),
-                    lo: 1.0,
-                    hi: 10.0,
-                },
-                Col::Comp(j) => Cell::Number {
-                    slot: layout.competitor_slot(j),
-                    lo: 1.0,
-                    hi: 10.0,
-                },
-                Col::Need(m, n) => Cell::Number {
-                    slot: 2 * k + need_start[m] + n,
-                    lo: 1.0,
-                    hi: 10.0,
-                },
-                // The careful parser's ranges: overall 1–10, nps 0–10, minutes ≥ 0.
-                Col::Fixed(5) => Cell::Number {
-                    slot: layout.fixed_slot(OVERALL),
-                    lo: 1.0,
-                    hi: 10.0,
-                },
+        let cells: Vec<Cell> = cols
+            .into_iter()
+            .map(|col| match col {
+                Col::Imp(j) => rating(Role::Importance(j)),
+                Col::Sat(j) => rating(Role::Satisfaction(j)),
+                Col::Exp(j) => rating(Role::Expectation(j)),
+                Col::Comp(j) => rating(Role::Competitor(j)),
+                Col::Need(m, n) => rating(Role::Need(need_start[m] + n)),
+                Col::Fixed(5) => rating(Role::Overall),
                 Col::Fixed(6) => Cell::Number {
-                    slot: layout.fixed_slot(NPS),
+                    role: Role::Recommend,
                     lo: 0.0,
                     hi: 10.0,
                 },
                 Col::Fixed(7) => Cell::Number {
-                    slot: layout.fixed_slot(WAIT),
+                    role: Role::Wait,
                     lo: 0.0,
                     hi: f64::MAX,
                 },
                 Col::Fixed(f) => Cell::Text(f),
                 Col::Ignored => Cell::Skip,
-            };
-            cells.push(cell);
-        }
-        layout.runs = runs(&cells);
-        Some(layout)
+            })
+            .collect();
+        let numbers: Vec<(Role, f64, f64)> = cells
+            .iter()
+            .filter_map(|c| match *c {
+                Cell::Number { role, lo, hi } => Some((role, lo, hi)),
+                _ => None,
+            })
+            .collect();
+        let roles: Vec<Role> = numbers.iter().map(|n| n.0).collect();
+        let needs = journey.moments().iter().map(|m| m.core_needs.len()).sum();
+        let dense = DenseLayout::new(journey.moments().len(), needs, &roles);
+        let range = |f: fn(&(Role, f64, f64)) -> f64, empty| {
+            numbers.iter().map(f).chain([empty]).collect::<Vec<f64>>()
+        };
+        Some(Layout {
+            runs: runs(&cells),
+            lo: range(|n| n.1, f64::MIN),
+            hi: range(|n| n.2, f64::MAX),
+            dense,
+            halls: opts.halls,
+        })
     }
 }
 
@@ -318,8 +366,9 @@ fn strip_line_end(line: &[u8]) -> &[u8] {
 /// One thread's reader: the per-row buffers it reuses and the respondent hashes.
 struct ChunkReader<'l, 'a> {
     layout: &'l Layout<'a>,
-    numbers: Vec<Option<f64>>,
-    ratings: Vec<Rating>,
+    /// The row's numbers in the layout's slots (0 when empty) and whether present.
+    x: Vec<f64>,
+    m: Vec<f64>,
     hashes: Vec<Vec<u64>>,
     hasher: FixedState,
     /// The last hall and date that passed, since rows repeat them (empty: none yet; an
@@ -332,8 +381,8 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
     fn new(layout: &'l Layout<'a>) -> Self {
         ChunkReader {
             layout,
-            numbers: vec![None; layout.numbers()],
-            ratings: vec![Rating::default(); layout.moments],
+            x: vec![0.0; layout.dense.len()],
+            m: vec![0.0; layout.dense.len()],
             hashes: (0..BUCKETS).map(|_| Vec::new()).collect(),
             hasher: FixedState::with_seed(0x7065_616b_656e_6421),
             last_hall: Vec::new(),
@@ -343,24 +392,27 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
 
     /// Reads every line of `chunk`; false at the first row the fast path cannot take
     /// (or when another thread already gave up).
-    fn read(
-        &mut self,
-        chunk: &[u8],
-        failed: &AtomicBool,
-        mut each: impl FnMut(&ResponseView),
-    ) -> bool {
+    fn read(&mut self, chunk: &[u8], failed: &AtomicBool, mut each: impl FnMut(&DenseRow)) -> bool {
         let mut pos = 0;
         // The line, a comma after its last cell so that every cell ends with one, and
-        // zeros so that reading a few bytes ahead never leaves the buffer.
+        // zeros (at least 8, up to a whole block) so that reading a few bytes ahead
+        // never leaves the buffer.
         let mut buf = Vec::new();
+        let mut commas = Vec::new();
         while pos < chunk.len() {
             let end = memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
             let line = strip_line_end(&chunk[pos..end]);
             pos = end + 1;
             buf.clear();
             buf.extend_from_slice(line);
-            buf.extend_from_slice(&[b',', 0, 0, 0, 0, 0, 0, 0, 0]);
-            if failed.load(Ordering::Relaxed) || self.row(&buf, line.len(), &mut each).is_none() {
+            buf.push(b',');
+            buf.resize((line.len() + 9).next_multiple_of(BLOCK), 0);
+            comma_bits(&buf, &mut commas);
+            if failed.load(Ordering::Relaxed)
+                || self
+                    .row(&buf, line.len(), Commas::new(&commas), &mut each)
+                    .is_none()
+            {
                 return false;
             }
         }
@@ -368,7 +420,14 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
     }
 
     /// One line of `len` bytes, at the start of `buf` (see [`read`](Self::read)).
-    fn row(&mut self, buf: &[u8], len: usize, each: &mut impl FnMut(&ResponseView)) -> Option<()> {
+    /// `commas` are the line's, with the comma after it (see [`comma_bits`]).
+    fn row(
+        &mut self,
+        buf: &[u8],
+        len: usize,
+        mut commas: Commas,
+        each: &mut impl FnMut(&DenseRow),
+    ) -> Option<()> {
         let layout = self.layout;
         let mut fixed: [&[u8]; crate::survey_csv::FIXED.len()] =
             [b""; crate::survey_csv::FIXED.len()];
@@ -378,43 +437,70 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
                 return None; // fewer cells than columns
             }
             pos = match run {
-                Run::Numbers { slots, lo, hi } => {
+                Run::Numbers {
+                    first,
+                    count,
+                    lo,
+                    hi,
+                } => {
                     let (lo, hi) = (*lo, *hi);
                     let start = pos;
                     let mut bad = false;
-                    for &slot in slots {
-                        let (x, cell_len, ok) = short_number(buf, pos);
-                        bad |= !ok | ((x < lo) | (x > hi)) & (cell_len > 0);
-                        self.numbers[slot] = if cell_len > 0 { Some(x) } else { None };
-                        // Kept inside the line and its comma so that the next read stays
-                        // in the buffer even when the row is short; `bad` then says so.
-                        pos = (pos + cell_len + 1).min(len + 1);
+                    let xs = &mut self.x[*first..][..*count];
+                    let ms = &mut self.m[*first..][..*count];
+                    for (x, m) in xs.iter_mut().zip(ms.iter_mut()) {
+                        // Past the line's last comma, `len + 1`: the row is short, and
+                        // the checks below say so; the bytes read stay in the buffer.
+                        let end = commas.next().unwrap_or(len + 1);
+                        let cell_len = end.saturating_sub(pos);
+                        let (value, ok) = short_cell(buf, pos, cell_len);
+                        bad |= !ok;
+                        *x = value;
+                        *m = f64::from(u8::from(cell_len > 0));
+                        pos = end + 1;
                     }
+                    // (Ranges are checked for the whole row at once, below.)
                     if bad {
                         // Something other than a short plain rating in this run: read it
-                        // again cell by cell, the general way.
+                        // again cell by cell, the general way (no other runs follow: the
+                        // row is either read this way or left to the careful parser).
                         pos = start;
-                        for &slot in slots {
+                        for slot in *first..*first + *count {
                             if pos > len {
                                 return None;
                             }
                             let (x, end) = number(&buf[..=len], pos, |x| x >= lo && x <= hi)?;
-                            self.numbers[slot] = x;
+                            self.x[slot] = x.unwrap_or(0.0);
+                            self.m[slot] = f64::from(u8::from(x.is_some()));
                             pos = end + 1;
                         }
+                        commas.skip_to(pos);
                     }
                     pos
                 }
                 Run::Text(f) => {
-                    let end = text_cell(buf, pos)?;
+                    let end = text_cell(buf, pos, commas.next()?)?;
                     fixed[*f] = &buf[pos..end];
                     end + 1
                 }
-                Run::Skip => text_cell(buf, pos)? + 1,
+                Run::Skip => text_cell(buf, pos, commas.next()?)? + 1,
             };
         }
         if pos != len + 1 {
             return None; // more cells than columns
+        }
+        // Every number given within its column's range (what the general reader checks
+        // cell by cell), over the row at once: no branch per cell.
+        let out_of_range = self
+            .x
+            .iter()
+            .zip(&self.m)
+            .zip(layout.lo.iter().zip(&layout.hi))
+            .fold(false, |bad, ((&x, &m), (&lo, &hi))| {
+                bad | ((m != 0.0) & !((x >= lo) & (x <= hi)))
+            });
+        if out_of_range {
+            return None;
         }
 
         let respondent = clean_text(fixed[0])?;
@@ -462,45 +548,22 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             return None;
         }
 
-        let k = layout.moments;
-        for (r, pair) in self.ratings.iter_mut().zip(self.numbers.chunks_exact(2)) {
-            r.importance = pair[0];
-            r.satisfaction = pair[1];
-        }
-        if layout.expectations {
-            let from = layout.expectation_slot(0);
-            for (r, e) in self.ratings.iter_mut().zip(&self.numbers[from..from + k]) {
-                r.expectation = *e;
-            }
-        }
-        if layout.competitors {
-            let from = layout.competitor_slot(0);
-            for (r, c) in self.ratings.iter_mut().zip(&self.numbers[from..from + k]) {
-                r.competitor = *c;
-            }
-        }
-        let fixed_number = |which| self.numbers[layout.fixed_slot(which)];
-        each(&ResponseView {
+        each(&DenseRow {
             // Checked above to be a hall id, hence ASCII.
             hall: std::str::from_utf8(fixed[1]).ok()?,
             segment,
             purpose: (!purpose.is_empty()).then_some(purpose),
-            overall: fixed_number(OVERALL),
-            nps: fixed_number(NPS),
-            tolerable_wait_min: fixed_number(WAIT),
-            ratings: &self.ratings,
-            needs: NeedsView::Dense(&self.numbers[2 * k..2 * k + layout.needs]),
-            short_form: false,
+            x: &self.x,
+            m: &self.m,
         });
         Some(())
     }
 }
 
-/// The end (the comma) of a text cell starting at `pos`; `None` if it holds a quote
-/// or a `\r`.
+/// The end (`end`, its comma) of a text cell starting at `pos`; `None` if it holds a
+/// quote or a `\r`.
 #[inline]
-fn text_cell(buf: &[u8], pos: usize) -> Option<usize> {
-    let end = pos + memchr(b',', &buf[pos..])?;
+fn text_cell(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
     buf[pos..end]
         .iter()
         .all(|&b| b != b'"' && b != b'\r')
@@ -532,11 +595,93 @@ fn date_ok(cell: &[u8]) -> bool {
     clean_text(cell).is_some_and(|s| !s.is_empty() && parse_date(s).is_ok())
 }
 
+/// Lines are scanned for commas this many bytes at a time.
+const BLOCK: usize = 64;
+
+/// One bit per byte of `buf` (a whole number of blocks), set at each comma, eight bytes
+/// at a time without a branch: a row's cells are then found without a loop over its
+/// bytes.
+fn comma_bits(buf: &[u8], out: &mut Vec<u64>) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    out.clear();
+    for block in buf.chunks_exact(BLOCK) {
+        let mut bits = 0u64;
+        for (k, word) in block.chunks_exact(8).enumerate() {
+            let t =
+                u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ 0x2c2c_2c2c_2c2c_2c2c;
+            // The high bit of each byte that was a comma (exactly: no carry crosses a
+            // byte), then those eight bits gathered into the top byte by one multiply.
+            let commas = !(((t & LOW7) + LOW7) | t | LOW7);
+            bits |= ((commas >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+        }
+        out.push(bits);
+    }
+}
+
+/// The commas of a line, in order, from [`comma_bits`].
+struct Commas<'a> {
+    blocks: &'a [u64],
+    /// The block being read, and its commas not yet returned.
+    at: usize,
+    bits: u64,
+}
+
+impl<'a> Commas<'a> {
+    fn new(blocks: &'a [u64]) -> Commas<'a> {
+        Commas {
+            blocks,
+            at: 0,
+            bits: blocks.first().copied().unwrap_or(0),
+        }
+    }
+
+    /// The position of the next comma.
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.at += 1;
+            self.bits = *self.blocks.get(self.at)?;
+        }
+        let i = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.at * BLOCK + i)
+    }
+
+    /// Forgets the commas before `pos`.
+    fn skip_to(&mut self, pos: usize) {
+        self.at = pos / BLOCK;
+        let bits = self.blocks.get(self.at).copied().unwrap_or(0);
+        self.bits = bits & (u64::MAX << (pos % BLOCK));
+    }
+}
+
+/// The cell of `len` bytes at `pos` when it is empty, `d`, `dd` or `d.d` (almost every
+/// rating), read without branching on its length, which is too irregular to predict:
+/// the four bytes at `pos` are decoded every way at once and the length picks the
+/// answer. Returns the value (0 when empty) and whether it was one of those forms; the
+/// others are left to [`number`]. `buf` must hold four bytes from `pos`.
+#[inline(always)]
+fn short_cell(buf: &[u8], pos: usize, len: usize) -> (f64, bool) {
+    let b: [u8; 4] = buf[pos..pos + 4].try_into().expect("four bytes");
+    let w = u32::from_le_bytes(b);
+    let not_digit =
+        ((w & 0xf0f0_f0f0) ^ 0x3030_3030) | (((w & 0x0f0f_0f0f) + 0x0606_0606) & 0xf0f0_f0f0);
+    let ok = ((not_digit & DIGITS[len.min(4)]) == 0) & (len < 4) & ((len != 3) | (b[1] == b'.'));
+    // In arithmetic rather than `if`s, which the compiler would make branches: the
+    // index is d0 (`d`), 10·d0 + d1 (`dd`) or 10·d0 + d2 (`d.d`), and garbage below
+    // 256 for anything else, which `ok` refuses.
+    let d = |i: usize| u32::from(b[i].wrapping_sub(b'0')) & 15;
+    let two = u32::from(len == 2);
+    let second = d(1) * two + d(2) * (1 - two);
+    let idx = d(0) + u32::from(len >= 2) * (9 * d(0) + second);
+    (SHORT[len & 3][idx as usize & 255], ok)
+}
+
 /// The value of a short cell by its length (1: `d`, 2: `dd`, 3: `d.d`) and its digits
 /// (`10 · d0 + d1`, or `d0` alone): `str::parse`'s value, since each is an integer or
 /// the quotient of two exact integers, rounded once.
-const SHORT: [[f64; 100]; 4] = {
-    let mut t = [[0.0; 100]; 4];
+const SHORT: [[f64; 256]; 4] = {
+    let mut t = [[0.0; 256]; 4];
     let mut i = 0;
     while i < 100 {
         t[1][i] = i as f64;
@@ -546,40 +691,8 @@ const SHORT: [[f64; 100]; 4] = {
     }
     t
 };
-
 /// For each cell length, the bytes (of the first four) that must be digits.
 const DIGITS: [u32; 5] = [0, 0xff, 0xffff, 0xff_00ff, 0];
-
-/// The cell at `pos` when it is empty, `d`, `dd` or `d.d` (almost every rating), read
-/// without branching on its length, which is too irregular to predict: the four bytes
-/// at `pos` are decoded every way at once and the length picks the answer. Returns the
-/// value (0 when empty), the cell's length and whether it was one of those forms; the
-/// others are left to [`number`]. `buf` must hold four bytes from `pos`.
-#[inline(always)]
-fn short_number(buf: &[u8], pos: usize) -> (f64, usize, bool) {
-    let b: [u8; 4] = buf[pos..pos + 4].try_into().expect("four bytes");
-    let w = u32::from_le_bytes(b);
-    // Per byte, exactly (no carries cross bytes): the high bit of each comma, and
-    // nonzero for each byte that is not a digit (high nibble 3, low nibble ≤ 9).
-    let t = w ^ 0x2c2c_2c2c;
-    let commas = !(((t & 0x7f7f_7f7f) + 0x7f7f_7f7f) | t | 0x7f7f_7f7f);
-    let not_digit =
-        ((w & 0xf0f0_f0f0) ^ 0x3030_3030) | (((w & 0x0f0f_0f0f) + 0x0606_0606) & 0xf0f0_f0f0);
-    let len = (commas.trailing_zeros() / 8) as usize;
-    let ok = ((not_digit & DIGITS[len]) == 0) & (len < 4) & ((len != 3) | (b[1] == b'.'));
-    let d = [
-        b[0].wrapping_sub(b'0'),
-        b[1].wrapping_sub(b'0'),
-        b[2].wrapping_sub(b'0'),
-    ];
-    let second = if len == 2 { d[1] } else { d[2] };
-    let idx = if len == 1 {
-        usize::from(d[0])
-    } else {
-        10 * usize::from(d[0]) + usize::from(second)
-    };
-    (SHORT[len & 3][idx.min(99)], len, ok)
-}
 
 const POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -706,7 +819,8 @@ mod tests {
         }
         for cell in cells {
             let buf = [cell.as_slice(), b",\0\0\0\0"].concat();
-            let (x, len, ok) = short_number(&buf, 0);
+            let len = buf.iter().position(|&b| b == b',').unwrap();
+            let (x, ok) = short_cell(&buf, 0, len);
             if ok {
                 let general = number(&buf, 0, |_| true);
                 assert_eq!(general, Some(((len > 0).then_some(x), len)), "{cell:?}");
@@ -834,6 +948,25 @@ mod tests {
         Some(all)
     }
 
+    /// The fold `analyze` runs: dense rows into [`DenseGrouped`], parts merged.
+    fn fast_dense(bytes: &[u8], chunks: usize, by: Option<GroupBy>) -> Option<GroupedStats> {
+        use peakend_core::analysis::dense::DenseGrouped;
+        let j = journey();
+        let parts = fold_dense(
+            bytes,
+            &j,
+            &opts(),
+            chunks,
+            |l| DenseGrouped::new(GroupedStats::new(&j, by, None), l),
+            |g, r| g.push(r),
+        )?;
+        assert_eq!(parts.len(), chunks);
+        let mut parts = parts.into_iter();
+        let mut all = parts.next().unwrap();
+        parts.for_each(|p| all.merge(&p));
+        Some(all.into_grouped())
+    }
+
     fn analysis(g: &GroupedStats) -> serde_json::Value {
         serde_json::to_value(g.analyze(&journey(), None, PeakRule::default()).unwrap()).unwrap()
     }
@@ -866,6 +999,19 @@ mod tests {
                     "analysis",
                 );
             }
+            // The dense fold: the same statistics, to rounding (bit for bit but for the
+            // pair sums it derives), groups included.
+            for chunks in [1, 2, 7] {
+                let got = fast_dense(&bytes, chunks, by).unwrap();
+                assert_eq!(got.all.respondents(), 3000);
+                let json = |g: &GroupedStats| serde_json::to_value(&g.all.segments).unwrap();
+                peakend_testkit::assert_json_near(&json(&got), &json(&expected), "stats");
+                peakend_testkit::assert_json_near(
+                    &analysis(&got),
+                    &analysis(&expected),
+                    "dense analysis",
+                );
+            }
         }
     }
 
@@ -883,6 +1029,14 @@ mod tests {
         );
         let one = fast(&bytes, 1, None).unwrap();
         assert_eq!(one.all, expected.all);
+        let dense = fast_dense(&bytes, 3, None).unwrap();
+        for (seg, s) in &expected.all.segments {
+            assert_eq!(
+                dense.all.segments[seg].expectations, s.expectations,
+                "{seg}"
+            );
+        }
+        peakend_testkit::assert_json_near(&analysis(&dense), &analysis(&expected), "dense");
         for chunks in [2, 5] {
             let got = fast(&bytes, chunks, None).unwrap();
             for (seg, s) in &expected.all.segments {
@@ -938,6 +1092,10 @@ mod tests {
         );
         for chunks in [1, 3] {
             let got = fast(&bytes, chunks, None).unwrap();
+            let dense = fast_dense(&bytes, chunks, None).unwrap();
+            for (seg, s) in &expected.all.segments {
+                assert_eq!(dense.all.segments[seg].competitors, s.competitors, "{seg}");
+            }
             for (seg, s) in &expected.all.segments {
                 assert_eq!(got.all.segments[seg].competitors, s.competitors, "{seg}");
                 assert_eq!(got.all.segments[seg].expectations, s.expectations, "{seg}");
@@ -965,6 +1123,9 @@ mod tests {
         for chunks in [1, 2, 4] {
             let got = fast(text.as_bytes(), chunks, None).expect("a clean file");
             assert_eq!(got.all, expected.all);
+            let dense = fast_dense(text.as_bytes(), chunks, None).expect("a clean file");
+            let json = |g: &GroupedStats| serde_json::to_value(&g.all.segments).unwrap();
+            peakend_testkit::assert_json_near(&json(&dense), &json(&expected), "dense");
         }
     }
 
@@ -991,6 +1152,10 @@ mod tests {
             let text = good.replacen("r2,h1,2024-01-02,gold,9,6", row, 1);
             for chunks in [1, 2] {
                 assert!(fast(text.as_bytes(), chunks, None).is_none(), "{what}");
+                assert!(
+                    fast_dense(text.as_bytes(), chunks, None).is_none(),
+                    "{what}"
+                );
             }
         }
         let headers = [

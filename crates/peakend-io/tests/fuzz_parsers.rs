@@ -4,7 +4,8 @@
 //! and the fast survey reader accepts a file only when the careful parser does, with the
 //! same figures.
 
-use peakend_core::analysis::SurveyStats;
+use peakend_core::analysis::dense::DenseGrouped;
+use peakend_core::analysis::{GroupedStats, SurveyStats, analyze};
 use peakend_core::ops::event::Event;
 use peakend_core::{Journey, builtin};
 use peakend_io::survey_csv::{self, Options};
@@ -95,6 +96,32 @@ proptest! {
                 serde_json::to_value(&merged.segments).unwrap(),
                 serde_json::to_value(&direct.segments).unwrap()
             );
+            // The dense fold `analyze` runs: the same statistics to rounding, and the
+            // same analysis.
+            let dense = survey_fast::fold_dense(
+                text.as_bytes(), &j, &opts, chunks,
+                |l| DenseGrouped::new(GroupedStats::new(&j, None, None), l),
+                |s, r| s.push(r),
+            ).expect("the same file as the fold's");
+            let mut parts = dense.into_iter();
+            let mut all = parts.next().unwrap();
+            parts.for_each(|p| all.merge(&p));
+            let dense = all.into_grouped();
+            peakend_testkit::assert_json_near(
+                &serde_json::to_value(&dense.all.segments).unwrap(),
+                &serde_json::to_value(&direct.segments).unwrap(),
+                "segments",
+            );
+            let rule = peakend_core::peak::PeakRule::default();
+            match (dense.all.respondents() > 0).then(|| (dense.analyze(&j, None, rule), analyze(&j, &direct, None, rule))) {
+                Some((Ok(a), Ok(b))) => peakend_testkit::assert_json_near(
+                    &serde_json::to_value(&a).unwrap(),
+                    &serde_json::to_value(&b).unwrap(),
+                    "analysis",
+                ),
+                Some((a, b)) => prop_assert_eq!(a.is_ok(), b.is_ok()),
+                None => {}
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
+use peakend_core::analysis::dense::DenseGrouped;
 use peakend_core::analysis::rake::RakeMargin;
 use peakend_core::analysis::{
     Analysis, GroupBy, GroupedStats, Quadrant, SummaryAnalysis, SummaryRow, analyze_summary,
@@ -346,13 +347,22 @@ fn fold_survey_file(
 ) -> anyhow::Result<GroupedStats> {
     let file = path.display().to_string();
     let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    // Folded densely per chunk (see `peakend_core::analysis::dense`), then merged.
     let fast = |bytes: &[u8]| {
-        survey_fast::fold(bytes, journey, opts, threads, &new, |s, r| s.push_view(r)).map(|parts| {
-            let mut parts = parts.into_iter();
-            let mut all = parts.next().unwrap_or_else(&new);
-            parts.for_each(|p| all.merge(&p));
-            all
-        })
+        let parts = survey_fast::fold_dense(
+            bytes,
+            journey,
+            opts,
+            threads,
+            |layout| DenseGrouped::new(new(), layout),
+            |s, r| s.push(r),
+        )?;
+        let mut parts = parts.into_iter();
+        let Some(mut all) = parts.next() else {
+            return Some(new());
+        };
+        parts.for_each(|p| all.merge(&p));
+        Some(all.into_grouped())
     };
     // Mapped rather than read: no copy of a multi-gigabyte file, and each thread pages
     // in its own chunk. Only plain UTF-8 can take the fast path as it is on disk.

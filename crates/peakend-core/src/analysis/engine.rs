@@ -390,6 +390,11 @@ impl SurveyStats {
         }
     }
 
+    /// Needs per moment.
+    pub(crate) fn need_counts(&self) -> &[usize] {
+        &self.need_counts
+    }
+
     pub fn push(&mut self, r: &Response) {
         self.push_view(&r.view());
     }
@@ -1243,6 +1248,39 @@ impl GroupedStats {
             };
             g.push_view(r);
             self.groups.insert(key.to_owned(), g);
+        }
+    }
+
+    /// The group a row of `hall`, `segment` and `purpose` falls in, when grouping.
+    pub fn group_of_row<'a>(
+        &'a self,
+        hall: &'a str,
+        segment: &'a str,
+        purpose: Option<&'a str>,
+    ) -> Option<&'a str> {
+        let (by, tree) = self.by.as_ref()?;
+        Some(group_key(*by, tree.as_deref(), hall, segment, purpose))
+    }
+
+    /// Adds one segment's statistics (of any number of rows) to everything (`None`) or
+    /// to one group: for rows, call it once each way, as pushing them would have.
+    pub fn add_segment(&mut self, group: Option<&str>, segment: &str, s: &SegmentStats) {
+        match group {
+            None => self.all.merge_segment(segment, s),
+            Some(key) => {
+                let need_counts = &self.all.need_counts;
+                match self.groups.get_mut(key) {
+                    Some(g) => g.merge_segment(segment, s),
+                    None => {
+                        let mut g = SurveyStats {
+                            need_counts: need_counts.clone(),
+                            segments: BTreeMap::new(),
+                        };
+                        g.merge_segment(segment, s);
+                        self.groups.insert(key.to_owned(), g);
+                    }
+                }
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 //! these and the adapters read files and databases. Definitions: docs/methods.md.
 
 pub mod cell;
+pub mod dense;
 pub mod drivers;
 pub mod engine;
 pub mod gaps;

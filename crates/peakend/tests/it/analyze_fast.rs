@@ -73,8 +73,18 @@ fn large_files_analyse_and_bad_cells_are_still_reported_one_by_one() {
     assert_eq!(by_city["groups"][0]["group"], "c");
     assert_eq!(by_city["groups"][0]["analysis"]["respondents"], 4000);
 
-    // A bad rating near the end and a respondent repeated far from its first row.
+    // One quoted cell sends the same rows to the careful parser: the fast path's
+    // figures are the careful path's, to rounding.
     let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains(",全球通,"));
+    let quoted = dir.path().join("quoted.csv");
+    std::fs::write(&quoted, text.replacen(",全球通,", ",\"全球通\",", 1)).unwrap();
+    let (good, out, err) = analyze(quoted.to_str().unwrap(), &[]);
+    assert!(good, "{err}");
+    let careful: Value = serde_json::from_str(&out).unwrap();
+    peakend_testkit::assert_json_near(&json, &careful, "analysis");
+
+    // A bad rating near the end and a respondent repeated far from its first row.
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let first_id = lines[1].split(',').next().unwrap().to_owned();
     let mut cells: Vec<&str> = lines[3900].split(',').collect();
