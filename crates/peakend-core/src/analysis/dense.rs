@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use smallvec::SmallVec;
 
-use super::engine::{ExpectationStats, GroupedStats, NpsCounts, SegmentStats};
+use super::engine::{ExpectationStats, GroupedStats, NpsCounts, SegmentStats, merge_expectations};
 use super::stats::{PairStats, PairTable, RunningStats};
 
 /// What a number of a row is.
@@ -357,9 +357,7 @@ impl DenseSegment {
         }
         self.satisfied += o.satisfied;
         self.fully_satisfied += o.fully_satisfied;
-        self.nps.n += o.nps.n;
-        self.nps.promoters += o.nps.promoters;
-        self.nps.detractors += o.nps.detractors;
+        self.nps.merge(&o.nps);
         self.waits
             .iter_mut()
             .zip(&o.waits)
@@ -369,17 +367,8 @@ impl DenseSegment {
         }
         self.peak_end.merge(&o.peak_end);
         self.average.merge(&o.average);
-        for (mine, theirs) in [
-            (&mut self.expectations, &o.expectations),
-            (&mut self.competitors, &o.competitors),
-        ] {
-            if let Some(theirs) = theirs {
-                match mine {
-                    Some(mine) => mine.merge(theirs),
-                    None => *mine = Some(theirs.clone()),
-                }
-            }
-        }
+        merge_expectations(&mut self.expectations, &o.expectations);
+        merge_expectations(&mut self.competitors, &o.competitors);
     }
 
     /// The statistics [`SegmentStats::push_view`] would have built from the same rows.

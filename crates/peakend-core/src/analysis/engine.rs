@@ -22,6 +22,14 @@ pub struct NpsCounts {
     pub detractors: u64,
 }
 
+impl NpsCounts {
+    pub fn merge(&mut self, o: &NpsCounts) {
+        self.n += o.n;
+        self.promoters += o.promoters;
+        self.detractors += o.detractors;
+    }
+}
+
 /// Everything the analysis needs about one segment's respondents, mergeable; stored as
 /// JSON in the roll-up cells.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +115,20 @@ pub struct ExpectationStats {
     pub gap: Vec<RunningStats>,
     /// Expectations given without a satisfaction of the moment (left out of gap 5).
     pub unpaired: Vec<u64>,
+}
+
+/// Merges optional expectation (or competitor) statistics: `None` is the identity, so
+/// merging stays associative and commutative.
+pub(crate) fn merge_expectations(
+    mine: &mut Option<Box<ExpectationStats>>,
+    theirs: &Option<Box<ExpectationStats>>,
+) {
+    if let Some(theirs) = theirs {
+        match mine {
+            Some(mine) => mine.merge(theirs),
+            None => *mine = Some(theirs.clone()),
+        }
+    }
 }
 
 impl ExpectationStats {
@@ -301,9 +323,7 @@ impl SegmentStats {
         self.overall.merge(&o.overall);
         self.satisfied += o.satisfied;
         self.fully_satisfied += o.fully_satisfied;
-        self.nps.n += o.nps.n;
-        self.nps.promoters += o.nps.promoters;
-        self.nps.detractors += o.nps.detractors;
+        self.nps.merge(&o.nps);
         for (k, v) in &o.waits {
             *self.waits.entry(*k).or_default() += v;
         }
@@ -311,18 +331,8 @@ impl SegmentStats {
         self.pairs.merge(&o.pairs);
         self.peak_end.merge(&o.peak_end);
         self.average.merge(&o.average);
-        // None is the identity, so merging stays associative and commutative.
-        for (mine, theirs) in [
-            (&mut self.expectations, &o.expectations),
-            (&mut self.competitors, &o.competitors),
-        ] {
-            if let Some(theirs) = theirs {
-                match mine {
-                    Some(mine) => mine.merge(theirs),
-                    None => *mine = Some(theirs.clone()),
-                }
-            }
-        }
+        merge_expectations(&mut self.expectations, &o.expectations);
+        merge_expectations(&mut self.competitors, &o.competitors);
         for (purpose, theirs) in &o.short {
             match self.short.get_mut(purpose) {
                 Some(mine) => mine.merge(theirs),
