@@ -218,31 +218,21 @@ fn kpis(db: &str) -> Value {
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
-    let _alone = ALONE.lock().await;
+/// PostgreSQL and NATS both here (else `None`: the test is skipped): a fresh database
+/// with the organisation `org` (CSV) imported, a directory for files (the organisation
+/// stays there as `org.csv`), and a JetStream prefix of the test's own.
+async fn cluster_db(org: &str) -> Option<(peakend_testkit::TestDb, tempfile::TempDir, String)> {
     if peakend_testkit::postgres_skipped()
         || std::env::var("PEAKEND_TEST_SKIP_NATS").is_ok_and(|v| v == "1")
     {
-        return;
+        return None;
     }
     let pg = peakend_testkit::postgres().await;
-    let db = pg.url.as_str();
     let dir = tempfile::tempdir().unwrap();
-    let org = dir.path().join("org.csv");
-    std::fs::write(
-        &org,
-        "id,parent,level,name,counters\np,,province,省,\nc,p,city,市,\nd,c,district,区,\nh1,d,hall,一厅,2\nh2,d,hall,二厅,2\n",
-    )
-    .unwrap();
-    peakend(db, &["init"]);
-    peakend(db, &["org", "import", org.to_str().unwrap()]);
-    let token = |hall: &str| {
-        peakend(db, &["token", "create", "--hall", hall])
-            .trim()
-            .to_owned()
-    };
-    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
+    let org_file = dir.path().join("org.csv");
+    std::fs::write(&org_file, org).unwrap();
+    peakend(&pg.url, &["init"]);
+    peakend(&pg.url, &["org", "import", org_file.to_str().unwrap()]);
     let prefix = format!(
         "t{}",
         std::time::SystemTime::now()
@@ -251,6 +241,28 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
             .as_nanos()
             % 1_000_000_000_000
     );
+    Some((pg, dir, prefix))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
+    let _alone = ALONE.lock().await;
+    let Some((pg, dir, prefix)) = cluster_db(
+        "id,parent,level,name,counters\np,,province,省,\nc,p,city,市,\nd,c,district,区,\nh1,d,hall,一厅,2\nh2,d,hall,二厅,2\n",
+    )
+    .await
+    else {
+        return;
+    };
+    let db = pg.url.as_str();
+    // The one-node replays import the same organisation.
+    let org = dir.path().join("org.csv");
+    let token = |hall: &str| {
+        peakend(db, &["token", "create", "--hall", hall])
+            .trim()
+            .to_owned()
+    };
+    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
     let (a, url_a) = node(db, &prefix);
     let (mut b, url_b) = node(db, &prefix);
     let http = reqwest::Client::new();
@@ -443,14 +455,6 @@ async fn all_at_the_top(db: &str, cases: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_node_sweeps_its_partitions_halls_and_the_survivor_all() {
     let _alone = ALONE.lock().await;
-    if peakend_testkit::postgres_skipped()
-        || std::env::var("PEAKEND_TEST_SKIP_NATS").is_ok_and(|v| v == "1")
-    {
-        return;
-    }
-    let pg = peakend_testkit::postgres().await;
-    let db = pg.url.as_str();
-    let dir = tempfile::tempdir().unwrap();
     let halls: Vec<String> = (1..=8).map(|i| format!("h{i}")).collect();
     let mut org = String::from(
         "id,parent,level,name,counters\np,,province,省,\nc,p,city,市,\nd,c,district,区,\n",
@@ -458,18 +462,10 @@ async fn each_node_sweeps_its_partitions_halls_and_the_survivor_all() {
     for h in &halls {
         org.push_str(&format!("{h},d,hall,{h}厅,2\n"));
     }
-    let org_file = dir.path().join("org.csv");
-    std::fs::write(&org_file, org).unwrap();
-    peakend(db, &["init"]);
-    peakend(db, &["org", "import", org_file.to_str().unwrap()]);
-    let prefix = format!(
-        "s{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-            % 1_000_000_000_000
-    );
+    let Some((pg, dir, prefix)) = cluster_db(&org).await else {
+        return;
+    };
+    let db = pg.url.as_str();
     let every = ["--sweep-every-secs", "1"];
     let (a, _, log_a) = node_with(db, &prefix, &every);
     let (mut b, _, log_b) = node_with(db, &prefix, &every);
