@@ -109,8 +109,8 @@ impl Programme {
         *last = (*last).max(at_ms);
     }
 
-    /// Seeds a past invitation's place in its week's quota cell (`at` local).
-    pub fn counted(&mut self, segment: &str, purpose: &str, at: DateTime<FixedOffset>) {
+    /// Seeds `n` past invitations' places in their week's quota cell (`at` local).
+    pub fn counted(&mut self, segment: &str, purpose: &str, at: DateTime<FixedOffset>, n: u32) {
         let week = at.iso_week();
         *self
             .used
@@ -120,7 +120,7 @@ impl Programme {
                 segment.to_owned(),
                 purpose.to_owned(),
             ))
-            .or_default() += 1;
+            .or_default() += n;
     }
 
     /// Decides one contact by `rule`, and counts it when it is sent or held.

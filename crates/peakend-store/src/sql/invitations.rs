@@ -95,7 +95,8 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         && std::hint::black_box(a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y))) == 0
 }
 
-/// A link's token: its invitation's id and the verifier whose hash the row keeps.
+/// A link's token: its invitation's id and the verifier whose hash the row keeps
+/// (SQLite's drain writes the same in SQL: `i.id || '.' || verifier`).
 fn link_token(id: i64, verifier: &str) -> String {
     format!("{id}.{verifier}")
 }
@@ -933,6 +934,88 @@ fn quota_cells(plan: &Plan<'_>, rules: &HashMap<OrgNodeId, InviteRule>) -> Vec<(
     cells.into_iter().collect()
 }
 
+/// The instants in (lo, hi) where a local ISO week starts in the zone of some
+/// candidate's hall. Between two of them a hall's invitations (of one of those zones)
+/// fall in one local week, so the database counts them together: one row per hall,
+/// not one per invitation (a province's week of quota cells is 18,000 invitations).
+fn week_cuts(plan: &Plan<'_>, tree: &OrgTree, lo: i64, hi: i64) -> Vec<i64> {
+    let mut zones: Vec<Zone> = Vec::new();
+    let mut halls: HashSet<&HallId> = HashSet::new();
+    for c in &plan.candidates {
+        if halls.insert(&c.contact.hall)
+            && let Ok(id) = OrgNodeId::parse(c.contact.hall.as_str())
+        {
+            let zone = tree.zone_of(&id);
+            if !zones.contains(&zone) {
+                zones.push(zone);
+            }
+        }
+    }
+    let mut cuts = Vec::new();
+    for zone in zones {
+        let (Some(first), Some(last)) = (zone.local(lo), zone.local(hi)) else {
+            continue;
+        };
+        let mut day = first.date_naive();
+        while day <= last.date_naive() {
+            if day.weekday() == chrono::Weekday::Mon {
+                let at = crate::local_midnight(day, zone.offset_on(day));
+                if lo < at && at < hi {
+                    cuts.push(at);
+                }
+            }
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// A quota cell's invitations in the window, grouped by hall and by the part between
+/// two [`week_cuts`]: `SELECT hall, first, last, count`, the cell, window and cuts bound
+/// as $1…$4 and $5….
+fn cell_groups_sql(cuts: usize, postgres: bool) -> String {
+    let part = if cuts == 0 {
+        "0".to_owned()
+    } else {
+        (0..cuts)
+            .map(|i| {
+                if postgres {
+                    format!("(decided_at >= ${})::int", i + 5)
+                } else {
+                    format!("(decided_at >= ${})", i + 5)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    format!(
+        "SELECT hall_id, MIN(decided_at) AS first, MAX(decided_at) AS last, COUNT(*) AS n
+         FROM invitation
+         WHERE segment = $1 AND purpose = $2 AND decided_at >= $3 AND decided_at < $4
+           AND status <> 'suppressed'
+         GROUP BY hall_id, {part}"
+    )
+}
+
+/// Whether each group lies in one local week of its hall: true unless a hall's zone
+/// starts its week where no cut was made (a zone no candidate has), when the cell is
+/// read again invitation by invitation.
+fn groups_in_one_week(groups: &[(String, i64, i64, i64)], tree: &OrgTree) -> bool {
+    groups.iter().all(|(hall, first, last, _)| {
+        let Ok(id) = OrgNodeId::parse(hall.as_str()) else {
+            return true;
+        };
+        let zone = tree.zone_of(&id);
+        match (zone.local(*first), zone.local(*last)) {
+            (Some(a), Some(b)) => a.iso_week() == b.iso_week(),
+            _ => true,
+        }
+    })
+}
+
 /// What the database said of a batch's candidates.
 #[derive(Default)]
 struct Seen {
@@ -941,8 +1024,24 @@ struct Seen {
     opted_out: HashSet<String>,
     /// Each customer's latest invitation that counts (not suppressed) since `since`.
     last_invited: HashMap<String, i64>,
-    /// Invitations that count in the quota cells' weeks: (hall, segment, purpose, when).
-    in_cells: Vec<(String, String, String, i64)>,
+    /// Invitations that count in the quota cells' weeks: (hall, segment, purpose, when,
+    /// how many), those counted together all of one local week of their hall.
+    in_cells: Vec<(String, String, String, i64, u32)>,
+}
+
+impl Seen {
+    fn count_in_cell(
+        &mut self,
+        groups: Vec<(String, i64, i64, i64)>,
+        segment: &str,
+        purpose: &str,
+    ) {
+        self.in_cells
+            .extend(groups.into_iter().map(|(hall, first, _, n)| {
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                (hall, segment.to_owned(), purpose.to_owned(), first, n)
+            }));
+    }
 }
 
 /// A decision to store.
@@ -995,7 +1094,7 @@ fn decide_candidates<'a>(
     // follows now, in its hall's local week.
     if !seen.in_cells.is_empty() {
         let mut hall_node: HashMap<&str, Option<(OrgNodeId, Zone)>> = HashMap::new();
-        for (hall, segment, purpose, at) in &seen.in_cells {
+        for (hall, segment, purpose, at, n) in &seen.in_cells {
             let found = hall_node.entry(hall.as_str()).or_insert_with(|| {
                 let id = OrgNodeId::parse(hall.as_str()).ok()?;
                 let node = tree
@@ -1009,7 +1108,7 @@ fn decide_candidates<'a>(
             if let Some((node, zone)) = found
                 && let (Some(p), Some(local)) = (programmes.get_mut(node), zone.local(*at))
             {
-                p.counted(segment, purpose, local);
+                p.counted(segment, purpose, local, *n);
             }
         }
     }
@@ -1094,8 +1193,8 @@ fn token_hash(token: &str) -> String {
     hex(&sha2::Sha256::digest(token.as_bytes()))
 }
 
-/// Rows a multi-row statement on SQLite binds at most (its limit is 32,766 values).
-const SQLITE_VALUES: usize = 30_000;
+/// Rows of one JSON array a statement on SQLite inserts at most.
+const SQLITE_JSON_ROWS: usize = 20_000;
 
 async fn decide_sqlite(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
@@ -1154,22 +1253,37 @@ async fn decide_sqlite(
     }
     let t_customers = started.elapsed();
     if let Some((lo, hi)) = quota_window(&plan, rules) {
+        let cuts = week_cuts(&plan, tree, lo, hi);
+        let grouped = format!(
+            "SELECT json_group_array(json_array(hall_id, first, last, n)) FROM ({})",
+            cell_groups_sql(cuts.len(), false)
+        );
         for (segment, purpose) in quota_cells(&plan, rules) {
-            let rows: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT hall_id, decided_at FROM invitation
-                 WHERE segment = $1 AND purpose = $2 AND decided_at >= $3 AND decided_at < $4
-                   AND status <> 'suppressed'",
-            )
-            .bind(&segment)
-            .bind(&purpose)
-            .bind(lo)
-            .bind(hi)
-            .fetch_all(&mut **tx)
-            .await?;
-            seen.in_cells.extend(
-                rows.into_iter()
-                    .map(|(h, at)| (h, segment.clone(), purpose.clone(), at)),
-            );
+            let mut q = sqlx::query_as::<_, (String,)>(&grouped)
+                .bind(&segment)
+                .bind(&purpose)
+                .bind(lo)
+                .bind(hi);
+            for cut in &cuts {
+                q = q.bind(cut);
+            }
+            let (json,) = q.fetch_one(&mut **tx).await?;
+            let mut groups: Vec<(String, i64, i64, i64)> = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("invitation cells: {e}")))?;
+            if !groups_in_one_week(&groups, tree) {
+                groups = sqlx::query_as(
+                    "SELECT hall_id, decided_at, decided_at, 1 FROM invitation
+                     WHERE segment = $1 AND purpose = $2 AND decided_at >= $3
+                       AND decided_at < $4 AND status <> 'suppressed'",
+                )
+                .bind(&segment)
+                .bind(&purpose)
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(&mut **tx)
+                .await?;
+            }
+            seen.count_in_cell(groups, &segment, &purpose);
         }
     }
     let candidates = plan.candidates.len();
@@ -1184,63 +1298,84 @@ async fn decide_sqlite(
         decided_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
         "invitation lookups"
     );
-    // Multi-row inserts; each row's id comes back with its contact id.
-    let mut outbox: Vec<(i64, &'static str, String, i64)> = Vec::new();
-    const COLS: usize = 16;
-    for chunk in rows.chunks(SQLITE_VALUES / COLS) {
-        let sql = format!(
+    // The rows as one JSON array a statement: binding 16 values a row through sqlx's
+    // worker (and a row back for each id) cost more than SQLite's own insert.
+    type Row<'r> = (
+        &'r str,
+        &'r str,
+        Option<&'r str>,
+        &'r str,
+        &'r str,
+        Option<&'r str>,
+        Option<&'r str>,
+        Option<i64>,
+        Option<&'r str>,
+        &'static str,
+        Option<&'r str>,
+        Option<String>,
+        Option<i64>,
+        i64,
+    );
+    for chunk in rows.chunks(SQLITE_JSON_ROWS) {
+        let values: Vec<Row<'_>> = chunk
+            .iter()
+            .map(|r| {
+                let c = r.contact;
+                (
+                    c.hall.as_str(),
+                    c.id.as_str(),
+                    c.customer.as_deref(),
+                    c.segment.as_str(),
+                    c.purpose.as_str(),
+                    c.staff.as_deref(),
+                    c.counter.as_deref(),
+                    c.wait_s,
+                    c.outcome.as_deref(),
+                    r.status,
+                    r.reason.as_deref(),
+                    r.token.as_deref().map(token_hash),
+                    r.send_at,
+                    c.ended_at,
+                )
+            })
+            .collect();
+        let values =
+            serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
             "INSERT INTO invitation (hall_id, contact_id, customer_key, segment, purpose,
                staff, counter, wait_s, outcome, decided_at, status, reason, link_hash,
                send_at, expires_at, ended_at)
-             VALUES {} RETURNING id, contact_id",
-            super::value_marks(false, chunk.len(), COLS)
-        );
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
-        for r in chunk {
-            let c = r.contact;
-            q = q
-                .bind(c.hall.as_str())
-                .bind(c.id.as_str())
-                .bind(c.customer.as_deref())
-                .bind(c.segment.as_str())
-                .bind(c.purpose.as_str())
-                .bind(c.staff.as_deref())
-                .bind(c.counter.as_deref())
-                .bind(c.wait_s)
-                .bind(c.outcome.as_deref())
-                .bind(at_ms)
-                .bind(r.status)
-                .bind(r.reason.as_deref())
-                .bind(r.token.as_deref().map(token_hash))
-                .bind(r.send_at)
-                .bind(r.send_at.map(|s| s + EXPIRY_MS))
-                .bind(c.ended_at);
-        }
-        let made: HashMap<String, i64> = q
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .map(|(id, contact)| (contact, id))
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5,
+               value->>6, value->>7, value->>8, $2, value->>9, value->>10, value->>11,
+               value->>12, value->>12 + $3, value->>13
+             FROM json_each($1)",
+        )
+        .bind(values)
+        .bind(at_ms)
+        .bind(EXPIRY_MS)
+        .execute(&mut **tx)
+        .await?;
+        // Each invite's outbox row names its invitation, found again by the contact id
+        // (the pages just written); its reminder is made when the invite has left
+        // (`invitation_delivered`).
+        let outbox: Vec<(&str, &str, i64)> = chunk
+            .iter()
+            .filter_map(|r| Some((r.contact.id.as_str(), r.token.as_deref()?, r.send_at?)))
             .collect();
-        for r in chunk {
-            if let (Some(token), Some(due), Some(id)) =
-                (r.token.as_deref(), r.send_at, made.get(&r.contact.id))
-            {
-                // Its reminder is made when the invite has left (`invitation_delivered`).
-                outbox.push((*id, "invite", link_token(*id, token), due));
-            }
+        if outbox.is_empty() {
+            continue;
         }
-    }
-    for chunk in outbox.chunks(SQLITE_VALUES / 4) {
-        let sql = format!(
-            "INSERT INTO invite_outbox (invitation_id, kind, token, due_at) VALUES {}",
-            super::value_marks(false, chunk.len(), 4)
-        );
-        let mut q = sqlx::query(&sql);
-        for (id, kind, token, due) in chunk {
-            q = q.bind(id).bind(*kind).bind(token.as_str()).bind(due);
-        }
-        q.execute(&mut **tx).await?;
+        let outbox =
+            serde_json::to_string(&outbox).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO invite_outbox (invitation_id, kind, token, due_at)
+             SELECT i.id, 'invite', i.id || '.' || (j.value->>1), j.value->>2
+             FROM json_each($1) AS j CROSS JOIN invitation AS i
+             WHERE i.contact_id = j.value->>0",
+        )
+        .bind(outbox)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -1306,22 +1441,32 @@ async fn decide_postgres(
     .await?;
     seen.last_invited.extend(rows);
     if let Some((lo, hi)) = quota_window(&plan, rules) {
+        let cuts = week_cuts(&plan, tree, lo, hi);
+        let grouped = cell_groups_sql(cuts.len(), true);
         for (segment, purpose) in quota_cells(&plan, rules) {
-            let rows: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT hall_id, decided_at FROM invitation
-                 WHERE segment = $1 AND purpose = $2 AND decided_at >= $3 AND decided_at < $4
-                   AND status <> 'suppressed'",
-            )
-            .bind(&segment)
-            .bind(&purpose)
-            .bind(lo)
-            .bind(hi)
-            .fetch_all(&mut **tx)
-            .await?;
-            seen.in_cells.extend(
-                rows.into_iter()
-                    .map(|(h, at)| (h, segment.clone(), purpose.clone(), at)),
-            );
+            let mut q = sqlx::query_as::<_, (String, i64, i64, i64)>(&grouped)
+                .bind(&segment)
+                .bind(&purpose)
+                .bind(lo)
+                .bind(hi);
+            for cut in &cuts {
+                q = q.bind(cut);
+            }
+            let mut groups = q.fetch_all(&mut **tx).await?;
+            if !groups_in_one_week(&groups, tree) {
+                groups = sqlx::query_as(
+                    "SELECT hall_id, decided_at, decided_at, 1::bigint FROM invitation
+                     WHERE segment = $1 AND purpose = $2 AND decided_at >= $3
+                       AND decided_at < $4 AND status <> 'suppressed'",
+                )
+                .bind(&segment)
+                .bind(&purpose)
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(&mut **tx)
+                .await?;
+            }
+            seen.count_in_cell(groups, &segment, &purpose);
         }
     }
     let candidates = plan.candidates.len();

@@ -339,6 +339,18 @@ impl SqlStore {
         }
     }
 
+    /// Copies SQLite's WAL back into the database and empties it (a benchmark settles
+    /// the writes it does not time, as the checkpointer would in the background);
+    /// nothing on PostgreSQL.
+    pub async fn settle(&self) -> Result<()> {
+        if let Pool::Sqlite(p) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(p)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// SQLite's event writer, started on first use.
     fn sqlite_writer(&self) -> Result<Arc<SqliteWriter>> {
         let Some(file) = &self.sqlite_file else {

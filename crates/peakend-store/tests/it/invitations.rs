@@ -393,7 +393,7 @@ fn reference(
             programmes
                 .get_mut(&node)
                 .unwrap()
-                .counted(&i.segment, &i.purpose, local);
+                .counted(&i.segment, &i.purpose, local, 1);
         }
     }
     let mut decided: std::collections::HashSet<String> =
@@ -993,5 +993,93 @@ peakend_testkit::on_both_backends!(
                 (r2.invitation_id, "reminder", r2.token.as_str()),
             ]
         );
+    }
+);
+
+peakend_testkit::on_both_backends!(
+    quota_weeks_are_each_halls_own_when_past_invitations_are_counted_together,
+    |url| {
+        // The store counts a quota cell's past invitations one row per hall and part of
+        // the window between local week starts; the week a hall's invitation counts in
+        // is still its own zone's. h6 (Asia/Urumqi, UTC+6) is under the province's rule
+        // with h4 and h5 (Asia/Shanghai, UTC+8); its Monday starts two hours later.
+        let store = connect(url).await.unwrap();
+        let (tree, rules, opted) = programme(&store).await;
+        let sampled = |hall: &str, n: usize, ended: &str, tag: &str| -> Vec<EndedContact> {
+            (0..)
+                .map(|i| format!("{hall}/{tag}/{i}"))
+                .filter(|id| peakend_core::invitation::draw(id) < 0.5)
+                .take(n)
+                .enumerate()
+                .map(|(i, id)| EndedContact {
+                    channel: "hall".into(),
+                    hall: HallId::parse(hall).unwrap(),
+                    id,
+                    customer: Some(format!("{tag}-{hall}-{i}")),
+                    segment: "个人".into(),
+                    purpose: "bill".into(),
+                    staff: None,
+                    counter: None,
+                    wait_s: Some(60),
+                    outcome: Some("done".into()),
+                    ended_at: ms(ended),
+                })
+                .collect()
+        };
+        // Sunday 23:30 in Urumqi (Monday 01:30 in Shanghai): last week's cell there.
+        // Monday 01:00 in Urumqi: this week's. Then h4 and h5 on Monday morning, with
+        // no h6 contact among them, so no cut was made at Urumqi's Monday.
+        let drains = [
+            (
+                sampled("h6", 12, "2026-08-10T01:30:00+08:00", "sun"),
+                "2026-08-10T01:40:00+08:00",
+            ),
+            (
+                sampled("h6", 14, "2026-08-10T03:00:00+08:00", "mon"),
+                "2026-08-10T03:10:00+08:00",
+            ),
+            (
+                [
+                    sampled("h4", 20, "2026-08-10T09:00:00+08:00", "a"),
+                    sampled("h5", 20, "2026-08-10T09:05:00+08:00", "b"),
+                ]
+                .concat(),
+                "2026-08-10T09:30:00+08:00",
+            ),
+            // The same again with an h6 contact among them: the cut is made, no fallback.
+            (
+                [
+                    sampled("h4", 8, "2026-08-10T10:00:00+08:00", "c"),
+                    sampled("h6", 2, "2026-08-10T10:00:00+08:00", "d"),
+                ]
+                .concat(),
+                "2026-08-10T10:30:00+08:00",
+            ),
+        ];
+        for (contacts, at) in drains {
+            let before = store.invitations(None).await.unwrap();
+            let expected = reference(&tree, &rules, &opted, &before, &contacts);
+            let at = ms(at);
+            store.decide_invitations(&contacts, at).await.unwrap();
+            let got: std::collections::BTreeMap<String, (String, Option<String>)> = store
+                .invitations(None)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|i| i.decided_at == at)
+                .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
+                .collect();
+            assert_eq!(got, expected);
+        }
+        // The province's 个人:bill cell holds 40 a week: this week's 14 of h6 and 26 of
+        // h4 and h5; the rest quota-full, last week's 12 not counted against it.
+        let list = store.invitations(None).await.unwrap();
+        let counted = |hall: &str| {
+            list.iter()
+                .filter(|i| i.hall == hall && i.decided_at >= ms("2026-08-10T09:00:00+08:00"))
+                .filter(|i| i.status != "suppressed")
+                .count()
+        };
+        assert_eq!(counted("h4") + counted("h5") + counted("h6"), 26);
     }
 );
