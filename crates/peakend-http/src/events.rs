@@ -144,7 +144,7 @@ async fn replay(
         .local(at.timestamp_millis())
         .unwrap_or(at);
     let now = at.timestamp_millis();
-    let rules = peakend_store::hall_rules(state.store.as_ref(), &hall).await?;
+    let rules = state.store.hall_rules(&hall).await?;
     let midnight = peakend_store::local_midnight(at.date_naive(), *at.offset());
     let day = peakend_store::replay_day(state.store.as_ref(), &hall, rules, midnight, now).await?;
     Ok((day, now))
@@ -350,7 +350,13 @@ impl LiveView {
     async fn look(&mut self) -> Result<(), ApiError> {
         // Seen before reading, so an ingest that commits during the replay wakes us again.
         self.ingests.borrow_and_update();
+        let started = std::time::Instant::now();
         let (day, now) = replay(&self.state, &self.caller, self.hall.clone(), None).await?;
+        tracing::debug!(
+            hall = %self.hall,
+            replay_ms = started.elapsed().as_secs_f64() * 1e3,
+            "live look"
+        );
         self.next_due = day.next_due();
         let mut q = day.queue(now);
         // The snapshot's time and the waits move every look: compare the rest, or every

@@ -117,10 +117,15 @@ pub async fn replay_day(
     start: i64,
     until: i64,
 ) -> Result<HallDay> {
-    let carried = ingest::carried_in(store.kiosk_faults(hall, start).await?, start);
     let before = peakend_core::ops::rollup::rollup_day(start - 1, rules.zone).0;
-    let open = open_trials_of(store, hall, &rules, before).await?;
-    let events = store.hall_events(hall, start, until + 1).await?;
+    // Three reads at once: a live board replays its hall after every batch, and under
+    // load each trip to the database waits its turn.
+    let (faults, open, events) = tokio::try_join!(
+        store.kiosk_faults(hall, start),
+        open_trials_of(store, hall, &rules, before),
+        store.hall_events(hall, start, until + 1),
+    )?;
+    let carried = ingest::carried_in(faults, start);
     let mut day = HallDay::with_carry(rules, &carried);
     day.carry_trials(&open, start);
     for e in &events {

@@ -52,6 +52,8 @@ struct Job {
     /// Queue the ended contacts for their survey invitations.
     invite: bool,
     reply: oneshot::Sender<Result<IngestOutcome>>,
+    /// When the job was queued: a small one's wait shows in the debug log.
+    queued: std::time::Instant,
 }
 
 impl Job {
@@ -180,6 +182,7 @@ fn jobs_of(
                 small,
                 invite,
                 reply,
+                queued: std::time::Instant::now(),
             };
             (job, answer)
         })
@@ -397,6 +400,7 @@ fn write_group(
         return Err(e.into());
     }
     let small_group = first.is_small();
+    let (began, waited) = (std::time::Instant::now(), first.queued.elapsed());
     let mut answers = Vec::new();
     let mut written = 0;
     let mut next = Some(first);
@@ -456,6 +460,15 @@ fn write_group(
             ))));
         }
         return Err(e.into());
+    }
+    if small_group {
+        // Where a live event's time to its alert goes (`RUST_LOG=peakend_store=debug`).
+        tracing::debug!(
+            waited_ms = waited.as_secs_f64() * 1e3,
+            written_ms = began.elapsed().as_secs_f64() * 1e3,
+            events = written,
+            "small batches committed"
+        );
     }
     for (reply, result) in answers {
         let _ = reply.send(result);
@@ -798,6 +811,7 @@ mod tests {
             small: events <= SMALL_BATCH,
             invite: false,
             reply: oneshot::channel().0,
+            queued: std::time::Instant::now(),
         }
     }
 
@@ -870,6 +884,7 @@ mod tests {
                 refused: Vec::new(),
                 invite: false,
                 reply,
+                queued: std::time::Instant::now(),
             }
         };
         let first = job("h1", vec![event("e1", "h1", "A001")]);

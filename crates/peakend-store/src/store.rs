@@ -115,6 +115,12 @@ pub trait Store:
         OrgTree::build(self.org_nodes().await?).map_err(StoreError::Org)
     }
 
+    /// The rules a hall's day is replayed and its events applied on (its journey's,
+    /// zone, kiosks, holidays). A store may keep them while nothing they come from has
+    /// changed: a live board looks at its hall after every batch ([`crate::hall_rules`]
+    /// reads them afresh).
+    async fn hall_rules(&self, hall: &HallId) -> Result<Rules>;
+
     /// Upserts nodes by id. The merged tree is validated first; on any error
     /// nothing is written.
     async fn import_org(&self, nodes: Vec<OrgNode>) -> Result<OrgImportSummary>;

@@ -78,18 +78,42 @@ pub(super) async fn hall_events(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<Event>> {
-    let rows: Vec<(String,)> = on_pool!(store, pool => {
-        sqlx::query_as("SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3")
-            .bind(hall.as_str()).bind(from_ms).bind(to_ms)
+    let rows: Vec<String> = match &store.pool {
+        // One value, the payloads joined by a character JSON text cannot hold (a
+        // control character, escaped inside strings): sqlx hands SQLite's rows over
+        // one by one from its worker, which was most of a live board's look at a busy
+        // hall.
+        Pool::Sqlite(pool) => {
+            let (joined,): (Option<String>,) = sqlx::query_as(
+                "SELECT group_concat(payload, char(30)) FROM visit_event
+                 WHERE hall_id = $1 AND at >= $2 AND at < $3",
+            )
+            .bind(hall.as_str())
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_one(pool)
+            .await?;
+            joined
+                .map(|j| j.split('\u{1e}').map(str::to_owned).collect())
+                .unwrap_or_default()
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT payload FROM visit_event WHERE hall_id = $1 AND at >= $2 AND at < $3",
+            )
+            .bind(hall.as_str())
+            .bind(from_ms)
+            .bind(to_ms)
             .fetch_all(pool)
             .await?
-    });
+        }
+    };
     let rows_len = rows.len();
     let hall = hall.clone();
     let parse = move || {
         let mut events = rows
             .into_iter()
-            .map(|(p,)| {
+            .map(|p| {
                 Event::from_json(&p)
                     .map_err(|e| StoreError::Corrupt(format!("stored event of hall `{hall}`: {e}")))
             })

@@ -857,6 +857,10 @@ impl Store for SqlStore {
         org::org_tree(self).await
     }
 
+    async fn hall_rules(&self, hall: &HallId) -> Result<Rules> {
+        self.ingest_rules(hall).await
+    }
+
     async fn import_org(&self, nodes: Vec<OrgNode>) -> Result<OrgImportSummary> {
         org::import_org(self, nodes).await
     }

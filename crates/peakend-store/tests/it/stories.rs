@@ -1667,3 +1667,37 @@ story!(a_large_batch_is_answered_as_one, |store| {
     );
     assert_eq!(a.alerts(), b.alerts());
 });
+
+// A hall's stored events are read back joined into one value on SQLite, split on a
+// control character no JSON text holds unescaped: one escaped in a string, and a
+// newline, must not cut an event in two.
+story!(
+    stored_events_come_back_whole_whatever_their_strings_hold,
+    |store| {
+        let hall = one_hall(&store).await;
+        store
+            .ingest_events(
+                &hall,
+                vec![
+                    hall_event(
+                        "x1",
+                        "09:00",
+                        "ticket_issued",
+                        r#""ticket":"A\u001e1\n","service":"bill""#,
+                    ),
+                    hall_event(
+                        "x2",
+                        "09:01",
+                        "ticket_issued",
+                        r#""ticket":"B2","service":"bill""#,
+                    ),
+                ],
+                vec![],
+            )
+            .await
+            .unwrap();
+        let events = store.hall_events(&hall, 0, i64::MAX).await.unwrap();
+        let tickets: Vec<Option<&str>> = events.iter().map(|e| e.kind.ticket()).collect();
+        assert_eq!(tickets, [Some("A\u{1e}1\n"), Some("B2")]);
+    }
+);
