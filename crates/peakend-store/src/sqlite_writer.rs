@@ -35,8 +35,10 @@ const SMALL_BATCH: usize = 100;
 /// A group of large batches grows while more wait, up to this many events, and no
 /// further once a small batch waits: that one waits for the batch being written only.
 const GROUP_EVENTS: usize = 20_000;
-/// A large batch is written in parts of at most this many events (a few ms each).
-const PART_EVENTS: usize = 4_000;
+/// A large batch is written in parts of at most this many events (a few ms each): a
+/// live event waits for one part. 1,000 rather than 4,000 halved the wait behind a
+/// device's 2,000-event batch under load (BENCHMARKS.md, issue 24).
+const PART_EVENTS: usize = 1_000;
 /// Events written between two checkpoints (about 1,000 pages of WAL, SQLite's own
 /// checkpoint interval).
 const CHECKPOINT_EVENTS: usize = 10_000;
