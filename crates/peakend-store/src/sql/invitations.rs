@@ -974,13 +974,14 @@ fn week_cuts(plan: &Plan<'_>, tree: &OrgTree, lo: i64, hi: i64) -> Vec<i64> {
 }
 
 /// A quota cell's invitations in the window, grouped by hall and by the part between
-/// two [`week_cuts`]: `SELECT hall, first, last, count`, the cell, window and cuts bound
-/// as $1…$4 and $5….
-fn cell_groups_sql(cuts: usize, postgres: bool) -> String {
-    let part = if cuts == 0 {
-        "0".to_owned()
-    } else {
-        (0..cuts)
+/// two [`week_cuts`] (`Some(number of cuts)`), or by hall and decision time (`None`:
+/// each group one instant, so one week whatever the zone): `SELECT hall, first, last,
+/// count`, the cell, window and cuts bound as $1…$4 and $5….
+fn cell_groups_sql(cuts: Option<usize>, postgres: bool) -> String {
+    let part = match cuts {
+        None => "decided_at".to_owned(),
+        Some(0) => "0".to_owned(),
+        Some(n) => (0..n)
             .map(|i| {
                 if postgres {
                     format!("(decided_at >= ${})::int", i + 5)
@@ -989,7 +990,7 @@ fn cell_groups_sql(cuts: usize, postgres: bool) -> String {
                 }
             })
             .collect::<Vec<_>>()
-            .join(" + ")
+            .join(" + "),
     };
     format!(
         "SELECT hall_id, MIN(decided_at) AS first, MAX(decided_at) AS last, COUNT(*) AS n
@@ -1000,10 +1001,73 @@ fn cell_groups_sql(cuts: usize, postgres: bool) -> String {
     )
 }
 
+/// A hall's invitations in a quota cell: (hall, first, last, how many).
+type CellGroup = (String, i64, i64, i64);
+
+/// Reads the quota cells' past invitations of a drain's candidates into `$seen`, one
+/// row per hall and part of the window; a cell with a group that spans its hall's week
+/// start (a zone without a cut) is read again one group per decision time. `$groups`
+/// is the backend's fetch of one cell's groups ([`cell_groups_sqlite`],
+/// [`cell_groups_postgres`]).
+macro_rules! count_cells {
+    ($tx:ident, $plan:ident, $rules:ident, $tree:ident, $seen:ident, $postgres:literal, $groups:ident) => {
+        if let Some((lo, hi)) = quota_window(&$plan, $rules) {
+            let cuts = week_cuts(&$plan, $tree, lo, hi);
+            let by_part = cell_groups_sql(Some(cuts.len()), $postgres);
+            let by_instant = cell_groups_sql(None, $postgres);
+            for (segment, purpose) in quota_cells(&$plan, $rules) {
+                let cell = (segment.as_str(), purpose.as_str(), lo, hi);
+                let mut groups = $groups(&mut *$tx, &by_part, cell, &cuts).await?;
+                if !groups_in_one_week(&groups, $tree) {
+                    groups = $groups(&mut *$tx, &by_instant, cell, &[]).await?;
+                }
+                $seen.count_in_cell(groups, &segment, &purpose);
+            }
+        }
+    };
+}
+
+/// One cell's groups on SQLite, as one JSON array (rows come over one by one).
+async fn cell_groups_sqlite(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    sql: &str,
+    (segment, purpose, lo, hi): (&str, &str, i64, i64),
+    cuts: &[i64],
+) -> Result<Vec<CellGroup>> {
+    let sql = format!("SELECT json_group_array(json_array(hall_id, first, last, n)) FROM ({sql})");
+    let mut q = sqlx::query_as::<_, (String,)>(&sql)
+        .bind(segment)
+        .bind(purpose)
+        .bind(lo)
+        .bind(hi);
+    for cut in cuts {
+        q = q.bind(cut);
+    }
+    let (json,) = q.fetch_one(&mut **tx).await?;
+    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("invitation cells: {e}")))
+}
+
+async fn cell_groups_postgres(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    sql: &str,
+    (segment, purpose, lo, hi): (&str, &str, i64, i64),
+    cuts: &[i64],
+) -> Result<Vec<CellGroup>> {
+    let mut q = sqlx::query_as::<_, CellGroup>(sql)
+        .bind(segment)
+        .bind(purpose)
+        .bind(lo)
+        .bind(hi);
+    for cut in cuts {
+        q = q.bind(cut);
+    }
+    Ok(q.fetch_all(&mut **tx).await?)
+}
+
 /// Whether each group lies in one local week of its hall: true unless a hall's zone
 /// starts its week where no cut was made (a zone no candidate has), when the cell is
-/// read again invitation by invitation.
-fn groups_in_one_week(groups: &[(String, i64, i64, i64)], tree: &OrgTree) -> bool {
+/// read again by decision time.
+fn groups_in_one_week(groups: &[CellGroup], tree: &OrgTree) -> bool {
     groups.iter().all(|(hall, first, last, _)| {
         let Ok(id) = OrgNodeId::parse(hall.as_str()) else {
             return true;
@@ -1030,12 +1094,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn count_in_cell(
-        &mut self,
-        groups: Vec<(String, i64, i64, i64)>,
-        segment: &str,
-        purpose: &str,
-    ) {
+    fn count_in_cell(&mut self, groups: Vec<CellGroup>, segment: &str, purpose: &str) {
         self.in_cells
             .extend(groups.into_iter().map(|(hall, first, _, n)| {
                 let n = u32::try_from(n).unwrap_or(u32::MAX);
@@ -1252,40 +1311,7 @@ async fn decide_sqlite(
         seen.last_invited.extend(rows);
     }
     let t_customers = started.elapsed();
-    if let Some((lo, hi)) = quota_window(&plan, rules) {
-        let cuts = week_cuts(&plan, tree, lo, hi);
-        let grouped = format!(
-            "SELECT json_group_array(json_array(hall_id, first, last, n)) FROM ({})",
-            cell_groups_sql(cuts.len(), false)
-        );
-        for (segment, purpose) in quota_cells(&plan, rules) {
-            let mut q = sqlx::query_as::<_, (String,)>(&grouped)
-                .bind(&segment)
-                .bind(&purpose)
-                .bind(lo)
-                .bind(hi);
-            for cut in &cuts {
-                q = q.bind(cut);
-            }
-            let (json,) = q.fetch_one(&mut **tx).await?;
-            let mut groups: Vec<(String, i64, i64, i64)> = serde_json::from_str(&json)
-                .map_err(|e| StoreError::Corrupt(format!("invitation cells: {e}")))?;
-            if !groups_in_one_week(&groups, tree) {
-                groups = sqlx::query_as(
-                    "SELECT hall_id, decided_at, decided_at, 1 FROM invitation
-                     WHERE segment = $1 AND purpose = $2 AND decided_at >= $3
-                       AND decided_at < $4 AND status <> 'suppressed'",
-                )
-                .bind(&segment)
-                .bind(&purpose)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(&mut **tx)
-                .await?;
-            }
-            seen.count_in_cell(groups, &segment, &purpose);
-        }
-    }
+    count_cells!(tx, plan, rules, tree, seen, false, cell_groups_sqlite);
     let candidates = plan.candidates.len();
     let looked_up = started.elapsed();
     let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
@@ -1440,35 +1466,7 @@ async fn decide_postgres(
     .fetch_all(&mut **tx)
     .await?;
     seen.last_invited.extend(rows);
-    if let Some((lo, hi)) = quota_window(&plan, rules) {
-        let cuts = week_cuts(&plan, tree, lo, hi);
-        let grouped = cell_groups_sql(cuts.len(), true);
-        for (segment, purpose) in quota_cells(&plan, rules) {
-            let mut q = sqlx::query_as::<_, (String, i64, i64, i64)>(&grouped)
-                .bind(&segment)
-                .bind(&purpose)
-                .bind(lo)
-                .bind(hi);
-            for cut in &cuts {
-                q = q.bind(cut);
-            }
-            let mut groups = q.fetch_all(&mut **tx).await?;
-            if !groups_in_one_week(&groups, tree) {
-                groups = sqlx::query_as(
-                    "SELECT hall_id, decided_at, decided_at, 1::bigint FROM invitation
-                     WHERE segment = $1 AND purpose = $2 AND decided_at >= $3
-                       AND decided_at < $4 AND status <> 'suppressed'",
-                )
-                .bind(&segment)
-                .bind(&purpose)
-                .bind(lo)
-                .bind(hi)
-                .fetch_all(&mut **tx)
-                .await?;
-            }
-            seen.count_in_cell(groups, &segment, &purpose);
-        }
-    }
+    count_cells!(tx, plan, rules, tree, seen, true, cell_groups_postgres);
     let candidates = plan.candidates.len();
     let looked_up = started.elapsed();
     let rows = decide_candidates(plan, rules, tree, &seen, at_ms, out);
