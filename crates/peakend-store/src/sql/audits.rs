@@ -466,8 +466,15 @@ impl AuditStore for SqlStore {
     }
 
     async fn call_on_record(&self, centre: &HallId, call: &str) -> Result<CallOnRecord> {
-        // The expression of each backend's `visit_event_call` index (migration 0028).
-        const KINDS: &str = "kind IN ('call_offered', 'call_answered', 'call_transferred')";
+        // The condition and expression of each backend's `visit_event_call` index
+        // (migrations 0028 and, on SQLite, 0046): a partial index serves only a query
+        // that repeats its condition.
+        let kinds = match &self.pool {
+            Pool::Sqlite(_) => {
+                "(kind = 'call_offered' OR kind = 'call_answered' OR kind = 'call_transferred')"
+            }
+            Pool::Postgres(_) => "kind IN ('call_offered', 'call_answered', 'call_transferred')",
+        };
         let rows: Option<Vec<(String,)>> = on_pool!(self, pool => {
             let any: Option<(String,)> =
                 sqlx::query_as("SELECT hall_id FROM visit_event WHERE hall_id = $1 LIMIT 1")
@@ -484,7 +491,7 @@ impl AuditStore for SqlStore {
                     }
                 };
                 let sql = format!(
-                    "SELECT payload FROM visit_event WHERE hall_id = $1 AND {by_call} = $2 AND {KINDS}"
+                    "SELECT payload FROM visit_event WHERE hall_id = $1 AND {by_call} = $2 AND {kinds}"
                 );
                 Some(
                     sqlx::query_as(&sql)
