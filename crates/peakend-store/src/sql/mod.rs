@@ -310,6 +310,9 @@ pub struct SqlStore {
     rules: Arc<std::sync::Mutex<Option<RulesAsOf>>>,
     /// Held while the invitation queue is drained.
     decider: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: responses an import brings before it builds the table's non-unique
+    /// indexes at its end instead of row by row (see `surveys::DEFER_INDEXES_AFTER`).
+    defer_indexes_after: usize,
 }
 
 /// Halls' rules and the data generation they were read at.
@@ -329,7 +332,16 @@ impl SqlStore {
             org: Arc::default(),
             rules: Arc::default(),
             decider: Arc::default(),
+            defer_indexes_after: surveys::DEFER_INDEXES_AFTER,
         }
+    }
+
+    /// Sets how many responses a SQLite import brings before it defers the indexes
+    /// (stories use a small number to take the path with a small file).
+    #[doc(hidden)]
+    pub fn defer_indexes_after(mut self, responses: usize) -> SqlStore {
+        self.defer_indexes_after = responses;
+        self
     }
 
     /// Asks SQLite's checkpointer to copy the WAL back now (after a large write).

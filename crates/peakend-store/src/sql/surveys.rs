@@ -73,6 +73,14 @@ const IMPORT_CACHE: i64 = -524_288;
 /// Responses a statement: 14 values a row stays under either database's limit.
 const RESPONSE_CHUNK: usize = 1000;
 
+/// SQLite: once an import has brought this many responses and more than the table held
+/// before, the table's non-unique indexes are dropped in the import's transaction and
+/// built again from the sorted rows before the commit: a random page per row and index
+/// costs more than one sort. Readers keep their snapshot (WAL), a refused import
+/// rolls the drop back with the rest, and the unique indexes that find a respondent
+/// stored twice stay.
+pub(super) const DEFER_INDEXES_AFTER: usize = 200_000;
+
 /// Stores what `feed` brings in one transaction, all or nothing; when `answering` is
 /// `(invitation, at)`, the answer came through that invitation's link: in the same
 /// transaction the invitation becomes `answered` with the respondent as its
@@ -142,6 +150,17 @@ async fn import_feed(
         let mut analyser = None;
         let mut first: Option<String> = None;
         let mut count = 0usize;
+        // SQLite: the rows stored before (about: ids only grow), and the non-unique
+        // indexes dropped for a large import, to build again before the commit.
+        let held_before = if postgres {
+            0
+        } else {
+            let (n,): (i64,) = sqlx::query_as("SELECT coalesce(max(id), 0) FROM survey_response")
+                .fetch_one(&mut *tx)
+                .await?;
+            usize::try_from(n).unwrap_or(0)
+        };
+        let mut deferred: Option<Vec<String>> = None;
         while let Some(batch) = feed.next().await? {
             for r in batch.iter() {
                 if !halls.contains(r.hall.as_str()) {
@@ -210,6 +229,21 @@ async fn import_feed(
             if !again.is_empty() {
                 continue;
             }
+            if !postgres && deferred.is_none() && count >= store.defer_indexes_after && count > held_before {
+                let indexes: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT name, sql FROM sqlite_master
+                     WHERE type = 'index' AND tbl_name = 'survey_response' AND sql IS NOT NULL
+                       AND upper(sql) NOT LIKE 'CREATE UNIQUE%'",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                for (name, _) in &indexes {
+                    sqlx::query(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                deferred = Some(indexes.into_iter().map(|(_, sql)| sql).collect());
+            }
             if let Some(book) = &book {
                 let cases = survey_cases(book, journey, &batch, &mut analyser);
                 open_cases!(&mut *tx, &cases, "system", now, postgres);
@@ -228,6 +262,9 @@ async fn import_feed(
                 again.iter().take(10).map(String::as_str).collect::<Vec<_>>().join(", "),
                 if again.len() > 10 { ", …" } else { "" }
             )));
+        }
+        for sql in deferred.iter().flatten() {
+            sqlx::query(sql).execute(&mut *tx).await?;
         }
         // The import's roll-up cells merge into the stored ones in the same
         // transaction. A stored cell that no longer fits the journey is replaced;

@@ -309,3 +309,106 @@ peakend_testkit::on_both_backends!(
         }
     }
 );
+
+/// The table's indexes, by name (the store's own and the migrations').
+async fn response_indexes(url: &str) -> i64 {
+    let sql = if url.starts_with("postgres") {
+        "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'survey_response'"
+    } else {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'survey_response'"
+    };
+    peakend_testkit::fetch_i64(url, sql).await
+}
+
+/// Rows of survey_response that some index lacks or holds wrongly (SQLite's check;
+/// PostgreSQL never drops them).
+async fn broken_indexes(url: &str) -> i64 {
+    if url.starts_with("postgres") {
+        return 0;
+    }
+    peakend_testkit::fetch_i64(
+        url,
+        "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'",
+    )
+    .await
+}
+
+peakend_testkit::on_both_backends!(
+    a_large_import_builds_its_indexes_at_the_end_and_a_refused_one_keeps_them,
+    |url| {
+        // Past 100 responses (and more than the table held), SQLite drops the
+        // non-unique indexes and builds them again before the commit.
+        let store = connect(url).await.unwrap().defer_indexes_after(100);
+        store.load_builtin_journeys().await.unwrap();
+        store
+            .import_org(peakend_testkit::small_org(&[
+                ("h1", "一号厅"),
+                ("h2", "二号厅"),
+            ]))
+            .await
+            .unwrap();
+        let j = service_hall();
+        let indexes = response_indexes(url).await;
+        assert!(indexes >= 5, "{indexes}");
+        let all = synth(300, 5);
+        let n = send(&store, all.chunks(120).map(<[_]>::to_vec).collect(), true)
+            .await
+            .unwrap();
+        assert_eq!(n, 300);
+        assert_eq!(response_indexes(url).await, indexes);
+        assert_eq!(broken_indexes(url).await, 0);
+        assert_eq!(store.responses(&j, None, None, None).await.unwrap(), all);
+        // Read through the (hall, date) index: each hall's responses.
+        let h1 = HallId::parse("h1").unwrap();
+        let by_hall = store
+            .responses(&j, Some(std::slice::from_ref(&h1)), None, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            by_hall,
+            all.iter()
+                .filter(|r| r.hall == h1)
+                .cloned()
+                .collect::<Vec<_>>()
+        );
+
+        // 400 new respondents (past the threshold and the 300 held), then repeats:
+        // refused whole, the dropped indexes back as they were.
+        let more: Vec<Response> = synth(400, 6)
+            .into_iter()
+            .map(|mut r| {
+                r.respondent = format!("x-{}", r.respondent);
+                r
+            })
+            .collect();
+        let again = all[..3].to_vec();
+        let err = send(&store, vec![more.clone(), again], true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(response_indexes(url).await, indexes);
+        assert_eq!(broken_indexes(url).await, 0);
+        assert_eq!(
+            store.responses(&j, None, None, None).await.unwrap().len(),
+            300
+        );
+        // And the same 400 accepted alone, indexed like the rest.
+        assert_eq!(send(&store, vec![more], true).await.unwrap(), 400);
+        assert_eq!(response_indexes(url).await, indexes);
+        assert_eq!(broken_indexes(url).await, 0);
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                "SELECT COUNT(*) FROM survey_response WHERE hall_id = 'h2'"
+            )
+            .await,
+            store
+                .responses(&j, None, None, None)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.hall.as_str() == "h2")
+                .count() as i64
+        );
+    }
+);
