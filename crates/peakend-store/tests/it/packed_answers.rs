@@ -17,6 +17,18 @@ fn synth(rows: usize, seed: u64) -> Vec<Response> {
     peakend_core::synth::responses(&service_hall(), &halls, rows, seed).collect()
 }
 
+/// The built-in journeys and an organisation of halls h1 and h2.
+async fn two_halls(store: &peakend_store::SqlStore) {
+    store.load_builtin_journeys().await.unwrap();
+    store
+        .import_org(peakend_testkit::small_org(&[
+            ("h1", "一号厅"),
+            ("h2", "二号厅"),
+        ]))
+        .await
+        .unwrap();
+}
+
 async fn send(
     store: &peakend_store::SqlStore,
     batches: Vec<Vec<Response>>,
@@ -41,14 +53,7 @@ peakend_testkit::on_both_backends!(
     a_streamed_import_stores_only_once_told_its_file_was_whole,
     |url| {
         let store = connect(url).await.unwrap();
-        store.load_builtin_journeys().await.unwrap();
-        store
-            .import_org(peakend_testkit::small_org(&[
-                ("h1", "一号厅"),
-                ("h2", "二号厅"),
-            ]))
-            .await
-            .unwrap();
+        two_halls(&store).await;
         let j = service_hall();
         let all = synth(300, 5);
         let n = send(&store, all.chunks(120).map(<[_]>::to_vec).collect(), true)
@@ -105,14 +110,7 @@ peakend_testkit::on_both_backends!(
     answers_and_cells_stored_the_old_way_still_read_and_merge,
     |url| {
         let store = connect(url).await.unwrap();
-        store.load_builtin_journeys().await.unwrap();
-        store
-            .import_org(peakend_testkit::small_org(&[
-                ("h1", "一号厅"),
-                ("h2", "二号厅"),
-            ]))
-            .await
-            .unwrap();
+        two_halls(&store).await;
         let j = service_hall();
         let mut first = synth(1, 9);
         first[0].hall = HallId::parse("h1").unwrap();
@@ -254,14 +252,7 @@ peakend_testkit::on_both_backends!(
         use peakend_core::analysis::{SurveyStats, analyze};
         use peakend_store::{AnalysisPath, AnalysisQuery, stored_analysis_by};
         let store = connect(url).await.unwrap();
-        store.load_builtin_journeys().await.unwrap();
-        store
-            .import_org(peakend_testkit::small_org(&[
-                ("h1", "一号厅"),
-                ("h2", "二号厅"),
-            ]))
-            .await
-            .unwrap();
+        two_halls(&store).await;
         let j = service_hall();
         // Every third answer from the short form, its unasked moments left blank.
         let all: Vec<Response> = synth(300, 9)
@@ -339,14 +330,7 @@ peakend_testkit::on_both_backends!(
         // Past 100 responses (and more than the table held), SQLite drops the
         // non-unique indexes and builds them again before the commit.
         let store = connect(url).await.unwrap().defer_indexes_after(100);
-        store.load_builtin_journeys().await.unwrap();
-        store
-            .import_org(peakend_testkit::small_org(&[
-                ("h1", "一号厅"),
-                ("h2", "二号厅"),
-            ]))
-            .await
-            .unwrap();
+        two_halls(&store).await;
         let j = service_hall();
         let indexes = response_indexes(url).await;
         assert!(indexes >= 5, "{indexes}");
