@@ -322,7 +322,10 @@ async fn apply_partition(
         };
         while let Some(Ok(msg)) = messages.next().await {
             if *stop.borrow_and_update() {
-                // Not ours any more: left unacknowledged for the partition's next holder.
+                // Not ours any more (a pull made before the hand-back): refused at once,
+                // so the partition's next holder gets it now rather than after the ack
+                // wait, with nothing of the partition passing it meanwhile.
+                let _ = msg.ack_with(jetstream::AckKind::Nak(None)).await;
                 return;
             }
             match apply(&state, &msg.payload).await {

@@ -50,13 +50,9 @@ static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A node's log lines, kept for the test to read.
 type Log = Arc<Mutex<Vec<String>>>;
 
-/// A node: `peakend serve --nats` on an ephemeral port; its process and base URL.
-fn node(db: &str, prefix: &str) -> (Node, String) {
-    let (node, url, _) = node_with(db, prefix, &[]);
-    (node, url)
-}
-
-/// [`node`] with more arguments, and its log (with each case escalation it made).
+/// A node: `peakend serve --nats` on an ephemeral port with more arguments `args`; its
+/// process, base URL and log (each partition it took or gave back, each case escalation
+/// it made).
 fn node_with(db: &str, prefix: &str, args: &[&str]) -> (Node, String, Log) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
         .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", NATS])
@@ -263,8 +259,11 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
             .to_owned()
     };
     let tokens = [("h1", token("h1")), ("h2", token("h2"))];
-    let (a, url_a) = node(db, &prefix);
-    let (mut b, url_b) = node(db, &prefix);
+    let (a, url_a, log_a) = node_with(db, &prefix, &[]);
+    let (mut b, url_b, log_b) = node_with(db, &prefix, &[]);
+    // Each node applies partitions of its own before the first batch, and the node
+    // killed below holds some.
+    shared_out(&log_a, &log_b).await;
     let http = reqwest::Client::new();
     let post = |url: String, hall: &'static str, lines: Vec<String>| {
         let http = http.clone();
@@ -408,6 +407,22 @@ fn held(log: &Log) -> BTreeSet<u32> {
     held
 }
 
+/// Waits until the two nodes hold two of the four partitions each: the first node
+/// takes all four alone and gives two back within a second or two of the second's
+/// start.
+async fn shared_out(log_a: &Log, log_b: &Log) {
+    let start = Instant::now();
+    while !(held(log_a).len() == 2 && held(log_b).len() == 2) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?} {:?}",
+            held(log_a),
+            held(log_b)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The cases a node escalated, from the `n`-th line of its log on: (case, hall) and
 /// how many times.
 fn escalated(log: &Log, from: usize) -> BTreeMap<(String, String), usize> {
@@ -469,17 +484,7 @@ async fn each_node_sweeps_its_partitions_halls_and_the_survivor_all() {
     let every = ["--sweep-every-secs", "1"];
     let (a, _, log_a) = node_with(db, &prefix, &every);
     let (mut b, _, log_b) = node_with(db, &prefix, &every);
-    // Shared out: two partitions each.
-    let start = Instant::now();
-    while !(held(&log_a).len() == 2 && held(&log_b).len() == 2) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{:?} {:?}",
-            held(&log_a),
-            held(&log_b)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    shared_out(&log_a, &log_b).await;
     let (held_a, held_b) = (held(&log_a), held(&log_b));
     let halls_in = |held: &BTreeSet<u32>| -> BTreeSet<String> {
         halls
