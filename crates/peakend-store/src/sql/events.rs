@@ -561,7 +561,7 @@ impl IngestTx for PgIngest<'_, '_> {
     }
 
     async fn open_cases(&mut self, cases: &[NewCase], now: i64) -> Result<usize> {
-        let ids = open_cases!(&mut **self.tx, cases, "system", now, true);
+        let ids = open_cases!(&mut **self.tx, cases, "system", now);
         Ok(ids.iter().flatten().count())
     }
 }

@@ -169,11 +169,11 @@ macro_rules! merge_cells {
 /// marked changed: the ids, `None` where the cause had a case already. Every path that
 /// opens cases through sqlx (imports, survey answers, PostgreSQL's ingest) comes here.
 macro_rules! open_cases {
-    ($exec:expr, $cases:expr, $actor:expr, $now:expr, $pg:expr) => {{
+    ($exec:expr, $cases:expr, $actor:expr, $now:expr) => {{
         use crate::cases::sql as q;
         use peakend_core::case::{CaseId, NewCase};
         let cases: &[NewCase] = $cases;
-        let (actor, now, pg): (&str, i64, bool) = ($actor, $now, $pg);
+        let (actor, now): (&str, i64) = ($actor, $now);
         const CHUNK: usize = 400;
         let mut ids: Vec<Option<CaseId>> = Vec::with_capacity(cases.len());
         let hooks: Vec<(i64,)> = sqlx::query_as(
@@ -182,50 +182,35 @@ macro_rules! open_cases {
         .fetch_all($exec)
         .await?;
         let mut seen = HashSet::new();
-        let keys: Vec<Option<String>> =
-            cases.iter().map(|c| c.contact.as_deref().map(crate::cases::contact_key)).collect();
+        let keys: Vec<Option<String>> = cases
+            .iter()
+            .map(|c| c.contact.as_deref().map(crate::cases::contact_key))
+            .collect();
         let earlier = crate::sql::cases::earlier_in_lot(cases, &keys);
         let mut offset = 0;
         // The halls' months the lot touches, marked changed once each at the end.
         let mut months: BTreeSet<(&str, i64)> = BTreeSet::new();
         for chunk in cases.chunks(CHUNK) {
-            let sql = crate::sql::cases::insert_cases_sql(pg, chunk.len());
-            let mut query = sqlx::query_as::<_, (i64, Option<String>, String, String, String)>(&sql);
-            for (n, c) in chunk.iter().enumerate() {
-                query = query
-                    .bind(c.hall.as_str())
-                    .bind(c.source.as_str())
-                    .bind(&c.cause)
-                    .bind(c.ticket.as_deref())
-                    .bind(c.response.as_deref())
-                    .bind(c.moment.as_str())
-                    .bind(c.severity.as_str())
-                    .bind(&c.summary)
-                    .bind(c.contact.as_deref())
-                    .bind(keys[offset + n].as_deref())
-                    .bind(c.owner.as_deref())
-                    .bind(c.hall.as_str())
-                    .bind(c.staff.as_deref())
-                    .bind(c.hall.as_str())
-                    .bind(c.hall.as_str())
-                    .bind(c.opened_at)
-                    .bind(c.acknowledge_due)
-                    .bind(c.resolve_due)
-                    .bind(c.acknowledge_due)
-                    .bind(i32::from(earlier[offset + n]))
-                    .bind(keys[offset + n].as_deref())
-                    .bind(c.opened_at)
-                    .bind(c.opened_at);
-            }
+            let range = offset..offset + chunk.len();
             offset += chunk.len();
-            let rows = query.fetch_all($exec).await?;
+            let rows = crate::sql::cases::CaseRows::insert_cases(
+                $exec,
+                chunk,
+                &keys[range.clone()],
+                &earlier[range],
+            )
+            .await?;
             let made: HashMap<(String, String, String), (i64, Option<String>)> = rows
                 .into_iter()
                 .map(|(id, owner, hall, source, cause)| ((hall, source, cause), (id, owner)))
                 .collect();
             let mut entries: Vec<(i64, &NewCase, Option<String>)> = Vec::new();
             for c in chunk {
-                let k = (c.hall.to_string(), c.source.as_str().to_owned(), c.cause.clone());
+                let k = (
+                    c.hall.to_string(),
+                    c.source.as_str().to_owned(),
+                    c.cause.clone(),
+                );
                 // A cause twice in one lot: the first opens it.
                 match made.get(&k) {
                     Some((id, owner)) if seen.insert(*id) => {
@@ -243,32 +228,18 @@ macro_rules! open_cases {
                     .iter()
                     .map(|(_, c, _)| (c.hall.as_str(), crate::cases::utc_month(c.opened_at))),
             );
-            let sql = format!(
-                "INSERT INTO case_event (case_id, at, actor, kind, from_state, to_state, note) VALUES {}",
-                crate::sql::value_marks(pg, entries.len(), 7)
-            );
-            let mut q = sqlx::query(&sql);
-            for (id, c, owner) in &entries {
-                q = q.bind(*id).bind(c.opened_at).bind(actor).bind("opened")
-                    .bind(None::<&str>).bind("open").bind(crate::cases::opened_note(owner.as_deref()));
-            }
-            q.execute($exec).await?;
+            crate::sql::cases::CaseRows::insert_opened($exec, &entries, actor).await?;
             for (hook,) in &hooks {
-                let sql = format!(
-                    "INSERT INTO webhook_delivery (webhook_id, event, body, created_at, next_at) VALUES {}",
-                    crate::sql::value_marks(pg, entries.len(), 5)
-                );
-                let mut q = sqlx::query(&sql);
-                for (id, c, owner) in &entries {
-                    q = q.bind(*hook).bind("case.opened")
-                        .bind(crate::cases::opened_body(c, *id, owner.as_deref(), now))
-                        .bind(now).bind(now);
-                }
-                q.execute($exec).await?;
+                crate::sql::cases::CaseRows::insert_opened_deliveries($exec, *hook, &entries, now)
+                    .await?;
             }
         }
         for (hall, month) in months {
-            sqlx::query(q::BUMP_MONTH).bind(hall).bind(month).execute($exec).await?;
+            sqlx::query(q::BUMP_MONTH)
+                .bind(hall)
+                .bind(month)
+                .execute($exec)
+                .await?;
         }
         ids
     }};

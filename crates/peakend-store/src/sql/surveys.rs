@@ -246,7 +246,7 @@ async fn import_feed(
             }
             if let Some(book) = &book {
                 let cases = survey_cases(book, journey, &batch, &mut analyser);
-                open_cases!(&mut *tx, &cases, "system", now, postgres);
+                open_cases!(&mut *tx, &cases, "system", now);
             }
         }
         if !unknown.is_empty() {

@@ -1732,3 +1732,40 @@ async fn no_partial_index_on_sqlite_tests_an_in_list() {
         assert!(!condition.contains(" IN ("), "{name}: {sql}");
     }
 }
+
+/// PostgreSQL compares every text column byte by byte (COLLATE "C"), as SQLite does:
+/// under a database's locale each B-tree step on a hall or event id was a strcoll call
+/// (a tenth of the database's time in a busy ingest), and a text ordering differed
+/// between the backends. A table added later must say COLLATE "C" on its text columns.
+#[tokio::test]
+async fn postgres_text_columns_compare_byte_by_byte() {
+    if peakend_testkit::postgres_skipped() {
+        return;
+    }
+    let db = peakend_testkit::postgres().await;
+    connect(&db.url).await.unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    let columns: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text, c.collation_name::text
+         FROM information_schema.columns c
+         JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+           AND c.data_type = 'text' AND c.table_name NOT LIKE '\\_sqlx%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        columns
+            .iter()
+            .any(|(t, c, _)| t == "visit_event" && c == "event_id"),
+        "{columns:?}"
+    );
+    let other: Vec<_> = columns
+        .iter()
+        .filter(|(_, _, collation)| collation.as_deref() != Some("C"))
+        .collect();
+    assert!(other.is_empty(), "not COLLATE \"C\": {other:?}");
+}
