@@ -393,6 +393,11 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
     /// Reads every line of `chunk`; false at the first row the fast path cannot take
     /// (or when another thread already gave up).
     fn read(&mut self, chunk: &[u8], failed: &AtomicBool, mut each: impl FnMut(&DenseRow)) -> bool {
+        // Room for the chunk's respondent hashes at once, guessed from its first line:
+        // growing by doubling copied them and made the kernel zero twice the pages.
+        let rows = chunk.len() / memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1).max(1);
+        let room = rows / BUCKETS + rows / BUCKETS / 8 + 16;
+        self.hashes.iter_mut().for_each(|h| h.reserve(room));
         let mut pos = 0;
         // The line, a comma after its last cell so that every cell ends with one, and
         // zeros (at least 8, up to a whole block) so that reading a few bytes ahead

@@ -229,15 +229,62 @@ async fn cluster_db(org: &str) -> Option<(peakend_testkit::TestDb, tempfile::Tem
     std::fs::write(&org_file, org).unwrap();
     peakend(&pg.url, &["init"]);
     peakend(&pg.url, &["org", "import", org_file.to_str().unwrap()]);
-    let prefix = format!(
-        "t{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-            % 1_000_000_000_000
-    );
+    forget_old_streams().await;
+    // The second it began, so a later run knows this test's stream is over.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let prefix = format!("t{}-{}", now.as_secs(), now.subsec_nanos());
     Some((pg, dir, prefix))
+}
+
+/// The JetStream stream of a test's prefix, as `serve --nats` names it.
+fn stream_of(prefix: &str) -> String {
+    format!("{}_EVENTS", prefix.to_uppercase().replace('-', "_"))
+}
+
+/// Deletes the streams these tests made more than ten minutes ago (one that failed
+/// left its own): the machine's NATS keeps every stream on disk, run after run.
+async fn forget_old_streams() {
+    use futures_util::StreamExt;
+    let Ok(client) = async_nats::connect(NATS).await else {
+        return;
+    };
+    let js = async_nats::jetstream::new(client);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut names = js.stream_names();
+    let mut old = Vec::new();
+    while let Some(Ok(name)) = names.next().await {
+        let Some(stamp) = name
+            .strip_prefix('T')
+            .and_then(|r| r.strip_suffix("_EVENTS"))
+        else {
+            continue;
+        };
+        let over = match stamp.split_once('_') {
+            Some((secs, _)) => secs.parse::<u64>().is_ok_and(|s| s + 600 < now),
+            // The earlier tests' names, a number without the second they began.
+            None => !stamp.is_empty() && stamp.bytes().all(|b| b.is_ascii_digit()),
+        };
+        if over {
+            old.push(name);
+        }
+    }
+    for name in old {
+        let _ = js.delete_stream(&name).await;
+    }
+}
+
+/// Deletes a finished test's stream.
+async fn forget_stream(prefix: &str) {
+    if let Ok(client) = async_nats::connect(NATS).await {
+        let _ = async_nats::jetstream::new(client)
+            .delete_stream(stream_of(prefix))
+            .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,6 +438,7 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     peakend(&replay2.url, &["events", "ingest", file.to_str().unwrap()]);
     assert_eq!(kpis(db)["total"], kpis(&replay2.url)["total"]);
     drop(a);
+    forget_stream(&prefix).await;
 }
 
 /// The partitions a node holds now, by its log.
@@ -556,6 +604,7 @@ async fn each_node_sweeps_its_partitions_halls_and_the_survivor_all() {
     );
     assert_eq!(after.values().sum::<usize>(), 8 * 4);
     drop(a);
+    forget_stream(&prefix).await;
 }
 
 /// The start refuses what cannot work, with the reason: several nodes need PostgreSQL,
