@@ -38,6 +38,7 @@ pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
 
 /// Each hall's rules from the journey it lives by, read once for a report over many
 /// halls: the tree, the assignments, the holidays and the rules of each journey in use.
+#[derive(Debug)]
 pub struct RulesBook {
     tree: OrgTree,
     assignments: Assignments,

@@ -286,8 +286,9 @@ pub struct SqlStore {
     defer_indexes_after: usize,
 }
 
-/// Halls' rules and the data generation they were read at.
-type RulesAsOf = (i64, HashMap<HallId, Rules>);
+/// Halls' rules and the data generation they were read at, with what every hall's
+/// rules are made from (the tree, assignments, journeys and holidays) read once.
+type RulesAsOf = (i64, HashMap<HallId, Rules>, Option<Arc<crate::RulesBook>>);
 
 impl SqlStore {
     fn with_pool(pool: Pool, sqlite_file: Option<PathBuf>) -> SqlStore {
@@ -676,22 +677,49 @@ impl SqlStore {
     async fn ingest_rules(&self, hall: &HallId) -> Result<Rules> {
         const MAX_HALLS: usize = 4096;
         let generation = self.data_generation().await?;
-        {
+        let book = {
             let mut cache = self.rules.lock().expect("rules cache lock");
             match &mut *cache {
-                Some((g, halls))
+                Some((g, halls, book))
                     if *g == generation || self.analyses.only_imports_between(*g, generation) =>
                 {
                     *g = generation;
                     if let Some(r) = halls.get(hall) {
                         return Ok(r.clone());
                     }
+                    book.clone()
                 }
-                _ => *cache = Some((generation, HashMap::new())),
+                _ => {
+                    *cache = Some((generation, HashMap::new(), None));
+                    None
+                }
             }
+        };
+        // A miss reads the organisation once a generation, not once a hall: a hall's
+        // rules read on their own cloned the whole tree, a cost of halls × nodes on a
+        // province's first batches.
+        let book = match book {
+            Some(book) => book,
+            None => {
+                let book = Arc::new(crate::RulesBook::load(self).await?);
+                if let Some((g, _, slot)) = &mut *self.rules.lock().expect("rules cache lock")
+                    && *g == generation
+                {
+                    *slot = Some(book.clone());
+                }
+                book
+            }
+        };
+        let node =
+            OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        // Events name their hall; one not in the organisation has no rules to follow.
+        if book.tree().get(&node).is_none_or(|n| !n.level.is_leaf()) {
+            return Err(StoreError::NotFound(format!(
+                "`{hall}` is not a hall or centre of the organisation"
+            )));
         }
-        let rules = crate::hall_rules(self, hall).await?;
-        if let Some((g, halls)) = &mut *self.rules.lock().expect("rules cache lock")
+        let rules = book.hall(hall);
+        if let Some((g, halls, _)) = &mut *self.rules.lock().expect("rules cache lock")
             && *g == generation
         {
             if halls.len() >= MAX_HALLS {
