@@ -19,14 +19,7 @@ fn synth(rows: usize, seed: u64) -> Vec<Response> {
 
 /// The built-in journeys and an organisation of halls h1 and h2.
 async fn two_halls(store: &peakend_store::SqlStore) {
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[
-            ("h1", "一号厅"),
-            ("h2", "二号厅"),
-        ]))
-        .await
-        .unwrap();
+    crate::with_small_org(store, &[("h1", "一号厅"), ("h2", "二号厅")]).await;
 }
 
 async fn send(

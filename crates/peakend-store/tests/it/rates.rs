@@ -156,14 +156,7 @@ fn close(a: f64, b: f64) -> bool {
 
 peakend_testkit::on_both_backends!(rates_non_response_waits_staff_and_raking_by_hand, |url| {
     let store = connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[
-            ("h1", "人民路营业厅"),
-            ("h2", "解放路营业厅"),
-        ]))
-        .await
-        .unwrap();
+    crate::with_small_org(&store, &[("h1", "人民路营业厅"), ("h2", "解放路营业厅")]).await;
     // Served visits: h1 4 gold and 4 basic paying, 2 gold for data; h2 2 basic for
     // data and one who left unserved.
     let mut h1 = Vec::new();

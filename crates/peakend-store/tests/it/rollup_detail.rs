@@ -24,11 +24,7 @@ async fn read(store: &SqlStore, how: RollupRead) -> peakend_core::ops::rollup::D
 
 peakend_testkit::on_both_backends!(the_breakdown_is_read_only_when_asked_for, |url| {
     let store = connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[("h1", "一号厅")]))
-        .await
-        .unwrap();
+    crate::with_small_org(&store, &[("h1", "一号厅")]).await;
     let out = store
         .ingest_events(
             &HallId::parse("h1").unwrap(),

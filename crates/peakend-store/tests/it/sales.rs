@@ -11,14 +11,7 @@ use peakend_store::{KpiQuery, SqlStore, Store, connect, stored_kpis};
 
 async fn ready(url: &str) -> SqlStore {
     let store = connect(url).await.unwrap();
-    store.load_builtin_journeys().await.unwrap();
-    store
-        .import_org(peakend_testkit::small_org(&[
-            ("h1", "一号厅"),
-            ("h2", "二号厅"),
-        ]))
-        .await
-        .unwrap();
+    crate::with_small_org(&store, &[("h1", "一号厅"), ("h2", "二号厅")]).await;
     store
 }
 
