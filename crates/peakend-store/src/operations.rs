@@ -11,15 +11,7 @@ use peakend_core::ops::sales::TrialRollup;
 /// holidays of the hall's province.
 pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
     let tree = store.org_tree().await?;
-    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    // Events name their hall; one not in the organisation has no rules to follow (and
-    // `visit_event` keeps no foreign key to check it, see migration 0015).
-    // A contact centre's events name it in `hall` and come the same way (issue 22).
-    if tree.get(&node).is_none_or(|n| !n.level.is_leaf()) {
-        return Err(StoreError::NotFound(format!(
-            "`{hall}` is not a hall or centre of the organisation"
-        )));
-    }
+    let node = leaf_of(&tree, hall)?;
     let effective = store.journey_assignments().await?.effective(&tree, &node);
     // A database without the built-in journeys (never `init`ed) runs on the defaults.
     let mut rules = store
@@ -34,6 +26,20 @@ pub async fn hall_rules(store: &dyn Store, hall: &HallId) -> Result<Rules> {
         rules.holidays = province_holidays(&tree, &holidays, hall);
     }
     Ok(rules)
+}
+
+/// `hall`'s node, if it is a hall or a centre of `tree`. Events name their hall; one not
+/// in the organisation has no rules to follow (and `visit_event` keeps no foreign key to
+/// check it, see migration 0015). A contact centre's events name it in `hall` and come
+/// the same way (issue 22).
+fn leaf_of(tree: &OrgTree, hall: &HallId) -> Result<OrgNodeId> {
+    let node = OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    if tree.get(&node).is_none_or(|n| !n.level.is_leaf()) {
+        return Err(StoreError::NotFound(format!(
+            "`{hall}` is not a hall or centre of the organisation"
+        )));
+    }
+    Ok(node)
 }
 
 /// Each hall's rules from the journey it lives by, read once for a report over many
@@ -101,6 +107,13 @@ impl RulesBook {
             rules.kiosks = self.tree.get(n).map_or(0, |n| n.kiosks);
         }
         rules
+    }
+
+    /// [`hall`](Self::hall) for a hall or centre of the organisation only, as
+    /// [`hall_rules`] answers it.
+    pub fn leaf_hall(&self, hall: &HallId) -> Result<Rules> {
+        leaf_of(&self.tree, hall)?;
+        Ok(self.hall(hall))
     }
 
     pub fn tree(&self) -> &OrgTree {

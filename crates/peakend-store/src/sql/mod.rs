@@ -710,15 +710,7 @@ impl SqlStore {
                 book
             }
         };
-        let node =
-            OrgNodeId::parse(hall.as_str()).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        // Events name their hall; one not in the organisation has no rules to follow.
-        if book.tree().get(&node).is_none_or(|n| !n.level.is_leaf()) {
-            return Err(StoreError::NotFound(format!(
-                "`{hall}` is not a hall or centre of the organisation"
-            )));
-        }
-        let rules = book.hall(hall);
+        let rules = book.leaf_hall(hall)?;
         if let Some((g, halls, _)) = &mut *self.rules.lock().expect("rules cache lock")
             && *g == generation
         {
