@@ -130,6 +130,19 @@ async fn replay(
     hall: String,
     at: Option<&str>,
 ) -> Result<(HallDay, i64), ApiError> {
+    let (hall, rules, midnight, now) = day_of(state, caller, hall, at).await?;
+    let day = peakend_store::replay_day(state.store.as_ref(), &hall, rules, midnight, now).await?;
+    Ok((day, now))
+}
+
+/// The hall, its rules, its local midnight and the time `at` (now when absent), for a
+/// caller who may see the hall.
+async fn day_of(
+    state: &AppState,
+    caller: &Caller,
+    hall: String,
+    at: Option<&str>,
+) -> Result<(HallId, peakend_core::ops::day::Rules, i64, i64), ApiError> {
     let hall = HallId::parse(hall).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let tree = state.store.org_tree().await?;
     caller.ensure_hall(&tree, &hall)?;
@@ -146,8 +159,7 @@ async fn replay(
     let now = at.timestamp_millis();
     let rules = state.store.hall_rules(&hall).await?;
     let midnight = peakend_store::local_midnight(at.date_naive(), *at.offset());
-    let day = peakend_store::replay_day(state.store.as_ref(), &hall, rules, midnight, now).await?;
-    Ok((day, now))
+    Ok((hall, rules, midnight, now))
 }
 
 async fn queue(
@@ -326,6 +338,8 @@ struct LiveView {
     /// Server-sent events found by the last look, not yet sent.
     pending: std::collections::VecDeque<axum::response::sse::Event>,
     first: bool,
+    /// The hall's day as the last look left it: the next reads only what came after.
+    kept: Option<peakend_store::LiveDay>,
 }
 
 impl LiveView {
@@ -351,12 +365,24 @@ impl LiveView {
         // Seen before reading, so an ingest that commits during the replay wakes us again.
         self.ingests.borrow_and_update();
         let started = std::time::Instant::now();
-        let (day, now) = replay(&self.state, &self.caller, self.hall.clone(), None).await?;
+        let (hall, rules, midnight, now) =
+            day_of(&self.state, &self.caller, self.hall.clone(), None).await?;
+        let (day, kept) = peakend_store::LiveDay::look(
+            self.kept.take(),
+            self.state.store.as_ref(),
+            &hall,
+            rules,
+            midnight,
+            now,
+        )
+        .await?;
         tracing::debug!(
             hall = %self.hall,
             replay_ms = started.elapsed().as_secs_f64() * 1e3,
+            whole_replays = kept.replays,
             "live look"
         );
+        self.kept = Some(kept);
         self.next_due = day.next_due();
         let mut q = day.queue(now);
         // The snapshot's time and the waits move every look: compare the rest, or every
@@ -412,6 +438,7 @@ async fn live(
         next_due: None,
         pending: std::collections::VecDeque::new(),
         first: true,
+        kept: None,
     };
     let stream = futures_util::stream::unfold(view, |mut view| async move {
         loop {

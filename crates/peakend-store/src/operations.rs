@@ -149,6 +149,126 @@ pub async fn replay_day(
     Ok(day)
 }
 
+/// A hall's day kept between a live board's looks: the stored events applied so far,
+/// its clock at the last of them, so a look reads and applies only the day's tail and
+/// advances a copy to now (advancing the kept day would raise a wait alert that an
+/// event sent before the look but stored after it would have prevented). The whole
+/// day is replayed again when the day or the rules changed, when the count of the
+/// day's events says something arrived before the tail (a device's late event, an
+/// erasure), and every [`LiveDay::REBASE`] for what the day carries in from earlier
+/// days (kiosk faults, open trials).
+#[derive(Debug, Clone)]
+pub struct LiveDay {
+    start: i64,
+    rules: Rules,
+    day: HallDay,
+    /// The stored events read so far (applied, or refused by the day's rules).
+    read: u64,
+    /// The replay key of the last event read, and the ids read at its instant.
+    last: Option<(i64, u8, String)>,
+    at_last: HashSet<String>,
+    based_at: std::time::Instant,
+    /// How many looks replayed the whole day (what tests and the debug log read).
+    pub replays: u64,
+}
+
+impl LiveDay {
+    /// The longest a live look goes on from one whole replay.
+    pub const REBASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// The hall's day from `start` (its local midnight) to `until`, as
+    /// [`replay_day`] makes it, reusing `kept` (what the previous look returned) when
+    /// it can: the day at `until`, and what to keep for the next look.
+    pub async fn look(
+        kept: Option<LiveDay>,
+        store: &dyn Store,
+        hall: &HallId,
+        rules: Rules,
+        start: i64,
+        until: i64,
+    ) -> Result<(HallDay, LiveDay)> {
+        let replays = kept.as_ref().map_or(0, |k| k.replays);
+        let reusable = kept.filter(|k| {
+            k.start == start && k.rules == rules && k.based_at.elapsed() < Self::REBASE
+        });
+        let live = match reusable {
+            Some(mut k) => {
+                if k.read_tail(store, hall, until).await? {
+                    k
+                } else {
+                    Self::replay(store, hall, rules, start, until, replays + 1).await?
+                }
+            }
+            None => Self::replay(store, hall, rules, start, until, replays + 1).await?,
+        };
+        let mut day = live.day.clone();
+        day.advance_to(until);
+        Ok((day, live))
+    }
+
+    async fn replay(
+        store: &dyn Store,
+        hall: &HallId,
+        rules: Rules,
+        start: i64,
+        until: i64,
+        replays: u64,
+    ) -> Result<LiveDay> {
+        let before = peakend_core::ops::rollup::rollup_day(start - 1, rules.zone).0;
+        let (faults, open) = tokio::try_join!(
+            store.kiosk_faults(hall, start),
+            open_trials_of(store, hall, &rules, before),
+        )?;
+        let carried = ingest::carried_in(faults, start);
+        let mut day = HallDay::with_carry(rules.clone(), &carried);
+        day.carry_trials(&open, start);
+        let mut live = LiveDay {
+            start,
+            rules,
+            day,
+            read: 0,
+            last: None,
+            at_last: HashSet::new(),
+            based_at: std::time::Instant::now(),
+            replays,
+        };
+        // A day that changes while it is read is read again whole on the next look.
+        live.read_tail(store, hall, until).await?;
+        Ok(live)
+    }
+
+    /// Reads the events after the last one read up to `until` and applies them; false
+    /// when they cannot simply follow it (the day must be replayed whole).
+    async fn read_tail(&mut self, store: &dyn Store, hall: &HallId, until: i64) -> Result<bool> {
+        let from = self.last.as_ref().map_or(self.start, |l| l.0);
+        let (count, tail) = store
+            .hall_events_tail(hall, self.start, from, until + 1)
+            .await?;
+        let fresh: Vec<&Event> = tail
+            .iter()
+            .filter(|e| !(e.at_ms() == from && self.at_last.contains(&e.id)))
+            .collect();
+        let follows = match (fresh.first(), &self.last) {
+            (Some(e), Some((at, rank, id))) => e.replay_key() > (*at, *rank, id.as_str()),
+            _ => true,
+        };
+        if !follows || self.read + fresh.len() as u64 != count {
+            return Ok(false);
+        }
+        for e in fresh {
+            let _ = self.day.apply(e);
+            self.read += 1;
+            let (at, rank, id) = e.replay_key();
+            if self.last.as_ref().is_none_or(|l| l.0 != at) {
+                self.at_last.clear();
+            }
+            self.at_last.insert(id.to_owned());
+            self.last = Some((at, rank, id.to_owned()));
+        }
+        Ok(true)
+    }
+}
+
 /// The data trials a hall's day (of its zone) left open: what the next day carries in
 /// (issue 23). From the day's roll-up; a day without one (marked for replay, or no
 /// events) is replayed on its own, which an empty day makes one indexed read. A

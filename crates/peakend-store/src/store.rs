@@ -190,6 +190,18 @@ pub trait Store:
     /// A hall's stored events with `at` in [from_ms, to_ms), in replay order.
     async fn hall_events(&self, hall: &HallId, from_ms: i64, to_ms: i64) -> Result<Vec<Event>>;
 
+    /// How many stored events of the hall have `at` in [start_ms, to_ms), and those with
+    /// `at` in [from_ms, to_ms) in replay order (`start_ms <= from_ms`): a live board's
+    /// next look reads only the day's tail, and the count tells it whether anything
+    /// arrived out of order before that tail.
+    async fn hall_events_tail(
+        &self,
+        hall: &HallId,
+        start_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(u64, Vec<Event>)>;
+
     /// The operations roll-up of each local day (in the hall's zone) in [from, to] that
     /// has events, of `halls` (every hall when `None`); `None` for a day that must be
     /// replayed instead. Its breakdown (`detail`) only when asked for.

@@ -108,6 +108,13 @@ pub(super) async fn hall_events(
             .await?
         }
     };
+    parse_events(hall, rows).await
+}
+
+/// Stored payloads parsed and put in replay order; a whole day of a busy hall off the
+/// async threads (reports read many halls at once), a live view's few events not
+/// worth the hop.
+async fn parse_events(hall: &HallId, rows: Vec<String>) -> Result<Vec<Event>> {
     let rows_len = rows.len();
     let hall = hall.clone();
     let parse = move || {
@@ -121,8 +128,6 @@ pub(super) async fn hall_events(
         sort_for_replay(&mut events);
         Ok(events)
     };
-    // A whole day of a busy hall is parsed off the async threads (reports read many
-    // halls at once); a live view's few events are not worth the hop.
     if rows_len > 2_000 {
         tokio::task::spawn_blocking(parse)
             .await
@@ -130,6 +135,53 @@ pub(super) async fn hall_events(
     } else {
         parse()
     }
+}
+
+pub(super) async fn hall_events_tail(
+    store: &SqlStore,
+    hall: &HallId,
+    start_ms: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<(u64, Vec<Event>)> {
+    // One statement: the count runs over the (hall, at) index alone, the payloads are
+    // only the tail's.
+    let (count, rows): (i64, Vec<String>) = match &store.pool {
+        Pool::Sqlite(pool) => {
+            let (count, joined): (i64, Option<String>) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM visit_event
+                         WHERE hall_id = $1 AND at >= $2 AND at < $4),
+                        (SELECT group_concat(payload, char(30)) FROM visit_event
+                         WHERE hall_id = $1 AND at >= $3 AND at < $4)",
+            )
+            .bind(hall.as_str())
+            .bind(start_ms)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_one(pool)
+            .await?;
+            let rows = joined
+                .map(|j| j.split('\u{1e}').map(str::to_owned).collect())
+                .unwrap_or_default();
+            (count, rows)
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_as(
+                "SELECT (SELECT count(*) FROM visit_event
+                         WHERE hall_id = $1 AND at >= $2 AND at < $4),
+                        COALESCE((SELECT array_agg(payload) FROM visit_event
+                                  WHERE hall_id = $1 AND at >= $3 AND at < $4), '{}')",
+            )
+            .bind(hall.as_str())
+            .bind(start_ms)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_one(pool)
+            .await?
+        }
+    };
+    let events = parse_events(hall, rows).await?;
+    Ok((u64::try_from(count).unwrap_or(0), events))
 }
 
 pub(super) async fn ack_alert(

@@ -955,6 +955,16 @@ impl Store for SqlStore {
         events::hall_events(self, hall, from_ms, to_ms).await
     }
 
+    async fn hall_events_tail(
+        &self,
+        hall: &HallId,
+        start_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(u64, Vec<Event>)> {
+        events::hall_events_tail(self, hall, start_ms, from_ms, to_ms).await
+    }
+
     async fn ack_alert(&self, hall: &HallId, alert: &Alert, by: &str, at_ms: i64) -> Result<bool> {
         events::ack_alert(self, hall, alert, by, at_ms).await
     }

@@ -7,6 +7,7 @@ mod comments;
 mod customers;
 mod distribution;
 mod invitations;
+mod live;
 mod monitoring;
 mod packed_answers;
 mod partitions;
