@@ -38,6 +38,15 @@ const SMALL_BATCH: usize = 100;
 /// than 20,000 cut that wait's p99 under load from 48 to 19 ms at the same ingest
 /// rate (BENCHMARKS.md, issue 24).
 const GROUP_EVENTS: usize = 5_000;
+/// The same bound for a group of large batches while small ones come (one was written in
+/// the last [`LIVE_WITHIN`]): a small one that arrives during the group waits for its
+/// commit, and a group of one device batch (2,000 events) commits in half the time of
+/// 5,000. Alert p99 under load 35.7 · 48.3 · 36.1 ms with 5,000, 26.6 · 29.1 · 31.5 ms
+/// with 2,000 in the same session (BENCHMARKS.md, issue 24). A replay with no live
+/// devices keeps the larger groups.
+const GROUP_EVENTS_LIVE: usize = 2_000;
+/// How recent a small batch makes the writer live.
+const LIVE_WITHIN: Duration = Duration::from_secs(1);
 /// A large batch is written in parts of at most this many events (a few ms each): a
 /// live event waits for one part. 1,000 rather than 4,000 halved the wait behind a
 /// device's 2,000-event batch under load (BENCHMARKS.md, issue 24).
@@ -252,6 +261,7 @@ fn run(path: &Path, shared: &Shared, checkpoints: &Checkpointer) {
     let mut conn = None;
     let mut days: HashMap<HallId, CachedDay> = HashMap::new();
     let mut since_checkpoint = 0;
+    let mut last_small: Option<std::time::Instant> = None;
     // The ingest steps are async (PostgreSQL's are); on this connection they never wait.
     let runtime = tokio::runtime::Builder::new_current_thread().build();
     while let Some(first) = next_job(shared) {
@@ -272,7 +282,11 @@ fn run(path: &Path, shared: &Shared, checkpoints: &Checkpointer) {
             }
         }
         let c = conn.as_mut().expect("opened above");
-        match write_group(c, runtime, &mut days, shared, first) {
+        if first.is_small() {
+            last_small = Some(std::time::Instant::now());
+        }
+        let live = last_small.is_some_and(|t| t.elapsed() < LIVE_WITHIN);
+        match write_group(c, runtime, &mut days, shared, first, live) {
             Ok(written) => since_checkpoint += written,
             Err(e) => {
                 // The connection may be in a bad state: open a fresh one next time, and
@@ -393,7 +407,8 @@ impl Checkpointer {
     }
 }
 
-/// Applies `first` and the jobs that join it (up to [`GROUP_EVENTS`]) in one
+/// Applies `first` and the jobs that join it (up to [`GROUP_EVENTS`], or
+/// [`GROUP_EVENTS_LIVE`] for large batches while small ones come: `live`) in one
 /// transaction, each job in a savepoint; answers every job after the commit. Returns
 /// the events written; an error is the connection's (begin or commit failed).
 fn write_group(
@@ -402,6 +417,7 @@ fn write_group(
     days: &mut HashMap<HallId, CachedDay>,
     shared: &Shared,
     first: Job,
+    live: bool,
 ) -> Result<usize> {
     let now = ingest::now_ms();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -409,6 +425,11 @@ fn write_group(
         return Err(e.into());
     }
     let small_group = first.is_small();
+    let group_events = if live && !small_group {
+        GROUP_EVENTS_LIVE
+    } else {
+        GROUP_EVENTS
+    };
     let (began, waited) = (std::time::Instant::now(), first.queued.elapsed());
     let mut answers = Vec::new();
     let mut written = 0;
@@ -455,7 +476,7 @@ fn write_group(
             }
         };
         answers.push((reply, result));
-        if written < GROUP_EVENTS {
+        if written < group_events {
             next = more_for_group(shared, small_group);
         }
     }
@@ -911,7 +932,7 @@ mod tests {
             .build()
             .unwrap();
         let mut days = HashMap::new();
-        let written = write_group(&mut conn, &rt, &mut days, &shared, first).unwrap();
+        let written = write_group(&mut conn, &rt, &mut days, &shared, first, false).unwrap();
         assert_eq!(written, 3);
         let mut got: Vec<_> = answers
             .into_iter()
@@ -932,5 +953,77 @@ mod tests {
         // The hall's day is kept for its next batch; the failed hall's is not.
         assert!(days.contains_key(&HallId::parse("h1").unwrap()));
         assert!(!days.contains_key(&HallId::parse("h2").unwrap()));
+    }
+
+    /// A group of large batches stops growing at 2,000 events while small batches come
+    /// (a live one waits for the group's commit), at 5,000 in a replay with none.
+    #[test]
+    fn large_groups_are_smaller_while_small_batches_come() {
+        let db = peakend_testkit::sqlite();
+        let setup = tokio::runtime::Runtime::new().unwrap();
+        setup.block_on(async {
+            use crate::Store;
+            let store = crate::connect(&db.url).await.unwrap();
+            let halls: Vec<(String, String)> = (1..=5)
+                .map(|i| (format!("h{i}"), format!("{i}厅")))
+                .collect();
+            let halls: Vec<(&str, &str)> = halls
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            store
+                .import_org(peakend_testkit::small_org(&halls))
+                .await
+                .unwrap();
+        });
+        let shared = Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+        };
+        let job = |hall: &str| {
+            let events: Vec<Item> = (0..1_000)
+                .map(|n| {
+                    let line = format!(
+                        r#"{{"id":"{hall}-{n}","hall":"{hall}","type":"ticket_issued","at":"2026-08-07T09:00:00+08:00","ticket":"A{n:04}","service":"payment"}}"#
+                    );
+                    (n, Event::from_json(&line).unwrap(), line)
+                })
+                .collect();
+            Job {
+                hall: HallId::parse(hall).unwrap(),
+                rules: Rules::default(),
+                small: false,
+                events,
+                refused: Vec::new(),
+                invite: false,
+                reply: oneshot::channel().0,
+                queued: std::time::Instant::now(),
+            }
+        };
+        let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+        let mut conn = open(&path).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut days = HashMap::new();
+        shared
+            .queue
+            .lock()
+            .unwrap()
+            .large
+            .extend([job("h2"), job("h3")]);
+        let live = write_group(&mut conn, &rt, &mut days, &shared, job("h1"), true).unwrap();
+        assert_eq!(live, GROUP_EVENTS_LIVE);
+        assert_eq!(shared.queue.lock().unwrap().large.len(), 1);
+        shared
+            .queue
+            .lock()
+            .unwrap()
+            .large
+            .extend([job("h4"), job("h5")]);
+        let first = shared.queue.lock().unwrap().large.pop_front().unwrap();
+        let replay = write_group(&mut conn, &rt, &mut days, &shared, first, false).unwrap();
+        assert_eq!(replay, 3_000);
+        assert!(shared.queue.lock().unwrap().large.is_empty());
     }
 }
