@@ -165,32 +165,48 @@ pub(crate) struct CachedDay {
     hi: i64,
     /// Rows of the hall in `visit_event` with `at` in [lo, hi).
     stored: i64,
-    /// The replay key of the last stored event (in replay order).
-    last: Option<(i64, u8, String)>,
+    /// The last stored event (in replay order).
+    last: LastEvent,
     day: HallDay,
     rollup: LiveRollup,
 }
 
 impl CachedDay {
     fn note(&mut self, e: &Event) {
-        let (at, rank, id) = e.replay_key();
-        if self
-            .last
-            .as_ref()
-            .is_none_or(|l| (at, rank, id) > (l.0, l.1, l.2.as_str()))
-        {
-            self.last = Some((at, rank, id.to_owned()));
-        }
+        self.last.note(e);
     }
 
     /// Applying `first` and what sorts after it to this day equals replaying the stored
     /// events with them: it sorts after every stored event.
     fn precedes(&self, first: Option<&Event>) -> bool {
-        first.is_none_or(|e| {
-            self.last
-                .as_ref()
-                .is_none_or(|l| e.replay_key() > (l.0, l.1, l.2.as_str()))
-        })
+        first.is_none_or(|e| self.last.precedes(e))
+    }
+}
+
+/// The replay key of the last event a kept day has applied: a kept day (the ingest's,
+/// a live board's) may go on with an event only if it sorts after that one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LastEvent(Option<(i64, u8, String)>);
+
+impl LastEvent {
+    /// `e` sorts after the last event (any event does when none was applied).
+    pub(crate) fn precedes(&self, e: &Event) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|l| e.replay_key() > (l.0, l.1, l.2.as_str()))
+    }
+
+    /// Keeps `e` if it sorts after the last event.
+    pub(crate) fn note(&mut self, e: &Event) {
+        if self.precedes(e) {
+            let (at, rank, id) = e.replay_key();
+            self.0 = Some((at, rank, id.to_owned()));
+        }
+    }
+
+    /// When the last event happened.
+    pub(crate) fn at(&self) -> Option<i64> {
+        self.0.as_ref().map(|l| l.0)
     }
 }
 
@@ -366,7 +382,7 @@ pub(crate) async fn apply_batch(
                     lo,
                     hi,
                     stored: stored.len() as i64,
-                    last: None,
+                    last: LastEvent::default(),
                     day,
                     rollup: LiveRollup::new(rules.measure()),
                 };
@@ -437,7 +453,7 @@ pub(crate) async fn apply_batch(
             .collect();
         let rollups: Vec<(NaiveDate, Option<RollupColumns>)> = match touched.first() {
             Some(&(date, start, end)) if touched.len() == 1 && (start, end) == (lo, hi) => {
-                let r = day.rollup.rollup(day.last.as_ref().map(|l| l.0));
+                let r = day.rollup.rollup(day.last.at());
                 vec![(date, Some(rollup_columns(r)?))]
             }
             _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),

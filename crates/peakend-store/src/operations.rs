@@ -131,21 +131,35 @@ pub async fn replay_day(
     start: i64,
     until: i64,
 ) -> Result<HallDay> {
-    let before = peakend_core::ops::rollup::rollup_day(start - 1, rules.zone).0;
-    // Three reads at once: a live board replays its hall after every batch, and under
-    // load each trip to the database waits its turn.
-    let (faults, open, events) = tokio::try_join!(
-        store.kiosk_faults(hall, start),
-        open_trials_of(store, hall, &rules, before),
+    // Three reads at once (the carried faults and trials, and the events): under load
+    // each trip to the database waits its turn.
+    let (mut day, events) = tokio::try_join!(
+        carried_day(store, hall, rules, start),
         store.hall_events(hall, start, until + 1),
     )?;
-    let carried = ingest::carried_in(faults, start);
-    let mut day = HallDay::with_carry(rules, &carried);
-    day.carry_trials(&open, start);
     for e in &events {
         let _ = day.apply(e);
     }
     day.advance_to(until);
+    Ok(day)
+}
+
+/// A hall's day at `start` (its local midnight) before any of its events: with the
+/// kiosk faults and the data trials it carries in from earlier days.
+async fn carried_day(
+    store: &dyn Store,
+    hall: &HallId,
+    rules: Rules,
+    start: i64,
+) -> Result<HallDay> {
+    let before = peakend_core::ops::rollup::rollup_day(start - 1, rules.zone).0;
+    let (faults, open) = tokio::try_join!(
+        store.kiosk_faults(hall, start),
+        open_trials_of(store, hall, &rules, before),
+    )?;
+    let carried = ingest::carried_in(faults, start);
+    let mut day = HallDay::with_carry(rules, &carried);
+    day.carry_trials(&open, start);
     Ok(day)
 }
 
@@ -164,9 +178,8 @@ pub struct LiveDay {
     day: HallDay,
     /// The stored events read so far (applied, or refused by the day's rules).
     read: u64,
-    /// The replay key of the last event read, and the ids read at its instant.
-    last: Option<(i64, u8, String)>,
-    at_last: HashSet<String>,
+    /// The last event read.
+    last: ingest::LastEvent,
     based_at: std::time::Instant,
     /// How many looks replayed the whole day (what tests and the debug log read).
     pub replays: u64,
@@ -191,14 +204,14 @@ impl LiveDay {
         let reusable = kept.filter(|k| {
             k.start == start && k.rules == rules && k.based_at.elapsed() < Self::REBASE
         });
-        let live = match reusable {
-            Some(mut k) => {
-                if k.read_tail(store, hall, until).await? {
-                    k
-                } else {
-                    Self::replay(store, hall, rules, start, until, replays + 1).await?
-                }
-            }
+        let mut followed = None;
+        if let Some(mut k) = reusable
+            && k.read_tail(store, hall, until).await?
+        {
+            followed = Some(k);
+        }
+        let live = match followed {
+            Some(k) => k,
             None => Self::replay(store, hall, rules, start, until, replays + 1).await?,
         };
         let mut day = live.day.clone();
@@ -214,21 +227,13 @@ impl LiveDay {
         until: i64,
         replays: u64,
     ) -> Result<LiveDay> {
-        let before = peakend_core::ops::rollup::rollup_day(start - 1, rules.zone).0;
-        let (faults, open) = tokio::try_join!(
-            store.kiosk_faults(hall, start),
-            open_trials_of(store, hall, &rules, before),
-        )?;
-        let carried = ingest::carried_in(faults, start);
-        let mut day = HallDay::with_carry(rules.clone(), &carried);
-        day.carry_trials(&open, start);
+        let day = carried_day(store, hall, rules.clone(), start).await?;
         let mut live = LiveDay {
             start,
             rules,
             day,
             read: 0,
-            last: None,
-            at_last: HashSet::new(),
+            last: ingest::LastEvent::default(),
             based_at: std::time::Instant::now(),
             replays,
         };
@@ -238,32 +243,21 @@ impl LiveDay {
     }
 
     /// Reads the events after the last one read up to `until` and applies them; false
-    /// when they cannot simply follow it (the day must be replayed whole).
+    /// when the day holds others not read (one stored before the tail, one at the last
+    /// instant sorting before the last read, an erasure): it must be replayed whole.
     async fn read_tail(&mut self, store: &dyn Store, hall: &HallId, until: i64) -> Result<bool> {
-        let from = self.last.as_ref().map_or(self.start, |l| l.0);
+        let from = self.last.at().unwrap_or(self.start);
         let (count, tail) = store
             .hall_events_tail(hall, self.start, from, until + 1)
             .await?;
-        let fresh: Vec<&Event> = tail
-            .iter()
-            .filter(|e| !(e.at_ms() == from && self.at_last.contains(&e.id)))
-            .collect();
-        let follows = match (fresh.first(), &self.last) {
-            (Some(e), Some((at, rank, id))) => e.replay_key() > (*at, *rank, id.as_str()),
-            _ => true,
-        };
-        if !follows || self.read + fresh.len() as u64 != count {
+        let fresh: Vec<&Event> = tail.iter().filter(|e| self.last.precedes(e)).collect();
+        if self.read + fresh.len() as u64 != count {
             return Ok(false);
         }
         for e in fresh {
             let _ = self.day.apply(e);
             self.read += 1;
-            let (at, rank, id) = e.replay_key();
-            if self.last.as_ref().is_none_or(|l| l.0 != at) {
-                self.at_last.clear();
-            }
-            self.at_last.insert(id.to_owned());
-            self.last = Some((at, rank, id.to_owned()));
+            self.last.note(e);
         }
         Ok(true)
     }

@@ -93,9 +93,7 @@ pub(super) async fn hall_events(
             .bind(to_ms)
             .fetch_one(pool)
             .await?;
-            joined
-                .map(|j| j.split('\u{1e}').map(str::to_owned).collect())
-                .unwrap_or_default()
+            split_payloads(joined)
         }
         Pool::Postgres(pool) => {
             sqlx::query_scalar(
@@ -109,6 +107,13 @@ pub(super) async fn hall_events(
         }
     };
     parse_events(hall, rows).await
+}
+
+/// SQLite's payloads joined by `group_concat(payload, char(30))`, apart again.
+fn split_payloads(joined: Option<String>) -> Vec<String> {
+    joined
+        .map(|j| j.split('\u{1e}').map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// Stored payloads parsed and put in replay order; a whole day of a busy hall off the
@@ -160,10 +165,7 @@ pub(super) async fn hall_events_tail(
             .bind(to_ms)
             .fetch_one(pool)
             .await?;
-            let rows = joined
-                .map(|j| j.split('\u{1e}').map(str::to_owned).collect())
-                .unwrap_or_default();
-            (count, rows)
+            (count, split_payloads(joined))
         }
         Pool::Postgres(pool) => {
             sqlx::query_as(
