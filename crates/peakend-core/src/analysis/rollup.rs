@@ -4,7 +4,7 @@
 //! purpose is then a merge of cells, never a rescan of responses. The database keeps
 //! these cells up to date as responses are imported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate};
 
@@ -137,6 +137,87 @@ impl Rollup {
     }
 }
 
+/// A roll-up folded from many responses, as an import folds a file: the same cells as
+/// [`Rollup::push`] row by row (the same additions in the same order), but each row
+/// finds its two cells by small numbers instead of comparing keys' strings down two
+/// trees and allocating a key, which was most of an import's fold.
+#[derive(Debug)]
+pub struct RollupFold {
+    layout: Vec<usize>,
+    /// Halls, segments and purposes seen, numbered.
+    halls: HashMap<String, u32, foldhash::fast::RandomState>,
+    names: HashMap<String, u32, foldhash::fast::RandomState>,
+    /// (hall, month, segment, purpose or [`Self::ALL`]) → its slot.
+    index: HashMap<(u32, u32, u32, u32), usize, foldhash::fast::RandomState>,
+    slots: Vec<(CellKey, Option<String>, SegmentStats)>,
+}
+
+impl RollupFold {
+    /// The purpose number of an all-purpose cell.
+    const ALL: u32 = u32::MAX;
+
+    pub fn new(journey: &Journey) -> RollupFold {
+        RollupFold {
+            layout: layout(journey),
+            halls: HashMap::default(),
+            names: HashMap::default(),
+            index: HashMap::default(),
+            slots: Vec::new(),
+        }
+    }
+
+    fn number(map: &mut HashMap<String, u32, foldhash::fast::RandomState>, s: &str) -> u32 {
+        if let Some(n) = map.get(s) {
+            return *n;
+        }
+        let n = map.len() as u32;
+        map.insert(s.to_owned(), n);
+        n
+    }
+
+    pub fn push(&mut self, r: &Response) {
+        let hall = Self::number(&mut self.halls, r.hall.as_str());
+        let segment = Self::number(&mut self.names, &r.segment);
+        let purpose = r.purpose.as_deref().unwrap_or(NO_PURPOSE);
+        let purpose_n = Self::number(&mut self.names, purpose);
+        let month = u32::try_from(r.date.year()).unwrap_or(0) * 12 + r.date.month0();
+        let view = r.view();
+        // The purpose cell first, as `Rollup::push` does.
+        for (p, name) in [(purpose_n, Some(purpose)), (Self::ALL, None)] {
+            let slots = &mut self.slots;
+            let layout = &self.layout;
+            let slot = *self
+                .index
+                .entry((hall, month, segment, p))
+                .or_insert_with(|| {
+                    let key = CellKey {
+                        hall: r.hall.clone(),
+                        period: period_of(r.date),
+                        segment: r.segment.clone(),
+                    };
+                    slots.push((key, name.map(str::to_owned), SegmentStats::new(layout)));
+                    slots.len() - 1
+                });
+            self.slots[slot].2.push_view(&view);
+        }
+    }
+
+    pub fn into_rollup(self) -> Rollup {
+        let mut rollup = Rollup {
+            layout: self.layout,
+            cells: BTreeMap::new(),
+            purposes: BTreeMap::new(),
+        };
+        for (key, purpose, stats) in self.slots {
+            match purpose {
+                Some(p) => rollup.purposes.insert((key, p), stats),
+                None => rollup.cells.insert(key, stats),
+            };
+        }
+        rollup
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +249,37 @@ mod tests {
             node("h3", Some("c2"), OrgLevel::Hall),
         ])
         .unwrap()
+    }
+
+    /// The import's fold makes the very cells of pushing row by row (same sums, same
+    /// order): responses of several halls, months, segments and purposes, some with none.
+    #[test]
+    fn the_fold_makes_the_cells_of_pushing_row_by_row() {
+        let j = crate::builtin::journeys().unwrap().remove(0);
+        let halls: Vec<HallId> = ["h1", "h2", "h3"]
+            .iter()
+            .map(|h| HallId::parse(*h).unwrap())
+            .collect();
+        let mut responses: Vec<Response> = crate::synth::responses(&j, &halls, 4000, 3).collect();
+        for (i, r) in responses.iter_mut().enumerate() {
+            if i % 7 == 0 {
+                r.purpose = None;
+            }
+        }
+        let months: std::collections::BTreeSet<String> =
+            responses.iter().map(|r| period_of(r.date)).collect();
+        assert!(months.len() > 1, "the rows span months");
+        let mut by_row = Rollup::new(&j);
+        let mut fold = RollupFold::new(&j);
+        for r in &responses {
+            by_row.push(r);
+            fold.push(r);
+        }
+        let folded = fold.into_rollup();
+        assert_eq!(folded.cells.len(), by_row.cells.len());
+        assert_eq!(folded.purposes.len(), by_row.purposes.len());
+        assert!(folded.purposes.keys().any(|(_, p)| p == NO_PURPOSE));
+        assert_eq!(folded, by_row);
     }
 
     #[test]

@@ -34,11 +34,16 @@ async fn spawn_on(url: &str, clock: peakend_http::live::Clock) -> String {
         .default_headers(headers)
         .build()
         .unwrap();
-    CLIENTS.lock().unwrap().push((app.base.clone(), client));
+    // A finished story's port may be handed to this app: its client (and token, of
+    // another database) must not answer for it.
+    let mut clients = CLIENTS.lock().unwrap();
+    clients.retain(|(base, _)| *base != app.base);
+    clients.push((app.base.clone(), client));
+    drop(clients);
     app.base
 }
 
-/// Each spawned app's administrator client, by base URL.
+/// Each running app's administrator client, by base URL.
 static CLIENTS: std::sync::Mutex<Vec<(String, reqwest::Client)>> =
     std::sync::Mutex::new(Vec::new());
 

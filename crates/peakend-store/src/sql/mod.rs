@@ -68,30 +68,31 @@ macro_rules! bump_generation {
 /// SQLite's page cache per connection, in KiB (negative, as the pragma takes it).
 const SQLITE_CACHE: i64 = -65_536;
 
-/// Merges roll-up cells (`(&CellKey, Option<purpose>, &SegmentStats)`) of journey `$key`
-/// into table `$table` on `$tx`: the purpose column only for purpose cells. The stored
+/// Merges roll-up cells (`(&CellKey, Option<purpose>, &SegmentStats, Option<its bytes>)`,
+/// the bytes when the caller encoded the cell already) of journey `$key` into table
+/// `$table` on `$tx`: the purpose column only for purpose cells. The stored
 /// cells of the halls touched are read a few hundred halls a query (only those of the
 /// batch's keys decoded) and the merged ones written back a few hundred a statement,
 /// in the binary cell format (`peakend_core::analysis::cell`); a cell stored as JSON
 /// before it is read as such and rewritten.
 macro_rules! merge_cells {
     ($tx:ident, $key:expr, $layout:expr, $table:literal, $cells:expr, $pg:expr) => {{
-        let cells: Vec<(&CellKey, Option<&str>, &SegmentStats)> = $cells.collect();
+        let cells: Vec<(&CellKey, Option<&str>, &SegmentStats, Option<Vec<u8>>)> = $cells.collect();
         let pg: bool = $pg;
         let with_purpose = $table == "survey_rollup_purpose";
         type Key = (String, String, String, String);
         let key_of = |k: &CellKey, p: Option<&str>| -> Key {
             (k.hall.as_str().to_owned(), k.period.clone(), k.segment.clone(), p.unwrap_or("").to_owned())
         };
-        let wanted: HashSet<Key> = cells.iter().map(|(k, p, _)| key_of(k, *p)).collect();
+        let wanted: HashSet<Key> = cells.iter().map(|(k, p, _, _)| key_of(k, *p)).collect();
         let halls: Vec<&str> = cells
             .iter()
-            .map(|(k, _, _)| k.hall.as_str())
+            .map(|(k, _, _, _)| k.hall.as_str())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let first = cells.iter().map(|(k, _, _)| k.period.as_str()).min().unwrap_or("");
-        let last = cells.iter().map(|(k, _, _)| k.period.as_str()).max().unwrap_or("");
+        let first = cells.iter().map(|(k, _, _, _)| k.period.as_str()).min().unwrap_or("");
+        let last = cells.iter().map(|(k, _, _, _)| k.period.as_str()).max().unwrap_or("");
         let mut stored: HashMap<Key, SegmentStats> = HashMap::new();
         for some in halls.chunks(500) {
             let marks: Vec<String> = (0..some.len()).map(|i| format!("${}", i + 4)).collect();
@@ -124,13 +125,13 @@ macro_rules! merge_cells {
         // The stored cell takes the batch's (the sums are the same either way round),
         // so the batch's cells stay as they are for the analysis cache.
         let rows: Vec<(&CellKey, Option<&str>, u64, Vec<u8>)> = cells
-            .iter()
-            .map(|(k, p, cell)| match stored.remove(&key_of(k, *p)) {
+            .into_iter()
+            .map(|(k, p, cell, bytes)| match stored.remove(&key_of(k, p)) {
                 Some(mut old) => {
                     old.merge(cell);
-                    (*k, *p, old.respondents, old.to_bytes())
+                    (k, p, old.respondents, old.to_bytes())
                 }
-                None => (*k, *p, cell.respondents, cell.to_bytes()),
+                None => (k, p, cell.respondents, bytes.unwrap_or_else(|| cell.to_bytes())),
             })
             .collect();
         let cols = if with_purpose { 8 } else { 7 };
@@ -728,10 +729,11 @@ impl SqlStore {
     /// meanwhile leaves the cells short of a response, which the snapshot's count
     /// notices (the analysis then rescans until the next import).
     async fn rebuild_cells(&self, journey: &Journey) -> Result<()> {
-        let mut cells = Rollup::new(journey);
+        let mut fold = rollup::RollupFold::new(journey);
         for r in self.responses(journey, None, None, None).await? {
-            cells.push(&r);
+            fold.push(&r);
         }
+        let cells = fold.into_rollup();
         let k = journey.key().as_str();
         let layout = rollup::layout(journey);
         on_pool!(self, pool => {
@@ -743,9 +745,9 @@ impl SqlStore {
                     .await?;
             }
             let pg = matches!(self.pool, Pool::Postgres(_));
-            merge_cells!(tx, k, layout, "survey_rollup", cells.cells.iter().map(|(c, s)| (c, None, s)), pg);
+            merge_cells!(tx, k, layout, "survey_rollup", cells.cells.iter().map(|(c, s)| (c, None, s, None)), pg);
             merge_cells!(tx, k, layout, "survey_rollup_purpose",
-                cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s)), pg);
+                cells.purposes.iter().map(|((c, p), s)| (c, Some(p.as_str()), s, None)), pg);
             bump_generation!(tx);
             tx.commit().await?;
         });

@@ -2,6 +2,7 @@
 //! the responses read back for a scan.
 
 use super::*;
+use peakend_core::analysis::rollup::RollupFold;
 use peakend_core::answers::{self, AnswerLayout};
 
 /// A stored rating: (response, moment, importance, satisfaction).
@@ -65,6 +66,12 @@ impl<'a> Feed<'a> {
             },
         }
     }
+}
+
+/// `visit_date` as stored, `YYYY-MM-DD` (chrono's `format` parses its pattern each time).
+fn day_text(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 /// SQLite's page cache during a survey import, in KiB (negative, as the pragma takes it).
@@ -146,7 +153,7 @@ async fn import_feed(
         // Respondents stored before (found by the unique index as rows are inserted);
         // after the first, the rest of the feed is only checked, so the error counts all.
         let mut again: Vec<String> = Vec::new();
-        let mut rollup = Rollup::new(journey);
+        let mut fold = RollupFold::new(journey);
         let mut analyser = None;
         let mut first: Option<String> = None;
         let mut count = 0usize;
@@ -161,6 +168,63 @@ async fn import_feed(
             usize::try_from(n).unwrap_or(0)
         };
         let mut deferred: Option<Vec<String>> = None;
+        // The statement for a whole chunk is made once; a batch's last chunk gets its own.
+        let insert_sql = |rows: usize| {
+            format!(
+                "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
+                   overall, nps, tolerable_wait_min, received_at, comment, customer, layout_id, answers,
+                   short_form)
+                 VALUES {} ON CONFLICT (journey_key, respondent) DO NOTHING",
+                value_marks(postgres, rows, 15)
+            )
+        };
+        let whole_chunk = insert_sql(RESPONSE_CHUNK);
+        macro_rules! bound {
+            ($sql:expr, $chunk:expr) => {{
+                let mut q = sqlx::query($sql);
+                for r in $chunk {
+                    q = q
+                        .bind(r.hall.as_str())
+                        .bind(key)
+                        .bind(r.respondent.as_str())
+                        .bind(day_text(r.date))
+                        .bind(r.segment.as_str())
+                        .bind(r.purpose.as_deref())
+                        .bind(r.overall)
+                        .bind(r.nps)
+                        .bind(r.tolerable_wait_min)
+                        .bind(now)
+                        .bind(r.comment.as_deref())
+                        .bind(r.customer.as_deref())
+                        .bind(layout_id)
+                        .bind(answers::pack(&layout, &r.ratings, &r.needs))
+                        .bind(r.short_form);
+                }
+                q
+            }};
+        }
+        // Which of `$chunk`'s respondents were stored before the import (all of them
+        // are in the table once it ran): rows an insert adds get higher ids than any
+        // row of the journey stored before (its imports take turns), so those are the
+        // lowest ids, as many as the statement did not insert.
+        macro_rules! stored_before {
+            ($chunk:expr, $inserted:expr) => {{
+                let chunk: &[Response] = $chunk;
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT respondent FROM survey_response WHERE journey_key = $1 AND respondent IN ({})
+                     ORDER BY id",
+                    marks.join(", ")
+                );
+                let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(key);
+                for r in chunk {
+                    q = q.bind(r.respondent.as_str());
+                }
+                let found = q.fetch_all(&mut *tx).await?;
+                let before = found.len().saturating_sub($inserted);
+                found.into_iter().take(before).map(|(r,)| r).collect::<Vec<_>>()
+            }};
+        }
         while let Some(batch) = feed.next().await? {
             for r in batch.iter() {
                 if !halls.contains(r.hall.as_str()) {
@@ -174,57 +238,42 @@ async fn import_feed(
             if !unknown.is_empty() {
                 continue;
             }
-            for chunk in batch.chunks(RESPONSE_CHUNK) {
-                if !again.is_empty() {
-                    let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-                    let sql = format!(
-                        "SELECT respondent FROM survey_response WHERE journey_key = $1 AND respondent IN ({})",
-                        marks.join(", ")
-                    );
-                    let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(key);
-                    for r in chunk {
-                        q = q.bind(r.respondent.as_str());
-                    }
-                    again.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(r,)| r));
-                    continue;
+            if !again.is_empty() {
+                // After the first respondent stored before, the rest is only checked, so
+                // the error names them all.
+                for chunk in batch.chunks(RESPONSE_CHUNK) {
+                    again.extend(stored_before!(chunk, 0));
                 }
-                let sql = format!(
-                    "INSERT INTO survey_response (hall_id, journey_key, respondent, visit_date, segment, purpose,
-                       overall, nps, tolerable_wait_min, received_at, comment, customer, layout_id, answers,
-                       short_form)
-                     VALUES {} ON CONFLICT (journey_key, respondent) DO NOTHING RETURNING respondent",
-                    value_marks(postgres, chunk.len(), 15)
-                );
-                let mut q = sqlx::query_as::<_, (String,)>(&sql);
-                for r in chunk {
-                    q = q
-                        .bind(r.hall.as_str())
-                        .bind(key)
-                        .bind(&r.respondent)
-                        .bind(r.date.format("%Y-%m-%d").to_string())
-                        .bind(&r.segment)
-                        .bind(r.purpose.as_deref())
-                        .bind(r.overall)
-                        .bind(r.nps)
-                        .bind(r.tolerable_wait_min)
-                        .bind(now)
-                        .bind(r.comment.as_deref())
-                        .bind(r.customer.as_deref())
-                        .bind(layout_id)
-                        .bind(answers::pack(&layout, &r.ratings, &r.needs))
-                        .bind(r.short_form);
-                }
-                // The chunk folds into the roll-up while the database stores it (the
-                // statement runs on the driver's thread): a large import keeps both
-                // cores busy. A refused import drops the roll-up with the rest.
-                let (stored, ()) = tokio::join!(q.fetch_all(&mut *tx), async {
-                    chunk.iter().for_each(|r| rollup.push(r));
+                continue;
+            }
+            let last_chunk = (batch.len() % RESPONSE_CHUNK != 0).then(|| insert_sql(batch.len() % RESPONSE_CHUNK));
+            let sql_of = |c: &[Response]| match &last_chunk {
+                Some(sql) if c.len() != RESPONSE_CHUNK => sql.as_str(),
+                _ => whole_chunk.as_str(),
+            };
+            // Each chunk's statement is bound while the one before runs (on the driver's
+            // thread), and the chunk folds into the roll-up meanwhile: a large import
+            // keeps both cores busy. A refused import drops the roll-up with the rest.
+            let mut chunks = batch.chunks(RESPONSE_CHUNK);
+            let mut next = chunks.next().map(|c| (c, bound!(sql_of(c), c)));
+            while let Some((chunk, q)) = next.take() {
+                let (done, following) = tokio::join!(q.execute(&mut *tx), async {
+                    chunk.iter().for_each(|r| fold.push(r));
+                    chunks.next().map(|c| (c, bound!(sql_of(c), c)))
                 });
-                let stored = stored?;
-                if stored.len() != chunk.len() {
-                    let stored: HashSet<String> = stored.into_iter().map(|(r,)| r).collect();
-                    again.extend(chunk.iter().filter(|r| !stored.contains(&r.respondent)).map(|r| r.respondent.clone()));
+                let inserted = done?.rows_affected() as usize;
+                if inserted != chunk.len() {
+                    again.extend(stored_before!(chunk, inserted));
+                    // The rest is only checked, as above.
+                    if let Some((chunk, _)) = following {
+                        again.extend(stored_before!(chunk, 0));
+                    }
+                    for chunk in chunks.by_ref() {
+                        again.extend(stored_before!(chunk, 0));
+                    }
+                    break;
                 }
+                next = following;
             }
             if !again.is_empty() {
                 continue;
@@ -263,15 +312,36 @@ async fn import_feed(
                 if again.len() > 10 { ", …" } else { "" }
             )));
         }
-        for sql in deferred.iter().flatten() {
-            sqlx::query(sql).execute(&mut *tx).await?;
+        /// The roll-up, and each cell's bytes (all-purpose cells, then purpose cells).
+        type Encoded = (Rollup, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>);
+        fn encoded(fold: RollupFold) -> Encoded {
+            let rollup = fold.into_rollup();
+            let encode = |c: &SegmentStats| Some(c.to_bytes());
+            let cells = rollup.cells.values().map(encode).collect();
+            let purposes = rollup.purposes.values().map(encode).collect();
+            (rollup, cells, purposes)
         }
+        let (rollup, mut cell_bytes, mut purpose_bytes) = match &deferred {
+            None => encoded(fold),
+            // The dropped indexes are built again on the driver's thread while another
+            // encodes the roll-up cells.
+            Some(sqls) => {
+                let encoding = tokio::task::spawn_blocking(move || encoded(fold));
+                for sql in sqls {
+                    sqlx::query(sql).execute(&mut *tx).await?;
+                }
+                encoding.await.map_err(|e| {
+                    StoreError::Corrupt(format!("the roll-up cells could not be encoded: {e}"))
+                })?
+            }
+        };
         // The import's roll-up cells merge into the stored ones in the same
         // transaction. A stored cell that no longer fits the journey is replaced;
         // its count then disagrees with the responses and analyses rescan.
-        merge_cells!(tx, key, cells_layout, "survey_rollup", rollup.cells.iter().map(|(k, c)| (k, None, c)), postgres);
+        merge_cells!(tx, key, cells_layout, "survey_rollup",
+            rollup.cells.iter().zip(cell_bytes.iter_mut()).map(|((k, c), b)| (k, None, c, b.take())), postgres);
         merge_cells!(tx, key, cells_layout, "survey_rollup_purpose",
-            rollup.purposes.iter().map(|((k, p), c)| (k, Some(p.as_str()), c)), postgres);
+            rollup.purposes.iter().zip(purpose_bytes.iter_mut()).map(|(((k, p), c), b)| (k, Some(p.as_str()), c, b.take())), postgres);
         if let (Some((invitation, at)), Some(r)) = (answering, first) {
             let done = sqlx::query(
                 "UPDATE invitation SET status = 'answered', reason = NULL, response_id = $1

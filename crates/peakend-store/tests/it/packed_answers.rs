@@ -84,6 +84,11 @@ peakend_testkit::on_both_backends!(
                 .starts_with("5 respondents are already stored"),
             "{err}"
         );
+        // Named: the repeats, never the new respondents stored beside them.
+        for r in all[..3].iter().chain(&all[200..202]) {
+            assert!(err.to_string().contains(&r.respondent), "{err}");
+        }
+        assert!(!err.to_string().contains("x-"), "{err}");
         assert_eq!(
             store.responses(&j, None, None, None).await.unwrap().len(),
             300
