@@ -35,7 +35,11 @@ def run(cmd, **kw):
 
 
 def timed(cmd):
-    """Wall seconds and the child's peak RSS in MiB (a fresh process each time)."""
+    """Wall seconds and the child's peak RSS in MiB (a fresh process each time). The
+    dirty pages of what came before (the last run's database, deleted or not) are
+    written first: left, their writeback lands in the middle of the next run."""
+    os.sync()
+    time.sleep(2)
     wrapped = ["/usr/bin/env", "python3", "-c",
                "import resource,subprocess,sys,time;t=time.perf_counter();"
                "subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);"
