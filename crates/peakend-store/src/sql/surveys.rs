@@ -312,7 +312,8 @@ async fn import_feed(
                 if again.len() > 10 { ", …" } else { "" }
             )));
         }
-        /// The roll-up, and each cell's bytes (all-purpose cells, then purpose cells).
+        /// The roll-up, and each cell's bytes when made before the merge (all-purpose
+        /// cells, then purpose cells).
         type Encoded = (Rollup, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>);
         fn encoded(fold: RollupFold) -> Encoded {
             let rollup = fold.into_rollup();
@@ -322,7 +323,13 @@ async fn import_feed(
             (rollup, cells, purposes)
         }
         let (rollup, mut cell_bytes, mut purpose_bytes) = match &deferred {
-            None => encoded(fold),
+            // A smaller import's cells are encoded as they are merged, once each (most of
+            // them may merge into stored ones).
+            None => {
+                let rollup = fold.into_rollup();
+                let (cells, purposes) = (vec![None; rollup.cells.len()], vec![None; rollup.purposes.len()]);
+                (rollup, cells, purposes)
+            }
             // The dropped indexes are built again on the driver's thread while another
             // encodes the roll-up cells.
             Some(sqls) => {
