@@ -142,8 +142,9 @@ impl InvitationStore for SqlStore {
         let quotas =
             serde_json::to_string(&quotas).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let quiet = rule.quiet.map(quiet_text);
+        let begin = write_begin(&self.pool);
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             let known: Option<(String,)> = sqlx::query_as("SELECT id FROM org_node WHERE id = $1")
                 .bind(node.as_str())
                 .fetch_optional(&mut *tx)

@@ -55,6 +55,17 @@ macro_rules! on_pool {
     };
 }
 
+/// The statement that begins a transaction which reads before it writes. On SQLite it
+/// takes the write lock at once: a read snapshot cannot become a write once another
+/// connection (the event writer) has committed or holds the lock, and SQLite then says
+/// "database is locked" without waiting.
+fn write_begin(pool: &Pool) -> &'static str {
+    match pool {
+        Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+        Pool::Postgres(_) => "BEGIN",
+    }
+}
+
 /// Bumps the data generation inside transaction `$tx`: every write that changes what a
 /// cached analysis, org tree or hall's rules were computed from.
 macro_rules! bump_generation {
