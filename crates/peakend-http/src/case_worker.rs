@@ -110,6 +110,10 @@ pub fn spawn(state: AppState) {
     // crash left queued).
     let s = state.clone();
     tokio::spawn(async move {
+        // What the decider remembers, read before the first drain takes the write lock.
+        if let Err(e) = s.store.warm_decider(s.clock.now().timestamp_millis()).await {
+            tracing::warn!(error = %e, "the invitation decider starts cold");
+        }
         loop {
             tokio::select! {
                 () = s.decider.notified() => {}

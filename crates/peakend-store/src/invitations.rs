@@ -168,6 +168,12 @@ pub trait InvitationStore: Send + Sync {
         halls: &crate::SweepHalls,
     ) -> Result<Drained>;
 
+    /// Reads what the decider remembers between decisions (on SQLite, each customer's
+    /// latest invitation over the rules' look-back as of `at_ms`), outside any write
+    /// transaction, so the first decision after a start does not hold the database's
+    /// write lock while it reads them. Deciding without it decides the same.
+    async fn warm_decider(&self, at_ms: i64) -> Result<()>;
+
     /// Records that a customer opted out; later contacts of theirs are suppressed.
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()>;
 

@@ -201,15 +201,17 @@ impl InvitationStore for SqlStore {
         }
         match &self.pool {
             Pool::Sqlite(pool) => {
+                let mut memo = self.decider.lock().await;
                 // Written at once: a read snapshot could not become a write after the
                 // event writer's next commit.
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                decide_sqlite(&mut tx, &tree, &rules, plan, at_ms, &mut out).await?;
+                let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
+                decide_sqlite(&mut tx, &mut memo, &tree, &rules, plan, at_ms, &mut out).await?;
                 tx.commit().await?;
             }
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                decide_postgres(&mut tx, &tree, &rules, plan, at_ms, &mut out).await?;
+                let mut unused = LastInvited::default();
+                decide_postgres(&mut tx, &mut unused, &tree, &rules, plan, at_ms, &mut out).await?;
                 tx.commit().await?;
             }
         }
@@ -235,7 +237,7 @@ impl InvitationStore for SqlStore {
     ) -> Result<Drained> {
         let only = halls.sql("invite_pending.hall_id");
         // One drain at a time in this process: two would read the same queue.
-        let _one = self.decider.lock().await;
+        let mut memo = self.decider.lock().await;
         let tree = self.org_tree().await?;
         let rules: HashMap<OrgNodeId, InviteRule> =
             self.invite_rules().await?.into_iter().collect();
@@ -269,7 +271,8 @@ impl InvitationStore for SqlStore {
                 let plan = plan_decisions(&tree, &rules, &contacts, &mut drained.decided)?;
                 let t_plan = t0.elapsed();
                 if !plan.candidates.is_empty() {
-                    $decide(&mut $tx, &tree, &rules, plan, at_ms, &mut drained.decided).await?;
+                    $decide(&mut $tx, &mut memo, &tree, &rules, plan, at_ms, &mut drained.decided)
+                        .await?;
                 }
                 let t_decide = t0.elapsed();
                 $tx.commit().await?;
@@ -285,7 +288,7 @@ impl InvitationStore for SqlStore {
         }
         match &self.pool {
             Pool::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
                 drain!(tx, decide_sqlite, pending_sqlite);
                 self.checkpoint_soon();
             }
@@ -482,6 +485,28 @@ impl InvitationStore for SqlStore {
         Ok(())
     }
 
+    async fn warm_decider(&self, at_ms: i64) -> Result<()> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(());
+        };
+        let longest = self
+            .invite_rules()
+            .await?
+            .iter()
+            .map(|(_, r)| i64::from(r.suppress_days))
+            .max();
+        let Some(longest) = longest else {
+            return Ok(());
+        };
+        let mut memo = self.decider.lock().await;
+        // A read transaction: one snapshot, no write lock.
+        let mut tx = pool.begin().await?;
+        memo.catch_up(&mut tx, at_ms - longest.max(8) * 86_400_000)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -494,10 +519,13 @@ impl InvitationStore for SqlStore {
             .execute(&mut *tx)
             .await?;
             // Nothing more leaves for them: a held invitation is not sent, no reminder.
+            // The unsent entries are found first (a few days' worth, by their index),
+            // then their invitations: SQLite has no index by customer.
             sqlx::query(
                 "UPDATE invite_outbox SET sent_at = $2, token = NULL, last_error = 'opted out'
-                 WHERE sent_at IS NULL AND invitation_id IN
-                   (SELECT id FROM invitation WHERE customer_key = $1 AND status <> 'suppressed')",
+                 WHERE sent_at IS NULL AND id IN
+                   (SELECT o.id FROM invite_outbox o JOIN invitation i ON i.id = o.invitation_id
+                    WHERE o.sent_at IS NULL AND i.customer_key = $1 AND i.status <> 'suppressed')",
             )
             .bind(customer_key)
             .bind(at_ms)
@@ -1081,6 +1109,132 @@ fn groups_in_one_week(groups: &[CellGroup], tree: &OrgTree) -> bool {
     })
 }
 
+/// SQLite's memory of each customer's latest invitation that counts (not suppressed),
+/// for the suppression check. An index on the customer's key cost each decision a
+/// random page write, about a quarter of a province's day of decisions, while the
+/// invitations it answers for are written in time order. The memory is caught up from
+/// the table inside each decision's write transaction (the rows past the last id it
+/// saw, whoever wrote them), so another process deciding on the same file or a restart
+/// decides the same; it keeps the window the rules look back over and reads further
+/// back when a replay of older days asks for it. PostgreSQL keeps its index: several
+/// nodes decide there.
+#[derive(Default)]
+pub(super) struct LastInvited {
+    /// The first 128 bits of the SHA-256 of a customer's key → their latest
+    /// `decided_at` among the invitations read.
+    at: HashMap<u128, i64>,
+    /// Every invitation up to this id has been read.
+    seen_id: i64,
+    /// Every invitation that counts, decided at or after this instant, is in `at`;
+    /// `None` until the first decision reads them.
+    from: Option<i64>,
+}
+
+// Customers are personal data: their count only.
+impl std::fmt::Debug for LastInvited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LastInvited")
+            .field("customers", &self.at.len())
+            .field("seen_id", &self.seen_id)
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+fn customer_digest(key: &str) -> u128 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(first)
+}
+
+impl LastInvited {
+    fn note(&mut self, key: &str, at: i64) {
+        let e = self.at.entry(customer_digest(key)).or_insert(at);
+        *e = (*e).max(at);
+    }
+
+    /// The customer's latest invitation that counts, if decided at or after `since`
+    /// (what `MAX(decided_at) … WHERE decided_at >= since` over the table answers).
+    fn last(&self, key: &str, since: i64) -> Option<i64> {
+        self.at
+            .get(&customer_digest(key))
+            .copied()
+            .filter(|at| *at >= since)
+    }
+
+    /// Reads what this memory lacks for a decision looking back to `since`: the
+    /// invitations written since it last read (by this process or another), and on
+    /// first use or for an older `since` the window back to it. Then forgets customers
+    /// whose latest invitation is before `since` once that is two days' worth.
+    async fn catch_up(
+        &mut self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        since: i64,
+    ) -> Result<()> {
+        // One write transaction: nothing lands between these reads.
+        let (top,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM invitation")
+            .fetch_one(&mut **tx)
+            .await?;
+        let top = top.unwrap_or(0);
+        const LIVE: &str = "status <> 'suppressed' AND customer_key IS NOT NULL";
+        if self.from.is_some() && top > self.seen_id {
+            let seen = self.seen_id;
+            self.read(tx, &format!("id > $1 AND id <= $2 AND {LIVE}"), seen, top)
+                .await?;
+        }
+        if self.from.is_none_or(|from| since < from) {
+            let upto = self.from.unwrap_or(i64::MAX);
+            self.read(
+                tx,
+                &format!("decided_at >= $1 AND decided_at < $2 AND {LIVE}"),
+                since,
+                upto,
+            )
+            .await?;
+            self.from = Some(since);
+        }
+        self.seen_id = top;
+        if let Some(from) = self.from
+            && since - from > 2 * 86_400_000
+        {
+            self.at.retain(|_, at| *at >= since);
+            self.from = Some(since);
+        }
+        Ok(())
+    }
+
+    /// Notes each (customer key, decided_at) of the invitations `filter` picks, `$1`
+    /// and `$2` bound to `a` and `b`, read as one JSON array (sqlx hands SQLite's rows
+    /// over one at a time); the keys are borrowed from it unless escaped.
+    async fn read(
+        &mut self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        filter: &str,
+        a: i64,
+        b: i64,
+    ) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Key<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+        let (json,): (String,) = sqlx::query_as(&format!(
+            "SELECT json_group_array(json_array(customer_key, decided_at)) FROM invitation
+             WHERE {filter}"
+        ))
+        .bind(a)
+        .bind(b)
+        .fetch_one(&mut **tx)
+        .await?;
+        let rows: Vec<(Key<'_>, i64)> =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.at.reserve(rows.len());
+        for (Key(k), at) in rows {
+            self.note(&k, at);
+        }
+        Ok(())
+    }
+}
+
 /// What the database said of a batch's candidates.
 #[derive(Default)]
 struct Seen {
@@ -1258,6 +1412,7 @@ const SQLITE_JSON_ROWS: usize = 20_000;
 
 async fn decide_sqlite(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    memo: &mut LastInvited,
     tree: &OrgTree,
     rules: &HashMap<OrgNodeId, InviteRule>,
     plan: Plan<'_>,
@@ -1299,17 +1454,12 @@ async fn decide_sqlite(
         .fetch_all(&mut **tx)
         .await?;
         seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT customer_key, MAX(decided_at) FROM invitation
-             WHERE customer_key IN (SELECT value FROM json_each($1))
-               AND status <> 'suppressed' AND decided_at >= $2
-             GROUP BY customer_key",
-        )
-        .bind(json(chunk))
-        .bind(plan.since)
-        .fetch_all(&mut **tx)
-        .await?;
-        seen.last_invited.extend(rows);
+    }
+    memo.catch_up(tx, plan.since).await?;
+    for c in &customers {
+        if let Some(at) = memo.last(c, plan.since) {
+            seen.last_invited.insert((*c).to_owned(), at);
+        }
     }
     let t_customers = started.elapsed();
     count_cells!(tx, plan, rules, tree, seen, false, cell_groups_sqlite);
@@ -1409,6 +1559,9 @@ async fn decide_sqlite(
 
 async fn decide_postgres(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    // PostgreSQL reads a customer's invitations through its index (several nodes
+    // decide); the parameter keeps both backends' deciders callable alike.
+    _memo: &mut LastInvited,
     tree: &OrgTree,
     rules: &HashMap<OrgNodeId, InviteRule>,
     plan: Plan<'_>,

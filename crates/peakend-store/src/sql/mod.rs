@@ -291,8 +291,9 @@ pub struct SqlStore {
     /// changed, an org or holiday import bumps it), so a batch does not read its hall's
     /// journey, tree and holidays every time.
     rules: Arc<std::sync::Mutex<Option<RulesAsOf>>>,
-    /// Held while the invitation queue is drained.
-    decider: Arc<tokio::sync::Mutex<()>>,
+    /// Held while invitations are decided; on SQLite, what it remembers of each
+    /// customer's latest invitation.
+    decider: Arc<tokio::sync::Mutex<invitations::LastInvited>>,
     /// SQLite: responses an import brings before it builds the table's non-unique
     /// indexes at its end instead of row by row (see `surveys::DEFER_INDEXES_AFTER`).
     defer_indexes_after: usize,

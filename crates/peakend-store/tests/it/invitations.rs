@@ -317,6 +317,11 @@ impl Lcg {
 /// drawn from 300 keys (every 40th contact without one), two segments and three
 /// purposes; every 50th contact repeats an earlier one's id.
 fn batch(day: u32, n: usize, seed: u64) -> Vec<EndedContact> {
+    batch_in(8, day, n, seed)
+}
+
+/// [`batch`] in `month` of 2026.
+fn batch_in(month: u32, day: u32, n: usize, seed: u64) -> Vec<EndedContact> {
     let mut r = Lcg(seed);
     let mut out: Vec<EndedContact> = Vec::with_capacity(n);
     for i in 0..n {
@@ -328,14 +333,14 @@ fn batch(day: u32, n: usize, seed: u64) -> Vec<EndedContact> {
         let hall = format!("h{}", 1 + r.next(6));
         let minute = 7 * 60 + r.next(16 * 60);
         let at = format!(
-            "2026-08-{day:02}T{:02}:{:02}:00+08:00",
+            "2026-{month:02}-{day:02}T{:02}:{:02}:00+08:00",
             minute / 60,
             minute % 60
         );
         out.push(EndedContact {
             channel: "hall".into(),
             hall: HallId::parse(&hall).unwrap(),
-            id: format!("{hall}/2026-08-{day:02}/T{i}"),
+            id: format!("{hall}/2026-{month:02}-{day:02}/T{i}"),
             customer: (i % 40 != 7).then(|| format!("k{}", r.next(300))),
             segment: ["个人", "政企"][r.next(2) as usize].into(),
             purpose: ["bill", "plan", "repair"][r.next(3) as usize].into(),
@@ -641,6 +646,93 @@ peakend_testkit::on_both_backends!(
             |o| o.token.len() == 64 + 1 + o.invitation_id.to_string().len()
                 && o.token.starts_with(&format!("{}.", o.invitation_id))
         ));
+    }
+);
+
+peakend_testkit::on_both_backends!(
+    suppression_sees_every_invitation_whoever_decided_it_and_however_old_the_day,
+    |url| {
+        // SQLite's decider remembers each customer's latest invitation, caught up from
+        // the table: another process on the same database, a restart, a day older than
+        // what it has read and one after it has forgotten must all decide as the rules
+        // do over everything stored.
+        let a = connect(url).await.unwrap();
+        let (tree, rules, opted) = programme(&a).await;
+        let b = connect(url).await.unwrap();
+        let mut restarted = None;
+        let steps = [
+            ("a", 8, 2),
+            ("b", 8, 10),
+            ("a", 8, 11),
+            ("restarted", 8, 13),
+            // Its window moves past every invitation so far: they are forgotten…
+            ("a", 9, 25),
+            // …and read back for an older day.
+            ("a", 8, 12),
+            ("b", 8, 1),
+        ];
+        let mut reasons = std::collections::BTreeSet::new();
+        for (i, (who, month, day)) in steps.into_iter().enumerate() {
+            let store = match who {
+                "a" => &a,
+                "b" => &b,
+                _ => &*restarted.insert(connect(url).await.unwrap()),
+            };
+            let contacts = batch_in(month, day, 600, 40 + i as u64);
+            let before = store.invitations(None).await.unwrap();
+            let expected = reference(&tree, &rules, &opted, &before, &contacts);
+            let at = ms(&format!("2026-{month:02}-{day:02}T23:30:00+08:00"));
+            store.decide_invitations(&contacts, at).await.unwrap();
+            let got: std::collections::BTreeMap<String, (String, Option<String>)> = store
+                .invitations(None)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|i| i.decided_at == at)
+                .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
+                .collect();
+            assert_eq!(got, expected, "{who} on {month}-{day}");
+            reasons.extend(expected.into_values().filter_map(|(_, r)| r));
+        }
+        assert!(
+            reasons.iter().any(|r| r.contains("last 30 days"))
+                && reasons.iter().any(|r| r.contains("last 7 days")),
+            "{reasons:?}"
+        );
+
+        // An opt-out finds its customer's held invitations and unsent entries without
+        // an index by customer.
+        let list = a.invitations(None).await.unwrap();
+        let held = list
+            .iter()
+            .find(|i| i.status == "held" && i.customer_key.is_some())
+            .expect("a held invitation");
+        let key = held.customer_key.clone().unwrap();
+        let unsent = format!(
+            "SELECT COUNT(*) FROM invite_outbox o JOIN invitation i ON i.id = o.invitation_id
+             WHERE i.customer_key = '{key}' AND o.sent_at IS NULL"
+        );
+        assert!(peakend_testkit::fetch_i64(url, &unsent).await > 0);
+        b.opt_out(&key, ms("2026-09-26T09:00:00+08:00"))
+            .await
+            .unwrap();
+        assert_eq!(peakend_testkit::fetch_i64(url, &unsent).await, 0);
+        let after = a.invitations(None).await.unwrap();
+        assert!(
+            after
+                .iter()
+                .filter(|i| i.customer_key.as_deref() == Some(key.as_str()))
+                .all(|i| i.status != "held")
+        );
+        assert_eq!(
+            after
+                .iter()
+                .find(|i| i.id == held.id)
+                .unwrap()
+                .reason
+                .as_deref(),
+            Some("opted_out")
+        );
     }
 );
 
