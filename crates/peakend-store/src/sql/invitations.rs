@@ -489,19 +489,14 @@ impl InvitationStore for SqlStore {
         let Pool::Sqlite(pool) = &self.pool else {
             return Ok(());
         };
-        let longest = self
-            .invite_rules()
-            .await?
-            .iter()
-            .map(|(_, r)| i64::from(r.suppress_days))
-            .max();
-        let Some(longest) = longest else {
+        let rules = self.invite_rules().await?;
+        if rules.is_empty() {
             return Ok(());
-        };
+        }
         let mut memo = self.decider.lock().await;
         // A read transaction: one snapshot, no write lock.
         let mut tx = pool.begin().await?;
-        memo.catch_up(&mut tx, at_ms - longest.max(8) * 86_400_000)
+        memo.catch_up(&mut tx, at_ms - look_back_ms(rules.iter().map(|(_, r)| r)))
             .await?;
         tx.commit().await?;
         Ok(())
@@ -872,19 +867,22 @@ struct Plan<'a> {
     since: i64,
 }
 
+/// How far back invitations decided before a contact can suppress it or fill its
+/// quota: the longest suppression of the rules, and at least the 8 days a week's cell
+/// can span.
+fn look_back_ms<'r>(rules: impl Iterator<Item = &'r InviteRule>) -> i64 {
+    let longest = rules.map(|r| i64::from(r.suppress_days)).max().unwrap_or(0);
+    longest.max(8) * 86_400_000
+}
+
 fn plan_decisions<'a>(
     tree: &OrgTree,
     rules: &HashMap<OrgNodeId, InviteRule>,
     contacts: &'a [EndedContact],
     out: &mut Decided,
 ) -> Result<Plan<'a>> {
-    let longest = rules
-        .values()
-        .map(|r| i64::from(r.suppress_days))
-        .max()
-        .unwrap_or(0);
     let earliest = contacts.iter().map(|c| c.ended_at).min().unwrap_or(0);
-    let since = earliest - longest.max(8) * 86_400_000;
+    let since = earliest - look_back_ms(rules.values());
     // Each hall's rule node (its nearest ancestor with a rule) and zone, once a hall.
     let mut halls: HashMap<&HallId, Option<(OrgNodeId, Zone)>> = HashMap::new();
     let mut in_batch: HashSet<&str> = HashSet::new();

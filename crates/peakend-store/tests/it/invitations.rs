@@ -354,6 +354,9 @@ fn batch_in(month: u32, day: u32, n: usize, seed: u64) -> Vec<EndedContact> {
     out
 }
 
+/// Decisions by contact id: (status, reason).
+type Decisions = std::collections::BTreeMap<String, (String, Option<String>)>;
+
 /// The decisions of `contacts` as the rules make them one contact at a time, from what
 /// was stored before (`stored`: hall, contact, customer, segment, purpose, decided_at,
 /// status): the reference the store's batch decisions must equal.
@@ -363,7 +366,7 @@ fn reference(
     opted: &[&str],
     stored: &[peakend_store::Invitation],
     contacts: &[EndedContact],
-) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+) -> Decisions {
     use peakend_core::invitation::{Decision, Ended, Programme};
     let rule_node = |hall: &HallId| {
         tree.ancestry(&OrgNodeId::parse(hall.as_str()).unwrap())
@@ -444,6 +447,18 @@ fn reference(
         out.insert(c.id.clone(), row);
     }
     out
+}
+
+/// The stored decisions by contact, (status, reason): all, or those decided at `at`.
+async fn decisions(store: &SqlStore, at: Option<i64>) -> Decisions {
+    store
+        .invitations(None)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|i| at.is_none_or(|at| i.decided_at == at))
+        .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
+        .collect()
 }
 
 /// Six halls in two cities of two zones; the province's rule (half the contacts, quiet
@@ -549,13 +564,7 @@ peakend_testkit::on_both_backends!(
             contacts.len(),
             "{total:?}"
         );
-        let got: std::collections::BTreeMap<String, (String, Option<String>)> = store
-            .invitations(None)
-            .await
-            .unwrap()
-            .iter()
-            .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
-            .collect();
+        let got = decisions(&store, None).await;
         let differ: Vec<_> = expected
             .iter()
             .filter(|(k, v)| got.get(*k) != Some(v))
@@ -590,12 +599,7 @@ peakend_testkit::on_both_backends!(
                 contacts.len(),
                 "{d:?}"
             );
-            let after = store.invitations(None).await.unwrap();
-            let got: std::collections::BTreeMap<String, (String, Option<String>)> = after
-                .iter()
-                .filter(|i| i.decided_at == at)
-                .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
-                .collect();
+            let got = decisions(&store, Some(at)).await;
             assert_eq!(got.len(), expected.len(), "day {day}");
             assert_eq!(got, expected, "day {day}");
             let count = |s: &str| expected.values().filter(|(st, _)| st == s).count();
@@ -683,14 +687,7 @@ peakend_testkit::on_both_backends!(
             let expected = reference(&tree, &rules, &opted, &before, &contacts);
             let at = ms(&format!("2026-{month:02}-{day:02}T23:30:00+08:00"));
             store.decide_invitations(&contacts, at).await.unwrap();
-            let got: std::collections::BTreeMap<String, (String, Option<String>)> = store
-                .invitations(None)
-                .await
-                .unwrap()
-                .iter()
-                .filter(|i| i.decided_at == at)
-                .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
-                .collect();
+            let got = decisions(store, Some(at)).await;
             assert_eq!(got, expected, "{who} on {month}-{day}");
             reasons.extend(expected.into_values().filter_map(|(_, r)| r));
         }
@@ -1153,14 +1150,7 @@ peakend_testkit::on_both_backends!(
             let expected = reference(&tree, &rules, &opted, &before, &contacts);
             let at = ms(at);
             store.decide_invitations(&contacts, at).await.unwrap();
-            let got: std::collections::BTreeMap<String, (String, Option<String>)> = store
-                .invitations(None)
-                .await
-                .unwrap()
-                .iter()
-                .filter(|i| i.decided_at == at)
-                .map(|i| (i.contact.clone(), (i.status.clone(), i.reason.clone())))
-                .collect();
+            let got = decisions(&store, Some(at)).await;
             assert_eq!(got, expected);
         }
         // The province's 个人:bill cell holds 40 a week: this week's 14 of h6 and 26 of
