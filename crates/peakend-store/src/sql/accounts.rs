@@ -29,7 +29,7 @@ fn user_of(row: UserRow) -> Result<User> {
 impl SqlStore {
     pub(super) async fn accounts_record_sign_in(&self, s: &SignIn) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             sqlx::query("DELETE FROM sign_in WHERE at < $1")
                 .bind(s.at - SIGN_IN_RETENTION_MS)
                 .execute(&mut *tx)
@@ -87,7 +87,7 @@ impl SqlStore {
 
     pub(super) async fn accounts_create_user(&self, user: &User, hash: &str) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             let node: Option<(String,)> = sqlx::query_as("SELECT id FROM org_node WHERE id = $1")
                 .bind(user.org.as_str())
                 .fetch_optional(&mut *tx)
@@ -116,7 +116,7 @@ impl SqlStore {
 
     pub(super) async fn accounts_set_password(&self, name: &UserName, hash: &str) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             let done = sqlx::query("UPDATE app_user SET password_hash = $1 WHERE name = $2")
                 .bind(hash).bind(name.as_str())
                 .execute(&mut *tx)
@@ -220,7 +220,7 @@ pub(super) async fn create_device_token(store: &SqlStore, hall: &HallId) -> Resu
     let token = random_hex();
     let hash = sha256_hex(&token);
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(write_begin(&store.pool)).await?;
         let is_hall: Option<(String,)> =
             sqlx::query_as("SELECT id FROM org_node WHERE id = $1 AND level = 'hall'")
                 .bind(hall.as_str())

@@ -119,7 +119,7 @@ impl AuditStore for SqlStore {
         let day = a.day.to_string();
         let month = month_of(a.day);
         let id = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             for item in &a.items {
                 if let Some(photo) = &item.photo {
                     let found: Option<(String,)> =
@@ -278,7 +278,7 @@ impl AuditStore for SqlStore {
         let new = delta.clone();
         let pg = self.backend() == Backend::Postgres;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             if pg {
                 // Nodes checking one hall at once (its partition changed hands during a
                 // sweep) take turns: the second reads the first's day below, so the

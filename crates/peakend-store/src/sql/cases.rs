@@ -593,7 +593,7 @@ impl SqlStore {
                     .count_figures(Some(&ids), month, next_month(month), true)
                     .await?;
                 on_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
                     for (hall, version) in chunk {
                         let f = counted.remove(hall.as_str()).unwrap_or_default();
                         let json = serde_json::to_string(&f)
@@ -676,7 +676,7 @@ impl CaseStore for SqlStore {
         }
         let now = now_ms();
         let ids = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             let ids = open_cases!(&mut *tx, cases, actor, now);
             tx.commit().await?;
             ids
@@ -871,7 +871,7 @@ impl CaseStore for SqlStore {
         };
         case.version += 1;
         let done = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             if !update_case!(tx, &case, version) {
                 false
             } else {
@@ -980,7 +980,7 @@ impl CaseStore for SqlStore {
             let (book, tree) = book.as_ref().expect("loaded above");
             let fetched = due.len() as i64;
             on_pool!(self, pool => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
                 let mut months: BTreeSet<(HallId, i64)> = BTreeSet::new();
                 let mut entries: Vec<(i64, CaseEntry)> = Vec::new();
                 let mut bodies: Vec<String> = Vec::new();
@@ -1104,7 +1104,7 @@ impl CaseStore for SqlStore {
             return Ok(0);
         }
         let n = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             let ids: Vec<(i64, String, i64)> = sqlx::query_as(
                 "SELECT id, hall_id, opened_at FROM service_case WHERE contact IS NOT NULL AND closed_at < $1",
             )
@@ -1269,7 +1269,7 @@ impl CaseStore for SqlStore {
 
     async fn remove_webhook(&self, id: i64) -> Result<bool> {
         let n = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             sqlx::query("DELETE FROM webhook_delivery WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
             let n = sqlx::query("DELETE FROM webhook WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;

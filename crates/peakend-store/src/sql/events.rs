@@ -195,7 +195,7 @@ pub(super) async fn ack_alert(
 ) -> Result<bool> {
     let kind = enum_str(&alert.kind);
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(write_begin(&store.pool)).await?;
         let (known,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM alert WHERE hall_id = $1 AND kind = $2
                AND COALESCE(ticket, '') = $3 AND COALESCE(kiosk, '') = $4 AND raised_at = $5",

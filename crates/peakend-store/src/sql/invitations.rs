@@ -210,6 +210,9 @@ impl InvitationStore for SqlStore {
             }
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
+                // Under the drains' lock: another node deciding the same customer at
+                // once would not see this one's invitation and could invite them too.
+                sqlx::query(PG_DECIDER_LOCK).execute(&mut *tx).await?;
                 let mut unused = LastInvited::default();
                 decide_postgres(&mut tx, &mut unused, &tree, &rules, plan, at_ms, &mut out).await?;
                 tx.commit().await?;
@@ -220,7 +223,7 @@ impl InvitationStore for SqlStore {
 
     async fn queue_invitations(&self, contacts: &[EndedContact]) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             for c in contacts {
                 crate::ingest::bind_pending!(c).execute(&mut *tx).await?;
             }
@@ -295,9 +298,7 @@ impl InvitationStore for SqlStore {
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 // Nodes sharing the database drain one at a time too.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('invite_pending'))")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(PG_DECIDER_LOCK).execute(&mut *tx).await?;
                 drain!(tx, decide_postgres, pending_postgres)
             }
         }
@@ -345,7 +346,7 @@ impl InvitationStore for SqlStore {
             }
         );
         let (rows, left): (Vec<OutgoingRow>, usize) = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             sqlx::query(&expire).bind(at_ms).execute(&mut *tx).await?;
             sqlx::query(&close).bind(at_ms).execute(&mut *tx).await?;
             let mut rows: Vec<OutgoingRow> =
@@ -413,7 +414,7 @@ impl InvitationStore for SqlStore {
 
     async fn invitation_delivered(&self, outbox_id: i64, at_ms: i64) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             // An invite that has left makes its one reminder, a day after the invitation
             // was to be sent, with the link's token (the invite's entry loses it below):
             // one outbox row a decision instead of two. Not for an invitation answered,
@@ -504,7 +505,7 @@ impl InvitationStore for SqlStore {
 
     async fn opt_out(&self, customer_key: &str, at_ms: i64) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             sqlx::query(
                 "INSERT INTO invite_optout (customer_key, at_ms) VALUES ($1, $2)
                  ON CONFLICT (customer_key) DO NOTHING",
@@ -1554,6 +1555,11 @@ async fn decide_sqlite(
     }
     Ok(())
 }
+
+/// Taken by every PostgreSQL transaction that decides invitations (the queue's drains and
+/// the direct path), so that nodes sharing the database decide one at a time: each then
+/// sees the invitations the one before committed.
+const PG_DECIDER_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('invite_pending'))";
 
 async fn decide_postgres(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,

@@ -158,7 +158,7 @@ pub(super) async fn put_journey(
     // moment (the survey roll-up cells) is rebuilt once the journey is written.
     let mut moments_changed = false;
     let outcome = on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(write_begin(&store.pool)).await?;
         if backend == Backend::Postgres {
             // Serialise journey writers so parent/child checks see a stable set.
             sqlx::query("LOCK TABLE journey IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
@@ -323,7 +323,7 @@ pub(super) async fn assign_journey(
 ) -> Result<Option<JourneyKey>> {
     let backend = store.backend();
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(write_begin(&store.pool)).await?;
         if backend == Backend::Postgres {
             // One assigner at a time, and no journey rewritten meanwhile, so the
             // governance check sees the tree of assignments it writes into.

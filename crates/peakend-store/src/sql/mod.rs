@@ -55,10 +55,11 @@ macro_rules! on_pool {
     };
 }
 
-/// The statement that begins a transaction which reads before it writes. On SQLite it
-/// takes the write lock at once: a read snapshot cannot become a write once another
-/// connection (the event writer) has committed or holds the lock, and SQLite then says
-/// "database is locked" without waiting.
+/// The statement that begins every transaction that writes. On SQLite it takes the
+/// write lock at once: a read snapshot cannot become a write once another connection
+/// (the event writer) has committed or holds the lock, and SQLite then says "database
+/// is locked" without waiting. Taken even where the first statement writes, so that a
+/// read added before it later cannot bring the failure back.
 fn write_begin(pool: &Pool) -> &'static str {
     match pool {
         Pool::Sqlite(_) => "BEGIN IMMEDIATE",
@@ -612,7 +613,7 @@ impl SqlStore {
             return Ok(());
         }
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             for (id,) in &ids {
                 sqlx::query("UPDATE org_node SET part_hash = $1 WHERE id = $2")
                     .bind(crate::cluster::part_hash(id))
@@ -647,7 +648,7 @@ impl SqlStore {
             loop {
                 type Row = (String, String, String, String, String, String);
                 let done = on_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
                     let rows: Vec<Row> = sqlx::query_as(&format!(
                         "SELECT hall_id, journey_key, period, segment, {purpose}, stats FROM {table}
                          WHERE cell IS NULL LIMIT 2000"
@@ -749,7 +750,7 @@ impl SqlStore {
         let k = journey.key().as_str();
         let layout = rollup::layout(journey);
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(write_begin(&self.pool)).await?;
             for table in ["survey_rollup", "survey_rollup_purpose"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE journey_key = $1"))
                     .bind(k)

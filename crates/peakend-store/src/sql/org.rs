@@ -27,7 +27,7 @@ pub(super) async fn org_tree(store: &SqlStore) -> Result<OrgTree> {
 pub(super) async fn import_org(store: &SqlStore, nodes: Vec<OrgNode>) -> Result<OrgImportSummary> {
     let backend = store.backend();
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(write_begin(&store.pool)).await?;
         if backend == Backend::Postgres {
             sqlx::query("LOCK TABLE org_node IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
         }
@@ -76,7 +76,7 @@ pub(super) async fn import_org(store: &SqlStore, nodes: Vec<OrgNode>) -> Result<
 
 pub(super) async fn import_holidays(store: &SqlStore, holidays: &[Holiday]) -> Result<usize> {
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(write_begin(&store.pool)).await?;
         for h in holidays {
             sqlx::query(
                 "INSERT INTO holiday (province_id, day, name) VALUES ($1, $2, $3)

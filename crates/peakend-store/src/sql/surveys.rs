@@ -114,7 +114,7 @@ async fn import_feed(
     let now = now_ms();
     let postgres = matches!(store.pool, Pool::Postgres(_));
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(write_begin(&store.pool)).await?;
         if postgres {
             // One import of a journey at a time: two would both read a roll-up cell
             // and the second write would lose the first's responses from it.

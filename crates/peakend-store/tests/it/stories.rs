@@ -1769,3 +1769,60 @@ async fn postgres_text_columns_compare_byte_by_byte() {
         .collect();
     assert!(other.is_empty(), "not COLLATE \"C\": {other:?}");
 }
+
+// On SQLite the event writer has a connection of its own and commits many times a
+// second. A pool transaction that read before it wrote (a new user checked against the
+// organisation and the names taken, a device token against the halls) failed at once
+// with "database is locked" whenever such a commit fell between its read and its write;
+// every writing transaction now takes the write lock when it begins.
+story!(
+    writes_that_read_first_succeed_while_events_stream_in,
+    |store| {
+        use peakend_core::{Role, UserName};
+        let hall = one_hall(&store).await;
+        let batches = 400;
+        let ingest = async {
+            for i in 0..batches {
+                let (h, m) = (8 + i / 60, i % 60);
+                let e = hall_event(
+                    &format!("e{i}"),
+                    &format!("{h:02}:{m:02}"),
+                    "ticket_issued",
+                    &format!(r#""ticket":"A{i:03}","service":"payment""#),
+                );
+                store.ingest_events(&hall, vec![e], vec![]).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        };
+        let writes = async {
+            let mut failed = Vec::new();
+            for i in 0..100 {
+                let user = peakend_store::User {
+                    name: UserName::parse(format!("staff{i}")).unwrap(),
+                    role: Role::Frontline,
+                    org: OrgNodeId::parse("h1").unwrap(),
+                    created_at: 0,
+                    staff: None,
+                };
+                if let Err(e) = store.create_user(&user, "x").await {
+                    failed.push(format!("user {i}: {e}"));
+                }
+                if let Err(e) = store.create_device_token(&hall).await {
+                    failed.push(format!("token {i}: {e}"));
+                }
+                tokio::task::yield_now().await;
+            }
+            failed
+        };
+        let ((), failed) = tokio::join!(ingest, writes);
+        assert!(
+            failed.is_empty(),
+            "{} writes failed: {:?}",
+            failed.len(),
+            &failed[..failed.len().min(5)]
+        );
+        let day = store.hall_events(&hall, 0, i64::MAX).await.unwrap();
+        assert_eq!(day.len(), batches);
+        assert_eq!(store.users().await.unwrap().len(), 100);
+    }
+);
