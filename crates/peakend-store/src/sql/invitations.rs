@@ -209,12 +209,12 @@ impl InvitationStore for SqlStore {
                 tx.commit().await?;
             }
             Pool::Postgres(pool) => {
+                let mut memo = self.decider.lock().await;
                 let mut tx = pool.begin().await?;
                 // Under the drains' lock: another node deciding the same customer at
                 // once would not see this one's invitation and could invite them too.
                 sqlx::query(PG_DECIDER_LOCK).execute(&mut *tx).await?;
-                let mut unused = LastInvited::default();
-                decide_postgres(&mut tx, &mut unused, &tree, &rules, plan, at_ms, &mut out).await?;
+                decide_postgres(&mut tx, &mut memo, &tree, &rules, plan, at_ms, &mut out).await?;
                 tx.commit().await?;
             }
         }
@@ -487,19 +487,25 @@ impl InvitationStore for SqlStore {
     }
 
     async fn warm_decider(&self, at_ms: i64) -> Result<()> {
-        let Pool::Sqlite(pool) = &self.pool else {
-            return Ok(());
-        };
         let rules = self.invite_rules().await?;
         if rules.is_empty() {
             return Ok(());
         }
+        let since = at_ms - look_back_ms(rules.iter().map(|(_, r)| r));
         let mut memo = self.decider.lock().await;
-        // A read transaction: one snapshot, no write lock.
-        let mut tx = pool.begin().await?;
-        memo.catch_up(&mut tx, at_ms - look_back_ms(rules.iter().map(|(_, r)| r)))
-            .await?;
-        tx.commit().await?;
+        // A read transaction: one snapshot (SQLite), no write lock, no decider's lock.
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                memo.catch_up(&mut tx, since).await?;
+                tx.commit().await?;
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                memo.catch_up_postgres(&mut tx, since).await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 
@@ -516,7 +522,7 @@ impl InvitationStore for SqlStore {
             .await?;
             // Nothing more leaves for them: a held invitation is not sent, no reminder.
             // The unsent entries are found first (a few days' worth, by their index),
-            // then their invitations: SQLite has no index by customer.
+            // then their invitations: there is no index by customer (migrations 0048, 0049).
             sqlx::query(
                 "UPDATE invite_outbox SET sent_at = $2, token = NULL, last_error = 'opted out'
                  WHERE sent_at IS NULL AND id IN
@@ -1108,15 +1114,15 @@ fn groups_in_one_week(groups: &[CellGroup], tree: &OrgTree) -> bool {
     })
 }
 
-/// SQLite's memory of each customer's latest invitation that counts (not suppressed),
-/// for the suppression check. An index on the customer's key cost each decision a
-/// random page write, about a quarter of a province's day of decisions, while the
-/// invitations it answers for are written in time order. The memory is caught up from
-/// the table inside each decision's write transaction (the rows past the last id it
-/// saw, whoever wrote them), so another process deciding on the same file or a restart
-/// decides the same; it keeps the window the rules look back over and reads further
-/// back when a replay of older days asks for it. PostgreSQL keeps its index: several
-/// nodes decide there.
+/// The decider's memory of each customer's latest invitation that counts (not
+/// suppressed), for the suppression check. An index on the customer's key cost each
+/// decision a random page write, about a quarter of a province's day of decisions,
+/// while the invitations it answers for are written in time order. The memory is caught
+/// up from the table inside each decision's transaction, which holds the write lock
+/// (SQLite) or [`PG_DECIDER_LOCK`] (PostgreSQL): the rows past the last id it saw,
+/// whoever wrote them, so another process or node deciding on the same database or a
+/// restart decides the same. It keeps the window the rules look back over and reads
+/// further back when a replay of older days asks for it.
 #[derive(Default)]
 pub(super) struct LastInvited {
     /// The first 128 bits of the SHA-256 of a customer's key → their latest
@@ -1163,73 +1169,104 @@ impl LastInvited {
             .filter(|at| *at >= since)
     }
 
-    /// Reads what this memory lacks for a decision looking back to `since`: the
-    /// invitations written since it last read (by this process or another), and on
-    /// first use or for an older `since` the window back to it. Then forgets customers
-    /// whose latest invitation is before `since` once that is two days' worth.
+    /// What this memory lacks for a decision looking back to `since`, the table's
+    /// largest id being `top`: the invitations written since it last read (by this
+    /// process or another), and on first use or for an older `since` the window back to
+    /// it. Each read is a filter on `invitation` with `$1` and `$2` bound to the pair.
+    fn reads(&self, top: i64, since: i64) -> Vec<(String, i64, i64)> {
+        const LIVE: &str = "status <> 'suppressed' AND customer_key IS NOT NULL";
+        let mut reads = Vec::new();
+        if self.from.is_some() && top > self.seen_id {
+            reads.push((
+                format!("id > $1 AND id <= $2 AND {LIVE}"),
+                self.seen_id,
+                top,
+            ));
+        }
+        if self.from.is_none_or(|from| since < from) {
+            reads.push((
+                format!("decided_at >= $1 AND decided_at < $2 AND {LIVE}"),
+                since,
+                self.from.unwrap_or(i64::MAX),
+            ));
+        }
+        reads
+    }
+
+    /// After [`reads`](Self::reads) were noted: everything up to `top` is read, back to
+    /// `since` at least. Forgets customers whose latest invitation is before `since`
+    /// once that is two days' worth.
+    fn caught_up(&mut self, top: i64, since: i64) {
+        self.seen_id = top;
+        let from = self.from.map_or(since, |from| from.min(since));
+        self.from = Some(from);
+        if since - from > 2 * 86_400_000 {
+            self.at.retain(|_, at| *at >= since);
+            self.from = Some(since);
+        }
+    }
+
+    /// Catches up on SQLite, in the decision's write transaction (nothing lands between
+    /// these reads). The rows come as one JSON array (sqlx hands SQLite's rows over one
+    /// at a time), the keys borrowed from it unless escaped.
     async fn catch_up(
         &mut self,
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
         since: i64,
     ) -> Result<()> {
-        // One write transaction: nothing lands between these reads.
+        #[derive(serde::Deserialize)]
+        struct Key<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
         let (top,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM invitation")
             .fetch_one(&mut **tx)
             .await?;
         let top = top.unwrap_or(0);
-        const LIVE: &str = "status <> 'suppressed' AND customer_key IS NOT NULL";
-        if self.from.is_some() && top > self.seen_id {
-            let seen = self.seen_id;
-            self.read(tx, &format!("id > $1 AND id <= $2 AND {LIVE}"), seen, top)
-                .await?;
-        }
-        if self.from.is_none_or(|from| since < from) {
-            let upto = self.from.unwrap_or(i64::MAX);
-            self.read(
-                tx,
-                &format!("decided_at >= $1 AND decided_at < $2 AND {LIVE}"),
-                since,
-                upto,
-            )
+        for (filter, a, b) in self.reads(top, since) {
+            let (json,): (String,) = sqlx::query_as(&format!(
+                "SELECT json_group_array(json_array(customer_key, decided_at)) FROM invitation
+                 WHERE {filter}"
+            ))
+            .bind(a)
+            .bind(b)
+            .fetch_one(&mut **tx)
             .await?;
-            self.from = Some(since);
+            let rows: Vec<(Key<'_>, i64)> =
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            self.at.reserve(rows.len());
+            for (Key(k), at) in rows {
+                self.note(&k, at);
+            }
         }
-        self.seen_id = top;
-        if let Some(from) = self.from
-            && since - from > 2 * 86_400_000
-        {
-            self.at.retain(|_, at| *at >= since);
-            self.from = Some(since);
-        }
+        self.caught_up(top, since);
         Ok(())
     }
 
-    /// Notes each (customer key, decided_at) of the invitations `filter` picks, `$1`
-    /// and `$2` bound to `a` and `b`, read as one JSON array (sqlx hands SQLite's rows
-    /// over one at a time); the keys are borrowed from it unless escaped.
-    async fn read(
+    /// Catches up on PostgreSQL. Every transaction that inserts invitations holds
+    /// [`PG_DECIDER_LOCK`] until it commits, so under it (a decision) every id below
+    /// the largest committed one is committed too; without it (the warm-up at a
+    /// start) an id not yet committed is above `top` and read next time.
+    async fn catch_up_postgres(
         &mut self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        filter: &str,
-        a: i64,
-        b: i64,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        since: i64,
     ) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Key<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
-        let (json,): (String,) = sqlx::query_as(&format!(
-            "SELECT json_group_array(json_array(customer_key, decided_at)) FROM invitation
-             WHERE {filter}"
-        ))
-        .bind(a)
-        .bind(b)
-        .fetch_one(&mut **tx)
-        .await?;
-        let rows: Vec<(Key<'_>, i64)> =
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.at.reserve(rows.len());
-        for (Key(k), at) in rows {
-            self.note(&k, at);
+        let (top,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM invitation")
+            .fetch_one(&mut **tx)
+            .await?;
+        let top = top.unwrap_or(0);
+        for (filter, a, b) in self.reads(top, since) {
+            let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+                "SELECT customer_key, decided_at FROM invitation WHERE {filter}"
+            ))
+            .bind(a)
+            .bind(b)
+            .fetch_all(&mut **tx)
+            .await?;
+            self.at.reserve(rows.len());
+            for (k, at) in rows {
+                self.note(&k, at);
+            }
         }
+        self.caught_up(top, since);
         Ok(())
     }
 }
@@ -1563,9 +1600,7 @@ const PG_DECIDER_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('invite_pen
 
 async fn decide_postgres(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    // PostgreSQL reads a customer's invitations through its index (several nodes
-    // decide); the parameter keeps both backends' deciders callable alike.
-    _memo: &mut LastInvited,
+    memo: &mut LastInvited,
     tree: &OrgTree,
     rules: &HashMap<OrgNodeId, InviteRule>,
     plan: Plan<'_>,
@@ -1611,19 +1646,12 @@ async fn decide_postgres(
     .fetch_all(&mut **tx)
     .await?;
     seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT k.id, l.at FROM UNNEST($1::text[]) AS k(id)
-         CROSS JOIN LATERAL (
-           SELECT MAX(decided_at) AS at FROM invitation
-           WHERE customer_key = k.id AND status <> 'suppressed' AND decided_at >= $2
-         ) l
-         WHERE l.at IS NOT NULL",
-    )
-    .bind(&customers)
-    .bind(plan.since)
-    .fetch_all(&mut **tx)
-    .await?;
-    seen.last_invited.extend(rows);
+    memo.catch_up_postgres(tx, plan.since).await?;
+    for c in &customers {
+        if let Some(at) = memo.last(c, plan.since) {
+            seen.last_invited.insert(c.clone(), at);
+        }
+    }
     count_cells!(tx, plan, rules, tree, seen, true, cell_groups_postgres);
     let candidates = plan.candidates.len();
     let looked_up = started.elapsed();
