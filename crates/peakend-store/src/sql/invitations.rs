@@ -1169,6 +1169,18 @@ impl LastInvited {
             .filter(|at| *at >= since)
     }
 
+    /// Each of `customers`' latest invitation that counts, of those decided at or after
+    /// `since`: what [`Seen::last_invited`] holds for a batch.
+    fn last_of<'c>(
+        &self,
+        customers: impl Iterator<Item = &'c str>,
+        since: i64,
+    ) -> HashMap<String, i64> {
+        customers
+            .filter_map(|c| Some((c.to_owned(), self.last(c, since)?)))
+            .collect()
+    }
+
     /// What this memory lacks for a decision looking back to `since`, the table's
     /// largest id being `top`: the invitations written since it last read (by this
     /// process or another), and on first use or for an older `since` the window back to
@@ -1492,11 +1504,7 @@ async fn decide_sqlite(
         seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
     }
     memo.catch_up(tx, plan.since).await?;
-    for c in &customers {
-        if let Some(at) = memo.last(c, plan.since) {
-            seen.last_invited.insert((*c).to_owned(), at);
-        }
-    }
+    seen.last_invited = memo.last_of(customers.iter().copied(), plan.since);
     let t_customers = started.elapsed();
     count_cells!(tx, plan, rules, tree, seen, false, cell_groups_sqlite);
     let candidates = plan.candidates.len();
@@ -1647,11 +1655,7 @@ async fn decide_postgres(
     .await?;
     seen.opted_out.extend(rows.into_iter().map(|(c,)| c));
     memo.catch_up_postgres(tx, plan.since).await?;
-    for c in &customers {
-        if let Some(at) = memo.last(c, plan.since) {
-            seen.last_invited.insert(c.clone(), at);
-        }
-    }
+    seen.last_invited = memo.last_of(customers.iter().map(String::as_str), plan.since);
     count_cells!(tx, plan, rules, tree, seen, true, cell_groups_postgres);
     let candidates = plan.candidates.len();
     let looked_up = started.elapsed();

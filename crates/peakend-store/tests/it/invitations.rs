@@ -656,8 +656,8 @@ peakend_testkit::on_both_backends!(
 peakend_testkit::on_both_backends!(
     suppression_sees_every_invitation_whoever_decided_it_and_however_old_the_day,
     |url| {
-        // SQLite's decider remembers each customer's latest invitation, caught up from
-        // the table: another process on the same database, a restart, a day older than
+        // The decider remembers each customer's latest invitation, caught up from the
+        // table: another process on the same database, a restart, a day older than
         // what it has read and one after it has forgotten must all decide as the rules
         // do over everything stored.
         let a = connect(url).await.unwrap();
