@@ -394,3 +394,54 @@ peakend_testkit::on_both_backends!(
         );
     }
 );
+
+// Migration 0050: SQLite's legacy rating and need rows lost their foreign key to their
+// response with the response's (hall_id, id) key (a trigger deletes them with it);
+// PostgreSQL's cascade is the foreign key's. On both, they go with their response only.
+peakend_testkit::on_both_backends!(legacy_answers_go_with_their_response, |url| {
+    let store = connect(url).await.unwrap();
+    two_halls(&store).await;
+    let j = service_hall();
+    store.import_responses(&j, &synth(2, 3)).await.unwrap();
+    let find = &j.moments()[0];
+    peakend_testkit::execute(
+        url,
+        &format!(
+            "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
+             SELECT hall_id, id, journey_key, '{}', 9.0, 4.0 FROM survey_response",
+            find.key
+        ),
+    )
+    .await;
+    peakend_testkit::execute(
+        url,
+        &format!(
+            "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
+             SELECT hall_id, id, '{}', '{}', 6.0 FROM survey_response",
+            find.key, find.core_needs[0].key
+        ),
+    )
+    .await;
+    let kept = peakend_testkit::fetch_i64(url, "SELECT MAX(id) FROM survey_response").await;
+    peakend_testkit::execute(
+        url,
+        "DELETE FROM survey_response WHERE id = (SELECT MIN(id) FROM survey_response)",
+    )
+    .await;
+    for table in ["response_rating", "response_need"] {
+        assert_eq!(
+            peakend_testkit::fetch_i64(
+                url,
+                &format!("SELECT COUNT(*) FROM {table} WHERE response_id = {kept}")
+            )
+            .await,
+            1,
+            "{table}"
+        );
+        assert_eq!(
+            peakend_testkit::fetch_i64(url, &format!("SELECT COUNT(*) FROM {table}")).await,
+            1,
+            "{table}"
+        );
+    }
+});
