@@ -22,6 +22,29 @@ async fn two_halls(store: &peakend_store::SqlStore) {
     crate::with_small_org(store, &[("h1", "一号厅"), ("h2", "二号厅")]).await;
 }
 
+/// Every stored response's answers as before migration 0041, a row per rating and need
+/// element: `moment` rated 9 (importance) and 4 (satisfaction), its first need 6.
+async fn legacy_rows(url: &str, moment: &peakend_core::Moment) {
+    peakend_testkit::execute(
+        url,
+        &format!(
+            "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
+             SELECT hall_id, id, journey_key, '{}', 9.0, 4.0 FROM survey_response",
+            moment.key
+        ),
+    )
+    .await;
+    peakend_testkit::execute(
+        url,
+        &format!(
+            "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
+             SELECT hall_id, id, '{}', '{}', 6.0 FROM survey_response",
+            moment.key, moment.core_needs[0].key
+        ),
+    )
+    .await;
+}
+
 async fn send(
     store: &peakend_store::SqlStore,
     batches: Vec<Vec<Response>>,
@@ -123,24 +146,7 @@ peakend_testkit::on_both_backends!(
             "UPDATE survey_response SET answers = NULL, layout_id = NULL",
         )
         .await;
-        peakend_testkit::execute(
-        url,
-        &format!(
-            "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
-             SELECT hall_id, id, journey_key, '{}', 9.0, 4.0 FROM survey_response",
-            find.key
-        ),
-    )
-    .await;
-        peakend_testkit::execute(
-            url,
-            &format!(
-                "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
-             SELECT hall_id, id, '{}', '{}', 6.0 FROM survey_response",
-                find.key, find.core_needs[0].key
-            ),
-        )
-        .await;
+        legacy_rows(url, find).await;
         let mut legacy = r.clone();
         legacy.ratings = vec![Default::default(); j.moments().len()];
         legacy.ratings[0].importance = Some(9.0);
@@ -406,24 +412,7 @@ peakend_testkit::on_both_backends!(legacy_answers_go_with_their_response, |url| 
     let j = service_hall();
     store.import_responses(&j, &synth(2, 3)).await.unwrap();
     let find = &j.moments()[0];
-    peakend_testkit::execute(
-        url,
-        &format!(
-            "INSERT INTO response_rating (hall_id, response_id, journey_key, moment_key, importance, satisfaction)
-             SELECT hall_id, id, journey_key, '{}', 9.0, 4.0 FROM survey_response",
-            find.key
-        ),
-    )
-    .await;
-    peakend_testkit::execute(
-        url,
-        &format!(
-            "INSERT INTO response_need (hall_id, response_id, moment_key, need_key, importance)
-             SELECT hall_id, id, '{}', '{}', 6.0 FROM survey_response",
-            find.key, find.core_needs[0].key
-        ),
-    )
-    .await;
+    legacy_rows(url, find).await;
     let kept = peakend_testkit::fetch_i64(url, "SELECT MAX(id) FROM survey_response").await;
     peakend_testkit::execute(
         url,
