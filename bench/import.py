@@ -48,6 +48,43 @@ def timed(cmd):
     return float(out[0]), int(out[1]) / 1024
 
 
+def survey_file(bin, work, rows, halls):
+    """The synthetic survey of `rows` responses of `halls` halls (written once), and
+    the organisation file beside it."""
+    work.mkdir(parents=True, exist_ok=True)
+    pages.org_csv(work / "org.csv", halls)
+    survey = work / f"survey-{halls}-{rows}.csv"
+    seed_db = work / "seed.db"
+    if not survey.exists():
+        for f in work.glob("seed.db*"):
+            f.unlink()
+        run([bin, "--db", str(seed_db), "org", "import", str(work / "org.csv")], stdout=subprocess.DEVNULL)
+        run([bin, "--db", str(seed_db), "survey", "synth", "--journey", "service-hall",
+             "--rows", str(rows), "--seed", "7", "-o", str(survey)])
+    return survey
+
+
+def import_into_fresh_sqlite(bin, work, survey):
+    """`survey import` into a fresh SQLite database holding the organisation: wall
+    seconds and peak RSS (MiB)."""
+    db = work / "import.db"
+    for f in work.glob("import.db*"):
+        f.unlink()
+    run([bin, "--db", str(db), "org", "import", str(work / "org.csv")], stdout=subprocess.DEVNULL)
+    return timed([bin, "--db", str(db), "survey", "import", str(survey), "--journey", "service-hall"])
+
+
+def duckdb_load(work, survey):
+    """DuckDB's `CREATE TABLE … AS SELECT * FROM read_csv(FILE)` into a fresh database
+    file: wall seconds and peak RSS (MiB)."""
+    duck = work / "duck.db"
+    if duck.exists():
+        duck.unlink()
+    script = (f"import duckdb; c = duckdb.connect('{duck}'); "
+              f"c.execute(\"CREATE TABLE survey AS SELECT * FROM read_csv('{survey}')\"); c.close()")
+    return timed([sys.executable, "-c", script])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=2_000_000)
@@ -57,26 +94,11 @@ def main():
     p.add_argument("--pg", help="a PostgreSQL database URL to import into as well (emptied first)")
     a = p.parse_args()
     work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
-    pages.org_csv(work / "org.csv", a.halls)
-    survey = work / f"survey-{a.halls}-{a.rows}.csv"
-    seed_db = work / "seed.db"
-    if not survey.exists():
-        for f in work.glob("seed.db*"):
-            f.unlink()
-        run([a.bin, "--db", str(seed_db), "org", "import", str(work / "org.csv")], stdout=subprocess.DEVNULL)
-        run([a.bin, "--db", str(seed_db), "survey", "synth", "--journey", "service-hall",
-             "--rows", str(a.rows), "--seed", "7", "-o", str(survey)])
+    survey = survey_file(a.bin, work, a.rows, a.halls)
     size = survey.stat().st_size / 2**20
     print(f"file: {survey.name}, {a.rows:,} responses, {size:.0f} MiB; load {os.getloadavg()[0]:.2f}")
 
-    results = []
-    db = work / "import.db"
-    for f in work.glob("import.db*"):
-        f.unlink()
-    run([a.bin, "--db", str(db), "org", "import", str(work / "org.csv")], stdout=subprocess.DEVNULL)
-    t, rss = timed([a.bin, "--db", str(db), "survey", "import", str(survey), "--journey", "service-hall"])
-    results.append(("peakend, SQLite", t, rss))
+    results = [("peakend, SQLite", *import_into_fresh_sqlite(a.bin, work, survey))]
 
     if a.pg:
         run(["psql", a.pg, "-q", "-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"],
@@ -85,13 +107,7 @@ def main():
         t, rss = timed([a.bin, "--db", a.pg, "survey", "import", str(survey), "--journey", "service-hall"])
         results.append(("peakend, PostgreSQL", t, rss))
 
-    duck = work / "duck.db"
-    if duck.exists():
-        duck.unlink()
-    script = (f"import duckdb; c = duckdb.connect('{duck}'); "
-              f"c.execute(\"CREATE TABLE survey AS SELECT * FROM read_csv('{survey}')\"); c.close()")
-    t, rss = timed([sys.executable, "-c", script])
-    results.append(("DuckDB read_csv → table", t, rss))
+    results.append(("DuckDB read_csv → table", *duckdb_load(work, survey)))
 
     peer = results[-1][1]
     print(f"{'':26} {'seconds':>8} {'rows/s':>10} {'peak RSS':>9} {'× DuckDB':>9}")

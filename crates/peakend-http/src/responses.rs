@@ -145,6 +145,7 @@ async fn import(
     let opts = survey_csv::Options {
         ignore_unknown: q.ignore_unknown,
         halls: Some(&halls),
+        ..Default::default()
     };
     let responses = survey_csv::parse(&source, &journey, &opts).map_err(|errors| {
         let mut e = ApiError::unprocessable(&errors);

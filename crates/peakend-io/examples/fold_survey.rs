@@ -45,6 +45,7 @@ fn main() {
     let opts = Options {
         ignore_unknown: false,
         halls: None,
+        ..Default::default()
     };
     let new = || GroupedStats::new(&journey, None, None);
     let t = Instant::now();
@@ -59,14 +60,9 @@ fn main() {
             all
         }
         _ => {
-            let parts = survey_fast::fold_dense(
-                &bytes,
-                &journey,
-                &opts,
-                threads,
-                |l| DenseGrouped::new(new(), l),
-                |s, r| s.push(r),
-            )
+            let parts = survey_fast::fold_dense(&bytes, &journey, &opts, threads, |l| {
+                DenseGrouped::new(new(), l)
+            })
             .expect("a clean file");
             let mut parts = parts.into_iter();
             let mut all = parts.next().unwrap();

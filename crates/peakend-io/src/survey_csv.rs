@@ -201,11 +201,28 @@ pub(crate) enum Col {
     Ignored,
 }
 
+#[derive(Default)]
 pub struct Options<'a> {
     /// Skip unknown columns instead of rejecting the file (moment columns must still exist).
     pub ignore_unknown: bool,
     /// Halls that exist; `None` accepts any well-formed hall id.
     pub halls: Option<&'a HashSet<String>>,
+    /// Which respondents the reader remembers to find one given twice.
+    pub repeats: Repeats<'a>,
+}
+
+/// Which respondents the careful reader remembers, to report a row that gives one
+/// again (with the row that gave it first).
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Repeats<'a> {
+    /// Every one: the reader's memory grows with the file (tens of bytes a row).
+    #[default]
+    All,
+    /// None: the caller finds repeats itself (the store's unique index, as the rows are
+    /// stored), and a file of any size is read in the memory of a few rows.
+    Unchecked,
+    /// Only these (the few the store found given twice), to name their rows.
+    Among(&'a HashSet<String>),
 }
 
 pub(crate) fn classify(journey: &Journey, name: &str, ignore_unknown: bool) -> Result<Col, String> {
@@ -377,7 +394,13 @@ fn each_record(
         let respondent = fixed[0].to_owned();
         if respondent.is_empty() {
             bad(col_of("respondent"), "empty".into());
-        } else if let Some(first) = respondents.insert(respondent.clone(), row) {
+        } else if let Some(first) = match opts.repeats {
+            Repeats::All => respondents.insert(respondent.clone(), row),
+            Repeats::Among(these) if these.contains(&respondent) => {
+                respondents.insert(respondent.clone(), row)
+            }
+            _ => None,
+        } {
             bad(
                 col_of("respondent"),
                 format!("duplicate respondent `{respondent}` (also row {first})"),
@@ -483,6 +506,7 @@ mod tests {
         Options {
             ignore_unknown: false,
             halls: None,
+            ..Default::default()
         }
     }
 
@@ -675,6 +699,7 @@ mod tests {
             &Options {
                 ignore_unknown: false,
                 halls: Some(&halls),
+                ..Default::default()
             },
         )
         .unwrap_err();
@@ -727,6 +752,7 @@ mod tests {
         let lenient = Options {
             ignore_unknown: true,
             halls: None,
+            ..Default::default()
         };
         let errors = parse(text, &journey(), &lenient).unwrap_err();
         assert_eq!(errors.len(), 1, "the moment column is still an error");

@@ -265,6 +265,7 @@ mod tests {
         let opts = crate::survey_csv::Options {
             ignore_unknown: false,
             halls: None,
+            ..Default::default()
         };
         let from_csv = crate::survey_csv::parse(csv, &journey(), &opts).unwrap();
         let q = journey()

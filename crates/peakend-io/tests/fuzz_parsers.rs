@@ -77,7 +77,7 @@ proptest! {
             let exp = if expectations { format!(",{exp}") } else { String::new() };
             text.push_str(&format!("r{i},{hall},{date},{segment},{overall},{sat}{exp}{nl}"));
         }
-        let opts = Options { ignore_unknown: false, halls: None };
+        let opts = Options { ignore_unknown: false, halls: None, ..Default::default() };
         let careful = survey_csv::parse(&text, &j, &opts);
         let fast = survey_fast::fold(
             text.as_bytes(), &j, &opts, chunks,
@@ -101,7 +101,6 @@ proptest! {
             let dense = survey_fast::fold_dense(
                 text.as_bytes(), &j, &opts, chunks,
                 |l| DenseGrouped::new(GroupedStats::new(&j, None, None), l),
-                |s, r| s.push(r),
             ).expect("the same file as the fold's");
             let mut parts = dense.into_iter();
             let mut all = parts.next().unwrap();
@@ -128,7 +127,7 @@ proptest! {
     #[test]
     fn no_survey_file_panics(text in "(?s).{0,300}") {
         let j = journey();
-        let opts = Options { ignore_unknown: true, halls: None };
+        let opts = Options { ignore_unknown: true, halls: None, ..Default::default() };
         let _ = survey_csv::parse(&text, &j, &opts);
         let _ = survey_fast::fold(text.as_bytes(), &j, &opts, 2, || 0u64, |n, _| *n += 1);
     }
@@ -245,6 +244,7 @@ fn a_clean_file_takes_the_fast_path() {
     let opts = Options {
         ignore_unknown: false,
         halls: None,
+        ..Default::default()
     };
     let parts = survey_fast::fold(text.as_bytes(), &j, &opts, 2, || 0u64, |n, _| *n += 1)
         .expect("the fast path reads a clean file");

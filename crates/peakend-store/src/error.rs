@@ -24,6 +24,18 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Gone(String),
+    /// Rows of an import that give a respondent given earlier in it (found by the
+    /// store's unique index, for a reader that remembers none): `count` rows, the
+    /// first few respondents named.
+    #[error(
+        "{count} rows give a respondent given earlier in the import: {}{}",
+        respondents.join(", "),
+        if *count > respondents.len() { ", …" } else { "" }
+    )]
+    Repeated {
+        count: usize,
+        respondents: Vec<String>,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("invalid database URL `{url}`: {reason}")]
@@ -61,7 +73,8 @@ impl StoreError {
             | StoreError::Org(_)
             | StoreError::Url { .. }
             | StoreError::Assignment(_)
-            | StoreError::Invalid(_) => ErrorKind::Invalid,
+            | StoreError::Invalid(_)
+            | StoreError::Repeated { .. } => ErrorKind::Invalid,
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::Gone(_) => ErrorKind::Gone,
             // A database error in a request is the storage's, never the client's: the

@@ -311,6 +311,7 @@ async fn run_survey(db: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
             let opts = survey_csv::Options {
                 ignore_unknown: args.ignore_unknown,
                 halls: None,
+                ..Default::default()
             };
             let stats = fold_survey_file(path, args.encoding.as_deref(), &journey, &opts, || {
                 GroupedStats::new(&journey, args.by, tree.as_ref())
@@ -349,14 +350,9 @@ fn fold_survey_file(
     let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     // Folded densely per chunk (see `peakend_core::analysis::dense`), then merged.
     let fast = |bytes: &[u8]| {
-        let parts = survey_fast::fold_dense(
-            bytes,
-            journey,
-            opts,
-            threads,
-            |layout| DenseGrouped::new(new(), layout),
-            |s, r| s.push(r),
-        )?;
+        let parts = survey_fast::fold_dense(bytes, journey, opts, threads, |layout| {
+            DenseGrouped::new(new(), layout)
+        })?;
         let mut parts = parts.into_iter();
         let Some(mut all) = parts.next() else {
             return Some(new());

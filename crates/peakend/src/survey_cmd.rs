@@ -426,6 +426,41 @@ const IMPORT_BATCH: usize = 20_000;
 /// read, so memory stays that of a few batches whatever the file's size; a workbook or a
 /// file in another encoding is decoded whole first. Every bad cell of the file is
 /// reported (and nothing stored), as before.
+/// A survey file to read: parsed as it is read (CSV in UTF-8 or another encoding it is
+/// decoded from on the way), or whole (a workbook, or text found in no encoding).
+enum Read {
+    Whole(peakend_io::Source),
+    Streamed(std::fs::File, &'static encoding_rs::Encoding),
+}
+
+impl Read {
+    fn rows(
+        self,
+        journey: &peakend_core::Journey,
+        opts: &survey_csv::Options,
+        each: impl FnMut(peakend_core::survey::Response),
+    ) -> Vec<peakend_io::CellError> {
+        match self {
+            Read::Whole(source) => survey_csv::for_each_row(&source, journey, opts, each),
+            Read::Streamed(file, e) if e == encoding_rs::UTF_8 => survey_csv::for_each_row_read(
+                std::io::BufReader::with_capacity(1 << 20, file),
+                journey,
+                opts,
+                each,
+            ),
+            Read::Streamed(file, e) => survey_csv::for_each_row_read(
+                peakend_io::decode::Utf8Reader::new(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                    e,
+                ),
+                journey,
+                opts,
+                each,
+            ),
+        }
+    }
+}
+
 async fn import_file(
     store: &peakend_store::SqlStore,
     journey: &peakend_core::Journey,
@@ -464,20 +499,24 @@ async fn import_file(
     } else {
         None
     };
-    enum Read {
-        Whole(peakend_io::Source),
-        Streamed(std::fs::File, &'static encoding_rs::Encoding),
-    }
-    let read = match streamed {
-        Some(e) => Read::Streamed(open()?, e),
-        None => Read::Whole(crate::read_table(file, encoding)?),
+    let read = || -> anyhow::Result<Read> {
+        Ok(match streamed {
+            Some(e) => Read::Streamed(open()?, e),
+            None => Read::Whole(crate::read_table(file, encoding)?),
+        })
     };
+    let first = read()?;
     let (tx, rx) = tokio::sync::mpsc::channel::<ImportBatch>(2);
     let parse_journey = journey.clone();
+    let halls = std::sync::Arc::new(halls);
+    let parse_halls = halls.clone();
     let parser = tokio::task::spawn_blocking(move || {
+        // No respondent is remembered, so a file of any size is read in the memory of
+        // a few batches: the store's unique index finds one given twice.
         let opts = survey_csv::Options {
             ignore_unknown,
-            halls: Some(&halls),
+            halls: Some(&parse_halls),
+            repeats: survey_csv::Repeats::Unchecked,
         };
         let mut batch = Vec::with_capacity(IMPORT_BATCH);
         // The reader passes on no row after a bad one; the store drops what it had when
@@ -496,26 +535,7 @@ async fn import_file(
                 }
             }
         };
-        let errors = match read {
-            Read::Whole(source) => {
-                survey_csv::for_each_row(&source, &parse_journey, &opts, &mut each)
-            }
-            Read::Streamed(file, e) if e == encoding_rs::UTF_8 => survey_csv::for_each_row_read(
-                std::io::BufReader::with_capacity(1 << 20, file),
-                &parse_journey,
-                &opts,
-                &mut each,
-            ),
-            Read::Streamed(file, e) => survey_csv::for_each_row_read(
-                peakend_io::decode::Utf8Reader::new(
-                    std::io::BufReader::with_capacity(1 << 20, file),
-                    e,
-                ),
-                &parse_journey,
-                &opts,
-                &mut each,
-            ),
-        };
+        let errors = first.rows(&parse_journey, &opts, &mut each);
         if errors.is_empty() && !stopped {
             let rest = std::mem::take(&mut batch);
             if !rest.is_empty() && tx.blocking_send(ImportBatch::Rows(rest)).is_err() {
@@ -529,6 +549,25 @@ async fn import_file(
     let errors = parser.await.context("the survey reader stopped")?;
     if !errors.is_empty() {
         return Err(FileErrors { file: name, errors }.into());
+    }
+    if let Err(peakend_store::StoreError::Repeated { respondents, .. }) = &stored {
+        // The file gives a respondent twice: read it again remembering only the few the
+        // store named, to report each repeat on its row as the reader always has.
+        let these: HashSet<String> = respondents.iter().cloned().collect();
+        let (again, journey) = (read()?, journey.clone());
+        let errors = tokio::task::spawn_blocking(move || {
+            let opts = survey_csv::Options {
+                ignore_unknown,
+                halls: Some(&halls),
+                repeats: survey_csv::Repeats::Among(&these),
+            };
+            again.rows(&journey, &opts, |_| {})
+        })
+        .await
+        .context("the survey reader stopped")?;
+        if !errors.is_empty() {
+            return Err(FileErrors { file: name, errors }.into());
+        }
     }
     stored.with_context(|| format!("{name} not imported"))
 }

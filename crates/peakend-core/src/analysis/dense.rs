@@ -235,7 +235,8 @@ impl DenseSegment {
     }
 
     /// Adds one row; `x` and `m` must hold the layout's slots.
-    #[inline]
+    // Inlined into the fast reader's loop, which may be compiled for AVX2.
+    #[inline(always)]
     pub fn push(&mut self, x: &[f64], m: &[f64]) {
         let l = &self.layout;
         let (x, m) = (&x[..l.len()], &m[..l.len()]);
@@ -311,7 +312,7 @@ impl DenseSegment {
     }
 
     /// The pair co-moments of the gathered row (`px`, `pm`).
-    #[inline]
+    #[inline(always)]
     fn push_pairs(&mut self) {
         let v = self.layout.pair_vars();
         let (x, m) = (&self.px[..v], &self.pm[..v]);
@@ -475,7 +476,7 @@ impl DenseSegments {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, segment: &str, x: &[f64], m: &[f64]) {
         let at = match self.segments.iter().position(|(s, _)| s == segment) {
             Some(at) => at,
@@ -523,7 +524,7 @@ impl DenseGrouped {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, row: &DenseRow) {
         self.all.push(row.segment, row.x, row.m);
         if let Some(key) = self

@@ -74,6 +74,38 @@ fn day_text(d: NaiveDate) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
+/// Respondents an import's error names: how many, and the first few (a re-import of a
+/// large file would otherwise hold every respondent of it).
+#[derive(Default)]
+struct Named {
+    count: usize,
+    first: Vec<String>,
+}
+
+impl Named {
+    const SHOWN: usize = 10;
+
+    fn add(&mut self, respondent: String) {
+        self.count += 1;
+        if self.first.len() < Self::SHOWN {
+            self.first.push(respondent);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn text(&self) -> String {
+        let more = if self.count > self.first.len() {
+            ", …"
+        } else {
+            ""
+        };
+        format!("{}{more}", self.first.join(", "))
+    }
+}
+
 /// SQLite's page cache during a survey import, in KiB (negative, as the pragma takes it).
 const IMPORT_CACHE: i64 = -524_288;
 
@@ -150,23 +182,35 @@ async fn import_feed(
                 .fetch_one(&mut *tx)
                 .await?;
         let mut unknown: BTreeSet<String> = BTreeSet::new();
-        // Respondents stored before (found by the unique index as rows are inserted);
-        // after the first, the rest of the feed is only checked, so the error counts all.
-        let mut again: Vec<String> = Vec::new();
+        // Respondents stored before (found by the unique index as rows are inserted), and
+        // those the feed gives twice (a reader that streams a file of any size remembers
+        // none: the index finds them too); after the first, the rest of the feed is only
+        // checked, so the error counts all that were stored before.
+        let mut again = Named::default();
+        let mut repeated = Named::default();
         let mut fold = RollupFold::new(journey);
         let mut analyser = None;
         let mut first: Option<String> = None;
         let mut count = 0usize;
-        // SQLite: the rows stored before (about: ids only grow), and the non-unique
-        // indexes dropped for a large import, to build again before the commit.
-        let held_before = if postgres {
-            0
+        // The highest id any response had before the import: the import's rows get higher
+        // ones (its journey's imports take turns, and ids only grow: SQLite's rowid in the
+        // one writer's transaction, PostgreSQL's sequence), so an id tells a respondent
+        // stored before from one this import stored earlier in the feed. SQLite also
+        // uses it as the count of rows stored before (about).
+        let floor: i64 = if postgres {
+            sqlx::query_as::<_, (i64,)>(
+                "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('survey_response', 'id')), 0)",
+            )
+            .fetch_one(&mut *tx)
+            .await?
+            .0
         } else {
-            let (n,): (i64,) = sqlx::query_as("SELECT coalesce(max(id), 0) FROM survey_response")
+            sqlx::query_as::<_, (i64,)>("SELECT coalesce(max(id), 0) FROM survey_response")
                 .fetch_one(&mut *tx)
-                .await?;
-            usize::try_from(n).unwrap_or(0)
+                .await?
+                .0
         };
+        let held_before = if postgres { 0 } else { usize::try_from(floor).unwrap_or(0) };
         let mut deferred: Option<Vec<String>> = None;
         // The statement for a whole chunk is made once; a batch's last chunk gets its own.
         let insert_sql = |rows: usize| {
@@ -203,26 +247,44 @@ async fn import_feed(
                 q
             }};
         }
-        // Which of `$chunk`'s respondents were stored before the import (all of them
-        // are in the table once it ran): rows an insert adds get higher ids than any
-        // row of the journey stored before (its imports take turns), so those are the
-        // lowest ids, as many as the statement did not insert.
-        macro_rules! stored_before {
+        // What `$chunk`'s statement, which inserted `$inserted` of its rows (0: not run),
+        // did not store: respondents stored before the import (ids up to `floor`), and
+        // respondents given twice in the feed, earlier in it (an id above `floor` that
+        // this statement did not insert: its rows got the highest ids, one each) or
+        // twice in the chunk. Run once an insert stored fewer rows than it was given.
+        macro_rules! not_stored {
             ($chunk:expr, $inserted:expr) => {{
                 let chunk: &[Response] = $chunk;
                 let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
                 let sql = format!(
-                    "SELECT respondent FROM survey_response WHERE journey_key = $1 AND respondent IN ({})
+                    "SELECT respondent, id FROM survey_response WHERE journey_key = $1 AND respondent IN ({})
                      ORDER BY id",
                     marks.join(", ")
                 );
-                let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(key);
+                let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(key);
                 for r in chunk {
                     q = q.bind(r.respondent.as_str());
                 }
                 let found = q.fetch_all(&mut *tx).await?;
-                let before = found.len().saturating_sub($inserted);
-                found.into_iter().take(before).map(|(r,)| r).collect::<Vec<_>>()
+                let mine = found.iter().filter(|(_, id)| *id > floor).count();
+                let earlier = mine.saturating_sub($inserted);
+                let mut seen = HashSet::with_capacity(chunk.len());
+                let twice: BTreeSet<&str> = chunk
+                    .iter()
+                    .map(|r| r.respondent.as_str())
+                    .filter(|r| !seen.insert(*r))
+                    .collect();
+                let before: Vec<String> =
+                    found.iter().filter(|(_, id)| *id <= floor).map(|(r, _)| r.clone()).collect();
+                let mut given_twice: BTreeSet<String> = found
+                    .into_iter()
+                    .filter(|(_, id)| *id > floor)
+                    .take(earlier)
+                    .map(|(r, _)| r)
+                    .collect();
+                given_twice.extend(twice.into_iter().map(str::to_owned));
+                before.into_iter().for_each(|r| again.add(r));
+                given_twice.into_iter().for_each(|r| repeated.add(r));
             }};
         }
         while let Some(batch) = feed.next().await? {
@@ -238,11 +300,11 @@ async fn import_feed(
             if !unknown.is_empty() {
                 continue;
             }
-            if !again.is_empty() {
-                // After the first respondent stored before, the rest is only checked, so
-                // the error names them all.
+            if !again.is_empty() || !repeated.is_empty() {
+                // After the first respondent not stored, the rest is only checked, so the
+                // error names them all.
                 for chunk in batch.chunks(RESPONSE_CHUNK) {
-                    again.extend(stored_before!(chunk, 0));
+                    not_stored!(chunk, 0);
                 }
                 continue;
             }
@@ -263,19 +325,19 @@ async fn import_feed(
                 });
                 let inserted = done?.rows_affected() as usize;
                 if inserted != chunk.len() {
-                    again.extend(stored_before!(chunk, inserted));
+                    not_stored!(chunk, inserted);
                     // The rest is only checked, as above.
                     if let Some((chunk, _)) = following {
-                        again.extend(stored_before!(chunk, 0));
+                        not_stored!(chunk, 0);
                     }
                     for chunk in chunks.by_ref() {
-                        again.extend(stored_before!(chunk, 0));
+                        not_stored!(chunk, 0);
                     }
                     break;
                 }
                 next = following;
             }
-            if !again.is_empty() {
+            if !again.is_empty() || !repeated.is_empty() {
                 continue;
             }
             if !postgres && deferred.is_none() && count >= store.defer_indexes_after && count > held_before {
@@ -304,12 +366,18 @@ async fn import_feed(
                 unknown.into_iter().collect::<Vec<_>>().join(", ")
             )));
         }
+        if !repeated.is_empty() {
+            // The file's fault before the store's: named as the reader would have.
+            return Err(StoreError::Repeated {
+                count: repeated.count,
+                respondents: repeated.first,
+            });
+        }
         if !again.is_empty() {
             return Err(StoreError::Conflict(format!(
-                "{} respondents are already stored for journey `{key}` (re-imports are refused, not duplicated): {}{}",
-                again.len(),
-                again.iter().take(10).map(String::as_str).collect::<Vec<_>>().join(", "),
-                if again.len() > 10 { ", …" } else { "" }
+                "{} respondents are already stored for journey `{key}` (re-imports are refused, not duplicated): {}",
+                again.count,
+                again.text()
             )));
         }
         /// The roll-up, and each cell's bytes when made before the merge (all-purpose

@@ -529,6 +529,7 @@ peakend_testkit::on_both_backends!(
         let opts = peakend_io::survey_csv::Options {
             ignore_unknown: false,
             halls: None,
+            ..Default::default()
         };
         let responses = peakend_io::survey_csv::parse(csv.as_str(), &journey, &opts).unwrap();
         assert_eq!(responses[1].contact, None, "no consent, no contact");

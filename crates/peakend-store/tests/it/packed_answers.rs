@@ -128,6 +128,96 @@ peakend_testkit::on_both_backends!(
 );
 
 peakend_testkit::on_both_backends!(
+    a_respondent_given_twice_in_one_import_is_found_by_the_store,
+    |url| {
+        // A reader that remembers no respondent (to read a file of any size) leaves
+        // repeats to the store: in one statement, in statements apart, in batches
+        // apart, and beside respondents stored before.
+        let store = connect(url).await.unwrap();
+        two_halls(&store).await;
+        let j = service_hall();
+        let stored = synth(20, 3);
+        store.import_responses(&j, &stored).await.unwrap();
+        let all: Vec<Response> = synth(2600, 4)
+            .into_iter()
+            .map(|mut r| {
+                r.respondent = format!("n-{}", r.respondent);
+                r
+            })
+            .collect();
+        let names = |err: &StoreError| match err {
+            StoreError::Repeated { count, respondents } => (*count, respondents.clone()),
+            other => panic!("not a repeat: {other:?}"),
+        };
+        let count = || async {
+            peakend_testkit::fetch_i64(url, "SELECT COUNT(*) FROM survey_response").await
+        };
+
+        // Twice in one statement (rows 0 and 5 of the first thousand).
+        let mut feed = all[..900].to_vec();
+        feed.insert(5, all[0].clone());
+        let err = send(&store, vec![feed], true).await.unwrap_err();
+        assert_eq!(names(&err), (1, vec![all[0].respondent.clone()]));
+        assert_eq!(
+            err.kind(),
+            peakend_store::ErrorKind::Invalid,
+            "the file's fault"
+        );
+
+        // In statements and batches apart: the first batch is stored by two statements,
+        // the second gives one respondent of each again, and one stored before.
+        let mut second = all[2000..2600].to_vec();
+        second.push(all[10].clone());
+        second.push(stored[4].clone());
+        second.push(all[1500].clone());
+        let err = send(&store, vec![all[..2000].to_vec(), second.clone()], true)
+            .await
+            .unwrap_err();
+        let (n, mut who) = names(&err);
+        who.sort();
+        let mut want = vec![all[10].respondent.clone(), all[1500].respondent.clone()];
+        want.sort();
+        assert_eq!((n, who), (2, want), "{err}");
+        assert_eq!(count().await, 20, "nothing of a refused import is kept");
+
+        // Given twice after the first repeat, in the rest that is only checked.
+        let mut rest = all[2000..2100].to_vec();
+        rest.push(all[2050].clone());
+        let mut first = all[..1200].to_vec();
+        first.push(all[3].clone());
+        let err = send(&store, vec![first, rest], true).await.unwrap_err();
+        let (n, who) = names(&err);
+        assert_eq!(n, 2, "{err}");
+        assert!(
+            who.contains(&all[3].respondent) && who.contains(&all[2050].respondent),
+            "{err}"
+        );
+
+        // A batch at hand (an API's) is checked the same way.
+        let mut batch = all[..30].to_vec();
+        batch.push(all[29].clone());
+        let err = store.import_responses(&j, &batch).await.unwrap_err();
+        assert_eq!(names(&err), (1, vec![all[29].respondent.clone()]));
+
+        // Only stored before: a conflict, as always.
+        let err = send(&store, vec![vec![all[0].clone(), stored[1].clone()]], true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("1 respondents are already stored"),
+            "{err}"
+        );
+        assert_eq!(count().await, 20);
+
+        // And the file without its repeats imports whole.
+        assert_eq!(send(&store, vec![all.clone()], true).await.unwrap(), 2600);
+        assert_eq!(count().await, 2620);
+    }
+);
+
+peakend_testkit::on_both_backends!(
     answers_and_cells_stored_the_old_way_still_read_and_merge,
     |url| {
         let store = connect(url).await.unwrap();

@@ -820,6 +820,26 @@ peakend_testkit::on_both_backends!(analysis_is_the_same_from_file_database_and_a
         &["survey", "import", &file, "--journey", "service-hall"],
     );
     assert!(err.contains("4 respondents are already stored"), "{err}");
+    // A respondent given twice is named on both its rows, however far apart (the
+    // import's reader remembers no respondent: the store finds the repeat, and the file
+    // is read again for its rows), and nothing of the file is kept.
+    let mut big = String::from("respondent,hall,date,segment,sat.queue\n");
+    for i in 0..2500 {
+        big.push_str(&format!("s{i},h1,2024-03-01,g,7\n"));
+    }
+    big.push_str("s7,h2,2024-03-02,g,8\ns2499,h1,2024-03-01,g,6\n");
+    let big_file = write(dir.path(), "repeats.csv", big.as_bytes());
+    let err = fails(
+        url,
+        &["survey", "import", &big_file, "--journey", "service-hall"],
+    );
+    assert!(
+        err.contains(
+            "repeats.csv: row 2502, column respondent: duplicate respondent `s7` (also row 9); \
+             row 2503, column respondent: duplicate respondent `s2499` (also row 2501)"
+        ),
+        "{err}"
+    );
 
     let json = |args: &[&str]| serde_json::from_str::<Value>(&ok(url, args)).unwrap();
     let from_file = json(&[
