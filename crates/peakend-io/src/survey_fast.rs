@@ -482,35 +482,22 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
                 } => {
                     let (lo, hi) = (*lo, *hi);
                     let start = pos;
-                    let mut bad = false;
                     let xs = &mut self.x[*first..][..*count];
                     let ms = &mut self.m[*first..][..*count];
-                    // Past the line's last comma a cell ends at `len + 1`: the row is
-                    // short, and the checks below say so; the bytes read stay in the
-                    // buffer. A run that starts two bytes into the line (all but a
-                    // file's first columns) reads each cell from the two bytes before
-                    // its comma; one at the start, from its first four.
-                    if start >= 2 {
-                        for (x, m) in xs.iter_mut().zip(ms.iter_mut()) {
-                            let end = commas.next().unwrap_or(len + 1);
-                            let cell_len = end.saturating_sub(pos);
-                            let ([value, given], ok) = tail_cell(buf, end, cell_len);
-                            bad |= !ok;
-                            *x = value;
-                            *m = given;
-                            pos = end + 1;
-                        }
+                    // A run that starts two bytes into the line (all but a file's first
+                    // columns) reads each cell from the two bytes before its comma; one
+                    // at the start, from its first four.
+                    let bad;
+                    (pos, bad) = if start >= 2 {
+                        number_cells((xs, ms), &mut commas, pos, len, |_, end, cell_len| {
+                            tail_cell(buf, end, cell_len)
+                        })
                     } else {
-                        for (x, m) in xs.iter_mut().zip(ms.iter_mut()) {
-                            let end = commas.next().unwrap_or(len + 1);
-                            let cell_len = end.saturating_sub(pos);
+                        number_cells((xs, ms), &mut commas, pos, len, |pos, _, cell_len| {
                             let (value, ok) = short_cell(buf, pos, cell_len);
-                            bad |= !ok;
-                            *x = value;
-                            *m = f64::from(u8::from(cell_len > 0));
-                            pos = end + 1;
-                        }
-                    }
+                            ([value, f64::from(u8::from(cell_len > 0))], ok)
+                        })
+                    };
                     // (Ranges are checked for the whole row at once, below.)
                     if bad {
                         // Something other than a short plain rating in this run: read it
@@ -610,6 +597,32 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
         });
         Some(())
     }
+}
+
+/// Reads a run of number cells from `pos` into `xs` and `ms` (value and given), each
+/// by `cell(pos, end, len)` from where it starts and ends; returns where the run ends
+/// and whether any cell was not one `cell` reads (the run is then read the general
+/// way). Inlined, so compiled once for each way of reading a cell.
+#[inline(always)]
+fn number_cells(
+    (xs, ms): (&mut [f64], &mut [f64]),
+    commas: &mut Commas,
+    mut pos: usize,
+    len: usize,
+    cell: impl Fn(usize, usize, usize) -> ([f64; 2], bool),
+) -> (usize, bool) {
+    let mut bad = false;
+    for (x, m) in xs.iter_mut().zip(ms.iter_mut()) {
+        // Past the line's last comma a cell ends at `len + 1`: the row is short, and
+        // the caller's checks say so; the bytes read stay in the buffer.
+        let end = commas.next().unwrap_or(len + 1);
+        let ([value, given], ok) = cell(pos, end, end.saturating_sub(pos));
+        bad |= !ok;
+        *x = value;
+        *m = given;
+        pos = end + 1;
+    }
+    (pos, bad)
 }
 
 /// [`ChunkReader::read`] compiled for the CPU it runs on: with AVX2 (almost every x86-64

@@ -17,6 +17,18 @@ fn synth(rows: usize, seed: u64) -> Vec<Response> {
     peakend_core::synth::responses(&service_hall(), &halls, rows, seed).collect()
 }
 
+/// [`synth`]'s responses with respondents of their own (`prefix` before each name), so
+/// that they are new beside those of another seed.
+fn synth_named(rows: usize, seed: u64, prefix: &str) -> Vec<Response> {
+    synth(rows, seed)
+        .into_iter()
+        .map(|mut r| {
+            r.respondent = format!("{prefix}{}", r.respondent);
+            r
+        })
+        .collect()
+}
+
 /// The built-in journeys and an organisation of halls h1 and h2.
 async fn two_halls(store: &peakend_store::SqlStore) {
     crate::with_small_org(store, &[("h1", "一号厅"), ("h2", "二号厅")]).await;
@@ -85,13 +97,7 @@ peakend_testkit::on_both_backends!(
         );
 
         // A reader that stops without saying the file was whole stores nothing.
-        let more = synth(50, 6)
-            .into_iter()
-            .map(|mut r| {
-                r.respondent = format!("x-{}", r.respondent);
-                r
-            })
-            .collect::<Vec<_>>();
+        let more = synth_named(50, 6, "x-");
         let err = send(&store, vec![more.clone()], false).await.unwrap_err();
         assert!(err.to_string().contains("stopped before its end"), "{err}");
         // Repeats in a later batch refuse the whole import, all of them counted.
@@ -138,13 +144,7 @@ peakend_testkit::on_both_backends!(
         let j = service_hall();
         let stored = synth(20, 3);
         store.import_responses(&j, &stored).await.unwrap();
-        let all: Vec<Response> = synth(2600, 4)
-            .into_iter()
-            .map(|mut r| {
-                r.respondent = format!("n-{}", r.respondent);
-                r
-            })
-            .collect();
+        let all: Vec<Response> = synth_named(2600, 4, "n-");
         let names = |err: &StoreError| match err {
             StoreError::Repeated { count, respondents } => (*count, respondents.clone()),
             other => panic!("not a repeat: {other:?}"),
@@ -454,13 +454,7 @@ peakend_testkit::on_both_backends!(
 
         // 400 new respondents (past the threshold and the 300 held), then repeats:
         // refused whole, the dropped indexes back as they were.
-        let more: Vec<Response> = synth(400, 6)
-            .into_iter()
-            .map(|mut r| {
-                r.respondent = format!("x-{}", r.respondent);
-                r
-            })
-            .collect();
+        let more: Vec<Response> = synth_named(400, 6, "x-");
         let again = all[..3].to_vec();
         let err = send(&store, vec![more.clone(), again], true)
             .await
