@@ -276,32 +276,15 @@ async fn apply_partition(
     p: u32,
     mut stop: watch::Receiver<bool>,
 ) {
-    let name = format!("{}-p{p}", cluster.prefix);
-    let consumer = async {
-        let stream = cluster
-            .js
-            .get_stream(&cluster.stream)
-            .await
-            .map_err(|e| e.to_string())?;
-        stream
-            .get_or_create_consumer(
-                &name,
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    filter_subject: format!("{}.events.{p}.>", cluster.prefix),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: ACK_WAIT,
-                    max_ack_pending: 1,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())
-    };
-    let consumer = match consumer.await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(partition = p, "no consumer: {e}");
+    // NATS may be lost when a partition is taken (a node died meanwhile): the partition
+    // is held all the same, so its consumer is asked for again until NATS answers.
+    let consumer = loop {
+        match consumer_of(&cluster, p).await {
+            Ok(c) => break c,
+            Err(e) => tracing::warn!(partition = p, "no consumer yet, asking again: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if *stop.borrow() {
             return;
         }
     };
@@ -351,6 +334,33 @@ async fn apply_partition(
             }
         }
     }
+}
+
+/// Partition `p`'s durable consumer: one batch delivered at a time, in order.
+async fn consumer_of(
+    cluster: &Cluster,
+    p: u32,
+) -> Result<jetstream::consumer::PullConsumer, String> {
+    let name = format!("{}-p{p}", cluster.prefix);
+    let stream = cluster
+        .js
+        .get_stream(&cluster.stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    stream
+        .get_or_create_consumer(
+            &name,
+            pull::Config {
+                durable_name: Some(name.clone()),
+                filter_subject: format!("{}.events.{p}.>", cluster.prefix),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                max_ack_pending: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Applies one stored batch through the same path as a single node's ingest.

@@ -3,7 +3,10 @@
 //! nodes in shuffled order give the KPIs and alerts of a one-node replay; a board on
 //! one node sees the other node's event within a second; a node killed with SIGKILL
 //! during ingest loses no acknowledged batch, and none is applied twice.
-//! `PEAKEND_TEST_SKIP_NATS=1` skips it on a machine without NATS (CI has one).
+//! Two more stories start NATS servers of their own (`nats-server`, Debian's package),
+//! so they can kill them: deploy/compose.yaml's three-server cluster losing its stream's
+//! leader, and one server lost and back while the nodes run.
+//! `PEAKEND_TEST_SKIP_NATS=1` skips them all on a machine without NATS (CI has one).
 //!
 //! A test binary of its own (the others are one binary a crate): it times a push across
 //! nodes, so it runs alone, not beside sixty other stories on two cores.
@@ -50,12 +53,12 @@ static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A node's log lines, kept for the test to read.
 type Log = Arc<Mutex<Vec<String>>>;
 
-/// A node: `peakend serve --nats` on an ephemeral port with more arguments `args`; its
+/// A node: `peakend serve --nats NATS` on an ephemeral port with more arguments `args`; its
 /// process, base URL and log (each partition it took or gave back, each case escalation
 /// it made).
-fn node_with(db: &str, prefix: &str, args: &[&str]) -> (Node, String, Log) {
+fn node_with(db: &str, nats: &str, prefix: &str, args: &[&str]) -> (Node, String, Log) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
-        .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", NATS])
+        .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", nats])
         .args(["--nats-prefix", prefix, "--partitions", "4"])
         .args(args)
         .env(
@@ -290,11 +293,7 @@ async fn forget_stream(prefix: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     let _alone = ALONE.lock().await;
-    let Some((pg, dir, prefix)) = cluster_db(
-        "id,parent,level,name,counters\np,,province,省,\nc,p,city,市,\nd,c,district,区,\nh1,d,hall,一厅,2\nh2,d,hall,二厅,2\n",
-    )
-    .await
-    else {
+    let Some((pg, dir, prefix)) = cluster_db(TWO_HALLS).await else {
         return;
     };
     let db = pg.url.as_str();
@@ -306,8 +305,8 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
             .to_owned()
     };
     let tokens = [("h1", token("h1")), ("h2", token("h2"))];
-    let (a, url_a, log_a) = node_with(db, &prefix, &[]);
-    let (mut b, url_b, log_b) = node_with(db, &prefix, &[]);
+    let (a, url_a, log_a) = node_with(db, NATS, &prefix, &[]);
+    let (mut b, url_b, log_b) = node_with(db, NATS, &prefix, &[]);
     // Each node applies partitions of its own before the first batch, and the node
     // killed below holds some.
     shared_out(&log_a, &log_b).await;
@@ -530,8 +529,8 @@ async fn each_node_sweeps_its_partitions_halls_and_the_survivor_all() {
     };
     let db = pg.url.as_str();
     let every = ["--sweep-every-secs", "1"];
-    let (a, _, log_a) = node_with(db, &prefix, &every);
-    let (mut b, _, log_b) = node_with(db, &prefix, &every);
+    let (a, _, log_a) = node_with(db, NATS, &prefix, &every);
+    let (mut b, _, log_b) = node_with(db, NATS, &prefix, &every);
     shared_out(&log_a, &log_b).await;
     let (held_a, held_b) = (held(&log_a), held(&log_b));
     let halls_in = |held: &BTreeSet<u32>| -> BTreeSet<String> {
@@ -636,4 +635,329 @@ fn a_node_without_postgres_or_nats_does_not_start() {
         err.contains("NATS at nats://127.0.0.1:1 cannot be reached"),
         "{err}"
     );
+}
+
+/// Two halls of one district, the organisation of the NATS stories.
+const TWO_HALLS: &str = "id,parent,level,name,counters\np,,province,省,\nc,p,city,市,\nd,c,district,区,\nh1,d,hall,一厅,2\nh2,d,hall,二厅,2\n";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A NATS server of the test's own, so it can be killed and started again without
+/// touching the machine's: JetStream on 127.0.0.1, its store in a directory that
+/// outlives a kill. A server of a cluster gets the flags deploy/compose.yaml gives each
+/// of its three (`--cluster_name`, `--cluster`, `--routes`).
+struct NatsServer {
+    name: String,
+    port: u16,
+    /// Its own cluster port and those of the others.
+    cluster: Option<(u16, Vec<u16>)>,
+    store: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    fn new(name: &str, port: u16, cluster: Option<(u16, Vec<u16>)>) -> Self {
+        NatsServer {
+            name: name.to_owned(),
+            port,
+            cluster,
+            store: tempfile::tempdir().unwrap(),
+            child: None,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn start(&mut self) {
+        let port = self.port.to_string();
+        let mut cmd = Command::new("nats-server");
+        cmd.args(["-js", "-sd"]).arg(self.store.path()).args([
+            "--server_name",
+            &self.name,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port,
+        ]);
+        if let Some((own, others)) = &self.cluster {
+            let routes: Vec<String> = others
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect();
+            cmd.args(["--cluster_name", "peakend", "--cluster"])
+                .arg(format!("nats://127.0.0.1:{own}"))
+                .args(["--routes", &routes.join(",")]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server (Debian's package nats-server) runs the tests' own servers");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no goodbye to its clients or its cluster.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until JetStream at `urls` can hold a stream of `replicas` copies (a cluster
+/// elects its leaders first), by making one and deleting it.
+async fn jetstream_ready(urls: &str, replicas: usize) -> async_nats::jetstream::Context {
+    let start = Instant::now();
+    let servers: Vec<&str> = urls.split(',').collect();
+    loop {
+        if let Ok(client) = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(1))
+            .connect(servers.as_slice())
+            .await
+        {
+            let js = async_nats::jetstream::new(client);
+            let probe = async_nats::jetstream::stream::Config {
+                name: "READY".into(),
+                subjects: vec!["ready".into()],
+                num_replicas: replicas,
+                ..Default::default()
+            };
+            if js.get_or_create_stream(probe).await.is_ok()
+                && js.delete_stream("READY").await.is_ok()
+            {
+                return js;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "JetStream at {urls} never became ready for {replicas} replicas"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Sends a batch as a device does until it is stored (202), waiting as each 503's
+/// `Retry-After` says; how many 503s came first. Any other answer fails the test.
+async fn send_until_stored(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    lines: &[String],
+) -> usize {
+    let start = Instant::now();
+    let mut unavailable = 0;
+    loop {
+        let r = http
+            .post(format!("{url}/api/v1/events"))
+            .bearer_auth(token)
+            .body(lines.join("\n"))
+            .send()
+            .await
+            .unwrap();
+        match r.status() {
+            reqwest::StatusCode::ACCEPTED => return unavailable,
+            reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+                let wait: u64 = r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .expect("a 503 says when to send again")
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                unavailable += 1;
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "not stored in a minute"
+                );
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+            }
+            s => panic!("{s}: {}", r.text().await.unwrap()),
+        }
+    }
+}
+
+/// The KPIs of `lines` replayed by one node into a database of its own.
+fn replayed_kpis(dir: &std::path::Path, lines: &[String]) -> Value {
+    let replay = peakend_testkit::sqlite();
+    peakend(&replay.url, &["init"]);
+    let org = dir.join("org.csv");
+    peakend(&replay.url, &["org", "import", org.to_str().unwrap()]);
+    let file = dir.join("replayed.ndjson");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    peakend(&replay.url, &["events", "ingest", file.to_str().unwrap()]);
+    kpis(&replay.url)
+}
+
+/// deploy/compose.yaml's NATS run as processes instead of containers: three servers in
+/// one cluster with the compose file's flags, and two nodes given all three
+/// (`--nats a,b,c --nats-replicas 3`). The stream's leader killed with SIGKILL during
+/// ingest: devices told 503 meanwhile were told when to send again and then stored, and
+/// every batch either node acknowledged is applied, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_server_nats_cluster_loses_no_acknowledged_batch_when_its_leader_dies() {
+    let _alone = ALONE.lock().await;
+    let Some((pg, dir, prefix)) = cluster_db(TWO_HALLS).await else {
+        return;
+    };
+    let db = pg.url.as_str();
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let mut nats: Vec<NatsServer> = (0..3)
+        .map(|i| {
+            let others = (0..3).filter(|&j| j != i).map(|j| ports[j].1).collect();
+            NatsServer::new(
+                &format!("n{}", i + 1),
+                ports[i].0,
+                Some((ports[i].1, others)),
+            )
+        })
+        .collect();
+    nats.iter_mut().for_each(NatsServer::start);
+    let urls = nats
+        .iter()
+        .map(NatsServer::url)
+        .collect::<Vec<_>>()
+        .join(",");
+    let js = jetstream_ready(&urls, 3).await;
+    let (_a, url_a, log_a) = node_with(db, &urls, &prefix, &["--nats-replicas", "3"]);
+    let (_b, url_b, log_b) = node_with(db, &urls, &prefix, &["--nats-replicas", "3"]);
+    shared_out(&log_a, &log_b).await;
+    let mut stream = js.get_stream(stream_of(&prefix)).await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.config.num_replicas, 3);
+    let leader = info
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .unwrap();
+
+    let token = |hall: &str| {
+        peakend(db, &["token", "create", "--hall", hall])
+            .trim()
+            .to_owned()
+    };
+    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
+    let mut batches: Vec<(&str, Vec<String>)> = Vec::new();
+    for hall in ["h1", "h2"] {
+        batches.extend(morning(hall, 0, 60).chunks(5).map(|c| (hall, c.to_vec())));
+    }
+    shuffle(&mut batches, 26);
+    let http = reqwest::Client::new();
+    let (half, mut all, mut unavailable) = (batches.len() / 2, Vec::new(), 0);
+    for (i, (hall, lines)) in batches.into_iter().enumerate() {
+        if i == half {
+            nats.iter_mut()
+                .find(|n| n.name == leader)
+                .expect("the leader is one of the three")
+                .kill();
+        }
+        let url = if i % 2 == 0 { &url_a } else { &url_b };
+        let token = &tokens.iter().find(|t| t.0 == hall).unwrap().1;
+        unavailable += send_until_stored(&http, url, token, &lines).await;
+        all.extend(lines);
+    }
+    eprintln!("503s while the leader was elected again: {unavailable}");
+    wait_for(db, all.len() as i64).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stored(db).await, all.len() as i64, "a batch applied twice");
+    let one = replayed_kpis(dir.path(), &all);
+    assert_eq!(kpis(db)["total"], one["total"]);
+    assert_eq!(one["total"]["care_alerts"], 18, "{one}");
+}
+
+/// NATS lost while the nodes run: a device is answered 503 with `Retry-After` and
+/// nothing is stored; a node dies meanwhile and the other takes its partitions without
+/// NATS; NATS back (the same server, its store kept): with no node restarted, the
+/// batches sent again are stored, and every acknowledged batch is applied, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_lost_while_running_answers_503_and_recovers_without_a_restart() {
+    let _alone = ALONE.lock().await;
+    let Some((pg, dir, prefix)) = cluster_db(TWO_HALLS).await else {
+        return;
+    };
+    let db = pg.url.as_str();
+    let mut server = NatsServer::new("solo", free_port(), None);
+    server.start();
+    jetstream_ready(&server.url(), 1).await;
+    let (a, url_a, log_a) = node_with(db, &server.url(), &prefix, &[]);
+    let (b, url_b, log_b) = node_with(db, &server.url(), &prefix, &[]);
+    shared_out(&log_a, &log_b).await;
+    let token = |hall: &str| {
+        peakend(db, &["token", "create", "--hall", hall])
+            .trim()
+            .to_owned()
+    };
+    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
+    let http = reqwest::Client::new();
+    let mut all = Vec::new();
+    for (hall, token) in &tokens {
+        let lines = morning(hall, 0, 10);
+        assert_eq!(send_until_stored(&http, &url_a, token, &lines).await, 0);
+        all.extend(lines);
+    }
+    wait_for(db, all.len() as i64).await;
+
+    server.kill();
+    let later: Vec<(&str, Vec<String>)> = tokens
+        .iter()
+        .map(|(hall, _)| (*hall, morning(hall, 10, 10)))
+        .collect();
+    let r = http
+        .post(format!("{url_a}/api/v1/events"))
+        .bearer_auth(&tokens[0].1)
+        .body(later[0].1.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key(reqwest::header::RETRY_AFTER));
+
+    // The node holding h1's partition dies while NATS is away; the other takes every
+    // partition, though it cannot reach NATS to read them yet.
+    let p1 = peakend_store::SweepHalls::partition("h1", 4);
+    let ((dead, _), (_alive, url, log)) = if held(&log_a).contains(&p1) {
+        ((a, log_a), (b, url_b, log_b))
+    } else {
+        ((b, log_b), (a, url_a, log_a))
+    };
+    drop(dead);
+    let start = Instant::now();
+    while held(&log).len() < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            held(&log)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(stored(db).await, all.len() as i64, "stored without NATS");
+    // Away longer than a JetStream request waits (5 s), so the survivor's first asks
+    // for the consumers of the partitions it took fail.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+
+    server.start();
+    for (hall, lines) in later {
+        let token = &tokens.iter().find(|t| t.0 == hall).unwrap().1;
+        send_until_stored(&http, &url, token, &lines).await;
+        all.extend(lines);
+    }
+    wait_for(db, all.len() as i64).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stored(db).await, all.len() as i64, "a batch applied twice");
+    assert_eq!(kpis(db)["total"], replayed_kpis(dir.path(), &all)["total"]);
 }
