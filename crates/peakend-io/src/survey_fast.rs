@@ -14,7 +14,7 @@
 //!
 //! [`survey_csv::for_each_row`]: crate::survey_csv::for_each_row
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -95,7 +95,7 @@ pub fn fold_dense<S: DenseFold + Send>(
     let body = &bytes[header_end..];
     let bounds = split_at_lines(body, chunks.max(1));
     let failed = AtomicBool::new(false);
-    let results: Vec<Option<(S, Vec<Vec<u64>>)>> = std::thread::scope(|scope| {
+    let results: Vec<Option<(S, Hashes)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = bounds
             .windows(2)
             .map(|w| {
@@ -196,25 +196,26 @@ fn split_at_lines(body: &[u8], n: usize) -> Vec<usize> {
 
 /// Whether any two rows (in any chunks) hashed their respondent to the same value:
 /// a duplicate, or a collision; either way the careful parser decides.
-fn any_duplicate(chunks: Vec<Vec<Vec<u64>>>, threads: usize) -> bool {
-    let mut per_bucket: Vec<Vec<Vec<u64>>> = (0..BUCKETS).map(|_| Vec::new()).collect();
-    for chunk in chunks {
-        for (b, hashes) in chunk.into_iter().enumerate() {
-            per_bucket[b].push(hashes);
-        }
+fn any_duplicate(chunks: Vec<Hashes>, threads: usize) -> bool {
+    // The few that found their bucket's room full, by bucket (once: normally none).
+    let mut spilt: Vec<Vec<u64>> = (0..BUCKETS).map(|_| Vec::new()).collect();
+    for h in chunks.iter().flat_map(|c| &c.spill) {
+        spilt[Hashes::bucket_of(*h)].push(*h);
     }
     let threads = threads.clamp(1, BUCKETS);
     let found = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let mut work: Vec<Vec<Vec<Vec<u64>>>> = (0..threads).map(|_| Vec::new()).collect();
-        for (b, parts) in per_bucket.into_iter().enumerate() {
-            work[b % threads].push(parts);
-        }
-        for buckets in work {
-            let found = &found;
+        for t in 0..threads {
+            let (found, chunks, spilt) = (&found, &chunks, &spilt);
             scope.spawn(move || {
-                for parts in buckets {
-                    let mut all = parts.concat();
+                // One buffer for this thread's buckets, reused from one to the next.
+                let mut all = Vec::new();
+                for b in (t..BUCKETS).step_by(threads) {
+                    all.clear();
+                    chunks
+                        .iter()
+                        .for_each(|c| all.extend_from_slice(c.bucket(b)));
+                    all.extend_from_slice(&spilt[b]);
                     all.sort_unstable();
                     if all.windows(2).any(|w| w[0] == w[1]) {
                         found.store(true, Ordering::Relaxed);
@@ -225,6 +226,50 @@ fn any_duplicate(chunks: Vec<Vec<Vec<u64>>>, threads: usize) -> bool {
         }
     });
     found.into_inner()
+}
+
+/// One chunk's respondent hashes by bucket (their top bits), in one allocation of a
+/// region of `room` per bucket, so that only pages written are ever touched: 64
+/// separate vectors each took pages of their own, which the kernel zeroed whether
+/// filled or not. A bucket whose region is full goes on in `spill`.
+struct Hashes {
+    room: usize,
+    lens: [usize; BUCKETS],
+    data: Vec<u64>,
+    spill: Vec<u64>,
+}
+
+impl Hashes {
+    fn new(room: usize) -> Hashes {
+        Hashes {
+            room,
+            lens: [0; BUCKETS],
+            // Zeroed by allocation, not by writing: the pages stay untouched until used.
+            data: vec![0; room * BUCKETS],
+            spill: Vec::new(),
+        }
+    }
+
+    fn bucket_of(h: u64) -> usize {
+        (h >> (64 - BUCKET_BITS)) as usize
+    }
+
+    #[inline(always)]
+    fn push(&mut self, h: u64) {
+        let b = Hashes::bucket_of(h);
+        let len = self.lens[b];
+        if len < self.room {
+            self.data[b * self.room + len] = h;
+            self.lens[b] = len + 1;
+        } else {
+            self.spill.push(h);
+        }
+    }
+
+    /// Bucket `b`'s hashes, but for any spilt.
+    fn bucket(&self, b: usize) -> &[u64] {
+        &self.data[b * self.room..][..self.lens[b]]
+    }
 }
 
 /// What one cell of a row is read as.
@@ -393,12 +438,51 @@ struct ChunkReader<'l, 'a> {
     /// The row's numbers in the layout's slots (0 when empty) and whether present.
     x: Vec<f64>,
     m: Vec<f64>,
-    hashes: Vec<Vec<u64>>,
+    hashes: Hashes,
     hasher: FixedState,
-    /// The last hall and date that passed, since rows repeat them (empty: none yet; an
-    /// empty cell never passes).
-    last_hall: Vec<u8>,
-    last_date: Vec<u8>,
+    /// The halls, dates, segments and purposes that passed their checks: a file has a
+    /// few thousand of each at most, repeated over millions of rows in any order.
+    halls: Checked,
+    dates: Checked,
+    segments: Checked,
+    purposes: Checked,
+}
+
+/// Text cells that passed a check, by their bytes: a value repeated on many rows is
+/// checked (as UTF-8, then by its column's rule) once, and found again by one hash
+/// lookup. Holds at most [`Checked::MAX`] values, so a file of all-different values
+/// costs a bounded amount of memory (the rest are checked every time).
+struct Checked {
+    index: HashMap<Box<[u8]>, u32, FixedState>,
+    texts: Vec<Box<str>>,
+}
+
+impl Checked {
+    const MAX: usize = 1 << 16;
+
+    fn new() -> Checked {
+        Checked {
+            index: HashMap::with_hasher(FixedState::with_seed(0x6368_6563_6b65_6421)),
+            texts: Vec::new(),
+        }
+    }
+
+    /// `cell` as text if it is UTF-8 that passes `check`.
+    #[inline(always)]
+    fn get<'a>(&'a mut self, cell: &'a [u8], check: impl FnOnce(&str) -> bool) -> Option<&'a str> {
+        if let Some(&i) = self.index.get(cell) {
+            return Some(&self.texts[i as usize]);
+        }
+        let text = std::str::from_utf8(cell).ok()?;
+        if !check(text) {
+            return None;
+        }
+        if self.texts.len() < Checked::MAX {
+            self.index.insert(cell.into(), self.texts.len() as u32);
+            self.texts.push(text.into());
+        }
+        Some(text)
+    }
 }
 
 impl<'l, 'a> ChunkReader<'l, 'a> {
@@ -407,10 +491,12 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             layout,
             x: vec![0.0; layout.dense.len()],
             m: vec![0.0; layout.dense.len()],
-            hashes: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            hashes: Hashes::new(0),
             hasher: FixedState::with_seed(0x7065_616b_656e_6421),
-            last_hall: Vec::new(),
-            last_date: Vec::new(),
+            halls: Checked::new(),
+            dates: Checked::new(),
+            segments: Checked::new(),
+            purposes: Checked::new(),
         }
     }
 
@@ -421,14 +507,16 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
     fn read(&mut self, chunk: &[u8], failed: &AtomicBool, fold: &mut impl DenseFold) -> bool {
         // Room for the chunk's respondent hashes at once, guessed from its first line:
         // growing by doubling copied them and made the kernel zero twice the pages.
-        let rows = chunk.len() / memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1).max(1);
+        // (A row takes at least 16 bytes: a short first line cannot ask for more.)
+        let first = memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1);
+        let rows = chunk.len() / first.max(16);
         let room = rows / BUCKETS + rows / BUCKETS / 8 + 16;
-        self.hashes.iter_mut().for_each(|h| h.reserve(room));
+        self.hashes = Hashes::new(room);
         let mut pos = 0;
         // The line, a comma after its last cell so that every cell ends with one, and
         // zeros (at least 8, up to a whole block) so that reading a few bytes ahead
         // never leaves the buffer.
-        let mut buf = Vec::new();
+        let mut buf: Box<[u8; LINE]> = vec![0; LINE].into_boxed_slice().try_into().expect("LINE");
         let mut commas = Vec::new();
         while pos < chunk.len() {
             let end = memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
@@ -439,11 +527,14 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             if memchr2(b'"', b'\r', line).is_some() {
                 return false;
             }
-            buf.clear();
-            buf.extend_from_slice(line);
-            buf.push(b',');
-            buf.resize((line.len() + 9).next_multiple_of(BLOCK), 0);
-            comma_bits(&buf, &mut commas);
+            let padded = (line.len() + 9).next_multiple_of(BLOCK);
+            if padded > LINE {
+                return false;
+            }
+            buf[..line.len()].copy_from_slice(line);
+            buf[line.len()] = b',';
+            buf[line.len() + 1..padded].fill(0);
+            comma_bits(&buf[..padded], &mut commas);
             if failed.load(Ordering::Relaxed)
                 || self
                     .row(&buf, line.len(), Commas::new(&commas), fold)
@@ -460,7 +551,7 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
     #[inline(always)]
     fn row(
         &mut self,
-        buf: &[u8],
+        buf: &[u8; LINE],
         len: usize,
         mut commas: Commas,
         fold: &mut impl DenseFold,
@@ -489,13 +580,19 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
                     // at the start, from its first four.
                     let bad;
                     (pos, bad) = if start >= 2 {
-                        number_cells((xs, ms), &mut commas, pos, len, |_, end, cell_len| {
-                            tail_cell(buf, end, cell_len)
-                        })
+                        let (end, bad) =
+                            number_cells((xs, ms), &mut commas, pos, len, |_, end, _| {
+                                let cell = tail_cell(buf, end);
+                                (cell, cell[0])
+                            });
+                        // The table reads a cell by its last two bytes: one of three or
+                        // more (`100`, `7.5`) is found here, for the whole run at once.
+                        (end, bad || commas.any_long(start, end - 1))
                     } else {
                         number_cells((xs, ms), &mut commas, pos, len, |pos, _, cell_len| {
                             let (value, ok) = short_cell(buf, pos, cell_len);
-                            ([value, f64::from(u8::from(cell_len > 0))], ok)
+                            let given = f64::from(u8::from(cell_len > 0));
+                            ([value, given], f64::from(u8::from(ok)) - 1.0)
                         })
                     };
                     // (Ranges are checked for the whole row at once, below.)
@@ -542,32 +639,26 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             return None;
         }
 
-        let respondent = clean_text(fixed[0])?;
-        if respondent.is_empty() {
+        let respondent = fixed[0];
+        // Every respondent differs, so none is kept as checked: a plain ASCII one (the
+        // usual) is checked by its bytes, anything else as text.
+        // (`char::is_whitespace`, as trimming has it: also `\x0b`, unlike ASCII's.)
+        let plain = respondent.is_ascii()
+            && !char::from(*respondent.first()?).is_whitespace()
+            && !char::from(*respondent.last()?).is_whitespace();
+        if !plain && clean_text(respondent).is_none_or(str::is_empty) {
             return None;
         }
-        let h = self.hasher.hash_one(respondent.as_bytes());
-        self.hashes[(h >> (64 - BUCKET_BITS)) as usize].push(h);
-        if fixed[1].is_empty() || fixed[1] != self.last_hall.as_slice() {
-            let hall = std::str::from_utf8(fixed[1]).ok()?;
-            if !HallId::is_valid(hall) || layout.halls.is_some_and(|known| !known.contains(hall)) {
-                return None;
-            }
-            self.last_hall.clear();
-            self.last_hall.extend_from_slice(fixed[1]);
-        }
-        if fixed[2].is_empty() || fixed[2] != self.last_date.as_slice() {
-            if !date_ok(fixed[2]) {
-                return None;
-            }
-            self.last_date.clear();
-            self.last_date.extend_from_slice(fixed[2]);
-        }
-        let segment = clean_text(fixed[3])?;
-        if segment.is_empty() {
-            return None;
-        }
-        let purpose = clean_text(fixed[4])?;
+        let h = self.hasher.hash_one(respondent);
+        self.hashes.push(h);
+        let hall = self.halls.get(fixed[1], |hall| {
+            HallId::is_valid(hall) && layout.halls.is_none_or(|known| known.contains(hall))
+        })?;
+        self.dates.get(fixed[2], |_| date_ok(fixed[2]))?;
+        let segment = self
+            .segments
+            .get(fixed[3], |s| !s.is_empty() && untrimmed(s))?;
+        let purpose = self.purposes.get(fixed[4], untrimmed)?;
         // Comments are not folded, but one the careful parser refuses (too long) must
         // make this path give up too, so the error is reported. Within 2,000 bytes it
         // is surely within 2,000 characters.
@@ -588,8 +679,7 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
         }
 
         fold.push(&DenseRow {
-            // Checked above to be a hall id, hence ASCII.
-            hall: std::str::from_utf8(fixed[1]).ok()?,
+            hall,
             segment,
             purpose: (!purpose.is_empty()).then_some(purpose),
             x: &self.x,
@@ -600,29 +690,32 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
 }
 
 /// Reads a run of number cells from `pos` into `xs` and `ms` (value and given), each
-/// by `cell(pos, end, len)` from where it starts and ends; returns where the run ends
-/// and whether any cell was not one `cell` reads (the run is then read the general
-/// way). Inlined, so compiled once for each way of reading a cell.
+/// by `cell(pos, end, len)` from where it starts and ends, which also says whether it
+/// could (a negative number if not); returns where the run ends and whether any cell
+/// was not one `cell` reads (the run is then read the general way). Inlined, so
+/// compiled once for each way of reading a cell.
 #[inline(always)]
 fn number_cells(
     (xs, ms): (&mut [f64], &mut [f64]),
     commas: &mut Commas,
     mut pos: usize,
     len: usize,
-    cell: impl Fn(usize, usize, usize) -> ([f64; 2], bool),
+    cell: impl Fn(usize, usize, usize) -> ([f64; 2], f64),
 ) -> (usize, bool) {
-    let mut bad = false;
+    // The least of the answers, in one instruction a cell (`minsd`) rather than a
+    // compare and an `or`.
+    let mut worst = 0.0;
     for (x, m) in xs.iter_mut().zip(ms.iter_mut()) {
         // Past the line's last comma a cell ends at `len + 1`: the row is short, and
         // the caller's checks say so; the bytes read stay in the buffer.
         let end = commas.next().unwrap_or(len + 1);
-        let ([value, given], ok) = cell(pos, end, end.saturating_sub(pos));
-        bad |= !ok;
+        let ([value, given], could) = cell(pos, end, end.saturating_sub(pos));
+        worst = if could < worst { could } else { worst };
         *x = value;
         *m = given;
         pos = end + 1;
     }
-    (pos, bad)
+    (pos, worst < 0.0)
 }
 
 /// [`ChunkReader::read`] compiled for the CPU it runs on: with AVX2 (almost every x86-64
@@ -659,8 +752,13 @@ fn read_avx2(
 /// UTF-8 without whitespace at either end, so that trimming (as the careful parser
 /// does) cannot change it.
 fn clean_text(cell: &[u8]) -> Option<&str> {
-    let s = std::str::from_utf8(cell).ok()?;
-    (s.trim().len() == s.len()).then_some(s)
+    std::str::from_utf8(cell).ok().filter(|s| untrimmed(s))
+}
+
+/// Whether trimming (as the careful parser does) leaves `s` as it is: no whitespace at
+/// either end.
+fn untrimmed(s: &str) -> bool {
+    !s.starts_with(char::is_whitespace) && !s.ends_with(char::is_whitespace)
 }
 
 /// `YYYY-MM-DD` checked here; other spellings the careful parser accepts (2024/3/5)
@@ -684,9 +782,14 @@ fn date_ok(cell: &[u8]) -> bool {
 /// Lines are scanned for commas this many bytes at a time.
 const BLOCK: usize = 64;
 
+/// The longest line the fast path reads (with its padding), a power of two; a longer
+/// one (a comment of several thousand characters) is left to the careful parser.
+const LINE: usize = 1 << 15;
+
 /// One bit per byte of `buf` (a whole number of blocks), set at each comma, eight bytes
 /// at a time without a branch: a row's cells are then found without a loop over its
-/// bytes.
+/// bytes. (Inlined, so compiled for AVX2 with the reader.)
+#[inline(always)]
 fn comma_bits(buf: &[u8], out: &mut Vec<u64>) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     out.clear();
@@ -733,6 +836,22 @@ impl<'a> Commas<'a> {
         Some(self.at * BLOCK + i)
     }
 
+    /// Whether a cell between `from` and `to` (a comma) is three bytes or longer: three
+    /// bytes in a row, none of them a comma, a block of 64 bytes at a time.
+    fn any_long(&self, from: usize, to: usize) -> bool {
+        let Some(last) = to.checked_sub(3).filter(|&last| last >= from) else {
+            return false; // the last byte such a run of three could start at
+        };
+        let bits = |b: usize| self.blocks.get(b).copied().unwrap_or(0);
+        (from / BLOCK..=last / BLOCK).any(|b| {
+            let (here, next) = (!bits(b), !bits(b + 1));
+            let three = here & ((here >> 1) | (next << 63)) & ((here >> 2) | (next << 62));
+            let low = u64::MAX << from.saturating_sub(b * BLOCK).min(63);
+            let high = u64::MAX >> (BLOCK - 1 - (last - b * BLOCK).min(BLOCK - 1));
+            three & low & high != 0
+        })
+    }
+
     /// Forgets the commas before `pos`.
     fn skip_to(&mut self, pos: usize) {
         self.at = pos / BLOCK;
@@ -763,18 +882,21 @@ fn short_cell(buf: &[u8], pos: usize, len: usize) -> (f64, bool) {
     (SHORT[len & 3][idx as usize & 255], ok)
 }
 
-/// The cell of `len` bytes whose comma is at `end`, when it is empty, `d` or `dd` (almost
-/// every rating), from the two bytes before the comma through one table lookup: fewer
+/// The cell whose comma is at `end`, when it is empty, `d` or `dd` (almost every
+/// rating), from the two bytes before the comma through one table lookup: fewer
 /// instructions a cell than [`short_cell`], which the hot loop is made of, and no branch
 /// on whether it is empty (a fifth of the cells, at random). Needs `end >= 2` and a comma
-/// just before the cell (so a one-byte cell is `,d`). Returns the value (0 when empty),
-/// whether it was given (1 or 0), and whether it was one of those forms; the others
-/// (`d.d`, longer numbers, anything else) are left to [`number`].
+/// just before the cell (so a one-byte cell is `,d`). Returns the value (0 when empty)
+/// and whether it was given (1 or 0); a value of −1 when the two bytes are not the end
+/// of such a cell. A cell of three bytes or more may end like one (`100`): the caller
+/// finds those by their length ([`Commas::any_long`]). The others (`d.d`, longer
+/// numbers, anything else) are left to [`number`].
 #[inline(always)]
-fn tail_cell(buf: &[u8], end: usize, len: usize) -> ([f64; 2], bool) {
-    let key = u16::from_le_bytes([buf[end - 2], buf[end - 1]]);
-    let cell = PAIRS[usize::from(key)];
-    (cell, (len <= 2) & (cell[0] >= 0.0))
+fn tail_cell(buf: &[u8; LINE], end: usize) -> [f64; 2] {
+    // Masked into the buffer (a no-op for `end` in it), so no bounds check is needed.
+    let at = |i: usize| buf[i & (LINE - 1)];
+    let key = u16::from_le_bytes([at(end.wrapping_sub(2)), at(end.wrapping_sub(1))]);
+    PAIRS[usize::from(key)]
 }
 
 /// [`tail_cell`]'s table, by the two bytes before a comma (the first in the low byte), of
@@ -951,7 +1073,11 @@ mod tests {
             // After a comma (and whatever came before it), from the bytes before its end.
             for before in [&b"x,"[..], b"7,", b",,"] {
                 let buf = [before, buf.as_slice()].concat();
-                let ([t, given], tail_ok) = tail_cell(&buf, 2 + len, len);
+                let mut line = Box::new([0; LINE]);
+                line[..buf.len()].copy_from_slice(&buf);
+                let [t, given] = tail_cell(&line, 2 + len);
+                // (The reader finds longer cells by their length.)
+                let tail_ok = len <= 2 && t >= 0.0;
                 if tail_ok {
                     let general = number(&buf, 2, |_| true);
                     assert_eq!(general, Some(((len > 0).then_some(t), 2 + len)), "{cell:?}");
@@ -960,6 +1086,70 @@ mod tests {
                 }
                 let short_form = len <= 2 && ok;
                 assert_eq!(tail_ok, short_form, "{cell:?}: every empty, d and dd cell");
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_past_their_buckets_room_are_still_compared() {
+        // Rooms of one: all but the first hash of each bucket spill over, and a repeat
+        // is found whether either copy spilt, in one chunk or across two.
+        let spread = |i: u64| (i % 64) << 58 | i;
+        let fresh = |from: u64, to: u64| {
+            let mut h = Hashes::new(1);
+            (from..to).for_each(|i| h.push(spread(i)));
+            h
+        };
+        assert_eq!(fresh(0, 500).spill.len(), 500 - 64);
+        assert!(!any_duplicate(vec![fresh(0, 500), fresh(500, 1000)], 2));
+        for repeat in [3, 70, 499] {
+            let mut again = fresh(500, 1000);
+            again.push(spread(repeat));
+            assert!(any_duplicate(vec![fresh(0, 500), again], 2), "{repeat}");
+            let mut one = fresh(0, 500);
+            one.push(spread(repeat));
+            assert!(any_duplicate(vec![one], 1), "{repeat}");
+        }
+    }
+
+    #[test]
+    fn long_cells_are_found_by_their_length() {
+        // Every line of up to 150 bytes of commas and digits, at random, and every range
+        // ending at a comma: three bytes in a row without a comma, as a loop finds them.
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize
+        };
+        let mut blocks = Vec::new();
+        for _ in 0..2000 {
+            let len = next() % 150;
+            let comma_share = 1 + next() % 4;
+            let mut buf: Vec<u8> = (0..len)
+                .map(|_| {
+                    if next() % comma_share == 0 {
+                        b','
+                    } else {
+                        b'7'
+                    }
+                })
+                .collect();
+            buf.push(b',');
+            buf.resize((buf.len() + 8).next_multiple_of(BLOCK), 0);
+            comma_bits(&buf, &mut blocks);
+            let commas = Commas::new(&blocks);
+            for to in (0..=len).filter(|&i| buf[i] == b',') {
+                for from in 0..=to {
+                    let expected = buf[from..to].windows(3).any(|w| !w.contains(&b','));
+                    assert_eq!(
+                        commas.any_long(from, to),
+                        expected,
+                        "{from}..{to} of {}",
+                        String::from_utf8_lossy(&buf[..=len])
+                    );
+                }
             }
         }
     }
@@ -1309,6 +1499,15 @@ mod tests {
             ("a cell too few", "r2,h1,2024-01-02,gold,9"),
             ("a cell too many", "r2,h1,2024-01-02,gold,9,6,"),
             ("a padded segment", "r2,h1,2024-01-02,gold ,9,6"),
+            ("a padded respondent", "r2 ,h1,2024-01-02,gold,9,6"),
+            (
+                "a respondent after a vertical tab",
+                "\u{b}r2,h1,2024-01-02,gold,9,6",
+            ),
+            (
+                "a respondent in wide spaces",
+                "\u{3000}r2\u{3000},h1,2024-01-02,gold,9,6",
+            ),
             ("an empty segment", "r2,h1,2024-01-02,,9,6"),
             ("a bad date", "r2,h1,2024-02-30,gold,9,6"),
             ("a bad hall", "r2,h 1,2024-01-02,gold,9,6"),
@@ -1345,6 +1544,14 @@ mod tests {
             fast(long.as_bytes(), 1, None).is_none(),
             "an over-long comment"
         );
+        // A line longer than the fast path's buffer (a segment of 40,000 bytes, which
+        // the careful parser takes) is left to it too.
+        let wide = good.replace("gold", &"g".repeat(40_000));
+        assert!(
+            fast(wide.as_bytes(), 1, None).is_none(),
+            "a line over 32 KiB"
+        );
+        assert!(careful(wide.as_bytes(), None).is_ok());
         let chinese = good.replace("gold", "全球通");
         let gbk = encoding_rs::GBK.encode(&chinese).0;
         assert!(fast(&gbk, 1, None).is_none(), "not UTF-8");

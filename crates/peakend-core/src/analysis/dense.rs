@@ -193,9 +193,15 @@ pub struct DenseSegment {
     nps: NpsCounts,
     waits: Vec<u64>,
     other_waits: BTreeMap<i64, u64>,
-    /// Σ xᵢxⱼ of the pair variables, the upper triangle (i < j) in row order.
+    /// Σ xᵢxⱼ of the pair variables, row i at `i · stride`: its cells j > i are the
+    /// sums; the few before them in its first group of four are added too and never
+    /// read, so that every row is whole groups of four (no scalar tail per row).
     xy: Vec<f64>,
-    /// Row j, column i: Σ xᵢ, Σ xᵢ² and Σ [i empty] over the rows with j empty.
+    /// The pair variables rounded up to a multiple of four (`px`, `pm` are padded
+    /// with zeros to it).
+    stride: usize,
+    /// Row j, column i (at `j · stride + i`): Σ xᵢ, Σ xᵢ² and Σ [i empty] over the rows
+    /// with j empty.
     x_gone: Vec<f64>,
     xx_gone: Vec<f64>,
     both_gone: Vec<f64>,
@@ -208,12 +214,14 @@ pub struct DenseSegment {
 impl DenseSegment {
     pub fn new(layout: &DenseLayout) -> DenseSegment {
         let (s, v) = (layout.len(), layout.pair_vars());
+        let stride = v.next_multiple_of(4);
         DenseSegment {
             layout: layout.clone(),
             pair_slots: (0..v).map(|i| layout.pair_slot(i)).collect(),
             fixed: [layout.overall(), layout.nps(), layout.wait()],
-            px: vec![0.0; v],
-            pm: vec![0.0; v],
+            px: vec![0.0; stride],
+            pm: vec![0.0; stride],
+            stride,
             respondents: 0,
             n: vec![0.0; s],
             sum: vec![0.0; s],
@@ -223,10 +231,10 @@ impl DenseSegment {
             nps: NpsCounts::default(),
             waits: vec![0; WAITS],
             other_waits: BTreeMap::new(),
-            xy: vec![0.0; v * (v - 1) / 2],
-            x_gone: vec![0.0; v * v],
-            xx_gone: vec![0.0; v * v],
-            both_gone: vec![0.0; v * v],
+            xy: vec![0.0; v * stride],
+            x_gone: vec![0.0; v * stride],
+            xx_gone: vec![0.0; v * stride],
+            both_gone: vec![0.0; v * stride],
             peak_end: PairStats::default(),
             average: PairStats::default(),
             expectations: None,
@@ -314,30 +322,34 @@ impl DenseSegment {
     /// The pair co-moments of the gathered row (`px`, `pm`).
     #[inline(always)]
     fn push_pairs(&mut self) {
-        let v = self.layout.pair_vars();
-        let (x, m) = (&self.px[..v], &self.pm[..v]);
-        let mut start = 0;
+        let (v, stride) = (self.layout.pair_vars(), self.stride);
+        let (x, m) = (&self.px[..stride], &self.pm[..stride]);
+        // In groups of four, which the compiler turns into whole vector operations.
         for i in 0..v {
-            let len = v - i - 1;
-            let row = &mut self.xy[start..start + len];
+            let from = (i + 1) & !3;
+            let row = &mut self.xy[i * stride + from..(i + 1) * stride];
             let xi = x[i];
-            for (a, b) in row.iter_mut().zip(&x[i + 1..]) {
-                *a += xi * b;
+            for (a, b) in row.chunks_exact_mut(4).zip(x[from..].chunks_exact(4)) {
+                for k in 0..4 {
+                    a[k] += xi * b[k];
+                }
             }
-            start += len;
         }
         for j in 0..v {
             if m[j] != 0.0 {
                 continue;
             }
-            let range = j * v..(j + 1) * v;
-            let xg = &mut self.x_gone[range.clone()];
-            let xxg = &mut self.xx_gone[range.clone()];
-            let bg = &mut self.both_gone[range];
-            for i in 0..v {
-                xg[i] += x[i];
-                xxg[i] += x[i] * x[i];
-                bg[i] += 1.0 - m[i];
+            let range = j * stride..(j + 1) * stride;
+            let xg = self.x_gone[range.clone()].chunks_exact_mut(4);
+            let xxg = self.xx_gone[range.clone()].chunks_exact_mut(4);
+            let bg = self.both_gone[range].chunks_exact_mut(4);
+            let xm = x.chunks_exact(4).zip(m.chunks_exact(4));
+            for (((xg, xxg), bg), (x, m)) in xg.zip(xxg).zip(bg).zip(xm) {
+                for k in 0..4 {
+                    xg[k] += x[k];
+                    xxg[k] += x[k] * x[k];
+                    bg[k] += 1.0 - m[k];
+                }
             }
         }
     }
@@ -412,14 +424,13 @@ impl DenseSegment {
     }
 
     fn pair_table(&self) -> PairTable {
-        let v = self.layout.pair_vars();
+        let (v, stride) = (self.layout.pair_vars(), self.stride);
         let total = self.respondents as f64;
-        let pairs = self.xy.len();
+        let pairs = v * (v - 1) / 2;
         let mut cols: [Vec<f64>; 6] = std::array::from_fn(|_| Vec::with_capacity(pairs));
-        let mut idx = 0;
         for i in 0..v {
             for j in i + 1..v {
-                let (ij, ji) = (j * v + i, i * v + j);
+                let (ij, ji) = (j * stride + i, i * stride + j);
                 let (si, sj) = (self.layout.pair_slot(i), self.layout.pair_slot(j));
                 let [w, wx, wy, wxx, wyy, wxy] = &mut cols;
                 w.push(self.n[si] + self.n[sj] - total + self.both_gone[ij]);
@@ -427,8 +438,7 @@ impl DenseSegment {
                 wy.push(self.sum[sj] - self.x_gone[ji]);
                 wxx.push(self.sumsq[si] - self.xx_gone[ij]);
                 wyy.push(self.sumsq[sj] - self.xx_gone[ji]);
-                wxy.push(self.xy[idx]);
-                idx += 1;
+                wxy.push(self.xy[ji]);
             }
         }
         PairTable::from_columns(v, cols).expect("one value per pair")
