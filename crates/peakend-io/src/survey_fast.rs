@@ -450,20 +450,24 @@ struct ChunkReader<'l, 'a> {
 
 /// Text cells that passed a check, by their bytes: a value repeated on many rows is
 /// checked (as UTF-8, then by its column's rule) once, and found again by one hash
-/// lookup. Holds at most [`Checked::MAX`] values, so a file of all-different values
-/// costs a bounded amount of memory (the rest are checked every time).
+/// lookup. Holds at most [`Checked::MAX`] values of [`Checked::MAX_BYTES`] in all, so a
+/// file of all-different values costs a bounded amount of memory (the rest are checked
+/// every time).
 struct Checked {
     index: HashMap<Box<[u8]>, u32, FixedState>,
     texts: Vec<Box<str>>,
+    bytes: usize,
 }
 
 impl Checked {
     const MAX: usize = 1 << 16;
+    const MAX_BYTES: usize = 4 << 20;
 
     fn new() -> Checked {
         Checked {
             index: HashMap::with_hasher(FixedState::with_seed(0x6368_6563_6b65_6421)),
             texts: Vec::new(),
+            bytes: 0,
         }
     }
 
@@ -477,7 +481,8 @@ impl Checked {
         if !check(text) {
             return None;
         }
-        if self.texts.len() < Checked::MAX {
+        if self.texts.len() < Checked::MAX && self.bytes + cell.len() <= Checked::MAX_BYTES {
+            self.bytes += cell.len();
             self.index.insert(cell.into(), self.texts.len() as u32);
             self.texts.push(text.into());
         }
@@ -1088,6 +1093,36 @@ mod tests {
                 assert_eq!(tail_ok, short_form, "{cell:?}: every empty, d and dd cell");
             }
         }
+    }
+
+    #[test]
+    fn values_past_the_checked_cap_are_checked_every_time() {
+        let mut c = Checked::new();
+        let hall = |s: &str| s.starts_with('h');
+        for i in 0..Checked::MAX + 10 {
+            let v = format!("h{i}");
+            assert_eq!(c.get(v.as_bytes(), hall), Some(v.as_str()));
+        }
+        assert_eq!(c.texts.len(), Checked::MAX);
+        // Past the cap: still checked, and refused each time.
+        assert_eq!(c.get(b"x1", hall), None);
+        assert_eq!(c.get(b"x1", hall), None);
+        assert_eq!(c.get(&[0xff], |_| true), None, "not UTF-8");
+        // A value kept is not checked again.
+        assert_eq!(c.get(b"h3", |_| false), Some("h3"));
+        assert_eq!(c.get(b"h70000", |_| false), None);
+        // Nor more bytes than the cap.
+        let mut long = Checked::new();
+        let cell = "p".repeat(1 << 20);
+        for _ in 0..2 {
+            (0..6).for_each(|i| {
+                assert!(
+                    long.get(format!("{i}{cell}").as_bytes(), |_| true)
+                        .is_some()
+                )
+            });
+        }
+        assert_eq!(long.texts.len(), 3);
     }
 
     #[test]
