@@ -98,6 +98,11 @@ pub fn stratified_mean(segments: &[(f64, RunningStats)]) -> Option<Stratified> {
     })
 }
 
+/// The relative size of a centred sum below which it is taken for rounding: sums of
+/// millions of terms in any order stay well within it, and no real spread of survey
+/// answers (whole or tenth points on a 10-point scale) comes near it.
+const ROUNDING: f64 = 1e-12;
+
 /// Weighted co-moments of two variables over the observations that have both
 /// (pairwise deletion), mergeable like [`RunningStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -142,13 +147,25 @@ impl PairStats {
     }
 
     /// Weighted Pearson correlation; `None` when either side has no variance.
+    ///
+    /// Each centred sum is the difference of two sums that can be far larger than it;
+    /// what is left within their rounding counts as zero. Otherwise a constant variable
+    /// (two respondents with the same average of 22/3) kept a variance of rounding
+    /// noise and got an arbitrary correlation, and uncorrelated variables got 0 or a
+    /// few 1e-7 depending on the order the sums were added in (a file whole or merged
+    /// from parts).
     pub fn correlation(&self) -> Option<f64> {
         if self.w <= 0.0 {
             return None;
         }
-        let cxx = self.wxx - self.wx * self.wx / self.w;
-        let cyy = self.wyy - self.wy * self.wy / self.w;
-        let cxy = self.wxy - self.wx * self.wy / self.w;
+        let centred = |sum: f64, mean_part: f64| {
+            let c = sum - mean_part;
+            let noise = ROUNDING * sum.abs().max(mean_part.abs());
+            if c.abs() <= noise { 0.0 } else { c }
+        };
+        let cxx = centred(self.wxx, self.wx * self.wx / self.w);
+        let cyy = centred(self.wyy, self.wy * self.wy / self.w);
+        let cxy = centred(self.wxy, self.wx * self.wy / self.w);
         (cxx > 0.0 && cyy > 0.0).then(|| (cxy / (cxx * cyy).sqrt()).clamp(-1.0, 1.0))
     }
 }
@@ -504,6 +521,24 @@ mod spearman_tests {
         // 0.5349995, so (tanh 0.5993194, tanh 2.6965175) = (0.5366, 0.9909).
         assert!(close(r.ci95.0, 0.5366, 1e-4), "{:?}", r.ci95);
         assert!(close(r.ci95.1, 0.9909, 1e-4), "{:?}", r.ci95);
+    }
+
+    #[test]
+    fn a_constant_variable_has_no_correlation_whatever_its_rounding() {
+        // Five respondents whose average is 4/3 each: wxx − wx²/w is 1.8e-15 of
+        // rounding, not variance, and made a correlation of whatever the other side's
+        // noise gave.
+        let mut p = PairStats::default();
+        for y in [7.0, 9.0, 6.0, 8.0, 10.0] {
+            p.push(4.0 / 3.0, y, 1.0);
+        }
+        assert_eq!(p.correlation(), None);
+        // A real spread, however small beside the values, is kept.
+        let mut q = PairStats::default();
+        for (x, y) in [(8.0, 7.0), (8.1, 9.0), (8.0, 6.0)] {
+            q.push(x, y, 1.0);
+        }
+        assert!(q.correlation().is_some_and(|r| r > 0.5), "{q:?}");
     }
 
     #[test]
