@@ -297,14 +297,7 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
         return;
     };
     let db = pg.url.as_str();
-    // The one-node replays import the same organisation.
-    let org = dir.path().join("org.csv");
-    let token = |hall: &str| {
-        peakend(db, &["token", "create", "--hall", hall])
-            .trim()
-            .to_owned()
-    };
-    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
+    let tokens = hall_tokens(db);
     let (a, url_a, log_a) = node_with(db, NATS, &prefix, &[]);
     let (mut b, url_b, log_b) = node_with(db, NATS, &prefix, &[]);
     // Each node applies partitions of its own before the first batch, and the node
@@ -346,13 +339,7 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     wait_for(db, all.len() as i64).await;
 
     // The same events replayed by one node into a database of its own.
-    let replay = peakend_testkit::sqlite();
-    peakend(&replay.url, &["init"]);
-    peakend(&replay.url, &["org", "import", org.to_str().unwrap()]);
-    let file = dir.path().join("all.ndjson");
-    std::fs::write(&file, all.join("\n")).unwrap();
-    peakend(&replay.url, &["events", "ingest", file.to_str().unwrap()]);
-    let (two, one) = (kpis(db), kpis(&replay.url));
+    let (two, one) = (kpis(db), replayed_kpis(dir.path(), &all));
     assert_eq!(two["total"], one["total"], "{two}");
     assert_eq!(two["total"]["care_alerts"], 10, "{two}");
     assert_eq!(two["halls"], one["halls"]);
@@ -429,13 +416,7 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     // Nothing beyond: no batch applied twice, none lost.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(stored(db).await, all.len() as i64 + 1);
-    let file = dir.path().join("all2.ndjson");
-    std::fs::write(&file, all.join("\n")).unwrap();
-    let replay2 = peakend_testkit::sqlite();
-    peakend(&replay2.url, &["init"]);
-    peakend(&replay2.url, &["org", "import", org.to_str().unwrap()]);
-    peakend(&replay2.url, &["events", "ingest", file.to_str().unwrap()]);
-    assert_eq!(kpis(db)["total"], kpis(&replay2.url)["total"]);
+    assert_eq!(kpis(db)["total"], replayed_kpis(dir.path(), &all)["total"]);
     drop(a);
     forget_stream(&prefix).await;
 }
@@ -452,6 +433,23 @@ fn held(log: &Log) -> BTreeSet<u32> {
         };
     }
     held
+}
+
+/// Waits until a node holds all four partitions (the other died).
+async fn holds_every_partition(log: &Log) {
+    let start = Instant::now();
+    while held(log).len() < 4 {
+        assert!(start.elapsed() < Duration::from_secs(20), "{:?}", held(log));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Device tokens of the two halls of [`TWO_HALLS`].
+fn hall_tokens(db: &str) -> [(&'static str, String); 2] {
+    ["h1", "h2"].map(|hall| {
+        let token = peakend(db, &["token", "create", "--hall", hall]);
+        (hall, token.trim().to_owned())
+    })
 }
 
 /// Waits until the two nodes hold two of the four partitions each: the first node
@@ -582,15 +580,7 @@ async fn each_node_sweeps_its_partitions_halls_and_the_survivor_all() {
     // Node B dies: node A takes its partitions and sweeps all the halls.
     b.0.kill().unwrap();
     b.0.wait().unwrap();
-    let start = Instant::now();
-    while held(&log_a).len() < 4 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{:?}",
-            held(&log_a)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    holds_every_partition(&log_a).await;
     let seen = log_a.lock().unwrap().len();
     import("second");
     all_at_the_top(db, 16).await;
@@ -846,12 +836,7 @@ async fn a_three_server_nats_cluster_loses_no_acknowledged_batch_when_its_leader
         .and_then(|c| c.leader.clone())
         .unwrap();
 
-    let token = |hall: &str| {
-        peakend(db, &["token", "create", "--hall", hall])
-            .trim()
-            .to_owned()
-    };
-    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
+    let tokens = hall_tokens(db);
     let mut batches: Vec<(&str, Vec<String>)> = Vec::new();
     for hall in ["h1", "h2"] {
         batches.extend(morning(hall, 0, 60).chunks(5).map(|c| (hall, c.to_vec())));
@@ -897,12 +882,7 @@ async fn nats_lost_while_running_answers_503_and_recovers_without_a_restart() {
     let (a, url_a, log_a) = node_with(db, &server.url(), &prefix, &[]);
     let (b, url_b, log_b) = node_with(db, &server.url(), &prefix, &[]);
     shared_out(&log_a, &log_b).await;
-    let token = |hall: &str| {
-        peakend(db, &["token", "create", "--hall", hall])
-            .trim()
-            .to_owned()
-    };
-    let tokens = [("h1", token("h1")), ("h2", token("h2"))];
+    let tokens = hall_tokens(db);
     let http = reqwest::Client::new();
     let mut all = Vec::new();
     for (hall, token) in &tokens {
@@ -936,15 +916,7 @@ async fn nats_lost_while_running_answers_503_and_recovers_without_a_restart() {
         ((b, log_b), (a, url_a, log_a))
     };
     drop(dead);
-    let start = Instant::now();
-    while held(&log).len() < 4 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{:?}",
-            held(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    holds_every_partition(&log).await;
     assert_eq!(stored(db).await, all.len() as i64, "stored without NATS");
     // Away longer than a JetStream request waits (5 s), so the survivor's first asks
     // for the consumers of the partitions it took fail.

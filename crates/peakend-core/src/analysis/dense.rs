@@ -149,6 +149,12 @@ impl DenseLayout {
         self.moments + 1
     }
 
+    /// The pair variables rounded up to a multiple of four: the length of a row of the
+    /// dense fold's co-moments (and of its gathered pair values, padded with zeros).
+    fn pair_stride(&self) -> usize {
+        self.pair_vars().next_multiple_of(4)
+    }
+
     fn pair_slot(&self, i: usize) -> usize {
         if i < self.moments {
             self.sat(i)
@@ -193,14 +199,11 @@ pub struct DenseSegment {
     nps: NpsCounts,
     waits: Vec<u64>,
     other_waits: BTreeMap<i64, u64>,
-    /// Σ xᵢxⱼ of the pair variables, row i at `i · stride`: its cells j > i are the
+    /// Σ xᵢxⱼ of the pair variables, row i at `i · pair_stride`: its cells j > i are the
     /// sums; the few before them in its first group of four are added too and never
     /// read, so that every row is whole groups of four (no scalar tail per row).
     xy: Vec<f64>,
-    /// The pair variables rounded up to a multiple of four (`px`, `pm` are padded
-    /// with zeros to it).
-    stride: usize,
-    /// Row j, column i (at `j · stride + i`): Σ xᵢ, Σ xᵢ² and Σ [i empty] over the rows
+    /// Row j, column i (at `j · pair_stride + i`): Σ xᵢ, Σ xᵢ² and Σ [i empty] over the rows
     /// with j empty.
     x_gone: Vec<f64>,
     xx_gone: Vec<f64>,
@@ -214,14 +217,13 @@ pub struct DenseSegment {
 impl DenseSegment {
     pub fn new(layout: &DenseLayout) -> DenseSegment {
         let (s, v) = (layout.len(), layout.pair_vars());
-        let stride = v.next_multiple_of(4);
+        let stride = layout.pair_stride();
         DenseSegment {
             layout: layout.clone(),
             pair_slots: (0..v).map(|i| layout.pair_slot(i)).collect(),
             fixed: [layout.overall(), layout.nps(), layout.wait()],
             px: vec![0.0; stride],
             pm: vec![0.0; stride],
-            stride,
             respondents: 0,
             n: vec![0.0; s],
             sum: vec![0.0; s],
@@ -322,7 +324,7 @@ impl DenseSegment {
     /// The pair co-moments of the gathered row (`px`, `pm`).
     #[inline(always)]
     fn push_pairs(&mut self) {
-        let (v, stride) = (self.layout.pair_vars(), self.stride);
+        let (v, stride) = (self.layout.pair_vars(), self.layout.pair_stride());
         let (x, m) = (&self.px[..stride], &self.pm[..stride]);
         // In groups of four, which the compiler turns into whole vector operations.
         for i in 0..v {
@@ -424,7 +426,7 @@ impl DenseSegment {
     }
 
     fn pair_table(&self) -> PairTable {
-        let (v, stride) = (self.layout.pair_vars(), self.stride);
+        let (v, stride) = (self.layout.pair_vars(), self.layout.pair_stride());
         let total = self.respondents as f64;
         let pairs = v * (v - 1) / 2;
         let mut cols: [Vec<f64>; 6] = std::array::from_fn(|_| Vec::with_capacity(pairs));
