@@ -623,13 +623,74 @@ impl IngestTx for PgIngest<'_, '_> {
 /// A field of COPY's text format: backslash, tab, newline and carriage return
 /// escaped (the rest is taken as is).
 fn copy_field(out: &mut String, field: &str) {
-    for c in field.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
+    // The text between escapes is copied in one piece: a character at a time was a
+    // tenth of the server's time in a busy PostgreSQL ingest. The four are ASCII, so
+    // every cut is on a character boundary.
+    let mut from = 0;
+    for (i, b) in field.bytes().enumerate() {
+        let escaped = match b {
+            b'\\' => "\\\\",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            _ => continue,
+        };
+        out.push_str(&field[from..i]);
+        out.push_str(escaped);
+        from = i + 1;
+    }
+    out.push_str(&field[from..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_field;
+
+    /// COPY's text format read back: what PostgreSQL makes of a field.
+    fn copy_unescape(field: &str) -> String {
+        let mut out = String::new();
+        let mut chars = field.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            out.push(match chars.next() {
+                Some('t') => '\t',
+                Some('n') => '\n',
+                Some('r') => '\r',
+                Some(other) => other,
+                None => panic!("a lone backslash at the end of {field:?}"),
+            });
         }
+        out
+    }
+
+    #[test]
+    fn copy_fields_escape_what_copy_reads_specially_and_nothing_else() {
+        let fields = [
+            "",
+            "plain",
+            "\\",
+            "\t\n\r",
+            "{\"note\":\"a\\\"b\\\\c\\nd\"}",
+            "营业厅\t一\\二\n",
+            "trailing\\",
+            "\\leading",
+            "ends\r",
+        ];
+        for field in fields {
+            let mut out = String::from("x");
+            copy_field(&mut out, field);
+            let out = &out[1..];
+            assert!(
+                !out.contains(['\t', '\n', '\r']),
+                "{field:?} → {out:?} keeps a separator"
+            );
+            assert_eq!(copy_unescape(out), field, "{field:?} → {out:?}");
+        }
+        let mut out = String::new();
+        copy_field(&mut out, "a\\b\tc");
+        assert_eq!(out, "a\\\\b\\tc");
     }
 }

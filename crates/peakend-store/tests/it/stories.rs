@@ -967,6 +967,86 @@ peakend_testkit::on_both_backends!(
     }
 );
 
+// Issue 4: an event id is a hall's for good. One reused at a later time, the same day
+// or another, is a duplicate even when the batch goes on from the day the ingest kept,
+// and the day goes on as if the repeat had not come.
+peakend_testkit::on_both_backends!(an_id_reused_later_is_a_duplicate_whatever_the_day, |url| {
+    let store = ready(url).await;
+    let hall = one_hall(&store).await;
+    let line = |id: &str, day: &str, hm: &str, kind: &str, fields: &str| {
+        let line = format!(
+            r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"2026-08-{day}T{hm}:00+08:00",{fields}}}"#
+        );
+        (
+            0,
+            peakend_core::ops::event::Event::from_json(&line).unwrap(),
+            line,
+        )
+    };
+    let issue = |id: &str, day: &str, hm: &str, ticket: &str| {
+        line(
+            id,
+            day,
+            hm,
+            "ticket_issued",
+            &format!(r#""ticket":"{ticket}","service":"payment""#),
+        )
+    };
+    let call = |id: &str, day: &str, hm: &str, ticket: &str| {
+        line(
+            id,
+            day,
+            hm,
+            "called",
+            &format!(r#""ticket":"{ticket}","counter":"c1""#),
+        )
+    };
+    let open = |id: &str, day: &str| line(id, day, "08:30", "counter_opened", r#""counter":"c1""#);
+    let ingest = |batch| store.ingest_events(&hall, batch, vec![]);
+    let a = ingest(vec![open("e1", "07"), issue("e2", "07", "09:00", "T1")])
+        .await
+        .unwrap();
+    assert_eq!((a.accepted, a.duplicates), (2, 0), "{a:?}");
+    // The same day goes on: e2 again, later and about another ticket, beside a new one.
+    let b = ingest(vec![
+        issue("e3", "07", "09:05", "T2"),
+        issue("e2", "07", "09:06", "T3"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!((b.accepted, b.duplicates), (1, 1), "{b:?}");
+    // The kept day has T2 and not T3.
+    let c = ingest(vec![
+        call("e4", "07", "09:07", "T2"),
+        call("e5", "07", "09:08", "T3"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!((c.accepted, c.rejected.len()), (1, 1), "{c:?}");
+    // The next day, kept after its first batch: e1 of the day before comes again.
+    let d = ingest(vec![open("f1", "08"), issue("f2", "08", "09:00", "T1")])
+        .await
+        .unwrap();
+    assert_eq!(d.accepted, 2, "{d:?}");
+    let e = ingest(vec![
+        issue("e1", "08", "09:10", "T2"),
+        issue("f3", "08", "09:11", "T2"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        (e.accepted, e.duplicates, e.rejected.len()),
+        (1, 1, 0),
+        "{e:?}"
+    );
+    let f = ingest(vec![call("f4", "08", "09:12", "T2")]).await.unwrap();
+    assert_eq!((f.accepted, f.rejected.len()), (1, 0), "{f:?}");
+    let stored = store.hall_events(&hall, 0, i64::MAX).await.unwrap();
+    assert_eq!(stored.len(), 8, "{stored:?}");
+    let e2 = stored.iter().find(|e| e.id == "e2").unwrap();
+    assert_eq!(e2.at.to_rfc3339(), "2026-08-07T09:00:00+08:00");
+});
+
 // Issue 4: a kiosk that fails on the Friday before a Monday holiday of its province is
 // overdue one working day later than without the holiday.
 story!(
