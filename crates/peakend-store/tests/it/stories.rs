@@ -849,8 +849,19 @@ fn hall_event(
     kind: &str,
     fields: &str,
 ) -> (usize, peakend_core::ops::event::Event, String) {
+    hall_event_on("07", id, hm, kind, fields)
+}
+
+/// The same on another day of August 2026 (`day`: two digits).
+fn hall_event_on(
+    day: &str,
+    id: &str,
+    hm: &str,
+    kind: &str,
+    fields: &str,
+) -> (usize, peakend_core::ops::event::Event, String) {
     let line = format!(
-        r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"2026-08-07T{hm}:00+08:00",{fields}}}"#
+        r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"2026-08-{day}T{hm}:00+08:00",{fields}}}"#
     );
     (
         0,
@@ -974,14 +985,7 @@ peakend_testkit::on_both_backends!(an_id_reused_later_is_a_duplicate_whatever_th
     let store = ready(url).await;
     let hall = one_hall(&store).await;
     let line = |id: &str, day: &str, hm: &str, kind: &str, fields: &str| {
-        let line = format!(
-            r#"{{"id":"{id}","hall":"h1","type":"{kind}","at":"2026-08-{day}T{hm}:00+08:00",{fields}}}"#
-        );
-        (
-            0,
-            peakend_core::ops::event::Event::from_json(&line).unwrap(),
-            line,
-        )
+        hall_event_on(day, id, hm, kind, fields)
     };
     let issue = |id: &str, day: &str, hm: &str, ticket: &str| {
         line(
