@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ops import Server, batches_by_hall, machine  # noqa: E402
+from ops import Server, batches_by_hall, machine, write_busy_org  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,13 +160,8 @@ def main():
         return subprocess.run([exe, "--db", db, *a], check=True, capture_output=True, text=True).stdout
 
     # The busy halls of bench/ops.py and --load-days days of them.
-    org = ["id,parent,level,name,counters,kiosks", "bz,,province,繁忙省,,", "bz-c,bz,city,城市,,"]
-    for d in range(4):
-        org.append(f"bz-d{d},bz-c,district,城区{d},,")
-    for h in range(40):
-        org.append(f"bz-d{h % 4}-h{h:02},bz-d{h % 4},hall,繁忙厅{h},10,3")
     busy_org = work / "busy-org.csv"
-    busy_org.write_text("\n".join(org) + "\n")
+    write_busy_org(busy_org)
     seed_db = str(work / "seed.db")
     pk(seed_db, "org", "import", str(busy_org))
     first = datetime.strptime(args.date, "%Y-%m-%d").date()

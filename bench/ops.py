@@ -48,6 +48,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CHINA = timezone(timedelta(hours=8))
 
 
+def write_busy_org(path):
+    """The busy load's organisation (issue 19): 40 halls of 10 counters and 3 kiosks in
+    four districts of one city; bench/pgcpu.py and bench/cluster.py load it too."""
+    org = ["id,parent,level,name,counters,kiosks", "bz,,province,繁忙省,,", "bz-c,bz,city,城市,,"]
+    org += [f"bz-d{d},bz-c,district,城区{d},," for d in range(4)]
+    org += [f"bz-d{h % 4}-h{h:02},bz-d{h % 4},hall,繁忙厅{h},10,3" for h in range(40)]
+    Path(path).write_text("\n".join(org) + "\n")
+
+
 def sh(args, **kw):
     return subprocess.run(args, check=True, **kw)
 
@@ -284,12 +293,7 @@ def main():
     # The load's halls and --load-days simulated days of all of them.
     seed_db = str(work / "seed.db")
     busy_org = work / "busy-org.csv"
-    org = ["id,parent,level,name,counters,kiosks", "bz,,province,繁忙省,,", "bz-c,bz,city,城市,,"]
-    for d in range(4):
-        org.append(f"bz-d{d},bz-c,district,城区{d},,")
-    for h in range(40):
-        org.append(f"bz-d{h % 4}-h{h:02},bz-d{h % 4},hall,繁忙厅{h},10,3")
-    busy_org.write_text("\n".join(org) + "\n")
+    write_busy_org(busy_org)
 
     def setup(db):
         if args.load == "busy":

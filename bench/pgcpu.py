@@ -47,10 +47,7 @@ def main():
     def pk(exe, db, *a):
         return subprocess.run([exe, "--db", db, *a], check=True, capture_output=True, text=True).stdout
 
-    org = ["id,parent,level,name,counters,kiosks", "bz,,province,繁忙省,,", "bz-c,bz,city,城市,,"]
-    org += [f"bz-d{d},bz-c,district,城区{d},," for d in range(4)]
-    org += [f"bz-d{h % 4}-h{h:02},bz-d{h % 4},hall,繁忙厅{h},10,3" for h in range(40)]
-    (work / "org.csv").write_text("\n".join(org) + "\n")
+    ops.write_busy_org(work / "org.csv")
     seed = work / "seed.db"
     seed.unlink(missing_ok=True)
     pk(first, str(seed), "org", "import", str(work / "org.csv"))

@@ -16,6 +16,12 @@
 //!   committed; a batch whose node died before its acknowledgement comes again after the
 //!   consumer's ack wait and is applied idempotently (by event id), so nothing is applied
 //!   twice.
+//! - The stream is a work queue: a batch leaves it once its partition's consumer has
+//!   acknowledged it (each partition's consumer filters its own subjects, so no two
+//!   consumers share a batch), and a batch no consumer has read yet stays. A stream an
+//!   earlier build made keeps every batch (limits retention cannot be changed on a
+//!   stream), so on it each partition purges its own subjects up to the batch just
+//!   acknowledged.
 //! - After applying, the node publishes `{prefix}.applied.{hall}`; every node wakes its
 //!   own live streams of that hall, so a board on any node sees every node's events.
 
@@ -45,6 +51,9 @@ pub struct Cluster {
     prefix: String,
     stream: String,
     partitions: u32,
+    /// The stream keeps acknowledged batches (made by an earlier build with limits
+    /// retention): each applied batch is purged with the partition's earlier ones.
+    purge_applied: bool,
     /// The partitions this node holds now: it sweeps their halls (case deadlines,
     /// automatic checks, invitation decisions and sending), so each hall's sweep runs on
     /// one node and moves with its partition when a node dies or joins.
@@ -113,23 +122,37 @@ impl Cluster {
             .map_err(|e| format!("NATS at {url} cannot be reached: {e}"))?;
         let js = jetstream::new(client.clone());
         let stream = format!("{}_EVENTS", prefix.to_uppercase().replace('-', "_"));
-        js.get_or_create_stream(stream::Config {
-            name: stream.clone(),
-            subjects: vec![format!("{prefix}.events.>")],
-            storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(120),
-            // Three on a three-server cluster: a stored batch survives losing a server.
-            num_replicas: replicas.max(1),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| format!("NATS at {url}: the JetStream stream `{stream}`: {e}"))?;
+        let made = js
+            .get_or_create_stream(stream::Config {
+                name: stream.clone(),
+                subjects: vec![format!("{prefix}.events.>")],
+                storage: stream::StorageType::File,
+                // Without it every batch would stay on every server for ever.
+                retention: stream::RetentionPolicy::WorkQueue,
+                duplicate_window: Duration::from_secs(120),
+                // Three on a three-server cluster: a stored batch survives losing a server.
+                num_replicas: replicas.max(1),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("NATS at {url}: the JetStream stream `{stream}`: {e}"))?;
+        let purge_applied =
+            made.cached_info().config.retention != stream::RetentionPolicy::WorkQueue;
+        if purge_applied {
+            tracing::warn!(
+                stream = %stream,
+                "the stream keeps acknowledged batches (made by an earlier build): each \
+                 partition purges what it has applied; delete the stream when no node runs \
+                 and none of its batches is waiting, and it is made again as a work queue"
+            );
+        }
         Ok(Arc::new(Cluster {
             client,
             js,
             prefix: prefix.to_owned(),
             stream,
             partitions: partitions.max(1),
+            purge_applied,
             held: std::sync::Mutex::new(Vec::new()),
         }))
     }
@@ -278,7 +301,7 @@ async fn apply_partition(
 ) {
     // NATS may be lost when a partition is taken (a node died meanwhile): the partition
     // is held all the same, so its consumer is asked for again until NATS answers.
-    let consumer = loop {
+    let (stream, consumer) = loop {
         match consumer_of(&cluster, p).await {
             Ok(c) => break c,
             Err(e) => tracing::warn!(partition = p, "no consumer yet, asking again: {e}"),
@@ -312,19 +335,21 @@ async fn apply_partition(
                 return;
             }
             match apply(&state, &msg.payload).await {
-                Ok(Some(hall)) => {
+                Ok(applied) => {
+                    // A batch no store could apply (it does not parse) was dropped, said.
                     let _ = msg.ack().await;
-                    let _ = cluster
-                        .client
-                        .publish(
-                            format!("{}.applied.{p}", cluster.prefix),
-                            hall.to_string().into(),
-                        )
-                        .await;
-                }
-                // A batch no store could apply (it does not parse): dropped, said.
-                Ok(None) => {
-                    let _ = msg.ack().await;
+                    if cluster.purge_applied {
+                        purge_applied(&cluster, &stream, p, &msg).await;
+                    }
+                    if let Some(hall) = applied {
+                        let _ = cluster
+                            .client
+                            .publish(
+                                format!("{}.applied.{p}", cluster.prefix),
+                                hall.to_string().into(),
+                            )
+                            .await;
+                    }
                 }
                 // The store is unavailable: not acknowledged, so it comes again.
                 Err(e) => {
@@ -336,18 +361,41 @@ async fn apply_partition(
     }
 }
 
-/// Partition `p`'s durable consumer: one batch delivered at a time, in order.
+/// On a stream that keeps acknowledged batches: partition `p`'s batches up to `msg`,
+/// which has just been acknowledged. One at a time and in order, so every earlier one
+/// was acknowledged too; a purge that fails is made good by the next one.
+async fn purge_applied(
+    cluster: &Cluster,
+    stream: &jetstream::stream::Stream,
+    p: u32,
+    msg: &jetstream::Message,
+) {
+    let Ok(info) = msg.info() else {
+        return;
+    };
+    let purged = stream
+        .purge()
+        .filter(format!("{}.events.{p}.>", cluster.prefix))
+        .sequence(info.stream_sequence + 1)
+        .await;
+    if let Err(e) = purged {
+        tracing::warn!(partition = p, "applied batches not purged: {e}");
+    }
+}
+
+/// Partition `p`'s durable consumer (and its stream): one batch delivered at a time, in
+/// order.
 async fn consumer_of(
     cluster: &Cluster,
     p: u32,
-) -> Result<jetstream::consumer::PullConsumer, String> {
+) -> Result<(jetstream::stream::Stream, jetstream::consumer::PullConsumer), String> {
     let name = format!("{}-p{p}", cluster.prefix);
     let stream = cluster
         .js
         .get_stream(&cluster.stream)
         .await
         .map_err(|e| e.to_string())?;
-    stream
+    let consumer = stream
         .get_or_create_consumer(
             &name,
             pull::Config {
@@ -360,7 +408,8 @@ async fn consumer_of(
             },
         )
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok((stream, consumer))
 }
 
 /// Applies one stored batch through the same path as a single node's ingest.

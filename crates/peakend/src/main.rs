@@ -447,6 +447,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Settings first: a sender that cannot work stops the start, before the
             // database is touched.
             let invites = invites.invites(addr)?;
+            // Before NATS: what the stream is like is said at the start.
+            init_tracing();
             if nats.is_some() && !cli.db.starts_with("postgres") {
                 anyhow::bail!(
                     "--nats: several nodes share one PostgreSQL database; give --db postgres://…"
@@ -511,12 +513,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 state.clock = demo_live::clock(zone, speed);
                 tokio::spawn(demo_live::replay(state.clone()));
             }
+            init_tracing();
             serve_state(state, addr).await
         }
     }
 }
 
-async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow::Result<()> {
+/// The server's log, on stderr.
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -528,6 +532,9 @@ async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow:
         // signal's, a request's).
         .log_internal_errors(false)
         .init();
+}
+
+async fn serve_state(state: peakend_http::AppState, addr: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

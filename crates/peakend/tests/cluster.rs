@@ -281,6 +281,29 @@ async fn forget_old_streams() {
     }
 }
 
+/// Waits until the stream at `urls` of `prefix` holds no batch: each applied batch left
+/// it (a work queue, or the partitions' purges on a stream that keeps them).
+async fn drained(urls: &str, prefix: &str) {
+    let servers: Vec<&str> = urls.split(',').collect();
+    let client = async_nats::connect(servers.as_slice()).await.unwrap();
+    let mut stream = async_nats::jetstream::new(client)
+        .get_stream(stream_of(prefix))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let messages = stream.info().await.unwrap().state.messages;
+        if messages == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{messages} applied batches are still in the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Deletes a finished test's stream.
 async fn forget_stream(prefix: &str) {
     if let Ok(client) = async_nats::connect(NATS).await {
@@ -417,7 +440,66 @@ async fn two_nodes_apply_what_one_would_survive_a_kill_and_push_across_nodes() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(stored(db).await, all.len() as i64 + 1);
     assert_eq!(kpis(db)["total"], replayed_kpis(dir.path(), &all)["total"]);
+    // Applied batches leave the stream: it does not grow for ever.
+    drained(NATS, &prefix).await;
     drop(a);
+    forget_stream(&prefix).await;
+}
+
+/// A stream an earlier build made keeps every batch (limits retention, which cannot be
+/// changed on a stream): a node says so at start and purges each batch it applies, so
+/// the stream empties all the same; a batch sent again is still stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_keeps_batches_is_purged_of_the_applied_ones() {
+    let _alone = ALONE.lock().await;
+    let Some((pg, _dir, prefix)) = cluster_db(TWO_HALLS).await else {
+        return;
+    };
+    let db = pg.url.as_str();
+    let client = async_nats::connect(NATS).await.unwrap();
+    async_nats::jetstream::new(client)
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: stream_of(&prefix),
+            subjects: vec![format!("{prefix}.events.>")],
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (_a, url, log) = node_with(db, NATS, &prefix, &[]);
+    holds_every_partition(&log).await;
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("the stream keeps acknowledged batches")),
+        "{:?}",
+        log.lock().unwrap()
+    );
+    let tokens = hall_tokens(db);
+    let http = reqwest::Client::new();
+    let mut all = Vec::new();
+    for (hall, token) in &tokens {
+        for lines in morning(hall, 0, 12).chunks(8) {
+            send_until_stored(&http, &url, token, lines).await;
+            all.extend(lines.iter().cloned());
+        }
+    }
+    // Sent again: JetStream's duplicate window still knows it after the purge.
+    let again = &morning("h1", 0, 12)[..8];
+    let r = http
+        .post(format!("{url}/api/v1/events"))
+        .bearer_auth(&tokens[0].1)
+        .body(again.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["duplicate"], true, "{body}");
+    wait_for(db, all.len() as i64).await;
+    drained(NATS, &prefix).await;
+    assert_eq!(stored(db).await, all.len() as i64);
     forget_stream(&prefix).await;
 }
 
@@ -830,6 +912,11 @@ async fn a_three_server_nats_cluster_loses_no_acknowledged_batch_when_its_leader
     let mut stream = js.get_stream(stream_of(&prefix)).await.unwrap();
     let info = stream.info().await.unwrap();
     assert_eq!(info.config.num_replicas, 3);
+    // A batch leaves the stream once applied.
+    assert_eq!(
+        info.config.retention,
+        async_nats::jetstream::stream::RetentionPolicy::WorkQueue
+    );
     let leader = info
         .cluster
         .as_ref()
@@ -863,6 +950,8 @@ async fn a_three_server_nats_cluster_loses_no_acknowledged_batch_when_its_leader
     let one = replayed_kpis(dir.path(), &all);
     assert_eq!(kpis(db)["total"], one["total"]);
     assert_eq!(one["total"]["care_alerts"], 18, "{one}");
+    // On every copy: the stream's new leader removed the applied batches too.
+    drained(&urls, &prefix).await;
 }
 
 /// NATS lost while the nodes run: a device is answered 503 with `Retry-After` and
