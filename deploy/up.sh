@@ -12,7 +12,8 @@ for _ in $(seq 1 60); do
   curl -fsS http://localhost:8080/healthz >/dev/null 2>&1 && break
   sleep 2
 done
-curl -fsS http://localhost:8080/healthz
+# (its answer has no newline of its own)
+curl -fsS http://localhost:8080/healthz && echo
 run() { docker compose exec -T peakend1 peakend --db postgres://peakend:peakend@postgres:5432/peakend "$@"; }
 if [ $# -ge 1 ]; then
   docker compose cp "$1" peakend1:/tmp/org.csv
