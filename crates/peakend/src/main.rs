@@ -1,8 +1,8 @@
 //! `peakend`: the command line and server of peakend. This crate only wires
 //! adapters together: parsing arguments, reading files, printing results.
 
-// The two `unsafe` blocks of the workspace (mapping a survey file, `analyze_cmd.rs`;
-// setting an allocator option, `alloc.rs`) are allowed where they stand; every other
+// The `unsafe` blocks of the workspace (mapping a survey file, `analyze_cmd.rs`;
+// setting allocator options, `alloc.rs`) are allowed where they stand; every other
 // crate forbids unsafe code outright.
 #![deny(unsafe_code)]
 
@@ -302,11 +302,13 @@ pub enum Format {
 
 // glibc's allocator spent a quarter of an event ingest in malloc and free (strings made
 // on the parser threads and freed on the writer's); mimalloc's per-thread heaps do not.
+// Its `override` feature serves the C `malloc` of the process too (SQLite's).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     alloc::keep_freed_memory();
+    alloc::sqlite_without_memory_statistics();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
