@@ -95,6 +95,14 @@ pub(crate) trait IngestTx {
         now: i64,
         rows: &[(Event, String)],
     ) -> Result<()>;
+    /// Inserts the events (position, event, text) if none of their ids is stored for
+    /// the hall, in one step that finds that out (`true`); otherwise inserts nothing
+    /// and leaves the transaction usable (`false`), and the caller looks the ids up.
+    /// A store that finds out no cheaper than by looking up answers `false` at once.
+    async fn insert_new(&mut self, hall: &HallId, now: i64, rows: &[Item]) -> Result<bool>;
+    /// Deletes the hall's events of these ids (written by `insert_new` in this
+    /// transaction, then found not to apply).
+    async fn delete_events(&mut self, hall: &HallId, ids: &[String]) -> Result<()>;
     /// The hall's kiosk faults reported in [`before` − 90 days, `before`): what a day
     /// starting at `before` carries in (open ones: not restored before it).
     async fn kiosk_faults(&mut self, hall: &HallId, before: i64) -> Result<Vec<KioskFault>>;
@@ -325,37 +333,66 @@ pub(crate) async fn apply_batch(
     let mut rejudge: BTreeMap<(i64, i64), BTreeSet<String>> = BTreeMap::new();
     while let Some(((lo, hi), fresh)) = by_day.pop_first() {
         let also = rejudge.remove(&(lo, hi)).unwrap_or_default();
-        let ids: Vec<&str> = fresh.iter().map(|(_, e, _)| e.id.as_str()).collect();
-        let stored_ids = db.stored_ids(hall, &ids).await?;
-        let mut new: Vec<Item> = Vec::with_capacity(fresh.len());
-        for item in fresh {
-            if stored_ids.contains(&item.1.id) {
-                outcome.duplicates += 1;
-            } else {
-                new.push(item);
-            }
-        }
-        new.sort_by(|a, b| a.1.replay_key().cmp(&b.1.replay_key()));
-        // Quarantined events about the tickets and kiosks of the new ones, judged again
-        // with them: an event that came before the one it follows is applied once that
-        // one comes, so any arrival order gives the same day.
-        let held = held_for(db, hall, (lo, hi), &new, &also, &seen).await?;
+        let mut fresh = fresh;
+        fresh.sort_by(|a, b| a.1.replay_key().cmp(&b.1.replay_key()));
         // The cached day stands for the stored one only if nobody else wrote to the
         // hall's day since (rows are only ever added, so `event_day`'s count tells;
         // another process may share the database), no held event joins the replay, and
         // every new event sorts after the stored ones: then applying the new events to
-        // it equals replaying everything.
-        let base = match cached.take() {
-            // A day replayed on other rules (a journey assigned since) is replayed again.
-            Some(c)
-                if held.is_empty()
-                    && (c.lo, c.hi) == (lo, hi)
-                    && c.day.rules() == rules
-                    && c.precedes(new.first().map(|i| &i.1)) =>
-            {
-                (db.day_events(hall, lo).await? == Some(c.stored)).then_some(c)
+        // it equals replaying everything. A day replayed on other rules (a journey
+        // assigned since) is replayed again.
+        let fits = |c: &CachedDay, first: Option<&Item>| {
+            (c.lo, c.hi) == (lo, hi) && c.day.rules() == rules && c.precedes(first.map(|i| &i.1))
+        };
+        // Nothing held for the day (the usual batch): the events are written first,
+        // claiming their ids, which tells in the same step that none was stored (a
+        // store that can, see `IngestTx::insert_new`); one that then cannot be applied
+        // is taken out again and quarantined. The stored day is read before.
+        let alone = !fresh.is_empty() && also.is_empty() && !db.any_held(hall, lo, hi).await?;
+        let mut base: Option<CachedDay> = None;
+        let mut stored: Option<Vec<String>> = None;
+        let mut written = false;
+        if alone {
+            base = match cached.take() {
+                Some(c) if fits(&c, fresh.first()) => {
+                    (db.day_events(hall, lo).await? == Some(c.stored)).then_some(c)
+                }
+                _ => None,
+            };
+            if base.is_none() {
+                stored = Some(db.payloads(hall, lo, hi).await?);
             }
-            _ => None,
+            written = db.insert_new(hall, now, &fresh).await?;
+        }
+        let (new, held) = if written {
+            (fresh, Vec::new())
+        } else {
+            let ids: Vec<&str> = fresh.iter().map(|(_, e, _)| e.id.as_str()).collect();
+            let stored_ids = db.stored_ids(hall, &ids).await?;
+            let mut new: Vec<Item> = Vec::with_capacity(fresh.len());
+            for item in fresh {
+                if stored_ids.contains(&item.1.id) {
+                    outcome.duplicates += 1;
+                } else {
+                    new.push(item);
+                }
+            }
+            if alone {
+                (new, Vec::new())
+            } else {
+                // Quarantined events about the tickets and kiosks of the new ones,
+                // judged again with them: an event that came before the one it follows
+                // is applied once that one comes, so any arrival order gives the same
+                // day.
+                let held = held_for(db, hall, (lo, hi), &new, &also, &seen).await?;
+                base = match cached.take() {
+                    Some(c) if held.is_empty() && fits(&c, new.first()) => {
+                        (db.day_events(hall, lo).await? == Some(c.stored)).then_some(c)
+                    }
+                    _ => None,
+                };
+                (new, held)
+            }
         };
         // A day read afresh sets its count even with no new event (the count is missing
         // for days stored before `event_day` was kept).
@@ -371,7 +408,10 @@ pub(crate) async fn apply_batch(
                     .collect(),
             ),
             None => {
-                let stored = db.payloads(hall, lo, hi).await?;
+                let stored = match stored.take() {
+                    Some(stored) => stored,
+                    None => db.payloads(hall, lo, hi).await?,
+                };
                 let carried = carried_in(db.kiosk_faults(hall, lo).await?, lo);
                 let mut day = HallDay::with_carry(rules.clone(), &carried);
                 // The data trials the day before left open, so that one ended after
@@ -407,6 +447,8 @@ pub(crate) async fn apply_batch(
         };
         let mut rows = Vec::with_capacity(replay.len());
         let mut released = Vec::new();
+        // Written events that could not be applied after all.
+        let mut unwritten: Vec<String> = Vec::new();
         let mut cases = Vec::new();
         // The case an event applied now opens, if any (stored events opened theirs
         // when they were applied).
@@ -433,12 +475,17 @@ pub(crate) async fn apply_batch(
                     rows.push((e, payload));
                     released.extend(held_rows);
                 }
-                (Err(reason), Origin::New(pos, payload)) => quarantine.push(Refused {
-                    pos,
-                    reason,
-                    held: subject(&e).map(|s| (e.at_ms(), s)),
-                    payload,
-                }),
+                (Err(reason), Origin::New(pos, payload)) => {
+                    if written {
+                        unwritten.push(e.id.clone());
+                    }
+                    quarantine.push(Refused {
+                        pos,
+                        reason,
+                        held: subject(&e).map(|s| (e.at_ms(), s)),
+                        payload,
+                    })
+                }
                 // Still not valid: it stays where it is.
                 (Err(_), Origin::Held(..)) => {}
                 (_, Origin::Stored) => day.note(&e),
@@ -458,8 +505,13 @@ pub(crate) async fn apply_batch(
             }
             _ => touched.iter().map(|(d, _, _)| (*d, None)).collect(),
         };
+        if !unwritten.is_empty() {
+            db.delete_events(hall, &unwritten).await?;
+        }
         if !rows.is_empty() {
-            db.insert_events(hall, now, &rows).await?;
+            if !written {
+                db.insert_events(hall, now, &rows).await?;
+            }
             let kiosks: Vec<&Event> = rows
                 .iter()
                 .map(|(e, _)| e)

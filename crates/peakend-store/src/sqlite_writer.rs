@@ -600,19 +600,46 @@ impl IngestTx for Tx<'_> {
         now: i64,
         rows: &[(Event, String)],
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO visit_event (hall_id, received_at, event_id, kind, at, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for (e, payload) in rows {
-            stmt.execute(params![
-                hall.as_str(),
-                now,
-                e.id,
-                e.kind_name(),
-                e.at_ms(),
-                payload
-            ])?;
+        Ok(insert_rows(
+            self.conn,
+            hall,
+            now,
+            rows.iter().map(|(e, p)| (e, p.as_str())),
+        )?)
+    }
+
+    async fn insert_new(&mut self, hall: &HallId, now: i64, rows: &[ingest::Item]) -> Result<bool> {
+        // The primary key finds a stored id as the rows go in, in the lookup each
+        // insert makes anyway: one lookup a row fewer than asking first.
+        self.conn.execute_batch("SAVEPOINT insert_new")?;
+        let inserted = insert_rows(
+            self.conn,
+            hall,
+            now,
+            rows.iter().map(|(_, e, p)| (e, p.as_str())),
+        );
+        match inserted {
+            Ok(()) => {
+                self.conn.execute_batch("RELEASE insert_new")?;
+                Ok(true)
+            }
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                self.conn
+                    .execute_batch("ROLLBACK TO insert_new; RELEASE insert_new")?;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete_events(&mut self, hall: &HallId, ids: &[String]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM visit_event WHERE hall_id = ?1 AND event_id = ?2")?;
+        for id in ids {
+            stmt.execute(params![hall.as_str(), id])?;
         }
         Ok(())
     }
@@ -792,6 +819,31 @@ impl IngestTx for Tx<'_> {
         }
         Ok(opened)
     }
+}
+
+/// Inserts events (event, text) of the hall, received at `now`; stops at the first
+/// that fails (a stored id: the primary key's constraint).
+fn insert_rows<'a>(
+    conn: &rusqlite::Connection,
+    hall: &HallId,
+    now: i64,
+    rows: impl Iterator<Item = (&'a Event, &'a str)>,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO visit_event (hall_id, received_at, event_id, kind, at, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (e, payload) in rows {
+        stmt.execute(params![
+            hall.as_str(),
+            now,
+            e.id,
+            e.kind_name(),
+            e.at_ms(),
+            payload
+        ])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1051,6 +1051,94 @@ peakend_testkit::on_both_backends!(an_id_reused_later_is_a_duplicate_whatever_th
     assert_eq!(e2.at.to_rfc3339(), "2026-08-07T09:00:00+08:00");
 });
 
+// Issue 24: a batch is written before its ids are looked up, and a day no ingest kept
+// (another process's, or after a restart) is read before. A reused id still makes the
+// batch a duplicate's, an event that cannot be applied is quarantined and not stored,
+// and what was stored before the batch is replayed once.
+peakend_testkit::on_both_backends!(a_day_no_ingest_kept_counts_duplicates_and_refusals, |url| {
+    let store = ready(url).await;
+    let hall = one_hall(&store).await;
+    let issue = |id: &str, day: &str, hm: &str, ticket: &str| {
+        hall_event_on(
+            day,
+            id,
+            hm,
+            "ticket_issued",
+            &format!(r#""ticket":"{ticket}","service":"payment""#),
+        )
+    };
+    let call = |id: &str, hm: &str, ticket: &str| {
+        hall_event(
+            id,
+            hm,
+            "called",
+            &format!(r#""ticket":"{ticket}","counter":"c1""#),
+        )
+    };
+    let a = store
+        .ingest_events(
+            &hall,
+            vec![
+                hall_event("e1", "08:30", "counter_opened", r#""counter":"c1""#),
+                issue("e2", "07", "09:00", "T1"),
+            ],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.accepted, 2, "{a:?}");
+    // Each batch from a store that has kept no day.
+    let fresh = || async { connect(url).await.unwrap() };
+    let b = fresh()
+        .await
+        .ingest_events(
+            &hall,
+            vec![
+                issue("e2", "07", "09:05", "T9"),
+                issue("e3", "07", "09:06", "T2"),
+            ],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!((b.accepted, b.duplicates), (1, 1), "{b:?}");
+    // T2 was issued and T9 was not (its line was a duplicate): T9's call is refused.
+    let c = fresh()
+        .await
+        .ingest_events(
+            &hall,
+            vec![call("e4", "09:07", "T2"), call("e5", "09:08", "T9")],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.accepted, c.duplicates, c.rejected.len()),
+        (1, 0, 1),
+        "{c:?}"
+    );
+    let d = fresh()
+        .await
+        .ingest_events(
+            &hall,
+            vec![
+                issue("e1", "08", "09:00", "T1"),
+                issue("f1", "08", "09:01", "T1"),
+            ],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!((d.accepted, d.duplicates), (1, 1), "{d:?}");
+    let stored = store.hall_events(&hall, 0, i64::MAX).await.unwrap();
+    let mut ids: Vec<&str> = stored.iter().map(|e| e.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["e1", "e2", "e3", "e4", "f1"]);
+    let e2 = stored.iter().find(|e| e.id == "e2").unwrap();
+    assert_eq!(e2.at.to_rfc3339(), "2026-08-07T09:00:00+08:00");
+    assert_eq!(store.quarantined(Some(&hall)).await.unwrap().len(), 1);
+});
+
 // Issue 4: a kiosk that fails on the Friday before a Monday holiday of its province is
 // overdue one working day later than without the holiday.
 story!(
