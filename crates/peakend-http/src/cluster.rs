@@ -138,6 +138,12 @@ impl Cluster {
             .map_err(|e| format!("NATS at {url}: the JetStream stream `{stream}`: {e}"))?;
         let purge_applied =
             made.cached_info().config.retention != stream::RetentionPolicy::WorkQueue;
+        let partitions = partitions.max(1);
+        if !purge_applied {
+            waiting_where_they_belong(&made, prefix, partitions)
+                .await
+                .map_err(|e| format!("NATS at {url}: the JetStream stream `{stream}`: {e}"))?;
+        }
         if purge_applied {
             tracing::warn!(
                 stream = %stream,
@@ -151,7 +157,7 @@ impl Cluster {
             js,
             prefix: prefix.to_owned(),
             stream,
-            partitions: partitions.max(1),
+            partitions,
             purge_applied,
             held: std::sync::Mutex::new(Vec::new()),
         }))
@@ -358,6 +364,48 @@ async fn apply_partition(
                 }
             }
         }
+    }
+}
+
+/// Refuses a start whose `--partitions` would give a hall whose batches wait in the
+/// stream (a work queue holds only those) another partition than they wait under: two
+/// nodes could then apply the hall's batches out of order, and a partition beyond the
+/// new number would never be read. Subjects name the hall with `.` as `_`, so both
+/// readings of a name with `_` are tried.
+async fn waiting_where_they_belong(
+    stream: &stream::Stream,
+    prefix: &str,
+    partitions: u32,
+) -> Result<(), String> {
+    let under = format!("{prefix}.events.");
+    let mut subjects = stream
+        .info_with_subjects(format!("{under}>"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut misplaced: Vec<(String, u32, usize)> = Vec::new();
+    while let Some(next) = subjects.next().await {
+        let (subject, count) = next.map_err(|e| e.to_string())?;
+        let Some((p, hall)) = subject
+            .strip_prefix(under.as_str())
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            continue;
+        };
+        let Ok(p) = p.parse::<u32>() else { continue };
+        let fits = |h: &str| peakend_store::SweepHalls::partition(h, partitions) == p;
+        if count > 0 && !fits(hall) && !fits(&hall.replace('_', ".")) {
+            misplaced.push((hall.to_owned(), p, count));
+        }
+    }
+    match misplaced.first() {
+        None => Ok(()),
+        Some((hall, p, _)) => Err(format!(
+            "{} batches of {} halls wait under partitions that --partitions {partitions} \
+             would not give their halls (hall `{hall}`: partition {p}); start the nodes with \
+             the --partitions they had until the stream is empty, then change it",
+            misplaced.iter().map(|m| m.2).sum::<usize>(),
+            misplaced.len()
+        )),
     }
 }
 

@@ -13,6 +13,26 @@ pub enum DecodeError {
         "the file is neither UTF-8 nor GB18030/GBK text (byte {offset} cannot be decoded); re-save it as UTF-8 or pass --encoding"
     )]
     Undetected { offset: usize },
+    /// U+0000 is in no text a person writes (the file is binary or damaged), and
+    /// PostgreSQL's text cannot hold it.
+    #[error("line {line} holds the character U+0000: the file is not text")]
+    Nul { line: usize },
+}
+
+/// The text, unless it holds U+0000 (the line that does is named).
+fn without_nul<T: AsRef<str>>(
+    decoded: (T, &'static str),
+) -> Result<(T, &'static str), DecodeError> {
+    let text = decoded.0.as_ref();
+    match text.as_bytes().iter().position(|&b| b == 0) {
+        Some(at) => Err(DecodeError::Nul {
+            line: 1 + text.as_bytes()[..at]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+        }),
+        None => Ok(decoded),
+    }
 }
 
 /// Resolves an `--encoding` label such as `utf-8`, `gbk` or `gb18030`.
@@ -25,6 +45,13 @@ pub fn encoding_for(label: &str) -> Result<&'static Encoding, DecodeError> {
 /// wins; otherwise valid UTF-8 is UTF-8 and anything else is tried as GB18030
 /// (a superset of GBK and GB2312). Returns the text and the encoding's name.
 pub fn decode(
+    bytes: &[u8],
+    forced: Option<&'static Encoding>,
+) -> Result<(String, &'static str), DecodeError> {
+    without_nul(decode_any(bytes, forced)?)
+}
+
+fn decode_any(
     bytes: &[u8],
     forced: Option<&'static Encoding>,
 ) -> Result<(String, &'static str), DecodeError> {
@@ -61,7 +88,7 @@ pub fn decode_vec(
     let utf8_wanted = forced.is_none_or(|enc| enc == UTF_8);
     if utf8_wanted && Encoding::for_bom(&bytes).is_none() {
         match String::from_utf8(bytes) {
-            Ok(text) => return Ok((text, UTF_8.name())),
+            Ok(text) => return without_nul((text, UTF_8.name())),
             Err(e) => return decode(e.as_bytes(), forced),
         }
     }
@@ -212,6 +239,28 @@ pub fn is_text_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_with_the_nul_character_is_refused_naming_its_line() {
+        let text = "id,name\np,省\nc,城\0市\n";
+        for result in [
+            decode(text.as_bytes(), None),
+            decode_vec(text.as_bytes().to_vec(), None),
+        ] {
+            assert_eq!(result, Err(DecodeError::Nul { line: 3 }));
+        }
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        assert_eq!(decode(&gbk, None), Err(DecodeError::Nul { line: 3 }));
+        assert_eq!(
+            decode_vec(gbk.to_vec(), Some(GB18030)),
+            Err(DecodeError::Nul { line: 3 })
+        );
+        assert_eq!(
+            DecodeError::Nul { line: 3 }.to_string(),
+            "line 3 holds the character U+0000: the file is not text"
+        );
+        assert!(decode("id\n\\0\n".as_bytes(), None).is_ok());
+    }
 
     /// A reader that returns a byte at a time: it cuts every character in pieces.
     struct Dribble<'a>(&'a [u8]);

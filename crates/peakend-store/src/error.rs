@@ -45,7 +45,7 @@ pub enum StoreError {
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// From SQLite's event writer, which has a connection of its own.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -57,6 +57,24 @@ pub enum StoreError {
     Unavailable(String),
     #[error(transparent)]
     Assignment(#[from] peakend_core::assignment::AssignmentError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        // PostgreSQL's text cannot hold U+0000 (SQLite's can): a request that carries
+        // it is the client's to change, never a retry of the same (a 503 would have a
+        // device send it for ever). The server's own wording is not passed on.
+        if let sqlx::Error::Database(d) = &e
+            && matches!(d.code().as_deref(), Some("22021" | "22P05"))
+        {
+            return StoreError::Invalid(
+                "a text holds the character U+0000 or bytes that are not UTF-8, which the \
+                 database cannot store"
+                    .into(),
+            );
+        }
+        StoreError::Database(e)
+    }
 }
 
 impl From<Box<GovernanceError>> for StoreError {

@@ -503,6 +503,79 @@ async fn a_stream_that_keeps_batches_is_purged_of_the_applied_ones() {
     forget_stream(&prefix).await;
 }
 
+/// A node started with another `--partitions` than the batches waiting in the stream
+/// were published under is refused, naming the fix: it would give their hall another
+/// partition, whose consumer could apply the hall's later batches before them. Started
+/// as before, it applies them.
+#[tokio::test]
+async fn a_changed_partition_count_is_refused_while_batches_wait() {
+    let _alone = ALONE.lock().await;
+    let Some((pg, _dir, prefix)) = cluster_db(TWO_HALLS).await else {
+        return;
+    };
+    let db = pg.url.as_str();
+    let js = async_nats::jetstream::new(async_nats::connect(NATS).await.unwrap());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: stream_of(&prefix),
+        subjects: vec![format!("{prefix}.events.>")],
+        retention: async_nats::jetstream::stream::RetentionPolicy::WorkQueue,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // A batch of h1 published under four partitions, as a node of `node_with` does.
+    let lines = morning("h1", 0, 3);
+    let batch = serde_json::json!({
+        "hall": "h1",
+        "events": lines.iter().enumerate().collect::<Vec<_>>(),
+        "refused": [],
+    });
+    let p4 = peakend_store::SweepHalls::partition("h1", 4);
+    js.publish(
+        format!("{prefix}.events.{p4}.h1"),
+        serde_json::to_vec(&batch).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let other = (5..64)
+        .find(|&n| peakend_store::SweepHalls::partition("h1", n) != p4)
+        .unwrap();
+    let mut refused = Command::new(assert_cmd::cargo::cargo_bin("peakend"))
+        .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--nats", NATS])
+        .args(["--nats-prefix", &prefix, "--partitions", &other.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = refused.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = refused.kill();
+            panic!("a node with --partitions {other} started");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut refused.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains(&format!("--partitions {other} would not give their halls"))
+            && err.contains("hall `h1`"),
+        "{err}"
+    );
+    let (_a, _url, log) = node_with(db, NATS, &prefix, &[]);
+    holds_every_partition(&log).await;
+    wait_for(db, lines.len() as i64).await;
+    drained(NATS, &prefix).await;
+    forget_stream(&prefix).await;
+}
+
 /// The partitions a node holds now, by its log.
 fn held(log: &Log) -> BTreeSet<u32> {
     let mut held = BTreeSet::new();

@@ -1998,3 +1998,25 @@ story!(
         assert_eq!(store.users().await.unwrap().len(), 100);
     }
 );
+
+/// PostgreSQL's text cannot hold U+0000: an import that carries it is refused as the
+/// client's error (it would never succeed sent again), in the store's own words, and
+/// nothing of it is kept. SQLite keeps the character.
+#[tokio::test]
+async fn postgres_refuses_the_nul_character_as_the_clients_error() {
+    if peakend_testkit::postgres_skipped() {
+        return;
+    }
+    let db = peakend_testkit::postgres().await;
+    let store = connect(&db.url).await.unwrap();
+    let mut city = node("c1", Some("p"), OrgLevel::City);
+    city.name = "城市\0一".into();
+    let err = store
+        .import_org(vec![node("p", None, OrgLevel::Province), city])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), peakend_store::ErrorKind::Invalid, "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("U+0000") && !text.contains("0x00"), "{text}");
+    assert!(store.org_nodes().await.unwrap().is_empty());
+}
