@@ -361,6 +361,11 @@ fn each_record(
             if value.is_empty() {
                 continue;
             }
+            // In no text a person writes, and PostgreSQL's text cannot hold it.
+            if value.contains('\0') {
+                bad(c, "holds the character U+0000, which is not allowed".into());
+                continue;
+            }
             match col {
                 Col::Fixed(f) => fixed[f] = value,
                 Col::Imp(j) => match parse_rating(value) {
@@ -733,6 +738,15 @@ mod tests {
         assert_eq!(
             shown,
             ["row 4, column comment: 2001 characters, longer than the 2000 allowed"]
+        );
+        // U+0000, which PostgreSQL's text cannot hold: named, not stored on one backend
+        // and refused by the other.
+        let nul = format!("{text}r3,h1,2024-01-01,g,排队\0太久,,\n");
+        let errors = parse(nul.as_str(), &journey(), &opts()).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["row 4, column comment: holds the character U+0000, which is not allowed"]
         );
     }
 

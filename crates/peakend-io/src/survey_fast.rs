@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDate;
 use foldhash::quality::FixedState;
-use memchr::{memchr, memchr2};
+use memchr::{memchr, memchr3};
 use peakend_core::analysis::dense::{DenseGrouped, DenseLayout, DenseRow, Role};
 use peakend_core::survey::{NeedsView, Rating, ResponseView, parse_date};
 use peakend_core::{HallId, Journey};
@@ -528,8 +528,9 @@ impl<'l, 'a> ChunkReader<'l, 'a> {
             let line = strip_line_end(&chunk[pos..end]);
             pos = end + 1;
             // A quote could hide commas or line ends, and a `\r` ends a record for the
-            // CSV reader: a line with either, in any cell, is the careful parser's.
-            if memchr2(b'"', b'\r', line).is_some() {
+            // CSV reader; U+0000 is refused by row and column: a line with any of them,
+            // in any cell, is the careful parser's.
+            if memchr3(b'"', b'\r', 0, line).is_some() {
                 return false;
             }
             let padded = (line.len() + 9).next_multiple_of(BLOCK);
@@ -1550,6 +1551,7 @@ mod tests {
             ("a lone carriage return", "r2,h1,2024-01-02,gold\r,9,6"),
             ("a blank line", "\nr2,h1,2024-01-02,gold,9,6"),
             ("a duplicate", "r1,h1,2024-01-02,gold,9,6"),
+            ("U+0000 in a segment", "r2,h1,2024-01-02,go\0ld,9,6"),
         ];
         for (what, row) in bad {
             let text = good.replacen("r2,h1,2024-01-02,gold,9,6", row, 1);

@@ -51,7 +51,11 @@ fn row() -> impl Strategy<Value = Row> {
     (
         prop_oneof![4 => Just("h1".to_owned()), 1 => Just("h 1".to_owned()), 1 => Just(String::new())],
         date(),
-        prop_oneof![4 => Just("全球通".to_owned()), 1 => Just(String::new())],
+        prop_oneof![
+            4 => Just("全球通".to_owned()),
+            1 => Just(String::new()),
+            1 => Just("全球\0通".to_owned()),
+        ],
         cell(),
         cell(),
         cell(),
