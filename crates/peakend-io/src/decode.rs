@@ -24,12 +24,10 @@ fn without_nul<T: AsRef<str>>(
     decoded: (T, &'static str),
 ) -> Result<(T, &'static str), DecodeError> {
     let text = decoded.0.as_ref();
-    match text.as_bytes().iter().position(|&b| b == 0) {
+    // memchr: a survey file decoded whole may be gigabytes.
+    match memchr::memchr(0, text.as_bytes()) {
         Some(at) => Err(DecodeError::Nul {
-            line: 1 + text.as_bytes()[..at]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count(),
+            line: 1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count(),
         }),
         None => Ok(decoded),
     }

@@ -353,12 +353,7 @@ pub(crate) async fn apply_batch(
         let mut stored: Option<Vec<String>> = None;
         let mut written = false;
         if alone {
-            base = match cached.take() {
-                Some(c) if fits(&c, fresh.first()) => {
-                    (db.day_events(hall, lo).await? == Some(c.stored)).then_some(c)
-                }
-                _ => None,
-            };
+            base = still_kept(db, hall, cached.take(), |c| fits(c, fresh.first())).await?;
             if base.is_none() {
                 stored = Some(db.payloads(hall, lo, hi).await?);
             }
@@ -385,12 +380,10 @@ pub(crate) async fn apply_batch(
                 // is applied once that one comes, so any arrival order gives the same
                 // day.
                 let held = held_for(db, hall, (lo, hi), &new, &also, &seen).await?;
-                base = match cached.take() {
-                    Some(c) if held.is_empty() && fits(&c, new.first()) => {
-                        (db.day_events(hall, lo).await? == Some(c.stored)).then_some(c)
-                    }
-                    _ => None,
-                };
+                base = still_kept(db, hall, cached.take(), |c| {
+                    held.is_empty() && fits(c, new.first())
+                })
+                .await?;
                 (new, held)
             }
         };
@@ -608,6 +601,22 @@ pub(crate) async fn apply_batch(
         })
         .collect();
     Ok((outcome, last_day))
+}
+
+/// The kept day, if it `fits` the batch and still stands for the stored one: no other
+/// writer added to the hall's day since (`event_day`'s count; rows are only added).
+async fn still_kept(
+    db: &mut impl IngestTx,
+    hall: &HallId,
+    cached: Option<CachedDay>,
+    fits: impl FnOnce(&CachedDay) -> bool,
+) -> Result<Option<CachedDay>> {
+    match cached {
+        Some(c) if fits(&c) => {
+            Ok((db.day_events(hall, c.lo).await? == Some(c.stored)).then_some(c))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The quarantined events of the hall's day [lo, hi) about the subjects of `new`, as

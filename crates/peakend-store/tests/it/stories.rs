@@ -870,6 +870,28 @@ fn hall_event_on(
     )
 }
 
+/// `ticket_issued` of `ticket` at hall h1 on August `day` (two digits) at `hm`.
+fn issued_on(
+    id: &str,
+    day: &str,
+    hm: &str,
+    ticket: &str,
+) -> (usize, peakend_core::ops::event::Event, String) {
+    let fields = format!(r#""ticket":"{ticket}","service":"payment""#);
+    hall_event_on(day, id, hm, "ticket_issued", &fields)
+}
+
+/// `called` of `ticket` to counter c1 at hall h1 on August `day` at `hm`.
+fn called_on(
+    id: &str,
+    day: &str,
+    hm: &str,
+    ticket: &str,
+) -> (usize, peakend_core::ops::event::Event, String) {
+    let fields = format!(r#""ticket":"{ticket}","counter":"c1""#);
+    hall_event_on(day, id, hm, "called", &fields)
+}
+
 /// Province p, city c1, district d1 and these halls under it.
 async fn district_of(store: &SqlStore, halls: &[&str]) -> Vec<peakend_core::HallId> {
     let mut nodes = vec![
@@ -984,28 +1006,10 @@ peakend_testkit::on_both_backends!(
 peakend_testkit::on_both_backends!(an_id_reused_later_is_a_duplicate_whatever_the_day, |url| {
     let store = ready(url).await;
     let hall = one_hall(&store).await;
-    let line = |id: &str, day: &str, hm: &str, kind: &str, fields: &str| {
-        hall_event_on(day, id, hm, kind, fields)
+    let (issue, call) = (issued_on, called_on);
+    let open = |id: &str, day: &str| {
+        hall_event_on(day, id, "08:30", "counter_opened", r#""counter":"c1""#)
     };
-    let issue = |id: &str, day: &str, hm: &str, ticket: &str| {
-        line(
-            id,
-            day,
-            hm,
-            "ticket_issued",
-            &format!(r#""ticket":"{ticket}","service":"payment""#),
-        )
-    };
-    let call = |id: &str, day: &str, hm: &str, ticket: &str| {
-        line(
-            id,
-            day,
-            hm,
-            "called",
-            &format!(r#""ticket":"{ticket}","counter":"c1""#),
-        )
-    };
-    let open = |id: &str, day: &str| line(id, day, "08:30", "counter_opened", r#""counter":"c1""#);
     let ingest = |batch| store.ingest_events(&hall, batch, vec![]);
     let a = ingest(vec![open("e1", "07"), issue("e2", "07", "09:00", "T1")])
         .await
@@ -1058,23 +1062,8 @@ peakend_testkit::on_both_backends!(an_id_reused_later_is_a_duplicate_whatever_th
 peakend_testkit::on_both_backends!(a_day_no_ingest_kept_counts_duplicates_and_refusals, |url| {
     let store = ready(url).await;
     let hall = one_hall(&store).await;
-    let issue = |id: &str, day: &str, hm: &str, ticket: &str| {
-        hall_event_on(
-            day,
-            id,
-            hm,
-            "ticket_issued",
-            &format!(r#""ticket":"{ticket}","service":"payment""#),
-        )
-    };
-    let call = |id: &str, hm: &str, ticket: &str| {
-        hall_event(
-            id,
-            hm,
-            "called",
-            &format!(r#""ticket":"{ticket}","counter":"c1""#),
-        )
-    };
+    let issue = issued_on;
+    let call = |id: &str, hm: &str, ticket: &str| called_on(id, "07", hm, ticket);
     let a = store
         .ingest_events(
             &hall,
